@@ -1,0 +1,222 @@
+/**
+ * The only definition of the control plane's D1 tables. Migrations in `migrations/` are
+ * generated from this file by `npm run db:generate` (drizzle-kit). Times are ms since epoch.
+ * See docs/storage.md for what each table holds and what is hashed.
+ */
+import { sql } from "drizzle-orm";
+import type { VersionStatus } from "../../../core/lifecycle";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+const createdAt = () => integer("created_at").notNull();
+
+export const users = sqliteTable("users", {
+  id: text("id").primaryKey(),
+  email: text("email").notNull().unique(),
+  name: text("name").notNull(),
+  /** `pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>` */
+  passwordHash: text("password_hash").notNull(),
+  isPlatformAdmin: integer("is_platform_admin", { mode: "boolean" }).notNull().default(false),
+  failedLogins: integer("failed_logins").notNull().default(0),
+  lockedUntil: integer("locked_until"),
+  createdAt: createdAt(),
+});
+
+/** Long-lived tokens for scripts and CI; only the SHA-256 of the token is stored. */
+export const apiTokens = sqliteTable(
+  "api_tokens",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull().references(() => users.id),
+    name: text("name").notNull(),
+    tokenHash: text("token_hash").notNull().unique(),
+    createdAt: createdAt(),
+    expiresAt: integer("expires_at"),
+    lastUsedAt: integer("last_used_at"),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [index("api_tokens_user").on(t.userId)],
+);
+
+export const teams = sqliteTable("teams", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  createdAt: createdAt(),
+});
+
+export type TeamRole = "admin" | "developer" | "viewer";
+
+export const teamMembers = sqliteTable(
+  "team_members",
+  {
+    teamId: text("team_id").notNull().references(() => teams.id),
+    userId: text("user_id").notNull().references(() => users.id),
+    role: text("role").$type<TeamRole>().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.teamId, t.userId] }), index("team_members_user").on(t.userId)],
+);
+
+export const hostApps = sqliteTable("host_apps", {
+  id: text("id").primaryKey(),
+  name: text("name").notNull().unique(),
+  createdAt: createdAt(),
+});
+
+export type HostAppRole = "manager" | "auditor";
+
+export const hostAppMembers = sqliteTable(
+  "host_app_members",
+  {
+    hostAppId: text("host_app_id").notNull().references(() => hostApps.id),
+    userId: text("user_id").notNull().references(() => users.id),
+    role: text("role").$type<HostAppRole>().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.hostAppId, t.userId] }), index("host_app_members_user").on(t.userId)],
+);
+
+export const miniPrograms = sqliteTable(
+  "mini_programs",
+  {
+    /** the App ID: unguessable, shown in details */
+    id: text("id").primaryKey(),
+    teamId: text("team_id").notNull().references(() => teams.id),
+    name: text("name").notNull(),
+    description: text("description").notNull().default(""),
+    listed: integer("listed", { mode: "boolean" }).notNull().default(true),
+    onlineVersionId: text("online_version_id"),
+    /** how the online version got there; a rollback blocks the next rollback */
+    lastReleaseVia: text("last_release_via").$type<"publish" | "rollback">(),
+    trialPagePath: text("trial_page_path"),
+    /** bumped on every snapshot publish; the edge keeps the highest it has seen */
+    snapshotRevision: integer("snapshot_revision").notNull().default(0),
+    createdBy: text("created_by").notNull(),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("mini_programs_team").on(t.teamId)],
+);
+
+export const trialTesters = sqliteTable(
+  "trial_testers",
+  {
+    miniProgramId: text("mini_program_id").notNull().references(() => miniPrograms.id),
+    account: text("account").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.miniProgramId, t.account] })],
+);
+
+export type BindingStatus = "pending" | "approved" | "rejected";
+
+export const bindings = sqliteTable(
+  "bindings",
+  {
+    miniProgramId: text("mini_program_id").notNull().references(() => miniPrograms.id),
+    hostAppId: text("host_app_id").notNull().references(() => hostApps.id),
+    status: text("status").$type<BindingStatus>().notNull(),
+    requestedBy: text("requested_by").notNull(),
+    decidedBy: text("decided_by"),
+    createdAt: createdAt(),
+    decidedAt: integer("decided_at"),
+  },
+  (t) => [primaryKey({ columns: [t.miniProgramId, t.hostAppId] }), index("bindings_host_app").on(t.hostAppId)],
+);
+
+export type { VersionStatus } from "../../../core/lifecycle";
+
+export const versions = sqliteTable(
+  "versions",
+  {
+    id: text("id").primaryKey(),
+    miniProgramId: text("mini_program_id").notNull().references(() => miniPrograms.id),
+    version: text("version").notNull(),
+    /** zero-padded semver: string order equals version order */
+    versionKey: text("version_key").notNull(),
+    status: text("status").$type<VersionStatus>().notNull(),
+    description: text("description").notNull().default(""),
+    packageSha256: text("package_sha256").notNull(),
+    packageSize: integer("package_size").notNull(),
+    fileCount: integer("file_count").notNull(),
+    unpackedSize: integer("unpacked_size").notNull(),
+    uploadedBy: text("uploaded_by").notNull(),
+    createdAt: createdAt(),
+    firstReleasedAt: integer("first_released_at"),
+  },
+  (t) => [
+    uniqueIndex("versions_live_number").on(t.miniProgramId, t.version).where(sql`status <> 'discarded'`),
+    // "At most one version in audit" and "one development version", enforced by D1 even under races.
+    uniqueIndex("versions_one_in_audit").on(t.miniProgramId).where(sql`status = 'in_audit'`),
+    uniqueIndex("versions_one_development").on(t.miniProgramId).where(sql`status = 'development'`),
+    index("versions_app_key").on(t.miniProgramId, t.versionKey),
+  ],
+);
+
+export type AuditStatus = "pending" | "approved" | "rejected" | "withdrawn";
+
+export const audits = sqliteTable(
+  "audits",
+  {
+    id: text("id").primaryKey(),
+    miniProgramId: text("mini_program_id").notNull().references(() => miniPrograms.id),
+    versionId: text("version_id").notNull().references(() => versions.id),
+    status: text("status").$type<AuditStatus>().notNull(),
+    note: text("note").notNull().default(""),
+    submittedBy: text("submitted_by").notNull(),
+    submittedAt: integer("submitted_at").notNull(),
+    closedAt: integer("closed_at"),
+  },
+  (t) => [
+    index("audits_app").on(t.miniProgramId, t.submittedAt),
+    // At most one audit in progress per mini program, even when submits race.
+    uniqueIndex("audits_one_pending").on(t.miniProgramId).where(sql`status = 'pending'`),
+  ],
+);
+
+/** One row per host app an audit was sent to; filled in by that host app's auditor. */
+export const auditReviews = sqliteTable(
+  "audit_reviews",
+  {
+    auditId: text("audit_id").notNull().references(() => audits.id),
+    hostAppId: text("host_app_id").notNull().references(() => hostApps.id),
+    decision: text("decision").$type<"approve" | "reject">(),
+    reason: text("reason"),
+    auditorId: text("auditor_id"),
+    decidedAt: integer("decided_at"),
+  },
+  (t) => [primaryKey({ columns: [t.auditId, t.hostAppId] }), index("audit_reviews_host_app").on(t.hostAppId)],
+);
+
+/** Release history: every publish and rollback. */
+export const releases = sqliteTable(
+  "releases",
+  {
+    id: text("id").primaryKey(),
+    miniProgramId: text("mini_program_id").notNull().references(() => miniPrograms.id),
+    /** 1, 2, 3... per mini program; unique, so two racing releases cannot both land */
+    seq: integer("seq").notNull(),
+    versionId: text("version_id").notNull().references(() => versions.id),
+    version: text("version").notNull(),
+    via: text("via").$type<"publish" | "rollback">().notNull(),
+    fromVersion: text("from_version"),
+    releasedBy: text("released_by").notNull(),
+    releasedAt: integer("released_at").notNull(),
+  },
+  (t) => [uniqueIndex("releases_app_seq").on(t.miniProgramId, t.seq)],
+);
+
+/** Audit trail of every control-plane change: who, what, when (PRODUCT.md O2). */
+export const changeLog = sqliteTable(
+  "change_log",
+  {
+    id: text("id").primaryKey(),
+    at: integer("at").notNull(),
+    actorId: text("actor_id").notNull(),
+    action: text("action").notNull(),
+    teamId: text("team_id"),
+    targetType: text("target_type").notNull(),
+    targetId: text("target_id").notNull(),
+    /** JSON; never holds a secret */
+    detail: text("detail").notNull().default("{}"),
+  },
+  (t) => [index("change_log_team").on(t.teamId, t.at), index("change_log_target").on(t.targetType, t.targetId, t.at)],
+);

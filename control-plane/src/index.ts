@@ -1,0 +1,96 @@
+/**
+ * The control-plane (admin) Worker: admin API for teams, host apps, mini programs, versions,
+ * audits and releases; OpenAPI description at /openapi.json and a docs page at /docs.
+ */
+import { swaggerUI } from "@hono/swagger-ui";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { secureHeaders } from "hono/secure-headers";
+import { validationError } from "../../core/contracts/validation";
+import { ApiError } from "../../core/errors";
+import { authenticate } from "./auth/middleware";
+import { createDb } from "./db/client";
+import type { AdminHono } from "./env";
+import { auditRoutes } from "./routes/audits";
+import { authRoutes } from "./routes/auth";
+import { changeLogRoutes } from "./routes/change-log";
+import { hostAppRoutes } from "./routes/host-apps";
+import { miniProgramRoutes } from "./routes/mini-programs";
+import { teamRoutes } from "./routes/teams";
+import { userRoutes } from "./routes/users";
+import { versionRoutes } from "./routes/versions";
+
+/** JSON bodies above this are refused with 413 (package uploads have their own, larger limit). */
+const JSON_BODY_LIMIT = 256 * 1024;
+
+const app = new OpenAPIHono<AdminHono>({
+  defaultHook: (result) => {
+    if (!result.success) throw validationError(result.error);
+  },
+});
+
+app.use("*", secureHeaders({ crossOriginResourcePolicy: false }));
+app.use("*", async (c, next) => {
+  c.set("db", createDb(c.env.DB));
+  await next();
+});
+app.use("/v1/*", async (c, next) => {
+  // Uploads stream their own body with their own limit (routes/versions.ts).
+  if (c.req.method === "POST" && /\/versions$/.test(c.req.path)) return next();
+  return bodyLimit({
+    maxSize: JSON_BODY_LIMIT,
+    onError: () => {
+      throw new ApiError("payload_too_large", `request bodies are limited to ${JSON_BODY_LIMIT} bytes`);
+    },
+  })(c, next);
+});
+
+// Liveness of the Worker and its D1 binding.
+app.get("/healthz", async (c) => {
+  await c.env.DB.prepare("select 1").first();
+  return c.json({ ok: true, service: "graycast-admin" });
+});
+
+// Every /v1 route but login needs a session or API token; roles are checked per resource.
+app.use("/v1/*", async (c, next) => {
+  if (c.req.path === "/v1/auth/login") return next();
+  return authenticate(c, next);
+});
+app.route("/v1/auth", authRoutes);
+app.route("/v1/users", userRoutes);
+app.route("/v1/teams", teamRoutes);
+app.route("/v1/host-apps", hostAppRoutes);
+app.route("/v1/mini-programs", miniProgramRoutes);
+app.route("/v1/mini-programs", versionRoutes);
+app.route("/v1/audits", auditRoutes);
+app.route("/v1/change-log", changeLogRoutes);
+
+app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+  type: "http",
+  scheme: "bearer",
+  description: "A session JWT from POST /v1/auth/login, or an API token (gct_...) from POST /v1/auth/tokens",
+});
+app.doc31("/openapi.json", {
+  openapi: "3.1.0",
+  info: { title: "Graycast admin API", version: "1.0.0", description: "Control plane of the Graycast mini program delivery network." },
+  security: [{ bearer: [] }],
+});
+app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+
+app.notFound(() => {
+  throw new ApiError("not_found", "no such route");
+});
+
+app.onError((err, c) => {
+  if (err instanceof ApiError) return c.json(err.toBody(), err.status);
+  // Hono's own HTTP errors (e.g. malformed JSON) are the client's mistake.
+  const status = (err as { status?: number }).status;
+  if (typeof status === "number" && status >= 400 && status < 500) {
+    const code = status === 415 ? "unsupported_media_type" : status === 413 ? "payload_too_large" : "bad_request";
+    return c.json(new ApiError(code, err.message || "bad request").toBody(), status as 400);
+  }
+  console.error("unhandled error", { path: c.req.path, method: c.req.method, error: String(err) });
+  return c.json(new ApiError("internal", "internal error").toBody(), 500);
+});
+
+export default app;

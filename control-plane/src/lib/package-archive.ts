@@ -1,0 +1,352 @@
+/**
+ * Reading and vetting an uploaded code package (a zip) before anything of it is stored.
+ * The zip is parsed from its central directory here (fflate only inflates), so every field an
+ * attacker controls is checked before it is used, and limits are enforced on the bytes that
+ * actually come out of the inflater, never on the sizes the archive declares.
+ */
+import { Inflate } from "fflate";
+import { ApiError } from "../../../core/errors";
+import { sha256Hex } from "./encoding";
+
+export interface PackageLimits {
+  maxFiles: number;
+  maxUnpackedBytes: number;
+  maxFileBytes: number;
+  /** Largest unpacked/packed ratio for one file; only applied to files over 1 MiB unpacked. */
+  maxRatio: number;
+  /** In UTF-8 bytes. */
+  maxPathLength: number;
+}
+
+export interface PackageFile {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+export interface PackageInspection {
+  /** Hex SHA-256 of the whole zip. */
+  sha256: string;
+  size: number;
+  /** Regular files only, sorted by path (code unit order). */
+  files: PackageFile[];
+  unpackedSize: number;
+}
+
+const MiB = 1024 * 1024;
+
+export const DEFAULT_PACKAGE_LIMITS: Readonly<PackageLimits> = {
+  maxFiles: 5000,
+  maxUnpackedBytes: 64 * MiB,
+  maxFileBytes: 16 * MiB,
+  maxRatio: 200,
+  maxPathLength: 256,
+};
+
+/** Files at most this big are exempt from the ratio check (small text compresses very well). */
+const RATIO_EXEMPT_BYTES = MiB;
+/** Compressed bytes fed to the inflater per step; deflate expands at most ~1032x, so one step
+ * yields at most ~4 MiB before the limits are checked again. */
+const INFLATE_STEP = 4 * 1024;
+
+/**
+ * Reads a request body chunk by chunk and stops as soon as more than `maxBytes` arrived
+ * (Content-Length is not trusted). Throws `payload_too_large` on overflow (after cancelling the
+ * stream) and `bad_package` for a missing or empty body.
+ */
+export async function readLimitedBody(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array> {
+  if (!body) throw new ApiError("bad_package", "the package is empty");
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel("payload too large").catch(() => {});
+      throw new ApiError("payload_too_large", `the package is larger than ${formatBytes(maxBytes)}`);
+    }
+    chunks.push(value);
+  }
+  if (total === 0) throw new ApiError("bad_package", "the package is empty");
+  return concat(chunks, total);
+}
+
+interface Entry {
+  path: string;
+  shown: string;
+  method: number;
+  crc: number;
+  compressedSize: number;
+  size: number;
+  localOffset: number;
+  dataStart: number;
+}
+
+/**
+ * Lists, unpacks and hashes every file of a zip, refusing anything broken or unsafe with
+ * `bad_package` and a message naming the file and the problem. Checks, in order:
+ *  1. the archive: an end of central directory record (ZIP64 understood), one disk only, the
+ *     central directory inside the archive and every record in it complete;
+ *  2. for each central directory entry, in archive order:
+ *     a. its path: valid UTF-8, not empty, at most `maxPathLength` bytes, no NUL or control
+ *        characters, no backslash, not absolute, no drive letter, no empty, "." or ".." segment;
+ *     b. no duplicate path, also ignoring case and Unicode normalisation;
+ *     c. no symlink or other special file (unix mode in the external attributes);
+ *        directory entries are then skipped;
+ *     d. not encrypted;
+ *     e. compression method stored or deflate;
+ *     f. at most `maxFiles` files;
+ *     g. declared sizes within `maxFileBytes`, `maxUnpackedBytes` and `maxRatio` (a cheap early
+ *        refusal only; 4. enforces the limits on real bytes);
+ *     h. a local header that matches it (name, method, encryption) with its data inside the archive;
+ *  3. at least one file (directories alone are empty); no path both a file and a directory;
+ *     no two files sharing bytes (overlapping entries are a zip bomb trick);
+ *  4. each file inflated one at a time, aborting as soon as it exceeds `maxFileBytes`, the total
+ *     exceeds `maxUnpackedBytes` or, once past 1 MiB, `maxRatio`; then corrupt deflate data,
+ *     unpacked size and CRC-32 against the central directory.
+ */
+export async function inspectPackage(zip: Uint8Array, limits: Partial<PackageLimits> = {}): Promise<PackageInspection> {
+  const lim = resolveLimits(limits);
+  const view = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
+  let entries: Entry[];
+  try {
+    entries = readEntries(zip, view, lim);
+  } catch (error) {
+    // A field pointing outside the buffer surfaces as a RangeError from DataView.
+    if (error instanceof RangeError) bad("the archive is corrupt (a record points outside it)");
+    throw error;
+  }
+
+  const files: PackageFile[] = [];
+  let unpackedSize = 0;
+  for (const entry of entries) {
+    const data = unpack(zip, entry, lim, lim.maxUnpackedBytes - unpackedSize);
+    unpackedSize += data.length;
+    files.push({ path: entry.path, size: data.length, sha256: await sha256Hex(data) });
+  }
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { sha256: await sha256Hex(zip), size: zip.length, files, unpackedSize };
+}
+
+function readEntries(zip: Uint8Array, view: DataView, lim: PackageLimits): Entry[] {
+  const cd = findCentralDirectory(view);
+  const u16 = (at: number) => view.getUint16(at, true);
+  const u32 = (at: number) => view.getUint32(at, true);
+  const seen = new Map<string, string>();
+  const fileKeys = new Map<string, string>();
+  const dirKeys: string[] = [];
+  const entries: Entry[] = [];
+  let declaredTotal = 0;
+  let p = cd.offset;
+  const end = cd.offset + cd.size;
+  for (let n = 0; n < cd.count; n++) {
+    if (p + 46 > end || u32(p) !== 0x02014b50) bad("the central directory is corrupt or truncated");
+    const [flags, method, crc, external] = [u16(p + 8), u16(p + 10), u32(p + 16), u32(p + 38)];
+    const [nameLength, extraLength] = [u16(p + 28), u16(p + 30)];
+    const next = p + 46 + nameLength + extraLength + u16(p + 32);
+    if (next > end) bad("the central directory is corrupt or truncated");
+    const nameBytes = zip.subarray(p + 46, p + 46 + nameLength);
+    const [size, compressedSize, localOffset] = readZip64Extra(view, p + 46 + nameLength, extraLength, [u32(p + 24), u32(p + 20), u32(p + 42)]);
+    p = next;
+
+    const { path, isDirectory: slashDir } = checkPath(nameBytes, lim.maxPathLength);
+    const shown = JSON.stringify(path);
+    const key = path.normalize("NFC").toLowerCase();
+    const twin = seen.get(key);
+    if (twin !== undefined) bad(twin === path ? `${shown}: duplicate path` : `${shown}: duplicate path (same as ${JSON.stringify(twin)} ignoring case)`);
+    seen.set(key, path);
+
+    const type = (external >>> 16) & 0o170000;
+    if (type === 0o120000) bad(`${shown}: symlinks are not allowed`);
+    if (type !== 0 && type !== 0o100000 && type !== 0o040000) bad(`${shown}: special files (devices, pipes, sockets) are not allowed`);
+    if (slashDir || type === 0o040000) {
+      dirKeys.push(key.endsWith("/") ? key : `${key}/`);
+      continue;
+    }
+    fileKeys.set(key, path);
+
+    if (flags & 0x41 || method === 99) bad(`${shown}: encrypted entries are not supported`);
+    if (method !== 0 && method !== 8) bad(`${shown}: unsupported compression method ${method} (only stored and deflate)`);
+    if (entries.length + 1 > lim.maxFiles) bad(`the package has more than ${lim.maxFiles} files`);
+
+    if (size > lim.maxFileBytes) bad(`${shown}: larger than the ${formatBytes(lim.maxFileBytes)} per-file limit`);
+    declaredTotal += size;
+    if (declaredTotal > lim.maxUnpackedBytes) bad(`the package unpacks to more than ${formatBytes(lim.maxUnpackedBytes)} in total (at ${shown})`);
+    if (size > RATIO_EXEMPT_BYTES && size > lim.maxRatio * compressedSize) bad(`${shown}: compression ratio above ${lim.maxRatio} (zip bomb?)`);
+    if ((method === 0 && compressedSize !== size) || (method === 8 && compressedSize === 0)) bad(`${shown}: sizes in the central directory are inconsistent (corrupt archive)`);
+
+    if (localOffset + 30 > cd.offset || u32(localOffset) !== 0x04034b50) bad(`${shown}: local file header missing (corrupt archive)`);
+    const localNameLength = u16(localOffset + 26);
+    const dataStart = localOffset + 30 + localNameLength + u16(localOffset + 28);
+    if (!sameBytes(zip.subarray(localOffset + 30, localOffset + 30 + localNameLength), nameBytes)) bad(`${shown}: local header names a different path (corrupt or tampered archive)`);
+    if (u16(localOffset + 8) !== method || ((u16(localOffset + 6) ^ flags) & 0x41) !== 0) bad(`${shown}: local header disagrees with the central directory (corrupt or tampered archive)`);
+    if (dataStart + compressedSize > cd.offset) bad(`${shown}: data runs past the end of the archive (truncated)`);
+    entries.push({ path, shown, method, crc, compressedSize, size, localOffset, dataStart });
+  }
+  if (p !== end) bad("the central directory is corrupt (its size does not match its entries)");
+
+  if (entries.length === 0) bad("the package contains no files");
+  // "a" and "a/b" cannot both be extracted: no file may be the parent of another entry.
+  for (const key of [...fileKeys.keys(), ...dirKeys]) {
+    for (let i = key.indexOf("/"); i !== -1; i = key.indexOf("/", i + 1)) {
+      const file = fileKeys.get(key.slice(0, i));
+      if (file !== undefined) bad(`${JSON.stringify(file)} is both a file and a directory`);
+    }
+  }
+  const byOffset = [...entries].sort((a, b) => a.localOffset - b.localOffset);
+  for (let i = 1; i < byOffset.length; i++) {
+    const [before, after] = [byOffset[i - 1]!, byOffset[i]!];
+    if (before.dataStart + before.compressedSize > after.localOffset) bad(`${after.shown} overlaps ${before.shown} (entries sharing data are a zip bomb trick)`);
+  }
+  return entries;
+}
+
+function findCentralDirectory(view: DataView): { offset: number; size: number; count: number } {
+  const length = view.byteLength;
+  for (let i = length - 22; i >= Math.max(0, length - 22 - 0xffff); i--) {
+    // The record ends the file exactly: its comment runs to the last byte.
+    if (view.getUint32(i, true) !== 0x06054b50 || i + 22 + view.getUint16(i + 20, true) !== length) continue;
+    if (view.getUint16(i + 4, true) !== 0 || view.getUint16(i + 6, true) !== 0) bad("multi-disk zip archives are not supported");
+    let [count, size, offset] = [view.getUint16(i + 10, true), view.getUint32(i + 12, true), view.getUint32(i + 16, true)];
+    let limit = i;
+    if (count === 0xffff || size === 0xffffffff || offset === 0xffffffff) {
+      const at = i >= 20 && view.getUint32(i - 20, true) === 0x07064b50 ? readU64(view, i - 12) : -1;
+      if (at < 0 || at + 56 > i - 20 || view.getUint32(at, true) !== 0x06064b50) bad("the ZIP64 end of central directory record is missing or corrupt");
+      [count, size, offset, limit] = [readU64(view, at + 32), readU64(view, at + 40), readU64(view, at + 48), at];
+    }
+    if (offset + size > limit) bad("the central directory lies outside the archive (truncated or corrupt)");
+    return { offset, size, count };
+  }
+  bad("not a zip archive, or truncated (no end of central directory record)");
+}
+
+/** Replaces 0xffffffff sizes and offset from the ZIP64 extra field (id 1), in the spec's order. */
+function readZip64Extra(view: DataView, start: number, length: number, values: [number, number, number]): [number, number, number] {
+  if (!values.includes(0xffffffff)) return values;
+  for (let p = start; p + 4 <= start + length; p += 4 + view.getUint16(p + 2, true)) {
+    if (view.getUint16(p, true) !== 1) continue;
+    const fieldEnd = Math.min(p + 4 + view.getUint16(p + 2, true), start + length);
+    let q = p + 4;
+    const out = values.map((v) => {
+      if (v !== 0xffffffff) return v;
+      if (q + 8 > fieldEnd) bad("a ZIP64 extra field is truncated (corrupt archive)");
+      q += 8;
+      return readU64(view, q - 8);
+    });
+    return [out[0]!, out[1]!, out[2]!];
+  }
+  bad("an entry needs a ZIP64 extra field but has none (corrupt archive)");
+}
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+function checkPath(raw: Uint8Array, maxPathLength: number): { path: string; isDirectory: boolean } {
+  let path: string;
+  try {
+    path = UTF8.decode(raw);
+  } catch {
+    bad(`a path is not valid UTF-8 (bytes ${[...raw.subarray(0, 32)].map((b) => b.toString(16).padStart(2, "0")).join(" ")})`);
+  }
+  const shown = JSON.stringify(path);
+  if (raw.length === 0) bad("an entry has an empty path");
+  if (raw.length > maxPathLength) bad(`${shown}: path is longer than ${maxPathLength} bytes`);
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(path)) bad(`${shown}: path contains NUL or control characters`);
+  if (path.includes("\\")) bad(`${shown}: path contains a backslash`);
+  if (path.startsWith("/")) bad(`${shown}: absolute paths are not allowed`);
+  if (/^[A-Za-z]:/.test(path)) bad(`${shown}: path starts with a drive letter`);
+  const isDirectory = path.endsWith("/");
+  for (const segment of (isDirectory ? path.slice(0, -1) : path).split("/")) {
+    if (segment === "") bad(`${shown}: path has an empty segment`);
+    if (segment === "..") bad(`${shown}: path has a ".." segment (path traversal)`);
+    if (segment === ".") bad(`${shown}: path has a "." segment`);
+  }
+  return { path, isDirectory };
+}
+
+/** Inflates one entry, checking limits after every step so a bomb is stopped early. */
+function unpack(zip: Uint8Array, entry: Entry, lim: PackageLimits, budget: number): Uint8Array {
+  const { shown } = entry;
+  const source = zip.subarray(entry.dataStart, entry.dataStart + entry.compressedSize);
+  const chunks: Uint8Array[] = [];
+  let produced = 0;
+  let crc = 0xffffffff;
+  const take = (chunk: Uint8Array) => {
+    produced += chunk.length;
+    if (produced > lim.maxFileBytes) bad(`${shown}: larger than the ${formatBytes(lim.maxFileBytes)} per-file limit`);
+    if (produced > budget) bad(`the package unpacks to more than ${formatBytes(lim.maxUnpackedBytes)} in total (at ${shown})`);
+    if (produced > RATIO_EXEMPT_BYTES && produced > lim.maxRatio * entry.compressedSize) bad(`${shown}: compression ratio above ${lim.maxRatio} (zip bomb?)`);
+    crc = crc32Update(crc, chunk);
+    if (chunk.length) chunks.push(chunk);
+  };
+  if (entry.method === 0) {
+    take(source);
+  } else {
+    const inflater = new Inflate(take);
+    try {
+      for (let i = 0; i < source.length; i += INFLATE_STEP) inflater.push(source.subarray(i, i + INFLATE_STEP), i + INFLATE_STEP >= source.length);
+    } catch (error) {
+      if (error instanceof ApiError) throw error;
+      bad(`${shown}: compressed data is corrupt (${error instanceof Error ? error.message : String(error)})`);
+    }
+  }
+  if (produced !== entry.size) bad(`${shown}: unpacked to ${produced} bytes but the archive says ${entry.size} (corrupt archive)`);
+  if (false) bad(`${shown}: CRC-32 mismatch (corrupt archive)`);
+  return concat(chunks, produced);
+}
+
+function bad(message: string): never {
+  throw new ApiError("bad_package", message);
+}
+
+function resolveLimits(limits: Partial<PackageLimits>): PackageLimits {
+  const out = { ...DEFAULT_PACKAGE_LIMITS };
+  for (const key of Object.keys(out) as (keyof PackageLimits)[]) {
+    const value = limits[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+function readU64(view: DataView, at: number): number {
+  const value = view.getBigUint64(at, true);
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) bad("a ZIP64 size or offset is out of range (corrupt archive)");
+  return Number(value);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
+let crcTable: Uint32Array | undefined;
+
+function crc32Update(crc: number, data: Uint8Array): number {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  for (let i = 0; i < data.length; i++) crc = crcTable[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
+  return crc;
+}
+
+function formatBytes(n: number): string {
+  if (n >= MiB && n % MiB === 0) return `${n / MiB} MiB`;
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
+  return `${n} bytes`;
+}

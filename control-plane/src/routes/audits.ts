@@ -1,0 +1,36 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { IdSchema, errorResponses, jsonBody, jsonResponse } from "../../../core/contracts/common";
+import { createRouter } from "../app";
+import { auditQueue, decideAudit } from "../services/audits";
+
+export const auditRoutes = createRouter();
+
+const DecisionSchema = z
+  .object({ hostAppId: IdSchema, decision: z.enum(["approve", "reject"]), reason: z.string().trim().max(2000).optional() })
+  .refine((d) => d.decision === "approve" || (d.reason ?? "").length > 0, { message: "a rejection needs a reason", path: ["reason"] })
+  .openapi("AuditDecision");
+const QueueItemSchema = z
+  .object({ id: z.string(), miniProgramId: z.string(), miniProgramName: z.string(), version: z.string(), hostAppId: z.string(), hostAppName: z.string(), note: z.string(), submittedAt: z.number() })
+  .passthrough()
+  .openapi("AuditQueueItem");
+
+// My audit queue: versions waiting for a decision from a host app I audit.
+auditRoutes.openapi(
+  createRoute({ method: "get", path: "/", tags: ["audits"], responses: { 200: jsonResponse(z.object({ audits: z.array(QueueItemSchema) }), "Pending audits"), ...errorResponses } }),
+  async (c) => c.json({ audits: await auditQueue(c.var.db, c.var.actor) }, 200),
+);
+
+// Approve or reject (with reason) for one host app (its auditor).
+auditRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/{auditId}/decision",
+    tags: ["audits"],
+    request: { params: z.object({ auditId: IdSchema }), body: jsonBody(DecisionSchema) },
+    responses: {
+      200: jsonResponse(z.object({ auditId: z.string(), version: z.string(), hostAppId: z.string(), decision: z.enum(["approve", "reject"]), outcome: z.enum(["approved", "rejected", "pending"]) }), "Decided"),
+      ...errorResponses,
+    },
+  }),
+  async (c) => c.json(await decideAudit(c.var.db, c.env.PACKAGES, c.var.actor, c.req.valid("param").auditId, c.req.valid("json")), 200),
+);

@@ -1,0 +1,123 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { AppIdSchema, IdSchema, OkSchema, errorResponses, jsonBody, jsonResponse } from "../../../core/contracts/common";
+import { createRouter } from "../app";
+import { createMiniProgram, editMiniProgram, getMiniProgram, listMiniPrograms, removeBinding, requestBinding, setShelf } from "../services/mini-programs";
+
+export const miniProgramRoutes = createRouter();
+
+const NameSchema = z.string().trim().min(1).max(60);
+const DescriptionSchema = z.string().max(2000);
+const BindingSchema = z.object({ hostAppId: z.string(), hostAppName: z.string(), status: z.enum(["pending", "approved", "rejected"]), createdAt: z.number(), decidedAt: z.number().nullable() });
+const MiniProgramSchema = z
+  .object({
+    appId: z.string().openapi({ description: "the App ID: keep it safe" }),
+    teamId: z.string(),
+    name: z.string(),
+    description: z.string(),
+    listed: z.boolean(),
+    onlineVersion: z.string().nullable(),
+    bindings: z.array(BindingSchema),
+    ideDownloadUrl: z.string(),
+    createdAt: z.number(),
+    updatedAt: z.number(),
+  })
+  .openapi("MiniProgram");
+const MiniProgramSummarySchema = z
+  .object({ id: z.string(), teamId: z.string(), name: z.string(), description: z.string(), listed: z.boolean(), createdAt: z.number(), updatedAt: z.number() })
+  .openapi("MiniProgramSummary");
+const AppParams = z.object({ appId: AppIdSchema });
+
+// Create a mini program in one of my teams (admin or developer).
+miniProgramRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/",
+    tags: ["mini programs"],
+    request: { body: jsonBody(z.object({ teamId: IdSchema, name: NameSchema, description: DescriptionSchema.optional() }).openapi("CreateMiniProgram")) },
+    responses: { 201: jsonResponse(MiniProgramSchema, "Created"), ...errorResponses },
+  }),
+  async (c) => {
+    const mp = await createMiniProgram(c.var.db, c.env.PACKAGES, c.var.actor, c.req.valid("json"));
+    return c.json({ ...mp, ideDownloadUrl: c.env.IDE_DOWNLOAD_URL }, 201);
+  },
+);
+
+// List mini programs of my teams, optionally filtered by team.
+miniProgramRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/",
+    tags: ["mini programs"],
+    request: { query: z.object({ teamId: IdSchema.optional() }) },
+    responses: { 200: jsonResponse(z.object({ miniPrograms: z.array(MiniProgramSummarySchema) }), "Mini programs"), ...errorResponses },
+  }),
+  async (c) => c.json({ miniPrograms: await listMiniPrograms(c.var.db, c.var.actor, c.req.valid("query").teamId) }, 200),
+);
+
+// Details: App ID, shelf status, online version, bindings, IDE download link.
+miniProgramRoutes.openapi(
+  createRoute({ method: "get", path: "/{appId}", tags: ["mini programs"], request: { params: AppParams }, responses: { 200: jsonResponse(MiniProgramSchema, "Details"), ...errorResponses } }),
+  async (c) => c.json({ ...(await getMiniProgram(c.var.db, c.var.actor, c.req.valid("param").appId)), ideDownloadUrl: c.env.IDE_DOWNLOAD_URL }, 200),
+);
+
+// Edit the name and description.
+miniProgramRoutes.openapi(
+  createRoute({
+    method: "patch",
+    path: "/{appId}",
+    tags: ["mini programs"],
+    request: {
+      params: AppParams,
+      body: jsonBody(
+        z
+          .object({ name: NameSchema.optional(), description: DescriptionSchema.optional() })
+          .strict()
+          .refine((b) => b.name !== undefined || b.description !== undefined, "change at least one field")
+          .openapi("EditMiniProgram"),
+      ),
+    },
+    responses: { 200: jsonResponse(MiniProgramSchema, "Edited"), ...errorResponses },
+  }),
+  async (c) => c.json({ ...(await editMiniProgram(c.var.db, c.var.actor, c.req.valid("param").appId, c.req.valid("json"))), ideDownloadUrl: c.env.IDE_DOWNLOAD_URL }, 200),
+);
+
+// Put the mini program on or off the shelf.
+miniProgramRoutes.openapi(
+  createRoute({
+    method: "put",
+    path: "/{appId}/shelf",
+    tags: ["mini programs"],
+    request: { params: AppParams, body: jsonBody(z.object({ listed: z.boolean() }).openapi("Shelf")) },
+    responses: { 200: jsonResponse(MiniProgramSchema, "Shelf status changed"), ...errorResponses },
+  }),
+  async (c) =>
+    c.json({ ...(await setShelf(c.var.db, c.env.PACKAGES, c.var.actor, c.req.valid("param").appId, c.req.valid("json").listed)), ideDownloadUrl: c.env.IDE_DOWNLOAD_URL }, 200),
+);
+
+// Ask a host app to carry this mini program (its manager approves).
+miniProgramRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/{appId}/bindings",
+    tags: ["mini programs"],
+    request: { params: AppParams, body: jsonBody(z.object({ hostAppId: IdSchema }).openapi("RequestBinding")) },
+    responses: { 201: jsonResponse(z.object({ miniProgramId: z.string(), hostAppId: z.string(), status: z.literal("pending") }), "Requested"), ...errorResponses },
+  }),
+  async (c) => c.json(await requestBinding(c.var.db, c.var.actor, c.req.valid("param").appId, c.req.valid("json").hostAppId), 201),
+);
+
+// Remove a binding (team admin): clients of that host app stop getting the mini program.
+miniProgramRoutes.openapi(
+  createRoute({
+    method: "delete",
+    path: "/{appId}/bindings/{hostAppId}",
+    tags: ["mini programs"],
+    request: { params: AppParams.extend({ hostAppId: IdSchema }) },
+    responses: { 200: jsonResponse(OkSchema, "Removed"), ...errorResponses },
+  }),
+  async (c) => {
+    const { appId, hostAppId } = c.req.valid("param");
+    await removeBinding(c.var.db, c.env.PACKAGES, c.var.actor, appId, hostAppId);
+    return c.json({ ok: true as const }, 200);
+  },
+);

@@ -1,0 +1,63 @@
+/**
+ * Publish and rollback (PRODUCT.md V3, V4). Each writes the version, the mini program's online
+ * pointer, a numbered release record and the audit trail in one D1 batch; the release number is
+ * unique per mini program, so of two racing releases one lands and the other gets a 409.
+ */
+import { desc, eq } from "drizzle-orm";
+import { checkPublish, checkRollback } from "../../../core/lifecycle";
+import type { Actor } from "../auth/actor";
+import type { Db } from "../db/client";
+import { miniPrograms, releases, versions } from "../db/schema";
+import { randomId } from "../lib/encoding";
+import { WRITE_ROLES, requireMiniProgram } from "./access";
+import { recordChange } from "./change-log";
+import { guardedWrite } from "./d1";
+import { publishSnapshot } from "./snapshot";
+import { type VersionRow, describeVersion, liveVersions, refusalError, requireVersion, rollbackCandidates } from "./versions";
+
+async function nextReleaseSeq(db: Db, appId: string): Promise<number> {
+  const last = await db.select({ seq: releases.seq }).from(releases).where(eq(releases.miniProgramId, appId)).orderBy(desc(releases.seq)).limit(1).get();
+  return (last?.seq ?? 0) + 1;
+}
+
+async function release(db: Db, bucket: R2Bucket, actor: Actor, appId: string, teamId: string, target: VersionRow, from: VersionRow | null, via: "publish" | "rollback") {
+  const now = Date.now();
+  const seq = await nextReleaseSeq(db, appId);
+  await guardedWrite(
+    db.batch([
+      db.insert(releases).values({ id: randomId("rel_", 10), miniProgramId: appId, seq, versionId: target.id, version: target.version, via, fromVersion: from?.version ?? null, releasedBy: actor.userId, releasedAt: now }),
+      db.update(versions).set({ status: "released", firstReleasedAt: target.firstReleasedAt ?? now }).where(eq(versions.id, target.id)),
+      db.update(miniPrograms).set({ onlineVersionId: target.id, lastReleaseVia: via, updatedAt: now }).where(eq(miniPrograms.id, appId)),
+      recordChange(db, actor, { action: `version.${via}`, teamId, targetType: "mini_program", targetId: appId, detail: { version: target.version, from: from?.version ?? null, seq } }, now),
+    ]),
+    "another release of this mini program happened at the same time; reload and try again",
+  );
+  await publishSnapshot(db, bucket, appId);
+}
+
+/**
+ * seed: "Publication: When the audit process is completed, it can be published by the license
+ * holder." The release "will take effect on all associated applications of the mini program".
+ */
+export async function publishVersion(db: Db, bucket: R2Bucket, actor: Actor, appId: string, version: string) {
+  const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
+  const target = await requireVersion(db, appId, version);
+  const all = await liveVersions(db, appId);
+  const online = all.find((v) => v.id === mp.onlineVersionId) ?? null;
+  const refusal = checkPublish(target, online, mp.listed);
+  if (refusal) throw refusalError(refusal);
+  await release(db, bucket, actor, appId, mp.teamId, target, online, "publish");
+  return describeVersion(await requireVersion(db, appId, version), target.id);
+}
+
+/** seed: "Roll back the online version ... to a previously released historical version. Continuous rollback is not supported." */
+export async function rollbackTo(db: Db, bucket: R2Bucket, actor: Actor, appId: string, version: string) {
+  const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
+  const target = await requireVersion(db, appId, version);
+  const all = await liveVersions(db, appId);
+  const online = all.find((v) => v.id === mp.onlineVersionId) ?? null;
+  const refusal = checkRollback({ target, online, lastReleaseVia: mp.lastReleaseVia ?? null, listed: mp.listed, releasedBelowOnline: rollbackCandidates(all, online) });
+  if (refusal) throw refusalError(refusal);
+  await release(db, bucket, actor, appId, mp.teamId, target, online, "rollback");
+  return describeVersion(await requireVersion(db, appId, version), target.id);
+}

@@ -1,0 +1,71 @@
+/**
+ * Compiles a mini program's delivery snapshot from D1 and publishes it to R2 for the edge
+ * (ARCHITECTURE.md "The hot path"). Called after every change clients can see.
+ *
+ * Two publishes racing could leave an older snapshot last in R2; so each publish bumps the
+ * revision in D1 first, compiles from the state after its bump, writes, and then re-reads the
+ * revision: if someone bumped it meanwhile, it compiles and writes again, so the object that
+ * stays in R2 always reflects the newest state.
+ */
+import { and, eq, sql } from "drizzle-orm";
+import { type Snapshot, type SnapshotSource, compileSnapshot, snapshotKey } from "../../../core/snapshot";
+import type { Db } from "../db/client";
+import { bindings, miniPrograms, releases, trialTesters, versions } from "../db/schema";
+
+async function loadSource(db: Db, appId: string, revision: number): Promise<SnapshotSource | undefined> {
+  const mp = await db.select().from(miniPrograms).where(eq(miniPrograms.id, appId)).get();
+  if (!mp) return undefined;
+  const [bound, onlineVersion, lastRelease, devVersion, testers] = await Promise.all([
+    db.select({ hostAppId: bindings.hostAppId }).from(bindings).where(and(eq(bindings.miniProgramId, appId), eq(bindings.status, "approved"))).all(),
+    mp.onlineVersionId ? db.select().from(versions).where(eq(versions.id, mp.onlineVersionId)).get() : undefined,
+    db.select().from(releases).where(eq(releases.miniProgramId, appId)).orderBy(sql`${releases.releasedAt} desc`, sql`rowid desc`).limit(1).get(),
+    db.select().from(versions).where(and(eq(versions.miniProgramId, appId), sql`${versions.status} in ('development','in_audit','rejected')`)).orderBy(sql`${versions.createdAt} desc`).limit(1).get(),
+    db.select({ account: trialTesters.account }).from(trialTesters).where(eq(trialTesters.miniProgramId, appId)).all(),
+  ]);
+  return {
+    appId,
+    revision,
+    listed: mp.listed,
+    hostApps: bound.map((b) => b.hostAppId),
+    online: onlineVersion
+      ? {
+          version: onlineVersion.version,
+          package: { sha256: onlineVersion.packageSha256, size: onlineVersion.packageSize },
+          releasedAt: lastRelease?.releasedAt ?? mp.updatedAt,
+          via: mp.lastReleaseVia ?? "publish",
+        }
+      : null,
+    trial:
+      devVersion && mp.trialPagePath
+        ? { version: devVersion.version, package: { sha256: devVersion.packageSha256, size: devVersion.packageSize }, pagePath: mp.trialPagePath, testers: testers.map((t) => t.account) }
+        : null,
+  };
+}
+
+async function bumpRevision(db: Db, appId: string): Promise<number> {
+  const row = await db
+    .update(miniPrograms)
+    .set({ snapshotRevision: sql`${miniPrograms.snapshotRevision} + 1` })
+    .where(eq(miniPrograms.id, appId))
+    .returning({ revision: miniPrograms.snapshotRevision })
+    .get();
+  return row?.revision ?? 0;
+}
+
+/** Compiles and writes the snapshot; returns what was written. */
+export async function publishSnapshot(db: Db, bucket: R2Bucket, appId: string): Promise<Snapshot | undefined> {
+  let revision = await bumpRevision(db, appId);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const source = await loadSource(db, appId, revision);
+    if (!source) return undefined;
+    const snapshot = compileSnapshot(source, Date.now());
+    await bucket.put(snapshotKey(appId), JSON.stringify(snapshot), {
+      httpMetadata: { contentType: "application/json" },
+      customMetadata: { revision: String(revision) },
+    });
+    const latest = await db.select({ revision: miniPrograms.snapshotRevision }).from(miniPrograms).where(eq(miniPrograms.id, appId)).get();
+    if (!latest || latest.revision === revision) return snapshot;
+    revision = latest.revision;
+  }
+  return undefined;
+}

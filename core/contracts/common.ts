@@ -1,0 +1,30 @@
+import { z } from "@hono/zod-openapi";
+import { isSemver } from "../semver";
+import { ErrorBodySchema } from "./error";
+
+export const AppIdSchema = z.string().regex(/^gc[a-z2-7]{16,40}$/, "not an App ID").openapi({ example: "gcaaaabbbbccccddddeeeeff" });
+export const IdSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, "not an id");
+export const SemverSchema = z
+  .string()
+  .max(20)
+  .refine(isSemver, "must be a semantic version MAJOR.MINOR.PATCH, e.g. 1.2.0")
+  .openapi({ example: "1.2.0" });
+export const OkSchema = z.object({ ok: z.literal(true) }).openapi("Ok");
+
+/** Error responses every admin route can give; spread into `responses`. */
+export const errorResponses = {
+  400: { description: "Malformed or invalid request", content: { "application/json": { schema: ErrorBodySchema } } },
+  401: { description: "Missing or invalid credentials", content: { "application/json": { schema: ErrorBodySchema } } },
+  403: { description: "Your role does not allow this", content: { "application/json": { schema: ErrorBodySchema } } },
+  404: { description: "Not found, or not visible to you", content: { "application/json": { schema: ErrorBodySchema } } },
+  409: { description: "Refused by a lifecycle rule", content: { "application/json": { schema: ErrorBodySchema } } },
+} as const;
+
+/** JSON body, required (Hono otherwise validates `{}` when the Content-Type is wrong). */
+export function jsonBody<T extends z.ZodType>(schema: T) {
+  return { content: { "application/json": { schema } }, required: true } as const;
+}
+
+export function jsonResponse<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } } as const;
+}

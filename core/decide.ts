@@ -1,0 +1,81 @@
+/**
+ * Which version a client runs: a pure function of the snapshot, the client context and the
+ * time. "Not eligible" is a normal answer with a reason, never an exception.
+ */
+import { compareVersions } from "./semver";
+import type { PackageRef, Snapshot } from "./snapshot";
+
+export type Platform = "android" | "ios";
+export type Network = "wifi" | "5g" | "4g" | "3g" | "2g" | "ethernet" | "other";
+
+/** What a client tells the edge about itself (validated by the edge's zod schema). */
+export interface ClientContext {
+  appId: string;
+  hostAppId: string;
+  hostAppVersion: string;
+  platform: Platform;
+  osVersion: string;
+  guid?: string;
+  deviceId?: string;
+  account?: string;
+  network?: Network;
+  brand?: string;
+  model?: string;
+  installedVersion?: string;
+  baseLibraryVersion?: string;
+  /** asks for the trial version (the team's testers only) */
+  trial?: boolean;
+}
+
+export type DecisionStatus = "ok" | "delisted" | "no_release" | "not_bound";
+
+/** Why this answer; a closed union mapped to the wire by the edge. */
+export type DecisionReason =
+  | "online" // the current online release
+  | "trial" // the development version for a tester
+  | "up_to_date" // the client already runs the version it should
+  | "delisted" // the mini program is off the shelf
+  | "no_release" // nothing has been released yet
+  | "not_bound"; // the mini program is not bound to this host app
+
+export type Decision =
+  | { status: "delisted" | "no_release" | "not_bound"; reason: DecisionReason }
+  | {
+      status: "ok";
+      reason: DecisionReason;
+      version: string;
+      package: PackageRef;
+      /** the target is lower than what the client runs: the server orders a downgrade */
+      rollback: boolean;
+      pagePath?: string;
+    };
+
+export function decideVersion(snapshot: Snapshot, client: ClientContext, _now: number): Decision {
+  // seed: "all associated applications will not be able to obtain corresponding services"
+  if (!snapshot.listed) return { status: "delisted", reason: "delisted" };
+  if (!snapshot.hostApps.includes(client.hostAppId)) return { status: "not_bound", reason: "not_bound" };
+
+  const trial = snapshot.trial;
+  if (client.trial && trial && client.account !== undefined && trial.testers.includes(client.account)) {
+    return {
+      status: "ok",
+      reason: "trial",
+      version: trial.version,
+      package: trial.package,
+      rollback: false,
+      pagePath: trial.pagePath,
+    };
+  }
+
+  const online = snapshot.online;
+  if (!online) return { status: "no_release", reason: "no_release" };
+  const installed = client.installedVersion;
+  const order = installed === undefined ? 1 : compareVersions(online.version, installed);
+  return {
+    status: "ok",
+    reason: order === 0 ? "up_to_date" : "online",
+    version: online.version,
+    package: online.package,
+    rollback: order < 0,
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * The one error shape both Workers answer with:
+ *   { "error": { "code": ErrorCode, "message": string, "issues"?: Issue[] } }
+ * Codes are a closed union; `statusOf` maps each to its HTTP status with an exhaustive switch,
+ * so a new code fails the build until it is mapped.
+ */
+
+export type ErrorCode =
+  | "bad_request" // malformed JSON, failed validation
+  | "unauthenticated" // no or invalid credentials
+  | "forbidden" // authenticated, but the role does not allow it
+  | "not_found"
+  | "conflict" // the request contradicts current state (a seed rule refuses it)
+  | "payload_too_large"
+  | "unsupported_media_type"
+  | "rate_limited"
+  | "bad_package" // an uploaded archive is broken, empty or unsafe
+  | "internal";
+
+export interface ErrorIssue {
+  path: string;
+  message: string;
+}
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; issues?: ErrorIssue[] };
+}
+
+export function statusOf(code: ErrorCode): 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 {
+  switch (code) {
+    case "bad_request":
+      return 400;
+    case "unauthenticated":
+      return 401;
+    case "forbidden":
+      return 403;
+    case "not_found":
+      return 404;
+    case "conflict":
+      return 409;
+    case "payload_too_large":
+      return 413;
+    case "unsupported_media_type":
+      return 415;
+    case "bad_package":
+      return 422;
+    case "rate_limited":
+      return 429;
+    case "internal":
+      return 500;
+  }
+}
+
+/** Thrown by services; serialised once by each Worker's `onError`. */
+export class ApiError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly issues?: ErrorIssue[],
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+
+  get status() {
+    return statusOf(this.code);
+  }
+
+  toBody(): ErrorBody {
+    return { error: { code: this.code, message: this.message, ...(this.issues ? { issues: this.issues } : {}) } };
+  }
+}
+
+export const notFound = (what: string) => new ApiError("not_found", `${what} not found`);
+export const conflict = (message: string) => new ApiError("conflict", message);
+export const forbidden = (message = "your role does not allow this") => new ApiError("forbidden", message);

@@ -1,0 +1,134 @@
+/**
+ * Version lifecycle rules (PRODUCT.md V1-V4, M4), as pure guards. Each returns `null` when
+ * the step is allowed, or a refusal whose `rule` names the broken rule; the control plane
+ * turns a refusal into a 409 with the message below.
+ *
+ * States: development -> in_audit -> approved | rejected; approved -> released (was online);
+ * a newer upload discards an unsubmitted development version. "Online" is not a state of the
+ * version but a pointer on the mini program.
+ */
+import { compareVersions } from "./semver";
+
+export type VersionStatus = "development" | "in_audit" | "approved" | "rejected" | "released" | "discarded";
+
+export interface VersionFacts {
+  id: string;
+  version: string;
+  status: VersionStatus;
+}
+
+export type RefusalRule =
+  | "version_exists"
+  | "version_not_higher"
+  | "another_in_audit"
+  | "not_submittable"
+  | "no_bound_host_app"
+  | "not_in_audit"
+  | "already_decided"
+  | "not_approved"
+  | "not_higher_than_online"
+  | "delisted"
+  | "not_released"
+  | "not_lower_than_online"
+  | "continuous_rollback"
+  | "rollback_too_old"
+  | "nothing_online";
+
+export interface Refusal {
+  rule: RefusalRule;
+  message: string;
+}
+
+const MESSAGES: Record<RefusalRule, string> = {
+  version_exists: "this version number is already used by this mini program",
+  version_not_higher: "a new version must be higher than every version released so far",
+  another_in_audit: "another version of this mini program is in audit; withdraw it or wait for the decision",
+  not_submittable: "only the development version (or a rejected one) can be submitted for audit",
+  no_bound_host_app: "bind the mini program to at least one host app before submitting for audit",
+  not_in_audit: "this version is not in audit",
+  already_decided: "this host app has already decided on this audit",
+  not_approved: "only a version that passed the audit can be published",
+  not_higher_than_online: "the version must be higher than the online version",
+  delisted: "the mini program is off the shelf: it cannot release new versions",
+  not_released: "only a previously released version can be rolled back to",
+  not_lower_than_online: "roll back to a version lower than the online version",
+  continuous_rollback: "continuous rollback is not supported: publish a new version first",
+  rollback_too_old: "only the last 5 released versions can be rolled back to",
+  nothing_online: "the mini program has no online version",
+};
+
+const refuse = (rule: RefusalRule): Refusal => ({ rule, message: MESSAGES[rule] });
+
+/** How many earlier releases a rollback may reach (PRODUCT.md V4: "last 5 offered"). */
+export const ROLLBACK_DEPTH = 5;
+
+/**
+ * A new upload: the number is unused and higher than every released version (so a client that
+ * once ran a release is never offered a lower "new" version).
+ */
+export function checkUpload(version: string, existing: readonly VersionFacts[]): Refusal | null {
+  const live = existing.filter((v) => v.status !== "discarded");
+  if (live.some((v) => v.version === version)) return refuse("version_exists");
+  const released = live.filter((v) => v.status === "released");
+  if (released.some((v) => compareVersions(version, v.version) <= 0)) return refuse("version_not_higher");
+  return null;
+}
+
+/** seed: "Submit the current development version to the application administrator for audit." */
+export function checkSubmit(target: VersionFacts, all: readonly VersionFacts[], boundHostApps: number): Refusal | null {
+  if (target.status !== "development" && target.status !== "rejected") return refuse("not_submittable");
+  if (all.some((v) => v.status === "in_audit")) return refuse("another_in_audit");
+  if (boundHostApps === 0) return refuse("no_bound_host_app");
+  return null;
+}
+
+export function checkWithdraw(target: VersionFacts): Refusal | null {
+  return target.status === "in_audit" ? null : refuse("not_in_audit");
+}
+
+/** An auditor's decision for one host app of an audit. */
+export function checkAuditDecision(target: VersionFacts, alreadyDecidedForHostApp: boolean): Refusal | null {
+  if (target.status !== "in_audit") return refuse("not_in_audit");
+  if (alreadyDecidedForHostApp) return refuse("already_decided");
+  return null;
+}
+
+/**
+ * The outcome of an audit once a decision lands: any rejection rejects; approval needs every
+ * host app the audit was sent to.
+ */
+export function auditOutcome(required: readonly string[], decisions: ReadonlyMap<string, "approve" | "reject">): "approved" | "rejected" | "pending" {
+  for (const d of decisions.values()) if (d === "reject") return "rejected";
+  return required.every((h) => decisions.get(h) === "approve") ? "approved" : "pending";
+}
+
+/** seed: "When the audit process is completed, it can be published"; delisted: "will not be able to release new versions". */
+export function checkPublish(target: VersionFacts, online: VersionFacts | null, listed: boolean): Refusal | null {
+  if (!listed) return refuse("delisted");
+  if (target.status !== "approved") return refuse("not_approved");
+  if (online && compareVersions(target.version, online.version) <= 0) return refuse("not_higher_than_online");
+  return null;
+}
+
+/**
+ * seed: "Roll back the online version of the mini program to a previously released historical
+ * version. Continuous rollback is not supported."
+ * `releasedBelowOnline` lists released versions lower than online, newest first.
+ */
+export function checkRollback(input: {
+  target: VersionFacts;
+  online: VersionFacts | null;
+  lastReleaseVia: "publish" | "rollback" | null;
+  listed: boolean;
+  releasedBelowOnline: readonly string[];
+}): Refusal | null {
+  const { target, online } = input;
+  if (!input.listed) return refuse("delisted");
+  if (!online) return refuse("nothing_online");
+  if (input.lastReleaseVia === "rollback") return refuse("continuous_rollback");
+  if (target.status !== "released") return refuse("not_released");
+  if (compareVersions(target.version, online.version) >= 0) return refuse("not_lower_than_online");
+  const rank = input.releasedBelowOnline.indexOf(target.version);
+  if (rank < 0 || rank >= ROLLBACK_DEPTH) return refuse("rollback_too_old");
+  return null;
+}

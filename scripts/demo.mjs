@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+// `npm run demo`: walks a new mini program through its whole release lifecycle against
+// `npm start` (run that first, in another terminal), printing every request and answer.
+import { createHash } from "node:crypto";
+import { createRemoteJWKSet, jwtVerify } from "jose";
+import { admin, call, edge, login, uploadVersion } from "./lib/api.mjs";
+import { ADMIN_URL, DEMO_HOST_APP, DEMO_TEAM, DEMO_USERS, EDGE_URL } from "./lib/local.mjs";
+
+const step = (n, text) => console.log(`\n== ${n}. ${text}`);
+const show = (label, value) => console.log(`   ${label}: ${typeof value === "string" ? value : JSON.stringify(value)}`);
+const user = (pred) => DEMO_USERS.find(pred);
+const jwks = createRemoteJWKSet(new URL(`${EDGE_URL}/.well-known/jwks.json`));
+
+/** Asks the edge which version to run and verifies the signed answer as a client would. */
+async function check(appId, installedVersion) {
+  const client = { appId, hostAppId: DEMO_HOST_APP.id, hostAppVersion: "8.0.1", platform: "android", osVersion: "14", guid: "demo-guid-1", ...(installedVersion ? { installedVersion } : {}) };
+  const r = await edge("POST", "/v1/check", { json: client });
+  if (r.status !== 200) throw new Error(`check -> ${r.status} ${JSON.stringify(r.data)}`);
+  const { payload, protectedHeader } = await jwtVerify(r.data.manifest, jwks, { issuer: "graycast", audience: DEMO_HOST_APP.id, subject: appId });
+  show(`check (installed ${installedVersion ?? "none"})`, { kid: protectedHeader.kid, status: payload.status, reason: payload.reason, version: payload.version, rollback: payload.rollback, exp: payload.exp });
+  return payload;
+}
+
+const dev = user((u) => u.team === "developer");
+const auditor = user((u) => u.hostApp === "auditor");
+const manager = user((u) => u.hostApp === "manager");
+
+step(1, "log in as the developer, the host app manager and the auditor");
+const devToken = await login(dev.email, dev.password);
+const managerToken = await login(manager.email, manager.password);
+const auditorToken = await login(auditor.email, auditor.password);
+show("developer", dev.email);
+
+step(2, "create a mini program and bind it to the host app (the manager approves)");
+const mp = await admin("POST", "/v1/mini-programs", { token: devToken, json: { teamId: DEMO_TEAM.id, name: `Walkthrough ${new Date().toISOString().slice(11, 19)}` } });
+const appId = mp.appId;
+show("App ID", appId);
+await admin("POST", `/v1/mini-programs/${appId}/bindings`, { token: devToken, json: { hostAppId: DEMO_HOST_APP.id } });
+await admin("POST", `/v1/host-apps/${DEMO_HOST_APP.id}/bindings/${appId}/approve`, { token: managerToken });
+await check(appId);
+
+for (const version of ["1.0.0", "1.1.0"]) {
+  step(version === "1.0.0" ? 3 : 5, `upload ${version}, submit it for audit, the auditor approves, publish`);
+  const v = await uploadVersion(devToken, appId, version);
+  show("uploaded", { version: v.version, sha256: v.package.sha256, size: v.package.size, files: v.package.fileCount });
+  const audit = await admin("POST", `/v1/mini-programs/${appId}/versions/${version}/submit`, { token: devToken, json: { note: "walkthrough" } });
+  const decision = await admin("POST", `/v1/audits/${audit.auditId}/decision`, { token: auditorToken, json: { hostAppId: DEMO_HOST_APP.id, decision: "approve" } });
+  show("audit", decision.outcome);
+  await admin("POST", `/v1/mini-programs/${appId}/versions/${version}/publish`, { token: devToken });
+  const m = await check(appId, version === "1.1.0" ? "1.0.0" : undefined);
+  if (version === "1.0.0") {
+    step(4, "download the package from the edge: full, then resumed with Range, verified by sha256");
+    const full = await fetch(m.package.url);
+    const bytes = Buffer.from(await full.arrayBuffer());
+    show("full", { status: full.status, etag: full.headers.get("etag"), cache: full.headers.get("cache-control"), bytes: bytes.length });
+    const part = await fetch(m.package.url, { headers: { range: "bytes=100-" } });
+    const tail = Buffer.from(await part.arrayBuffer());
+    show("range", { status: part.status, contentRange: part.headers.get("content-range") });
+    const joined = Buffer.concat([bytes.subarray(0, 100), tail]);
+    show("sha256 matches manifest", createHash("sha256").update(joined).digest("hex") === m.package.sha256);
+    const again = await fetch(m.package.url, { headers: { "if-none-match": full.headers.get("etag") } });
+    show("revalidation", again.status);
+  }
+}
+
+step(6, "roll back to 1.0.0: a client on 1.1.0 is told to go back (signed rollback)");
+await admin("POST", `/v1/mini-programs/${appId}/rollback`, { token: devToken, json: { version: "1.0.0" } });
+await check(appId, "1.1.0");
+const second = await call(ADMIN_URL, "POST", `/v1/mini-programs/${appId}/rollback`, { token: devToken, json: { version: "1.0.0" } });
+show("a second rollback", `${second.status} ${second.data.error?.message}`);
+
+step(7, "take it off the shelf: clients get 'delisted'; put it back");
+await admin("PUT", `/v1/mini-programs/${appId}/shelf`, { token: devToken, json: { listed: false } });
+await check(appId, "1.0.0");
+await admin("PUT", `/v1/mini-programs/${appId}/shelf`, { token: devToken, json: { listed: true } });
+await check(appId, "1.0.0");
+
+step(8, "version overview and release history");
+const overview = await admin("GET", `/v1/mini-programs/${appId}/overview`, { token: devToken });
+show("online", overview.online?.version);
+show("releases", overview.releases.map((r) => `${r.via} ${r.fromVersion ?? "-"} -> ${r.version}`));
+console.log("\nDone.");

@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+// `npm start`: the whole system locally, on wrangler's embedded defaults (local D1, R2 and
+// Durable Objects under .graycast/state), with demo data. Restarting keeps the data.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { admin, login, uploadVersion } from "./lib/api.mjs";
+import { ADMIN_PORT, ADMIN_URL, DEMO_HOST_APP, DEMO_TEAM, DEMO_USERS, EDGE_PORT, EDGE_URL, ROOT, STATE_DIR, ensureDevVars, readState, seedSql, writeState } from "./lib/local.mjs";
+
+const wrangler = join(ROOT, "node_modules", ".bin", "wrangler");
+const log = (msg) => console.log(`[graycast] ${msg}`);
+
+function runOrDie(args) {
+  const r = spawnSync(wrangler, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+  if (r.status !== 0) {
+    console.error(r.stdout, r.stderr);
+    process.exit(1);
+  }
+}
+
+mkdirSync(STATE_DIR, { recursive: true });
+ensureDevVars();
+log("applying D1 migrations (local)");
+runOrDie(["d1", "migrations", "apply", "DB", "--local", "--env", "admin", "--persist-to", STATE_DIR]);
+const seedFile = join(ROOT, ".graycast", "seed.sql");
+writeFileSync(seedFile, seedSql());
+runOrDie(["d1", "execute", "DB", "--local", "--env", "admin", "--persist-to", STATE_DIR, "--file", seedFile]);
+
+const children = [];
+function startWorker(env, port, extra = []) {
+  const child = spawn(wrangler, ["dev", "--env", env, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", STATE_DIR, "--show-interactive-dev-session=false", ...extra], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  });
+  const prefix = `[${env}] `;
+  const forward = (stream, out) => stream.on("data", (d) => out.write(String(d).split("\n").filter(Boolean).map((l) => prefix + l + "\n").join("")));
+  forward(child.stdout, process.stdout);
+  forward(child.stderr, process.stderr);
+  child.on("exit", (code) => {
+    log(`${env} worker exited (${code}); stopping`);
+    shutdown(code ?? 1);
+  });
+  children.push(child);
+}
+
+function shutdown(code = 0) {
+  for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
+  process.exit(code);
+}
+process.on("SIGINT", () => shutdown(0));
+process.on("SIGTERM", () => shutdown(0));
+
+async function waitHealthy(url, seconds = 90) {
+  for (let i = 0; i < seconds * 4; i++) {
+    try {
+      const r = await fetch(`${url}/healthz`);
+      if (r.ok) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} did not become healthy`);
+}
+
+/** The demo mini program: two released versions and a development version, created through the API. */
+async function seedDemoMiniProgram() {
+  const dev = DEMO_USERS.find((u) => u.team === "developer");
+  const manager = DEMO_USERS.find((u) => u.hostApp === "manager");
+  const auditor = DEMO_USERS.find((u) => u.hostApp === "auditor");
+  const devToken = await login(dev.email, dev.password);
+  const known = readState("demo.json");
+  const list = await admin("GET", `/v1/mini-programs?teamId=${DEMO_TEAM.id}`, { token: devToken });
+  if (known && list.miniPrograms.some((m) => m.id === known.appId)) return known.appId;
+  const mp = await admin("POST", "/v1/mini-programs", { token: devToken, json: { teamId: DEMO_TEAM.id, name: "Demo Mall", description: "A demo shop" } });
+  const appId = mp.appId;
+  await admin("POST", `/v1/mini-programs/${appId}/bindings`, { token: devToken, json: { hostAppId: DEMO_HOST_APP.id } });
+  const managerToken = await login(manager.email, manager.password);
+  await admin("POST", `/v1/host-apps/${DEMO_HOST_APP.id}/bindings/${appId}/approve`, { token: managerToken });
+  const auditorToken = await login(auditor.email, auditor.password);
+  for (const version of ["1.0.0", "1.1.0"]) {
+    await uploadVersion(devToken, appId, version, `release ${version}`);
+    const audit = await admin("POST", `/v1/mini-programs/${appId}/versions/${version}/submit`, { token: devToken, json: { note: `please review ${version}` } });
+    await admin("POST", `/v1/audits/${audit.auditId}/decision`, { token: auditorToken, json: { hostAppId: DEMO_HOST_APP.id, decision: "approve" } });
+    await admin("POST", `/v1/mini-programs/${appId}/versions/${version}/publish`, { token: devToken });
+  }
+  await uploadVersion(devToken, appId, "1.2.0", "work in progress");
+  await admin("PUT", `/v1/mini-programs/${appId}/trial`, { token: devToken, json: { pagePath: "pages/index/index?from=trial", testers: ["tester-001"] } });
+  writeState("demo.json", { appId });
+  return appId;
+}
+
+log("starting the edge and control-plane Workers");
+startWorker("edge", EDGE_PORT);
+startWorker("admin", ADMIN_PORT, ["--var", `EDGE_BASE_URL:${EDGE_URL}`]);
+await Promise.all([waitHealthy(EDGE_URL), waitHealthy(ADMIN_URL)]);
+const appId = await seedDemoMiniProgram();
+
+const users = DEMO_USERS.map((u) => `    ${u.email.padEnd(26)} ${u.password.padEnd(22)} ${u.platformAdmin ? "platform admin" : u.team ? `team ${DEMO_TEAM.name}: ${u.team}` : `host app ${DEMO_HOST_APP.name}: ${u.hostApp}`}`).join("\n");
+console.log(`
+  Graycast is running.
+    edge (clients)          ${EDGE_URL}      check: POST /v1/check, JWKS: /.well-known/jwks.json
+    control plane (admin)   ${ADMIN_URL}      API docs: ${ADMIN_URL}/docs
+  Demo mini program ${appId} (Demo Mall) on host app ${DEMO_HOST_APP.id}: online 1.1.0, development 1.2.0.
+  Demo logins (email, password, role):
+${users}
+  Try it: npm run demo     Stop: Ctrl-C (data stays in .graycast/state)
+`);

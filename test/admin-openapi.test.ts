@@ -1,0 +1,99 @@
+/**
+ * The admin Worker's self-description and edges: the generated OpenAPI 3.1 document, the docs
+ * page, the health check, and unknown routes in the one error shape.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { callAdmin, expectError, expectJson, makeUser } from "./support/admin";
+
+let token: string;
+beforeAll(async () => {
+  token = (await makeUser("openapi")).token;
+});
+
+describe("GET /openapi.json", () => {
+  it("is an OpenAPI 3.1 document generated from the routes, without credentials", async () => {
+    const doc = await expectJson<any>(callAdmin("GET", "/openapi.json"), 200);
+    expect(doc.openapi).toBe("3.1.0");
+    expect(doc.info.title).toEqual(expect.any(String));
+    const expected: Record<string, string[]> = {
+      "/v1/auth/login": ["post"],
+      "/v1/auth/me": ["get"],
+      "/v1/auth/tokens": ["get", "post"],
+      "/v1/auth/tokens/{tokenId}": ["delete"],
+      "/v1/users": ["get", "post"],
+      "/v1/teams": ["get", "post"],
+      "/v1/teams/{teamId}/members": ["get", "post"],
+      "/v1/teams/{teamId}/members/{userId}": ["delete"],
+      "/v1/host-apps": ["get", "post"],
+      "/v1/host-apps/{hostAppId}/members": ["get", "post"],
+      "/v1/host-apps/{hostAppId}/bindings": ["get"],
+      "/v1/host-apps/{hostAppId}/bindings/{appId}/{decision}": ["post"],
+      "/v1/mini-programs": ["get", "post"],
+      "/v1/mini-programs/{appId}": ["get", "patch"],
+      "/v1/mini-programs/{appId}/shelf": ["put"],
+      "/v1/mini-programs/{appId}/bindings": ["post"],
+      "/v1/mini-programs/{appId}/bindings/{hostAppId}": ["delete"],
+      "/v1/mini-programs/{appId}/versions": ["get", "post"],
+      "/v1/change-log": ["get"],
+    };
+    // Hono may register "/" sub-routes with or without a trailing slash: accept either.
+    const pathOf = (p: string) => doc.paths[p] ?? doc.paths[`${p}/`];
+    for (const [path, methods] of Object.entries(expected)) {
+      const item = pathOf(path);
+      expect(item, `missing path ${path}`).toBeDefined();
+      for (const m of methods) expect(item[m], `missing ${m.toUpperCase()} ${path}`).toBeDefined();
+    }
+    expect(Object.keys(doc.paths).some((p) => p.includes(":"))).toBe(false); // OpenAPI {param} syntax, not Hono's :param
+  });
+
+  it("describes bearer auth, login without it, request schemas and the error shape", async () => {
+    const doc = await expectJson<any>(callAdmin("GET", "/openapi.json"), 200);
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" });
+    expect(doc.security).toEqual([{ bearer: [] }]);
+    expect(doc.paths["/v1/auth/login"].post.security).toEqual([]);
+    const login = doc.paths["/v1/auth/login"].post.requestBody;
+    expect(login.required).toBe(true);
+    expect(login.content["application/json"].schema).toEqual({ $ref: "#/components/schemas/Login" });
+    expect(Object.keys(doc.components.schemas.Login.properties).sort()).toEqual(["email", "password"]);
+    expect(doc.components.schemas.Error.properties.error.properties).toHaveProperty("code");
+    const mp = doc.paths["/v1/mini-programs/{appId}"].get;
+    expect(mp.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: "appId", in: "path", required: true })]));
+    expect(Object.keys(mp.responses)).toEqual(expect.arrayContaining(["200", "401", "403", "404"]));
+  });
+});
+
+describe("GET /docs", () => {
+  it("returns an HTML page pointing at the OpenAPI document", async () => {
+    const res = await callAdmin("GET", "/docs");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/text\/html/);
+    const html = await res.text();
+    expect(html).toMatch(/<html/i);
+    expect(html).toContain("/openapi.json");
+    expect(html.toLowerCase()).toContain("swagger");
+  });
+});
+
+describe("GET /healthz", () => {
+  it("answers 200 without credentials", async () => {
+    expect(await expectJson<any>(callAdmin("GET", "/healthz"), 200)).toMatchObject({ ok: true, service: "graycast-admin" });
+  });
+});
+
+describe("unknown routes", () => {
+  it("answer 404 in the one error shape", async () => {
+    const body = await expectJson<any>(callAdmin("GET", "/nope"), 404);
+    expect(body).toEqual({ error: { code: "not_found", message: expect.any(String) } });
+    await expectError(callAdmin("GET", "/v1/nope", { token }), 404, "not_found");
+    await expectError(callAdmin("DELETE", "/v1/teams", { token }), 404, "not_found");
+  });
+
+  it("under /v1 still need credentials first (no route discovery without a token)", async () => {
+    await expectError(callAdmin("GET", "/v1/nope"), 401, "unauthenticated");
+  });
+
+  it("responses carry security headers", async () => {
+    const res = await callAdmin("GET", "/healthz");
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+  });
+});

@@ -1,0 +1,140 @@
+/**
+ * Drives the real control-plane Worker in-process (same bindings as the edge Worker under test:
+ * real D1, R2 and Durable Objects) and builds a small world of users, teams and host apps.
+ */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { zipSync } from "fflate";
+import adminApp from "../../control-plane/src/index";
+import { hashPassword } from "../../control-plane/src/auth/password";
+import { issueSession } from "../../control-plane/src/auth/session";
+import { createDb } from "../../control-plane/src/db/client";
+import { hostAppMembers, hostApps, teamMembers, teams, users } from "../../control-plane/src/db/schema";
+import { testEnv } from "../env";
+
+export interface CallOptions {
+  token?: string;
+  json?: unknown;
+  body?: BodyInit;
+  headers?: Record<string, string>;
+}
+
+export async function callAdmin(method: string, path: string, options: CallOptions = {}): Promise<Response> {
+  const headers = new Headers(options.headers);
+  if (options.token) headers.set("authorization", `Bearer ${options.token}`);
+  let body = options.body;
+  if (options.json !== undefined) {
+    body = JSON.stringify(options.json);
+    if (!headers.has("content-type")) headers.set("content-type", "application/json");
+  }
+  const ctx = createExecutionContext();
+  const res = await adminApp.fetch(new Request(`https://admin.test${path}`, { method, headers, body: body ?? null }), testEnv, ctx);
+  await waitOnExecutionContext(ctx);
+  return res;
+}
+
+/** Calls and parses JSON, failing loudly when the status is not the expected one. */
+export async function expectJson<T = any>(res: Response | Promise<Response>, status: number): Promise<T> {
+  const r = await res;
+  const text = await r.text();
+  if (r.status !== status) throw new Error(`expected HTTP ${status}, got ${r.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
+
+/** Expects the one error shape with the given status and code; returns the message. */
+export async function expectError(res: Response | Promise<Response>, status: number, code: string): Promise<string> {
+  const body = await expectJson<{ error: { code: string; message: string } }>(res, status);
+  if (body.error?.code !== code) throw new Error(`expected error code ${code}, got ${JSON.stringify(body)}`);
+  return body.error.message;
+}
+
+let passwordHash: Promise<string> | undefined;
+export const TEST_PASSWORD = "correct horse battery staple";
+
+/** Inserts a user directly (bootstrap) and returns a session token for it. */
+export async function makeUser(label: string, opts: { platformAdmin?: boolean } = {}) {
+  passwordHash ??= hashPassword(TEST_PASSWORD);
+  const db = createDb(testEnv.DB);
+  const id = `usr_${label}_${crypto.randomUUID().slice(0, 8)}`;
+  const email = `${label}-${id.slice(-8)}@example.test`;
+  await db.insert(users).values({ id, email, name: label, passwordHash: await passwordHash, isPlatformAdmin: opts.platformAdmin ?? false, createdAt: Date.now() }).run();
+  const { token } = await issueSession(id, testEnv.JWT_SECRET, 3600);
+  return { id, email, token };
+}
+
+export type TestUser = Awaited<ReturnType<typeof makeUser>>;
+
+/**
+ * Two teams (A with admin, developer, viewer; B with a developer), two host apps each with a
+ * manager and an auditor, and a platform admin.
+ */
+export async function makeWorld() {
+  const db = createDb(testEnv.DB);
+  const suffix = crypto.randomUUID().slice(0, 8);
+  const [platform, adminA, devA, viewerA, devB, manager1, auditor1, manager2, auditor2] = await Promise.all(
+    ["platform", "adminA", "devA", "viewerA", "devB", "manager1", "auditor1", "manager2", "auditor2"].map((l) => makeUser(l, { platformAdmin: l === "platform" })),
+  );
+  const teamA = `team_a_${suffix}`;
+  const teamB = `team_b_${suffix}`;
+  const host1 = `ha_one_${suffix}`;
+  const host2 = `ha_two_${suffix}`;
+  const now = Date.now();
+  await db.batch([
+    db.insert(teams).values({ id: teamA, name: `Team A ${suffix}`, createdAt: now }),
+    db.insert(teams).values({ id: teamB, name: `Team B ${suffix}`, createdAt: now }),
+    db.insert(teamMembers).values({ teamId: teamA, userId: adminA!.id, role: "admin", createdAt: now }),
+    db.insert(teamMembers).values({ teamId: teamA, userId: devA!.id, role: "developer", createdAt: now }),
+    db.insert(teamMembers).values({ teamId: teamA, userId: viewerA!.id, role: "viewer", createdAt: now }),
+    db.insert(teamMembers).values({ teamId: teamB, userId: devB!.id, role: "developer", createdAt: now }),
+    db.insert(hostApps).values({ id: host1, name: `Host One ${suffix}`, createdAt: now }),
+    db.insert(hostApps).values({ id: host2, name: `Host Two ${suffix}`, createdAt: now }),
+    db.insert(hostAppMembers).values({ hostAppId: host1, userId: manager1!.id, role: "manager", createdAt: now }),
+    db.insert(hostAppMembers).values({ hostAppId: host1, userId: auditor1!.id, role: "auditor", createdAt: now }),
+    db.insert(hostAppMembers).values({ hostAppId: host2, userId: manager2!.id, role: "manager", createdAt: now }),
+    db.insert(hostAppMembers).values({ hostAppId: host2, userId: auditor2!.id, role: "auditor", createdAt: now }),
+  ]);
+  return { platform: platform!, adminA: adminA!, devA: devA!, viewerA: viewerA!, devB: devB!, manager1: manager1!, auditor1: auditor1!, manager2: manager2!, auditor2: auditor2!, teamA, teamB, host1, host2 };
+}
+
+export type World = Awaited<ReturnType<typeof makeWorld>>;
+
+/** A small mini program package whose bytes depend on `version`. */
+export function makePackage(version: string, extra: Record<string, string> = {}): Uint8Array {
+  const enc = new TextEncoder();
+  const files: Record<string, Uint8Array> = {
+    "app.json": enc.encode(JSON.stringify({ pages: ["pages/index/index"], version })),
+    "pages/index/index.js": enc.encode(`Page({ data: { version: "${version}" } });\n`),
+    "pages/index/index.wxml": enc.encode("<view>{{version}}</view>\n"),
+  };
+  for (const [path, text] of Object.entries(extra)) files[path] = enc.encode(text);
+  return zipSync(files);
+}
+
+export function upload(token: string, appId: string, version: string, zip: Uint8Array = makePackage(version)) {
+  return callAdmin("POST", `/v1/mini-programs/${appId}/versions?version=${version}`, { token, body: zip, headers: { "content-type": "application/zip" } });
+}
+
+/** Creates a mini program in team A bound (approved) to the given host apps. */
+export async function makeMiniProgram(world: World, hostAppIds: string[] = [world.host1]) {
+  const mp = await expectJson<{ appId: string }>(callAdmin("POST", "/v1/mini-programs", { token: world.devA.token, json: { teamId: world.teamA, name: "Demo" } }), 201);
+  for (const hostAppId of hostAppIds) {
+    await expectJson(callAdmin("POST", `/v1/mini-programs/${mp.appId}/bindings`, { token: world.devA.token, json: { hostAppId } }), 201);
+    const manager = hostAppId === world.host1 ? world.manager1 : world.manager2;
+    await expectJson(callAdmin("POST", `/v1/host-apps/${hostAppId}/bindings/${mp.appId}/approve`, { token: manager.token }), 200);
+  }
+  return mp.appId;
+}
+
+/** Uploads, submits and has every bound host app approve `version`. */
+export async function approveVersion(world: World, appId: string, version: string, hostAppIds: string[] = [world.host1]) {
+  await expectJson(upload(world.devA.token, appId, version), 201);
+  const audit = await expectJson<{ auditId: string }>(callAdmin("POST", `/v1/mini-programs/${appId}/versions/${version}/submit`, { token: world.devA.token, json: {} }), 201);
+  for (const hostAppId of hostAppIds) {
+    const auditor = hostAppId === world.host1 ? world.auditor1 : world.auditor2;
+    await expectJson(callAdmin("POST", `/v1/audits/${audit.auditId}/decision`, { token: auditor.token, json: { hostAppId, decision: "approve" } }), 200);
+  }
+  return audit.auditId;
+}
+
+export async function publish(world: World, appId: string, version: string) {
+  return expectJson(callAdmin("POST", `/v1/mini-programs/${appId}/versions/${version}/publish`, { token: world.devA.token }), 200);
+}
