@@ -25,6 +25,7 @@ export default defineConfig(async () => {
             SNAPSHOT_TTL_MS: "0",
             SESSION_TTL_SECONDS: "3600",
             EDGE_BASE_URL: "https://edge.test",
+            IDE_DOWNLOAD_URL: "https://graycast.dev/ide/latest",
           },
         },
       }),

@@ -34,6 +34,7 @@ export type DecisionReason =
   | "online" // the current online release
   | "trial" // the development version for a tester
   | "up_to_date" // the client already runs the version it should
+  | "rollback" // the online version is lower than the client's: the server orders a downgrade
   | "delisted" // the mini program is off the shelf
   | "no_release" // nothing has been released yet
   | "not_bound"; // the mini program is not bound to this host app
@@ -73,7 +74,7 @@ export function decideVersion(snapshot: Snapshot, client: ClientContext, _now: n
   const order = installed === undefined ? 1 : compareVersions(online.version, installed);
   return {
     status: "ok",
-    reason: order === 0 ? "up_to_date" : "online",
+    reason: order === 0 ? "up_to_date" : order < 0 ? "rollback" : "online",
     version: online.version,
     package: online.package,
     rollback: order < 0,

@@ -11,13 +11,33 @@ const show = (label, value) => console.log(`   ${label}: ${typeof value === "str
 const user = (pred) => DEMO_USERS.find(pred);
 const jwks = createRemoteJWKSet(new URL(`${EDGE_URL}/.well-known/jwks.json`));
 
+/**
+ * Asks the edge until its answer shows `expected` (a change reaches every edge isolate within
+ * the snapshot TTL, 2 s by default) and prints how long that took.
+ */
+async function checkUntil(appId, installedVersion, expected) {
+  const started = Date.now();
+  for (;;) {
+    const payload = await check(appId, installedVersion, true);
+    const ok = Object.entries(expected).every(([k, v]) => payload[k] === v);
+    if (ok || Date.now() - started > 15_000) {
+      show(`check (installed ${installedVersion ?? "none"}) after ${Date.now() - started} ms`, pick(payload));
+      if (!ok) throw new Error(`the edge did not show ${JSON.stringify(expected)} within 15 s`);
+      return payload;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const pick = (p) => ({ status: p.status, reason: p.reason, version: p.version, rollback: p.rollback, exp: p.exp });
+
 /** Asks the edge which version to run and verifies the signed answer as a client would. */
-async function check(appId, installedVersion) {
+async function check(appId, installedVersion, quiet = false) {
   const client = { appId, hostAppId: DEMO_HOST_APP.id, hostAppVersion: "8.0.1", platform: "android", osVersion: "14", guid: "demo-guid-1", ...(installedVersion ? { installedVersion } : {}) };
   const r = await edge("POST", "/v1/check", { json: client });
   if (r.status !== 200) throw new Error(`check -> ${r.status} ${JSON.stringify(r.data)}`);
   const { payload, protectedHeader } = await jwtVerify(r.data.manifest, jwks, { issuer: "graycast", audience: DEMO_HOST_APP.id, subject: appId });
-  show(`check (installed ${installedVersion ?? "none"})`, { kid: protectedHeader.kid, status: payload.status, reason: payload.reason, version: payload.version, rollback: payload.rollback, exp: payload.exp });
+  if (!quiet) show(`check (installed ${installedVersion ?? "none"}), signed by ${protectedHeader.kid}`, pick(payload));
   return payload;
 }
 
@@ -47,7 +67,7 @@ for (const version of ["1.0.0", "1.1.0"]) {
   const decision = await admin("POST", `/v1/audits/${audit.auditId}/decision`, { token: auditorToken, json: { hostAppId: DEMO_HOST_APP.id, decision: "approve" } });
   show("audit", decision.outcome);
   await admin("POST", `/v1/mini-programs/${appId}/versions/${version}/publish`, { token: devToken });
-  const m = await check(appId, version === "1.1.0" ? "1.0.0" : undefined);
+  const m = await checkUntil(appId, version === "1.1.0" ? "1.0.0" : undefined, { status: "ok", version });
   if (version === "1.0.0") {
     step(4, "download the package from the edge: full, then resumed with Range, verified by sha256");
     const full = await fetch(m.package.url);
@@ -65,15 +85,15 @@ for (const version of ["1.0.0", "1.1.0"]) {
 
 step(6, "roll back to 1.0.0: a client on 1.1.0 is told to go back (signed rollback)");
 await admin("POST", `/v1/mini-programs/${appId}/rollback`, { token: devToken, json: { version: "1.0.0" } });
-await check(appId, "1.1.0");
+await checkUntil(appId, "1.1.0", { version: "1.0.0", rollback: true });
 const second = await call(ADMIN_URL, "POST", `/v1/mini-programs/${appId}/rollback`, { token: devToken, json: { version: "1.0.0" } });
 show("a second rollback", `${second.status} ${second.data.error?.message}`);
 
 step(7, "take it off the shelf: clients get 'delisted'; put it back");
 await admin("PUT", `/v1/mini-programs/${appId}/shelf`, { token: devToken, json: { listed: false } });
-await check(appId, "1.0.0");
+await checkUntil(appId, "1.0.0", { status: "delisted" });
 await admin("PUT", `/v1/mini-programs/${appId}/shelf`, { token: devToken, json: { listed: true } });
-await check(appId, "1.0.0");
+await checkUntil(appId, "1.0.0", { status: "ok", version: "1.0.0" });
 
 step(8, "version overview and release history");
 const overview = await admin("GET", `/v1/mini-programs/${appId}/overview`, { token: devToken });

@@ -90,9 +90,12 @@ async function seedDemoMiniProgram() {
 }
 
 log("starting the edge and control-plane Workers");
+// One after the other: two wrangler dev processes starting at the same instant can race for
+// the same local socket.
 startWorker("edge", EDGE_PORT);
+await waitHealthy(EDGE_URL);
 startWorker("admin", ADMIN_PORT, ["--var", `EDGE_BASE_URL:${EDGE_URL}`]);
-await Promise.all([waitHealthy(EDGE_URL), waitHealthy(ADMIN_URL)]);
+await waitHealthy(ADMIN_URL);
 const appId = await seedDemoMiniProgram();
 
 const users = DEMO_USERS.map((u) => `    ${u.email.padEnd(26)} ${u.password.padEnd(22)} ${u.platformAdmin ? "platform admin" : u.team ? `team ${DEMO_TEAM.name}: ${u.team}` : `host app ${DEMO_HOST_APP.name}: ${u.hostApp}`}`).join("\n");

@@ -28,7 +28,6 @@ describe("create", () => {
     const mp = await expectJson<any>(create(world.devA.token, world.teamA, "Shop", "a shop"), 201);
     expect(mp).toMatchObject({ teamId: world.teamA, name: "Shop", description: "a shop", listed: true, onlineVersion: null, bindings: [] });
     expect(mp.appId).toMatch(APP_ID);
-    expect(mp.ideDownloadUrl).toMatch(/^https?:\/\//);
     const byAdmin = await expectJson<any>(create(world.adminA.token, world.teamA, "Admin's"), 201);
     expect(byAdmin.appId).toMatch(APP_ID);
     const ids = [mp.appId, byAdmin.appId];
@@ -68,11 +67,21 @@ describe("list and details", () => {
     const appId = await makeMiniProgram(world);
     const d = await expectJson<any>(details(world.viewerA.token, appId), 200);
     expect(d).toMatchObject({ appId, teamId: world.teamA, name: "Demo", listed: true, onlineVersion: null });
-    expect(d.ideDownloadUrl).toMatch(/^https?:\/\//);
     expect(d.bindings).toEqual([expect.objectContaining({ hostAppId: world.host1, status: "approved" })]);
     const hidden = await expectError(details(world.devB.token, appId), 404, "not_found");
     expect(await expectError(details(world.devA.token, UNKNOWN_APP), 404, "not_found")).toBe(hidden);
     await expectError(details(world.devA.token, "not-an-app-id"), 400, "bad_request");
+  });
+
+  it("the create, details, edit and shelf responses carry the IDE download link (M2)", async () => {
+    const created = await expectJson<any>(create(world.devA.token, world.teamA), 201);
+    const responses = [
+      created,
+      await expectJson<any>(details(world.viewerA.token, created.appId), 200),
+      await expectJson<any>(edit(world.devA.token, created.appId, { name: "With link" }), 200),
+      await expectJson<any>(shelf(world.devA.token, created.appId, false), 200),
+    ];
+    for (const r of responses) expect(r.ideDownloadUrl).toMatch(/^https?:\/\/\S+$/);
   });
 });
 

@@ -12,7 +12,7 @@ import {
   postCheck,
   putSnapshot,
   verifyManifest,
-} from "./helpers-edge";
+} from "./support/edge";
 
 describe("POST /v1/check", () => {
   it("answers a signed manifest of the online version that verifies against the JWKS", async () => {
@@ -57,7 +57,7 @@ describe("POST /v1/check", () => {
     const appId = newAppId();
     await putSnapshot({ appId, online: { ...online("1.0.0", packageRef("c")), via: "rollback" } });
     const claims = await checkClaims(client(appId, { installedVersion: "1.3.0" }));
-    expect(claims).toMatchObject({ status: "ok", reason: "online", version: "1.0.0", rollback: true, installedVersion: "1.3.0" });
+    expect(claims).toMatchObject({ status: "ok", reason: "rollback", version: "1.0.0", rollback: true, installedVersion: "1.3.0" });
   });
 
   it("refuses service with a signed delisted answer and no package", async () => {

@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { GrayscaleCounter } from "../durable-objects/grayscale-counter";
-import { edgeEnv } from "./helpers-edge";
+import { edgeEnv } from "./support/edge";
 
 /** The generated binding type does not name the class; the Worker exports it. */
 function counter(name: string) {

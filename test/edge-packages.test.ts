@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { edgeFetch, putPackage } from "./helpers-edge";
+import { edgeFetch, putPackage } from "./support/edge";
 
 /** 1000 bytes whose value is the index mod 256, so any slice is easy to predict. */
 const BYTES = Uint8Array.from({ length: 1000 }, (_, i) => i % 256);

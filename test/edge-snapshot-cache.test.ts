@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SnapshotCache } from "../edge-worker/src/snapshot-cache";
-import { edgeEnv, newAppId, online, packageRef, putSnapshot } from "./helpers-edge";
+import { edgeEnv, newAppId, online, packageRef, putSnapshot } from "./support/edge";
 
 type Outcome = "missing" | "body" | "metadata";
 

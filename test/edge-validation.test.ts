@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { client, edgeFetch, newAppId, online, packageRef, postCheck, putSnapshot } from "./helpers-edge";
+import { client, edgeFetch, newAppId, online, packageRef, postCheck, putSnapshot } from "./support/edge";
 
 interface ErrorBody {
   error: { code: string; message: string; issues?: { path: string; message: string }[] };

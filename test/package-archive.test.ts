@@ -388,17 +388,18 @@ describe("readLimitedBody", () => {
   it("stops reading and cancels the stream as soon as the limit is passed", async () => {
     let pulls = 0;
     let cancelled: unknown = null;
-    // Endless: it only ends if the reader stops on its own.
-    const endless = new ReadableStream<Uint8Array>({
+    // 64 KiB in 1 KiB chunks: a reader that ignored the limit would read it all and resolve.
+    const long = new ReadableStream<Uint8Array>({
       pull(controller) {
         pulls++;
         controller.enqueue(new Uint8Array(1024));
+        if (pulls === 64) controller.close();
       },
       cancel(reason) {
         cancelled = reason ?? "cancelled";
       },
     });
-    const error = await refusal(readLimitedBody(endless, 3000));
+    const error = await refusal(readLimitedBody(long, 3000));
     expect(error.code).toBe("payload_too_large");
     expect(error.status).toBe(413);
     expect(error.message).toBe("the package is larger than 3000 bytes");

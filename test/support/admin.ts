@@ -55,7 +55,7 @@ export async function makeUser(label: string, opts: { platformAdmin?: boolean } 
   passwordHash ??= hashPassword(TEST_PASSWORD);
   const db = createDb(testEnv.DB);
   const id = `usr_${label}_${crypto.randomUUID().slice(0, 8)}`;
-  const email = `${label}-${id.slice(-8)}@example.test`;
+  const email = `${label}-${id.slice(-8)}@example.test`.toLowerCase();
   await db.insert(users).values({ id, email, name: label, passwordHash: await passwordHash, isPlatformAdmin: opts.platformAdmin ?? false, createdAt: Date.now() }).run();
   const { token } = await issueSession(id, testEnv.JWT_SECRET, 3600);
   return { id, email, token };

@@ -292,7 +292,7 @@ function unpack(zip: Uint8Array, entry: Entry, lim: PackageLimits, budget: numbe
     }
   }
   if (produced !== entry.size) bad(`${shown}: unpacked to ${produced} bytes but the archive says ${entry.size} (corrupt archive)`);
-  if (false) bad(`${shown}: CRC-32 mismatch (corrupt archive)`);
+  if ((crc ^ 0xffffffff) >>> 0 !== entry.crc) bad(`${shown}: CRC-32 mismatch (corrupt archive)`);
   return concat(chunks, produced);
 }
 

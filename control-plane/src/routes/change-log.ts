@@ -2,7 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { and, desc, eq, lt } from "drizzle-orm";
 import { IdSchema, errorResponses, jsonResponse } from "../../../core/contracts/common";
 import { createRouter } from "../app";
-import { changeLog } from "../db/schema";
+import { notFound } from "../../../core/errors";
+import { changeLog, teams } from "../db/schema";
 import { READ_ROLES, requirePlatformAdmin, requireTeamRole } from "../services/access";
 
 export const changeLogRoutes = createRouter();
@@ -23,8 +24,9 @@ changeLogRoutes.openapi(
   async (c) => {
     const { teamId, before, limit } = c.req.valid("query");
     const db = c.var.db;
-    if (teamId) await requireTeamRole(db, c.var.actor, teamId, READ_ROLES);
-    else requirePlatformAdmin(c.var.actor);
+    if (!teamId) requirePlatformAdmin(c.var.actor);
+    else if (!c.var.actor.isPlatformAdmin) await requireTeamRole(db, c.var.actor, teamId, READ_ROLES);
+    else if (!(await db.select({ id: teams.id }).from(teams).where(eq(teams.id, teamId)).get())) throw notFound("team");
     const rows = await db
       .select()
       .from(changeLog)

@@ -1,4 +1,4 @@
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import { ApiError, notFound } from "../../../core/errors";
 import type { Actor } from "../auth/actor";
 import { hashPassword, verifyPassword } from "../auth/password";
@@ -23,17 +23,21 @@ export async function login(db: Db, input: { email: string; password: string }, 
   }
   const ok = await verifyPassword(input.password, user?.passwordHash ?? DUMMY_HASH);
   if (!user || !ok) {
+    // One atomic statement, so failures sent in parallel are all counted.
     if (user) {
-      const failed = user.failedLogins + 1;
       await db
         .update(users)
-        .set(failed >= MAX_FAILED_LOGINS ? { failedLogins: 0, lockedUntil: now + LOCK_MS } : { failedLogins: failed })
+        .set({
+          failedLogins: sql`case when ${users.failedLogins} + 1 >= ${MAX_FAILED_LOGINS} then 0 else ${users.failedLogins} + 1 end`,
+          lockedUntil: sql`case when ${users.failedLogins} + 1 >= ${MAX_FAILED_LOGINS} then ${now + LOCK_MS} else ${users.lockedUntil} end`,
+        })
         .where(eq(users.id, user.id))
         .run();
     }
     throw new ApiError("unauthenticated", "wrong email or password");
   }
   if (user.failedLogins > 0 || user.lockedUntil) {
+    // A successful login starts a fresh count.
     await db.update(users).set({ failedLogins: 0, lockedUntil: null }).where(eq(users.id, user.id)).run();
   }
   const session = await issueSession(user.id, secret, ttlSeconds);

@@ -4,9 +4,9 @@
  */
 import { env, exports } from "cloudflare:workers";
 import { createLocalJWKSet, jwtVerify, type JWTVerifyResult } from "jose";
-import type { ManifestClaims } from "../core/manifest";
-import { MANIFEST_ISSUER, MANIFEST_TYPE } from "../core/manifest";
-import { compileSnapshot, packageKey, snapshotKey, type PackageRef, type Snapshot, type SnapshotSource } from "../core/snapshot";
+import type { ManifestClaims } from "../../core/manifest";
+import { MANIFEST_ISSUER, MANIFEST_TYPE } from "../../core/manifest";
+import { compileSnapshot, packageKey, snapshotKey, type PackageRef, type Snapshot, type SnapshotSource } from "../../core/snapshot";
 
 /** The test env is typed loosely (all Workers' bindings); the edge sees these. */
 export const edgeEnv = env as unknown as Cloudflare.EdgeEnv;
