@@ -26,6 +26,8 @@ export default defineConfig(async () => {
             SESSION_TTL_SECONDS: "3600",
             EDGE_BASE_URL: "https://edge.test",
             IDE_DOWNLOAD_URL: "https://graycast.dev/ide/latest",
+            ADMISSION_TICKET_SECRET: "test-admission-ticket-secret-0123456789abcdef",
+            ALLOW_GEO_OVERRIDE: "true",
           },
         },
       }),

@@ -33,6 +33,7 @@ export type DecisionStatus = "ok" | "delisted" | "no_release" | "not_bound";
 export type DecisionReason =
   | "online" // the current online release
   | "trial" // the development version for a tester
+  | "grayscale" // a grayscale task's version: the client is one of its users
   | "up_to_date" // the client already runs the version it should
   | "rollback" // the online version is lower than the client's: the server orders a downgrade
   | "delisted" // the mini program is off the shelf
@@ -49,9 +50,22 @@ export type Decision =
       /** the target is lower than what the client runs: the server orders a downgrade */
       rollback: boolean;
       pagePath?: string;
+      /** the grayscale task that gave this version */
+      taskId?: string;
     };
 
-export function decideVersion(snapshot: Snapshot, client: ClientContext, _now: number): Decision {
+/** The grayscale task the edge chose for this client (rules passed, admitted under its cap). */
+export interface GrayscaleChoice {
+  taskId: string;
+  version: string;
+  package: PackageRef;
+}
+
+/**
+ * Order: delisted, not bound, trial (testers), the grayscale task chosen by the edge (when
+ * higher than online: a release of the same or higher version supersedes it), online.
+ */
+export function decideVersion(snapshot: Snapshot, client: ClientContext, _now: number, grayscale: GrayscaleChoice | null = null): Decision {
   // seed: "all associated applications will not be able to obtain corresponding services"
   if (!snapshot.listed) return { status: "delisted", reason: "delisted" };
   if (!snapshot.hostApps.includes(client.hostAppId)) return { status: "not_bound", reason: "not_bound" };
@@ -69,6 +83,10 @@ export function decideVersion(snapshot: Snapshot, client: ClientContext, _now: n
   }
 
   const online = snapshot.online;
+  if (grayscale && (!online || compareVersions(grayscale.version, online.version) > 0)) {
+    const order = client.installedVersion === undefined ? 1 : compareVersions(grayscale.version, client.installedVersion);
+    return { status: "ok", reason: "grayscale", version: grayscale.version, package: grayscale.package, rollback: order < 0, taskId: grayscale.taskId };
+  }
   if (!online) return { status: "no_release", reason: "no_release" };
   const installed = client.installedVersion;
   const order = installed === undefined ? 1 : compareVersions(online.version, installed);

@@ -29,6 +29,8 @@ export interface ManifestClaims {
   package?: ManifestPackage;
   rollback?: boolean;
   pagePath?: string;
+  /** grayscale task id when reason is "grayscale" */
+  taskId?: string;
   /** echoed so a client can tell the answer was computed for its own state */
   installedVersion?: string;
   /** snapshot revision the answer came from (debugging, monotonic per mini program) */
@@ -63,5 +65,6 @@ export function buildManifestClaims(input: {
     package: { url: input.packageUrl(decision.package.sha256), size: decision.package.size, sha256: decision.package.sha256 },
     rollback: decision.rollback,
     ...(decision.pagePath !== undefined ? { pagePath: decision.pagePath } : {}),
+    ...(decision.taskId !== undefined ? { taskId: decision.taskId } : {}),
   };
 }

@@ -4,6 +4,9 @@
  * `snapshots/{appId}.json`. The edge reads only this (never D1). See docs/storage.md.
  */
 
+import type { CompiledTask } from "./grayscale/types";
+import { compareVersions } from "./semver";
+
 export const SNAPSHOT_SCHEMA = 1;
 
 /** A content-addressed package in R2 (`packages/{sha256}`). */
@@ -42,6 +45,8 @@ export interface Snapshot {
   hostApps: string[];
   online: SnapshotRelease | null;
   trial: SnapshotTrial | null;
+  /** grayscale tasks clients may still get (admitting or sticky), highest version first */
+  tasks: CompiledTask[];
 }
 
 export interface SnapshotSource {
@@ -51,6 +56,7 @@ export interface SnapshotSource {
   hostApps: readonly string[];
   online: SnapshotRelease | null;
   trial: SnapshotTrial | null;
+  tasks?: readonly CompiledTask[];
 }
 
 /** Builds the snapshot from control-plane state; pure, so the same state gives the same bytes. */
@@ -64,9 +70,12 @@ export function compileSnapshot(source: SnapshotSource, now: number): Snapshot {
     hostApps: [...new Set(source.hostApps)].sort(),
     online: source.online,
     trial: source.trial ? { ...source.trial, testers: [...new Set(source.trial.testers)].sort() } : null,
+    tasks: [...(source.tasks ?? [])].sort((a, b) => compareVersions(b.version, a.version) || a.id.localeCompare(b.id)),
   };
 }
 
 export const snapshotKey = (appId: string) => `snapshots/${appId}.json`;
 export const packageKey = (sha256: string) => `packages/${sha256}`;
+export const whitelistBloomKey = (id: string) => `whitelists/${id}/bloom.bin`;
+export const whitelistShardKey = (id: string, shard: number) => `whitelists/${id}/shard-${shard}.txt`;
 export const fileManifestKey = (sha256: string) => `file-manifests/${sha256}.json`;

@@ -92,7 +92,7 @@ async function seedDemoMiniProgram() {
 log("starting the edge and control-plane Workers");
 // One after the other: two wrangler dev processes starting at the same instant can race for
 // the same local socket.
-startWorker("edge", EDGE_PORT);
+startWorker("edge", EDGE_PORT, ["--var", "ALLOW_GEO_OVERRIDE:true"]);
 await waitHealthy(EDGE_URL);
 startWorker("admin", ADMIN_PORT, ["--var", `EDGE_BASE_URL:${EDGE_URL}`]);
 await waitHealthy(ADMIN_URL);
