@@ -32,7 +32,34 @@ export type RefusalRule =
   | "not_lower_than_online"
   | "continuous_rollback"
   | "rollback_too_old"
-  | "nothing_online";
+  | "nothing_online"
+  // grayscale tasks (core/grayscale/lifecycle.ts)
+  | "task_delisted"
+  | "task_version_invalid"
+  | "task_version_not_approved"
+  | "task_version_was_online"
+  | "task_version_not_higher"
+  | "task_name_invalid"
+  | "task_time_invalid"
+  | "task_end_in_past"
+  | "task_cap_invalid"
+  | "task_percentage_invalid"
+  | "task_no_host_app"
+  | "task_host_app_not_bound"
+  | "task_range_invalid"
+  | "task_no_platform"
+  | "task_platform_invalid"
+  | "task_target_invalid"
+  | "task_too_many_targets"
+  | "task_network_invalid"
+  | "task_rule_list_invalid"
+  | "task_ended"
+  | "task_already_suspended"
+  | "task_not_suspended"
+  | "task_already_withdrawn"
+  | "task_field_locked"
+  | "task_cap_below_admitted"
+  | "task_percentage_lowered";
 
 export interface Refusal {
   rule: RefusalRule;
@@ -55,9 +82,40 @@ const MESSAGES: Record<RefusalRule, string> = {
   continuous_rollback: "continuous rollback is not supported: publish a new version first",
   rollback_too_old: "only the last 5 released versions can be rolled back to",
   nothing_online: "the mini program has no online version",
+  task_delisted: "the mini program is off the shelf: no grayscale task can be started",
+  task_version_invalid: "the grayscale version must be a semantic version (MAJOR.MINOR.PATCH)",
+  task_version_not_approved: "the grayscale version must have passed the mini program audit",
+  task_version_was_online: "the grayscale version must not have been online yet",
+  task_version_not_higher: "the grayscale version must be higher than the online version",
+  task_name_invalid: "the task name must have 1 to 20 characters",
+  task_time_invalid: "the start time must be before the end time",
+  task_end_in_past: "the end time cannot be earlier than the time the task is confirmed",
+  task_cap_invalid: "the user cap must be a whole number from 1 to 100,000,000",
+  task_percentage_invalid: "the percentage must be a whole number of basis points from 1 to 10000",
+  task_no_host_app: "choose at least one host app",
+  task_host_app_not_bound: "host apps must be chosen from the apps this mini program is associated with",
+  task_range_invalid: "a version range is dotted numbers (e.g. 8.0.1), with the minimum not above the maximum",
+  task_no_platform: "choose at least one platform (Android or iOS)",
+  task_platform_invalid: "platforms are android and ios",
+  task_target_invalid: "target objects are GUIDs, device ids or accounts of at most 128 characters, without spaces or control characters",
+  task_too_many_targets: "at most 1000 target objects of each kind can be typed in: upload a txt whitelist for more",
+  task_network_invalid: "network types are wifi, 5g, 4g, 3g, 2g, ethernet and other",
+  task_rule_list_invalid: "brand, model, country, region and city lists hold at most 200 entries of 1 to 64 characters",
+  task_ended: "the grayscale task has ended",
+  task_already_suspended: "the grayscale task is already suspended",
+  task_not_suspended: "only a suspended grayscale task can be resumed",
+  task_already_withdrawn: "the grayscale version has already been withdrawn from every user",
+  task_field_locked: "once a task has started only its name, end time, user cap and percentage can change",
+  task_cap_below_admitted: "the user cap cannot be lower than the number of users already admitted",
+  task_percentage_lowered: "the percentage cannot be lowered once the task has started: admitted users would lose the version",
 };
 
 const refuse = (rule: RefusalRule): Refusal => ({ rule, message: MESSAGES[rule] });
+
+/** The refusal for `rule` with its message (for guards outside this file, e.g. core/grayscale). */
+export function refusalOf(rule: RefusalRule): Refusal {
+  return refuse(rule);
+}
 
 /** How many earlier releases a rollback may reach (PRODUCT.md V4: "last 5 offered"). */
 export const ROLLBACK_DEPTH = 5;

@@ -67,6 +67,7 @@ export interface WhitelistRef {
 
 /** How a task's population is named: typed values inline, and/or uploaded whitelists. */
 export interface CompiledTargets {
+  /** exact values, sorted by plain string order (`compileTask`): the evaluator binary-searches them */
   inline: Partial<Record<TargetKind, string[]>>;
   whitelists: WhitelistRef[];
 }

@@ -1,0 +1,55 @@
+/**
+ * The one 32-bit hash behind grayscale buckets, whitelist Bloom positions and whitelist shards:
+ * MurmurHash3 x86_32 (Appleby) over the UTF-16LE bytes of a string.
+ *
+ * Why UTF-16LE: JS strings are UTF-16, so the hash reads `charCodeAt` directly, with no
+ * TextEncoder and no byte buffer on the hot path; two code units make one 32-bit block, a last
+ * odd code unit is the two-byte tail. Any other implementation reproduces it by hashing the
+ * string's UTF-16LE encoding with the reference algorithm (the tests check exactly that).
+ * Values in whitelists are well-formed (no lone surrogates), so the encoding is unambiguous.
+ */
+
+const C1 = 0xcc9e2d51;
+const C2 = 0x1b873593;
+
+/** Code unit `i` of `a + "\u0000" + b` (or of `a` alone), without building that string. */
+function unitAt(a: string, b: string | undefined, i: number): number {
+  const la = a.length;
+  if (i < la) return a.charCodeAt(i);
+  if (i === la || b === undefined) return 0;
+  return b.charCodeAt(i - la - 1);
+}
+
+/**
+ * MurmurHash3 x86_32 of the UTF-16LE bytes of `a`, or, when `b` is given, of
+ * `a + "\u0000" + b` (a separator no valid task id or user key contains, so ("ab","c") and
+ * ("a","bc") differ). Unsigned result.
+ */
+export function murmur3Utf16(a: string, seed: number, b?: string): number {
+  const total = b === undefined ? a.length : a.length + 1 + b.length;
+  let h = seed | 0;
+  let i = 0;
+  for (; i + 1 < total; i += 2) {
+    let k = unitAt(a, b, i) | (unitAt(a, b, i + 1) << 16);
+    k = Math.imul(k, C1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, C2);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  if (i < total) {
+    let k = unitAt(a, b, i);
+    k = Math.imul(k, C1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, C2);
+    h ^= k;
+  }
+  h ^= total * 2;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

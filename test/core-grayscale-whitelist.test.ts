@@ -1,0 +1,302 @@
+import { describe, expect, it } from "vitest";
+import { murmur3Utf16 } from "../core/grayscale/hash";
+import { rolloutBucket } from "../core/grayscale/rules";
+import type { WhitelistRef } from "../core/grayscale/types";
+import {
+  MAX_TARGET_LENGTH,
+  MAX_WHITELIST_LINES,
+  addToBloom,
+  bloomHas,
+  bloomSize,
+  hashValue,
+  parseWhitelistLine,
+  shardCount,
+  shardHas,
+  shardOf,
+} from "../core/grayscale/whitelist";
+import { buildWhitelist, parseShardText, parseWhitelistText, shardText } from "../core/grayscale/whitelist-build";
+
+/** MurmurHash3 x86_32 over bytes, written from the reference algorithm independently of core. */
+function murmur3Bytes(bytes: Uint8Array, seed: number): number {
+  let h = seed >>> 0;
+  const blocks = bytes.length >>> 2;
+  for (let b = 0; b < blocks; b++) {
+    const o = b * 4;
+    let k = (bytes[o]! | (bytes[o + 1]! << 8) | (bytes[o + 2]! << 16) | (bytes[o + 3]! << 24)) >>> 0;
+    k = Math.imul(k, 0xcc9e2d51) >>> 0;
+    k = ((k << 15) | (k >>> 17)) >>> 0;
+    k = Math.imul(k, 0x1b873593) >>> 0;
+    h = (h ^ k) >>> 0;
+    h = ((h << 13) | (h >>> 19)) >>> 0;
+    h = (Math.imul(h, 5) + 0xe6546b64) >>> 0;
+  }
+  const tail = blocks * 4;
+  let k = 0;
+  switch (bytes.length & 3) {
+    case 3:
+      k ^= bytes[tail + 2]! << 16;
+    // falls through
+    case 2:
+      k ^= bytes[tail + 1]! << 8;
+    // falls through
+    case 1:
+      k ^= bytes[tail]!;
+      k = Math.imul(k, 0xcc9e2d51) >>> 0;
+      k = ((k << 15) | (k >>> 17)) >>> 0;
+      k = Math.imul(k, 0x1b873593) >>> 0;
+      h = (h ^ k) >>> 0;
+  }
+  h = (h ^ bytes.length) >>> 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b) >>> 0;
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+function utf16le(text: string): Uint8Array {
+  const out = new Uint8Array(text.length * 2);
+  for (let i = 0; i < text.length; i++) {
+    out[2 * i] = text.charCodeAt(i) & 0xff;
+    out[2 * i + 1] = text.charCodeAt(i) >>> 8;
+  }
+  return out;
+}
+
+/** Deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomId(r: () => number): string {
+  const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const len = 8 + Math.floor(r() * 24);
+  let s = "";
+  for (let i = 0; i < len; i++) s += chars[Math.floor(r() * chars.length)];
+  return s;
+}
+
+describe("parseWhitelistLine", () => {
+  it.each([
+    ["GUID-0001", "GUID-0001"],
+    ["  GUID-0001\t", "GUID-0001"],
+    ["GUID-0001\r", "GUID-0001"], // CRLF files
+    ["\uFEFFGUID-0001", "GUID-0001"], // BOM at the start of a txt file
+    ["AbC", "AbC"], // kept exactly: values are case-sensitive
+    ["user@example.com", "user@example.com"],
+    ["张三", "张三"],
+    ["id-😀", "id-😀"],
+    ["x".repeat(MAX_TARGET_LENGTH), "x".repeat(MAX_TARGET_LENGTH)],
+  ])("accepts %j as %j", (line, value) => {
+    expect(parseWhitelistLine(line)).toEqual({ ok: true, value });
+  });
+
+  it.each([
+    ["", "empty"],
+    ["   ", "empty"],
+    ["x".repeat(MAX_TARGET_LENGTH + 1), "longer"],
+    ["a\u0000b", "control"],
+    ["a\u0007b", "control"],
+    ["a\u007fb", "control"],
+    ["a\u0085b", "control"],
+    ["a\tb", "control"],
+    ["a b", "whitespace"],
+    ["a\u00a0b", "whitespace"],
+    ["a\u3000b", "whitespace"],
+    ["a\u2028b", "whitespace"],
+    ["a\ud800b", "invalid"], // lone high surrogate: would not survive UTF-8
+    ["a\udc00", "invalid"],
+  ])("rejects %j (%s)", (line, error) => {
+    const result = parseWhitelistLine(line);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.error).toContain(error);
+  });
+});
+
+describe("hashing: murmur3 x86_32 over UTF-16LE", () => {
+  it("the test's reference implementation matches published murmur3 vectors", () => {
+    const ascii = (s: string) => new TextEncoder().encode(s);
+    expect(murmur3Bytes(ascii(""), 0)).toBe(0);
+    expect(murmur3Bytes(ascii(""), 1)).toBe(0x514e28b7);
+    expect(murmur3Bytes(ascii(""), 0xffffffff)).toBe(0x81f16f39);
+    expect(murmur3Bytes(new Uint8Array([0, 0, 0, 0]), 0)).toBe(0x2362f9de);
+    expect(murmur3Bytes(ascii("aaaa"), 0x9747b28c)).toBe(0x5a97808a);
+    expect(murmur3Bytes(ascii("Hello, world!"), 0x9747b28c)).toBe(0x24884cba);
+    expect(murmur3Bytes(ascii("The quick brown fox jumps over the lazy dog"), 0x9747b28c)).toBe(0x2fa826cd);
+  });
+
+  it.each(["", "a", "ab", "abc", "GUID-0001", "张三", "id-😀", "x".repeat(128)])("hashValue(%j) is murmur3 of its UTF-16LE bytes, seeds s and s ^ 0x9e3779b9", (value) => {
+    for (const seed of [0, 1, 42, -7, 0x7fffffff]) {
+      expect(hashValue(value, seed)).toEqual([murmur3Bytes(utf16le(value), seed), murmur3Bytes(utf16le(value), (seed ^ 0x9e3779b9) >>> 0)]);
+    }
+  });
+
+  it("rolloutBucket is murmur3 (seed 0) of `${taskId}\\u0000${userKey}` mod 10000", () => {
+    for (const [task, key] of [["t1", "g:abc"], ["task-42", "a:alice"], ["", ""], ["x", "d:😀"]] as const) {
+      expect(rolloutBucket(task, key)).toBe(murmur3Bytes(utf16le(`${task}\u0000${key}`), 0) % 10_000);
+      expect(murmur3Utf16(task, 0, key)).toBe(murmur3Bytes(utf16le(`${task}\u0000${key}`), 0));
+    }
+  });
+
+  it("the two hashes differ, and depend on the seed", () => {
+    const [a, b] = hashValue("GUID-0001", 5);
+    expect(a).not.toBe(b);
+    expect(hashValue("GUID-0001", 6)[0]).not.toBe(a);
+  });
+});
+
+describe("bloomSize and shardCount", () => {
+  it.each([
+    [0, 64, 16],
+    [1, 64, 16],
+    [10, 96, 7],
+    [1000, 9592, 7],
+    [1_000_000, 9_585_064, 7],
+  ])("%d values -> %d bits, %d hashes (about 1%% false positives)", (count, bits, hashes) => {
+    expect(bloomSize(count)).toEqual({ bloomBits: bits, bloomHashes: hashes });
+  });
+
+  it("always gives a whole number of bytes, at least 64 bits, 1..16 hashes", () => {
+    for (const n of [0, 1, 2, 3, 7, 99, 12345, 777_777]) {
+      const { bloomBits, bloomHashes } = bloomSize(n);
+      expect(bloomBits % 8).toBe(0);
+      expect(bloomBits).toBeGreaterThanOrEqual(64);
+      expect(bloomHashes).toBeGreaterThanOrEqual(1);
+      expect(bloomHashes).toBeLessThanOrEqual(16);
+    }
+  });
+
+  it.each([
+    [0, 1],
+    [1, 1],
+    [4096, 1],
+    [4097, 2],
+    [8192, 2],
+    [8193, 4],
+    [100_000, 32],
+    [MAX_WHITELIST_LINES, 256],
+  ])("%d values -> %d shards (power of two, <= 4096 values each)", (count, shards) => {
+    expect(shardCount(count)).toBe(shards);
+  });
+
+  it("shardOf is stable, in range and spreads values evenly", () => {
+    const ref = { seed: 99, shards: 16 };
+    const r = rng(3);
+    const counts = new Array<number>(16).fill(0);
+    for (let i = 0; i < 16_000; i++) {
+      const v = randomId(r);
+      const s = shardOf(ref, v);
+      expect(shardOf(ref, v)).toBe(s);
+      counts[s]! += 1;
+    }
+    for (const c of counts) expect(Math.abs(c - 1000)).toBeLessThan(150);
+    expect(shardOf({ seed: 99, shards: 1 }, "anything")).toBe(0);
+  });
+});
+
+describe("shardHas", () => {
+  const sorted = ["A", "B", "Z", "a", "b", "z", "é", "张", "😀"].sort();
+
+  it("finds every member of values sorted by plain string order", () => {
+    for (const v of sorted) expect(shardHas(sorted, v)).toBe(true);
+  });
+
+  it.each(["", "c", "AA", "ä", "😁", "a "])("does not find %j", (v) => {
+    expect(shardHas(sorted, v)).toBe(false);
+  });
+
+  it("is case-sensitive and handles empty and one-element shards", () => {
+    expect(shardHas(["abc"], "ABC")).toBe(false);
+    expect(shardHas(["abc"], "abc")).toBe(true);
+    expect(shardHas([], "abc")).toBe(false);
+  });
+});
+
+describe("Bloom filter + shards: invariants", () => {
+  const r = rng(2024);
+  const members = new Set<string>();
+  while (members.size < 100_000) members.add(randomId(r));
+  const values = [...members].sort();
+  const seed = 0x1234567;
+  const { bloomBits, bloomHashes } = bloomSize(values.length);
+  const ref: WhitelistRef = { id: "wl", kind: "guid", count: values.length, seed, bloomBits, bloomHashes, shards: shardCount(values.length) };
+  // built here, from the primitives, not by buildWhitelist
+  const bits = new Uint8Array(bloomBits / 8);
+  const shards: string[][] = Array.from({ length: ref.shards }, () => []);
+  for (const v of values) {
+    addToBloom(bits, ref, v);
+    shards[shardOf(ref, v)]!.push(v);
+  }
+  const isMember = (v: string) => bloomHas(bits, ref, v) && shardHas(shards[shardOf(ref, v)]!, v);
+
+  it("never misses a member (no false negatives) over 100,000 values", () => {
+    let missed = 0;
+    for (const v of values) if (!bloomHas(bits, ref, v) || !shardHas(shards[shardOf(ref, v)]!, v)) missed++;
+    expect(missed).toBe(0);
+  });
+
+  it("has a measured Bloom false-positive rate near 1%, and shards reject every false positive", () => {
+    let positives = 0;
+    let confirmed = 0;
+    const trials = 100_000;
+    for (let i = 0; i < trials; i++) {
+      const v = `${randomId(r)}~`; // '~' never occurs in members
+      if (bloomHas(bits, ref, v)) positives++;
+      if (isMember(v)) confirmed++;
+    }
+    const rate = positives / trials;
+    expect(rate).toBeGreaterThan(0.005);
+    expect(rate).toBeLessThan(0.015);
+    expect(confirmed).toBe(0);
+  });
+
+  it("an empty filter contains nothing", () => {
+    expect(bloomHas(new Uint8Array(8), { seed: 1, bloomBits: 64, bloomHashes: 3 }, "x")).toBe(false);
+  });
+
+  it("buildWhitelist gives the same filter and shards as the primitives", () => {
+    const built = buildWhitelist({ id: "wl", kind: "guid", seed, values: [...values].reverse().concat(values.slice(0, 10)) });
+    expect(built.ref).toEqual(ref);
+    expect(built.bloom).toEqual(bits);
+    expect(built.shards).toEqual(shards);
+    for (const s of built.shards) expect(parseShardText(shardText(s))).toEqual(s);
+  });
+});
+
+describe("parseWhitelistText", () => {
+  it("reads one value per line (LF or CRLF), skips blank lines, deduplicates and sorts", () => {
+    expect(parseWhitelistText("\uFEFFb-2\r\na-1\r\n\r\n  \nb-2\nC-3\n")).toEqual({ ok: true, values: ["C-3", "a-1", "b-2"] });
+    expect(parseWhitelistText("")).toEqual({ ok: true, values: [] });
+  });
+
+  it("reports bad lines with their 1-based line numbers", () => {
+    expect(parseWhitelistText("ok-1\nbad value\n\nok-2\nx\u0001y")).toEqual({
+      ok: false,
+      tooManyLines: false,
+      errors: [
+        { line: 2, error: "whitespace inside the value" },
+        { line: 5, error: "control character" },
+      ],
+    });
+  });
+
+  it("refuses more than 1,000,000 values but accepts exactly 1,000,000", () => {
+    const lines = Array.from({ length: MAX_WHITELIST_LINES }, (_, i) => `u${i}`);
+    const full = parseWhitelistText(lines.join("\n"));
+    expect(full.ok && full.values.length).toBe(MAX_WHITELIST_LINES);
+    const over = parseWhitelistText(`${lines.join("\n")}\nu-extra`);
+    expect(over).toMatchObject({ ok: false, tooManyLines: true });
+  });
+
+  it("shard files round-trip, including an empty shard", () => {
+    expect(parseShardText(shardText([]))).toEqual([]);
+    expect(parseShardText(shardText(["a", "b"]))).toEqual(["a", "b"]);
+  });
+});
