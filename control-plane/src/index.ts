@@ -1,6 +1,7 @@
 /**
  * The control-plane (admin) Worker: admin API for teams, host apps, mini programs, versions,
- * audits and releases; OpenAPI description at /openapi.json and a docs page at /docs.
+ * audits, releases and grayscale tasks; OpenAPI description at /openapi.json and a docs page at
+ * /docs. Its cron (every minute) applies the time- and cap-driven grayscale transitions.
  */
 import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
@@ -14,11 +15,15 @@ import type { AdminHono } from "./env";
 import { auditRoutes } from "./routes/audits";
 import { authRoutes } from "./routes/auth";
 import { changeLogRoutes } from "./routes/change-log";
+import { explainRoutes } from "./routes/explain";
+import { grayscaleTaskRoutes } from "./routes/grayscale-tasks";
+import { grayscaleWhitelistRoutes } from "./routes/grayscale-whitelists";
 import { hostAppRoutes } from "./routes/host-apps";
 import { miniProgramRoutes } from "./routes/mini-programs";
 import { teamRoutes } from "./routes/teams";
 import { userRoutes } from "./routes/users";
 import { versionRoutes } from "./routes/versions";
+import { runGrayscaleCron } from "./services/grayscale-cron";
 
 /** JSON bodies above this are refused with 413 (package uploads have their own, larger limit). */
 const JSON_BODY_LIMIT = 256 * 1024;
@@ -35,8 +40,9 @@ app.use("*", async (c, next) => {
   await next();
 });
 app.use("/v1/*", async (c, next) => {
-  // Uploads stream their own body with their own limit (routes/versions.ts).
+  // Uploads stream their own body with their own limit (routes/versions.ts, routes/grayscale-whitelists.ts).
   if (c.req.method === "POST" && /\/versions$/.test(c.req.path)) return next();
+  if (c.req.method === "PUT" && /\/grayscale-tasks\/[^/]+\/whitelists\/[^/]+$/.test(c.req.path)) return next();
   return bodyLimit({
     maxSize: JSON_BODY_LIMIT,
     onError: () => {
@@ -62,6 +68,9 @@ app.route("/v1/teams", teamRoutes);
 app.route("/v1/host-apps", hostAppRoutes);
 app.route("/v1/mini-programs", miniProgramRoutes);
 app.route("/v1/mini-programs", versionRoutes);
+app.route("/v1/mini-programs", grayscaleTaskRoutes);
+app.route("/v1/mini-programs", grayscaleWhitelistRoutes);
+app.route("/v1/mini-programs", explainRoutes);
 app.route("/v1/audits", auditRoutes);
 app.route("/v1/change-log", changeLogRoutes);
 
@@ -93,4 +102,13 @@ app.onError((err, c) => {
   return c.json(new ApiError("internal", "internal error").toBody(), 500);
 });
 
-export default app;
+/**
+ * The cron trigger: grayscale transitions by time and cap (services/grayscale-cron.ts). Not a
+ * named export: workerd treats named exports as entrypoints.
+ */
+async function scheduled(controller: ScheduledController, env: Cloudflare.AdminEnv, _ctx: ExecutionContext): Promise<void> {
+  // A run is never evaluated before the time it was scheduled for.
+  await runGrayscaleCron(env, Math.max(Date.now(), controller.scheduledTime));
+}
+
+export default { fetch: app.fetch, scheduled } satisfies ExportedHandler<Cloudflare.AdminEnv>;

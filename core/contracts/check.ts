@@ -1,7 +1,8 @@
 /**
  * Wire contract of the edge Worker's client API: `POST /v1/check`, the JWKS and package
- * downloads. The request schema mirrors `ClientContext` (core/decide.ts); the type assertion
- * at the bottom fails the build if the two drift apart.
+ * downloads. The request schema mirrors `ClientContext` (core/decide.ts) plus the client's
+ * admission tickets, which are transport, not client facts; the type assertion at the bottom
+ * fails the build if the two drift apart.
  */
 import { z } from "@hono/zod-openapi";
 import type { ClientContext } from "../decide";
@@ -26,6 +27,21 @@ const ClientTextSchema = (max: number) =>
     .max(max)
     .regex(/^[^\p{Cc}]+$/u, "must not contain control characters");
 
+/** Grayscale admission tickets: limits bound the HMAC work a single check can cause. */
+export const MAX_TICKETS = 8;
+export const MAX_TICKET_LENGTH = 512;
+
+/**
+ * An admission ticket as issued by the edge (`base64url(payload).base64url(hmac)`). Only size
+ * and alphabet are checked here: a ticket that does not verify is ignored, never an error, so a
+ * client with a stale or corrupted store still gets an answer.
+ */
+const TicketSchema = z
+  .string()
+  .min(1)
+  .max(MAX_TICKET_LENGTH)
+  .regex(/^[A-Za-z0-9_.-]+$/, "must be an admission ticket as issued by check");
+
 export const PlatformSchema = z.enum(["android", "ios"]);
 export const NetworkSchema = z.enum(["wifi", "5g", "4g", "3g", "2g", "ethernet", "other"]);
 
@@ -47,6 +63,14 @@ export const CheckRequestSchema = z
     baseLibraryVersion: LooseVersionSchema.optional(),
     /** asks for the trial version; granted to the team's testers only */
     trial: z.boolean().optional(),
+    /** admission tickets this client stored from earlier check answers for this mini program */
+    tickets: z
+      .array(TicketSchema)
+      .max(MAX_TICKETS)
+      .optional()
+      .openapi({
+        description: `Grayscale admission tickets previously returned by check for this mini program (at most ${MAX_TICKETS}); a ticket lets an admitted user keep a capped or suspended grayscale version.`,
+      }),
   })
   // Unknown keys are refused rather than dropped, so a client typo ("installedVersoin") is
   // reported instead of silently changing the answer.
@@ -58,6 +82,13 @@ export type CheckRequest = z.infer<typeof CheckRequestSchema>;
 export const CheckResponseSchema = z
   .object({
     manifest: z.string().openapi({ description: "Compact JWS (EdDSA) of the manifest claims; verify with /.well-known/jwks.json" }),
+    tickets: z
+      .array(z.string())
+      .optional()
+      .openapi({
+        description:
+          "Grayscale admission tickets to store for this mini program and send back in `tickets` on later checks: a new ticket when the client was just admitted to a grayscale task, or the ticket that kept it there. Absent when there is nothing to store; keep earlier tickets (drop the oldest beyond 8).",
+      }),
   })
   .openapi("CheckResponse");
 
@@ -89,7 +120,13 @@ export type PublicJwk = z.infer<typeof PublicJwkSchema>;
 
 export const JwksSchema = z.object({ keys: z.array(PublicJwkSchema) }).openapi("Jwks");
 
-// Compile-time check that the wire schema and the domain type describe the same thing.
+/** Splits a check request into the client's facts (what the domain decides on) and its tickets. */
+export function splitCheckRequest(request: CheckRequest): { client: ClientContext; tickets: string[] } {
+  const { tickets = [], ...client } = request;
+  return { client, tickets };
+}
+
+// Compile-time check that the wire schema (minus transport fields) and the domain type describe the same thing.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const checkRequestMatchesClientContext: Same<CheckRequest, ClientContext> = true;
+const checkRequestMatchesClientContext: Same<Omit<CheckRequest, "tickets">, ClientContext> = true;
 void checkRequestMatchesClientContext;

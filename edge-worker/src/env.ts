@@ -3,6 +3,9 @@
  * (worker-configuration.d.ts); `MANIFEST_VERIFY_KEYS` is an optional var not declared in
  * wrangler.toml yet: a JSON array of retired public JWKs kept in the JWKS during key rotation.
  */
+import type { GrayscaleCounter } from "../../durable-objects/grayscale-counter";
+import type { CounterNamespace } from "./grayscale";
+
 export type EdgeBindings = Cloudflare.EdgeEnv & { MANIFEST_VERIFY_KEYS?: string };
 
 export interface EdgeHono {
@@ -14,4 +17,12 @@ export function readNumberVar(value: string | undefined, fallback: number): numb
   if (value === undefined || value.trim() === "") return fallback;
   const n = Number(value);
   return Number.isFinite(n) && n >= 0 ? n : fallback;
+}
+
+/**
+ * The generated binding type does not name the class behind GRAYSCALE_COUNTER (the DO class is
+ * bound without a type parameter); the edge exports GrayscaleCounter, so its RPC methods are there.
+ */
+export function counterNamespace(binding: DurableObjectNamespace): CounterNamespace {
+  return binding as unknown as DurableObjectNamespace<GrayscaleCounter>;
 }

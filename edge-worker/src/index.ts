@@ -1,6 +1,7 @@
 /**
  * The edge (client-facing) Worker: version check, package downloads and the manifest JWKS.
- * It reads only delivery snapshots and packages from R2 (never D1) and exports the Durable
+ * It reads only delivery snapshots, whitelists and packages from R2 (never D1), calls a
+ * GrayscaleCounter only for capped grayscale admission, and exports the Durable
  * Object classes bound in wrangler.toml's `edge` environment.
  */
 import { OpenAPIHono } from "@hono/zod-openapi";

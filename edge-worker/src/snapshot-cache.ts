@@ -11,6 +11,7 @@
  * - Concurrent loads of one app share a single R2 read.
  */
 import { SNAPSHOT_SCHEMA, snapshotKey, type Snapshot } from "../../core/snapshot";
+import { TIMED_OUT, withTimeout } from "./timeout";
 
 interface Entry {
   /** null: R2 holds no snapshot for this app (negative entry) */
@@ -33,7 +34,6 @@ const MAX_ENTRIES = 10_000;
  * client went away), so a shared load must never be waited on without a fallback.
  */
 const COALESCE_WAIT_MS = 2_000;
-const TIMED_OUT = Symbol("timed out");
 
 export class SnapshotCache {
   readonly #entries = new Map<string, Entry>();
@@ -124,18 +124,6 @@ function parseSnapshot(text: string, appId: string): Snapshot | undefined {
 
 function hasBody(object: R2Object | R2ObjectBody): object is R2ObjectBody {
   return "body" in object;
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
-    timer = setTimeout(() => resolve(TIMED_OUT), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
-  }
 }
 
 /** The isolate's cache, shared by every request the isolate serves. */

@@ -2,13 +2,15 @@
  * Drives the real control-plane Worker in-process (same bindings as the edge Worker under test:
  * real D1, R2 and Durable Objects) and builds a small world of users, teams and host apps.
  */
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { eq } from "drizzle-orm";
 import { zipSync } from "fflate";
 import adminApp from "../../control-plane/src/index";
 import { hashPassword } from "../../control-plane/src/auth/password";
 import { issueSession } from "../../control-plane/src/auth/session";
 import { createDb } from "../../control-plane/src/db/client";
-import { hostAppMembers, hostApps, teamMembers, teams, users } from "../../control-plane/src/db/schema";
+import { grayscaleTasks, hostAppMembers, hostApps, teamMembers, teams, users } from "../../control-plane/src/db/schema";
+import type { AdmitMeta, GrayscaleCounter } from "../../durable-objects/grayscale-counter";
 import { testEnv } from "../env";
 
 export interface CallOptions {
@@ -137,4 +139,68 @@ export async function approveVersion(world: World, appId: string, version: strin
 
 export async function publish(world: World, appId: string, version: string) {
   return expectJson(callAdmin("POST", `/v1/mini-programs/${appId}/versions/${version}/publish`, { token: world.devA.token }), 200);
+}
+
+// ---------------------------------------------------------------- grayscale tasks
+
+const DAY = 86_400_000;
+
+/** A valid grayscale task body: running from a second ago for a day, host app 1, both platforms. */
+export function taskBody(world: World, version: string, extra: Record<string, unknown> = {}) {
+  const now = Date.now();
+  return { version, name: "Beta", startAt: now - 1000, endAt: now + DAY, hostApps: [{ hostAppId: world.host1 }], platforms: [{ platform: "android" }, { platform: "ios" }], ...extra };
+}
+
+export const tasksPath = (appId: string, rest = "") => `/v1/mini-programs/${appId}/grayscale-tasks${rest}`;
+
+export async function createTask(world: World, appId: string, version: string, extra: Record<string, unknown> = {}) {
+  return expectJson<any>(callAdmin("POST", tasksPath(appId), { token: world.devA.token, json: taskBody(world, version, extra) }), 201);
+}
+
+export function taskAction(world: World, appId: string, taskId: string, action: string) {
+  return callAdmin("POST", tasksPath(appId, `/${taskId}/${action}`), { token: world.devA.token });
+}
+
+/** A mini program bound to host app 1 with `online` published and each of `approved` approved. */
+export async function appWithVersions(world: World, online: string | null = "1.0.0", approved: string[] = ["1.1.0"]) {
+  const appId = await makeMiniProgram(world);
+  if (online) {
+    await approveVersion(world, appId, online);
+    await publish(world, appId, online);
+  }
+  for (const v of approved) await approveVersion(world, appId, v);
+  return appId;
+}
+
+/** Time passes for a task: moves its stored start and end (columns and definition alike). */
+export async function moveTaskTimes(taskId: string, times: { startAt?: number; endAt?: number }) {
+  const db = createDb(testEnv.DB);
+  const row = await db.select().from(grayscaleTasks).where(eq(grayscaleTasks.id, taskId)).get();
+  if (!row) throw new Error(`no task ${taskId}`);
+  const startAt = times.startAt ?? row.startAt;
+  const endAt = times.endAt ?? row.endAt;
+  await db.update(grayscaleTasks).set({ startAt, endAt, definition: { ...row.definition, startAt, endAt } }).where(eq(grayscaleTasks.id, taskId)).run();
+}
+
+/** Runs the admin Worker's scheduled handler once, as the cron trigger does. */
+export async function runCron(scheduledTime = Date.now()) {
+  const controller = createScheduledController({ scheduledTime, cron: "* * * * *" });
+  const ctx = createExecutionContext();
+  await adminApp.scheduled(controller, testEnv, ctx);
+  await waitOnExecutionContext(ctx);
+}
+
+/** Admits users into a capped task's counter, as the edge does on first admission. */
+export async function admitUsers(taskId: string, cap: number, users: { key: string; meta: AdmitMeta }[]) {
+  const stub = (testEnv.GRAYSCALE_COUNTER as unknown as DurableObjectNamespace<GrayscaleCounter>).getByName(taskId);
+  const results = [];
+  for (const u of users) results.push(await stub.admit(u.key, cap, u.meta));
+  return results;
+}
+
+/** The delivery snapshot the control plane last wrote to R2. */
+export async function storedSnapshot(appId: string): Promise<any> {
+  const obj = await testEnv.PACKAGES.get(`snapshots/${appId}.json`);
+  if (!obj) throw new Error(`no snapshot for ${appId}`);
+  return obj.json();
 }

@@ -1,12 +1,16 @@
 /**
  * Helpers for the edge Worker's tests: they call the real Worker (`exports.default`) in
- * workerd and write snapshots and packages straight into its real R2 bucket.
+ * workerd and write snapshots, packages and whitelists straight into its real R2 bucket.
  */
 import { env, exports } from "cloudflare:workers";
-import { createLocalJWKSet, jwtVerify, type JWTVerifyResult } from "jose";
+import { createLocalJWKSet, decodeJwt, jwtVerify, type JWTVerifyResult } from "jose";
 import type { ManifestClaims } from "../../core/manifest";
 import { MANIFEST_ISSUER, MANIFEST_TYPE } from "../../core/manifest";
-import { compileSnapshot, packageKey, snapshotKey, type PackageRef, type Snapshot, type SnapshotSource } from "../../core/snapshot";
+import { compileSnapshot, packageKey, snapshotKey, whitelistBloomKey, whitelistShardKey, type PackageRef, type Snapshot, type SnapshotSource } from "../../core/snapshot";
+import { compileTask, type TaskStatus } from "../../core/grayscale/lifecycle";
+import type { CompiledTask, TargetKind, TaskDefinition, WhitelistRef } from "../../core/grayscale/types";
+import { buildWhitelist, shardText, type BuiltWhitelist } from "../../core/grayscale/whitelist-build";
+import type { GrayscaleCounter } from "../../durable-objects/grayscale-counter";
 
 /** The test env is typed loosely (all Workers' bindings); the edge sees these. */
 export const edgeEnv = env as unknown as Cloudflare.EdgeEnv;
@@ -82,4 +86,105 @@ export async function checkClaims(body: unknown): Promise<ManifestClaims> {
   if (res.status !== 200) throw new Error(`check answered ${res.status}: ${await res.text()}`);
   const { manifest } = await res.json<{ manifest: string }>();
   return (await verifyManifest(manifest)).payload;
+}
+
+// ------------------------------------------------------------------ grayscale
+
+/** A fresh task id: Durable Object storage outlives a single test, so tests never share counters. */
+export function newTaskId(): string {
+  return `gt_${Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => BASE32[b & 31]).join("")}`;
+}
+
+const DAY = 24 * 3_600_000;
+
+/**
+ * A compiled task as the control plane puts it in the snapshot: by default admitting, started
+ * an hour ago, ending in a day, no cap, no percentage, HOST_APP at any version, both platforms at
+ * any OS version, every user. Ranges are given parsed, lists lower-cased (as compileTask does).
+ */
+export function compiledTask(version: string, pkg: PackageRef, extra: Partial<CompiledTask> = {}): CompiledTask {
+  const now = Date.now();
+  return {
+    id: newTaskId(),
+    version,
+    package: pkg,
+    phase: "admitting",
+    startAt: now - 3_600_000,
+    endAt: now + DAY,
+    userCap: null,
+    percentageBp: null,
+    hostApps: { [HOST_APP]: [null, null] },
+    platforms: { android: [null, null], ios: [null, null] },
+    targets: null,
+    networks: null,
+    brands: null,
+    models: null,
+    countries: null,
+    regions: null,
+    cities: null,
+    ...extra,
+  };
+}
+
+/**
+ * A task compiled from a developer's definition by the control plane's own compiler
+ * (`compileTask`); defaults as in `compiledTask`. Status defaults to delivering.
+ */
+export function definedTask(
+  def: Partial<TaskDefinition> & { version: string },
+  pkg: PackageRef,
+  { status = { state: "delivering", endReason: null }, whitelists = [] }: { status?: TaskStatus; whitelists?: WhitelistRef[] } = {},
+): CompiledTask {
+  const now = Date.now();
+  const definition: TaskDefinition = {
+    name: "test task",
+    startAt: now - 3_600_000,
+    endAt: now + DAY,
+    userCap: null,
+    percentageBp: null,
+    hostApps: { [HOST_APP]: {} },
+    platforms: { android: {}, ios: {} },
+    targets: {},
+    ...def,
+  };
+  const task = compileTask({ id: newTaskId(), definition, status, package: pkg, whitelists }, now);
+  if (!task) throw new Error("compileTask withdrew the task");
+  return task;
+}
+
+/** Builds an uploaded whitelist with the core functions and stores its Bloom filter and shards in R2. */
+export async function putWhitelist(kind: TargetKind, values: readonly string[], seed = 12345): Promise<BuiltWhitelist> {
+  const built = buildWhitelist({ id: `wl_${newTaskId().slice(3)}`, kind, seed, values });
+  await edgeEnv.PACKAGES.put(whitelistBloomKey(built.ref.id), built.bloom);
+  await Promise.all(built.shards.map((shard, i) => edgeEnv.PACKAGES.put(whitelistShardKey(built.ref.id, i), shardText(shard))));
+  return built;
+}
+
+export interface CheckAnswer {
+  claims: ManifestClaims;
+  tickets: string[];
+}
+
+/**
+ * POST /v1/check with an optional `x-graycast-geo` header; expects 200; the claims (verified
+ * against the JWKS unless `verify` is false, for load tests) and tickets.
+ */
+export async function check(body: unknown, geo?: string, { verify = true } = {}): Promise<CheckAnswer> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (geo !== undefined) headers["x-graycast-geo"] = geo;
+  const res = await edgeFetch("/v1/check", { method: "POST", headers, body: JSON.stringify(body) });
+  if (res.status !== 200) throw new Error(`check answered ${res.status}: ${await res.text()}`);
+  const { manifest, tickets } = await res.json<{ manifest: string; tickets?: string[] }>();
+  if (!verify) return { claims: decodeJwt<ManifestClaims>(manifest), tickets: tickets ?? [] };
+  jwks ??= createLocalJWKSet(await (await edgeFetch("/.well-known/jwks.json")).json());
+  const { payload } = await jwtVerify<ManifestClaims>(manifest, jwks, { issuer: MANIFEST_ISSUER, typ: MANIFEST_TYPE, algorithms: ["EdDSA"] });
+  return { claims: payload, tickets: tickets ?? [] };
+}
+
+/** The Worker's JWKS, fetched once per test file (the signing key does not change in a run). */
+let jwks: ReturnType<typeof createLocalJWKSet> | undefined;
+
+/** The real counter of a task (the binding's generated type does not name the class). */
+export function counterOf(taskId: string) {
+  return (edgeEnv.GRAYSCALE_COUNTER as DurableObjectNamespace<GrayscaleCounter>).getByName(taskId);
 }

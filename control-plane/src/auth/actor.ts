@@ -3,6 +3,6 @@ export interface Actor {
   userId: string;
   email: string;
   isPlatformAdmin: boolean;
-  /** how the caller proved who it is */
-  via: "session" | "api_token";
+  /** how the caller proved who it is; "system" for the control plane's own scheduled work */
+  via: "session" | "api_token" | "system";
 }

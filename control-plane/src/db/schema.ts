@@ -4,6 +4,7 @@
  * See docs/storage.md for what each table holds and what is hashed.
  */
 import { sql } from "drizzle-orm";
+import type { EndReason, TargetKind, TaskDefinition, TaskState } from "../../../core/grayscale/types";
 import type { VersionStatus } from "../../../core/lifecycle";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
@@ -202,6 +203,65 @@ export const releases = sqliteTable(
     releasedAt: integer("released_at").notNull(),
   },
   (t) => [uniqueIndex("releases_app_seq").on(t.miniProgramId, t.seq)],
+);
+
+/**
+ * Grayscale tasks (PRODUCT.md G1-G4). `definition` is the whole core `TaskDefinition` as JSON;
+ * name, version, times, cap and percentage are also columns (the cron scans by state and time)
+ * and are written together with it; on read the columns win.
+ */
+export const grayscaleTasks = sqliteTable(
+  "grayscale_tasks",
+  {
+    id: text("id").primaryKey(),
+    miniProgramId: text("mini_program_id").notNull().references(() => miniPrograms.id),
+    versionId: text("version_id").notNull().references(() => versions.id),
+    version: text("version").notNull(),
+    name: text("name").notNull(),
+    definition: text("definition", { mode: "json" }).$type<TaskDefinition>().notNull(),
+    /** as last persisted; readers apply `effectiveStatus` for the time-derived transitions */
+    state: text("state").$type<TaskState>().notNull(),
+    endReason: text("end_reason").$type<EndReason>(),
+    startAt: integer("start_at").notNull(),
+    endAt: integer("end_at").notNull(),
+    userCap: integer("user_cap"),
+    percentageBp: integer("percentage_bp"),
+    /** suspended because the mini program went off the shelf (ARCHITECTURE.md: "Delisting suspends running tasks") */
+    suspendedByDelisting: integer("suspended_by_delisting", { mode: "boolean" }).notNull().default(false),
+    createdBy: text("created_by").notNull(),
+    createdAt: createdAt(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("grayscale_tasks_app").on(t.miniProgramId, t.createdAt), index("grayscale_tasks_state").on(t.state)],
+);
+
+/**
+ * Uploaded txt whitelists of target objects: the values live in R2 (`whitelists/{id}/...`, see
+ * core/grayscale/types.ts WhitelistRef), immutable per id. A new upload gets a new id and marks
+ * the previous one replaced; the cron deletes replaced objects once no edge can still use them.
+ */
+export const whitelists = sqliteTable(
+  "whitelists",
+  {
+    id: text("id").primaryKey(),
+    taskId: text("task_id").notNull().references(() => grayscaleTasks.id),
+    kind: text("kind").$type<TargetKind>().notNull(),
+    /** unique values */
+    count: integer("count").notNull(),
+    seed: integer("seed").notNull(),
+    bloomBits: integer("bloom_bits").notNull(),
+    bloomHashes: integer("bloom_hashes").notNull(),
+    shards: integer("shards").notNull(),
+    uploadedBy: text("uploaded_by").notNull(),
+    createdAt: createdAt(),
+    /** set when a newer upload or a delete replaced it; null = the current one */
+    replacedAt: integer("replaced_at"),
+  },
+  (t) => [
+    // One current whitelist per (task, kind), even when uploads race.
+    uniqueIndex("whitelists_current").on(t.taskId, t.kind).where(sql`replaced_at is null`),
+    index("whitelists_replaced").on(t.replacedAt),
+  ],
 );
 
 /** Audit trail of every control-plane change: who, what, when (PRODUCT.md O2). */

@@ -6,6 +6,8 @@ import { bindings, hostApps, miniPrograms, teamMembers, versions } from "../db/s
 import { randomId } from "../lib/encoding";
 import { ADMIN_ROLES, READ_ROLES, WRITE_ROLES, requireMiniProgram, requireTeamRole } from "./access";
 import { recordChange } from "./change-log";
+import { runBatch } from "./d1";
+import { suspendTasksOnDelist } from "./grayscale-hooks";
 import { publishSnapshot } from "./snapshot";
 
 /** App IDs: "gc" + 24 base32 chars (120 random bits), unguessable (PRODUCT.md M2). */
@@ -81,9 +83,12 @@ export async function setShelf(db: Db, bucket: R2Bucket, actor: Actor, appId: st
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
   if (mp.listed === listed) throw new ApiError("conflict", listed ? "the mini program is already on the shelf" : "the mini program is already off the shelf");
   const now = Date.now();
-  await db.batch([
+  // Delisting suspends running grayscale tasks in the same batch; relisting leaves them suspended.
+  const suspend = listed ? [] : await suspendTasksOnDelist(db, actor, appId, mp.teamId, now);
+  await runBatch(db, [
     db.update(miniPrograms).set({ listed, updatedAt: now }).where(eq(miniPrograms.id, appId)),
     recordChange(db, actor, { action: listed ? "mini_program.list" : "mini_program.delist", teamId: mp.teamId, targetType: "mini_program", targetId: appId }, now),
+    ...suspend,
   ]);
   await publishSnapshot(db, bucket, appId);
   return getMiniProgram(db, actor, appId);

@@ -2,6 +2,7 @@
  * Publish and rollback (PRODUCT.md V3, V4). Each writes the version, the mini program's online
  * pointer, a numbered release record and the audit trail in one D1 batch; the release number is
  * unique per mini program, so of two racing releases one lands and the other gets a 409.
+ * A publish also ends the grayscale tasks of the same or a lower version (grayscale-hooks.ts).
  */
 import { desc, eq } from "drizzle-orm";
 import { checkPublish, checkRollback } from "../../../core/lifecycle";
@@ -11,7 +12,8 @@ import { miniPrograms, releases, versions } from "../db/schema";
 import { randomId } from "../lib/encoding";
 import { WRITE_ROLES, requireMiniProgram } from "./access";
 import { recordChange } from "./change-log";
-import { guardedWrite } from "./d1";
+import { guardedWrite, runBatch } from "./d1";
+import { endTasksOnPublish } from "./grayscale-hooks";
 import { publishSnapshot } from "./snapshot";
 import { type VersionRow, describeVersion, liveVersions, refusalError, requireVersion, rollbackCandidates } from "./versions";
 
@@ -23,12 +25,15 @@ async function nextReleaseSeq(db: Db, appId: string): Promise<number> {
 async function release(db: Db, bucket: R2Bucket, actor: Actor, appId: string, teamId: string, target: VersionRow, from: VersionRow | null, via: "publish" | "rollback") {
   const now = Date.now();
   const seq = await nextReleaseSeq(db, appId);
+  // A publish ends the grayscale tasks it supersedes, in the same batch; a rollback leaves them.
+  const endTasks = via === "publish" ? await endTasksOnPublish(db, actor, appId, teamId, target.version, now) : [];
   await guardedWrite(
-    db.batch([
+    runBatch(db, [
       db.insert(releases).values({ id: randomId("rel_", 10), miniProgramId: appId, seq, versionId: target.id, version: target.version, via, fromVersion: from?.version ?? null, releasedBy: actor.userId, releasedAt: now }),
       db.update(versions).set({ status: "released", firstReleasedAt: target.firstReleasedAt ?? now }).where(eq(versions.id, target.id)),
       db.update(miniPrograms).set({ onlineVersionId: target.id, lastReleaseVia: via, updatedAt: now }).where(eq(miniPrograms.id, appId)),
       recordChange(db, actor, { action: `version.${via}`, teamId, targetType: "mini_program", targetId: appId, detail: { version: target.version, from: from?.version ?? null, seq } }, now),
+      ...endTasks,
     ]),
     "another release of this mini program happened at the same time; reload and try again",
   );

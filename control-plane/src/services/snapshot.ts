@@ -11,16 +11,18 @@ import { and, eq, sql } from "drizzle-orm";
 import { type Snapshot, type SnapshotSource, compileSnapshot, snapshotKey } from "../../../core/snapshot";
 import type { Db } from "../db/client";
 import { bindings, miniPrograms, releases, trialTesters, versions } from "../db/schema";
+import { compiledTasksOf } from "./grayscale-store";
 
-async function loadSource(db: Db, appId: string, revision: number): Promise<SnapshotSource | undefined> {
+async function loadSource(db: Db, appId: string, revision: number, now: number): Promise<SnapshotSource | undefined> {
   const mp = await db.select().from(miniPrograms).where(eq(miniPrograms.id, appId)).get();
   if (!mp) return undefined;
-  const [bound, onlineVersion, lastRelease, devVersion, testers] = await Promise.all([
+  const [bound, onlineVersion, lastRelease, devVersion, testers, tasks] = await Promise.all([
     db.select({ hostAppId: bindings.hostAppId }).from(bindings).where(and(eq(bindings.miniProgramId, appId), eq(bindings.status, "approved"))).all(),
     mp.onlineVersionId ? db.select().from(versions).where(eq(versions.id, mp.onlineVersionId)).get() : undefined,
     db.select().from(releases).where(eq(releases.miniProgramId, appId)).orderBy(sql`${releases.releasedAt} desc`, sql`rowid desc`).limit(1).get(),
     db.select().from(versions).where(and(eq(versions.miniProgramId, appId), sql`${versions.status} in ('development','in_audit','rejected')`)).orderBy(sql`${versions.createdAt} desc`).limit(1).get(),
     db.select({ account: trialTesters.account }).from(trialTesters).where(eq(trialTesters.miniProgramId, appId)).all(),
+    compiledTasksOf(db, appId, now),
   ]);
   return {
     appId,
@@ -39,6 +41,7 @@ async function loadSource(db: Db, appId: string, revision: number): Promise<Snap
       devVersion && mp.trialPagePath
         ? { version: devVersion.version, package: { sha256: devVersion.packageSha256, size: devVersion.packageSize }, pagePath: mp.trialPagePath, testers: testers.map((t) => t.account) }
         : null,
+    tasks,
   };
 }
 
@@ -56,9 +59,10 @@ async function bumpRevision(db: Db, appId: string): Promise<number> {
 export async function publishSnapshot(db: Db, bucket: R2Bucket, appId: string): Promise<Snapshot | undefined> {
   let revision = await bumpRevision(db, appId);
   for (let attempt = 0; attempt < 5; attempt++) {
-    const source = await loadSource(db, appId, revision);
+    const now = Date.now();
+    const source = await loadSource(db, appId, revision, now);
     if (!source) return undefined;
-    const snapshot = compileSnapshot(source, Date.now());
+    const snapshot = compileSnapshot(source, now);
     await bucket.put(snapshotKey(appId), JSON.stringify(snapshot), {
       httpMetadata: { contentType: "application/json" },
       customMetadata: { revision: String(revision) },
@@ -68,4 +72,15 @@ export async function publishSnapshot(db: Db, bucket: R2Bucket, appId: string): 
     revision = latest.revision;
   }
   return undefined;
+}
+
+/**
+ * The snapshot the current D1 state compiles to at `now`, without publishing it (explain: "why
+ * does this client get this version"). Carries the revision last published.
+ */
+export async function compileCurrentSnapshot(db: Db, appId: string, now: number): Promise<Snapshot | undefined> {
+  const mp = await db.select({ revision: miniPrograms.snapshotRevision }).from(miniPrograms).where(eq(miniPrograms.id, appId)).get();
+  if (!mp) return undefined;
+  const source = await loadSource(db, appId, mp.revision, now);
+  return source ? compileSnapshot(source, now) : undefined;
 }

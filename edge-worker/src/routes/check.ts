@@ -1,15 +1,18 @@
 /**
  * `POST /v1/check`: which version of a mini program this client should run, as a signed
- * manifest (ARCHITECTURE.md "The hot path"). Reads only the snapshot, never D1.
+ * manifest (ARCHITECTURE.md "The hot path"). Reads only the snapshot (and whitelists) from R2,
+ * never D1; a Durable Object only for capped grayscale admission (edge-worker/src/grayscale.ts).
  */
 import { createRoute } from "@hono/zod-openapi";
-import { CheckRequestSchema, CheckResponseSchema } from "../../../core/contracts/check";
+import { CheckRequestSchema, CheckResponseSchema, splitCheckRequest } from "../../../core/contracts/check";
 import { jsonBody, jsonResponse } from "../../../core/contracts/common";
 import { ErrorBodySchema } from "../../../core/contracts/error";
 import { decideVersion } from "../../../core/decide";
 import { notFound } from "../../../core/errors";
 import { buildManifestClaims } from "../../../core/manifest";
-import { readNumberVar } from "../env";
+import { counterNamespace, readNumberVar } from "../env";
+import { readGeo } from "../geo";
+import { chooseGrayscale } from "../grayscale";
 import { createRouter } from "../router";
 import { loadSigner, signManifest } from "../signing";
 import { snapshotCache } from "../snapshot-cache";
@@ -27,7 +30,7 @@ const checkRoute = createRoute({
     "Every answer, including delisted / not bound / nothing released, is a signed manifest; clients must verify it against /.well-known/jwks.json.",
   request: { body: jsonBody(CheckRequestSchema) },
   responses: {
-    200: jsonResponse(CheckResponseSchema, "A signed manifest"),
+    200: jsonResponse(CheckResponseSchema, "A signed manifest, and admission tickets to store when a grayscale task admitted the client"),
     400: errorResponse("Malformed or invalid request"),
     404: errorResponse("No such mini program"),
     413: errorResponse("Request body over 16 KiB"),
@@ -37,17 +40,22 @@ const checkRoute = createRoute({
 
 export const checkRoutes = createRouter();
 
-// Decide the version for one client and sign the answer.
+// Decide the version for one client (grayscale task or online) and sign the answer.
 checkRoutes.openapi(checkRoute, async (c) => {
-  const client = c.req.valid("json");
+  const { client, tickets: presented } = splitCheckRequest(c.req.valid("json"));
   const now = Date.now();
   const ttlMs = readNumberVar(c.env.SNAPSHOT_TTL_MS, DEFAULT_SNAPSHOT_TTL_MS);
   const snapshot = await snapshotCache.get(c.env.PACKAGES, client.appId, ttlMs, now);
   if (!snapshot) throw notFound("mini program");
 
+  const grayscale = await chooseGrayscale(snapshot, client, readGeo(c.req.raw, c.env.ALLOW_GEO_OVERRIDE === "true"), presented, now, {
+    bucket: c.env.PACKAGES,
+    counters: counterNamespace(c.env.GRAYSCALE_COUNTER),
+    ticketSecret: c.env.ADMISSION_TICKET_SECRET,
+  });
   const origin = new URL(c.req.url).origin;
   const claims = buildManifestClaims({
-    decision: decideVersion(snapshot, client, now),
+    decision: decideVersion(snapshot, client, now, grayscale.choice),
     client,
     revision: snapshot.revision,
     nowMs: now,
@@ -57,5 +65,5 @@ checkRoutes.openapi(checkRoute, async (c) => {
   const manifest = await signManifest(claims, await loadSigner(c.env.MANIFEST_SIGNING_KEY));
   // The answer depends on the client and changes with every publish: no shared cache may keep it.
   c.header("cache-control", "no-store");
-  return c.json({ manifest }, 200);
+  return c.json(grayscale.tickets.length > 0 ? { manifest, tickets: grayscale.tickets } : { manifest }, 200);
 });

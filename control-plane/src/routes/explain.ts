@@ -1,0 +1,71 @@
+/**
+ * "Why does this client get this version" (PRODUCT.md G7): the decision the edge would make for
+ * a client context now, with every grayscale task's every condition. Reads only; admits nobody.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { CheckRequestSchema } from "../../../core/contracts/check";
+import { errorResponses, jsonBody, jsonResponse } from "../../../core/contracts/common";
+import { ApiError } from "../../../core/errors";
+import { createRouter } from "../app";
+import { explainClient } from "../services/grayscale-insight";
+import { AppParams } from "./grayscale-schemas";
+
+export const explainRoutes = createRouter();
+
+const GeoText = z.string().trim().min(1).max(64);
+const ExplainRequestSchema = z
+  .object({
+    // Admission tickets are left out: explain reads the counters instead (who was admitted before).
+    client: CheckRequestSchema.omit({ tickets: true }).partial({ appId: true }).openapi({ description: "what the client sends to POST /v1/check, without tickets (appId may be left out)" }),
+    geo: z
+      .object({ country: GeoText.optional(), region: GeoText.optional(), city: GeoText.optional() })
+      .strict()
+      .optional()
+      .openapi({ description: "where the client is, as the edge would see it in request.cf" }),
+  })
+  .strict()
+  .openapi("ExplainRequest");
+
+const ConditionSchema = z.object({ condition: z.string(), pass: z.boolean(), detail: z.string() });
+const ExplainResponseSchema = z
+  .object({
+    appId: z.string(),
+    at: z.number(),
+    revision: z.number(),
+    listed: z.boolean(),
+    onlineVersion: z.string().nullable(),
+    userKey: z.string().nullable(),
+    decision: z.object({ status: z.string(), reason: z.string(), version: z.string().nullable(), rollback: z.boolean(), taskId: z.string().nullable() }),
+    tasks: z.array(
+      z.object({
+        taskId: z.string(),
+        name: z.string().nullable(),
+        version: z.string(),
+        phase: z.enum(["admitting", "sticky"]),
+        eligible: z.boolean(),
+        stickyOnly: z.boolean(),
+        outcome: z.enum(["chosen", "kept", "cap_reached", "not_eligible", "sticky_not_admitted", "sticky_unknown", "not_considered"]),
+        why: z.string(),
+        counter: z.object({ userCap: z.number(), admitted: z.number(), admittedBefore: z.boolean() }).nullable(),
+        conditions: z.array(ConditionSchema),
+      }),
+    ),
+  })
+  .openapi("Explanation");
+
+// Which version this client would get now and why (no admission, no publish).
+explainRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/{appId}/explain",
+    tags: ["grayscale"],
+    request: { params: AppParams, body: jsonBody(ExplainRequestSchema) },
+    responses: { 200: jsonResponse(ExplainResponseSchema, "The decision and every task's conditions"), ...errorResponses },
+  }),
+  async (c) => {
+    const { appId } = c.req.valid("param");
+    const { client, geo } = c.req.valid("json");
+    if (client.appId !== undefined && client.appId !== appId) throw new ApiError("bad_request", "client.appId differs from the mini program in the path");
+    return c.json(await explainClient(c.var.db, c.env.PACKAGES, c.env.GRAYSCALE_COUNTER, c.var.actor, appId, { ...client, appId }, geo ?? {}), 200);
+  },
+);

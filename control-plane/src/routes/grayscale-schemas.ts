@@ -1,0 +1,131 @@
+/**
+ * Wire schemas of the grayscale task API (PRODUCT.md G1-G4, G7). The input mirrors core
+ * `TaskDefinition` (see lib/grayscale-wire.ts for the conversion). zod checks shapes and
+ * bounds; the seed rules (name length, end time, version, bound host apps...) are checked by
+ * core `checkTaskDefinition`, which answers 409 with the rule.
+ */
+import { z } from "@hono/zod-openapi";
+import { NetworkSchema, PlatformSchema } from "../../../core/contracts/check";
+import { AppIdSchema, IdSchema, SemverSchema } from "../../../core/contracts/common";
+import { parseWhitelistLine } from "../../../core/grayscale/whitelist";
+import { TARGET_KINDS } from "../../../core/grayscale/types";
+import { parseLooseVersion } from "../../../core/semver";
+
+const LooseVersionSchema = z
+  .string()
+  .max(32)
+  .refine((v) => parseLooseVersion(v) !== undefined, "must be dot-separated numbers, e.g. 8.0.1")
+  .openapi({ example: "8.0.1" });
+
+const TimeSchema = z
+  .union([z.number().int().min(0).max(8_640_000_000_000_000), z.iso.datetime({ offset: true })])
+  .openapi({ description: "epoch milliseconds, or an ISO 8601 date-time with a zone", example: "2026-12-01T08:00:00Z" });
+
+const HostAppRuleSchema = z
+  .object({ hostAppId: IdSchema, minVersion: LooseVersionSchema.optional(), maxVersion: LooseVersionSchema.optional() })
+  .strict()
+  .openapi("GrayscaleHostAppRule");
+
+const PlatformRuleSchema = z
+  .object({ platform: PlatformSchema, minOsVersion: LooseVersionSchema.optional(), maxOsVersion: LooseVersionSchema.optional() })
+  .strict()
+  .openapi("GrayscalePlatformRule");
+
+const TargetValueSchema = z.string().superRefine((v, ctx) => {
+  const parsed = parseWhitelistLine(v);
+  if (!parsed.ok) ctx.addIssue({ code: "custom", message: parsed.error });
+  else if (parsed.value !== v) ctx.addIssue({ code: "custom", message: "remove the surrounding whitespace" });
+});
+// Core refuses more than 1000 per kind with a rule that points to whitelist uploads (409).
+const TargetListSchema = z.array(TargetValueSchema).max(10_000);
+
+const TargetsSchema = z
+  .object({ guids: TargetListSchema.optional(), deviceIds: TargetListSchema.optional(), accounts: TargetListSchema.optional() })
+  .strict()
+  .openapi("GrayscaleTargets", { description: "typed-in target objects; a client matching any of them (or an uploaded whitelist) is a target" });
+
+const RuleTextSchema = z.string().trim().min(1).max(64);
+const IncludeExcludeSchema = z
+  .object({ include: z.array(RuleTextSchema).max(200).optional(), exclude: z.array(RuleTextSchema).max(200).optional() })
+  .strict()
+  .openapi("IncludeExclude", { description: "case-insensitive; empty = no restriction" });
+
+const unique = <T>(items: readonly T[], key: (item: T) => string) => new Set(items.map(key)).size === items.length;
+
+const taskFields = {
+  version: SemverSchema,
+  /** the 20-character limit is a seed rule, refused with 409 by checkTaskDefinition */
+  name: z.string().trim().min(1).max(200),
+  startAt: TimeSchema,
+  endAt: TimeSchema,
+  userCap: z.number().int().min(1).max(1_000_000_000).nullable().optional().openapi({ description: "total users admitted at most; null = no cap" }),
+  percentage: z.number().min(0.01).max(100).nullable().optional().openapi({ description: "share of eligible users, 0.01..100 (%)" }),
+  hostApps: z
+    .array(HostAppRuleSchema)
+    .max(100)
+    .refine((l) => unique(l, (h) => h.hostAppId), "each host app at most once"),
+  platforms: z
+    .array(PlatformRuleSchema)
+    .max(2)
+    .refine((l) => unique(l, (p) => p.platform), "each platform at most once"),
+  targets: TargetsSchema.optional(),
+  networks: z
+    .array(NetworkSchema)
+    .max(7)
+    .refine((l) => unique(l, (n) => n), "each network at most once")
+    .optional(),
+  brands: IncludeExcludeSchema.nullable().optional(),
+  models: IncludeExcludeSchema.nullable().optional(),
+  countries: IncludeExcludeSchema.nullable().optional(),
+  regions: IncludeExcludeSchema.nullable().optional(),
+  cities: IncludeExcludeSchema.nullable().optional(),
+};
+
+export const CreateTaskSchema = z.object(taskFields).strict().openapi("CreateGrayscaleTask");
+
+export const EditTaskSchema = z
+  .object(taskFields)
+  .partial()
+  .strict()
+  .refine((b) => Object.values(b).some((v) => v !== undefined), "change at least one field")
+  .openapi("EditGrayscaleTask");
+
+export const TaskStateSchema = z.enum(["pending", "delivering", "suspended", "ended"]);
+export const EndReasonSchema = z.enum(["manual", "end_time", "cap_reached", "released", "reverted", "delisted"]);
+export const TargetKindSchema = z.enum(TARGET_KINDS as [string, ...string[]]).openapi({ param: { name: "kind", in: "path" }, example: "guid" });
+
+const WhitelistSummarySchema = z.object({ id: z.string(), kind: z.string(), count: z.number(), uploadedBy: z.string(), createdAt: z.number() }).openapi("WhitelistSummary");
+
+export const TaskSchema = z
+  .object({
+    id: z.string(),
+    appId: z.string(),
+    version: z.string(),
+    name: z.string(),
+    state: TaskStateSchema.openapi({ description: "effective now: a pending task past its start is delivering, past its end it has ended" }),
+    endReason: EndReasonSchema.nullable(),
+    suspendedByDelisting: z.boolean(),
+    startAt: z.number(),
+    endAt: z.number(),
+    userCap: z.number().nullable(),
+    percentage: z.number().nullable(),
+    hostApps: z.array(HostAppRuleSchema),
+    platforms: z.array(PlatformRuleSchema),
+    targets: z.object({ guids: z.array(z.string()), deviceIds: z.array(z.string()), accounts: z.array(z.string()) }),
+    networks: z.array(z.string()),
+    brands: IncludeExcludeSchema.nullable(),
+    models: IncludeExcludeSchema.nullable(),
+    countries: IncludeExcludeSchema.nullable(),
+    regions: IncludeExcludeSchema.nullable(),
+    cities: IncludeExcludeSchema.nullable(),
+    whitelists: z.array(WhitelistSummarySchema),
+    editableFields: z.array(z.string()).openapi({ description: "fields PATCH may change in the current state" }),
+    createdBy: z.string(),
+    createdAt: z.number(),
+    updatedAt: z.number(),
+  })
+  .openapi("GrayscaleTask");
+
+export const AppParams = z.object({ appId: AppIdSchema });
+export const TaskParams = AppParams.extend({ taskId: IdSchema.openapi({ param: { name: "taskId", in: "path" } }) });
+export const WhitelistParams = TaskParams.extend({ kind: TargetKindSchema });

@@ -1,0 +1,88 @@
+/**
+ * Uploaded txt whitelists of a grayscale task and its progress (PRODUCT.md G1, G4).
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { OkSchema, errorResponses, jsonResponse } from "../../../core/contracts/common";
+import type { TargetKind } from "../../../core/grayscale/types";
+import { MAX_WHITELIST_LINES } from "../../../core/grayscale/whitelist";
+import { ApiError } from "../../../core/errors";
+import { createRouter } from "../app";
+import { taskProgress } from "../services/grayscale-insight";
+import { MAX_WHITELIST_BYTES, removeWhitelist, uploadWhitelist } from "../services/grayscale-whitelists";
+import { TaskParams, TaskStateSchema, EndReasonSchema, WhitelistParams } from "./grayscale-schemas";
+
+export const grayscaleWhitelistRoutes = createRouter();
+
+const UploadedSchema = z
+  .object({
+    id: z.string(),
+    kind: z.string(),
+    count: z.number().openapi({ description: "unique values stored" }),
+    lines: z.number().openapi({ description: "non-blank lines read" }),
+    duplicates: z.number().openapi({ description: "lines dropped as duplicates" }),
+    shards: z.number(),
+    uploadedBy: z.string(),
+    createdAt: z.number(),
+  })
+  .openapi("WhitelistUpload");
+
+const CountSchema = z.object({ admitted: z.number() });
+const ProgressSchema = z
+  .object({
+    taskId: z.string(),
+    state: TaskStateSchema,
+    endReason: EndReasonSchema.nullable(),
+    userCap: z.number().nullable(),
+    tracked: z.boolean().openapi({ description: "false for tasks without a cap: the edge does not count their users" }),
+    admitted: z.number().nullable(),
+    remaining: z.number().nullable(),
+    note: z.string().nullable(),
+    byHostApp: z.array(CountSchema.extend({ hostAppId: z.string() })),
+    byPlatform: z.array(CountSchema.extend({ platform: z.string() })),
+    byHour: z.array(CountSchema.extend({ hour: z.number().openapi({ description: "epoch ms of the start of the hour (UTC)" }) })),
+  })
+  .openapi("GrayscaleProgress");
+
+// Upload (replace) the task's txt whitelist of one kind: one value per line (pending or suspended tasks).
+grayscaleWhitelistRoutes.openapi(
+  createRoute({
+    method: "put",
+    path: "/{appId}/grayscale-tasks/{taskId}/whitelists/{kind}",
+    tags: ["grayscale"],
+    request: {
+      params: WhitelistParams,
+      body: {
+        required: true,
+        content: { "text/plain": { schema: z.string().openapi({ format: "binary" }) } },
+        description: `UTF-8 text, one GUID / device id / account per line, at most ${MAX_WHITELIST_LINES} lines and ${MAX_WHITELIST_BYTES} bytes`,
+      },
+    },
+    responses: { 200: jsonResponse(UploadedSchema, "Stored; the previous whitelist of this kind is replaced"), 413: errorResponses[400], 415: errorResponses[400], ...errorResponses },
+  }),
+  async (c) => {
+    const type = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
+    if (type !== "text/plain") throw new ApiError("unsupported_media_type", "send the whitelist as Content-Type: text/plain");
+    if (Number(c.req.header("content-length") ?? "0") > MAX_WHITELIST_BYTES) throw new ApiError("payload_too_large", `whitelists are limited to ${MAX_WHITELIST_BYTES} bytes`);
+    const { appId, taskId, kind } = c.req.valid("param");
+    return c.json(await uploadWhitelist(c.var.db, c.env.PACKAGES, c.var.actor, appId, taskId, kind as TargetKind, c.req.raw.body), 200);
+  },
+);
+
+// Remove the task's uploaded whitelist of one kind.
+grayscaleWhitelistRoutes.openapi(
+  createRoute({ method: "delete", path: "/{appId}/grayscale-tasks/{taskId}/whitelists/{kind}", tags: ["grayscale"], request: { params: WhitelistParams }, responses: { 200: jsonResponse(OkSchema, "Removed"), ...errorResponses } }),
+  async (c) => {
+    const { appId, taskId, kind } = c.req.valid("param");
+    await removeWhitelist(c.var.db, c.env.PACKAGES, c.var.actor, appId, taskId, kind as TargetKind);
+    return c.json({ ok: true as const }, 200);
+  },
+);
+
+// Progress: admitted users against the cap, by host app, platform and hour.
+grayscaleWhitelistRoutes.openapi(
+  createRoute({ method: "get", path: "/{appId}/grayscale-tasks/{taskId}/progress", tags: ["grayscale"], request: { params: TaskParams }, responses: { 200: jsonResponse(ProgressSchema, "Progress"), ...errorResponses } }),
+  async (c) => {
+    const { appId, taskId } = c.req.valid("param");
+    return c.json(await taskProgress(c.var.db, c.env.GRAYSCALE_COUNTER, c.var.actor, appId, taskId), 200);
+  },
+);

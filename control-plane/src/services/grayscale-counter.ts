@@ -1,0 +1,24 @@
+/**
+ * The control plane's reads of a task's GrayscaleCounter (durable-objects/grayscale-counter.ts,
+ * one object per capped task, `getByName(taskId)`). The control plane never admits anyone: it
+ * reads progress (task progress, edits, the cron's cap check) and membership (explain).
+ */
+import type { CounterProgress, GrayscaleCounter } from "../../../durable-objects/grayscale-counter";
+
+export type { CounterProgress };
+
+function counter(ns: DurableObjectNamespace, taskId: string) {
+  // The binding is typed by `wrangler types` without its class (it lives in the edge Worker).
+  return (ns as unknown as DurableObjectNamespace<GrayscaleCounter>).getByName(taskId);
+}
+
+/** Admitted users so far, by host app, platform and hour of admission. */
+export async function counterProgress(ns: DurableObjectNamespace, taskId: string): Promise<CounterProgress> {
+  const p = await counter(ns, taskId).progress();
+  return { admitted: p.admitted, byHostApp: { ...p.byHostApp }, byPlatform: { ...p.byPlatform }, byHour: p.byHour.map((h) => ({ hour: h.hour, admitted: h.admitted })) };
+}
+
+/** Whether the counter ever admitted `userKey` (read only). */
+export async function counterHasAdmitted(ns: DurableObjectNamespace, taskId: string, userKey: string): Promise<boolean> {
+  return counter(ns, taskId).isAdmitted(userKey);
+}

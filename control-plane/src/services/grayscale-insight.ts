@@ -1,0 +1,129 @@
+/**
+ * Reading grayscale delivery without changing it: task progress (PRODUCT.md G4, seed: "Click
+ * Grayscale Progress to view the delivery status of the current grayscale task") and the
+ * "why does this client get this version" explanation (G7). Neither admits anyone.
+ */
+import type { ClientContext, Decision, GrayscaleChoice } from "../../../core/decide";
+import { decideVersion } from "../../../core/decide";
+import { notFound } from "../../../core/errors";
+import { userKeyOf } from "../../../core/grayscale/rules";
+import { rankTasks } from "../../../core/grayscale/select";
+import type { CompiledTask, Geo, TargetKind, TaskVerdict } from "../../../core/grayscale/types";
+import type { Actor } from "../auth/actor";
+import type { Db } from "../db/client";
+import { READ_ROLES, requireMiniProgram } from "./access";
+import { counterHasAdmitted, counterProgress } from "./grayscale-counter";
+import { requireTask, statusOf, tasksOf } from "./grayscale-store";
+import { whitelistHas } from "./grayscale-whitelists";
+import { compileCurrentSnapshot } from "./snapshot";
+
+const byCount = (record: Record<string, number>) => Object.entries(record).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+
+/**
+ * Admitted users against the cap, by host app, platform and hour, from the task's counter.
+ * Uncapped tasks are not counted at all (the edge admits every eligible user without asking a
+ * counter): `tracked: false` says so.
+ */
+export async function taskProgress(db: Db, counters: DurableObjectNamespace, actor: Actor, appId: string, taskId: string) {
+  await requireMiniProgram(db, actor, appId, READ_ROLES);
+  const row = await requireTask(db, appId, taskId);
+  const status = statusOf(row, Date.now());
+  const base = { taskId: row.id, state: status.state, endReason: status.endReason, userCap: row.userCap };
+  if (row.userCap === null) {
+    return { ...base, tracked: false, admitted: null, remaining: null, note: "tasks without a user cap are not counted: every eligible user gets the version", byHostApp: [], byPlatform: [], byHour: [] };
+  }
+  const p = await counterProgress(counters, row.id);
+  return {
+    ...base,
+    tracked: true,
+    admitted: p.admitted,
+    remaining: Math.max(0, row.userCap - p.admitted),
+    note: p.admitted >= row.userCap ? "the cap is reached: no new user gets the version, admitted users keep it" : null,
+    byHostApp: byCount(p.byHostApp).map(([hostAppId, admitted]) => ({ hostAppId, admitted })),
+    byPlatform: byCount(p.byPlatform).map(([platform, admitted]) => ({ platform, admitted })),
+    byHour: p.byHour,
+  };
+}
+
+/** The client's value of one target kind. */
+function valueOf(client: ClientContext, kind: TargetKind): string | undefined {
+  return kind === "guid" ? client.guid : kind === "deviceId" ? client.deviceId : client.account;
+}
+
+type Outcome = "chosen" | "kept" | "cap_reached" | "not_eligible" | "sticky_not_admitted" | "sticky_unknown" | "not_considered";
+
+const OUTCOME_TEXT: Record<Outcome, string> = {
+  chosen: "gives the version: every condition holds and the counter would admit this user",
+  kept: "gives the version: this user was admitted before and keeps it (sticky)",
+  cap_reached: "every condition holds, but the cap is reached and this user was not admitted before",
+  not_eligible: "a condition fails",
+  sticky_not_admitted: "the task admits no new users and this user was not admitted before",
+  sticky_unknown: "the task admits no new users; clients admitted before keep it with their admission ticket (not visible here)",
+  not_considered: "a task with a higher version was chosen first",
+};
+
+/**
+ * Which version `client` would get now, and why: the snapshot compiled from D1 (not
+ * published), uploaded whitelists resolved from R2 (Bloom filter, then shard), every task's
+ * every condition (core `rankTasks`), counters read but never written, then core
+ * `decideVersion`.
+ */
+export async function explainClient(db: Db, bucket: R2Bucket, counters: DurableObjectNamespace, actor: Actor, appId: string, client: ClientContext, geo: Geo) {
+  await requireMiniProgram(db, actor, appId, READ_ROLES);
+  const now = Date.now();
+  const snapshot = await compileCurrentSnapshot(db, appId, now);
+  if (!snapshot) throw notFound("mini program");
+
+  const membership = new Map<string, boolean>();
+  for (const ref of snapshot.tasks.flatMap((t) => t.targets?.whitelists ?? [])) {
+    const value = valueOf(client, ref.kind);
+    membership.set(ref.id, value !== undefined && (await whitelistHas(bucket, ref, value)));
+  }
+  const verdicts = rankTasks(snapshot.tasks, client, geo, now, (ref) => membership.get(ref.id) ?? false);
+  const names = new Map((await tasksOf(db, appId)).map((t) => [t.id, t.name]));
+  const compiled = new Map(snapshot.tasks.map((t) => [t.id, t]));
+  const userKey = userKeyOf(client);
+
+  let choice: GrayscaleChoice | null = null;
+  const tasks = [];
+  for (const verdict of verdicts) {
+    const task = compiled.get(verdict.taskId) as CompiledTask;
+    const { outcome, counter } = choice ? { outcome: "not_considered" as const, counter: null } : await outcomeOf(task, verdict, counters, userKey);
+    if (outcome === "chosen" || outcome === "kept") choice = { taskId: task.id, version: task.version, package: task.package };
+    tasks.push({ taskId: verdict.taskId, name: names.get(verdict.taskId) ?? null, version: verdict.version, phase: task.phase, eligible: verdict.eligible, stickyOnly: verdict.stickyOnly, outcome, why: OUTCOME_TEXT[outcome], counter, conditions: verdict.conditions });
+  }
+  const decision: Decision = decideVersion(snapshot, client, now, choice);
+  return {
+    appId,
+    at: now,
+    revision: snapshot.revision,
+    listed: snapshot.listed,
+    onlineVersion: snapshot.online?.version ?? null,
+    userKey: userKey ?? null,
+    decision: {
+      status: decision.status,
+      reason: decision.reason,
+      version: decision.status === "ok" ? decision.version : null,
+      rollback: decision.status === "ok" ? decision.rollback : false,
+      taskId: decision.status === "ok" ? (decision.taskId ?? null) : null,
+    },
+    tasks,
+  };
+}
+
+/**
+ * What a task does for this user. Capped tasks ask their counter (read only): a user admitted
+ * before keeps the version whatever the conditions say now (sticky), as a ticket holder does.
+ */
+async function outcomeOf(task: CompiledTask, verdict: TaskVerdict, counters: DurableObjectNamespace, userKey: string | undefined) {
+  if (task.userCap === null) {
+    if (verdict.eligible) return { outcome: "chosen" as const, counter: null };
+    return { outcome: verdict.stickyOnly ? ("sticky_unknown" as const) : ("not_eligible" as const), counter: null };
+  }
+  const [progress, admittedBefore] = await Promise.all([counterProgress(counters, task.id), userKey ? counterHasAdmitted(counters, task.id, userKey) : Promise.resolve(false)]);
+  const counter = { userCap: task.userCap, admitted: progress.admitted, admittedBefore };
+  if (admittedBefore) return { outcome: "kept" as const, counter };
+  if (verdict.stickyOnly) return { outcome: "sticky_not_admitted" as const, counter };
+  if (!verdict.eligible) return { outcome: "not_eligible" as const, counter };
+  return { outcome: progress.admitted < task.userCap ? ("chosen" as const) : ("cap_reached" as const), counter };
+}

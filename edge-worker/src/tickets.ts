@@ -1,0 +1,110 @@
+/**
+ * Admission tickets (ARCHITECTURE.md "The hot path", step 3: "An admitted user carries a signed
+ * admission ticket back on later checks, so repeat checks need no Durable Object call").
+ *
+ * Format: `base64url(JSON payload) "." base64url(HMAC-SHA256(secret, first part))`, payload
+ * `{ t: taskId, u: userKey, v: version, exp }`, `exp` in seconds since the epoch (as JWT's),
+ * the task's end time plus 30 days so a sticky task keeps its users after it stops admitting.
+ * The MAC covers the encoded payload bytes exactly as sent, so no re-serialisation can differ.
+ */
+
+export interface TicketPayload {
+  /** grayscale task id */
+  t: string;
+  /** user key (core/grayscale/rules userKeyOf) */
+  u: string;
+  /** task version */
+  v: string;
+  /** seconds since the epoch */
+  exp: number;
+}
+
+export const TICKET_GRACE_MS = 30 * 24 * 3_600_000;
+
+/** Expiry (seconds) of a ticket for a task that ends at `endAt` (ms). */
+export function ticketExpiry(endAt: number): number {
+  return Math.floor((endAt + TICKET_GRACE_MS) / 1000);
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+// The imported key is cached per isolate, keyed by the raw secret so a rotated secret is picked
+// up; the resolved key is cached, never a promise another request may be cancelled on.
+let keyCache: { raw: string; key: CryptoKey } | undefined;
+
+/** The HMAC key from `ADMISSION_TICKET_SECRET`, imported once per isolate. */
+export async function loadTicketKey(secret: string): Promise<CryptoKey> {
+  if (keyCache?.raw === secret) return keyCache.key;
+  // A configuration error is the operator's: it surfaces as a 500, not as silently weak tickets.
+  if (secret.length < 32) throw new Error("ADMISSION_TICKET_SECRET must be at least 32 characters");
+  const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+  keyCache = { raw: secret, key };
+  return key;
+}
+
+export async function issueTicket(key: CryptoKey, payload: TicketPayload): Promise<string> {
+  const body = toBase64Url(encoder.encode(JSON.stringify({ t: payload.t, u: payload.u, v: payload.v, exp: payload.exp })));
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(body)));
+  return `${body}.${toBase64Url(mac)}`;
+}
+
+/**
+ * The payload of `token` without checking its MAC: only to pick which of a client's tickets is
+ * worth verifying. Never trust it before `verifyTicket`.
+ */
+export function peekTicket(token: string): TicketPayload | undefined {
+  const dot = token.indexOf(".");
+  if (dot <= 0 || dot !== token.lastIndexOf(".")) return undefined;
+  const bytes = fromBase64Url(token.slice(0, dot));
+  if (!bytes) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(decoder.decode(bytes));
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const p = value as Record<string, unknown>;
+  if (typeof p.t !== "string" || typeof p.u !== "string" || typeof p.v !== "string" || !Number.isSafeInteger(p.exp)) return undefined;
+  return { t: p.t, u: p.u, v: p.v, exp: p.exp as number };
+}
+
+/**
+ * Whether `token` admits `userKey` to `taskId` at `version` at `nowMs`. Checks, in order:
+ * 1. shape (two base64url parts, a payload with t, u, v, exp);
+ * 2. task, user and version match (a ticket of another task or user is worthless);
+ * 3. not expired;
+ * 4. the MAC, by `crypto.subtle.verify`, which compares in constant time.
+ */
+export async function verifyTicket(
+  key: CryptoKey,
+  token: string,
+  expected: { taskId: string; userKey: string; version: string },
+  nowMs: number,
+): Promise<boolean> {
+  const payload = peekTicket(token);
+  if (!payload) return false;
+  if (payload.t !== expected.taskId || payload.u !== expected.userKey || payload.v !== expected.version) return false;
+  if (payload.exp * 1000 <= nowMs) return false;
+  const dot = token.indexOf(".");
+  const mac = fromBase64Url(token.slice(dot + 1));
+  if (!mac || mac.byteLength !== 32) return false;
+  return crypto.subtle.verify("HMAC", key, mac, encoder.encode(token.slice(0, dot)));
+}
+
+function toBase64Url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function fromBase64Url(text: string): Uint8Array | undefined {
+  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return undefined;
+  try {
+    const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+    return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,210 @@
+/**
+ * Uploaded txt whitelists of grayscale tasks (seed: "upload objects in batches through txt
+ * Whitelist"; PRODUCT.md G1: "lists of 1,000,000 entries must work"): streaming, validation,
+ * deduplication, the Bloom filter and shards in R2, replacement and deletion.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { whitelistBloomKey, whitelistShardKey } from "../core/snapshot";
+import { bloomHas, shardHas, shardOf } from "../core/grayscale/whitelist";
+import type { WhitelistRef } from "../core/grayscale/types";
+import { REPLACED_RETENTION_MS } from "../control-plane/src/services/grayscale-whitelists";
+import { testEnv } from "./env";
+import { type World, appWithVersions, callAdmin, createTask, expectError, expectJson, makeWorld, runCron, storedSnapshot, taskAction, tasksPath } from "./support/admin";
+
+let world: World;
+beforeAll(async () => {
+  world = await makeWorld();
+});
+
+const HOUR = 3_600_000;
+
+function putList(appId: string, taskId: string, kind: string, body: BodyInit, token = world.devA.token, headers: Record<string, string> = { "content-type": "text/plain; charset=utf-8" }) {
+  return callAdmin("PUT", tasksPath(appId, `/${taskId}/whitelists/${kind}`), { token, body, headers });
+}
+
+/** A request body generated as a stream, `chunkLines` lines per chunk, never built whole. */
+function linesStream(count: number, line: (i: number) => string, chunkLines = 5000): ReadableStream<Uint8Array> {
+  let i = 0;
+  const enc = new TextEncoder();
+  return new ReadableStream({
+    pull(controller) {
+      if (i >= count) return controller.close();
+      const parts: string[] = [];
+      for (const end = Math.min(count, i + chunkLines); i < end; i++) parts.push(line(i));
+      controller.enqueue(enc.encode(`${parts.join("\n")}\n`));
+    },
+  });
+}
+
+/** A pending task (whitelists change only while pending or suspended). */
+async function pendingTask() {
+  const appId = await appWithVersions(world);
+  const task = await createTask(world, appId, "1.1.0", { startAt: Date.now() + HOUR });
+  return { appId, task };
+}
+
+/** The whitelist ref the stored snapshot carries for `taskId`. */
+async function refInSnapshot(appId: string, taskId: string): Promise<WhitelistRef[]> {
+  const task = (await storedSnapshot(appId)).tasks.find((t: any) => t.id === taskId);
+  return task?.targets?.whitelists ?? [];
+}
+
+/** Membership as the edge checks it: Bloom filter, then the value's shard. */
+async function isMember(ref: WhitelistRef, value: string): Promise<boolean> {
+  const bloom = await testEnv.PACKAGES.get(whitelistBloomKey(ref.id));
+  if (!bloom || !bloomHas(new Uint8Array(await bloom.arrayBuffer()), ref, value)) return false;
+  const shard = await testEnv.PACKAGES.get(whitelistShardKey(ref.id, shardOf(ref, value)));
+  return shardHas((await shard!.text()).split("\n"), value);
+}
+
+async function shardValues(ref: WhitelistRef): Promise<string[][]> {
+  const out: string[][] = [];
+  for (let i = 0; i < ref.shards; i++) {
+    const text = await (await testEnv.PACKAGES.get(whitelistShardKey(ref.id, i)))!.text();
+    out.push(text === "" ? [] : text.split("\n"));
+  }
+  return out;
+}
+
+describe("upload", () => {
+  it("streams the list, skips blank lines, trims CRLF and a BOM, removes duplicates, and stores sorted shards and a Bloom filter under a new id", async () => {
+    const { appId, task } = await pendingTask();
+    const body = "\uFEFFguid-b\r\nguid-a\n\n  guid-c  \nguid-a\r\nguid-b\n";
+    const res = await expectJson<any>(putList(appId, task.id, "guid", body), 200);
+    expect(res).toMatchObject({ kind: "guid", count: 3, lines: 5, duplicates: 2, uploadedBy: world.devA.id });
+    expect(res.id).toMatch(/^wl_/);
+
+    const [ref] = await refInSnapshot(appId, task.id);
+    expect(ref).toMatchObject({ id: res.id, kind: "guid", count: 3, shards: res.shards });
+    expect((await shardValues(ref!)).flat().sort()).toEqual(["guid-a", "guid-b", "guid-c"]);
+    for (const v of ["guid-a", "guid-b", "guid-c"]) expect(await isMember(ref!, v)).toBe(true);
+    expect(await isMember(ref!, "guid-d")).toBe(false);
+
+    const details = await expectJson<any>(callAdmin("GET", tasksPath(appId, `/${task.id}`), { token: world.viewerA.token }), 200);
+    expect(details.whitelists).toEqual([{ id: res.id, kind: "guid", count: 3, uploadedBy: world.devA.id, createdAt: res.createdAt }]);
+  });
+
+  it("a new upload gets a new id and replaces the old list; the old objects are purged by the cron after the retention", async () => {
+    const { appId, task } = await pendingTask();
+    const first = await expectJson<any>(putList(appId, task.id, "account", "alice\nbob\n"), 200);
+    const second = await expectJson<any>(putList(appId, task.id, "account", "carol\n"), 200);
+    expect(second.id).not.toBe(first.id);
+    const refs = await refInSnapshot(appId, task.id);
+    expect(refs.map((r) => r.id)).toEqual([second.id]);
+    // The previous snapshot may still be cached at an edge: the old objects stay for a while.
+    expect(await testEnv.PACKAGES.head(whitelistBloomKey(first.id))).not.toBeNull();
+    await runCron(Date.now() + REPLACED_RETENTION_MS + 60_000);
+    expect(await testEnv.PACKAGES.head(whitelistBloomKey(first.id))).toBeNull();
+    expect(await testEnv.PACKAGES.head(whitelistShardKey(first.id, 0))).toBeNull();
+    expect(await isMember(refs[0]!, "carol")).toBe(true);
+  });
+
+  it("lists of each kind sit side by side in the snapshot", async () => {
+    const { appId, task } = await pendingTask();
+    await expectJson(putList(appId, task.id, "guid", "g1\n"), 200);
+    await expectJson(putList(appId, task.id, "deviceId", "d1\nd2\n"), 200);
+    const refs = await refInSnapshot(appId, task.id);
+    expect(refs.map((r) => [r.kind, r.count]).sort()).toEqual([["deviceId", 2], ["guid", 1]]);
+  });
+
+  it("reports bad lines (the first 100 with their line numbers, and how many) and stores nothing", async () => {
+    const { appId, task } = await pendingTask();
+    const lines = ["ok-1", "has space", "ok-2", "x".repeat(129), "tab\tinside"];
+    for (let i = 0; i < 150; i++) lines.push(`bad value ${i}`);
+    const body = await expectJson<any>(putList(appId, task.id, "guid", lines.join("\n")), 400);
+    expect(body.error.code).toBe("bad_request");
+    expect(body.error.message).toMatch(/^153 line\(s\) are not valid .*first 100 are listed.*nothing was stored/);
+    expect(body.error.issues).toHaveLength(100);
+    expect(body.error.issues.slice(0, 3)).toEqual([
+      { path: "line 2", message: "whitespace inside the value" },
+      { path: "line 4", message: "longer than 128 characters" },
+      { path: "line 5", message: "control character" },
+    ]);
+    expect(await refInSnapshot(appId, task.id)).toEqual([]);
+    const details = await expectJson<any>(callAdmin("GET", tasksPath(appId, `/${task.id}`), { token: world.devA.token }), 200);
+    expect(details.whitelists).toEqual([]);
+  });
+
+  it("refuses an empty list, invalid UTF-8, a wrong content type, an unknown kind and an oversized declared length", async () => {
+    const { appId, task } = await pendingTask();
+    expect(await expectError(putList(appId, task.id, "guid", "\n  \n"), 400, "bad_request")).toMatch(/no values/);
+    await expectError(putList(appId, task.id, "guid", new Uint8Array([0x61, 0x0a, 0xff, 0xfe, 0x0a])), 400, "bad_request");
+    await expectError(putList(appId, task.id, "guid", "a\n", world.devA.token, { "content-type": "application/json" }), 415, "unsupported_media_type");
+    await expectError(putList(appId, task.id, "email", "a\n"), 400, "bad_request");
+    await expectError(putList(appId, task.id, "guid", "a\n", world.devA.token, { "content-type": "text/plain", "content-length": String(65 * 1024 * 1024) }), 413, "payload_too_large");
+    expect(await refInSnapshot(appId, task.id)).toEqual([]);
+  });
+
+  it("a line without end is reported as too long, not accumulated", async () => {
+    const { appId, task } = await pendingTask();
+    const huge = "x".repeat(1 << 20);
+    const body = await expectJson<any>(putList(appId, task.id, "guid", linesStream(3, (i) => (i === 1 ? huge.repeat(8) : `ok-${i}`), 1)), 400);
+    expect(body.error.issues).toEqual([{ path: "line 2", message: "longer than 128 characters" }]);
+  }, 60_000);
+
+  it("stops reading past 64 MiB, whatever the declared length", async () => {
+    const { appId, task } = await pendingTask();
+    const blank = " ".repeat(1023);
+    await expectError(putList(appId, task.id, "guid", linesStream(70 * 1024, () => blank, 1024)), 413, "payload_too_large");
+  }, 60_000);
+
+  it("refuses more than 1,000,000 lines", async () => {
+    const { appId, task } = await pendingTask();
+    expect(await expectError(putList(appId, task.id, "guid", linesStream(1_000_001, (i) => (i % 2 ? "a" : "b"), 50_000)), 413, "payload_too_large")).toMatch(/1000000 lines/);
+  }, 60_000);
+
+  it("a 1,000,000-line list works: streamed in, every value findable, shards sorted and unique", async () => {
+    const { appId, task } = await pendingTask();
+    // GUID-like values in scrambled order, with 1,000 duplicated lines among the million
+    const guid = (i: number) => {
+      const n = i < 999_000 ? i : i - 999_000;
+      return `${((n * 2654435761) >>> 0).toString(16).padStart(8, "0")}-0000-4000-8000-${n.toString(16).padStart(12, "0")}`;
+    };
+    const res = await expectJson<any>(putList(appId, task.id, "guid", linesStream(1_000_000, guid)), 200);
+    expect(res).toMatchObject({ count: 999_000, lines: 1_000_000, duplicates: 1_000, shards: 256 });
+    const [ref] = await refInSnapshot(appId, task.id);
+    expect(ref).toMatchObject({ id: res.id, count: 999_000, shards: 256 });
+    const shards = await shardValues(ref!);
+    expect(shards.reduce((n, s) => n + s.length, 0)).toBe(999_000);
+    for (const [i, shard] of shards.entries()) {
+      for (let j = 1; j < shard.length; j++) expect(shard[j - 1]! < shard[j]!).toBe(true);
+      for (const v of shard.slice(0, 3)) expect(shardOf(ref!, v)).toBe(i);
+    }
+    for (const i of [0, 1, 4242, 500_000, 998_999]) expect(await isMember(ref!, guid(i))).toBe(true);
+    expect(await isMember(ref!, guid(999_000 + 999_000))).toBe(false);
+  }, 180_000);
+});
+
+describe("when whitelists may change", () => {
+  it("while pending or suspended, not while delivering or once ended", async () => {
+    const appId = await appWithVersions(world);
+    const task = await createTask(world, appId, "1.1.0");
+    expect(await expectError(putList(appId, task.id, "guid", "g1\n"), 409, "conflict")).toMatch(/suspend the grayscale task/);
+    await expectJson(taskAction(world, appId, task.id, "suspend"), 200);
+    await expectJson(putList(appId, task.id, "guid", "g1\n"), 200);
+    await expectJson(taskAction(world, appId, task.id, "end"), 200);
+    const ended = await expectJson<any>(putList(appId, task.id, "guid", "g2\n"), 409);
+    expect(ended.error.issues).toEqual([{ path: "rule", message: "task_ended" }]);
+    await expectError(callAdmin("DELETE", tasksPath(appId, `/${task.id}/whitelists/guid`), { token: world.devA.token }), 409, "conflict");
+  });
+
+  it("viewers cannot upload, other teams cannot see the task", async () => {
+    const { appId, task } = await pendingTask();
+    await expectError(putList(appId, task.id, "guid", "g1\n", world.viewerA.token), 403, "forbidden");
+    await expectError(putList(appId, task.id, "guid", "g1\n", world.devB.token), 404, "not_found");
+    await expectError(putList(appId, "gt_unknowntask00", "guid", "g1\n"), 404, "not_found");
+  });
+});
+
+describe("delete", () => {
+  it("removes the list from the task and the snapshot; a second delete is 404", async () => {
+    const { appId, task } = await pendingTask();
+    await expectJson(putList(appId, task.id, "guid", "g1\ng2\n"), 200);
+    await expectError(callAdmin("DELETE", tasksPath(appId, `/${task.id}/whitelists/guid`), { token: world.viewerA.token }), 403, "forbidden");
+    await expectJson(callAdmin("DELETE", tasksPath(appId, `/${task.id}/whitelists/guid`), { token: world.devA.token }), 200);
+    expect(await refInSnapshot(appId, task.id)).toEqual([]);
+    const details = await expectJson<any>(callAdmin("GET", tasksPath(appId, `/${task.id}`), { token: world.devA.token }), 200);
+    expect(details.whitelists).toEqual([]);
+    await expectError(callAdmin("DELETE", tasksPath(appId, `/${task.id}/whitelists/guid`), { token: world.devA.token }), 404, "not_found");
+  });
+});
