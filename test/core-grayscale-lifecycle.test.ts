@@ -50,12 +50,13 @@ describe("checkTaskDefinition", () => {
   });
 
   describe('seed: "The version released in grayscale must have passed the mini program audit, has not been online yet, and has a higher version number than the online version."', () => {
-    it.each(["development", "in_audit", "rejected", "released", "discarded"])("refuses a version whose status is %s (not approved)", (status) => {
+    it.each(["development", "in_audit", "rejected", "discarded"])("refuses a version whose status is %s (not approved)", (status) => {
       expect(ruleOf(checkTaskDefinition(definition(), { ...facts, versionStatus: status }, NOW))).toBe("task_version_not_approved");
     });
 
     it("refuses a version that has been online before", () => {
       expect(ruleOf(checkTaskDefinition(definition(), { ...facts, versionEverReleased: true }, NOW))).toBe("task_version_was_online");
+      expect(ruleOf(checkTaskDefinition(definition(), { ...facts, versionStatus: "released" }, NOW))).toBe("task_version_was_online");
     });
 
     it.each(["1.2.0", "1.1.9", "0.9.0"])("refuses version %s, not higher than online 1.2.0", (version) => {

@@ -112,8 +112,9 @@ export function checkTaskDefinition(def: TaskDefinition, facts: TaskFacts, now: 
   if (!facts.listed) return refusalOf("task_delisted");
 
   if (typeof def.version !== "string" || !isSemver(def.version)) return refusalOf("task_version_invalid");
+  // A released version has status "released", so "has been online" must be told first.
+  if (facts.versionEverReleased || facts.versionStatus === "released") return refusalOf("task_version_was_online");
   if (facts.versionStatus !== "approved") return refusalOf("task_version_not_approved");
-  if (facts.versionEverReleased) return refusalOf("task_version_was_online");
   if (facts.onlineVersion !== null && compareVersions(def.version, facts.onlineVersion) <= 0) return refusalOf("task_version_not_higher");
 
   if (!isValidName(def.name)) return refusalOf("task_name_invalid");
