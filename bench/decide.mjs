@@ -1,0 +1,252 @@
+#!/usr/bin/env node
+// Pure `decide` throughput on one core: the core's hot-path walk over 20 compiled grayscale
+// tasks (highest version first, `isTaskEligible`, Bloom filter + shard lookup for a
+// 1,000,000-entry whitelist held in memory) followed by `decideVersion`, for a rotating pool of
+// 10,000 clients. Also measures the explaining form (`rankTasks`, which evaluates and reports
+// every condition of every task) for comparison.
+//
+//   node bench/decide.mjs [--json] [--core <bundled core.mjs>] [--seconds N]
+//
+// Run it pinned to one core (`taskset -c 1 node bench/decide.mjs`); bench/run.mjs does.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { bundleCore } from "./lib/bundle.mjs";
+import { HOST_APP, guids } from "./lib/fixtures.mjs";
+
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(name);
+const value = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
+const SECONDS = Number(value("--seconds", 1));
+const TRIALS = Number(value("--trials", 5));
+
+function fail(message) {
+  if (flag("--json")) process.stdout.write(JSON.stringify({ available: false, note: message }) + "\n");
+  else console.error(message);
+  process.exit(flag("--json") ? 0 : 1);
+}
+
+let corePath = value("--core");
+let ownDir;
+if (!corePath) {
+  ownDir = mkdtempSync(join(tmpdir(), "graycast-decide-"));
+  const built = await bundleCore(join(ownDir, "core.mjs"));
+  if (!built.ok) fail(`core does not build: ${built.error}`);
+  corePath = built.path;
+}
+const core = await import(pathToFileURL(corePath).href);
+if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+const need = [
+  ["rules", "isTaskEligible"],
+  ["rules", "evaluateTask"],
+  ["select", "rankTasks"],
+  ["decide", "decideVersion"],
+  ["lifecycle", "compileTask"],
+  ["whitelistBuild", "buildWhitelist"],
+  ["whitelist", "bloomHas"],
+  ["whitelist", "shardHas"],
+  ["whitelist", "shardOf"],
+  ["match", "targetValue"],
+];
+for (const [mod, fn] of need) if (typeof core[mod]?.[fn] !== "function") fail(`core has no ${mod}.${fn} yet`);
+
+const { isTaskEligible } = core.rules;
+const { rankTasks } = core.select;
+const { decideVersion } = core.decide;
+const { bloomHas, shardHas, shardOf } = core.whitelist;
+const { targetValue } = core.match;
+
+// ---------------------------------------------------------------- the world
+const now = Date.now();
+const DAY = 86_400_000;
+const GEO = { country: "CN", region: "Guangdong", city: "Shenzhen" };
+const WHITELIST_SIZE = 1_000_000;
+
+const t0 = performance.now();
+const values = guids(WHITELIST_SIZE, 0x5eed);
+let built;
+try {
+  built = core.whitelistBuild.buildWhitelist({ id: "wl_decide_1m", kind: "guid", seed: 42, values });
+} catch (err) {
+  fail(`buildWhitelist failed: ${err.message}`);
+}
+const buildMs = performance.now() - t0;
+const ref = built.ref;
+const bloom = built.bloom;
+const shards = built.shards;
+
+const pkg = (v) => ({ sha256: v.replace(/\./g, "").padStart(64, "0"), size: 100_000 });
+function task(i, over) {
+  const version = `3.0.${20 - i}`;
+  const definition = {
+    name: `task ${i}`,
+    version,
+    startAt: now - DAY,
+    endAt: now + 30 * DAY,
+    userCap: null,
+    percentageBp: null,
+    hostApps: { [HOST_APP]: {} },
+    platforms: { android: {}, ios: {} },
+    targets: {},
+    ...over,
+  };
+  const whitelists = over.whitelist ? [ref] : [];
+  delete definition.whitelist;
+  const compiled = core.lifecycle.compileTask({ id: `t_decide_${i}`, definition, status: { state: "delivering", endReason: null }, package: pkg(version), whitelists }, now);
+  if (!compiled) fail(`compileTask gave null for task ${i}`);
+  return compiled;
+}
+
+// 20 tasks, highest version first, each narrowing on different rules, as a busy mini program
+// might run: most clients fail most tasks, so the walk usually visits many of them.
+const inlineAccounts = Array.from({ length: 200 }, (_, i) => `acct-${i * 7}`);
+const tasks = [
+  task(0, { hostApps: { [HOST_APP]: { min: "9.5" } } }),
+  task(1, { platforms: { android: { min: "14" } } }),
+  task(2, { networks: ["wifi"], brands: { include: ["huawei"] } }),
+  task(3, { countries: { include: ["us", "gb"] } }),
+  task(4, { targets: { account: inlineAccounts } }),
+  task(5, { models: { include: ["mate60", "p60"] } }),
+  task(6, { hostApps: { ha_other_app: {} } }),
+  task(7, { percentageBp: 500, platforms: { ios: { min: "17.0" } }, networks: ["5g"] }),
+  task(8, { whitelist: true, networks: ["wifi", "5g"] }),
+  task(9, { brands: { exclude: ["apple", "huawei", "xiaomi", "samsung"] } }),
+  task(10, { regions: { include: ["beijing"] } }),
+  task(11, { hostApps: { [HOST_APP]: { max: "7.0" } } }),
+  task(12, { userCap: 100_000, platforms: { android: { max: "10" } } }),
+  task(13, { cities: { include: ["hangzhou"] } }),
+  task(14, { percentageBp: 1000, brands: { include: ["xiaomi"] } }),
+  task(15, { whitelist: true }),
+  task(16, { networks: ["ethernet"] }),
+  task(17, { platforms: { ios: { min: "18.0" } }, userCap: 50_000 }),
+  task(18, { percentageBp: 2000 }),
+  task(19, {}),
+];
+const online = { version: "2.0.0", package: pkg("2.0.0"), releasedAt: now - DAY, via: "publish" };
+const snapshot = core.snapshot.compileSnapshot({ appId: "gcdecidebenchaaaaaaa", revision: 1, listed: true, hostApps: [HOST_APP, "ha_other_app"], online, trial: null, tasks }, now);
+const walk = snapshot.tasks;
+
+// 10,000 clients: half with a whitelisted GUID (spread over all shards), half not.
+const CLIENTS = 10_000;
+const others = guids(CLIENTS, 0xbadc0de);
+const pick = (list, i) => list[i % list.length];
+const clients = Array.from({ length: CLIENTS }, (_, i) => ({
+  appId: snapshot.appId,
+  hostAppId: HOST_APP,
+  hostAppVersion: pick(["8.0.50", "8.1.2", "9.0.1", "9.6.0", "7.9.9"], i),
+  platform: i % 3 === 0 ? "android" : "ios",
+  osVersion: i % 3 === 0 ? pick(["10", "12", "13", "14.1"], i >> 1) : pick(["16.7", "17.4", "17.5.1", "18.1"], i >> 1),
+  guid: i % 2 === 0 ? values[Math.floor((i / CLIENTS) * WHITELIST_SIZE) + 3] : others[i],
+  account: `acct-${i}`,
+  network: pick(["wifi", "4g", "5g", "wifi", "4g"], i >> 2),
+  brand: pick(["Apple", "Huawei", "Xiaomi", "Samsung", "Apple"], i >> 3),
+  model: pick(["iPhone15,2", "Mate60", "14 Pro", "S24", "iPhone14,5"], i >> 3),
+  installedVersion: "1.9.0",
+}));
+
+// Whitelist membership for the client being decided (the edge resolves it the same way: Bloom in
+// memory, then the exact shard on a positive).
+// Looked up at most once per decision and whitelist, as the edge's walk memoises it.
+let current = clients[0];
+let memoId = "";
+let memo = false;
+const member = (r) => {
+  if (memoId === r.id) return memo;
+  const v = targetValue(current, r.kind);
+  memo = v !== undefined && bloomHas(bloom, r, v) && shardHas(shards[shardOf(r, v)], v);
+  memoId = r.id;
+  return memo;
+};
+
+function decideHot(client) {
+  current = client;
+  memoId = "";
+  let choice = null;
+  for (const t of walk) {
+    if (isTaskEligible(t, client, GEO, now, member)) {
+      choice = { taskId: t.id, version: t.version, package: t.package };
+      break;
+    }
+  }
+  return decideVersion(snapshot, client, now, choice);
+}
+
+function decideExplained(client) {
+  current = client;
+  memoId = "";
+  let choice = null;
+  for (const v of rankTasks(walk, client, GEO, now, member)) {
+    if (v.eligible) {
+      const t = walk.find((x) => x.id === v.taskId);
+      choice = { taskId: t.id, version: t.version, package: t.package };
+      break;
+    }
+  }
+  return decideVersion(snapshot, client, now, choice);
+}
+
+// Both forms must agree on every client before anything is timed.
+const outcomes = {};
+let visited = 0;
+for (const c of clients) {
+  const a = decideHot(c);
+  const b = decideExplained(c);
+  if (a.version !== b.version || a.taskId !== b.taskId) fail(`hot path and rankTasks disagree for ${c.guid}: ${a.taskId} vs ${b.taskId}`);
+  const key = a.taskId ?? a.reason;
+  outcomes[key] = (outcomes[key] ?? 0) + 1;
+  const idx = a.taskId ? walk.findIndex((t) => t.id === a.taskId) + 1 : walk.length;
+  visited += idx;
+}
+
+function measure(fn) {
+  let sink = 0;
+  // Warm-up: let the JIT settle.
+  const warmEnd = performance.now() + 500;
+  let i = 0;
+  while (performance.now() < warmEnd) for (let k = 0; k < 1000; k++) sink += fn(clients[i++ % CLIENTS]).status.length;
+  const rates = [];
+  for (let trial = 0; trial < TRIALS; trial++) {
+    let n = 0;
+    const start = performance.now();
+    const end = start + SECONDS * 1000;
+    let t = start;
+    while (t < end) {
+      for (let k = 0; k < 2000; k++) sink += fn(clients[(i + k) % CLIENTS]).status.length;
+      i += 2000;
+      n += 2000;
+      t = performance.now();
+    }
+    rates.push(n / ((t - start) / 1000));
+  }
+  if (sink === 42) console.log("");
+  rates.sort((a, b) => a - b);
+  return { median: rates[rates.length >> 1], min: rates[0], max: rates[rates.length - 1], trials: rates };
+}
+
+const only = value("--only");
+const hot = only === "explained" ? null : measure(decideHot);
+const explained = only === "hot" ? null : measure(decideExplained);
+const result = {
+  available: true,
+  tasks: walk.length,
+  whitelistSize: WHITELIST_SIZE,
+  whitelistShards: ref.shards,
+  bloomBytes: bloom.length,
+  whitelistBuildMs: buildMs,
+  clients: CLIENTS,
+  meanTasksVisited: visited / CLIENTS,
+  outcomes,
+  hot,
+  explained,
+  node: process.version,
+};
+
+if (flag("--json")) process.stdout.write(JSON.stringify(result) + "\n");
+else {
+  const rate = (m) => (m ? `${Math.round(m.median).toLocaleString("en-US")} decisions/s (min ${Math.round(m.min).toLocaleString("en-US")}, max ${Math.round(m.max).toLocaleString("en-US")})` : "skipped");
+  console.log(`decide, hot path (isTaskEligible walk + decideVersion): ${rate(hot)}`);
+  console.log(`decide, explained (rankTasks + decideVersion):          ${rate(explained)}`);
+  console.log(`${walk.length} tasks, ${WHITELIST_SIZE.toLocaleString("en-US")}-entry whitelist (${ref.shards} shards, Bloom ${(bloom.length / 1024).toFixed(0)} KiB), ${CLIENTS} clients; mean tasks visited ${(visited / CLIENTS).toFixed(1)}`);
+  console.log("outcomes:", outcomes);
+}

@@ -1,0 +1,273 @@
+// Turns one run's results into BENCHMARKS.md (rewritten by every full run) and a console summary.
+import { writeFileSync } from "node:fs";
+import { fmt, fmtInt, median } from "./util.mjs";
+
+const KiB = 1024;
+const verdict = (ok) => (ok === undefined ? "n/a" : ok ? "met" : "**not met**");
+
+function scenarioStats(entry) {
+  const runs = entry.runs.filter((r) => !r.error);
+  if (runs.length === 0) return undefined;
+  const m = (key) => median(runs.map((r) => r[key]));
+  return {
+    rounds: runs.length,
+    rps: m("rps"),
+    p50: m("p50"),
+    p99: m("p99"),
+    ratio: entry.baseline ? 1 : m("ratio"),
+    cpuUs: m("serverCpuUsPerReq"),
+    serverCpuPct: m("serverCpuPct"),
+    clientCpuPct: m("clientCpuPct"),
+    non2xx: runs.reduce((s, r) => s + (r.non2xx ?? 0) + (r.errors ?? 0), 0),
+    requests: runs.reduce((s, r) => s + (r.requests ?? 0), 0),
+    admissionsPerSec: runs.some((r) => r.admissionsPerSec !== undefined) ? m("admissionsPerSec") : undefined,
+    admitted: runs.reduce((s, r) => s + (r.admitted ?? 0), 0),
+    ok: runs.reduce((s, r) => s + (r.ok ?? 0), 0),
+  };
+}
+
+export function writeReport(results, { path, write }) {
+  const L = [];
+  const push = (...lines) => L.push(...lines);
+  const o = results.options;
+  const m = results.machine;
+  const v = results.versions;
+
+  push(
+    "# Benchmarks",
+    "",
+    `Written by \`npm run bench\` (\`node bench/run.mjs\`) on ${results.finishedAt}; every full run rewrites this file, so edit`,
+    "bench/lib/report.mjs rather than this page. Goals are the ones of the benchmark issue; how each figure is",
+    "measured is under \"Method\".",
+    "",
+  );
+  // Other work on the machine: before the start, and during every load run (machine busy time minus
+  // workerd, the load generator and this script).
+  const others = results.scenarios.flatMap((e) => e.runs.flatMap((r) => [r.otherCpuPct, r.baseline?.otherCpuPct])).filter(Number.isFinite);
+  const otherMedian = median(others);
+  const otherMax = others.length ? Math.max(...others) : NaN;
+  results.noise = { before: m.backgroundCpuPctStart, duringMedian: otherMedian, duringMax: otherMax };
+  if (m.backgroundCpuPctStart > 15 || otherMedian > 15) {
+    const during = Number.isFinite(otherMedian) ? ` and ${fmtInt(otherMedian)}% (median; max ${fmtInt(otherMax)}%) during the load runs` : "";
+    push(
+      `> **Noisy run.** Other work kept the machine ${fmtInt(m.backgroundCpuPctStart)}% busy (of one core; ${m.cores} cores) just before the start${during},`,
+      "> so absolute figures are low and ratios wobble. Re-run on a quiet machine before reading much into them.",
+      "",
+    );
+  }
+  if (results.git.dirtyFiles > 0) {
+    push(`> Code under test: commit ${results.git.commit} plus ${results.git.dirtyFiles} uncommitted changed files (work in progress).`, "");
+  }
+
+  // -------------------------------------------------------------- edge under load
+  push("## The edge Worker under load", "");
+  push(
+    `workerd (Miniflare host, direct sockets) ${results.pinning ? `pinned to core ${results.pinning.server}, autocannon pinned to core ${results.pinning.client}` : "unpinned (taskset missing or one core)"}; ` +
+      `${o.connections} connections, ${o.duration} s per run, ${o.rounds} round(s), each scenario run right after its own hello-world run. Medians over rounds.`,
+    "",
+    "| scenario | req/s | p50 ms | p99 ms | ratio to hello-world | goal | server CPU per request (above hello-world) | notes |",
+    "| --- | ---: | ---: | ---: | ---: | --- | ---: | --- |",
+  );
+  const stats = {};
+  for (const e of results.scenarios) {
+    const s = e.available ? scenarioStats(e) : undefined;
+    stats[e.id] = s;
+    if (!s) {
+      push(`| ${e.label} | — | — | — | — | ${e.goal ? `>= ${e.goal.ratio}` : ""} | — | ${e.note ?? "not run"} |`);
+      continue;
+    }
+    const goal = e.goal ? `>= ${e.goal.ratio}: ${verdict(s.ratio >= e.goal.ratio && (e.id !== "admit" || results.admission.exact?.overCap === 0))}` : "";
+    const errors = s.non2xx > 0 ? `; ${s.non2xx} non-2xx/errors of ${fmtInt(s.requests)}` : "";
+    const above = !e.baseline && stats.hello ? ` (+${fmtInt(s.cpuUs - stats.hello.cpuUs)})` : "";
+    push(`| ${e.label} | ${fmtInt(s.rps)} | ${fmt(s.p50)} | ${fmt(s.p99)} | ${e.baseline ? "1" : fmt(s.ratio)} | ${goal} | ${fmtInt(s.cpuUs)} µs${above} | ${e.note ?? ""}${errors} |`);
+  }
+  if (results.scenarios.length === 0) push("| (the load phase did not run) | | | | | | | |");
+  push("");
+
+  // -------------------------------------------------------------- other figures
+  push("## Other figures", "", "| figure | value | goal |", "| --- | --- | --- |");
+  const d = results.decide;
+  if (d?.available) {
+    push(`| pure \`decide\`, hot path: ${d.tasks} tasks, ${fmtInt(d.whitelistSize)}-entry whitelist, one core | ${fmtInt(d.hot.median)} decisions/s (trials ${fmtInt(d.hot.min)}–${fmtInt(d.hot.max)}) | >= 1,000,000/s: ${verdict(d.hot.median >= 1_000_000)} |`);
+    push(`| pure \`decide\`, explaining form (\`rankTasks\`, every condition reported) | ${fmtInt(d.explained.median)} decisions/s | (for comparison) |`);
+  } else push(`| pure \`decide\` | ${d ? d.note : "not run"} | >= 1,000,000/s: n/a |`);
+
+  const admit = stats.admit;
+  if (admit?.admissionsPerSec !== undefined) {
+    push(`| Durable Object admission rate (new users admitted per second through the edge, one capped task) | ${fmtInt(admit.admissionsPerSec)} admissions/s | |`);
+  } else push("| Durable Object admission rate | not available | |");
+  const ex = results.admission.exact;
+  if (ex) {
+    push(`| exact cap: ${fmtInt(ex.requests)} new users in a burst against a cap of ${fmtInt(ex.cap)} | admitted rows ${fmtInt(ex.rows)}, counter ${fmtInt(ex.counter)}, grayscale answers ${fmtInt(ex.grayscaleAnswers)}; over the cap: ${fmtInt(ex.overCap)} | equal to the cap, zero over: ${verdict(ex.exact)} |`);
+  } else push("| exact cap (admitted count against the cap) | not available | equal to the cap: n/a |");
+  const at = results.admission.admitTask;
+  if (at && admit) {
+    const consistent = at.rows === at.counter;
+    push(`| admission runs: counter of the big capped task vs its admitted rows | counter ${fmtInt(at.counter)}, rows ${fmtInt(at.rows)} (probe and pool users included) | equal: ${verdict(consistent)} |`);
+  }
+
+  const p = results.publish;
+  if (p?.ok) {
+    push(`| publish -> edge serves it (${p.samples.length} publishes, edge snapshot TTL ${p.ttlMs} ms, polled every ${p.pollMs} ms) | median ${fmt(p.medianMs / 1000)} s, max ${fmt(p.maxMs / 1000)} s (publish API call alone: median ${fmtInt(median(p.samples.map((s) => s.publishMs)))} ms) | < 10 s: ${verdict(p.maxMs < 10_000)} |`);
+  } else push(`| publish -> edge serves it | ${p ? `not available: ${p.error}` : "not run"} | < 10 s: n/a |`);
+
+  const b = results.bundle.edge;
+  if (b?.ok) {
+    const gz = b.wranglerGzipKiB ?? b.gzipBytes / KiB;
+    push(`| edge bundle as deployed (wrangler.toml: no minify) | ${fmt(gz, 1)} KiB gzip (${fmt(b.wranglerUploadKiB ?? b.rawBytes / KiB, 1)} KiB raw) | < 100 KiB gzip: ${verdict(gz < 100)} |`);
+    const bm = results.bundle.edgeMinified;
+    if (bm?.ok) push(`| edge bundle with \`--minify\` | ${fmt(bm.wranglerGzipKiB ?? bm.gzipBytes / KiB, 1)} KiB gzip (${fmt(bm.wranglerUploadKiB ?? bm.rawBytes / KiB, 1)} KiB raw) | (what minify alone would give) |`);
+  } else push(`| edge bundle | does not build: ${b?.error?.split("\n")[0] ?? "?"} | < 100 KiB gzip: n/a |`);
+
+  const st = results.startup;
+  if (st.profile?.ok) push(`| edge start-up CPU (workerd profile of the script's start-up phase) | ${fmt(st.profile.activeMs, 1)} ms active (incl. ${fmt(st.profile.gcMs, 1)} ms GC) | (Cloudflare's limit: 1 s) |`);
+  else if (st.profile) push(`| edge start-up CPU | not available: ${String(st.profile.error).split("\n").pop()} | |`);
+  if ((st.edge && !st.edge.ok) || (st.hello && !st.hello.ok)) {
+    push(`| cold start under the host | not available: ${String((st.edge?.ok ? st.hello : st.edge)?.error ?? "no successful start").split("\n")[0]} | |`);
+  }
+  if (st.edge?.ok && st.hello?.ok) {
+    push(`| cold start under the host: \`new Miniflare()\` -> first 200 (median of ${st.edge.samples.length}) | edge ${fmtInt(st.edge.medianMs)} ms; hello-world with the same bindings ${fmtInt(st.hello.medianMs)} ms; difference (the edge script) ${fmtInt(st.edge.medianMs - st.hello.medianMs)} ms | |`);
+  }
+  push("");
+
+  // -------------------------------------------------------------- machine and commands
+  push(
+    "## Machine and versions",
+    "",
+    `- Date: ${results.startedAt} to ${results.finishedAt} (${Math.round(results.elapsedSeconds)} s)`,
+    `- CPU: ${m.cpuModel}, ${m.cores} cores (\`nproc\`); memory ${fmt(m.memGiB, 1)} GiB; Linux ${m.kernel}`,
+    `- Other work on the machine: ${fmtInt(m.backgroundCpuPctStart)}% of one core busy just before the start; during the load runs ${fmtInt(otherMedian)}% median, ${fmtInt(otherMax)}% max (load average ${m.loadAvgStart.map((x) => x.toFixed(2)).join(" / ")} at start)`,
+    `- Node ${v.node}, wrangler ${v.wrangler}, miniflare ${v.miniflare}, workerd ${v.workerd}, autocannon ${v.autocannon}, esbuild ${v.esbuild}`,
+    `- Code: commit ${results.git.commit}${results.git.dirtyFiles ? ` + ${results.git.dirtyFiles} uncommitted files` : ""}`,
+    "",
+    "## Commands",
+    "",
+    "```sh",
+    "npm run bench                       # = node bench/run.mjs: everything below, rewrites BENCHMARKS.md",
+    "npm run bench -- --quick            # 1 round of 2 s, prints the tables, leaves BENCHMARKS.md alone",
+    "npm run bench -- --rounds 5 --duration 10 --connections 50",
+    "npm run bench -- --only online,tasks --no-write   # some scenarios only",
+    "npm run bench -- --only tasks --member-share 1 --no-write   # whitelisted users only",
+    "npm run bench -- --profile admit    # profile another scenario (default: online; none: skip)",
+    "node bench/decide.mjs               # the decide micro-benchmark alone",
+    "node bench/shard-sim.mjs            # the admission-sharding simulation behind docs/scale.md",
+    "```",
+    "",
+    "What run.mjs executes:",
+    "",
+    "```sh",
+    ...results.commands.filter(Boolean).map((c) => c),
+    "```",
+    "",
+  );
+
+  // -------------------------------------------------------------- method
+  push(
+    "## Method",
+    "",
+    "- **Host.** One workerd process under Miniflare's Node API (the `miniflare` package wrangler ships), each Worker on its own",
+    "  loopback port through `unsafeDirectSockets`: no `wrangler dev` proxy and no entry Worker between the load generator and",
+    "  the Worker. The edge runs the bundle `wrangler deploy --dry-run --env edge` produces, with the bindings wrangler.toml",
+    "  declares (R2 `PACKAGES`, Durable Object `GRAYSCALE_COUNTER`, vars, translated by wrangler's own",
+    "  `unstable_getMiniflareWorkerOptions`) and freshly generated secrets. State (R2, Durable Objects, D1) lives on tmpfs",
+    "  (`/dev/shm`). The hello-world Worker (`new Response(\"hello world\")`) runs in the same workerd.",
+    "- **Pinning.** workerd's threads are moved to core 0 (`taskset -a -p`), the load generator runs on core 1 (`taskset -c 1`).",
+    "- **Load.** autocannon, HTTP/1.1, keep-alive, no pipelining. Every scenario run is preceded by a hello-world run, and",
+    "  its ratio is against that run; the table gives medians over rounds. Latency percentiles come from every response's",
+    "  own timing (fractional ms), not autocannon's whole-millisecond histogram. Server CPU per request is workerd's",
+    "  user+system CPU time (from /proc) during the run divided by the requests answered; it includes HTTP parsing, so",
+    "  hello-world's figure is the floor.",
+    "- **Fixtures.** Snapshots, tasks and the whitelist are built with the core's own `compileSnapshot`, `compileTask` and",
+    "  `buildWhitelist` (bundled with esbuild) and written to R2 through Miniflare, as the control plane would write them.",
+    "  Online path: a snapshot without tasks. Tasks + whitelist: five delivering tasks, highest version first; a client",
+    "  fails four of them on one rule each (app version, platform, network, brand); the fifth targets a 1,000,000-GUID",
+    "  whitelist (Bloom filter + 256 shards in R2). A pool of 1,000 clients rotates: half in the whitelist, half not",
+    "  (`--member-share`), members spread over the whole list as real users would be.",
+    "  First admissions: one task with a cap never reached; each request carries a GUID never seen before, so each is one",
+    "  `GrayscaleCounter.admit`. Repeat admitted: 1,000 users admitted first, then their checks replayed with the",
+    "  admission tickets the edge returned. Range: `GET /v1/packages/{sha256}` for 64 KiB of a 1 MiB package in R2.",
+    "  Before any load each scenario is checked once (status, reason, task, tickets, bytes); a scenario the code cannot",
+    "  serve yet is reported \"not available\" with the reason.",
+    "- **Durable Object admission rate.** Users added to the capped task's GrayscaleCounter during each first-admission",
+    "  run (its `progress()` read through Miniflare's Durable Object namespace: the per-platform tallies are a GROUP BY over",
+    "  its `admitted` rows), divided by the run's length; median over rounds. The edge and the object share workerd's one",
+    "  core here. It is one object, so it is also the ceiling of one capped task (see docs/scale.md).",
+    "- **Exact cap.** A burst of 3x the cap in new users at full concurrency against a task capped at " + fmtInt(o.exactCap) + "; then the",
+    "  object's counter (`progress()`), its `admitted` rows and the number of answers carrying the task's version must all",
+    "  equal the cap.",
+    "- **decide.** `bench/decide.mjs`, one Node process pinned to one core: 20 compiled tasks (app and OS ranges, platforms,",
+    "  networks, brands, models, regions, inline targets, percentages, caps, two tasks on a 1,000,000-entry whitelist held",
+    "  in memory as Bloom filter + shards), 10,000 rotating clients; per decision the hot-path walk (`isTaskEligible` over",
+    "  the tasks, highest version first, whitelist membership looked up once per decision) and `decideVersion`. Both forms",
+    "  are checked to give the same answer for every client before timing. Median of 5 one-second trials after warm-up.",
+    "- **Publish -> edge.** Edge and control plane in one workerd sharing R2; D1 migrated from `migrations/` and seeded",
+    "  with the `npm start` accounts; a version is uploaded, audited and published through the admin API, and the edge's",
+    "  `POST /v1/check` polled until its manifest names that version. Publishes are spread over the snapshot TTL.",
+    "- **Profile.** After the measured runs, a second host with workerd's inspector runs one scenario again (`--profile`,",
+    "  default the online check) with the DevTools CPU profiler attached; self time is grouped by the bundle's source",
+    "  modules. The profiled run is not part of any figure.",
+    "- **Bundle size.** wrangler's own \"Total Upload / gzip\" line of `wrangler deploy --dry-run --env edge`.",
+    "- **Start-up.** `wrangler check startup` profiles the script's start-up phase in workerd (\"Active\" CPU time, what",
+    "  Cloudflare's start-up limit measures); the cold start is wall time from `new Miniflare()` to the first 200 on the",
+    "  Worker's own port, which includes spawning workerd and Miniflare's services for R2 and Durable Objects; the",
+    "  baseline is a hello-world Worker with the same bindings (empty Durable Object classes), so the difference is what",
+    "  compiling and evaluating the edge's script adds.",
+    "",
+  );
+
+  // -------------------------------------------------------------- per round
+  push(
+    "## Per-round data",
+    "",
+    "CPU columns are percent of one core during the run: workerd (server), autocannon (load generator), this script's",
+    "own Node process (Miniflare's Node side, which direct sockets keep off the request path) and everything else busy on",
+    "the machine (other users' work, plus the load generator's own start-up). A server well under 100% with a load",
+    "generator well under 100% means the cores were shared with other work.",
+    "",
+    "| scenario | round | req/s | ratio | p50 ms | p99 ms | server µs/req | server % | load gen % | host Node % | other work % | its hello-world: req/s, server %, load gen %, other % |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+  );
+  for (const e of results.scenarios) {
+    if (e.baseline) continue;
+    e.runs.forEach((r, i) => {
+      if (r.error) return push(`| ${e.id} | ${i + 1} | error: ${r.error} | | | | | | | | | |`);
+      const h = r.baseline ?? {};
+      push(
+        `| ${e.id} | ${i + 1} | ${fmtInt(r.rps)} | ${fmt(r.ratio)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmtInt(r.serverCpuUsPerReq)} | ${fmtInt(r.serverCpuPct)} | ${fmtInt(r.clientCpuPct)} | ${fmtInt(r.hostNodeCpuPct)} | ${fmtInt(r.otherCpuPct)} | ${fmtInt(h.rps)}, ${fmtInt(h.serverCpuPct)}, ${fmtInt(h.clientCpuPct)}, ${fmtInt(h.otherCpuPct)} |`,
+      );
+    });
+  }
+  push("");
+
+  const pr = results.profile;
+  if (pr && !pr.error) {
+    push(
+      `## Where the edge's CPU goes: ${pr.label}`,
+      "",
+      `\`--profile ${pr.scenario}\`: workerd's CPU profiler attached to the edge during one extra ${o.duration} s run (${fmtInt(pr.load?.rps)} req/s while profiled),`,
+      `${fmt(pr.busyMs, 0)} ms busy. Self time by source module of the bundle (\`(runtime)\`: workerd's own code — body reads, crypto,`,
+      "Response — called from the module that needed it), then by function (`:line` of the bundle for anonymous ones).",
+      "",
+      "| module | % of busy |",
+      "| --- | ---: |",
+      ...pr.byModule.map((x) => `| ${x.name} | ${fmt(x.pct, 1)} |`),
+      "",
+      "| function [module] | % of busy |",
+      "| --- | ---: |",
+      ...pr.byFunction.map((x) => `| ${x.name.replace(/\|/g, "\\|")} | ${fmt(x.pct, 1)} |`),
+      "",
+    );
+  }
+
+  if (b?.ok && b.breakdown?.length) {
+    push("## What the edge bundle is made of", "", "Bytes in the unminified bundle per package (esbuild metafile):", "", "| input | KiB |", "| --- | ---: |");
+    for (const x of b.breakdown.slice(0, 10)) push(`| ${x.name} | ${fmt(x.bytes / KiB, 1)} |`);
+    push("");
+  }
+
+  if (results.notes.length) push("## Notes from this run", "", ...results.notes.map((n) => `- ${n.replace(/\n/g, " ")}`), "");
+
+  const text = L.join("\n");
+  if (write) writeFileSync(path, text);
+  return text;
+}
