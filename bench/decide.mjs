@@ -47,6 +47,8 @@ const need = [
   ["whitelist", "bloomHas"],
   ["whitelist", "shardHas"],
   ["whitelist", "shardOf"],
+  ["whitelist", "valueHashes"],
+  ["whitelist", "bloomHasHashes"],
   ["match", "targetValue"],
 ];
 for (const [mod, fn] of need) if (typeof core[mod]?.[fn] !== "function") fail(`core has no ${mod}.${fn} yet`);
@@ -54,7 +56,7 @@ for (const [mod, fn] of need) if (typeof core[mod]?.[fn] !== "function") fail(`c
 const { isTaskEligible } = core.rules;
 const { rankTasks } = core.select;
 const { decideVersion } = core.decide;
-const { bloomHas, shardHas, shardOf } = core.whitelist;
+const { bloomHas, bloomHasHashes, shardHas, shardOf, valueHashes } = core.whitelist;
 const { targetValue } = core.match;
 
 // ---------------------------------------------------------------- the world
@@ -154,7 +156,12 @@ let memo = false;
 const member = (r) => {
   if (memoId === r.id) return memo;
   const v = targetValue(current, r.kind);
-  memo = v !== undefined && bloomHas(bloom, r, v) && shardHas(shards[shardOf(r, v)], v);
+  if (v === undefined) memo = false;
+  else {
+    // As the edge: one hashing pass gives the Bloom positions and the shard.
+    const h = valueHashes(r, v);
+    memo = bloomHasHashes(bloom, r, h.h1, h.h2) && shardHas(shards[h.shard], v);
+  }
   memoId = r.id;
   return memo;
 };

@@ -26,10 +26,29 @@ export function compareSemver(a: Semver, b: Semver): number {
   return a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
 }
 
+/**
+ * Parsed versions by text, for the hot path (`decideVersion`, task ordering): the same few
+ * versions (online, tasks, what clients run) are compared on every check, so the regex runs
+ * once per distinct text. Bounded: cleared when full, so hostile inputs cannot grow it.
+ */
+const PARSED_MAX = 4_096;
+const parsed = new Map<string, Semver | null>();
+
+function parseSemverCached(text: string): Semver | undefined {
+  let v = parsed.get(text);
+  if (v === undefined) {
+    v = parseSemver(text) ?? null;
+    if (parsed.size >= PARSED_MAX) parsed.clear();
+    parsed.set(text, v);
+  }
+  return v ?? undefined;
+}
+
 /** Compares two version strings; both must be valid (callers validate at the boundary). */
 export function compareVersions(a: string, b: string): number {
-  const pa = parseSemver(a);
-  const pb = parseSemver(b);
+  if (a === b && parseSemverCached(a)) return 0;
+  const pa = parseSemverCached(a);
+  const pb = parseSemverCached(b);
   if (!pa || !pb) throw new RangeError(`not a semantic version: ${pa ? b : a}`);
   return compareSemver(pa, pb);
 }

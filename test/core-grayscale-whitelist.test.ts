@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { murmur3Utf16 } from "../core/grayscale/hash";
+import { murmur3Utf16, murmur3Utf16x3 } from "../core/grayscale/hash";
 import { rolloutBucket } from "../core/grayscale/rules";
 import type { WhitelistRef } from "../core/grayscale/types";
 import {
@@ -11,8 +11,13 @@ import {
   hashValue,
   parseWhitelistLine,
   shardCount,
+  bloomHasHashes,
+  indexShardBytes,
+  shardBytesCount,
+  shardBytesHas,
   shardHas,
   shardOf,
+  valueHashes,
 } from "../core/grayscale/whitelist";
 import { buildWhitelist, parseShardText, parseWhitelistText, shardText } from "../core/grayscale/whitelist-build";
 
@@ -216,6 +221,59 @@ describe("shardHas", () => {
     expect(shardHas(["abc"], "ABC")).toBe(false);
     expect(shardHas(["abc"], "abc")).toBe(true);
     expect(shardHas([], "abc")).toBe(false);
+  });
+});
+
+describe("one-pass hashes (hot path)", () => {
+  const values = ["", "a", "ab", "abc", "GUID-0001", "张三", "id-😀", "x".repeat(128), "\ue000", "𐀀z"];
+
+  it.each(values)("murmur3Utf16x3(%j) equals three murmur3Utf16 calls", (value) => {
+    const out = new Uint32Array(3);
+    murmur3Utf16x3(value, 7, 0x9e3779b9 ^ 7, -5, out);
+    expect([...out]).toEqual([murmur3Utf16(value, 7), murmur3Utf16(value, 0x9e3779b9 ^ 7), murmur3Utf16(value, -5)]);
+  });
+
+  it.each(values)("valueHashes(%j) equals hashValue and shardOf, and drives the same Bloom answer", (value) => {
+    for (const shards of [1, 2, 256]) {
+      const ref = { seed: 12345, shards, bloomBits: 960, bloomHashes: 7 };
+      const { h1, h2, shard } = valueHashes(ref, value);
+      expect([h1, h2]).toEqual(hashValue(value, ref.seed));
+      expect(shard).toBe(shardOf(ref, value));
+      const bits = new Uint8Array(120);
+      addToBloom(bits, ref, "member");
+      expect(bloomHasHashes(bits, ref, h1, h2)).toBe(bloomHas(bits, ref, value));
+    }
+  });
+});
+
+describe("shardBytesHas (raw shard bytes, offsets index)", () => {
+  const encode = (v: string) => new TextEncoder().encode(v);
+  // Includes the characters where UTF-8 byte order and UTF-16 order differ (U+E000.. vs astral).
+  const sorted = ["A", "B", "Z", "a", "b", "z", "é", "张", "😀", "\ue000", "\uffef", "𐀀", "ab", "abc"].sort();
+  const shard = indexShardBytes(encode(shardText(sorted)));
+
+  it("finds every member of a shard file sorted by plain string order, and counts them", () => {
+    expect(shardBytesCount(shard)).toBe(sorted.length);
+    for (const v of sorted) expect(shardBytesHas(shard, encode(v)), v).toBe(true);
+  });
+
+  it.each(["", "c", "AA", "ä", "😁", "a ", "\ue001", "𐀁", "abcd"])("does not find %j", (v) => {
+    expect(shardBytesHas(shard, encode(v))).toBe(false);
+  });
+
+  it("agrees with shardHas on a built whitelist, and handles empty and one-value shards", () => {
+    const r = rng(77);
+    const values = Array.from({ length: 3000 }, () => randomId(r));
+    const built = buildWhitelist({ id: "wl-bytes", kind: "guid", values, seed: 3 });
+    for (const [i, s] of built.shards.entries()) {
+      const indexed = indexShardBytes(encode(shardText(s)));
+      for (const v of s.slice(0, 50)) expect(shardBytesHas(indexed, encode(v))).toBe(true);
+      for (const v of values.slice(0, 50)) expect(shardBytesHas(indexed, encode(v))).toBe(shardHas(s, v));
+      expect(shardBytesCount(indexed), `shard ${i}`).toBe(s.length);
+    }
+    expect(shardBytesHas(indexShardBytes(new Uint8Array(0)), encode("a"))).toBe(false);
+    expect(shardBytesHas(indexShardBytes(encode("abc")), encode("abc"))).toBe(true);
+    expect(shardBytesHas(indexShardBytes(encode("abc")), encode("ABC"))).toBe(false);
   });
 });
 

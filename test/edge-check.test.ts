@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MANIFEST_TYPE } from "../core/manifest";
+import { originOf } from "../edge-worker/src/routes/check";
 import {
   HOST_APP,
   ORIGIN,
@@ -43,7 +44,37 @@ describe("POST /v1/check", () => {
       package: { url: `${ORIGIN}/v1/packages/${pkg.sha256}`, size: 4321, sha256: pkg.sha256 },
       rollback: false,
     });
-    expect(payload.iat).toBeGreaterThanOrEqual(before);
+    // iat is the start of the current 10 s signing window (manifests are shared within it).
+    expect(payload.iat).toBeGreaterThanOrEqual(before - 10);
+    expect(payload.iat % 10).toBe(0);
+  });
+
+  it("signs once per answer and window: identical checks share a JWS, a different answer does not", async () => {
+    const appId = newAppId();
+    await putSnapshot({ appId, revision: 1, online: online("1.2.0", packageRef("s")) });
+    const manifestOf = async (body: unknown) => (await (await postCheck(body)).json<{ manifest: string }>()).manifest;
+
+    // Two users with the same facts in one window: the same bytes (retry once across a window edge).
+    let first = "";
+    let second = "";
+    for (let attempt = 0; attempt < 2 && (first === "" || first !== second); attempt++) {
+      first = await manifestOf(client(appId, { installedVersion: "1.1.0", guid: "user-a" }));
+      second = await manifestOf(client(appId, { installedVersion: "1.1.0", guid: "user-b" }));
+    }
+    expect(second).toBe(first);
+    const { payload } = await verifyManifest(first);
+    expect(payload.exp! - payload.iat!).toBe(3600);
+
+    // Another installed version is another answer.
+    const other = await manifestOf(client(appId, { installedVersion: "1.0.0", guid: "user-a" }));
+    expect(other).not.toBe(first);
+    expect((await verifyManifest(other)).payload).toMatchObject({ installedVersion: "1.0.0" });
+
+    // A new snapshot is another answer, at once.
+    await putSnapshot({ appId, revision: 2, online: online("1.2.0", packageRef("s")) });
+    const republished = await manifestOf(client(appId, { installedVersion: "1.1.0", guid: "user-a" }));
+    expect(republished).not.toBe(first);
+    expect((await verifyManifest(republished)).payload).toMatchObject({ revision: 2 });
   });
 
   it("says up_to_date when the client runs the online version", async () => {
@@ -167,5 +198,11 @@ describe("GET /healthz", () => {
     const res = await edgeFetch("/healthz");
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: true, service: "graycast-edge" });
+  });
+});
+
+describe("originOf", () => {
+  it.each(["https://edge.test/v1/check", "http://127.0.0.1:8787/v1/check?x=1", "https://edge.test", "http://[::1]:8080/a/b"])("equals new URL(%j).origin", (url) => {
+    expect(originOf(url)).toBe(new URL(url).origin);
   });
 });

@@ -29,6 +29,27 @@ describe("admission tickets", () => {
     expect(mac).toBe(btoa(String.fromCharCode(...macBytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, ""));
   });
 
+  it("remember verified tokens, but never a tampered one or one under another key", async () => {
+    const key = await loadTicketKey(edgeEnv.ADMISSION_TICKET_SECRET);
+    const ticket = await issueTicket(key, { ...payload, u: "g:carol" });
+    const carol = { ...expected, userKey: "g:carol" };
+    expect(await verifyTicket(key, ticket, carol, Date.now())).toBe(true);
+    expect(await verifyTicket(key, ticket, carol, Date.now())).toBe(true);
+    // Same payload, another MAC: still refused after the genuine token was remembered.
+    const [body, mac] = ticket.split(".") as [string, string];
+    const forged = `${body}.${mac.startsWith("A") ? "B" : "A"}${mac.slice(1)}`;
+    expect(await verifyTicket(key, forged, carol, Date.now())).toBe(false);
+    // Expiry is still checked on a remembered token.
+    expect(await verifyTicket(key, ticket, carol, payload.exp * 1000)).toBe(false);
+    // Another secret: the remembered verification does not carry over.
+    const other = await crypto.subtle.importKey("raw", new TextEncoder().encode("another-secret-of-at-least-32-characters"), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    expect(await verifyTicket(other, ticket, carol, Date.now())).toBe(false);
+    expect(await verifyTicket(key, ticket, carol, Date.now())).toBe(true);
+    // Re-issuing the same payload gives the same token; another payload another one.
+    expect(await issueTicket(key, { ...payload, u: "g:carol" })).toBe(ticket);
+    expect(await issueTicket(key, { ...payload, u: "g:dave" })).not.toBe(ticket);
+  });
+
   it("refuse malformed tokens without throwing", async () => {
     const key = await loadTicketKey(edgeEnv.ADMISSION_TICKET_SECRET);
     const ticket = await issueTicket(key, payload);

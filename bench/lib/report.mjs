@@ -130,6 +130,48 @@ export function writeReport(results, { path, write }) {
   }
   push("");
 
+  // -------------------------------------------------------------- what limits the misses
+  const limits = [];
+  const missed = (id) => {
+    const e = results.scenarios.find((x) => x.id === id);
+    const st = stats[id];
+    return e?.goal && st && st.ratio < e.goal.ratio ? { e, st, above: stats.hello ? st.cpuUs - stats.hello.cpuUs : undefined } : undefined;
+  };
+  const budget = (m) => (stats.hello && m ? ` The goal leaves ${fmtInt(stats.hello.cpuUs * (1 / m.e.goal.ratio - 1))} µs of CPU above hello-world per request; this run spent ${fmtInt(m.above)} µs.` : "");
+  const online = missed("online");
+  if (online) {
+    limits.push(
+      `- **check, online path.**${budget(online)} The manifest is no longer signed per request (one Ed25519 signature per answer and 10 s window, shared by every client that gets the same answer), and the edge validates with zod/mini on plain Hono routes, so what is left is fixed per-request work: reading the body and \`JSON.parse\`, the schema (14 fields, regexes), Hono's routing and \`secureHeaders\` (a dozen response headers), the JSON response and its headers in workerd, and the cache key of the shared manifest (\`JSON.stringify\` of the claims). Each is a few µs; together they are several times what the goal allows above a Worker that does nothing. See the profile below.`,
+    );
+  }
+  const tasks = missed("tasks");
+  if (tasks) {
+    limits.push(
+      `- **check, tasks + 1M whitelist.**${budget(tasks)} Shards are now raw bytes with an offsets index and the whole 1,000,000-entry list (~41 MB with the index) fits the 48 MB shard budget, so after warm-up no check reads R2; the value is hashed once for Bloom and shard. What remains is the online path's fixed cost plus five task evaluations and, for members, one Bloom probe and one binary search, plus the admission ticket every uncapped grayscale answer carries (re-issued tokens are remembered: the HMAC is deterministic).`,
+    );
+  }
+  const admitM = missed("admit");
+  if (admitM) {
+    limits.push(
+      `- **check, first admissions.**${budget(admitM)} Every request is one \`GrayscaleCounter.admit\`: a Durable Object RPC and a SQLite write in the object (the durable record that makes the cap exact), plus issuing the ticket. In this host the object runs on the same single core as the edge, so its work is counted against the edge's throughput; in production it runs elsewhere. The cap must be judged by one serialised writer, so this is the design's floor per new user (docs/scale.md).`,
+    );
+  }
+  const repeat = missed("repeat");
+  if (repeat) {
+    limits.push(
+      `- **check, repeat admitted.**${budget(repeat)} Verified tickets are remembered per isolate (same bytes, same key: no base64 decoding and no HMAC on a repeat), so a repeat check costs the online path plus parsing the \`tickets\` array and echoing the ticket back; it is limited by the same fixed per-request work as the online path.`,
+    );
+  }
+  if (d?.available && d.hot.median < 1_000_000) {
+    limits.push(
+      `- **pure \`decide\`.** ${fmtInt(d.hot.median)}/s is ${fmt(1e9 / d.hot.median / 1000, 2)} µs per decision for a walk of ~10 tasks: per task the loose app/OS versions are parsed again, include/exclude lists are scanned (\`Array.includes\`), the user key string is built for percentage tasks and a murmur3 of task id + user key computed, and the whitelist member is resolved (three hashes in one pass, Bloom, binary search). Parsed semver triples are cached, lower-cased values are remembered across the walk. Reaching 1M/s needs per-client precomputation once per decision (parsed versions, user key, bucket hashes) passed to the rules, which changes \`isTaskEligible\`'s signature (the control plane's explain path uses it too).`,
+    );
+  }
+  if (b?.ok && (b.wranglerGzipKiB ?? b.gzipBytes / KiB) >= 100) {
+    limits.push("- **edge bundle.** Still over 100 KiB gzip: see the bundle table below for what is in it.");
+  }
+  if (limits.length) push("## What limits the figures that miss their goal", "", ...limits, "");
+
   // -------------------------------------------------------------- machine and commands
   push(
     "## Machine and versions",

@@ -53,3 +53,52 @@ export function murmur3Utf16(a: string, seed: number, b?: string): number {
   h ^= h >>> 16;
   return h >>> 0;
 }
+
+/**
+ * `murmur3Utf16(value, seed)` for three seeds in one pass over `value`: the block mixing does
+ * not depend on the seed, so it is done once and folded into three states. Writes the three
+ * unsigned results to `out[0..2]` (identical to three separate calls).
+ */
+export function murmur3Utf16x3(value: string, seed0: number, seed1: number, seed2: number, out: Uint32Array): void {
+  const total = value.length;
+  let h0 = seed0 | 0;
+  let h1 = seed1 | 0;
+  let h2 = seed2 | 0;
+  let i = 0;
+  for (; i + 1 < total; i += 2) {
+    let k = value.charCodeAt(i) | (value.charCodeAt(i + 1) << 16);
+    k = Math.imul(k, C1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, C2);
+    h0 ^= k;
+    h0 = (h0 << 13) | (h0 >>> 19);
+    h0 = (Math.imul(h0, 5) + 0xe6546b64) | 0;
+    h1 ^= k;
+    h1 = (h1 << 13) | (h1 >>> 19);
+    h1 = (Math.imul(h1, 5) + 0xe6546b64) | 0;
+    h2 ^= k;
+    h2 = (h2 << 13) | (h2 >>> 19);
+    h2 = (Math.imul(h2, 5) + 0xe6546b64) | 0;
+  }
+  if (i < total) {
+    let k = value.charCodeAt(i);
+    k = Math.imul(k, C1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, C2);
+    h0 ^= k;
+    h1 ^= k;
+    h2 ^= k;
+  }
+  out[0] = fmix(h0 ^ (total * 2));
+  out[1] = fmix(h1 ^ (total * 2));
+  out[2] = fmix(h2 ^ (total * 2));
+}
+
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

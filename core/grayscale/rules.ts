@@ -138,6 +138,29 @@ function listCondition(
 }
 
 /**
+ * `lowerOrUndefined` remembering its last input: a walk over many tasks asks for the same
+ * client's brand (model, region...) once per task, and lower-casing allocates a string each time.
+ */
+class LastLower {
+  #raw: string | undefined;
+  #lower: string | undefined;
+
+  of(raw: string | undefined): string | undefined {
+    if (raw !== this.#raw || raw === undefined) {
+      this.#raw = raw;
+      this.#lower = lowerOrUndefined(raw);
+    }
+    return this.#lower;
+  }
+}
+
+const LOWER_BRAND = new LastLower();
+const LOWER_MODEL = new LastLower();
+const LOWER_COUNTRY = new LastLower();
+const LOWER_REGION = new LastLower();
+const LOWER_CITY = new LastLower();
+
+/**
  * The same answer as `evaluateTask(...).eligible`, in the same order, stopping at the first
  * failing condition and allocating only the user key and lower-cased list values.
  */
@@ -150,11 +173,11 @@ export function isTaskEligible(task: CompiledTask, client: ClientContext, geo: G
   if (osRange === undefined || !versionInRange(client.osVersion, osRange)) return false;
   if (!targetMatches(task.targets, client, whitelistMember)) return false;
   if (!networkAllows(task.networks, client.network)) return false;
-  if (task.brands !== null && !listRuleAllows(task.brands, lowerOrUndefined(client.brand))) return false;
-  if (task.models !== null && !listRuleAllows(task.models, lowerOrUndefined(client.model))) return false;
-  if (task.countries !== null && !listRuleAllows(task.countries, lowerOrUndefined(geo.country))) return false;
-  if (task.regions !== null && !listRuleAllows(task.regions, lowerOrUndefined(geo.region))) return false;
-  if (task.cities !== null && !listRuleAllows(task.cities, lowerOrUndefined(geo.city))) return false;
+  if (task.brands !== null && !listRuleAllows(task.brands, LOWER_BRAND.of(client.brand))) return false;
+  if (task.models !== null && !listRuleAllows(task.models, LOWER_MODEL.of(client.model))) return false;
+  if (task.countries !== null && !listRuleAllows(task.countries, LOWER_COUNTRY.of(geo.country))) return false;
+  if (task.regions !== null && !listRuleAllows(task.regions, LOWER_REGION.of(geo.region))) return false;
+  if (task.cities !== null && !listRuleAllows(task.cities, LOWER_CITY.of(geo.city))) return false;
   if (task.percentageBp === null && task.userCap === null) return true;
   const userKey = userKeyOf(client);
   if (userKey === undefined) return false;

@@ -11,7 +11,7 @@
  * false negative) answers "surely not a member" at the edge; a positive is confirmed in the
  * exact, sorted values of one shard. Hashes: `hashValue` (murmur3, ./hash.ts).
  */
-import { murmur3Utf16 } from "./hash";
+import { murmur3Utf16, murmur3Utf16x3 } from "./hash";
 import type { WhitelistRef } from "./types";
 
 export const MAX_WHITELIST_LINES = 1_000_000;
@@ -87,6 +87,104 @@ export function hashValue(value: string, seed: number): [number, number] {
 export function shardOf(ref: Pick<WhitelistRef, "seed" | "shards">, value: string): number {
   if (ref.shards <= 1) return 0;
   return murmur3Utf16(value, ref.seed ^ SHARD_HASH) % ref.shards;
+}
+
+/** A value's hashes in one whitelist: the two Bloom hashes and its shard (see `valueHashes`). */
+export interface ValueHashes {
+  h1: number;
+  h2: number;
+  shard: number;
+}
+
+/**
+ * `hashValue(value, ref.seed)` and `shardOf(ref, value)` in one pass over the value (the hot
+ * path computes them once per check and reuses them for the Bloom filter and the shard).
+ */
+export function valueHashes(ref: Pick<WhitelistRef, "seed" | "shards">, value: string): ValueHashes {
+  const out = new Uint32Array(3);
+  murmur3Utf16x3(value, ref.seed, ref.seed ^ SECOND_HASH, ref.seed ^ SHARD_HASH, out);
+  return { h1: out[0]!, h2: out[1]!, shard: ref.shards <= 1 ? 0 : out[2]! % ref.shards };
+}
+
+/** `bloomHas` from precomputed hashes (`valueHashes`). */
+export function bloomHasHashes(bits: Uint8Array, ref: Pick<WhitelistRef, "bloomBits" | "bloomHashes">, h1: number, h2: number): boolean {
+  const m = ref.bloomBits;
+  if (m <= 0) return false;
+  for (let i = 0; i < ref.bloomHashes; i++) {
+    const p = (h1 + i * h2) % m;
+    if (((bits[p >>> 3] ?? 0) & (1 << (p & 7))) === 0) return false;
+  }
+  return true;
+}
+
+/**
+ * One shard file kept as its raw UTF-8 bytes plus the start offset of each value (values are
+ * separated by "\n", which never occurs inside a UTF-8 multi-byte sequence): a few bytes per
+ * value instead of a JS string and an array slot each.
+ */
+export interface ShardBytes {
+  bytes: Uint8Array;
+  /** starts[i] = offset of value i; starts[count] = bytes.length + 1 (one past the last "\n") */
+  starts: Uint32Array;
+}
+
+/** Indexes a shard file's bytes (`shardText` encoded as UTF-8). */
+export function indexShardBytes(bytes: Uint8Array): ShardBytes {
+  if (bytes.length === 0) return { bytes, starts: new Uint32Array([0]) };
+  let count = 1;
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0x0a) count++;
+  const starts = new Uint32Array(count + 1);
+  let n = 1;
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0x0a) starts[n++] = i + 1;
+  starts[count] = bytes.length + 1;
+  return { bytes, starts };
+}
+
+/** Number of values in an indexed shard. */
+export function shardBytesCount(shard: ShardBytes): number {
+  return shard.starts.length - 1;
+}
+
+/**
+ * UTF-8 lead bytes ranked in UTF-16 code unit order: shards are sorted by JS string order,
+ * where a supplementary character (surrogates 0xD800.., UTF-8 lead 0xF0-0xF4) sorts before
+ * U+E000-U+FFFF (lead 0xEE-0xEF); every other byte compares as itself.
+ */
+function utf16Rank(b: number): number {
+  if (b >= 0xf0) return b - 2;
+  if (b >= 0xee) return b + 5;
+  return b;
+}
+
+/**
+ * Exact membership of `value` (its UTF-8 bytes) in an indexed shard: binary search comparing
+ * bytes in the shard's order (`shardHas`'s plain string order; see `utf16Rank`).
+ */
+export function shardBytesHas(shard: ShardBytes, value: Uint8Array): boolean {
+  const { bytes, starts } = shard;
+  let lo = 0;
+  let hi = starts.length - 2;
+  const n = value.length;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const start = starts[mid]!;
+    const len = starts[mid + 1]! - 1 - start;
+    const common = len < n ? len : n;
+    let cmp = 0;
+    for (let i = 0; i < common; i++) {
+      const a = bytes[start + i]!;
+      const b = value[i]!;
+      if (a !== b) {
+        cmp = utf16Rank(a) - utf16Rank(b);
+        break;
+      }
+    }
+    if (cmp === 0) cmp = len - n;
+    if (cmp === 0) return true;
+    if (cmp < 0) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return false;
 }
 
 /**

@@ -17,7 +17,7 @@
  * the client a ticket (new, or the one it presented), so its next checks need no counter call.
  */
 import { decideVersion, type ClientContext, type GrayscaleChoice } from "../../core/decide";
-import { targetValue } from "../../core/grayscale/match";
+import { targetMatches, targetValue } from "../../core/grayscale/match";
 import { isTaskEligible, userKeyOf } from "../../core/grayscale/rules";
 import type { CompiledTask, Geo, WhitelistRef } from "../../core/grayscale/types";
 import { compareVersions } from "../../core/semver";
@@ -160,11 +160,12 @@ class Walk {
     const { client, geo, now } = this;
     const whitelists = task.targets?.whitelists ?? [];
     if (whitelists.length === 0) return isTaskEligible(task, client, geo, now, notMember);
-    // Every rule but membership, then an inline target match: both without I/O.
+    // Membership only decides the target rule: every rule once with membership granted, then
+    // the target rule alone (inline values first, no I/O), then with the looked-up lists.
     if (!isTaskEligible(task, client, geo, now, anyMember)) return false;
-    if (isTaskEligible(task, client, geo, now, notMember)) return true;
+    if (targetMatches(task.targets, client, notMember)) return true;
     await Promise.all(whitelists.map((ref) => this.#lookUp(ref)));
-    return isTaskEligible(task, client, geo, now, (ref) => this.#members.get(ref.id) === true);
+    return targetMatches(task.targets, client, (ref) => this.#members.get(ref.id) === true);
   }
 
   async #lookUp(ref: WhitelistRef): Promise<void> {

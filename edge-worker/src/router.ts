@@ -1,15 +1,11 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
-import { validationError } from "../../core/contracts/validation";
+import { Hono } from "hono";
 import type { EdgeHono } from "./env";
 
 /**
- * A router for one edge resource. Validation failures of every route go through the one error
- * shape (`defaultHook`); everything else thrown reaches the app's `onError`.
+ * A router for one edge resource: plain Hono. Handlers validate their input with
+ * ./validate.ts (zod/mini), whose failures take the one error shape; everything thrown reaches
+ * the app's `onError`.
  */
 export function createRouter() {
-  return new OpenAPIHono<EdgeHono>({
-    defaultHook: (result) => {
-      if (!result.success) throw validationError(result.error);
-    },
-  });
+  return new Hono<EdgeHono>();
 }

@@ -3,32 +3,40 @@
  * compact JWS, Ed25519 (`alg: EdDSA`), with the key id in the header so clients pick the
  * pinned key from the JWKS; rotation keeps retired public keys in the JWKS for an overlap.
  */
-import { z } from "@hono/zod-openapi";
+import * as z from "zod/mini";
 import { importJWK, SignJWT } from "jose";
-import type { PublicJwk } from "../../core/contracts/check";
+
 import { MANIFEST_TYPE, type ManifestClaims } from "../../core/manifest";
 
 const PrivateJwkSchema = z.object({
   kty: z.literal("OKP"),
   crv: z.literal("Ed25519"),
-  x: z.string().min(1),
-  d: z.string().min(1),
-  kid: z.string().min(1).max(128),
+  x: z.string().check(z.minLength(1)),
+  d: z.string().check(z.minLength(1)),
+  kid: z.string().check(z.minLength(1), z.maxLength(128)),
 });
 
 /** Retired keys: public fields only; `.strict()` refuses a pasted private key (`d`). */
 const VerifyKeysSchema = z.array(
-  z
-    .object({
-      kty: z.literal("OKP"),
-      crv: z.literal("Ed25519"),
-      x: z.string().min(1),
-      kid: z.string().min(1).max(128),
-      alg: z.literal("EdDSA").optional(),
-      use: z.literal("sig").optional(),
-    })
-    .strict(),
+  z.strictObject({
+    kty: z.literal("OKP"),
+    crv: z.literal("Ed25519"),
+    x: z.string().check(z.minLength(1)),
+    kid: z.string().check(z.minLength(1), z.maxLength(128)),
+    alg: z.optional(z.literal("EdDSA")),
+    use: z.optional(z.literal("sig")),
+  }),
 );
+
+/** A public Ed25519 key as published in the JWKS (never a private `d`). */
+export interface PublicJwk {
+  kty: "OKP";
+  crv: "Ed25519";
+  x: string;
+  kid: string;
+  alg: "EdDSA";
+  use: "sig";
+}
 
 export interface Signer {
   kid: string;
@@ -63,6 +71,8 @@ export async function loadSigner(secret: string): Promise<Signer> {
   const { kty, crv, x, d, kid } = parsed.data;
   const key = await importJWK({ kty, crv, x, d }, "EdDSA");
   const signer: Signer = { kid, key, publicJwk: toPublicJwk({ x, kid }) };
+  // A new key must not serve manifests signed by the old one.
+  manifestCache.clear();
   signerCache = { raw: secret, signer };
   return signer;
 }
@@ -70,6 +80,44 @@ export async function loadSigner(secret: string): Promise<Signer> {
 /** Signs the claims as a compact JWS whose header names the key and the manifest type. */
 export function signManifest(claims: ManifestClaims, signer: Signer): Promise<string> {
   return new SignJWT({ ...claims }).setProtectedHeader({ alg: "EdDSA", kid: signer.kid, typ: MANIFEST_TYPE }).sign(signer.key);
+}
+
+/**
+ * Signed manifests are shared between clients for a short window (ARCHITECTURE.md "The hot
+ * path"): the claims never name the user, so every client that gets the same answer in the same
+ * window gets the same JWS and the isolate signs once per answer and window, not per request.
+ * `iat` is the window's start (see `manifestWindowStart`) and `exp = iat + TTL`, so a cached
+ * manifest never claims more life than one signed now would. Bounded LRU per isolate.
+ */
+export const MANIFEST_WINDOW_MS = 10_000;
+const MANIFEST_CACHE_MAX = 1_024;
+const manifestCache = new Map<string, string>();
+
+/** The `nowMs` to build manifest claims with: the start of the current signing window. */
+export function manifestWindowStart(nowMs: number): number {
+  return nowMs - (nowMs % MANIFEST_WINDOW_MS);
+}
+
+/**
+ * `signManifest`, reusing the JWS of identical claims (same key, same window: `iat` is in the
+ * claims, so a new window is a new key and old entries age out of the LRU).
+ */
+export async function signManifestShared(claims: ManifestClaims, signer: Signer): Promise<string> {
+  const key = `${signer.kid}\n${JSON.stringify(claims)}`;
+  const hit = manifestCache.get(key);
+  if (hit !== undefined) {
+    // Refresh recency: Map keeps insertion order, the first key is the least recently used.
+    manifestCache.delete(key);
+    manifestCache.set(key, hit);
+    return hit;
+  }
+  const jws = await signManifest(claims, signer);
+  // Keyed by the signer object too: a rotated secret imports a new signer with maybe the same kid.
+  if (signerCache?.signer === signer) {
+    if (manifestCache.size >= MANIFEST_CACHE_MAX) manifestCache.delete(manifestCache.keys().next().value as string);
+    manifestCache.set(key, jws);
+  }
+  return jws;
 }
 
 /**

@@ -45,8 +45,17 @@ export async function loadTicketKey(secret: string): Promise<CryptoKey> {
 
 export async function issueTicket(key: CryptoKey, payload: TicketPayload): Promise<string> {
   const body = toBase64Url(encoder.encode(JSON.stringify({ t: payload.t, u: payload.u, v: payload.v, exp: payload.exp })));
+  // The MAC is deterministic: the same payload under the same key is the same token.
+  if (verifiedKey === key) {
+    const known = issued.get(body);
+    if (known !== undefined) return known;
+  }
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, encoder.encode(body)));
-  return `${body}.${toBase64Url(mac)}`;
+  const token = `${body}.${toBase64Url(mac)}`;
+  // Issued under this key: it verifies, so the client's next check need not recompute the MAC.
+  remember(key, token, { t: payload.t, u: payload.u, v: payload.v, exp: payload.exp });
+  issued.set(body, token);
+  return token;
 }
 
 /**
@@ -54,6 +63,8 @@ export async function issueTicket(key: CryptoKey, payload: TicketPayload): Promi
  * worth verifying. Never trust it before `verifyTicket`.
  */
 export function peekTicket(token: string): TicketPayload | undefined {
+  const known = verified.get(token);
+  if (known !== undefined) return known;
   const dot = token.indexOf(".");
   if (dot <= 0 || dot !== token.lastIndexOf(".")) return undefined;
   const bytes = fromBase64Url(token.slice(0, dot));
@@ -87,10 +98,34 @@ export async function verifyTicket(
   if (!payload) return false;
   if (payload.t !== expected.taskId || payload.u !== expected.userKey || payload.v !== expected.version) return false;
   if (payload.exp * 1000 <= nowMs) return false;
+  if (verifiedKey === key && verified.has(token)) return true;
   const dot = token.indexOf(".");
   const mac = fromBase64Url(token.slice(dot + 1));
   if (!mac || mac.byteLength !== 32) return false;
-  return crypto.subtle.verify("HMAC", key, mac, encoder.encode(token.slice(0, dot)));
+  const ok = await crypto.subtle.verify("HMAC", key, mac, encoder.encode(token.slice(0, dot)));
+  if (ok) remember(key, token, payload);
+  return ok;
+}
+
+/**
+ * Tokens whose MAC verified under `verifiedKey`, with their payloads: an admitted user presents
+ * the same bytes on every check, and the same bytes under the same key verify the same way, so
+ * repeat checks skip the base64 decoding and the HMAC. Expiry and task/user/version are still
+ * checked on every use. Bounded; emptied when full or when the key changes (secret rotation).
+ */
+const VERIFIED_MAX = 8_192;
+const verified = new Map<string, TicketPayload>();
+/** Tokens issued under `verifiedKey`, by their encoded payload (uncapped tasks re-issue on every check). */
+const issued = new Map<string, string>();
+let verifiedKey: CryptoKey | undefined;
+
+function remember(key: CryptoKey, token: string, payload: TicketPayload): void {
+  if (verifiedKey !== key || verified.size >= VERIFIED_MAX || issued.size >= VERIFIED_MAX) {
+    verified.clear();
+    issued.clear();
+    verifiedKey = key;
+  }
+  verified.set(token, payload);
 }
 
 function toBase64Url(bytes: Uint8Array): string {

@@ -6,24 +6,29 @@
  * - the Bloom filter of a whitelist is read from R2 once and answers "surely not a member"
  *   with no further I/O, so a non-member costs nothing after the first check;
  * - only a Bloom positive reads the one shard the value hashes to, to confirm exactly; parsed
- *   shards are kept in a byte-bounded LRU (a 1M-value list has ~256 shards of ~4k values);
+ *   shards are kept as raw bytes with an offsets index in a byte-bounded LRU (a 1M-value list
+ *   has ~256 shards of ~4k values, and all of them fit);
  * - a missing or corrupt object, or an R2 error, answers "not a member": the client then gets
  *   the online version rather than an error; a missing or corrupt object is not asked for
  *   again for UNREADABLE_RETRY_MS, so a broken snapshot does not turn every check into a read.
  * Concurrent loads of one object share a single R2 read (with a fallback, see COALESCE_WAIT_MS).
  */
-import { bloomHas, shardHas, shardOf } from "../../core/grayscale/whitelist";
 import type { WhitelistRef } from "../../core/grayscale/types";
-import { parseShardText } from "../../core/grayscale/whitelist-build";
+import { bloomHasHashes, indexShardBytes, shardBytesHas, valueHashes, type ShardBytes } from "../../core/grayscale/whitelist";
 import { whitelistBloomKey, whitelistShardKey } from "../../core/snapshot";
 import { TIMED_OUT, withTimeout } from "./timeout";
 
-/** Bloom filters: ~1.2 MB per million values; a few dozen large lists fit. */
-const BLOOM_CACHE_BYTES = 32 * 1024 * 1024;
-/** Parsed shards (strings cost about two bytes per character plus per-value overhead). */
-const SHARD_CACHE_BYTES = 16 * 1024 * 1024;
-/** Per-value overhead estimate of a parsed shard (array slot and string header). */
-const VALUE_OVERHEAD_BYTES = 32;
+/** Bloom filters: ~1.2 MB per million values; a dozen large lists fit. */
+const BLOOM_CACHE_BYTES = 16 * 1024 * 1024;
+/**
+ * Shards, kept as raw UTF-8 bytes plus a 4-byte offset per value (no JS string per value): all
+ * shards of a 1,000,000-value list of 36-character GUIDs (~37 MB raw + 4 MB index) fit, with
+ * the Bloom budget and the isolate's own heap still inside workerd's 128 MB.
+ */
+const SHARD_CACHE_BYTES = 48 * 1024 * 1024;
+/** Fixed cost of one cached shard (objects, typed-array headers, map entry). */
+const SHARD_OVERHEAD_BYTES = 256;
+const encoder = new TextEncoder();
 /** As in snapshot-cache.ts: workerd may cancel a wait on another request's promise. */
 const COALESCE_WAIT_MS = 2_000;
 const UNREADABLE_RETRY_MS = 10_000;
@@ -79,7 +84,7 @@ export interface WhitelistCacheStats {
 
 export class WhitelistCache {
   readonly #blooms = new ByteLru<Uint8Array>(BLOOM_CACHE_BYTES);
-  readonly #shards = new ByteLru<readonly string[]>(SHARD_CACHE_BYTES);
+  readonly #shards = new ByteLru<ShardBytes>(SHARD_CACHE_BYTES);
   readonly #loads = new Map<string, { promise: Promise<unknown>; startedAt: number }>();
   /** R2 key -> until when it is known to be missing or corrupt */
   readonly #unreadable = new Map<string, number>();
@@ -88,9 +93,12 @@ export class WhitelistCache {
   /** Whether `value` is in the whitelist `ref`: Bloom first, the exact shard only on a positive. */
   async has(bucket: R2Bucket, ref: WhitelistRef, value: string): Promise<boolean> {
     const bits = await this.#bloom(bucket, ref);
-    if (!bits || !bloomHas(bits, ref, value)) return false;
-    const values = await this.#shard(bucket, ref, shardOf(ref, value));
-    return values !== undefined && shardHas(values, value);
+    if (!bits) return false;
+    // The value is hashed once: Bloom positions and shard come from the same pass.
+    const hashes = valueHashes(ref, value);
+    if (!bloomHasHashes(bits, ref, hashes.h1, hashes.h2)) return false;
+    const shard = await this.#shard(bucket, ref, hashes.shard);
+    return shard !== undefined && shardBytesHas(shard, encoder.encode(value));
   }
 
   async #bloom(bucket: R2Bucket, ref: WhitelistRef): Promise<Uint8Array | undefined> {
@@ -109,7 +117,7 @@ export class WhitelistCache {
     });
   }
 
-  async #shard(bucket: R2Bucket, ref: WhitelistRef, shard: number): Promise<readonly string[] | undefined> {
+  async #shard(bucket: R2Bucket, ref: WhitelistRef, shard: number): Promise<ShardBytes | undefined> {
     const key = whitelistShardKey(ref.id, shard);
     const cached = this.#shards.get(key);
     if (cached) return cached;
@@ -117,10 +125,9 @@ export class WhitelistCache {
       this.stats.shardReads++;
       const object = await bucket.get(key);
       if (!object) return this.#unreadableObject(ref, key, "missing");
-      const text = await object.text();
-      const values = parseShardText(text);
-      this.#shards.set(key, values, text.length * 2 + values.length * VALUE_OVERHEAD_BYTES);
-      return values;
+      const indexed = indexShardBytes(new Uint8Array(await object.arrayBuffer()));
+      this.#shards.set(key, indexed, indexed.bytes.byteLength + indexed.starts.byteLength + SHARD_OVERHEAD_BYTES);
+      return indexed;
     });
   }
 

@@ -6,30 +6,12 @@
  * answered from the URL plus a metadata-only `head()`, never a body read; ranges go to R2
  * as `range` so only the requested bytes leave storage.
  */
-import { createRoute } from "@hono/zod-openapi";
-import { PackageParamsSchema } from "../../../core/contracts/check";
-import { ErrorBodySchema } from "../../../core/contracts/error";
 import { ApiError, notFound } from "../../../core/errors";
 import { packageKey } from "../../../core/snapshot";
 import { etagListMatches, parseRange, resolveRange, type ByteRange } from "../http-range";
+import { Sha256Schema } from "../contracts";
 import { createRouter } from "../router";
-
-const errorResponse = (description: string) => ({ description, content: { "application/json": { schema: ErrorBodySchema } } });
-
-const packageRoute = createRoute({
-  method: "get",
-  path: "/{sha256}",
-  summary: "Download a package (also HEAD); supports Range and If-None-Match",
-  request: { params: PackageParamsSchema },
-  responses: {
-    200: { description: "The whole package", content: { "application/zip": { schema: { type: "string", format: "binary" } } } },
-    206: { description: "The requested byte range" },
-    304: { description: "Not modified: the client already holds these bytes" },
-    400: errorResponse("Not a sha256"),
-    404: errorResponse("No such package"),
-    416: errorResponse("Range not satisfiable"),
-  },
-});
+import { parseParam } from "../validate";
 
 /** Headers every package response carries, 304 included (RFC 9110 §15.4.5). */
 function packageHeaders(object: R2Object, etag: string): Headers {
@@ -53,8 +35,8 @@ function rangeNotSatisfiable(size: number): Response {
 export const packageRoutes = createRouter();
 
 // Serve one package by its hash: 200, 206, 304, 416 or 404.
-packageRoutes.openapi(packageRoute, async (c) => {
-  const { sha256 } = c.req.valid("param");
+packageRoutes.get("/:sha256", async (c) => {
+  const sha256 = parseParam(c.req.param("sha256"), "sha256", Sha256Schema);
   const key = packageKey(sha256);
   const etag = `"${sha256}"`;
   const bucket = c.env.PACKAGES;

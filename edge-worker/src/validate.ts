@@ -1,0 +1,79 @@
+/**
+ * Request validation of the edge's routes: one helper per input, every failure in the one error
+ * shape (core/contracts/validation.ts, core/errors.ts). The body is read once, as text, under
+ * the size limit, then `JSON.parse` and the zod/mini schema.
+ */
+import type { Context } from "hono";
+import type * as z from "zod/mini";
+import { validationError } from "../../core/contracts/validation";
+import { ApiError } from "../../core/errors";
+
+/** A client context is a few hundred bytes; anything near this is not a real client. */
+export const BODY_LIMIT = 16 * 1024;
+
+const tooLarge = () => new ApiError("payload_too_large", `request bodies are limited to ${BODY_LIMIT} bytes`);
+
+/**
+ * The JSON body of `c`, validated by `schema`. Checks, in order:
+ * 1. Content-Type is application/json (or +json) when there is a body: else 415;
+ * 2. at most BODY_LIMIT bytes, by Content-Length or, without one, while streaming: else 413;
+ * 3. non-empty, well-formed JSON: else 400;
+ * 4. the schema: else 400 with the issues.
+ */
+export async function parseJsonBody<T extends z.ZodMiniType>(c: Context, schema: T): Promise<z.infer<T>> {
+  const request = c.req.raw;
+  const length = request.headers.get("content-length");
+  if (length !== null && Number(length) > BODY_LIMIT) throw tooLarge();
+  const text = request.body === null ? "" : length !== null ? await request.text() : await readLimited(request.body);
+  if (text.length > BODY_LIMIT) throw tooLarge();
+  if (text !== "" && !isJsonType(request.headers.get("content-type"))) {
+    throw new ApiError("unsupported_media_type", "the body must be application/json");
+  }
+  if (text === "") throw new ApiError("bad_request", "a JSON body is required");
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ApiError("bad_request", "the body is not valid JSON");
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) throw validationError(result.error);
+  return result.data as z.infer<T>;
+}
+
+/** A path or query value validated by `schema`, or 400 naming `name`. */
+export function parseParam<T extends z.ZodMiniType>(value: string | undefined, name: string, schema: T): z.infer<T> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw validationError({ issues: result.error.issues.map((i) => ({ ...i, path: [name, ...i.path] })) });
+  return result.data as z.infer<T>;
+}
+
+function isJsonType(contentType: string | null): boolean {
+  if (contentType === null) return false;
+  const type = contentType.split(";", 1)[0]!.trim().toLowerCase();
+  return type === "application/json" || (type.startsWith("application/") && type.endsWith("+json"));
+}
+
+/** Reads a body without Content-Length, refusing it as soon as it passes BODY_LIMIT bytes. */
+async function readLimited(body: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > BODY_LIMIT) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
+}
