@@ -74,3 +74,18 @@ export class ApiError extends Error {
 export const notFound = (what: string) => new ApiError("not_found", `${what} not found`);
 export const conflict = (message: string) => new ApiError("conflict", message);
 export const forbidden = (message = "your role does not allow this") => new ApiError("forbidden", message);
+
+/**
+ * Maps anything a handler threw to the one error shape: our own `ApiError` as is, a framework's
+ * client error (malformed JSON, wrong media type, body limit) with its 4xx kept, anything else
+ * to an opaque 500 (`internal` is true: the caller logs it, without request bodies or secrets).
+ */
+export function toApiError(err: unknown): { error: ApiError; internal: boolean } {
+  if (err instanceof ApiError) return { error: err, internal: false };
+  const status = (err as { status?: unknown } | null)?.status;
+  if (typeof status === "number" && status >= 400 && status < 500) {
+    const code: ErrorCode = status === 413 ? "payload_too_large" : status === 415 ? "unsupported_media_type" : status === 404 ? "not_found" : "bad_request";
+    return { error: new ApiError(code, (err as Error).message || "bad request"), internal: false };
+  }
+  return { error: new ApiError("internal", "internal error"), internal: true };
+}

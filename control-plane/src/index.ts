@@ -8,7 +8,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
 import { validationError } from "../../core/contracts/validation";
-import { ApiError } from "../../core/errors";
+import { ApiError, toApiError } from "../../core/errors";
 import { authenticate } from "./auth/middleware";
 import { createDb } from "./db/client";
 import type { AdminHono } from "./env";
@@ -91,15 +91,9 @@ app.notFound(() => {
 });
 
 app.onError((err, c) => {
-  if (err instanceof ApiError) return c.json(err.toBody(), err.status);
-  // Hono's own HTTP errors (e.g. malformed JSON) are the client's mistake.
-  const status = (err as { status?: number }).status;
-  if (typeof status === "number" && status >= 400 && status < 500) {
-    const code = status === 415 ? "unsupported_media_type" : status === 413 ? "payload_too_large" : "bad_request";
-    return c.json(new ApiError(code, err.message || "bad request").toBody(), status as 400);
-  }
-  console.error("unhandled error", { path: c.req.path, method: c.req.method, error: String(err) });
-  return c.json(new ApiError("internal", "internal error").toBody(), 500);
+  const { error, internal } = toApiError(err);
+  if (internal) console.error("unhandled error", { path: c.req.path, method: c.req.method, error: String(err) });
+  return c.json(error.toBody(), error.status);
 });
 
 /**

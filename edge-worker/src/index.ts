@@ -6,7 +6,7 @@
  */
 import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
-import { ApiError, type ErrorCode } from "../../core/errors";
+import { ApiError, toApiError } from "../../core/errors";
 import { edgeOpenApiDocument } from "./contracts";
 import type { EdgeHono } from "./env";
 import { checkRoutes } from "./routes/check";
@@ -35,23 +35,10 @@ app.notFound(() => {
   throw new ApiError("not_found", "no such route");
 });
 
-/** Hono's own client errors (malformed JSON, wrong media type, body limit) keep their 4xx. */
-function clientErrorCode(status: number): ErrorCode {
-  if (status === 413) return "payload_too_large";
-  if (status === 415) return "unsupported_media_type";
-  if (status === 404) return "not_found";
-  return "bad_request";
-}
-
 app.onError((err, c) => {
-  if (err instanceof ApiError) return c.json(err.toBody(), err.status);
-  const status = (err as { status?: unknown }).status;
-  if (typeof status === "number" && status >= 400 && status < 500) {
-    const apiError = new ApiError(clientErrorCode(status), err.message || "bad request");
-    return c.json(apiError.toBody(), apiError.status);
-  }
-  console.error("unhandled error", { path: c.req.path, method: c.req.method, error: String(err) });
-  return c.json(new ApiError("internal", "internal error").toBody(), 500);
+  const { error, internal } = toApiError(err);
+  if (internal) console.error("unhandled error", { path: c.req.path, method: c.req.method, error: String(err) });
+  return c.json(error.toBody(), error.status);
 });
 
 export default app;
