@@ -30,28 +30,12 @@ export function murmur3Utf16(a: string, seed: number, b?: string): number {
   let h = seed | 0;
   let i = 0;
   for (; i + 1 < total; i += 2) {
-    let k = unitAt(a, b, i) | (unitAt(a, b, i + 1) << 16);
-    k = Math.imul(k, C1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, C2);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    h = mixState(h, scramble(unitAt(a, b, i) | (unitAt(a, b, i + 1) << 16)));
   }
   if (i < total) {
-    let k = unitAt(a, b, i);
-    k = Math.imul(k, C1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, C2);
-    h ^= k;
+    h ^= scramble(unitAt(a, b, i));
   }
-  h ^= total * 2;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix(h ^ (total * 2));
 }
 
 /**
@@ -66,25 +50,13 @@ export function murmur3Utf16x3(value: string, seed0: number, seed1: number, seed
   let h2 = seed2 | 0;
   let i = 0;
   for (; i + 1 < total; i += 2) {
-    let k = value.charCodeAt(i) | (value.charCodeAt(i + 1) << 16);
-    k = Math.imul(k, C1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, C2);
-    h0 ^= k;
-    h0 = (h0 << 13) | (h0 >>> 19);
-    h0 = (Math.imul(h0, 5) + 0xe6546b64) | 0;
-    h1 ^= k;
-    h1 = (h1 << 13) | (h1 >>> 19);
-    h1 = (Math.imul(h1, 5) + 0xe6546b64) | 0;
-    h2 ^= k;
-    h2 = (h2 << 13) | (h2 >>> 19);
-    h2 = (Math.imul(h2, 5) + 0xe6546b64) | 0;
+    const k = scramble(value.charCodeAt(i) | (value.charCodeAt(i + 1) << 16));
+    h0 = mixState(h0, k);
+    h1 = mixState(h1, k);
+    h2 = mixState(h2, k);
   }
   if (i < total) {
-    let k = value.charCodeAt(i);
-    k = Math.imul(k, C1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, C2);
+    const k = scramble(value.charCodeAt(i));
     h0 ^= k;
     h1 ^= k;
     h2 ^= k;
@@ -92,6 +64,20 @@ export function murmur3Utf16x3(value: string, seed0: number, seed1: number, seed
   out[0] = fmix(h0 ^ (total * 2));
   out[1] = fmix(h1 ^ (total * 2));
   out[2] = fmix(h2 ^ (total * 2));
+}
+
+/** MurmurHash3's per-block scramble of a 32-bit block (seed-independent). */
+function scramble(k: number): number {
+  k = Math.imul(k, C1);
+  k = (k << 15) | (k >>> 17);
+  return Math.imul(k, C2);
+}
+
+/** Folds a scrambled block into the running state. */
+function mixState(h: number, k: number): number {
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
 function fmix(h: number): number {
