@@ -5,14 +5,32 @@
  * `rollback` is the only way a client accepts a version older than the one it runs.
  */
 import type { ClientContext, Decision, DecisionReason, DecisionStatus } from "./decide";
+import type { DeveloperSignature, PackageEncryption } from "./snapshot";
 
 export const MANIFEST_ISSUER = "graycast";
 export const MANIFEST_TYPE = "graycast-manifest+jwt";
 
 export interface ManifestPackage {
   url: string;
+  /** bytes to download; a client stops reading past it (endless-data defence) */
   size: number;
   sha256: string;
+  /** `filesSha256` of the unpacked files (core/increment.ts): what an increment must produce */
+  files?: string;
+  signature?: DeveloperSignature;
+  encryption?: PackageEncryption;
+}
+
+/** An increment offered instead of the full package (PRODUCT.md D3). */
+export interface ManifestIncrement {
+  url: string;
+  size: number;
+  sha256: string;
+  /** the installed version it starts from */
+  fromVersion: string;
+  /** `filesSha256` of that installed version */
+  from: string;
+  encryption?: PackageEncryption;
 }
 
 export interface ManifestClaims {
@@ -27,6 +45,8 @@ export interface ManifestClaims {
   reason: DecisionReason;
   version?: string;
   package?: ManifestPackage;
+  /** only when the client reported an installed version that has one, and it is smaller */
+  increment?: ManifestIncrement;
   rollback?: boolean;
   pagePath?: string;
   /** grayscale task id when reason is "grayscale" */
@@ -44,6 +64,7 @@ export function buildManifestClaims(input: {
   nowMs: number;
   ttlSeconds: number;
   packageUrl: (sha256: string) => string;
+  incrementUrl: (sha256: string) => string;
 }): ManifestClaims {
   const { decision, client } = input;
   const iat = Math.floor(input.nowMs / 1000);
@@ -59,10 +80,32 @@ export function buildManifestClaims(input: {
     ...(client.installedVersion !== undefined ? { installedVersion: client.installedVersion } : {}),
   };
   if (decision.status !== "ok") return claims;
+  const pkg = decision.package;
+  const increment = client.installedVersion !== undefined && pkg.increments ? pkg.increments[client.installedVersion] : undefined;
   return {
     ...claims,
     version: decision.version,
-    package: { url: input.packageUrl(decision.package.sha256), size: decision.package.size, sha256: decision.package.sha256 },
+    package: {
+      url: input.packageUrl(pkg.sha256),
+      size: pkg.size,
+      sha256: pkg.sha256,
+      ...(pkg.files !== undefined ? { files: pkg.files } : {}),
+      ...(pkg.signature !== undefined ? { signature: pkg.signature } : {}),
+      ...(pkg.encryption !== undefined ? { encryption: pkg.encryption } : {}),
+    },
+    // Offered only when it saves bytes; an own-key lookup, so "__proto__" and friends miss.
+    ...(increment !== undefined && Object.hasOwn(pkg.increments!, client.installedVersion!) && increment.size < pkg.size && client.installedVersion !== decision.version
+      ? {
+          increment: {
+            url: input.incrementUrl(increment.sha256),
+            size: increment.size,
+            sha256: increment.sha256,
+            fromVersion: client.installedVersion!,
+            from: increment.from,
+            ...(increment.encryption !== undefined ? { encryption: increment.encryption } : {}),
+          },
+        }
+      : {}),
     rollback: decision.rollback,
     ...(decision.pagePath !== undefined ? { pagePath: decision.pagePath } : {}),
     ...(decision.taskId !== undefined ? { taskId: decision.taskId } : {}),

@@ -9,10 +9,53 @@ import { compareVersions } from "./semver";
 
 export const SNAPSHOT_SCHEMA = 1;
 
-/** A content-addressed package in R2 (`packages/{sha256}`). */
+/**
+ * A content-addressed package in R2 (`packages/{sha256}`). `sha256` and `size` are always of the
+ * bytes a client downloads (the ciphertext when the package is encrypted).
+ */
 export interface PackageRef {
   sha256: string;
   size: number;
+  /** `filesSha256` of the version's file list (core/increment.ts `filesDigest`) */
+  files?: string;
+  /** increments to this package, by the version they start from (PRODUCT.md D3) */
+  increments?: Record<string, IncrementRef>;
+  /** the developer's signature when the team registered a key (PRODUCT.md S2) */
+  signature?: DeveloperSignature;
+  /** present when the mini program encrypts its packages (PRODUCT.md S3) */
+  encryption?: PackageEncryption;
+}
+
+/** A built increment in R2 (`increments/{sha256}`), smaller than the full package. */
+export interface IncrementRef {
+  sha256: string;
+  size: number;
+  /** `filesSha256` of the base it applies to */
+  from: string;
+  encryption?: PackageEncryption;
+}
+
+/**
+ * A developer's signature over `packageSigningInput(appId, version, filesSha256)`
+ * (core/signature.ts), made with the key `kid` the team registered.
+ */
+export interface DeveloperSignature {
+  kid: string;
+  alg: "EdDSA" | "ES256";
+  /** base64url */
+  sig: string;
+}
+
+/** AES-256-GCM parameters of one encrypted object; the key travels only in signed manifests. */
+export interface PackageEncryption {
+  alg: "A256GCM";
+  /** base64url raw key, 32 bytes */
+  key: string;
+  /** base64url, 12 bytes */
+  iv: string;
+  /** SHA-256 and size of the plaintext (what `files` describes once unpacked) */
+  plainSha256: string;
+  plainSize: number;
 }
 
 export interface SnapshotRelease {

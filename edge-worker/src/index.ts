@@ -11,7 +11,7 @@ import { edgeOpenApiDocument } from "./contracts";
 import type { EdgeHono } from "./env";
 import { checkRoutes } from "./routes/check";
 import { jwksRoutes } from "./routes/jwks";
-import { packageRoutes } from "./routes/packages";
+import { incrementRoutes, packageRoutes } from "./routes/packages";
 
 export { GrayscaleCounter } from "../../durable-objects/grayscale-counter";
 
@@ -25,6 +25,7 @@ app.get("/healthz", (c) => c.json({ ok: true, service: "graycast-edge" }));
 
 app.route("/v1/check", checkRoutes);
 app.route("/v1/packages", packageRoutes);
+app.route("/v1/increments", incrementRoutes);
 app.route("/.well-known", jwksRoutes);
 
 // The edge API description, generated from the same zod/mini schemas the routes validate with.

@@ -89,6 +89,8 @@ export const miniPrograms = sqliteTable(
     /** how the online version got there; a rollback blocks the next rollback */
     lastReleaseVia: text("last_release_via").$type<"publish" | "rollback">(),
     trialPagePath: text("trial_page_path"),
+    /** PRODUCT.md S3: packages and increments of versions uploaded while on are AES-GCM encrypted */
+    encryptPackages: integer("encrypt_packages", { mode: "boolean" }).notNull().default(false),
     /** bumped on every snapshot publish; the edge keeps the highest it has seen */
     snapshotRevision: integer("snapshot_revision").notNull().default(0),
     createdBy: text("created_by").notNull(),
@@ -139,6 +141,18 @@ export const versions = sqliteTable(
     packageSize: integer("package_size").notNull(),
     fileCount: integer("file_count").notNull(),
     unpackedSize: integer("unpacked_size").notNull(),
+    /** `filesSha256` of the file list (core/increment.ts filesDigest) */
+    filesSha256: text("files_sha256").notNull().default(""),
+    /** PRODUCT.md S2: the developer's signature, when the team has registered keys */
+    signatureKid: text("signature_kid"),
+    signatureAlg: text("signature_alg").$type<"EdDSA" | "ES256">(),
+    signature: text("signature"),
+    /** PRODUCT.md S3: the encrypted copy clients download (`packages/{encSha256}`) */
+    encSha256: text("enc_sha256"),
+    encSize: integer("enc_size"),
+    encIv: text("enc_iv"),
+    /** the version's AES-256 key, wrapped (AES-GCM) under the PACKAGE_KEY_SECRET platform key */
+    encKeyWrapped: text("enc_key_wrapped"),
     uploadedBy: text("uploaded_by").notNull(),
     createdAt: createdAt(),
     firstReleasedAt: integer("first_released_at"),
@@ -279,4 +293,82 @@ export const changeLog = sqliteTable(
     detail: text("detail").notNull().default("{}"),
   },
   (t) => [index("change_log_team").on(t.teamId, t.at), index("change_log_target").on(t.targetType, t.targetId, t.at)],
+);
+
+export type IncrementStatus = "pending" | "built" | "skipped" | "failed";
+
+/**
+ * Incremental packages (PRODUCT.md D3): one row per (target package, base package), planned when
+ * a version is approved or released and built off the hot path (control-plane/src/increments).
+ * `skipped` rows were built but not smaller than the full package, or the pair is too large.
+ */
+export const increments = sqliteTable(
+  "increments",
+  {
+    id: text("id").primaryKey(),
+    miniProgramId: text("mini_program_id").notNull().references(() => miniPrograms.id),
+    fromVersion: text("from_version").notNull(),
+    toVersion: text("to_version").notNull(),
+    fromPackageSha256: text("from_package_sha256").notNull(),
+    toPackageSha256: text("to_package_sha256").notNull(),
+    status: text("status").$type<IncrementStatus>().notNull(),
+    /** `filesSha256` of the base, once built */
+    fromFilesSha256: text("from_files_sha256"),
+    /** the increment object (`increments/{sha256}`), once built */
+    sha256: text("sha256"),
+    size: integer("size"),
+    /** bytes of the full package it replaces, for the "only when smaller" rule and reports */
+    fullSize: integer("full_size").notNull(),
+    /** AES-GCM IV when the target version is encrypted (same key as the target's package) */
+    encIv: text("enc_iv"),
+    encSha256: text("enc_sha256"),
+    encSize: integer("enc_size"),
+    attempts: integer("attempts").notNull().default(0),
+    detail: text("detail").notNull().default(""),
+    createdAt: createdAt(),
+    builtAt: integer("built_at"),
+  },
+  (t) => [uniqueIndex("increments_pair").on(t.miniProgramId, t.toPackageSha256, t.fromPackageSha256), index("increments_status").on(t.status)],
+);
+
+/**
+ * Public keys a team registered for custom signature verification (PRODUCT.md S2). While a team
+ * has an active key, every upload of its mini programs must carry a valid signature by one.
+ */
+export const teamSigningKeys = sqliteTable(
+  "team_signing_keys",
+  {
+    /** the key id clients and uploads name */
+    id: text("id").primaryKey(),
+    teamId: text("team_id").notNull().references(() => teams.id),
+    name: text("name").notNull(),
+    alg: text("alg").$type<"EdDSA" | "ES256">().notNull(),
+    /** public JWK, JSON */
+    publicJwk: text("public_jwk").notNull(),
+    /** SHA-256 (hex) of the JWK thumbprint input, to refuse registering one key twice */
+    thumbprint: text("thumbprint").notNull(),
+    status: text("status").$type<"active" | "revoked">().notNull(),
+    createdBy: text("created_by").notNull(),
+    createdAt: createdAt(),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [index("team_signing_keys_team").on(t.teamId), uniqueIndex("team_signing_keys_thumbprint").on(t.teamId, t.thumbprint)],
+);
+
+/**
+ * Offline packages downloaded from the console (PRODUCT.md D4): the versions host apps may
+ * carry as presets, so increments are also built from them.
+ */
+export const offlinePackages = sqliteTable(
+  "offline_packages",
+  {
+    id: text("id").primaryKey(),
+    miniProgramId: text("mini_program_id").notNull().references(() => miniPrograms.id),
+    versionId: text("version_id").notNull().references(() => versions.id),
+    version: text("version").notNull(),
+    packageSha256: text("package_sha256").notNull(),
+    downloadedBy: text("downloaded_by").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("offline_packages_app").on(t.miniProgramId, t.createdAt)],
 );

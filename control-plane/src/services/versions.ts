@@ -6,11 +6,12 @@ import { and, desc, eq, inArray, ne, sql } from "drizzle-orm";
 import { type Refusal, checkUpload } from "../../../core/lifecycle";
 import { ApiError, notFound } from "../../../core/errors";
 import { compareVersions, versionKey } from "../../../core/semver";
+import { filesDigest } from "../../../core/increment";
 import { fileManifestKey, packageKey } from "../../../core/snapshot";
 import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
 import { audits, auditReviews, miniPrograms, releases, trialTesters, versions } from "../db/schema";
-import { randomId } from "../lib/encoding";
+import { randomId, sha256Hex } from "../lib/encoding";
 import { inspectPackage, readLimitedBody } from "../lib/package-archive";
 import { READ_ROLES, WRITE_ROLES, requireMiniProgram } from "./access";
 import { recordChange } from "./change-log";
@@ -64,6 +65,7 @@ export async function uploadVersion(
     httpMetadata: { contentType: "application/json" },
   });
 
+  const filesSha256 = await filesDigest(inspection.files, sha256Hex);
   const replaced = existing.filter((v) => v.status === "development" || v.status === "rejected");
   const id = randomId("ver_", 10);
   const now = Date.now();
@@ -81,6 +83,7 @@ export async function uploadVersion(
         packageSize: inspection.size,
         fileCount: inspection.files.length,
         unpackedSize: inspection.unpackedSize,
+        filesSha256,
         uploadedBy: actor.userId,
         createdAt: now,
       }),

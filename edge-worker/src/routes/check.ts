@@ -51,6 +51,7 @@ checkRoutes.post("/", async (c) => {
     nowMs: manifestWindowStart(now),
     ttlSeconds: readNumberVar(c.env.MANIFEST_TTL_SECONDS, DEFAULT_MANIFEST_TTL_SECONDS),
     packageUrl: (sha256) => `${origin}/v1/packages/${sha256}`,
+    incrementUrl: (sha256) => `${origin}/v1/increments/${sha256}`,
   });
   const manifest = await signManifestShared(claims, await loadSigner(c.env.MANIFEST_SIGNING_KEY));
   // The answer depends on the client and changes with every publish: no shared cache may keep it.
