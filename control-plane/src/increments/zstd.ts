@@ -5,7 +5,6 @@
  * handed to the Emscripten glue through its `instantiateWasm` hook. The package's `exports` map
  * only offers an entry that fetches the file, hence the direct paths.
  */
-// @ts-expect-error: the Emscripten glue has no declaration under this path
 import { Module } from "../../../node_modules/@bokuweb/zstd-wasm/dist/web/zstd.js";
 import zstdWasm from "../../../node_modules/@bokuweb/zstd-wasm/dist/web/zstd.wasm";
 

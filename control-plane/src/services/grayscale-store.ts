@@ -7,6 +7,7 @@ import type { TaskStatus } from "../../../core/grayscale/lifecycle";
 import { compileTask, effectiveStatus } from "../../../core/grayscale/lifecycle";
 import type { CompiledTask, TaskDefinition, WhitelistRef } from "../../../core/grayscale/types";
 import { notFound } from "../../../core/errors";
+import { packageRefOf } from "./package-ref";
 import type { Db } from "../db/client";
 import { grayscaleTasks, versions, whitelists } from "../db/schema";
 
@@ -51,7 +52,7 @@ export async function currentWhitelists(db: Db, taskIds: readonly string[]): Pro
  */
 export async function compiledTasksOf(db: Db, appId: string, now: number): Promise<CompiledTask[]> {
   const rows = await db
-    .select({ task: grayscaleTasks, sha256: versions.packageSha256, size: versions.packageSize })
+    .select({ task: grayscaleTasks, version: versions })
     .from(grayscaleTasks)
     .innerJoin(versions, eq(versions.id, grayscaleTasks.versionId))
     // Withdrawn tasks never reach the snapshot; skip them in SQL (a mini program collects many).
@@ -59,9 +60,9 @@ export async function compiledTasksOf(db: Db, appId: string, now: number): Promi
     .all();
   const lists = await currentWhitelists(db, rows.map((r) => r.task.id));
   const compiled: CompiledTask[] = [];
-  for (const { task, sha256, size } of rows) {
+  for (const { task, version } of rows) {
     const refs = lists.filter((w) => w.taskId === task.id).map(whitelistRefOf);
-    const c = compileTask({ id: task.id, definition: definitionOf(task), status: { state: task.state, endReason: task.endReason ?? null }, package: { sha256, size }, whitelists: refs }, now);
+    const c = compileTask({ id: task.id, definition: definitionOf(task), status: { state: task.state, endReason: task.endReason ?? null }, package: packageRefOf(version), whitelists: refs }, now);
     if (c) compiled.push(c);
   }
   return compiled;

@@ -8,10 +8,11 @@
  * stays in R2 always reflects the newest state.
  */
 import { and, eq, sql } from "drizzle-orm";
-import { type Snapshot, type SnapshotSource, compileSnapshot, snapshotKey } from "../../../core/snapshot";
+import { type PackageRef, type Snapshot, type SnapshotSource, compileSnapshot, snapshotKey } from "../../../core/snapshot";
 import type { Db } from "../db/client";
 import { bindings, miniPrograms, releases, trialTesters, versions } from "../db/schema";
 import { compiledTasksOf } from "./grayscale-store";
+import { attachIncrements, packageRefOf } from "./package-ref";
 
 async function loadSource(db: Db, appId: string, revision: number, now: number): Promise<SnapshotSource | undefined> {
   const mp = await db.select().from(miniPrograms).where(eq(miniPrograms.id, appId)).get();
@@ -24,7 +25,8 @@ async function loadSource(db: Db, appId: string, revision: number, now: number):
     db.select({ account: trialTesters.account }).from(trialTesters).where(eq(trialTesters.miniProgramId, appId)).all(),
     compiledTasksOf(db, appId, now),
   ]);
-  return {
+  const ref = (v: typeof versions.$inferSelect): PackageRef => packageRefOf(v);
+  const source: SnapshotSource = {
     appId,
     revision,
     listed: mp.listed,
@@ -32,17 +34,19 @@ async function loadSource(db: Db, appId: string, revision: number, now: number):
     online: onlineVersion
       ? {
           version: onlineVersion.version,
-          package: { sha256: onlineVersion.packageSha256, size: onlineVersion.packageSize },
+          package: ref(onlineVersion),
           releasedAt: lastRelease?.releasedAt ?? mp.updatedAt,
           via: mp.lastReleaseVia ?? "publish",
         }
       : null,
     trial:
       devVersion && mp.trialPagePath
-        ? { version: devVersion.version, package: { sha256: devVersion.packageSha256, size: devVersion.packageSize }, pagePath: mp.trialPagePath, testers: testers.map((t) => t.account) }
+        ? { version: devVersion.version, package: ref(devVersion), pagePath: mp.trialPagePath, testers: testers.map((t) => t.account) }
         : null,
     tasks,
   };
+  await attachIncrements(db, appId, [source.online?.package, source.trial?.package, ...tasks.map((t) => t.package)]);
+  return source;
 }
 
 async function bumpRevision(db: Db, appId: string): Promise<number> {
