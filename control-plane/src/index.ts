@@ -23,6 +23,7 @@ import { miniProgramRoutes } from "./routes/mini-programs";
 import { teamRoutes } from "./routes/teams";
 import { userRoutes } from "./routes/users";
 import { versionRoutes } from "./routes/versions";
+import { type IncrementMessage, consumeIncrements, sweepIncrements } from "./increments/queue";
 import { runGrayscaleCron } from "./services/grayscale-cron";
 
 /** JSON bodies above this are refused with 413 (package uploads have their own, larger limit). */
@@ -102,7 +103,14 @@ app.onError((err, c) => {
  */
 async function scheduled(controller: ScheduledController, env: Cloudflare.AdminEnv, _ctx: ExecutionContext): Promise<void> {
   // A run is never evaluated before the time it was scheduled for.
-  await runGrayscaleCron(env, Math.max(Date.now(), controller.scheduledTime));
+  const now = Math.max(Date.now(), controller.scheduledTime);
+  await runGrayscaleCron(env, now);
+  await sweepIncrements(env, now);
 }
 
-export default { fetch: app.fetch, scheduled } satisfies ExportedHandler<Cloudflare.AdminEnv>;
+/** The increment builder queue's consumer (control-plane/src/increments/queue.ts). */
+async function queue(batch: MessageBatch<IncrementMessage>, env: Cloudflare.AdminEnv): Promise<void> {
+  await consumeIncrements(batch, env);
+}
+
+export default { fetch: app.fetch, scheduled, queue } satisfies ExportedHandler<Cloudflare.AdminEnv, IncrementMessage>;

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { IdSchema, errorResponses, jsonBody, jsonResponse } from "../../../core/contracts/common";
 import { createRouter } from "../app";
+import { kickIncrements } from "../increments/queue";
 import { auditQueue, decideAudit } from "../services/audits";
 
 export const auditRoutes = createRouter();
@@ -28,9 +29,13 @@ auditRoutes.openapi(
     tags: ["audits"],
     request: { params: z.object({ auditId: IdSchema }), body: jsonBody(DecisionSchema) },
     responses: {
-      200: jsonResponse(z.object({ auditId: z.string(), version: z.string(), hostAppId: z.string(), decision: z.enum(["approve", "reject"]), outcome: z.enum(["approved", "rejected", "pending"]) }), "Decided"),
+      200: jsonResponse(z.object({ auditId: z.string(), miniProgramId: z.string(), version: z.string(), hostAppId: z.string(), decision: z.enum(["approve", "reject"]), outcome: z.enum(["approved", "rejected", "pending"]) }), "Decided"),
       ...errorResponses,
     },
   }),
-  async (c) => c.json(await decideAudit(c.var.db, c.env.PACKAGES, c.var.actor, c.req.valid("param").auditId, c.req.valid("json")), 200),
+  async (c) => {
+    const result = await decideAudit(c.var.db, c.env.PACKAGES, c.var.actor, c.req.valid("param").auditId, c.req.valid("json"));
+    if (result.outcome === "approved") await kickIncrements(c.env, result.miniProgramId);
+    return c.json(result, 200);
+  },
 );

@@ -3,6 +3,7 @@ import { AppIdSchema, SemverSchema, errorResponses, jsonBody, jsonResponse } fro
 import { ApiError } from "../../../core/errors";
 import { createRouter } from "../app";
 import { auditRecords, submitForAudit, withdrawAudit } from "../services/audits";
+import { kickIncrements } from "../increments/queue";
 import { publishVersion, rollbackTo } from "../services/releases";
 import { MAX_PACKAGE_BYTES, getTrial, getVersion, listReleases, listVersions, setTrial, uploadVersion, versionOverview } from "../services/versions";
 
@@ -107,7 +108,9 @@ versionRoutes.openapi(
   createRoute({ method: "post", path: "/{appId}/versions/{version}/publish", tags: ["versions"], request: { params: VersionParams }, responses: { 200: jsonResponse(VersionSchema, "Published"), ...errorResponses } }),
   async (c) => {
     const { appId, version } = c.req.valid("param");
-    return c.json(await publishVersion(c.var.db, c.env.PACKAGES, c.var.actor, appId, version), 200);
+    const published = await publishVersion(c.var.db, c.env.PACKAGES, c.var.actor, appId, version);
+    await kickIncrements(c.env, appId);
+    return c.json(published, 200);
   },
 );
 
@@ -120,7 +123,12 @@ versionRoutes.openapi(
     request: { params: AppParams, body: jsonBody(z.object({ version: SemverSchema }).openapi("Rollback")) },
     responses: { 200: jsonResponse(VersionSchema, "Rolled back"), ...errorResponses },
   }),
-  async (c) => c.json(await rollbackTo(c.var.db, c.env.PACKAGES, c.var.actor, c.req.valid("param").appId, c.req.valid("json").version), 200),
+  async (c) => {
+    const { appId } = c.req.valid("param");
+    const rolledBack = await rollbackTo(c.var.db, c.env.PACKAGES, c.var.actor, appId, c.req.valid("json").version);
+    await kickIncrements(c.env, appId);
+    return c.json(rolledBack, 200);
+  },
 );
 
 // Release history, newest first.

@@ -1,0 +1,121 @@
+/**
+ * Builds one planned increment (./plan.ts) inside the admin Worker, off the hot path: reads both
+ * packages from R2, unzips them, checks every file against the file list recorded at upload,
+ * makes the increment (core/increment.ts, zstd WASM), checks that it applies to exactly the
+ * target's files, stores it content-addressed in R2 and republishes the snapshot so the edge
+ * can offer it. Only increments smaller than the full package are offered.
+ *
+ * Memory: a Worker has 128 MB. Both versions unpacked, the dictionary and content copies, and
+ * zstd's tables must fit, so pairs over MAX_PAIR_UNPACKED_BYTES are skipped (clients of those
+ * get the full package) and the zstd level drops with size (core `incrementLevel`).
+ */
+import { and, eq } from "drizzle-orm";
+import { unzipSync } from "fflate";
+import { type FileEntry, applyIncrement, buildIncrement, filesDigest, incrementKey, incrementLevel } from "../../../core/increment";
+import { fileManifestKey, packageKey } from "../../../core/snapshot";
+import type { Db } from "../db/client";
+import { increments, versions } from "../db/schema";
+import { sha256Hex } from "../lib/encoding";
+import { publishSnapshot } from "../services/snapshot";
+import { zstdCompress, zstdDecompress } from "./zstd";
+
+export const MAX_PAIR_UNPACKED_BYTES = 40 * 1024 * 1024;
+/** Attempts before a row is marked failed (each queue delivery or sweep is one attempt). */
+export const MAX_ATTEMPTS = 3;
+
+type IncrementRow = typeof increments.$inferSelect;
+type VersionRow = typeof versions.$inferSelect;
+
+export type BuildOutcome = { status: "built"; sha256: string; size: number } | { status: "skipped" | "failed"; detail: string } | { status: "gone" };
+
+interface Unpacked {
+  files: FileEntry[];
+  digest: string;
+  bytes: Map<string, Uint8Array>;
+}
+
+/** The version's files from its zip in R2, each checked against the list recorded at upload. */
+async function unpack(bucket: R2Bucket, v: VersionRow): Promise<Unpacked> {
+  const [zipObject, listObject] = await Promise.all([bucket.get(packageKey(v.packageSha256)), bucket.get(fileManifestKey(v.packageSha256))]);
+  if (!zipObject || !listObject) throw new Error(`package ${v.packageSha256} of ${v.version} is missing from R2`);
+  const { files } = (await listObject.json()) as { files: FileEntry[] };
+  const wanted = new Set(files.map((f) => f.path));
+  const entries = unzipSync(new Uint8Array(await zipObject.arrayBuffer()), { filter: (f) => wanted.has(f.name) });
+  const bytes = new Map<string, Uint8Array>();
+  for (const f of files) {
+    const data = entries[f.path];
+    if (!data || data.byteLength !== f.size || (await sha256Hex(data)) !== f.sha256) throw new Error(`${v.version}: ${JSON.stringify(f.path)} differs from its upload record`);
+    bytes.set(f.path, data);
+  }
+  const digest = await filesDigest(files, sha256Hex);
+  if (v.filesSha256 && v.filesSha256 !== digest) throw new Error(`${v.version}: files digest differs from its upload record`);
+  return { files, digest, bytes };
+}
+
+const bytesOf = (u: Unpacked) => (path: string) => {
+  const data = u.bytes.get(path);
+  if (!data) throw new Error(`${JSON.stringify(path)} is not in the package`);
+  return data;
+};
+
+const versionOf = (db: Db, appId: string, version: string, sha256: string) =>
+  db.select().from(versions).where(and(eq(versions.miniProgramId, appId), eq(versions.version, version), eq(versions.packageSha256, sha256))).get();
+
+async function finish(db: Db, row: IncrementRow, set: Partial<IncrementRow>): Promise<void> {
+  await db.update(increments).set(set).where(eq(increments.id, row.id)).run();
+}
+
+/**
+ * Builds the increment `id` if it is still pending. Safe to run twice for one row (queues
+ * deliver at least once): the object is content-addressed and the row update is idempotent.
+ */
+export async function buildIncrementRow(db: Db, bucket: R2Bucket, id: string, now = Date.now()): Promise<BuildOutcome> {
+  const row = await db.select().from(increments).where(eq(increments.id, id)).get();
+  if (!row || row.status !== "pending") return { status: "gone" };
+  const [from, to] = await Promise.all([
+    versionOf(db, row.miniProgramId, row.fromVersion, row.fromPackageSha256),
+    versionOf(db, row.miniProgramId, row.toVersion, row.toPackageSha256),
+  ]);
+  if (!from || !to) {
+    await finish(db, row, { status: "failed", detail: "a version of this pair no longer exists", builtAt: now });
+    return { status: "failed", detail: "version gone" };
+  }
+  if (from.unpackedSize + to.unpackedSize > MAX_PAIR_UNPACKED_BYTES) {
+    const detail = `the two versions unpack to ${from.unpackedSize + to.unpackedSize} bytes, over the ${MAX_PAIR_UNPACKED_BYTES} a Worker builds`;
+    await finish(db, row, { status: "skipped", detail, builtAt: now });
+    return { status: "skipped", detail };
+  }
+  await finish(db, row, { attempts: row.attempts + 1 });
+  try {
+    const [base, target] = await Promise.all([unpack(bucket, from), unpack(bucket, to)]);
+    const level = incrementLevel(from.unpackedSize, to.unpackedSize);
+    const { bytes } = await buildIncrement({
+      appId: row.miniProgramId,
+      from: { version: from.version, files: base.files, bytesOf: bytesOf(base) },
+      to: { version: to.version, files: target.files, bytesOf: bytesOf(target) },
+      level,
+      compress: zstdCompress,
+      sha256: sha256Hex,
+    });
+    // What a client will do, done once here: the increment must give exactly the target's files.
+    await applyIncrement({ increment: bytes, base: base.files, bytesOf: bytesOf(base), expect: { from: base.digest, to: target.digest }, decompress: zstdDecompress, sha256: sha256Hex });
+    const sha256 = await sha256Hex(bytes);
+    if (bytes.byteLength >= to.packageSize) {
+      const detail = `the increment (${bytes.byteLength} bytes) is not smaller than the full package (${to.packageSize} bytes)`;
+      await finish(db, row, { status: "skipped", detail, sha256, size: bytes.byteLength, fromFilesSha256: base.digest, builtAt: now });
+      return { status: "skipped", detail };
+    }
+    if (!(await bucket.head(incrementKey(sha256)))) {
+      await bucket.put(incrementKey(sha256), bytes, { sha256, httpMetadata: { contentType: "application/octet-stream" } });
+    }
+    await finish(db, row, { status: "built", sha256, size: bytes.byteLength, fromFilesSha256: base.digest, detail: `zstd level ${level}`, builtAt: now });
+    await publishSnapshot(db, bucket, row.miniProgramId);
+    return { status: "built", sha256, size: bytes.byteLength };
+  } catch (err) {
+    const detail = String(err instanceof Error ? err.message : err).slice(0, 500);
+    const failed = row.attempts + 1 >= MAX_ATTEMPTS;
+    await finish(db, row, failed ? { status: "failed", detail, builtAt: now } : { detail });
+    if (!failed) throw err;
+    return { status: "failed", detail };
+  }
+}

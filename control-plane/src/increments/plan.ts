@@ -1,0 +1,86 @@
+/**
+ * Which increments to build (PRODUCT.md D3): when a version becomes approved or released, one
+ * increment to it from each of the last few released versions and from the versions host apps
+ * carry as presets (offline packages downloaded from the console). Planning only writes
+ * `pending` rows; building happens off the hot path (./queue.ts).
+ */
+import { and, desc, eq, inArray, ne, sql } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { increments, offlinePackages, releases, versions } from "../db/schema";
+import { randomId } from "../lib/encoding";
+
+/** Released versions (newest first) an increment is built from. */
+export const RECENT_RELEASES = 5;
+/** Preset versions (most recently downloaded first) an increment is built from. */
+export const RECENT_PRESETS = 5;
+
+type VersionRow = typeof versions.$inferSelect;
+
+/** The bases for `target`: distinct packages other than the target's own, newest first. */
+export async function incrementBases(db: Db, appId: string, target: VersionRow): Promise<VersionRow[]> {
+  const [released, presets] = await Promise.all([
+    db
+      .select({ versionId: releases.versionId })
+      .from(releases)
+      .where(eq(releases.miniProgramId, appId))
+      .orderBy(desc(releases.seq))
+      .limit(RECENT_RELEASES * 4)
+      .all(),
+    db
+      .select({ versionId: offlinePackages.versionId })
+      .from(offlinePackages)
+      .where(eq(offlinePackages.miniProgramId, appId))
+      .orderBy(desc(offlinePackages.createdAt))
+      .limit(RECENT_PRESETS * 4)
+      .all(),
+  ]);
+  const pick = (ids: string[], limit: number) => [...new Set(ids)].filter((id) => id !== target.id).slice(0, limit);
+  const ids = [...new Set([...pick(released.map((r) => r.versionId), RECENT_RELEASES), ...pick(presets.map((p) => p.versionId), RECENT_PRESETS)])];
+  if (ids.length === 0) return [];
+  const rows = await db.select().from(versions).where(and(inArray(versions.id, ids), ne(versions.packageSha256, target.packageSha256))).all();
+  const seen = new Set<string>();
+  return ids
+    .map((id) => rows.find((r) => r.id === id))
+    .filter((r): r is VersionRow => r !== undefined && !seen.has(r.packageSha256) && (seen.add(r.packageSha256), true));
+}
+
+/** Inserts the pending rows for `target` (existing pairs are left alone); returns their count. */
+export async function planIncrements(db: Db, appId: string, target: VersionRow, now = Date.now()): Promise<number> {
+  const bases = await incrementBases(db, appId, target);
+  if (bases.length === 0) return 0;
+  await db
+    .insert(increments)
+    .values(
+      bases.map((base) => ({
+        id: randomId("inc_", 10),
+        miniProgramId: appId,
+        fromVersion: base.version,
+        toVersion: target.version,
+        fromPackageSha256: base.packageSha256,
+        toPackageSha256: target.packageSha256,
+        status: "pending" as const,
+        fullSize: target.packageSize,
+        createdAt: now,
+      })),
+    )
+    .onConflictDoNothing()
+    .run();
+  return bases.length;
+}
+
+/** Pending increments, oldest first (optionally of one mini program). */
+export async function pendingIncrements(db: Db, opts: { appId?: string; olderThan?: number; limit: number }) {
+  return db
+    .select()
+    .from(increments)
+    .where(
+      and(
+        eq(increments.status, "pending"),
+        opts.appId !== undefined ? eq(increments.miniProgramId, opts.appId) : undefined,
+        opts.olderThan !== undefined ? sql`${increments.createdAt} < ${opts.olderThan}` : undefined,
+      ),
+    )
+    .orderBy(increments.createdAt)
+    .limit(opts.limit)
+    .all();
+}

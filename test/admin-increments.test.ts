@@ -1,0 +1,260 @@
+/**
+ * Incremental packages (PRODUCT.md D3) end to end inside workerd: planning on approval and
+ * release, building off the hot path (queue consumer and cron sweep, zstd WASM), storage in R2,
+ * the edge offering an increment only to clients on its base and only when smaller, and the
+ * increment giving byte-identical files.
+ */
+import { createMessageBatch, getQueueResult, createExecutionContext } from "cloudflare:test";
+import { and, eq } from "drizzle-orm";
+import { unzipSync, zipSync } from "fflate";
+import { beforeAll, describe, expect, it } from "vitest";
+import { applyIncrement, decodeIncrement, filesDigest, type FileEntry } from "../core/increment";
+import { createDb } from "../control-plane/src/db/client";
+import { increments, versions } from "../control-plane/src/db/schema";
+import { buildIncrementRow, MAX_ATTEMPTS } from "../control-plane/src/increments/build";
+import { incrementBases } from "../control-plane/src/increments/plan";
+import { consumeIncrements, sweepIncrements, type IncrementMessage } from "../control-plane/src/increments/queue";
+import { zstdDecompress } from "../control-plane/src/increments/zstd";
+import { sha256Hex as hex } from "../control-plane/src/lib/encoding";
+import { type World, callAdmin, expectJson, makeMiniProgram, makeWorld, publish, upload } from "./support/admin";
+import { checkClaims, edgeFetch } from "./support/edge";
+import { testEnv } from "./env";
+
+const db = createDb(testEnv.DB);
+let world: World;
+beforeAll(async () => {
+  world = await makeWorld();
+});
+
+/** Deterministic filler text (a stand-in for a minified bundle): same seed, same bytes. */
+function bundle(seed: number, lines: number, version: string): string {
+  let x = seed >>> 0;
+  const out: string[] = [];
+  for (let i = 0; i < lines; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    out.push(`function f${i}_${x % 9973}(a,b){return a*${x % 97}+b-${(x >>> 8) % 31};}`);
+  }
+  return `/* app bundle ${version} */\n${out.join("\n")}\n`;
+}
+
+/** A package like a real build: a large bundle embedding the version, unchanged assets, a page. */
+function appPackage(version: string, opts: { extraLines?: number; drop?: string[]; add?: Record<string, string> } = {}): Uint8Array {
+  const enc = new TextEncoder();
+  const files: Record<string, Uint8Array> = {
+    "app.json": enc.encode(JSON.stringify({ pages: ["pages/index/index", "pages/about/about"], version })),
+    "app.js": enc.encode(bundle(7, 3000 + (opts.extraLines ?? 0), version)),
+    "vendor.js": enc.encode(bundle(99, 2000, "vendor")),
+    "pages/index/index.js": enc.encode(`Page({ data: { version: "${version}" } });\n`),
+    "pages/about/about.js": enc.encode(`Page({ data: { about: true } });\n`),
+    "assets/logo.svg": enc.encode(`<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>\n`),
+  };
+  for (const path of opts.drop ?? []) delete files[path];
+  for (const [path, text] of Object.entries(opts.add ?? {})) files[path] = enc.encode(text);
+  return zipSync(files, { mtime: new Date("2026-01-01T00:00:00Z") });
+}
+
+async function approveZip(appId: string, version: string, zip: Uint8Array) {
+  await expectJson(upload(world.devA.token, appId, version, zip), 201);
+  const audit = await expectJson<{ auditId: string }>(callAdmin("POST", `/v1/mini-programs/${appId}/versions/${version}/submit`, { token: world.devA.token, json: {} }), 201);
+  await expectJson(callAdmin("POST", `/v1/audits/${audit.auditId}/decision`, { token: world.auditor1.token, json: { hostAppId: world.host1, decision: "approve" } }), 200);
+}
+
+const rowsOf = (appId: string) => db.select().from(increments).where(eq(increments.miniProgramId, appId)).all();
+
+async function buildAll(appId: string) {
+  for (const row of await rowsOf(appId)) if (row.status === "pending") await buildIncrementRow(db, testEnv.PACKAGES, row.id);
+  return rowsOf(appId);
+}
+
+const clientOf = (appId: string, installedVersion?: string) => ({
+  appId,
+  hostAppId: world.host1,
+  hostAppVersion: "8.0.1",
+  platform: "ios",
+  osVersion: "17.4",
+  guid: "guid-inc",
+  ...(installedVersion ? { installedVersion } : {}),
+});
+
+async function filesOf(zip: Uint8Array) {
+  const entries = unzipSync(zip);
+  const files: FileEntry[] = [];
+  for (const [path, data] of Object.entries(entries)) if (!path.endsWith("/")) files.push({ path, size: data.byteLength, sha256: await hex(data) });
+  files.sort((a, b) => (a.path < b.path ? -1 : 1));
+  return { files, entries, digest: await filesDigest(files, hex) };
+}
+
+describe("planning", () => {
+  it("an approval plans one increment from the online version; nothing before a release exists", async () => {
+    const appId = await makeMiniProgram(world);
+    await approveZip(appId, "1.0.0", appPackage("1.0.0"));
+    expect(await rowsOf(appId)).toEqual([]);
+    await publish(world, appId, "1.0.0");
+    await approveZip(appId, "1.1.0", appPackage("1.1.0", { extraLines: 20 }));
+    const rows = await rowsOf(appId);
+    expect(rows.map((r) => [r.fromVersion, r.toVersion, r.status])).toEqual([["1.0.0", "1.1.0", "pending"]]);
+    // Publishing the same version again plans nothing new (one row per pair).
+    await publish(world, appId, "1.1.0");
+    expect((await rowsOf(appId)).map((r) => [r.fromVersion, r.toVersion])).toEqual([["1.0.0", "1.1.0"]]);
+  });
+
+  it("bases are the last five released versions, newest first, never the target or a twin of its package", async () => {
+    const appId = await makeMiniProgram(world);
+    for (let i = 0; i < 7; i++) {
+      const v = `1.${i}.0`;
+      await approveZip(appId, v, appPackage(v, { extraLines: i }));
+      await publish(world, appId, v);
+    }
+    const target = (await db.select().from(versions).where(and(eq(versions.miniProgramId, appId), eq(versions.version, "1.6.0"))).get())!;
+    expect((await incrementBases(db, appId, target)).map((v) => v.version)).toEqual(["1.5.0", "1.4.0", "1.3.0", "1.2.0", "1.1.0"]);
+  });
+});
+
+describe("building and delivery", () => {
+  it("a client on the base gets a signed increment that rebuilds the new version byte for byte", async () => {
+    const appId = await makeMiniProgram(world);
+    const v1 = appPackage("1.0.0");
+    const v2 = appPackage("1.1.0", { extraLines: 40, drop: ["assets/logo.svg"], add: { "assets/logo-2.svg": "<svg/>\n", "pages/about/copy.js": `Page({ data: { about: true } });\n` } });
+    await approveZip(appId, "1.0.0", v1);
+    await publish(world, appId, "1.0.0");
+    await approveZip(appId, "1.1.0", v2);
+    const [row] = await buildAll(appId);
+    expect(row).toMatchObject({ status: "built", fromVersion: "1.0.0", toVersion: "1.1.0" });
+    expect(row!.size!).toBeLessThan(v2.byteLength / 10);
+
+    await publish(world, appId, "1.1.0");
+    const claims = await checkClaims(clientOf(appId, "1.0.0"));
+    const base = await filesOf(v1);
+    const target = await filesOf(v2);
+    expect(claims.package).toMatchObject({ sha256: await hex(v2), size: v2.byteLength, files: target.digest });
+    expect(claims.increment).toMatchObject({ fromVersion: "1.0.0", from: base.digest, sha256: row!.sha256, size: row!.size });
+
+    const res = await edgeFetch(new URL(claims.increment!.url).pathname);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("etag")).toBe(`"${row!.sha256}"`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    expect(await hex(bytes)).toBe(claims.increment!.sha256);
+    // The unchanged vendor bundle and the copied page travel as references, not bytes.
+    const { header } = decodeIncrement(bytes);
+    expect(header.files.find((f) => f.path === "vendor.js")?.from).toBe("vendor.js");
+    expect(header.files.find((f) => f.path === "pages/about/copy.js")?.from).toBe("pages/about/about.js");
+    expect(header.files.some((f) => f.path === "assets/logo.svg")).toBe(false);
+
+    const applied = await applyIncrement({
+      increment: bytes,
+      base: base.files,
+      bytesOf: (p) => base.entries[p]!,
+      expect: { from: claims.increment!.from, to: claims.package!.files! },
+      decompress: zstdDecompress,
+      sha256: hex,
+    });
+    expect(applied.files).toEqual(target.files);
+    for (const f of target.files) expect(applied.bytes.get(f.path)).toEqual(target.entries[f.path]);
+  });
+
+  it("no increment for a client without an installed version, on another version, or already on the target", async () => {
+    const appId = await makeMiniProgram(world);
+    await approveZip(appId, "1.0.0", appPackage("1.0.0"));
+    await publish(world, appId, "1.0.0");
+    await approveZip(appId, "1.1.0", appPackage("1.1.0", { extraLines: 5 }));
+    await buildAll(appId);
+    await publish(world, appId, "1.1.0");
+    expect((await checkClaims(clientOf(appId, "1.0.0"))).increment).toBeDefined();
+    expect((await checkClaims(clientOf(appId))).increment).toBeUndefined();
+    expect((await checkClaims(clientOf(appId, "0.9.0"))).increment).toBeUndefined();
+    expect((await checkClaims(clientOf(appId, "1.1.0"))).increment).toBeUndefined();
+  });
+
+  it("an increment not smaller than the full package is skipped and never offered", async () => {
+    const appId = await makeMiniProgram(world);
+    const noise = (seed: number) => {
+      const bytes = new Uint8Array(4096);
+      let x = seed;
+      for (let i = 0; i < bytes.length; i++) bytes[i] = (x = (Math.imul(x, 1664525) + 1013904223) >>> 0) >>> 24;
+      return zipSync({ "blob.bin": bytes }, { level: 0, mtime: new Date("2026-01-01T00:00:00Z") });
+    };
+    await approveZip(appId, "1.0.0", noise(1));
+    await publish(world, appId, "1.0.0");
+    await approveZip(appId, "1.1.0", noise(2));
+    const [row] = await buildAll(appId);
+    expect(row).toMatchObject({ status: "skipped" });
+    expect(row!.detail).toMatch(/not smaller/);
+    await publish(world, appId, "1.1.0");
+    expect((await checkClaims(clientOf(appId, "1.0.0"))).increment).toBeUndefined();
+  });
+
+  it("a rollback plans increments to the old version from the newer ones", async () => {
+    const appId = await makeMiniProgram(world);
+    for (const [v, n] of [["1.0.0", 0], ["1.1.0", 9]] as const) {
+      await approveZip(appId, v, appPackage(v, { extraLines: n }));
+      await publish(world, appId, v);
+    }
+    await expectJson(callAdmin("POST", `/v1/mini-programs/${appId}/rollback`, { token: world.devA.token, json: { version: "1.0.0" } }), 200);
+    await buildAll(appId);
+    const claims = await checkClaims(clientOf(appId, "1.1.0"));
+    expect(claims).toMatchObject({ version: "1.0.0", rollback: true });
+    expect(claims.increment).toMatchObject({ fromVersion: "1.1.0" });
+  });
+
+  it("a pair too large to build in a Worker is skipped; clients get the full package", async () => {
+    const appId = await makeMiniProgram(world);
+    await approveZip(appId, "1.0.0", appPackage("1.0.0"));
+    await publish(world, appId, "1.0.0");
+    await db.update(versions).set({ unpackedSize: 60 * 1024 * 1024 }).where(and(eq(versions.miniProgramId, appId), eq(versions.version, "1.0.0"))).run();
+    await approveZip(appId, "1.1.0", appPackage("1.1.0", { extraLines: 3 }));
+    const [row] = await buildAll(appId);
+    expect(row).toMatchObject({ status: "skipped" });
+    expect(row!.detail).toMatch(/over the/);
+  });
+});
+
+describe("off the hot path", () => {
+  it("the queue consumer builds one increment per message and acks it; a malformed message is dropped", async () => {
+    const appId = await makeMiniProgram(world);
+    await approveZip(appId, "1.0.0", appPackage("1.0.0"));
+    await publish(world, appId, "1.0.0");
+    await approveZip(appId, "1.1.0", appPackage("1.1.0", { extraLines: 2 }));
+    const [row] = await rowsOf(appId);
+    const batch = createMessageBatch<IncrementMessage>("graycast-increments", [
+      { id: "m1", timestamp: new Date(), attempts: 1, body: { incrementId: row!.id } },
+      { id: "m2", timestamp: new Date(), attempts: 1, body: { nonsense: true } as unknown as IncrementMessage },
+    ]);
+    const ctx = createExecutionContext();
+    await consumeIncrements(batch, testEnv);
+    const result = await getQueueResult(batch, ctx);
+    expect(result.explicitAcks.sort()).toEqual(["m1", "m2"]);
+    expect(result.retryMessages).toEqual([]);
+    expect((await rowsOf(appId))[0]).toMatchObject({ status: "built" });
+  });
+
+  it("a build that fails is retried by the queue and marked failed after the last attempt", async () => {
+    const appId = await makeMiniProgram(world);
+    const v1 = appPackage("1.0.0", { add: { "x.txt": "unique to this test 1" } });
+    await approveZip(appId, "1.0.0", v1);
+    await publish(world, appId, "1.0.0");
+    await approveZip(appId, "1.1.0", appPackage("1.1.0", { add: { "x.txt": "unique to this test 2" } }));
+    const [row] = await rowsOf(appId);
+    // The base package vanished from storage: the build cannot proceed.
+    await testEnv.PACKAGES.delete(`packages/${await hex(v1)}`);
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      const batch = createMessageBatch<IncrementMessage>("graycast-increments", [{ id: `a${attempt}`, timestamp: new Date(), attempts: attempt, body: { incrementId: row!.id } }]);
+      const ctx = createExecutionContext();
+      await consumeIncrements(batch, testEnv);
+      const result = await getQueueResult(batch, ctx);
+      if (attempt < MAX_ATTEMPTS) expect(result.retryMessages.map((m) => m.msgId)).toEqual([`a${attempt}`]);
+      else expect(result.explicitAcks).toEqual([`a${attempt}`]);
+    }
+    expect((await rowsOf(appId))[0]).toMatchObject({ status: "failed", attempts: MAX_ATTEMPTS });
+    expect((await rowsOf(appId))[0]!.detail).toMatch(/missing from R2/);
+  });
+
+  it("with no queue bound, the cron sweep builds the oldest pending increment", async () => {
+    const appId = await makeMiniProgram(world);
+    await approveZip(appId, "1.0.0", appPackage("1.0.0", { add: { "y.txt": "sweep" } }));
+    await publish(world, appId, "1.0.0");
+    await approveZip(appId, "1.1.0", appPackage("1.1.0", { add: { "y.txt": "sweep 2" } }));
+    // Older pending rows of other tests may go first; sweep until this one is done.
+    for (let i = 0; i < 100 && (await rowsOf(appId))[0]!.status === "pending"; i++) await sweepIncrements({ DB: testEnv.DB, PACKAGES: testEnv.PACKAGES }, Date.now());
+    expect((await rowsOf(appId))[0]).toMatchObject({ status: "built" });
+  });
+});
