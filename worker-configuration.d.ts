@@ -14,6 +14,7 @@ interface __BaseEnv_Env {
 	SESSION_TTL_SECONDS?: string;
 	EDGE_BASE_URL?: string;
 	IDE_DOWNLOAD_URL?: string;
+	EDGE_SIGNER?: Service /* entrypoint EdgeSigner from graycast-edge */;
 }
 declare namespace Cloudflare {
 	interface EdgeEnv {
@@ -37,6 +38,7 @@ declare namespace Cloudflare {
 		ADMISSION_TICKET_SECRET: string;
 		JWT_SECRET: string;
 		GRAYSCALE_COUNTER: DurableObjectNamespace /* GrayscaleCounter from graycast-edge */;
+		EDGE_SIGNER: Service /* entrypoint EdgeSigner from graycast-edge */;
 	}
 	interface Env extends __BaseEnv_Env {}
 }

@@ -79,7 +79,7 @@ describe("increment format", () => {
   it("refuses a flipped byte in the frame", async () => {
     const { v1, v2, bytes } = await pair();
     const tampered = bytes.slice();
-    tampered[tampered.length - 5] ^= 0xff;
+    tampered[tampered.length - 5]! ^= 0xff;
     expect(await refusal(apply(tampered, v1, { from: v1.digest, to: v2.digest }))).toBe("corrupt");
   });
 

@@ -20,6 +20,7 @@ import { grayscaleTaskRoutes } from "./routes/grayscale-tasks";
 import { grayscaleWhitelistRoutes } from "./routes/grayscale-whitelists";
 import { hostAppRoutes } from "./routes/host-apps";
 import { miniProgramRoutes } from "./routes/mini-programs";
+import { offlinePackageRoutes } from "./routes/offline-packages";
 import { teamRoutes } from "./routes/teams";
 import { userRoutes } from "./routes/users";
 import { versionRoutes } from "./routes/versions";
@@ -72,6 +73,7 @@ app.route("/v1/mini-programs", versionRoutes);
 app.route("/v1/mini-programs", grayscaleTaskRoutes);
 app.route("/v1/mini-programs", grayscaleWhitelistRoutes);
 app.route("/v1/mini-programs", explainRoutes);
+app.route("/v1/mini-programs", offlinePackageRoutes);
 app.route("/v1/audits", auditRoutes);
 app.route("/v1/change-log", changeLogRoutes);
 

@@ -14,6 +14,7 @@ import { jwksRoutes } from "./routes/jwks";
 import { incrementRoutes, packageRoutes } from "./routes/packages";
 
 export { GrayscaleCounter } from "../../durable-objects/grayscale-counter";
+export { EdgeSigner } from "./rpc";
 
 const app = new Hono<EdgeHono>();
 

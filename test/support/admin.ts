@@ -3,6 +3,7 @@
  * real D1, R2 and Durable Objects) and builds a small world of users, teams and host apps.
  */
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { zipSync } from "fflate";
 import adminApp from "../../control-plane/src/index";
@@ -20,6 +21,14 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
+/**
+ * The admin Worker's bindings: the test env plus `EDGE_SIGNER`, the edge's real `EdgeSigner`
+ * entrypoint (edge-worker/src/rpc.ts) reached over RPC as the wrangler.toml service binding does.
+ */
+export function adminEnv(): Cloudflare.AdminEnv {
+  return { ...testEnv, EDGE_SIGNER: (exports as unknown as { EdgeSigner: Service }).EdgeSigner };
+}
+
 export async function callAdmin(method: string, path: string, options: CallOptions = {}): Promise<Response> {
   const headers = new Headers(options.headers);
   if (options.token) headers.set("authorization", `Bearer ${options.token}`);
@@ -29,7 +38,7 @@ export async function callAdmin(method: string, path: string, options: CallOptio
     if (!headers.has("content-type")) headers.set("content-type", "application/json");
   }
   const ctx = createExecutionContext();
-  const res = await adminApp.fetch(new Request(`https://admin.test${path}`, { method, headers, body: body ?? null }), testEnv, ctx);
+  const res = await adminApp.fetch(new Request(`https://admin.test${path}`, { method, headers, body: body ?? null }), adminEnv(), ctx);
   await waitOnExecutionContext(ctx);
   return res;
 }

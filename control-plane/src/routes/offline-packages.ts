@@ -1,0 +1,50 @@
+/**
+ * `GET /v1/mini-programs/{appId}/offline-package?hostAppId=...`: downloads the online version as
+ * `{miniAppId}_{miniAppVersion}.apkg` (PRODUCT.md D4, format in core/offline.ts) for one host
+ * app to ship as a preset. Every team role may download; see services/offline-packages.ts for
+ * the refusals.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { AppIdSchema, IdSchema, errorResponses } from "../../../core/contracts/common";
+import { createRouter } from "../app";
+import { buildOfflinePackage } from "../services/offline-packages";
+
+export const offlinePackageRoutes = createRouter();
+
+offlinePackageRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/{appId}/offline-package",
+    tags: ["versions"],
+    summary: "Download the online version as an offline package (.apkg)",
+    request: {
+      params: z.object({ appId: AppIdSchema }),
+      query: z.object({ hostAppId: IdSchema.openapi({ description: "the host app that will ship the preset; needs an approved binding", example: "ha_demo_superapp" }) }),
+    },
+    responses: {
+      200: {
+        description: "The `.apkg`: a stored zip of `manifest.jws` (signed offline manifest) and `package.zip` (the online version's package)",
+        headers: z.object({ "content-disposition": z.string().openapi({ example: 'attachment; filename="gcaaaabbbbccccdddd_1.2.0.apkg"' }) }),
+        content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } },
+      },
+      ...errorResponses,
+    },
+  }),
+  async (c) => {
+    const { appId } = c.req.valid("param");
+    const { hostAppId } = c.req.valid("query");
+    const file = await buildOfflinePackage(c.var.db, c.env, c.var.actor, appId, hostAppId);
+    return new Response(file.bytes, {
+      status: 200,
+      headers: {
+        "content-type": "application/octet-stream",
+        "content-length": String(file.bytes.byteLength),
+        // The name is App ID, "_" and a semver: nothing to quote or encode.
+        "content-disposition": `attachment; filename="${file.fileName}"`,
+        // Signed at download time and recorded per download: never served from a cache.
+        "cache-control": "no-store",
+        "x-graycast-version": file.version,
+      },
+    });
+  },
+);
