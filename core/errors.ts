@@ -15,7 +15,8 @@ export type ErrorCode =
   | "unsupported_media_type"
   | "rate_limited"
   | "bad_package" // an uploaded archive is broken, empty or unsafe
-  | "internal";
+  | "internal"
+  | "bad_signature"; // an upload's developer signature is missing, unknown, revoked or wrong (PRODUCT.md S2)
 
 export interface ErrorIssue {
   path: string;
@@ -48,6 +49,8 @@ export function statusOf(code: ErrorCode): 400 | 401 | 403 | 404 | 409 | 413 | 4
       return 429;
     case "internal":
       return 500;
+    case "bad_signature":
+      return 422;
   }
 }
 

@@ -2,28 +2,34 @@
  * Incremental packages (PRODUCT.md D3): the format, how an increment is planned from two file
  * lists, and how a client applies one. Pure: the zstd codec is passed in, so the control plane
  * (WASM build in workerd), the reference client (Node's zlib) and the benchmark share this code.
+ * docs/increments.md explains the choice.
  *
  * An increment turns the files of one version (the base) into the files of another. It is one
  * object, content-addressed in R2 (`increments/{sha256}`):
  *
- *   bytes 0..7   magic "GCINC\x00\x00\x01"
- *   bytes 8..11  header length H, unsigned 32-bit big-endian
- *   next H bytes header, UTF-8 JSON (IncrementHeader)
- *   the rest     one zstd frame: the bytes of every file the base lacks, in header order,
- *                compressed with the base's files (sorted by path, concatenated) as a raw
- *                content dictionary; this is zstd's `--patch-from` model. Empty when nothing
- *                new is needed.
+ *   bytes 0..7   magic "GCINC\x00\x00\x02"
+ *   bytes 8..39  files digest of the base (SHA-256, raw)
+ *   bytes 40..71 files digest of the target
+ *   bytes 72..75 decompressed size of the frame, unsigned 32-bit big-endian
+ *   byte  76     zstd level (informational)
+ *   the rest     one zstd frame, made with the base's files (sorted by path, concatenated) as a
+ *                raw-content dictionary (zstd's `--patch-from` model). It decompresses to:
+ *                  u32 big-endian plan length L, the plan (UTF-8 JSON, IncrementPlan), then the
+ *                  bytes of every file the plan lists as changed, in plan order.
+ *
+ * The plan names only what differs from the base (removed paths, files copied from another base
+ * path, files whose bytes follow), so an increment between two versions that differ in a few
+ * files stays small however many files they have. Every file that is not named keeps its bytes.
  *
  * Applying one gives byte-identical files or fails: the base is checked against `from.files`
- * before anything is decoded, every produced file against its SHA-256, and the whole list
+ * before anything is decoded, and the digest of the result (every path, size and SHA-256)
  * against `to.files`, which the signed manifest names. A client falls back to the full package
  * on any failure.
  */
 
-export const INCREMENT_MAGIC = new Uint8Array([0x47, 0x43, 0x49, 0x4e, 0x43, 0x00, 0x00, 0x01]);
-export const INCREMENT_FORMAT = "graycast-increment/1";
-/** Headers above this are refused before parsing (a 5,000-file list is well under 1 MiB). */
-export const MAX_INCREMENT_HEADER_BYTES = 4 * 1024 * 1024;
+export const INCREMENT_MAGIC = new Uint8Array([0x47, 0x43, 0x49, 0x4e, 0x43, 0x00, 0x00, 0x02]);
+/** Bytes before the frame: magic, two digests, content size, level. */
+export const PRELUDE_BYTES = 77;
 
 /** One regular file of a package, as the control plane lists it (sorted by path). */
 export interface FileEntry {
@@ -33,19 +39,21 @@ export interface FileEntry {
   sha256: string;
 }
 
-export interface IncrementFile extends FileEntry {
-  /** path of a base file with exactly these bytes; absent: the bytes come next from the frame */
-  from?: string;
+/** What the frame's plan says, relative to the base. */
+export interface IncrementPlan {
+  /** base paths the target does not have */
+  removed: string[];
+  /** target files whose bytes are those of another base file: [path, base path] */
+  copied: [string, string][];
+  /** target files whose bytes follow in the frame, in this order: [path, size] */
+  changed: [string, number][];
 }
 
+/** The prelude: readable before anything is decoded. Digests are lowercase hex here. */
 export interface IncrementHeader {
-  format: typeof INCREMENT_FORMAT;
-  appId: string;
-  from: { version: string; files: string };
-  to: { version: string; files: string };
-  /** every file of the target version, sorted by path */
-  files: IncrementFile[];
-  /** decompressed size of the frame: the sum of the sizes of files without `from` */
+  from: { files: string };
+  to: { files: string };
+  /** decompressed size of the frame: 4 + plan length + the sizes of the changed files */
   contentSize: number;
   /** zstd level the frame was made with (informational) */
   level: number;
@@ -96,98 +104,132 @@ export function baseDictionary(base: readonly FileEntry[], bytesOf: (path: strin
   return out;
 }
 
+const identity = (f: FileEntry) => `${f.sha256}:${f.size}`;
+
 /**
- * Which target files the base already holds (same bytes, any path) and which must travel.
- * A file whose bytes exist in the base under its own path keeps that path as `from`.
+ * What differs: base files the target lacks, target files whose bytes some other base file has
+ * (copied), and target files whose bytes must travel (changed, in path order). A target file
+ * with the same path and bytes as in the base is not named at all.
  */
-export function planIncrement(base: readonly FileEntry[], target: readonly FileEntry[]): { files: IncrementFile[]; contentSize: number } {
-  const byHash = new Map<string, string>();
-  for (const f of [...base].sort(byPath)) if (!byHash.has(`${f.sha256}:${f.size}`)) byHash.set(`${f.sha256}:${f.size}`, f.path);
-  const samePath = new Map(base.map((f) => [f.path, f]));
-  let contentSize = 0;
-  const files = [...target].sort(byPath).map((f): IncrementFile => {
-    const own = samePath.get(f.path);
-    const from = own && own.sha256 === f.sha256 && own.size === f.size ? own.path : byHash.get(`${f.sha256}:${f.size}`);
-    if (from !== undefined) return { path: f.path, size: f.size, sha256: f.sha256, from };
-    contentSize += f.size;
-    return { path: f.path, size: f.size, sha256: f.sha256 };
-  });
-  return { files, contentSize };
+export function planIncrement(base: readonly FileEntry[], target: readonly FileEntry[]): IncrementPlan {
+  const byIdentity = new Map<string, string>();
+  for (const f of [...base].sort(byPath)) if (!byIdentity.has(identity(f))) byIdentity.set(identity(f), f.path);
+  const basePaths = new Map(base.map((f) => [f.path, f]));
+  const targetPaths = new Set(target.map((f) => f.path));
+  const plan: IncrementPlan = { removed: [], copied: [], changed: [] };
+  for (const f of [...base].sort(byPath)) if (!targetPaths.has(f.path)) plan.removed.push(f.path);
+  for (const f of [...target].sort(byPath)) {
+    const own = basePaths.get(f.path);
+    if (own && identity(own) === identity(f)) continue;
+    const from = byIdentity.get(identity(f));
+    if (from !== undefined) plan.copied.push([f.path, from]);
+    else plan.changed.push([f.path, f.size]);
+  }
+  return plan;
 }
 
 export interface BuildIncrementInput {
-  appId: string;
-  from: { version: string; files: readonly FileEntry[]; bytesOf: (path: string) => Uint8Array };
-  to: { version: string; files: readonly FileEntry[]; bytesOf: (path: string) => Uint8Array };
-  level: number;
+  from: { files: readonly FileEntry[]; bytesOf: (path: string) => Uint8Array };
+  to: { files: readonly FileEntry[]; bytesOf: (path: string) => Uint8Array };
+  /** zstd level; by default `incrementLevel` of the dictionary and content sizes */
+  level?: number;
   compress: Compress;
   sha256: Sha256Hex;
 }
 
 /** Builds an increment object (see the file comment for the layout). */
-export async function buildIncrement(input: BuildIncrementInput): Promise<{ bytes: Uint8Array; header: IncrementHeader }> {
-  const { files, contentSize } = planIncrement(input.from.files, input.to.files);
+export async function buildIncrement(input: BuildIncrementInput): Promise<{ bytes: Uint8Array; header: IncrementHeader; plan: IncrementPlan }> {
+  const plan = planIncrement(input.from.files, input.to.files);
+  const planJson = new TextEncoder().encode(JSON.stringify(plan));
+  let contentSize = 4 + planJson.byteLength;
+  for (const [, size] of plan.changed) contentSize += size;
   const content = new Uint8Array(contentSize);
-  let at = 0;
-  for (const f of files) {
-    if (f.from !== undefined) continue;
-    const bytes = input.to.bytesOf(f.path);
-    if (bytes.byteLength !== f.size) throw new Error(`${f.path}: size differs from the file list`);
+  new DataView(content.buffer).setUint32(0, planJson.byteLength);
+  content.set(planJson, 4);
+  let at = 4 + planJson.byteLength;
+  for (const [path, size] of plan.changed) {
+    const bytes = input.to.bytesOf(path);
+    if (bytes.byteLength !== size) throw new Error(`${path}: size differs from the file list`);
     content.set(bytes, at);
-    at += bytes.byteLength;
+    at += size;
   }
-  const frame = contentSize === 0 ? new Uint8Array(0) : await input.compress(content, baseDictionary(input.from.files, input.from.bytesOf), input.level);
+  const dictionary = baseDictionary(input.from.files, input.from.bytesOf);
+  const level = input.level ?? incrementLevel(dictionary.byteLength, contentSize);
+  const frame = await input.compress(content, dictionary, level);
   const header: IncrementHeader = {
-    format: INCREMENT_FORMAT,
-    appId: input.appId,
-    from: { version: input.from.version, files: await filesDigest(input.from.files, input.sha256) },
-    to: { version: input.to.version, files: await filesDigest(input.to.files, input.sha256) },
-    files,
+    from: { files: await filesDigest(input.from.files, input.sha256) },
+    to: { files: await filesDigest(input.to.files, input.sha256) },
     contentSize,
-    level: input.level,
+    level,
   };
-  return { bytes: encodeIncrement(header, frame), header };
+  return { bytes: encodeIncrement(header, frame), header, plan };
 }
 
+const hexToBytes = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
+const bytesToHex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+const isHex64 = (s: unknown) => typeof s === "string" && /^[0-9a-f]{64}$/.test(s);
+const isSize = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+
 export function encodeIncrement(header: IncrementHeader, frame: Uint8Array): Uint8Array {
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const out = new Uint8Array(INCREMENT_MAGIC.length + 4 + json.byteLength + frame.byteLength);
+  if (!isHex64(header.from.files) || !isHex64(header.to.files)) throw new Error("increment digests must be hex SHA-256");
+  const out = new Uint8Array(PRELUDE_BYTES + frame.byteLength);
+  const view = new DataView(out.buffer);
   out.set(INCREMENT_MAGIC, 0);
-  new DataView(out.buffer).setUint32(INCREMENT_MAGIC.length, json.byteLength);
-  out.set(json, INCREMENT_MAGIC.length + 4);
-  out.set(frame, INCREMENT_MAGIC.length + 4 + json.byteLength);
+  out.set(hexToBytes(header.from.files), 8);
+  out.set(hexToBytes(header.to.files), 40);
+  view.setUint32(72, header.contentSize);
+  view.setUint8(76, header.level);
+  out.set(frame, PRELUDE_BYTES);
   return out;
 }
 
-const isHex64 = (s: unknown) => typeof s === "string" && /^[0-9a-f]{64}$/.test(s);
+function parseJson(bytes: Uint8Array, what: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
+  } catch {
+    throw new IncrementError("corrupt", `the increment's ${what} is not JSON`);
+  }
+}
 
-/** Splits an increment into header and frame, checking the header's shape. */
+/** Splits an increment into prelude and frame. */
 export function decodeIncrement(bytes: Uint8Array): { header: IncrementHeader; frame: Uint8Array } {
   const bad = (why: string) => new IncrementError("malformed", `not a valid increment: ${why}`);
-  if (bytes.byteLength < INCREMENT_MAGIC.length + 4) throw bad("too short");
+  if (bytes.byteLength <= PRELUDE_BYTES) throw bad("too short");
   for (let i = 0; i < INCREMENT_MAGIC.length; i++) if (bytes[i] !== INCREMENT_MAGIC[i]) throw bad("wrong magic");
-  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(INCREMENT_MAGIC.length);
-  const start = INCREMENT_MAGIC.length + 4;
-  if (length > MAX_INCREMENT_HEADER_BYTES || start + length > bytes.byteLength) throw bad("header length out of range");
-  let header: IncrementHeader;
-  try {
-    header = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes.subarray(start, start + length))) as IncrementHeader;
-  } catch {
-    throw bad("header is not JSON");
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const header: IncrementHeader = {
+    from: { files: bytesToHex(bytes.subarray(8, 40)) },
+    to: { files: bytesToHex(bytes.subarray(40, 72)) },
+    contentSize: view.getUint32(72),
+    level: view.getUint8(76),
+  };
+  if (header.contentSize < 4) throw bad("content size out of range");
+  return { header, frame: bytes.subarray(PRELUDE_BYTES) };
+}
+
+/** Reads and checks the plan at the start of the decompressed frame. */
+function readPlan(content: Uint8Array, base: ReadonlyMap<string, FileEntry>): { plan: IncrementPlan; dataStart: number } {
+  const bad = (why: string) => new IncrementError("corrupt", `the increment's plan is invalid: ${why}`);
+  const length = new DataView(content.buffer, content.byteOffset, content.byteLength).getUint32(0);
+  if (4 + length > content.byteLength) throw bad("length out of range");
+  const plan = parseJson(content.subarray(4, 4 + length), "plan") as IncrementPlan;
+  if (plan === null || typeof plan !== "object" || !Array.isArray(plan.removed) || !Array.isArray(plan.copied) || !Array.isArray(plan.changed)) throw bad("shape");
+  const named = new Set<string>();
+  let data = 0;
+  for (const path of plan.removed) if (typeof path !== "string" || !base.has(path)) throw bad("removes a file the base does not have");
+  for (const entry of plan.copied) {
+    if (!Array.isArray(entry) || typeof entry[0] !== "string" || typeof entry[1] !== "string" || !base.has(entry[1])) throw bad("copies from a file the base does not have");
+    if (named.has(entry[0])) throw bad("names a path twice");
+    named.add(entry[0]);
   }
-  if (header === null || typeof header !== "object" || header.format !== INCREMENT_FORMAT) throw bad("unknown format");
-  if (!isHex64(header.from?.files) || !isHex64(header.to?.files) || !Array.isArray(header.files)) throw bad("header fields");
-  let contentSize = 0;
-  let previous: string | undefined;
-  for (const f of header.files) {
-    if (typeof f?.path !== "string" || !Number.isSafeInteger(f.size) || f.size < 0 || !isHex64(f.sha256)) throw bad("file entry");
-    if (previous !== undefined && !(previous < f.path)) throw bad("files not sorted by path");
-    previous = f.path;
-    if (f.from === undefined) contentSize += f.size;
-    else if (typeof f.from !== "string") throw bad("file entry");
+  for (const entry of plan.changed) {
+    if (!Array.isArray(entry) || typeof entry[0] !== "string" || !isSize(entry[1])) throw bad("changed entry");
+    if (named.has(entry[0])) throw bad("names a path twice");
+    named.add(entry[0]);
+    data += entry[1];
   }
-  if (contentSize !== header.contentSize) throw bad("content size does not match the file list");
-  return { header, frame: bytes.subarray(start + length) };
+  if (4 + length + data !== content.byteLength) throw bad("sizes do not add up to the frame");
+  return { plan, dataStart: 4 + length };
 }
 
 export interface ApplyIncrementInput {
@@ -202,9 +244,10 @@ export interface ApplyIncrementInput {
 }
 
 /**
- * Applies an increment to the installed files. Returns the target's files, each verified; throws
- * IncrementError (and changes nothing: the caller's files are only read) when the increment is
- * for another base, malformed, or yields other bytes than the signed file list says.
+ * Applies an increment to the installed files. Returns the target's files, verified against the
+ * signed digest; throws IncrementError (and changes nothing: the caller's files are only read)
+ * when the increment is for another base, malformed, or yields other files than the manifest
+ * names.
  */
 export async function applyIncrement(input: ApplyIncrementInput): Promise<{ files: FileEntry[]; bytes: Map<string, Uint8Array> }> {
   const { header, frame } = decodeIncrement(input.increment);
@@ -213,48 +256,46 @@ export async function applyIncrement(input: ApplyIncrementInput): Promise<{ file
     throw new IncrementError("wrong_base", "the increment was made for another base than the installed version");
   }
   if (header.to.files !== input.expect.to) throw new IncrementError("corrupt", "the increment does not produce the version the manifest names");
-  const installed = new Set(input.base.map((f) => f.path));
-  let content: Uint8Array = new Uint8Array(0);
-  if (header.contentSize > 0) {
-    try {
-      content = await input.decompress(frame, baseDictionary(input.base, input.bytesOf), header.contentSize);
-    } catch (e) {
-      if (e instanceof IncrementError) throw e;
-      throw new IncrementError("corrupt", "the increment's frame does not decode");
-    }
-    if (content.byteLength !== header.contentSize) throw new IncrementError("corrupt", "the increment decodes to the wrong size");
+  let content: Uint8Array;
+  try {
+    content = await input.decompress(frame, baseDictionary(input.base, input.bytesOf), header.contentSize);
+  } catch (e) {
+    if (e instanceof IncrementError) throw e;
+    throw new IncrementError("corrupt", "the increment's frame does not decode");
   }
-  const bytes = new Map<string, Uint8Array>();
-  const files: FileEntry[] = [];
-  let at = 0;
-  for (const f of header.files) {
-    let data: Uint8Array;
-    if (f.from !== undefined) {
-      if (!installed.has(f.from)) throw new IncrementError("wrong_base", `${JSON.stringify(f.from)} is not an installed file`);
-      data = input.bytesOf(f.from);
-    } else {
-      data = content.subarray(at, at + f.size);
-      at += f.size;
-    }
-    if (data.byteLength !== f.size || (await input.sha256(data)) !== f.sha256) {
-      throw new IncrementError("corrupt", `${JSON.stringify(f.path)}: the result differs from the signed file list`);
-    }
-    bytes.set(f.path, data);
-    files.push({ path: f.path, size: f.size, sha256: f.sha256 });
+  if (content.byteLength !== header.contentSize) throw new IncrementError("corrupt", "the increment decodes to the wrong size");
+
+  const base = new Map(input.base.map((f) => [f.path, f]));
+  const { plan, dataStart } = readPlan(content, base);
+  const result = new Map<string, { entry: FileEntry; data: Uint8Array }>();
+  const removed = new Set(plan.removed);
+  for (const f of input.base) if (!removed.has(f.path)) result.set(f.path, { entry: f, data: input.bytesOf(f.path) });
+  for (const [path, from] of plan.copied) {
+    const source = base.get(from)!;
+    result.set(path, { entry: { path, size: source.size, sha256: source.sha256 }, data: input.bytesOf(from) });
   }
+  let at = dataStart;
+  for (const [path, size] of plan.changed) {
+    const data = content.subarray(at, at + size);
+    at += size;
+    result.set(path, { entry: { path, size, sha256: await input.sha256(data) }, data });
+  }
+  const files = [...result.values()].map((r) => r.entry).sort(byPath);
+  // The signed digest covers every path, size and hash: one comparison proves every byte.
   if ((await filesDigest(files, input.sha256)) !== input.expect.to) throw new IncrementError("corrupt", "the result differs from the signed file list");
-  return { files, bytes };
+  return { files, bytes: new Map([...result].map(([path, r]) => [path, r.data])) };
 }
 
 /**
- * zstd parameters by how much must be held in memory (dictionary + content): the Worker that
- * builds increments has 128 MB in all, and level 19 needs roughly 10x its window in tables.
+ * zstd level by how much must be held in memory (dictionary + content): the Worker that builds
+ * increments has 128 MB in all, and zstd's tables grow with the level and the window. Measured
+ * with the WASM build (BENCHMARKS.md): level 18 is within 1-3% of 19 in size at about two
+ * thirds of its memory.
  */
 export function incrementLevel(dictionaryBytes: number, contentBytes: number): number {
   const total = dictionaryBytes + contentBytes;
-  if (total <= 8 * 1024 * 1024) return 19;
-  if (total <= 24 * 1024 * 1024) return 12;
-  return 6;
+  if (total <= 12 * 1024 * 1024) return 18;
+  return 9;
 }
 
 export const incrementKey = (sha256: string) => `increments/${sha256}`;

@@ -5,7 +5,7 @@
  * `rollback` is the only way a client accepts a version older than the one it runs.
  */
 import type { ClientContext, Decision, DecisionReason, DecisionStatus } from "./decide";
-import type { DeveloperSignature, PackageEncryption } from "./snapshot";
+import type { DeveloperSignature, PackageEncryption, StoredEncryption } from "./snapshot";
 
 export const MANIFEST_ISSUER = "graycast";
 export const MANIFEST_TYPE = "graycast-manifest+jwt";
@@ -65,6 +65,8 @@ export function buildManifestClaims(input: {
   ttlSeconds: number;
   packageUrl: (sha256: string) => string;
   incrementUrl: (sha256: string) => string;
+  /** base64url raw key of the decided version, when its objects are encrypted (unwrapped by the caller) */
+  encryptionKey?: string;
 }): ManifestClaims {
   const { decision, client } = input;
   const iat = Math.floor(input.nowMs / 1000);
@@ -81,6 +83,10 @@ export function buildManifestClaims(input: {
   };
   if (decision.status !== "ok") return claims;
   const pkg = decision.package;
+  const reveal = (stored: StoredEncryption): PackageEncryption => {
+    if (input.encryptionKey === undefined) throw new Error("an encrypted package needs its unwrapped key");
+    return { alg: stored.alg, key: input.encryptionKey, iv: stored.iv, plainSha256: stored.plainSha256, plainSize: stored.plainSize };
+  };
   const increment = client.installedVersion !== undefined && pkg.increments ? pkg.increments[client.installedVersion] : undefined;
   return {
     ...claims,
@@ -91,7 +97,7 @@ export function buildManifestClaims(input: {
       sha256: pkg.sha256,
       ...(pkg.files !== undefined ? { files: pkg.files } : {}),
       ...(pkg.signature !== undefined ? { signature: pkg.signature } : {}),
-      ...(pkg.encryption !== undefined ? { encryption: pkg.encryption } : {}),
+      ...(pkg.encryption !== undefined ? { encryption: reveal(pkg.encryption) } : {}),
     },
     // Offered only when it saves bytes; an own-key lookup, so "__proto__" and friends miss.
     ...(increment !== undefined && Object.hasOwn(pkg.increments!, client.installedVersion!) && increment.size < pkg.size && client.installedVersion !== decision.version
@@ -102,7 +108,7 @@ export function buildManifestClaims(input: {
             sha256: increment.sha256,
             fromVersion: client.installedVersion!,
             from: increment.from,
-            ...(increment.encryption !== undefined ? { encryption: increment.encryption } : {}),
+            ...(increment.encryption !== undefined ? { encryption: reveal(increment.encryption) } : {}),
           },
         }
       : {}),

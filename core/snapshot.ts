@@ -23,7 +23,7 @@ export interface PackageRef {
   /** the developer's signature when the team registered a key (PRODUCT.md S2) */
   signature?: DeveloperSignature;
   /** present when the mini program encrypts its packages (PRODUCT.md S3) */
-  encryption?: PackageEncryption;
+  encryption?: StoredEncryption;
 }
 
 /** A built increment in R2 (`increments/{sha256}`), smaller than the full package. */
@@ -32,7 +32,7 @@ export interface IncrementRef {
   size: number;
   /** `filesSha256` of the base it applies to */
   from: string;
-  encryption?: PackageEncryption;
+  encryption?: StoredEncryption;
 }
 
 /**
@@ -44,6 +44,20 @@ export interface DeveloperSignature {
   alg: "EdDSA" | "ES256";
   /** base64url */
   sig: string;
+}
+
+/**
+ * How the snapshot describes an encrypted object: the version's key stays wrapped
+ * (core/encryption.ts); the edge unwraps it only to put it in a signed manifest.
+ */
+export interface StoredEncryption {
+  alg: "A256GCM";
+  /** `wrapPackageKey(PACKAGE_KEY_SECRET, key, packageKeyContext(appId, version))` */
+  wrappedKey: string;
+  /** base64url, 12 bytes */
+  iv: string;
+  plainSha256: string;
+  plainSize: number;
 }
 
 /** AES-256-GCM parameters of one encrypted object; the key travels only in signed manifests. */

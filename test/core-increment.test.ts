@@ -3,7 +3,7 @@
  * bad increment is refused before a client would install anything.
  */
 import { describe, expect, it } from "vitest";
-import { type FileEntry, IncrementError, applyIncrement, buildIncrement, decodeIncrement, encodeIncrement, filesDigest, planIncrement } from "../core/increment";
+import { type FileEntry, IncrementError, applyIncrement, baseDictionary, buildIncrement, decodeIncrement, encodeIncrement, filesDigest, planIncrement } from "../core/increment";
 import { sha256Hex } from "../control-plane/src/lib/encoding";
 import { zstdCompress, zstdDecompress } from "../control-plane/src/increments/zstd";
 
@@ -23,7 +23,7 @@ const v2Files = { "app.js": "console.log('v2');\n".repeat(50), "lib.js": "export
 async function pair() {
   const v1 = await version(v1Files);
   const v2 = await version(v2Files);
-  const { bytes, header } = await buildIncrement({ appId: "gcapp", from: { version: "1.0.0", ...v1 }, to: { version: "2.0.0", ...v2 }, level: 19, compress: zstdCompress, sha256: sha256Hex });
+  const { bytes, header } = await buildIncrement({ from: v1, to: v2, compress: zstdCompress, sha256: sha256Hex });
   return { v1, v2, bytes, header };
 }
 
@@ -41,12 +41,11 @@ async function refusal(p: Promise<unknown>): Promise<string> {
 }
 
 describe("increment format", () => {
-  it("plans unchanged and moved files as references and only new bytes into the frame", async () => {
+  it("plans only what differs: removed, copied from another path, changed", async () => {
     const v1 = await version(v1Files);
     const v2 = await version(v2Files);
-    const plan = planIncrement(v1.files, v2.files);
-    expect(plan.files.map((f) => [f.path, f.from])).toEqual([["app.js", undefined], ["b.txt", "a.txt"], ["lib.js", "lib.js"], ["new.css", undefined]]);
-    expect(plan.contentSize).toBe(v2.bytes.get("app.js")!.byteLength + v2.bytes.get("new.css")!.byteLength);
+    expect(planIncrement(v1.files, v2.files)).toEqual({ removed: ["a.txt"], copied: [["b.txt", "a.txt"]], changed: [["app.js", v2.bytes.get("app.js")!.byteLength], ["new.css", 13]] });
+    expect(planIncrement(v1.files, v1.files)).toEqual({ removed: [], copied: [], changed: [] });
   });
 
   it("round-trips to byte-identical files and names both file lists", async () => {
@@ -83,41 +82,57 @@ describe("increment format", () => {
     expect(await refusal(apply(tampered, v1, { from: v1.digest, to: v2.digest }))).toBe("corrupt");
   });
 
-  it("refuses a header whose file hash was altered, even if the frame decodes", async () => {
+  it("refuses a plan that lies about the files, even though the frame decodes", async () => {
+    const { v1, v2, header } = await pair();
+    const forge = async (plan: unknown, data: Uint8Array) => {
+      const json = enc.encode(JSON.stringify(plan));
+      const content = new Uint8Array(4 + json.byteLength + data.byteLength);
+      new DataView(content.buffer).setUint32(0, json.byteLength);
+      content.set(json, 4);
+      content.set(data, 4 + json.byteLength);
+      const frame = await zstdCompress(content, baseDictionary(v1.files, v1.bytesOf), 3);
+      return encodeIncrement({ ...header, contentSize: content.byteLength }, frame);
+    };
+    const good = v2.bytes.get("app.js")!;
+    const evil = enc.encode("console.log('evil');\n".repeat(50));
+    const lies = [
+      // keeps a file the target removed
+      [{ removed: [], copied: [["b.txt", "a.txt"]], changed: [["app.js", good.byteLength], ["new.css", 13]] }, new Uint8Array([...good, ...enc.encode(".a{color:red}")])],
+      // other bytes for a file
+      [{ removed: ["a.txt"], copied: [["b.txt", "a.txt"]], changed: [["app.js", evil.byteLength], ["new.css", 13]] }, new Uint8Array([...evil, ...enc.encode(".a{color:red}")])],
+      // copies from a file the base does not have
+      [{ removed: ["a.txt"], copied: [["b.txt", "zzz"]], changed: [] }, new Uint8Array(0)],
+      // sizes that do not add up
+      [{ removed: [], copied: [], changed: [["app.js", 5]] }, new Uint8Array(9)],
+    ] as const;
+    for (const [plan, data] of lies) expect(await refusal(apply(await forge(plan, data), v1, { from: v1.digest, to: v2.digest }))).toBe("corrupt");
+  });
+
+  it("refuses malformed containers: too short, wrong magic, impossible content size", async () => {
+    const { bytes } = await pair();
+    const wrongMagic = bytes.slice();
+    wrongMagic[0] = 0;
+    const tinySize = bytes.slice();
+    new DataView(tinySize.buffer).setUint32(72, 3);
+    for (const b of [new Uint8Array([1, 2, 3]), bytes.subarray(0, 77), wrongMagic, tinySize]) expect(() => decodeIncrement(b)).toThrow(IncrementError);
+  });
+
+  it("refuses a frame that decodes to another size than the prelude says", async () => {
     const { v1, v2, bytes } = await pair();
-    const { header, frame } = decodeIncrement(bytes);
-    const forged = encodeIncrement({ ...header, files: header.files.map((f) => (f.path === "new.css" ? { ...f, sha256: "a".repeat(64) } : f)) }, frame);
-    expect(await refusal(apply(forged, v1, { from: v1.digest, to: v2.digest }))).toBe("corrupt");
+    const lying = bytes.slice();
+    const view = new DataView(lying.buffer);
+    view.setUint32(72, view.getUint32(72) - 1);
+    expect(await refusal(apply(lying, v1, { from: v1.digest, to: v2.digest }))).toBe("corrupt");
   });
 
-  it("refuses malformed containers: magic, header length, JSON, order, sizes", async () => {
-    const { header, frame } = decodeIncrement((await pair()).bytes);
-    const bad = [
-      new Uint8Array([1, 2, 3]),
-      (() => {
-        const b = encodeIncrement(header, frame);
-        b[0] = 0;
-        return b;
-      })(),
-      (() => {
-        const b = encodeIncrement(header, frame);
-        new DataView(b.buffer).setUint32(8, 0xffffffff);
-        return b;
-      })(),
-      encodeIncrement({ ...header, files: [...header.files].reverse() }, frame),
-      encodeIncrement({ ...header, contentSize: header.contentSize + 1 }, frame),
-      encodeIncrement({ ...header, format: "other" as never }, frame),
-    ];
-    for (const b of bad) expect(() => decodeIncrement(b)).toThrow(IncrementError);
-  });
-
-  it("an increment with nothing new carries an empty frame", async () => {
+  it("a renamed file travels as a reference, not as bytes", async () => {
     const v1 = await version(v1Files);
     const renamed = await version({ "moved/app.js": v1Files["app.js"], "lib.js": v1Files["lib.js"] });
-    const { bytes, header } = await buildIncrement({ appId: "gcapp", from: { version: "1.0.0", ...v1 }, to: { version: "1.0.1", ...renamed }, level: 19, compress: zstdCompress, sha256: sha256Hex });
-    expect(header.contentSize).toBe(0);
-    expect(decodeIncrement(bytes).frame.byteLength).toBe(0);
+    const { bytes, plan, header } = await buildIncrement({ from: v1, to: renamed, compress: zstdCompress, sha256: sha256Hex });
+    expect(plan).toEqual({ removed: ["a.txt", "app.js"], copied: [["moved/app.js", "app.js"]], changed: [] });
+    expect(header.contentSize).toBeLessThan(100);
     const out = await apply(bytes, v1, { from: v1.digest, to: renamed.digest });
     expect(out.bytes.get("moved/app.js")).toEqual(v1.bytes.get("app.js"));
+    expect(out.files).toEqual(renamed.files);
   });
 });

@@ -1,8 +1,13 @@
 import type { Actor } from "./auth/actor";
 import type { Db } from "./db/client";
 
-/** Hono environment of the admin Worker: bindings typed by `wrangler types`. */
+/**
+ * Hono environment of the admin Worker: bindings typed by `wrangler types`, plus the optional
+ * PACKAGE_KEY_SECRET (needed once a mini program encrypts its packages, core/encryption.ts).
+ */
+export type AdminBindings = Cloudflare.AdminEnv & { PACKAGE_KEY_SECRET?: string };
+
 export interface AdminHono {
-  Bindings: Cloudflare.AdminEnv;
+  Bindings: AdminBindings;
   Variables: { db: Db; actor: Actor };
 }

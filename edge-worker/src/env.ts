@@ -2,11 +2,13 @@
  * Hono environment of the edge Worker. Bindings come from `wrangler types`
  * (worker-configuration.d.ts); `MANIFEST_VERIFY_KEYS` is an optional var not declared in
  * wrangler.toml yet: a JSON array of retired public JWKs kept in the JWKS during key rotation.
+ * `PACKAGE_KEY_SECRET` is an optional secret, needed once a mini program encrypts its packages
+ * (core/encryption.ts).
  */
 import type { GrayscaleCounter } from "../../durable-objects/grayscale-counter";
 import type { CounterNamespace } from "./grayscale";
 
-export type EdgeBindings = Cloudflare.EdgeEnv & { MANIFEST_VERIFY_KEYS?: string };
+export type EdgeBindings = Cloudflare.EdgeEnv & { MANIFEST_VERIFY_KEYS?: string; PACKAGE_KEY_SECRET?: string };
 
 export interface EdgeHono {
   Bindings: EdgeBindings;

@@ -41,7 +41,7 @@ export function ensureDevVars() {
     const jwk = generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" });
     add += `MANIFEST_SIGNING_KEY='${JSON.stringify({ ...jwk, kid: `local-${randomBytes(4).toString("hex")}` })}'\n`;
   }
-  for (const name of ["JWT_SECRET", "ADMISSION_TICKET_SECRET"]) if (!has(name)) add += `${name}="${randomBytes(32).toString("hex")}"\n`;
+  for (const name of ["JWT_SECRET", "ADMISSION_TICKET_SECRET", "PACKAGE_KEY_SECRET"]) if (!has(name)) add += `${name}="${randomBytes(32).toString("hex")}"\n`;
   if (add) writeFileSync(path, current + add, { mode: 0o600 });
 }
 

@@ -11,15 +11,17 @@
  */
 import { and, eq } from "drizzle-orm";
 import { unzipSync } from "fflate";
-import { type FileEntry, applyIncrement, buildIncrement, filesDigest, incrementKey, incrementLevel } from "../../../core/increment";
-import { fileManifestKey, packageKey } from "../../../core/snapshot";
+import { type FileEntry, applyIncrement, buildIncrement, filesDigest, incrementKey } from "../../../core/increment";
+import { encryptObject } from "../../../core/encryption";
+import { fileManifestKey } from "../../../core/snapshot";
 import type { Db } from "../db/client";
 import { increments, versions } from "../db/schema";
 import { sha256Hex } from "../lib/encoding";
+import { plainPackageKey, versionKey } from "../services/package-encryption";
 import { publishSnapshot } from "../services/snapshot";
 import { zstdCompress, zstdDecompress } from "./zstd";
 
-export const MAX_PAIR_UNPACKED_BYTES = 40 * 1024 * 1024;
+export const MAX_PAIR_UNPACKED_BYTES = 24 * 1024 * 1024;
 /** Attempts before a row is marked failed (each queue delivery or sweep is one attempt). */
 export const MAX_ATTEMPTS = 3;
 
@@ -36,7 +38,7 @@ interface Unpacked {
 
 /** The version's files from its zip in R2, each checked against the list recorded at upload. */
 async function unpack(bucket: R2Bucket, v: VersionRow): Promise<Unpacked> {
-  const [zipObject, listObject] = await Promise.all([bucket.get(packageKey(v.packageSha256)), bucket.get(fileManifestKey(v.packageSha256))]);
+  const [zipObject, listObject] = await Promise.all([bucket.get(plainPackageKey(v)), bucket.get(fileManifestKey(v.packageSha256))]);
   if (!zipObject || !listObject) throw new Error(`package ${v.packageSha256} of ${v.version} is missing from R2`);
   const { files } = (await listObject.json()) as { files: FileEntry[] };
   const wanted = new Set(files.map((f) => f.path));
@@ -69,7 +71,7 @@ async function finish(db: Db, row: IncrementRow, set: Partial<IncrementRow>): Pr
  * Builds the increment `id` if it is still pending. Safe to run twice for one row (queues
  * deliver at least once): the object is content-addressed and the row update is idempotent.
  */
-export async function buildIncrementRow(db: Db, bucket: R2Bucket, id: string, now = Date.now()): Promise<BuildOutcome> {
+export async function buildIncrementRow(db: Db, bucket: R2Bucket, id: string, now = Date.now(), packageKeySecret?: string): Promise<BuildOutcome> {
   const row = await db.select().from(increments).where(eq(increments.id, id)).get();
   if (!row || row.status !== "pending") return { status: "gone" };
   const [from, to] = await Promise.all([
@@ -88,12 +90,9 @@ export async function buildIncrementRow(db: Db, bucket: R2Bucket, id: string, no
   await finish(db, row, { attempts: row.attempts + 1 });
   try {
     const [base, target] = await Promise.all([unpack(bucket, from), unpack(bucket, to)]);
-    const level = incrementLevel(from.unpackedSize, to.unpackedSize);
-    const { bytes } = await buildIncrement({
-      appId: row.miniProgramId,
-      from: { version: from.version, files: base.files, bytesOf: bytesOf(base) },
-      to: { version: to.version, files: target.files, bytesOf: bytesOf(target) },
-      level,
+    const { bytes, header } = await buildIncrement({
+      from: { files: base.files, bytesOf: bytesOf(base) },
+      to: { files: target.files, bytesOf: bytesOf(target) },
       compress: zstdCompress,
       sha256: sha256Hex,
     });
@@ -105,10 +104,19 @@ export async function buildIncrementRow(db: Db, bucket: R2Bucket, id: string, no
       await finish(db, row, { status: "skipped", detail, sha256, size: bytes.byteLength, fromFilesSha256: base.digest, builtAt: now });
       return { status: "skipped", detail };
     }
-    if (!(await bucket.head(incrementKey(sha256)))) {
-      await bucket.put(incrementKey(sha256), bytes, { sha256, httpMetadata: { contentType: "application/octet-stream" } });
+    const built = { status: "built" as const, sha256, size: bytes.byteLength, fromFilesSha256: base.digest, detail: `zstd level ${header.level}`, builtAt: now };
+    if (to.encKeyWrapped) {
+      // Encrypted target: only the ciphertext is stored (under the target version's key).
+      const { ciphertext, iv } = await encryptObject(await versionKey(packageKeySecret, to), bytes);
+      const encSha256 = await sha256Hex(ciphertext);
+      await bucket.put(incrementKey(encSha256), ciphertext, { sha256: encSha256, httpMetadata: { contentType: "application/octet-stream" } });
+      await finish(db, row, { ...built, encSha256, encSize: ciphertext.byteLength, encIv: iv });
+    } else {
+      if (!(await bucket.head(incrementKey(sha256)))) {
+        await bucket.put(incrementKey(sha256), bytes, { sha256, httpMetadata: { contentType: "application/octet-stream" } });
+      }
+      await finish(db, row, built);
     }
-    await finish(db, row, { status: "built", sha256, size: bytes.byteLength, fromFilesSha256: base.digest, detail: `zstd level ${level}`, builtAt: now });
     await publishSnapshot(db, bucket, row.miniProgramId);
     return { status: "built", sha256, size: bytes.byteLength };
   } catch (err) {

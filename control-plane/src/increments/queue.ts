@@ -17,6 +17,8 @@ export interface IncrementBindings {
   DB: D1Database;
   PACKAGES: R2Bucket;
   INCREMENTS?: Queue<IncrementMessage>;
+  /** to encrypt increments of encrypted versions (core/encryption.ts) */
+  PACKAGE_KEY_SECRET?: string;
 }
 
 /** Queue messages sent in one call (Queues accepts up to 100 per sendBatch). */
@@ -48,7 +50,7 @@ export async function consumeIncrements(batch: MessageBatch<IncrementMessage>, e
       continue;
     }
     try {
-      await buildIncrementRow(db, env.PACKAGES, id);
+      await buildIncrementRow(db, env.PACKAGES, id, Date.now(), env.PACKAGE_KEY_SECRET);
       message.ack();
     } catch (err) {
       console.error("increment build failed; will retry", { incrementId: id, error: String(err instanceof Error ? err.message : err) });
@@ -70,7 +72,7 @@ export async function sweepIncrements(env: IncrementBindings, now: number, db: D
   const [oldest] = await pendingIncrements(db, { limit: 1 });
   if (!oldest) return { resent: 0, built: 0 };
   try {
-    const outcome = await buildIncrementRow(db, env.PACKAGES, oldest.id, now);
+    const outcome = await buildIncrementRow(db, env.PACKAGES, oldest.id, now, env.PACKAGE_KEY_SECRET);
     return { resent: 0, built: outcome.status === "built" ? 1 : 0 };
   } catch {
     return { resent: 0, built: 0 };

@@ -3,6 +3,8 @@ import { AppIdSchema, SemverSchema, errorResponses, jsonBody, jsonResponse } fro
 import { ApiError } from "../../../core/errors";
 import { createRouter } from "../app";
 import { auditRecords, submitForAudit, withdrawAudit } from "../services/audits";
+import { parseSignatureHeader } from "../services/signing-keys";
+import { SignatureHeaderSchema } from "./signing-keys";
 import { kickIncrements } from "../increments/queue";
 import { publishVersion, rollbackTo } from "../services/releases";
 import { MAX_PACKAGE_BYTES, getTrial, getVersion, listReleases, listVersions, setTrial, uploadVersion, versionOverview } from "../services/versions";
@@ -43,6 +45,7 @@ versionRoutes.openapi(
     request: {
       params: AppParams,
       query: z.object({ version: SemverSchema, description: z.string().max(2000).optional() }),
+      headers: z.object({ "x-graycast-signature": SignatureHeaderSchema.optional() }),
       body: { required: true, content: { "application/zip": { schema: z.string().openapi({ format: "binary" }) } }, description: `zip archive, at most ${MAX_PACKAGE_BYTES} bytes` },
     },
     responses: { 201: jsonResponse(VersionSchema, "Uploaded"), 413: errorResponses[400], 415: errorResponses[400], 422: errorResponses[400], ...errorResponses },
@@ -53,7 +56,8 @@ versionRoutes.openapi(
     const declared = Number(c.req.header("content-length") ?? "0");
     if (declared > MAX_PACKAGE_BYTES) throw new ApiError("payload_too_large", `packages are limited to ${MAX_PACKAGE_BYTES} bytes`);
     const { version, description } = c.req.valid("query");
-    const body = await uploadVersion(c.var.db, c.env.PACKAGES, c.var.actor, c.req.valid("param").appId, { version, description, body: c.req.raw.body });
+    const signature = parseSignatureHeader(c.req.valid("header")["x-graycast-signature"]);
+    const body = await uploadVersion(c.var.db, c.env.PACKAGES, c.var.actor, c.req.valid("param").appId, { version, description, body: c.req.raw.body, signature });
     return c.json(body, 201);
   },
 );

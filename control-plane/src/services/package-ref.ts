@@ -8,19 +8,25 @@ import type { Db } from "../db/client";
 import { increments, versions } from "../db/schema";
 
 export function packageRefOf(v: typeof versions.$inferSelect): PackageRef {
+  const encrypted = v.encSha256 !== null && v.encSize !== null && v.encIv !== null && v.encKeyWrapped !== null;
   return {
-    sha256: v.packageSha256,
-    size: v.packageSize,
+    // Clients download the ciphertext of an encrypted version (services/package-encryption.ts).
+    sha256: encrypted ? v.encSha256! : v.packageSha256,
+    size: encrypted ? v.encSize! : v.packageSize,
     ...(v.filesSha256 ? { files: v.filesSha256 } : {}),
     ...(v.signature && v.signatureKid && v.signatureAlg ? { signature: { kid: v.signatureKid, alg: v.signatureAlg, sig: v.signature } } : {}),
+    ...(encrypted ? { encryption: { alg: "A256GCM" as const, wrappedKey: v.encKeyWrapped!, iv: v.encIv!, plainSha256: v.packageSha256, plainSize: v.packageSize } } : {}),
   };
 }
+
+/** The plaintext package hash a ref stands for (increment rows are keyed by it). */
+const plainShaOf = (ref: PackageRef) => ref.encryption?.plainSha256 ?? ref.sha256;
 
 /**
  * Adds to each package the built increments that are smaller than it, keyed by the version they
  * start from. Packages are matched by their plaintext hash (`versions.package_sha256`).
  */
-export async function attachIncrements(db: Db, appId: string, refs: ReadonlyArray<PackageRef | undefined>, plainShaOf: (ref: PackageRef) => string = (r) => r.sha256): Promise<void> {
+export async function attachIncrements(db: Db, appId: string, refs: ReadonlyArray<PackageRef | undefined>): Promise<void> {
   const targets = refs.filter((r): r is PackageRef => r !== undefined);
   if (targets.length === 0) return;
   const shas = [...new Set(targets.map(plainShaOf))];
@@ -33,6 +39,13 @@ export async function attachIncrements(db: Db, appId: string, refs: ReadonlyArra
     const map: Record<string, IncrementRef> = {};
     for (const row of rows) {
       if (row.toPackageSha256 !== plainShaOf(ref) || row.sha256 === null || row.size === null || row.fromFilesSha256 === null) continue;
+      if (ref.encryption) {
+        // An encrypted target's increments are served encrypted under the same version key.
+        if (row.encSha256 === null || row.encSize === null || row.encIv === null || row.encSize >= ref.size) continue;
+        const encryption = { alg: "A256GCM" as const, wrappedKey: ref.encryption.wrappedKey, iv: row.encIv, plainSha256: row.sha256, plainSize: row.size };
+        map[row.fromVersion] = { sha256: row.encSha256, size: row.encSize, from: row.fromFilesSha256, encryption };
+        continue;
+      }
       if (row.size >= ref.size) continue;
       map[row.fromVersion] = { sha256: row.sha256, size: row.size, from: row.fromFilesSha256 };
     }

@@ -16,6 +16,7 @@ import { inspectPackage, readLimitedBody } from "../lib/package-archive";
 import { READ_ROLES, WRITE_ROLES, requireMiniProgram } from "./access";
 import { recordChange } from "./change-log";
 import { guardedWrite, runBatch } from "./d1";
+import { type PackageSignature, uploadSigningKey, verifyPackageSignature } from "./signing-keys";
 import { publishSnapshot } from "./snapshot";
 
 /** Largest accepted code package (zip bytes). */
@@ -48,7 +49,7 @@ export async function uploadVersion(
   bucket: R2Bucket,
   actor: Actor,
   appId: string,
-  input: { version: string; description?: string | undefined; body: ReadableStream<Uint8Array> | null },
+  input: { version: string; description?: string | undefined; body: ReadableStream<Uint8Array> | null; signature?: PackageSignature | undefined },
 ) {
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
   const existing = await liveVersions(db, appId);
@@ -56,8 +57,13 @@ export async function uploadVersion(
   const refusal = checkUpload(input.version, kept);
   if (refusal) throw refusalError(refusal);
 
+  // PRODUCT.md S2: a missing, unknown or revoked signing key is refused before the body is read,
+  // a signature that does not verify before anything is stored (services/signing-keys.ts).
+  const signingKey = await uploadSigningKey(db, mp.teamId, input.signature);
   const zip = await readLimitedBody(input.body, MAX_PACKAGE_BYTES);
   const inspection = await inspectPackage(zip);
+  const filesSha256 = await filesDigest(inspection.files, sha256Hex);
+  if (signingKey && input.signature) await verifyPackageSignature(signingKey, input.signature, appId, input.version, filesSha256);
   if (!(await bucket.head(packageKey(inspection.sha256)))) {
     await bucket.put(packageKey(inspection.sha256), zip, { httpMetadata: { contentType: "application/zip" }, sha256: inspection.sha256 });
   }
@@ -65,7 +71,6 @@ export async function uploadVersion(
     httpMetadata: { contentType: "application/json" },
   });
 
-  const filesSha256 = await filesDigest(inspection.files, sha256Hex);
   const replaced = existing.filter((v) => v.status === "development" || v.status === "rejected");
   const id = randomId("ver_", 10);
   const now = Date.now();
@@ -84,6 +89,9 @@ export async function uploadVersion(
         fileCount: inspection.files.length,
         unpackedSize: inspection.unpackedSize,
         filesSha256,
+        signatureKid: input.signature?.kid ?? null,
+        signatureAlg: input.signature?.alg ?? null,
+        signature: input.signature?.sig ?? null,
         uploadedBy: actor.userId,
         createdAt: now,
       }),
@@ -92,7 +100,7 @@ export async function uploadVersion(
         teamId: mp.teamId,
         targetType: "mini_program",
         targetId: appId,
-        detail: { version: input.version, sha256: inspection.sha256, size: inspection.size, replaced: replaced.map((v) => v.version) },
+        detail: { version: input.version, sha256: inspection.sha256, size: inspection.size, replaced: replaced.map((v) => v.version), ...(input.signature ? { signatureKid: input.signature.kid } : {}) },
       }, now),
     ]),
     "this version number was taken by a concurrent upload",

@@ -11,6 +11,7 @@ import { readGeo } from "../geo";
 import { CheckRequestSchema, splitCheckRequest } from "../contracts";
 import { chooseGrayscale } from "../grayscale";
 import { createRouter } from "../router";
+import { decisionKey } from "../package-keys";
 import { loadSigner, manifestWindowStart, signManifestShared } from "../signing";
 import { snapshotCache } from "../snapshot-cache";
 import { parseJsonBody } from "../validate";
@@ -43,8 +44,10 @@ checkRoutes.post("/", async (c) => {
     ticketSecret: c.env.ADMISSION_TICKET_SECRET,
   });
   const origin = originOf(c.req.url);
+  const decision = decideVersion(snapshot, client, now, grayscale.choice);
+  const encryptionKey = await decisionKey(decision, client.appId, c.env.PACKAGE_KEY_SECRET);
   const claims = buildManifestClaims({
-    decision: decideVersion(snapshot, client, now, grayscale.choice),
+    decision,
     client,
     revision: snapshot.revision,
     // The window start, not `now`: identical answers within a window share one signature.
@@ -52,6 +55,7 @@ checkRoutes.post("/", async (c) => {
     ttlSeconds: readNumberVar(c.env.MANIFEST_TTL_SECONDS, DEFAULT_MANIFEST_TTL_SECONDS),
     packageUrl: (sha256) => `${origin}/v1/packages/${sha256}`,
     incrementUrl: (sha256) => `${origin}/v1/increments/${sha256}`,
+    ...(encryptionKey !== undefined ? { encryptionKey } : {}),
   });
   const manifest = await signManifestShared(claims, await loadSigner(c.env.MANIFEST_SIGNING_KEY));
   // The answer depends on the client and changes with every publish: no shared cache may keep it.

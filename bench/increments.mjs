@@ -1,0 +1,513 @@
+#!/usr/bin/env node
+// `npm run bench:increments` = `node bench/increments.mjs [options]`: how big Graycast's
+// incremental packages (core/increment.ts) are on real multi-version front-end packages from
+// the npm registry, as a share of the full package, next to the alternatives:
+//
+//   - ours: `buildIncrement` exactly as the control plane calls it (control-plane/src/increments/
+//     build.ts): the zstd level from `incrementLevel(from unpacked, to unpacked)`, compressed by
+//     the WASM build of zstd the admin Worker runs (@bokuweb/zstd-wasm, same .wasm file), and once
+//     more by Node's zlib zstd to show the two codecs agree; each increment is then applied with
+//     `applyIncrement` + node:zlib's decoder and must give the target's files byte for byte;
+//   - whole changed files: a zip (deflate level 9) of every changed or added file plus the list
+//     of removed paths, what a file-level diff without binary deltas would ship;
+//   - the zstd command-line tool (when installed) on the very same inputs our frame compresses:
+//     `zstd -19 --patch-from=<old files concatenated> <new bytes>` and `--ultra -22 --long`, as
+//     reference binary deltas.
+//
+// The corpus (pinned below: versions and the registry's sha512 integrity) is downloaded once into
+// bench/.cache/npm/; each version's files are treated as a mini program package, and the full
+// package is their zip as an upload would bring it (fflate, deflate level 6, fixed mtime).
+//
+//   node bench/increments.mjs              # prints the table, rewrites the increments section of BENCHMARKS.md
+//   node bench/increments.mjs --no-write   # prints only
+//   node bench/increments.mjs --only vant,@vant/weapp --no-cli
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpus, release, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import * as zlib from "node:zlib";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
+
+// wrangler's Node is 22 (node_modules/.bin/node); node:zlib has zstd from 22.15 on. A bare
+// `node bench/increments.mjs` from an older Node re-runs itself with that one.
+if (typeof zlib.zstdCompressSync !== "function") {
+  const node22 = join(ROOT, "node_modules", ".bin", "node");
+  if (existsSync(node22) && process.env.GRAYCAST_REEXEC !== "1") {
+    const r = spawnSync(node22, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: "inherit", env: { ...process.env, GRAYCAST_REEXEC: "1" } });
+    process.exit(r.status ?? 1);
+  }
+  console.error(`bench:increments needs a Node with zstd in node:zlib (22.15 or later); this is ${process.version}`);
+  process.exit(1);
+}
+
+const { checkConsecutive, npmFiles, tarball } = await import("./lib/npm-corpus.mjs");
+const { zipSync } = await import("fflate");
+
+// ---------------------------------------------------------------- corpus (pinned)
+
+/**
+ * Four consecutive releases of each package (consecutive in the registry's list of releases
+ * when pinned; checked again on a cold cache), so there are three consecutive pairs and one
+ * three-version skip (first -> fourth). Integrity: the registry's `dist.integrity`.
+ */
+export const CORPUS = [
+  {
+    name: "@vant/weapp",
+    kind: "WeChat mini program component library, many small files",
+    versions: [
+      ["1.11.4", "sha512-egOsWO4hVMP1SQSqQ46jy8UD3WysvlnUecRzPM21Y3ovkOFZ6wlaO7oHQmTXRpwr+V41Qri1qEbtNjhVxFqdyw=="],
+      ["1.11.5", "sha512-F/yebMtysTaDrqpCyk6AdQrY3lDB7y5TXNwHtBarxtL2NZzoH+D6pBwz9nY+d0vCin0w0IH9kDF57yb/BP3mNA=="],
+      ["1.11.6", "sha512-a3heReWYT2gNdsyj6x1hBwsM8V8NrjcPAmle86NH2CD2V/i/h0le75piW6KntSfOPCwekVWMBKhysNrBpJeKdw=="],
+      ["1.11.7", "sha512-Rwn9BBnb4kHSV4XmvBicwtd42J+amEUfnFDcXJsGNPNX4a9c/DoT6YLsm4X1wB2+sQbdiQsbFBLAvGRBxCkD8g=="],
+    ],
+  },
+  {
+    name: "tdesign-miniprogram",
+    kind: "WeChat mini program component library, Tencent TDesign",
+    versions: [
+      ["1.13.0", "sha512-CaqqOlXCFJdkTh0ZeVRnTHhGz97uLckRA58ADT9Cs+YJXimA7rtAFt7mb+jqLn+v1944U3lyeX6GNy0lctI4zQ=="],
+      ["1.13.1", "sha512-j6gwyW81iJSL6/4gxR243IAoQO9YG45kiZZYgzKWRUYelLDu4p0yTjcUOX7iUinDyMeoVl18LoU+u+jMc3hO6w=="],
+      ["1.13.2", "sha512-d6kth6wGChny1zGLsswBVCJz1V2Xb7F9NdAQOLRK0tMWuIrPMS6Wm9D19WOhuFECM/ZfTPe1ClmObwrk7/ftwg=="],
+      ["1.14.0", "sha512-uWzUKebTGjRyQem1rFhD6V/OQ+IpD0S3clFUqeN5IrFxFM59XfNZ/ifTZoVHFhDOG769iI5Gvwfu+BX7kW9vrQ=="],
+    ],
+  },
+  {
+    name: "@nutui/nutui-taro",
+    kind: "Taro mini program component library; dist/nutui.umd.js (700 KB) embeds the version",
+    versions: [
+      ["4.3.8", "sha512-/hjppeqC548eEsa+pC1nMhvnYa8+3dQ6hdw3RTlhqEV95EaR+Xf0zHsD6K46WMV2bieMEkll3SyZDWdl0+ulJw=="],
+      ["4.3.9", "sha512-vsWpB5q8UUncBVGqL+fCjfI6e3sgbnpS5g8niwQKED08PnJzRUDDASm1zi0ws3q42rDgOwG2QZI9YzYii66Zew=="],
+      ["4.3.11", "sha512-S4xlk6fGpj4+pkxG1FvydgIVOSlMtyGl+0VizznSe9nmeZPlbM8z8XJ5IbTc1fpnQz5GbPOxf9RTlIm62CUgcA=="],
+      ["4.3.13", "sha512-+n8vVZAu92MUX6VEf6gO73Iz3JThjksdb6aSarvciCSydlWWdlQqZwYIGMTG4zOwDfCoQ3HfLa36zVaIJLSn3g=="],
+    ],
+  },
+  {
+    name: "vant",
+    kind: "mobile UI library, bundle-heavy: lib/vant.js, .cjs.js, .es.js, .min.js (1.8 MB together) embed the version",
+    versions: [
+      ["4.9.19", "sha512-fRt32XI0fO0vB3/YGhZOpTnHKjplUiNuA05yZy8rPZntmbQE5GA57Y7iC7jmMDxSOaLebovynhgCvWnyk9zmDw=="],
+      ["4.9.20", "sha512-QOv8i6/qBXSYO1DsjaxM+U7Hlgc+pIaChF21t/N4zW4pR4DmVNbEri9vchlzWFMz3R7wnCDfV9usOeXCyjHgPQ=="],
+      ["4.9.21", "sha512-hXUoZMrLLjykimFRLDlGNd+K2iYSRh9YwLMKnsVdVZ+9inUKxpqnjhOqlZwocbnYkvJlS+febf9u9aJpDol4Pw=="],
+      ["4.9.22", "sha512-P2PDSj3oB6l3W1OpVlQpapeLmI6bXMSvPqPdrw5rutslC0Y6tSkrVB/iSD57weD7K92GsjGkvgDK0eZlOsXGqw=="],
+    ],
+  },
+];
+
+/** Pairs measured per package, as indexes into its versions. */
+const PAIRS = [
+  [0, 1, "consecutive"],
+  [1, 2, "consecutive"],
+  [2, 3, "consecutive"],
+  [0, 3, "3-version skip"],
+];
+
+// ---------------------------------------------------------------- options
+
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(name);
+const value = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
+if (flag("--help")) {
+  console.log(`node bench/increments.mjs [--no-write] [--no-cli] [--only <name,...>] [--cache <dir>]
+  --no-write   print the table only; leave BENCHMARKS.md alone
+  --no-cli     skip the zstd command-line reference deltas even when zstd is installed
+  --only       measure only these packages (comma-separated npm names)
+  --cache      where tarballs are kept (default bench/.cache/npm)`);
+  process.exit(0);
+}
+const WRITE = !flag("--no-write");
+const CACHE = value("--cache", join(ROOT, "bench", ".cache", "npm"));
+const ONLY = value("--only")?.split(",").map((s) => s.trim());
+const corpus = ONLY ? CORPUS.filter((p) => ONLY.includes(p.name)) : CORPUS;
+if (corpus.length === 0) {
+  console.error(`--only names no package of the corpus (${CORPUS.map((p) => p.name).join(", ")})`);
+  process.exit(1);
+}
+const log = (...a) => console.error(...a);
+const FIXED_MTIME = new Date("2020-01-01T00:00:00Z");
+
+// ---------------------------------------------------------------- the code under test
+
+/** core/increment.ts as an ES module, built with esbuild the way bench/lib/bundle.mjs builds the core. */
+async function loadCore() {
+  const { build } = await import("esbuild");
+  const dir = mkdtempSync(join(tmpdir(), "graycast-increments-"));
+  const outfile = join(dir, "increment.mjs");
+  try {
+    await build({ entryPoints: [join(ROOT, "core", "increment.ts")], bundle: true, format: "esm", platform: "neutral", target: "es2022", outfile, logLevel: "silent" });
+    return await import(pathToFileURL(outfile).href);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+const core = await loadCore();
+
+const sha256 = async (data) => createHash("sha256").update(data).digest("hex");
+
+// The production codec: the same zstd.wasm the admin Worker imports, through the package's Node entry.
+const wasm = await import("@bokuweb/zstd-wasm");
+await wasm.init();
+const wasmCompress = (content, dictionary, level) => {
+  const cctx = wasm.createCCtx();
+  try {
+    return wasm.compressUsingDict(cctx, content, dictionary, level);
+  } finally {
+    wasm.freeCCtx(cctx);
+  }
+};
+const wasmDecompress = (frame, dictionary) => {
+  const dctx = wasm.createDCtx();
+  try {
+    return wasm.decompressUsingDict(dctx, frame, dictionary);
+  } finally {
+    wasm.freeDCtx(dctx);
+  }
+};
+const nodeCompress = (content, dictionary, level) =>
+  new Uint8Array(zlib.zstdCompressSync(content, { dictionary, params: { [zlib.constants.ZSTD_c_compressionLevel]: level } }));
+const nodeDecompress = (frame, dictionary, contentSize) => new Uint8Array(zlib.zstdDecompressSync(frame, { dictionary, maxOutputLength: contentSize }));
+
+// ---------------------------------------------------------------- zstd CLI
+
+const ZSTD = (() => {
+  if (flag("--no-cli")) return { available: false, why: "--no-cli" };
+  for (const bin of ["zstd", "/usr/bin/zstd", "/usr/local/bin/zstd"]) {
+    const r = spawnSync(bin, ["--version"], { encoding: "utf8" });
+    if (r.status === 0) return { available: true, bin, version: (/v(\d+\.\d+\.\d+)/.exec(r.stdout) ?? [])[1] ?? r.stdout.trim() };
+  }
+  return { available: false, why: "zstd is not installed" };
+})();
+
+const CLI_RUNS = [
+  { key: "cli19", label: "zstd -19 --patch-from", args: ["-19"] },
+  { key: "cli22", label: "zstd --ultra -22 --long --patch-from", args: ["--ultra", "-22", "--long"] },
+];
+
+/** Size of `zstd <args> --patch-from=<dict> <content>`, or undefined when it fails. */
+function cliDelta(dir, dictFile, contentFile, run) {
+  const out = join(dir, `${run.key}.zst`);
+  const r = spawnSync(ZSTD.bin, [...run.args, `--patch-from=${dictFile}`, "-f", "-q", "-o", out, contentFile], { encoding: "utf8", timeout: 300_000 });
+  if (r.status !== 0 || !existsSync(out)) return { error: (r.stderr || String(r.error ?? r.status)).trim().split("\n").pop() };
+  const bytes = statSync(out).size;
+  // A delta that does not give the new bytes back is no reference.
+  const back = join(dir, `${run.key}.out`);
+  const d = spawnSync(ZSTD.bin, ["-d", "--long=31", `--patch-from=${dictFile}`, "-f", "-q", "-o", back, out], { encoding: "utf8", timeout: 300_000 });
+  if (d.status !== 0 || !readFileSync(back).equals(readFileSync(contentFile))) return { error: "the CLI delta does not decode to the new bytes" };
+  return { bytes };
+}
+
+// ---------------------------------------------------------------- one version, one pair
+
+async function loadVersion(name, version, integrity) {
+  const { bytes: tgz, source } = await tarball(CACHE, { name, version, integrity }, log);
+  const list = npmFiles(tgz);
+  const files = [];
+  const bytes = new Map();
+  let unpacked = 0;
+  for (const f of list) {
+    files.push({ path: f.path, size: f.bytes.byteLength, sha256: await sha256(f.bytes) });
+    bytes.set(f.path, f.bytes);
+    unpacked += f.bytes.byteLength;
+  }
+  const zipInput = {};
+  for (const f of list) zipInput[f.path] = [f.bytes, { level: 6, mtime: FIXED_MTIME }];
+  const zip = zipSync(zipInput);
+  return { name, version, source, files, bytes, unpacked, digest: await core.filesDigest(files, sha256), zipBytes: zip.byteLength };
+}
+
+const bytesOf = (v) => (path) => {
+  const data = v.bytes.get(path);
+  if (!data) throw new Error(`${v.name}@${v.version}: no file ${JSON.stringify(path)}`);
+  return data;
+};
+
+function sameBytes(a, b) {
+  if (a.byteLength !== b.byteLength) return false;
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+/** Applies `increment` to `from` with node:zlib's decoder; throws unless it gives `to` byte for byte. */
+async function verifyApplies(increment, from, to, decompress, what) {
+  const result = await core.applyIncrement({
+    increment,
+    base: from.files,
+    bytesOf: bytesOf(from),
+    expect: { from: from.digest, to: to.digest },
+    decompress,
+    sha256,
+  });
+  if (result.files.length !== to.files.length) throw new Error(`${what}: applying gives ${result.files.length} files, the target has ${to.files.length}`);
+  for (const f of to.files) {
+    const got = result.bytes.get(f.path);
+    if (!got || !sameBytes(got, to.bytes.get(f.path))) throw new Error(`${what}: ${f.path} differs after applying the increment`);
+  }
+}
+
+async function measurePair(from, to, kind) {
+  // No level: buildIncrement picks it from the dictionary and content sizes, as in the admin Worker.
+  const input = (compress) => ({
+    from: { files: from.files, bytesOf: bytesOf(from) },
+    to: { files: to.files, bytesOf: bytesOf(to) },
+    compress,
+    sha256,
+  });
+
+  let t = performance.now();
+  const ours = await core.buildIncrement(input(wasmCompress));
+  const buildMs = performance.now() - t;
+  t = performance.now();
+  const viaNode = await core.buildIncrement(input(nodeCompress));
+  const nodeBuildMs = performance.now() - t;
+
+  // Both must apply with the reference client's decoder, byte for byte; the production one with WASM too.
+  const what = `${from.name} ${from.version} -> ${to.version}`;
+  await verifyApplies(ours.bytes, from, to, nodeDecompress, `${what} (WASM-built, node:zlib applies)`);
+  await verifyApplies(ours.bytes, from, to, wasmDecompress, `${what} (WASM-built, WASM applies)`);
+  await verifyApplies(viaNode.bytes, from, to, nodeDecompress, `${what} (node:zlib-built)`);
+
+  const { frame } = core.decodeIncrement(ours.bytes);
+  const nodeFrame = core.decodeIncrement(viaNode.bytes).frame;
+
+  // What changed, by path.
+  const old = new Map(from.files.map((f) => [f.path, f]));
+  const neu = new Map(to.files.map((f) => [f.path, f]));
+  const changed = to.files.filter((f) => old.has(f.path) && old.get(f.path).sha256 !== f.sha256);
+  const added = to.files.filter((f) => !old.has(f.path));
+  const removed = from.files.filter((f) => !neu.has(f.path)).map((f) => f.path);
+
+  // Baseline: the changed and added files whole, zipped at deflate level 9, plus the removed paths.
+  const whole = {};
+  for (const f of [...changed, ...added]) whole[f.path] = [to.bytes.get(f.path), { level: 9, mtime: FIXED_MTIME }];
+  if (removed.length) whole[".removed.json"] = [new TextEncoder().encode(JSON.stringify(removed)), { level: 9, mtime: FIXED_MTIME }];
+  const wholeBytes = Object.keys(whole).length ? zipSync(whole).byteLength : 22;
+
+  // The CLI on exactly what our frame compresses: the base's files sorted by path and concatenated,
+  // and the frame's content (the plan, then the bytes of every changed file, in plan order).
+  const cli = {};
+  if (ZSTD.available) {
+    const dir = mkdtempSync(join(tmpdir(), "graycast-zstd-"));
+    try {
+      const dictFile = join(dir, "old.bin");
+      const contentFile = join(dir, "new.bin");
+      writeFileSync(dictFile, core.baseDictionary(from.files, bytesOf(from)));
+      const planJson = Buffer.from(JSON.stringify(ours.plan));
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(planJson.byteLength);
+      const content = Buffer.concat([length, planJson, ...ours.plan.changed.map(([path]) => to.bytes.get(path))]);
+      writeFileSync(contentFile, content);
+      for (const run of CLI_RUNS) {
+        const s = performance.now();
+        cli[run.key] = { ...cliDelta(dir, dictFile, contentFile, run), ms: performance.now() - s };
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const cliSizes = CLI_RUNS.map((r) => cli[r.key]?.bytes).filter((n) => Number.isFinite(n));
+  const bestCli = cliSizes.length ? Math.min(...cliSizes) : undefined;
+
+  return {
+    package: from.name,
+    from: from.version,
+    to: to.version,
+    kind,
+    filesTo: to.files.length,
+    changed: changed.length,
+    added: added.length,
+    removed: removed.length,
+    travelled: ours.plan.changed.length,
+    contentSize: ours.header.contentSize,
+    dictionarySize: from.unpacked,
+    fullBytes: to.zipBytes,
+    level: ours.header.level,
+    ours: ours.bytes.byteLength,
+    frame: frame.byteLength,
+    header: ours.bytes.byteLength - frame.byteLength,
+    nodeFrame: nodeFrame.byteLength,
+    nodeTotal: viaNode.bytes.byteLength,
+    wholeBytes,
+    cli19: cli.cli19?.bytes,
+    cli22: cli.cli22?.bytes,
+    cliErrors: Object.entries(cli)
+      .filter(([, v]) => v.error)
+      .map(([k, v]) => `${k}: ${v.error}`),
+    bestCli,
+    buildMs,
+    nodeBuildMs,
+    share: ours.bytes.byteLength / to.zipBytes,
+    wholeOverOurs: wholeBytes / ours.bytes.byteLength,
+    oursOverBestCli: bestCli ? ours.bytes.byteLength / bestCli : undefined,
+    frameOverBestCli: bestCli ? frame.byteLength / bestCli : undefined,
+  };
+}
+
+/**
+ * Whether the pinned versions are adjacent releases in the registry's list: asked once (one
+ * request per package), then remembered in the cache next to the tarballs with its date.
+ */
+async function consecutiveNote(name, versions) {
+  const file = join(CACHE, "consecutive.json");
+  const known = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : {};
+  const key = `${name}@${versions.join(",")}`;
+  if (!known[key]) {
+    try {
+      const c = await checkConsecutive(name, versions);
+      const text = c.ok
+        ? `consecutive releases in the registry's list (${c.listed} releases listed)`
+        : c.missing
+          ? `NOT known to be consecutive: the registry does not list ${c.missing.join(", ")}`
+          : `NOT consecutive: the registry also lists ${c.between.join(", ")} between them`;
+      known[key] = { text, checked: new Date().toISOString().slice(0, 10) };
+      writeFileSync(file, JSON.stringify(known, null, 2));
+    } catch (err) {
+      return `adjacency not checked (${err.message})`;
+    }
+  }
+  return `${known[key].text}, checked ${known[key].checked}`;
+}
+
+// ---------------------------------------------------------------- run
+
+const started = new Date();
+const t0 = performance.now();
+const rows = [];
+const corpusNotes = [];
+for (const pkg of corpus) {
+  const versions = [];
+  for (const [version, integrity] of pkg.versions) versions.push(await loadVersion(pkg.name, version, integrity));
+  const consecutive = await consecutiveNote(
+    pkg.name,
+    versions.map((v) => v.version),
+  );
+  corpusNotes.push({ name: pkg.name, kind: pkg.kind, versions: versions.map((v) => ({ version: v.version, files: v.files.length, unpacked: v.unpacked, zip: v.zipBytes })), consecutive });
+  for (const [a, b, kind] of PAIRS) {
+    const row = await measurePair(versions[a], versions[b], kind);
+    rows.push(row);
+    log(`${row.package} ${row.from} -> ${row.to}: ours ${row.ours} B (${pct(row.share)} of ${row.fullBytes}), whole files ${row.wholeBytes}, CLI best ${row.bestCli ?? "-"}, ${Math.round(row.buildMs)} ms`);
+  }
+}
+const elapsed = (performance.now() - t0) / 1000;
+
+// ---------------------------------------------------------------- report
+
+function median(values) {
+  const v = values.filter(Number.isFinite).sort((x, y) => x - y);
+  if (!v.length) return NaN;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+const max = (values) => Math.max(...values.filter(Number.isFinite));
+function pct(x) {
+  return `${(x * 100).toFixed(x < 0.1 ? 2 : 1)}%`;
+}
+const n = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "-");
+const r2 = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}x` : "-");
+
+const summary = {
+  rows: rows.length,
+  medianShare: median(rows.map((r) => r.share)),
+  worstShare: max(rows.map((r) => r.share)),
+  medianOursOverCli: median(rows.map((r) => r.oursOverBestCli)),
+  worstOursOverCli: max(rows.map((r) => r.oursOverBestCli)),
+  medianFrameOverCli: median(rows.map((r) => r.frameOverBestCli)),
+  worstFrameOverCli: max(rows.map((r) => r.frameOverBestCli)),
+  medianWholeOverOurs: median(rows.map((r) => r.wholeOverOurs)),
+  medianHeaderShare: median(rows.map((r) => r.header / r.ours)),
+  medianWasmOverNode: median(rows.map((r) => r.frame / r.nodeFrame)),
+  worstWasmOverNode: max(rows.map((r) => Math.max(r.frame / r.nodeFrame, r.nodeFrame / r.frame))),
+};
+
+const HEAD = [
+  "package",
+  "from → to",
+  "changed / added / removed (of files)",
+  "full package (zip)",
+  "our increment: total (prelude + frame)",
+  "share of full",
+  "frame via node:zlib",
+  "whole changed files",
+  "whole / ours",
+  "zstd -19 --patch-from",
+  "zstd -22 --long --patch-from",
+  "ours / best CLI (frame / best CLI)",
+  "level",
+  "build ms",
+];
+const ALIGN = ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"];
+const cells = (r) => [
+  r.package,
+  `${r.from} → ${r.to}${r.kind === "3-version skip" ? " (skip)" : ""}`,
+  `${r.changed} / ${r.added} / ${r.removed} (${r.filesTo})`,
+  n(r.fullBytes),
+  `${n(r.ours)} (${n(r.header)} + ${n(r.frame)})`,
+  pct(r.share),
+  n(r.nodeFrame),
+  n(r.wholeBytes),
+  r2(r.wholeOverOurs),
+  n(r.cli19),
+  n(r.cli22),
+  r.bestCli ? `${r2(r.oursOverBestCli)} (${r2(r.frameOverBestCli)})` : "-",
+  String(r.level),
+  n(r.buildMs),
+];
+const tableLines = [`| ${HEAD.join(" | ")} |`, `| ${ALIGN.join(" | ")} |`, ...rows.map((r) => `| ${cells(r).join(" | ")} |`)];
+
+const summaryLines = [
+  `- Increment as a share of the full package: median **${pct(summary.medianShare)}**, worst **${pct(summary.worstShare)}** (${summary.rows} pairs).`,
+  ZSTD.available
+    ? `- Ours / best zstd CLI delta (whole increment, prelude included): median **${r2(summary.medianOursOverCli)}**, worst **${r2(summary.worstOursOverCli)}**; the zstd frame alone: median ${r2(summary.medianFrameOverCli)}, worst ${r2(summary.worstFrameOverCli)}.`
+    : `- zstd CLI reference deltas: not measured (${ZSTD.why}).`,
+  `- Whole changed files / ours: median **${r2(summary.medianWholeOverOurs)}**.`,
+  `- The 77-byte prelude (magic, both files digests, content size, level) is a median ${pct(summary.medianHeaderShare)} of our increment.`,
+  `- The two codecs (WASM, production; node:zlib, reference client) at the same level: frames differ by at most ${((summary.worstWasmOverNode - 1) * 100).toFixed(1)}% (median WASM / node:zlib ${summary.medianWasmOverNode.toFixed(3)}).`,
+];
+
+const cliFailures = rows.flatMap((r) => r.cliErrors.map((e) => `${r.package} ${r.from} → ${r.to}: ${e}`));
+if (cliFailures.length) summaryLines.push(`- zstd CLI runs that failed (left out of the ratios): ${cliFailures.join("; ")}.`);
+
+const cpu = cpus();
+const machine = `Node ${process.version} (zstd ${process.versions.zstd ?? "?"} in node:zlib), ${cpu[0]?.model?.trim() ?? "unknown CPU"}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${release()}; zstd CLI ${ZSTD.available ? ZSTD.version : `absent (${ZSTD.why})`}`;
+const command = `npm run bench:increments${args.length ? ` -- ${args.join(" ")}` : ""}`;
+
+console.log(tableLines.join("\n"));
+console.log();
+console.log(summaryLines.join("\n"));
+console.log(`\n${rows.length} pairs in ${elapsed.toFixed(1)} s; ${machine}`);
+
+if (WRITE) {
+  const section = [
+    "<!-- increments:start -->",
+    "",
+    "## Incremental packages on real npm packages",
+    "",
+    `Written by \`${command}\` (\`node bench/increments.mjs\`) on ${started.toISOString()} in ${elapsed.toFixed(0)} s; only this section is rewritten.`,
+    `Machine: ${machine}.`,
+    "",
+    "Corpus: four consecutive releases of each package, downloaded from registry.npmjs.org and checked against the pinned `dist.integrity` (sha512); every version's files are the mini program package, and the full package is their zip (deflate level 6).",
+    "",
+    ...corpusNotes.map(
+      (p) => `- \`${p.name}\` (${p.kind}): ${p.versions.map((v) => `${v.version} (${v.files} files, ${n(v.unpacked)} B unpacked, zip ${n(v.zip)} B)`).join(", ")}; ${p.consecutive}.`,
+    ),
+    "",
+    "Ours: `buildIncrement` (core/increment.ts) as the admin Worker calls it, zstd level from `incrementLevel(dictionary, content)`, compressed by the production WASM zstd (@bokuweb/zstd-wasm); the prelude is 77 bytes (magic, both files digests, content size, level), the frame holds the plan (only what differs from the base) and the changed files' bytes. Every increment was applied with `applyIncrement` and node:zlib's decoder (and the WASM one) and gave the target's files byte for byte. " +
+      "Whole changed files: a zip (deflate level 9) of the changed and added files plus the list of removed paths. " +
+      "zstd CLI: the same two inputs our frame uses (the base's files sorted by path and concatenated; the plan and the changed files' bytes), `zstd -19 --patch-from=old new` and `zstd --ultra -22 --long --patch-from=old new` (CLI frames carry a 4-byte checksum ours do not). Build ms: `buildIncrement` with the WASM codec, one run.",
+    "",
+    ...tableLines,
+    "",
+    ...summaryLines,
+    "",
+    "<!-- increments:end -->",
+  ].join("\n");
+  const path = join(ROOT, "BENCHMARKS.md");
+  let text = existsSync(path) ? readFileSync(path, "utf8") : "# Benchmarks\n";
+  const start = text.indexOf("<!-- increments:start -->");
+  const end = text.indexOf("<!-- increments:end -->");
+  if ((start >= 0) !== (end >= 0) || (start >= 0 && end < start)) throw new Error("BENCHMARKS.md has a broken pair of increments markers; fix them by hand");
+  if (start >= 0) text = text.slice(0, start) + section + text.slice(end + "<!-- increments:end -->".length);
+  else text = `${text.replace(/\n*$/, "\n")}\n${section}\n`;
+  writeFileSync(path, text);
+  log("BENCHMARKS.md: increments section written");
+}
