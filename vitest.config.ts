@@ -28,6 +28,7 @@ export default defineConfig(async () => {
             IDE_DOWNLOAD_URL: "https://graycast.dev/ide/latest",
             ADMISSION_TICKET_SECRET: "test-admission-ticket-secret-0123456789abcdef",
             ALLOW_GEO_OVERRIDE: "true",
+            PACKAGE_KEY_SECRET: "test-package-key-secret-0123456789abcdef0123",
           },
         },
       }),

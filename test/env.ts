@@ -2,5 +2,5 @@ import { env } from "cloudflare:test";
 import type { D1Migration } from "cloudflare:test";
 
 /** The test project's bindings: the union of both Workers' (see vitest.config.ts). */
-export type TestEnv = Cloudflare.AdminEnv & Cloudflare.EdgeEnv & { TEST_MIGRATIONS: D1Migration[] };
+export type TestEnv = Cloudflare.AdminEnv & Cloudflare.EdgeEnv & { TEST_MIGRATIONS: D1Migration[]; PACKAGE_KEY_SECRET: string };
 export const testEnv = env as unknown as TestEnv;

@@ -19,7 +19,9 @@ const VersionSchema = z
     status: VersionStatusSchema,
     online: z.boolean(),
     description: z.string(),
-    package: z.object({ sha256: z.string(), size: z.number(), fileCount: z.number(), unpackedSize: z.number() }),
+    package: z.object({ sha256: z.string(), size: z.number(), fileCount: z.number(), unpackedSize: z.number(), filesSha256: z.string().openapi({ description: "digest of the file list (docs/increments.md); what developer signatures sign" }) }),
+    signature: z.object({ kid: z.string(), alg: z.enum(["EdDSA", "ES256"]) }).nullable().openapi({ description: "the developer signature the upload carried (PRODUCT.md S2)" }),
+    encrypted: z.boolean().openapi({ description: "stored and delivered AES-256-GCM encrypted (PRODUCT.md S3)" }),
     uploadedBy: z.string(),
     createdAt: z.number(),
     firstReleasedAt: z.number().nullable(),
@@ -57,7 +59,7 @@ versionRoutes.openapi(
     if (declared > MAX_PACKAGE_BYTES) throw new ApiError("payload_too_large", `packages are limited to ${MAX_PACKAGE_BYTES} bytes`);
     const { version, description } = c.req.valid("query");
     const signature = parseSignatureHeader(c.req.valid("header")["x-graycast-signature"]);
-    const body = await uploadVersion(c.var.db, c.env.PACKAGES, c.var.actor, c.req.valid("param").appId, { version, description, body: c.req.raw.body, signature });
+    const body = await uploadVersion(c.var.db, c.env.PACKAGES, c.var.actor, c.req.valid("param").appId, { version, description, body: c.req.raw.body, signature, packageKeySecret: c.env.PACKAGE_KEY_SECRET });
     return c.json(body, 201);
   },
 );

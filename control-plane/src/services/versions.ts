@@ -17,6 +17,7 @@ import { READ_ROLES, WRITE_ROLES, requireMiniProgram } from "./access";
 import { recordChange } from "./change-log";
 import { guardedWrite, runBatch } from "./d1";
 import { type PackageSignature, uploadSigningKey, verifyPackageSignature } from "./signing-keys";
+import { storeEncrypted } from "./package-encryption";
 import { publishSnapshot } from "./snapshot";
 
 /** Largest accepted code package (zip bytes). */
@@ -49,7 +50,7 @@ export async function uploadVersion(
   bucket: R2Bucket,
   actor: Actor,
   appId: string,
-  input: { version: string; description?: string | undefined; body: ReadableStream<Uint8Array> | null; signature?: PackageSignature | undefined },
+  input: { version: string; description?: string | undefined; body: ReadableStream<Uint8Array> | null; signature?: PackageSignature | undefined; packageKeySecret?: string | undefined },
 ) {
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
   const existing = await liveVersions(db, appId);
@@ -60,11 +61,14 @@ export async function uploadVersion(
   // PRODUCT.md S2: a missing, unknown or revoked signing key is refused before the body is read,
   // a signature that does not verify before anything is stored (services/signing-keys.ts).
   const signingKey = await uploadSigningKey(db, mp.teamId, input.signature);
+  if (mp.encryptPackages && !input.packageKeySecret) throw new ApiError("conflict", "package encryption is on but not configured on this deployment (PACKAGE_KEY_SECRET)");
   const zip = await readLimitedBody(input.body, MAX_PACKAGE_BYTES);
   const inspection = await inspectPackage(zip);
   const filesSha256 = await filesDigest(inspection.files, sha256Hex);
   if (signingKey && input.signature) await verifyPackageSignature(signingKey, input.signature, appId, input.version, filesSha256);
-  if (!(await bucket.head(packageKey(inspection.sha256)))) {
+  // PRODUCT.md S3: an encrypted version's plaintext never goes under the served prefix.
+  const encrypted = mp.encryptPackages ? await storeEncrypted(bucket, input.packageKeySecret, appId, input.version, zip, inspection.sha256) : undefined;
+  if (!encrypted && !(await bucket.head(packageKey(inspection.sha256)))) {
     await bucket.put(packageKey(inspection.sha256), zip, { httpMetadata: { contentType: "application/zip" }, sha256: inspection.sha256 });
   }
   await bucket.put(fileManifestKey(inspection.sha256), JSON.stringify({ sha256: inspection.sha256, size: inspection.size, files: inspection.files }), {
@@ -89,6 +93,7 @@ export async function uploadVersion(
         fileCount: inspection.files.length,
         unpackedSize: inspection.unpackedSize,
         filesSha256,
+        ...(encrypted ?? {}),
         signatureKid: input.signature?.kid ?? null,
         signatureAlg: input.signature?.alg ?? null,
         signature: input.signature?.sig ?? null,
@@ -100,7 +105,7 @@ export async function uploadVersion(
         teamId: mp.teamId,
         targetType: "mini_program",
         targetId: appId,
-        detail: { version: input.version, sha256: inspection.sha256, size: inspection.size, replaced: replaced.map((v) => v.version), ...(input.signature ? { signatureKid: input.signature.kid } : {}) },
+        detail: { version: input.version, sha256: inspection.sha256, size: inspection.size, replaced: replaced.map((v) => v.version), ...(input.signature ? { signatureKid: input.signature.kid } : {}), ...(encrypted ? { encrypted: true } : {}) },
       }, now),
     ]),
     "this version number was taken by a concurrent upload",
@@ -116,7 +121,9 @@ export function describeVersion(v: VersionRow, onlineVersionId: string | null) {
     status: v.status,
     online: v.id === onlineVersionId,
     description: v.description,
-    package: { sha256: v.packageSha256, size: v.packageSize, fileCount: v.fileCount, unpackedSize: v.unpackedSize },
+    package: { sha256: v.packageSha256, size: v.packageSize, fileCount: v.fileCount, unpackedSize: v.unpackedSize, filesSha256: v.filesSha256 },
+    signature: v.signatureKid && v.signatureAlg ? { kid: v.signatureKid, alg: v.signatureAlg } : null,
+    encrypted: v.encSha256 !== null,
     uploadedBy: v.uploadedBy,
     createdAt: v.createdAt,
     firstReleasedAt: v.firstReleasedAt,
