@@ -281,6 +281,29 @@ describe("the signature travels to clients", () => {
   });
 });
 
+describe("revocation reaches delivery", () => {
+  it("a version signed with a key revoked since cannot be published or rolled back to", async () => {
+    const world = await makeWorld();
+    const appId = await makeMiniProgram(world);
+    const key = await devKey("EdDSA");
+    const kid = await register(world, key);
+    const approve = async (version: string) => {
+      const zip = makePackage(version);
+      await expectJson(uploadSigned(world.devA.token, appId, version, zip, await signatureHeader(key, kid, appId, version, zip)), 201);
+      const audit = await expectJson<{ auditId: string }>(callAdmin("POST", `/v1/mini-programs/${appId}/versions/${version}/submit`, { token: world.devA.token, json: {} }), 201);
+      await expectJson(callAdmin("POST", `/v1/audits/${audit.auditId}/decision`, { token: world.auditor1.token, json: { hostAppId: world.host1, decision: "approve" } }), 200);
+    };
+    for (const v of ["3.0.0", "3.1.0"]) {
+      await approve(v);
+      await publish(world, appId, v);
+    }
+    await approve("3.2.0");
+    await expectJson(callAdmin("POST", keysPath(world.teamA, `/${kid}/revoke`), { token: world.adminA.token }), 200);
+    expect(await expectError(callAdmin("POST", `/v1/mini-programs/${appId}/versions/3.2.0/publish`, { token: world.devA.token }), 409, "conflict")).toMatch(/revoked/);
+    expect(await expectError(callAdmin("POST", `/v1/mini-programs/${appId}/rollback`, { token: world.devA.token, json: { version: "3.0.0" } }), 409, "conflict")).toMatch(/revoked/);
+  });
+});
+
 describe("OpenAPI", () => {
   it("documents the key routes and the upload's optional x-graycast-signature header", async () => {
     const doc = await expectJson<any>(callAdmin("GET", "/openapi.json"), 200);

@@ -15,6 +15,7 @@ import { recordChange } from "./change-log";
 import { guardedWrite, runBatch } from "./d1";
 import { endTasksOnPublish } from "./grayscale-hooks";
 import { planIncrements } from "../increments/plan";
+import { requireTrustedSignature } from "./signing-keys";
 import { publishSnapshot } from "./snapshot";
 import { type VersionRow, describeVersion, liveVersions, refusalError, requireVersion, rollbackCandidates } from "./versions";
 
@@ -54,6 +55,7 @@ export async function publishVersion(db: Db, bucket: R2Bucket, actor: Actor, app
   const online = all.find((v) => v.id === mp.onlineVersionId) ?? null;
   const refusal = checkPublish(target, online, mp.listed);
   if (refusal) throw refusalError(refusal);
+  await requireTrustedSignature(db, target);
   await release(db, bucket, actor, appId, mp.teamId, target, online, "publish");
   return describeVersion(await requireVersion(db, appId, version), target.id);
 }
@@ -66,6 +68,7 @@ export async function rollbackTo(db: Db, bucket: R2Bucket, actor: Actor, appId: 
   const online = all.find((v) => v.id === mp.onlineVersionId) ?? null;
   const refusal = checkRollback({ target, online, lastReleaseVia: mp.lastReleaseVia ?? null, listed: mp.listed, releasedBelowOnline: rollbackCandidates(all, online) });
   if (refusal) throw refusalError(refusal);
+  await requireTrustedSignature(db, target);
   await release(db, bucket, actor, appId, mp.teamId, target, online, "rollback");
   return describeVersion(await requireVersion(db, appId, version), target.id);
 }

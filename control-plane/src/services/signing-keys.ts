@@ -187,3 +187,16 @@ export async function verifyPackageSignature(key: KeyRow, signature: PackageSign
   const ok = sig.byteLength === 64 && (await crypto.subtle.verify(webCrypto(key.alg).verifyAs, publicKey, sig, packageSigningInput(appId, version, filesSha256)));
   if (!ok) throw badSignature(`the signature does not verify with key ${key.id} over this package's files, App ID ${appId} and version ${version}`);
 }
+
+/**
+ * Refuses to deliver a version whose signing key was revoked since (a revocation says the key
+ * can no longer be trusted, so neither can what it signed). Versions uploaded unsigned before
+ * the team registered a key stay deliverable: they were accepted under the rule of their time.
+ */
+export async function requireTrustedSignature(db: Db, version: { version: string; signatureKid: string | null }): Promise<void> {
+  if (!version.signatureKid) return;
+  const key = await db.select({ status: teamSigningKeys.status }).from(teamSigningKeys).where(eq(teamSigningKeys.id, version.signatureKid)).get();
+  if (key?.status !== "active") {
+    throw new ApiError("conflict", `version ${version.version} was signed with key ${version.signatureKid}, which has been revoked; upload it again signed with an active key`, [{ path: "rule", message: "revoked_signing_key" }]);
+  }
+}
