@@ -83,6 +83,22 @@ for (const version of ["1.0.0", "1.1.0"]) {
   }
 }
 
+// The approval of 1.1.0 planned an increment from 1.0.0; the admin Worker's queue consumer builds
+// it off the hot path and republishes the snapshot (docs/increments.md).
+{
+  const started = Date.now();
+  let m = await check(appId, "1.0.0", true);
+  while (!m.increment && Date.now() - started < 15_000) {
+    await new Promise((r) => setTimeout(r, 300));
+    m = await check(appId, "1.0.0", true);
+  }
+  if (!m.increment) throw new Error("no increment from 1.0.0 was offered within 15 s (is the queue consumer running?)");
+  const res = await fetch(m.increment.url);
+  const bytes = Buffer.from(await res.arrayBuffer());
+  show(`increment offered to a client on 1.0.0 after ${Date.now() - started} ms`, { from: m.increment.fromVersion, bytes: m.increment.size, fullPackage: m.package.size });
+  show("increment sha256 matches manifest", createHash("sha256").update(bytes).digest("hex") === m.increment.sha256);
+}
+
 step(6, "roll back to 1.0.0: a client on 1.1.0 is told to go back (signed rollback)");
 await admin("POST", `/v1/mini-programs/${appId}/rollback`, { token: devToken, json: { version: "1.0.0" } });
 await checkUntil(appId, "1.1.0", { version: "1.0.0", rollback: true });
