@@ -3,39 +3,59 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 /**
- * One workerd test project. Its main is the edge Worker (which also exports the Durable Object
- * classes), configured from the `edge` environment of wrangler.toml; the control plane's Hono
- * app is called in-process with the same bindings plus D1, so tests drive the real system:
- * real D1, R2 and Durable Objects, no mocks.
+ * Two test projects:
+ *
+ * - `workerd` (test/**): its main is the edge Worker (which also exports the Durable Object
+ *   classes), configured from the `edge` environment of wrangler.toml; the control plane's Hono
+ *   app is called in-process with the same bindings plus D1, so tests drive the real system:
+ *   real D1, R2 and Durable Objects, no mocks. Cloudflare's plugin applies to this project only.
+ * - `node` (client/test/**): the reference client in plain Node, against local HTTP servers the
+ *   tests run as attackers. No Cloudflare plugin, no workerd.
  */
 export default defineConfig(async () => {
   const signingKey = { ...generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }), kid: "test-key-1" };
   return {
-    plugins: [
-      cloudflareTest({
-        main: "./edge-worker/src/index.ts",
-        wrangler: { configPath: "./wrangler.toml", environment: "edge" },
-        miniflare: {
-          compatibilityFlags: ["nodejs_compat"],
-          d1Databases: ["DB"],
-          bindings: {
-            TEST_MIGRATIONS: await readD1Migrations("./migrations"),
-            MANIFEST_SIGNING_KEY: JSON.stringify(signingKey),
-            JWT_SECRET: "test-jwt-secret-that-is-long-enough-0123456789",
-            SNAPSHOT_TTL_MS: "0",
-            SESSION_TTL_SECONDS: "3600",
-            EDGE_BASE_URL: "https://edge.test",
-            IDE_DOWNLOAD_URL: "https://graycast.dev/ide/latest",
-            ADMISSION_TICKET_SECRET: "test-admission-ticket-secret-0123456789abcdef",
-            ALLOW_GEO_OVERRIDE: "true",
-            PACKAGE_KEY_SECRET: "test-package-key-secret-0123456789abcdef0123",
+    test: {
+      projects: [
+        {
+          extends: false,
+          plugins: [
+            cloudflareTest({
+              main: "./edge-worker/src/index.ts",
+              wrangler: { configPath: "./wrangler.toml", environment: "edge" },
+              miniflare: {
+                compatibilityFlags: ["nodejs_compat"],
+                d1Databases: ["DB"],
+                bindings: {
+                  TEST_MIGRATIONS: await readD1Migrations("./migrations"),
+                  MANIFEST_SIGNING_KEY: JSON.stringify(signingKey),
+                  JWT_SECRET: "test-jwt-secret-that-is-long-enough-0123456789",
+                  SNAPSHOT_TTL_MS: "0",
+                  SESSION_TTL_SECONDS: "3600",
+                  EDGE_BASE_URL: "https://edge.test",
+                  IDE_DOWNLOAD_URL: "https://graycast.dev/ide/latest",
+                  ADMISSION_TICKET_SECRET: "test-admission-ticket-secret-0123456789abcdef",
+                  ALLOW_GEO_OVERRIDE: "true",
+                  PACKAGE_KEY_SECRET: "test-package-key-secret-0123456789abcdef0123",
+                },
+              },
+            }),
+          ],
+          test: {
+            name: "workerd",
+            include: ["test/**/*.test.ts"],
+            setupFiles: ["./test/setup.ts"],
           },
         },
-      }),
-    ],
-    test: {
-      include: ["test/**/*.test.ts"],
-      setupFiles: ["./test/setup.ts"],
+        {
+          extends: false,
+          test: {
+            name: "node",
+            environment: "node",
+            include: ["client/test/**/*.test.ts"],
+          },
+        },
+      ],
     },
   };
 });

@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// The reference client from a terminal: checks once, updates once, prints what it did.
+//
+//   node client/cli.mjs --edge http://127.0.0.1:8787 --app <appId> --host-app <hostAppId> --dir ./device
+//       [--keys pinned-jwks.json] [--platform android|ios] [--os 14] [--host-app-version 8.0.0]
+//       [--guid <id>] [--account <id>] [--network wifi] [--preset <file.apkg>]
+//
+// The installed files and the trusted state go under <dir>/<appId>/ (client/src/node.ts).
+// Real apps pin the platform keys when they are built; this tool pins them from `--keys`, or
+// on first use fetches <edge>/.well-known/jwks.json and keeps it in <dir>/pinned-jwks.json
+// (trust on first use, fine for a local demo, not for a product).
+//
+// The client is TypeScript; esbuild (already installed for wrangler and vitest) bundles it
+// into a temporary module first, so no build step is needed.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { build } from "esbuild";
+
+const { values: args } = parseArgs({
+  options: {
+    edge: { type: "string" },
+    app: { type: "string" },
+    "host-app": { type: "string" },
+    dir: { type: "string" },
+    keys: { type: "string" },
+    platform: { type: "string", default: "android" },
+    os: { type: "string", default: "14" },
+    "host-app-version": { type: "string", default: "8.0.0" },
+    guid: { type: "string" },
+    account: { type: "string" },
+    network: { type: "string" },
+    preset: { type: "string" },
+  },
+});
+for (const required of ["edge", "app", "host-app", "dir"]) {
+  if (!args[required]) {
+    console.error(`missing --${required}\nusage: node client/cli.mjs --edge <url> --app <appId> --host-app <hostAppId> --dir <dir> [--keys <jwks.json>]`);
+    process.exit(2);
+  }
+}
+
+const client = await loadClient();
+const dir = args.dir;
+mkdirSync(dir, { recursive: true });
+const pinned = await pinnedKeys();
+const device = { hostAppVersion: args["host-app-version"], platform: args.platform, osVersion: args.os };
+for (const key of ["guid", "account", "network"]) if (args[key]) device[key] = args[key];
+const graycast = client.createNodeClient({ edge: args.edge, appId: args.app, hostAppId: args["host-app"], device, platformKeys: pinned }, dir);
+
+try {
+  if (args.preset) {
+    const preset = await graycast.installPreset(new Uint8Array(readFileSync(args.preset)), basename(args.preset));
+    console.log(preset.installed ? `preset: installed ${preset.version}` : `preset: kept ${preset.version} (the preset is not newer)`);
+  }
+  const result = await graycast.update();
+  console.log(`check: ${result.status} (${result.reason})${result.version ? ` version ${result.version}` : ""}, installed ${result.installed ?? "nothing"} -> ${result.plan}`);
+  if (result.activated) {
+    const fallback = result.fallback ? `; increment not used: ${result.fallback.code}: ${result.fallback.message}` : "";
+    console.log(`installed ${result.version} via ${result.via} package (${result.transferred} bytes${result.resumed ? `, ${result.resumed} resumed` : ""}; developer signature ${result.developerSignature})${fallback}`);
+  }
+  const state = await graycast.trustedState();
+  console.log(state.delisted ? `${args.app} is delisted: it must not run` : state.installed ? `running ${state.installed.version} (${state.installed.list.length} files) from ${join(dir, args.app)}` : "nothing installed");
+} catch (error) {
+  if (!(error instanceof client.ClientError)) throw error;
+  console.error(`refused (${error.code}): ${error.message}\nthe trusted state is unchanged`);
+  process.exit(1);
+}
+
+async function loadClient() {
+  const temp = mkdtempSync(join(tmpdir(), "graycast-cli-"));
+  try {
+    const outfile = join(temp, "client.mjs");
+    await build({ entryPoints: [fileURLToPath(new URL("./src/node.ts", import.meta.url))], bundle: true, platform: "node", format: "esm", target: "node22", outfile, logLevel: "error" });
+    return await import(pathToFileURL(outfile).href);
+  } finally {
+    rmSync(temp, { recursive: true, force: true });
+  }
+}
+
+async function pinnedKeys() {
+  if (args.keys) return JSON.parse(readFileSync(args.keys, "utf8"));
+  const file = join(dir, "pinned-jwks.json");
+  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8"));
+  const res = await fetch(`${args.edge.replace(/\/+$/, "")}/.well-known/jwks.json`);
+  if (!res.ok) throw new Error(`cannot fetch the edge's JWKS: HTTP ${res.status}`);
+  const jwks = await res.json();
+  writeFileSync(file, JSON.stringify(jwks, null, 2));
+  console.log(`pinned the edge's keys in ${file} (trust on first use; real apps pin them at build time)`);
+  return jwks;
+}

@@ -1,0 +1,52 @@
+/**
+ * Byte helpers the client needs in every runtime, on WebCrypto and the Streams API only (no
+ * Node imports): hashing, base64url, and reading a body with a hard cap.
+ */
+import { ClientError, type ClientErrorCode } from "./errors";
+
+/** Lowercase hex SHA-256, as manifests, packages and file lists name their bytes. */
+export async function sha256Hex(data: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+  let hex = "";
+  for (const b of digest) hex += b.toString(16).padStart(2, "0");
+  return hex;
+}
+
+/** Decodes base64url (no padding); throws on any other character. */
+export function base64urlDecode(text: string): Uint8Array {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new Error("not base64url");
+  const b64 = text.replace(/-/g, "+").replace(/_/g, "/");
+  const binary = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
+
+/**
+ * Reads a whole response body, refusing it with `code` as soon as more than `max` bytes arrived
+ * (a Content-Length header is not trusted); the rest is never read.
+ */
+export async function readCapped(res: Response, max: number, code: ClientErrorCode, what: string): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  if (res.body) {
+    const reader = res.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > max) {
+        await reader.cancel().catch(() => {});
+        throw new ClientError(code, `${what} is larger than ${max} bytes`);
+      }
+      chunks.push(value);
+    }
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}

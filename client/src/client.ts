@@ -1,0 +1,249 @@
+/**
+ * The reference client: what a mobile SDK does to ask the edge which version of a mini program
+ * to run, download it, prove it is exactly what the platform signed, and switch to it
+ * atomically. Runtime-agnostic: fetch, storage, zstd and the clock are injected (Node bindings in
+ * client/src/node.ts; the workerd end-to-end test binds fetch to the edge Worker).
+ *
+ * Trust comes only from the pinned platform keys in the config. The edge, the package URLs and
+ * the network are untrusted: every byte is checked against a signed hash and size before it is
+ * used, and any refusal leaves the trusted state (client/src/store.ts) unchanged.
+ */
+import { applyIncrement, IncrementError } from "../../core/increment";
+import { MANIFEST_TYPE, type ManifestClaims, type ManifestIncrement, type ManifestPackage } from "../../core/manifest";
+import { compareVersions } from "../../core/semver";
+import { readCapped, sha256Hex } from "./bytes";
+import { download, type DownloadTarget } from "./download";
+import { ClientError, type ClientErrorCode } from "./errors";
+import { checkManifestClaims, PinnedKeys } from "./manifest";
+import { checkDeveloperSignature, decryptObject, isSafePath, unpackPackage, type DeveloperSignatureCheck, type UnpackedFiles } from "./package";
+import { verifyPreset } from "./preset";
+import { emptyState, type InstalledVersion, type TrustedState } from "./store";
+import type { CheckResult, ClientConfig, ClientDeps, OpenedVersion, Plan, PresetResult, UpdateResult } from "./types";
+
+const MAX_CHECK_ANSWER_BYTES = 64 * 1024;
+const MAX_TICKETS = 8;
+
+interface Traffic {
+  transferred: number;
+  resumed: number;
+}
+
+export class GraycastClient {
+  readonly #config: ClientConfig;
+  readonly #deps: ClientDeps;
+  readonly #keys: PinnedKeys;
+
+  constructor(config: ClientConfig, deps: ClientDeps) {
+    this.#config = config;
+    this.#deps = deps;
+    this.#keys = new PinnedKeys(config.platformKeys);
+  }
+
+  /** The trusted state as stored (an empty one before the first accepted answer). */
+  async trustedState(): Promise<TrustedState> {
+    const state = await this.#deps.store.load();
+    if (state !== null && state.appId !== this.#config.appId) throw new Error(`this store belongs to ${state.appId}, not ${this.#config.appId}`);
+    return state ?? emptyState(this.#config.appId);
+  }
+
+  /** Asks the edge, verifies the answer and records it (freshness, tickets, delisting). */
+  async check(): Promise<CheckResult> {
+    const state = await this.trustedState();
+    const { result, next } = await this.#ask(state);
+    await this.#deps.store.save(next);
+    return result;
+  }
+
+  /** `check`, then installs the version it names when that is a change, atomically. */
+  async update(): Promise<UpdateResult> {
+    const state = await this.trustedState();
+    const { result, next } = await this.#ask(state);
+    const traffic: Traffic = { transferred: 0, resumed: 0 };
+    if (result.plan !== "install" && result.plan !== "update" && result.plan !== "rollback") {
+      await this.#deps.store.save(next);
+      return { ...result, activated: false, ...traffic };
+    }
+    const { claims } = result;
+    const version = claims.version!;
+    const pkg = claims.package!;
+    const got = await this.#obtain(pkg, claims.increment, state.installed, traffic);
+    const developerSignature = await this.#checkDeveloperSignature(version, got.files.digest, pkg);
+    const installed: InstalledVersion = { version, files: got.files.digest, list: got.files.list, package: pkg.sha256, source: "check" };
+    await this.#deps.store.activate({ ...next, installed }, got.files.bytes);
+    return { ...result, activated: true, via: got.via, ...(got.fallback ? { fallback: got.fallback } : {}), developerSignature, ...traffic };
+  }
+
+  /**
+   * Installs an offline preset (core/offline.ts) as a first-run baseline: never while a signed
+   * delisting stands, and never over the same or a newer installed version.
+   */
+  async installPreset(apkg: Uint8Array, fileName?: string): Promise<PresetResult> {
+    const state = await this.trustedState();
+    if (state.delisted) throw new ClientError("delisted", `${this.#config.appId} was delisted: its preset must not be used`);
+    const { appId, hostAppId } = this.#config;
+    const { claims, packageZip } = await verifyPreset(apkg, this.#keys, { appId, hostAppId, ...(fileName !== undefined ? { fileName } : {}) });
+    if (state.installed && compareVersions(claims.version, state.installed.version) <= 0) return { installed: false, version: state.installed.version };
+    const files = await unpackPackage(packageZip);
+    if (claims.package.files !== undefined && files.digest !== claims.package.files) throw new ClientError("hash_mismatch", "the preset's files differ from the signed file list");
+    const developerSignature = await this.#checkDeveloperSignature(claims.version, files.digest, claims.package);
+    const installed: InstalledVersion = { version: claims.version, files: files.digest, list: files.list, package: claims.package.sha256, source: "preset" };
+    await this.#deps.store.activate({ ...state, installed }, files.bytes);
+    return { installed: true, version: claims.version, developerSignature };
+  }
+
+  /** The installed version, for running it; refused while delisted or when nothing is installed. */
+  async open(): Promise<OpenedVersion> {
+    const state = await this.trustedState();
+    if (state.delisted) throw new ClientError("delisted", `${this.#config.appId} was delisted and must not run`);
+    if (!state.installed) throw new ClientError("not_installed", `no version of ${this.#config.appId} is installed`);
+    const { version, list } = state.installed;
+    const byPath = new Map(list.map((f) => [f.path, f]));
+    const store = this.#deps.store;
+    return {
+      version,
+      files: list,
+      async read(path) {
+        const entry = byPath.get(path);
+        if (!entry) throw new ClientError("not_installed", `${JSON.stringify(path)} is not a file of ${version}`);
+        const bytes = await store.readFile(path);
+        if (bytes.byteLength !== entry.size || (await sha256Hex(bytes)) !== entry.sha256) throw new ClientError("hash_mismatch", `${JSON.stringify(path)} changed on disk since it was verified`);
+        return bytes;
+      },
+    };
+  }
+
+  /** POST /v1/check, verification of the answer, and the state to keep if it is acted on. */
+  async #ask(state: TrustedState): Promise<{ result: CheckResult; next: TrustedState }> {
+    const { appId, hostAppId, device } = this.#config;
+    const body = {
+      ...device,
+      appId,
+      hostAppId,
+      ...(state.installed ? { installedVersion: state.installed.version } : {}),
+      ...(state.tickets.length > 0 ? { tickets: state.tickets } : {}),
+    };
+    let res: Response;
+    try {
+      res = await this.#deps.fetch(`${this.#config.edge.replace(/\/+$/, "")}/v1/check`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    } catch (error) {
+      throw new ClientError("check_failed", `the edge cannot be reached: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+    const text = new TextDecoder().decode(await readCapped(res, MAX_CHECK_ANSWER_BYTES, "check_failed", "the check answer"));
+    let answer: { manifest?: unknown; tickets?: unknown; error?: { message?: unknown } };
+    try {
+      answer = JSON.parse(text);
+    } catch {
+      throw new ClientError("check_failed", `the check answer (HTTP ${res.status}) is not JSON`);
+    }
+    if (res.status !== 200) throw new ClientError("check_failed", `the edge answered HTTP ${res.status}: ${String(answer?.error?.message ?? "no message")}`);
+    if (typeof answer?.manifest !== "string") throw new ClientError("bad_manifest", "the check answer carries no manifest");
+
+    const claims = checkManifestClaims(await this.#keys.verify(answer.manifest, MANIFEST_TYPE), {
+      appId,
+      hostAppId,
+      now: Math.floor(this.#deps.now() / 1000),
+      clockSkewSeconds: this.#config.clockSkewSeconds ?? 60,
+      highestIat: state.highestIat,
+      highestRevision: state.highestRevision,
+    });
+    const plan = planFor(claims, state.installed);
+    const fresh = Array.isArray(answer.tickets) ? answer.tickets.filter((t): t is string => typeof t === "string") : [];
+    const next: TrustedState = {
+      ...state,
+      highestIat: Math.max(state.highestIat, claims.iat),
+      highestRevision: Math.max(state.highestRevision, claims.revision),
+      delisted: claims.status === "delisted" ? { iat: claims.iat } : claims.status === "ok" ? null : state.delisted,
+      tickets: [...state.tickets.filter((t) => !fresh.includes(t)), ...fresh].slice(-MAX_TICKETS),
+    };
+    const result: CheckResult = {
+      plan,
+      status: claims.status,
+      reason: claims.reason,
+      ...(claims.version !== undefined ? { version: claims.version } : {}),
+      installed: state.installed?.version ?? null,
+      claims,
+    };
+    return { result, next };
+  }
+
+  /**
+   * The new version's files: through the increment when one is offered for exactly the
+   * installed files, else (or after ANY failure of the increment path) the full package.
+   */
+  async #obtain(pkg: ManifestPackage, increment: ManifestIncrement | undefined, installed: InstalledVersion | null, traffic: Traffic) {
+    let fallback: { code: ClientErrorCode; message: string } | undefined;
+    if (increment && installed && pkg.files !== undefined) {
+      if (increment.fromVersion !== installed.version || increment.from !== installed.files) {
+        fallback = { code: "wrong_base", message: `the increment starts from ${increment.fromVersion} (${increment.from}), the installed files are ${installed.version} (${installed.files})` };
+      } else {
+        try {
+          return { files: await this.#viaIncrement(increment, pkg.files, installed, traffic), via: "increment" as const };
+        } catch (error) {
+          fallback = asFallback(error);
+        }
+      }
+    }
+    let bytes = await this.#download(pkg, traffic);
+    if (pkg.encryption) bytes = await decryptObject(bytes, pkg.encryption, "the package");
+    const files = await unpackPackage(bytes);
+    if (pkg.files !== undefined && files.digest !== pkg.files) throw new ClientError("hash_mismatch", "the package's files differ from the signed file list");
+    return { files, via: "full" as const, fallback };
+  }
+
+  async #viaIncrement(increment: ManifestIncrement, target: string, installed: InstalledVersion, traffic: Traffic): Promise<UnpackedFiles> {
+    let bytes = await this.#download(increment, traffic);
+    if (increment.encryption) bytes = await decryptObject(bytes, increment.encryption, "the increment");
+    const base = new Map<string, Uint8Array>();
+    for (const f of installed.list) base.set(f.path, await this.#deps.store.readFile(f.path));
+    const result = await applyIncrement({
+      increment: bytes,
+      base: installed.list,
+      // applyIncrement reads installed paths only; an empty file would fail its size check.
+      bytesOf: (path) => base.get(path) ?? new Uint8Array(0),
+      expect: { from: installed.files, to: target },
+      decompress: this.#deps.decompress,
+      sha256: sha256Hex,
+    });
+    const unsafe = result.files.find((f) => !isSafePath(f.path));
+    if (unsafe) throw new ClientError("bad_package", `the increment produces an unsafe path ${JSON.stringify(unsafe.path)}`);
+    return { list: result.files, bytes: result.bytes, digest: target };
+  }
+
+  async #download(target: DownloadTarget, traffic: Traffic): Promise<Uint8Array> {
+    const got = await download(this.#deps.fetch, target, {
+      attempts: this.#config.downloadAttempts ?? 3,
+      maxBytes: this.#config.maxPackageBytes ?? 64 * 1024 * 1024,
+    });
+    traffic.transferred += got.transferred;
+    traffic.resumed += got.resumed;
+    return got.bytes;
+  }
+
+  #checkDeveloperSignature(version: string, files: string, pkg: Pick<ManifestPackage, "signature">): Promise<DeveloperSignatureCheck> {
+    return checkDeveloperSignature(
+      { appId: this.#config.appId, version, files, signature: pkg.signature },
+      { keys: this.#config.developerKeys ?? {}, required: this.#config.requireDeveloperSignature ?? false },
+    );
+  }
+}
+
+/** What a verified answer asks of this device; an unordered downgrade is refused. */
+function planFor(claims: ManifestClaims, installed: InstalledVersion | null): Plan {
+  if (claims.status === "delisted") return "delisted";
+  if (claims.status !== "ok") return "unavailable";
+  if (!installed) return "install";
+  const order = compareVersions(claims.version!, installed.version);
+  if (order > 0) return "update";
+  if (order === 0) return "none";
+  if (claims.rollback === true) return "rollback";
+  throw new ClientError("rollback", `the manifest offers ${claims.version}, older than the installed ${installed.version}, without a signed rollback order`);
+}
+
+function asFallback(error: unknown): { code: ClientErrorCode; message: string } {
+  if (error instanceof ClientError) return { code: error.code, message: error.message };
+  if (error instanceof IncrementError) {
+    const code: ClientErrorCode = error.reason === "wrong_base" ? "wrong_base" : error.reason === "corrupt" ? "hash_mismatch" : "bad_package";
+    return { code, message: error.message };
+  }
+  return { code: "bad_package", message: error instanceof Error ? error.message : String(error) };
+}

@@ -1,0 +1,36 @@
+/**
+ * A reference client on its Node bindings (FsStore in a fresh temporary directory) pointed at a
+ * fake edge, and the look at its store the attack tests compare before and after.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ClientConfig } from "../../src/types";
+import { createNodeClient } from "../../src/node";
+import type { FakeEdge } from "./edge";
+import { APP_ID, HOST_APP, storeContents } from "./fixtures";
+
+export interface TestDevice {
+  /** the directory holding the store (`<root>/<appId>/`) */
+  root: string;
+  client: ReturnType<typeof createNodeClient>;
+  /** the store directory's files and bytes right now */
+  contents(): [string, string][];
+  cleanup(): void;
+}
+
+export function deviceFor(edge: FakeEdge, extra: Partial<ClientConfig> = {}): TestDevice {
+  const dir = mkdtempSync(join(tmpdir(), "graycast-client-"));
+  const client = createNodeClient(
+    {
+      edge: edge.url,
+      appId: APP_ID,
+      hostAppId: HOST_APP,
+      device: { hostAppVersion: "8.0.1", platform: "android", osVersion: "14" },
+      platformKeys: edge.pinned,
+      ...extra,
+    },
+    dir,
+  );
+  return { root: dir, client, contents: () => storeContents(dir), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
