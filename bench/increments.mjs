@@ -28,20 +28,12 @@ import { cpus, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import * as zlib from "node:zlib";
+import { ensureZstdNode } from "../scripts/lib/node22.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url)).replace(/\/$/, "");
 
-// wrangler's Node is 22 (node_modules/.bin/node); node:zlib has zstd from 22.15 on. A bare
-// `node bench/increments.mjs` from an older Node re-runs itself with that one.
-if (typeof zlib.zstdCompressSync !== "function") {
-  const node22 = join(ROOT, "node_modules", ".bin", "node");
-  if (existsSync(node22) && process.env.GRAYCAST_REEXEC !== "1") {
-    const r = spawnSync(node22, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: "inherit", env: { ...process.env, GRAYCAST_REEXEC: "1" } });
-    process.exit(r.status ?? 1);
-  }
-  console.error(`bench:increments needs a Node with zstd in node:zlib (22.15 or later); this is ${process.version}`);
-  process.exit(1);
-}
+// A bare `node bench/increments.mjs` from a Node without zstd re-runs itself with Node 22.
+ensureZstdNode(import.meta.url, "bench:increments");
 
 const { checkConsecutive, npmFiles, tarball } = await import("./lib/npm-corpus.mjs");
 const { zipSync } = await import("fflate");

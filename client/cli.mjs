@@ -18,6 +18,10 @@ import { basename, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { build } from "esbuild";
+import { ensureZstdNode } from "../scripts/lib/node22.mjs";
+
+// Node's zlib has zstd from 22.15 on; from an older `node` this re-runs itself with Node 22.
+ensureZstdNode(import.meta.url, "the reference client");
 
 const { values: args } = parseArgs({
   options: {
