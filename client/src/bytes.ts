@@ -1,6 +1,6 @@
 /**
  * Byte helpers the client needs in every runtime, on WebCrypto and the Streams API only (no
- * Node imports): hashing, base64url, and reading a body with a hard cap.
+ * Node imports): hashing and reading a body with a hard cap (base64url: core/encryption.ts).
  */
 import { ClientError, type ClientErrorCode } from "./errors";
 
@@ -10,16 +10,6 @@ export async function sha256Hex(data: Uint8Array): Promise<string> {
   let hex = "";
   for (const b of digest) hex += b.toString(16).padStart(2, "0");
   return hex;
-}
-
-/** Decodes base64url (no padding); throws on any other character. */
-export function base64urlDecode(text: string): Uint8Array {
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new Error("not base64url");
-  const b64 = text.replace(/-/g, "+").replace(/_/g, "/");
-  const binary = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
-  return out;
 }
 
 /**

@@ -7,7 +7,8 @@ import { unzipSync } from "fflate";
 import { filesDigest, type FileEntry } from "../../core/increment";
 import { packageSigningInput } from "../../core/signature";
 import type { DeveloperSignature, PackageEncryption } from "../../core/snapshot";
-import { base64urlDecode, sha256Hex } from "./bytes";
+import { fromBase64Url } from "../../core/encryption";
+import { sha256Hex } from "./bytes";
 import { ClientError } from "./errors";
 
 export interface UnpackedFiles {
@@ -26,8 +27,8 @@ export interface UnpackedFiles {
 export async function decryptObject(ciphertext: Uint8Array, encryption: PackageEncryption, what: string): Promise<Uint8Array> {
   let plain: Uint8Array;
   try {
-    const key = await crypto.subtle.importKey("raw", base64urlDecode(encryption.key), { name: "AES-GCM" }, false, ["decrypt"]);
-    plain = new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: base64urlDecode(encryption.iv) }, key, ciphertext));
+    const key = await crypto.subtle.importKey("raw", fromBase64Url(encryption.key), { name: "AES-GCM" }, false, ["decrypt"]);
+    plain = new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: fromBase64Url(encryption.iv) }, key, ciphertext));
   } catch (error) {
     throw new ClientError("decrypt_failed", `${what} does not decrypt with the key the manifest signed`, { cause: error });
   }
@@ -98,7 +99,7 @@ export async function checkDeveloperSignature(
   const data = packageSigningInput(input.appId, input.version, input.files);
   let valid = false;
   try {
-    valid = await verifyRaw(signature.alg, jwk, base64urlDecode(signature.sig), data);
+    valid = await verifyRaw(signature.alg, jwk, fromBase64Url(signature.sig), data);
   } catch (error) {
     throw new ClientError("bad_developer_signature", `the developer signature of version ${input.version} cannot be checked with key ${JSON.stringify(signature.kid)}`, { cause: error });
   }

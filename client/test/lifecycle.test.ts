@@ -7,32 +7,23 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { MANIFEST_ISSUER, type ManifestClaims } from "../../core/manifest";
 import { FsStore } from "../src/node";
-import { deviceFor, type TestDevice } from "./support/client";
-import { startFakeEdge, type FakeEdge } from "./support/edge";
+import { freshEdgeAndDevice } from "./support/client";
 import { APP_ID, buildApkg, buildVersion, HOST_APP, type BuiltVersion } from "./support/fixtures";
+
+const t = freshEdgeAndDevice();
 
 let v1: BuiltVersion;
 let v2: BuiltVersion;
-let edge: FakeEdge;
-let device: TestDevice;
 
 beforeAll(async () => {
   v1 = await buildVersion("1.0.0");
   v2 = await buildVersion("1.1.0", { "pages/new/new.js": "Page({});\n" });
 });
 
-beforeEach(async () => {
-  edge = await startFakeEdge();
-  device = deviceFor(edge);
-});
 
-afterEach(async () => {
-  await edge.close();
-  device.cleanup();
-});
 
 /** A signed answer without a version (delisted, no_release, not_bound). */
 function statusClaims(status: ManifestClaims["status"], revision: number): ManifestClaims {
@@ -42,59 +33,59 @@ function statusClaims(status: ManifestClaims["status"], revision: number): Manif
 
 describe("delisting", () => {
   it("a signed delisting makes the installed version and any preset unusable; relisting restores them", async () => {
-    edge.answer(await edge.claims(v1));
-    await device.client.update();
-    edge.answer(statusClaims("delisted", 100));
-    expect(await device.client.update()).toMatchObject({ plan: "delisted", status: "delisted", activated: false });
-    await expect(device.client.open()).rejects.toMatchObject({ code: "delisted" });
-    await expect(device.client.installPreset(buildApkg("a.b.c", v1.zip))).rejects.toMatchObject({ code: "delisted" });
+    t.edge.answer(await t.edge.claims(v1));
+    await t.device.client.update();
+    t.edge.answer(statusClaims("delisted", 100));
+    expect(await t.device.client.update()).toMatchObject({ plan: "delisted", status: "delisted", activated: false });
+    await expect(t.device.client.open()).rejects.toMatchObject({ code: "delisted" });
+    await expect(t.device.client.installPreset(buildApkg("a.b.c", v1.zip))).rejects.toMatchObject({ code: "delisted" });
     // The files stay: relisting the same version needs no download.
-    expect((await device.client.trustedState()).installed?.version).toBe("1.0.0");
+    expect((await t.device.client.trustedState()).installed?.version).toBe("1.0.0");
 
-    edge.answer(await edge.claims(v1, { revision: 101 }));
-    expect(await device.client.update()).toMatchObject({ plan: "none", activated: false, transferred: 0 });
-    expect((await device.client.open()).version).toBe("1.0.0");
+    t.edge.answer(await t.edge.claims(v1, { revision: 101 }));
+    expect(await t.device.client.update()).toMatchObject({ plan: "none", activated: false, transferred: 0 });
+    expect((await t.device.client.open()).version).toBe("1.0.0");
   });
 
   it("no release or no binding: nothing to install, nothing changes but the freshness", async () => {
     for (const status of ["no_release", "not_bound"] as const) {
-      edge.answer(statusClaims(status, 5));
-      expect(await device.client.update()).toMatchObject({ plan: "unavailable", status, activated: false });
+      t.edge.answer(statusClaims(status, 5));
+      expect(await t.device.client.update()).toMatchObject({ plan: "unavailable", status, activated: false });
     }
-    expect(await device.client.trustedState()).toMatchObject({ installed: null, highestRevision: 5, delisted: null });
-    await expect(device.client.open()).rejects.toMatchObject({ code: "not_installed" });
+    expect(await t.device.client.trustedState()).toMatchObject({ installed: null, highestRevision: 5, delisted: null });
+    await expect(t.device.client.open()).rejects.toMatchObject({ code: "not_installed" });
   });
 });
 
 describe("grayscale tickets", () => {
   it("tickets from answers are kept (at most 8, newest last) and sent back with the next check", async () => {
-    edge.answer(await edge.claims(v1));
-    edge.tickets = ["t0", "t1"];
-    await device.client.check();
-    edge.tickets = Array.from({ length: 8 }, (_, i) => `t${i + 1}`);
-    await device.client.check();
-    await device.client.check();
-    const sent = edge.requests.filter((r) => r.path === "/v1/check").map((r) => JSON.parse(r.body).tickets);
+    t.edge.answer(await t.edge.claims(v1));
+    t.edge.tickets = ["t0", "t1"];
+    await t.device.client.check();
+    t.edge.tickets = Array.from({ length: 8 }, (_, i) => `t${i + 1}`);
+    await t.device.client.check();
+    await t.device.client.check();
+    const sent = t.edge.requests.filter((r) => r.path === "/v1/check").map((r) => JSON.parse(r.body).tickets);
     expect(sent).toEqual([undefined, ["t0", "t1"], ["t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8"]]);
   });
 });
 
 describe("filesystem store", () => {
   it("an activation that fails leaves the previous version current; leftovers are removed by the next one", async () => {
-    edge.answer(await edge.claims(v1));
-    await device.client.update();
-    const store = new FsStore(join(device.root, APP_ID));
-    const before = device.contents();
+    t.edge.answer(await t.edge.claims(v1));
+    await t.device.client.update();
+    const store = new FsStore(join(t.device.root, APP_ID));
+    const before = t.device.contents();
     const state = (await store.load())!;
     const next = { ...state, installed: { ...state.installed!, version: "9.9.9" } };
     await expect(store.activate(next, new Map([["ok.js", new Uint8Array([1])], ["../escape.js", new Uint8Array([2])]]))).rejects.toThrow(/leaves the install directory/);
     expect(await store.load()).toEqual(state);
     expect(await store.readFile("app.json")).toEqual(v1.bytes.get("app.json"));
-    expect(device.contents().length).toBe(before.length + 1); // the half-written 9.9.9/ok.js
+    expect(t.device.contents().length).toBe(before.length + 1); // the half-written 9.9.9/ok.js
 
-    edge.answer(await edge.claims(v2));
-    await device.client.update();
-    const dirs = new Set(device.contents().map(([path]) => path.split("/").slice(0, 3).join("/")).filter((p) => p.includes("/versions/")));
+    t.edge.answer(await t.edge.claims(v2));
+    await t.device.client.update();
+    const dirs = new Set(t.device.contents().map(([path]) => path.split("/").slice(0, 3).join("/")).filter((p) => p.includes("/versions/")));
     expect([...dirs]).toEqual([expect.stringMatching(new RegExp(`^${APP_ID}/versions/1\\.1\\.0-`))]);
   });
 });
@@ -104,17 +95,17 @@ describe("CLI", () => {
     const dir = mkdtempSync(join(tmpdir(), "graycast-cli-test-"));
     try {
       const keys = join(dir, "keys.json");
-      writeFileSync(keys, JSON.stringify(edge.pinned));
+      writeFileSync(keys, JSON.stringify(t.edge.pinned));
       mkdirSync(join(dir, "device"));
-      edge.answer(await edge.claims(v1));
-      const run = await cli(["--edge", edge.url, "--app", APP_ID, "--host-app", HOST_APP, "--dir", join(dir, "device"), "--keys", keys]);
+      t.edge.answer(await t.edge.claims(v1));
+      const run = await cli(["--edge", t.edge.url, "--app", APP_ID, "--host-app", HOST_APP, "--dir", join(dir, "device"), "--keys", keys]);
       expect(run.code).toBe(0);
       expect(run.stdout).toContain("check: ok (online) version 1.0.0, installed nothing -> install");
       expect(run.stdout).toContain("installed 1.0.0 via full package");
       expect(readFileSync(join(dir, "device", APP_ID, "current.json"), "utf8")).toContain('"version": "1.0.0"');
 
-      edge.answer(await edge.claims(v1, { sub: "gcsomeotherappaaaabbbbcc" }));
-      const refused = await cli(["--edge", edge.url, "--app", APP_ID, "--host-app", HOST_APP, "--dir", join(dir, "device"), "--keys", keys]);
+      t.edge.answer(await t.edge.claims(v1, { sub: "gcsomeotherappaaaabbbbcc" }));
+      const refused = await cli(["--edge", t.edge.url, "--app", APP_ID, "--host-app", HOST_APP, "--dir", join(dir, "device"), "--keys", keys]);
       expect(refused.code).toBe(1);
       expect(refused.stderr).toContain("refused (mix_and_match)");
     } finally {

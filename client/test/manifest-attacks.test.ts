@@ -3,121 +3,116 @@
  * an attacker can produce, and each test asserts the refusal's code AND that the device's store
  * is byte-for-byte what it was before (the installed version keeps running).
  */
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { OFFLINE_MANIFEST_TYPE } from "../../core/offline";
 import type { ClientErrorCode } from "../src/errors";
-import { deviceFor, type TestDevice } from "./support/client";
-import { signingKey, startFakeEdge, type FakeEdge } from "./support/edge";
+import { freshEdgeAndDevice } from "./support/client";
+import { signingKey } from "./support/edge";
 import { buildVersion, type BuiltVersion } from "./support/fixtures";
+
+const t = freshEdgeAndDevice();
 
 let v1: BuiltVersion;
 let v2: BuiltVersion;
-let edge: FakeEdge;
-let device: TestDevice;
 
 beforeAll(async () => {
   v1 = await buildVersion("1.0.0");
   v2 = await buildVersion("1.1.0", { "pages/new/new.js": "Page({});\n" });
 });
 
+// Runs after freshEdgeAndDevice's hook (registered first): the device starts on v1.
 beforeEach(async () => {
-  edge = await startFakeEdge();
-  device = deviceFor(edge);
   // Every attack starts from a device that runs v1, installed through a genuine answer.
-  edge.answer(await edge.claims(v1));
-  expect((await device.client.update()).activated).toBe(true);
+  t.edge.answer(await t.edge.claims(v1));
+  expect((await t.device.client.update()).activated).toBe(true);
 });
 
-afterEach(async () => {
-  await edge.close();
-  device.cleanup();
-});
 
 const now = () => Math.floor(Date.now() / 1000);
 
 /** The update is refused with `code`, the store is unchanged, and v1 still opens. */
 async function expectRefused(code: ClientErrorCode): Promise<void> {
-  const before = device.contents();
-  await expect(device.client.update()).rejects.toMatchObject({ name: "ClientError", code });
-  expect(device.contents()).toEqual(before);
-  expect((await device.client.open()).version).toBe("1.0.0");
+  const before = t.device.contents();
+  await expect(t.device.client.update()).rejects.toMatchObject({ name: "ClientError", code });
+  expect(t.device.contents()).toEqual(before);
+  expect((await t.device.client.open()).version).toBe("1.0.0");
 }
 
 describe("manifest attacks", () => {
   it("a manifest signed by a key the app does not pin: unknown_key", async () => {
     const rogue = await signingKey("rogue-1");
-    edge.answer(await edge.sign(await edge.claims(v2), { key: rogue }));
+    t.edge.answer(await t.edge.sign(await t.edge.claims(v2), { key: rogue }));
     await expectRefused("unknown_key");
   });
 
   it("a signature that does not verify (another key claiming the pinned kid; altered payload): bad_signature", async () => {
     const rogue = await signingKey("rogue-2");
-    edge.answer(await edge.sign(await edge.claims(v2), { key: rogue, kid: edge.key.kid }));
+    t.edge.answer(await t.edge.sign(await t.edge.claims(v2), { key: rogue, kid: t.edge.key.kid }));
     await expectRefused("bad_signature");
 
-    const genuine = await edge.sign(await edge.claims(v1));
+    const genuine = await t.edge.sign(await t.edge.claims(v1));
     const [header, , signature] = genuine.split(".");
-    const altered = Buffer.from(JSON.stringify(await edge.claims(v2))).toString("base64url");
-    edge.answer(`${header}.${altered}.${signature}`);
+    const altered = Buffer.from(JSON.stringify(await t.edge.claims(v2))).toString("base64url");
+    t.edge.answer(`${header}.${altered}.${signature}`);
     await expectRefused("bad_signature");
   });
 
   it("an expired manifest (indefinite freeze): expired; within the clock skew it is still accepted", async () => {
-    edge.answer(await edge.claims(v2, { iat: now() - 7200, exp: now() - 120 }));
+    t.edge.answer(await t.edge.claims(v2, { iat: now() - 7200, exp: now() - 120 }));
     await expectRefused("expired");
 
-    edge.answer(await edge.claims(v2, { exp: now() - 30 }));
-    expect(await device.client.update()).toMatchObject({ plan: "update", activated: true, version: "1.1.0" });
+    t.edge.answer(await t.edge.claims(v2, { exp: now() - 30 }));
+    expect(await t.device.client.update()).toMatchObject({ plan: "update", activated: true, version: "1.1.0" });
   });
 
   it("a replayed manifest older than one already accepted (iat or revision lower): replayed", async () => {
-    edge.answer(await edge.claims(v2, { iat: now() - 600 }));
+    t.edge.answer(await t.edge.claims(v2, { iat: now() - 600 }));
     await expectRefused("replayed");
-    edge.answer(await edge.claims(v2, { revision: 0 }));
+    t.edge.answer(await t.edge.claims(v2, { revision: 0 }));
     await expectRefused("replayed");
   });
 
   it("an older version without a rollback order: rollback", async () => {
-    edge.answer(await edge.claims(v2));
-    await device.client.update();
-    const before = device.contents();
-    edge.answer(await edge.claims(v1));
-    await expect(device.client.update()).rejects.toMatchObject({ code: "rollback" });
-    expect(device.contents()).toEqual(before);
-    expect((await device.client.open()).version).toBe("1.1.0");
+    t.edge.answer(await t.edge.claims(v2));
+    await t.device.client.update();
+    const before = t.device.contents();
+    t.edge.answer(await t.edge.claims(v1));
+    await expect(t.device.client.update()).rejects.toMatchObject({ code: "rollback" });
+    expect(t.device.contents()).toEqual(before);
+    expect((await t.device.client.open()).version).toBe("1.1.0");
   });
 
   it("an older version WITH a signed rollback order is installed, byte-identical", async () => {
-    edge.answer(await edge.claims(v2));
-    await device.client.update();
-    edge.answer(await edge.claims(v1, { rollback: true, reason: "rollback" }));
-    expect(await device.client.update()).toMatchObject({ plan: "rollback", activated: true, version: "1.0.0" });
-    const opened = await device.client.open();
+    t.edge.answer(await t.edge.claims(v2));
+    await t.device.client.update();
+    t.edge.answer(await t.edge.claims(v1, { rollback: true, reason: "rollback" }));
+    expect(await t.device.client.update()).toMatchObject({ plan: "rollback", activated: true, version: "1.0.0" });
+    const opened = await t.device.client.open();
     expect(opened.files).toEqual(v1.list);
     for (const f of v1.list) expect(await opened.read(f.path)).toEqual(v1.bytes.get(f.path));
   });
 
   it("a manifest for another mini program: mix_and_match", async () => {
-    edge.answer(await edge.claims(v2, { sub: "gcsomeotherappaaaabbbbcc" }));
+    t.edge.answer(await t.edge.claims(v2, { sub: "gcsomeotherappaaaabbbbcc" }));
     await expectRefused("mix_and_match");
   });
 
   it("a manifest for another host app, or another kind of signed statement: mix_and_match", async () => {
-    edge.answer(await edge.claims(v2, { aud: "ha_otherhostapp1" }));
+    t.edge.answer(await t.edge.claims(v2, { aud: "ha_otherhostapp1" }));
     await expectRefused("mix_and_match");
-    edge.answer(await edge.sign(await edge.claims(v2), { typ: OFFLINE_MANIFEST_TYPE }));
+    t.edge.answer(await t.edge.sign(await t.edge.claims(v2), { typ: OFFLINE_MANIFEST_TYPE }));
     await expectRefused("mix_and_match");
   });
 
   it("a refused check records nothing either; an accepted one records its freshness", async () => {
-    const before = device.contents();
-    edge.answer(await edge.claims(v2, { sub: "gcsomeotherappaaaabbbbcc" }));
-    await expect(device.client.check()).rejects.toMatchObject({ code: "mix_and_match" });
-    expect(device.contents()).toEqual(before);
+    const before = t.device.contents();
+    t.edge.answer(await t.edge.claims(v2, { sub: "gcsomeotherappaaaabbbbcc" }));
+    await expect(t.device.client.check()).rejects.toMatchObject({ code: "mix_and_match" });
+    expect(t.device.contents()).toEqual(before);
 
-    const claims = await edge.claims(v2);
-    edge.answer(claims);
-    expect(await device.client.check()).toMatchObject({ plan: "update", version: "1.1.0", installed: "1.0.0" });
-    expect(await device.client.trustedState()).toMatchObject({ highestIat: claims.iat, highestRevision: claims.revision, installed: { version: "1.0.0" } });
+    const claims = await t.edge.claims(v2);
+    t.edge.answer(claims);
+    expect(await t.device.client.check()).toMatchObject({ plan: "update", version: "1.1.0", installed: "1.0.0" });
+    expect(await t.device.client.trustedState()).toMatchObject({ highestIat: claims.iat, highestRevision: claims.revision, installed: { version: "1.0.0" } });
   });
 });

@@ -3,32 +3,24 @@
  * first-run baseline the online check then updates from; it never replaces the same or a newer
  * version; and every forged, mismatched or damaged preset is refused with the store unchanged.
  */
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { MANIFEST_ISSUER, MANIFEST_TYPE } from "../../core/manifest";
 import { apkgFileName, OFFLINE_KIND, OFFLINE_MANIFEST_TYPE, type OfflineManifestClaims } from "../../core/offline";
-import { deviceFor, type TestDevice } from "./support/client";
-import { signingKey, startFakeEdge, type FakeEdge, type SigningKey } from "./support/edge";
+import { freshEdgeAndDevice } from "./support/client";
+import { signingKey, type SigningKey } from "./support/edge";
 import { APP_ID, buildApkg, buildIncrementBetween, buildVersion, HOST_APP, type BuiltVersion } from "./support/fixtures";
+
+const t = freshEdgeAndDevice();
 
 let v1: BuiltVersion;
 let v2: BuiltVersion;
-let edge: FakeEdge;
-let device: TestDevice;
 
 beforeAll(async () => {
   v1 = await buildVersion("1.0.0");
   v2 = await buildVersion("1.1.0", { "pages/new/new.js": "Page({});\n" });
 });
 
-beforeEach(async () => {
-  edge = await startFakeEdge();
-  device = deviceFor(edge);
-});
 
-afterEach(async () => {
-  await edge.close();
-  device.cleanup();
-});
 
 interface PresetOptions {
   claims?: Partial<OfflineManifestClaims>;
@@ -50,34 +42,34 @@ async function preset(version: BuiltVersion, options: PresetOptions = {}): Promi
     kind: OFFLINE_KIND,
     ...options.claims,
   };
-  const jws = await edge.sign(claims, { typ: options.typ ?? OFFLINE_MANIFEST_TYPE, ...(options.key ? { key: options.key } : {}), ...(options.kid ? { kid: options.kid } : {}) });
+  const jws = await t.edge.sign(claims, { typ: options.typ ?? OFFLINE_MANIFEST_TYPE, ...(options.key ? { key: options.key } : {}), ...(options.kid ? { kid: options.kid } : {}) });
   return buildApkg(jws, options.zip ?? version.zip);
 }
 
 describe("offline presets", () => {
   it("a verified preset installs on a fresh device; the online check then updates from it by increment", async () => {
-    expect(await device.client.installPreset(await preset(v1), apkgFileName(APP_ID, "1.0.0"))).toMatchObject({ installed: true, version: "1.0.0" });
-    expect((await device.client.trustedState()).installed).toMatchObject({ version: "1.0.0", files: v1.digest, source: "preset" });
-    const opened = await device.client.open();
+    expect(await t.device.client.installPreset(await preset(v1), apkgFileName(APP_ID, "1.0.0"))).toMatchObject({ installed: true, version: "1.0.0" });
+    expect((await t.device.client.trustedState()).installed).toMatchObject({ version: "1.0.0", files: v1.digest, source: "preset" });
+    const opened = await t.device.client.open();
     for (const f of v1.list) expect(await opened.read(f.path)).toEqual(v1.bytes.get(f.path));
 
-    edge.answer(await edge.claims(v2, { increment: await edge.increment(await buildIncrementBetween(v1, v2), v1) }));
-    expect(await device.client.update()).toMatchObject({ activated: true, version: "1.1.0", via: "increment" });
-    expect(JSON.parse(edge.requests.find((r) => r.path === "/v1/check")!.body)).toMatchObject({ installedVersion: "1.0.0" });
+    t.edge.answer(await t.edge.claims(v2, { increment: await t.edge.increment(await buildIncrementBetween(v1, v2), v1) }));
+    expect(await t.device.client.update()).toMatchObject({ activated: true, version: "1.1.0", via: "increment" });
+    expect(JSON.parse(t.edge.requests.find((r) => r.path === "/v1/check")!.body)).toMatchObject({ installedVersion: "1.0.0" });
   });
 
   it("a preset never replaces the same or a newer installed version", async () => {
-    edge.answer(await edge.claims(v2));
-    await device.client.update();
-    const before = device.contents();
-    expect(await device.client.installPreset(await preset(v1))).toEqual({ installed: false, version: "1.1.0" });
-    expect(await device.client.installPreset(await preset(v2))).toEqual({ installed: false, version: "1.1.0" });
-    expect(device.contents()).toEqual(before);
+    t.edge.answer(await t.edge.claims(v2));
+    await t.device.client.update();
+    const before = t.device.contents();
+    expect(await t.device.client.installPreset(await preset(v1))).toEqual({ installed: false, version: "1.1.0" });
+    expect(await t.device.client.installPreset(await preset(v2))).toEqual({ installed: false, version: "1.1.0" });
+    expect(t.device.contents()).toEqual(before);
   });
 
   const forgeries: [string, string, () => Promise<{ apkg: Uint8Array; fileName?: string }>][] = [
     ["signed by a key the app does not pin", "unknown_key", async () => ({ apkg: await preset(v1, { key: await signingKey("rogue") }) })],
-    ["signed by another key under the pinned kid", "bad_signature", async () => ({ apkg: await preset(v1, { key: await signingKey("rogue"), kid: edge.key.kid }) })],
+    ["signed by another key under the pinned kid", "bad_signature", async () => ({ apkg: await preset(v1, { key: await signingKey("rogue"), kid: t.edge.key.kid }) })],
     ["carrying a check manifest instead of an offline one", "mix_and_match", async () => ({ apkg: await preset(v1, { typ: MANIFEST_TYPE }) })],
     ["for another host app", "mix_and_match", async () => ({ apkg: await preset(v1, { claims: { aud: "ha_otherhostapp1" } }) })],
     ["for another mini program", "mix_and_match", async () => ({ apkg: await preset(v1, { claims: { sub: "gcsomeotherappaaaabbbbcc" } }) })],
@@ -89,9 +81,9 @@ describe("offline presets", () => {
 
   it.each(forgeries)("a preset %s is refused (%s) and changes nothing", async (_, code, make) => {
     const { apkg, fileName } = await make();
-    const before = device.contents();
-    await expect(device.client.installPreset(apkg, fileName)).rejects.toMatchObject({ name: "ClientError", code });
-    expect(device.contents()).toEqual(before);
-    await expect(device.client.open()).rejects.toMatchObject({ code: "not_installed" });
+    const before = t.device.contents();
+    await expect(t.device.client.installPreset(apkg, fileName)).rejects.toMatchObject({ name: "ClientError", code });
+    expect(t.device.contents()).toEqual(before);
+    await expect(t.device.client.open()).rejects.toMatchObject({ code: "not_installed" });
   });
 });

@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ClientConfig } from "../../src/types";
 import { createNodeClient } from "../../src/node";
-import type { FakeEdge } from "./edge";
+import { afterEach, beforeEach } from "vitest";
+import { type FakeEdge, startFakeEdge } from "./edge";
 import { APP_ID, HOST_APP, storeContents } from "./fixtures";
 
 export interface TestDevice {
@@ -33,4 +34,21 @@ export function deviceFor(edge: FakeEdge, extra: Partial<ClientConfig> = {}): Te
     dir,
   );
   return { root: dir, client, contents: () => storeContents(dir), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A fresh fake edge and device for every test of the calling file (hooks registered here); read
+ * them as `t.edge` and `t.device` inside tests.
+ */
+export function freshEdgeAndDevice(): { edge: FakeEdge; device: TestDevice } {
+  const current = {} as { edge: FakeEdge; device: TestDevice };
+  beforeEach(async () => {
+    current.edge = await startFakeEdge();
+    current.device = deviceFor(current.edge);
+  });
+  afterEach(async () => {
+    await current.edge.close();
+    current.device.cleanup();
+  });
+  return current;
 }
