@@ -1,5 +1,6 @@
-// Turns one run's results into BENCHMARKS.md (rewritten by every full run) and a console summary.
-import { writeFileSync } from "node:fs";
+// Turns one run's results into BENCHMARKS.md (rewritten by every full run, keeping the section
+// `npm run bench:increments` writes) and a console summary.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fmt, fmtInt, median } from "./util.mjs";
 
 const KiB = 1024;
@@ -309,7 +310,16 @@ export function writeReport(results, { path, write }) {
 
   if (results.notes.length) push("## Notes from this run", "", ...results.notes.map((n) => `- ${n.replace(/\n/g, " ")}`), "");
 
+  // `npm run bench:increments` owns the section between its markers: carry it over unchanged.
+  const previous = existsSync(path) ? readFileSync(path, "utf8") : "";
+  const start = previous.indexOf(INCREMENTS_START);
+  const end = previous.indexOf(INCREMENTS_END);
+  if (start >= 0 && end > start) push(previous.slice(start, end + INCREMENTS_END.length), "");
+
   const text = L.join("\n");
   if (write) writeFileSync(path, text);
   return text;
 }
+
+const INCREMENTS_START = "<!-- increments:start -->";
+const INCREMENTS_END = "<!-- increments:end -->";
