@@ -5,6 +5,7 @@
  * are modelled as docs/key-rotation.md says: a key set pinned at build time, any pinned kid accepted.
  */
 import { createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, type JSONWebKeySet } from "jose";
+import { createExecutionContext } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { MANIFEST_ISSUER, MANIFEST_TYPE } from "../core/manifest";
 import edgeApp from "../edge-worker/src/index";
@@ -25,7 +26,7 @@ async function newKey(kid: string) {
 /** Calls the edge Worker's app with the bindings of the test plus this rotation step's keys. */
 function edgeWith(config: Config) {
   const env = { ...edgeEnv, MANIFEST_SIGNING_KEY: config.signing, MANIFEST_VERIFY_KEYS: config.verify };
-  const call = (path: string, init?: RequestInit) => edgeApp.fetch(new Request(`${ORIGIN}${path}`, init), env);
+  const call = (path: string, init?: RequestInit) => edgeApp.fetch(new Request(`${ORIGIN}${path}`, init), env, createExecutionContext());
   return {
     async jwksResponse() {
       return call("/.well-known/jwks.json");

@@ -163,6 +163,28 @@ export function edgeScenarios({ urls, world, options }) {
       },
       spec: () => ({ ...base, url: urls.r2floor, method: "GET", path: `/packages/${world.packageSha}`, headers: { range: rangeHeader() } }),
     },
+    {
+      id: "getfloor",
+      label: "(reference) a bare Worker answering GET with ~1 KB of JSON (a manifest's size)",
+      prepare: async () => {
+        expect(urls.r2floor, "no reference Worker");
+        const res = await fetch(`${urls.r2floor}/json`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+        expect(res.status === 200, `expected 200, got HTTP ${res.status}`);
+        return "bench-only Worker: what answering a manifest-sized JSON body costs, with no request body and no work";
+      },
+      spec: () => ({ ...base, url: urls.r2floor, method: "GET", path: "/json" }),
+    },
+    {
+      id: "jsonfloor",
+      label: "(reference) a bare Worker answering the check's request: read the body, JSON.parse, ~1 KB JSON back",
+      prepare: async () => {
+        expect(urls.r2floor, "no reference Worker");
+        const res = await fetch(`${urls.r2floor}/json`, { method: "POST", headers: JSON_HEADERS, body: JSON.stringify(clientBody(APPS.online, { guid: world.nonMembers[0] })), signal: AbortSignal.timeout(TIMEOUT_MS) });
+        expect(res.status === 200, `expected 200, got HTTP ${res.status}`);
+        return "bench-only Worker: what reading a POST body and answering JSON costs in this runtime, without any of Graycast's work";
+      },
+      spec: () => ({ ...base, url: urls.r2floor, method: "POST", path: "/json", headers: JSON_HEADERS, body: JSON.stringify(clientBody(APPS.online, { guid: world.nonMembers[0] })) }),
+    },
   ];
 }
 

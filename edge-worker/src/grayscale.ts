@@ -58,7 +58,9 @@ export interface GrayscaleOutcome {
 /** ARCHITECTURE.md: "If the Durable Object cannot be reached the client gets the online version". */
 export const COUNTER_TIMEOUT_MS = 1_000;
 
-const NONE: GrayscaleOutcome = { choice: null, tickets: [] };
+/** No grayscale task applies: the online (or trial) answer, no tickets. */
+export const NO_GRAYSCALE: GrayscaleOutcome = { choice: null, tickets: [] };
+const NONE = NO_GRAYSCALE;
 
 /**
  * Tasks of a snapshot that can win, highest version first: a version not above online never

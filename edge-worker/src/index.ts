@@ -5,11 +5,11 @@
  * Object classes bound in wrangler.toml's `edge` environment.
  */
 import { Hono } from "hono";
-import { secureHeaders } from "hono/secure-headers";
 import { ApiError, toApiError } from "../../core/errors";
 import { edgeOpenApiDocument } from "./contracts";
-import type { EdgeHono } from "./env";
-import { checkRoutes } from "./routes/check";
+import type { EdgeBindings, EdgeHono } from "./env";
+import { JSON_NO_STORE_HEADERS, SECURITY_HEADERS } from "./headers";
+import { answerCheck, pathOf } from "./routes/check";
 import { jwksRoutes } from "./routes/jwks";
 import { incrementRoutes, packageRoutes } from "./routes/packages";
 
@@ -18,13 +18,15 @@ export { EdgeSigner } from "./rpc";
 
 const app = new Hono<EdgeHono>();
 
-// Packages are fetched by native clients, not embedded cross-origin by browsers.
-app.use("*", secureHeaders({ crossOriginResourcePolicy: false }));
+// The same security headers on every response (edge-worker/src/headers.ts).
+app.use("*", async (c, next) => {
+  await next();
+  for (const [name, value] of SECURITY_HEADERS) c.res.headers.set(name, value);
+});
 
 // Liveness; touches no binding so it stays cheap for probes.
 app.get("/healthz", (c) => c.json({ ok: true, service: "graycast-edge" }));
 
-app.route("/v1/check", checkRoutes);
 app.route("/v1/packages", packageRoutes);
 app.route("/v1/increments", incrementRoutes);
 app.route("/.well-known", jwksRoutes);
@@ -37,10 +39,23 @@ app.notFound(() => {
   throw new ApiError("not_found", "no such route");
 });
 
-app.onError((err, c) => {
-  const { error, internal } = toApiError(err);
-  if (internal) console.error("unhandled error", { path: c.req.path, method: c.req.method, error: String(err) });
-  return c.json(error.toBody(), error.status);
-});
+app.onError((err, c) => errorResponse(err, c.req.raw));
 
-export default app;
+/** The one error shape (core/errors.ts); an unexpected error is logged and answered with 500. */
+function errorResponse(err: unknown, request: Request): Response {
+  const { error, internal } = toApiError(err);
+  if (internal) console.error("unhandled error", { path: pathOf(request.url), method: request.method, error: String(err) });
+  return new Response(JSON.stringify(error.toBody()), { status: error.status, headers: JSON_NO_STORE_HEADERS });
+}
+
+/**
+ * `POST /v1/check` is the hot path: it goes straight to its handler, before any router
+ * (BENCHMARKS.md: routing and middleware were a quarter of a check's CPU). Everything else
+ * goes through Hono.
+ */
+export default {
+  fetch(request: Request, env: EdgeBindings, ctx: ExecutionContext): Promise<Response> {
+    if (request.method === "POST" && pathOf(request.url) === "/v1/check") return answerCheck(request, env).catch((err: unknown) => errorResponse(err, request));
+    return Promise.resolve(app.fetch(request, env, ctx));
+  },
+};

@@ -137,14 +137,9 @@ export function manifestWindowStart(nowMs: number): number {
  * claims, so a new window is a new key and old entries age out of the LRU).
  */
 export async function signManifestShared(claims: ManifestClaims, signer: Signer): Promise<string> {
-  const key = `${signer.kid}\n${JSON.stringify(claims)}`;
-  const hit = manifestCache.get(key);
-  if (hit !== undefined) {
-    // Refresh recency: Map keeps insertion order, the first key is the least recently used.
-    manifestCache.delete(key);
-    manifestCache.set(key, hit);
-    return hit;
-  }
+  const key = manifestCacheKey(claims, signer);
+  const hit = cachedManifest(key);
+  if (hit !== undefined) return hit;
   const jws = await signManifest(claims, signer);
   // Keyed by the signer object too: a rotated secret imports a new signer with maybe the same kid.
   if (signerCache?.signer === signer) {
@@ -152,6 +147,31 @@ export async function signManifestShared(claims: ManifestClaims, signer: Signer)
     manifestCache.set(key, jws);
   }
   return jws;
+}
+
+/**
+ * The signed manifest for `claims` with the key in `secret`: a plain string when this isolate
+ * already signed the same claims in this window (the common case on the hot path, which then
+ * allocates no promise), else a promise of the new signature.
+ */
+export function signedManifest(claims: ManifestClaims, secret: string): string | Promise<string> {
+  if (signerCache?.raw === secret) {
+    const hit = cachedManifest(manifestCacheKey(claims, signerCache.signer));
+    if (hit !== undefined) return hit;
+  }
+  return loadSigner(secret).then((signer) => signManifestShared(claims, signer));
+}
+
+const manifestCacheKey = (claims: ManifestClaims, signer: Signer) => `${signer.kid}\n${JSON.stringify(claims)}`;
+
+function cachedManifest(key: string): string | undefined {
+  const hit = manifestCache.get(key);
+  if (hit !== undefined) {
+    // Refresh recency: Map keeps insertion order, the first key is the least recently used.
+    manifestCache.delete(key);
+    manifestCache.set(key, hit);
+  }
+  return hit;
 }
 
 /**

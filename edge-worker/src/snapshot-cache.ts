@@ -39,6 +39,15 @@ export class SnapshotCache {
   readonly #entries = new Map<string, Entry>();
   readonly #loads = new Map<string, Load>();
 
+  /**
+   * The cached snapshot while it is fresh (null: fresh knowledge that the app has none), or
+   * undefined when it must be (re)loaded with `get`. Synchronous: the hot path's common case.
+   */
+  peek(appId: string, ttlMs: number, now: number): Snapshot | null | undefined {
+    const entry = this.#entries.get(appId);
+    return entry && now - entry.checkedAt < ttlMs ? entry.snapshot : undefined;
+  }
+
   /** The snapshot of `appId`, or null when the app has none (unknown or never compiled). */
   async get(bucket: R2Bucket, appId: string, ttlMs: number, now = Date.now()): Promise<Snapshot | null> {
     const entry = this.#entries.get(appId);

@@ -3,7 +3,6 @@
  * shape (core/contracts/validation.ts, core/errors.ts). The body is read once, as text, under
  * the size limit, then `JSON.parse` and the zod/mini schema.
  */
-import type { Context } from "hono";
 import type * as z from "zod/mini";
 import { validationError } from "../../core/contracts/validation";
 import { ApiError } from "../../core/errors";
@@ -14,14 +13,13 @@ export const BODY_LIMIT = 16 * 1024;
 const tooLarge = () => new ApiError("payload_too_large", `request bodies are limited to ${BODY_LIMIT} bytes`);
 
 /**
- * The JSON body of `c`, validated by `schema`. Checks, in order:
+ * The JSON body of `request`, validated by `schema`. Checks, in order:
  * 1. Content-Type is application/json (or +json) when there is a body: else 415;
  * 2. at most BODY_LIMIT bytes, by Content-Length or, without one, while streaming: else 413;
  * 3. non-empty, well-formed JSON: else 400;
  * 4. the schema: else 400 with the issues.
  */
-export async function parseJsonBody<T extends z.ZodMiniType>(c: Context, schema: T): Promise<z.infer<T>> {
-  const request = c.req.raw;
+export async function parseJsonRequest<T extends z.ZodMiniType>(request: Request, schema: T): Promise<z.infer<T>> {
   const length = request.headers.get("content-length");
   if (length !== null && Number(length) > BODY_LIMIT) throw tooLarge();
   const text = request.body === null ? "" : length !== null ? await request.text() : await readLimited(request.body);

@@ -6,15 +6,15 @@
 import { decideVersion } from "../../../core/decide";
 import { notFound } from "../../../core/errors";
 import { buildManifestClaims } from "../../../core/manifest";
-import { counterNamespace, readNumberVar } from "../env";
+import { type EdgeBindings, counterNamespace, readNumberVar } from "../env";
 import { readGeo } from "../geo";
 import { CheckRequestSchema, splitCheckRequest } from "../contracts";
-import { chooseGrayscale } from "../grayscale";
-import { createRouter } from "../router";
+import { NO_GRAYSCALE, chooseGrayscale } from "../grayscale";
 import { decisionKey } from "../package-keys";
-import { loadSigner, manifestWindowStart, signManifestShared } from "../signing";
+import { manifestWindowStart, signedManifest } from "../signing";
 import { snapshotCache } from "../snapshot-cache";
-import { parseJsonBody } from "../validate";
+import { JSON_NO_STORE_HEADERS } from "../headers";
+import { parseJsonRequest } from "../validate";
 
 const DEFAULT_SNAPSHOT_TTL_MS = 2_000;
 const DEFAULT_MANIFEST_TTL_SECONDS = 3_600;
@@ -28,37 +28,53 @@ export function originOf(url: string): string {
   return slash < 0 ? url : url.slice(0, slash);
 }
 
-export const checkRoutes = createRouter();
+/** The request's path (no query), from the URL workerd hands over, without a URL object. */
+export function pathOf(url: string): string {
+  const rest = url.slice(originOf(url).length);
+  const query = rest.indexOf("?");
+  return query < 0 ? rest : rest.slice(0, query);
+}
 
-// Decide the version for one client (grayscale task or online) and sign the answer.
-checkRoutes.post("/", async (c) => {
-  const { client, tickets: presented } = splitCheckRequest(await parseJsonBody(c, CheckRequestSchema));
+/**
+ * Decide the version for one client (grayscale task or online) and sign the answer. A plain
+ * function of the request, not a Hono route: this is the hot path, and the edge's `fetch` calls
+ * it before any router (edge-worker/src/index.ts; BENCHMARKS.md shows why).
+ */
+export async function answerCheck(request: Request, env: EdgeBindings): Promise<Response> {
+  const { client, tickets: presented } = splitCheckRequest(await parseJsonRequest(request, CheckRequestSchema));
   const now = Date.now();
-  const ttlMs = readNumberVar(c.env.SNAPSHOT_TTL_MS, DEFAULT_SNAPSHOT_TTL_MS);
-  const snapshot = await snapshotCache.get(c.env.PACKAGES, client.appId, ttlMs, now);
+  const ttlMs = readNumberVar(env.SNAPSHOT_TTL_MS, DEFAULT_SNAPSHOT_TTL_MS);
+  // Every await below is skipped when its answer is already in hand (a fresh snapshot, no
+  // grayscale task, no encryption, a manifest signed in this window): the common case.
+  const cached = snapshotCache.peek(client.appId, ttlMs, now);
+  const snapshot = cached !== undefined ? cached : await snapshotCache.get(env.PACKAGES, client.appId, ttlMs, now);
   if (!snapshot) throw notFound("mini program");
 
-  const grayscale = await chooseGrayscale(snapshot, client, readGeo(c.req.raw, c.env.ALLOW_GEO_OVERRIDE === "true"), presented, now, {
-    bucket: c.env.PACKAGES,
-    counters: counterNamespace(c.env.GRAYSCALE_COUNTER),
-    ticketSecret: c.env.ADMISSION_TICKET_SECRET,
-  });
-  const origin = originOf(c.req.url);
+  const grayscale =
+    snapshot.tasks && snapshot.tasks.length > 0
+      ? await chooseGrayscale(snapshot, client, readGeo(request, env.ALLOW_GEO_OVERRIDE === "true"), presented, now, {
+          bucket: env.PACKAGES,
+          counters: counterNamespace(env.GRAYSCALE_COUNTER),
+          ticketSecret: env.ADMISSION_TICKET_SECRET,
+        })
+      : NO_GRAYSCALE;
+  const origin = originOf(request.url);
   const decision = decideVersion(snapshot, client, now, grayscale.choice);
-  const encryptionKey = await decisionKey(decision, client.appId, c.env.PACKAGE_KEY_SECRET);
+  const encryptionKey = decision.status === "ok" && decision.package.encryption ? await decisionKey(decision, client.appId, env.PACKAGE_KEY_SECRET) : undefined;
   const claims = buildManifestClaims({
     decision,
     client,
     revision: snapshot.revision,
     // The window start, not `now`: identical answers within a window share one signature.
     nowMs: manifestWindowStart(now),
-    ttlSeconds: readNumberVar(c.env.MANIFEST_TTL_SECONDS, DEFAULT_MANIFEST_TTL_SECONDS),
+    ttlSeconds: readNumberVar(env.MANIFEST_TTL_SECONDS, DEFAULT_MANIFEST_TTL_SECONDS),
     packageUrl: (sha256) => `${origin}/v1/packages/${sha256}`,
     incrementUrl: (sha256) => `${origin}/v1/increments/${sha256}`,
     ...(encryptionKey !== undefined ? { encryptionKey } : {}),
   });
-  const manifest = await signManifestShared(claims, await loadSigner(c.env.MANIFEST_SIGNING_KEY));
+  const signed = signedManifest(claims, env.MANIFEST_SIGNING_KEY);
+  const manifest = typeof signed === "string" ? signed : await signed;
+  const body = grayscale.tickets.length > 0 ? { manifest, tickets: grayscale.tickets } : { manifest };
   // The answer depends on the client and changes with every publish: no shared cache may keep it.
-  c.header("cache-control", "no-store");
-  return c.json(grayscale.tickets.length > 0 ? { manifest, tickets: grayscale.tickets } : { manifest }, 200);
-});
+  return new Response(JSON.stringify(body), { status: 200, headers: JSON_NO_STORE_HEADERS });
+}
