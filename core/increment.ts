@@ -256,6 +256,14 @@ export async function applyIncrement(input: ApplyIncrementInput): Promise<{ file
     throw new IncrementError("wrong_base", "the increment was made for another base than the installed version");
   }
   if (header.to.files !== input.expect.to) throw new IncrementError("corrupt", "the increment does not produce the version the manifest names");
+  // The installed bytes must be what the list says: unchanged and copied files are carried over
+  // from them, so a file altered on disk must not slip into the new version as verified.
+  for (const f of input.base) {
+    const data = input.bytesOf(f.path);
+    if (data.byteLength !== f.size || (await input.sha256(data)) !== f.sha256) {
+      throw new IncrementError("wrong_base", `${JSON.stringify(f.path)}: the installed file differs from its verified list`);
+    }
+  }
   let content: Uint8Array;
   try {
     content = await input.decompress(frame, baseDictionary(input.base, input.bytesOf), header.contentSize);

@@ -70,6 +70,12 @@ describe("increment format", () => {
     expect(await refusal(apply(bytes, other, { from: other.digest, to: v2.digest }))).toBe("wrong_base");
   });
 
+  it("refuses installed bytes that differ from their verified list (a file altered on disk is never carried over)", async () => {
+    const { v1, v2, bytes } = await pair();
+    const altered = { ...v1, bytesOf: (p: string) => (p === "lib.js" ? enc.encode("export const x = 2;\n".repeat(40)) : v1.bytesOf(p)) };
+    expect(await refusal(apply(bytes, altered, { from: v1.digest, to: v2.digest }))).toBe("wrong_base");
+  });
+
   it("refuses when the manifest names another target than the increment produces", async () => {
     const { v1, bytes } = await pair();
     expect(await refusal(apply(bytes, v1, { from: v1.digest, to: "0".repeat(64) }))).toBe("corrupt");

@@ -75,14 +75,19 @@ export class GraycastClient {
 
   /**
    * Installs an offline preset (core/offline.ts) as a first-run baseline: never while a signed
-   * delisting stands, and never over the same or a newer installed version.
+   * delisting stands, never once a check answer was accepted, and never over the same or a newer
+   * preset.
    */
   async installPreset(apkg: Uint8Array, fileName?: string): Promise<PresetResult> {
     const state = await this.trustedState();
     if (state.delisted) throw new ClientError("delisted", `${this.#config.appId} was delisted: its preset must not be used`);
     const { appId, hostAppId } = this.#config;
     const { claims, packageZip } = await verifyPreset(apkg, this.#keys, { appId, hostAppId, ...(fileName !== undefined ? { fileName } : {}) });
-    if (state.installed && compareVersions(claims.version, state.installed.version) <= 0) return { installed: false, version: state.installed.version };
+    // A preset is a first-run baseline: once a check answer was accepted (the platform may have
+    // rolled back since the App was built), only checks move the installed version.
+    if (state.installed && (state.installed.source !== "preset" || state.highestRevision > 0 || compareVersions(claims.version, state.installed.version) <= 0)) {
+      return { installed: false, version: state.installed.version };
+    }
     const files = await unpackPackage(packageZip);
     if (claims.package.files !== undefined && files.digest !== claims.package.files) throw new ClientError("hash_mismatch", "the preset's files differ from the signed file list");
     const developerSignature = await this.#checkDeveloperSignature(claims.version, files.digest, claims.package);
@@ -145,6 +150,7 @@ export class GraycastClient {
       clockSkewSeconds: this.#config.clockSkewSeconds ?? 60,
       highestIat: state.highestIat,
       highestRevision: state.highestRevision,
+      installedVersion: state.installed?.version,
     });
     const plan = planFor(claims, state.installed);
     const fresh = Array.isArray(answer.tickets) ? answer.tickets.filter((t): t is string => typeof t === "string") : [];

@@ -10,6 +10,8 @@
  *  4. `typ`, `iss`, `sub` (App ID) and `aud` (host app) are this client's   mix_and_match
  *  5. `exp` is in the future, give or take the allowed clock skew           expired
  *  6. `iat` and `revision` are not below the highest accepted before        replayed
+ *     (nor `iat` in the future, nor `revision` implausibly far ahead)         bad_manifest
+ *     and `installedVersion` is the version this device runs                  replayed
  *  7. the claims have the shape core/manifest.ts describes                  bad_manifest
  */
 import { compactVerify, decodeProtectedHeader, importJWK, type JSONWebKeySet, type JWK } from "jose";
@@ -72,7 +74,16 @@ export interface ManifestExpectations {
   clockSkewSeconds: number;
   highestIat: number;
   highestRevision: number;
+  /** the version this device runs (what it reported in the check), if any */
+  installedVersion: string | undefined;
 }
+
+/**
+ * How far one answer may move the revision past the highest seen: a snapshot revision grows by
+ * one per change, so a larger jump is a forged manifest (a leaked key) trying to make every later
+ * genuine answer look replayed.
+ */
+export const MAX_REVISION_JUMP = 1_000_000;
 
 /** Steps 4-7 for a check manifest whose signature verified. */
 export function checkManifestClaims(claims: Record<string, unknown>, expect: ManifestExpectations): ManifestClaims {
@@ -83,7 +94,15 @@ export function checkManifestClaims(claims: Record<string, unknown>, expect: Man
   if (!isCount(iat) || !isCount(exp) || !isCount(revision)) throw new ClientError("bad_manifest", "iat, exp and revision must be non-negative integers");
   if (exp + expect.clockSkewSeconds <= expect.now) throw new ClientError("expired", `the manifest expired at ${new Date(exp * 1000).toISOString()}`);
   if (iat < expect.highestIat) throw new ClientError("replayed", `the manifest was issued at ${iat}, before one already accepted (${expect.highestIat})`);
+  // A manifest from the future would lock out every genuine one after it (iat only grows).
+  if (iat > expect.now + expect.clockSkewSeconds) throw new ClientError("bad_manifest", `the manifest claims to be issued at ${new Date(iat * 1000).toISOString()}, in the future`);
   if (revision < expect.highestRevision) throw new ClientError("replayed", `the manifest describes revision ${revision}, older than ${expect.highestRevision} already seen`);
+  if (expect.highestRevision > 0 && revision > expect.highestRevision + MAX_REVISION_JUMP) throw new ClientError("bad_manifest", `revision ${revision} jumps implausibly far past ${expect.highestRevision}`);
+  // The answer (a rollback order above all) was computed for the version this device runs: one
+  // fetched for another installed version must not steer this device.
+  if (claims.installedVersion !== expect.installedVersion) {
+    throw new ClientError("replayed", `the manifest was made for installed version ${JSON.stringify(claims.installedVersion ?? null)}, this device runs ${JSON.stringify(expect.installedVersion ?? null)}`);
+  }
   checkShape(claims);
   return claims as unknown as ManifestClaims;
 }

@@ -3,6 +3,8 @@
  * byte-identical files for fewer bytes; every failure of the increment path falls back to the
  * full package and still ends correct; when the full package is bad too, nothing changes.
  */
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { freshEdgeAndDevice } from "./support/client";
 import { buildIncrementBetween, buildVersion, type BuiltVersion } from "./support/fixtures";
@@ -49,6 +51,17 @@ describe("increments", () => {
     await expectRunning(v2);
     // The previous version's directory is gone once the new one is current.
     expect(t.device.contents().filter(([path]) => path.startsWith("versions/1.0.0-"))).toEqual([]);
+  });
+
+  it("an installed file altered on disk is not carried into the new version: the full package is used", async () => {
+    const [path] = t.device.contents().find(([p]) => p.endsWith("pages/index/index.wxml"))!;
+    const file = join(t.device.root, path);
+    const bytes = readFileSync(file);
+    bytes[0]! ^= 0x01; // same size, other bytes
+    writeFileSync(file, bytes);
+    t.edge.answer(await t.edge.claims(v2, { increment: await t.edge.increment(await buildIncrementBetween(v1, v2), v1) }));
+    expect(await t.device.client.update()).toMatchObject({ activated: true, via: "full", fallback: { code: "wrong_base" } });
+    await expectRunning(v2);
   });
 
   it("a substituted increment falls back to the full package and still ends correct", async () => {

@@ -92,6 +92,23 @@ describe("manifest attacks", () => {
     for (const f of v1.list) expect(await opened.read(f.path)).toEqual(v1.bytes.get(f.path));
   });
 
+  it("a rollback order computed for another installed version (fetched by anyone for any version): replayed", async () => {
+    t.edge.answer(await t.edge.claims(v2));
+    await t.device.client.update();
+    const before = t.device.contents();
+    t.edge.answer(await t.edge.claims(v1, { rollback: true, reason: "rollback", installedVersion: "999999.0.0" }));
+    await expect(t.device.client.update()).rejects.toMatchObject({ code: "replayed" });
+    expect(t.device.contents()).toEqual(before);
+    expect((await t.device.client.open()).version).toBe("1.1.0");
+  });
+
+  it("a manifest issued in the future, or leaping the revision, cannot lock out later genuine ones: bad_manifest", async () => {
+    t.edge.answer(await t.edge.claims(v2, { iat: now() + 86_400 * 365, exp: now() + 86_400 * 366 }));
+    await expectRefused("bad_manifest");
+    t.edge.answer(await t.edge.claims(v2, { revision: 2 ** 52 }));
+    await expectRefused("bad_manifest");
+  });
+
   it("a manifest for another mini program: mix_and_match", async () => {
     t.edge.answer(await t.edge.claims(v2, { sub: "gcsomeotherappaaaabbbbcc" }));
     await expectRefused("mix_and_match");

@@ -67,6 +67,15 @@ describe("offline presets", () => {
     expect(t.device.contents()).toEqual(before);
   });
 
+  it("a preset is a first-run baseline: once a check answer was accepted, a newer preset does not replace what check installed", async () => {
+    // Installed 1.0.0 through check (e.g. after a signed rollback); an old App build still bundles 1.1.0.
+    t.edge.answer(await t.edge.claims(v1));
+    await t.device.client.update();
+    const before = t.device.contents();
+    expect(await t.device.client.installPreset(await preset(v2))).toEqual({ installed: false, version: "1.0.0" });
+    expect(t.device.contents()).toEqual(before);
+  });
+
   const forgeries: [string, string, () => Promise<{ apkg: Uint8Array; fileName?: string }>][] = [
     ["signed by a key the app does not pin", "unknown_key", async () => ({ apkg: await preset(v1, { key: await signingKey("rogue") }) })],
     ["signed by another key under the pinned kid", "bad_signature", async () => ({ apkg: await preset(v1, { key: await signingKey("rogue"), kid: t.edge.key.kid }) })],

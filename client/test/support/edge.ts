@@ -91,8 +91,12 @@ export async function startFakeEdge(): Promise<FakeEdge> {
     requests.push({ method: req.method ?? "", path, headers: req.headers, body });
     if (req.method === "POST" && path === "/v1/check") {
       if (!next) return json(res, 404, { error: { code: "not_found", message: "no answer prepared" } });
-      const made = next(JSON.parse(body) as Record<string, unknown>);
-      const manifest = typeof made === "string" ? made : await sign(made);
+      const request = JSON.parse(body) as Record<string, unknown>;
+      const made = next(request);
+      // Like the real edge, the answer names the installed version it was computed for (a test
+      // may still set installedVersion itself, to forge one made for another device).
+      const echo = typeof request.installedVersion === "string" ? { installedVersion: request.installedVersion } : {};
+      const manifest = typeof made === "string" ? made : await sign({ ...echo, ...made });
       return json(res, 200, fake.tickets.length > 0 ? { manifest, tickets: fake.tickets } : { manifest });
     }
     const hosted = objects.get(path);
