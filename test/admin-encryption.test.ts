@@ -149,6 +149,24 @@ describe("delivery of an encrypted version", () => {
     expect(await filesDigest(out.files, hex)).toBe(claims.package!.files);
   });
 
+  it("an increment built under one version's key is never offered for another version with the same package bytes", async () => {
+    const appId = await makeMiniProgram(world);
+    await expectJson(encryption(appId, world.adminA.token, true), 200);
+    await approveZip(appId, "1.0.0", pkg("1.0.0", appId));
+    await publish(world, appId, "1.0.0");
+    const same = pkg("1.1.0", appId);
+    await approveZip(appId, "1.1.0", same);
+    await publish(world, appId, "1.1.0");
+    // The same bytes again under a new number: another version, another key.
+    await approveZip(appId, "1.2.0", same);
+    for (const r of await db.select().from(increments).where(eq(increments.miniProgramId, appId)).all()) if (r.status === "pending") await buildIncrementRow(db, testEnv.PACKAGES, r.id, Date.now(), testEnv.PACKAGE_KEY_SECRET);
+    await publish(world, appId, "1.2.0");
+    const claims = await checkClaims(clientOf(appId, "1.0.0"));
+    expect(claims.version).toBe("1.2.0");
+    // The only increment from 1.0.0 to these bytes was encrypted under 1.1.0's key.
+    expect(claims.increment).toBeUndefined();
+  });
+
   it("versions uploaded before it was turned on stay plain; turning it off affects later uploads only", async () => {
     const appId = await makeMiniProgram(world);
     await approveZip(appId, "1.0.0", pkg("1.0.0", appId));

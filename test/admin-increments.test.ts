@@ -249,6 +249,17 @@ describe("off the hot path", () => {
     expect((await rowsOf(appId))[0]!.detail).toMatch(/missing from R2/);
   });
 
+  it("a row whose attempts were all used up without a result (the isolate was killed) is failed, not built again", async () => {
+    const appId = await makeMiniProgram(world);
+    await approveZip(appId, "1.0.0", appPackage("1.0.0", { add: { "z.txt": "killed" } }));
+    await publish(world, appId, "1.0.0");
+    await approveZip(appId, "1.1.0", appPackage("1.1.0", { add: { "z.txt": "killed 2" } }));
+    const [row] = await rowsOf(appId);
+    await db.update(increments).set({ attempts: MAX_ATTEMPTS }).where(eq(increments.id, row!.id)).run();
+    expect(await buildIncrementRow(db, testEnv.PACKAGES, row!.id)).toMatchObject({ status: "failed" });
+    expect((await rowsOf(appId))[0]).toMatchObject({ status: "failed", sha256: null });
+  });
+
   it("with no queue bound, the cron sweep builds the oldest pending increment", async () => {
     const appId = await makeMiniProgram(world);
     await approveZip(appId, "1.0.0", appPackage("1.0.0", { add: { "y.txt": "sweep" } }));

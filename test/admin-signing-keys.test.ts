@@ -13,7 +13,7 @@ import { packageKey } from "../core/snapshot";
 import { sha256Hex } from "../control-plane/src/lib/encoding";
 import { inspectPackage } from "../control-plane/src/lib/package-archive";
 import { testEnv } from "./env";
-import { type World, callAdmin, expectError, expectJson, makeMiniProgram, makePackage, makeWorld, publish } from "./support/admin";
+import { type World, callAdmin, expectError, expectJson, makeMiniProgram, makePackage, makeWorld, publish, taskBody, tasksPath } from "./support/admin";
 import { postCheck, verifyManifest } from "./support/edge";
 
 type Alg = "EdDSA" | "ES256";
@@ -301,6 +301,8 @@ describe("revocation reaches delivery", () => {
     await expectJson(callAdmin("POST", keysPath(world.teamA, `/${kid}/revoke`), { token: world.adminA.token }), 200);
     expect(await expectError(callAdmin("POST", `/v1/mini-programs/${appId}/versions/3.2.0/publish`, { token: world.devA.token }), 409, "conflict")).toMatch(/revoked/);
     expect(await expectError(callAdmin("POST", `/v1/mini-programs/${appId}/rollback`, { token: world.devA.token, json: { version: "3.0.0" } }), 409, "conflict")).toMatch(/revoked/);
+    expect(await expectError(callAdmin("POST", tasksPath(appId), { token: world.devA.token, json: taskBody(world, "3.2.0") }), 409, "conflict")).toMatch(/revoked/);
+    expect(await expectError(callAdmin("GET", `/v1/mini-programs/${appId}/offline-package?hostAppId=${world.host1}`, { token: world.devA.token }), 409, "conflict")).toMatch(/revoked/);
   });
 });
 

@@ -84,3 +84,16 @@ export async function pendingIncrements(db: Db, opts: { appId?: string; olderTha
     .limit(opts.limit)
     .all();
 }
+
+/**
+ * `planIncrements` after a change that already committed (an approval, a release): a failure is
+ * logged, never answered as an error for a change that happened; the cron's sweep and the next
+ * approval or release plan again.
+ */
+export async function planIncrementsAfter(db: Db, appId: string, target: VersionRow, now = Date.now()): Promise<void> {
+  try {
+    await planIncrements(db, appId, target, now);
+  } catch (err) {
+    console.error("planning increments failed", { appId, version: target.version, error: String(err instanceof Error ? err.message : err) });
+  }
+}

@@ -32,12 +32,21 @@ async function send(queue: Queue<IncrementMessage>, ids: string[]): Promise<void
   }
 }
 
-/** Sends the pending increments of one mini program to the builder queue (no-op without one). */
+/**
+ * Sends the pending increments of one mini program to the builder queue (no-op without one).
+ * Called after a change that already committed: a failure is logged, not answered as an error;
+ * the cron's sweep re-sends what is left pending.
+ */
 export async function kickIncrements(env: IncrementBindings, appId: string): Promise<number> {
   if (!env.INCREMENTS) return 0;
-  const rows = await pendingIncrements(createDb(env.DB), { appId, limit: 500 });
-  await send(env.INCREMENTS, rows.map((r) => r.id));
-  return rows.length;
+  try {
+    const rows = await pendingIncrements(createDb(env.DB), { appId, limit: 500 });
+    await send(env.INCREMENTS, rows.map((r) => r.id));
+    return rows.length;
+  } catch (err) {
+    console.error("sending increments to the builder queue failed", { appId, error: String(err instanceof Error ? err.message : err) });
+    return 0;
+  }
 }
 
 /** The queue consumer: one build per message; a thrown build is retried by the queue. */

@@ -13,7 +13,7 @@ import { randomId } from "../lib/encoding";
 import { READ_ROLES, WRITE_ROLES, requireHostAppRole, requireMiniProgram } from "./access";
 import { recordChange } from "./change-log";
 import { guardedWrite } from "./d1";
-import { planIncrements } from "../increments/plan";
+import { planIncrementsAfter } from "../increments/plan";
 import { publishSnapshot } from "./snapshot";
 import { describeVersion, liveVersions, refusalError, requireVersion } from "./versions";
 
@@ -122,7 +122,7 @@ export async function decideAudit(db: Db, bucket: R2Bucket, actor: Actor, auditI
   const outcome = await settleAudit(db, auditId);
   if (outcome !== "pending") await publishSnapshot(db, bucket, audit.miniProgramId);
   // An approved version can be delivered (grayscale, publish): plan increments to it now.
-  if (outcome === "approved") await planIncrements(db, audit.miniProgramId, version, now);
+  if (outcome === "approved") await planIncrementsAfter(db, audit.miniProgramId, version, now);
   return { auditId, miniProgramId: audit.miniProgramId, version: version.version, hostAppId: input.hostAppId, decision: input.decision, outcome };
 }
 

@@ -20,6 +20,7 @@ import { recordChange } from "./change-log";
 import { counterProgress } from "./grayscale-counter";
 import { type TaskRow, type WhitelistRow, currentWhitelists, definitionOf, requireTask, statusOf, tasksOf } from "./grayscale-store";
 import { publishSnapshot } from "./snapshot";
+import { requireTrustedSignature } from "./signing-keys";
 import { refusalError, requireVersion } from "./versions";
 
 /** What the admin API shows of a task; `state` is the effective one at `now`. */
@@ -43,6 +44,8 @@ export function describeTask(row: TaskRow, lists: readonly WhitelistRow[], now: 
 /** What `checkTaskDefinition` needs to know about the chosen version and the mini program. */
 async function taskFacts(db: Db, mp: MiniProgramRow, version: string) {
   const target = await requireVersion(db, mp.id, version);
+  // A version signed with a since-revoked developer key is not delivered (services/signing-keys.ts).
+  await requireTrustedSignature(db, target);
   const [online, bound] = await Promise.all([
     mp.onlineVersionId ? db.select({ version: versions.version }).from(versions).where(eq(versions.id, mp.onlineVersionId)).get() : undefined,
     db.select({ hostAppId: bindings.hostAppId }).from(bindings).where(and(eq(bindings.miniProgramId, mp.id), eq(bindings.status, "approved"))).all(),

@@ -21,6 +21,7 @@ import { randomId } from "../lib/encoding";
 import { READ_ROLES, requireMiniProgram } from "./access";
 import { recordChange } from "./change-log";
 import { packageRefOf } from "./package-ref";
+import { requireTrustedSignature } from "./signing-keys";
 
 /** Seed (Offline Applet, "Things To Note"), word for word. */
 export const ONLY_ONLINE_MESSAGE = "Only online mini programs can download offline packages";
@@ -59,6 +60,7 @@ export async function buildOfflinePackage(db: Db, env: Cloudflare.AdminEnv, acto
   const version = await db.select().from(versions).where(eq(versions.id, mp.onlineVersionId)).get();
   if (!version) throw new Error(`online version ${mp.onlineVersionId} of ${appId} is missing`);
   if (version.encSha256 !== null) throw conflict("the online version is encrypted; encrypted versions are not offered as offline packages yet");
+  await requireTrustedSignature(db, version);
 
   const object = await env.PACKAGES.get(packageKey(version.packageSha256));
   if (!object) throw new Error(`package ${version.packageSha256} of ${appId} ${version.version} is missing from R2`);

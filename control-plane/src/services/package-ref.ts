@@ -26,27 +26,29 @@ const plainShaOf = (ref: PackageRef) => ref.encryption?.plainSha256 ?? ref.sha25
  * Adds to each package the built increments that are smaller than it, keyed by the version they
  * start from. Packages are matched by their plaintext hash (`versions.package_sha256`).
  */
-export async function attachIncrements(db: Db, appId: string, refs: ReadonlyArray<PackageRef | undefined>): Promise<void> {
-  const targets = refs.filter((r): r is PackageRef => r !== undefined);
+export async function attachIncrements(db: Db, appId: string, deliverable: ReadonlyArray<{ version: string; package: PackageRef } | null | undefined>): Promise<void> {
+  const targets = deliverable.filter((t): t is { version: string; package: PackageRef } => t !== null && t !== undefined);
   if (targets.length === 0) return;
-  const shas = [...new Set(targets.map(plainShaOf))];
+  const shas = [...new Set(targets.map((t) => plainShaOf(t.package)))];
   const rows = await db
     .select()
     .from(increments)
     .where(and(eq(increments.miniProgramId, appId), eq(increments.status, "built"), inArray(increments.toPackageSha256, shas)))
     .all();
-  for (const ref of targets) {
+  for (const { version, package: ref } of targets) {
     const map: Record<string, IncrementRef> = {};
     for (const row of rows) {
       if (row.toPackageSha256 !== plainShaOf(ref) || row.sha256 === null || row.size === null || row.fromFilesSha256 === null) continue;
       if (ref.encryption) {
-        // An encrypted target's increments are served encrypted under the same version key.
-        if (row.encSha256 === null || row.encSize === null || row.encIv === null || row.encSize >= ref.size) continue;
+        // An encrypted target's increments are served encrypted under that version's own key:
+        // a row built for another version with the same package bytes has another key.
+        if (row.toVersion !== version || row.encSha256 === null || row.encSize === null || row.encIv === null || row.encSize >= ref.size) continue;
         const encryption = { alg: "A256GCM" as const, wrappedKey: ref.encryption.wrappedKey, iv: row.encIv, plainSha256: row.sha256, plainSize: row.size };
         map[row.fromVersion] = { sha256: row.encSha256, size: row.encSize, from: row.fromFilesSha256, encryption };
         continue;
       }
-      if (row.size >= ref.size) continue;
+      // A row built for an encrypted twin of this package stored only ciphertext.
+      if (row.encSha256 !== null || row.size >= ref.size) continue;
       map[row.fromVersion] = { sha256: row.sha256, size: row.size, from: row.fromFilesSha256 };
     }
     if (Object.keys(map).length > 0) ref.increments = map;

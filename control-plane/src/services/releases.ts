@@ -14,7 +14,7 @@ import { WRITE_ROLES, requireMiniProgram } from "./access";
 import { recordChange } from "./change-log";
 import { guardedWrite, runBatch } from "./d1";
 import { endTasksOnPublish } from "./grayscale-hooks";
-import { planIncrements } from "../increments/plan";
+import { planIncrementsAfter } from "../increments/plan";
 import { requireTrustedSignature } from "./signing-keys";
 import { publishSnapshot } from "./snapshot";
 import { type VersionRow, describeVersion, liveVersions, refusalError, requireVersion, rollbackCandidates } from "./versions";
@@ -41,7 +41,7 @@ async function release(db: Db, bucket: R2Bucket, actor: Actor, appId: string, te
   );
   await publishSnapshot(db, bucket, appId);
   // Increments to the new online version, built off the hot path (control-plane/src/increments).
-  await planIncrements(db, appId, target, now);
+  await planIncrementsAfter(db, appId, target, now);
 }
 
 /**

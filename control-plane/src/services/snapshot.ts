@@ -45,7 +45,7 @@ async function loadSource(db: Db, appId: string, revision: number, now: number):
         : null,
     tasks,
   };
-  await attachIncrements(db, appId, [source.online?.package, source.trial?.package, ...tasks.map((t) => t.package)]);
+  await attachIncrements(db, appId, [source.online, source.trial, ...tasks]);
   return source;
 }
 
