@@ -177,6 +177,13 @@ const CLI_RUNS = [
   { key: "cli22", label: "zstd --ultra -22 --long --patch-from", args: ["--ultra", "-22", "--long"] },
 ];
 
+/** One version as a plain archive: for each file in path order, "path\0size\n" then its bytes. */
+function archiveOf(version) {
+  const parts = [];
+  for (const f of version.files) parts.push(Buffer.from(`${f.path}\0${f.size}\n`), version.bytes.get(f.path));
+  return Buffer.concat(parts);
+}
+
 /** Size of `zstd <args> --patch-from=<dict> <content>`, or undefined when it fails. */
 function cliDelta(dir, dictFile, contentFile, run) {
   const out = join(dir, `${run.key}.zst`);
@@ -259,8 +266,10 @@ async function measurePair(from, to, kind) {
   await verifyApplies(ours.bytes, from, to, wasmDecompress, `${what} (WASM-built, WASM applies)`);
   await verifyApplies(viaNode.bytes, from, to, nodeDecompress, `${what} (node:zlib-built)`);
 
-  const { frame } = core.decodeIncrement(ours.bytes);
-  const nodeFrame = core.decodeIncrement(viaNode.bytes).frame;
+  // "frame": the content frame (the changed bytes against the dictionary); the rest is the
+  // prelude and the plan frame, what a file-level format adds to a bare binary delta.
+  const frame = core.decodeIncrement(ours.bytes).contentFrame;
+  const nodeFrame = core.decodeIncrement(viaNode.bytes).contentFrame;
 
   // What changed, by path.
   const old = new Map(from.files.map((f) => [f.path, f]));
@@ -275,23 +284,29 @@ async function measurePair(from, to, kind) {
   if (removed.length) whole[".removed.json"] = [new TextEncoder().encode(JSON.stringify(removed)), { level: 9, mtime: FIXED_MTIME }];
   const wholeBytes = Object.keys(whole).length ? zipSync(whole).byteLength : 22;
 
-  // The CLI on exactly what our frame compresses: the base's files sorted by path and concatenated,
-  // and the frame's content (the plan, then the bytes of every changed file, in plan order).
+  // Reference deltas from the zstd CLI. (1) Whole package to whole package, what a general
+  // binary delta tool ships: each version as one archive of its files in path order (path, size,
+  // bytes), `--patch-from` the old archive; like ours, it carries every path. (2) The CLI on
+  // exactly the inputs of our content frame (our dictionary, the changed files' bytes), to check
+  // the codec setting alone.
   const cli = {};
   if (ZSTD.available) {
     const dir = mkdtempSync(join(tmpdir(), "graycast-zstd-"));
     try {
-      const dictFile = join(dir, "old.bin");
-      const contentFile = join(dir, "new.bin");
-      writeFileSync(dictFile, core.baseDictionary(from.files, bytesOf(from)));
-      const planJson = Buffer.from(JSON.stringify(ours.plan));
-      const length = Buffer.alloc(4);
-      length.writeUInt32BE(planJson.byteLength);
-      const content = Buffer.concat([length, planJson, ...ours.plan.changed.map(([path]) => to.bytes.get(path))]);
-      writeFileSync(contentFile, content);
+      const oldFile = join(dir, "old.archive");
+      const newFile = join(dir, "new.archive");
+      writeFileSync(oldFile, archiveOf(from));
+      writeFileSync(newFile, archiveOf(to));
       for (const run of CLI_RUNS) {
         const s = performance.now();
-        cli[run.key] = { ...cliDelta(dir, dictFile, contentFile, run), ms: performance.now() - s };
+        cli[run.key] = { ...cliDelta(dir, oldFile, newFile, run), ms: performance.now() - s };
+      }
+      if (ours.header.contentSize > 0) {
+        const dictFile = join(dir, "dictionary.bin");
+        const contentFile = join(dir, "content.bin");
+        writeFileSync(dictFile, core.baseDictionary(from.files, bytesOf(from), ours.plan));
+        writeFileSync(contentFile, Buffer.concat(ours.plan.changed.map(([path]) => to.bytes.get(path))));
+        cli.sameInputs = cliDelta(dir, dictFile, contentFile, CLI_RUNS[0]);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -322,6 +337,7 @@ async function measurePair(from, to, kind) {
     wholeBytes,
     cli19: cli.cli19?.bytes,
     cli22: cli.cli22?.bytes,
+    cliSameInputs: cli.sameInputs?.bytes,
     cliErrors: Object.entries(cli)
       .filter(([, v]) => v.error)
       .map(([k, v]) => `${k}: ${v.error}`),
@@ -331,7 +347,7 @@ async function measurePair(from, to, kind) {
     share: ours.bytes.byteLength / to.zipBytes,
     wholeOverOurs: wholeBytes / ours.bytes.byteLength,
     oursOverBestCli: bestCli ? ours.bytes.byteLength / bestCli : undefined,
-    frameOverBestCli: bestCli ? frame.byteLength / bestCli : undefined,
+    frameOverBestCli: cli.sameInputs?.bytes ? frame.byteLength / cli.sameInputs.bytes : undefined,
   };
 }
 
@@ -416,14 +432,14 @@ const HEAD = [
   "from → to",
   "changed / added / removed (of files)",
   "full package (zip)",
-  "our increment: total (prelude + frame)",
+  "our increment: total (prelude and plan + content frame)",
   "share of full",
   "frame via node:zlib",
   "whole changed files",
   "whole / ours",
-  "zstd -19 --patch-from",
-  "zstd -22 --long --patch-from",
-  "ours / best CLI (frame / best CLI)",
+  "whole package: zstd -19 --patch-from",
+  "whole package: zstd -22 --long --patch-from",
+  "ours / best whole-package CLI (content frame / CLI -19 on its inputs)",
   "level",
   "build ms",
 ];
@@ -449,10 +465,10 @@ const tableLines = [`| ${HEAD.join(" | ")} |`, `| ${ALIGN.join(" | ")} |`, ...ro
 const summaryLines = [
   `- Increment as a share of the full package: median **${pct(summary.medianShare)}**, worst **${pct(summary.worstShare)}** (${summary.rows} pairs).`,
   ZSTD.available
-    ? `- Ours / best zstd CLI delta (whole increment, prelude included): median **${r2(summary.medianOursOverCli)}**, worst **${r2(summary.worstOursOverCli)}**; the zstd frame alone: median ${r2(summary.medianFrameOverCli)}, worst ${r2(summary.worstFrameOverCli)}.`
+    ? `- Ours (whole increment: prelude, plan and content frame) / the best whole-package zstd CLI delta: median **${r2(summary.medianOursOverCli)}**, worst **${r2(summary.worstOursOverCli)}**; our content frame / the CLI at -19 on the same inputs: median ${r2(summary.medianFrameOverCli)}, worst ${r2(summary.worstFrameOverCli)}.`
     : `- zstd CLI reference deltas: not measured (${ZSTD.why}).`,
   `- Whole changed files / ours: median **${r2(summary.medianWholeOverOurs)}**.`,
-  `- The 77-byte prelude (magic, both files digests, content size, level) is a median ${pct(summary.medianHeaderShare)} of our increment.`,
+  `- The 37-byte prelude (magic, digest prefixes, sizes, level) and the compressed plan (what differs, by path) are a median ${pct(summary.medianHeaderShare)} of our increment.`,
   `- The two codecs (WASM, production; node:zlib, reference client) at the same level: frames differ by at most ${((summary.worstWasmOverNode - 1) * 100).toFixed(1)}% (median WASM / node:zlib ${summary.medianWasmOverNode.toFixed(3)}).`,
 ];
 
@@ -483,9 +499,9 @@ if (WRITE) {
       (p) => `- \`${p.name}\` (${p.kind}): ${p.versions.map((v) => `${v.version} (${v.files} files, ${n(v.unpacked)} B unpacked, zip ${n(v.zip)} B)`).join(", ")}; ${p.consecutive}.`,
     ),
     "",
-    "Ours: `buildIncrement` (core/increment.ts) as the admin Worker calls it, zstd level from `incrementLevel(dictionary, content)`, compressed by the production WASM zstd (@bokuweb/zstd-wasm); the prelude is 77 bytes (magic, both files digests, content size, level), the frame holds the plan (only what differs from the base) and the changed files' bytes. Every increment was applied with `applyIncrement` and node:zlib's decoder (and the WASM one) and gave the target's files byte for byte. " +
+    "Ours: `buildIncrement` (core/increment.ts) as the admin Worker calls it, zstd level from `incrementLevel(dictionary, content)`, compressed by the production WASM zstd (@bokuweb/zstd-wasm); the prelude (37 bytes) and the plan frame (only what differs from the base, by path) come first; \"frame\" is the content frame: the changed files' bytes against the dictionary (the base's files, those the target changes last, at most 8 MiB). Every increment was applied with `applyIncrement` and node:zlib's decoder (and the WASM one) and gave the target's files byte for byte. " +
       "Whole changed files: a zip (deflate level 9) of the changed and added files plus the list of removed paths. " +
-      "zstd CLI: the same two inputs our frame uses (the base's files sorted by path and concatenated; the plan and the changed files' bytes), `zstd -19 --patch-from=old new` and `zstd --ultra -22 --long --patch-from=old new` (CLI frames carry a 4-byte checksum ours do not). Build ms: `buildIncrement` with the WASM codec, one run.",
+      "Whole-package CLI deltas: each version as one archive of its files in path order (`path\\0size\\n` then the bytes), `zstd -19 --patch-from=old new` and `zstd --ultra -22 --long --patch-from=old new`; like our increment they carry every path, and they are what a general binary delta tool ships. Same-input check: `zstd -19 --patch-from` on exactly our content frame's inputs (CLI frames carry a 4-byte checksum ours do not). Build ms: `buildIncrement` with the WASM codec, one run.",
     "",
     ...tableLines,
     "",

@@ -7,29 +7,45 @@
  * An increment turns the files of one version (the base) into the files of another. It is one
  * object, content-addressed in R2 (`increments/{sha256}`):
  *
- *   bytes 0..7   magic "GCINC\x00\x00\x02"
- *   bytes 8..39  files digest of the base (SHA-256, raw)
- *   bytes 40..71 files digest of the target
- *   bytes 72..75 decompressed size of the frame, unsigned 32-bit big-endian
- *   byte  76     zstd level (informational)
- *   the rest     one zstd frame, made with the base's files (sorted by path, concatenated) as a
- *                raw-content dictionary (zstd's `--patch-from` model). It decompresses to:
- *                  u32 big-endian plan length L, the plan (UTF-8 JSON, IncrementPlan), then the
- *                  bytes of every file the plan lists as changed, in plan order.
+ *   bytes 0..7   magic "GCINC\x00\x00\x03"
+ *   bytes 8..15  the first 8 bytes of the base's files digest (SHA-256)
+ *   bytes 16..23 the first 8 bytes of the target's files digest
+ *   bytes 24..27 byte length of the plan frame (u32, big-endian)
+ *   bytes 28..31 decompressed size of the plan (u32)
+ *   bytes 32..35 decompressed size of the content frame (u32)
+ *   byte  36     zstd level (informational)
+ *   then         the plan frame: zstd of the plan (UTF-8 JSON, IncrementPlan), with the base's
+ *                paths (sorted, "\n"-separated) as dictionary: the plan mostly names them
+ *   the rest     the content frame (empty when nothing changed): zstd of the bytes of every file
+ *                the plan lists as changed, in plan order, with the base's files as a raw-content
+ *                dictionary (zstd's `--patch-from` model).
  *
  * The plan names only what differs from the base (removed paths, files copied from another base
  * path, files whose bytes follow), so an increment between two versions that differ in a few
  * files stays small however many files they have. Every file that is not named keeps its bytes.
  *
- * Applying one gives byte-identical files or fails: the base is checked against `from.files`
- * before anything is decoded, and the digest of the result (every path, size and SHA-256)
- * against `to.files`, which the signed manifest names. A client falls back to the full package
+ * The dictionary is the base's files in path order, except that the base files at the paths the
+ * plan changes come last, in plan order; of that, the last DICTIONARY_LIMIT bytes. The old bytes
+ * of each changed file then sit right before the new ones, well inside zstd's window at any size
+ * (a level's window is 8 MiB or less), and the dictionary a builder and a client hold in memory
+ * is bounded whatever the package size. Both sides derive the order from the plan, read first.
+ *
+ * Applying one gives byte-identical files or fails: the digest prefixes tell an increment made
+ * for another base or target before anything is decoded; the full digest of the result (every
+ * path, size and SHA-256) is then checked against the one the signed manifest names (prefixes
+ * only route; the signed digests decide). A client falls back to the full package
  * on any failure.
  */
 
-export const INCREMENT_MAGIC = new Uint8Array([0x47, 0x43, 0x49, 0x4e, 0x43, 0x00, 0x00, 0x02]);
-/** Bytes before the frame: magic, two digests, content size, level. */
-export const PRELUDE_BYTES = 77;
+export const INCREMENT_MAGIC = new Uint8Array([0x47, 0x43, 0x49, 0x4e, 0x43, 0x00, 0x00, 0x03]);
+/** Bytes before the frames: magic, two digests, three sizes, level. */
+export const PRELUDE_BYTES = 37;
+/** Bytes of each digest the prelude carries. */
+const PREFIX_BYTES = 8;
+/** The dictionary is at most this many bytes (the end of the ordered base). */
+export const DICTIONARY_LIMIT = 8 * 1024 * 1024;
+/** A plan above this is refused before it is decoded (5,000 paths of 256 bytes fit). */
+export const MAX_PLAN_BYTES = 4 * 1024 * 1024;
 
 /** One regular file of a package, as the control plane lists it (sorted by path). */
 export interface FileEntry {
@@ -49,11 +65,15 @@ export interface IncrementPlan {
   changed: [string, number][];
 }
 
-/** The prelude: readable before anything is decoded. Digests are lowercase hex here. */
+/** The prelude: readable before anything is decoded. */
 export interface IncrementHeader {
+  /** lowercase hex of the first 8 bytes of each files digest */
   from: { files: string };
   to: { files: string };
-  /** decompressed size of the frame: 4 + plan length + the sizes of the changed files */
+  /** bytes of the plan frame, and the plan's decompressed size */
+  planFrameSize: number;
+  planSize: number;
+  /** decompressed size of the content frame: the sizes of the changed files */
   contentSize: number;
   /** zstd level the frame was made with (informational) */
   level: number;
@@ -88,20 +108,38 @@ export async function filesDigest(files: readonly FileEntry[], sha256: Sha256Hex
   return sha256(new TextEncoder().encode(JSON.stringify(canonical)));
 }
 
-/** The dictionary an increment from `base` is made and applied with: base files by path. */
-export function baseDictionary(base: readonly FileEntry[], bytesOf: (path: string) => Uint8Array): Uint8Array {
-  const sorted = [...base].sort(byPath);
+/**
+ * The dictionary an increment from `base` is made and applied with: the base files by path, those
+ * at paths the plan changes moved to the end in plan order; the last DICTIONARY_LIMIT bytes.
+ */
+export function baseDictionary(base: readonly FileEntry[], bytesOf: (path: string) => Uint8Array, plan: Pick<IncrementPlan, "changed">): Uint8Array {
+  const changedAt = new Map(plan.changed.map(([path], i) => [path, i]));
+  const rest = [...base].filter((f) => !changedAt.has(f.path)).sort(byPath);
+  const moved = base.filter((f) => changedAt.has(f.path)).sort((a, b) => changedAt.get(a.path)! - changedAt.get(b.path)!);
+  const ordered = [...rest, ...moved];
   let total = 0;
-  for (const f of sorted) total += f.size;
-  const out = new Uint8Array(total);
+  for (const f of ordered) total += f.size;
+  const size = Math.min(total, DICTIONARY_LIMIT);
+  const out = new Uint8Array(size);
+  let skip = total - size;
   let at = 0;
-  for (const f of sorted) {
+  for (const f of ordered) {
+    if (skip >= f.size) {
+      skip -= f.size;
+      continue;
+    }
     const bytes = bytesOf(f.path);
     if (bytes.byteLength !== f.size) throw new IncrementError("wrong_base", `${JSON.stringify(f.path)}: the installed file has the wrong size`);
-    out.set(bytes, at);
-    at += bytes.byteLength;
+    out.set(skip > 0 ? bytes.subarray(skip) : bytes, at);
+    at += bytes.byteLength - skip;
+    skip = 0;
   }
   return out;
+}
+
+/** The plan frame's dictionary: the base's paths, sorted, one per line. */
+export function planDictionary(base: readonly FileEntry[]): Uint8Array {
+  return new TextEncoder().encode([...base].sort(byPath).map((f) => f.path).join("\n"));
 }
 
 const identity = (f: FileEntry) => `${f.sha256}:${f.size}`;
@@ -141,45 +179,50 @@ export interface BuildIncrementInput {
 export async function buildIncrement(input: BuildIncrementInput): Promise<{ bytes: Uint8Array; header: IncrementHeader; plan: IncrementPlan }> {
   const plan = planIncrement(input.from.files, input.to.files);
   const planJson = new TextEncoder().encode(JSON.stringify(plan));
-  let contentSize = 4 + planJson.byteLength;
+  let contentSize = 0;
   for (const [, size] of plan.changed) contentSize += size;
   const content = new Uint8Array(contentSize);
-  new DataView(content.buffer).setUint32(0, planJson.byteLength);
-  content.set(planJson, 4);
-  let at = 4 + planJson.byteLength;
+  let at = 0;
   for (const [path, size] of plan.changed) {
     const bytes = input.to.bytesOf(path);
     if (bytes.byteLength !== size) throw new Error(`${path}: size differs from the file list`);
     content.set(bytes, at);
     at += size;
   }
-  const dictionary = baseDictionary(input.from.files, input.from.bytesOf);
+  const dictionary = contentSize > 0 ? baseDictionary(input.from.files, input.from.bytesOf, plan) : new Uint8Array(0);
   const level = input.level ?? incrementLevel(dictionary.byteLength, contentSize);
-  const frame = await input.compress(content, dictionary, level);
+  const planFrame = await input.compress(planJson, planDictionary(input.from.files), level);
+  const contentFrame = contentSize > 0 ? await input.compress(content, dictionary, level) : new Uint8Array(0);
   const header: IncrementHeader = {
-    from: { files: await filesDigest(input.from.files, input.sha256) },
-    to: { files: await filesDigest(input.to.files, input.sha256) },
+    from: { files: (await filesDigest(input.from.files, input.sha256)).slice(0, PREFIX_BYTES * 2) },
+    to: { files: (await filesDigest(input.to.files, input.sha256)).slice(0, PREFIX_BYTES * 2) },
+    planFrameSize: planFrame.byteLength,
+    planSize: planJson.byteLength,
     contentSize,
     level,
   };
-  return { bytes: encodeIncrement(header, frame), header, plan };
+  return { bytes: encodeIncrement(header, planFrame, contentFrame), header, plan };
 }
 
 const hexToBytes = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
 const bytesToHex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-const isHex64 = (s: unknown) => typeof s === "string" && /^[0-9a-f]{64}$/.test(s);
+const isPrefix = (s: unknown) => typeof s === "string" && /^[0-9a-f]{16}$/.test(s);
 const isSize = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
 
-export function encodeIncrement(header: IncrementHeader, frame: Uint8Array): Uint8Array {
-  if (!isHex64(header.from.files) || !isHex64(header.to.files)) throw new Error("increment digests must be hex SHA-256");
-  const out = new Uint8Array(PRELUDE_BYTES + frame.byteLength);
+export function encodeIncrement(header: IncrementHeader, planFrame: Uint8Array, contentFrame: Uint8Array): Uint8Array {
+  if (!isPrefix(header.from.files) || !isPrefix(header.to.files)) throw new Error("increment digest prefixes must be 16 hex digits");
+  if (planFrame.byteLength !== header.planFrameSize) throw new Error("the plan frame's size differs from the header");
+  const out = new Uint8Array(PRELUDE_BYTES + planFrame.byteLength + contentFrame.byteLength);
   const view = new DataView(out.buffer);
   out.set(INCREMENT_MAGIC, 0);
   out.set(hexToBytes(header.from.files), 8);
-  out.set(hexToBytes(header.to.files), 40);
-  view.setUint32(72, header.contentSize);
-  view.setUint8(76, header.level);
-  out.set(frame, PRELUDE_BYTES);
+  out.set(hexToBytes(header.to.files), 16);
+  view.setUint32(24, header.planFrameSize);
+  view.setUint32(28, header.planSize);
+  view.setUint32(32, header.contentSize);
+  view.setUint8(36, header.level);
+  out.set(planFrame, PRELUDE_BYTES);
+  out.set(contentFrame, PRELUDE_BYTES + planFrame.byteLength);
   return out;
 }
 
@@ -191,28 +234,31 @@ function parseJson(bytes: Uint8Array, what: string): unknown {
   }
 }
 
-/** Splits an increment into prelude and frame. */
-export function decodeIncrement(bytes: Uint8Array): { header: IncrementHeader; frame: Uint8Array } {
+/** Splits an increment into prelude, plan frame and content frame. */
+export function decodeIncrement(bytes: Uint8Array): { header: IncrementHeader; planFrame: Uint8Array; contentFrame: Uint8Array } {
   const bad = (why: string) => new IncrementError("malformed", `not a valid increment: ${why}`);
   if (bytes.byteLength <= PRELUDE_BYTES) throw bad("too short");
   for (let i = 0; i < INCREMENT_MAGIC.length; i++) if (bytes[i] !== INCREMENT_MAGIC[i]) throw bad("wrong magic");
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const header: IncrementHeader = {
-    from: { files: bytesToHex(bytes.subarray(8, 40)) },
-    to: { files: bytesToHex(bytes.subarray(40, 72)) },
-    contentSize: view.getUint32(72),
-    level: view.getUint8(76),
+    from: { files: bytesToHex(bytes.subarray(8, 16)) },
+    to: { files: bytesToHex(bytes.subarray(16, 24)) },
+    planFrameSize: view.getUint32(24),
+    planSize: view.getUint32(28),
+    contentSize: view.getUint32(32),
+    level: view.getUint8(36),
   };
-  if (header.contentSize < 4) throw bad("content size out of range");
-  return { header, frame: bytes.subarray(PRELUDE_BYTES) };
+  const contentStart = PRELUDE_BYTES + header.planFrameSize;
+  if (header.planFrameSize === 0 || contentStart > bytes.byteLength) throw bad("plan frame out of range");
+  if (header.planSize < 2 || header.planSize > MAX_PLAN_BYTES) throw bad("plan size out of range");
+  if ((header.contentSize === 0) !== (contentStart === bytes.byteLength)) throw bad("content frame does not match its size");
+  return { header, planFrame: bytes.subarray(PRELUDE_BYTES, contentStart), contentFrame: bytes.subarray(contentStart) };
 }
 
-/** Reads and checks the plan at the start of the decompressed frame. */
-function readPlan(content: Uint8Array, base: ReadonlyMap<string, FileEntry>): { plan: IncrementPlan; dataStart: number } {
+/** Parses and checks the decoded plan against the base and the content size. */
+function readPlan(text: Uint8Array, base: ReadonlyMap<string, FileEntry>, contentSize: number): IncrementPlan {
   const bad = (why: string) => new IncrementError("corrupt", `the increment's plan is invalid: ${why}`);
-  const length = new DataView(content.buffer, content.byteOffset, content.byteLength).getUint32(0);
-  if (4 + length > content.byteLength) throw bad("length out of range");
-  const plan = parseJson(content.subarray(4, 4 + length), "plan") as IncrementPlan;
+  const plan = parseJson(text, "plan") as IncrementPlan;
   if (plan === null || typeof plan !== "object" || !Array.isArray(plan.removed) || !Array.isArray(plan.copied) || !Array.isArray(plan.changed)) throw bad("shape");
   const named = new Set<string>();
   let data = 0;
@@ -228,8 +274,8 @@ function readPlan(content: Uint8Array, base: ReadonlyMap<string, FileEntry>): { 
     named.add(entry[0]);
     data += entry[1];
   }
-  if (4 + length + data !== content.byteLength) throw bad("sizes do not add up to the frame");
-  return { plan, dataStart: 4 + length };
+  if (data !== contentSize) throw bad("the changed files' sizes do not add up to the content");
+  return plan;
 }
 
 export interface ApplyIncrementInput {
@@ -250,12 +296,12 @@ export interface ApplyIncrementInput {
  * names.
  */
 export async function applyIncrement(input: ApplyIncrementInput): Promise<{ files: FileEntry[]; bytes: Map<string, Uint8Array> }> {
-  const { header, frame } = decodeIncrement(input.increment);
+  const { header, planFrame, contentFrame } = decodeIncrement(input.increment);
   const baseDigest = await filesDigest(input.base, input.sha256);
-  if (header.from.files !== input.expect.from || baseDigest !== input.expect.from) {
+  if (!input.expect.from.startsWith(header.from.files) || baseDigest !== input.expect.from) {
     throw new IncrementError("wrong_base", "the increment was made for another base than the installed version");
   }
-  if (header.to.files !== input.expect.to) throw new IncrementError("corrupt", "the increment does not produce the version the manifest names");
+  if (!input.expect.to.startsWith(header.to.files)) throw new IncrementError("corrupt", "the increment does not produce the version the manifest names");
   // The installed bytes must be what the list says: unchanged and copied files are carried over
   // from them, so a file altered on disk must not slip into the new version as verified.
   for (const f of input.base) {
@@ -264,17 +310,20 @@ export async function applyIncrement(input: ApplyIncrementInput): Promise<{ file
       throw new IncrementError("wrong_base", `${JSON.stringify(f.path)}: the installed file differs from its verified list`);
     }
   }
-  let content: Uint8Array;
-  try {
-    content = await input.decompress(frame, baseDictionary(input.base, input.bytesOf), header.contentSize);
-  } catch (e) {
-    if (e instanceof IncrementError) throw e;
-    throw new IncrementError("corrupt", "the increment's frame does not decode");
-  }
-  if (content.byteLength !== header.contentSize) throw new IncrementError("corrupt", "the increment decodes to the wrong size");
-
   const base = new Map(input.base.map((f) => [f.path, f]));
-  const { plan, dataStart } = readPlan(content, base);
+  const decode = async (frame: Uint8Array, dictionary: Uint8Array, size: number, what: string) => {
+    let out: Uint8Array;
+    try {
+      out = await input.decompress(frame, dictionary, size);
+    } catch (e) {
+      if (e instanceof IncrementError) throw e;
+      throw new IncrementError("corrupt", `the increment's ${what} does not decode`);
+    }
+    if (out.byteLength !== size) throw new IncrementError("corrupt", `the increment's ${what} decodes to the wrong size`);
+    return out;
+  };
+  const plan = readPlan(await decode(planFrame, planDictionary(input.base), header.planSize, "plan"), base, header.contentSize);
+  const content = header.contentSize > 0 ? await decode(contentFrame, baseDictionary(input.base, input.bytesOf, plan), header.contentSize, "content") : new Uint8Array(0);
   const result = new Map<string, { entry: FileEntry; data: Uint8Array }>();
   const removed = new Set(plan.removed);
   for (const f of input.base) if (!removed.has(f.path)) result.set(f.path, { entry: f, data: input.bytesOf(f.path) });
@@ -282,7 +331,7 @@ export async function applyIncrement(input: ApplyIncrementInput): Promise<{ file
     const source = base.get(from)!;
     result.set(path, { entry: { path, size: source.size, sha256: source.sha256 }, data: input.bytesOf(from) });
   }
-  let at = dataStart;
+  let at = 0;
   for (const [path, size] of plan.changed) {
     const data = content.subarray(at, at + size);
     at += size;

@@ -8,7 +8,7 @@ import { createMessageBatch, getQueueResult, createExecutionContext } from "clou
 import { and, eq } from "drizzle-orm";
 import { unzipSync, zipSync } from "fflate";
 import { beforeAll, describe, expect, it } from "vitest";
-import { applyIncrement, baseDictionary, decodeIncrement, filesDigest, type FileEntry } from "../core/increment";
+import { applyIncrement, decodeIncrement, filesDigest, planDictionary, type FileEntry } from "../core/increment";
 import { createDb } from "../control-plane/src/db/client";
 import { increments, versions } from "../control-plane/src/db/schema";
 import { buildIncrementRow, MAX_ATTEMPTS } from "../control-plane/src/increments/build";
@@ -135,9 +135,8 @@ describe("building and delivery", () => {
     const bytes = new Uint8Array(await res.arrayBuffer());
     expect(await hex(bytes)).toBe(claims.increment!.sha256);
     // The unchanged vendor bundle and the copied page travel as references, not bytes.
-    const { header, frame } = decodeIncrement(bytes);
-    const content = await zstdDecompress(frame, baseDictionary(base.files, (p) => base.entries[p]!), header.contentSize);
-    const plan = JSON.parse(new TextDecoder().decode(content.subarray(4, 4 + new DataView(content.buffer, content.byteOffset).getUint32(0))));
+    const { header, planFrame } = decodeIncrement(bytes);
+    const plan = JSON.parse(new TextDecoder().decode(await zstdDecompress(planFrame, planDictionary(base.files), header.planSize)));
     // Only what differs travels: the unchanged vendor bundle is not named, the copied page is a reference.
     expect(plan).toEqual({ removed: ["assets/logo.svg"], copied: [["pages/about/copy.js", "pages/about/about.js"]], changed: [["app.js", expect.any(Number)], ["app.json", expect.any(Number)], ["assets/logo-2.svg", 7], ["pages/index/index.js", expect.any(Number)]] });
 
@@ -168,15 +167,11 @@ describe("building and delivery", () => {
 
   it("an increment not smaller than the full package is skipped and never offered", async () => {
     const appId = await makeMiniProgram(world);
-    const noise = (seed: number) => {
-      const bytes = new Uint8Array(4096);
-      let x = seed;
-      for (let i = 0; i < bytes.length; i++) bytes[i] = (x = (Math.imul(x, 1664525) + 1013904223) >>> 0) >>> 24;
-      return zipSync({ "blob.bin": bytes }, { level: 0, mtime: new Date("2026-01-01T00:00:00Z") });
-    };
-    await approveZip(appId, "1.0.0", noise(1));
+    await approveZip(appId, "1.0.0", appPackage("1.0.0"));
     await publish(world, appId, "1.0.0");
-    await approveZip(appId, "1.1.0", noise(2));
+    await approveZip(appId, "1.1.0", appPackage("1.1.0", { extraLines: 50 }));
+    // A zip smaller than any increment to it (as if it compressed exceptionally well).
+    await db.update(versions).set({ packageSize: 100 }).where(and(eq(versions.miniProgramId, appId), eq(versions.version, "1.1.0"))).run();
     const [row] = await buildAll(appId);
     expect(row).toMatchObject({ status: "skipped" });
     expect(row!.detail).toMatch(/not smaller/);
