@@ -127,13 +127,17 @@ export class GraycastClient {
       ...(state.installed ? { installedVersion: state.installed.version } : {}),
       ...(state.tickets.length > 0 ? { tickets: state.tickets } : {}),
     };
+    // The whole exchange within the idle timeout: a stalled edge never hangs the App.
+    const signal = AbortSignal.timeout(this.#config.idleTimeoutMs ?? 30_000);
     let res: Response;
+    let text: string;
     try {
-      res = await this.#deps.fetch(`${this.#config.edge.replace(/\/+$/, "")}/v1/check`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      res = await this.#deps.fetch(`${this.#config.edge.replace(/\/+$/, "")}/v1/check`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal });
+      text = new TextDecoder().decode(await readCapped(res, MAX_CHECK_ANSWER_BYTES, "check_failed", "the check answer"));
     } catch (error) {
+      if (error instanceof ClientError) throw error;
       throw new ClientError("check_failed", `the edge cannot be reached: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    const text = new TextDecoder().decode(await readCapped(res, MAX_CHECK_ANSWER_BYTES, "check_failed", "the check answer"));
     let answer: { manifest?: unknown; tickets?: unknown; error?: { message?: unknown } };
     try {
       answer = JSON.parse(text);
@@ -219,6 +223,7 @@ export class GraycastClient {
     const got = await download(this.#deps.fetch, target, {
       attempts: this.#config.downloadAttempts ?? 3,
       maxBytes: this.#config.maxPackageBytes ?? 64 * 1024 * 1024,
+      idleTimeoutMs: this.#config.idleTimeoutMs ?? 30_000,
     });
     traffic.transferred += got.transferred;
     traffic.resumed += got.resumed;

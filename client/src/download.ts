@@ -7,6 +7,8 @@
  *  - a connection that breaks (or ends early) is resumed with `Range: bytes=<received>-` and
  *    `If-Range: "<sha256>"` (the edge's strong ETag), so only the missing bytes travel; a 200
  *    answer means the server could not continue those bytes and the download starts over;
+ *  - a request that brings no byte for `idleTimeoutMs` (a stalled or crawling server, TUF "slow
+ *    retrieval") is aborted and resumed like a broken one, so an update never hangs;
  *  - the SHA-256 of the whole is compared with the signed one before anything uses the bytes.
  */
 import { sha256Hex } from "./bytes";
@@ -25,6 +27,8 @@ export interface DownloadOptions {
   attempts: number;
   /** the largest object this client accepts whatever the manifest says */
   maxBytes: number;
+  /** abort a request that brings no byte for this long (headers included) */
+  idleTimeoutMs: number;
 }
 
 export interface Downloaded {
@@ -47,6 +51,7 @@ export async function download(fetch: Fetch, target: DownloadTarget, options: Do
 
   for (let attempt = 0; attempt < options.attempts; attempt++) {
     const controller = new AbortController();
+    const watchdog = idleWatchdog(controller, options.idleTimeoutMs);
     const headers: Record<string, string> = {};
     if (received > 0) {
       headers.range = `bytes=${received}-`;
@@ -56,9 +61,11 @@ export async function download(fetch: Fetch, target: DownloadTarget, options: Do
     try {
       res = await fetch(target.url, { headers, signal: controller.signal });
     } catch (error) {
+      watchdog.stop();
       lastProblem = describe(error);
       continue;
     }
+    watchdog.poke();
 
     if (res.status === 206 && received > 0) {
       const m = CONTENT_RANGE.exec(res.headers.get("content-range") ?? "");
@@ -87,7 +94,7 @@ export async function download(fetch: Fetch, target: DownloadTarget, options: Do
 
     try {
       const before = received;
-      received = await pump(res.body, buffer, received, target.url, () => controller.abort());
+      received = await pump(res.body, buffer, received, target.url, () => controller.abort(), watchdog.poke);
       transferred += received - before;
     } catch (error) {
       if (error instanceof PartialRead) {
@@ -97,6 +104,8 @@ export async function download(fetch: Fetch, target: DownloadTarget, options: Do
         continue;
       }
       throw error;
+    } finally {
+      watchdog.stop();
     }
     if (received === target.size) {
       const actual = await sha256Hex(buffer);
@@ -118,8 +127,19 @@ class PartialRead extends Error {
   }
 }
 
+/** Aborts `controller` when `poke` was not called for `ms`; started at once. */
+function idleWatchdog(controller: AbortController, ms: number): { poke: () => void; stop: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const poke = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = setTimeout(() => controller.abort(new Error(`no data for ${ms} ms`)), ms);
+  };
+  poke();
+  return { poke, stop: () => timer !== undefined && clearTimeout(timer) };
+}
+
 /** Copies a body into `buffer` from `offset`; returns the new fill level. */
-async function pump(body: ReadableStream<Uint8Array> | null, buffer: Uint8Array, offset: number, url: string, abort: () => void): Promise<number> {
+async function pump(body: ReadableStream<Uint8Array> | null, buffer: Uint8Array, offset: number, url: string, abort: () => void, progress: () => void): Promise<number> {
   if (!body) return offset;
   const reader = body.getReader();
   let at = offset;
@@ -131,6 +151,7 @@ async function pump(body: ReadableStream<Uint8Array> | null, buffer: Uint8Array,
       throw new PartialRead(at, error);
     }
     if (chunk.done) return at;
+    progress();
     const value = chunk.value;
     if (at + value.byteLength > buffer.byteLength) {
       abort();

@@ -30,6 +30,8 @@ export interface ClientConfig {
   downloadAttempts?: number;
   /** largest package or increment accepted whatever a manifest says (default 64 MiB) */
   maxPackageBytes?: number;
+  /** a request that brings no byte for this long is aborted (and a download resumed; default 30 s) */
+  idleTimeoutMs?: number;
 }
 
 export interface ClientDeps {

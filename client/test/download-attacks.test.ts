@@ -4,7 +4,7 @@
  * store byte-for-byte unchanged.
  */
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { freshEdgeAndDevice } from "./support/client";
+import { deviceFor, freshEdgeAndDevice } from "./support/client";
 import { buildVersion, type BuiltVersion } from "./support/fixtures";
 
 const t = freshEdgeAndDevice();
@@ -65,6 +65,19 @@ describe("download attacks", () => {
     const written = t.edge.endlessWritten.get(new URL(hosted.url).pathname) ?? 0;
     expect(written).toBeGreaterThan(v2.zip.byteLength);
     expect(written).toBeLessThan(32 * 1024 * 1024);
+  });
+
+  it("a server that stalls mid-body (slow retrieval) is given up on after the idle timeout and the download resumed", async () => {
+    const device = deviceFor(t.edge, { idleTimeoutMs: 300 });
+    try {
+      const half = v2.zip.byteLength >> 1;
+      await t.edge.host("packages", v2.zip, { behaviour: { kind: "stall", after: half } });
+      t.edge.answer(await t.edge.claims(v2));
+      expect(await device.client.update()).toMatchObject({ activated: true, version: "1.1.0", resumed: 1 });
+      expect(t.edge.requests.filter((r) => r.path === `/v1/packages/${v2.sha256}`).map((r) => r.headers.range ?? null)).toEqual([null, `bytes=${half}-`]);
+    } finally {
+      device.cleanup();
+    }
   });
 
   it("a connection cut halfway is resumed with Range + If-Range and only the missing bytes travel", async () => {

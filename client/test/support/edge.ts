@@ -33,7 +33,9 @@ export type Behaviour =
    */
   | { kind: "cut"; after: number; resume?: "honour" | "wrong_range" | "full" }
   /** 200 without Content-Length and bytes until the client goes away (or `limit`) */
-  | { kind: "endless"; limit: number };
+  | { kind: "endless"; limit: number }
+  /** The first request without Range gets `after` bytes, then nothing more (the connection stays open); resumptions are honoured. */
+  | { kind: "stall"; after: number };
 
 export interface RecordedRequest {
   method: string;
@@ -175,6 +177,11 @@ async function serveObject(path: string, hosted: Hosted, req: IncomingMessage, r
     return;
   }
   res.writeHead(200, { etag, "content-length": String(bytes.byteLength), "accept-ranges": "bytes" });
+  if (behaviour.kind === "stall" && !hosted.cutDone) {
+    hosted.cutDone = true;
+    res.write(bytes.subarray(0, behaviour.after));
+    return;
+  }
   if (behaviour.kind === "cut" && !hosted.cutDone) {
     hosted.cutDone = true;
     // Flush the first part, give the client time to read it, then break the connection.
