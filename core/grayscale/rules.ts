@@ -161,8 +161,9 @@ const LOWER_REGION = new LastLower();
 const LOWER_CITY = new LastLower();
 
 /**
- * The same answer as `evaluateTask(...).eligible`, in the same order, stopping at the first
- * failing condition and allocating only the user key and lower-cased list values.
+ * The same answer as `evaluateTask(...).eligible` (every condition must hold, so the order does
+ * not change it), stopping at the first failing condition, the costly target rule (hashes,
+ * whitelist probes) last, and allocating only the user key and lower-cased list values.
  */
 export function isTaskEligible(task: CompiledTask, client: ClientContext, geo: Geo, now: number, whitelistMember: (ref: WhitelistRef) => boolean): boolean {
   if (task.phase !== "admitting") return false;
@@ -171,15 +172,17 @@ export function isTaskEligible(task: CompiledTask, client: ClientContext, geo: G
   if (appRange === undefined || !versionInRange(client.hostAppVersion, appRange)) return false;
   const osRange = rangeOf(task.platforms, client.platform);
   if (osRange === undefined || !versionInRange(client.osVersion, osRange)) return false;
-  if (!targetMatches(task.targets, client, whitelistMember)) return false;
   if (!networkAllows(task.networks, client.network)) return false;
   if (task.brands !== null && !listRuleAllows(task.brands, LOWER_BRAND.of(client.brand))) return false;
   if (task.models !== null && !listRuleAllows(task.models, LOWER_MODEL.of(client.model))) return false;
   if (task.countries !== null && !listRuleAllows(task.countries, LOWER_COUNTRY.of(geo.country))) return false;
   if (task.regions !== null && !listRuleAllows(task.regions, LOWER_REGION.of(geo.region))) return false;
   if (task.cities !== null && !listRuleAllows(task.cities, LOWER_CITY.of(geo.city))) return false;
-  if (task.percentageBp === null && task.userCap === null) return true;
-  const userKey = userKeyOf(client);
-  if (userKey === undefined) return false;
-  return task.percentageBp === null || rolloutBucket(task.id, userKey) < task.percentageBp;
+  if (task.percentageBp !== null || task.userCap !== null) {
+    const userKey = userKeyOf(client);
+    if (userKey === undefined) return false;
+    if (task.percentageBp !== null && rolloutBucket(task.id, userKey) >= task.percentageBp) return false;
+  }
+  // Last: the only rule that may hash the client's ids and probe a whitelist.
+  return targetMatches(task.targets, client, whitelistMember);
 }
