@@ -3,19 +3,13 @@
  * an endless body, a connection cut halfway (resumed with Range + If-Range). Refusals leave the
  * store byte-for-byte unchanged.
  */
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { deviceFor, freshEdgeAndDevice } from "./support/client";
-import { buildVersion, type BuiltVersion } from "./support/fixtures";
+import { buildVersion, twoVersions } from "./support/fixtures";
 
 const t = freshEdgeAndDevice();
 
-let v1: BuiltVersion;
-let v2: BuiltVersion;
-
-beforeAll(async () => {
-  v1 = await buildVersion("1.0.0");
-  v2 = await buildVersion("1.1.0", { "pages/new/new.js": "Page({});\n" });
-});
+const { v1, v2 } = await twoVersions();
 
 // Runs after freshEdgeAndDevice's hook (registered first): the device starts on v1.
 beforeEach(async () => {

@@ -7,21 +7,15 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MANIFEST_ISSUER, type ManifestClaims } from "../../core/manifest";
 import { FsStore } from "../src/node";
 import { freshEdgeAndDevice } from "./support/client";
-import { APP_ID, buildApkg, buildVersion, HOST_APP, type BuiltVersion } from "./support/fixtures";
+import { APP_ID, buildApkg, HOST_APP, twoVersions } from "./support/fixtures";
 
 const t = freshEdgeAndDevice();
 
-let v1: BuiltVersion;
-let v2: BuiltVersion;
-
-beforeAll(async () => {
-  v1 = await buildVersion("1.0.0");
-  v2 = await buildVersion("1.1.0", { "pages/new/new.js": "Page({});\n" });
-});
+const { v1, v2 } = await twoVersions();
 
 
 

@@ -3,22 +3,16 @@
  * an attacker can produce, and each test asserts the refusal's code AND that the device's store
  * is byte-for-byte what it was before (the installed version keeps running).
  */
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { OFFLINE_MANIFEST_TYPE } from "../../core/offline";
 import type { ClientErrorCode } from "../src/errors";
 import { freshEdgeAndDevice } from "./support/client";
 import { signingKey } from "./support/edge";
-import { buildVersion, type BuiltVersion } from "./support/fixtures";
+import { twoVersions } from "./support/fixtures";
 
 const t = freshEdgeAndDevice();
 
-let v1: BuiltVersion;
-let v2: BuiltVersion;
-
-beforeAll(async () => {
-  v1 = await buildVersion("1.0.0");
-  v2 = await buildVersion("1.1.0", { "pages/new/new.js": "Page({});\n" });
-});
+const { v1, v2 } = await twoVersions();
 
 // Runs after freshEdgeAndDevice's hook (registered first): the device starts on v1.
 beforeEach(async () => {

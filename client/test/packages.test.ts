@@ -9,17 +9,14 @@ import type { ManifestPackage } from "../../core/manifest";
 import type { ClientConfig } from "../src/types";
 import { deviceFor, type TestDevice } from "./support/client";
 import { startFakeEdge, type FakeEdge } from "./support/edge";
-import { APP_ID, buildIncrementBetween, buildVersion, developerKey, encrypt, type BuiltVersion } from "./support/fixtures";
+import { APP_ID, buildIncrementBetween, buildVersion, type BuiltVersion, developerKey, encrypt, twoVersions } from "./support/fixtures";
 
-let v1: BuiltVersion;
-let v2: BuiltVersion;
+const { v1, v2 } = await twoVersions();
 let dev: Awaited<ReturnType<typeof developerKey>>;
 let edge: FakeEdge;
 let device: TestDevice;
 
 beforeAll(async () => {
-  v1 = await buildVersion("1.0.0");
-  v2 = await buildVersion("1.1.0", { "pages/new/new.js": "Page({});\n" });
   dev = await developerKey("dev-key-1");
 });
 

@@ -3,22 +3,16 @@
  * first-run baseline the online check then updates from; it never replaces the same or a newer
  * version; and every forged, mismatched or damaged preset is refused with the store unchanged.
  */
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { MANIFEST_ISSUER, MANIFEST_TYPE } from "../../core/manifest";
 import { apkgFileName, OFFLINE_KIND, OFFLINE_MANIFEST_TYPE, type OfflineManifestClaims } from "../../core/offline";
 import { freshEdgeAndDevice } from "./support/client";
 import { signingKey, type SigningKey } from "./support/edge";
-import { APP_ID, buildApkg, buildIncrementBetween, buildVersion, HOST_APP, type BuiltVersion } from "./support/fixtures";
+import { APP_ID, buildApkg, buildIncrementBetween, type BuiltVersion, HOST_APP, twoVersions } from "./support/fixtures";
 
 const t = freshEdgeAndDevice();
 
-let v1: BuiltVersion;
-let v2: BuiltVersion;
-
-beforeAll(async () => {
-  v1 = await buildVersion("1.0.0");
-  v2 = await buildVersion("1.1.0", { "pages/new/new.js": "Page({});\n" });
-});
+const { v1, v2 } = await twoVersions();
 
 
 

@@ -56,6 +56,11 @@ export async function buildVersion(version: string, extra: Record<string, string
 }
 
 /** An increment from one built version to another, as the control plane builds it. */
+/** The two versions most tests use: 1.0.0, and 1.1.0 with one more page. */
+export async function twoVersions(): Promise<{ v1: BuiltVersion; v2: BuiltVersion }> {
+  return { v1: await buildVersion("1.0.0"), v2: await buildVersion("1.1.0", { "pages/new/new.js": "Page({});\n" }) };
+}
+
 export async function buildIncrementBetween(from: BuiltVersion, to: BuiltVersion): Promise<Uint8Array> {
   const { bytes } = await buildIncrement({
     from: { files: from.list, bytesOf: (p) => from.bytes.get(p)! },
