@@ -99,4 +99,9 @@ describe("edge OpenAPI document", () => {
     expect(response?.properties.tickets).toBeDefined();
     expect(response?.required).toEqual(["manifest"]);
   });
+
+  it("lists every client route: check, packages, increments, the JWKS", async () => {
+    const doc = await (await edgeFetch("/openapi.json")).json<{ paths: Record<string, unknown> }>();
+    expect(Object.keys(doc.paths).sort()).toEqual(["/.well-known/jwks.json", "/v1/check", "/v1/increments/{sha256}", "/v1/packages/{sha256}"]);
+  });
 });

@@ -128,10 +128,25 @@ export function edgeOpenApiDocument(): Record<string, unknown> {
           },
         },
       },
+      "/v1/increments/{sha256}": {
+        get: {
+          summary: "Download an incremental package (also HEAD); supports Range and If-None-Match",
+          description: "Offered in a manifest's `increment` to a client on its base version; format in docs/increments.md. Encrypted (AES-256-GCM) when the manifest's `increment.encryption` says so.",
+          parameters: [{ name: "sha256", in: "path", required: true, schema: componentOf(Sha256Schema) }],
+          responses: {
+            200: { description: "The whole increment", content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } },
+            206: { description: "The requested byte range" },
+            304: { description: "Not modified: the client already holds these bytes" },
+            400: error("Not a sha256"),
+            404: error("No such increment"),
+            416: error("Range not satisfiable"),
+          },
+        },
+      },
       "/.well-known/jwks.json": {
         get: {
           summary: "Public keys that verify check manifests",
-          responses: { 200: { description: "The current signing key first, then keys kept for rotation", content: ref("Jwks") } },
+          responses: { 200: { description: "The signing key first, then upcoming keys (published before they sign) and retired keys (until their retireAfter); see docs/key-rotation.md", content: ref("Jwks") } },
         },
       },
     },
