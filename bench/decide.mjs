@@ -46,6 +46,9 @@ const need = [
   ["whitelistBuild", "buildWhitelist"],
   ["whitelist", "bloomHas"],
   ["whitelist", "shardHas"],
+  ["whitelist", "indexShardBytes"],
+  ["whitelist", "shardBytesHas"],
+  ["whitelistBuild", "shardText"],
   ["whitelist", "shardOf"],
   ["whitelist", "valueHashes"],
   ["whitelist", "bloomHasHashes"],
@@ -56,7 +59,7 @@ for (const [mod, fn] of need) if (typeof core[mod]?.[fn] !== "function") fail(`c
 const { isTaskEligible } = core.rules;
 const { rankTasks } = core.select;
 const { decideVersion } = core.decide;
-const { bloomHas, bloomHasHashes, shardHas, shardOf, valueHashes } = core.whitelist;
+const { bloomHas, bloomHasHashes, shardHas, shardOf, valueHashes, indexShardBytes, shardBytesHas } = core.whitelist;
 const { targetValue } = core.match;
 
 // ---------------------------------------------------------------- the world
@@ -77,6 +80,11 @@ const buildMs = performance.now() - t0;
 const ref = built.ref;
 const bloom = built.bloom;
 const shards = built.shards;
+// The shards as the edge holds them after reading R2: each file's UTF-8 bytes, indexed
+// (core `indexShardBytes`: value offsets and a hash table).
+const encoder = new TextEncoder();
+const scratch = new Uint8Array(2048);
+const shardBytes = shards.map((values) => indexShardBytes(encoder.encode(core.whitelistBuild.shardText(values))));
 
 const pkg = (v) => ({ sha256: v.replace(/\./g, "").padStart(64, "0"), size: 100_000 });
 function task(i, over) {
@@ -160,7 +168,8 @@ const member = (r) => {
   else {
     // As the edge: one hashing pass gives the Bloom positions and the shard.
     const h = valueHashes(r, v);
-    memo = bloomHasHashes(bloom, r, h.h1, h.h2) && shardHas(shards[h.shard], v);
+    // As the edge (edge-worker/src/whitelist-cache.ts): encoded into one reused buffer.
+    memo = bloomHasHashes(bloom, r, h.h1, h.h2) && shardBytesHas(shardBytes[h.shard], scratch, encoder.encodeInto(v, scratch).written);
   }
   memoId = r.id;
   return memo;

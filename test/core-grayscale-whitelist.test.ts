@@ -246,7 +246,7 @@ describe("one-pass hashes (hot path)", () => {
   });
 });
 
-describe("shardBytesHas (raw shard bytes, offsets index)", () => {
+describe("shardBytesHas (raw shard bytes, offsets and hash table)", () => {
   const encode = (v: string) => new TextEncoder().encode(v);
   // Includes the characters where UTF-8 byte order and UTF-16 order differ (U+E000.. vs astral).
   const sorted = ["A", "B", "Z", "a", "b", "z", "é", "张", "😀", "\ue000", "\uffef", "𐀀", "ab", "abc"].sort();
@@ -259,6 +259,24 @@ describe("shardBytesHas (raw shard bytes, offsets index)", () => {
 
   it.each(["", "c", "AA", "ä", "😁", "a ", "\ue001", "𐀁", "abcd"])("does not find %j", (v) => {
     expect(shardBytesHas(shard, encode(v))).toBe(false);
+  });
+
+  it("finds every value of a full 4,096-value shard and none of 4,096 others (hash table probing)", () => {
+    const r = rng(91);
+    const members = [...new Set(Array.from({ length: 4096 }, () => randomId(r)))].sort();
+    const indexed = indexShardBytes(encode(shardText(members)));
+    expect(indexed.slots.length).toBeGreaterThanOrEqual(members.length * 2);
+    for (const v of members) expect(shardBytesHas(indexed, encode(v))).toBe(true);
+    const set = new Set(members);
+    for (let i = 0; i < 4096; i++) {
+      const v = randomId(r);
+      expect(shardBytesHas(indexed, encode(v))).toBe(set.has(v));
+    }
+    // A prefix of the buffer is the value: the rest of a reused buffer is ignored.
+    const buffer = new Uint8Array(256).fill(0x41);
+    const { written } = new TextEncoder().encodeInto(members[7]!, buffer);
+    expect(shardBytesHas(indexed, buffer, written)).toBe(true);
+    expect(shardBytesHas(indexed, buffer, written + 1)).toBe(false);
   });
 
   it("agrees with shardHas on a built whitelist, and handles empty and one-value shards", () => {

@@ -155,7 +155,7 @@ export function writeReport(results, { path, write }) {
   const tasks = missed("tasks");
   if (tasks) {
     limits.push(
-      `- **check, tasks + 1M whitelist.**${budget(tasks)} Shards are now raw bytes with an offsets index and the whole 1,000,000-entry list (~41 MB with the index) fits the 48 MB shard budget, so after warm-up no check reads R2; the value is hashed once for Bloom and shard. What remains is the online path's fixed cost plus five task evaluations and, for members, one Bloom probe and one binary search, plus the admission ticket every uncapped grayscale answer carries (re-issued tokens are remembered: the HMAC is deterministic).`,
+      `- **check, tasks + 1M whitelist.**${budget(tasks)} Shards are raw bytes with an offsets index and a 16-bit hash table, and the whole 1,000,000-entry list (~45 MB indexed) fits the 48 MB shard budget, so after warm-up no check reads R2; the value is hashed once for Bloom and shard. What remains is the online path's fixed cost (see the floors above) plus five task evaluations and, for members, one Bloom probe and one hash-table lookup, plus the admission ticket every uncapped grayscale answer carries (re-issued tokens are remembered: the HMAC is deterministic).`,
     );
   }
   const admitM = missed("admit");

@@ -38,8 +38,15 @@ export function rolloutBucket(taskId: string, userKey: string): number {
   return murmur3Utf16(taskId, 0, userKey) % ROLLOUT_BUCKETS;
 }
 
-const rangeOf = (ranges: Partial<Record<string, ParsedRange>>, key: string): ParsedRange | undefined =>
-  Object.hasOwn(ranges, key) ? ranges[key] : undefined;
+/**
+ * The range a task sets for `key` (a host app id or a platform). Ranges are arrays, and nothing an
+ * object inherits ("constructor", "__proto__"...) is one, so `Array.isArray` also rules out keys
+ * that are not the task's own, without the cost of `Object.hasOwn` on the hot path.
+ */
+const rangeOf = (ranges: Partial<Record<string, ParsedRange>>, key: string): ParsedRange | undefined => {
+  const range = ranges[key];
+  return Array.isArray(range) ? range : undefined;
+};
 
 /**
  * Evaluates every condition of `task` for `client` at `now` and reports each one, in the order
@@ -154,6 +161,27 @@ class LastLower {
   }
 }
 
+/**
+ * The user key of the client being walked, built once per walk rather than once per task (the
+ * ids it is made of are compared, so a reused client object with other ids is never stale).
+ */
+class LastUserKey {
+  #ids: [string | undefined, string | undefined, string | undefined] = [undefined, undefined, undefined];
+  #key: string | undefined;
+
+  of(client: ClientContext): string | undefined {
+    const ids = this.#ids;
+    if (client.guid !== ids[0] || client.deviceId !== ids[1] || client.account !== ids[2] || this.#key === undefined) {
+      ids[0] = client.guid;
+      ids[1] = client.deviceId;
+      ids[2] = client.account;
+      this.#key = userKeyOf(client);
+    }
+    return this.#key;
+  }
+}
+
+const LAST_USER_KEY = new LastUserKey();
 const LOWER_BRAND = new LastLower();
 const LOWER_MODEL = new LastLower();
 const LOWER_COUNTRY = new LastLower();
@@ -179,7 +207,7 @@ export function isTaskEligible(task: CompiledTask, client: ClientContext, geo: G
   if (task.regions !== null && !listRuleAllows(task.regions, LOWER_REGION.of(geo.region))) return false;
   if (task.cities !== null && !listRuleAllows(task.cities, LOWER_CITY.of(geo.city))) return false;
   if (task.percentageBp !== null || task.userCap !== null) {
-    const userKey = userKeyOf(client);
+    const userKey = LAST_USER_KEY.of(client);
     if (userKey === undefined) return false;
     if (task.percentageBp !== null && rolloutBucket(task.id, userKey) >= task.percentageBp) return false;
   }

@@ -14,7 +14,7 @@
  * Concurrent loads of one object share a single R2 read (with a fallback, see COALESCE_WAIT_MS).
  */
 import type { WhitelistRef } from "../../core/grayscale/types";
-import { bloomHasHashes, indexShardBytes, shardBytesHas, valueHashes, type ShardBytes } from "../../core/grayscale/whitelist";
+import { bloomHasHashes, indexShardBytes, shardBytesHas, shardBytesSize, valueHashes, type ShardBytes } from "../../core/grayscale/whitelist";
 import { whitelistBloomKey, whitelistShardKey } from "../../core/snapshot";
 import { TIMED_OUT, withTimeout } from "./timeout";
 
@@ -29,6 +29,8 @@ const SHARD_CACHE_BYTES = 48 * 1024 * 1024;
 /** Fixed cost of one cached shard (objects, typed-array headers, map entry). */
 const SHARD_OVERHEAD_BYTES = 256;
 const encoder = new TextEncoder();
+/** Client ids are at most a few hundred UTF-8 bytes (core/contracts/check.ts). */
+const SCRATCH = new Uint8Array(2048);
 /** As in snapshot-cache.ts: workerd may cancel a wait on another request's promise. */
 const COALESCE_WAIT_MS = 2_000;
 const UNREADABLE_RETRY_MS = 10_000;
@@ -98,7 +100,11 @@ export class WhitelistCache {
     const hashes = valueHashes(ref, value);
     if (!bloomHasHashes(bits, ref, hashes.h1, hashes.h2)) return false;
     const shard = await this.#shard(bucket, ref, hashes.shard);
-    return shard !== undefined && shardBytesHas(shard, encoder.encode(value));
+    if (shard === undefined) return false;
+    // Encoded into one reused buffer (no allocation per lookup); a value too long for it, never
+    // seen from a validated client, is encoded on its own.
+    const { read, written } = encoder.encodeInto(value, SCRATCH);
+    return read === value.length ? shardBytesHas(shard, SCRATCH, written) : shardBytesHas(shard, encoder.encode(value));
   }
 
   async #bloom(bucket: R2Bucket, ref: WhitelistRef): Promise<Uint8Array | undefined> {
@@ -126,7 +132,7 @@ export class WhitelistCache {
       const object = await bucket.get(key);
       if (!object) return this.#unreadableObject(ref, key, "missing");
       const indexed = indexShardBytes(new Uint8Array(await object.arrayBuffer()));
-      this.#shards.set(key, indexed, indexed.bytes.byteLength + indexed.starts.byteLength + SHARD_OVERHEAD_BYTES);
+      this.#shards.set(key, indexed, shardBytesSize(indexed) + SHARD_OVERHEAD_BYTES);
       return indexed;
     });
   }
