@@ -44,6 +44,7 @@
  *
  * Encrypted versions (S3) are not offered offline yet: the console refuses them with 409.
  */
+import { crc32 } from "./bytes";
 import { MANIFEST_ISSUER, type ManifestPackage } from "./manifest";
 
 export const APKG_FORMAT = "graycast-apkg/1";
@@ -204,19 +205,3 @@ function latin1(bytes: Uint8Array): string {
   return s;
 }
 
-let crcTable: Uint32Array | undefined;
-
-/** CRC-32 (IEEE 802.3), as zip stores it. */
-export function crc32(bytes: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let crc = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) crc = crcTable[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}

@@ -2,6 +2,7 @@
  * Byte helpers the client needs in every runtime, on WebCrypto and the Streams API only (no
  * Node imports): hashing and reading a body with a hard cap (base64url: core/encryption.ts).
  */
+import { readCapped as readStreamCapped } from "../../core/bytes";
 import { ClientError, type ClientErrorCode } from "./errors";
 
 /** Lowercase hex SHA-256, as manifests, packages and file lists name their bytes. */
@@ -17,26 +18,8 @@ export async function sha256Hex(data: Uint8Array): Promise<string> {
  * (a Content-Length header is not trusted); the rest is never read.
  */
 export async function readCapped(res: Response, max: number, code: ClientErrorCode, what: string): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  if (res.body) {
-    const reader = res.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > max) {
-        await reader.cancel().catch(() => {});
-        throw new ClientError(code, `${what} is larger than ${max} bytes`);
-      }
-      chunks.push(value);
-    }
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
+  if (!res.body) return new Uint8Array(0);
+  return readStreamCapped(res.body, max, () => {
+    throw new ClientError(code, `${what} is larger than ${max} bytes`);
+  });
 }

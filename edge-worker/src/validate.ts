@@ -4,6 +4,7 @@
  * the size limit, then `JSON.parse` and the zod/mini schema.
  */
 import type * as z from "zod/mini";
+import { readCapped } from "../../core/bytes";
 import { validationError } from "../../core/contracts/validation";
 import { ApiError } from "../../core/errors";
 
@@ -61,24 +62,7 @@ function isJsonType(contentType: string | null): boolean {
 
 /** Reads a body without Content-Length, refusing it as soon as it passes BODY_LIMIT bytes. */
 async function readLimited(body: ReadableStream<Uint8Array>): Promise<string> {
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > BODY_LIMIT) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder().decode(bytes);
+  return new TextDecoder().decode(await readCapped(body, BODY_LIMIT, () => {
+    throw tooLarge();
+  }));
 }

@@ -5,6 +5,7 @@
  * actually come out of the inflater, never on the sizes the archive declares.
  */
 import { Inflate } from "fflate";
+import { crc32Final, crc32Update, readCapped } from "../../../core/bytes";
 import { ApiError } from "../../../core/errors";
 import { sha256Hex } from "./encoding";
 
@@ -56,21 +57,11 @@ const INFLATE_STEP = 4 * 1024;
  */
 export async function readLimitedBody(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array> {
   if (!body) throw new ApiError("bad_package", "the package is empty");
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel("payload too large").catch(() => {});
-      throw new ApiError("payload_too_large", `the package is larger than ${formatBytes(maxBytes)}`);
-    }
-    chunks.push(value);
-  }
-  if (total === 0) throw new ApiError("bad_package", "the package is empty");
-  return concat(chunks, total);
+  const bytes = await readCapped(body, maxBytes, () => {
+    throw new ApiError("payload_too_large", `the package is larger than ${formatBytes(maxBytes)}`);
+  });
+  if (bytes.byteLength === 0) throw new ApiError("bad_package", "the package is empty");
+  return bytes;
 }
 
 interface Entry {
@@ -292,7 +283,7 @@ function unpack(zip: Uint8Array, entry: Entry, lim: PackageLimits, budget: numbe
     }
   }
   if (produced !== entry.size) bad(`${shown}: unpacked to ${produced} bytes but the archive says ${entry.size} (corrupt archive)`);
-  if ((crc ^ 0xffffffff) >>> 0 !== entry.crc) bad(`${shown}: CRC-32 mismatch (corrupt archive)`);
+  if (crc32Final(crc) !== entry.crc) bad(`${shown}: CRC-32 mismatch (corrupt archive)`);
   return concat(chunks, produced);
 }
 
@@ -330,20 +321,6 @@ function concat(chunks: Uint8Array[], total: number): Uint8Array {
   return out;
 }
 
-let crcTable: Uint32Array | undefined;
-
-function crc32Update(crc: number, data: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  for (let i = 0; i < data.length; i++) crc = crcTable[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
-  return crc;
-}
 
 function formatBytes(n: number): string {
   if (n >= MiB && n % MiB === 0) return `${n / MiB} MiB`;
