@@ -161,7 +161,7 @@ export function writeReport(results, { path, write }) {
   const admitM = missed("admit");
   if (admitM) {
     limits.push(
-      `- **check, first admissions.**${budget(admitM)} Every request is one \`GrayscaleCounter.admit\`: a Durable Object RPC and a SQLite write in the object (the durable record that makes the cap exact), plus issuing the ticket. In this host the object runs on the same single core as the edge, so its work is counted against the edge's throughput; in production it runs elsewhere. The cap must be judged by one serialised writer, so this is the design's floor per new user (docs/scale.md).`,
+      `- **check, first admissions.**${budget(admitM)} Every request is one \`GrayscaleCounter.admit\`: a Durable Object RPC and a SQLite write in the object (the durable record that makes the cap exact), plus issuing the ticket. In this host the object runs on the same single core as the edge, so its work is counted against the edge's throughput; in production it runs elsewhere. The cap must be judged by one serialised writer, so this is the design's floor per new user (docs/scale.md). A first admission is an online-path check plus that call, so its ratio cannot pass the online path's, itself bounded by the floors above.`,
     );
   }
   const repeat = missed("repeat");
