@@ -34,6 +34,10 @@ describe("GET /openapi.json", () => {
       "/v1/mini-programs/{appId}/bindings": ["post"],
       "/v1/mini-programs/{appId}/bindings/{hostAppId}": ["delete"],
       "/v1/mini-programs/{appId}/versions": ["get", "post"],
+      "/v1/mini-programs/{appId}/encryption": ["get", "put"],
+      "/v1/mini-programs/{appId}/offline-package": ["get"],
+      "/v1/teams/{teamId}/signing-keys": ["get", "post"],
+      "/v1/teams/{teamId}/signing-keys/{keyId}/revoke": ["post"],
       "/v1/change-log": ["get"],
     };
     // Hono may register "/" sub-routes with or without a trailing slash: accept either.
