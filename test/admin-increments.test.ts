@@ -16,7 +16,7 @@ import { incrementBases } from "../control-plane/src/increments/plan";
 import { consumeIncrements, sweepIncrements, type IncrementMessage } from "../control-plane/src/increments/queue";
 import { zstdDecompress } from "../control-plane/src/increments/zstd";
 import { sha256Hex as hex } from "../control-plane/src/lib/encoding";
-import { type World, callAdmin, expectJson, makeMiniProgram, makeWorld, publish, upload } from "./support/admin";
+import { type World, callAdmin, expectError, expectJson, makeMiniProgram, makeWorld, publish, upload } from "./support/admin";
 import { checkClaims, edgeFetch } from "./support/edge";
 import { testEnv } from "./env";
 
@@ -265,3 +265,38 @@ describe("off the hot path", () => {
     expect((await rowsOf(appId))[0]).toMatchObject({ status: "built" });
   });
 });
+
+describe("the console's view", () => {
+  it("lists a mini program's increments with state and share; members only", async () => {
+    const appId = await makeMiniProgram(world);
+    await approveZip(appId, "1.0.0", appPackage("1.0.0", { add: { "v.txt": "view" } }));
+    await publish(world, appId, "1.0.0");
+    await approveZip(appId, "1.1.0", appPackage("1.1.0", { add: { "v.txt": "view 2" } }));
+    const listed = await expectJson<{ increments: any[] }>(callAdmin("GET", `/v1/mini-programs/${appId}/increments`, { token: world.viewerA.token }), 200);
+    expect(listed.increments).toEqual([expect.objectContaining({ fromVersion: "1.0.0", toVersion: "1.1.0", status: "pending", size: null, share: null })]);
+    await buildAll(appId);
+    const built = await expectJson<{ increments: any[] }>(callAdmin("GET", `/v1/mini-programs/${appId}/increments`, { token: world.devA.token }), 200);
+    expect(built.increments[0]).toMatchObject({ status: "built", encrypted: false });
+    expect(built.increments[0].share).toBeGreaterThan(0);
+    expect(built.increments[0].share).toBeLessThan(1);
+    await expectError(callAdmin("GET", `/v1/mini-programs/${appId}/increments`, { token: world.devB.token }), 404, "not_found");
+    await expectError(callAdmin("GET", `/v1/mini-programs/${appId}/increments`), 401, "unauthenticated");
+  });
+
+  it("a failed increment can be retried by a developer: pending again with fresh attempts, then built", async () => {
+    const appId = await makeMiniProgram(world);
+    const v1 = appPackage("1.0.0", { add: { "r.txt": "retry" } });
+    await approveZip(appId, "1.0.0", v1);
+    await publish(world, appId, "1.0.0");
+    await approveZip(appId, "1.1.0", appPackage("1.1.0", { add: { "r.txt": "retry 2" } }));
+    const [row] = await rowsOf(appId);
+    await db.update(increments).set({ status: "failed", attempts: MAX_ATTEMPTS, detail: "boom" }).where(eq(increments.id, row!.id)).run();
+    const path = `/v1/mini-programs/${appId}/increments/${row!.id}/retry`;
+    await expectError(callAdmin("POST", path, { token: world.viewerA.token }), 403, "forbidden");
+    expect(await expectJson(callAdmin("POST", path, { token: world.devA.token }), 200)).toMatchObject({ status: "pending", attempts: 0, detail: "" });
+    await expectError(callAdmin("POST", path, { token: world.devA.token }), 409, "conflict");
+    await expectError(callAdmin("POST", `/v1/mini-programs/${appId}/increments/inc_nosuchthing/retry`, { token: world.devA.token }), 404, "not_found");
+    expect(await buildIncrementRow(db, testEnv.PACKAGES, row!.id)).toMatchObject({ status: "built" });
+  });
+});
+

@@ -36,6 +36,8 @@ describe("GET /openapi.json", () => {
       "/v1/mini-programs/{appId}/versions": ["get", "post"],
       "/v1/mini-programs/{appId}/encryption": ["get", "put"],
       "/v1/mini-programs/{appId}/offline-package": ["get"],
+      "/v1/mini-programs/{appId}/increments": ["get"],
+      "/v1/mini-programs/{appId}/increments/{incrementId}/retry": ["post"],
       "/v1/teams/{teamId}/signing-keys": ["get", "post"],
       "/v1/teams/{teamId}/signing-keys/{keyId}/revoke": ["post"],
       "/v1/change-log": ["get"],

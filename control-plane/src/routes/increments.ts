@@ -1,0 +1,55 @@
+/**
+ * `GET /v1/mini-programs/{appId}/increments` and `POST .../increments/{incrementId}/retry`:
+ * the incremental packages planned for a mini program, and a retry of a failed build.
+ */
+import { createRoute, z } from "@hono/zod-openapi";
+import { AppIdSchema, IdSchema, errorResponses, jsonResponse } from "../../../core/contracts/common";
+import { createRouter } from "../app";
+import { kickIncrements } from "../increments/queue";
+import { listIncrements, retryIncrement } from "../services/increments";
+
+export const incrementRoutes = createRouter();
+
+const IncrementSchema = z
+  .object({
+    id: z.string(),
+    fromVersion: z.string(),
+    toVersion: z.string(),
+    status: z.enum(["pending", "built", "skipped", "failed"]),
+    size: z.number().nullable().openapi({ description: "bytes clients download, once built" }),
+    fullSize: z.number(),
+    share: z.number().nullable().openapi({ description: "size / fullSize; offered only when below 1" }),
+    encrypted: z.boolean(),
+    attempts: z.number(),
+    detail: z.string(),
+    createdAt: z.number(),
+    builtAt: z.number().nullable(),
+  })
+  .openapi("Increment");
+
+incrementRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/{appId}/increments",
+    tags: ["versions"],
+    request: { params: z.object({ appId: AppIdSchema }) },
+    responses: { 200: jsonResponse(z.object({ increments: z.array(IncrementSchema) }), "Newest first"), ...errorResponses },
+  }),
+  async (c) => c.json({ increments: await listIncrements(c.var.db, c.var.actor, c.req.valid("param").appId) }, 200),
+);
+
+incrementRoutes.openapi(
+  createRoute({
+    method: "post",
+    path: "/{appId}/increments/{incrementId}/retry",
+    tags: ["versions"],
+    request: { params: z.object({ appId: AppIdSchema, incrementId: IdSchema }) },
+    responses: { 200: jsonResponse(IncrementSchema, "Pending again"), ...errorResponses },
+  }),
+  async (c) => {
+    const { appId, incrementId } = c.req.valid("param");
+    const increment = await retryIncrement(c.var.db, c.var.actor, appId, incrementId);
+    await kickIncrements(c.env, appId);
+    return c.json(increment, 200);
+  },
+);
