@@ -9,8 +9,9 @@ import { defineConfig } from "vitest/config";
  *   classes), configured from the `edge` environment of wrangler.toml; the control plane's Hono
  *   app is called in-process with the same bindings plus D1, so tests drive the real system:
  *   real D1, R2 and Durable Objects, no mocks. Cloudflare's plugin applies to this project only.
- * - `node` (client/test/**): the reference client in plain Node, against local HTTP servers the
- *   tests run as attackers. No Cloudflare plugin, no workerd.
+ * - `node` (client/test/**, scripts/test/**): the reference client in plain Node, against local
+ *   HTTP servers the tests run as attackers, and the developer scripts as developers run them.
+ *   No Cloudflare plugin, no workerd.
  */
 export default defineConfig(async () => {
   const signingKey = { ...generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }), kid: "test-key-1" };
@@ -52,7 +53,7 @@ export default defineConfig(async () => {
           test: {
             name: "node",
             environment: "node",
-            include: ["client/test/**/*.test.ts"],
+            include: ["client/test/**/*.test.ts", "scripts/test/**/*.test.ts"],
           },
         },
       ],

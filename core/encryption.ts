@@ -12,8 +12,9 @@
  * WebCrypto only: the same code runs in both Workers and in the reference client.
  */
 
-export const ENCRYPTION_ALG = "A256GCM";
 const IV_BYTES = 12;
+/** PACKAGE_KEY_SECRET's minimum length (it is the HKDF input of every key-encryption key). */
+export const MIN_PACKAGE_KEY_SECRET_LENGTH = 32;
 const KEY_BYTES = 32;
 const KEK_INFO = "graycast package key wrapping v1";
 
@@ -59,7 +60,7 @@ const kekCache = new Map<string, Promise<CryptoKey>>();
 
 /** The key-encryption key derived from the Worker secret (cached per secret and isolate). */
 function kekOf(secret: string): Promise<CryptoKey> {
-  if (secret.length < 32) throw new Error("PACKAGE_KEY_SECRET must be at least 32 characters");
+  if (secret.length < MIN_PACKAGE_KEY_SECRET_LENGTH) throw new Error(`PACKAGE_KEY_SECRET must be at least ${MIN_PACKAGE_KEY_SECRET_LENGTH} characters`);
   let kek = kekCache.get(secret);
   if (!kek) {
     kek = (async () => {

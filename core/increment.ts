@@ -55,13 +55,13 @@ export interface FileEntry {
   sha256: string;
 }
 
-/** What the frame's plan says, relative to the base. */
+/** The plan (the plan frame's content): what differs from the base. */
 export interface IncrementPlan {
   /** base paths the target does not have */
   removed: string[];
   /** target files whose bytes are those of another base file: [path, base path] */
   copied: [string, string][];
-  /** target files whose bytes follow in the frame, in this order: [path, size] */
+  /** target files whose bytes are in the content frame, in this order: [path, size] */
   changed: [string, number][];
 }
 
@@ -211,7 +211,7 @@ const isSize = (n: unknown): n is number => Number.isSafeInteger(n) && (n as num
 
 export function encodeIncrement(header: IncrementHeader, planFrame: Uint8Array, contentFrame: Uint8Array): Uint8Array {
   if (!isPrefix(header.from.files) || !isPrefix(header.to.files)) throw new Error("increment digest prefixes must be 16 hex digits");
-  if (planFrame.byteLength !== header.planFrameSize) throw new Error("the plan frame's size differs from the header");
+  if (planFrame.byteLength !== header.planFrameSize) throw new Error("the plan frame's size differs from the prelude");
   const out = new Uint8Array(PRELUDE_BYTES + planFrame.byteLength + contentFrame.byteLength);
   const view = new DataView(out.buffer);
   out.set(INCREMENT_MAGIC, 0);

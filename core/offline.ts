@@ -47,7 +47,6 @@
 import { crc32 } from "./bytes";
 import { MANIFEST_ISSUER, type ManifestPackage } from "./manifest";
 
-export const APKG_FORMAT = "graycast-apkg/1";
 export const APKG_EXTENSION = ".apkg";
 export const APKG_MANIFEST_ENTRY = "manifest.jws";
 export const APKG_PACKAGE_ENTRY = "package.zip";

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Downloads a mini program's offline package (`{miniAppId}_{miniAppVersion}.apkg`, PRODUCT.md D4)
-// from the local control plane (`npm start`), checks it as a client would (two stored entries,
-// manifest signed by a key in the edge's JWKS and bound to the app, host app and version,
-// package hash and size), and saves it under its seed name.
+// from the local control plane (`npm start`), looks inside (the two entries; the manifest signed
+// by a key in the edge's JWKS and bound to the app, host app and version; the package's hash and
+// size), and saves it under its seed name. The full client-side checks of the container (stored
+// entries, CRC-32s, no extra data) are `readApkg` in core/offline.ts, which the reference client
+// (`node client/cli.mjs --preset <file>`) runs.
 //
 //   node scripts/download-apkg.mjs [appId] [--host ha_demo_superapp] [--out .] [--email dev@acme.local --password developer-pass]
 //

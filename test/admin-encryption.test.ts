@@ -71,6 +71,8 @@ describe("the setting", () => {
     const appId = await makeMiniProgram(world);
     const actor = { userId: world.adminA.id, email: world.adminA.email, isPlatformAdmin: false, via: "session" as const };
     await expect(setEncryption(db, actor, appId, true, undefined)).rejects.toMatchObject({ code: "conflict" });
+    // A secret too short to derive keys from is refused the same way, not later as a 500 on upload.
+    await expect(setEncryption(db, actor, appId, true, "too-short")).rejects.toMatchObject({ code: "conflict" });
     expect(await expectJson(encryption(appId, world.devA.token), 200)).toEqual({ appId, enabled: false });
   });
 });

@@ -107,6 +107,10 @@ describe("planning", () => {
     }
     const target = (await db.select().from(versions).where(and(eq(versions.miniProgramId, appId), eq(versions.version, "1.6.0"))).get())!;
     expect((await incrementBases(db, appId, target)).map((v) => v.version)).toEqual(["1.5.0", "1.4.0", "1.3.0", "1.2.0", "1.1.0"]);
+    // The same bytes released again under another number: a twin is never a base of either.
+    await approveZip(appId, "1.7.0", appPackage("1.6.0", { extraLines: 6 }));
+    await publish(world, appId, "1.7.0");
+    expect((await incrementBases(db, appId, target)).map((v) => v.version)).toEqual(["1.5.0", "1.4.0", "1.3.0", "1.2.0"]);
   });
 });
 

@@ -91,10 +91,11 @@ describe("registering, listing and revoking signing keys", () => {
     expect(log.entries.filter((e: any) => e.action === "signing_key.register").map((e: any) => e.targetId)).toEqual(expect.arrayContaining([first.id, second.id]));
   });
 
-  it("only a team admin registers: developers and viewers get 403, other teams and platform admins 404", async () => {
+  it("only a team admin registers: developers, viewers and platform admins get 403, other teams 404", async () => {
     const key = await devKey("EdDSA");
-    for (const user of [world.devA, world.viewerA]) await expectError(callAdmin("POST", keysPath(world.teamA), { token: user.token, json: { name: "x", jwk: key.publicJwk } }), 403, "forbidden");
-    for (const user of [world.devB, world.platform]) await expectError(callAdmin("POST", keysPath(world.teamA), { token: user.token, json: { name: "x", jwk: key.publicJwk } }), 404, "not_found");
+    for (const user of [world.devA, world.viewerA, world.platform]) await expectError(callAdmin("POST", keysPath(world.teamA), { token: user.token, json: { name: "x", jwk: key.publicJwk } }), 403, "forbidden");
+    await expectError(callAdmin("POST", keysPath(world.teamA), { token: world.devB.token, json: { name: "x", jwk: key.publicJwk } }), 404, "not_found");
+    await expectError(callAdmin("POST", keysPath("team_nope"), { token: world.platform.token, json: { name: "x", jwk: key.publicJwk } }), 404, "not_found");
     await expectError(callAdmin("POST", keysPath("team_nope"), { token: world.adminA.token, json: { name: "x", jwk: key.publicJwk } }), 404, "not_found");
   });
 

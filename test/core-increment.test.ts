@@ -67,7 +67,11 @@ describe("increment format", () => {
   it("refuses an increment for another base before decoding anything", async () => {
     const { v2, bytes } = await pair();
     const other = await version({ ...v1Files, "a.txt": "different base" });
-    expect(await refusal(apply(bytes, other, { from: other.digest, to: v2.digest }))).toBe("wrong_base");
+    const neverDecode = () => {
+      throw new Error("decoded an increment made for another base");
+    };
+    const result = applyIncrement({ increment: bytes, base: other.files, bytesOf: other.bytesOf, expect: { from: other.digest, to: v2.digest }, decompress: neverDecode, sha256: sha256Hex });
+    expect(await refusal(result)).toBe("wrong_base");
   });
 
   it("refuses installed bytes that differ from their verified list (a file altered on disk is never carried over)", async () => {
@@ -81,14 +85,14 @@ describe("increment format", () => {
     expect(await refusal(apply(bytes, v1, { from: v1.digest, to: "0".repeat(64) }))).toBe("corrupt");
   });
 
-  it("refuses a flipped byte in the frame", async () => {
+  it("refuses a flipped byte in the content frame", async () => {
     const { v1, v2, bytes } = await pair();
     const tampered = bytes.slice();
     tampered[tampered.length - 5]! ^= 0xff;
     expect(await refusal(apply(tampered, v1, { from: v1.digest, to: v2.digest }))).toBe("corrupt");
   });
 
-  it("refuses a plan that lies about the files, even though the frame decodes", async () => {
+  it("refuses a plan that lies about the files, even though both frames decode", async () => {
     const { v1, v2, header } = await pair();
     const forge = async (plan: IncrementPlan, data: Uint8Array) => {
       const json = enc.encode(JSON.stringify(plan));
@@ -123,7 +127,7 @@ describe("increment format", () => {
     for (const b of bad) expect(() => decodeIncrement(b)).toThrow(IncrementError);
   });
 
-  it("refuses a frame that decodes to another size than the prelude says", async () => {
+  it("refuses a plan frame that decodes to another size than the prelude says", async () => {
     const { v1, v2, bytes } = await pair();
     const lying = bytes.slice();
     const view = new DataView(lying.buffer);

@@ -15,7 +15,7 @@ import { readCapped, sha256Hex } from "./bytes";
 import { download, type DownloadTarget } from "./download";
 import { ClientError, type ClientErrorCode } from "./errors";
 import { checkManifestClaims, PinnedKeys } from "./manifest";
-import { checkDeveloperSignature, decryptObject, isSafePath, unpackPackage, type DeveloperSignatureCheck, type UnpackedFiles } from "./package";
+import { checkDeveloperSignature, decryptVerified, isSafePath, unpackPackage, type DeveloperSignatureCheck, type UnpackedFiles } from "./package";
 import { verifyPreset } from "./preset";
 import { emptyState, type InstalledVersion, type TrustedState } from "./store";
 import type { CheckResult, ClientConfig, ClientDeps, OpenedVersion, Plan, PresetResult, UpdateResult } from "./types";
@@ -194,7 +194,7 @@ export class GraycastClient {
       }
     }
     let bytes = await this.#download(pkg, traffic);
-    if (pkg.encryption) bytes = await decryptObject(bytes, pkg.encryption, "the package");
+    if (pkg.encryption) bytes = await decryptVerified(bytes, pkg.encryption, "the package");
     const files = await unpackPackage(bytes);
     if (pkg.files !== undefined && files.digest !== pkg.files) throw new ClientError("hash_mismatch", "the package's files differ from the signed file list");
     return { files, via: "full" as const, fallback };
@@ -202,7 +202,7 @@ export class GraycastClient {
 
   async #viaIncrement(increment: ManifestIncrement, target: string, installed: InstalledVersion, traffic: Traffic): Promise<UnpackedFiles> {
     let bytes = await this.#download(increment, traffic);
-    if (increment.encryption) bytes = await decryptObject(bytes, increment.encryption, "the increment");
+    if (increment.encryption) bytes = await decryptVerified(bytes, increment.encryption, "the increment");
     const base = new Map<string, Uint8Array>();
     for (const f of installed.list) base.set(f.path, await this.#deps.store.readFile(f.path));
     const result = await applyIncrement({

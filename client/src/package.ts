@@ -7,7 +7,7 @@ import { unzipSync } from "fflate";
 import { filesDigest, type FileEntry } from "../../core/increment";
 import { packageSigningInput } from "../../core/signature";
 import type { DeveloperSignature, PackageEncryption } from "../../core/snapshot";
-import { fromBase64Url } from "../../core/encryption";
+import { decryptObject, fromBase64Url } from "../../core/encryption";
 import { sha256Hex } from "./bytes";
 import { ClientError } from "./errors";
 
@@ -24,11 +24,10 @@ export interface UnpackedFiles {
  * plaintext against the signed `plainSize` / `plainSha256`. The ciphertext carries the 16-byte
  * GCM tag at its end (WebCrypto's layout).
  */
-export async function decryptObject(ciphertext: Uint8Array, encryption: PackageEncryption, what: string): Promise<Uint8Array> {
+export async function decryptVerified(ciphertext: Uint8Array, encryption: PackageEncryption, what: string): Promise<Uint8Array> {
   let plain: Uint8Array;
   try {
-    const key = await crypto.subtle.importKey("raw", fromBase64Url(encryption.key), { name: "AES-GCM" }, false, ["decrypt"]);
-    plain = new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: fromBase64Url(encryption.iv) }, key, ciphertext));
+    plain = await decryptObject(fromBase64Url(encryption.key), encryption.iv, ciphertext);
   } catch (error) {
     throw new ClientError("decrypt_failed", `${what} does not decrypt with the key the manifest signed`, { cause: error });
   }

@@ -1,9 +1,9 @@
 /**
  * Hono environment of the edge Worker. Bindings come from `wrangler types`
- * (worker-configuration.d.ts); `MANIFEST_VERIFY_KEYS` is an optional var not declared in
- * wrangler.toml yet: a JSON array of retired public JWKs kept in the JWKS during key rotation.
- * `PACKAGE_KEY_SECRET` is an optional secret, needed once a mini program encrypts its packages
- * (core/encryption.ts).
+ * (worker-configuration.d.ts); two optional secrets are not declared in wrangler.toml:
+ * `MANIFEST_VERIFY_KEYS`, the upcoming and retired public keys published in the JWKS during a key
+ * rotation (docs/key-rotation.md), and `PACKAGE_KEY_SECRET`, needed once a mini program encrypts
+ * its packages (core/encryption.ts).
  */
 import type { GrayscaleCounter } from "../../durable-objects/grayscale-counter";
 import type { CounterNamespace } from "./grayscale";

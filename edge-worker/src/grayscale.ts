@@ -60,7 +60,6 @@ export const COUNTER_TIMEOUT_MS = 1_000;
 
 /** No grayscale task applies: the online (or trial) answer, no tickets. */
 export const NO_GRAYSCALE: GrayscaleOutcome = { choice: null, tickets: [] };
-const NONE = NO_GRAYSCALE;
 
 /**
  * Tasks of a snapshot that can win, highest version first: a version not above online never
@@ -94,12 +93,12 @@ export async function chooseGrayscale(
   deps: GrayscaleDeps,
 ): Promise<GrayscaleOutcome> {
   // Snapshots compiled before grayscale existed have no `tasks`.
-  if (!snapshot.tasks || snapshot.tasks.length === 0) return NONE;
+  if (!snapshot.tasks || snapshot.tasks.length === 0) return NO_GRAYSCALE;
   const tasks = candidateTasks(snapshot);
-  if (tasks.length === 0) return NONE;
+  if (tasks.length === 0) return NO_GRAYSCALE;
   // Delisted, not bound and trial answers ignore grayscale: never spend a cap slot on them.
   const base = decideVersion(snapshot, client, now);
-  if (base.status === "delisted" || base.status === "not_bound" || base.reason === "trial") return NONE;
+  if (base.status === "delisted" || base.status === "not_bound" || base.reason === "trial") return NO_GRAYSCALE;
 
   const walk = new Walk(client, geo, now, userKeyOf(client), new TicketBook(deps.ticketSecret, presentedTickets, now), deps);
   for (const task of tasks) {
@@ -108,7 +107,7 @@ export async function chooseGrayscale(
       return { choice: { taskId: task.id, version: task.version, package: task.package }, tickets: ticket === null ? [] : [ticket] };
     }
   }
-  return NONE;
+  return NO_GRAYSCALE;
 }
 
 /** The state of one check's walk over the tasks. */

@@ -1,8 +1,9 @@
 /**
- * The edge (client-facing) Worker: version check, package downloads and the manifest JWKS.
- * It reads only delivery snapshots, whitelists and packages from R2 (never D1), calls a
- * GrayscaleCounter only for capped grayscale admission, and exports the Durable
- * Object classes bound in wrangler.toml's `edge` environment.
+ * The edge (client-facing) Worker: version check, full and incremental package downloads and the
+ * manifest JWKS. It reads only delivery snapshots, whitelists, packages and increments from R2
+ * (never D1), calls a GrayscaleCounter only for capped grayscale admission, and exports the
+ * Durable Object classes bound in wrangler.toml's `edge` environment and the `EdgeSigner` RPC
+ * entrypoint the admin Worker signs offline manifests with (reachable only by service binding).
  */
 import { Hono } from "hono";
 import { ApiError, toApiError } from "../../core/errors";

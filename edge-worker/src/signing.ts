@@ -136,7 +136,7 @@ export function manifestWindowStart(nowMs: number): number {
  * `signManifest`, reusing the JWS of identical claims (same key, same window: `iat` is in the
  * claims, so a new window is a new key and old entries age out of the LRU).
  */
-export async function signManifestShared(claims: ManifestClaims, signer: Signer): Promise<string> {
+async function signManifestShared(claims: ManifestClaims, signer: Signer): Promise<string> {
   const key = manifestCacheKey(claims, signer);
   const hit = cachedManifest(key);
   if (hit !== undefined) return hit;

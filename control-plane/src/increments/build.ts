@@ -94,6 +94,7 @@ export async function buildIncrementRow(db: Db, bucket: R2Bucket, id: string, no
     return { status: "skipped", detail };
   }
   await finish(db, row, { attempts: row.attempts + 1 });
+  let stored: { sha256: string; size: number };
   try {
     const [base, target] = await Promise.all([unpack(bucket, from), unpack(bucket, to)]);
     const { bytes, header } = await buildIncrement({
@@ -123,8 +124,7 @@ export async function buildIncrementRow(db: Db, bucket: R2Bucket, id: string, no
       }
       await finish(db, row, built);
     }
-    await publishSnapshot(db, bucket, row.miniProgramId);
-    return { status: "built", sha256, size: bytes.byteLength };
+    stored = { sha256, size: bytes.byteLength };
   } catch (err) {
     const detail = String(err instanceof Error ? err.message : err).slice(0, 500);
     const failed = row.attempts + 1 >= MAX_ATTEMPTS;
@@ -132,4 +132,12 @@ export async function buildIncrementRow(db: Db, bucket: R2Bucket, id: string, no
     if (!failed) throw err;
     return { status: "failed", detail };
   }
+  // The row says "built" from here on, whatever happens next: a failed republish is retried by
+  // the next snapshot publish of this mini program (every change clients can see publishes one).
+  try {
+    await publishSnapshot(db, bucket, row.miniProgramId);
+  } catch (err) {
+    console.error("republishing the snapshot after an increment failed", { appId: row.miniProgramId, error: String(err instanceof Error ? err.message : err) });
+  }
+  return { status: "built", ...stored };
 }

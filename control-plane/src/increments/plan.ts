@@ -44,10 +44,10 @@ export async function incrementBases(db: Db, appId: string, target: VersionRow):
     .filter((r): r is VersionRow => r !== undefined && !seen.has(r.packageSha256) && (seen.add(r.packageSha256), true));
 }
 
-/** Inserts the pending rows for `target` (existing pairs are left alone); returns their count. */
-export async function planIncrements(db: Db, appId: string, target: VersionRow, now = Date.now()): Promise<number> {
+/** Inserts the pending rows for `target` (existing pairs are left alone). */
+export async function planIncrements(db: Db, appId: string, target: VersionRow, now = Date.now()): Promise<void> {
   const bases = await incrementBases(db, appId, target);
-  if (bases.length === 0) return 0;
+  if (bases.length === 0) return;
   await db
     .insert(increments)
     .values(
@@ -65,7 +65,6 @@ export async function planIncrements(db: Db, appId: string, target: VersionRow, 
     )
     .onConflictDoNothing()
     .run();
-  return bases.length;
 }
 
 /** Pending increments, oldest first (optionally of one mini program). */
@@ -87,8 +86,9 @@ export async function pendingIncrements(db: Db, opts: { appId?: string; olderTha
 
 /**
  * `planIncrements` after a change that already committed (an approval, a release): a failure is
- * logged, never answered as an error for a change that happened; the cron's sweep and the next
- * approval or release plan again.
+ * logged, never answered as an error for a change that happened. Nothing plans those pairs again
+ * until the next approval or release (the sweep only re-sends rows that exist); clients meanwhile
+ * download the full package.
  */
 export async function planIncrementsAfter(db: Db, appId: string, target: VersionRow, now = Date.now()): Promise<void> {
   try {

@@ -93,7 +93,7 @@ signingKeyRoutes.openapi(
     path: "/{teamId}/signing-keys/{keyId}/revoke",
     tags: ["signing keys"],
     request: { params: KeyParams },
-    responses: { 200: jsonResponse(SigningKeySchema, "Revoked; uploads signed by it are refused"), ...errorResponses },
+    responses: { 200: jsonResponse(SigningKeySchema, "Revoked: uploads signed by it are refused, and the versions it signed are no longer published, rolled back to, put in a grayscale task or offered offline (what is already delivered stays until the next release or task change)"), ...errorResponses },
   }),
   async (c) => {
     const { teamId, keyId } = c.req.valid("param");

@@ -5,11 +5,11 @@
  *
  * An encrypted version is stored twice in R2: the ciphertext under `packages/{sha256}` (what the
  * edge serves and clients download) and the plaintext under `private/packages/{sha256}`, a
- * prefix the edge never serves, for increment builds. The plaintext's hash is public (it is in
+ * prefix the edge never serves, for increment builds (encrypted versions have no offline package). The plaintext's hash is public (it is in
  * manifests as `plainSha256`), so it must never sit under the served prefix.
  */
 import { eq } from "drizzle-orm";
-import { encryptObject, newPackageKey, packageKeyContext, unwrapPackageKey, wrapPackageKey } from "../../../core/encryption";
+import { MIN_PACKAGE_KEY_SECRET_LENGTH, encryptObject, newPackageKey, packageKeyContext, unwrapPackageKey, wrapPackageKey } from "../../../core/encryption";
 import { ApiError } from "../../../core/errors";
 import { packageKey } from "../../../core/snapshot";
 import type { Actor } from "../auth/actor";
@@ -38,15 +38,27 @@ export interface EncryptedUpload {
  * columns of the version row. `secret` is PACKAGE_KEY_SECRET.
  */
 export async function storeEncrypted(bucket: R2Bucket, secret: string | undefined, appId: string, version: string, zip: Uint8Array, plainSha256: string): Promise<EncryptedUpload> {
-  if (!secret) throw new ApiError("conflict", "package encryption is not configured on this deployment (PACKAGE_KEY_SECRET)");
   const key = newPackageKey();
+  // Wrapped first: nothing is stored for a key that could not be kept.
+  const encKeyWrapped = await wrapPackageKey(requirePackageKeySecret(secret), key, packageKeyContext(appId, version));
   const { ciphertext, iv } = await encryptObject(key, zip);
   const encSha256 = await sha256Hex(ciphertext);
   await Promise.all([
     bucket.put(packageKey(encSha256), ciphertext, { sha256: encSha256, httpMetadata: { contentType: "application/octet-stream" } }),
     bucket.put(privatePackageKey(plainSha256), zip, { sha256: plainSha256, httpMetadata: { contentType: "application/zip" } }),
   ]);
-  return { encSha256, encSize: ciphertext.byteLength, encIv: iv, encKeyWrapped: await wrapPackageKey(secret, key, packageKeyContext(appId, version)) };
+  return { encSha256, encSize: ciphertext.byteLength, encIv: iv, encKeyWrapped };
+}
+
+/**
+ * PACKAGE_KEY_SECRET, or a 409 naming the operator's fix: encryption cannot be turned on, nor an
+ * encrypted version uploaded, without a usable key-encryption secret.
+ */
+export function requirePackageKeySecret(secret: string | undefined): string {
+  if (!secret || secret.length < MIN_PACKAGE_KEY_SECRET_LENGTH) {
+    throw new ApiError("conflict", `package encryption is not configured on this deployment: PACKAGE_KEY_SECRET must be set, at least ${MIN_PACKAGE_KEY_SECRET_LENGTH} characters`);
+  }
+  return secret;
 }
 
 /** The raw key of an encrypted version (increment builds encrypt with it). */
@@ -63,7 +75,7 @@ export async function getEncryption(db: Db, actor: Actor, appId: string) {
 
 export async function setEncryption(db: Db, actor: Actor, appId: string, enabled: boolean, secret: string | undefined) {
   const mp = await requireMiniProgram(db, actor, appId, ADMIN_ROLES);
-  if (enabled && !secret) throw new ApiError("conflict", "package encryption is not configured on this deployment (PACKAGE_KEY_SECRET)");
+  if (enabled) requirePackageKeySecret(secret);
   if (mp.encryptPackages === enabled) return { appId, enabled };
   const now = Date.now();
   await db.batch([

@@ -13,10 +13,11 @@
  */
 import { and, desc, eq } from "drizzle-orm";
 import { ApiError, conflict, notFound } from "../../../core/errors";
+import { fromBase64Url } from "../../../core/encryption";
 import { packageSigningInput } from "../../../core/signature";
 import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
-import { teamSigningKeys, teams } from "../db/schema";
+import { teamMembers, teamSigningKeys, teams } from "../db/schema";
 import { randomId, sha256Hex } from "../lib/encoding";
 import { ADMIN_ROLES, READ_ROLES, requireTeamRole } from "./access";
 import { recordChange } from "./change-log";
@@ -85,6 +86,11 @@ async function requireTeamOrPlatform(db: Db, actor: Actor, teamId: string, roles
 
 /** Registers a public key (team admin). The JWK's members were validated by the route's schema. */
 export async function registerSigningKey(db: Db, actor: Actor, teamId: string, input: { name: string; jwk: PublicSigningJwk }) {
+  if (actor.isPlatformAdmin && !(await db.select({ role: teamMembers.role }).from(teamMembers).where(and(eq(teamMembers.teamId, teamId), eq(teamMembers.userId, actor.userId))).get())) {
+    // A platform admin sees every team (and may revoke in an incident) but does not vouch for its code.
+    await requireTeamOrPlatform(db, actor, teamId, ADMIN_ROLES);
+    throw new ApiError("forbidden", "only a team admin registers the team's signing keys");
+  }
   await requireTeamRole(db, actor, teamId, ADMIN_ROLES);
   const jwk: PublicSigningJwk = input.jwk.kty === "OKP" ? { kty: "OKP", crv: "Ed25519", x: input.jwk.x } : { kty: "EC", crv: "P-256", x: input.jwk.x, y: input.jwk.y };
   try {
@@ -125,7 +131,12 @@ export async function listSigningKeys(db: Db, actor: Actor, teamId: string) {
   return rows.map(describeKey);
 }
 
-/** Revokes a key (team admin or platform admin): uploads signed by it are refused from now on. */
+/**
+ * Revokes a key (team admin or platform admin): from now on uploads signed by it are refused, and
+ * versions it signed are not published, rolled back to, put in a grayscale task or downloaded as
+ * offline packages (`requireTrustedSignature`). What is already delivered (the online version, a
+ * running task) keeps being delivered until the next release or task change.
+ */
 export async function revokeSigningKey(db: Db, actor: Actor, teamId: string, keyId: string) {
   await requireTeamOrPlatform(db, actor, teamId, ADMIN_ROLES);
   const row = await db.select().from(teamSigningKeys).where(and(eq(teamSigningKeys.teamId, teamId), eq(teamSigningKeys.id, keyId))).get();
@@ -173,12 +184,6 @@ export async function uploadSigningKey(db: Db, teamId: string, signature: Packag
   return key;
 }
 
-function fromBase64Url(text: string): Uint8Array<ArrayBuffer> {
-  const s = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
 
 /** Verifies `signature` by `key` over packageSigningInput(appId, version, filesSha256). */
 export async function verifyPackageSignature(key: KeyRow, signature: PackageSignature, appId: string, version: string, filesSha256: string): Promise<void> {
@@ -189,8 +194,9 @@ export async function verifyPackageSignature(key: KeyRow, signature: PackageSign
 }
 
 /**
- * Refuses to deliver a version whose signing key was revoked since (a revocation says the key
- * can no longer be trusted, so neither can what it signed). Versions uploaded unsigned before
+ * Refuses to publish, roll back to, put in a grayscale task or offer offline a version whose
+ * signing key was revoked since (a revocation says the key can no longer be trusted, so neither
+ * can what it signed); what is already delivered stays until the next release or task change. Versions uploaded unsigned before
  * the team registered a key stay deliverable: they were accepted under the rule of their time.
  */
 export async function requireTrustedSignature(db: Db, version: { version: string; signatureKid: string | null }): Promise<void> {

@@ -17,7 +17,7 @@ import { READ_ROLES, WRITE_ROLES, requireMiniProgram } from "./access";
 import { recordChange } from "./change-log";
 import { guardedWrite, runBatch } from "./d1";
 import { type PackageSignature, uploadSigningKey, verifyPackageSignature } from "./signing-keys";
-import { storeEncrypted } from "./package-encryption";
+import { requirePackageKeySecret, storeEncrypted } from "./package-encryption";
 import { publishSnapshot } from "./snapshot";
 
 /** Largest accepted code package (zip bytes). */
@@ -61,7 +61,7 @@ export async function uploadVersion(
   // PRODUCT.md S2: a missing, unknown or revoked signing key is refused before the body is read,
   // a signature that does not verify before anything is stored (services/signing-keys.ts).
   const signingKey = await uploadSigningKey(db, mp.teamId, input.signature);
-  if (mp.encryptPackages && !input.packageKeySecret) throw new ApiError("conflict", "package encryption is on but not configured on this deployment (PACKAGE_KEY_SECRET)");
+  if (mp.encryptPackages) requirePackageKeySecret(input.packageKeySecret);
   const zip = await readLimitedBody(input.body, MAX_PACKAGE_BYTES);
   const inspection = await inspectPackage(zip);
   const filesSha256 = await filesDigest(inspection.files, sha256Hex);
