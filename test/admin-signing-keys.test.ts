@@ -12,6 +12,10 @@ import { packageSigningInput } from "../core/signature";
 import { packageKey } from "../core/snapshot";
 import { sha256Hex } from "../control-plane/src/lib/encoding";
 import { inspectPackage } from "../control-plane/src/lib/package-archive";
+import { and, eq } from "drizzle-orm";
+import { createDb } from "../control-plane/src/db/client";
+import { changeLog, teamSigningKeys } from "../control-plane/src/db/schema";
+import { recordChangeIfChanged } from "../control-plane/src/services/change-log";
 import { testEnv } from "./env";
 import { type World, callAdmin, expectError, expectJson, makeMiniProgram, makePackage, makeWorld, publish, taskBody, tasksPath } from "./support/admin";
 import { postCheck, verifyManifest } from "./support/edge";
@@ -160,6 +164,28 @@ describe("registering, listing and revoking signing keys", () => {
     expect(list.keys.filter((k: any) => k.id === a || k.id === b).map((k: any) => k.status)).toEqual(["revoked", "revoked"]);
     const log = await expectJson<any>(callAdmin("GET", `/v1/change-log?teamId=${world.teamA}`, { token: world.adminA.token }), 200);
     expect(log.entries.filter((e: any) => e.action === "signing_key.revoke").map((e: any) => e.targetId)).toEqual(expect.arrayContaining([a, b]));
+  });
+
+  it("two revokes racing for one key: one 200, one 409, one change-log entry", async () => {
+    const key = await register(world, await devKey("EdDSA"));
+    const answers = await Promise.all([0, 1].map(() => callAdmin("POST", keysPath(world.teamA, `/${key}/revoke`), { token: world.adminA.token })));
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 409]);
+    const log = await expectJson<any>(callAdmin("GET", `/v1/change-log?teamId=${world.teamA}&limit=200`, { token: world.adminA.token }), 200);
+    expect(log.entries.filter((e: any) => e.action === "signing_key.revoke" && e.targetId === key)).toHaveLength(1);
+  });
+
+  it("a revoke that lost the race writes no change-log entry (the guard is in the same batch)", async () => {
+    const key = await register(world, await devKey("EdDSA"));
+    // The state a lost race sees: the row was revoked between this request's read and its write.
+    await expectJson(callAdmin("POST", keysPath(world.teamA, `/${key}/revoke`), { token: world.adminA.token }), 200);
+    const db = createDb(testEnv.DB);
+    const actor = { userId: world.adminA.id, email: world.adminA.email, isPlatformAdmin: false, via: "session" as const };
+    const before = await db.select().from(changeLog).where(eq(changeLog.targetId, key)).all();
+    await db.batch([
+      db.update(teamSigningKeys).set({ status: "revoked" }).where(and(eq(teamSigningKeys.id, key), eq(teamSigningKeys.status, "active"))),
+      recordChangeIfChanged(db, actor, { action: "signing_key.revoke", teamId: world.teamA, targetType: "signing_key", targetId: key }),
+    ]);
+    expect(await db.select().from(changeLog).where(eq(changeLog.targetId, key)).all()).toHaveLength(before.length);
   });
 
   it("a team has at most 10 active keys", async () => {

@@ -20,7 +20,7 @@ import type { Db } from "../db/client";
 import { teamMembers, teamSigningKeys, teams } from "../db/schema";
 import { randomId, sha256Hex } from "../lib/encoding";
 import { ADMIN_ROLES, READ_ROLES, requireTeamRole } from "./access";
-import { recordChange } from "./change-log";
+import { recordChange, recordChangeIfChanged } from "./change-log";
 import { guardedWrite } from "./d1";
 
 /** Active keys per team; rotation needs two at a time, a handful covers several signers. */
@@ -143,10 +143,12 @@ export async function revokeSigningKey(db: Db, actor: Actor, teamId: string, key
   if (!row) throw notFound("signing key");
   if (row.status === "revoked") throw conflict("this signing key is already revoked");
   const now = Date.now();
-  await db.batch([
-    db.update(teamSigningKeys).set({ status: "revoked", revokedAt: now }).where(and(eq(teamSigningKeys.id, keyId), eq(teamSigningKeys.status, "active"))),
-    recordChange(db, actor, { action: "signing_key.revoke", teamId, targetType: "signing_key", targetId: keyId, detail: { name: row.name, alg: row.alg, thumbprint: row.thumbprint } }, now),
+  // Guarded by the status: of two racing revokes one changes the row (and logs), the other gets 409.
+  const [revoked] = await db.batch([
+    db.update(teamSigningKeys).set({ status: "revoked", revokedAt: now }).where(and(eq(teamSigningKeys.id, keyId), eq(teamSigningKeys.status, "active"))).returning({ id: teamSigningKeys.id }),
+    recordChangeIfChanged(db, actor, { action: "signing_key.revoke", teamId, targetType: "signing_key", targetId: keyId, detail: { name: row.name, alg: row.alg, thumbprint: row.thumbprint } }, now),
   ]);
+  if (revoked.length === 0) throw conflict("this signing key is already revoked");
   return describeKey({ ...row, status: "revoked", revokedAt: now });
 }
 
