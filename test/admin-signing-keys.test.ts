@@ -193,6 +193,19 @@ describe("registering, listing and revoking signing keys", () => {
     for (let i = 0; i < 10; i++) await register(fresh, await devKey(i % 2 ? "ES256" : "EdDSA"), `k${i}`);
     await expectError(callAdmin("POST", keysPath(fresh.teamA), { token: fresh.adminA.token, json: { name: "k10", jwk: (await devKey("EdDSA")).publicJwk } }), 409, "conflict");
   });
+
+  it("registrations racing for the last slots never pass the limit, and only the ones that landed are logged", async () => {
+    const fresh = await makeWorld();
+    for (let i = 0; i < 8; i++) await register(fresh, await devKey("EdDSA"), `k${i}`);
+    const jwks = await Promise.all([0, 1, 2, 3, 4].map(async () => (await devKey("EdDSA")).publicJwk));
+    const answers = await Promise.all(jwks.map((jwk, i) => callAdmin("POST", keysPath(fresh.teamA), { token: fresh.adminA.token, json: { name: `race${i}`, jwk } })));
+    expect(answers.filter((r) => r.status === 201)).toHaveLength(2);
+    expect(answers.filter((r) => r.status === 409)).toHaveLength(3);
+    const list = await expectJson<any>(callAdmin("GET", keysPath(fresh.teamA), { token: fresh.adminA.token }), 200);
+    expect(list.keys.filter((k: any) => k.status === "active")).toHaveLength(10);
+    const log = await expectJson<any>(callAdmin("GET", `/v1/change-log?teamId=${fresh.teamA}&limit=200`, { token: fresh.adminA.token }), 200);
+    expect(log.entries.filter((e: any) => e.action === "signing_key.register")).toHaveLength(10);
+  });
 });
 
 describe("uploads while the team has signing keys", () => {

@@ -11,7 +11,7 @@
  * team admin or a platform admin (incident response) revokes one. A revoked key never comes
  * back: registering the same public key again is refused (one row per team and thumbprint).
  */
-import { and, desc, eq } from "drizzle-orm";
+import { and, desc, eq, sql } from "drizzle-orm";
 import { ApiError, conflict, notFound } from "../../../core/errors";
 import { fromBase64Url } from "../../../core/encryption";
 import { packageSigningInput } from "../../../core/signature";
@@ -20,7 +20,7 @@ import type { Db } from "../db/client";
 import { teamMembers, teamSigningKeys, teams } from "../db/schema";
 import { randomId, sha256Hex } from "../lib/encoding";
 import { ADMIN_ROLES, READ_ROLES, requireTeamRole } from "./access";
-import { recordChange, recordChangeIfChanged } from "./change-log";
+import { recordChangeIfChanged } from "./change-log";
 import { guardedWrite } from "./d1";
 
 /** Active keys per team; rotation needs two at a time, a handful covers several signers. */
@@ -114,13 +114,22 @@ export async function registerSigningKey(db: Db, actor: Actor, teamId: string, i
     createdAt: Date.now(),
     revokedAt: null,
   };
+  // The limit is checked again inside the batch, so two racing registrations cannot pass it.
   await guardedWrite(
     db.batch([
-      db.insert(teamSigningKeys).values(row),
-      recordChange(db, actor, { action: "signing_key.register", teamId, targetType: "signing_key", targetId: row.id, detail: { name: row.name, alg: row.alg, thumbprint } }, row.createdAt),
+      db
+        .insert(teamSigningKeys)
+        .select(
+          sql`SELECT ${row.id}, ${row.teamId}, ${row.name}, ${row.alg}, ${row.publicJwk}, ${row.thumbprint}, ${row.status}, ${row.createdBy}, ${row.createdAt}, NULL
+              WHERE (SELECT count(*) FROM team_signing_keys WHERE team_id = ${teamId} AND status = 'active') < ${MAX_ACTIVE_SIGNING_KEYS}`,
+        ),
+      recordChangeIfChanged(db, actor, { action: "signing_key.register", teamId, targetType: "signing_key", targetId: row.id, detail: { name: row.name, alg: row.alg, thumbprint } }, row.createdAt),
     ]),
     "this public key is already registered for the team (a revoked key cannot be registered again)",
   );
+  if (!(await db.select({ id: teamSigningKeys.id }).from(teamSigningKeys).where(eq(teamSigningKeys.id, row.id)).get())) {
+    throw conflict(`a team has at most ${MAX_ACTIVE_SIGNING_KEYS} active signing keys; revoke one first`);
+  }
   return describeKey(row);
 }
 
