@@ -301,7 +301,7 @@ async function measurePair(from, to, kind) {
         const s = performance.now();
         cli[run.key] = { ...cliDelta(dir, oldFile, newFile, run), ms: performance.now() - s };
       }
-      if (ours.header.contentSize > 0) {
+      if (ours.prelude.contentSize > 0) {
         const dictFile = join(dir, "dictionary.bin");
         const contentFile = join(dir, "content.bin");
         writeFileSync(dictFile, core.baseDictionary(from.files, bytesOf(from), ours.plan));
@@ -325,13 +325,14 @@ async function measurePair(from, to, kind) {
     added: added.length,
     removed: removed.length,
     travelled: ours.plan.changed.length,
-    contentSize: ours.header.contentSize,
+    contentSize: ours.prelude.contentSize,
     dictionarySize: from.unpacked,
     fullBytes: to.zipBytes,
-    level: ours.header.level,
+    level: ours.prelude.level,
     ours: ours.bytes.byteLength,
     frame: frame.byteLength,
-    header: ours.bytes.byteLength - frame.byteLength,
+    // prelude + plan frame: what the file-level format adds to a bare binary delta
+    overhead: ours.bytes.byteLength - frame.byteLength,
     nodeFrame: nodeFrame.byteLength,
     nodeTotal: viaNode.bytes.byteLength,
     wholeBytes,
@@ -422,7 +423,7 @@ const summary = {
   medianFrameOverCli: median(rows.map((r) => r.frameOverBestCli)),
   worstFrameOverCli: max(rows.map((r) => r.frameOverBestCli)),
   medianWholeOverOurs: median(rows.map((r) => r.wholeOverOurs)),
-  medianHeaderShare: median(rows.map((r) => r.header / r.ours)),
+  medianOverheadShare: median(rows.map((r) => r.overhead / r.ours)),
   medianWasmOverNode: median(rows.map((r) => r.frame / r.nodeFrame)),
   worstWasmOverNode: max(rows.map((r) => Math.max(r.frame / r.nodeFrame, r.nodeFrame / r.frame))),
 };
@@ -449,7 +450,7 @@ const cells = (r) => [
   `${r.from} → ${r.to}${r.kind === "3-version skip" ? " (skip)" : ""}`,
   `${r.changed} / ${r.added} / ${r.removed} (${r.filesTo})`,
   n(r.fullBytes),
-  `${n(r.ours)} (${n(r.header)} + ${n(r.frame)})`,
+  `${n(r.ours)} (${n(r.overhead)} + ${n(r.frame)})`,
   pct(r.share),
   n(r.nodeFrame),
   n(r.wholeBytes),
@@ -468,7 +469,7 @@ const summaryLines = [
     ? `- Ours (whole increment: prelude, plan and content frame) / the best whole-package zstd CLI delta: median **${r2(summary.medianOursOverCli)}**, worst **${r2(summary.worstOursOverCli)}**; our content frame / the CLI at -19 on the same inputs: median ${r2(summary.medianFrameOverCli)}, worst ${r2(summary.worstFrameOverCli)}.`
     : `- zstd CLI reference deltas: not measured (${ZSTD.why}).`,
   `- Whole changed files / ours: median **${r2(summary.medianWholeOverOurs)}**.`,
-  `- The 37-byte prelude (magic, digest prefixes, sizes, level) and the compressed plan (what differs, by path) are a median ${pct(summary.medianHeaderShare)} of our increment.`,
+  `- The 37-byte prelude (magic, digest prefixes, sizes, level) and the compressed plan (what differs, by path) are a median ${pct(summary.medianOverheadShare)} of our increment.`,
   `- The two codecs (WASM, production; node:zlib, reference client) at the same level: frames differ by at most ${((summary.worstWasmOverNode - 1) * 100).toFixed(1)}% (median WASM / node:zlib ${summary.medianWasmOverNode.toFixed(3)}).`,
 ];
 

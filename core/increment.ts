@@ -66,10 +66,10 @@ export interface IncrementPlan {
 }
 
 /** The prelude: readable before anything is decoded. */
-export interface IncrementHeader {
-  /** lowercase hex of the first 8 bytes of each files digest */
-  from: { files: string };
-  to: { files: string };
+export interface IncrementPrelude {
+  /** lowercase hex of the first 8 bytes of the base's and the target's files digests */
+  fromPrefix: string;
+  toPrefix: string;
   /** bytes of the plan frame, and the plan's decompressed size */
   planFrameSize: number;
   planSize: number;
@@ -176,7 +176,7 @@ export interface BuildIncrementInput {
 }
 
 /** Builds an increment object (see the file comment for the layout). */
-export async function buildIncrement(input: BuildIncrementInput): Promise<{ bytes: Uint8Array; header: IncrementHeader; plan: IncrementPlan }> {
+export async function buildIncrement(input: BuildIncrementInput): Promise<{ bytes: Uint8Array; prelude: IncrementPrelude; plan: IncrementPlan }> {
   const plan = planIncrement(input.from.files, input.to.files);
   const planJson = new TextEncoder().encode(JSON.stringify(plan));
   let contentSize = 0;
@@ -193,15 +193,15 @@ export async function buildIncrement(input: BuildIncrementInput): Promise<{ byte
   const level = input.level ?? incrementLevel(dictionary.byteLength, contentSize);
   const planFrame = await input.compress(planJson, planDictionary(input.from.files), level);
   const contentFrame = contentSize > 0 ? await input.compress(content, dictionary, level) : new Uint8Array(0);
-  const header: IncrementHeader = {
-    from: { files: (await filesDigest(input.from.files, input.sha256)).slice(0, PREFIX_BYTES * 2) },
-    to: { files: (await filesDigest(input.to.files, input.sha256)).slice(0, PREFIX_BYTES * 2) },
+  const prelude: IncrementPrelude = {
+    fromPrefix: (await filesDigest(input.from.files, input.sha256)).slice(0, PREFIX_BYTES * 2),
+    toPrefix: (await filesDigest(input.to.files, input.sha256)).slice(0, PREFIX_BYTES * 2),
     planFrameSize: planFrame.byteLength,
     planSize: planJson.byteLength,
     contentSize,
     level,
   };
-  return { bytes: encodeIncrement(header, planFrame, contentFrame), header, plan };
+  return { bytes: encodeIncrement(prelude, planFrame, contentFrame), prelude, plan };
 }
 
 const hexToBytes = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
@@ -209,18 +209,18 @@ const bytesToHex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16
 const isPrefix = (s: unknown) => typeof s === "string" && /^[0-9a-f]{16}$/.test(s);
 const isSize = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
 
-export function encodeIncrement(header: IncrementHeader, planFrame: Uint8Array, contentFrame: Uint8Array): Uint8Array {
-  if (!isPrefix(header.from.files) || !isPrefix(header.to.files)) throw new Error("increment digest prefixes must be 16 hex digits");
-  if (planFrame.byteLength !== header.planFrameSize) throw new Error("the plan frame's size differs from the prelude");
+export function encodeIncrement(prelude: IncrementPrelude, planFrame: Uint8Array, contentFrame: Uint8Array): Uint8Array {
+  if (!isPrefix(prelude.fromPrefix) || !isPrefix(prelude.toPrefix)) throw new Error("increment digest prefixes must be 16 hex digits");
+  if (planFrame.byteLength !== prelude.planFrameSize) throw new Error("the plan frame's size differs from the prelude");
   const out = new Uint8Array(PRELUDE_BYTES + planFrame.byteLength + contentFrame.byteLength);
   const view = new DataView(out.buffer);
   out.set(INCREMENT_MAGIC, 0);
-  out.set(hexToBytes(header.from.files), 8);
-  out.set(hexToBytes(header.to.files), 16);
-  view.setUint32(24, header.planFrameSize);
-  view.setUint32(28, header.planSize);
-  view.setUint32(32, header.contentSize);
-  view.setUint8(36, header.level);
+  out.set(hexToBytes(prelude.fromPrefix), 8);
+  out.set(hexToBytes(prelude.toPrefix), 16);
+  view.setUint32(24, prelude.planFrameSize);
+  view.setUint32(28, prelude.planSize);
+  view.setUint32(32, prelude.contentSize);
+  view.setUint8(36, prelude.level);
   out.set(planFrame, PRELUDE_BYTES);
   out.set(contentFrame, PRELUDE_BYTES + planFrame.byteLength);
   return out;
@@ -235,24 +235,24 @@ function parseJson(bytes: Uint8Array, what: string): unknown {
 }
 
 /** Splits an increment into prelude, plan frame and content frame. */
-export function decodeIncrement(bytes: Uint8Array): { header: IncrementHeader; planFrame: Uint8Array; contentFrame: Uint8Array } {
+export function decodeIncrement(bytes: Uint8Array): { prelude: IncrementPrelude; planFrame: Uint8Array; contentFrame: Uint8Array } {
   const bad = (why: string) => new IncrementError("malformed", `not a valid increment: ${why}`);
   if (bytes.byteLength <= PRELUDE_BYTES) throw bad("too short");
   for (let i = 0; i < INCREMENT_MAGIC.length; i++) if (bytes[i] !== INCREMENT_MAGIC[i]) throw bad("wrong magic");
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const header: IncrementHeader = {
-    from: { files: bytesToHex(bytes.subarray(8, 16)) },
-    to: { files: bytesToHex(bytes.subarray(16, 24)) },
+  const prelude: IncrementPrelude = {
+    fromPrefix: bytesToHex(bytes.subarray(8, 16)),
+    toPrefix: bytesToHex(bytes.subarray(16, 24)),
     planFrameSize: view.getUint32(24),
     planSize: view.getUint32(28),
     contentSize: view.getUint32(32),
     level: view.getUint8(36),
   };
-  const contentStart = PRELUDE_BYTES + header.planFrameSize;
-  if (header.planFrameSize === 0 || contentStart > bytes.byteLength) throw bad("plan frame out of range");
-  if (header.planSize < 2 || header.planSize > MAX_PLAN_BYTES) throw bad("plan size out of range");
-  if ((header.contentSize === 0) !== (contentStart === bytes.byteLength)) throw bad("content frame does not match its size");
-  return { header, planFrame: bytes.subarray(PRELUDE_BYTES, contentStart), contentFrame: bytes.subarray(contentStart) };
+  const contentStart = PRELUDE_BYTES + prelude.planFrameSize;
+  if (prelude.planFrameSize === 0 || contentStart > bytes.byteLength) throw bad("plan frame out of range");
+  if (prelude.planSize < 2 || prelude.planSize > MAX_PLAN_BYTES) throw bad("plan size out of range");
+  if ((prelude.contentSize === 0) !== (contentStart === bytes.byteLength)) throw bad("content frame does not match its size");
+  return { prelude, planFrame: bytes.subarray(PRELUDE_BYTES, contentStart), contentFrame: bytes.subarray(contentStart) };
 }
 
 /** Parses and checks the decoded plan against the base and the content size. */
@@ -296,12 +296,12 @@ export interface ApplyIncrementInput {
  * names.
  */
 export async function applyIncrement(input: ApplyIncrementInput): Promise<{ files: FileEntry[]; bytes: Map<string, Uint8Array> }> {
-  const { header, planFrame, contentFrame } = decodeIncrement(input.increment);
+  const { prelude, planFrame, contentFrame } = decodeIncrement(input.increment);
   const baseDigest = await filesDigest(input.base, input.sha256);
-  if (!input.expect.from.startsWith(header.from.files) || baseDigest !== input.expect.from) {
+  if (!input.expect.from.startsWith(prelude.fromPrefix) || baseDigest !== input.expect.from) {
     throw new IncrementError("wrong_base", "the increment was made for another base than the installed version");
   }
-  if (!input.expect.to.startsWith(header.to.files)) throw new IncrementError("corrupt", "the increment does not produce the version the manifest names");
+  if (!input.expect.to.startsWith(prelude.toPrefix)) throw new IncrementError("corrupt", "the increment does not produce the version the manifest names");
   // The installed bytes must be what the list says: unchanged and copied files are carried over
   // from them, so a file altered on disk must not slip into the new version as verified.
   for (const f of input.base) {
@@ -322,8 +322,8 @@ export async function applyIncrement(input: ApplyIncrementInput): Promise<{ file
     if (out.byteLength !== size) throw new IncrementError("corrupt", `the increment's ${what} decodes to the wrong size`);
     return out;
   };
-  const plan = readPlan(await decode(planFrame, planDictionary(input.base), header.planSize, "plan"), base, header.contentSize);
-  const content = header.contentSize > 0 ? await decode(contentFrame, baseDictionary(input.base, input.bytesOf, plan), header.contentSize, "content") : new Uint8Array(0);
+  const plan = readPlan(await decode(planFrame, planDictionary(input.base), prelude.planSize, "plan"), base, prelude.contentSize);
+  const content = prelude.contentSize > 0 ? await decode(contentFrame, baseDictionary(input.base, input.bytesOf, plan), prelude.contentSize, "content") : new Uint8Array(0);
   const result = new Map<string, { entry: FileEntry; data: Uint8Array }>();
   const removed = new Set(plan.removed);
   for (const f of input.base) if (!removed.has(f.path)) result.set(f.path, { entry: f, data: input.bytesOf(f.path) });

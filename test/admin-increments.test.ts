@@ -139,8 +139,8 @@ describe("building and delivery", () => {
     const bytes = new Uint8Array(await res.arrayBuffer());
     expect(await hex(bytes)).toBe(claims.increment!.sha256);
     // The unchanged vendor bundle and the copied page travel as references, not bytes.
-    const { header, planFrame } = decodeIncrement(bytes);
-    const plan = JSON.parse(new TextDecoder().decode(await zstdDecompress(planFrame, planDictionary(base.files), header.planSize)));
+    const { prelude, planFrame } = decodeIncrement(bytes);
+    const plan = JSON.parse(new TextDecoder().decode(await zstdDecompress(planFrame, planDictionary(base.files), prelude.planSize)));
     // Only what differs travels: the unchanged vendor bundle is not named, the copied page is a reference.
     expect(plan).toEqual({ removed: ["assets/logo.svg"], copied: [["pages/about/copy.js", "pages/about/about.js"]], changed: [["app.js", expect.any(Number)], ["app.json", expect.any(Number)], ["assets/logo-2.svg", 7], ["pages/index/index.js", expect.any(Number)]] });
 

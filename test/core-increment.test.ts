@@ -23,8 +23,8 @@ const v2Files = { "app.js": "console.log('v2');\n".repeat(50), "lib.js": "export
 async function pair() {
   const v1 = await version(v1Files);
   const v2 = await version(v2Files);
-  const { bytes, header } = await buildIncrement({ from: v1, to: v2, compress: zstdCompress, sha256: sha256Hex });
-  return { v1, v2, bytes, header };
+  const { bytes, prelude } = await buildIncrement({ from: v1, to: v2, compress: zstdCompress, sha256: sha256Hex });
+  return { v1, v2, bytes, prelude };
 }
 
 const apply = (bytes: Uint8Array, base: Awaited<ReturnType<typeof version>>, expect: { from: string; to: string }) =>
@@ -49,9 +49,9 @@ describe("increment format", () => {
   });
 
   it("round-trips to byte-identical files and names both file lists", async () => {
-    const { v1, v2, bytes, header } = await pair();
-    expect(v1.digest.startsWith(header.from.files) && header.from.files.length === 16).toBe(true);
-    expect(v2.digest.startsWith(header.to.files) && header.to.files.length === 16).toBe(true);
+    const { v1, v2, bytes, prelude } = await pair();
+    expect(v1.digest.startsWith(prelude.fromPrefix) && prelude.fromPrefix.length === 16).toBe(true);
+    expect(v2.digest.startsWith(prelude.toPrefix) && prelude.toPrefix.length === 16).toBe(true);
     const out = await apply(bytes, v1, { from: v1.digest, to: v2.digest });
     expect(out.files).toEqual(v2.files);
     for (const [path, data] of v2.bytes) expect(out.bytes.get(path)).toEqual(data);
@@ -93,12 +93,12 @@ describe("increment format", () => {
   });
 
   it("refuses a plan that lies about the files, even though both frames decode", async () => {
-    const { v1, v2, header } = await pair();
+    const { v1, v2, prelude } = await pair();
     const forge = async (plan: IncrementPlan, data: Uint8Array) => {
       const json = enc.encode(JSON.stringify(plan));
       const planFrame = await zstdCompress(json, planDictionary(v1.files), 3);
       const contentFrame = data.byteLength > 0 ? await zstdCompress(data, baseDictionary(v1.files, v1.bytesOf, plan), 3) : new Uint8Array(0);
-      return encodeIncrement({ ...header, planFrameSize: planFrame.byteLength, planSize: json.byteLength, contentSize: data.byteLength }, planFrame, contentFrame);
+      return encodeIncrement({ ...prelude, planFrameSize: planFrame.byteLength, planSize: json.byteLength, contentSize: data.byteLength }, planFrame, contentFrame);
     };
     const good = v2.bytes.get("app.js")!;
     const evil = enc.encode("console.log('evil');\n".repeat(50));
@@ -138,9 +138,9 @@ describe("increment format", () => {
   it("a renamed file travels as a reference, not as bytes", async () => {
     const v1 = await version(v1Files);
     const renamed = await version({ "moved/app.js": v1Files["app.js"], "lib.js": v1Files["lib.js"] });
-    const { bytes, plan, header } = await buildIncrement({ from: v1, to: renamed, compress: zstdCompress, sha256: sha256Hex });
+    const { bytes, plan, prelude } = await buildIncrement({ from: v1, to: renamed, compress: zstdCompress, sha256: sha256Hex });
     expect(plan).toEqual({ removed: ["a.txt", "app.js"], copied: [["moved/app.js", "app.js"]], changed: [] });
-    expect(header.contentSize).toBe(0);
+    expect(prelude.contentSize).toBe(0);
     const out = await apply(bytes, v1, { from: v1.digest, to: renamed.digest });
     expect(out.bytes.get("moved/app.js")).toEqual(v1.bytes.get("app.js"));
     expect(out.files).toEqual(renamed.files);

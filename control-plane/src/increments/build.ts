@@ -97,7 +97,7 @@ export async function buildIncrementRow(db: Db, bucket: R2Bucket, id: string, no
   let stored: { sha256: string; size: number };
   try {
     const [base, target] = await Promise.all([unpack(bucket, from), unpack(bucket, to)]);
-    const { bytes, header } = await buildIncrement({
+    const { bytes, prelude } = await buildIncrement({
       from: { files: base.files, bytesOf: bytesOf(base) },
       to: { files: target.files, bytesOf: bytesOf(target) },
       compress: zstdCompress,
@@ -111,7 +111,7 @@ export async function buildIncrementRow(db: Db, bucket: R2Bucket, id: string, no
       await finish(db, row, { status: "skipped", detail, sha256, size: bytes.byteLength, fromFilesSha256: base.digest, builtAt: now });
       return { status: "skipped", detail };
     }
-    const built = { status: "built" as const, sha256, size: bytes.byteLength, fromFilesSha256: base.digest, detail: `zstd level ${header.level}`, builtAt: now };
+    const built = { status: "built" as const, sha256, size: bytes.byteLength, fromFilesSha256: base.digest, detail: `zstd level ${prelude.level}`, builtAt: now };
     if (to.encKeyWrapped) {
       // Encrypted target: only the ciphertext is stored (under the target version's key).
       const { ciphertext, iv } = await encryptObject(await versionKey(packageKeySecret, to), bytes);
