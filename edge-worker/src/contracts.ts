@@ -84,6 +84,25 @@ function componentOf(schema: z.core.$ZodType): Record<string, unknown> {
   return rest;
 }
 
+/** A content-addressed download route (packages, increments): the same answers for both. */
+function download(what: string, contentType: string, description?: string): Record<string, unknown> {
+  return {
+    get: {
+      summary: `Download ${what === "increment" ? "an incremental package" : "a package"} (also HEAD); supports Range and If-None-Match`,
+      ...(description !== undefined ? { description } : {}),
+      parameters: [{ name: "sha256", in: "path", required: true, schema: componentOf(Sha256Schema) }],
+      responses: {
+        200: { description: `The whole ${what}`, content: { [contentType]: { schema: { type: "string", format: "binary" } } } },
+        206: { description: "The requested byte range" },
+        304: { description: "Not modified: the client already holds these bytes" },
+        400: error("Not a sha256"),
+        404: error(`No such ${what}`),
+        416: error("Range not satisfiable"),
+      },
+    },
+  };
+}
+
 /** The edge's OpenAPI 3.1 document, built from the schemas above on first request. */
 export function edgeOpenApiDocument(): Record<string, unknown> {
   return {
@@ -114,35 +133,12 @@ export function edgeOpenApiDocument(): Record<string, unknown> {
           },
         },
       },
-      "/v1/packages/{sha256}": {
-        get: {
-          summary: "Download a package (also HEAD); supports Range and If-None-Match",
-          parameters: [{ name: "sha256", in: "path", required: true, schema: componentOf(Sha256Schema) }],
-          responses: {
-            200: { description: "The whole package", content: { "application/zip": { schema: { type: "string", format: "binary" } } } },
-            206: { description: "The requested byte range" },
-            304: { description: "Not modified: the client already holds these bytes" },
-            400: error("Not a sha256"),
-            404: error("No such package"),
-            416: error("Range not satisfiable"),
-          },
-        },
-      },
-      "/v1/increments/{sha256}": {
-        get: {
-          summary: "Download an incremental package (also HEAD); supports Range and If-None-Match",
-          description: "Offered in a manifest's `increment` to a client on its base version; format in docs/increments.md. Encrypted (AES-256-GCM) when the manifest's `increment.encryption` says so.",
-          parameters: [{ name: "sha256", in: "path", required: true, schema: componentOf(Sha256Schema) }],
-          responses: {
-            200: { description: "The whole increment", content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } } },
-            206: { description: "The requested byte range" },
-            304: { description: "Not modified: the client already holds these bytes" },
-            400: error("Not a sha256"),
-            404: error("No such increment"),
-            416: error("Range not satisfiable"),
-          },
-        },
-      },
+      "/v1/packages/{sha256}": download("package", "application/zip"),
+      "/v1/increments/{sha256}": download(
+        "increment",
+        "application/octet-stream",
+        "Offered in a manifest's `increment` to a client on its base version; format in docs/increments.md. Encrypted (AES-256-GCM) when the manifest's `increment.encryption` says so.",
+      ),
       "/.well-known/jwks.json": {
         get: {
           summary: "Public keys that verify check manifests",
