@@ -12,6 +12,7 @@ export type ErrorCode =
   | "not_found"
   | "conflict" // the request contradicts current state (a seed rule refuses it)
   | "payload_too_large"
+  | "uri_too_long" // a query string over the route's limit (GET /v1/check)
   | "unsupported_media_type"
   | "rate_limited"
   | "bad_package" // an uploaded archive is broken, empty or unsafe
@@ -27,7 +28,7 @@ export interface ErrorBody {
   error: { code: ErrorCode; message: string; issues?: ErrorIssue[] };
 }
 
-export function statusOf(code: ErrorCode): 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 500 {
+export function statusOf(code: ErrorCode): 400 | 401 | 403 | 404 | 409 | 413 | 414 | 415 | 422 | 429 | 500 {
   switch (code) {
     case "bad_request":
       return 400;
@@ -41,6 +42,8 @@ export function statusOf(code: ErrorCode): 400 | 401 | 403 | 404 | 409 | 413 | 4
       return 409;
     case "payload_too_large":
       return 413;
+    case "uri_too_long":
+      return 414;
     case "unsupported_media_type":
       return 415;
     case "bad_package":

@@ -117,8 +117,11 @@ describe("POST /v1/check validation", () => {
 
   it("answers unknown routes and wrong methods with 4xx in the error shape", async () => {
     await expectError(await edgeFetch("/v1/nope"), 404, "not_found");
-    const get = await edgeFetch("/v1/check");
-    expect(get.status).toBe(404);
-    expect((await get.json<ErrorBody>()).error.code).toBe("not_found");
+    const put = await edgeFetch("/v1/check", { method: "PUT", body: "{}" });
+    expect(put.status).toBe(404);
+    expect((await put.json<ErrorBody>()).error.code).toBe("not_found");
+    // GET is the query form of the check: without a query it is a check missing every field.
+    const get = await expectError(await edgeFetch("/v1/check"), 400, "bad_request");
+    expect(issuePaths(get)).toEqual(expect.arrayContaining(["appId", "hostAppId", "platform"]));
   });
 });

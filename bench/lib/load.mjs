@@ -2,8 +2,10 @@
 // (`taskset -c 1 node bench/lib/load.mjs spec.json`). Prints one JSON line with the result.
 //
 // spec: { url, connections, duration (s) | amount, method, path, headers, body,
-//         bodies?: string[] (rotated, one per request), newUser?: { template, field, prefix }
-//         (a fresh value of `field` per request), countReasons?: bool (decode each manifest) }
+//         bodies?: string[] (rotated, one per request), paths?: string[] (rotated, one per request),
+//         newUser?: { template, field, prefix } (a fresh value of `field` per request in the JSON
+//         body) or { path, field, prefix } (appended to `path` as `&field=value`),
+//         countReasons?: bool (decode each manifest) }
 // Latencies are taken from autocannon's per-response event (fractional ms), not from its
 // histogram, which rounds to whole milliseconds.
 import { readFileSync } from "node:fs";
@@ -19,6 +21,11 @@ let next = 0;
 function setupRequest(req) {
   if (spec.bodies) {
     req.body = spec.bodies[next++ % spec.bodies.length];
+  } else if (spec.paths) {
+    req.path = spec.paths[next++ % spec.paths.length];
+  } else if (spec.newUser?.path !== undefined) {
+    const { path, field, prefix } = spec.newUser;
+    req.path = `${path}&${field}=${prefix}${next++}`;
   } else if (spec.newUser) {
     const { template, field, prefix } = spec.newUser;
     req.body = JSON.stringify({ ...template, [field]: `${prefix}${next++}` });
@@ -40,7 +47,7 @@ function onResponse(status, body) {
 
 const request = { method: spec.method ?? "GET", path: spec.path ?? "/" };
 // Only when bodies vary: with setupRequest autocannon rebuilds every request, which costs client CPU.
-if (spec.bodies || spec.newUser) request.setupRequest = setupRequest;
+if (spec.bodies || spec.paths || spec.newUser) request.setupRequest = setupRequest;
 if (spec.countReasons) request.onResponse = onResponse;
 if (spec.body !== undefined) request.body = spec.body;
 

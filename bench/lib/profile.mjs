@@ -59,6 +59,7 @@ export async function profileWorker(inspectorUrl, workerName, bundlePath, during
     const result = await during();
     const { result: stopped } = await session.send("Profiler.stop");
     session.close();
+    if (process.env.BENCH_PROFILE_DUMP) (await import("node:fs")).writeFileSync(process.env.BENCH_PROFILE_DUMP, JSON.stringify(stopped.profile));
     return { ...summarise(stopped.profile, moduleMap(bundlePath)), load: result };
   } catch (err) {
     return { error: String(err.message ?? err) };

@@ -9,10 +9,21 @@ const RANGE = { start: 65_536, length: 65_536 };
 /** A probe that gets no answer in this time counts as "not available", never as a hang. */
 const TIMEOUT_MS = 15_000;
 
-/** POST /v1/check; never throws. */
-export async function check(edgeUrl, body) {
+/** `GET /v1/check?…` for a client body (tickets as repeated `ticket` parameters), as the reference client sends it. */
+export function checkPath(body) {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(body)) {
+    if (name === "tickets") for (const t of value) params.append("ticket", t);
+    else params.append(name, String(value));
+  }
+  return `/v1/check?${params}`;
+}
+
+/** One check, `GET` (query) by default or `POST` (JSON body); never throws. */
+export async function check(edgeUrl, body, method = "GET") {
   try {
-    const res = await fetch(`${edgeUrl}/v1/check`, { method: "POST", headers: JSON_HEADERS, body: JSON.stringify(body), signal: AbortSignal.timeout(TIMEOUT_MS) });
+    const init = method === "GET" ? {} : { method: "POST", headers: JSON_HEADERS, body: JSON.stringify(body) };
+    const res = await fetch(`${edgeUrl}${method === "GET" ? checkPath(body) : "/v1/check"}`, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
     const text = await res.text();
     let json;
     try {
@@ -55,7 +66,10 @@ export function edgeScenarios({ urls, world, options }) {
   const edge = urls.edge;
   const hello = urls.hello;
   const base = { connections: options.connections, duration: options.duration };
-  const checkSpec = (extra) => ({ ...base, url: edge, method: "POST", path: "/v1/check", headers: JSON_HEADERS, ...extra });
+  const checkSpec = (extra) => ({ ...base, url: edge, method: "GET", ...extra });
+  const postSpec = (extra) => ({ ...base, url: edge, method: "POST", path: "/v1/check", headers: JSON_HEADERS, ...extra });
+  // The online pool: distinct users (GUIDs) of one host app on one installed version.
+  const onlineUsers = () => world.nonMembers.slice(0, options.poolSize).map((guid) => clientBody(APPS.online, { guid }));
   const state = {};
 
   return [
@@ -77,9 +91,19 @@ export function edgeScenarios({ urls, world, options }) {
       prepare: async () => {
         const r = await check(edge, clientBody(APPS.online, { guid: world.nonMembers[0] }));
         expect(r.status === 200 && r.claims?.reason === "online" && r.claims?.version === "2.0.0", `expected reason=online version=2.0.0, got ${brief(r)}`);
-        return "one client, snapshot with no tasks; answer: online 2.0.0, signed";
+        return `GET /v1/check?… (the reference client's form); ${options.poolSize} distinct users in rotation, snapshot with no tasks; answer: online 2.0.0, signed`;
       },
-      spec: () => checkSpec({ body: JSON.stringify(clientBody(APPS.online, { guid: world.nonMembers[0] })) }),
+      spec: () => checkSpec({ paths: onlineUsers().map(checkPath) }),
+    },
+    {
+      id: "onlinepost",
+      label: "check, online path, POST with a JSON body",
+      prepare: async () => {
+        const r = await check(edge, clientBody(APPS.online, { guid: world.nonMembers[0] }), "POST");
+        expect(r.status === 200 && r.claims?.reason === "online" && r.claims?.version === "2.0.0", `expected reason=online version=2.0.0, got ${brief(r)}`);
+        return "the same users and answers as the row above, the client context sent as a JSON body";
+      },
+      spec: () => postSpec({ bodies: onlineUsers().map((b) => JSON.stringify(b)) }),
     },
     {
       id: "tasks",
@@ -98,7 +122,7 @@ export function edgeScenarios({ urls, world, options }) {
           const isMember = acc >= 1;
           if (isMember) acc -= 1;
           const guid = isMember ? members[Math.floor((i / poolSize) * members.length) + 7] : world.nonMembers[i];
-          bodies.push(JSON.stringify(clientBody(APPS.tasks, { guid })));
+          bodies.push(checkPath(clientBody(APPS.tasks, { guid })));
         }
         const probe = clientBody(APPS.tasks, { guid: members[7] });
         const member = await check(edge, probe);
@@ -108,7 +132,7 @@ export function edgeScenarios({ urls, world, options }) {
         state.taskBodies = bodies;
         return `${poolSize} distinct users in rotation, ${Math.round(share * 100)}% of them in the whitelist (grayscale 2.1.0 from the 5th task), the rest not (online); four higher tasks each fail on one rule`;
       },
-      spec: () => checkSpec({ bodies: state.taskBodies }),
+      spec: () => checkSpec({ paths: state.taskBodies }),
     },
     {
       id: "admit",
@@ -121,7 +145,7 @@ export function edgeScenarios({ urls, world, options }) {
         expect(r.tickets.length > 0, "admitted, but the answer carries no admission ticket");
         return `cap ${world.admitCap.toLocaleString("en-US")} (never reached); every request a new GUID -> one GrayscaleCounter.admit per request`;
       },
-      spec: (round) => checkSpec({ newUser: { template: clientBody(APPS.admit), field: "guid", prefix: `r${round}-${Date.now()}-` } }),
+      spec: (round) => checkSpec({ newUser: { path: checkPath(clientBody(APPS.admit)), field: "guid", prefix: `r${round}-${Date.now()}-` } }),
     },
     {
       id: "repeat",
@@ -132,12 +156,13 @@ export function edgeScenarios({ urls, world, options }) {
         const answers = await pool(users, 16, (guid) => check(edge, clientBody(APPS.admit, { guid })));
         const bad = answers.find((r) => r.status !== 200 || r.claims?.reason !== "grayscale" || r.tickets.length === 0);
         expect(!bad, `admitting the pool: expected grayscale with a ticket, got ${bad && brief(bad)}`);
-        state.repeatBodies = users.map((guid, i) => JSON.stringify(clientBody(APPS.admit, { guid, installedVersion: "2.1.0", tickets: answers[i].tickets })));
-        const again = await check(edge, JSON.parse(state.repeatBodies[0]));
+        const replays = users.map((guid, i) => clientBody(APPS.admit, { guid, installedVersion: "2.1.0", tickets: answers[i].tickets }));
+        state.repeatPaths = replays.map(checkPath);
+        const again = await check(edge, replays[0]);
         expect(again.status === 200 && again.claims?.reason === "grayscale", `replay with the ticket: expected grayscale, got ${brief(again)}`);
         return `${options.poolSize} users admitted first, then their checks replayed with their tickets (no counter call expected)`;
       },
-      spec: () => checkSpec({ bodies: state.repeatBodies }),
+      spec: () => checkSpec({ paths: state.repeatPaths }),
     },
     {
       id: "range",

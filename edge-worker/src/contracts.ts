@@ -8,6 +8,8 @@
 import en from "zod/v4/locales/en.js";
 import * as z from "zod/mini";
 import type { ClientContext } from "../../core/decide";
+import { ApiError } from "../../core/errors";
+import { validationError } from "../../core/contracts/validation";
 import { isSemver, parseLooseVersion } from "../../core/semver";
 
 // zod/mini ships no messages by default; the error shape names them (`issues[].message`).
@@ -68,6 +70,107 @@ const PublicJwkSchema = z.object({
   alg: z.literal("EdDSA"),
   use: z.literal("sig"),
 });
+
+/**
+ * `GET /v1/check` carries the same fields as the POST body in its query string
+ * (application/x-www-form-urlencoded, as CodePush's update check does): `ticket` once per
+ * admission ticket, `trial=true|false`, every other field at most once. No request body means
+ * no body stream to read, which is most of what a POST costs the runtime (BENCHMARKS.md).
+ */
+export const QUERY_LIMIT = 8 * 1024;
+
+/**
+ * The field schemas of CheckRequestSchema, each with a memo of values it accepted when the field's
+ * values repeat across clients (the app, host app and their versions, OS, network, device
+ * model...): such a value is checked by zod the first time an isolate sees it, then recognised.
+ * Per-user values (guid, deviceId, account) and tickets are checked by zod every time.
+ */
+interface QueryField {
+  schema: z.ZodMiniType;
+  required: boolean;
+  accepted: Set<string> | null;
+}
+const REPEATING_FIELDS = new Set(["appId", "hostAppId", "hostAppVersion", "platform", "osVersion", "network", "brand", "model", "installedVersion", "baseLibraryVersion"]);
+/** Distinct accepted values kept per field; past it the memo starts over (made-up values cannot grow it). */
+const MAX_ACCEPTED = 512;
+const QUERY_FIELDS: ReadonlyMap<string, QueryField> = new Map(
+  Object.entries(CheckRequestSchema.shape)
+    .filter(([name]) => name !== "tickets")
+    .map(([name, schema]): [string, QueryField] => [name, { schema, required: !(schema instanceof z.ZodMiniOptional), accepted: REPEATING_FIELDS.has(name) ? new Set() : null }]),
+);
+const REQUIRED_FIELDS = [...QUERY_FIELDS.values()].filter((f) => f.required).length;
+
+/** Whether `field` accepts `value`: the memo, else the field's own zod schema. */
+function accepts(field: QueryField, value: unknown): boolean {
+  const memo = field.accepted;
+  if (memo !== null && memo.has(value as string)) return true;
+  if (!field.schema.safeParse(value).success) return false;
+  if (memo !== null) {
+    if (memo.size >= MAX_ACCEPTED) memo.clear();
+    memo.add(value as string);
+  }
+  return true;
+}
+
+/**
+ * The check request in `query` (the part after `?`, without it), validated by the same schema as
+ * the POST body: every value by its field's schema, required fields present, nothing unknown.
+ * Throws 414 past QUERY_LIMIT, 400 on an unknown or repeated parameter or a broken
+ * percent-escape, and on a value the schema refuses the same 400 as CheckRequestSchema gives (it
+ * is run on the whole request to report the issues, `tickets.N` for the N-th `ticket`).
+ */
+export function checkRequestFromQuery(query: string): CheckRequest {
+  if (query.length > QUERY_LIMIT) throw new ApiError("uri_too_long", `check queries are limited to ${QUERY_LIMIT} characters`);
+  const fields: Record<string, unknown> = {};
+  let tickets: string[] | undefined;
+  let valid = true;
+  let required = 0;
+  let start = 0;
+  while (start <= query.length) {
+    let end = query.indexOf("&", start);
+    if (end < 0) end = query.length;
+    if (end > start) {
+      const eq = query.indexOf("=", start);
+      const split = eq >= 0 && eq < end;
+      const name = decodeQueryPart(query.slice(start, split ? eq : end));
+      const value = split ? decodeQueryPart(query.slice(eq + 1, end)) : "";
+      if (name === "ticket") (tickets ??= []).push(value);
+      else {
+        const field = QUERY_FIELDS.get(name);
+        if (field === undefined) throw queryIssue(name, name === "tickets" ? 'pass each ticket as its own "ticket" parameter' : "unknown parameter");
+        if (Object.hasOwn(fields, name)) throw queryIssue(name, "given more than once");
+        const parsed = name === "trial" ? (value === "true" ? true : value === "false" ? false : value) : value;
+        fields[name] = parsed;
+        if (!accepts(field, parsed)) valid = false;
+        else if (field.required) required++;
+      }
+    }
+    start = end + 1;
+  }
+  if (tickets !== undefined) {
+    fields.tickets = tickets;
+    if (!CheckRequestSchema.shape.tickets.safeParse(tickets).success) valid = false;
+  }
+  if (valid && required === REQUIRED_FIELDS) return fields as CheckRequest;
+  // Something is wrong: the whole schema names it, in the same words as for a POST body.
+  const result = CheckRequestSchema.safeParse(fields);
+  if (!result.success) throw validationError(result.error);
+  return result.data;
+}
+
+function queryIssue(name: string, message: string): ApiError {
+  return validationError({ issues: [{ path: [name.length > 64 ? `${name.slice(0, 64)}…` : name], message }] });
+}
+
+/** One name or value of a form-encoded query: `+` is a space, then percent-decoding. */
+function decodeQueryPart(part: string): string {
+  if (part.indexOf("%") < 0 && part.indexOf("+") < 0) return part;
+  try {
+    return decodeURIComponent(part.replaceAll("+", " "));
+  } catch {
+    throw new ApiError("bad_request", "the query string has a broken percent-escape");
+  }
+}
 
 /** Splits a check request into the client's facts (what the domain decides on) and its tickets. */
 export function splitCheckRequest(request: CheckRequest): { client: ClientContext; tickets: string[] } {

@@ -1,5 +1,5 @@
 /**
- * `POST /v1/check`: which version of a mini program this client should run, as a signed
+ * `GET /v1/check?…` and `POST /v1/check`: which version of a mini program this client should run, as a signed
  * manifest (ARCHITECTURE.md "The hot path"). Reads only the snapshot (and whitelists) from R2,
  * never D1; a Durable Object only for capped grayscale admission (edge-worker/src/grayscale.ts).
  */
@@ -8,12 +8,13 @@ import { notFound } from "../../../core/errors";
 import { buildManifestClaims } from "../../../core/manifest";
 import { type EdgeBindings, counterNamespace, readNumberVar } from "../env";
 import { readGeo } from "../geo";
-import { CheckRequestSchema, splitCheckRequest } from "../contracts";
+import { answerKey, cachedAnswer, rememberAnswer } from "../answer-cache";
+import { CheckRequestSchema, checkRequestFromQuery, splitCheckRequest } from "../contracts";
 import { NO_GRAYSCALE, chooseGrayscale } from "../grayscale";
 import { decisionKey } from "../package-keys";
 import { manifestWindowStart, signedManifest } from "../signing";
 import { snapshotCache } from "../snapshot-cache";
-import { JSON_NO_STORE_HEADERS } from "../headers";
+import { CHECK_HEADERS } from "../headers";
 import { parseJsonRequest } from "../validate";
 
 const DEFAULT_SNAPSHOT_TTL_MS = 2_000;
@@ -35,17 +36,26 @@ export function pathOf(url: string): string {
   return query < 0 ? rest : rest.slice(0, query);
 }
 
+/** The query string of a request URL (without `?`), "" when there is none. */
+export function queryOf(url: string): string {
+  const mark = url.indexOf("?");
+  return mark < 0 ? "" : url.slice(mark + 1);
+}
+
 /**
  * Decide the version for one client (grayscale task or online) and sign the answer. A plain
  * function of the request, not a Hono route: this is the hot path, and the edge's `fetch` calls
- * it before any router (edge-worker/src/index.ts; BENCHMARKS.md shows why).
+ * it before any router (edge-worker/src/index.ts; BENCHMARKS.md shows why). `url` is
+ * `request.url`, read once by the caller.
  */
-export async function answerCheck(request: Request, env: EdgeBindings): Promise<Response> {
-  const { client, tickets: presented } = splitCheckRequest(await parseJsonRequest(request, CheckRequestSchema));
+export async function answerCheck(request: Request, url: string, env: EdgeBindings): Promise<Response> {
+  const { client, tickets: presented } = splitCheckRequest(
+    request.method === "GET" ? checkRequestFromQuery(queryOf(url)) : await parseJsonRequest(request, CheckRequestSchema),
+  );
   const now = Date.now();
   const ttlMs = readNumberVar(env.SNAPSHOT_TTL_MS, DEFAULT_SNAPSHOT_TTL_MS);
   // Every await below is skipped when its answer is already in hand (a fresh snapshot, no
-  // grayscale task, no encryption, a manifest signed in this window): the common case.
+  // grayscale task, an answer already signed in this window): the common case.
   const cached = snapshotCache.peek(client.appId, ttlMs, now);
   const snapshot = cached !== undefined ? cached : await snapshotCache.get(env.PACKAGES, client.appId, ttlMs, now);
   if (!snapshot) throw notFound("mini program");
@@ -58,23 +68,31 @@ export async function answerCheck(request: Request, env: EdgeBindings): Promise<
           ticketSecret: env.ADMISSION_TICKET_SECRET,
         })
       : NO_GRAYSCALE;
-  const origin = originOf(request.url);
+  const origin = originOf(url);
   const decision = decideVersion(snapshot, client, now, grayscale.choice);
-  const encryptionKey = decision.status === "ok" && decision.package.encryption ? await decisionKey(decision, client.appId, env.PACKAGE_KEY_SECRET) : undefined;
-  const claims = buildManifestClaims({
-    decision,
-    client,
-    revision: snapshot.revision,
-    // The window start, not `now`: identical answers within a window share one signature.
-    nowMs: manifestWindowStart(now),
-    ttlSeconds: readNumberVar(env.MANIFEST_TTL_SECONDS, DEFAULT_MANIFEST_TTL_SECONDS),
-    packageUrl: (sha256) => `${origin}/v1/packages/${sha256}`,
-    incrementUrl: (sha256) => `${origin}/v1/increments/${sha256}`,
-    ...(encryptionKey !== undefined ? { encryptionKey } : {}),
-  });
-  const signed = signedManifest(claims, env.MANIFEST_SIGNING_KEY);
-  const manifest = typeof signed === "string" ? signed : await signed;
-  const body = grayscale.tickets.length > 0 ? { manifest, tickets: grayscale.tickets } : { manifest };
+  const ttlSeconds = readNumberVar(env.MANIFEST_TTL_SECONDS, DEFAULT_MANIFEST_TTL_SECONDS);
+  // The window start, not `now`: identical answers within a window share one signature.
+  const windowStart = manifestWindowStart(now);
+  const secret = env.MANIFEST_SIGNING_KEY;
+  const key = answerKey(decision, client, ttlSeconds, origin);
+  const answer = cachedAnswer(snapshot, key, windowStart, secret) ?? (await buildAnswer());
   // The answer depends on the client and changes with every publish: no shared cache may keep it.
-  return new Response(JSON.stringify(body), { status: 200, headers: JSON_NO_STORE_HEADERS });
+  if (grayscale.tickets.length === 0) return new Response(answer.body, { status: 200, headers: CHECK_HEADERS });
+  return new Response(JSON.stringify({ manifest: answer.manifest, tickets: grayscale.tickets }), { status: 200, headers: CHECK_HEADERS });
+
+  async function buildAnswer() {
+    const encryptionKey = decision.status === "ok" && decision.package.encryption ? await decisionKey(decision, client.appId, env.PACKAGE_KEY_SECRET) : undefined;
+    const claims = buildManifestClaims({
+      decision,
+      client,
+      revision: snapshot!.revision,
+      nowMs: windowStart,
+      ttlSeconds,
+      packageUrl: (sha256) => `${origin}/v1/packages/${sha256}`,
+      incrementUrl: (sha256) => `${origin}/v1/increments/${sha256}`,
+      ...(encryptionKey !== undefined ? { encryptionKey } : {}),
+    });
+    const signed = signedManifest(claims, secret);
+    return rememberAnswer(snapshot!, key, windowStart, secret, typeof signed === "string" ? signed : await signed);
+  }
 }

@@ -1,0 +1,64 @@
+/**
+ * Whole check answers shared between clients (ARCHITECTURE.md "The hot path"). A manifest never
+ * names the user: two clients with the same decision, host app and installed version in the same
+ * signing window get the same signed bytes. So an isolate builds the claims, signs them and
+ * encodes the JSON answer once per distinct answer and window; every other client with that
+ * answer costs a Map lookup, and the response is made from bytes already encoded.
+ *
+ * Entries hang off the snapshot object they were decided from (a new snapshot, i.e. a publish,
+ * starts empty) and are dropped when the signing window or the signing key changes.
+ */
+import type { ClientContext, Decision } from "../../core/decide";
+import type { Snapshot } from "../../core/snapshot";
+
+export interface Answer {
+  /** the compact JWS */
+  manifest: string;
+  /** `{"manifest": ...}` as UTF-8: the answer when no ticket is handed back */
+  body: Uint8Array;
+}
+
+interface Shelf {
+  windowStart: number;
+  secret: string;
+  answers: Map<string, Answer>;
+}
+
+/** Distinct answers per snapshot and window: host apps x installed versions x decisions. */
+const MAX_ANSWERS = 1_024;
+const shelves = new WeakMap<Snapshot, Shelf>();
+const encoder = new TextEncoder();
+
+/**
+ * Everything the claims depend on besides the snapshot, the window and the key: the decision
+ * (its reason fixes the status; with the version and task it fixes the package, its increments
+ * and its encryption key; with the installed version it fixes `rollback`), the client's host
+ * app and installed version (`aud`, `installedVersion`, the increment offered), the manifest TTL
+ * and the origin the package URLs are built on.
+ */
+export function answerKey(decision: Decision, client: ClientContext, ttlSeconds: number, origin: string): string {
+  const d = decision.status === "ok" ? `${decision.reason}\n${decision.version}\n${decision.taskId ?? ""}\n${decision.pagePath ?? ""}` : decision.reason;
+  return `${client.hostAppId}\n${client.installedVersion ?? ""}\n${ttlSeconds}\n${origin}\n${d}`;
+}
+
+/** The answer already built for `key` from this snapshot, in this window, with this key. */
+export function cachedAnswer(snapshot: Snapshot, key: string, windowStart: number, secret: string): Answer | undefined {
+  const shelf = shelves.get(snapshot);
+  if (shelf === undefined || shelf.windowStart !== windowStart || shelf.secret !== secret) return undefined;
+  return shelf.answers.get(key);
+}
+
+/** Keeps the signed `manifest` as the answer for `key`; returns it with its encoded body. */
+export function rememberAnswer(snapshot: Snapshot, key: string, windowStart: number, secret: string, manifest: string): Answer {
+  const answer: Answer = { manifest, body: encoder.encode(JSON.stringify({ manifest })) };
+  let shelf = shelves.get(snapshot);
+  // A signature that finished after the next window began is served, not kept.
+  if (shelf !== undefined && shelf.windowStart > windowStart) return answer;
+  if (shelf === undefined || shelf.windowStart !== windowStart || shelf.secret !== secret) {
+    shelf = { windowStart, secret, answers: new Map() };
+    shelves.set(snapshot, shelf);
+  }
+  if (shelf.answers.size >= MAX_ANSWERS) shelf.answers.clear();
+  shelf.answers.set(key, answer);
+  return answer;
+}
