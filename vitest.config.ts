@@ -38,6 +38,9 @@ export default defineConfig(async () => {
                   ADMISSION_TICKET_SECRET: "test-admission-ticket-secret-0123456789abcdef",
                   ALLOW_GEO_OVERRIDE: "true",
                   PACKAGE_KEY_SECRET: "test-package-key-secret-0123456789abcdef0123",
+                  // Admission leases are off by default in tests, so counts are read right after answers;
+                  // test/edge-admission-leases.test.ts turns them on for its own requests.
+                  ADMISSION_LEASE_SIZE: "0",
                 },
               },
             }),

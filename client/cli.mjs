@@ -3,7 +3,7 @@
 //
 //   node client/cli.mjs --edge http://127.0.0.1:8787 --app <appId> --host-app <hostAppId> --dir ./device
 //       [--keys pinned-jwks.json] [--platform android|ios] [--os 14] [--host-app-version 8.0.0]
-//       [--guid <id>] [--account <id>] [--network wifi] [--preset <file.apkg>]
+//       [--guid <id>] [--account <id>] [--network wifi] [--preset <file.apkg>] [--check-method GET|POST]
 //
 // The installed files and the trusted state go under <dir>/<appId>/ (client/src/node.ts).
 // Real apps pin the platform keys when they are built; this tool pins them from `--keys`, or
@@ -37,6 +37,7 @@ const { values: args } = parseArgs({
     account: { type: "string" },
     network: { type: "string" },
     preset: { type: "string" },
+    "check-method": { type: "string", default: "GET" },
   },
 });
 for (const required of ["edge", "app", "host-app", "dir"]) {
@@ -45,6 +46,10 @@ for (const required of ["edge", "app", "host-app", "dir"]) {
     process.exit(2);
   }
 }
+if (args["check-method"] !== "GET" && args["check-method"] !== "POST") {
+  console.error("--check-method is GET or POST");
+  process.exit(2);
+}
 
 const client = await loadClient();
 const dir = args.dir;
@@ -52,7 +57,7 @@ mkdirSync(dir, { recursive: true });
 const pinned = await pinnedKeys();
 const device = { hostAppVersion: args["host-app-version"], platform: args.platform, osVersion: args.os };
 for (const key of ["guid", "account", "network"]) if (args[key]) device[key] = args[key];
-const graycast = client.createNodeClient({ edge: args.edge, appId: args.app, hostAppId: args["host-app"], device, platformKeys: pinned }, dir);
+const graycast = client.createNodeClient({ edge: args.edge, appId: args.app, hostAppId: args["host-app"], device, platformKeys: pinned, checkMethod: args["check-method"] }, dir);
 
 try {
   if (args.preset) {

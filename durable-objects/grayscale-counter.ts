@@ -7,14 +7,26 @@
  *   admitted(user_key TEXT PRIMARY KEY, admitted_at INTEGER,   one row per admitted user;
  *            host_app_id TEXT, platform TEXT)                   host app and platform are NULL
  *                                                              for rows written before step 2
- *   counter(id = 1, admitted INTEGER)                         rows in `admitted`, kept so
- *                                                             admission is O(1), not a count(*)
+ *   counter(id = 1, admitted INTEGER,                         rows in `admitted`, kept so
+ *           reserved INTEGER)                                 admission is O(1), not a count(*);
+ *                                                             slots leased and not yet settled
+ *   leases(id TEXT PK, granted, settled, next_batch,          blocks of slots held by edge
+ *          expires_at, open INTEGER)                          isolates (see `lease`)
  *   by_host_app(host_app_id TEXT PK, admitted INTEGER)        the same count by host app,
  *   by_platform(platform TEXT PK, admitted INTEGER)           platform and hour of admission,
  *   by_hour(hour INTEGER PK, admitted INTEGER)                kept in step with `admitted` so
  *                                                             progress never scans the users
  *   schema_version(version INTEGER)                           migrations applied so far
  * Rows from before step 2 are tallied under host app and platform "unknown".
+ *
+ * Admission leases (docs/scale.md): a busy edge isolate takes a block of slots in one call
+ * (`lease`), admits new users from it without calling the object, and reports them in batches
+ * (`settle`). The invariant that makes the cap exact is `admitted + reserved <= cap`, kept by
+ * this object's transactions: a slot is either free, reserved by an open lease, or a user.
+ * A reported user already admitted (by another isolate, or directly) frees its slot, so each
+ * user is counted once. A lease whose holder never settles it (the isolate died) keeps its
+ * slots reserved: the cap may then be under-filled by them, never exceeded, because the users
+ * such an isolate admitted before it died hold the version without the object knowing them.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Platform } from "../core/decide";
@@ -31,8 +43,46 @@ export interface AdmitMeta {
   platform: Platform;
 }
 
+/** A block of slots an edge isolate admits new users from, without a call per user. */
+export interface Lease {
+  id: string;
+  granted: number;
+  /** ms epoch; the holder stops admitting from the lease before this (LEASE_MARGIN_MS) */
+  expiresAt: number;
+}
+
+/** A user an isolate admitted from a lease, reported by `settle`. */
+export interface LeasedAdmission extends AdmitMeta {
+  userKey: string;
+  /** ms epoch of the admission (hourly progress) */
+  at: number;
+}
+
+export interface SettleResult {
+  /** users of the batch that were new to the task */
+  admitted: number;
+  /** users of the batch already admitted: their slots went back to the free pool */
+  duplicates: number;
+  /** users admitted so far */
+  count: number;
+}
+
+/** How long a lease may be admitted from, by default and at most; its holder gives back what it did not use when it ends. */
+export const LEASE_TTL_MS = 10_000;
+export const MIN_LEASE_TTL_MS = 1_000;
+export const MAX_LEASE_TTL_MS = 60_000;
+/** The holder stops admitting this long (at most a quarter of the lease) before its end, so clock skew cannot matter. */
+export const LEASE_MARGIN_MS = 1_000;
+/** Largest lease; and a lease never takes more than 1/LEASE_SHARE of the free slots. */
+export const MAX_LEASE = 1_024;
+const LEASE_SHARE = 4;
+/** Users per `settle` call. */
+export const MAX_SETTLE_BATCH = 256;
+
 export interface CounterProgress {
   admitted: number;
+  /** slots held by edge isolates' open leases, not yet settled (admitted + reserved <= cap) */
+  reserved: number;
   byHostApp: Record<string, number>;
   byPlatform: Record<string, number>;
   /** hour = ms epoch of the start of the hour (UTC), ascending; hours without admissions are left out */
@@ -52,6 +102,8 @@ const MIGRATIONS: readonly string[] = [
    INSERT INTO by_host_app SELECT 'unknown', count(*) FROM admitted HAVING count(*) > 0;
    INSERT INTO by_platform SELECT 'unknown', count(*) FROM admitted HAVING count(*) > 0;
    INSERT INTO by_hour SELECT (admitted_at / 3600000) * 3600000, count(*) FROM admitted GROUP BY 1;`,
+  `ALTER TABLE counter ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE leases (id TEXT PRIMARY KEY, granted INTEGER NOT NULL, settled INTEGER NOT NULL, expires_at INTEGER NOT NULL, open INTEGER NOT NULL) WITHOUT ROWID;`,
 ];
 
 const MAX_USER_KEY_LENGTH = 256;
@@ -62,6 +114,18 @@ function checkUserKey(userKey: unknown): asserts userKey is string {
   if (typeof userKey !== "string" || userKey.length === 0 || userKey.length > MAX_USER_KEY_LENGTH) {
     throw new RangeError(`userKey must be 1..${MAX_USER_KEY_LENGTH} characters`);
   }
+}
+
+function checkCap(cap: unknown): asserts cap is number {
+  if (!Number.isSafeInteger(cap) || (cap as number) < 0) throw new RangeError("cap must be a non-negative integer");
+}
+
+function checkMeta(meta: AdmitMeta | undefined, where = "meta"): asserts meta is AdmitMeta {
+  const hostAppId = meta?.hostAppId;
+  if (typeof hostAppId !== "string" || hostAppId.length === 0 || hostAppId.length > MAX_HOST_APP_ID_LENGTH) {
+    throw new RangeError(`${where}.hostAppId must be 1..${MAX_HOST_APP_ID_LENGTH} characters`);
+  }
+  if (meta!.platform !== "android" && meta!.platform !== "ios") throw new RangeError(`${where}.platform must be android or ios`);
 }
 
 export class GrayscaleCounter extends DurableObject<Cloudflare.EdgeEnv> {
@@ -89,38 +153,106 @@ export class GrayscaleCounter extends DurableObject<Cloudflare.EdgeEnv> {
    * 1. the arguments (user key length, cap a non-negative integer, host app id, platform);
    * 2. a user already admitted stays admitted, whatever the cap is now (seed: users already
    *    in the grayscale keep the version); their first host app and platform are kept;
-   * 3. a new user is admitted only while fewer than `cap` users are.
+   * 3. a new user is admitted only while fewer than `cap` users are, counting the slots open
+   *    leases reserve.
    * Runs synchronously in one transaction, so concurrent calls cannot both take the last slot.
    */
   async admit(userKey: string, cap: number, meta: AdmitMeta): Promise<AdmitResult> {
     checkUserKey(userKey);
-    if (!Number.isSafeInteger(cap) || cap < 0) throw new RangeError("cap must be a non-negative integer");
-    const hostAppId = meta?.hostAppId;
-    if (typeof hostAppId !== "string" || hostAppId.length === 0 || hostAppId.length > MAX_HOST_APP_ID_LENGTH) {
-      throw new RangeError(`meta.hostAppId must be 1..${MAX_HOST_APP_ID_LENGTH} characters`);
-    }
-    if (meta.platform !== "android" && meta.platform !== "ios") throw new RangeError("meta.platform must be android or ios");
-
-    const sql = this.ctx.storage.sql;
+    checkCap(cap);
+    checkMeta(meta);
     return this.ctx.storage.transactionSync(() => {
-      const count = sql.exec<{ admitted: number }>("SELECT admitted FROM counter WHERE id = 1").one().admitted;
-      const known = sql.exec("SELECT 1 FROM admitted WHERE user_key = ?", userKey).toArray().length > 0;
-      if (known) return { admitted: true, count };
-      if (count >= cap) return { admitted: false, count };
-      const now = Date.now();
-      sql.exec("INSERT INTO admitted (user_key, admitted_at, host_app_id, platform) VALUES (?, ?, ?, ?)", userKey, now, hostAppId, meta.platform);
-      sql.exec("UPDATE counter SET admitted = admitted + 1 WHERE id = 1");
-      sql.exec("INSERT INTO by_host_app VALUES (?, 1) ON CONFLICT (host_app_id) DO UPDATE SET admitted = admitted + 1", hostAppId);
-      sql.exec("INSERT INTO by_platform VALUES (?, 1) ON CONFLICT (platform) DO UPDATE SET admitted = admitted + 1", meta.platform);
-      sql.exec("INSERT INTO by_hour VALUES (?, 1) ON CONFLICT (hour) DO UPDATE SET admitted = admitted + 1", Math.floor(now / HOUR_MS) * HOUR_MS);
+      const { admitted: count, reserved } = this.#counter();
+      if (this.#isAdmitted(userKey)) return { admitted: true, count };
+      // Slots reserved by leases are not free: their holders may be admitting from them now.
+      if (count + reserved >= cap) return { admitted: false, count };
+      this.#record(userKey, meta, Date.now());
+      this.ctx.storage.sql.exec("UPDATE counter SET admitted = admitted + 1 WHERE id = 1");
       return { admitted: true, count: count + 1 };
     });
+  }
+
+  /**
+   * Reserves up to `want` slots under `cap` for one edge isolate, for LEASE_TTL_MS. Grants at
+   * most a quarter of the free slots (so one isolate cannot strand the end of a cap) and nothing
+   * when that is under one slot: near the cap every admission is judged here, one by one.
+   * Returns null when nothing is granted.
+   */
+  async lease(cap: number, want: number, ttlMs: number = LEASE_TTL_MS): Promise<Lease | null> {
+    checkCap(cap);
+    if (!Number.isSafeInteger(want) || want < 1 || want > MAX_LEASE) throw new RangeError(`want must be 1..${MAX_LEASE}`);
+    if (!Number.isSafeInteger(ttlMs) || ttlMs < MIN_LEASE_TTL_MS || ttlMs > MAX_LEASE_TTL_MS) throw new RangeError(`ttlMs must be ${MIN_LEASE_TTL_MS}..${MAX_LEASE_TTL_MS}`);
+    const sql = this.ctx.storage.sql;
+    return this.ctx.storage.transactionSync(() => {
+      const { admitted, reserved } = this.#counter();
+      const granted = Math.min(want, Math.floor((cap - admitted - reserved) / LEASE_SHARE));
+      if (granted < 1) return null;
+      const lease: Lease = { id: crypto.randomUUID(), granted, expiresAt: Date.now() + ttlMs };
+      sql.exec("INSERT INTO leases (id, granted, settled, next_batch, expires_at, open) VALUES (?, ?, 0, 0, ?, 1)", lease.id, granted, lease.expiresAt);
+      sql.exec("UPDATE counter SET reserved = reserved + ? WHERE id = 1", granted);
+      return lease;
+    });
+  }
+
+  /**
+   * Records batch number `batch` (0, 1, 2... per lease) of users an isolate admitted from lease
+   * `leaseId` (at most what the lease has left); with `done`, the lease ends and its unused slots
+   * are free again. A user already admitted frees the slot it took. One transaction, and a batch
+   * number already applied changes nothing: a call whose answer was lost can be retried as is.
+   */
+  async settle(leaseId: string, batch: number, admissions: LeasedAdmission[], done: boolean): Promise<SettleResult> {
+    if (typeof leaseId !== "string" || leaseId.length === 0 || leaseId.length > 64) throw new RangeError("leaseId must be a lease id");
+    if (!Number.isSafeInteger(batch) || batch < 0) throw new RangeError("batch must be a non-negative integer");
+    if (!Array.isArray(admissions) || admissions.length > MAX_SETTLE_BATCH) throw new RangeError(`admissions must be an array of at most ${MAX_SETTLE_BATCH}`);
+    admissions.forEach((a, i) => {
+      checkUserKey(a?.userKey);
+      checkMeta(a, `admissions[${i}]`);
+      if (!Number.isSafeInteger(a.at) || a.at < 0) throw new RangeError(`admissions[${i}].at must be a ms epoch`);
+    });
+    const sql = this.ctx.storage.sql;
+    return this.ctx.storage.transactionSync(() => {
+      const lease = sql.exec<{ granted: number; settled: number; next_batch: number; open: number }>("SELECT granted, settled, next_batch, open FROM leases WHERE id = ?", leaseId).toArray()[0];
+      if (lease === undefined) throw new RangeError("no such lease");
+      if (batch < lease.next_batch) return { admitted: 0, duplicates: 0, count: this.#counter().admitted };
+      if (batch > lease.next_batch) throw new RangeError(`expected batch ${lease.next_batch}`);
+      if (lease.open !== 1) throw new RangeError("the lease is closed");
+      if (admissions.length > lease.granted - lease.settled) throw new RangeError("more admissions than the lease has left");
+      let added = 0;
+      for (const a of admissions) {
+        if (this.#isAdmitted(a.userKey)) continue;
+        this.#record(a.userKey, a, a.at);
+        added++;
+      }
+      // Every reported slot leaves `reserved`: a new user became `admitted`, a duplicate is free;
+      // `done` frees the slots never used.
+      const released = done ? lease.granted - lease.settled : admissions.length;
+      sql.exec("UPDATE leases SET settled = settled + ?, next_batch = next_batch + 1, open = ? WHERE id = ?", admissions.length, done ? 0 : 1, leaseId);
+      sql.exec("UPDATE counter SET admitted = admitted + ?, reserved = reserved - ? WHERE id = 1", added, released);
+      return { admitted: added, duplicates: admissions.length - added, count: this.#counter().admitted };
+    });
+  }
+
+  #counter(): { admitted: number; reserved: number } {
+    return this.ctx.storage.sql.exec<{ admitted: number; reserved: number }>("SELECT admitted, reserved FROM counter WHERE id = 1").one();
+  }
+
+  #isAdmitted(userKey: string): boolean {
+    return this.ctx.storage.sql.exec("SELECT 1 FROM admitted WHERE user_key = ?", userKey).toArray().length > 0;
+  }
+
+  /** One user's row and tallies (the caller bumps `counter.admitted`). */
+  #record(userKey: string, meta: AdmitMeta, at: number): void {
+    const sql = this.ctx.storage.sql;
+    sql.exec("INSERT INTO admitted (user_key, admitted_at, host_app_id, platform) VALUES (?, ?, ?, ?)", userKey, at, meta.hostAppId, meta.platform);
+    sql.exec("INSERT INTO by_host_app VALUES (?, 1) ON CONFLICT (host_app_id) DO UPDATE SET admitted = admitted + 1", meta.hostAppId);
+    sql.exec("INSERT INTO by_platform VALUES (?, 1) ON CONFLICT (platform) DO UPDATE SET admitted = admitted + 1", meta.platform);
+    sql.exec("INSERT INTO by_hour VALUES (?, 1) ON CONFLICT (hour) DO UPDATE SET admitted = admitted + 1", Math.floor(at / HOUR_MS) * HOUR_MS);
   }
 
   /** Whether `userKey` was ever admitted (sticky-only tasks: a client that lost its ticket). */
   async isAdmitted(userKey: string): Promise<boolean> {
     checkUserKey(userKey);
-    return this.ctx.storage.sql.exec("SELECT 1 FROM admitted WHERE user_key = ?", userKey).toArray().length > 0;
+    return this.#isAdmitted(userKey);
   }
 
   /**
@@ -130,7 +262,7 @@ export class GrayscaleCounter extends DurableObject<Cloudflare.EdgeEnv> {
    */
   async progress(): Promise<CounterProgress> {
     const sql = this.ctx.storage.sql;
-    const admitted = sql.exec<{ admitted: number }>("SELECT admitted FROM counter WHERE id = 1").one().admitted;
+    const { admitted, reserved } = this.#counter();
     const byHostApp: Record<string, number> = {};
     for (const row of sql.exec<{ key: string; admitted: number }>("SELECT host_app_id AS key, admitted FROM by_host_app")) byHostApp[row.key] = row.admitted;
     const byPlatform: Record<string, number> = {};
@@ -139,6 +271,6 @@ export class GrayscaleCounter extends DurableObject<Cloudflare.EdgeEnv> {
       .exec<{ hour: number; admitted: number }>("SELECT hour, admitted FROM by_hour ORDER BY hour")
       .toArray()
       .map((row) => ({ hour: row.hour, admitted: row.admitted }));
-    return { admitted, byHostApp, byPlatform, byHour };
+    return { admitted, reserved, byHostApp, byPlatform, byHour };
   }
 }

@@ -201,15 +201,22 @@ describe("reference client against the real edge and control plane", () => {
     expect(await store.load()).toBeNull();
   });
 
-  it("a manifest the edge signed for another host app is refused and the store is unchanged", async () => {
+  it.each(["GET", "POST"] as const)("a manifest the edge signed for another host app is refused and the store is unchanged (check by %s)", async (checkMethod) => {
     const appId = await makeMiniProgram(world);
     await approveZip(appId, "1.0.0", appPackage("1.0.0"));
     await publish(world, appId, "1.0.0");
     const store = new MemoryStore();
-    // An attacker in the middle swaps the request's host app for one the mini program is bound to.
-    const swap = (url: string, init?: RequestInit) => edgeFetch(url.slice(ORIGIN.length), url.endsWith("/v1/check") ? { ...init, body: String(init?.body).replace(world.host2, world.host1) } : init);
-    const client = device(appId, { hostAppId: world.host2 }, { store, fetch: swap });
+    // An attacker in the middle swaps the request's host app (in the query or the body) for one the mini program is bound to.
+    const methods: string[] = [];
+    const swap = (url: string, init?: RequestInit) => {
+      if (!url.startsWith(`${ORIGIN}/v1/check`)) return edgeFetch(url.slice(ORIGIN.length), init);
+      methods.push(init?.method ?? "GET");
+      const body = init?.body === undefined ? {} : { body: String(init.body).replace(world.host2, world.host1) };
+      return edgeFetch(url.slice(ORIGIN.length).replace(world.host2, world.host1), { ...init, ...body });
+    };
+    const client = device(appId, { hostAppId: world.host2, checkMethod }, { store, fetch: swap });
     await expect(client.update()).rejects.toMatchObject({ name: "ClientError", code: "mix_and_match" });
+    expect(methods).toEqual([checkMethod]);
     expect(await store.load()).toBeNull();
   });
 });

@@ -87,7 +87,7 @@ describe("GrayscaleCounter.admit", () => {
         { user_key: "q", host_app_id: "ha_two", platform: "ios" },
       ],
       counter: 2,
-      version: 2,
+      version: 3,
     });
   });
 });
@@ -106,7 +106,7 @@ describe("GrayscaleCounter.isAdmitted", () => {
 
 describe("GrayscaleCounter.progress", () => {
   it("is empty for a task nobody joined", async () => {
-    expect(await counter("task-empty").progress()).toEqual({ admitted: 0, byHostApp: {}, byPlatform: {}, byHour: [] });
+    expect(await counter("task-empty").progress()).toEqual({ admitted: 0, reserved: 0, byHostApp: {}, byPlatform: {}, byHour: [] });
   });
 
   it("counts admitted users by host app, platform and hour of admission", async () => {
@@ -151,23 +151,26 @@ describe("GrayscaleCounter schema", () => {
     await runInDurableObject(task, async (_instance: GrayscaleCounter, state) => {
       const sql = state.storage.sql;
       // Put the object back into the first schema, with three users admitted in two earlier hours.
-      for (const table of ["admitted", "by_host_app", "by_platform", "by_hour"]) sql.exec(`DROP TABLE ${table}`);
+      for (const table of ["admitted", "by_host_app", "by_platform", "by_hour", "leases", "counter"]) sql.exec(`DROP TABLE ${table}`);
       sql.exec("CREATE TABLE admitted (user_key TEXT PRIMARY KEY, admitted_at INTEGER NOT NULL) WITHOUT ROWID");
+      sql.exec("CREATE TABLE counter (id INTEGER PRIMARY KEY CHECK (id = 1), admitted INTEGER NOT NULL)");
       sql.exec("INSERT INTO admitted VALUES ('old-1', ?), ('old-2', ?), ('old-3', ?)", now - 5 * HOUR, now - 5 * HOUR, now - 2 * HOUR);
-      sql.exec("UPDATE counter SET admitted = 3");
+      sql.exec("INSERT INTO counter (id, admitted) VALUES (1, 3)");
       sql.exec("UPDATE schema_version SET version = 1");
       // A new instance on the same storage runs the missing step in its constructor, as after a deploy.
       new GrayscaleCounter(state, edgeEnv);
       await state.blockConcurrencyWhile(async () => {});
       const columns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('admitted') ORDER BY cid").toArray();
       expect(columns.map((c) => c.name)).toEqual(["user_key", "admitted_at", "host_app_id", "platform"]);
-      expect(sql.exec<{ version: number }>("SELECT version FROM schema_version").one().version).toBe(2);
+      expect(sql.exec<{ version: number }>("SELECT version FROM schema_version").one().version).toBe(3);
+      expect(sql.exec<{ reserved: number }>("SELECT reserved FROM counter").one().reserved).toBe(0);
     });
     expect(await task.isAdmitted("old-1")).toBe(true);
     expect(await task.admit("old-1", 1, IOS)).toEqual({ admitted: true, count: 3 });
     expect(await task.admit("new-user", 4, IOS)).toEqual({ admitted: true, count: 4 });
     expect(await task.progress()).toEqual({
       admitted: 4,
+      reserved: 0,
       byHostApp: { unknown: 3, ha_two: 1 },
       byPlatform: { unknown: 3, ios: 1 },
       byHour: [

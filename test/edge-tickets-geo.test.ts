@@ -100,6 +100,25 @@ describe("edge OpenAPI document", () => {
     expect(response?.required).toEqual(["manifest"]);
   });
 
+  it("documents the check by GET: one query parameter per request field, tickets as repeated `ticket`, and its answers", async () => {
+    interface Parameter { name: string; in: string; required: boolean; explode?: boolean; schema: { type?: string; maxItems?: number; items?: { maxLength?: number } } }
+    const doc = await (await edgeFetch("/openapi.json")).json<{
+      components: { schemas: { CheckRequest: { properties: Record<string, unknown>; required: string[] } } };
+      paths: { "/v1/check": { get?: { parameters: Parameter[]; responses: Record<string, unknown> }; post?: unknown } };
+    }>();
+    const get = doc.paths["/v1/check"].get!;
+    const request = doc.components.schemas.CheckRequest;
+    expect(doc.paths["/v1/check"].post).toBeDefined();
+    // Every body field is a query parameter (tickets as `ticket`), required exactly when the body requires it.
+    const fields = Object.keys(request.properties).map((name) => (name === "tickets" ? "ticket" : name));
+    expect(get.parameters.map((p) => p.name).sort()).toEqual(fields.sort());
+    for (const p of get.parameters) expect(p).toMatchObject({ in: "query", required: request.required.includes(p.name) });
+    expect(get.parameters.filter((p) => p.required).map((p) => p.name).sort()).toEqual(["appId", "hostAppId", "hostAppVersion", "osVersion", "platform"]);
+    expect(get.parameters.find((p) => p.name === "ticket")).toMatchObject({ explode: true, schema: { type: "array", maxItems: 8, items: { maxLength: 512 } } });
+    expect(get.parameters.find((p) => p.name === "trial")).toMatchObject({ schema: { type: "boolean" } });
+    expect(Object.keys(get.responses).sort()).toEqual(["200", "400", "404", "414"]);
+  });
+
   it("lists every client route: check, packages, increments, the JWKS", async () => {
     const doc = await (await edgeFetch("/openapi.json")).json<{ paths: Record<string, unknown> }>();
     expect(Object.keys(doc.paths).sort()).toEqual(["/.well-known/jwks.json", "/v1/check", "/v1/increments/{sha256}", "/v1/packages/{sha256}"]);

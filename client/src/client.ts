@@ -12,6 +12,7 @@ import { applyIncrement, IncrementError } from "../../core/increment";
 import { MANIFEST_TYPE, type ManifestClaims, type ManifestIncrement, type ManifestPackage } from "../../core/manifest";
 import { compareVersions } from "../../core/semver";
 import { readCapped, sha256Hex } from "./bytes";
+import { type CheckBody, checkRequestFor } from "./check-request";
 import { download, type DownloadTarget } from "./download";
 import { ClientError, type ClientErrorCode } from "./errors";
 import { checkManifestClaims, PinnedKeys } from "./manifest";
@@ -117,22 +118,26 @@ export class GraycastClient {
     };
   }
 
-  /** POST /v1/check, verification of the answer, and the state to keep if it is acted on. */
+  /**
+   * The check (GET by default, client/src/check-request.ts), verification of the answer, and the
+   * state to keep if it is acted on.
+   */
   async #ask(state: TrustedState): Promise<{ result: CheckResult; next: TrustedState }> {
     const { appId, hostAppId, device } = this.#config;
-    const body = {
+    const body: CheckBody = {
       ...device,
       appId,
       hostAppId,
       ...(state.installed ? { installedVersion: state.installed.version } : {}),
       ...(state.tickets.length > 0 ? { tickets: state.tickets } : {}),
     };
+    const { url, init } = checkRequestFor(this.#config.edge, body, this.#config.checkMethod ?? "GET");
     // The whole exchange within the idle timeout: a stalled edge never hangs the App.
     const signal = AbortSignal.timeout(this.#config.idleTimeoutMs ?? 30_000);
     let res: Response;
     let text: string;
     try {
-      res = await this.#deps.fetch(`${this.#config.edge.replace(/\/+$/, "")}/v1/check`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal });
+      res = await this.#deps.fetch(url, { ...init, signal });
       text = new TextDecoder().decode(await readCapped(res, MAX_CHECK_ANSWER_BYTES, "check_failed", "the check answer"));
     } catch (error) {
       if (error instanceof ClientError) throw error;

@@ -6,6 +6,7 @@ import type { JSONWebKeySet } from "jose";
 import type { ClientContext, DecisionReason, DecisionStatus } from "../../core/decide";
 import type { Decompress } from "../../core/increment";
 import type { ManifestClaims } from "../../core/manifest";
+import type { CheckMethod } from "./check-request";
 import type { Fetch } from "./download";
 import type { ClientErrorCode } from "./errors";
 import type { DeveloperSignatureCheck } from "./package";
@@ -16,6 +17,12 @@ export interface ClientConfig {
   edge: string;
   appId: string;
   hostAppId: string;
+  /**
+   * how checks are sent (client/src/check-request.ts): GET with the facts in the query (default;
+   * cheaper for the edge), or POST with a JSON body, which keeps guid, deviceId and account out of
+   * request URLs and so out of request logs. A GET query over 8 KiB is sent as POST anyway.
+   */
+  checkMethod?: CheckMethod;
   /** the device facts sent with every check (grayscale rules match on them) */
   device: Omit<ClientContext, "appId" | "hostAppId" | "installedVersion">;
   /** the platform's manifest keys, pinned when the App is built (never fetched at run time) */

@@ -59,7 +59,7 @@ describe("grayscale tickets", () => {
     t.edge.tickets = Array.from({ length: 8 }, (_, i) => `t${i + 1}`);
     await t.device.client.check();
     await t.device.client.check();
-    const sent = t.edge.requests.filter((r) => r.path === "/v1/check").map((r) => JSON.parse(r.body).tickets);
+    const sent = t.edge.requests.filter((r) => r.path === "/v1/check").map((r) => r.check?.tickets);
     expect(sent).toEqual([undefined, ["t0", "t1"], ["t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8"]]);
   });
 });

@@ -49,7 +49,7 @@ describe("offline presets", () => {
 
     t.edge.answer(await t.edge.claims(v2, { increment: await t.edge.increment(await buildIncrementBetween(v1, v2), v1) }));
     expect(await t.device.client.update()).toMatchObject({ activated: true, version: "1.1.0", via: "increment" });
-    expect(JSON.parse(t.edge.requests.find((r) => r.path === "/v1/check")!.body)).toMatchObject({ installedVersion: "1.0.0" });
+    expect(t.edge.requests.find((r) => r.path === "/v1/check")!.check).toMatchObject({ installedVersion: "1.0.0" });
   });
 
   it("a preset never replaces the same or a newer installed version", async () => {

@@ -206,8 +206,24 @@ function download(what: string, contentType: string, description?: string): Reco
   };
 }
 
+/**
+ * The query parameters of `GET /v1/check`, from CheckRequestSchema's JSON schema: one per field,
+ * required as in the body, and `ticket` as a repeated (exploded) array parameter for `tickets`.
+ */
+function checkQueryParameters(): Record<string, unknown>[] {
+  const { properties, required = [] } = componentOf(CheckRequestSchema) as { properties: Record<string, Record<string, unknown>>; required?: string[] };
+  return Object.entries(properties).map(([name, schema]) =>
+    name === "tickets"
+      ? { name: "ticket", in: "query", required: false, style: "form", explode: true, description: "one admission ticket per parameter", schema }
+      : { name, in: "query", required: required.includes(name), schema },
+  );
+}
+
 /** The edge's OpenAPI 3.1 document, built from the schemas above on first request. */
 export function edgeOpenApiDocument(): Record<string, unknown> {
+  const checkDescription =
+    "Every answer, including delisted / not bound / nothing released, is a signed manifest; clients must verify it against /.well-known/jwks.json.";
+  const checkAnswer = { description: "A signed manifest, and admission tickets to store when a grayscale task admitted the client", content: ref("CheckResponse") };
   return {
     openapi: "3.1.0",
     info: { title: "Graycast edge API", version: "1.0.0", description: "Client API of the Graycast mini program delivery network." },
@@ -222,13 +238,23 @@ export function edgeOpenApiDocument(): Record<string, unknown> {
     },
     paths: {
       "/v1/check": {
+        get: {
+          summary: "Decide which version this client runs (the request in the query)",
+          description: `${checkDescription} The POST body's fields, form-encoded: \`ticket\` once per admission ticket, \`trial=true|false\`, any other parameter at most once; unknown parameters are refused. Same answer as POST. The query puts guid, deviceId and account in the URL, where request logs may record them; POST keeps them out.`,
+          parameters: checkQueryParameters(),
+          responses: {
+            200: checkAnswer,
+            400: error("Malformed or invalid query: an unknown or repeated parameter, a broken percent-escape or an invalid value (issues name the parameter, `tickets.N` the N-th ticket)"),
+            404: error("No such mini program"),
+            414: error(`Query over ${QUERY_LIMIT / 1024} KiB`),
+          },
+        },
         post: {
           summary: "Decide which version this client runs",
-          description:
-            "Every answer, including delisted / not bound / nothing released, is a signed manifest; clients must verify it against /.well-known/jwks.json.",
+          description: checkDescription,
           requestBody: { required: true, content: ref("CheckRequest") },
           responses: {
-            200: { description: "A signed manifest, and admission tickets to store when a grayscale task admitted the client", content: ref("CheckResponse") },
+            200: checkAnswer,
             400: error("Malformed or invalid request"),
             404: error("No such mini program"),
             413: error("Request body over 16 KiB"),

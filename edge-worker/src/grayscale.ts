@@ -11,7 +11,9 @@
  * 3. otherwise the task's rules must all hold; whitelist membership is looked up only when every
  *    other rule holds (Bloom filter in isolate memory; one R2 shard read on a Bloom positive;
  *    never a Durable Object or D1);
- * 4. an uncapped task is then chosen; a capped one asks its GrayscaleCounter to admit the user.
+ * 4. an uncapped task is then chosen; a capped one admits the user from this isolate's lease of
+ *    slots when it holds one (edge-worker/src/admission-leases.ts), else asks its
+ *    GrayscaleCounter, which is the one judge of the cap either way.
  * A refusal, an error or a timeout moves on to the next task: a client never gets an error and
  * the cap is never exceeded (the counter is the only judge of admission). A chosen task hands
  * the client a ticket (new, or the one it presented), so its next checks need no counter call.
@@ -23,11 +25,12 @@ import type { CompiledTask, Geo, WhitelistRef } from "../../core/grayscale/types
 import { compareVersions } from "../../core/semver";
 import type { Snapshot } from "../../core/snapshot";
 import type { AdmitMeta, AdmitResult } from "../../durable-objects/grayscale-counter";
+import { admitFromLease, noteDirectAdmission, type LeaseIo } from "./admission-leases";
 import { issueTicket, loadTicketKey, peekTicket, ticketExpiry, verifyTicket, type TicketPayload } from "./tickets";
 import { TIMED_OUT, withTimeout } from "./timeout";
 import { whitelistCache as defaultWhitelistCache, type WhitelistCache } from "./whitelist-cache";
 
-/** The part of a GrayscaleCounter stub this module calls. */
+/** The part of a GrayscaleCounter stub this module calls (the leases call theirs through `LeaseIo`). */
 export interface CounterStub {
   admit(userKey: string, cap: number, meta: AdmitMeta): Promise<AdmitResult>;
   isAdmitted(userKey: string): Promise<boolean>;
@@ -46,6 +49,8 @@ export interface GrayscaleDeps {
   ticketSecret: string;
   /** bound on one counter call; past it the task is skipped for this check */
   counterTimeoutMs?: number;
+  /** admission leases (edge-worker/src/admission-leases.ts); without, every first admission calls the counter */
+  leases?: LeaseIo;
   whitelists?: WhitelistCache;
 }
 
@@ -152,8 +157,13 @@ class Walk {
     if (task.userCap === null) return tickets.issue(task, userKey);
     const cap = task.userCap;
     const meta: AdmitMeta = { hostAppId: client.hostAppId, platform: client.platform };
+    // A busy isolate admits from a lease of slots, with no call on the request path.
+    const leases = this.deps.leases;
+    if (leases !== undefined && admitFromLease(task.id, cap, userKey, meta, this.now, leases)) return tickets.issue(task, userKey);
     const result = await this.#callCounter(task, "admit", (stub) => stub.admit(userKey, cap, meta));
-    return result?.admitted === true ? tickets.issue(task, userKey) : undefined;
+    if (result?.admitted !== true) return undefined;
+    if (leases !== undefined) noteDirectAdmission(task.id, cap, this.now, leases);
+    return tickets.issue(task, userKey);
   }
 
   /** All of the task's rules hold; whitelists are read only when nothing else excludes the client. */

@@ -59,7 +59,7 @@ export default {
     const method = request.method;
     if (method === "GET" || method === "POST") {
       const url = request.url;
-      if (pathOf(url) === "/v1/check") return answerCheck(request, url, env).catch((err: unknown) => errorResponse(err, request));
+      if (pathOf(url) === "/v1/check") return answerCheck(request, url, env, ctx).catch((err: unknown) => errorResponse(err, request));
     }
     return Promise.resolve(app.fetch(request, env, ctx));
   },

@@ -188,3 +188,24 @@ let jwks: ReturnType<typeof createLocalJWKSet> | undefined;
 export function counterOf(taskId: string) {
   return (edgeEnv.GRAYSCALE_COUNTER as DurableObjectNamespace<GrayscaleCounter>).getByName(taskId);
 }
+
+// ------------------------------------------------------------------ check by GET
+
+/**
+ * The query form of a check body (GET /v1/check), form-encoded as a client does: each field once,
+ * `ticket` once per admission ticket, booleans as `true` / `false`.
+ */
+export function checkQuery(body: Record<string, unknown>): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(body)) {
+    if (value === undefined) continue;
+    if (name === "tickets" && Array.isArray(value)) for (const ticket of value) params.append("ticket", String(ticket));
+    else params.append(name, String(value));
+  }
+  return params.toString();
+}
+
+/** GET /v1/check with `body` as its query (see `checkQuery`), optionally with an `x-graycast-geo` header. */
+export function getCheck(body: Record<string, unknown>, geo?: string): Promise<Response> {
+  return edgeFetch(`/v1/check?${checkQuery(body)}`, geo !== undefined ? { headers: { "x-graycast-geo": geo } } : undefined);
+}

@@ -1,6 +1,6 @@
 /**
  * A stand-in for the edge that the Node tests control completely, TUF-conformance style: a local
- * `node:http` server answering `POST /v1/check` with manifests the test signs (with its own
+ * `node:http` server answering `GET /v1/check?…` and `POST /v1/check` with manifests the test signs (with its own
  * Ed25519 keys, pinned or not) and serving objects under `/v1/packages|increments/{sha256}` the
  * way the real edge does (strong ETag, Range, If-Range), or misbehaving on purpose: substituted
  * bytes, a connection cut mid-body, an endless body. It records every request.
@@ -40,8 +40,12 @@ export type Behaviour =
 export interface RecordedRequest {
   method: string;
   path: string;
+  /** the raw query string, without `?` ("" when there is none) */
+  query: string;
   headers: IncomingMessage["headers"];
   body: string;
+  /** for a check, the request as the edge reads it: from the query (GET) or the JSON body (POST) */
+  check?: Record<string, unknown>;
 }
 
 interface Hosted {
@@ -88,12 +92,14 @@ export async function startFakeEdge(): Promise<FakeEdge> {
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const path = new URL(req.url ?? "/", "http://x").pathname;
+    const target = new URL(req.url ?? "/", "http://x");
+    const path = target.pathname;
     const body = Buffer.concat(chunks).toString("utf8");
-    requests.push({ method: req.method ?? "", path, headers: req.headers, body });
-    if (req.method === "POST" && path === "/v1/check") {
+    const check = path !== "/v1/check" ? undefined : req.method === "GET" ? checkFromQuery(target.searchParams) : req.method === "POST" ? (JSON.parse(body) as Record<string, unknown>) : undefined;
+    requests.push({ method: req.method ?? "", path, query: target.search.slice(1), headers: req.headers, body, ...(check ? { check } : {}) });
+    if (check) {
       if (!next) return json(res, 404, { error: { code: "not_found", message: "no answer prepared" } });
-      const request = JSON.parse(body) as Record<string, unknown>;
+      const request = check;
       const made = next(request);
       // Like the real edge, the answer names the installed version it was computed for (a test
       // may still set installedVersion itself, to forge one made for another device).
@@ -144,6 +150,16 @@ export async function startFakeEdge(): Promise<FakeEdge> {
       }),
   };
   return fake;
+}
+
+/** The check fields of a GET query, as the real edge reads them: `ticket` repeated, `trial` a boolean. */
+function checkFromQuery(params: URLSearchParams): Record<string, unknown> {
+  const check: Record<string, unknown> = {};
+  for (const [name, value] of params) {
+    if (name === "ticket") ((check.tickets ??= []) as string[]).push(value);
+    else check[name] = name === "trial" ? value === "true" : value;
+  }
+  return check;
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -30,14 +30,15 @@ export async function taskProgress(db: Db, counters: DurableObjectNamespace, act
   const status = statusOf(row, Date.now());
   const base = { taskId: row.id, state: status.state, endReason: status.endReason, userCap: row.userCap };
   if (row.userCap === null) {
-    return { ...base, tracked: false, admitted: null, remaining: null, note: "tasks without a user cap are not counted: every eligible user gets the version", byHostApp: [], byPlatform: [], byHour: [] };
+    return { ...base, tracked: false, admitted: null, leased: null, remaining: null, note: "tasks without a user cap are not counted: every eligible user gets the version", byHostApp: [], byPlatform: [], byHour: [] };
   }
   const p = await counterProgress(counters, row.id);
   return {
     ...base,
     tracked: true,
     admitted: p.admitted,
-    remaining: Math.max(0, row.userCap - p.admitted),
+    leased: p.reserved,
+    remaining: Math.max(0, row.userCap - p.admitted - p.reserved),
     note: p.admitted >= row.userCap ? "the cap is reached: no new user gets the version, admitted users keep it" : null,
     byHostApp: byCount(p.byHostApp).map(([hostAppId, admitted]) => ({ hostAppId, admitted })),
     byPlatform: byCount(p.byPlatform).map(([platform, admitted]) => ({ platform, admitted })),

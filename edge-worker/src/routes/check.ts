@@ -10,7 +10,8 @@ import { type EdgeBindings, counterNamespace, readNumberVar } from "../env";
 import { readGeo } from "../geo";
 import { answerKey, cachedAnswer, rememberAnswer } from "../answer-cache";
 import { CheckRequestSchema, checkRequestFromQuery, splitCheckRequest } from "../contracts";
-import { NO_GRAYSCALE, chooseGrayscale } from "../grayscale";
+import { NO_GRAYSCALE, chooseGrayscale, type GrayscaleDeps } from "../grayscale";
+import { LEASE_TTL_MS, MAX_LEASE, MAX_LEASE_TTL_MS, MIN_LEASE_TTL_MS, type GrayscaleCounter } from "../../../durable-objects/grayscale-counter";
 import { decisionKey } from "../package-keys";
 import { manifestWindowStart, signedManifest } from "../signing";
 import { snapshotCache } from "../snapshot-cache";
@@ -19,6 +20,8 @@ import { parseJsonRequest } from "../validate";
 
 const DEFAULT_SNAPSHOT_TTL_MS = 2_000;
 const DEFAULT_MANIFEST_TTL_SECONDS = 3_600;
+/** Slots an isolate asks for when it leases (ADMISSION_LEASE_SIZE; "0" turns leases off). */
+const DEFAULT_LEASE_SIZE = 128;
 
 /**
  * `scheme://host[:port]` of a request URL as workerd hands it over (already normalised), without
@@ -36,6 +39,27 @@ export function pathOf(url: string): string {
   return query < 0 ? rest : rest.slice(0, query);
 }
 
+/** The I/O the grayscale walk may do for this request: whitelists in R2, counters, admission leases. */
+function grayscaleDeps(env: EdgeBindings, ctx: ExecutionContext): GrayscaleDeps {
+  const counters = counterNamespace(env.GRAYSCALE_COUNTER);
+  const leaseSize = readNumberVar(env.ADMISSION_LEASE_SIZE, DEFAULT_LEASE_SIZE);
+  return {
+    bucket: env.PACKAGES,
+    counters,
+    ticketSecret: env.ADMISSION_TICKET_SECRET,
+    ...(leaseSize >= 1
+      ? {
+          leases: {
+            size: Math.min(Math.floor(leaseSize), MAX_LEASE),
+            ttlMs: Math.min(Math.max(Math.floor(readNumberVar(env.ADMISSION_LEASE_TTL_MS, LEASE_TTL_MS)), MIN_LEASE_TTL_MS), MAX_LEASE_TTL_MS),
+            stub: (taskId) => (env.GRAYSCALE_COUNTER as DurableObjectNamespace<GrayscaleCounter>).getByName(taskId),
+            waitUntil: (work) => ctx.waitUntil(work),
+          },
+        }
+      : {}),
+  };
+}
+
 /** The query string of a request URL (without `?`), "" when there is none. */
 export function queryOf(url: string): string {
   const mark = url.indexOf("?");
@@ -48,7 +72,7 @@ export function queryOf(url: string): string {
  * it before any router (edge-worker/src/index.ts; BENCHMARKS.md shows why). `url` is
  * `request.url`, read once by the caller.
  */
-export async function answerCheck(request: Request, url: string, env: EdgeBindings): Promise<Response> {
+export async function answerCheck(request: Request, url: string, env: EdgeBindings, ctx: ExecutionContext): Promise<Response> {
   const { client, tickets: presented } = splitCheckRequest(
     request.method === "GET" ? checkRequestFromQuery(queryOf(url)) : await parseJsonRequest(request, CheckRequestSchema),
   );
@@ -62,11 +86,7 @@ export async function answerCheck(request: Request, url: string, env: EdgeBindin
 
   const grayscale =
     snapshot.tasks && snapshot.tasks.length > 0
-      ? await chooseGrayscale(snapshot, client, readGeo(request, env.ALLOW_GEO_OVERRIDE === "true"), presented, now, {
-          bucket: env.PACKAGES,
-          counters: counterNamespace(env.GRAYSCALE_COUNTER),
-          ticketSecret: env.ADMISSION_TICKET_SECRET,
-        })
+      ? await chooseGrayscale(snapshot, client, readGeo(request, env.ALLOW_GEO_OVERRIDE === "true"), presented, now, grayscaleDeps(env, ctx))
       : NO_GRAYSCALE;
   const origin = originOf(url);
   const decision = decideVersion(snapshot, client, now, grayscale.choice);

@@ -1,0 +1,52 @@
+/**
+ * How the reference client puts a check on the wire. The edge takes the same fields two ways
+ * (edge-worker/src/contracts.ts): `GET /v1/check?<query>` (form-encoded, `ticket` once per
+ * admission ticket) and `POST /v1/check` with a JSON body. Both give the same answer.
+ *
+ * GET is the default: it has no body, and reading a body is most of what a POST check costs the
+ * edge (BENCHMARKS.md). The query puts guid, deviceId and account in the URL, which request logs
+ * record; an App whose logs must not hold them configures `checkMethod: "POST"`.
+ */
+import type { ClientContext } from "../../core/decide";
+
+export type CheckMethod = "GET" | "POST";
+
+/**
+ * The edge refuses a check query longer than this with 414 (QUERY_LIMIT in
+ * edge-worker/src/contracts.ts; client/test/check-request.test.ts keeps the two equal).
+ */
+export const CHECK_QUERY_LIMIT = 8 * 1024;
+
+/** The check request: the client's facts and its admission tickets. */
+export interface CheckBody extends ClientContext {
+  tickets?: string[];
+}
+
+/** The check as form-encoded query (no `?`): each field once, `ticket` once per ticket, absent fields left out. */
+export function checkQuery(body: CheckBody): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(body)) {
+    if (value === undefined) continue;
+    if (name === "tickets") for (const ticket of value as string[]) params.append("ticket", ticket);
+    else params.append(name, String(value));
+  }
+  return params.toString();
+}
+
+/**
+ * The URL and request init of a check to `edge` (a base URL) in the configured form.
+ *
+ * A GET whose query would pass CHECK_QUERY_LIMIT is sent as POST instead, decided before
+ * sending. Every field has a length cap, but the caps together can pass 8 KiB (eight 512-byte
+ * tickets plus long non-ASCII identifiers, percent-encoded at up to 9 characters each), and a
+ * valid check must not fail because of its form. There is no fallback on an error answer: the
+ * edge answers both forms the same, so retrying would only double the requests a failing edge gets.
+ */
+export function checkRequestFor(edge: string, body: CheckBody, method: CheckMethod): { url: string; init: RequestInit } {
+  const url = `${edge.replace(/\/+$/, "")}/v1/check`;
+  if (method === "GET") {
+    const query = checkQuery(body);
+    if (query.length <= CHECK_QUERY_LIMIT) return { url: `${url}?${query}`, init: { method: "GET" } };
+  }
+  return { url, init: { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) } };
+}

@@ -1,0 +1,117 @@
+/**
+ * How the reference client sends its check (client/src/check-request.ts): GET with the facts in
+ * the query by default (tickets as repeated `ticket`, no body), POST with a JSON body when
+ * configured, and POST anyway when the query would pass the edge's 8 KiB limit. The query is
+ * read back with the edge's own parser (edge-worker/src/contracts.ts), so the two cannot drift.
+ */
+import { describe, expect, it } from "vitest";
+import { checkRequestFromQuery, QUERY_LIMIT } from "../../edge-worker/src/contracts";
+import { type CheckBody, CHECK_QUERY_LIMIT, checkQuery } from "../src/check-request";
+import { deviceFor, freshEdgeAndDevice } from "./support/client";
+import { APP_ID, HOST_APP, twoVersions } from "./support/fixtures";
+
+const t = freshEdgeAndDevice();
+
+const { v1 } = await twoVersions();
+
+const checks = () => t.edge.requests.filter((r) => r.path === "/v1/check");
+
+describe("check by GET (the default)", () => {
+  it("sends the facts as a form-encoded query with tickets repeated, and no body", async () => {
+    const device = deviceFor(t.edge, {
+      device: { hostAppVersion: "8.0.1", platform: "ios", osVersion: "17.4", guid: "guid 1&x=y", account: "tester-001", model: "iPhone15,2", network: "wifi", trial: true },
+    });
+    try {
+      t.edge.answer(await t.edge.claims(v1));
+      t.edge.tickets = ["t0.a-b_c", "t1"];
+      await device.client.update();
+      await device.client.check();
+
+      const [first, second] = checks();
+      for (const request of [first!, second!]) {
+        expect(request.method).toBe("GET");
+        expect(request.body).toBe("");
+        expect(request.headers["content-type"]).toBeUndefined();
+      }
+      expect(first!.query).toBe(
+        `hostAppVersion=8.0.1&platform=ios&osVersion=17.4&guid=guid+1%26x%3Dy&account=tester-001&model=iPhone15%2C2&network=wifi&trial=true&appId=${APP_ID}&hostAppId=${HOST_APP}`,
+      );
+      expect(second!.query).toMatch(/&installedVersion=1\.0\.0&ticket=t0\.a-b_c&ticket=t1$/);
+      expect(second!.check).toMatchObject({ guid: "guid 1&x=y", trial: true, installedVersion: "1.0.0", tickets: ["t0.a-b_c", "t1"] });
+    } finally {
+      device.cleanup();
+    }
+  });
+
+  it("a query the edge would refuse as too long (over 8 KiB) goes as POST", async () => {
+    const long = (c: string, n: number) => c.repeat(n);
+    // Every field within its cap, yet over 8 KiB once percent-encoded (9 characters per CJK character).
+    const device = deviceFor(t.edge, {
+      device: { hostAppVersion: "8.0.1", platform: "android", osVersion: "14", guid: long("设", 128), deviceId: long("备", 128), account: long("账", 128), brand: long("华", 64), model: long("型", 64) },
+    });
+    try {
+      t.edge.answer(await t.edge.claims(v1));
+      t.edge.tickets = Array.from({ length: 8 }, (_, i) => `${i}${"t".repeat(511)}`);
+      await device.client.check();
+      await device.client.check();
+
+      const [first, second] = checks();
+      expect(first!.method).toBe("GET");
+      expect(first!.query.length).toBeLessThanOrEqual(CHECK_QUERY_LIMIT);
+      expect(second!).toMatchObject({ method: "POST", query: "", headers: { "content-type": "application/json" } });
+      expect(checkQuery(second!.check as unknown as CheckBody).length).toBeGreaterThan(CHECK_QUERY_LIMIT);
+      expect(second!.check?.tickets).toEqual(t.edge.tickets);
+    } finally {
+      device.cleanup();
+    }
+  });
+});
+
+describe("check by POST (configured)", () => {
+  it("sends the facts and tickets as a JSON body to /v1/check, with no query", async () => {
+    const device = deviceFor(t.edge, { checkMethod: "POST" });
+    try {
+      t.edge.answer(await t.edge.claims(v1));
+      t.edge.tickets = ["t0", "t1"];
+      expect(await device.client.update()).toMatchObject({ plan: "install", activated: true, version: "1.0.0" });
+      expect(await device.client.check()).toMatchObject({ plan: "none" });
+
+      const [first, second] = checks();
+      for (const request of [first!, second!]) expect(request).toMatchObject({ method: "POST", query: "", headers: { "content-type": "application/json" } });
+      expect(JSON.parse(first!.body)).toEqual({ hostAppVersion: "8.0.1", platform: "android", osVersion: "14", appId: APP_ID, hostAppId: HOST_APP });
+      expect(JSON.parse(second!.body)).toMatchObject({ installedVersion: "1.0.0", tickets: ["t0", "t1"] });
+    } finally {
+      device.cleanup();
+    }
+  });
+});
+
+describe("the query form against the edge's parser", () => {
+  it("the limit is the edge's", () => {
+    expect(CHECK_QUERY_LIMIT).toBe(QUERY_LIMIT);
+  });
+
+  it("reads back exactly what the client meant, with any characters and optional fields", () => {
+    const bodies: CheckBody[] = [
+      { appId: APP_ID, hostAppId: HOST_APP, hostAppVersion: "8.0.1", platform: "android", osVersion: "14" },
+      {
+        appId: APP_ID,
+        hostAppId: HOST_APP,
+        hostAppVersion: "8.0.1.2",
+        platform: "ios",
+        osVersion: "17.4",
+        guid: "a+b c&d=e%f?#/",
+        deviceId: "设备 🚀",
+        account: "tester-001",
+        network: "5g",
+        brand: "Apple",
+        model: "iPhone15,2",
+        installedVersion: "1.0.0",
+        baseLibraryVersion: "3.4.0",
+        trial: false,
+        tickets: ["t0", "t1.x-y_z"],
+      },
+    ];
+    for (const body of bodies) expect(checkRequestFromQuery(checkQuery(body))).toEqual(body);
+  });
+});

@@ -1,0 +1,284 @@
+/**
+ * The edge's wire contract in `zod/mini` (zod 4's tree-shakable API): the same checks as
+ * core/contracts/check.ts (which the control plane uses through @hono/zod-openapi), without
+ * pulling the classic API and the OpenAPI generator into the edge bundle. A test
+ * (test/edge-contracts.test.ts) runs both schemas over the same inputs so they cannot drift,
+ * and the type assertion at the bottom fails the build if this one drifts from ClientContext.
+ */
+import en from "zod/v4/locales/en.js";
+import * as z from "zod/mini";
+import type { ClientContext } from "../core/decide";
+import { ApiError } from "../core/errors";
+import { validationError } from "../core/contracts/validation";
+import { isSemver, parseLooseVersion } from "../core/semver";
+
+// zod/mini ships no messages by default; the error shape names them (`issues[].message`).
+z.config(en());
+
+export const MAX_TICKETS = 8;
+export const MAX_TICKET_LENGTH = 512;
+
+const LooseVersionSchema = z.string().check(
+  z.maxLength(32),
+  z.refine((v) => parseLooseVersion(v) !== undefined, "must be dot-separated numbers, e.g. 17.4.1"),
+);
+const ClientTextSchema = (max: number) => z.string().check(z.minLength(1), z.maxLength(max), z.regex(/^[^\p{Cc}]+$/u, "must not contain control characters"));
+const SemverSchema = z.string().check(z.maxLength(20), z.refine(isSemver, "must be a semantic version MAJOR.MINOR.PATCH, e.g. 1.2.0"));
+const TicketSchema = z.string().check(z.minLength(1), z.maxLength(MAX_TICKET_LENGTH), z.regex(/^[A-Za-z0-9_.-]+$/, "must be an admission ticket as issued by check"));
+
+/** `POST /v1/check` body; unknown keys are refused (a typo must not silently change the answer). */
+export const CheckRequestSchema = z.strictObject({
+  appId: z.string().check(z.regex(/^gc[a-z2-7]{16,40}$/, "not an App ID")),
+  hostAppId: z.string().check(z.minLength(1), z.maxLength(64), z.regex(/^[A-Za-z0-9_-]+$/, "not an id")),
+  hostAppVersion: LooseVersionSchema,
+  platform: z.enum(["android", "ios"]),
+  osVersion: LooseVersionSchema,
+  guid: z.optional(ClientTextSchema(128)),
+  deviceId: z.optional(ClientTextSchema(128)),
+  account: z.optional(ClientTextSchema(128)),
+  network: z.optional(z.enum(["wifi", "5g", "4g", "3g", "2g", "ethernet", "other"])),
+  brand: z.optional(ClientTextSchema(64)),
+  model: z.optional(ClientTextSchema(64)),
+  installedVersion: z.optional(SemverSchema),
+  baseLibraryVersion: z.optional(LooseVersionSchema),
+  trial: z.optional(z.boolean()),
+  tickets: z.optional(z.array(TicketSchema).check(z.maxLength(MAX_TICKETS))),
+});
+
+export type CheckRequest = z.infer<typeof CheckRequestSchema>;
+
+export const CheckResponseSchema = z.object({
+  manifest: z.string(),
+  tickets: z.optional(z.array(z.string())),
+});
+
+export const Sha256Schema = z.string().check(z.regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters"));
+
+const ErrorBodySchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    issues: z.optional(z.array(z.object({ path: z.string(), message: z.string() }))),
+  }),
+});
+
+const PublicJwkSchema = z.object({
+  kty: z.literal("OKP"),
+  crv: z.literal("Ed25519"),
+  x: z.string().check(z.minLength(1), z.maxLength(64)),
+  kid: z.string().check(z.minLength(1), z.maxLength(128)),
+  alg: z.literal("EdDSA"),
+  use: z.literal("sig"),
+});
+
+/**
+ * `GET /v1/check` carries the same fields as the POST body in its query string
+ * (application/x-www-form-urlencoded, as CodePush's update check does): `ticket` once per
+ * admission ticket, `trial=true|false`, every other field at most once. No request body means
+ * no body stream to read, which is most of what a POST costs the runtime (BENCHMARKS.md).
+ */
+export const QUERY_LIMIT = 8 * 1024;
+
+/**
+ * The field schemas of CheckRequestSchema, each with a memo of values it accepted when the field's
+ * values repeat across clients (the app, host app and their versions, OS, network, device
+ * model...): such a value is checked by zod the first time an isolate sees it, then recognised.
+ * Per-user values (guid, deviceId, account) and tickets are checked by zod every time.
+ */
+interface QueryField {
+  schema: z.ZodMiniType;
+  required: boolean;
+  accepted: Set<string> | null;
+}
+const REPEATING_FIELDS = new Set(["appId", "hostAppId", "hostAppVersion", "platform", "osVersion", "network", "brand", "model", "installedVersion", "baseLibraryVersion"]);
+/** Distinct accepted values kept per field; past it the memo starts over (made-up values cannot grow it). */
+const MAX_ACCEPTED = 512;
+const QUERY_FIELDS: ReadonlyMap<string, QueryField> = new Map(
+  Object.entries(CheckRequestSchema.shape)
+    .filter(([name]) => name !== "tickets")
+    .map(([name, schema]): [string, QueryField] => [name, { schema, required: !(schema instanceof z.ZodMiniOptional), accepted: REPEATING_FIELDS.has(name) ? new Set() : null }]),
+);
+const REQUIRED_FIELDS = [...QUERY_FIELDS.values()].filter((f) => f.required).length;
+
+/** Whether `field` accepts `value`: the memo, else the field's own zod schema. */
+function accepts(field: QueryField, value: unknown): boolean {
+  const memo = field.accepted;
+  if (memo !== null && memo.has(value as string)) return true;
+  if (!field.schema.safeParse(value).success) return false;
+  if (memo !== null) {
+    if (memo.size >= MAX_ACCEPTED) memo.clear();
+    memo.add(value as string);
+  }
+  return true;
+}
+
+/**
+ * The check request in `query` (the part after `?`, without it), validated by the same schema as
+ * the POST body: every value by its field's schema, required fields present, nothing unknown.
+ * Throws 414 past QUERY_LIMIT, 400 on an unknown or repeated parameter or a broken
+ * percent-escape, and on a value the schema refuses the same 400 as CheckRequestSchema gives (it
+ * is run on the whole request to report the issues, `tickets.N` for the N-th `ticket`).
+ */
+export function checkRequestFromQuery(query: string): CheckRequest {
+  if (query.length > QUERY_LIMIT) throw new ApiError("uri_too_long", `check queries are limited to ${QUERY_LIMIT} characters`);
+  const fields: Record<string, unknown> = {};
+  let tickets: string[] | undefined;
+  let valid = true;
+  let required = 0;
+  let start = 0;
+  while (start <= query.length) {
+    let end = query.indexOf("&", start);
+    if (end < 0) end = query.length;
+    if (end > start) {
+      const eq = query.indexOf("=", start);
+      const split = eq >= 0 && eq < end;
+      const name = decodeQueryPart(query.slice(start, split ? eq : end));
+      const value = split ? decodeQueryPart(query.slice(eq + 1, end)) : "";
+      if (name === "ticket") (tickets ??= []).push(value);
+      else {
+        const field = QUERY_FIELDS.get(name);
+        if (field === undefined) continue; if (false) throw queryIssue(name, name === "tickets" ? 'pass each ticket as its own "ticket" parameter' : "unknown parameter");
+        if (Object.hasOwn(fields, name)) throw queryIssue(name, "given more than once");
+        const parsed = name === "trial" ? (value === "true" ? true : value === "false" ? false : value) : value;
+        fields[name] = parsed;
+        if (!accepts(field, parsed)) valid = false;
+        else if (field.required) required++;
+      }
+    }
+    start = end + 1;
+  }
+  if (tickets !== undefined) {
+    fields.tickets = tickets;
+    if (!CheckRequestSchema.shape.tickets.safeParse(tickets).success) valid = false;
+  }
+  if (valid && required === REQUIRED_FIELDS) return fields as CheckRequest;
+  // Something is wrong: the whole schema names it, in the same words as for a POST body.
+  const result = CheckRequestSchema.safeParse(fields);
+  if (!result.success) throw validationError(result.error);
+  return result.data;
+}
+
+function queryIssue(name: string, message: string): ApiError {
+  return validationError({ issues: [{ path: [name.length > 64 ? `${name.slice(0, 64)}…` : name], message }] });
+}
+
+/** One name or value of a form-encoded query: `+` is a space, then percent-decoding. */
+function decodeQueryPart(part: string): string {
+  if (part.indexOf("%") < 0 && part.indexOf("+") < 0) return part;
+  try {
+    return decodeURIComponent(part.replaceAll("+", " "));
+  } catch {
+    throw new ApiError("bad_request", "the query string has a broken percent-escape");
+  }
+}
+
+/** Splits a check request into the client's facts (what the domain decides on) and its tickets. */
+export function splitCheckRequest(request: CheckRequest): { client: ClientContext; tickets: string[] } {
+  const { tickets = [], ...client } = request;
+  return { client, tickets };
+}
+
+const json = (schema: unknown) => ({ "application/json": { schema } });
+const ref = (name: string) => json({ $ref: `#/components/schemas/${name}` });
+const error = (description: string) => ({ description, content: ref("Error") });
+
+function componentOf(schema: z.core.$ZodType): Record<string, unknown> {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema) as Record<string, unknown>;
+  return rest;
+}
+
+/** A content-addressed download route (packages, increments): the same answers for both. */
+function download(what: string, contentType: string, description?: string): Record<string, unknown> {
+  return {
+    get: {
+      summary: `Download ${what === "increment" ? "an incremental package" : "a package"} (also HEAD); supports Range and If-None-Match`,
+      ...(description !== undefined ? { description } : {}),
+      parameters: [{ name: "sha256", in: "path", required: true, schema: componentOf(Sha256Schema) }],
+      responses: {
+        200: { description: `The whole ${what}`, content: { [contentType]: { schema: { type: "string", format: "binary" } } } },
+        206: { description: "The requested byte range" },
+        304: { description: "Not modified: the client already holds these bytes" },
+        400: error("Not a sha256"),
+        404: error(`No such ${what}`),
+        416: error("Range not satisfiable"),
+      },
+    },
+  };
+}
+
+/**
+ * The query parameters of `GET /v1/check`, from CheckRequestSchema's JSON schema: one per field,
+ * required as in the body, and `ticket` as a repeated (exploded) array parameter for `tickets`.
+ */
+function checkQueryParameters(): Record<string, unknown>[] {
+  const { properties, required = [] } = componentOf(CheckRequestSchema) as { properties: Record<string, Record<string, unknown>>; required?: string[] };
+  return Object.entries(properties).map(([name, schema]) =>
+    name === "tickets"
+      ? { name: "ticket", in: "query", required: false, style: "form", explode: true, description: "one admission ticket per parameter", schema }
+      : { name, in: "query", required: required.includes(name), schema },
+  );
+}
+
+/** The edge's OpenAPI 3.1 document, built from the schemas above on first request. */
+export function edgeOpenApiDocument(): Record<string, unknown> {
+  const checkDescription =
+    "Every answer, including delisted / not bound / nothing released, is a signed manifest; clients must verify it against /.well-known/jwks.json.";
+  const checkAnswer = { description: "A signed manifest, and admission tickets to store when a grayscale task admitted the client", content: ref("CheckResponse") };
+  return {
+    openapi: "3.1.0",
+    info: { title: "Graycast edge API", version: "1.0.0", description: "Client API of the Graycast mini program delivery network." },
+    components: {
+      schemas: {
+        CheckRequest: componentOf(CheckRequestSchema),
+        CheckResponse: componentOf(CheckResponseSchema),
+        Error: componentOf(ErrorBodySchema),
+        PublicJwk: componentOf(PublicJwkSchema),
+        Jwks: { type: "object", properties: { keys: { type: "array", items: { $ref: "#/components/schemas/PublicJwk" } } }, required: ["keys"] },
+      },
+    },
+    paths: {
+      "/v1/check": {
+        get: {
+          summary: "Decide which version this client runs (the request in the query)",
+          description: `${checkDescription} The POST body's fields, form-encoded: \`ticket\` once per admission ticket, \`trial=true|false\`, any other parameter at most once; unknown parameters are refused. Same answer as POST. The query puts guid, deviceId and account in the URL, where request logs may record them; POST keeps them out.`,
+          parameters: checkQueryParameters(),
+          responses: {
+            200: checkAnswer,
+            400: error("Malformed or invalid query: an unknown or repeated parameter, a broken percent-escape or an invalid value (issues name the parameter, `tickets.N` the N-th ticket)"),
+            404: error("No such mini program"),
+            414: error(`Query over ${QUERY_LIMIT / 1024} KiB`),
+          },
+        },
+        post: {
+          summary: "Decide which version this client runs",
+          description: checkDescription,
+          requestBody: { required: true, content: ref("CheckRequest") },
+          responses: {
+            200: checkAnswer,
+            400: error("Malformed or invalid request"),
+            404: error("No such mini program"),
+            413: error("Request body over 16 KiB"),
+            415: error("Body is not JSON"),
+          },
+        },
+      },
+      "/v1/packages/{sha256}": download("package", "application/zip"),
+      "/v1/increments/{sha256}": download(
+        "increment",
+        "application/octet-stream",
+        "Offered in a manifest's `increment` to a client on its base version; format in docs/increments.md. Encrypted (AES-256-GCM) when the manifest's `increment.encryption` says so.",
+      ),
+      "/.well-known/jwks.json": {
+        get: {
+          summary: "Public keys that verify check manifests",
+          responses: { 200: { description: "The signing key first, then upcoming keys (published before they sign) and retired keys (until their retireAfter); see docs/key-rotation.md", content: ref("Jwks") } },
+        },
+      },
+    },
+  };
+}
+
+// Compile-time check that the wire schema (minus transport fields) and the domain type describe the same thing.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const checkRequestMatchesClientContext: Same<Omit<CheckRequest, "tickets">, ClientContext> = true;
+void checkRequestMatchesClientContext;
