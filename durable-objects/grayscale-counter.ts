@@ -103,7 +103,7 @@ const MIGRATIONS: readonly string[] = [
    INSERT INTO by_platform SELECT 'unknown', count(*) FROM admitted HAVING count(*) > 0;
    INSERT INTO by_hour SELECT (admitted_at / 3600000) * 3600000, count(*) FROM admitted GROUP BY 1;`,
   `ALTER TABLE counter ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0;
-   CREATE TABLE leases (id TEXT PRIMARY KEY, granted INTEGER NOT NULL, settled INTEGER NOT NULL, expires_at INTEGER NOT NULL, open INTEGER NOT NULL) WITHOUT ROWID;`,
+   CREATE TABLE leases (id TEXT PRIMARY KEY, granted INTEGER NOT NULL, settled INTEGER NOT NULL, next_batch INTEGER NOT NULL, expires_at INTEGER NOT NULL, open INTEGER NOT NULL) WITHOUT ROWID;`,
 ];
 
 const MAX_USER_KEY_LENGTH = 256;
@@ -217,12 +217,23 @@ export class GrayscaleCounter extends DurableObject<Cloudflare.EdgeEnv> {
       if (batch > lease.next_batch) throw new RangeError(`expected batch ${lease.next_batch}`);
       if (lease.open !== 1) throw new RangeError("the lease is closed");
       if (admissions.length > lease.granted - lease.settled) throw new RangeError("more admissions than the lease has left");
+      // One row per new user; the tallies once per distinct host app, platform and hour of the batch.
+      const byHostApp = new Map<string, number>();
+      const byPlatform = new Map<string, number>();
+      const byHour = new Map<number, number>();
+      const bump = <K>(m: Map<K, number>, k: K) => m.set(k, (m.get(k) ?? 0) + 1);
       let added = 0;
       for (const a of admissions) {
-        if (this.#isAdmitted(a.userKey)) continue;
-        this.#record(a.userKey, a, a.at);
+        const inserted = sql.exec("INSERT INTO admitted (user_key, admitted_at, host_app_id, platform) VALUES (?, ?, ?, ?) ON CONFLICT (user_key) DO NOTHING RETURNING 1", a.userKey, a.at, a.hostAppId, a.platform).toArray().length;
+        if (inserted === 0) continue;
         added++;
+        bump(byHostApp, a.hostAppId);
+        bump(byPlatform, a.platform);
+        bump(byHour, Math.floor(a.at / HOUR_MS) * HOUR_MS);
       }
+      for (const [key, n] of byHostApp) sql.exec("INSERT INTO by_host_app VALUES (?, ?) ON CONFLICT (host_app_id) DO UPDATE SET admitted = admitted + excluded.admitted", key, n);
+      for (const [key, n] of byPlatform) sql.exec("INSERT INTO by_platform VALUES (?, ?) ON CONFLICT (platform) DO UPDATE SET admitted = admitted + excluded.admitted", key, n);
+      for (const [key, n] of byHour) sql.exec("INSERT INTO by_hour VALUES (?, ?) ON CONFLICT (hour) DO UPDATE SET admitted = admitted + excluded.admitted", key, n);
       // Every reported slot leaves `reserved`: a new user became `admitted`, a duplicate is free;
       // `done` frees the slots never used.
       const released = done ? lease.granted - lease.settled : admissions.length;

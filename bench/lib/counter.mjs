@@ -5,14 +5,31 @@
 // (Miniflare's direct SQL inspection would need `unsafeInspectDurableObjects`, which wraps the
 // class being measured; the RPC leaves it as deployed.)
 
-/** { counter, rows } of the task's object (named by task id, as the edge names it); NaN when unreadable. */
+/** { counter, rows, reserved } of the task's object (named by task id, as the edge names it); NaN when unreadable. */
 export async function admittedCount(mf, taskId, { scriptName = "graycast-edge", binding = "GRAYSCALE_COUNTER" } = {}) {
   try {
     const ns = await mf.getDurableObjectNamespace(binding, scriptName);
     const progress = JSON.parse(JSON.stringify(await ns.get(ns.idFromName(taskId)).progress()));
     const rows = Object.values(progress.byPlatform ?? {}).reduce((sum, n) => sum + Number(n), 0);
-    return { counter: Number(progress.admitted), rows: progress.byPlatform ? rows : NaN };
+    return { counter: Number(progress.admitted), rows: progress.byPlatform ? rows : NaN, reserved: Number(progress.reserved ?? 0) };
   } catch (err) {
-    return { counter: NaN, rows: NaN, error: String(err.message ?? err) };
+    return { counter: NaN, rows: NaN, reserved: NaN, error: String(err.message ?? err) };
+  }
+}
+
+/**
+ * The count once the edge has settled what it admitted from admission leases: rows stable over
+ * 100 ms (batches are reported ~20 ms after their first user), and with `untilFree`, no slot
+ * left reserved either (a lease gives back its unused slots when it ends). Bounded by `maxMs`.
+ */
+export async function settledCount(mf, taskId, { untilFree = false, maxMs = 15_000 } = {}) {
+  const deadline = Date.now() + maxMs;
+  let last = await admittedCount(mf, taskId);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = await admittedCount(mf, taskId);
+    const stable = now.rows === last.rows && now.counter === last.counter;
+    if ((stable && (!untilFree || now.reserved === 0)) || Date.now() > deadline) return now;
+    last = now;
   }
 }

@@ -99,7 +99,8 @@ export function writeReport(results, { path, write }) {
   } else push("| Durable Object admission rate | not available | |");
   const ex = results.admission.exact;
   if (ex) {
-    push(`| exact cap: ${fmtInt(ex.requests)} new users in a burst against a cap of ${fmtInt(ex.cap)} | admitted rows ${fmtInt(ex.rows)}, counter ${fmtInt(ex.counter)}, grayscale answers ${fmtInt(ex.grayscaleAnswers)}; over the cap: ${fmtInt(ex.overCap)} | equal to the cap, zero over: ${verdict(ex.exact)} |`);
+    const waves = ex.waves && ex.waves.length > 1 ? ` (burst, then ${ex.waves.length - 1} wave(s) of ${fmtInt(ex.cap)} new users once the leases ended: grayscale answers per wave ${ex.waves.map(fmtInt).join(", ")})` : "";
+    push(`| exact cap: ${fmtInt(ex.requests)} new users in a burst against a cap of ${fmtInt(ex.cap)}${waves} | admitted rows ${fmtInt(ex.rows)}, counter ${fmtInt(ex.counter)}, grayscale answers ${fmtInt(ex.grayscaleAnswers)}, slots still leased ${fmtInt(ex.reserved ?? 0)}; over the cap: ${fmtInt(ex.overCap)} | equal to the cap, zero over: ${verdict(ex.exact)} |`);
   } else push("| exact cap (admitted count against the cap) | not available | equal to the cap: n/a |");
   const at = results.admission.admitTask;
   if (at && admit) {

@@ -143,7 +143,7 @@ export function edgeScenarios({ urls, world, options }) {
         const r = await check(edge, clientBody(APPS.admit, { guid: `probe-${Date.now()}` }));
         expect(r.status === 200 && r.claims?.reason === "grayscale" && r.claims?.taskId === world.tasks.admit, `new user: expected grayscale from ${world.tasks.admit}, got ${brief(r)}`);
         expect(r.tickets.length > 0, "admitted, but the answer carries no admission ticket");
-        return `cap ${world.admitCap.toLocaleString("en-US")} (never reached); every request a new GUID -> one GrayscaleCounter.admit per request`;
+        return `cap ${world.admitCap.toLocaleString("en-US")} (never reached); every request a new GUID: a first admission, from the isolate's admission lease (ADMISSION_LEASE_SIZE slots, wrangler.toml) settled in batches, or one GrayscaleCounter.admit while it holds none`;
       },
       spec: (round) => checkSpec({ newUser: { path: checkPath(clientBody(APPS.admit)), field: "guid", prefix: `r${round}-${Date.now()}-` } }),
     },

@@ -25,7 +25,7 @@ const ClientTextSchema = (max: number) =>
     .string()
     .min(1)
     .max(max)
-    .regex(/^[^\p{Cc}]+$/u, "must not contain control characters");
+    .regex(/^[^\x00-\x1f\x7f-\x9f]+$/, "must not contain control characters");
 
 /** Grayscale admission tickets: limits bound the HMAC work a single check can cause. */
 export const MAX_TICKETS = 8;

@@ -6,7 +6,8 @@
  * the users to the object in batches, off the request path (`waitUntil`):
  *
  * - demand: a lease is asked for after DEMAND direct admissions to the task within one second in
- *   this isolate, so quiet tasks and quiet isolates never hold slots;
+ *   this isolate, so quiet tasks and quiet isolates never hold slots; the next one is taken when
+ *   the current one is half used, and leases grow while they run out early;
  * - use: a lease serves only the cap it was granted under (a changed cap retires it), and only
  *   until LEASE_MARGIN_MS before its end; a user already admitted from it takes no second slot;
  * - report: admissions are settled FLUSH_DELAY_MS after the first one of a batch; a lease that
@@ -18,7 +19,7 @@
  * request's binding, and the work is handed to that request's `waitUntil`.
  */
 import type { AdmitMeta, Lease, LeasedAdmission, SettleResult } from "../../durable-objects/grayscale-counter";
-import { LEASE_MARGIN_MS, MAX_SETTLE_BATCH } from "../../durable-objects/grayscale-counter";
+import { LEASE_MARGIN_MS, MAX_LEASE, MAX_SETTLE_BATCH } from "../../durable-objects/grayscale-counter";
 
 /** The part of a GrayscaleCounter stub leases use. */
 export interface LeaseStub {
@@ -46,6 +47,7 @@ interface Held {
   taskId: string;
   id: string;
   cap: number;
+  granted: number;
   left: number;
   /** the holder admits from it until then */
   usableUntil: number;
@@ -62,22 +64,29 @@ interface Held {
 }
 
 interface TaskLeases {
+  /** the lease admissions are taken from */
   current: Held | undefined;
+  /** taken ahead, when the current one is half used, so a busy isolate never waits for one */
+  next: Held | undefined;
   acquiring: boolean;
+  /** slots to ask for next: doubles while leases run out early, back to `size` when one ends half unused */
+  want: number;
   demandSecond: number;
   demand: number;
 }
 
 const byTask = new Map<string, TaskLeases>();
 
-function stateOf(taskId: string): TaskLeases {
+function stateOf(taskId: string, io: LeaseIo): TaskLeases {
   let state = byTask.get(taskId);
   if (state === undefined) {
-    state = { current: undefined, acquiring: false, demandSecond: 0, demand: 0 };
+    state = { current: undefined, next: undefined, acquiring: false, want: io.size, demandSecond: 0, demand: 0 };
     byTask.set(taskId, state);
   }
   return state;
 }
+
+const usable = (held: Held, cap: number, now: number) => held.cap === cap && held.left > 0 && now < held.usableUntil;
 
 /**
  * Admits `userKey` to `taskId` from this isolate's lease when it holds a usable one for `cap`:
@@ -85,18 +94,35 @@ function stateOf(taskId: string): TaskLeases {
  */
 export function admitFromLease(taskId: string, cap: number, userKey: string, meta: AdmitMeta, now: number, io: LeaseIo): boolean {
   const state = byTask.get(taskId);
-  const held = state?.current;
-  if (state === undefined || held === undefined) return false;
-  if (held.cap !== cap || held.left === 0 || now >= held.usableUntil) {
+  if (state === undefined) return false;
+  let held = state.current;
+  if (held !== undefined && !usable(held, cap, now)) {
     retire(state, held, io);
-    return false;
+    held = undefined;
   }
+  if (held === undefined && state.next !== undefined) {
+    held = state.next;
+    state.next = undefined;
+    state.current = held;
+    if (!usable(held, cap, now)) {
+      retire(state, held, io);
+      return false;
+    }
+  }
+  if (held === undefined) return false;
   if (held.users.has(userKey)) return true;
   held.left--;
   held.users.add(userKey);
   held.pending.push({ userKey, hostAppId: meta.hostAppId, platform: meta.platform, at: now });
-  if (held.left === 0) retire(state, held, io);
-  else flushSoon(held, io);
+  if (held.left === 0) {
+    // Used up while still young: the next lease asks for twice as many slots.
+    if (now < held.usableUntil - io.ttlMs / 2) state.want = Math.min(state.want * 2, MAX_LEASE);
+    retire(state, held, io);
+  } else flushSoon(held, io);
+  if (held.left <= held.granted / 2 && state.next === undefined && !state.acquiring) {
+    state.acquiring = true;
+    io.waitUntil(acquire(state, taskId, cap, io));
+  }
   return true;
 }
 
@@ -106,25 +132,27 @@ export function admitFromLease(taskId: string, cap: number, userKey: string, met
  */
 export function noteDirectAdmission(taskId: string, cap: number, now: number, io: LeaseIo): void {
   if (io.size <= 0) return;
-  const state = stateOf(taskId);
+  const state = stateOf(taskId, io);
   const second = Math.floor(now / 1000);
   if (state.demandSecond !== second) {
     state.demandSecond = second;
     state.demand = 0;
   }
-  if (++state.demand < DEMAND || state.acquiring || state.current !== undefined) return;
+  if (++state.demand < DEMAND || state.acquiring || state.current !== undefined || state.next !== undefined) return;
   state.acquiring = true;
   io.waitUntil(acquire(state, taskId, cap, io));
 }
 
 async function acquire(state: TaskLeases, taskId: string, cap: number, io: LeaseIo): Promise<void> {
+  let held: Held | undefined;
   try {
-    const lease = await io.stub(taskId).lease(cap, io.size, io.ttlMs);
+    const lease = await io.stub(taskId).lease(cap, Math.min(Math.max(state.want, io.size), MAX_LEASE), io.ttlMs);
     if (lease === null) return;
-    const held: Held = {
+    held = {
       taskId,
       id: lease.id,
       cap,
+      granted: lease.granted,
       left: lease.granted,
       usableUntil: lease.expiresAt - Math.min(LEASE_MARGIN_MS, io.ttlMs / 4),
       users: new Set(),
@@ -134,20 +162,24 @@ async function acquire(state: TaskLeases, taskId: string, cap: number, io: Lease
       closed: false,
       flushing: false,
     };
-    state.current = held;
-    // The lease ends even if no check comes to end it: this request stays open until then.
-    await sleep(Math.max(0, held.usableUntil - Date.now()));
-    retire(state, held, io);
+    if (state.current === undefined) state.current = held;
+    else state.next = held;
   } catch (err) {
     console.error("admission lease failed", { taskId, error: String(err) });
+    return;
   } finally {
     state.acquiring = false;
   }
+  // The lease ends even if no check comes to end it: this request stays open until then.
+  await sleep(Math.max(0, held.usableUntil - Date.now()));
+  if (held.left > held.granted / 2) state.want = io.size;
+  retire(state, held, io);
 }
 
 /** No more admissions from `held`; report what is pending and give back the rest. */
 function retire(state: TaskLeases, held: Held, io: LeaseIo): void {
   if (state.current === held) state.current = undefined;
+  if (state.next === held) state.next = undefined;
   if (held.retired) return;
   held.retired = true;
   flushSoon(held, io);

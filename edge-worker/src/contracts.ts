@@ -22,7 +22,8 @@ const LooseVersionSchema = z.string().check(
   z.maxLength(32),
   z.refine((v) => parseLooseVersion(v) !== undefined, "must be dot-separated numbers, e.g. 17.4.1"),
 );
-const ClientTextSchema = (max: number) => z.string().check(z.minLength(1), z.maxLength(max), z.regex(/^[^\p{Cc}]+$/u, "must not contain control characters"));
+/** No control character (Unicode category Cc, which is exactly U+0000-U+001F and U+007F-U+009F). */
+const ClientTextSchema = (max: number) => z.string().check(z.minLength(1), z.maxLength(max), z.regex(/^[^\x00-\x1f\x7f-\x9f]+$/, "must not contain control characters"));
 const SemverSchema = z.string().check(z.maxLength(20), z.refine(isSemver, "must be a semantic version MAJOR.MINOR.PATCH, e.g. 1.2.0"));
 const TicketSchema = z.string().check(z.minLength(1), z.maxLength(MAX_TICKET_LENGTH), z.regex(/^[A-Za-z0-9_.-]+$/, "must be an admission ticket as issued by check"));
 

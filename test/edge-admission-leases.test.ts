@@ -1,0 +1,168 @@
+/**
+ * Admission leases through the real edge Worker and GrayscaleCounter (edge-worker/src/admission-leases.ts):
+ * a busy isolate takes a block of slots, admits from it without a counter call per user, settles
+ * the users in batches, and gives back what it did not use. The test env turns leases off
+ * (vitest.config.ts); these tests call the Worker's `fetch` with them on, each request with its
+ * own ExecutionContext so its background work (lease, settle) can be awaited.
+ */
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { decodeJwt } from "jose";
+import { afterEach, describe, expect, it } from "vitest";
+import type { CompiledTask } from "../core/grayscale/types";
+import type { ManifestClaims } from "../core/manifest";
+import { resetLeasesForTests } from "../edge-worker/src/admission-leases";
+import edge from "../edge-worker/src/index";
+import { checkQuery, client, compiledTask, counterOf, edgeEnv, newAppId, online, ORIGIN, packageRef, putSnapshot } from "./support/edge";
+
+const ONLINE = "2.0.0";
+const GRAY = "2.1.0";
+const LEASE_SIZE = 16;
+
+const leaseEnv = { ...edgeEnv, ADMISSION_LEASE_SIZE: String(LEASE_SIZE), ADMISSION_LEASE_TTL_MS: "1000" };
+
+interface Answer {
+  guid: string;
+  version: string | undefined;
+  tickets: string[];
+  /** the request's background work (lease, settle) */
+  done: Promise<void>;
+}
+
+/** One GET check as `guid` with leases on; its background work is in `done`. */
+async function checkAs(appId: string, guid: string, tickets: string[] = []): Promise<Answer> {
+  const ctx = createExecutionContext();
+  const res = await edge.fetch(new Request(`${ORIGIN}/v1/check?${checkQuery(client(appId, { guid, ...(tickets.length ? { tickets } : {}) }))}`), leaseEnv, ctx);
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`check answered ${res.status}: ${text}`);
+  const body = JSON.parse(text) as { manifest: string; tickets?: string[] };
+  return { guid, version: decodeJwt<ManifestClaims>(body.manifest).version, tickets: body.tickets ?? [], done: waitOnExecutionContext(ctx) };
+}
+
+async function appWithCap(userCap: number): Promise<{ appId: string; task: CompiledTask }> {
+  const appId = newAppId();
+  const task = compiledTask(GRAY, packageRef("7"), { userCap });
+  await putSnapshot({ appId, revision: 1, online: online(ONLINE, packageRef("0")), tasks: [task] });
+  return { appId, task };
+}
+
+/** The leases the counter granted, as it stores them. */
+function leasesOf(taskId: string) {
+  return runInDurableObject(counterOf(taskId), (_instance, state) =>
+    state.storage.sql.exec<{ granted: number; settled: number; open: number }>("SELECT granted, settled, open FROM leases").toArray(),
+  );
+}
+
+/** Users reported over all leases, leases still open, and the distinct lease sizes granted. */
+function summary(leases: { granted: number; settled: number; open: number }[]) {
+  return { settled: leases.reduce((n, l) => n + l.settled, 0), open: leases.filter((l) => l.open === 1).length, sizes: [...new Set(leases.map((l) => l.granted))] };
+}
+
+/** Waits (bounded) until the isolate holds a lease for the task, as the counter sees it. */
+async function untilLeased(taskId: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if ((await counterOf(taskId).progress()).reserved > 0) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error("no lease was taken");
+}
+
+afterEach(() => resetLeasesForTests());
+
+describe("admission leases", () => {
+  it("after a few direct admissions, admits new users from a lease and settles every one of them", async () => {
+    const { appId, task } = await appWithCap(1_000);
+    // Four first admissions within a second go to the counter directly; the fourth asks for a lease.
+    const direct = [];
+    for (let i = 0; i < 4; i++) direct.push(await checkAs(appId, `direct-${i}`));
+    await untilLeased(task.id);
+    expect((await counterOf(task.id).progress()).admitted).toBe(4);
+
+    const leased = [];
+    for (let i = 0; i < 10; i++) leased.push(await checkAs(appId, `leased-${i}`));
+    // Answered before any of them reached the counter: all grayscale, each with a ticket.
+    expect([...direct, ...leased].map((a) => a.version)).toEqual(Array(14).fill(GRAY));
+    expect(leased.every((a) => a.tickets.length === 1)).toBe(true);
+
+    await Promise.all([...direct, ...leased].map((a) => a.done));
+    const progress = await counterOf(task.id).progress();
+    expect(progress).toMatchObject({ admitted: 14, reserved: 0, byPlatform: { android: 14 } });
+    // The leases (the first, and the next one taken when it was half used) are closed and
+    // reported exactly the ten users admitted from them.
+    expect(summary(await leasesOf(task.id))).toEqual({ settled: 10, open: 0, sizes: [LEASE_SIZE] });
+    for (const guid of leased.map((a) => a.guid)) expect(await counterOf(task.id).isAdmitted(`g:${guid}`)).toBe(true);
+  });
+
+  it("a user admitted from the lease keeps the version on later checks, with or without the ticket, and takes one slot", async () => {
+    const { appId, task } = await appWithCap(1_000);
+    const warm = [];
+    for (let i = 0; i < 4; i++) warm.push(await checkAs(appId, `warm-${i}`));
+    await untilLeased(task.id);
+    const first = await checkAs(appId, "returning");
+    const again = await checkAs(appId, "returning");
+    const withTicket = await checkAs(appId, "returning", first.tickets);
+    expect([first.version, again.version, withTicket.version]).toEqual([GRAY, GRAY, GRAY]);
+    await Promise.all([...warm, first, again, withTicket].map((a) => a.done));
+    expect(summary(await leasesOf(task.id))).toEqual({ settled: 1, open: 0, sizes: [LEASE_SIZE] });
+    expect((await counterOf(task.id).progress()).admitted).toBe(5);
+  });
+
+  it("never admits over the cap: concurrent waves of new users fill it exactly, leases or not", async () => {
+    const cap = 60;
+    const { appId, task } = await appWithCap(cap);
+    const answers: Answer[] = [];
+    // Waves of concurrent new users, until one wave admits nobody: by then the cap is full and
+    // every lease has given its unused slots back.
+    for (let wave = 0; wave < 20; wave++) {
+      const batch = await Promise.all(Array.from({ length: 30 }, (_, i) => checkAs(appId, `w${wave}-${i}`)));
+      answers.push(...batch);
+      await Promise.all(batch.map((a) => a.done));
+      const progress = await counterOf(task.id).progress();
+      expect(progress.admitted + progress.reserved).toBeLessThanOrEqual(cap);
+      if (!batch.some((a) => a.version === GRAY) && progress.reserved === 0) break;
+    }
+    const admitted = answers.filter((a) => a.version === GRAY);
+    expect(admitted).toHaveLength(cap);
+    expect(answers.filter((a) => a.version !== GRAY).every((a) => a.version === ONLINE && a.tickets.length === 0)).toBe(true);
+    expect(await counterOf(task.id).progress()).toMatchObject({ admitted: cap, reserved: 0 });
+    // The leases were used, and every slot they took is accounted for.
+    const leases = await leasesOf(task.id);
+    expect(leases.length).toBeGreaterThan(0);
+    expect(leases.every((l) => l.open === 0)).toBe(true);
+    const rows = await runInDurableObject(counterOf(task.id), (_i, state) => state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM admitted").one().n);
+    expect(rows).toBe(cap);
+    for (const a of admitted) expect(await counterOf(task.id).isAdmitted(`g:${a.guid}`)).toBe(true);
+  }, 60_000);
+
+  it("stops admitting from a lease once the task's cap changes, and gives its slots back", async () => {
+    const { appId, task } = await appWithCap(1_000);
+    const warm = [];
+    for (let i = 0; i < 4; i++) warm.push(await checkAs(appId, `warm-${i}`));
+    await untilLeased(task.id);
+    const fromLease = await checkAs(appId, "before-change");
+    // A new revision with another cap: the lease was granted under the old one.
+    await putSnapshot({ appId, revision: 2, online: online(ONLINE, packageRef("0")), tasks: [{ ...task, userCap: 900 }] });
+    const after = await checkAs(appId, "after-change");
+    expect([fromLease.version, after.version]).toEqual([GRAY, GRAY]);
+    await Promise.all([...warm, fromLease, after].map((a) => a.done));
+    // The old lease reported its one user and closed; the direct admission after the change may
+    // have taken a new lease under the new cap, unused and closed since.
+    const leases = await leasesOf(task.id);
+    expect(leases.filter((l) => l.settled === 1)).toHaveLength(1);
+    expect(summary(leases)).toMatchObject({ settled: 1, open: 0 });
+    expect(await counterOf(task.id).progress()).toMatchObject({ admitted: 6, reserved: 0 });
+  });
+
+  it("takes no lease when the counter is off (ADMISSION_LEASE_SIZE 0): every first admission is a counter call", async () => {
+    const { appId, task } = await appWithCap(1_000);
+    const answers = [];
+    for (let i = 0; i < 8; i++) {
+      const ctx = createExecutionContext();
+      const res = await edge.fetch(new Request(`${ORIGIN}/v1/check?${checkQuery(client(appId, { guid: `off-${i}` }))}`), { ...leaseEnv, ADMISSION_LEASE_SIZE: "0" }, ctx);
+      expect(res.status).toBe(200);
+      await waitOnExecutionContext(ctx);
+      answers.push(i);
+    }
+    expect(await leasesOf(task.id)).toEqual([]);
+    expect((await counterOf(task.id).progress()).admitted).toBe(answers.length);
+  });
+});
