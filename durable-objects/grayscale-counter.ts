@@ -11,7 +11,8 @@
  *           reserved INTEGER)                                 admission is O(1), not a count(*);
  *                                                             slots leased and not yet settled
  *   leases(id TEXT PK, granted, settled, next_batch,          blocks of slots held by edge
- *          expires_at, open INTEGER)                          isolates (see `lease`)
+ *          last_size, last_done, expires_at, open)            isolates (see `lease`); closed
+ *                                                             ones are pruned after an hour
  *   by_host_app(host_app_id TEXT PK, admitted INTEGER)        the same count by host app,
  *   by_platform(platform TEXT PK, admitted INTEGER)           platform and hour of admission,
  *   by_hour(hour INTEGER PK, admitted INTEGER)                kept in step with `admitted` so
@@ -70,12 +71,17 @@ export interface SettleResult {
 /** How long a lease may be admitted from, by default and at most; its holder gives back what it did not use when it ends. */
 export const LEASE_TTL_MS = 10_000;
 export const MIN_LEASE_TTL_MS = 1_000;
-export const MAX_LEASE_TTL_MS = 60_000;
+/** At most 25 s: the holder ends the lease from `waitUntil` work, which the runtime stops 30 s after the response. */
+export const MAX_LEASE_TTL_MS = 25_000;
 /** The holder stops admitting this long (at most a quarter of the lease) before its end, so clock skew cannot matter. */
 export const LEASE_MARGIN_MS = 1_000;
 /** Largest lease; and a lease never takes more than 1/LEASE_SHARE of the free slots. */
 export const MAX_LEASE = 1_024;
 const LEASE_SHARE = 4;
+/** Lease ids: the holder picks one, so a lost answer can be asked for again. */
+const LEASE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** Closed leases are kept this long (an answer to a late retry), then deleted. */
+const CLOSED_LEASE_KEEP_MS = 3_600_000;
 /** Users per `settle` call. */
 export const MAX_SETTLE_BATCH = 256;
 
@@ -103,7 +109,7 @@ const MIGRATIONS: readonly string[] = [
    INSERT INTO by_platform SELECT 'unknown', count(*) FROM admitted HAVING count(*) > 0;
    INSERT INTO by_hour SELECT (admitted_at / 3600000) * 3600000, count(*) FROM admitted GROUP BY 1;`,
   `ALTER TABLE counter ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0;
-   CREATE TABLE leases (id TEXT PRIMARY KEY, granted INTEGER NOT NULL, settled INTEGER NOT NULL, next_batch INTEGER NOT NULL, expires_at INTEGER NOT NULL, open INTEGER NOT NULL) WITHOUT ROWID;`,
+   CREATE TABLE leases (id TEXT PRIMARY KEY, granted INTEGER NOT NULL, settled INTEGER NOT NULL, next_batch INTEGER NOT NULL, last_size INTEGER NOT NULL, last_done INTEGER NOT NULL, expires_at INTEGER NOT NULL, open INTEGER NOT NULL) WITHOUT ROWID;`,
 ];
 
 const MAX_USER_KEY_LENGTH = 256;
@@ -178,17 +184,23 @@ export class GrayscaleCounter extends DurableObject<Cloudflare.EdgeEnv> {
    * when that is under one slot: near the cap every admission is judged here, one by one.
    * Returns null when nothing is granted.
    */
-  async lease(cap: number, want: number, ttlMs: number = LEASE_TTL_MS): Promise<Lease | null> {
+  async lease(cap: number, want: number, ttlMs: number = LEASE_TTL_MS, id?: string): Promise<Lease | null> {
     checkCap(cap);
     if (!Number.isSafeInteger(want) || want < 1 || want > MAX_LEASE) throw new RangeError(`want must be 1..${MAX_LEASE}`);
     if (!Number.isSafeInteger(ttlMs) || ttlMs < MIN_LEASE_TTL_MS || ttlMs > MAX_LEASE_TTL_MS) throw new RangeError(`ttlMs must be ${MIN_LEASE_TTL_MS}..${MAX_LEASE_TTL_MS}`);
+    if (id !== undefined && (typeof id !== "string" || !LEASE_ID.test(id))) throw new RangeError("id must be 1..64 letters, digits, '-' or '_'");
     const sql = this.ctx.storage.sql;
     return this.ctx.storage.transactionSync(() => {
+      const now = Date.now();
+      // A retried call (its answer was lost) gets the lease it already made, not a second one.
+      const known = id === undefined ? undefined : sql.exec<{ granted: number; expires_at: number }>("SELECT granted, expires_at FROM leases WHERE id = ?", id).toArray()[0];
+      if (known !== undefined) return { id: id!, granted: known.granted, expiresAt: known.expires_at };
+      sql.exec("DELETE FROM leases WHERE open = 0 AND expires_at < ?", now - CLOSED_LEASE_KEEP_MS);
       const { admitted, reserved } = this.#counter();
       const granted = Math.min(want, Math.floor((cap - admitted - reserved) / LEASE_SHARE));
       if (granted < 1) return null;
-      const lease: Lease = { id: crypto.randomUUID(), granted, expiresAt: Date.now() + ttlMs };
-      sql.exec("INSERT INTO leases (id, granted, settled, next_batch, expires_at, open) VALUES (?, ?, 0, 0, ?, 1)", lease.id, granted, lease.expiresAt);
+      const lease: Lease = { id: id ?? crypto.randomUUID(), granted, expiresAt: now + ttlMs };
+      sql.exec("INSERT INTO leases (id, granted, settled, next_batch, last_size, last_done, expires_at, open) VALUES (?, ?, 0, 0, 0, 0, ?, 1)", lease.id, granted, lease.expiresAt);
       sql.exec("UPDATE counter SET reserved = reserved + ? WHERE id = 1", granted);
       return lease;
     });
@@ -198,7 +210,8 @@ export class GrayscaleCounter extends DurableObject<Cloudflare.EdgeEnv> {
    * Records batch number `batch` (0, 1, 2... per lease) of users an isolate admitted from lease
    * `leaseId` (at most what the lease has left); with `done`, the lease ends and its unused slots
    * are free again. A user already admitted frees the slot it took. One transaction, and a batch
-   * number already applied changes nothing: a call whose answer was lost can be retried as is.
+   * number already applied changes nothing: a call whose answer was lost can be retried as is
+   * (the last batch retried with other content is refused: a holder must resend it unchanged).
    */
   async settle(leaseId: string, batch: number, admissions: LeasedAdmission[], done: boolean): Promise<SettleResult> {
     if (typeof leaseId !== "string" || leaseId.length === 0 || leaseId.length > 64) throw new RangeError("leaseId must be a lease id");
@@ -211,8 +224,13 @@ export class GrayscaleCounter extends DurableObject<Cloudflare.EdgeEnv> {
     });
     const sql = this.ctx.storage.sql;
     return this.ctx.storage.transactionSync(() => {
-      const lease = sql.exec<{ granted: number; settled: number; next_batch: number; open: number }>("SELECT granted, settled, next_batch, open FROM leases WHERE id = ?", leaseId).toArray()[0];
+      const lease = sql
+        .exec<{ granted: number; settled: number; next_batch: number; last_size: number; last_done: number; open: number }>("SELECT granted, settled, next_batch, last_size, last_done, open FROM leases WHERE id = ?", leaseId)
+        .toArray()[0];
       if (lease === undefined) throw new RangeError("no such lease");
+      if (batch === lease.next_batch - 1 && (admissions.length !== lease.last_size || done !== (lease.last_done === 1))) {
+        throw new RangeError(`batch ${batch} was applied with other content`);
+      }
       if (batch < lease.next_batch) return { admitted: 0, duplicates: 0, count: this.#counter().admitted };
       if (batch > lease.next_batch) throw new RangeError(`expected batch ${lease.next_batch}`);
       if (lease.open !== 1) throw new RangeError("the lease is closed");
@@ -237,7 +255,7 @@ export class GrayscaleCounter extends DurableObject<Cloudflare.EdgeEnv> {
       // Every reported slot leaves `reserved`: a new user became `admitted`, a duplicate is free;
       // `done` frees the slots never used.
       const released = done ? lease.granted - lease.settled : admissions.length;
-      sql.exec("UPDATE leases SET settled = settled + ?, next_batch = next_batch + 1, open = ? WHERE id = ?", admissions.length, done ? 0 : 1, leaseId);
+      sql.exec("UPDATE leases SET settled = settled + ?, next_batch = next_batch + 1, last_size = ?, last_done = ?, open = ? WHERE id = ?", admissions.length, admissions.length, done ? 1 : 0, done ? 0 : 1, leaseId);
       sql.exec("UPDATE counter SET admitted = admitted + ?, reserved = reserved - ? WHERE id = 1", added, released);
       return { admitted: added, duplicates: admissions.length - added, count: this.#counter().admitted };
     });

@@ -20,8 +20,10 @@ const tickets = new Map(); // what each device keeps between checks
 /** One client check from a device in Shenzhen on Wi-Fi, verified as a client would. */
 async function check(guid, installedVersion, extra = {}) {
   const body = { appId, hostAppId: DEMO_HOST_APP.id, hostAppVersion: "8.2.0", platform: "android", osVersion: "14", guid, network: "wifi", ...(installedVersion ? { installedVersion } : {}), ...extra };
-  if (tickets.has(guid)) body.tickets = tickets.get(guid);
-  const r = await fetch(`${EDGE_URL}/v1/check`, { method: "POST", headers: { "content-type": "application/json", "x-graycast-geo": "country=CN;region=GD;city=Shenzhen" }, body: JSON.stringify(body) });
+  // The query form of the check: each stored admission ticket as its own `ticket` parameter.
+  const query = new URLSearchParams(Object.entries(body).map(([k, v]) => [k, String(v)]));
+  for (const ticket of tickets.get(guid) ?? []) query.append("ticket", ticket);
+  const r = await fetch(`${EDGE_URL}/v1/check?${query}`, { headers: { "x-graycast-geo": "country=CN;region=GD;city=Shenzhen" } });
   const data = await r.json();
   if (r.status !== 200) throw new Error(`check -> ${r.status} ${JSON.stringify(data)}`);
   if (data.tickets?.length) tickets.set(guid, data.tickets);

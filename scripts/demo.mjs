@@ -34,7 +34,8 @@ const pick = (p) => ({ status: p.status, reason: p.reason, version: p.version, r
 /** Asks the edge which version to run and verifies the signed answer as a client would. */
 async function check(appId, installedVersion, quiet = false) {
   const client = { appId, hostAppId: DEMO_HOST_APP.id, hostAppVersion: "8.0.1", platform: "android", osVersion: "14", guid: "demo-guid-1", ...(installedVersion ? { installedVersion } : {}) };
-  const r = await edge("POST", "/v1/check", { json: client });
+  // The query form of the check (POST with the same fields as JSON gives the same answer).
+  const r = await edge("GET", `/v1/check?${new URLSearchParams(client)}`);
   if (r.status !== 200) throw new Error(`check -> ${r.status} ${JSON.stringify(r.data)}`);
   const { payload, protectedHeader } = await jwtVerify(r.data.manifest, jwks, { issuer: "graycast", audience: DEMO_HOST_APP.id, subject: appId });
   if (!quiet) show(`check (installed ${installedVersion ?? "none"}), signed by ${protectedHeader.kid}`, pick(payload));

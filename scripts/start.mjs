@@ -101,7 +101,7 @@ const appId = await seedDemoMiniProgram();
 const users = DEMO_USERS.map((u) => `    ${u.email.padEnd(26)} ${u.password.padEnd(22)} ${u.platformAdmin ? "platform admin" : u.team ? `team ${DEMO_TEAM.name}: ${u.team}` : `host app ${DEMO_HOST_APP.name}: ${u.hostApp}`}`).join("\n");
 console.log(`
   Graycast is running.
-    edge (clients)          ${EDGE_URL}      check: POST /v1/check, JWKS: /.well-known/jwks.json
+    edge (clients)          ${EDGE_URL}      check: GET /v1/check?… (or POST), JWKS: /.well-known/jwks.json
     control plane (admin)   ${ADMIN_URL}      API docs: ${ADMIN_URL}/docs
   Demo mini program ${appId} (Demo Mall) on host app ${DEMO_HOST_APP.id}: online 1.1.0, development 1.2.0.
   Demo logins (email, password, role):

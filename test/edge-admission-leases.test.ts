@@ -10,7 +10,7 @@ import { decodeJwt } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CompiledTask } from "../core/grayscale/types";
 import type { ManifestClaims } from "../core/manifest";
-import { resetLeasesForTests } from "../edge-worker/src/admission-leases";
+import { admitFromLease, noteDirectAdmission, resetLeasesForTests, type LeaseIo, type LeaseStub } from "../edge-worker/src/admission-leases";
 import edge from "../edge-worker/src/index";
 import { checkQuery, client, compiledTask, counterOf, edgeEnv, newAppId, online, ORIGIN, packageRef, putSnapshot } from "./support/edge";
 
@@ -164,5 +164,79 @@ describe("admission leases", () => {
     }
     expect(await leasesOf(task.id)).toEqual([]);
     expect((await counterOf(task.id).progress()).admitted).toBe(answers.length);
+  });
+});
+
+describe("admission lease reports when the counter's answers get lost", () => {
+  /**
+   * The real counter behind a link that loses answers: the call reaches the object (and is
+   * applied), then the caller sees an error. `lose(n)` loses the answers of the next n settle calls.
+   */
+  function lossyIo(taskId: string, waits: Promise<unknown>[]) {
+    let lost = 0;
+    const io: LeaseIo = {
+      size: 8,
+      ttlMs: 1_000,
+      waitUntil: (work) => void waits.push(work),
+      stub: () => {
+        const real = counterOf(taskId) as unknown as LeaseStub;
+        return {
+          lease: (cap, want, ttlMs, id) => real.lease(cap, want, ttlMs, id),
+          settle: async (leaseId, batch, admissions, done) => {
+            const result = await real.settle(leaseId, batch, admissions, done);
+            if (lost > 0) {
+              lost--;
+              throw new Error("connection reset after the call was applied");
+            }
+            return result;
+          },
+        };
+      },
+    };
+    return { io, lose: (n: number) => (lost = n) };
+  }
+
+  const META = { hostAppId: "ha_lossy", platform: "ios" as const };
+
+  it("resends a batch unchanged until the object has it: no user dropped, none counted twice, the cap kept", async () => {
+    const taskId = `gt_lossy_${crypto.randomUUID().slice(0, 8)}`;
+    const cap = 40;
+    const waits: Promise<unknown>[] = [];
+    const { io, lose } = lossyIo(taskId, waits);
+    // Background work other than the lease's own timer (which ends the lease when it fires).
+    let timers: Promise<unknown>[] = [];
+    const drain = async () => {
+      while (waits.length > 0) await Promise.allSettled(waits.splice(0));
+    };
+    // Demand: four direct admissions (the test plays the edge: admit, then note it), then a lease.
+    let now = Date.now();
+    for (let i = 0; i < 4; i++) {
+      expect(await counterOf(taskId).admit(`d${i}`, cap, META)).toMatchObject({ admitted: true });
+      noteDirectAdmission(taskId, cap, now, io);
+    }
+    // Every answer of the first reports is lost (all attempts), then u2 arrives and starts a new loop.
+    lose(3);
+    // The lease is the isolate's once its `lease` call has answered.
+    let fromLease = false;
+    for (let i = 0; i < 200 && !fromLease; i++) {
+      fromLease = admitFromLease(taskId, cap, "u1", META, now, io);
+      if (!fromLease) await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(fromLease).toBe(true);
+    timers = waits.splice(0, 1);
+    await drain();
+    expect(await counterOf(taskId).isAdmitted("u1")).toBe(true);
+    now = Date.now();
+    expect(admitFromLease(taskId, cap, "u2", META, now, io)).toBe(true);
+    expect(admitFromLease(taskId, cap, "u3", META, now, io)).toBe(true);
+    await drain();
+    // The lease ends (its timer in waitUntil), reporting the rest with `done`.
+    await Promise.allSettled(timers);
+    await drain();
+    const progress = await counterOf(taskId).progress();
+    expect(progress).toMatchObject({ admitted: 7, reserved: 0 });
+    for (const user of ["u1", "u2", "u3"]) expect(await counterOf(taskId).isAdmitted(user)).toBe(true);
+    const leases = await leasesOf(taskId);
+    expect(summary(leases)).toMatchObject({ settled: 3, open: 0 });
   });
 });

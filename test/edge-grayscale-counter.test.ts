@@ -364,15 +364,17 @@ describe("GrayscaleCounter leases", () => {
       expect(await task.progress()).toMatchObject({ byPlatform: { android: 3 } });
     });
 
-    it("applies a batch number once: a replay, even with other users, changes nothing", async () => {
+    it("applies a batch number once: a replay changes nothing, and the last batch resent with other content is refused", async () => {
       const task = counter("settle-replay");
       const lease = await task.lease(100, 6);
       expect(await task.settle(lease!.id, 0, [admission("r1"), admission("r2")], false)).toEqual({ admitted: 2, duplicates: 0, count: 2 });
       const before = { progress: await task.progress(), state: await stored(task) };
       expect(await task.settle(lease!.id, 0, [admission("r1"), admission("r2")], false)).toEqual({ admitted: 0, duplicates: 0, count: 2 });
-      expect(await task.settle(lease!.id, 0, [admission("r3"), admission("r4")], false)).toEqual({ admitted: 0, duplicates: 0, count: 2 });
-      // A replayed batch 0 with `done` does not close the lease or free its slots either.
-      expect(await task.settle(lease!.id, 0, [], true)).toEqual({ admitted: 0, duplicates: 0, count: 2 });
+      // A holder must resend its last batch unchanged: another size, or `done` added, is a bug to refuse.
+      await runInDurableObject(task, async (instance: GrayscaleCounter) => {
+        await expect(instance.settle(lease!.id, 0, [admission("r1"), admission("r2"), admission("r3")], false)).rejects.toThrow(/batch 0 was applied with other content/);
+        await expect(instance.settle(lease!.id, 0, [admission("r1"), admission("r2")], true)).rejects.toThrow(/batch 0 was applied with other content/);
+      });
       expect({ progress: await task.progress(), state: await stored(task) }).toEqual(before);
       expect(await task.isAdmitted("r3")).toBe(false);
       // The next batch number is still 1.
@@ -632,8 +634,9 @@ describe("GrayscaleCounter leases", () => {
 
     it("refuses a malformed settle, changing nothing", async () => {
       const task = counter("settle-args");
-      const lease = await task.lease(4 * MAX_SETTLE_BATCH + 4, MAX_SETTLE_BATCH);
-      expect(lease).toMatchObject({ granted: MAX_SETTLE_BATCH });
+      // More slots than one batch may carry, so a batch too large is refused for its size alone.
+      const lease = await task.lease(8 * MAX_SETTLE_BATCH, 2 * MAX_SETTLE_BATCH);
+      expect(lease).toMatchObject({ granted: 2 * MAX_SETTLE_BATCH });
       const id = lease!.id;
       const good = admission("ok");
       const before = { progress: await task.progress(), state: await stored(task) };
@@ -643,11 +646,11 @@ describe("GrayscaleCounter leases", () => {
         await expect(instance.settle("x".repeat(65), 0, [good], false)).rejects.toThrow(/leaseId/);
         await expect(instance.settle(id, -1, [good], false)).rejects.toThrow(/batch/);
         await expect(instance.settle(id, 0.5, [good], false)).rejects.toThrow(/batch/);
-        await expect(instance.settle(id, 0, "ok" as unknown as LeasedAdmission[], false)).rejects.toThrow(/admissions/);
-        await expect(instance.settle(id, 0, { 0: good, length: 1 } as unknown as LeasedAdmission[], false)).rejects.toThrow(/admissions/);
-        await expect(instance.settle(id, 0, null as unknown as LeasedAdmission[], false)).rejects.toThrow(/admissions/);
+        await expect(instance.settle(id, 0, "ok" as unknown as LeasedAdmission[], false)).rejects.toThrow(/admissions must be an array/);
+        await expect(instance.settle(id, 0, { 0: good, length: 1 } as unknown as LeasedAdmission[], false)).rejects.toThrow(/admissions must be an array/);
+        await expect(instance.settle(id, 0, null as unknown as LeasedAdmission[], false)).rejects.toThrow(/admissions must be an array/);
         const tooMany = Array.from({ length: MAX_SETTLE_BATCH + 1 }, (_, i) => admission(`many-${i}`));
-        await expect(instance.settle(id, 0, tooMany, false)).rejects.toThrow(/admissions/);
+        await expect(instance.settle(id, 0, tooMany, false)).rejects.toThrow(new RegExp(`at most ${MAX_SETTLE_BATCH}`));
         await expect(bad(null)).rejects.toThrow(/userKey/);
         await expect(bad({ ...good, userKey: "" })).rejects.toThrow(/userKey/);
         await expect(bad({ ...good, userKey: "u".repeat(257) })).rejects.toThrow(/userKey/);
@@ -667,6 +670,21 @@ describe("GrayscaleCounter leases", () => {
       const full = Array.from({ length: MAX_SETTLE_BATCH }, (_, i) => admission(`full-${i}`));
       expect(await task.settle(id, 0, full, true)).toEqual({ admitted: MAX_SETTLE_BATCH, duplicates: 0, count: MAX_SETTLE_BATCH });
       expect(await task.progress()).toMatchObject({ admitted: MAX_SETTLE_BATCH, reserved: 0 });
+    });
+  });
+
+  it("lease: asked again with the same id (its answer was lost), returns the same lease and reserves nothing more", async () => {
+    const task = counter("lease-retry");
+    const first = await task.lease(400, 10, 5_000, "isolate-lease-1");
+    expect(first).toMatchObject({ id: "isolate-lease-1", granted: 10 });
+    expect(await task.lease(400, 50, 5_000, "isolate-lease-1")).toEqual(first);
+    expect(await task.progress()).toMatchObject({ admitted: 0, reserved: 10 });
+    const other = await task.lease(400, 10, 5_000, "isolate-lease-2");
+    expect(other).toMatchObject({ id: "isolate-lease-2", granted: 10 });
+    expect(await task.progress()).toMatchObject({ reserved: 20 });
+    await runInDurableObject(task, async (instance: GrayscaleCounter) => {
+      await expect(instance.lease(400, 10, 5_000, "not an id!")).rejects.toThrow(/id must be/);
+      await expect(instance.lease(400, 10, 25_001)).rejects.toThrow(/ttlMs/);
     });
   });
 });

@@ -89,21 +89,32 @@ export function helloWorker() {
  * is one `bucket.get(key, { range })` streamed back, nothing else. It shows what the local R2
  * simulator itself costs, so the edge's package route can be read against it.
  */
+/** The headers of a check answer (edge-worker/src/headers.ts JSON_NO_STORE_HEADERS), for the floor Worker. */
+const CHECK_HEADER_LIST = [
+  ["content-type", "application/json"],
+  ["cache-control", "no-store"],
+  ["x-content-type-options", "nosniff"],
+  ["strict-transport-security", "max-age=15552000; includeSubDomains"],
+  ["referrer-policy", "no-referrer"],
+  ["x-frame-options", "DENY"],
+];
+
 export function r2FloorWorker(edge) {
   return {
     name: "r2-floor",
     modules: true,
-    script: `const MANIFEST = "${"x".repeat(900)}";
+    script: `const BODY = new TextEncoder().encode(JSON.stringify({ manifest: "${"x".repeat(900)}" }));
+// The edge's check headers (edge-worker/src/headers.ts), as one Headers object, as the edge sends them.
+const HEADERS = new Headers(${JSON.stringify(CHECK_HEADER_LIST)});
 export default {
   async fetch(request, env) {
-    // What any JSON API pays in this runtime, the floors under the check route: GET answering
-    // ~1 KB of JSON (a manifest's size), and POST reading and parsing a body before answering it.
-    if (request.method === "GET" && request.url.endsWith("/json")) {
-      return new Response(JSON.stringify({ manifest: MANIFEST }), { headers: { "content-type": "application/json", "cache-control": "no-store" } });
-    }
-    if (request.method === "POST") {
-      const body = JSON.parse(await request.text());
-      return new Response(JSON.stringify({ manifest: MANIFEST, appId: body.appId }), { headers: { "content-type": "application/json", "cache-control": "no-store" } });
+    // The floors under the check route: the same request and a response of the same size and
+    // headers, with none of Graycast's work. GET answers bytes it already holds; POST first reads
+    // and parses the body.
+    const url = request.url;
+    if (url.includes("/v1/check")) {
+      if (request.method === "POST") JSON.parse(await request.text());
+      return new Response(BODY, { headers: HEADERS });
     }
     const key = decodeURIComponent(new URL(request.url).pathname.slice(1));
     const m = /^bytes=(\\d+)-(\\d+)$/.exec(request.headers.get("range") ?? "");

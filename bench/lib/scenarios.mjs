@@ -190,25 +190,25 @@ export function edgeScenarios({ urls, world, options }) {
     },
     {
       id: "getfloor",
-      label: "(reference) a bare Worker answering GET with ~1 KB of JSON (a manifest's size)",
+      label: "(reference) a bare Worker answering the check's GET: the same queries, ~1 KB already encoded, the same headers",
       prepare: async () => {
         expect(urls.r2floor, "no reference Worker");
-        const res = await fetch(`${urls.r2floor}/json`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
-        expect(res.status === 200, `expected 200, got HTTP ${res.status}`);
-        return "bench-only Worker: what answering a manifest-sized JSON body costs, with no request body and no work";
+        const res = await fetch(`${urls.r2floor}${checkPath(onlineUsers()[0])}`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+        expect(res.status === 200 && res.headers.get("cache-control") === "no-store", `expected 200 with the check's headers, got HTTP ${res.status}`);
+        return "bench-only Worker: what the runtime charges for the check's GET exchange itself, with none of Graycast's work";
       },
-      spec: () => ({ ...base, url: urls.r2floor, method: "GET", path: "/json" }),
+      spec: () => ({ ...base, url: urls.r2floor, method: "GET", paths: onlineUsers().map(checkPath) }),
     },
     {
       id: "jsonfloor",
-      label: "(reference) a bare Worker answering the check's request: read the body, JSON.parse, ~1 KB JSON back",
+      label: "(reference) a bare Worker answering the check's POST: read the body, JSON.parse, the same answer",
       prepare: async () => {
         expect(urls.r2floor, "no reference Worker");
-        const res = await fetch(`${urls.r2floor}/json`, { method: "POST", headers: JSON_HEADERS, body: JSON.stringify(clientBody(APPS.online, { guid: world.nonMembers[0] })), signal: AbortSignal.timeout(TIMEOUT_MS) });
+        const res = await fetch(`${urls.r2floor}/v1/check`, { method: "POST", headers: JSON_HEADERS, body: JSON.stringify(onlineUsers()[0]), signal: AbortSignal.timeout(TIMEOUT_MS) });
         expect(res.status === 200, `expected 200, got HTTP ${res.status}`);
-        return "bench-only Worker: what reading a POST body and answering JSON costs in this runtime, without any of Graycast's work";
+        return "bench-only Worker: what reading and parsing a POST body and answering costs in this runtime, with none of Graycast's work";
       },
-      spec: () => ({ ...base, url: urls.r2floor, method: "POST", path: "/json", headers: JSON_HEADERS, body: JSON.stringify(clientBody(APPS.online, { guid: world.nonMembers[0] })) }),
+      spec: () => ({ ...base, url: urls.r2floor, method: "POST", path: "/v1/check", headers: JSON_HEADERS, bodies: onlineUsers().map((b) => JSON.stringify(b)) }),
     },
   ];
 }

@@ -1,5 +1,5 @@
 /**
- * Admission leases, the edge side (docs/scale.md "Removing it"; the object's side and the
+ * Admission leases, the edge side (docs/scale.md "Admission leases"; the object's side and the
  * invariant are in durable-objects/grayscale-counter.ts). A first admission to a capped task is
  * otherwise one GrayscaleCounter call per new user, on the request path. An isolate that admits
  * many users to one task takes a block of slots instead, admits from it in memory, and reports
@@ -11,19 +11,23 @@
  * - use: a lease serves only the cap it was granted under (a changed cap retires it), and only
  *   until LEASE_MARGIN_MS before its end; a user already admitted from it takes no second slot;
  * - report: admissions are settled FLUSH_DELAY_MS after the first one of a batch; a lease that
- *   ran out or ended is settled with `done`, which frees what it did not use;
- * - failure: a failed report is retried; what cannot be reported stays reserved in the object,
- *   so the cap is never exceeded (it may be under-filled by those slots).
+ *   ran out or ended is settled with `done`, which frees what it did not use. A batch, once
+ *   numbered, is resent unchanged until the object has it (the object ignores a batch it already
+ *   applied), so a lost answer can neither drop a user nor count one twice;
+ * - failure: every call is bounded in time. A report that keeps failing is tried again by the
+ *   next check of the task in this isolate; until then its slots stay reserved in the object,
+ *   so the cap is never exceeded (at worst it is under-filled by them).
  *
  * All I/O runs in the context of a request that needed it: the stub is taken from that
  * request's binding, and the work is handed to that request's `waitUntil`.
  */
 import type { AdmitMeta, Lease, LeasedAdmission, SettleResult } from "../../durable-objects/grayscale-counter";
 import { LEASE_MARGIN_MS, MAX_LEASE, MAX_SETTLE_BATCH } from "../../durable-objects/grayscale-counter";
+import { TIMED_OUT, withTimeout } from "./timeout";
 
 /** The part of a GrayscaleCounter stub leases use. */
 export interface LeaseStub {
-  lease(cap: number, want: number, ttlMs?: number): Promise<Lease | null>;
+  lease(cap: number, want: number, ttlMs?: number, id?: string): Promise<Lease | null>;
   settle(leaseId: string, batch: number, admissions: LeasedAdmission[], done: boolean): Promise<SettleResult>;
 }
 
@@ -41,7 +45,17 @@ export interface LeaseIo {
 export const DEMAND = 4;
 /** How long the first admission of a batch waits for others before the batch is reported. */
 export const FLUSH_DELAY_MS = 20;
-const SETTLE_ATTEMPTS = 3;
+/** Bound on one `lease` or `settle` call. */
+export const CALL_TIMEOUT_MS = 2_000;
+const ATTEMPTS = 3;
+/** A loop or an acquisition older than this was cut off with its request: another may start. */
+const STUCK_MS = 3 * ATTEMPTS * CALL_TIMEOUT_MS;
+
+interface Batch {
+  number: number;
+  admissions: LeasedAdmission[];
+  done: boolean;
+}
 
 interface Held {
   taskId: string;
@@ -53,14 +67,18 @@ interface Held {
   usableUntil: number;
   /** users admitted from it here: a second check of the same user takes no slot */
   users: Set<string>;
+  /** admitted, not yet in a batch */
   pending: LeasedAdmission[];
-  /** number of the next batch reported (the object ignores one it already applied) */
-  batch: number;
-  /** no more admissions; settle what is pending with `done` */
+  /** the batch being reported: resent unchanged until the object has it */
+  inflight: Batch | undefined;
+  /** number of the next batch */
+  nextBatch: number;
+  /** no more admissions; the last batch carries `done` */
   retired: boolean;
-  /** the object knows the lease is done */
+  /** the object knows the lease is done (or refused it for good): nothing more to report */
   closed: boolean;
-  flushing: boolean;
+  /** when the reporting loop started (0: none runs) */
+  flushingSince: number;
 }
 
 interface TaskLeases {
@@ -68,7 +86,10 @@ interface TaskLeases {
   current: Held | undefined;
   /** taken ahead, when the current one is half used, so a busy isolate never waits for one */
   next: Held | undefined;
-  acquiring: boolean;
+  /** every lease not yet closed, reported or not: a later check retries what failed */
+  open: Set<Held>;
+  /** when an acquisition started (0: none runs) */
+  acquiringSince: number;
   /** slots to ask for next: doubles while leases run out early, back to `size` when one ends half unused */
   want: number;
   demandSecond: number;
@@ -80,13 +101,14 @@ const byTask = new Map<string, TaskLeases>();
 function stateOf(taskId: string, io: LeaseIo): TaskLeases {
   let state = byTask.get(taskId);
   if (state === undefined) {
-    state = { current: undefined, next: undefined, acquiring: false, want: io.size, demandSecond: 0, demand: 0 };
+    state = { current: undefined, next: undefined, open: new Set(), acquiringSince: 0, want: io.size, demandSecond: 0, demand: 0 };
     byTask.set(taskId, state);
   }
   return state;
 }
 
 const usable = (held: Held, cap: number, now: number) => held.cap === cap && held.left > 0 && now < held.usableUntil;
+const running = (since: number, now: number) => since !== 0 && now - since < STUCK_MS;
 
 /**
  * Admits `userKey` to `taskId` from this isolate's lease when it holds a usable one for `cap`:
@@ -95,9 +117,10 @@ const usable = (held: Held, cap: number, now: number) => held.cap === cap && hel
 export function admitFromLease(taskId: string, cap: number, userKey: string, meta: AdmitMeta, now: number, io: LeaseIo): boolean {
   const state = byTask.get(taskId);
   if (state === undefined) return false;
+  retryReports(state, now, io);
   let held = state.current;
   if (held !== undefined && !usable(held, cap, now)) {
-    retire(state, held, io);
+    retire(state, held, now, io);
     held = undefined;
   }
   if (held === undefined && state.next !== undefined) {
@@ -105,7 +128,7 @@ export function admitFromLease(taskId: string, cap: number, userKey: string, met
     state.next = undefined;
     state.current = held;
     if (!usable(held, cap, now)) {
-      retire(state, held, io);
+      retire(state, held, now, io);
       return false;
     }
   }
@@ -117,12 +140,9 @@ export function admitFromLease(taskId: string, cap: number, userKey: string, met
   if (held.left === 0) {
     // Used up while still young: the next lease asks for twice as many slots.
     if (now < held.usableUntil - io.ttlMs / 2) state.want = Math.min(state.want * 2, MAX_LEASE);
-    retire(state, held, io);
-  } else flushSoon(held, io);
-  if (held.left <= held.granted / 2 && state.next === undefined && !state.acquiring) {
-    state.acquiring = true;
-    io.waitUntil(acquire(state, taskId, cap, io));
-  }
+    retire(state, held, now, io);
+  } else flushSoon(state, held, now, io);
+  if (held.left <= held.granted / 2 && state.next === undefined && !running(state.acquiringSince, now)) startAcquire(state, taskId, cap, now, io);
   return true;
 }
 
@@ -133,103 +153,146 @@ export function admitFromLease(taskId: string, cap: number, userKey: string, met
 export function noteDirectAdmission(taskId: string, cap: number, now: number, io: LeaseIo): void {
   if (io.size <= 0) return;
   const state = stateOf(taskId, io);
+  retryReports(state, now, io);
   const second = Math.floor(now / 1000);
   if (state.demandSecond !== second) {
     state.demandSecond = second;
     state.demand = 0;
   }
-  if (++state.demand < DEMAND || state.acquiring || state.current !== undefined || state.next !== undefined) return;
-  state.acquiring = true;
+  if (++state.demand < DEMAND || running(state.acquiringSince, now) || state.current !== undefined || state.next !== undefined) return;
+  startAcquire(state, taskId, cap, now, io);
+}
+
+function startAcquire(state: TaskLeases, taskId: string, cap: number, now: number, io: LeaseIo): void {
+  state.acquiringSince = now;
   io.waitUntil(acquire(state, taskId, cap, io));
 }
 
 async function acquire(state: TaskLeases, taskId: string, cap: number, io: LeaseIo): Promise<void> {
-  let held: Held | undefined;
+  // The id is ours, so a call whose answer was lost is asked again and finds the same lease.
+  const id = crypto.randomUUID();
+  const want = Math.min(Math.max(state.want, io.size), MAX_LEASE);
+  let lease: Lease | null | typeof FAILED;
   try {
-    const lease = await io.stub(taskId).lease(cap, Math.min(Math.max(state.want, io.size), MAX_LEASE), io.ttlMs);
-    if (lease === null) return;
-    held = {
-      taskId,
-      id: lease.id,
-      cap,
-      granted: lease.granted,
-      left: lease.granted,
-      usableUntil: lease.expiresAt - Math.min(LEASE_MARGIN_MS, io.ttlMs / 4),
-      users: new Set(),
-      pending: [],
-      batch: 0,
-      retired: false,
-      closed: false,
-      flushing: false,
-    };
-    if (state.current === undefined) state.current = held;
-    else state.next = held;
+    lease = await call(taskId, "lease", (stub) => stub.lease(cap, want, io.ttlMs, id), io);
   } catch (err) {
-    console.error("admission lease failed", { taskId, error: String(err) });
-    return;
+    console.error("admission lease refused", { taskId, error: String(err) });
+    lease = FAILED;
   } finally {
-    state.acquiring = false;
+    state.acquiringSince = 0;
   }
+  if (lease === FAILED || lease === null) return;
+  const held: Held = {
+    taskId,
+    id: lease.id,
+    cap,
+    granted: lease.granted,
+    left: lease.granted,
+    usableUntil: lease.expiresAt - Math.min(LEASE_MARGIN_MS, io.ttlMs / 4),
+    users: new Set(),
+    pending: [],
+    inflight: undefined,
+    nextBatch: 0,
+    retired: false,
+    closed: false,
+    flushingSince: 0,
+  };
+  state.open.add(held);
+  if (state.current === undefined) state.current = held;
+  else state.next = held;
   // The lease ends even if no check comes to end it: this request stays open until then.
   await sleep(Math.max(0, held.usableUntil - Date.now()));
   if (held.left > held.granted / 2) state.want = io.size;
-  retire(state, held, io);
+  retire(state, held, Date.now(), io);
 }
 
 /** No more admissions from `held`; report what is pending and give back the rest. */
-function retire(state: TaskLeases, held: Held, io: LeaseIo): void {
+function retire(state: TaskLeases, held: Held, now: number, io: LeaseIo): void {
   if (state.current === held) state.current = undefined;
   if (state.next === held) state.next = undefined;
   if (held.retired) return;
   held.retired = true;
-  flushSoon(held, io);
+  flushSoon(state, held, now, io);
+}
+
+/** Restarts the reporting of leases whose last attempt failed (or whose loop was cut off). */
+function retryReports(state: TaskLeases, now: number, io: LeaseIo): void {
+  for (const held of state.open) if (held.inflight !== undefined || held.pending.length > 0 || held.retired) flushSoon(state, held, now, io);
 }
 
 /** Starts the reporting loop of `held` in this request's `waitUntil`, unless one runs already. */
-function flushSoon(held: Held, io: LeaseIo): void {
-  if (held.flushing || held.closed) return;
-  held.flushing = true;
-  io.waitUntil(flush(held, io));
+function flushSoon(state: TaskLeases, held: Held, now: number, io: LeaseIo): void {
+  if (held.closed || running(held.flushingSince, now)) return;
+  held.flushingSince = now;
+  io.waitUntil(flush(state, held, io));
 }
 
 /**
- * Reports `held`'s pending admissions in batches, the last one with `done` once it is retired
- * and nothing is left; admissions that arrive meanwhile join the next batch. Synchronous between
- * the checks and the flag, so no admission can be left without a loop to report it.
+ * Reports `held`'s admissions batch by batch, the last one with `done` once it is retired and
+ * nothing is left; admissions that arrive meanwhile join the next batch. A batch is taken out
+ * of `pending` when it is numbered and stays in `inflight` until the object has it.
  */
-async function flush(held: Held, io: LeaseIo): Promise<void> {
+async function flush(state: TaskLeases, held: Held, io: LeaseIo): Promise<void> {
   try {
     await sleep(FLUSH_DELAY_MS);
     for (;;) {
-      const batch = held.pending.slice(0, MAX_SETTLE_BATCH);
-      const done = held.retired && held.pending.length === batch.length;
-      if (batch.length === 0 && !done) return;
-      if (!(await settle(io.stub(held.taskId), held, batch, done))) return;
-      held.pending.splice(0, batch.length);
-      held.batch++;
-      if (done) {
-        held.closed = true;
+      if (held.inflight === undefined) {
+        const admissions = held.pending.splice(0, MAX_SETTLE_BATCH);
+        const done = held.retired && held.pending.length === 0;
+        if (admissions.length === 0 && !done) return;
+        held.inflight = { number: held.nextBatch++, admissions, done };
+      }
+      const batch = held.inflight;
+      const result = await call(held.taskId, "settle", (stub) => stub.settle(held.id, batch.number, batch.admissions, batch.done), io);
+      if (result === FAILED) return;
+      // Only this batch: a second loop (started when this one looked cut off) may own the next.
+      if (held.inflight === batch) held.inflight = undefined;
+      if (batch.done) {
+        close(state, held);
         return;
       }
     }
+  } catch (err) {
+    // The object refused the batch for good (a bug, not an outage): stop reporting this lease.
+    // Its unreported slots stay reserved, so the cap still holds.
+    console.error("admission lease refused", { taskId: held.taskId, leaseId: held.id, error: String(err) });
+    close(state, held);
   } finally {
-    held.flushing = false;
+    held.flushingSince = 0;
   }
 }
 
-async function settle(stub: LeaseStub, held: Held, batch: LeasedAdmission[], done: boolean): Promise<boolean> {
+function close(state: TaskLeases, held: Held): void {
+  held.closed = true;
+  state.open.delete(held);
+  if (state.current === held) state.current = undefined;
+  if (state.next === held) state.next = undefined;
+}
+
+const FAILED = Symbol("failed");
+
+/**
+ * One counter call, bounded in time and tried ATTEMPTS times with a fresh stub each time; FAILED
+ * when it never answered. A refusal by the object (RangeError: the arguments are wrong for its
+ * state) is thrown to the caller: trying it again cannot help.
+ */
+async function call<T>(taskId: string, method: string, run: (stub: LeaseStub) => Promise<T>, io: LeaseIo): Promise<T | typeof FAILED> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await stub.settle(held.id, held.batch, batch, done);
-      return true;
-    } catch (err) {
-      // The batch number makes a retry of a batch the object already applied a no-op.
-      if (attempt >= SETTLE_ATTEMPTS) {
-        console.error("admission lease settle failed", { taskId: held.taskId, leaseId: held.id, users: batch.length, done, error: String(err) });
-        return false;
+      const result = await withTimeout(run(io.stub(taskId)), CALL_TIMEOUT_MS);
+      if (result !== TIMED_OUT) return result;
+      if (attempt >= ATTEMPTS) {
+        console.error("admission lease call timed out", { taskId, method });
+        return FAILED;
       }
-      await sleep(50 * attempt);
+    } catch (err) {
+      if (err instanceof Error && err.name === "RangeError") throw err;
+      if (attempt >= ATTEMPTS) {
+        console.error("admission lease call failed", { taskId, method, error: String(err) });
+        return FAILED;
+      }
     }
+    await sleep(50 * attempt);
   }
 }
 
