@@ -54,7 +54,8 @@ function compareScratch(n: number, b: readonly number[]): number {
  * a malformed version; a bounded one refuses a malformed version (we cannot say it is inside).
  */
 export function versionInRange(text: string, range: ParsedRange): boolean {
-  const [min, max] = range;
+  const min = range[0];
+  const max = range[1];
   if (min === null && max === null) return true;
   const n = parseLooseIntoScratch(text);
   if (n < 0) return false;

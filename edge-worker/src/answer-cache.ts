@@ -41,6 +41,19 @@ export function answerKey(decision: Decision, client: ClientContext, ttlSeconds:
   return `${client.hostAppId}\n${client.installedVersion ?? ""}\n${ttlSeconds}\n${origin}\n${d}`;
 }
 
+/**
+ * The answer with admission tickets: `{"manifest": ..., "tickets": [...]}`, from the encoded
+ * manifest part and the tickets alone (a ticket is ~150 bytes; the manifest ~1 KB is not encoded again).
+ */
+export function bodyWithTickets(answer: Answer, tickets: readonly string[]): Uint8Array {
+  const head = answer.body.subarray(0, answer.body.length - 1); // without the closing brace
+  const tail = encoder.encode(`,"tickets":${JSON.stringify(tickets)}}`);
+  const body = new Uint8Array(head.length + tail.length);
+  body.set(head);
+  body.set(tail, head.length);
+  return body;
+}
+
 /** The answer already built for `key` from this snapshot, in this window, with this key. */
 export function cachedAnswer(snapshot: Snapshot, key: string, windowStart: number, secret: string): Answer | undefined {
   const shelf = shelves.get(snapshot);

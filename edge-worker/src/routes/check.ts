@@ -3,12 +3,13 @@
  * manifest (ARCHITECTURE.md "The hot path"). Reads only the snapshot (and whitelists) from R2,
  * never D1; a Durable Object only for capped grayscale admission (edge-worker/src/grayscale.ts).
  */
-import { decideVersion } from "../../../core/decide";
+import { decideVersion, type ClientContext, type Decision } from "../../../core/decide";
+import type { Snapshot } from "../../../core/snapshot";
 import { notFound } from "../../../core/errors";
 import { buildManifestClaims } from "../../../core/manifest";
 import { type EdgeBindings, counterNamespace, readNumberVar } from "../env";
 import { readGeo } from "../geo";
-import { answerKey, cachedAnswer, rememberAnswer } from "../answer-cache";
+import { answerKey, bodyWithTickets, cachedAnswer, rememberAnswer, type Answer } from "../answer-cache";
 import { CheckRequestSchema, checkRequestFromQuery, splitCheckRequest } from "../contracts";
 import { NO_GRAYSCALE, chooseGrayscale, type GrayscaleDeps } from "../grayscale";
 import { LEASE_TTL_MS, MAX_LEASE, MAX_LEASE_TTL_MS, MIN_LEASE_TTL_MS, type GrayscaleCounter } from "../../../durable-objects/grayscale-counter";
@@ -95,24 +96,25 @@ export async function answerCheck(request: Request, url: string, env: EdgeBindin
   const windowStart = manifestWindowStart(now);
   const secret = env.MANIFEST_SIGNING_KEY;
   const key = answerKey(decision, client, ttlSeconds, origin);
-  const answer = cachedAnswer(snapshot, key, windowStart, secret) ?? (await buildAnswer());
+  const answer = cachedAnswer(snapshot, key, windowStart, secret) ?? (await buildAnswer({ env, snapshot, decision, client, origin, windowStart, ttlSeconds, key }));
   // The answer depends on the client and changes with every publish: no shared cache may keep it.
-  if (grayscale.tickets.length === 0) return new Response(answer.body, { status: 200, headers: CHECK_HEADERS });
-  return new Response(JSON.stringify({ manifest: answer.manifest, tickets: grayscale.tickets }), { status: 200, headers: CHECK_HEADERS });
+  return new Response(grayscale.tickets.length === 0 ? answer.body : bodyWithTickets(answer, grayscale.tickets), { headers: CHECK_HEADERS });
+}
 
-  async function buildAnswer() {
-    const encryptionKey = decision.status === "ok" && decision.package.encryption ? await decisionKey(decision, client.appId, env.PACKAGE_KEY_SECRET) : undefined;
-    const claims = buildManifestClaims({
-      decision,
-      client,
-      revision: snapshot!.revision,
-      nowMs: windowStart,
-      ttlSeconds,
-      packageUrl: (sha256) => `${origin}/v1/packages/${sha256}`,
-      incrementUrl: (sha256) => `${origin}/v1/increments/${sha256}`,
-      ...(encryptionKey !== undefined ? { encryptionKey } : {}),
-    });
-    const signed = signedManifest(claims, secret);
-    return rememberAnswer(snapshot!, key, windowStart, secret, typeof signed === "string" ? signed : await signed);
-  }
+/** Claims, signature and encoded body of an answer this isolate has not built in this window. */
+async function buildAnswer(input: { env: EdgeBindings; snapshot: Snapshot; decision: Decision; client: ClientContext; origin: string; windowStart: number; ttlSeconds: number; key: string }): Promise<Answer> {
+  const { env, snapshot, decision, client, origin, windowStart, key } = input;
+  const encryptionKey = decision.status === "ok" && decision.package.encryption ? await decisionKey(decision, client.appId, env.PACKAGE_KEY_SECRET) : undefined;
+  const claims = buildManifestClaims({
+    decision,
+    client,
+    revision: snapshot.revision,
+    nowMs: windowStart,
+    ttlSeconds: input.ttlSeconds,
+    packageUrl: (sha256) => `${origin}/v1/packages/${sha256}`,
+    incrementUrl: (sha256) => `${origin}/v1/increments/${sha256}`,
+    ...(encryptionKey !== undefined ? { encryptionKey } : {}),
+  });
+  const signed = signedManifest(claims, env.MANIFEST_SIGNING_KEY);
+  return rememberAnswer(snapshot, key, windowStart, env.MANIFEST_SIGNING_KEY, typeof signed === "string" ? signed : await signed);
 }
