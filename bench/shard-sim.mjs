@@ -186,7 +186,7 @@ export function simulateAdmission({ rate, cap, shards, serviceMs = 1, timeoutMs 
 // taken when the current is half used; a lease lasts `ttlMs`); admissions from a lease are
 // reported by one `settle` call `flushMs` after the first of a batch, the lease's end by one more.
 // Cap never reached. Counts: admit calls, lease calls, settle calls; calls per admission.
-export function simulateEdgeLeases({ rate, isolates, size = 128, flushMs = 20, ttlMs = 10_000, demand = 4, maxLease = 1024, leaseRttMs = 5, seconds = 60, seed = 5 }) {
+export function simulateEdgeLeases({ rate, isolates, size = 128, flushMs = 250, ttlMs = 10_000, demand = 4, maxLease = 1024, leaseRttMs = 5, seconds = 60, seed = 5 }) {
   const rand = rng(seed);
   const perIsolate = rate / isolates;
   let admitCalls = 0;

@@ -19,14 +19,14 @@ export async function admittedCount(mf, taskId, { scriptName = "graycast-edge", 
 
 /**
  * The count once the edge has settled what it admitted from admission leases: rows stable over
- * 100 ms (batches are reported ~20 ms after their first user), and with `untilFree`, no slot
+ * 500 ms (batches are reported 250 ms after their first user), and with `untilFree`, no slot
  * left reserved either (a lease gives back its unused slots when it ends). Bounded by `maxMs`.
  */
 export async function settledCount(mf, taskId, { untilFree = false, maxMs = 15_000 } = {}) {
   const deadline = Date.now() + maxMs;
   let last = await admittedCount(mf, taskId);
   for (;;) {
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 500));
     const now = await admittedCount(mf, taskId);
     const stable = now.rows === last.rows && now.counter === last.counter;
     if ((stable && (!untilFree || now.reserved === 0)) || Date.now() > deadline) return now;
