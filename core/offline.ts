@@ -30,7 +30,7 @@
  * months later with no network; an expiring manifest would make the preset unusable exactly
  * when it is needed (seed: "can be opened and run even without a network connection"). Freeze
  * and rollback protection (S4) come from the online check instead: whenever the client is
- * online it asks `POST /v1/check` with `installedVersion` = the preset's version, and that
+ * online it asks `/v1/check` (GET or POST) with `installedVersion` = the preset's version, and that
  * answer, which does expire, wins: a different online version is pulled normally, "delisted"
  * makes the preset unusable (seed rules, below). A client must therefore (1) never switch from
  * a version it already installed through check to a preset of a lower version (the preset is a

@@ -1,5 +1,5 @@
 /**
- * Wire contract of the edge Worker's client API: `POST /v1/check`, the JWKS and package
+ * Wire contract of the edge Worker's client API: `/v1/check` (the POST body; the GET query carries the same fields), the JWKS and package
  * downloads. The request schema mirrors `ClientContext` (core/decide.ts) plus the client's
  * admission tickets, which are transport, not client facts; the type assertion at the bottom
  * fails the build if the two drift apart.

@@ -16,7 +16,7 @@ const GeoText = z.string().trim().min(1).max(64);
 const ExplainRequestSchema = z
   .object({
     // Admission tickets are left out: explain reads the counters instead (who was admitted before).
-    client: CheckRequestSchema.omit({ tickets: true }).partial({ appId: true }).openapi({ description: "what the client sends to POST /v1/check, without tickets (appId may be left out)" }),
+    client: CheckRequestSchema.omit({ tickets: true }).partial({ appId: true }).openapi({ description: "what the client sends to /v1/check (GET query or POST body), without tickets (appId may be left out)" }),
     geo: z
       .object({ country: GeoText.optional(), region: GeoText.optional(), city: GeoText.optional() })
       .strict()
