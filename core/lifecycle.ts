@@ -106,7 +106,7 @@ const MESSAGES: Record<RefusalRule, string> = {
   task_not_suspended: "only a suspended grayscale task can be resumed",
   task_already_withdrawn: "the grayscale version has already been withdrawn from every user",
   task_field_locked: "once a task has started only its name, end time, user cap and percentage can change",
-  task_cap_below_admitted: "the user cap cannot be lower than the number of users already admitted (with the slots edge isolates hold in admission leases, returned within seconds)",
+  task_cap_below_admitted: "the user cap cannot be lower than the number of users already admitted (counting the slots edge isolates hold in admission leases)",
   task_percentage_lowered: "the percentage cannot be lowered once the task has started: admitted users would lose the version",
 };
 

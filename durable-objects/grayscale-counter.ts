@@ -8,8 +8,9 @@
  *            host_app_id TEXT, platform TEXT)                   host app and platform are NULL
  *                                                              for rows written before step 2
  *   counter(id = 1, admitted INTEGER,                         rows in `admitted`, kept so
- *           reserved INTEGER)                                 admission is O(1), not a count(*);
- *                                                             slots leased and not yet settled
+ *           reserved INTEGER, stranded INTEGER)               admission is O(1), not a count(*);
+ *                                                             slots in open leases; slots of
+ *                                                             leases never settled (see alarm)
  *   leases(id TEXT PK, granted, settled, next_batch,          blocks of slots held by edge
  *          last_size, last_done, expires_at, open)            isolates (see `lease`); closed
  *                                                             ones are pruned after an hour
@@ -71,13 +72,18 @@ export interface SettleResult {
 /** How long a lease may be admitted from, by default and at most; its holder gives back what it did not use when it ends. */
 export const LEASE_TTL_MS = 10_000;
 export const MIN_LEASE_TTL_MS = 1_000;
-/** At most 25 s: the holder ends the lease from `waitUntil` work, which the runtime stops 30 s after the response. */
-export const MAX_LEASE_TTL_MS = 25_000;
+/**
+ * At most 15 s: the holder ends the lease from `waitUntil` work, which the runtime stops 30 s
+ * after the response, and asking for the lease and the last report may take ~6 s each with retries.
+ */
+export const MAX_LEASE_TTL_MS = 15_000;
 /** The holder stops admitting this long (at most a quarter of the lease) before its end, so clock skew cannot matter. */
 export const LEASE_MARGIN_MS = 1_000;
 /** Largest lease; and a lease never takes more than 1/LEASE_SHARE of the free slots. */
 export const MAX_LEASE = 1_024;
 const LEASE_SHARE = 4;
+/** An open lease this long past its end is closed by the alarm, its unsettled slots stranded (past the 30 s a holder's background work may run). */
+export const STRANDED_AFTER_MS = 60_000;
 /** Lease ids: the holder picks one, so a lost answer can be asked for again. */
 const LEASE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 /** Closed leases are kept this long (an answer to a late retry), then deleted. */
@@ -87,8 +93,10 @@ export const MAX_SETTLE_BATCH = 256;
 
 export interface CounterProgress {
   admitted: number;
-  /** slots held by edge isolates' open leases, not yet settled (admitted + reserved <= cap) */
+  /** slots held by edge isolates' open leases, not yet settled */
   reserved: number;
+  /** slots of leases closed unsettled, presumed used (admitted + reserved + stranded <= cap) */
+  stranded: number;
   byHostApp: Record<string, number>;
   byPlatform: Record<string, number>;
   /** hour = ms epoch of the start of the hour (UTC), ascending; hours without admissions are left out */
@@ -109,6 +117,7 @@ const MIGRATIONS: readonly string[] = [
    INSERT INTO by_platform SELECT 'unknown', count(*) FROM admitted HAVING count(*) > 0;
    INSERT INTO by_hour SELECT (admitted_at / 3600000) * 3600000, count(*) FROM admitted GROUP BY 1;`,
   `ALTER TABLE counter ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE counter ADD COLUMN stranded INTEGER NOT NULL DEFAULT 0;
    CREATE TABLE leases (id TEXT PRIMARY KEY, granted INTEGER NOT NULL, settled INTEGER NOT NULL, next_batch INTEGER NOT NULL, last_size INTEGER NOT NULL, last_done INTEGER NOT NULL, expires_at INTEGER NOT NULL, open INTEGER NOT NULL) WITHOUT ROWID;`,
 ];
 
@@ -168,10 +177,10 @@ export class GrayscaleCounter extends DurableObject<Cloudflare.EdgeEnv> {
     checkCap(cap);
     checkMeta(meta);
     return this.ctx.storage.transactionSync(() => {
-      const { admitted: count, reserved } = this.#counter();
+      const { admitted: count, reserved, stranded } = this.#counter();
       if (this.#isAdmitted(userKey)) return { admitted: true, count };
-      // Slots reserved by leases are not free: their holders may be admitting from them now.
-      if (count + reserved >= cap) return { admitted: false, count };
+      // Slots in leases are not free: their holders may be admitting from them now.
+      if (count + reserved + stranded >= cap) return { admitted: false, count };
       this.#record(userKey, meta, Date.now());
       this.ctx.storage.sql.exec("UPDATE counter SET admitted = admitted + 1 WHERE id = 1");
       return { admitted: true, count: count + 1 };
@@ -190,20 +199,49 @@ export class GrayscaleCounter extends DurableObject<Cloudflare.EdgeEnv> {
     if (!Number.isSafeInteger(ttlMs) || ttlMs < MIN_LEASE_TTL_MS || ttlMs > MAX_LEASE_TTL_MS) throw new RangeError(`ttlMs must be ${MIN_LEASE_TTL_MS}..${MAX_LEASE_TTL_MS}`);
     if (id !== undefined && (typeof id !== "string" || !LEASE_ID.test(id))) throw new RangeError("id must be 1..64 letters, digits, '-' or '_'");
     const sql = this.ctx.storage.sql;
-    return this.ctx.storage.transactionSync(() => {
+    const granted = this.ctx.storage.transactionSync((): Lease | null => {
       const now = Date.now();
       // A retried call (its answer was lost) gets the lease it already made, not a second one.
       const known = id === undefined ? undefined : sql.exec<{ granted: number; expires_at: number }>("SELECT granted, expires_at FROM leases WHERE id = ?", id).toArray()[0];
       if (known !== undefined) return { id: id!, granted: known.granted, expiresAt: known.expires_at };
       sql.exec("DELETE FROM leases WHERE open = 0 AND expires_at < ?", now - CLOSED_LEASE_KEEP_MS);
-      const { admitted, reserved } = this.#counter();
-      const granted = Math.min(want, Math.floor((cap - admitted - reserved) / LEASE_SHARE));
+      const { admitted, reserved, stranded } = this.#counter();
+      const granted = Math.min(want, Math.floor((cap - admitted - reserved - stranded) / LEASE_SHARE));
       if (granted < 1) return null;
       const lease: Lease = { id: id ?? crypto.randomUUID(), granted, expiresAt: now + ttlMs };
       sql.exec("INSERT INTO leases (id, granted, settled, next_batch, last_size, last_done, expires_at, open) VALUES (?, ?, 0, 0, 0, 0, ?, 1)", lease.id, granted, lease.expiresAt);
       sql.exec("UPDATE counter SET reserved = reserved + ? WHERE id = 1", granted);
       return lease;
     });
+    if (granted !== null) await this.#alarmBy(granted.expiresAt + STRANDED_AFTER_MS);
+    return granted;
+  }
+
+  /** Makes sure the alarm fires no later than `at`. */
+  async #alarmBy(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+
+  /**
+   * Closes the leases still open STRANDED_AFTER_MS past their end: their unsettled slots move
+   * from `reserved` to `stranded` (still counted against the cap), then the alarm is set for
+   * the next open lease, if any.
+   */
+  override async alarm(): Promise<void> {
+    const sql = this.ctx.storage.sql;
+    const next = this.ctx.storage.transactionSync(() => {
+      const cutoff = Date.now() - STRANDED_AFTER_MS;
+      const late = sql.exec<{ id: string; unsettled: number }>("SELECT id, granted - settled AS unsettled FROM leases WHERE open = 1 AND expires_at <= ?", cutoff).toArray();
+      const slots = late.reduce((n, l) => n + l.unsettled, 0);
+      if (late.length > 0) {
+        sql.exec("UPDATE leases SET open = 2 WHERE open = 1 AND expires_at <= ?", cutoff);
+        sql.exec("UPDATE counter SET reserved = reserved - ?, stranded = stranded + ? WHERE id = 1", slots, slots);
+        console.error("admission leases stranded", { leases: late.length, slots });
+      }
+      return sql.exec<{ at: number | null }>("SELECT min(expires_at) AS at FROM leases WHERE open = 1").one().at;
+    });
+    if (next !== null) await this.ctx.storage.setAlarm(next + STRANDED_AFTER_MS);
   }
 
   /**
@@ -233,7 +271,7 @@ export class GrayscaleCounter extends DurableObject<Cloudflare.EdgeEnv> {
       }
       if (batch < lease.next_batch) return { admitted: 0, duplicates: 0, count: this.#counter().admitted };
       if (batch > lease.next_batch) throw new RangeError(`expected batch ${lease.next_batch}`);
-      if (lease.open !== 1) throw new RangeError("the lease is closed");
+      if (lease.open === 0) throw new RangeError("the lease is closed");
       if (admissions.length > lease.granted - lease.settled) throw new RangeError("more admissions than the lease has left");
       // One row per new user; the tallies once per distinct host app, platform and hour of the batch.
       const byHostApp = new Map<string, number>();
@@ -252,17 +290,18 @@ export class GrayscaleCounter extends DurableObject<Cloudflare.EdgeEnv> {
       for (const [key, n] of byHostApp) sql.exec("INSERT INTO by_host_app VALUES (?, ?) ON CONFLICT (host_app_id) DO UPDATE SET admitted = admitted + excluded.admitted", key, n);
       for (const [key, n] of byPlatform) sql.exec("INSERT INTO by_platform VALUES (?, ?) ON CONFLICT (platform) DO UPDATE SET admitted = admitted + excluded.admitted", key, n);
       for (const [key, n] of byHour) sql.exec("INSERT INTO by_hour VALUES (?, ?) ON CONFLICT (hour) DO UPDATE SET admitted = admitted + excluded.admitted", key, n);
-      // Every reported slot leaves `reserved`: a new user became `admitted`, a duplicate is free;
-      // `done` frees the slots never used.
+      // Every reported slot leaves `reserved` (`stranded`, for a lease the alarm closed): a new
+      // user became `admitted`, a duplicate is free; `done` frees the slots never used.
       const released = done ? lease.granted - lease.settled : admissions.length;
-      sql.exec("UPDATE leases SET settled = settled + ?, next_batch = next_batch + 1, last_size = ?, last_done = ?, open = ? WHERE id = ?", admissions.length, admissions.length, done ? 1 : 0, done ? 0 : 1, leaseId);
-      sql.exec("UPDATE counter SET admitted = admitted + ?, reserved = reserved - ? WHERE id = 1", added, released);
+      const pool = lease.open === 2 ? "stranded" : "reserved";
+      sql.exec("UPDATE leases SET settled = settled + ?, next_batch = next_batch + 1, last_size = ?, last_done = ?, open = ? WHERE id = ?", admissions.length, admissions.length, done ? 1 : 0, done ? 0 : lease.open, leaseId);
+      sql.exec(`UPDATE counter SET admitted = admitted + ?, ${pool} = ${pool} - ? WHERE id = 1`, added, released);
       return { admitted: added, duplicates: admissions.length - added, count: this.#counter().admitted };
     });
   }
 
-  #counter(): { admitted: number; reserved: number } {
-    return this.ctx.storage.sql.exec<{ admitted: number; reserved: number }>("SELECT admitted, reserved FROM counter WHERE id = 1").one();
+  #counter(): { admitted: number; reserved: number; stranded: number } {
+    return this.ctx.storage.sql.exec<{ admitted: number; reserved: number; stranded: number }>("SELECT admitted, reserved, stranded FROM counter WHERE id = 1").one();
   }
 
   #isAdmitted(userKey: string): boolean {
@@ -291,7 +330,7 @@ export class GrayscaleCounter extends DurableObject<Cloudflare.EdgeEnv> {
    */
   async progress(): Promise<CounterProgress> {
     const sql = this.ctx.storage.sql;
-    const { admitted, reserved } = this.#counter();
+    const { admitted, reserved, stranded } = this.#counter();
     const byHostApp: Record<string, number> = {};
     for (const row of sql.exec<{ key: string; admitted: number }>("SELECT host_app_id AS key, admitted FROM by_host_app")) byHostApp[row.key] = row.admitted;
     const byPlatform: Record<string, number> = {};
@@ -300,6 +339,6 @@ export class GrayscaleCounter extends DurableObject<Cloudflare.EdgeEnv> {
       .exec<{ hour: number; admitted: number }>("SELECT hour, admitted FROM by_hour ORDER BY hour")
       .toArray()
       .map((row) => ({ hour: row.hour, admitted: row.admitted }));
-    return { admitted, reserved, byHostApp, byPlatform, byHour };
+    return { admitted, reserved, stranded, byHostApp, byPlatform, byHour };
   }
 }

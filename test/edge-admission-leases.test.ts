@@ -180,6 +180,7 @@ describe("admission lease reports when the counter's answers get lost", { timeou
    */
   function lossyIo(taskId: string, waits: Promise<unknown>[]) {
     let lost = 0;
+    let lostLeases = 0;
     const io: LeaseIo = {
       size: 8,
       ttlMs: 5_000,
@@ -187,7 +188,14 @@ describe("admission lease reports when the counter's answers get lost", { timeou
       stub: () => {
         const real = counterOf(taskId) as unknown as LeaseStub;
         return {
-          lease: (cap, want, ttlMs, id) => real.lease(cap, want, ttlMs, id),
+          lease: async (cap, want, ttlMs, id) => {
+            const lease = await real.lease(cap, want, ttlMs, id);
+            if (lostLeases > 0) {
+              lostLeases--;
+              throw new Error("connection reset after the lease was granted");
+            }
+            return lease;
+          },
           settle: async (leaseId, batch, admissions, done) => {
             const result = await real.settle(leaseId, batch, admissions, done);
             if (lost > 0) {
@@ -199,7 +207,7 @@ describe("admission lease reports when the counter's answers get lost", { timeou
         };
       },
     };
-    return { io, lose: (n: number) => (lost = n) };
+    return { io, lose: (n: number) => (lost = n), loseLeases: (n: number) => (lostLeases = n) };
   }
 
   const META = { hostAppId: "ha_lossy", platform: "ios" as const };
@@ -245,5 +253,23 @@ describe("admission lease reports when the counter's answers get lost", { timeou
     for (const user of ["u1", "u2", "u3"]) expect(await counterOf(taskId).isAdmitted(user)).toBe(true);
     const leases = await leasesOf(taskId);
     expect(summary(leases)).toMatchObject({ settled: 3, open: 0 });
+  });
+
+  it("gives back a lease whose grant never reached the isolate", async () => {
+    const taskId = `gt_lostlease_${crypto.randomUUID().slice(0, 8)}`;
+    const cap = 400;
+    const waits: Promise<unknown>[] = [];
+    const { io, loseLeases } = lossyIo(taskId, waits);
+    loseLeases(3); // every attempt of the one `lease` call: the object grants it, the isolate never hears
+    const now = Date.now();
+    for (let i = 0; i < 4; i++) {
+      expect(await counterOf(taskId).admit(`d${i}`, cap, META)).toMatchObject({ admitted: true });
+      noteDirectAdmission(taskId, cap, now, io);
+    }
+    while (waits.length > 0) await Promise.allSettled(waits.splice(0));
+    expect(holdsLeaseForTests(taskId)).toBe(false);
+    // The isolate ended it under the id it had chosen: nothing stays reserved.
+    expect(summary(await leasesOf(taskId))).toEqual({ settled: 0, open: 0, sizes: [8] });
+    expect(await counterOf(taskId).progress()).toMatchObject({ admitted: 4, reserved: 0, stranded: 0 });
   });
 });

@@ -1,4 +1,4 @@
-import { runInDurableObject } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import {
   GrayscaleCounter,
@@ -7,6 +7,7 @@ import {
   MAX_LEASE_TTL_MS,
   MAX_SETTLE_BATCH,
   MIN_LEASE_TTL_MS,
+  STRANDED_AFTER_MS,
   type AdmitMeta,
   type CounterProgress,
   type LeasedAdmission,
@@ -116,7 +117,7 @@ describe("GrayscaleCounter.isAdmitted", () => {
 
 describe("GrayscaleCounter.progress", () => {
   it("is empty for a task nobody joined", async () => {
-    expect(await counter("task-empty").progress()).toEqual({ admitted: 0, reserved: 0, byHostApp: {}, byPlatform: {}, byHour: [] });
+    expect(await counter("task-empty").progress()).toEqual({ admitted: 0, reserved: 0, stranded: 0, byHostApp: {}, byPlatform: {}, byHour: [] });
   });
 
   it("counts admitted users by host app, platform and hour of admission", async () => {
@@ -181,6 +182,7 @@ describe("GrayscaleCounter schema", () => {
     expect(await task.progress()).toEqual({
       admitted: 4,
       reserved: 0,
+      stranded: 0,
       byHostApp: { unknown: 3, ha_two: 1 },
       byPlatform: { unknown: 3, ios: 1 },
       byHour: [
@@ -309,6 +311,7 @@ describe("GrayscaleCounter leases", () => {
       expect(await task.progress()).toEqual({
         admitted: 3,
         reserved: 5,
+        stranded: 0,
         byHostApp: { ha_one: 1, ha_two: 1, ha_three: 1 },
         byPlatform: { android: 2, ios: 1 },
         byHour: [
@@ -463,7 +466,7 @@ describe("GrayscaleCounter leases", () => {
       expect(lease).toMatchObject({ granted: 5 });
       expect(await task.progress()).toMatchObject({ admitted: 0, reserved: 5 });
       expect(await task.settle(lease!.id, 0, [], true)).toEqual({ admitted: 0, duplicates: 0, count: 0 });
-      expect(await task.progress()).toEqual({ admitted: 0, reserved: 0, byHostApp: {}, byPlatform: {}, byHour: [] });
+      expect(await task.progress()).toEqual({ admitted: 0, reserved: 0, stranded: 0, byHostApp: {}, byPlatform: {}, byHour: [] });
       expect(await task.lease(20, 1000)).toMatchObject({ granted: 5 });
     });
   });
@@ -685,6 +688,57 @@ describe("GrayscaleCounter leases", () => {
     await runInDurableObject(task, async (instance: GrayscaleCounter) => {
       await expect(instance.lease(400, 10, 5_000, "not an id!")).rejects.toThrow(/id must be/);
       await expect(instance.lease(400, 10, 25_001)).rejects.toThrow(/ttlMs/);
+    });
+  });
+
+  describe("stranded leases", () => {
+    /** Moves a lease's end into the past, as if its holder had gone quiet that long ago. */
+    const endedAgo = (task: ReturnType<typeof counter>, id: string, ms: number) =>
+      runInDurableObject(task, (_i: GrayscaleCounter, state) => {
+        state.storage.sql.exec("UPDATE leases SET expires_at = ? WHERE id = ?", Date.now() - ms, id);
+      });
+
+    it("the alarm closes a lease left open past its end: its unsettled slots count as used, never as free", async () => {
+      const task = counter("stranded-alarm");
+      const lease = await task.lease(40, 8, 5_000, "holder-died");
+      expect(await task.settle(lease!.id, 0, [admission("s1")], false)).toMatchObject({ admitted: 1 });
+      // Not late enough yet: the alarm leaves it open.
+      await endedAgo(task, lease!.id, STRANDED_AFTER_MS - 5_000);
+      await runDurableObjectAlarm(task);
+      expect(await task.progress()).toMatchObject({ admitted: 1, reserved: 7, stranded: 0 });
+      await endedAgo(task, lease!.id, STRANDED_AFTER_MS + 1);
+      expect(await runDurableObjectAlarm(task)).toBe(true);
+      expect(await task.progress()).toMatchObject({ admitted: 1, reserved: 0, stranded: 7 });
+      // 40 - 1 admitted - 7 stranded = 32 free: a new lease gets a quarter of that, direct admits the rest.
+      expect(await task.lease(40, 100)).toMatchObject({ granted: 8 });
+      for (let i = 0; i < 24; i++) expect(await task.admit(`d${i}`, 40, ANDROID)).toMatchObject({ admitted: true });
+      expect(await task.admit("one-too-many", 40, ANDROID)).toMatchObject({ admitted: false });
+    });
+
+    it("a holder that reports after all is recorded, and what it did not use comes back", async () => {
+      const task = counter("stranded-late");
+      const lease = await task.lease(40, 8, 5_000, "holder-late");
+      await endedAgo(task, lease!.id, STRANDED_AFTER_MS + 1);
+      await runDurableObjectAlarm(task);
+      expect(await task.progress()).toMatchObject({ reserved: 0, stranded: 8 });
+      // Its users were real: recorded; a duplicate and the unused slots go back to the free pool.
+      await task.admit("known", 40, IOS);
+      expect(await task.settle(lease!.id, 0, [admission("late-1"), admission("known")], false)).toEqual({ admitted: 1, duplicates: 1, count: 2 });
+      expect(await task.progress()).toMatchObject({ admitted: 2, reserved: 0, stranded: 6 });
+      expect(await task.settle(lease!.id, 1, [], true)).toMatchObject({ admitted: 0 });
+      expect(await task.progress()).toMatchObject({ admitted: 2, reserved: 0, stranded: 0 });
+      expect(await task.isAdmitted("late-1")).toBe(true);
+    });
+
+    it("keeps the alarm set while any lease is open", async () => {
+      const task = counter("stranded-next");
+      const first = await task.lease(400, 8, 1_000);
+      const second = await task.lease(400, 8, 15_000);
+      await endedAgo(task, first!.id, STRANDED_AFTER_MS + 1);
+      await runDurableObjectAlarm(task);
+      expect(await task.progress()).toMatchObject({ reserved: 8, stranded: 8 });
+      const alarm = await runInDurableObject(task, (_i: GrayscaleCounter, state) => state.storage.getAlarm());
+      expect(alarm).toBe(second!.expiresAt + STRANDED_AFTER_MS);
     });
   });
 });

@@ -15,8 +15,10 @@
  *   numbered, is resent unchanged until the object has it (the object ignores a batch it already
  *   applied), so a lost answer can neither drop a user nor count one twice;
  * - failure: every call is bounded in time. A report that keeps failing is tried again by the
- *   next check of the task in this isolate; until then its slots stay reserved in the object,
- *   so the cap is never exceeded (at worst it is under-filled by them).
+ *   next check that reaches the task in this isolate; a lease whose answer was lost is ended
+ *   under the id the isolate chose. Until then its slots stay reserved in the object, and a
+ *   lease nobody ends is closed by the object's alarm with its slots counted as used, so the
+ *   cap is never exceeded (at worst it is under-filled by them).
  *
  * All I/O runs in the context of a request that needed it: the stub is taken from that
  * request's binding, and the work is handed to that request's `waitUntil`.
@@ -82,6 +84,8 @@ interface Held {
   retired: boolean;
   /** the object knows the lease is done (or refused it for good): nothing more to report */
   closed: boolean;
+  /** a lease asked for whose answer never came: only its end is reported, in case it exists */
+  ghost: boolean;
   /** when the reporting loop started (0: none runs) */
   flushingSince: number;
 }
@@ -156,7 +160,6 @@ export function admitFromLease(taskId: string, cap: number, userKey: string, met
  * counter for a lease (in the background: this request already has its answer).
  */
 export function noteDirectAdmission(taskId: string, cap: number, now: number, io: LeaseIo): void {
-  if (io.size <= 0) return;
   const state = stateOf(taskId, io);
   retryReports(state, now, io);
   const second = Math.floor(now / 1000);
@@ -186,22 +189,18 @@ async function acquire(state: TaskLeases, taskId: string, cap: number, io: Lease
   } finally {
     state.acquiringSince = 0;
   }
-  if (lease === FAILED || lease === null) return;
-  const held: Held = {
-    taskId,
-    id: lease.id,
-    cap,
-    granted: lease.granted,
-    left: lease.granted,
-    usableUntil: lease.expiresAt - Math.min(LEASE_MARGIN_MS, io.ttlMs / 4),
-    users: new Set(),
-    pending: [],
-    inflight: undefined,
-    nextBatch: 0,
-    retired: false,
-    closed: false,
-    flushingSince: 0,
-  };
+  if (lease === null) return;
+  if (lease === FAILED) {
+    // The object may have granted it and the answer was lost: report its end under the id we
+    // chose, so the slots come back (a lease never made answers "no such lease", which is fine).
+    const ghost = newHeld(taskId, id, cap, 0, 0, io);
+    ghost.ghost = true;
+    ghost.retired = true;
+    state.open.add(ghost);
+    flushSoon(state, ghost, Date.now(), io);
+    return;
+  }
+  const held = newHeld(taskId, lease.id, cap, lease.granted, lease.expiresAt, io);
   state.open.add(held);
   if (state.current === undefined) state.current = held;
   else state.next = held;
@@ -211,6 +210,25 @@ async function acquire(state: TaskLeases, taskId: string, cap: number, io: Lease
   retire(state, held, Date.now(), io);
 }
 
+function newHeld(taskId: string, id: string, cap: number, granted: number, expiresAt: number, io: LeaseIo): Held {
+  return {
+    taskId,
+    id,
+    cap,
+    granted,
+    left: granted,
+    usableUntil: expiresAt - Math.min(LEASE_MARGIN_MS, io.ttlMs / 4),
+    users: new Set(),
+    pending: [],
+    inflight: undefined,
+    nextBatch: 0,
+    retired: false,
+    closed: false,
+    ghost: false,
+    flushingSince: 0,
+  };
+}
+
 /** No more admissions from `held`; report what is pending and give back the rest. */
 function retire(state: TaskLeases, held: Held, now: number, io: LeaseIo): void {
   if (state.current === held) state.current = undefined;
@@ -218,6 +236,15 @@ function retire(state: TaskLeases, held: Held, now: number, io: LeaseIo): void {
   if (held.retired) return;
   held.retired = true;
   flushSoon(state, held, now, io);
+}
+
+/**
+ * Any check that reaches `taskId` (admitting or not) restarts the reporting of its leases whose
+ * last attempt failed: a task that stopped admitting still gets its last reports through.
+ */
+export function retryLeaseReports(taskId: string, now: number, io: LeaseIo): void {
+  const state = byTask.get(taskId);
+  if (state !== undefined && state.open.size > 0) retryReports(state, now, io);
 }
 
 /** Restarts the reporting of leases whose last attempt failed (or whose loop was cut off). */
@@ -258,9 +285,9 @@ async function flush(state: TaskLeases, held: Held, io: LeaseIo): Promise<void> 
       }
     }
   } catch (err) {
-    // The object refused the batch for good (a bug, not an outage): stop reporting this lease.
-    // Its unreported slots stay reserved, so the cap still holds.
-    console.error("admission lease refused", { taskId: held.taskId, leaseId: held.id, error: String(err) });
+    // The object refused the batch for good (a bug, not an outage; for a ghost, the lease was
+    // never made): stop reporting this lease. Its unreported slots stay counted, so the cap holds.
+    if (!held.ghost) console.error("admission lease refused", { taskId: held.taskId, leaseId: held.id, error: String(err) });
     close(state, held);
   } finally {
     held.flushingSince = 0;

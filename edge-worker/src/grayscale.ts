@@ -25,7 +25,7 @@ import type { CompiledTask, Geo, WhitelistRef } from "../../core/grayscale/types
 import { compareVersions } from "../../core/semver";
 import type { Snapshot } from "../../core/snapshot";
 import type { AdmitMeta, AdmitResult } from "../../durable-objects/grayscale-counter";
-import { admitFromLease, noteDirectAdmission, type LeaseIo } from "./admission-leases";
+import { admitFromLease, noteDirectAdmission, retryLeaseReports, type LeaseIo } from "./admission-leases";
 import { issueTicket, loadTicketKey, peekTicket, ticketExpiry, verifyTicket, type TicketPayload } from "./tickets";
 import { TIMED_OUT, withTimeout } from "./timeout";
 import { whitelistCache as defaultWhitelistCache, type WhitelistCache } from "./whitelist-cache";
@@ -135,6 +135,7 @@ class Walk {
    */
   async decide(task: CompiledTask): Promise<string | null | undefined> {
     const { client, userKey, tickets } = this;
+    if (task.userCap !== null && this.deps.leases !== undefined) retryLeaseReports(task.id, this.now, this.deps.leases);
     if (userKey !== undefined) {
       const held = await tickets.valid(task, userKey);
       // A ticket issued before the task's end time moved still admits; the client gets a fresh one.

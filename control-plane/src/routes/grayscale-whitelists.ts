@@ -35,7 +35,7 @@ const ProgressSchema = z
     userCap: z.number().nullable(),
     tracked: z.boolean().openapi({ description: "false for tasks without a cap: the edge does not count their users" }),
     admitted: z.number().nullable(),
-    leased: z.number().nullable().openapi({ description: "slots edge isolates hold in open admission leases, not yet settled: admitted + leased never exceeds the cap" }),
+    leased: z.number().nullable().openapi({ description: "slots edge isolates hold in admission leases, not yet settled (including leases never settled, presumed used): admitted + leased never exceeds the cap" }),
     remaining: z.number().nullable(),
     note: z.string().nullable(),
     byHostApp: z.array(CountSchema.extend({ hostAppId: z.string() })),

@@ -15,7 +15,7 @@ function counter(ns: DurableObjectNamespace, taskId: string) {
 /** Admitted users so far, by host app, platform and hour of admission, and slots leased to edge isolates. */
 export async function counterProgress(ns: DurableObjectNamespace, taskId: string): Promise<CounterProgress> {
   const p = await counter(ns, taskId).progress();
-  return { admitted: p.admitted, reserved: p.reserved, byHostApp: { ...p.byHostApp }, byPlatform: { ...p.byPlatform }, byHour: p.byHour.map((h) => ({ hour: h.hour, admitted: h.admitted })) };
+  return { admitted: p.admitted, reserved: p.reserved, stranded: p.stranded, byHostApp: { ...p.byHostApp }, byPlatform: { ...p.byPlatform }, byHour: p.byHour.map((h) => ({ hour: h.hour, admitted: h.admitted })) };
 }
 
 /** Whether the counter ever admitted `userKey` (read only). */

@@ -39,8 +39,9 @@ export interface CronReport {
 async function nextStatus(env: CronBindings, row: TaskRow, now: number): Promise<TaskStatus> {
   const status = statusOf(row, now);
   if (status.state !== "delivering" || row.userCap === null) return status;
-  const { admitted } = await counterProgress(env.GRAYSCALE_COUNTER, row.id);
-  return admitted >= row.userCap ? { state: "ended", endReason: "cap_reached" } : status;
+  // Stranded lease slots are presumed used (their holders may have admitted users with them).
+  const { admitted, stranded } = await counterProgress(env.GRAYSCALE_COUNTER, row.id);
+  return admitted + stranded >= row.userCap ? { state: "ended", endReason: "cap_reached" } : status;
 }
 
 /** One run; each mini program is handled on its own, so one failure does not stop the others. */

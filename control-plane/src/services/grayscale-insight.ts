@@ -37,9 +37,14 @@ export async function taskProgress(db: Db, counters: DurableObjectNamespace, act
     ...base,
     tracked: true,
     admitted: p.admitted,
-    leased: p.reserved,
-    remaining: Math.max(0, row.userCap - p.admitted - p.reserved),
-    note: p.admitted >= row.userCap ? "the cap is reached: no new user gets the version, admitted users keep it" : null,
+    leased: p.reserved + p.stranded,
+    remaining: Math.max(0, row.userCap - p.admitted - p.reserved - p.stranded),
+    note:
+      p.admitted >= row.userCap
+        ? "the cap is reached: no new user gets the version, admitted users keep it"
+        : p.admitted + p.reserved + p.stranded >= row.userCap
+          ? "every slot is admitted or leased to edge isolates: new users wait for unused leased slots to come back"
+          : null,
     byHostApp: byCount(p.byHostApp).map(([hostAppId, admitted]) => ({ hostAppId, admitted })),
     byPlatform: byCount(p.byPlatform).map(([platform, admitted]) => ({ platform, admitted })),
     byHour: p.byHour,
@@ -126,5 +131,6 @@ async function outcomeOf(task: CompiledTask, verdict: TaskVerdict, counters: Dur
   if (admittedBefore) return { outcome: "kept" as const, counter };
   if (verdict.stickyOnly) return { outcome: "sticky_not_admitted" as const, counter };
   if (!verdict.eligible) return { outcome: "not_eligible" as const, counter };
-  return { outcome: progress.admitted < task.userCap ? ("chosen" as const) : ("cap_reached" as const), counter };
+  // Slots leased to edge isolates are not free for this user either.
+  return { outcome: progress.admitted + progress.reserved + progress.stranded < task.userCap ? ("chosen" as const) : ("cap_reached" as const), counter };
 }

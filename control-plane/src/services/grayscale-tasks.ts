@@ -147,9 +147,9 @@ export async function editTask(db: Db, bucket: R2Bucket, counters: DurableObject
   if (changed.length === 0) return taskView(db, appId, taskId, now);
   // Admitted users are sticky, so a cap cannot drop below them (the edge counts only capped tasks),
   // nor below the slots edge isolates hold in leases: they may be admitting from them right now.
-  const taken = status.state !== "pending" && status.state !== "ended" && changed.includes("userCap") && after.userCap !== null ? await counterProgress(counters, row.id) : undefined;
-  const admitted = taken ? taken.admitted + taken.reserved : 0;
-  let refusal = checkTaskEdit(before, after, status.state, now, admitted);
+  const counted = status.state !== "pending" && status.state !== "ended" && changed.includes("userCap") && after.userCap !== null ? await counterProgress(counters, row.id) : undefined;
+  const taken = counted ? counted.admitted + counted.reserved + counted.stranded : 0;
+  let refusal = checkTaskEdit(before, after, status.state, now, taken);
   let versionId = row.versionId;
   if (!refusal && status.state === "pending") {
     const { target, facts } = await taskFacts(db, mp, after.version);
