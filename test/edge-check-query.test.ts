@@ -251,6 +251,64 @@ describe("GET /v1/check with admission tickets", () => {
 
 // ------------------------------------------------------------------ validation
 
+describe("GET /v1/check with the user in the x-graycast-user header", () => {
+  const USER_FIELDS = ["guid", "deviceId", "account", "tickets"];
+  /** The check as the reference client sends it: identifiers and tickets in the header, the rest in the URL. */
+  const split = (body: Record<string, unknown>) => {
+    const url = Object.fromEntries(Object.entries(body).filter(([k]) => !USER_FIELDS.includes(k)));
+    const user = Object.fromEntries(Object.entries(body).filter(([k]) => USER_FIELDS.includes(k)));
+    return { query: checkQuery(url), user: checkQuery(user) };
+  };
+  const getSplit = (body: Record<string, unknown>) => {
+    const { query, user } = split(body);
+    return edgeFetch(`/v1/check?${query}`, { headers: { "x-graycast-user": user } });
+  };
+
+  it("gives the answer the query alone gives, and a whitelist of GUIDs sees the header's guid", async () => {
+    const appId = newAppId();
+    const task = definedTask({ version: GRAY, targets: { guid: ["in-header"] } }, packageRef("h"));
+    await putSnapshot({ appId, revision: 1, online: online(ONLINE, packageRef("0")), tasks: [task] });
+    const body = client(appId, { guid: "in-header", deviceId: "dev 1", account: "acct&1", installedVersion: "1.0.0" });
+    const viaHeader = await answerOf(await getSplit(body));
+    const viaQuery = await getAnswer(body);
+    expect(viaHeader.claims).toMatchObject({ reason: "grayscale", version: GRAY, installedVersion: "1.0.0" });
+    expect(viaHeader.claims).toEqual(viaQuery.claims);
+    // The admission ticket travels back in the header too.
+    const again = await answerOf(await getSplit({ ...body, installedVersion: GRAY, tickets: viaHeader.tickets }));
+    expect(again.claims).toMatchObject({ reason: "grayscale", version: GRAY });
+    expect(again.tickets).toEqual(viaHeader.tickets);
+  });
+
+  it("refuses a field given in both places, a field the header may not carry, and a header over the limit", async () => {
+    const appId = newAppId();
+    await putSnapshot({ appId, online: online(ONLINE, packageRef("0")) });
+    const { query } = split(client(appId, { guid: "g1" }));
+    const twice = await edgeFetch(`/v1/check?${query}&guid=g1`, { headers: { "x-graycast-user": "guid=g1" } });
+    expect(twice.status).toBe(400);
+    expect(issuePaths(await twice.json<ErrorBody>())).toEqual(["guid"]);
+    const notThere = await edgeFetch(`/v1/check?${query}`, { headers: { "x-graycast-user": "guid=g1&platform=ios" } });
+    expect(notThere.status).toBe(400);
+    const body = await notThere.json<ErrorBody>();
+    expect(issuePaths(body)).toEqual(["platform"]);
+    expect(body.error.issues?.[0]?.message).toMatch(/not allowed in x-graycast-user/);
+    const tooLong = await edgeFetch(`/v1/check?${query}`, { headers: { "x-graycast-user": `guid=${"g".repeat(QUERY_LIMIT)}` } });
+    expect(tooLong.status).toBe(400);
+    expect((await tooLong.json<ErrorBody>()).error.message).toMatch(/x-graycast-user header is limited/);
+    const broken = await edgeFetch(`/v1/check?${query}`, { headers: { "x-graycast-user": "guid=%E0%A4%A" } });
+    expect(broken.status).toBe(400);
+    // A bad value in the header is reported like any other.
+    const bad = await edgeFetch(`/v1/check?${query}`, { headers: { "x-graycast-user": "guid=a%01b" } });
+    expect(issuePaths(await bad.json<ErrorBody>())).toEqual(["guid"]);
+  });
+
+  it("the parser reads query and header as one request (the edge's own function)", () => {
+    const body = client("gcaaaabbbbccccddddeeeeff", { guid: "g+1", account: "a=b", tickets: ["t0", "t1"] });
+    const { query, user } = split(body);
+    expect(checkRequestFromQuery(query, user)).toEqual(checkRequestFromQuery(checkQuery(body)));
+    expect(checkRequestFromQuery(query, user)).toMatchObject({ guid: "g+1", account: "a=b", tickets: ["t0", "t1"] });
+  });
+});
+
 describe("GET /v1/check validation, in the one error shape", () => {
   // A real app, so a query that slipped through validation would get 200, not 404.
   const appId = newAppId();

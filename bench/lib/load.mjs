@@ -3,8 +3,10 @@
 //
 // spec: { url, connections, duration (s) | amount, method, path, headers, body,
 //         bodies?: string[] (rotated, one per request), paths?: string[] (rotated, one per request),
+//         gets?: { path, headers }[] (rotated, one per request),
 //         newUser?: { template, field, prefix } (a fresh value of `field` per request in the JSON
-//         body) or { path, field, prefix } (appended to `path` as `&field=value`),
+//         body), { path, field, prefix } (appended to `path` as `&field=value`) or
+//         { path, header, field, prefix } (`field=value` as the value of request header `header`),
 //         countReasons?: bool (decode each manifest) }
 // Latencies are taken from autocannon's per-response event (fractional ms), not from its
 // histogram, which rounds to whole milliseconds.
@@ -23,6 +25,14 @@ function setupRequest(req) {
     req.body = spec.bodies[next++ % spec.bodies.length];
   } else if (spec.paths) {
     req.path = spec.paths[next++ % spec.paths.length];
+  } else if (spec.gets) {
+    const get = spec.gets[next++ % spec.gets.length];
+    req.path = get.path;
+    req.headers = { ...spec.headers, ...get.headers };
+  } else if (spec.newUser?.header !== undefined) {
+    const { path, header, field, prefix } = spec.newUser;
+    req.path = path;
+    req.headers = { ...spec.headers, [header]: `${field}=${prefix}${next++}` };
   } else if (spec.newUser?.path !== undefined) {
     const { path, field, prefix } = spec.newUser;
     req.path = `${path}&${field}=${prefix}${next++}`;
@@ -47,7 +57,7 @@ function onResponse(status, body) {
 
 const request = { method: spec.method ?? "GET", path: spec.path ?? "/" };
 // Only when bodies vary: with setupRequest autocannon rebuilds every request, which costs client CPU.
-if (spec.bodies || spec.paths || spec.newUser) request.setupRequest = setupRequest;
+if (spec.bodies || spec.paths || spec.gets || spec.newUser) request.setupRequest = setupRequest;
 if (spec.countReasons) request.onResponse = onResponse;
 if (spec.body !== undefined) request.body = spec.body;
 

@@ -24,7 +24,7 @@ import { loadCommand, removeSpecs, runLoad } from "./loadgen.mjs";
 import { profileWorker } from "./profile.mjs";
 import { publishToEdge } from "./publish.mjs";
 import { writeReport } from "./report.mjs";
-import { Unavailable, checkPath, edgeScenarios } from "./scenarios.mjs";
+import { Unavailable, checkGet, edgeScenarios } from "./scenarios.mjs";
 import { coldStart, startupProfile } from "./startup.mjs";
 import { NODE, ROOT, hasTaskset, log, median, pinPid, run } from "./util.mjs";
 
@@ -229,7 +229,7 @@ async function loadPhase() {
       method: "GET",
       connections: options.connections,
       amount,
-      newUser: { path: checkPath(clientBody(APPS.cap)), field: "guid", prefix: `cap-${Date.now()}-${n}-` },
+      newUser: { path: checkGet(clientBody(APPS.cap)).path, header: "x-graycast-user", field: "guid", prefix: `cap-${Date.now()}-${n}-` },
       countReasons: true,
     });
     const r = await runLoad(wave(options.exactCap * 3, 0), { serverPids: host.workerdPids, cpu: CLIENT_CPU });

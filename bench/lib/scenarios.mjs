@@ -9,21 +9,30 @@ const RANGE = { start: 65_536, length: 65_536 };
 /** A probe that gets no answer in this time counts as "not available", never as a hang. */
 const TIMEOUT_MS = 15_000;
 
-/** `GET /v1/check?…` for a client body (tickets as repeated `ticket` parameters), as the reference client sends it. */
-export function checkPath(body) {
-  const params = new URLSearchParams();
+const USER_FIELDS = new Set(["guid", "deviceId", "account", "tickets"]);
+
+/**
+ * `GET /v1/check?…` for a client body as the reference client sends it: identifiers and tickets
+ * (as repeated `ticket`) in the `x-graycast-user` header, everything else in the query.
+ */
+export function checkGet(body) {
+  const query = new URLSearchParams();
+  const user = new URLSearchParams();
   for (const [name, value] of Object.entries(body)) {
+    const params = USER_FIELDS.has(name) ? user : query;
     if (name === "tickets") for (const t of value) params.append("ticket", t);
     else params.append(name, String(value));
   }
-  return `/v1/check?${params}`;
+  const header = user.toString();
+  return { path: `/v1/check?${query}`, headers: header ? { "x-graycast-user": header } : {} };
 }
 
 /** One check, `GET` (query) by default or `POST` (JSON body); never throws. */
 export async function check(edgeUrl, body, method = "GET") {
   try {
-    const init = method === "GET" ? {} : { method: "POST", headers: JSON_HEADERS, body: JSON.stringify(body) };
-    const res = await fetch(`${edgeUrl}${method === "GET" ? checkPath(body) : "/v1/check"}`, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    const get = checkGet(body);
+    const init = method === "GET" ? { headers: get.headers } : { method: "POST", headers: JSON_HEADERS, body: JSON.stringify(body) };
+    const res = await fetch(`${edgeUrl}${method === "GET" ? get.path : "/v1/check"}`, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
     const text = await res.text();
     let json;
     try {
@@ -91,9 +100,9 @@ export function edgeScenarios({ urls, world, options }) {
       prepare: async () => {
         const r = await check(edge, clientBody(APPS.online, { guid: world.nonMembers[0] }));
         expect(r.status === 200 && r.claims?.reason === "online" && r.claims?.version === "2.0.0", `expected reason=online version=2.0.0, got ${brief(r)}`);
-        return `GET /v1/check?… (the reference client's form); ${options.poolSize} distinct users in rotation, snapshot with no tasks; answer: online 2.0.0, signed`;
+        return `GET /v1/check?… with the guid in x-graycast-user (the reference client's form); ${options.poolSize} distinct users in rotation, snapshot with no tasks; answer: online 2.0.0, signed`;
       },
-      spec: () => checkSpec({ paths: onlineUsers().map(checkPath) }),
+      spec: () => checkSpec({ gets: onlineUsers().map(checkGet) }),
     },
     {
       id: "onlinepost",
@@ -122,7 +131,7 @@ export function edgeScenarios({ urls, world, options }) {
           const isMember = acc >= 1;
           if (isMember) acc -= 1;
           const guid = isMember ? members[Math.floor((i / poolSize) * members.length) + 7] : world.nonMembers[i];
-          bodies.push(checkPath(clientBody(APPS.tasks, { guid })));
+          bodies.push(checkGet(clientBody(APPS.tasks, { guid })));
         }
         const probe = clientBody(APPS.tasks, { guid: members[7] });
         const member = await check(edge, probe);
@@ -132,7 +141,7 @@ export function edgeScenarios({ urls, world, options }) {
         state.taskBodies = bodies;
         return `${poolSize} distinct users in rotation, ${Math.round(share * 100)}% of them in the whitelist (grayscale 2.1.0 from the 5th task), the rest not (online); four higher tasks each fail on one rule`;
       },
-      spec: () => checkSpec({ paths: state.taskBodies }),
+      spec: () => checkSpec({ gets: state.taskBodies }),
     },
     {
       id: "admit",
@@ -145,7 +154,7 @@ export function edgeScenarios({ urls, world, options }) {
         expect(r.tickets.length > 0, "admitted, but the answer carries no admission ticket");
         return `cap ${world.admitCap.toLocaleString("en-US")} (never reached); every request a new GUID: a first admission, from the isolate's admission lease (ADMISSION_LEASE_SIZE slots, wrangler.toml) settled in batches, or one GrayscaleCounter.admit while it holds none`;
       },
-      spec: (round) => checkSpec({ newUser: { path: checkPath(clientBody(APPS.admit)), field: "guid", prefix: `r${round}-${Date.now()}-` } }),
+      spec: (round) => checkSpec({ newUser: { path: checkGet(clientBody(APPS.admit)).path, header: "x-graycast-user", field: "guid", prefix: `r${round}-${Date.now()}-` } }),
     },
     {
       id: "repeat",
@@ -157,12 +166,12 @@ export function edgeScenarios({ urls, world, options }) {
         const bad = answers.find((r) => r.status !== 200 || r.claims?.reason !== "grayscale" || r.tickets.length === 0);
         expect(!bad, `admitting the pool: expected grayscale with a ticket, got ${bad && brief(bad)}`);
         const replays = users.map((guid, i) => clientBody(APPS.admit, { guid, installedVersion: "2.1.0", tickets: answers[i].tickets }));
-        state.repeatPaths = replays.map(checkPath);
+        state.repeatPaths = replays.map(checkGet);
         const again = await check(edge, replays[0]);
         expect(again.status === 200 && again.claims?.reason === "grayscale", `replay with the ticket: expected grayscale, got ${brief(again)}`);
         return `${options.poolSize} users admitted first, then their checks replayed with their tickets (no counter call expected)`;
       },
-      spec: () => checkSpec({ paths: state.repeatPaths }),
+      spec: () => checkSpec({ gets: state.repeatPaths }),
     },
     {
       id: "range",
@@ -193,11 +202,12 @@ export function edgeScenarios({ urls, world, options }) {
       label: "(reference) a bare Worker answering the check's GET: the same queries, ~1 KB already encoded, the same headers",
       prepare: async () => {
         expect(urls.r2floor, "no reference Worker");
-        const res = await fetch(`${urls.r2floor}${checkPath(onlineUsers()[0])}`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+        const first = checkGet(onlineUsers()[0]);
+        const res = await fetch(`${urls.r2floor}${first.path}`, { headers: first.headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
         expect(res.status === 200 && res.headers.get("cache-control") === "no-store", `expected 200 with the check's headers, got HTTP ${res.status}`);
         return "bench-only Worker: what the runtime charges for the check's GET exchange itself, with none of Graycast's work";
       },
-      spec: () => ({ ...base, url: urls.r2floor, method: "GET", paths: onlineUsers().map(checkPath) }),
+      spec: () => ({ ...base, url: urls.r2floor, method: "GET", gets: onlineUsers().map(checkGet) }),
     },
     {
       id: "jsonfloor",

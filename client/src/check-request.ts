@@ -4,8 +4,8 @@
  * admission ticket) and `POST /v1/check` with a JSON body. Both give the same answer.
  *
  * GET is the default: it has no body, and reading a body is most of what a POST check costs the
- * edge (BENCHMARKS.md). The query puts guid, deviceId and account in the URL, which request logs
- * record; an App whose logs must not hold them configures `checkMethod: "POST"`.
+ * edge (BENCHMARKS.md). Who the user is (guid, deviceId, account) and the admission tickets go in
+ * the `x-graycast-user` header, form-encoded too, never in the URL: URLs end up in request logs.
  */
 import type { ClientContext } from "../../core/decide";
 
@@ -17,16 +17,25 @@ export type CheckMethod = "GET" | "POST";
  */
 export const CHECK_QUERY_LIMIT = 8 * 1024;
 
+/** The header a GET check carries the user's identifiers and tickets in (USER_HEADER on the edge). */
+export const CHECK_USER_HEADER = "x-graycast-user";
+/** Fields that go in CHECK_USER_HEADER rather than the URL. */
+const USER_FIELDS = new Set(["guid", "deviceId", "account", "tickets"]);
+
 /** The check request: the client's facts and its admission tickets. */
 export interface CheckBody extends ClientContext {
   tickets?: string[];
 }
 
-/** The check as form-encoded query (no `?`): each field once, `ticket` once per ticket, absent fields left out. */
-export function checkQuery(body: CheckBody): string {
+/**
+ * The check as form-encoded text (no `?`): each field once, `ticket` once per ticket, absent
+ * fields left out. `part` picks the URL's fields, the user header's, or all of them.
+ */
+export function checkQuery(body: CheckBody, part: "all" | "url" | "user" = "all"): string {
   const params = new URLSearchParams();
   for (const [name, value] of Object.entries(body)) {
     if (value === undefined) continue;
+    if (part !== "all" && USER_FIELDS.has(name) !== (part === "user")) continue;
     if (name === "tickets") for (const ticket of value as string[]) params.append("ticket", ticket);
     else params.append(name, String(value));
   }
@@ -36,7 +45,7 @@ export function checkQuery(body: CheckBody): string {
 /**
  * The URL and request init of a check to `edge` (a base URL) in the configured form.
  *
- * A GET whose query would pass CHECK_QUERY_LIMIT is sent as POST instead, decided before
+ * A GET whose query or user header would pass CHECK_QUERY_LIMIT is sent as POST instead, decided before
  * sending. Every field has a length cap, but the caps together can pass 8 KiB (eight 512-byte
  * tickets plus long non-ASCII identifiers, percent-encoded at up to 9 characters each), and a
  * valid check must not fail because of its form. There is no fallback on an error answer: the
@@ -45,8 +54,11 @@ export function checkQuery(body: CheckBody): string {
 export function checkRequestFor(edge: string, body: CheckBody, method: CheckMethod): { url: string; init: RequestInit } {
   const url = `${edge.replace(/\/+$/, "")}/v1/check`;
   if (method === "GET") {
-    const query = checkQuery(body);
-    if (query.length <= CHECK_QUERY_LIMIT) return { url: `${url}?${query}`, init: { method: "GET" } };
+    const query = checkQuery(body, "url");
+    const user = checkQuery(body, "user");
+    if (query.length <= CHECK_QUERY_LIMIT && user.length <= CHECK_QUERY_LIMIT) {
+      return { url: `${url}?${query}`, init: { method: "GET", ...(user !== "" ? { headers: { [CHECK_USER_HEADER]: user } } : {}) } };
+    }
   }
   return { url, init: { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) } };
 }

@@ -5,7 +5,7 @@
  */
 export { GraycastClient } from "./client";
 export type { CheckResult, ClientConfig, ClientDeps, OpenedVersion, Plan, PresetResult, UpdateResult } from "./types";
-export { CHECK_QUERY_LIMIT, checkQuery, type CheckMethod } from "./check-request";
+export { CHECK_QUERY_LIMIT, CHECK_USER_HEADER, checkQuery, type CheckMethod } from "./check-request";
 export type { Fetch } from "./download";
 export { ClientError, type ClientErrorCode } from "./errors";
 export type { DeveloperSignatureCheck } from "./package";

@@ -1,12 +1,13 @@
 /**
  * How the reference client sends its check (client/src/check-request.ts): GET with the facts in
- * the query by default (tickets as repeated `ticket`, no body), POST with a JSON body when
+ * the query and the user's identifiers and tickets in the `x-graycast-user` header by default
+ * (tickets as repeated `ticket`, no body), POST with a JSON body when
  * configured, and POST anyway when the query would pass the edge's 8 KiB limit. The query is
  * read back with the edge's own parser (edge-worker/src/contracts.ts), so the two cannot drift.
  */
 import { describe, expect, it } from "vitest";
 import { checkRequestFromQuery, QUERY_LIMIT } from "../../edge-worker/src/contracts";
-import { type CheckBody, CHECK_QUERY_LIMIT, checkQuery } from "../src/check-request";
+import { type CheckBody, CHECK_QUERY_LIMIT, checkQuery, checkRequestFor } from "../src/check-request";
 import { deviceFor, freshEdgeAndDevice } from "./support/client";
 import { APP_ID, HOST_APP, twoVersions } from "./support/fixtures";
 
@@ -17,7 +18,7 @@ const { v1 } = await twoVersions();
 const checks = () => t.edge.requests.filter((r) => r.path === "/v1/check");
 
 describe("check by GET (the default)", () => {
-  it("sends the facts as a form-encoded query with tickets repeated, and no body", async () => {
+  it("sends the facts as a form-encoded query, identifiers and tickets (repeated) in the user header, and no body", async () => {
     const device = deviceFor(t.edge, {
       device: { hostAppVersion: "8.0.1", platform: "ios", osVersion: "17.4", guid: "guid 1&x=y", account: "tester-001", model: "iPhone15,2", network: "wifi", trial: true },
     });
@@ -33,19 +34,20 @@ describe("check by GET (the default)", () => {
         expect(request.body).toBe("");
         expect(request.headers["content-type"]).toBeUndefined();
       }
-      expect(first!.query).toBe(
-        `hostAppVersion=8.0.1&platform=ios&osVersion=17.4&guid=guid+1%26x%3Dy&account=tester-001&model=iPhone15%2C2&network=wifi&trial=true&appId=${APP_ID}&hostAppId=${HOST_APP}`,
-      );
-      expect(second!.query).toMatch(/&installedVersion=1\.0\.0&ticket=t0\.a-b_c&ticket=t1$/);
+      expect(first!.query).toBe(`hostAppVersion=8.0.1&platform=ios&osVersion=17.4&model=iPhone15%2C2&network=wifi&trial=true&appId=${APP_ID}&hostAppId=${HOST_APP}`);
+      expect(first!.headers["x-graycast-user"]).toBe("guid=guid+1%26x%3Dy&account=tester-001");
+      // No identifier and no ticket ever in a URL.
+      expect(second!.query).toMatch(/&installedVersion=1\.0\.0$/);
+      expect(second!.headers["x-graycast-user"]).toBe("guid=guid+1%26x%3Dy&account=tester-001&ticket=t0.a-b_c&ticket=t1");
       expect(second!.check).toMatchObject({ guid: "guid 1&x=y", trial: true, installedVersion: "1.0.0", tickets: ["t0.a-b_c", "t1"] });
     } finally {
       device.cleanup();
     }
   });
 
-  it("a query the edge would refuse as too long (over 8 KiB) goes as POST", async () => {
+  it("even the longest valid check fits the GET form: long identifiers and eight tickets go in the header", async () => {
     const long = (c: string, n: number) => c.repeat(n);
-    // Every field within its cap, yet over 8 KiB once percent-encoded (9 characters per CJK character).
+    // Every field at its cap, percent-encoded at 9 characters per CJK character.
     const device = deviceFor(t.edge, {
       device: { hostAppVersion: "8.0.1", platform: "android", osVersion: "14", guid: long("设", 128), deviceId: long("备", 128), account: long("账", 128), brand: long("华", 64), model: long("型", 64) },
     });
@@ -55,15 +57,26 @@ describe("check by GET (the default)", () => {
       await device.client.check();
       await device.client.check();
 
-      const [first, second] = checks();
-      expect(first!.method).toBe("GET");
-      expect(first!.query.length).toBeLessThanOrEqual(CHECK_QUERY_LIMIT);
-      expect(second!).toMatchObject({ method: "POST", query: "", headers: { "content-type": "application/json" } });
-      expect(checkQuery(second!.check as unknown as CheckBody).length).toBeGreaterThan(CHECK_QUERY_LIMIT);
+      const [, second] = checks();
+      expect(second!.method).toBe("GET");
+      expect(second!.query.length).toBeLessThanOrEqual(CHECK_QUERY_LIMIT);
+      const user = second!.headers["x-graycast-user"] as string;
+      expect(user.length).toBeGreaterThan(CHECK_QUERY_LIMIT / 2);
+      expect(user.length).toBeLessThanOrEqual(CHECK_QUERY_LIMIT);
       expect(second!.check?.tickets).toEqual(t.edge.tickets);
+      expect(checkRequestFromQuery(second!.query, user)).toMatchObject({ guid: long("设", 128), tickets: t.edge.tickets });
     } finally {
       device.cleanup();
     }
+  });
+
+  it("a check the edge would refuse as too long for GET goes as POST", () => {
+    const body: CheckBody = { appId: APP_ID, hostAppId: HOST_APP, hostAppVersion: "8.0.1", platform: "android", osVersion: "14", guid: "设".repeat(1000) };
+    expect(checkQuery(body, "user").length).toBeGreaterThan(CHECK_QUERY_LIMIT);
+    const { url, init } = checkRequestFor("https://edge.example/", body, "GET");
+    expect(url).toBe("https://edge.example/v1/check");
+    expect(init).toMatchObject({ method: "POST", headers: { "content-type": "application/json" } });
+    expect(JSON.parse(init.body as string)).toEqual(body);
   });
 });
 
@@ -112,6 +125,11 @@ describe("the query form against the edge's parser", () => {
         tickets: ["t0", "t1.x-y_z"],
       },
     ];
-    for (const body of bodies) expect(checkRequestFromQuery(checkQuery(body))).toEqual(body);
+    for (const body of bodies) {
+      expect(checkRequestFromQuery(checkQuery(body))).toEqual(body);
+      // As the client sends it: the URL part, and the user part in the header.
+      const user = checkQuery(body, "user");
+      expect(checkRequestFromQuery(checkQuery(body, "url"), user === "" ? null : user)).toEqual(body);
+    }
   });
 });

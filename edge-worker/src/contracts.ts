@@ -114,49 +114,82 @@ function accepts(field: QueryField, value: unknown): boolean {
 }
 
 /**
- * The check request in `query` (the part after `?`, without it), validated by the same schema as
- * the POST body: every value by its field's schema, required fields present, nothing unknown.
- * Throws 414 past QUERY_LIMIT, 400 on an unknown or repeated parameter or a broken
- * percent-escape, and on a value the schema refuses the same 400 as CheckRequestSchema gives (it
- * is run on the whole request to report the issues, `tickets.N` for the N-th `ticket`).
+ * `GET /v1/check` may carry who the user is in this header instead of the URL: `guid`, `deviceId`,
+ * `account` and each `ticket`, form-encoded like the query. URLs end up in request logs,
+ * analytics and proxies; a header is not logged by default. The reference client sends them here.
  */
-export function checkRequestFromQuery(query: string): CheckRequest {
+export const USER_HEADER = "x-graycast-user";
+const USER_FIELDS: ReadonlySet<string> = new Set(["guid", "deviceId", "account", "ticket"]);
+
+/**
+ * The check request in `query` (the part after `?`, without it) and the `USER_HEADER` value,
+ * validated by the same schema as the POST body: every value by its field's schema, required
+ * fields present, nothing unknown, nothing given twice (in either place). Throws 414 for a query
+ * past QUERY_LIMIT, 400 for a user header past it, on an unknown or repeated parameter, a field
+ * the header may not carry, a broken percent-escape, and on a value the schema refuses the same
+ * 400 as CheckRequestSchema gives (it is run on the whole request to report the issues,
+ * `tickets.N` for the N-th `ticket`).
+ */
+export function checkRequestFromQuery(query: string, user: string | null = null): CheckRequest {
   if (query.length > QUERY_LIMIT) throw new ApiError("uri_too_long", `check queries are limited to ${QUERY_LIMIT} characters`);
-  const fields: Record<string, unknown> = {};
-  let tickets: string[] | undefined;
-  let valid = true;
-  let required = 0;
-  let start = 0;
-  while (start <= query.length) {
-    let end = query.indexOf("&", start);
-    if (end < 0) end = query.length;
-    if (end > start) {
-      const eq = query.indexOf("=", start);
-      const split = eq >= 0 && eq < end;
-      const name = decodeQueryPart(query.slice(start, split ? eq : end));
-      const value = split ? decodeQueryPart(query.slice(eq + 1, end)) : "";
-      if (name === "ticket") (tickets ??= []).push(value);
-      else {
-        const field = QUERY_FIELDS.get(name);
-        if (field === undefined) throw queryIssue(name, name === "tickets" ? 'pass each ticket as its own "ticket" parameter' : "unknown parameter");
-        if (Object.hasOwn(fields, name)) throw queryIssue(name, "given more than once");
-        const parsed = name === "trial" ? (value === "true" ? true : value === "false" ? false : value) : value;
-        fields[name] = parsed;
-        if (!accepts(field, parsed)) valid = false;
-        else if (field.required) required++;
+  if (user !== null && user.length > QUERY_LIMIT) throw new ApiError("bad_request", `the ${USER_HEADER} header is limited to ${QUERY_LIMIT} characters`);
+  const form = new CheckForm();
+  form.read(query, null);
+  if (user !== null) form.read(user, USER_FIELDS);
+  return form.result();
+}
+
+/** The fields of a check read from form-encoded text, validated as they come. */
+class CheckForm {
+  readonly fields: Record<string, unknown> = {};
+  tickets: string[] | undefined;
+  valid = true;
+  required = 0;
+
+  /** Reads `text`; with `only`, names outside it are refused (the user header). */
+  read(text: string, only: ReadonlySet<string> | null): void {
+    let start = 0;
+    while (start <= text.length) {
+      let end = text.indexOf("&", start);
+      if (end < 0) end = text.length;
+      if (end > start) {
+        const eq = text.indexOf("=", start);
+        const split = eq >= 0 && eq < end;
+        const name = decodeQueryPart(text.slice(start, split ? eq : end));
+        const value = split ? decodeQueryPart(text.slice(eq + 1, end)) : "";
+        if (only !== null && !only.has(name)) throw queryIssue(name, `not allowed in ${USER_HEADER} (only guid, deviceId, account and ticket)`);
+        this.#add(name, value);
       }
+      start = end + 1;
     }
-    start = end + 1;
   }
-  if (tickets !== undefined) {
-    fields.tickets = tickets;
-    if (!CheckRequestSchema.shape.tickets.safeParse(tickets).success) valid = false;
+
+  #add(name: string, value: string): void {
+    if (name === "ticket") {
+      (this.tickets ??= []).push(value);
+      return;
+    }
+    const field = QUERY_FIELDS.get(name);
+    if (field === undefined) throw queryIssue(name, name === "tickets" ? 'pass each ticket as its own "ticket" parameter' : "unknown parameter");
+    if (Object.hasOwn(this.fields, name)) throw queryIssue(name, "given more than once");
+    const parsed = name === "trial" ? (value === "true" ? true : value === "false" ? false : value) : value;
+    this.fields[name] = parsed;
+    if (!accepts(field, parsed)) this.valid = false;
+    else if (field.required) this.required++;
   }
-  if (valid && required === REQUIRED_FIELDS) return fields as CheckRequest;
-  // Something is wrong: the whole schema names it, in the same words as for a POST body.
-  const result = CheckRequestSchema.safeParse(fields);
-  if (!result.success) throw validationError(result.error);
-  return result.data;
+
+  result(): CheckRequest {
+    const { fields, tickets } = this;
+    if (tickets !== undefined) {
+      fields.tickets = tickets;
+      if (!CheckRequestSchema.shape.tickets.safeParse(tickets).success) this.valid = false;
+    }
+    if (this.valid && this.required === REQUIRED_FIELDS) return fields as CheckRequest;
+    // Something is wrong: the whole schema names it, in the same words as for a POST body.
+    const result = CheckRequestSchema.safeParse(fields);
+    if (!result.success) throw validationError(result.error);
+    return result.data;
+  }
 }
 
 function queryIssue(name: string, message: string): ApiError {
@@ -169,7 +202,7 @@ function decodeQueryPart(part: string): string {
   try {
     return decodeURIComponent(part.replaceAll("+", " "));
   } catch {
-    throw new ApiError("bad_request", "the query string has a broken percent-escape");
+    throw new ApiError("bad_request", "the query string (or user header) has a broken percent-escape");
   }
 }
 
@@ -241,11 +274,14 @@ export function edgeOpenApiDocument(): Record<string, unknown> {
       "/v1/check": {
         get: {
           summary: "Decide which version this client runs (the request in the query)",
-          description: `${checkDescription} The POST body's fields, form-encoded: \`ticket\` once per admission ticket, \`trial=true|false\`, any other parameter at most once; unknown parameters are refused. Same answer as POST. The query puts guid, deviceId and account in the URL, where request logs may record them; POST keeps them out.`,
-          parameters: checkQueryParameters(),
+          description: `${checkDescription} The POST body's fields, form-encoded: \`ticket\` once per admission ticket, \`trial=true|false\`, any other parameter at most once; unknown parameters are refused. Same answer as POST. Who the user is (guid, deviceId, account, ticket) may go in the \`${USER_HEADER}\` header, form-encoded the same way, instead of the URL: URLs end up in request logs, headers are not logged by default. The reference client does so.`,
+          parameters: [
+            ...checkQueryParameters(),
+            { name: USER_HEADER, in: "header", required: false, description: "guid, deviceId, account and ticket (repeated), form-encoded like the query; each at most once across query and header", schema: { type: "string", maxLength: QUERY_LIMIT } },
+          ],
           responses: {
             200: checkAnswer,
-            400: error("Malformed or invalid query: an unknown or repeated parameter, a broken percent-escape or an invalid value (issues name the parameter, `tickets.N` the N-th ticket)"),
+            400: error(`Malformed or invalid query or ${USER_HEADER}: an unknown or repeated parameter, a field the header may not carry, a broken percent-escape or an invalid value (issues name the parameter, \`tickets.N\` the N-th ticket)`),
             404: error("No such mini program"),
             414: error(`Query over ${QUERY_LIMIT / 1024} KiB`),
           },

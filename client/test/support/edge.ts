@@ -95,7 +95,9 @@ export async function startFakeEdge(): Promise<FakeEdge> {
     const target = new URL(req.url ?? "/", "http://x");
     const path = target.pathname;
     const body = Buffer.concat(chunks).toString("utf8");
-    const check = path !== "/v1/check" ? undefined : req.method === "GET" ? checkFromQuery(target.searchParams) : req.method === "POST" ? (JSON.parse(body) as Record<string, unknown>) : undefined;
+    const user = req.headers["x-graycast-user"];
+    const check =
+      path !== "/v1/check" ? undefined : req.method === "GET" ? checkFromQuery(target.searchParams, typeof user === "string" ? new URLSearchParams(user) : undefined) : req.method === "POST" ? (JSON.parse(body) as Record<string, unknown>) : undefined;
     requests.push({ method: req.method ?? "", path, query: target.search.slice(1), headers: req.headers, body, ...(check ? { check } : {}) });
     if (check) {
       if (!next) return json(res, 404, { error: { code: "not_found", message: "no answer prepared" } });
@@ -152,10 +154,13 @@ export async function startFakeEdge(): Promise<FakeEdge> {
   return fake;
 }
 
-/** The check fields of a GET query, as the real edge reads them: `ticket` repeated, `trial` a boolean. */
-function checkFromQuery(params: URLSearchParams): Record<string, unknown> {
+/**
+ * The check fields of a GET query and its `x-graycast-user` header, as the real edge reads them:
+ * `ticket` repeated, `trial` a boolean.
+ */
+function checkFromQuery(params: URLSearchParams, user?: URLSearchParams): Record<string, unknown> {
   const check: Record<string, unknown> = {};
-  for (const [name, value] of params) {
+  for (const [name, value] of [...params, ...(user ?? [])]) {
     if (name === "ticket") ((check.tickets ??= []) as string[]).push(value);
     else check[name] = name === "trial" ? value === "true" : value;
   }

@@ -10,7 +10,7 @@ import { buildManifestClaims } from "../../../core/manifest";
 import { type EdgeBindings, counterNamespace, readNumberVar } from "../env";
 import { readGeo } from "../geo";
 import { answerKey, bodyWithTickets, cachedAnswer, rememberAnswer, type Answer } from "../answer-cache";
-import { CheckRequestSchema, checkRequestFromQuery, splitCheckRequest } from "../contracts";
+import { CheckRequestSchema, USER_HEADER, checkRequestFromQuery, splitCheckRequest } from "../contracts";
 import { NO_GRAYSCALE, chooseGrayscale, type GrayscaleDeps } from "../grayscale";
 import { LEASE_TTL_MS, MAX_LEASE, MAX_LEASE_TTL_MS, MIN_LEASE_TTL_MS, type GrayscaleCounter } from "../../../durable-objects/grayscale-counter";
 import { decisionKey } from "../package-keys";
@@ -62,7 +62,7 @@ function grayscaleDeps(env: EdgeBindings, ctx: ExecutionContext): GrayscaleDeps 
 }
 
 /** The query string of a request URL (without `?`), "" when there is none. */
-export function queryOf(url: string): string {
+function queryOf(url: string): string {
   const mark = url.indexOf("?");
   return mark < 0 ? "" : url.slice(mark + 1);
 }
@@ -75,7 +75,7 @@ export function queryOf(url: string): string {
  */
 export async function answerCheck(request: Request, url: string, env: EdgeBindings, ctx: ExecutionContext): Promise<Response> {
   const { client, tickets: presented } = splitCheckRequest(
-    request.method === "GET" ? checkRequestFromQuery(queryOf(url)) : await parseJsonRequest(request, CheckRequestSchema),
+    request.method === "GET" ? checkRequestFromQuery(queryOf(url), request.headers.get(USER_HEADER)) : await parseJsonRequest(request, CheckRequestSchema),
   );
   const now = Date.now();
   const ttlMs = readNumberVar(env.SNAPSHOT_TTL_MS, DEFAULT_SNAPSHOT_TTL_MS);
