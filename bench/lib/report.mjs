@@ -150,7 +150,7 @@ export function writeReport(results, { path, write }) {
   const online = missed("online");
   if (online) {
     limits.push(
-      `- **check, online path.**${budget(online)}${floorNote()} The design changes that brought the check here are measured in this file's history: the check is a GET (no request body: reading one is the POST floor's cost), it is answered before any router, an answer is built, signed and encoded once per decision, host app, installed version and 10 s window and then served as bytes to every client that gets it, the headers are one \`Headers\` object copied natively, and values that repeat across clients (app, host app, versions, device model...) are validated by their zod schema once per isolate, not once per request. What is left per request is parsing the query, zod for the per-user values (guid), the decision and one Map lookup: about as much again as the floor's own cost above hello-world. See the profile below.`,
+      `- **check, online path.**${budget(online)}${floorNote()} The design changes that brought the check here are measured in this file's history: the check is a GET (no request body: reading one is the POST floor's cost; identifiers and tickets in a header, out of URLs), it is answered before any router, an answer is built, signed and encoded once per decision, host app, installed version and 10 s window and then served as bytes to every client that gets it, the headers are one \`Headers\` object copied natively, and values that repeat across clients (app, host app, versions, device model...) are validated by their zod schema once per isolate, not once per request. What is left per request is parsing the query and the user header, zod for the per-user values (guid), the decision and one Map lookup. See the profile below.`,
     );
   }
   const tasks = missed("tasks");
@@ -234,18 +234,22 @@ export function writeReport(results, { path, write }) {
     "  fails four of them on one rule each (app version, platform, network, brand); the fifth targets a 1,000,000-GUID",
     "  whitelist (Bloom filter + 256 shards in R2). A pool of 1,000 clients rotates: half in the whitelist, half not",
     "  (`--member-share`), members spread over the whole list as real users would be.",
-    "  First admissions: one task with a cap never reached; each request carries a GUID never seen before, so each is one",
-    "  `GrayscaleCounter.admit`. Repeat admitted: 1,000 users admitted first, then their checks replayed with the",
-    "  admission tickets the edge returned. Range: `GET /v1/packages/{sha256}` for 64 KiB of a 1 MiB package in R2.",
+    "  First admissions: one task with a cap never reached; each request carries a GUID never seen before, so each is a",
+    "  first admission: a `GrayscaleCounter.admit` call until the isolate holds an admission lease, then from the lease",
+    "  (`ADMISSION_LEASE_SIZE` of wrangler.toml), the users reported to the object in batches. Repeat admitted: 1,000",
+    "  users admitted first, then their checks replayed with the admission tickets the edge returned. Checks are sent as",
+    "  the reference client sends them: `GET /v1/check?…`, the guid and tickets in the `x-graycast-user` header.",
+    "  Range: `GET /v1/packages/{sha256}` for 64 KiB of a 1 MiB package in R2.",
     "  Before any load each scenario is checked once (status, reason, task, tickets, bytes); a scenario the code cannot",
     "  serve yet is reported \"not available\" with the reason.",
     "- **Durable Object admission rate.** Users added to the capped task's GrayscaleCounter during each first-admission",
     "  run (its `progress()` read through Miniflare's Durable Object namespace: the per-platform tallies are a GROUP BY over",
-    "  its `admitted` rows), divided by the run's length; median over rounds. The edge and the object share workerd's one",
-    "  core here. It is one object, so it is also the ceiling of one capped task (see docs/scale.md).",
-    "- **Exact cap.** A burst of 3x the cap in new users at full concurrency against a task capped at " + fmtInt(o.exactCap) + "; then the",
-    "  object's counter (`progress()`), its `admitted` rows and the number of answers carrying the task's version must all",
-    "  equal the cap.",
+    "  its `admitted` rows), read once the edge's last batch is settled, divided by the run's length; median over rounds.",
+    "  The edge and the object share workerd's one core here. Many isolates and one object: docs/scale.md.",
+    "- **Exact cap.** A burst of 3x the cap in new users at full concurrency against a task capped at " + fmtInt(o.exactCap) + "; then,",
+    "  once every admission lease has ended (unused slots go back), further waves of new users while any is admitted;",
+    "  the object's counter (`progress()`), its `admitted` rows and the number of answers carrying the task's version must",
+    "  all equal the cap, with no slot still leased.",
     "- **decide.** `bench/decide.mjs`, one Node process pinned to one core: 20 compiled tasks (app and OS ranges, platforms,",
     "  networks, brands, models, regions, inline targets, percentages, caps, two tasks on a 1,000,000-entry whitelist held",
     "  in memory as Bloom filter + shards), 10,000 rotating clients; per decision the hot-path walk (`isTaskEligible` over",

@@ -5,8 +5,8 @@
  * encodes the JSON answer once per distinct answer and window; every other client with that
  * answer costs a Map lookup, and the response is made from bytes already encoded.
  *
- * Entries hang off the snapshot object they were decided from (a new snapshot, i.e. a publish,
- * starts empty) and are dropped when the signing window or the signing key changes.
+ * An entry belongs to the snapshot object it was decided from (a new snapshot, i.e. a publish,
+ * finds none), its signing window and the signing key.
  */
 import type { ClientContext, Decision } from "../../core/decide";
 import type { Snapshot } from "../../core/snapshot";
@@ -18,15 +18,20 @@ export interface Answer {
   body: Uint8Array;
 }
 
-interface Shelf {
-  windowStart: number;
+interface Entry {
+  answer: Answer;
+  /** the snapshot object it was decided from (a republish is a new object) */
+  snapshot: Snapshot;
   secret: string;
-  answers: Map<string, Answer>;
 }
 
-/** Distinct answers per snapshot and window: host apps x installed versions x decisions. */
-const MAX_ANSWERS = 1_024;
-const shelves = new WeakMap<Snapshot, Shelf>();
+/**
+ * Distinct answers kept by the isolate, all mini programs together (host apps x installed
+ * versions x decisions x windows), oldest dropped first: made-up host apps or versions cannot
+ * grow it, and entries of past windows are the oldest.
+ */
+const MAX_ANSWERS = 4_096;
+const answers = new Map<string, Entry>();
 const encoder = new TextEncoder();
 
 /**
@@ -56,22 +61,16 @@ export function bodyWithTickets(answer: Answer, tickets: readonly string[]): Uin
 
 /** The answer already built for `key` from this snapshot, in this window, with this key. */
 export function cachedAnswer(snapshot: Snapshot, key: string, windowStart: number, secret: string): Answer | undefined {
-  const shelf = shelves.get(snapshot);
-  if (shelf === undefined || shelf.windowStart !== windowStart || shelf.secret !== secret) return undefined;
-  return shelf.answers.get(key);
+  const entry = answers.get(`${windowStart}\n${snapshot.appId}\n${snapshot.revision}\n${key}`);
+  return entry !== undefined && entry.snapshot === snapshot && entry.secret === secret ? entry.answer : undefined;
 }
 
 /** Keeps the signed `manifest` as the answer for `key`; returns it with its encoded body. */
 export function rememberAnswer(snapshot: Snapshot, key: string, windowStart: number, secret: string, manifest: string): Answer {
   const answer: Answer = { manifest, body: encoder.encode(JSON.stringify({ manifest })) };
-  let shelf = shelves.get(snapshot);
-  // A signature that finished after the next window began is served, not kept.
-  if (shelf !== undefined && shelf.windowStart > windowStart) return answer;
-  if (shelf === undefined || shelf.windowStart !== windowStart || shelf.secret !== secret) {
-    shelf = { windowStart, secret, answers: new Map() };
-    shelves.set(snapshot, shelf);
-  }
-  if (shelf.answers.size >= MAX_ANSWERS) shelf.answers.clear();
-  shelf.answers.set(key, answer);
+  const full = `${windowStart}\n${snapshot.appId}\n${snapshot.revision}\n${key}`;
+  answers.delete(full);
+  if (answers.size >= MAX_ANSWERS) answers.delete(answers.keys().next().value as string);
+  answers.set(full, { answer, snapshot, secret });
   return answer;
 }
