@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { murmur3Utf16, murmur3Utf16x3 } from "../core/grayscale/hash";
+import { murmur3Utf16, murmur3Utf16Prefix, murmur3Utf16Rest, murmur3Utf16x3 } from "../core/grayscale/hash";
 import { rolloutBucket } from "../core/grayscale/rules";
 import type { WhitelistRef } from "../core/grayscale/types";
 import {
@@ -231,6 +231,15 @@ describe("one-pass hashes (hot path)", () => {
     const out = new Uint32Array(3);
     murmur3Utf16x3(value, 7, 0x9e3779b9 ^ 7, -5, out);
     expect([...out]).toEqual([murmur3Utf16(value, 7), murmur3Utf16(value, 0x9e3779b9 ^ 7), murmur3Utf16(value, -5)]);
+  });
+
+  it("a prefix computed once (a task id) finishes to the same hash as hashing the pair, for every length parity", () => {
+    for (const a of values) {
+      for (const seed of [0, 7, -5]) {
+        const prefix = murmur3Utf16Prefix(a, seed);
+        for (const b of values) expect(murmur3Utf16Rest(prefix, b)).toBe(murmur3Utf16(a, seed, b));
+      }
+    }
   });
 
   it.each(values)("valueHashes(%j) equals hashValue and shardOf, and drives the same Bloom answer", (value) => {

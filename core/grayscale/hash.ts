@@ -39,6 +39,43 @@ export function murmur3Utf16(a: string, seed: number, b?: string): number {
 }
 
 /**
+ * The state of `murmur3Utf16(a, seed, ·)` after the blocks of `a + "\u0000"`: the same for every
+ * `b`, so a caller hashing many `b` under one `a` (a task and its users) computes it once and
+ * finishes each hash with `murmur3Utf16Rest`.
+ */
+export interface Murmur3Prefix {
+  /** state after the whole blocks of `a + "\u0000"` */
+  h: number;
+  /** its last code unit when that prefix has an odd length (-1 when it is block-aligned) */
+  carry: number;
+  /** length of `a + "\u0000"` in code units */
+  length: number;
+}
+
+export function murmur3Utf16Prefix(a: string, seed: number): Murmur3Prefix {
+  const length = a.length + 1;
+  let h = seed | 0;
+  let i = 0;
+  for (; i + 1 < length; i += 2) h = mixState(h, scramble(unitAt(a, "", i) | (unitAt(a, "", i + 1) << 16)));
+  return { h, carry: i < length ? unitAt(a, "", i) : -1, length };
+}
+
+/** `murmur3Utf16(a, seed, b)` from `murmur3Utf16Prefix(a, seed)`: identical results. */
+export function murmur3Utf16Rest(prefix: Murmur3Prefix, b: string): number {
+  const total = prefix.length + b.length;
+  let h = prefix.h;
+  let j = 0;
+  if (prefix.carry >= 0) {
+    if (b.length === 0) return fmix((h ^ scramble(prefix.carry)) ^ (total * 2));
+    h = mixState(h, scramble(prefix.carry | (b.charCodeAt(0) << 16)));
+    j = 1;
+  }
+  for (; j + 1 < b.length; j += 2) h = mixState(h, scramble(b.charCodeAt(j) | (b.charCodeAt(j + 1) << 16)));
+  if (j < b.length) h ^= scramble(b.charCodeAt(j));
+  return fmix(h ^ (total * 2));
+}
+
+/**
  * `murmur3Utf16(value, seed)` for three seeds in one pass over `value`: the block mixing does
  * not depend on the seed, so it is done once and folded into three states. Writes the three
  * unsigned results to `out[0..2]` (identical to three separate calls).

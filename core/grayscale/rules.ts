@@ -9,7 +9,7 @@
  * predicates of ./match.ts, and a test checks that they agree.
  */
 import type { ClientContext } from "../decide";
-import { murmur3Utf16 } from "./hash";
+import { murmur3Utf16Prefix, murmur3Utf16Rest, type Murmur3Prefix } from "./hash";
 import type { ParsedRange } from "./match";
 import { formatRange, listRuleAllows, lowerOrUndefined, matchTarget, networkAllows, targetMatches, versionInRange } from "./match";
 import type { CompiledTask, ConditionName, ConditionResult, Geo, IncludeExclude, TaskVerdict, WhitelistRef } from "./types";
@@ -35,8 +35,18 @@ export function userKeyOf(client: ClientContext): string | undefined {
  * `bucket < percentageBp`: raising the percentage only adds buckets, it never drops a user.
  */
 export function rolloutBucket(taskId: string, userKey: string): number {
-  return murmur3Utf16(taskId, 0, userKey) % ROLLOUT_BUCKETS;
+  let prefix = PREFIXES.get(taskId);
+  if (prefix === undefined) {
+    if (PREFIXES.size >= MAX_PREFIXES) PREFIXES.clear();
+    prefix = murmur3Utf16Prefix(taskId, 0);
+    PREFIXES.set(taskId, prefix);
+  }
+  return murmur3Utf16Rest(prefix, userKey) % ROLLOUT_BUCKETS;
 }
+
+/** The hash state of each task id's part, shared by all its users' buckets (bounded: task ids come from snapshots). */
+const PREFIXES = new Map<string, Murmur3Prefix>();
+const MAX_PREFIXES = 1_024;
 
 /**
  * The range a task sets for `key` (a host app id or a platform). Ranges are arrays, and nothing an
