@@ -117,8 +117,9 @@ const MIGRATIONS: readonly string[] = [
    INSERT INTO by_platform SELECT 'unknown', count(*) FROM admitted HAVING count(*) > 0;
    INSERT INTO by_hour SELECT (admitted_at / 3600000) * 3600000, count(*) FROM admitted GROUP BY 1;`,
   `ALTER TABLE counter ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0;
-   ALTER TABLE counter ADD COLUMN stranded INTEGER NOT NULL DEFAULT 0;
    CREATE TABLE leases (id TEXT PRIMARY KEY, granted INTEGER NOT NULL, settled INTEGER NOT NULL, next_batch INTEGER NOT NULL, last_size INTEGER NOT NULL, last_done INTEGER NOT NULL, expires_at INTEGER NOT NULL, open INTEGER NOT NULL) WITHOUT ROWID;`,
+  `ALTER TABLE counter ADD COLUMN stranded INTEGER NOT NULL DEFAULT 0;
+   CREATE INDEX leases_by_state ON leases (open, expires_at);`,
 ];
 
 const MAX_USER_KEY_LENGTH = 256;
@@ -202,8 +203,9 @@ export class GrayscaleCounter extends DurableObject<Cloudflare.EdgeEnv> {
     const granted = this.ctx.storage.transactionSync((): Lease | null => {
       const now = Date.now();
       // A retried call (its answer was lost) gets the lease it already made, not a second one.
-      const known = id === undefined ? undefined : sql.exec<{ granted: number; expires_at: number }>("SELECT granted, expires_at FROM leases WHERE id = ?", id).toArray()[0];
-      if (known !== undefined) return { id: id!, granted: known.granted, expiresAt: known.expires_at };
+      const known = id === undefined ? undefined : sql.exec<{ granted: number; expires_at: number; open: number }>("SELECT granted, expires_at, open FROM leases WHERE id = ?", id).toArray()[0];
+      // A closed id is never granted again: its holder already ended it (see settle's tombstone).
+      if (known !== undefined) return known.open === 0 ? null : { id: id!, granted: known.granted, expiresAt: known.expires_at };
       sql.exec("DELETE FROM leases WHERE open = 0 AND expires_at < ?", now - CLOSED_LEASE_KEEP_MS);
       const { admitted, reserved, stranded } = this.#counter();
       const granted = Math.min(want, Math.floor((cap - admitted - reserved - stranded) / LEASE_SHARE));
@@ -213,14 +215,15 @@ export class GrayscaleCounter extends DurableObject<Cloudflare.EdgeEnv> {
       sql.exec("UPDATE counter SET reserved = reserved + ? WHERE id = 1", granted);
       return lease;
     });
-    if (granted !== null) await this.#alarmBy(granted.expiresAt + STRANDED_AFTER_MS);
+    await this.#rearm();
     return granted;
   }
 
-  /** Makes sure the alarm fires no later than `at`. */
-  async #alarmBy(at: number): Promise<void> {
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  /** Sets the alarm for the earliest open lease (or clears it when none is open). Idempotent. */
+  async #rearm(): Promise<void> {
+    const first = this.ctx.storage.sql.exec<{ at: number | null }>("SELECT min(expires_at) AS at FROM leases WHERE open = 1").one().at;
+    if (first === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(first + STRANDED_AFTER_MS);
   }
 
   /**
@@ -230,7 +233,7 @@ export class GrayscaleCounter extends DurableObject<Cloudflare.EdgeEnv> {
    */
   override async alarm(): Promise<void> {
     const sql = this.ctx.storage.sql;
-    const next = this.ctx.storage.transactionSync(() => {
+    this.ctx.storage.transactionSync(() => {
       const cutoff = Date.now() - STRANDED_AFTER_MS;
       const late = sql.exec<{ id: string; unsettled: number }>("SELECT id, granted - settled AS unsettled FROM leases WHERE open = 1 AND expires_at <= ?", cutoff).toArray();
       const slots = late.reduce((n, l) => n + l.unsettled, 0);
@@ -239,9 +242,8 @@ export class GrayscaleCounter extends DurableObject<Cloudflare.EdgeEnv> {
         sql.exec("UPDATE counter SET reserved = reserved - ?, stranded = stranded + ? WHERE id = 1", slots, slots);
         console.error("admission leases stranded", { leases: late.length, slots });
       }
-      return sql.exec<{ at: number | null }>("SELECT min(expires_at) AS at FROM leases WHERE open = 1").one().at;
     });
-    if (next !== null) await this.ctx.storage.setAlarm(next + STRANDED_AFTER_MS);
+    await this.#rearm();
   }
 
   /**
@@ -261,11 +263,17 @@ export class GrayscaleCounter extends DurableObject<Cloudflare.EdgeEnv> {
       if (!Number.isSafeInteger(a.at) || a.at < 0) throw new RangeError(`admissions[${i}].at must be a ms epoch`);
     });
     const sql = this.ctx.storage.sql;
-    return this.ctx.storage.transactionSync(() => {
+    const result = this.ctx.storage.transactionSync(() => {
       const lease = sql
         .exec<{ granted: number; settled: number; next_batch: number; last_size: number; last_done: number; open: number }>("SELECT granted, settled, next_batch, last_size, last_done, open FROM leases WHERE id = ?", leaseId)
         .toArray()[0];
-      if (lease === undefined) throw new RangeError("no such lease");
+      if (lease === undefined) {
+        // The end of a lease its holder never heard about (the grant's answer was lost) may come
+        // before the grant itself: remember the id as ended, so a late grant under it is refused.
+        if (admissions.length > 0 || !done || batch !== 0) throw new RangeError("no such lease");
+        sql.exec("INSERT INTO leases (id, granted, settled, next_batch, last_size, last_done, expires_at, open) VALUES (?, 0, 0, 1, 0, 1, ?, 0)", leaseId, Date.now());
+        return { admitted: 0, duplicates: 0, count: this.#counter().admitted };
+      }
       if (batch === lease.next_batch - 1 && (admissions.length !== lease.last_size || done !== (lease.last_done === 1))) {
         throw new RangeError(`batch ${batch} was applied with other content`);
       }
@@ -298,6 +306,9 @@ export class GrayscaleCounter extends DurableObject<Cloudflare.EdgeEnv> {
       sql.exec(`UPDATE counter SET admitted = admitted + ?, ${pool} = ${pool} - ? WHERE id = 1`, added, released);
       return { admitted: added, duplicates: admissions.length - added, count: this.#counter().admitted };
     });
+    // An ended lease no longer needs the alarm (or moves it to the next open one).
+    if (done) await this.#rearm();
+    return result;
   }
 
   #counter(): { admitted: number; reserved: number; stranded: number } {

@@ -296,6 +296,16 @@ describe("GET /v1/check with the user in the x-graycast-user header", () => {
     expect((await tooLong.json<ErrorBody>()).error.message).toMatch(/x-graycast-user header is limited/);
     const broken = await edgeFetch(`/v1/check?${query}`, { headers: { "x-graycast-user": "guid=%E0%A4%A" } });
     expect(broken.status).toBe(400);
+    // Raw (not percent-encoded) bytes, or the header sent twice (joined with ", "), are refused.
+    const raw = await edgeFetch(`/v1/check?${query}`, { headers: { "x-graycast-user": "guid=caf\u00e9" } });
+    expect(raw.status).toBe(400);
+    expect((await raw.json<ErrorBody>()).error.message).toMatch(/form-encoded/);
+    const joined = await edgeFetch(`/v1/check?${query}`, { headers: [["x-graycast-user", "guid=a"], ["x-graycast-user", "guid=a"]] });
+    expect(joined.status).toBe(400);
+    // A POST carries identifiers in its body: the header is refused, not ignored.
+    const post = await edgeFetch("/v1/check", { method: "POST", headers: { "content-type": "application/json", "x-graycast-user": "guid=g1" }, body: JSON.stringify(client(appId)) });
+    expect(post.status).toBe(400);
+    expect((await post.json<ErrorBody>()).error.message).toMatch(/x-graycast-user is for GET/);
     // A bad value in the header is reported like any other.
     const bad = await edgeFetch(`/v1/check?${query}`, { headers: { "x-graycast-user": "guid=a%01b" } });
     expect(issuePaths(await bad.json<ErrorBody>())).toEqual(["guid"]);

@@ -45,10 +45,11 @@ export function checkQuery(body: CheckBody, part: "all" | "url" | "user" = "all"
 /**
  * The URL and request init of a check to `edge` (a base URL) in the configured form.
  *
- * A GET whose query or user header would pass CHECK_QUERY_LIMIT is sent as POST instead, decided before
- * sending. Every field has a length cap, but the caps together can pass 8 KiB (eight 512-byte
- * tickets plus long non-ASCII identifiers, percent-encoded at up to 9 characters each), and a
- * valid check must not fail because of its form. There is no fallback on an error answer: the
+ * A GET whose query or user header would pass CHECK_QUERY_LIMIT is sent as POST instead, decided
+ * before sending. With every field at its cap both parts stay under 8 KiB (the header tops out
+ * near 7.6 KB: eight 512-byte tickets and three 128-character non-ASCII identifiers at 9
+ * characters each), so this only guards a check the edge would refuse anyway, and sends it in the
+ * form whose error names the field. There is no fallback on an error answer: the
  * edge answers both forms the same, so retrying would only double the requests a failing edge gets.
  */
 export function checkRequestFor(edge: string, body: CheckBody, method: CheckMethod): { url: string; init: RequestInit } {

@@ -86,6 +86,9 @@ interface Held {
   closed: boolean;
   /** a lease asked for whose answer never came: only its end is reported, in case it exists */
   ghost: boolean;
+  /** no report before then (after failures); consecutive failed reports */
+  retryAt: number;
+  failures: number;
   /** when the reporting loop started (0: none runs) */
   flushingSince: number;
 }
@@ -99,6 +102,9 @@ interface TaskLeases {
   open: Set<Held>;
   /** when an acquisition started (0: none runs) */
   acquiringSince: number;
+  /** no acquisition before then (after failures); consecutive failed acquisitions */
+  acquireAfter: number;
+  failures: number;
   /** slots to ask for next: doubles while leases run out early, back to `size` when one ends half unused */
   want: number;
   demandSecond: number;
@@ -110,7 +116,7 @@ const byTask = new Map<string, TaskLeases>();
 function stateOf(taskId: string, io: LeaseIo): TaskLeases {
   let state = byTask.get(taskId);
   if (state === undefined) {
-    state = { current: undefined, next: undefined, open: new Set(), acquiringSince: 0, want: io.size, demandSecond: 0, demand: 0 };
+    state = { current: undefined, next: undefined, open: new Set(), acquiringSince: 0, acquireAfter: 0, failures: 0, want: io.size, demandSecond: 0, demand: 0 };
     byTask.set(taskId, state);
   }
   return state;
@@ -172,9 +178,15 @@ export function noteDirectAdmission(taskId: string, cap: number, now: number, io
 }
 
 function startAcquire(state: TaskLeases, taskId: string, cap: number, now: number, io: LeaseIo): void {
+  // Not after recent failures, nor while a lease whose grant was lost is not known to be ended.
+  if (now < state.acquireAfter) return;
+  for (const held of state.open) if (held.ghost) return;
   state.acquiringSince = now;
   io.waitUntil(acquire(state, taskId, cap, io));
 }
+
+/** 1 s, 2 s, 4 s... up to 30 s after the n-th consecutive failure. */
+const backoffMs = (failures: number) => Math.min(30_000, 1_000 * 2 ** Math.min(failures - 1, 5));
 
 async function acquire(state: TaskLeases, taskId: string, cap: number, io: LeaseIo): Promise<void> {
   // The id is ours, so a call whose answer was lost is asked again and finds the same lease.
@@ -184,11 +196,17 @@ async function acquire(state: TaskLeases, taskId: string, cap: number, io: Lease
   try {
     lease = await call(taskId, "lease", (stub) => stub.lease(cap, want, io.ttlMs, id), io);
   } catch (err) {
+    // Refused (the arguments are wrong for the object): no lease was made.
     console.error("admission lease refused", { taskId, error: String(err) });
-    lease = FAILED;
+    lease = null;
   } finally {
     state.acquiringSince = 0;
   }
+  if (lease === FAILED) {
+    // The object is slow or away: the next acquisition waits longer each time.
+    state.failures++;
+    state.acquireAfter = Date.now() + backoffMs(state.failures);
+  } else state.failures = 0;
   if (lease === null) return;
   if (lease === FAILED) {
     // The object may have granted it and the answer was lost: report its end under the id we
@@ -225,6 +243,8 @@ function newHeld(taskId: string, id: string, cap: number, granted: number, expir
     retired: false,
     closed: false,
     ghost: false,
+    retryAt: 0,
+    failures: 0,
     flushingSince: 0,
   };
 }
@@ -252,9 +272,9 @@ function retryReports(state: TaskLeases, now: number, io: LeaseIo): void {
   for (const held of state.open) if (held.inflight !== undefined || held.pending.length > 0 || held.retired) flushSoon(state, held, now, io);
 }
 
-/** Starts the reporting loop of `held` in this request's `waitUntil`, unless one runs already. */
+/** Starts the reporting loop of `held` in this request's `waitUntil`, unless one runs already or it is backing off. */
 function flushSoon(state: TaskLeases, held: Held, now: number, io: LeaseIo): void {
-  if (held.closed || running(held.flushingSince, now)) return;
+  if (held.closed || running(held.flushingSince, now) || now < held.retryAt) return;
   held.flushingSince = now;
   io.waitUntil(flush(state, held, io));
 }
@@ -276,7 +296,12 @@ async function flush(state: TaskLeases, held: Held, io: LeaseIo): Promise<void> 
       }
       const batch = held.inflight;
       const result = await call(held.taskId, "settle", (stub) => stub.settle(held.id, batch.number, batch.admissions, batch.done), io);
-      if (result === FAILED) return;
+      if (result === FAILED) {
+        held.failures++;
+        held.retryAt = Date.now() + backoffMs(held.failures);
+        return;
+      }
+      held.failures = 0;
       // Only this batch: a second loop (started when this one looked cut off) may own the next.
       if (held.inflight === batch) held.inflight = undefined;
       if (batch.done) {

@@ -20,8 +20,8 @@ export interface Answer {
 
 interface Entry {
   answer: Answer;
-  /** the snapshot object it was decided from (a republish is a new object) */
-  snapshot: Snapshot;
+  /** the snapshot object it was decided from (a republish is a new object); weak, so entries never keep old snapshots alive */
+  snapshot: WeakRef<Snapshot>;
   secret: string;
 }
 
@@ -62,7 +62,7 @@ export function bodyWithTickets(answer: Answer, tickets: readonly string[]): Uin
 /** The answer already built for `key` from this snapshot, in this window, with this key. */
 export function cachedAnswer(snapshot: Snapshot, key: string, windowStart: number, secret: string): Answer | undefined {
   const entry = answers.get(`${windowStart}\n${snapshot.appId}\n${snapshot.revision}\n${key}`);
-  return entry !== undefined && entry.snapshot === snapshot && entry.secret === secret ? entry.answer : undefined;
+  return entry !== undefined && entry.snapshot.deref() === snapshot && entry.secret === secret ? entry.answer : undefined;
 }
 
 /** Keeps the signed `manifest` as the answer for `key`; returns it with its encoded body. */
@@ -71,6 +71,6 @@ export function rememberAnswer(snapshot: Snapshot, key: string, windowStart: num
   const full = `${windowStart}\n${snapshot.appId}\n${snapshot.revision}\n${key}`;
   answers.delete(full);
   if (answers.size >= MAX_ANSWERS) answers.delete(answers.keys().next().value as string);
-  answers.set(full, { answer, snapshot, secret });
+  answers.set(full, { answer, snapshot: new WeakRef(snapshot), secret });
   return answer;
 }

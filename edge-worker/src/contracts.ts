@@ -115,11 +115,14 @@ function accepts(field: QueryField, value: unknown): boolean {
 
 /**
  * `GET /v1/check` may carry who the user is in this header instead of the URL: `guid`, `deviceId`,
- * `account` and each `ticket`, form-encoded like the query. URLs end up in request logs,
- * analytics and proxies; a header is not logged by default. The reference client sends them here.
+ * `account` and each `ticket`, form-encoded like the query (tickets may be split between the two;
+ * any other field at most once across both). URLs end up in request logs, analytics and proxies;
+ * a header is not logged by default. The reference client sends them here. A POST carries them
+ * in its body and is refused with this header, rather than ignoring it.
  */
 export const USER_HEADER = "x-graycast-user";
 const USER_FIELDS: ReadonlySet<string> = new Set(["guid", "deviceId", "account", "ticket"]);
+const FORM_ENCODED = /^[\x21-\x7e]*$/;
 
 /**
  * The check request in `query` (the part after `?`, without it) and the `USER_HEADER` value,
@@ -133,6 +136,9 @@ const USER_FIELDS: ReadonlySet<string> = new Set(["guid", "deviceId", "account",
 export function checkRequestFromQuery(query: string, user: string | null = null): CheckRequest {
   if (query.length > QUERY_LIMIT) throw new ApiError("uri_too_long", `check queries are limited to ${QUERY_LIMIT} characters`);
   if (user !== null && user.length > QUERY_LIMIT) throw new ApiError("bad_request", `the ${USER_HEADER} header is limited to ${QUERY_LIMIT} characters`);
+  // Form encoding is printable ASCII: raw bytes would reach us as Latin-1 (another user key than
+  // the same value percent-encoded), and a header sent twice is joined with ", ".
+  if (user !== null && !FORM_ENCODED.test(user)) throw new ApiError("bad_request", `the ${USER_HEADER} header must be form-encoded (percent-encode anything but printable ASCII), and sent once`);
   const form = new CheckForm();
   form.read(query, null);
   if (user !== null) form.read(user, USER_FIELDS);

@@ -43,7 +43,7 @@ export async function taskProgress(db: Db, counters: DurableObjectNamespace, act
       p.admitted >= row.userCap
         ? "the cap is reached: no new user gets the version, admitted users keep it"
         : p.admitted + p.reserved + p.stranded >= row.userCap
-          ? "every slot is admitted or leased to edge isolates: new users wait for unused leased slots to come back"
+          ? "every slot is admitted or held in admission leases (not yet settled, or stranded and counted as used): a new user gets the version only when a lease gives back slots it did not use"
           : null,
     byHostApp: byCount(p.byHostApp).map(([hostAppId, admitted]) => ({ hostAppId, admitted })),
     byPlatform: byCount(p.byPlatform).map(([platform, admitted]) => ({ platform, admitted })),

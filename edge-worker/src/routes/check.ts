@@ -5,7 +5,7 @@
  */
 import { decideVersion, type ClientContext, type Decision } from "../../../core/decide";
 import type { Snapshot } from "../../../core/snapshot";
-import { notFound } from "../../../core/errors";
+import { ApiError, notFound } from "../../../core/errors";
 import { buildManifestClaims } from "../../../core/manifest";
 import { type EdgeBindings, counterNamespace, readNumberVar } from "../env";
 import { readGeo } from "../geo";
@@ -75,7 +75,7 @@ function queryOf(url: string): string {
  */
 export async function answerCheck(request: Request, url: string, env: EdgeBindings, ctx: ExecutionContext): Promise<Response> {
   const { client, tickets: presented } = splitCheckRequest(
-    request.method === "GET" ? checkRequestFromQuery(queryOf(url), request.headers.get(USER_HEADER)) : await parseJsonRequest(request, CheckRequestSchema),
+    request.method === "GET" ? checkRequestFromQuery(queryOf(url), request.headers.get(USER_HEADER)) : await checkRequestFromBody(request),
   );
   const now = Date.now();
   const ttlMs = readNumberVar(env.SNAPSHOT_TTL_MS, DEFAULT_SNAPSHOT_TTL_MS);
@@ -99,6 +99,12 @@ export async function answerCheck(request: Request, url: string, env: EdgeBindin
   const answer = cachedAnswer(snapshot, key, windowStart, secret) ?? (await buildAnswer({ env, snapshot, decision, client, origin, windowStart, ttlSeconds, key }));
   // The answer depends on the client and changes with every publish: no shared cache may keep it.
   return new Response(grayscale.tickets.length === 0 ? answer.body : bodyWithTickets(answer, grayscale.tickets), { headers: CHECK_HEADERS });
+}
+
+/** A POST check: the JSON body; the GET form's user header would be silently ignored here, so it is refused. */
+async function checkRequestFromBody(request: Request) {
+  if (request.headers.get(USER_HEADER) !== null) throw new ApiError("bad_request", `${USER_HEADER} is for GET checks: a POST carries guid, deviceId, account and tickets in its body`);
+  return parseJsonRequest(request, CheckRequestSchema);
 }
 
 /** Claims, signature and encoded body of an answer this isolate has not built in this window. */
