@@ -13,6 +13,7 @@ import {
   type LeasedAdmission,
 } from "../durable-objects/grayscale-counter";
 import { edgeEnv } from "./support/edge";
+import { seededRandom } from "./support/random";
 
 /** The generated binding type does not name the class; the Worker exports it. */
 function counter(name: string) {
@@ -222,17 +223,6 @@ describe("GrayscaleCounter leases", () => {
     });
   }
 
-  /** Deterministic PRNG (mulberry32): the concurrency test chooses its users from a seed. */
-  function prng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
 
   describe("lease", () => {
     it("grants at most `want` and at most a quarter of the free slots, and counts them as reserved", async () => {
@@ -494,7 +484,7 @@ describe("GrayscaleCounter leases", () => {
       };
 
       async function isolate(index: number) {
-        const random = prng(seed * 1000 + index);
+        const random = seededRandom(seed * 1000 + index);
         const pick = () => pool[Math.floor(random() * pool.length)] as string;
         const metaOf = () => metas[Math.floor(random() * metas.length)] as AdmitMeta;
         for (let round = 0; round < 5; round++) {
@@ -544,7 +534,7 @@ describe("GrayscaleCounter leases", () => {
       }
 
       async function direct(index: number) {
-        const random = prng(seed * 1000 + 500 + index);
+        const random = seededRandom(seed * 1000 + 500 + index);
         for (let i = 0; i < 40; i++) {
           const user = pool[Math.floor(random() * pool.length)] as string;
           if ((await task.admit(user, cap, metas[i % 3] as AdmitMeta)).admitted) told.add(user);
