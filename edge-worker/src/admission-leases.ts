@@ -210,7 +210,8 @@ async function acquire(state: TaskLeases, taskId: string, cap: number, io: Lease
   if (lease === null) return;
   if (lease === FAILED) {
     // The object may have granted it and the answer was lost: report its end under the id we
-    // chose, so the slots come back (a lease never made answers "no such lease", which is fine).
+    // chose, so the slots come back (for a lease never made, the object remembers the id as
+    // ended, so a grant still on its way is refused).
     const ghost = newHeld(taskId, id, cap, 0, 0, io);
     ghost.ghost = true;
     ghost.retired = true;
