@@ -105,8 +105,6 @@ export async function loadSigner(secret: string): Promise<Signer> {
   const { kty, crv, x, d, kid } = parsed.data;
   const key = await importJWK({ kty, crv, x, d }, "EdDSA");
   const signer: Signer = { kid, key, publicJwk: toPublicJwk({ x, kid }) };
-  // A new key must not serve manifests signed by the old one.
-  manifestCache.clear();
   signerCache = { raw: secret, signer };
   return signer;
 }
@@ -117,61 +115,20 @@ export function signManifest(claims: ManifestClaims, signer: Signer): Promise<st
 }
 
 /**
- * Signed manifests are shared between clients for a short window (ARCHITECTURE.md "The hot
- * path"): the claims never name the user, so every client that gets the same answer in the same
- * window gets the same JWS and the isolate signs once per answer and window, not per request.
- * `iat` is the window's start (see `manifestWindowStart`) and `exp = iat + TTL`, so a cached
- * manifest never claims more life than one signed now would. Bounded LRU per isolate.
+ * Signed answers are shared between clients for a short window (edge-worker/src/answer-cache.ts):
+ * the claims never name the user, so `iat` is the window's start (see `manifestWindowStart`) and
+ * `exp = iat + TTL`, and an isolate signs each distinct answer once per window.
  */
 export const MANIFEST_WINDOW_MS = 10_000;
-const MANIFEST_CACHE_MAX = 1_024;
-const manifestCache = new Map<string, string>();
 
 /** The `nowMs` to build manifest claims with: the start of the current signing window. */
 export function manifestWindowStart(nowMs: number): number {
   return nowMs - (nowMs % MANIFEST_WINDOW_MS);
 }
 
-/**
- * `signManifest`, reusing the JWS of identical claims (same key, same window: `iat` is in the
- * claims, so a new window is a new key and old entries age out of the LRU).
- */
-async function signManifestShared(claims: ManifestClaims, signer: Signer): Promise<string> {
-  const key = manifestCacheKey(claims, signer);
-  const hit = cachedManifest(key);
-  if (hit !== undefined) return hit;
-  const jws = await signManifest(claims, signer);
-  // Keyed by the signer object too: a rotated secret imports a new signer with maybe the same kid.
-  if (signerCache?.signer === signer) {
-    if (manifestCache.size >= MANIFEST_CACHE_MAX) manifestCache.delete(manifestCache.keys().next().value as string);
-    manifestCache.set(key, jws);
-  }
-  return jws;
-}
-
-/**
- * The signed manifest for `claims` with the key in `secret`: a plain string when this isolate
- * already signed the same claims in this window (the common case on the hot path, which then
- * allocates no promise), else a promise of the new signature.
- */
-export function signedManifest(claims: ManifestClaims, secret: string): string | Promise<string> {
-  if (signerCache?.raw === secret) {
-    const hit = cachedManifest(manifestCacheKey(claims, signerCache.signer));
-    if (hit !== undefined) return hit;
-  }
-  return loadSigner(secret).then((signer) => signManifestShared(claims, signer));
-}
-
-const manifestCacheKey = (claims: ManifestClaims, signer: Signer) => `${signer.kid}\n${JSON.stringify(claims)}`;
-
-function cachedManifest(key: string): string | undefined {
-  const hit = manifestCache.get(key);
-  if (hit !== undefined) {
-    // Refresh recency: Map keeps insertion order, the first key is the least recently used.
-    manifestCache.delete(key);
-    manifestCache.set(key, hit);
-  }
-  return hit;
+/** The signed manifest for `claims` with the key in `secret` (imported once per isolate). */
+export async function signedManifest(claims: ManifestClaims, secret: string): Promise<string> {
+  return signManifest(claims, await loadSigner(secret));
 }
 
 /**

@@ -121,6 +121,5 @@ async function buildAnswer(input: { env: EdgeBindings; snapshot: Snapshot; decis
     incrementUrl: (sha256) => `${origin}/v1/increments/${sha256}`,
     ...(encryptionKey !== undefined ? { encryptionKey } : {}),
   });
-  const signed = signedManifest(claims, env.MANIFEST_SIGNING_KEY);
-  return rememberAnswer(snapshot, key, windowStart, env.MANIFEST_SIGNING_KEY, typeof signed === "string" ? signed : await signed);
+  return rememberAnswer(snapshot, key, windowStart, env.MANIFEST_SIGNING_KEY, await signedManifest(claims, env.MANIFEST_SIGNING_KEY));
 }
