@@ -161,7 +161,7 @@ describe("delivery of an encrypted version", () => {
     await publish(world, appId, "1.1.0");
     // The same bytes again under a new number: another version, another key.
     await approveZip(appId, "1.2.0", same);
-    for (const r of await db.select().from(increments).where(eq(increments.miniProgramId, appId)).all()) if (r.status === "pending") await buildIncrementRow(db, testEnv.PACKAGES, r.id, Date.now(), testEnv.PACKAGE_KEY_SECRET);
+    for (const r of await db.select().from(increments).where(eq(increments.miniProgramId, appId)).all()) if (r.status === "queued") await buildIncrementRow(db, testEnv.PACKAGES, r.id, Date.now(), testEnv.PACKAGE_KEY_SECRET);
     await publish(world, appId, "1.2.0");
     const claims = await checkClaims(clientOf(appId, "1.0.0"));
     expect(claims.version).toBe("1.2.0");

@@ -62,7 +62,7 @@ async function approveZip(appId: string, version: string, zip: Uint8Array) {
 const rowsOf = (appId: string) => db.select().from(increments).where(eq(increments.miniProgramId, appId)).all();
 
 async function buildAll(appId: string) {
-  for (const row of await rowsOf(appId)) if (row.status === "pending") await buildIncrementRow(db, testEnv.PACKAGES, row.id);
+  for (const row of await rowsOf(appId)) if (row.status === "queued") await buildIncrementRow(db, testEnv.PACKAGES, row.id);
   return rowsOf(appId);
 }
 
@@ -92,7 +92,7 @@ describe("planning", () => {
     await publish(world, appId, "1.0.0");
     await approveZip(appId, "1.1.0", appPackage("1.1.0", { extraLines: 20 }));
     const rows = await rowsOf(appId);
-    expect(rows.map((r) => [r.fromVersion, r.toVersion, r.status])).toEqual([["1.0.0", "1.1.0", "pending"]]);
+    expect(rows.map((r) => [r.fromVersion, r.toVersion, r.status])).toEqual([["1.0.0", "1.1.0", "queued"]]);
     // Publishing the same version again plans nothing new (one row per pair).
     await publish(world, appId, "1.1.0");
     expect((await rowsOf(appId)).map((r) => [r.fromVersion, r.toVersion])).toEqual([["1.0.0", "1.1.0"]]);
@@ -265,7 +265,7 @@ describe("off the hot path", () => {
     await publish(world, appId, "1.0.0");
     await approveZip(appId, "1.1.0", appPackage("1.1.0", { add: { "y.txt": "sweep 2" } }));
     // Older pending rows of other tests may go first; sweep until this one is done.
-    for (let i = 0; i < 100 && (await rowsOf(appId))[0]!.status === "pending"; i++) await sweepIncrements({ DB: testEnv.DB, PACKAGES: testEnv.PACKAGES }, Date.now());
+    for (let i = 0; i < 100 && (await rowsOf(appId))[0]!.status === "queued"; i++) await sweepIncrements({ DB: testEnv.DB, PACKAGES: testEnv.PACKAGES }, Date.now());
     expect((await rowsOf(appId))[0]).toMatchObject({ status: "built" });
   });
 });
@@ -277,7 +277,7 @@ describe("the console's view", () => {
     await publish(world, appId, "1.0.0");
     await approveZip(appId, "1.1.0", appPackage("1.1.0", { add: { "v.txt": "view 2" } }));
     const listed = await expectJson<{ increments: any[] }>(callAdmin("GET", `/v1/mini-programs/${appId}/increments`, { token: world.viewerA.token }), 200);
-    expect(listed.increments).toEqual([expect.objectContaining({ fromVersion: "1.0.0", toVersion: "1.1.0", status: "pending", size: null, share: null })]);
+    expect(listed.increments).toEqual([expect.objectContaining({ fromVersion: "1.0.0", toVersion: "1.1.0", status: "queued", size: null, share: null })]);
     await buildAll(appId);
     const built = await expectJson<{ increments: any[] }>(callAdmin("GET", `/v1/mini-programs/${appId}/increments`, { token: world.devA.token }), 200);
     expect(built.increments[0]).toMatchObject({ status: "built", encrypted: false });
@@ -297,7 +297,7 @@ describe("the console's view", () => {
     await db.update(increments).set({ status: "failed", attempts: MAX_ATTEMPTS, detail: "boom" }).where(eq(increments.id, row!.id)).run();
     const path = `/v1/mini-programs/${appId}/increments/${row!.id}/retry`;
     await expectError(callAdmin("POST", path, { token: world.viewerA.token }), 403, "forbidden");
-    expect(await expectJson(callAdmin("POST", path, { token: world.devA.token }), 200)).toMatchObject({ status: "pending", attempts: 0, detail: "" });
+    expect(await expectJson(callAdmin("POST", path, { token: world.devA.token }), 200)).toMatchObject({ status: "queued", attempts: 0, detail: "" });
     await expectError(callAdmin("POST", path, { token: world.devA.token }), 409, "conflict");
     await expectError(callAdmin("POST", `/v1/mini-programs/${appId}/increments/inc_nosuchthing/retry`, { token: world.devA.token }), 404, "not_found");
     expect(await buildIncrementRow(db, testEnv.PACKAGES, row!.id)).toMatchObject({ status: "built" });

@@ -63,7 +63,7 @@ async function approveZip(appId: string, version: string, zip: Uint8Array): Prom
 /** Builds the planned increments of `appId` with the control plane's builder (the queue's work). */
 async function buildIncrements(appId: string): Promise<number> {
   const db = createDb(testEnv.DB);
-  const pending = await db.select().from(increments).where(and(eq(increments.miniProgramId, appId), eq(increments.status, "pending"))).all();
+  const pending = await db.select().from(increments).where(and(eq(increments.miniProgramId, appId), eq(increments.status, "queued"))).all();
   let built = 0;
   for (const row of pending) if ((await buildIncrementRow(db, testEnv.PACKAGES, row.id, Date.now(), testEnv.PACKAGE_KEY_SECRET)).status === "built") built += 1;
   return built;

@@ -19,8 +19,31 @@ export const users = sqliteTable("users", {
   isPlatformAdmin: integer("is_platform_admin", { mode: "boolean" }).notNull().default(false),
   failedLogins: integer("failed_logins").notNull().default(0),
   lockedUntil: integer("locked_until"),
+  /** set by a platform admin: no login, every session and API token of the user stops at once */
+  disabledAt: integer("disabled_at"),
   createdAt: createdAt(),
 });
+
+/**
+ * Console sessions (issue 10): one row per issued session JWT, keyed by its `jti`. A session is
+ * valid only while its row exists, is not revoked and has not expired, so logout, a password
+ * change and disabling the user end sessions at once. Holds no secret.
+ */
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    /** the JWT's `jti` */
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull().references(() => users.id),
+    createdAt: createdAt(),
+    expiresAt: integer("expires_at").notNull(),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [index("sessions_user").on(t.userId)],
+);
+
+/** What an API token may do (issue 10). Sessions may do everything their user's roles allow. */
+export type TokenScope = "read" | "write" | "publish" | "admin";
 
 /** Long-lived tokens for scripts and CI; only the SHA-256 of the token is stored. */
 export const apiTokens = sqliteTable(
@@ -34,8 +57,14 @@ export const apiTokens = sqliteTable(
     expiresAt: integer("expires_at"),
     lastUsedAt: integer("last_used_at"),
     revokedAt: integer("revoked_at"),
+    /** tokens made before scopes existed acted with every right of their user, so they keep all four */
+    scopes: text("scopes", { mode: "json" }).$type<TokenScope[]>().notNull().default(["read", "write", "publish", "admin"]),
+    /** the session that created the token; revoking a credential revokes what it created */
+    createdBySessionId: text("created_by_session_id"),
+    /** the token that created this one (only tokens made before tokens were refused minting) */
+    createdByTokenId: text("created_by_token_id"),
   },
-  (t) => [index("api_tokens_user").on(t.userId)],
+  (t) => [index("api_tokens_user").on(t.userId), index("api_tokens_parent_session").on(t.createdBySessionId), index("api_tokens_parent_token").on(t.createdByTokenId)],
 );
 
 export const teams = sqliteTable("teams", {
@@ -65,6 +94,33 @@ export const hostApps = sqliteTable("host_apps", {
 
 export type HostAppRole = "manager" | "auditor";
 
+/**
+ * Public keys a host app's own server signs user assertions with (issue 10, PRODUCT.md S5):
+ * Ed25519 JWKs, rotated like the platform keys. Active and retired keys reach the edge in every
+ * bound mini program's snapshot; a retired key verifies until `retiredAt` + the longest assertion
+ * life; a revoked key stops at once.
+ */
+export const hostAppKeys = sqliteTable(
+  "host_app_keys",
+  {
+    /** the `kid` assertions name */
+    id: text("id").primaryKey(),
+    hostAppId: text("host_app_id").notNull().references(() => hostApps.id),
+    name: text("name").notNull(),
+    alg: text("alg").$type<"EdDSA">().notNull(),
+    /** public JWK, JSON */
+    publicJwk: text("public_jwk").notNull(),
+    /** RFC 7638 thumbprint, to refuse registering one key twice */
+    thumbprint: text("thumbprint").notNull(),
+    status: text("status").$type<"active" | "retired" | "revoked">().notNull(),
+    createdBy: text("created_by").notNull(),
+    createdAt: createdAt(),
+    retiredAt: integer("retired_at"),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [index("host_app_keys_host_app").on(t.hostAppId), uniqueIndex("host_app_keys_thumbprint").on(t.hostAppId, t.thumbprint)],
+);
+
 export const hostAppMembers = sqliteTable(
   "host_app_members",
   {
@@ -91,8 +147,13 @@ export const miniPrograms = sqliteTable(
     trialPagePath: text("trial_page_path"),
     /** PRODUCT.md S3: packages and increments of versions uploaded while on are AES-GCM encrypted */
     encryptPackages: integer("encrypt_packages", { mode: "boolean" }).notNull().default(false),
-    /** bumped on every snapshot publish; the edge keeps the highest it has seen */
+    /**
+     * bumped inside the D1 batch of every change clients can see; the edge keeps the highest it
+     * has seen
+     */
     snapshotRevision: integer("snapshot_revision").notNull().default(0),
+    /** the highest revision written to R2; a sweep republishes every app where it lags behind */
+    publishedRevision: integer("published_revision").notNull().default(0),
     createdBy: text("created_by").notNull(),
     createdAt: createdAt(),
     updatedAt: integer("updated_at").notNull(),
@@ -167,6 +228,12 @@ export const versions = sqliteTable(
 );
 
 export type AuditStatus = "pending" | "approved" | "rejected" | "withdrawn";
+/**
+ * "version": the normal audit of a development version (moves the version's status);
+ * "binding": an approved or released version sent to host apps bound after its audit, which
+ * have not reviewed it (issue 10, audit scope); it records their decisions only.
+ */
+export type AuditKind = "version" | "binding";
 
 export const audits = sqliteTable(
   "audits",
@@ -174,6 +241,7 @@ export const audits = sqliteTable(
     id: text("id").primaryKey(),
     miniProgramId: text("mini_program_id").notNull().references(() => miniPrograms.id),
     versionId: text("version_id").notNull().references(() => versions.id),
+    kind: text("kind").$type<AuditKind>().notNull().default("version"),
     status: text("status").$type<AuditStatus>().notNull(),
     note: text("note").notNull().default(""),
     submittedBy: text("submitted_by").notNull(),
@@ -295,7 +363,7 @@ export const changeLog = sqliteTable(
   (t) => [index("change_log_team").on(t.teamId, t.at), index("change_log_target").on(t.targetType, t.targetId, t.at)],
 );
 
-export type IncrementStatus = "pending" | "built" | "skipped" | "failed";
+export type IncrementStatus = "queued" | "building" | "built" | "skipped" | "failed";
 
 /**
  * Incremental packages (PRODUCT.md D3): one row per (target package, base package), planned when
@@ -326,6 +394,9 @@ export const increments = sqliteTable(
     attempts: integer("attempts").notNull().default(0),
     detail: text("detail").notNull().default(""),
     createdAt: createdAt(),
+    /** when the current (or last) build attempt started */
+    startedAt: integer("started_at"),
+    /** when it finished: built, skipped or failed */
     builtAt: integer("built_at"),
   },
   (t) => [uniqueIndex("increments_pair").on(t.miniProgramId, t.toPackageSha256, t.fromPackageSha256), index("increments_status").on(t.status)],

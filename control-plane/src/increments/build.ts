@@ -73,7 +73,7 @@ async function finish(db: Db, row: IncrementRow, set: Partial<IncrementRow>): Pr
  */
 export async function buildIncrementRow(db: Db, bucket: R2Bucket, id: string, now = Date.now(), packageKeySecret?: string): Promise<BuildOutcome> {
   const row = await db.select().from(increments).where(eq(increments.id, id)).get();
-  if (!row || row.status !== "pending") return { status: "gone" };
+  if (!row || row.status !== "queued") return { status: "gone" };
   // Attempts that never reached the catch below (the isolate was killed: memory, CPU) count too.
   if (row.attempts >= MAX_ATTEMPTS) {
     const detail = `gave up after ${row.attempts} attempts (the last ones ended without a result)`;

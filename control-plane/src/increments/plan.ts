@@ -58,7 +58,7 @@ export async function planIncrements(db: Db, appId: string, target: VersionRow, 
         toVersion: target.version,
         fromPackageSha256: base.packageSha256,
         toPackageSha256: target.packageSha256,
-        status: "pending" as const,
+        status: "queued" as const,
         fullSize: target.packageSize,
         createdAt: now,
       })),
@@ -74,7 +74,7 @@ export async function pendingIncrements(db: Db, opts: { appId?: string; olderTha
     .from(increments)
     .where(
       and(
-        eq(increments.status, "pending"),
+        eq(increments.status, "queued"),
         opts.appId !== undefined ? eq(increments.miniProgramId, opts.appId) : undefined,
         opts.olderThan !== undefined ? sql`${increments.createdAt} < ${opts.olderThan}` : undefined,
       ),

@@ -15,7 +15,7 @@ const IncrementSchema = z
     id: z.string(),
     fromVersion: z.string(),
     toVersion: z.string(),
-    status: z.enum(["pending", "built", "skipped", "failed"]),
+    status: z.enum(["queued", "building", "built", "skipped", "failed"]),
     size: z.number().nullable().openapi({ description: "bytes clients download, once built" }),
     fullSize: z.number(),
     share: z.number().nullable().openapi({ description: "size / fullSize; offered only when below 1" }),

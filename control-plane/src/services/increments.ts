@@ -47,7 +47,7 @@ export async function retryIncrement(db: Db, actor: Actor, appId: string, increm
   if (row.status !== "failed") throw new ApiError("conflict", `only a failed increment can be retried; this one is ${row.status}`);
   const now = Date.now();
   await db.batch([
-    db.update(increments).set({ status: "pending", attempts: 0, detail: "", builtAt: null }).where(and(eq(increments.id, incrementId), eq(increments.status, "failed"))),
+    db.update(increments).set({ status: "queued", attempts: 0, detail: "", builtAt: null }).where(and(eq(increments.id, incrementId), eq(increments.status, "failed"))),
     recordChange(db, actor, { action: "increment.retry", teamId: mp.teamId, targetType: "mini_program", targetId: appId, detail: { incrementId, from: row.fromVersion, to: row.toVersion } }, now),
   ]);
   const updated = await db.select().from(increments).where(eq(increments.id, incrementId)).get();
