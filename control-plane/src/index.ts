@@ -1,7 +1,8 @@
 /**
  * The control-plane (admin) Worker: admin API for teams, host apps, mini programs, versions,
  * audits, releases and grayscale tasks; OpenAPI description at /openapi.json and a docs page at
- * /docs. Its cron (every minute) applies the time- and cap-driven grayscale transitions.
+ * /docs. Its cron (every minute) applies the time- and cap-driven grayscale transitions and
+ * republishes snapshots whose publish failed.
  */
 import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
@@ -29,6 +30,7 @@ import { userRoutes } from "./routes/users";
 import { versionRoutes } from "./routes/versions";
 import { type IncrementMessage, consumeIncrements, sweepIncrements } from "./increments/queue";
 import { runGrayscaleCron } from "./services/grayscale-cron";
+import { sweepSnapshots } from "./services/snapshot";
 
 /** JSON bodies above this are refused with 413 (package uploads have their own, larger limit). */
 const JSON_BODY_LIMIT = 256 * 1024;
@@ -113,6 +115,13 @@ async function scheduled(controller: ScheduledController, env: Cloudflare.AdminE
   // A run is never evaluated before the time it was scheduled for.
   const now = Math.max(Date.now(), controller.scheduledTime);
   await runGrayscaleCron(env, now);
+  // Snapshots whose publish failed after their change committed (services/snapshot.ts).
+  try {
+    const swept = await sweepSnapshots(createDb(env.DB), env.PACKAGES);
+    if (swept.pending.length > 0) console.error("snapshot sweep left mini programs behind", { pending: swept.pending });
+  } catch (err) {
+    console.error("snapshot sweep failed", { error: String(err instanceof Error ? err.message : err) });
+  }
   await sweepIncrements(env, now);
 }
 

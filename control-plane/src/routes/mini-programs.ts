@@ -8,6 +8,13 @@ export const miniProgramRoutes = createRouter();
 const NameSchema = z.string().trim().min(1).max(60);
 const DescriptionSchema = z.string().max(2000);
 const BindingSchema = z.object({ hostAppId: z.string(), hostAppName: z.string(), status: z.enum(["pending", "approved", "rejected"]), createdAt: z.number(), decidedAt: z.number().nullable() });
+const EdgeStateSchema = z
+  .object({
+    revision: z.number().int().openapi({ description: "snapshot revision of the latest change clients can see" }),
+    publishedRevision: z.number().int().openapi({ description: "highest revision written for the edge" }),
+    pending: z.boolean().openapi({ description: "true while the latest change has not reached the edge yet (a failed publish is retried by the sweep within a minute)" }),
+  })
+  .openapi("EdgeState");
 const MiniProgramSchema = z
   .object({
     appId: z.string().openapi({ description: "the App ID: keep it safe" }),
@@ -17,6 +24,7 @@ const MiniProgramSchema = z
     listed: z.boolean(),
     onlineVersion: z.string().nullable(),
     bindings: z.array(BindingSchema),
+    edge: EdgeStateSchema,
     ideDownloadUrl: z.string(),
     createdAt: z.number(),
     updatedAt: z.number(),

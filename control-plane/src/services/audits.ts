@@ -14,7 +14,7 @@ import { READ_ROLES, WRITE_ROLES, requireHostAppRole, requireMiniProgram } from 
 import { recordChange } from "./change-log";
 import { guardedWrite } from "./d1";
 import { planIncrementsAfter } from "../increments/plan";
-import { publishSnapshot } from "./snapshot";
+import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
 import { describeVersion, liveVersions, refusalError, requireVersion } from "./versions";
 
 /** Submits a version for audit to every host app it is bound to. Allowed while delisted (seed). */
@@ -120,7 +120,7 @@ export async function decideAudit(db: Db, bucket: R2Bucket, actor: Actor, auditI
     recordChange(db, actor, { action: `audit.${input.decision}`, teamId: mp?.teamId ?? null, targetType: "mini_program", targetId: audit.miniProgramId, detail: { auditId, version: version.version, hostAppId: input.hostAppId, reason: input.reason } }, now),
   ]);
   const outcome = await settleAudit(db, auditId);
-  if (outcome !== "pending") await publishSnapshot(db, bucket, audit.miniProgramId);
+  if (outcome !== "pending") await publishCurrentSnapshot(db, bucket, audit.miniProgramId);
   // An approved version can be delivered (grayscale, publish): plan increments to it now.
   if (outcome === "approved") await planIncrementsAfter(db, audit.miniProgramId, version, now);
   return { auditId, miniProgramId: audit.miniProgramId, version: version.version, hostAppId: input.hostAppId, decision: input.decision, outcome };
@@ -143,6 +143,7 @@ async function settleAudit(db: Db, auditId: string) {
   await db.batch([
     db.update(audits).set({ status: outcome, closedAt: now }).where(and(eq(audits.id, auditId), eq(audits.status, "pending"))),
     db.update(versions).set({ status: outcome }).where(and(eq(versions.id, audit.versionId), eq(versions.status, "in_audit"))),
+    bumpSnapshotRevision(db, audit.miniProgramId),
   ]);
   return outcome;
 }

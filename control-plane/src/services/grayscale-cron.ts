@@ -18,7 +18,7 @@ import { runBatch } from "./d1";
 import { counterProgress } from "./grayscale-counter";
 import { type TaskRow, statusOf } from "./grayscale-store";
 import { purgeReplacedWhitelists } from "./grayscale-whitelists";
-import { publishSnapshot } from "./snapshot";
+import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
 
 /** Who the audit trail names for the cron's changes. */
 export const CRON_ACTOR: Actor = { userId: "system:cron", email: "cron@graycast.internal", isPlatformAdmin: false, via: "system" };
@@ -62,9 +62,8 @@ export async function runGrayscaleCron(env: CronBindings, now: number): Promise<
   for (const [appId, changes] of byApp) {
     try {
       const mp = await db.select({ teamId: miniPrograms.teamId }).from(miniPrograms).where(eq(miniPrograms.id, appId)).get();
-      await runBatch(
-        db,
-        changes.flatMap(({ row, to }) => [
+      await runBatch(db, [
+        ...changes.flatMap(({ row, to }) => [
           // Only if nobody changed the task since it was read (a manual action wins).
           db
             .update(grayscaleTasks)
@@ -72,10 +71,12 @@ export async function runGrayscaleCron(env: CronBindings, now: number): Promise<
             .where(and(eq(grayscaleTasks.id, row.id), eq(grayscaleTasks.state, row.state), eq(grayscaleTasks.updatedAt, row.updatedAt))),
           recordChange(db, CRON_ACTOR, { action: to.state === "ended" ? "grayscale_task.end" : "grayscale_task.start", teamId: mp?.teamId ?? null, targetType: "grayscale_task", targetId: row.id, detail: { appId, from: row.state, to: to.state, endReason: to.endReason } }, now),
         ]),
-      );
+        bumpSnapshotRevision(db, appId),
+      ]);
       for (const { row, to } of changes) report.transitions.push({ taskId: row.id, appId, from: { state: row.state, endReason: row.endReason ?? null }, to });
-      await publishSnapshot(db, env.PACKAGES, appId);
-      report.republished.push(appId);
+      // A failed publish is not a failure of the transition: the sweep after this run retries it.
+      const published = await publishCurrentSnapshot(db, env.PACKAGES, appId);
+      if (published.status !== "pending") report.republished.push(appId);
     } catch (err) {
       report.failures.push(`mini program ${appId}: ${String(err)}`);
     }

@@ -19,7 +19,7 @@ import { type MiniProgramRow, READ_ROLES, WRITE_ROLES, requireMiniProgram } from
 import { recordChange } from "./change-log";
 import { counterProgress } from "./grayscale-counter";
 import { type TaskRow, type WhitelistRow, currentWhitelists, definitionOf, requireTask, statusOf, tasksOf } from "./grayscale-store";
-import { publishSnapshot } from "./snapshot";
+import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
 import { requireTrustedSignature } from "./signing-keys";
 import { refusalError, requireVersion } from "./versions";
 
@@ -77,6 +77,7 @@ async function updateTask(db: Db, actor: Actor, row: TaskRow, teamId: string, se
       .where(and(eq(grayscaleTasks.id, row.id), eq(grayscaleTasks.state, row.state), eq(grayscaleTasks.updatedAt, row.updatedAt)))
       .returning({ id: grayscaleTasks.id }),
     recordChange(db, actor, { action: change.action, teamId, targetType: "grayscale_task", targetId: row.id, detail: { appId: row.miniProgramId, ...change.detail } }, now),
+    bumpSnapshotRevision(db, row.miniProgramId),
   ]);
   if (updated.length === 0) throw new ApiError("conflict", "the grayscale task was changed by someone else at the same time; reload and try again");
 }
@@ -113,8 +114,9 @@ export async function createTask(db: Db, bucket: R2Bucket, actor: Actor, appId: 
       updatedAt: now,
     }),
     recordChange(db, actor, { action: "grayscale_task.create", teamId: mp.teamId, targetType: "grayscale_task", targetId: id, detail: { appId, version: def.version, name: def.name } }, now),
+    bumpSnapshotRevision(db, appId),
   ]);
-  await publishSnapshot(db, bucket, appId);
+  await publishCurrentSnapshot(db, bucket, appId);
   return taskView(db, appId, id, now);
 }
 
@@ -160,7 +162,7 @@ export async function editTask(db: Db, bucket: R2Bucket, counters: DurableObject
   // New times may move the task on at once (a pending task whose start moved into the past delivers).
   const next = effectiveStatus(status, after.startAt, after.endAt, now);
   await updateTask(db, actor, row, mp.teamId, { ...definitionColumns(after), versionId, state: next.state, endReason: next.endReason }, { action: "grayscale_task.edit", detail: { changed: changed.map(wireFieldOf) } }, now);
-  await publishSnapshot(db, bucket, appId);
+  await publishCurrentSnapshot(db, bucket, appId);
   return taskView(db, appId, taskId, now);
 }
 
@@ -188,6 +190,6 @@ export async function actOnTask(db: Db, bucket: R2Bucket, actor: Actor, appId: s
     { action: `grayscale_task.${action}`, detail: { from: from.state, to: next.state, endReason: next.endReason } },
     now,
   );
-  await publishSnapshot(db, bucket, appId);
+  await publishCurrentSnapshot(db, bucket, appId);
   return taskView(db, appId, taskId, now);
 }

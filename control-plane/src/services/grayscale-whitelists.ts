@@ -26,7 +26,7 @@ import { WRITE_ROLES, requireMiniProgram } from "./access";
 import { recordChange } from "./change-log";
 import { guardedWrite } from "./d1";
 import { type TaskRow, requireTask, statusOf, whitelistRefOf } from "./grayscale-store";
-import { publishSnapshot } from "./snapshot";
+import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
 import { refusalError } from "./versions";
 
 /** Largest accepted upload: 1,000,000 values of up to 64 bytes each. */
@@ -164,6 +164,7 @@ export async function uploadWhitelist(db: Db, bucket: R2Bucket, actor: Actor, ap
         db.update(whitelists).set({ replacedAt: now }).where(and(eq(whitelists.taskId, taskId), eq(whitelists.kind, kind), isNull(whitelists.replacedAt))),
         db.insert(whitelists).values({ id, taskId, kind, count: ref.count, seed, bloomBits: ref.bloomBits, bloomHashes: ref.bloomHashes, shards: ref.shards, uploadedBy: actor.userId, createdAt: now }),
         recordChange(db, actor, { action: "grayscale_task.whitelist_upload", teamId: mp.teamId, targetType: "grayscale_task", targetId: taskId, detail: { appId, kind, whitelistId: id, count: ref.count } }, now),
+        bumpSnapshotRevision(db, appId),
       ]),
       "another whitelist upload for this task finished at the same time; upload again",
     );
@@ -171,7 +172,7 @@ export async function uploadWhitelist(db: Db, bucket: R2Bucket, actor: Actor, ap
     await deleteWhitelistObjects(bucket, ref).catch(() => {});
     throw err;
   }
-  await publishSnapshot(db, bucket, appId);
+  await publishCurrentSnapshot(db, bucket, appId);
   return { id, kind, count: ref.count, lines: parsed.lines, duplicates: parsed.lines - ref.count, shards: ref.shards, uploadedBy: actor.userId, createdAt: now };
 }
 
@@ -185,8 +186,9 @@ export async function removeWhitelist(db: Db, bucket: R2Bucket, actor: Actor, ap
   await db.batch([
     db.update(whitelists).set({ replacedAt: now }).where(eq(whitelists.id, current.id)),
     recordChange(db, actor, { action: "grayscale_task.whitelist_remove", teamId: mp.teamId, targetType: "grayscale_task", targetId: taskId, detail: { appId, kind, whitelistId: current.id } }, now),
+    bumpSnapshotRevision(db, appId),
   ]);
-  await publishSnapshot(db, bucket, appId);
+  await publishCurrentSnapshot(db, bucket, appId);
 }
 
 /** Cron: deletes whitelists replaced longer ago than the retention, objects first, then rows. */

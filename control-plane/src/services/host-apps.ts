@@ -7,7 +7,7 @@ import { randomId } from "../lib/encoding";
 import { requireHostAppRole, requirePlatformAdmin } from "./access";
 import { findUserByEmail } from "./auth";
 import { recordChange } from "./change-log";
-import { publishSnapshot } from "./snapshot";
+import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
 
 export async function createHostApp(db: Db, actor: Actor, input: { name: string }) {
   requirePlatformAdmin(actor);
@@ -84,7 +84,8 @@ export async function decideBinding(db: Db, bucket: R2Bucket, actor: Actor, host
   await db.batch([
     db.update(bindings).set({ status, decidedBy: actor.userId, decidedAt: now }).where(and(eq(bindings.hostAppId, hostAppId), eq(bindings.miniProgramId, appId))),
     recordChange(db, actor, { action: `binding.${decision}`, teamId: mp?.teamId ?? null, targetType: "mini_program", targetId: appId, detail: { hostAppId } }, now),
+    ...(status === "approved" ? [bumpSnapshotRevision(db, appId)] : []),
   ]);
-  if (status === "approved") await publishSnapshot(db, bucket, appId);
+  if (status === "approved") await publishCurrentSnapshot(db, bucket, appId);
   return { miniProgramId: appId, hostAppId, status };
 }

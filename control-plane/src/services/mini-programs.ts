@@ -8,7 +8,7 @@ import { ADMIN_ROLES, READ_ROLES, WRITE_ROLES, requireMiniProgram, requireTeamRo
 import { recordChange } from "./change-log";
 import { runBatch } from "./d1";
 import { suspendTasksOnDelist } from "./grayscale-hooks";
-import { publishSnapshot } from "./snapshot";
+import { bumpSnapshotRevision, edgeStateOf, publishCurrentSnapshot } from "./snapshot";
 
 /** App IDs: "gc" + 24 base32 chars (120 random bits), unguessable (PRODUCT.md M2). */
 export const newAppId = () => randomId("gc", 15);
@@ -21,8 +21,9 @@ export async function createMiniProgram(db: Db, bucket: R2Bucket, actor: Actor, 
   await db.batch([
     db.insert(miniPrograms).values({ id, teamId: input.teamId, name: input.name, description: input.description ?? "", createdBy: actor.userId, createdAt: now, updatedAt: now }),
     recordChange(db, actor, { action: "mini_program.create", teamId: input.teamId, targetType: "mini_program", targetId: id, detail: { name: input.name } }, now),
+    bumpSnapshotRevision(db, id),
   ]);
-  await publishSnapshot(db, bucket, id);
+  await publishCurrentSnapshot(db, bucket, id);
   return getMiniProgram(db, actor, id);
 }
 
@@ -58,6 +59,7 @@ export async function getMiniProgram(db: Db, actor: Actor, appId: string) {
     listed: mp.listed,
     onlineVersion: online?.version ?? null,
     bindings: bound,
+    edge: edgeStateOf(mp),
     createdAt: mp.createdAt,
     updatedAt: mp.updatedAt,
   };
@@ -89,8 +91,9 @@ export async function setShelf(db: Db, bucket: R2Bucket, actor: Actor, appId: st
     db.update(miniPrograms).set({ listed, updatedAt: now }).where(eq(miniPrograms.id, appId)),
     recordChange(db, actor, { action: listed ? "mini_program.list" : "mini_program.delist", teamId: mp.teamId, targetType: "mini_program", targetId: appId }, now),
     ...suspend,
+    bumpSnapshotRevision(db, appId),
   ]);
-  await publishSnapshot(db, bucket, appId);
+  await publishCurrentSnapshot(db, bucket, appId);
   return getMiniProgram(db, actor, appId);
 }
 
@@ -118,6 +121,7 @@ export async function removeBinding(db: Db, bucket: R2Bucket, actor: Actor, appI
   await db.batch([
     db.delete(bindings).where(and(eq(bindings.miniProgramId, appId), eq(bindings.hostAppId, hostAppId))),
     recordChange(db, actor, { action: "binding.remove", teamId: mp.teamId, targetType: "mini_program", targetId: appId, detail: { hostAppId } }),
+    bumpSnapshotRevision(db, appId),
   ]);
-  await publishSnapshot(db, bucket, appId);
+  await publishCurrentSnapshot(db, bucket, appId);
 }

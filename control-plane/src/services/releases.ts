@@ -16,7 +16,7 @@ import { guardedWrite, runBatch } from "./d1";
 import { endTasksOnPublish } from "./grayscale-hooks";
 import { planIncrementsAfter } from "../increments/plan";
 import { requireTrustedSignature } from "./signing-keys";
-import { publishSnapshot } from "./snapshot";
+import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
 import { type VersionRow, describeVersion, liveVersions, refusalError, requireVersion, rollbackCandidates } from "./versions";
 
 async function nextReleaseSeq(db: Db, appId: string): Promise<number> {
@@ -36,10 +36,11 @@ async function release(db: Db, bucket: R2Bucket, actor: Actor, appId: string, te
       db.update(miniPrograms).set({ onlineVersionId: target.id, lastReleaseVia: via, updatedAt: now }).where(eq(miniPrograms.id, appId)),
       recordChange(db, actor, { action: `version.${via}`, teamId, targetType: "mini_program", targetId: appId, detail: { version: target.version, from: from?.version ?? null, seq } }, now),
       ...endTasks,
+      bumpSnapshotRevision(db, appId),
     ]),
     "another release of this mini program happened at the same time; reload and try again",
   );
-  await publishSnapshot(db, bucket, appId);
+  await publishCurrentSnapshot(db, bucket, appId);
   // Increments to the new online version, built off the hot path (control-plane/src/increments).
   await planIncrementsAfter(db, appId, target, now);
 }

@@ -1,13 +1,19 @@
 /**
  * Compiles a mini program's delivery snapshot from D1 and publishes it to R2 for the edge
- * (ARCHITECTURE.md "The hot path"). Called after every change clients can see.
+ * (ARCHITECTURE.md "The hot path"; the protocol is in docs/storage.md, "Snapshot publication").
  *
- * Two publishes racing could leave an older snapshot last in R2; so each publish bumps the
- * revision in D1 first, compiles from the state after its bump, writes, and then re-reads the
- * revision: if someone bumped it meanwhile, it compiles and writes again, so the object that
- * stays in R2 always reflects the newest state.
+ * Writes that survive faults (issue 10):
+ * - Every change clients can see adds `bumpSnapshotRevision` (or, for a change that concerns
+ *   every mini program of a host app, `bumpHostAppSnapshotRevisions`) to its own D1 batch, so
+ *   "this app's snapshot must change" commits or rolls back with the change itself.
+ * - After the batch, `publishCurrentSnapshot` compiles the state at the current revision and
+ *   writes R2 only forward: a conditional put that never replaces a newer revision by an older
+ *   one, then `published_revision = max(published_revision, revision)`.
+ * - A publish that fails after the change committed is logged and reported, never thrown: the
+ *   change's answer stays 2xx (it committed), and `sweepSnapshots` (the admin cron, every minute)
+ *   republishes every mini program whose published revision is behind.
  */
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import { type PackageRef, type Snapshot, type SnapshotSource, compileSnapshot, snapshotKey } from "../../../core/snapshot";
 import type { Db } from "../db/client";
 import { bindings, miniPrograms, releases, trialTesters, versions } from "../db/schema";
@@ -49,38 +55,156 @@ async function loadSource(db: Db, appId: string, revision: number, now: number):
   return source;
 }
 
-async function bumpRevision(db: Db, appId: string): Promise<number> {
-  const row = await db
+/** The statement that marks a change clients can see: add it to the change's own D1 batch. */
+export function bumpSnapshotRevision(db: Db, appId: string) {
+  return db
     .update(miniPrograms)
     .set({ snapshotRevision: sql`${miniPrograms.snapshotRevision} + 1` })
-    .where(eq(miniPrograms.id, appId))
-    .returning({ revision: miniPrograms.snapshotRevision })
-    .get();
-  return row?.revision ?? 0;
+    .where(eq(miniPrograms.id, appId));
 }
 
-/** Compiles and writes the snapshot; returns what was written. */
-export async function publishSnapshot(db: Db, bucket: R2Bucket, appId: string): Promise<Snapshot | undefined> {
-  let revision = await bumpRevision(db, appId);
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const now = Date.now();
-    const source = await loadSource(db, appId, revision, now);
-    if (!source) return undefined;
-    const snapshot = compileSnapshot(source, now);
-    await bucket.put(snapshotKey(appId), JSON.stringify(snapshot), {
+/**
+ * The same for a change that every mini program bound (approved) to `hostAppId` delivers (host
+ * app keys, say); publish them after the batch with `sweepSnapshots(db, bucket, { hostAppId })`.
+ */
+export function bumpHostAppSnapshotRevisions(db: Db, hostAppId: string) {
+  const bound = db.select({ id: bindings.miniProgramId }).from(bindings).where(and(eq(bindings.hostAppId, hostAppId), eq(bindings.status, "approved")));
+  return db
+    .update(miniPrograms)
+    .set({ snapshotRevision: sql`${miniPrograms.snapshotRevision} + 1` })
+    .where(inArray(miniPrograms.id, bound));
+}
+
+export type PublishResult =
+  /** R2 now holds this revision */
+  | { appId: string; status: "published"; revision: number }
+  /** R2 already held this revision or a newer one: nothing to write */
+  | { appId: string; status: "current"; revision: number }
+  /** no such mini program */
+  | { appId: string; status: "gone" }
+  /** the write did not happen; the change is committed and the sweep will publish it */
+  | { appId: string; status: "pending"; error: string };
+
+/** Conditional puts tried before giving up to the sweep (each lost race re-reads R2). */
+const WRITE_ATTEMPTS = 3;
+
+/** The revision an R2 snapshot object carries, or -1 when it carries none (written by hand). */
+function revisionOf(object: R2Object): number {
+  const revision = Number(object.customMetadata?.revision);
+  return Number.isSafeInteger(revision) ? revision : -1;
+}
+
+/**
+ * Writes `snapshot` unless R2 already holds its revision or a newer one. The put is conditional
+ * on the object read just before (its etag, or "no object" with `etagDoesNotMatch: "*"`); a put
+ * whose condition fails returns null, meaning another publish wrote in between: read again.
+ */
+async function writeForward(bucket: R2Bucket, snapshot: Snapshot): Promise<"published" | "current"> {
+  const key = snapshotKey(snapshot.appId);
+  const body = JSON.stringify(snapshot);
+  for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+    const existing = await bucket.head(key);
+    if (existing && revisionOf(existing) >= snapshot.revision) return "current";
+    const written = await bucket.put(key, body, {
+      onlyIf: existing ? { etagMatches: existing.etag } : { etagDoesNotMatch: "*" },
       httpMetadata: { contentType: "application/json" },
-      customMetadata: { revision: String(revision) },
+      customMetadata: { revision: String(snapshot.revision) },
     });
-    const latest = await db.select({ revision: miniPrograms.snapshotRevision }).from(miniPrograms).where(eq(miniPrograms.id, appId)).get();
-    if (!latest || latest.revision === revision) return snapshot;
-    revision = latest.revision;
+    if (written) return "published";
   }
-  return undefined;
+  throw new Error(`the snapshot object kept changing during ${WRITE_ATTEMPTS} conditional writes`);
+}
+
+function messageOf(err: unknown): string {
+  return String(err instanceof Error ? err.message : err).slice(0, 300);
+}
+
+/**
+ * Publishes the state D1 holds now, after a change's batch committed. Never throws: a failure is
+ * logged (app id, revision and the error message; no request data) and returned as "pending".
+ *
+ * The revision is read before the state: a change that commits while the state is being read
+ * has a higher revision, so it is published by its own publish or by the sweep, and a snapshot
+ * compiled at revision r never replaces one of a higher revision.
+ */
+export async function publishCurrentSnapshot(db: Db, bucket: R2Bucket, appId: string, now = Date.now()): Promise<PublishResult> {
+  let revision: number | undefined;
+  try {
+    const mp = await db.select({ revision: miniPrograms.snapshotRevision, published: miniPrograms.publishedRevision }).from(miniPrograms).where(eq(miniPrograms.id, appId)).get();
+    if (!mp) return { appId, status: "gone" };
+    revision = mp.revision;
+    if (mp.published >= revision) return { appId, status: "current", revision };
+    const source = await loadSource(db, appId, revision, now);
+    if (!source) return { appId, status: "gone" };
+    const status = await writeForward(bucket, compileSnapshot(source, now));
+    await db
+      .update(miniPrograms)
+      .set({ publishedRevision: sql`max(${miniPrograms.publishedRevision}, ${revision})` })
+      .where(eq(miniPrograms.id, appId))
+      .run();
+    return { appId, status, revision };
+  } catch (err) {
+    const error = messageOf(err);
+    console.error("snapshot publish failed; the change is committed and the sweep will publish it", { appId, revision, error });
+    return { appId, status: "pending", error };
+  }
+}
+
+/**
+ * For a change that has no batch of its own to add the bump to: bumps the revision in its own
+ * statement, then publishes. Never throws (see `publishCurrentSnapshot`).
+ */
+export async function publishSnapshot(db: Db, bucket: R2Bucket, appId: string): Promise<PublishResult> {
+  try {
+    await bumpSnapshotRevision(db, appId).run();
+  } catch (err) {
+    const error = messageOf(err);
+    console.error("snapshot revision bump failed", { appId, error });
+    return { appId, status: "pending", error };
+  }
+  return publishCurrentSnapshot(db, bucket, appId);
+}
+
+/** Mini programs a sweep republishes at most per run, so one run stays within a Worker's limits. */
+export const SWEEP_LIMIT = 25;
+
+export interface SweepReport {
+  published: string[];
+  pending: string[];
+}
+
+/**
+ * Republishes mini programs whose published revision is behind their snapshot revision (a
+ * publish that failed, or a host-app-wide change), at most `limit` per run, those behind the
+ * longest first. Run by the admin cron, after host-app-wide changes, and by tests.
+ */
+export async function sweepSnapshots(db: Db, bucket: R2Bucket, options: { limit?: number; hostAppId?: string; now?: number } = {}): Promise<SweepReport> {
+  const { limit = SWEEP_LIMIT, hostAppId, now = Date.now() } = options;
+  const behind = lt(miniPrograms.publishedRevision, miniPrograms.snapshotRevision);
+  const bound = hostAppId
+    ? inArray(miniPrograms.id, db.select({ id: bindings.miniProgramId }).from(bindings).where(eq(bindings.hostAppId, hostAppId)))
+    : undefined;
+  const rows = await db.select({ id: miniPrograms.id }).from(miniPrograms).where(and(behind, bound)).orderBy(miniPrograms.updatedAt).limit(limit).all();
+  const report: SweepReport = { published: [], pending: [] };
+  for (const { id } of rows) {
+    const result = await publishCurrentSnapshot(db, bucket, id, now);
+    if (result.status === "pending") report.pending.push(id);
+    else report.published.push(id);
+  }
+  return report;
+}
+
+/**
+ * What an app's edge state is for the console: the revision of its latest change and the highest
+ * one written to R2; `pending` until the sweep catches up after a failed publish.
+ */
+export function edgeStateOf(mp: { snapshotRevision: number; publishedRevision: number }) {
+  return { revision: mp.snapshotRevision, publishedRevision: mp.publishedRevision, pending: mp.publishedRevision < mp.snapshotRevision };
 }
 
 /**
  * The snapshot the current D1 state compiles to at `now`, without publishing it (explain: "why
- * does this client get this version"). Carries the revision last published.
+ * does this client get this version"). Carries the latest revision.
  */
 export async function compileCurrentSnapshot(db: Db, appId: string, now: number): Promise<Snapshot | undefined> {
   const mp = await db.select({ revision: miniPrograms.snapshotRevision }).from(miniPrograms).where(eq(miniPrograms.id, appId)).get();

@@ -18,7 +18,7 @@ import { recordChange } from "./change-log";
 import { guardedWrite, runBatch } from "./d1";
 import { type PackageSignature, uploadSigningKey, verifyPackageSignature } from "./signing-keys";
 import { requirePackageKeySecret, storeEncrypted } from "./package-encryption";
-import { publishSnapshot } from "./snapshot";
+import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
 
 /** Largest accepted code package (zip bytes). */
 export const MAX_PACKAGE_BYTES = 32 * 1024 * 1024;
@@ -107,10 +107,12 @@ export async function uploadVersion(
         targetId: appId,
         detail: { version: input.version, sha256: inspection.sha256, size: inspection.size, replaced: replaced.map((v) => v.version), ...(input.signature ? { signatureKid: input.signature.kid } : {}), ...(encrypted ? { encrypted: true } : {}) },
       }, now),
+      // The trial version is the newest development version: clients see it when a trial is set.
+      ...(mp.trialPagePath ? [bumpSnapshotRevision(db, appId)] : []),
     ]),
     "this version number was taken by a concurrent upload",
   );
-  if (mp.trialPagePath) await publishSnapshot(db, bucket, appId);
+  if (mp.trialPagePath) await publishCurrentSnapshot(db, bucket, appId);
   return describeVersion(await requireVersion(db, appId, input.version), mp.onlineVersionId);
 }
 
@@ -203,8 +205,9 @@ export async function setTrial(db: Db, bucket: R2Bucket, actor: Actor, appId: st
     db.delete(trialTesters).where(eq(trialTesters.miniProgramId, appId)),
     ...testers.map((account) => db.insert(trialTesters).values({ miniProgramId: appId, account })),
     recordChange(db, actor, { action: "trial.set", teamId: mp.teamId, targetType: "mini_program", targetId: appId, detail: { pagePath: input.pagePath, testers: testers.length } }, now),
+    bumpSnapshotRevision(db, appId),
   ]);
-  await publishSnapshot(db, bucket, appId);
+  await publishCurrentSnapshot(db, bucket, appId);
   return getTrial(db, actor, appId);
 }
 
