@@ -15,11 +15,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../control-plane/src/db/client";
 import { miniPrograms } from "../control-plane/src/db/schema";
 import adminApp from "../control-plane/src/index";
-import { publishSnapshot, sweepSnapshots } from "../control-plane/src/services/snapshot";
+import { bumpHostAppSnapshotRevisions, publishSnapshot, sweepSnapshots } from "../control-plane/src/services/snapshot";
 import { snapshotKey } from "../core/snapshot";
 import edgeApp from "../edge-worker/src/index";
 import { testEnv } from "./env";
-import { type CallOptions, type World, adminEnv, appWithVersions, callAdmin, createTask, expectJson, makeWorld, runCron, storedSnapshot } from "./support/admin";
+import { type CallOptions, type World, adminEnv, appWithVersions, callAdmin, createTask, expectJson, makeMiniProgram, makeWorld, runCron, storedSnapshot } from "./support/admin";
 import { ORIGIN, edgeEnv, verifyManifest } from "./support/edge";
 
 let world: World;
@@ -176,6 +176,21 @@ describe("an R2 write failing after the change committed", () => {
     await sweepSnapshots(db(), testEnv.PACKAGES, { limit: 1 });
     expect(await behind()).toBe(0);
     for (const appId of apps) expect((await edgeCheck(clientOf(appId))).claims).toMatchObject({ status: "delisted" });
+  });
+});
+
+describe("a change that concerns every mini program of a host app", () => {
+  it("bumps each bound mini program in one statement, and the sweep of that host app publishes them", async () => {
+    const bound = [await appWithVersions(world, "1.0.0", []), await appWithVersions(world, "1.0.0", [])];
+    const other = await makeMiniProgram(world, [world.host2]);
+    const before = await Promise.all([...bound, other].map(revisions));
+    await db().batch([bumpHostAppSnapshotRevisions(db(), world.host1)]);
+    const bumped = await Promise.all([...bound, other].map(revisions));
+    expect(bumped.map((r) => r.d1)).toEqual([before[0]!.d1 + 1, before[1]!.d1 + 1, before[2]!.d1]);
+    const report = await sweepSnapshots(db(), testEnv.PACKAGES, { hostAppId: world.host1, limit: 100 });
+    expect(report.published).toEqual(expect.arrayContaining(bound));
+    expect(report.published).not.toContain(other);
+    for (const appId of bound) expect(await revisions(appId)).toMatchObject({ published: bumped[bound.indexOf(appId)]!.d1, r2: bumped[bound.indexOf(appId)]!.d1 });
   });
 });
 
