@@ -4,8 +4,9 @@
  * - An entry is trusted for `ttlMs` (SNAPSHOT_TTL_MS), which bounds change reach.
  * - After that it is revalidated with a conditional R2 get (`etagDoesNotMatch`), so an
  *   unchanged snapshot costs a metadata round trip and no body read.
- * - A snapshot with a lower `revision` never replaces a cached higher one: R2 is
- *   last-writer-wins, so two racing publishes can land out of order.
+ * - A snapshot with a lower `revision` never replaces a cached higher one. The control plane
+ *   writes R2 only forward (a conditional put, docs/storage.md "Snapshot publication"), but two
+ *   loads in one isolate can still finish out of order.
  * - "No snapshot" (unknown app) is cached too, for the same TTL, so probing app ids does not
  *   turn into one R2 read per request.
  * - Concurrent loads of one app share a single R2 read.
