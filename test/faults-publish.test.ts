@@ -7,7 +7,8 @@
  * The protocol under test (control-plane/src/services/snapshot.ts, docs/storage.md): every change
  * bumps `snapshot_revision` inside its own D1 batch; the publish after it writes R2 only forward
  * (conditional put) and raises `published_revision`; a failed publish leaves the change committed
- * and answered 2xx, and the cron's sweep publishes it later.
+ * and answered 2xx, and the cron's sweep publishes it later. Each test drives whole admin flows
+ * (uploads, audits, increment builds), hence the generous per-test timeout on a busy machine.
  */
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { eq } from "drizzle-orm";
@@ -123,7 +124,7 @@ async function revisions(appId: string) {
 
 const nonDecreasing = (xs: number[]) => xs.every((x, i) => i === 0 || x >= xs[i - 1]!);
 
-describe("an R2 write failing after the change committed", () => {
+describe("an R2 write failing after the change committed", { timeout: 30_000 }, () => {
   it("the publish answers 200 with the change committed, the edge keeps the previous signed answer, and the cron's sweep publishes it", async () => {
     const appId = await appWithVersions(world, "1.0.0", ["1.1.0"]);
     expect((await edgeCheck(clientOf(appId))).claims).toMatchObject({ status: "ok", version: "1.0.0" });
@@ -179,7 +180,7 @@ describe("an R2 write failing after the change committed", () => {
   });
 });
 
-describe("a change that concerns every mini program of a host app", () => {
+describe("a change that concerns every mini program of a host app", { timeout: 30_000 }, () => {
   it("bumps each bound mini program in one statement, and the sweep of that host app publishes them", async () => {
     const bound = [await appWithVersions(world, "1.0.0", []), await appWithVersions(world, "1.0.0", [])];
     const other = await makeMiniProgram(world, [world.host2]);
@@ -194,7 +195,7 @@ describe("a change that concerns every mini program of a host app", () => {
   });
 });
 
-describe("a D1 batch failing", () => {
+describe("a D1 batch failing", { timeout: 30_000 }, () => {
   /**
    * The real D1 binding, except that every batch gets a last statement that violates a NOT NULL
    * constraint, so D1 itself runs the change's statements and rolls them all back. Records the
@@ -248,7 +249,7 @@ describe("a D1 batch failing", () => {
   });
 });
 
-describe("racing publishes", () => {
+describe("racing publishes", { timeout: 30_000 }, () => {
   it("two racing publishes leave the newest revision in R2, and R2 never goes back to an older one (conditional put)", async () => {
     const appId = await appWithVersions(world, "1.0.0", []);
     const landed: number[] = [];
@@ -291,7 +292,7 @@ describe("racing publishes", () => {
   });
 });
 
-describe("the Durable Object down", () => {
+describe("the Durable Object down", { timeout: 30_000 }, () => {
   /** The counter namespace, but every object in it is unreachable. */
   const unreachable = new Proxy(edgeEnv.GRAYSCALE_COUNTER, {
     get(target, prop) {
