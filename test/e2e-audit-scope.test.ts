@@ -22,6 +22,7 @@ const submit = (appId: string, version: string) => callAdmin("POST", `/v1/mini-p
 const decide = (auditId: string, hostAppId: string, decision: "approve" | "reject", reason?: string) =>
   callAdmin("POST", `/v1/audits/${auditId}/decision`, { token: auditorOf(hostAppId).token, json: { hostAppId, decision, ...(reason ? { reason } : {}) } });
 const versionOf = async (appId: string, version: string) => expectJson<any>(callAdmin("GET", `/v1/mini-programs/${appId}/versions/${version}`, { token: world.devA.token }), 200);
+const overview = (appId: string) => expectJson<any>(callAdmin("GET", `/v1/mini-programs/${appId}/overview`, { token: world.devA.token }), 200);
 const explain = (appId: string, client: Record<string, unknown>) => expectJson<any>(callAdmin("POST", `/v1/mini-programs/${appId}/explain`, { token: world.devA.token, json: { client } }), 200);
 const offline = (appId: string, hostAppId: string) => callAdmin("GET", `/v1/mini-programs/${appId}/offline-package?hostAppId=${hostAppId}`, { token: world.devA.token });
 
@@ -54,6 +55,7 @@ describe("publishing reaches only the host apps that approved the version", () =
     expect(fromB.version).toBeUndefined();
     expect(audit.kind).toBe("version");
     expect(boundB.awaitingAudit).toBeNull(); // nothing was online when B was bound
+    expect((await overview(appId)).online).toMatchObject({ version: "1.0.0", awaitingAudit: [world.host2] });
 
     // the binding audit: the released version, to the host apps that have not approved it
     const binding = await expectJson<any>(submit(appId, "1.0.0"), 201);
@@ -62,10 +64,12 @@ describe("publishing reaches only the host apps that approved the version", () =
     expect(queue.audits).toEqual(expect.arrayContaining([expect.objectContaining({ id: binding.auditId, kind: "binding", miniProgramId: appId, version: "1.0.0", hostAppId: world.host2 })]));
     expect((await versionOf(appId, "1.0.0")).status).toBe("released");
     expect((await checkClaims(clientOf(appId, world.host2))).status).toBe("not_bound");
+    expect((await overview(appId)).bindingAudit).toMatchObject({ auditId: binding.auditId, version: "1.0.0", reviews: [{ hostAppId: world.host2, decision: null }] });
 
     expect(await expectJson<any>(decide(binding.auditId, world.host2, "approve"), 200)).toMatchObject({ kind: "binding", outcome: "approved" });
     expect(await checkClaims(clientOf(appId, world.host2))).toMatchObject({ status: "ok", reason: "online", version: "1.0.0", aud: world.host2 });
     expect((await versionOf(appId, "1.0.0")).status).toBe("released");
+    expect(await overview(appId)).toMatchObject({ online: { awaitingAudit: [] }, bindingAudit: null });
     const records = await expectJson<any>(callAdmin("GET", `/v1/mini-programs/${appId}/audits`, { token: world.devA.token }), 200);
     expect(records.audits.map((a: any) => [a.kind, a.status, a.reviews.map((r: any) => [r.hostAppId, r.decision])])).toEqual([
       ["binding", "approved", [[world.host2, "approve"]]],
