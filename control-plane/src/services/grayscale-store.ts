@@ -65,7 +65,9 @@ export async function compiledTasksOf(db: Db, appId: string, now: number): Promi
   const compiled: CompiledTask[] = [];
   for (const { task, version } of rows) {
     const refs = lists.filter((w) => w.taskId === task.id).map(whitelistRefOf);
-    const c = compileTask({ id: task.id, definition: definitionOf(task), status: { state: task.state, endReason: task.endReason ?? null }, package: packageRefOf(version), whitelists: refs, unreviewedHostApps: scope ? unreviewedHostApps(scope.approvals, version.version, scope.bound) : [] }, now);
+    const unreviewed = scope ? unreviewedHostApps(scope.approvals, version.version, scope.bound) : [];
+    const status = { state: task.state, endReason: task.endReason ?? null };
+    const c = compileTask({ id: task.id, definition: definitionOf(task), status, package: packageRefOf(version), whitelists: refs, unreviewedHostApps: unreviewed }, now);
     if (c) compiled.push(c);
   }
   return compiled;
