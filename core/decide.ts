@@ -3,7 +3,7 @@
  * time. "Not eligible" is a normal answer with a reason, never an exception.
  */
 import { compareVersions } from "./semver";
-import type { PackageRef, Snapshot } from "./snapshot";
+import { type PackageRef, type Snapshot, releaseFor } from "./snapshot";
 
 export type Platform = "android" | "ios";
 export type Network = "wifi" | "5g" | "4g" | "3g" | "2g" | "ethernet" | "other";
@@ -64,6 +64,8 @@ export interface GrayscaleChoice {
 /**
  * Order: delisted, not bound, trial (testers), the grayscale task chosen by the edge (when
  * higher than online: a release of the same or higher version supersedes it), online.
+ * "Online" is the release of the client's host app (`releaseFor`): a host app whose auditor
+ * has not approved the online version gets the last release it approved, or `not_bound`.
  */
 export function decideVersion(snapshot: Snapshot, client: ClientContext, _now: number, grayscale: GrayscaleChoice | null = null): Decision {
   // seed: "all associated applications will not be able to obtain corresponding services"
@@ -82,11 +84,13 @@ export function decideVersion(snapshot: Snapshot, client: ClientContext, _now: n
     };
   }
 
-  const online = snapshot.online;
+  const online = releaseFor(snapshot, client.hostAppId);
   if (grayscale && (!online || compareVersions(grayscale.version, online.version) > 0)) {
     const order = client.installedVersion === undefined ? 1 : compareVersions(grayscale.version, client.installedVersion);
     return { status: "ok", reason: "grayscale", version: grayscale.version, package: grayscale.package, rollback: order < 0, taskId: grayscale.taskId };
   }
+  // Released, but never to this host app: its auditor approved no release yet.
+  if (!online && snapshot.online) return { status: "not_bound", reason: "not_bound" };
   if (!online) return { status: "no_release", reason: "no_release" };
   const installed = client.installedVersion;
   const order = installed === undefined ? 1 : compareVersions(online.version, installed);

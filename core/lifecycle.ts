@@ -25,6 +25,8 @@ export type RefusalRule =
   | "no_bound_host_app"
   | "not_in_audit"
   | "already_decided"
+  | "audit_closed"
+  | "nothing_to_review"
   | "not_approved"
   | "not_higher_than_online"
   | "delisted"
@@ -70,10 +72,12 @@ const MESSAGES: Record<RefusalRule, string> = {
   version_exists: "this version number is already used by this mini program",
   version_not_higher: "a new version must be higher than every version released so far",
   another_in_audit: "another version of this mini program is in audit; withdraw it or wait for the decision",
-  not_submittable: "only the development version (or a rejected one) can be submitted for audit",
+  not_submittable: "only the development version (or a rejected one) can be submitted for audit; an approved or released version only to the bound host apps that have not approved it yet (binding audit)",
   no_bound_host_app: "bind the mini program to at least one host app before submitting for audit",
   not_in_audit: "this version is not in audit",
   already_decided: "this host app has already decided on this audit",
+  audit_closed: "this audit is closed: it was decided or withdrawn",
+  nothing_to_review: "every host app bound to this mini program has already approved this version: there is nothing for a binding audit to review",
   not_approved: "only a version that passed the audit can be published",
   not_higher_than_online: "the version must be higher than the online version",
   delisted: "the mini program is off the shelf: it cannot release new versions",
@@ -132,16 +136,38 @@ export function checkUpload(version: string, existing: readonly VersionFacts[]):
   return null;
 }
 
-/** seed: "Submit the current development version to the application administrator for audit." */
-export function checkSubmit(target: VersionFacts, all: readonly VersionFacts[], boundHostApps: number): Refusal | null {
-  if (target.status !== "development" && target.status !== "rejected") return refuse("not_submittable");
-  if (all.some((v) => v.status === "in_audit")) return refuse("another_in_audit");
-  if (boundHostApps === 0) return refuse("no_bound_host_app");
+/**
+ * What an audit is of: a "version" audit decides whether a development (or rejected) version
+ * passes, and goes to every bound host app; a "binding" audit sends a version that already
+ * passed (approved or released) to the bound host apps that have not approved it, typically
+ * ones bound after it was submitted (audit scope, core/audit-scope.ts). Null: nothing to submit.
+ */
+export type AuditKind = "version" | "binding";
+
+export function auditKindFor(target: VersionFacts): AuditKind | null {
+  if (target.status === "development" || target.status === "rejected") return "version";
+  if (target.status === "approved" || target.status === "released") return "binding";
   return null;
 }
 
-export function checkWithdraw(target: VersionFacts): Refusal | null {
-  return target.status === "in_audit" ? null : refuse("not_in_audit");
+/**
+ * seed: "Submit the current development version to the application administrator for audit."
+ * Checks, in order: the version can be audited (development or rejected for a version audit,
+ * approved or released for a binding audit); no audit of the mini program is in progress (one
+ * at a time, whichever its kind); someone reviews it (a bound host app; for a binding audit a
+ * bound host app that has not approved the version). `reviewers` counts those host apps.
+ */
+export function checkSubmit(target: VersionFacts, all: readonly VersionFacts[], reviewers: number, auditInProgress = false): Refusal | null {
+  const kind = auditKindFor(target);
+  if (kind === null) return refuse("not_submittable");
+  if (auditInProgress || all.some((v) => v.status === "in_audit")) return refuse("another_in_audit");
+  if (reviewers === 0) return refuse(kind === "version" ? "no_bound_host_app" : "nothing_to_review");
+  return null;
+}
+
+/** A version audit is withdrawn while its version is in audit; a binding audit while it is pending. */
+export function checkWithdraw(target: VersionFacts, bindingAuditPending = false): Refusal | null {
+  return target.status === "in_audit" || bindingAuditPending ? null : refuse("not_in_audit");
 }
 
 /** An auditor's decision for one host app of an audit. */
@@ -149,6 +175,25 @@ export function checkAuditDecision(target: VersionFacts, alreadyDecidedForHostAp
   if (target.status !== "in_audit") return refuse("not_in_audit");
   if (alreadyDecidedForHostApp) return refuse("already_decided");
   return null;
+}
+
+/**
+ * A decision on a binding audit: the audit is still open and this host app has not decided.
+ * The version's own status plays no part (it stays approved or released whatever the decision).
+ */
+export function checkBindingDecision(auditPending: boolean, alreadyDecidedForHostApp: boolean): Refusal | null {
+  if (!auditPending) return refuse("audit_closed");
+  if (alreadyDecidedForHostApp) return refuse("already_decided");
+  return null;
+}
+
+/**
+ * A binding audit closes once every host app it was sent to has decided, each for itself: a
+ * rejection by one never takes the version from another. Approved when all approved.
+ */
+export function bindingAuditOutcome(required: readonly string[], decisions: ReadonlyMap<string, "approve" | "reject">): "approved" | "rejected" | "pending" {
+  if (!required.every((h) => decisions.has(h))) return "pending";
+  return required.every((h) => decisions.get(h) === "approve") ? "approved" : "rejected";
 }
 
 /**

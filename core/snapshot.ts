@@ -101,6 +101,12 @@ export interface Snapshot {
   /** host apps with an approved binding */
   hostApps: string[];
   online: SnapshotRelease | null;
+  /**
+   * Audit scope (core/audit-scope.ts): the bound host apps whose auditor has not approved the
+   * online version, each with the release its clients get instead (null: none, `not_bound`).
+   * Absent when every bound host app approved the online version.
+   */
+  hostAppReleases?: Record<string, SnapshotRelease | null>;
   trial: SnapshotTrial | null;
   /** grayscale tasks clients may still get (admitting or sticky), highest version first */
   tasks: CompiledTask[];
@@ -112,6 +118,7 @@ export interface SnapshotSource {
   listed: boolean;
   hostApps: readonly string[];
   online: SnapshotRelease | null;
+  hostAppReleases?: Readonly<Record<string, SnapshotRelease | null>>;
   trial: SnapshotTrial | null;
   tasks?: readonly CompiledTask[];
 }
@@ -126,9 +133,27 @@ export function compileSnapshot(source: SnapshotSource, now: number): Snapshot {
     listed: source.listed,
     hostApps: [...new Set(source.hostApps)].sort(),
     online: source.online,
+    ...hostAppReleasesOf(source),
     trial: source.trial ? { ...source.trial, testers: [...new Set(source.trial.testers)].sort() } : null,
     tasks: [...(source.tasks ?? [])].sort((a, b) => compareVersions(b.version, a.version) || a.id.localeCompare(b.id)),
   };
+}
+
+/** `hostAppReleases` in host app order, only when there is an exception (same state, same bytes). */
+function hostAppReleasesOf(source: SnapshotSource): Pick<Snapshot, "hostAppReleases"> {
+  const entries = Object.entries(source.hostAppReleases ?? {}).filter(([id]) => source.hostApps.includes(id));
+  if (entries.length === 0) return {};
+  return { hostAppReleases: Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
+}
+
+/**
+ * The release the clients of `hostAppId` get: the online one, unless that host app has not
+ * approved it (audit scope, core/audit-scope.ts); null when there is none for it.
+ */
+export function releaseFor(snapshot: Snapshot, hostAppId: string): SnapshotRelease | null {
+  const exceptions = snapshot.hostAppReleases;
+  if (exceptions !== undefined && Object.hasOwn(exceptions, hostAppId)) return exceptions[hostAppId] ?? null;
+  return snapshot.online;
 }
 
 export const snapshotKey = (appId: string) => `snapshots/${appId}.json`;

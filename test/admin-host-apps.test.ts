@@ -98,7 +98,8 @@ describe("binding requests", () => {
     await expectError(decide(world.adminA.token, world.host1, appId, "approve"), 403, "forbidden");
     expect((await details(appId)).bindings).toEqual([expect.objectContaining({ hostAppId: world.host1, status: "pending" })]);
     const ok = await expectJson<any>(decide(world.manager1.token, world.host1, appId, "approve"), 200);
-    expect(ok).toEqual({ miniProgramId: appId, hostAppId: world.host1, status: "approved" });
+    // nothing online yet: no version awaits this host app's audit
+    expect(ok).toEqual({ miniProgramId: appId, hostAppId: world.host1, status: "approved", awaitingAudit: null });
     const d = await details(appId);
     expect(d.bindings).toEqual([expect.objectContaining({ hostAppId: world.host1, status: "approved", decidedAt: expect.any(Number) })]);
     const approved = await expectJson<any>(bindingsOf(world.auditor1.token, world.host1, "?status=approved"), 200);

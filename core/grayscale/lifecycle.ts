@@ -145,9 +145,13 @@ function compileTargets(def: TaskDefinition, whitelists: readonly WhitelistRef[]
  * suspended or ended by manual end, end time or cap. Ranges are parsed, list rules trimmed,
  * lower-cased and sorted, inline targets trimmed, deduplicated and sorted; `targets` is null
  * when the task names no target objects at all.
+ *
+ * Audit scope (core/audit-scope.ts): `unreviewedHostApps` are the bound host apps whose auditor
+ * has not approved the task's version; they are taken out of the task's host apps and listed on
+ * the compiled task, so no client of theirs gets the version, not even with a ticket.
  */
 export function compileTask(
-  input: { id: string; definition: TaskDefinition; status: TaskStatus; package: PackageRef; whitelists: readonly WhitelistRef[] },
+  input: { id: string; definition: TaskDefinition; status: TaskStatus; package: PackageRef; whitelists: readonly WhitelistRef[]; unreviewedHostApps?: readonly string[] },
   now: number,
 ): CompiledTask | null {
   const def = input.definition;
@@ -156,7 +160,8 @@ export function compileTask(
   const phase = status.state === "pending" || status.state === "delivering" ? "admitting" : "sticky";
 
   const hostApps: CompiledTask["hostApps"] = {};
-  for (const [id, range] of Object.entries(def.hostApps)) hostApps[id] = compileRange(range);
+  const unreviewed = [...new Set(input.unreviewedHostApps ?? [])].sort();
+  for (const [id, range] of Object.entries(def.hostApps)) if (!unreviewed.includes(id)) hostApps[id] = compileRange(range);
   const platforms: CompiledTask["platforms"] = {};
   for (const p of Object.keys(PLATFORMS) as (keyof typeof PLATFORMS)[]) {
     if (Object.hasOwn(def.platforms, p)) platforms[p] = compileRange(def.platforms[p]);
@@ -180,5 +185,6 @@ export function compileTask(
     countries: compileRule(def.countries),
     regions: compileRule(def.regions),
     cities: compileRule(def.cities),
+    ...(unreviewed.length > 0 ? { unreviewedHostApps: unreviewed } : {}),
   };
 }

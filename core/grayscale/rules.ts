@@ -82,7 +82,7 @@ export function evaluateTask(task: CompiledTask, client: ClientContext, geo: Geo
   else add("time_window", true, `now ${now} in [${task.startAt}, ${task.endAt})`);
 
   const appRange = rangeOf(task.hostApps, client.hostAppId);
-  add("host_app", appRange !== undefined, appRange ? `host app ${client.hostAppId} is targeted` : `host app ${client.hostAppId} is not targeted`);
+  add("host_app", appRange !== undefined, appRange ? `host app ${client.hostAppId} is targeted` : hostAppMiss(task, client.hostAppId));
   versionCondition(add, "host_app_version", `app version ${client.hostAppVersion}`, client.hostAppVersion, appRange);
 
   const osRange = rangeOf(task.platforms, client.platform);
@@ -121,6 +121,13 @@ export function evaluateTask(task: CompiledTask, client: ClientContext, geo: Geo
   let eligible = true;
   for (const c of conditions) eligible &&= c.pass;
   return { taskId: task.id, version: task.version, eligible, stickyOnly: sticky, conditions };
+}
+
+/** Why a host app is not among a task's: not chosen, or chosen but its auditor has not approved the version (audit scope). */
+function hostAppMiss(task: CompiledTask, hostAppId: string): string {
+  return task.unreviewedHostApps?.includes(hostAppId) === true
+    ? `host app ${hostAppId} has not approved version ${task.version} in an audit: a binding audit is needed`
+    : `host app ${hostAppId} is not targeted`;
 }
 
 function versionCondition(

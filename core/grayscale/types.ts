@@ -101,6 +101,11 @@ export interface CompiledTask {
   countries: IncludeExclude | null;
   regions: IncludeExclude | null;
   cities: IncludeExclude | null;
+  /**
+   * Audit scope: bound host apps whose auditor has not approved this version. Never in
+   * `hostApps`; their clients never get the task's version, admission ticket or not.
+   */
+  unreviewedHostApps?: string[];
 }
 
 /** Where the client is, from the edge's own `request.cf` (never from the client's body). */

@@ -101,12 +101,15 @@ export async function chooseGrayscale(
   if (!snapshot.tasks || snapshot.tasks.length === 0) return NO_GRAYSCALE;
   const tasks = candidateTasks(snapshot);
   if (tasks.length === 0) return NO_GRAYSCALE;
-  // Delisted, not bound and trial answers ignore grayscale: never spend a cap slot on them.
+  // Delisted, not bound and trial answers ignore grayscale: never spend a cap slot on them. A
+  // bound host app that approved no release yet may still get a task's version it approved.
   const base = decideVersion(snapshot, client, now);
-  if (base.status === "delisted" || base.status === "not_bound" || base.reason === "trial") return NO_GRAYSCALE;
+  if (base.status === "delisted" || (base.status === "not_bound" && !snapshot.hostApps.includes(client.hostAppId)) || base.reason === "trial") return NO_GRAYSCALE;
 
   const walk = new Walk(client, geo, now, userKeyOf(client), new TicketBook(deps.ticketSecret, presentedTickets, now), deps);
   for (const task of tasks) {
+    // Audit scope: a host app whose auditor has not approved the version never gets it, ticket or not.
+    if (task.unreviewedHostApps?.includes(client.hostAppId)) continue;
     const ticket = await walk.decide(task);
     if (ticket !== undefined) {
       return { choice: { taskId: task.id, version: task.version, package: task.package }, tickets: ticket === null ? [] : [ticket] };

@@ -10,12 +10,14 @@ const DecisionSchema = z
   .object({ hostAppId: IdSchema, decision: z.enum(["approve", "reject"]), reason: z.string().trim().max(2000).optional() })
   .refine((d) => d.decision === "approve" || (d.reason ?? "").length > 0, { message: "a rejection needs a reason", path: ["reason"] })
   .openapi("AuditDecision");
+/** "version": is this version fit to release; "binding": a released or approved version a host app bound later has not reviewed. */
+export const AuditKindSchema = z.enum(["version", "binding"]).openapi({ description: "version: a new version; binding: an approved or released version sent to host apps bound after it was audited (README, Audits)" });
 const QueueItemSchema = z
-  .object({ id: z.string(), miniProgramId: z.string(), miniProgramName: z.string(), version: z.string(), hostAppId: z.string(), hostAppName: z.string(), note: z.string(), submittedAt: z.number() })
+  .object({ id: z.string(), kind: AuditKindSchema, miniProgramId: z.string(), miniProgramName: z.string(), version: z.string(), hostAppId: z.string(), hostAppName: z.string(), note: z.string(), submittedAt: z.number() })
   .passthrough()
   .openapi("AuditQueueItem");
 
-// My audit queue: versions waiting for a decision from a host app I audit.
+// My audit queue: versions (version and binding audits) waiting for a decision from a host app I audit.
 auditRoutes.openapi(
   createRoute({ method: "get", path: "/", tags: ["audits"], responses: { 200: jsonResponse(z.object({ audits: z.array(QueueItemSchema) }), "Pending audits"), ...errorResponses } }),
   async (c) => c.json({ audits: await auditQueue(c.var.db, c.var.actor) }, 200),
@@ -29,7 +31,7 @@ auditRoutes.openapi(
     tags: ["audits"],
     request: { params: z.object({ auditId: IdSchema }), body: jsonBody(DecisionSchema) },
     responses: {
-      200: jsonResponse(z.object({ auditId: z.string(), miniProgramId: z.string(), version: z.string(), hostAppId: z.string(), decision: z.enum(["approve", "reject"]), outcome: z.enum(["approved", "rejected", "pending"]) }), "Decided"),
+      200: jsonResponse(z.object({ auditId: z.string(), kind: AuditKindSchema, miniProgramId: z.string(), version: z.string(), hostAppId: z.string(), decision: z.enum(["approve", "reject"]), outcome: z.enum(["approved", "rejected", "pending"]) }), "Decided"),
       ...errorResponses,
     },
   }),

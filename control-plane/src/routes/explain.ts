@@ -34,6 +34,7 @@ const ExplainResponseSchema = z
     revision: z.number(),
     listed: z.boolean(),
     onlineVersion: z.string().nullable(),
+    hostAppRelease: z.string().nullable().openapi({ description: "the release this client's host app gets: the online version, or, when its auditor has not approved that one, the last release it approved (null: none)" }),
     userKey: z.string().nullable(),
     decision: z.object({ status: z.string(), reason: z.string(), version: z.string().nullable(), rollback: z.boolean(), taskId: z.string().nullable() }),
     tasks: z.array(
@@ -44,7 +45,7 @@ const ExplainResponseSchema = z
         phase: z.enum(["admitting", "sticky"]),
         eligible: z.boolean(),
         stickyOnly: z.boolean(),
-        outcome: z.enum(["chosen", "kept", "cap_reached", "not_eligible", "sticky_not_admitted", "sticky_unknown", "not_considered"]),
+        outcome: z.enum(["chosen", "kept", "cap_reached", "not_eligible", "sticky_not_admitted", "sticky_unknown", "not_considered", "not_reviewed"]),
         why: z.string(),
         counter: z.object({ userCap: z.number(), admitted: z.number(), admittedBefore: z.boolean() }).nullable(),
         conditions: z.array(ConditionSchema),

@@ -69,7 +69,18 @@ hostAppRoutes.openapi(
     path: "/{hostAppId}/bindings/{appId}/{decision}",
     tags: ["host apps"],
     request: { params: HostParams.extend({ appId: AppIdSchema, decision: z.enum(["approve", "reject"]) }) },
-    responses: { 200: jsonResponse(z.object({ miniProgramId: z.string(), hostAppId: z.string(), status: BindingStatusSchema }), "Decided"), ...errorResponses },
+    responses: {
+      200: jsonResponse(
+        z.object({
+          miniProgramId: z.string(),
+          hostAppId: z.string(),
+          status: BindingStatusSchema,
+          awaitingAudit: z.string().nullable().openapi({ description: "the online version when this host app's auditor has not approved it: its clients get it only after a binding audit (README, Audits)" }),
+        }),
+        "Decided",
+      ),
+      ...errorResponses,
+    },
   }),
   async (c) => {
     const { hostAppId, appId, decision } = c.req.valid("param");

@@ -19,7 +19,7 @@ offlinePackageRoutes.openapi(
     summary: "Download the online version as an offline package (.apkg)",
     request: {
       params: z.object({ appId: AppIdSchema }),
-      query: z.object({ hostAppId: IdSchema.openapi({ description: "the host app that will ship the preset; needs an approved binding", example: "ha_demo_superapp" }) }),
+      query: z.object({ hostAppId: IdSchema.openapi({ description: "the host app that will ship the preset (the manifest's `aud`); needs an approved binding, and its auditor's approval of the online version", example: "ha_demo_superapp" }) }),
     },
     responses: {
       200: {

@@ -4,6 +4,7 @@ import { ApiError } from "../../../core/errors";
 import { createRouter } from "../app";
 import { auditRecords, submitForAudit, withdrawAudit } from "../services/audits";
 import { parseSignatureHeader } from "../services/signing-keys";
+import { AuditKindSchema } from "./audits";
 import { SignatureHeaderSchema } from "./signing-keys";
 import { kickIncrements } from "../increments/queue";
 import { publishVersion, rollbackTo } from "../services/releases";
@@ -85,14 +86,16 @@ versionRoutes.openapi(
   async (c) => c.json(await versionOverview(c.var.db, c.var.actor, c.req.valid("param").appId), 200),
 );
 
-// Submit the development version for audit by every bound host app.
+// Submit the development version for audit by every bound host app (version audit), or an
+// approved or released version to the bound host apps that have not approved it (binding audit).
 versionRoutes.openapi(
   createRoute({
     method: "post",
     path: "/{appId}/versions/{version}/submit",
     tags: ["versions"],
+    summary: "Submit a version for audit (version audit), or an approved or released one to the bound host apps that have not approved it (binding audit)",
     request: { params: VersionParams, body: jsonBody(z.object({ note: z.string().max(2000).default("") }).openapi("SubmitAudit")) },
-    responses: { 201: jsonResponse(z.object({ auditId: z.string(), version: z.string(), status: z.literal("pending"), hostApps: z.array(z.string()) }), "Submitted"), ...errorResponses },
+    responses: { 201: jsonResponse(z.object({ auditId: z.string(), version: z.string(), kind: AuditKindSchema, status: z.literal("pending"), hostApps: z.array(z.string()) }), "Submitted"), ...errorResponses },
   }),
   async (c) => {
     const { appId, version } = c.req.valid("param");
@@ -100,7 +103,7 @@ versionRoutes.openapi(
   },
 );
 
-// Withdraw a pending audit.
+// Withdraw a pending audit of this version (version or binding audit).
 versionRoutes.openapi(
   createRoute({ method: "post", path: "/{appId}/versions/{version}/withdraw", tags: ["versions"], request: { params: VersionParams }, responses: { 200: jsonResponse(VersionSchema, "Withdrawn"), ...errorResponses } }),
   async (c) => {
@@ -152,7 +155,7 @@ versionRoutes.openapi(
     request: { params: AppParams },
     responses: {
       200: jsonResponse(
-        z.object({ audits: z.array(z.object({ id: z.string(), version: z.string(), status: z.string(), note: z.string(), submittedBy: z.string(), submittedAt: z.number(), closedAt: z.number().nullable(), reviews: z.array(ReviewSchema) }).passthrough()) }),
+        z.object({ audits: z.array(z.object({ id: z.string(), kind: AuditKindSchema, version: z.string(), status: z.string(), note: z.string(), submittedBy: z.string(), submittedAt: z.number(), closedAt: z.number().nullable(), reviews: z.array(ReviewSchema) }).passthrough()) }),
         "Audit records",
       ),
       ...errorResponses,

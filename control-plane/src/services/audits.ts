@@ -2,52 +2,85 @@
  * Version audits (PRODUCT.md V2). seed: "Submit the current development version to the
  * application administrator for audit." Every host app the mini program is bound to reviews it;
  * any rejection rejects, approval needs them all.
+ *
+ * Binding audits (issue 10, audit scope; core/audit-scope.ts): a host app bound after a version
+ * was submitted has not reviewed it, so it gets no release it has not approved. Submitting an
+ * approved or released version sends it to the bound host apps that have not approved it; each
+ * of them decides for itself, and the version's status never changes. One audit of either kind
+ * at a time per mini program (`audits_one_pending`).
  */
 import { and, desc, eq, inArray, isNull } from "drizzle-orm";
-import { auditOutcome, checkAuditDecision, checkSubmit, checkWithdraw } from "../../../core/lifecycle";
+import { unreviewedHostApps } from "../../../core/audit-scope";
+import { auditKindFor, auditOutcome, bindingAuditOutcome, checkAuditDecision, checkBindingDecision, checkSubmit, checkWithdraw } from "../../../core/lifecycle";
 import { ApiError, notFound } from "../../../core/errors";
 import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
-import { auditReviews, audits, bindings, hostAppMembers, hostApps, miniPrograms, versions } from "../db/schema";
+import { auditReviews, audits, hostAppMembers, hostApps, miniPrograms, versions } from "../db/schema";
 import { randomId } from "../lib/encoding";
 import { READ_ROLES, WRITE_ROLES, requireHostAppRole, requireMiniProgram } from "./access";
+import { auditScopeOf } from "./audit-scope";
 import { recordChange } from "./change-log";
 import { guardedWrite } from "./d1";
 import { planIncrementsAfter } from "../increments/plan";
 import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
 import { describeVersion, liveVersions, refusalError, requireVersion } from "./versions";
 
-/** Submits a version for audit to every host app it is bound to. Allowed while delisted (seed). */
+/** The audit of this mini program in progress, if any (there is at most one). */
+function pendingAuditOf(db: Db, appId: string) {
+  return db.select().from(audits).where(and(eq(audits.miniProgramId, appId), eq(audits.status, "pending"))).get();
+}
+
+/**
+ * Submits a version for audit. A development (or rejected) version gets a version audit, sent
+ * to every bound host app; an approved or released one a binding audit, sent to the bound host
+ * apps that have not approved it (409 `nothing_to_review` when there are none). Allowed while
+ * delisted (seed).
+ */
 export async function submitForAudit(db: Db, actor: Actor, appId: string, version: string, note: string) {
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
   const target = await requireVersion(db, appId, version);
-  const all = await liveVersions(db, appId);
-  const bound = await db.select({ hostAppId: bindings.hostAppId }).from(bindings).where(and(eq(bindings.miniProgramId, appId), eq(bindings.status, "approved"))).all();
-  const refusal = checkSubmit(target, all, bound.length);
+  const [all, scope, pending] = await Promise.all([liveVersions(db, appId), auditScopeOf(db, appId), pendingAuditOf(db, appId)]);
+  const kind = auditKindFor(target) ?? "version";
+  const reviewers = kind === "binding" ? unreviewedHostApps(scope.approvals, target.version, scope.bound) : scope.bound;
+  const refusal = checkSubmit(target, all, reviewers.length, pending !== undefined);
   if (refusal) throw refusalError(refusal);
   const auditId = randomId("aud_", 10);
   const now = Date.now();
   await guardedWrite(
     db.batch([
-      db.update(versions).set({ status: "in_audit" }).where(eq(versions.id, target.id)),
-      db.insert(audits).values({ id: auditId, miniProgramId: appId, versionId: target.id, status: "pending", note, submittedBy: actor.userId, submittedAt: now }),
-      ...bound.map((b) => db.insert(auditReviews).values({ auditId, hostAppId: b.hostAppId })),
-      recordChange(db, actor, { action: "audit.submit", teamId: mp.teamId, targetType: "mini_program", targetId: appId, detail: { version, auditId, hostApps: bound.map((b) => b.hostAppId) } }, now),
+      db.insert(audits).values({ id: auditId, miniProgramId: appId, versionId: target.id, kind, status: "pending", note, submittedBy: actor.userId, submittedAt: now }),
+      // A binding audit leaves the version as it is (approved or released, maybe online).
+      ...(kind === "version" ? [db.update(versions).set({ status: "in_audit" }).where(eq(versions.id, target.id))] : []),
+      ...reviewers.map((hostAppId) => db.insert(auditReviews).values({ auditId, hostAppId })),
+      recordChange(db, actor, { action: "audit.submit", teamId: mp.teamId, targetType: "mini_program", targetId: appId, detail: { version, auditId, kind, hostApps: reviewers } }, now),
     ]),
     "another version of this mini program was submitted for audit at the same time",
   );
-  return { auditId, version, status: "pending" as const, hostApps: bound.map((b) => b.hostAppId) };
+  return { auditId, version, kind, status: "pending" as const, hostApps: reviewers };
 }
 
-/** Withdraws a pending audit; the version goes back to development (or is discarded if a newer upload took its place). */
+/**
+ * Withdraws a pending audit. A version audit: the version goes back to development (or is
+ * discarded if a newer upload took its place). A binding audit: the version stays as it is, and
+ * the approvals already given stand.
+ */
 export async function withdrawAudit(db: Db, actor: Actor, appId: string, version: string) {
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
   const target = await requireVersion(db, appId, version);
-  const refusal = checkWithdraw(target);
+  const pending = await pendingAuditOf(db, appId);
+  const binding = pending?.kind === "binding" && pending.versionId === target.id ? pending : undefined;
+  const refusal = checkWithdraw(target, binding !== undefined);
   if (refusal) throw refusalError(refusal);
+  const now = Date.now();
+  if (binding) {
+    await db.batch([
+      db.update(audits).set({ status: "withdrawn", closedAt: now }).where(and(eq(audits.id, binding.id), eq(audits.status, "pending"))),
+      recordChange(db, actor, { action: "audit.withdraw", teamId: mp.teamId, targetType: "mini_program", targetId: appId, detail: { version, auditId: binding.id, kind: "binding" } }, now),
+    ]);
+    return describeVersion(target, mp.onlineVersionId);
+  }
   const all = await liveVersions(db, appId);
   const newerDevelopment = all.some((v) => v.status === "development" || v.status === "rejected");
-  const now = Date.now();
   const status = newerDevelopment ? "discarded" : "development";
   await db.batch([
     db.update(versions).set({ status }).where(and(eq(versions.id, target.id), eq(versions.status, "in_audit"))),
@@ -97,8 +130,10 @@ export async function auditQueue(db: Db, actor: Actor) {
 }
 
 /**
- * An auditor of `hostAppId` approves or rejects (a reason is required to reject). When the last
- * review lands, the version becomes approved, or rejected at the first rejection.
+ * An auditor of `hostAppId` approves or rejects (a reason is required to reject). Version audit:
+ * when the last review lands, the version becomes approved, or rejected at the first rejection.
+ * Binding audit: each decision stands for its host app alone; an approval reaches that host
+ * app's clients at once (the snapshot is republished), a rejection changes nothing they get.
  */
 export async function decideAudit(db: Db, bucket: R2Bucket, actor: Actor, auditId: string, input: { hostAppId: string; decision: "approve" | "reject"; reason?: string | undefined }) {
   await requireHostAppRole(db, actor, input.hostAppId, ["auditor"]);
@@ -108,7 +143,8 @@ export async function decideAudit(db: Db, bucket: R2Bucket, actor: Actor, auditI
   const version = await db.select().from(versions).where(eq(versions.id, audit.versionId)).get();
   if (!version) throw notFound("version");
   if (input.decision === "reject" && !input.reason?.trim()) throw new ApiError("bad_request", "a rejection needs a reason", [{ path: "reason", message: "required to reject" }]);
-  const refusal = checkAuditDecision(version, review.decision !== null || audit.status !== "pending");
+  const decided = review.decision !== null || audit.status !== "pending";
+  const refusal = audit.kind === "binding" ? checkBindingDecision(audit.status === "pending", review.decision !== null) : checkAuditDecision(version, decided);
   if (refusal) throw refusalError(refusal);
   const mp = await db.select({ teamId: miniPrograms.teamId }).from(miniPrograms).where(eq(miniPrograms.id, audit.miniProgramId)).get();
   const now = Date.now();
@@ -117,19 +153,29 @@ export async function decideAudit(db: Db, bucket: R2Bucket, actor: Actor, auditI
       .update(auditReviews)
       .set({ decision: input.decision, reason: input.reason ?? null, auditorId: actor.userId, decidedAt: now })
       .where(and(eq(auditReviews.auditId, auditId), eq(auditReviews.hostAppId, input.hostAppId), isNull(auditReviews.decision))),
-    recordChange(db, actor, { action: `audit.${input.decision}`, teamId: mp?.teamId ?? null, targetType: "mini_program", targetId: audit.miniProgramId, detail: { auditId, version: version.version, hostAppId: input.hostAppId, reason: input.reason } }, now),
+    recordChange(db, actor, { action: `audit.${input.decision}`, teamId: mp?.teamId ?? null, targetType: "mini_program", targetId: audit.miniProgramId, detail: { auditId, kind: audit.kind, version: version.version, hostAppId: input.hostAppId, reason: input.reason } }, now),
+    // A binding approval changes what this host app's clients get at once.
+    ...(audit.kind === "binding" && input.decision === "approve" ? [bumpSnapshotRevision(db, audit.miniProgramId)] : []),
   ]);
   const outcome = await settleAudit(db, auditId);
+  const result = { auditId, kind: audit.kind, miniProgramId: audit.miniProgramId, version: version.version, hostAppId: input.hostAppId, decision: input.decision, outcome };
+  if (audit.kind === "binding") {
+    // The host app approved a version it had not: its clients may get it now (core/audit-scope.ts).
+    // The revision was bumped in the decision's own batch above.
+    if (input.decision === "approve") await publishCurrentSnapshot(db, bucket, audit.miniProgramId);
+    return result;
+  }
   if (outcome !== "pending") await publishCurrentSnapshot(db, bucket, audit.miniProgramId);
   // An approved version can be delivered (grayscale, publish): plan increments to it now.
   if (outcome === "approved") await planIncrementsAfter(db, audit.miniProgramId, version, now);
-  return { auditId, miniProgramId: audit.miniProgramId, version: version.version, hostAppId: input.hostAppId, decision: input.decision, outcome };
+  return result;
 }
 
 /**
  * Closes the audit once its reviews decide it. Re-reads all reviews after every decision, and
  * the updates only apply while the audit is still pending, so two auditors deciding at the
- * same moment still close it exactly once.
+ * same moment still close it exactly once. A binding audit closes when every review is in, and
+ * never touches the version.
  */
 async function settleAudit(db: Db, auditId: string) {
   const audit = await db.select().from(audits).where(eq(audits.id, auditId)).get();
@@ -137,11 +183,17 @@ async function settleAudit(db: Db, auditId: string) {
   const reviews = await db.select().from(auditReviews).where(eq(auditReviews.auditId, auditId)).all();
   const decided = new Map<string, "approve" | "reject">();
   for (const r of reviews) if (r.decision) decided.set(r.hostAppId, r.decision);
-  const outcome = auditOutcome(reviews.map((r) => r.hostAppId), decided);
+  const required = reviews.map((r) => r.hostAppId);
+  const outcome = audit.kind === "binding" ? bindingAuditOutcome(required, decided) : auditOutcome(required, decided);
   if (outcome === "pending") return outcome;
   const now = Date.now();
+  const closeAudit = db.update(audits).set({ status: outcome, closedAt: now }).where(and(eq(audits.id, auditId), eq(audits.status, "pending")));
+  if (audit.kind === "binding") {
+    await closeAudit.run();
+    return outcome;
+  }
   await db.batch([
-    db.update(audits).set({ status: outcome, closedAt: now }).where(and(eq(audits.id, auditId), eq(audits.status, "pending"))),
+    closeAudit,
     db.update(versions).set({ status: outcome }).where(and(eq(versions.id, audit.versionId), eq(versions.status, "in_audit"))),
     bumpSnapshotRevision(db, audit.miniProgramId),
   ]);

@@ -9,6 +9,7 @@ import { notFound } from "../../../core/errors";
 import { userKeyOf } from "../../../core/grayscale/rules";
 import { rankTasks } from "../../../core/grayscale/select";
 import type { CompiledTask, Geo, TargetKind, TaskVerdict } from "../../../core/grayscale/types";
+import { releaseFor } from "../../../core/snapshot";
 import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
 import { READ_ROLES, requireMiniProgram } from "./access";
@@ -56,7 +57,7 @@ function valueOf(client: ClientContext, kind: TargetKind): string | undefined {
   return kind === "guid" ? client.guid : kind === "deviceId" ? client.deviceId : client.account;
 }
 
-type Outcome = "chosen" | "kept" | "cap_reached" | "not_eligible" | "sticky_not_admitted" | "sticky_unknown" | "not_considered";
+type Outcome = "chosen" | "kept" | "cap_reached" | "not_eligible" | "sticky_not_admitted" | "sticky_unknown" | "not_considered" | "not_reviewed";
 
 const OUTCOME_TEXT: Record<Outcome, string> = {
   chosen: "gives the version: every condition holds and the counter would admit this user",
@@ -66,6 +67,7 @@ const OUTCOME_TEXT: Record<Outcome, string> = {
   sticky_not_admitted: "the task admits no new users and this user was not admitted before",
   sticky_unknown: "the task admits no new users; clients admitted before keep it with their admission ticket (not visible here)",
   not_considered: "a task with a higher version was chosen first",
+  not_reviewed: "this host app's auditor has not approved the task's version: none of its clients gets it, admitted before or not, until a binding audit approves it",
 };
 
 /**
@@ -94,7 +96,12 @@ export async function explainClient(db: Db, bucket: R2Bucket, counters: DurableO
   const tasks = [];
   for (const verdict of verdicts) {
     const task = compiled.get(verdict.taskId) as CompiledTask;
-    const { outcome, counter } = choice ? { outcome: "not_considered" as const, counter: null } : await outcomeOf(task, verdict, counters, userKey);
+    // As the edge walk: a task of a version this host app has not approved is skipped first (audit scope).
+    const { outcome, counter } = task.unreviewedHostApps?.includes(client.hostAppId)
+      ? { outcome: "not_reviewed" as const, counter: null }
+      : choice
+        ? { outcome: "not_considered" as const, counter: null }
+        : await outcomeOf(task, verdict, counters, userKey);
     if (outcome === "chosen" || outcome === "kept") choice = { taskId: task.id, version: task.version, package: task.package };
     tasks.push({ taskId: verdict.taskId, name: names.get(verdict.taskId) ?? null, version: verdict.version, phase: task.phase, eligible: verdict.eligible, stickyOnly: verdict.stickyOnly, outcome, why: OUTCOME_TEXT[outcome], counter, conditions: verdict.conditions });
   }
@@ -105,6 +112,7 @@ export async function explainClient(db: Db, bucket: R2Bucket, counters: DurableO
     revision: snapshot.revision,
     listed: snapshot.listed,
     onlineVersion: snapshot.online?.version ?? null,
+    hostAppRelease: releaseFor(snapshot, client.hostAppId)?.version ?? null,
     userKey: userKey ?? null,
     decision: {
       status: decision.status,

@@ -7,6 +7,8 @@ import type { TaskStatus } from "../../../core/grayscale/lifecycle";
 import { compileTask, effectiveStatus } from "../../../core/grayscale/lifecycle";
 import type { CompiledTask, TaskDefinition, WhitelistRef } from "../../../core/grayscale/types";
 import { notFound } from "../../../core/errors";
+import { unreviewedHostApps } from "../../../core/audit-scope";
+import { auditScopeOf } from "./audit-scope";
 import { packageRefOf } from "./package-ref";
 import type { Db } from "../db/client";
 import { grayscaleTasks, versions, whitelists } from "../db/schema";
@@ -48,7 +50,8 @@ export async function currentWhitelists(db: Db, taskIds: readonly string[]): Pro
 
 /**
  * Every task of the mini program compiled for the snapshot (core `compileTask`, which drops the
- * tasks clients can no longer get: ended by release, revert or delisting).
+ * tasks clients can no longer get: ended by release, revert or delisting). Audit scope: each task
+ * leaves out the bound host apps whose auditor has not approved its version (core/audit-scope.ts).
  */
 export async function compiledTasksOf(db: Db, appId: string, now: number): Promise<CompiledTask[]> {
   const rows = await db
@@ -58,11 +61,13 @@ export async function compiledTasksOf(db: Db, appId: string, now: number): Promi
     // Withdrawn tasks never reach the snapshot; skip them in SQL (a mini program collects many).
     .where(and(eq(grayscaleTasks.miniProgramId, appId), sql`not (${grayscaleTasks.state} = 'ended' and coalesce(${grayscaleTasks.endReason}, '') in ('released', 'reverted', 'delisted'))`))
     .all();
-  const lists = await currentWhitelists(db, rows.map((r) => r.task.id));
+  const [lists, scope] = await Promise.all([currentWhitelists(db, rows.map((r) => r.task.id)), rows.length > 0 ? auditScopeOf(db, appId) : undefined]);
   const compiled: CompiledTask[] = [];
   for (const { task, version } of rows) {
     const refs = lists.filter((w) => w.taskId === task.id).map(whitelistRefOf);
-    const c = compileTask({ id: task.id, definition: definitionOf(task), status: { state: task.state, endReason: task.endReason ?? null }, package: packageRefOf(version), whitelists: refs }, now);
+    const unreviewed = scope ? unreviewedHostApps(scope.approvals, version.version, scope.bound) : [];
+    const status = { state: task.state, endReason: task.endReason ?? null };
+    const c = compileTask({ id: task.id, definition: definitionOf(task), status, package: packageRefOf(version), whitelists: refs, unreviewedHostApps: unreviewed }, now);
     if (c) compiled.push(c);
   }
   return compiled;

@@ -1,10 +1,12 @@
 import { and, eq } from "drizzle-orm";
+import { isApprovedBy } from "../../../core/audit-scope";
 import { ApiError, notFound } from "../../../core/errors";
 import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
-import { type BindingStatus, type HostAppRole, bindings, hostAppMembers, hostApps, miniPrograms, users } from "../db/schema";
+import { type BindingStatus, type HostAppRole, bindings, hostAppMembers, hostApps, miniPrograms, users, versions } from "../db/schema";
 import { randomId } from "../lib/encoding";
 import { requireHostAppRole, requirePlatformAdmin } from "./access";
+import { approvalsOf } from "./audit-scope";
 import { findUserByEmail } from "./auth";
 import { recordChange } from "./change-log";
 import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
@@ -72,13 +74,18 @@ export async function listHostAppBindings(db: Db, actor: Actor, hostAppId: strin
   return rows;
 }
 
-/** PRODUCT.md M3: a binding takes effect once the host app's manager approves it. */
+/**
+ * PRODUCT.md M3: a binding takes effect once the host app's manager approves it. Audit scope
+ * (core/audit-scope.ts): the host app's clients get only releases its auditor approved, so a
+ * version audited before the binding reaches them only after a binding audit; `awaitingAudit`
+ * names the online version when that is the case.
+ */
 export async function decideBinding(db: Db, bucket: R2Bucket, actor: Actor, hostAppId: string, appId: string, decision: "approve" | "reject") {
   await requireHostAppRole(db, actor, hostAppId, ["manager"]);
   const row = await db.select().from(bindings).where(and(eq(bindings.hostAppId, hostAppId), eq(bindings.miniProgramId, appId))).get();
   if (!row) throw notFound("binding request");
   if (row.status !== "pending") throw new ApiError("conflict", `this binding is already ${row.status}`);
-  const mp = await db.select({ teamId: miniPrograms.teamId }).from(miniPrograms).where(eq(miniPrograms.id, appId)).get();
+  const mp = await db.select({ teamId: miniPrograms.teamId, onlineVersionId: miniPrograms.onlineVersionId }).from(miniPrograms).where(eq(miniPrograms.id, appId)).get();
   const now = Date.now();
   const status: BindingStatus = decision === "approve" ? "approved" : "rejected";
   await db.batch([
@@ -87,5 +94,13 @@ export async function decideBinding(db: Db, bucket: R2Bucket, actor: Actor, host
     ...(status === "approved" ? [bumpSnapshotRevision(db, appId)] : []),
   ]);
   if (status === "approved") await publishCurrentSnapshot(db, bucket, appId);
-  return { miniProgramId: appId, hostAppId, status };
+  return { miniProgramId: appId, hostAppId, status, awaitingAudit: status === "approved" ? await unapprovedOnlineVersion(db, appId, hostAppId, mp?.onlineVersionId ?? null) : null };
+}
+
+/** The online version of `appId` when `hostAppId`'s auditor has not approved it, else null. */
+async function unapprovedOnlineVersion(db: Db, appId: string, hostAppId: string, onlineVersionId: string | null): Promise<string | null> {
+  if (onlineVersionId === null) return null;
+  const online = await db.select({ version: versions.version }).from(versions).where(eq(versions.id, onlineVersionId)).get();
+  if (!online) return null;
+  return isApprovedBy(await approvalsOf(db, appId), online.version, hostAppId) ? null : online.version;
 }

@@ -9,6 +9,7 @@
  */
 import { and, eq } from "drizzle-orm";
 import { zipSync } from "fflate";
+import { isApprovedBy } from "../../../core/audit-scope";
 import { conflict } from "../../../core/errors";
 import { MANIFEST_ISSUER } from "../../../core/manifest";
 import { APKG_MANIFEST_ENTRY, APKG_PACKAGE_ENTRY, OFFLINE_KIND, apkgFileName, type OfflineManifestClaims } from "../../../core/offline";
@@ -19,6 +20,7 @@ import type { Db } from "../db/client";
 import { bindings, offlinePackages, versions } from "../db/schema";
 import { randomId } from "../lib/encoding";
 import { READ_ROLES, requireMiniProgram } from "./access";
+import { approvalsOf } from "./audit-scope";
 import { recordChange } from "./change-log";
 import { packageRefOf } from "./package-ref";
 import { requireTrustedSignature } from "./signing-keys";
@@ -44,8 +46,10 @@ function edgeSigner(binding: Service): Service<EdgeSigner> {
  * Builds the `.apkg` of the online version of `appId` for `hostAppId`. Readable by every team
  * role (admin, developer, viewer). Refused with 409 when the mini program is delisted (its
  * presets "cannot be used normally"), has no online version (seed: only online mini programs),
- * is not bound (approved) to the host app, or its online version is encrypted (not offered
- * offline yet: the key would have to travel outside a short-lived manifest).
+ * is not bound (approved) to the host app, the host app's auditor has not approved the online
+ * version (audit scope: a host app bound after the version was audited needs a binding audit
+ * first), or its online version is encrypted (not offered offline yet: the key would have to
+ * travel outside a short-lived manifest).
  */
 export async function buildOfflinePackage(db: Db, env: Cloudflare.AdminEnv, actor: Actor, appId: string, hostAppId: string, now = Date.now()): Promise<OfflinePackageFile> {
   const mp = await requireMiniProgram(db, actor, appId, READ_ROLES);
@@ -59,6 +63,10 @@ export async function buildOfflinePackage(db: Db, env: Cloudflare.AdminEnv, acto
   if (binding?.status !== "approved") throw conflict(`the mini program has no approved binding to host app ${hostAppId}`);
   const version = await db.select().from(versions).where(eq(versions.id, mp.onlineVersionId)).get();
   if (!version) throw new Error(`online version ${mp.onlineVersionId} of ${appId} is missing`);
+  // Audit scope: a preset is delivery too, so the host app that ships it must have approved it.
+  if (!isApprovedBy(await approvalsOf(db, appId), version.version, hostAppId)) {
+    throw conflict(`host app ${hostAppId} has not approved the online version ${version.version} in an audit: submit that version for a binding audit (POST /v1/mini-programs/${appId}/versions/${version.version}/submit) and download after its auditor approves`);
+  }
   if (version.encSha256 !== null) throw conflict("the online version is encrypted; encrypted versions are not offered as offline packages yet");
   await requireTrustedSignature(db, version);
 

@@ -17,6 +17,7 @@ import { and, eq, inArray, lt, sql } from "drizzle-orm";
 import { type PackageRef, type Snapshot, type SnapshotSource, compileSnapshot, snapshotKey } from "../../../core/snapshot";
 import type { Db } from "../db/client";
 import { bindings, miniPrograms, releases, trialTesters, versions } from "../db/schema";
+import { approvalsOf, hostAppReleasesOf } from "./audit-scope";
 import { compiledTasksOf } from "./grayscale-store";
 import { attachIncrements, packageRefOf } from "./package-ref";
 
@@ -51,7 +52,10 @@ async function loadSource(db: Db, appId: string, revision: number, now: number):
         : null,
     tasks,
   };
-  await attachIncrements(db, appId, [source.online, source.trial, ...tasks]);
+  // Audit scope: bound host apps that have not approved the online version get their own release.
+  const hostAppReleases = await hostAppReleasesOf(db, appId, source.hostApps, source.online, await approvalsOf(db, appId));
+  if (Object.keys(hostAppReleases).length > 0) source.hostAppReleases = hostAppReleases;
+  await attachIncrements(db, appId, [source.online, source.trial, ...tasks, ...Object.values(hostAppReleases)]);
   return source;
 }
 

@@ -14,6 +14,7 @@ import { audits, auditReviews, miniPrograms, releases, trialTesters, versions } 
 import { randomId, sha256Hex } from "../lib/encoding";
 import { inspectPackage, readLimitedBody } from "../lib/package-archive";
 import { READ_ROLES, WRITE_ROLES, requireMiniProgram } from "./access";
+import { unreviewedHostAppsOf } from "./audit-scope";
 import { recordChange } from "./change-log";
 import { guardedWrite, runBatch } from "./d1";
 import { type PackageSignature, uploadSigningKey, verifyPackageSignature } from "./signing-keys";
@@ -163,16 +164,32 @@ export async function versionOverview(db: Db, actor: Actor, appId: string) {
     }
   }
   const describe = (v: VersionRow | null) => (v ? describeVersion(v, mp.onlineVersionId) : null);
+  // Audit scope: bound host apps that have not approved the online version, and a binding audit in progress.
+  const [awaitingAudit, bindingAudit] = await Promise.all([online ? unreviewedHostAppsOf(db, appId, online.version) : [], bindingAuditInProgress(db, appId)]);
   return {
     listed: mp.listed,
-    online: online ? { ...describeVersion(online, mp.onlineVersionId), via: mp.lastReleaseVia } : null,
+    online: online ? { ...describeVersion(online, mp.onlineVersionId), via: mp.lastReleaseVia, awaitingAudit } : null,
     inAudit: inAudit ? { ...describeVersion(inAudit, mp.onlineVersionId), progress: auditProgress } : null,
+    bindingAudit,
     development: describe(development),
     approved: all.filter((v) => v.status === "approved").map((v) => describeVersion(v, mp.onlineVersionId)),
     rollbackCandidates: rollbackCandidates(all, online),
     rollbackAllowed: mp.lastReleaseVia !== "rollback" && online !== null && rollbackCandidates(all, online).length > 0,
     releases: history,
   };
+}
+
+/** The pending binding audit of the mini program (core/audit-scope.ts), with its reviews so far; null when none. */
+async function bindingAuditInProgress(db: Db, appId: string) {
+  const row = await db
+    .select({ audit: audits, version: versions.version })
+    .from(audits)
+    .innerJoin(versions, eq(versions.id, audits.versionId))
+    .where(and(eq(audits.miniProgramId, appId), eq(audits.status, "pending"), eq(audits.kind, "binding")))
+    .get();
+  if (!row) return null;
+  const reviews = await db.select().from(auditReviews).where(eq(auditReviews.auditId, row.audit.id)).all();
+  return { auditId: row.audit.id, version: row.version, submittedAt: row.audit.submittedAt, reviews: reviews.map((r) => ({ hostAppId: r.hostAppId, decision: r.decision, reason: r.reason, decidedAt: r.decidedAt })) };
 }
 
 /** Released versions lower than the online one, newest first (the rollback menu, PRODUCT.md V4). */
