@@ -84,8 +84,9 @@ for (const version of ["1.0.0", "1.1.0"]) {
   }
 }
 
-// The approval of 1.1.0 planned an increment from 1.0.0; the admin Worker's queue consumer builds
-// it off the hot path and republishes the snapshot (docs/increments.md).
+// The approval of 1.1.0 planned an increment from 1.0.0; the builder Worker (its own process under
+// npm start) builds it from the queue, off the hot path, and republishes the snapshot
+// (docs/increments.md).
 {
   const started = Date.now();
   let m = await check(appId, "1.0.0", true);
@@ -93,7 +94,7 @@ for (const version of ["1.0.0", "1.1.0"]) {
     await new Promise((r) => setTimeout(r, 300));
     m = await check(appId, "1.0.0", true);
   }
-  if (!m.increment) throw new Error("no increment from 1.0.0 was offered within 15 s (is the queue consumer running?)");
+  if (!m.increment) throw new Error("no increment from 1.0.0 was offered within 15 s (is the builder Worker running?)");
   const res = await fetch(m.increment.url);
   const bytes = Buffer.from(await res.arrayBuffer());
   show(`increment offered to a client on 1.0.0 after ${Date.now() - started} ms`, { from: m.increment.fromVersion, bytes: m.increment.size, fullPackage: m.package.size });

@@ -8,6 +8,7 @@ import { admin, login, uploadVersion } from "./lib/api.mjs";
 import { ADMIN_PORT, ADMIN_URL, DEMO_HOST_APP, DEMO_TEAM, DEMO_USERS, EDGE_PORT, EDGE_URL, ROOT, STATE_DIR, ensureDevVars, readState, seedSql, writeState } from "./lib/local.mjs";
 
 const wrangler = join(ROOT, "node_modules", ".bin", "wrangler");
+const BUILDER_PORT = Number(process.env.BUILDER_PORT ?? ADMIN_PORT + 1);
 const log = (msg) => console.log(`[graycast] ${msg}`);
 
 function runOrDie(args) {
@@ -94,6 +95,10 @@ log("starting the edge and control-plane Workers");
 // the same local socket.
 startWorker("edge", EDGE_PORT, ["--var", "ALLOW_GEO_OVERRIDE:true"]);
 await waitHealthy(EDGE_URL);
+// The increment builder (control-plane/src/builder.ts) consumes the admin Worker's queue from its
+// own process, through the dev registry: a build never runs where admin requests do.
+startWorker("builder", BUILDER_PORT);
+await waitHealthy(`http://127.0.0.1:${BUILDER_PORT}`);
 startWorker("admin", ADMIN_PORT, ["--var", `EDGE_BASE_URL:${EDGE_URL}`]);
 await waitHealthy(ADMIN_URL);
 const appId = await seedDemoMiniProgram();

@@ -11,9 +11,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { applyIncrement, decodeIncrement, filesDigest, planDictionary, type FileEntry } from "../core/increment";
 import { createDb } from "../control-plane/src/db/client";
 import { increments, versions } from "../control-plane/src/db/schema";
-import { buildIncrementRow, MAX_ATTEMPTS } from "../control-plane/src/increments/build";
+import { buildIncrementRow, MAX_ATTEMPTS, STALE_BUILDING_MS } from "../control-plane/src/increments/build";
 import { incrementBases } from "../control-plane/src/increments/plan";
-import { consumeIncrements, sweepIncrements, type IncrementMessage } from "../control-plane/src/increments/queue";
+import { consumeIncrements, INCREMENTS_DLQ, INCREMENTS_QUEUE, retryDelaySeconds, STALE_PENDING_MS, sweepIncrements, type IncrementMessage } from "../control-plane/src/increments/queue";
+import builder from "../control-plane/src/builder";
+import adminApp from "../control-plane/src/index";
+import wranglerToml from "../wrangler.toml?raw";
 import { zstdDecompress } from "../control-plane/src/increments/zstd";
 import { sha256Hex as hex } from "../control-plane/src/lib/encoding";
 import { type World, callAdmin, expectError, expectJson, makeMiniProgram, makeWorld, publish, upload } from "./support/admin";
@@ -58,6 +61,35 @@ async function approveZip(appId: string, version: string, zip: Uint8Array) {
   const audit = await expectJson<{ auditId: string }>(callAdmin("POST", `/v1/mini-programs/${appId}/versions/${version}/submit`, { token: world.devA.token, json: {} }), 201);
   await expectJson(callAdmin("POST", `/v1/audits/${audit.auditId}/decision`, { token: world.auditor1.token, json: { hostAppId: world.host1, decision: "approve" } }), 200);
 }
+
+/** Deliveries per message before the dead-letter queue: max_retries (3, wrangler.toml) plus the first. */
+const QUEUE_DELIVERIES = 4;
+
+/** Runs the builder Worker's queue handler on a real batch and returns what it acked and retried. */
+async function deliver(queue: string, messages: { id: string; attempts: number; incrementId: string }[], clock?: () => number, env: typeof testEnv = testEnv) {
+  const batch = createMessageBatch<IncrementMessage>(queue, messages.map((m) => ({ id: m.id, timestamp: new Date(), attempts: m.attempts, body: { incrementId: m.incrementId } })));
+  const ctx = createExecutionContext();
+  if (clock) {
+    if (queue === INCREMENTS_QUEUE) await consumeIncrements(batch, env, clock);
+    else throw new Error("a clock is only injected into the build consumer");
+  } else await builder.queue(batch, env);
+  return getQueueResult(batch, ctx);
+}
+
+/** The increment objects in R2. */
+async function incrementObjects(): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await testEnv.PACKAGES.list({ prefix: "increments/", cursor });
+    keys.push(...page.objects.map((o) => o.key));
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return keys.sort();
+}
+
+const listed = async (appId: string) =>
+  (await expectJson<{ increments: { status: string; startedAt: number | null; finishedAt: number | null; attempts: number }[] }>(callAdmin("GET", `/v1/mini-programs/${appId}/increments`, { token: world.devA.token }), 200)).increments;
 
 const rowsOf = (appId: string) => db.select().from(increments).where(eq(increments.miniProgramId, appId)).all();
 
@@ -227,7 +259,7 @@ describe("off the hot path", () => {
     expect((await rowsOf(appId))[0]).toMatchObject({ status: "built" });
   });
 
-  it("a build that fails is retried by the queue and marked failed after the last attempt", async () => {
+  it("a build that fails is retried with backoff, then the dead-letter queue's consumer marks it failed", async () => {
     const appId = await makeMiniProgram(world);
     const v1 = appPackage("1.0.0", { add: { "x.txt": "unique to this test 1" } });
     await approveZip(appId, "1.0.0", v1);
@@ -236,16 +268,26 @@ describe("off the hot path", () => {
     const [row] = await rowsOf(appId);
     // The base package vanished from storage: the build cannot proceed.
     await testEnv.PACKAGES.delete(`packages/${await hex(v1)}`);
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      const batch = createMessageBatch<IncrementMessage>("graycast-increments", [{ id: `a${attempt}`, timestamp: new Date(), attempts: attempt, body: { incrementId: row!.id } }]);
-      const ctx = createExecutionContext();
-      await consumeIncrements(batch, testEnv);
-      const result = await getQueueResult(batch, ctx);
-      if (attempt < MAX_ATTEMPTS) expect(result.retryMessages.map((m) => m.msgId)).toEqual([`a${attempt}`]);
-      else expect(result.explicitAcks).toEqual([`a${attempt}`]);
+    for (let attempt = 1; attempt <= QUEUE_DELIVERIES; attempt++) {
+      const result = await deliver(INCREMENTS_QUEUE, [{ id: `a${attempt}`, attempts: attempt, incrementId: row!.id }]);
+      expect(result.retryMessages.map((m) => m.msgId)).toEqual([`a${attempt}`]);
+      // Between deliveries the row waits as queued, with the error and the attempt's start.
+      expect((await rowsOf(appId))[0]).toMatchObject({ status: "queued", attempts: attempt, builtAt: null });
+      expect((await rowsOf(appId))[0]!.detail).toMatch(/missing from R2/);
     }
-    expect((await rowsOf(appId))[0]).toMatchObject({ status: "failed", attempts: MAX_ATTEMPTS });
-    expect((await rowsOf(appId))[0]!.detail).toMatch(/missing from R2/);
+    // The consumer asks for backoff; getQueueResult does not report delays, so the schedule itself.
+    expect([1, 2, 3, 4].map(retryDelaySeconds)).toEqual([30, 60, 120, 120]);
+    // The queue gives up after max_retries and moves the message to the dead-letter queue.
+    const dead = await deliver(INCREMENTS_DLQ, [{ id: "d1", attempts: 1, incrementId: row!.id }]);
+    expect(dead.explicitAcks).toEqual(["d1"]);
+    const failed = (await rowsOf(appId))[0]!;
+    expect(failed).toMatchObject({ status: "failed", attempts: QUEUE_DELIVERIES, sha256: null });
+    expect(failed.detail).toMatch(/^gave up after 4 attempts; last error: .*missing from R2/);
+    expect(failed.builtAt).toBeGreaterThanOrEqual(failed.startedAt!);
+    // A late dead letter for a row built meanwhile changes nothing.
+    await db.update(increments).set({ status: "built" }).where(eq(increments.id, row!.id)).run();
+    await deliver(INCREMENTS_DLQ, [{ id: "d2", attempts: 1, incrementId: row!.id }]);
+    expect((await rowsOf(appId))[0]).toMatchObject({ status: "built" });
   });
 
   it("a row whose attempts were all used up without a result (the isolate was killed) is failed, not built again", async () => {
@@ -259,14 +301,118 @@ describe("off the hot path", () => {
     expect((await rowsOf(appId))[0]).toMatchObject({ status: "failed", sha256: null });
   });
 
-  it("with no queue bound, the cron sweep builds the oldest pending increment", async () => {
+  it("the cron sweep re-sends rows left queued and rows stuck building, never a live build", async () => {
     const appId = await makeMiniProgram(world);
     await approveZip(appId, "1.0.0", appPackage("1.0.0", { add: { "y.txt": "sweep" } }));
     await publish(world, appId, "1.0.0");
+    await approveZip(appId, "1.0.1", appPackage("1.0.1", { add: { "y.txt": "sweep 1" } }));
+    await publish(world, appId, "1.0.1");
     await approveZip(appId, "1.1.0", appPackage("1.1.0", { add: { "y.txt": "sweep 2" } }));
-    // Older pending rows of other tests may go first; sweep until this one is done.
-    for (let i = 0; i < 100 && (await rowsOf(appId))[0]!.status === "queued"; i++) await sweepIncrements({ DB: testEnv.DB, PACKAGES: testEnv.PACKAGES }, Date.now());
-    expect((await rowsOf(appId))[0]).toMatchObject({ status: "built" });
+    const rows = await rowsOf(appId);
+    expect(rows).toHaveLength(3);
+    const t = Date.now();
+    const [queued, building] = rows;
+    await db.update(increments).set({ status: "building", startedAt: t }).where(eq(increments.id, building!.id)).run();
+    const sweepAt = async (now: number) => {
+      const sent = new Set<string>();
+      // The producer binding as the admin Worker has it; it records what the sweep hands it.
+      const INCREMENTS = { sendBatch: async (msgs: Iterable<MessageSendRequest<IncrementMessage>>) => void [...msgs].forEach((m) => sent.add(m.body.incrementId)) } as unknown as Queue<IncrementMessage>;
+      await sweepIncrements({ DB: testEnv.DB, INCREMENTS }, now);
+      return rows.map((r) => r.id).filter((id) => sent.has(id));
+    };
+    expect(await sweepAt(t)).toEqual([]);
+    expect(await sweepAt(t + STALE_PENDING_MS + 1)).toEqual([queued!.id, rows[2]!.id]);
+    expect(await sweepAt(t + STALE_BUILDING_MS + 1)).toEqual(rows.map((r) => r.id));
+    // A stuck building row is claimed again by the next delivery.
+    await deliver(INCREMENTS_QUEUE, [{ id: "s1", attempts: 1, incrementId: building!.id }], () => t + STALE_BUILDING_MS + 1);
+    expect((await db.select().from(increments).where(eq(increments.id, building!.id)).get())).toMatchObject({ status: "built", startedAt: t + STALE_BUILDING_MS + 1 });
+  });
+
+  it("the admin Worker has no queue consumer: the builder Worker consumes the queue and its dead-letter queue", async () => {
+    expect((adminApp as ExportedHandler).queue).toBeUndefined();
+    expect(typeof builder.queue).toBe("function");
+    const section = (name: string) => wranglerToml.split(/^# -+ /m).find((s) => s.startsWith(name))!;
+    expect(section("admin")).not.toMatch(/queues\.consumers/);
+    expect(section("admin")).toMatch(/\[\[env\.admin\.queues\.producers\]\]\s+binding = "INCREMENTS"\s+queue = "graycast-increments"/);
+    const b = section("builder");
+    expect(b).toMatch(/\[\[env\.builder\.queues\.consumers\]\]\s+queue = "graycast-increments"\s+max_batch_size = 1\s+max_retries = 3\s+dead_letter_queue = "graycast-increments-dlq"/);
+    expect(b).toMatch(/\[\[env\.builder\.queues\.consumers\]\]\s+queue = "graycast-increments-dlq"/);
+    // Nothing but D1, R2 (and the PACKAGE_KEY_SECRET secret) bound to the builder.
+    expect(b.match(/^\[\[env\.builder\.(\w+)/gm)).toEqual(["[[env.builder.d1_databases", "[[env.builder.r2_buckets", "[[env.builder.queues", "[[env.builder.queues"]);
+    expect(QUEUE_DELIVERIES).toBe(MAX_ATTEMPTS);
+  });
+
+  it("an approval and a publish answer without building: the row is queued, nothing is in R2 yet", async () => {
+    const appId = await makeMiniProgram(world);
+    await approveZip(appId, "1.0.0", appPackage("1.0.0", { add: { "q.txt": "answer at once" } }));
+    await publish(world, appId, "1.0.0");
+    await approveZip(appId, "1.1.0", appPackage("1.1.0", { add: { "q.txt": "answer at once 2" } }));
+    await publish(world, appId, "1.1.0");
+    expect((await rowsOf(appId)).map((r) => [r.status, r.startedAt, r.sha256])).toEqual([["queued", null, null]]);
+  });
+});
+
+describe("redelivery and states", () => {
+  it("a delivery marks the row building with its start time, then built with its finish time", async () => {
+    const appId = await makeMiniProgram(world);
+    await approveZip(appId, "1.0.0", appPackage("1.0.0", { add: { "s.txt": "states" } }));
+    await publish(world, appId, "1.0.0");
+    await approveZip(appId, "1.1.0", appPackage("1.1.0", { add: { "s.txt": "states 2" } }));
+    const [row] = await rowsOf(appId);
+    const start = Date.now() + 60_000;
+    // What the console shows while the builder reads the packages (the first R2 read of the build).
+    let during: { status: string; startedAt: number | null; finishedAt: number | null } | undefined;
+    const PACKAGES = new Proxy(testEnv.PACKAGES, {
+      get(target, prop) {
+        if (prop === "get")
+          return async (key: string) => {
+            if (!during) during = (await listed(appId))[0];
+            return target.get(key);
+          };
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    await deliver(INCREMENTS_QUEUE, [{ id: "b1", attempts: 1, incrementId: row!.id }], () => start, { ...testEnv, PACKAGES });
+    expect(during).toMatchObject({ status: "building", startedAt: start, finishedAt: null });
+    const [after] = await listed(appId);
+    expect(after).toMatchObject({ status: "built", startedAt: start, attempts: 1 });
+    expect(after!.finishedAt).toBeGreaterThanOrEqual(start);
+  });
+
+  it("a message redelivered after success is a no-op: one R2 object, the row unchanged", async () => {
+    const appId = await makeMiniProgram(world);
+    await approveZip(appId, "1.0.0", appPackage("1.0.0", { add: { "d.txt": "again" } }));
+    await publish(world, appId, "1.0.0");
+    await approveZip(appId, "1.1.0", appPackage("1.1.0", { add: { "d.txt": "again 2" } }));
+    const [row] = await rowsOf(appId);
+    expect((await deliver(INCREMENTS_QUEUE, [{ id: "r1", attempts: 1, incrementId: row!.id }])).explicitAcks).toEqual(["r1"]);
+    const built = (await rowsOf(appId))[0]!;
+    const objects = await incrementObjects();
+    const again = await deliver(INCREMENTS_QUEUE, [{ id: "r1", attempts: 2, incrementId: row!.id }], () => Date.now() + 1000);
+    expect(again.explicitAcks).toEqual(["r1"]);
+    expect(again.retryMessages).toEqual([]);
+    expect((await rowsOf(appId))[0]).toEqual(built);
+    expect(await incrementObjects()).toEqual(objects);
+  });
+
+  it("two deliveries of one message at once build once: one R2 object even for an encrypted target", async () => {
+    const appId = await makeMiniProgram(world);
+    await expectJson(callAdmin("PUT", `/v1/mini-programs/${appId}/encryption`, { token: world.adminA.token, json: { enabled: true } }), 200);
+    await approveZip(appId, "1.0.0", appPackage("1.0.0", { add: { "e.txt": "twice" } }));
+    await publish(world, appId, "1.0.0");
+    await approveZip(appId, "1.1.0", appPackage("1.1.0", { add: { "e.txt": "twice 2" } }));
+    const [row] = await rowsOf(appId);
+    const before = await incrementObjects();
+    const results = await Promise.all([
+      deliver(INCREMENTS_QUEUE, [{ id: "c1", attempts: 1, incrementId: row!.id }]),
+      deliver(INCREMENTS_QUEUE, [{ id: "c1", attempts: 1, incrementId: row!.id }]),
+    ]);
+    expect(results.map((r) => r.explicitAcks)).toEqual([["c1"], ["c1"]]);
+    const built = (await rowsOf(appId))[0]!;
+    expect(built).toMatchObject({ status: "built", attempts: 1 });
+    const added = (await incrementObjects()).filter((k) => !before.includes(k));
+    expect(added).toEqual([`increments/${built.encSha256}`]);
   });
 });
 

@@ -28,7 +28,7 @@ import { signingKeyRoutes } from "./routes/signing-keys";
 import { teamRoutes } from "./routes/teams";
 import { userRoutes } from "./routes/users";
 import { versionRoutes } from "./routes/versions";
-import { type IncrementMessage, consumeIncrements, sweepIncrements } from "./increments/queue";
+import { sweepIncrements } from "./increments/queue";
 import { runGrayscaleCron } from "./services/grayscale-cron";
 import { sweepSnapshots } from "./services/snapshot";
 
@@ -125,9 +125,5 @@ async function scheduled(controller: ScheduledController, env: Cloudflare.AdminE
   await sweepIncrements(env, now);
 }
 
-/** The increment builder queue's consumer (control-plane/src/increments/queue.ts). */
-async function queue(batch: MessageBatch<IncrementMessage>, env: Cloudflare.AdminEnv): Promise<void> {
-  await consumeIncrements(batch, env);
-}
-
-export default { fetch: app.fetch, scheduled, queue } satisfies ExportedHandler<Cloudflare.AdminEnv, IncrementMessage>;
+// No `queue` handler: increments are built by the builder Worker (control-plane/src/builder.ts).
+export default { fetch: app.fetch, scheduled } satisfies ExportedHandler<Cloudflare.AdminEnv>;

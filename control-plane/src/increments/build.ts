@@ -1,15 +1,23 @@
 /**
- * Builds one planned increment (./plan.ts) inside the admin Worker, off the hot path: reads both
- * packages from R2, unzips them, checks every file against the file list recorded at upload,
- * makes the increment (core/increment.ts, zstd WASM), checks that it applies to exactly the
- * target's files, stores it content-addressed in R2 and republishes the snapshot so the edge
- * can offer it. Only increments smaller than the full package are offered.
+ * Builds one planned increment (./plan.ts) in the builder Worker (control-plane/src/builder.ts),
+ * never in the admin Worker: a build is seconds of synchronous CPU (unzip, zstd WASM) that would
+ * stall every admin request sharing its isolate. It reads both packages from R2, unzips them,
+ * checks every file against the file list recorded at upload, makes the increment
+ * (core/increment.ts), checks that it applies to exactly the target's files, stores it
+ * content-addressed in R2 and republishes the snapshot so the edge can offer it. Only increments
+ * smaller than the full package are offered (PRODUCT.md D3).
+ *
+ * States (docs/increments.md): a build claims a `queued` row (or a `building` one whose builder
+ * went silent for STALE_BUILDING_MS) with one conditional UPDATE that sets `building` and
+ * `started_at`; only the claimer builds, so a redelivered queue message is a no-op. The result is
+ * one more conditional UPDATE (`built` / `skipped` / `failed` with `built_at`, the finish time)
+ * after the content-addressed object is in R2: no state in between is ever half-written.
  *
  * Memory: a Worker has 128 MB. Both versions unpacked, the dictionary and content copies, and
  * zstd's tables must fit, so pairs over MAX_PAIR_UNPACKED_BYTES are skipped (clients of those
  * get the full package) and the zstd level drops with size (core `incrementLevel`).
  */
-import { and, eq } from "drizzle-orm";
+import { and, eq, or, sql } from "drizzle-orm";
 import { unzipSync } from "fflate";
 import { type FileEntry, applyIncrement, buildIncrement, filesDigest, incrementKey } from "../../../core/increment";
 import { encryptObject } from "../../../core/encryption";
@@ -22,8 +30,17 @@ import { publishSnapshot } from "../services/snapshot";
 import { zstdCompress, zstdDecompress } from "./zstd";
 
 export const MAX_PAIR_UNPACKED_BYTES = 24 * 1024 * 1024;
-/** Attempts before a row is marked failed (each queue delivery or sweep is one attempt). */
-export const MAX_ATTEMPTS = 3;
+/**
+ * Attempts before a direct build (`buildIncrementRow` without a queue) marks a row failed. Equals
+ * the queue's deliveries per message (`max_retries = 3` in wrangler.toml, plus the first), after
+ * which the queue moves the message to the dead-letter queue instead (./queue.ts).
+ */
+export const MAX_ATTEMPTS = 4;
+/**
+ * A `building` row whose builder has not finished after this long is presumed dead (the isolate
+ * was killed: memory, CPU) and may be claimed again. A queue consumer runs at most 15 minutes.
+ */
+export const STALE_BUILDING_MS = 15 * 60 * 1000;
 
 type IncrementRow = typeof increments.$inferSelect;
 type VersionRow = typeof versions.$inferSelect;
@@ -63,21 +80,57 @@ const bytesOf = (u: Unpacked) => (path: string) => {
 const versionOf = (db: Db, appId: string, version: string, sha256: string) =>
   db.select().from(versions).where(and(eq(versions.miniProgramId, appId), eq(versions.version, version), eq(versions.packageSha256, sha256))).get();
 
-async function finish(db: Db, row: IncrementRow, set: Partial<IncrementRow>): Promise<void> {
-  await db.update(increments).set(set).where(eq(increments.id, row.id)).run();
+/**
+ * Claims row `id` for one build attempt: `queued` (or `building` and stale) -> `building`, with
+ * `started_at` and one more attempt, in one conditional UPDATE. Undefined when another build owns
+ * the row or it is already done: the caller has nothing to do.
+ */
+export async function claimIncrement(db: Db, id: string, now: number): Promise<IncrementRow | undefined> {
+  return db
+    .update(increments)
+    .set({ status: "building", startedAt: now, builtAt: null, attempts: sql`${increments.attempts} + 1` })
+    .where(and(eq(increments.id, id), or(eq(increments.status, "queued"), and(eq(increments.status, "building"), sql`${increments.startedAt} < ${now - STALE_BUILDING_MS}`))))
+    .returning()
+    .get();
+}
+
+/** Ends the claimed attempt (one statement; a no-op if a stale claim was taken over meanwhile). */
+async function finish(db: Db, row: IncrementRow, set: Partial<IncrementRow>): Promise<boolean> {
+  const done = await db
+    .update(increments)
+    .set(set)
+    .where(and(eq(increments.id, row.id), eq(increments.status, "building"), eq(increments.startedAt, row.startedAt ?? 0)))
+    .returning({ id: increments.id })
+    .all();
+  return done.length > 0;
+}
+
+export interface BuildOptions {
+  /**
+   * Attempts after which a failed build marks the row `failed` (default MAX_ATTEMPTS). The queue
+   * consumer passes Infinity: there the queue counts deliveries and its dead-letter queue ends
+   * the row, so every failure goes back to `queued` and is retried with backoff.
+   */
+  giveUpAfter?: number;
 }
 
 /**
- * Builds the increment `id` if it is still pending. Safe to run twice for one row (queues
- * deliver at least once): the object is content-addressed and the row update is idempotent.
+ * Builds the increment `id` if it can be claimed (see claimIncrement). Safe to run any number of
+ * times and concurrently for one row (queues deliver at least once): only the claimer builds, the
+ * object is content-addressed and the row changes in single statements. A failed attempt puts
+ * the row back to `queued` with the error in `detail` and throws (so a queue retries it), or marks
+ * it `failed` once `giveUpAfter` attempts are used.
  */
-export async function buildIncrementRow(db: Db, bucket: R2Bucket, id: string, now = Date.now(), packageKeySecret?: string): Promise<BuildOutcome> {
-  const row = await db.select().from(increments).where(eq(increments.id, id)).get();
-  if (!row || row.status !== "queued") return { status: "gone" };
+export async function buildIncrementRow(db: Db, bucket: R2Bucket, id: string, now = Date.now(), packageKeySecret?: string, options: BuildOptions = {}): Promise<BuildOutcome> {
+  const giveUpAfter = options.giveUpAfter ?? MAX_ATTEMPTS;
+  // The finish time is read when the attempt ends (never before its start).
+  const clock = () => Math.max(Date.now(), now);
+  const row = await claimIncrement(db, id, now);
+  if (!row) return { status: "gone" };
   // Attempts that never reached the catch below (the isolate was killed: memory, CPU) count too.
-  if (row.attempts >= MAX_ATTEMPTS) {
-    const detail = `gave up after ${row.attempts} attempts (the last ones ended without a result)`;
-    await finish(db, row, { status: "failed", detail: row.detail ? `${detail}; last error: ${row.detail}` : detail, builtAt: now });
+  if (row.attempts > giveUpAfter) {
+    const detail = `gave up after ${row.attempts - 1} attempts (the last ones ended without a result)`;
+    await finish(db, row, { status: "failed", detail: row.detail ? `${detail}; last error: ${row.detail}` : detail, builtAt: clock() });
     return { status: "failed", detail };
   }
   const [from, to] = await Promise.all([
@@ -85,15 +138,14 @@ export async function buildIncrementRow(db: Db, bucket: R2Bucket, id: string, no
     versionOf(db, row.miniProgramId, row.toVersion, row.toPackageSha256),
   ]);
   if (!from || !to) {
-    await finish(db, row, { status: "failed", detail: "a version of this pair no longer exists", builtAt: now });
+    await finish(db, row, { status: "failed", detail: "a version of this pair no longer exists", builtAt: clock() });
     return { status: "failed", detail: "version gone" };
   }
   if (from.unpackedSize + to.unpackedSize > MAX_PAIR_UNPACKED_BYTES) {
     const detail = `the two versions unpack to ${from.unpackedSize + to.unpackedSize} bytes, over the ${MAX_PAIR_UNPACKED_BYTES} a Worker builds`;
-    await finish(db, row, { status: "skipped", detail, builtAt: now });
+    await finish(db, row, { status: "skipped", detail, builtAt: clock() });
     return { status: "skipped", detail };
   }
-  await finish(db, row, { attempts: row.attempts + 1 });
   let stored: { sha256: string; size: number };
   try {
     const [base, target] = await Promise.all([unpack(bucket, from), unpack(bucket, to)]);
@@ -106,18 +158,21 @@ export async function buildIncrementRow(db: Db, bucket: R2Bucket, id: string, no
     // What a client will do, done once here: the increment must give exactly the target's files.
     await applyIncrement({ increment: bytes, base: base.files, bytesOf: bytesOf(base), expect: { from: base.digest, to: target.digest }, decompress: zstdDecompress, sha256: sha256Hex });
     const sha256 = await sha256Hex(bytes);
+    const finishedAt = clock();
     if (bytes.byteLength >= to.packageSize) {
       const detail = `the increment (${bytes.byteLength} bytes) is not smaller than the full package (${to.packageSize} bytes)`;
-      await finish(db, row, { status: "skipped", detail, sha256, size: bytes.byteLength, fromFilesSha256: base.digest, builtAt: now });
+      await finish(db, row, { status: "skipped", detail, sha256, size: bytes.byteLength, fromFilesSha256: base.digest, builtAt: finishedAt });
       return { status: "skipped", detail };
     }
-    const built = { status: "built" as const, sha256, size: bytes.byteLength, fromFilesSha256: base.digest, detail: `zstd level ${prelude.level}`, builtAt: now };
+    const built = { status: "built" as const, sha256, size: bytes.byteLength, fromFilesSha256: base.digest, detail: `zstd level ${prelude.level}`, builtAt: finishedAt };
     if (to.encKeyWrapped) {
       // Encrypted target: only the ciphertext is stored (under the target version's key).
       const { ciphertext, iv } = await encryptObject(await versionKey(packageKeySecret, to), bytes);
       const encSha256 = await sha256Hex(ciphertext);
       await bucket.put(incrementKey(encSha256), ciphertext, { sha256: encSha256, httpMetadata: { contentType: "application/octet-stream" } });
-      await finish(db, row, { ...built, encSha256, encSize: ciphertext.byteLength, encIv: iv });
+      // A fresh IV makes each build's ciphertext its own object: if a takeover of a stale claim
+      // finished first, ours is referenced by nothing and goes.
+      if (!(await finish(db, row, { ...built, encSha256, encSize: ciphertext.byteLength, encIv: iv }))) await bucket.delete(incrementKey(encSha256));
     } else {
       if (!(await bucket.head(incrementKey(sha256)))) {
         await bucket.put(incrementKey(sha256), bytes, { sha256, httpMetadata: { contentType: "application/octet-stream" } });
@@ -127,8 +182,8 @@ export async function buildIncrementRow(db: Db, bucket: R2Bucket, id: string, no
     stored = { sha256, size: bytes.byteLength };
   } catch (err) {
     const detail = String(err instanceof Error ? err.message : err).slice(0, 500);
-    const failed = row.attempts + 1 >= MAX_ATTEMPTS;
-    await finish(db, row, failed ? { status: "failed", detail, builtAt: now } : { detail });
+    const failed = row.attempts >= giveUpAfter;
+    await finish(db, row, failed ? { status: "failed", detail, builtAt: clock() } : { status: "queued", detail });
     if (!failed) throw err;
     return { status: "failed", detail };
   }

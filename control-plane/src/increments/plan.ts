@@ -2,7 +2,7 @@
  * Which increments to build (PRODUCT.md D3): when a version becomes approved or released, one
  * increment to it from each of the last few released versions and from the versions host apps
  * carry as presets (offline packages downloaded from the console). Planning only writes
- * `pending` rows; building happens off the hot path (./queue.ts).
+ * `queued` rows; building happens off the hot path, in the builder Worker (./queue.ts).
  */
 import { and, desc, eq, inArray, ne, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
@@ -44,7 +44,7 @@ export async function incrementBases(db: Db, appId: string, target: VersionRow):
     .filter((r): r is VersionRow => r !== undefined && !seen.has(r.packageSha256) && (seen.add(r.packageSha256), true));
 }
 
-/** Inserts the pending rows for `target` (existing pairs are left alone). */
+/** Inserts the queued rows for `target` (existing pairs are left alone). */
 export async function planIncrements(db: Db, appId: string, target: VersionRow, now = Date.now()): Promise<void> {
   const bases = await incrementBases(db, appId, target);
   if (bases.length === 0) return;
@@ -67,7 +67,7 @@ export async function planIncrements(db: Db, appId: string, target: VersionRow, 
     .run();
 }
 
-/** Pending increments, oldest first (optionally of one mini program). */
+/** Queued increments, oldest first (optionally of one mini program). */
 export async function pendingIncrements(db: Db, opts: { appId?: string; olderThan?: number; limit: number }) {
   return db
     .select()

@@ -1,30 +1,50 @@
 /**
- * Getting planned increments built, off the hot path. After an approval or release the route
- * sends one message per pending row to the `graycast-increments` queue; its consumer (this
- * Worker's `queue` handler) builds them one at a time with retries. The cron sweep re-sends rows
- * left pending (a lost message, a failed send) and, where no queue is bound, builds one itself.
+ * Getting planned increments built, off the hot path and out of the admin Worker (PRODUCT.md D3).
+ * After an approval or release the admin route sends one message per queued row to the
+ * `graycast-increments` queue and answers at once; the builder Worker (control-plane/src/builder.ts)
+ * consumes it, one build per message. A failed build is retried with backoff; after the queue's
+ * last retry the message lands on `graycast-increments-dlq`, whose consumer marks the row
+ * `failed`. The admin cron's sweep re-sends rows left queued (a lost message, a failed send) and
+ * rows stuck `building` (a killed builder). Measured reason for the split: docs/increments.md.
  */
+import { and, eq, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { createDb } from "../db/client";
-import { buildIncrementRow } from "./build";
+import { increments } from "../db/schema";
+import { STALE_BUILDING_MS, buildIncrementRow } from "./build";
 import { pendingIncrements } from "./plan";
 
 export interface IncrementMessage {
   incrementId: string;
 }
 
-export interface IncrementBindings {
+/** The producer side (admin Worker). */
+export interface IncrementProducerBindings {
+  DB: D1Database;
+  INCREMENTS?: Queue<IncrementMessage>;
+}
+
+/** The consumer side (builder Worker): D1, R2 and the package key secret, nothing else. */
+export interface IncrementBuilderBindings {
   DB: D1Database;
   PACKAGES: R2Bucket;
-  INCREMENTS?: Queue<IncrementMessage>;
   /** to encrypt increments of encrypted versions (core/encryption.ts) */
   PACKAGE_KEY_SECRET?: string;
 }
 
+export const INCREMENTS_QUEUE = "graycast-increments";
+export const INCREMENTS_DLQ = "graycast-increments-dlq";
+
 /** Queue messages sent in one call (Queues accepts up to 100 per sendBatch). */
 const SEND_BATCH = 100;
-/** A pending row this old is presumed lost and re-sent by the sweep. */
+/** A queued row untouched this long (since planned or since its last attempt) is re-sent. */
 export const STALE_PENDING_MS = 5 * 60 * 1000;
+
+/**
+ * Delay before delivery `attempts + 1` of a failed build: 30 s, 60 s, 120 s. All are below
+ * STALE_PENDING_MS, so the sweep never re-sends a row that is only waiting for its retry.
+ */
+export const retryDelaySeconds = (attempts: number): number => Math.min(30 * 2 ** Math.max(0, attempts - 1), 120);
 
 async function send(queue: Queue<IncrementMessage>, ids: string[]): Promise<void> {
   for (let i = 0; i < ids.length; i += SEND_BATCH) {
@@ -32,25 +52,31 @@ async function send(queue: Queue<IncrementMessage>, ids: string[]): Promise<void
   }
 }
 
+const errorText = (err: unknown) => String(err instanceof Error ? err.message : err);
+
 /**
- * Sends the pending increments of one mini program to the builder queue (no-op without one).
- * Called after a change that already committed: a failure is logged, not answered as an error;
- * the cron's sweep re-sends what is left pending.
+ * Sends the queued increments of one mini program to the builder queue (no-op without one).
+ * Called after a change that already committed, and only sends: the route answers without
+ * waiting for any build. A failure is logged, not answered as an error; the sweep re-sends.
  */
-export async function kickIncrements(env: IncrementBindings, appId: string): Promise<number> {
+export async function kickIncrements(env: IncrementProducerBindings, appId: string): Promise<number> {
   if (!env.INCREMENTS) return 0;
   try {
     const rows = await pendingIncrements(createDb(env.DB), { appId, limit: 500 });
     await send(env.INCREMENTS, rows.map((r) => r.id));
     return rows.length;
   } catch (err) {
-    console.error("sending increments to the builder queue failed", { appId, error: String(err instanceof Error ? err.message : err) });
+    console.error("sending increments to the builder queue failed", { appId, error: errorText(err) });
     return 0;
   }
 }
 
-/** The queue consumer: one build per message; a thrown build is retried by the queue. */
-export async function consumeIncrements(batch: MessageBatch<IncrementMessage>, env: IncrementBindings): Promise<void> {
+/**
+ * The `graycast-increments` consumer: one build per message. A message whose row is built,
+ * skipped, failed or being built by another delivery is acked as a no-op (buildIncrementRow
+ * claims the row first); a thrown build leaves the row `queued` and is retried with backoff.
+ */
+export async function consumeIncrements(batch: MessageBatch<IncrementMessage>, env: IncrementBuilderBindings, clock: () => number = Date.now): Promise<void> {
   const db = createDb(env.DB);
   for (const message of batch.messages) {
     const id = message.body?.incrementId;
@@ -59,31 +85,62 @@ export async function consumeIncrements(batch: MessageBatch<IncrementMessage>, e
       continue;
     }
     try {
-      await buildIncrementRow(db, env.PACKAGES, id, Date.now(), env.PACKAGE_KEY_SECRET);
+      await buildIncrementRow(db, env.PACKAGES, id, clock(), env.PACKAGE_KEY_SECRET, { giveUpAfter: Infinity });
       message.ack();
     } catch (err) {
-      console.error("increment build failed; will retry", { incrementId: id, error: String(err instanceof Error ? err.message : err) });
-      message.retry({ delaySeconds: 30 });
+      console.error("increment build failed; will retry", { incrementId: id, attempt: message.attempts, error: errorText(err) });
+      message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     }
   }
 }
 
 /**
- * Cron: re-send rows pending for longer than STALE_PENDING_MS; with no queue bound, build the
- * oldest pending row directly (one per run keeps the cron invocation short).
+ * The `graycast-increments-dlq` consumer: the queue gave up on these builds. Marks each row
+ * `failed` (keeping the last error), unless it finished meanwhile or a live build owns it.
  */
-export async function sweepIncrements(env: IncrementBindings, now: number, db: Db = createDb(env.DB)): Promise<{ resent: number; built: number }> {
-  if (env.INCREMENTS) {
-    const stale = await pendingIncrements(db, { olderThan: now - STALE_PENDING_MS, limit: 500 });
-    await send(env.INCREMENTS, stale.map((r) => r.id));
-    return { resent: stale.length, built: 0 };
+export async function consumeDeadIncrements(batch: MessageBatch<IncrementMessage>, env: Pick<IncrementBuilderBindings, "DB">, clock: () => number = Date.now): Promise<void> {
+  const db = createDb(env.DB);
+  for (const message of batch.messages) {
+    const id = message.body?.incrementId;
+    if (typeof id === "string") {
+      const now = clock();
+      await db
+        .update(increments)
+        .set({
+          status: "failed",
+          builtAt: now,
+          detail: sql`substr('gave up after ' || ${increments.attempts} || ' attempts' || case when ${increments.detail} <> '' then '; last error: ' || ${increments.detail} else '' end, 1, 600)`,
+        })
+        .where(and(eq(increments.id, id), or(eq(increments.status, "queued"), and(eq(increments.status, "building"), sql`${increments.startedAt} < ${now - STALE_BUILDING_MS}`))))
+        .run();
+    }
+    message.ack();
   }
-  const [oldest] = await pendingIncrements(db, { limit: 1 });
-  if (!oldest) return { resent: 0, built: 0 };
-  try {
-    const outcome = await buildIncrementRow(db, env.PACKAGES, oldest.id, now, env.PACKAGE_KEY_SECRET);
-    return { resent: 0, built: outcome.status === "built" ? 1 : 0 };
-  } catch {
-    return { resent: 0, built: 0 };
-  }
+}
+
+/** Rows to send again: queued and untouched for STALE_PENDING_MS, or building past STALE_BUILDING_MS. */
+export async function staleIncrements(db: Db, now: number, limit = 500) {
+  return db
+    .select({ id: increments.id })
+    .from(increments)
+    .where(
+      or(
+        and(eq(increments.status, "queued"), sql`coalesce(${increments.startedAt}, ${increments.createdAt}) < ${now - STALE_PENDING_MS}`),
+        and(eq(increments.status, "building"), sql`${increments.startedAt} < ${now - STALE_BUILDING_MS}`),
+      ),
+    )
+    .orderBy(increments.createdAt)
+    .limit(limit)
+    .all();
+}
+
+/**
+ * Cron (admin Worker): re-send stale rows to the builder queue. It never builds: a build in the
+ * admin Worker would stall its requests. Without a queue bound there is nothing to send to.
+ */
+export async function sweepIncrements(env: IncrementProducerBindings, now: number, db: Db = createDb(env.DB)): Promise<{ resent: number }> {
+  if (!env.INCREMENTS) return { resent: 0 };
+  const stale = await staleIncrements(db, now);
+  await send(env.INCREMENTS, stale.map((r) => r.id));
+  return { resent: stale.length };
 }

@@ -37,7 +37,8 @@ auditRoutes.openapi(
   }),
   async (c) => {
     const result = await decideAudit(c.var.db, c.env.PACKAGES, c.var.actor, c.req.valid("param").auditId, c.req.valid("json"));
-    if (result.outcome === "approved") await kickIncrements(c.env, result.miniProgramId);
+    // Sent after the answer (a queue send can wait on a busy local builder); the cron re-sends if it fails.
+    if (result.outcome === "approved") c.executionCtx.waitUntil(kickIncrements(c.env, result.miniProgramId));
     return c.json(result, 200);
   },
 );

@@ -15,7 +15,9 @@ const IncrementSchema = z
     id: z.string(),
     fromVersion: z.string(),
     toVersion: z.string(),
-    status: z.enum(["queued", "building", "built", "skipped", "failed"]),
+    status: z.enum(["queued", "building", "built", "skipped", "failed"]).openapi({
+      description: "queued: waiting for the builder (also between retries); building: a builder claimed it at startedAt; built / skipped / failed: finished at finishedAt",
+    }),
     size: z.number().nullable().openapi({ description: "bytes clients download, once built" }),
     fullSize: z.number(),
     share: z.number().nullable().openapi({ description: "size / fullSize; offered only when below 1" }),
@@ -23,7 +25,9 @@ const IncrementSchema = z
     attempts: z.number(),
     detail: z.string(),
     createdAt: z.number(),
-    builtAt: z.number().nullable(),
+    startedAt: z.number().nullable().openapi({ description: "when the current (or last) build attempt started (ms since the epoch)" }),
+    finishedAt: z.number().nullable().openapi({ description: "when the build finished: built, skipped or failed (ms since the epoch)" }),
+    builtAt: z.number().nullable().openapi({ description: "same as finishedAt (kept for existing clients)", deprecated: true }),
   })
   .openapi("Increment");
 
@@ -32,6 +36,7 @@ incrementRoutes.openapi(
     method: "get",
     path: "/{appId}/increments",
     tags: ["versions"],
+    summary: "List a mini program's incremental packages with their build state and times",
     request: { params: z.object({ appId: AppIdSchema }) },
     responses: { 200: jsonResponse(z.object({ increments: z.array(IncrementSchema) }), "Newest first"), ...errorResponses },
   }),
@@ -43,13 +48,14 @@ incrementRoutes.openapi(
     method: "post",
     path: "/{appId}/increments/{incrementId}/retry",
     tags: ["versions"],
+    summary: "Queue a failed incremental package for another build",
     request: { params: z.object({ appId: AppIdSchema, incrementId: IdSchema }) },
     responses: { 200: jsonResponse(IncrementSchema, "Pending again"), ...errorResponses },
   }),
   async (c) => {
     const { appId, incrementId } = c.req.valid("param");
     const increment = await retryIncrement(c.var.db, c.var.actor, appId, incrementId);
-    await kickIncrements(c.env, appId);
+    c.executionCtx.waitUntil(kickIncrements(c.env, appId));
     return c.json(increment, 200);
   },
 );

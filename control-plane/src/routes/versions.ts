@@ -118,7 +118,7 @@ versionRoutes.openapi(
   async (c) => {
     const { appId, version } = c.req.valid("param");
     const published = await publishVersion(c.var.db, c.env.PACKAGES, c.var.actor, appId, version);
-    await kickIncrements(c.env, appId);
+    c.executionCtx.waitUntil(kickIncrements(c.env, appId));
     return c.json(published, 200);
   },
 );
@@ -135,7 +135,7 @@ versionRoutes.openapi(
   async (c) => {
     const { appId } = c.req.valid("param");
     const rolledBack = await rollbackTo(c.var.db, c.env.PACKAGES, c.var.actor, appId, c.req.valid("json").version);
-    await kickIncrements(c.env, appId);
+    c.executionCtx.waitUntil(kickIncrements(c.env, appId));
     return c.json(rolledBack, 200);
   },
 );

@@ -28,6 +28,10 @@ function describeIncrement(row: IncrementRow) {
     attempts: row.attempts,
     detail: row.detail,
     createdAt: row.createdAt,
+    /** when the current (or last) build attempt started */
+    startedAt: row.startedAt,
+    /** when the build finished (built, skipped or failed); null while queued or building */
+    finishedAt: row.builtAt,
     builtAt: row.builtAt,
   };
 }
@@ -47,7 +51,7 @@ export async function retryIncrement(db: Db, actor: Actor, appId: string, increm
   if (row.status !== "failed") throw new ApiError("conflict", `only a failed increment can be retried; this one is ${row.status}`);
   const now = Date.now();
   await db.batch([
-    db.update(increments).set({ status: "queued", attempts: 0, detail: "", builtAt: null }).where(and(eq(increments.id, incrementId), eq(increments.status, "failed"))),
+    db.update(increments).set({ status: "queued", attempts: 0, detail: "", startedAt: null, builtAt: null }).where(and(eq(increments.id, incrementId), eq(increments.status, "failed"))),
     recordChange(db, actor, { action: "increment.retry", teamId: mp.teamId, targetType: "mini_program", targetId: appId, detail: { incrementId, from: row.fromVersion, to: row.toVersion } }, now),
   ]);
   const updated = await db.select().from(increments).where(eq(increments.id, incrementId)).get();

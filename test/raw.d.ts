@@ -1,0 +1,5 @@
+// Vite imports a file as text with `?raw` (test/admin-increments.test.ts reads wrangler.toml).
+declare module "*?raw" {
+  const text: string;
+  export default text;
+}
