@@ -48,6 +48,9 @@ export default defineConfig(async () => {
           test: {
             name: "workerd",
             include: ["test/**/*.test.ts"],
+            // A hang guard, not a speed check: whole admin flows (upload, audit, publish, build)
+            // take seconds on a loaded 2-core machine, well past vitest's 5 s default.
+            testTimeout: 30_000,
             setupFiles: ["./test/setup.ts"],
           },
         },
