@@ -180,5 +180,6 @@ export function compileTask(
     countries: compileRule(def.countries),
     regions: compileRule(def.regions),
     cities: compileRule(def.cities),
+    ...(def.verifiedOnly === true ? { verifiedOnly: true as const } : {}),
   };
 }

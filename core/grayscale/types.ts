@@ -46,6 +46,12 @@ export interface TaskDefinition {
   countries?: IncludeExclude;
   regions?: IncludeExclude;
   cities?: IncludeExclude;
+  /**
+   * Issue 10: admit only clients whose account the host app vouched for (a verified user
+   * assertion), counted and hashed by that account, so invented GUIDs cannot drain the cap.
+   * Absent = false.
+   */
+  verifiedOnly?: boolean;
 }
 
 /**
@@ -101,6 +107,8 @@ export interface CompiledTask {
   countries: IncludeExclude | null;
   regions: IncludeExclude | null;
   cities: IncludeExclude | null;
+  /** present (true) only for verified-only tasks; absent in snapshots compiled before it existed */
+  verifiedOnly?: true;
 }
 
 /** Where the client is, from the edge's own `request.cf` (never from the client's body). */
@@ -118,6 +126,7 @@ export type ConditionName =
   | "platform"
   | "os_version"
   | "target"
+  | "verified_user"
   | "network"
   | "brand"
   | "model"

@@ -6,9 +6,10 @@
 import type { ClientContext, Decision, GrayscaleChoice } from "../../../core/decide";
 import { decideVersion } from "../../../core/decide";
 import { notFound } from "../../../core/errors";
-import { userKeyOf } from "../../../core/grayscale/rules";
+import { targetValue } from "../../../core/grayscale/match";
+import { taskUserKey, userKeyOf } from "../../../core/grayscale/rules";
 import { rankTasks } from "../../../core/grayscale/select";
-import type { CompiledTask, Geo, TargetKind, TaskVerdict } from "../../../core/grayscale/types";
+import type { CompiledTask, Geo, TaskVerdict } from "../../../core/grayscale/types";
 import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
 import { READ_ROLES, requireMiniProgram } from "./access";
@@ -51,11 +52,6 @@ export async function taskProgress(db: Db, counters: DurableObjectNamespace, act
   };
 }
 
-/** The client's value of one target kind. */
-function valueOf(client: ClientContext, kind: TargetKind): string | undefined {
-  return kind === "guid" ? client.guid : kind === "deviceId" ? client.deviceId : client.account;
-}
-
 type Outcome = "chosen" | "kept" | "cap_reached" | "not_eligible" | "sticky_not_admitted" | "sticky_unknown" | "not_considered";
 
 const OUTCOME_TEXT: Record<Outcome, string> = {
@@ -82,7 +78,8 @@ export async function explainClient(db: Db, bucket: R2Bucket, counters: DurableO
 
   const membership = new Map<string, boolean>();
   for (const ref of snapshot.tasks.flatMap((t) => t.targets?.whitelists ?? [])) {
-    const value = valueOf(client, ref.kind);
+    // The edge's own rule: an account is looked up only when verified.
+    const value = targetValue(client, ref.kind);
     membership.set(ref.id, value !== undefined && (await whitelistHas(bucket, ref, value)));
   }
   const verdicts = rankTasks(snapshot.tasks, client, geo, now, (ref) => membership.get(ref.id) ?? false);
@@ -94,7 +91,7 @@ export async function explainClient(db: Db, bucket: R2Bucket, counters: DurableO
   const tasks = [];
   for (const verdict of verdicts) {
     const task = compiled.get(verdict.taskId) as CompiledTask;
-    const { outcome, counter } = choice ? { outcome: "not_considered" as const, counter: null } : await outcomeOf(task, verdict, counters, userKey);
+    const { outcome, counter } = choice ? { outcome: "not_considered" as const, counter: null } : await outcomeOf(task, verdict, counters, taskUserKey(task, client));
     if (outcome === "chosen" || outcome === "kept") choice = { taskId: task.id, version: task.version, package: task.package };
     tasks.push({ taskId: verdict.taskId, name: names.get(verdict.taskId) ?? null, version: verdict.version, phase: task.phase, eligible: verdict.eligible, stickyOnly: verdict.stickyOnly, outcome, why: OUTCOME_TEXT[outcome], counter, conditions: verdict.conditions });
   }
