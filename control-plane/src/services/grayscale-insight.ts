@@ -4,7 +4,8 @@
  * "why does this client get this version" explanation (G7). Neither admits anyone.
  */
 import type { ClientContext, Decision, GrayscaleChoice } from "../../../core/decide";
-import { decideVersion } from "../../../core/decide";
+import { decideVersion, verifiedAccountOf } from "../../../core/decide";
+import { ASSERTION_REFUSAL_TEXT, clientWithVerifiedUser, keysOfHostApp, verifyUserAssertion } from "../../../core/assertion";
 import { notFound } from "../../../core/errors";
 import { targetValue } from "../../../core/grayscale/match";
 import { taskUserKey, userKeyOf } from "../../../core/grayscale/rules";
@@ -70,11 +71,31 @@ const OUTCOME_TEXT: Record<Outcome, string> = {
  * every condition (core `rankTasks`), counters read but never written, then core
  * `decideVersion`.
  */
-export async function explainClient(db: Db, bucket: R2Bucket, counters: DurableObjectNamespace, actor: Actor, appId: string, client: ClientContext, geo: Geo) {
+export async function explainClient(
+  db: Db,
+  bucket: R2Bucket,
+  counters: DurableObjectNamespace,
+  actor: Actor,
+  appId: string,
+  claimed: ClientContext,
+  geo: Geo,
+  identity: { assertion: string } | { verifiedAccount: boolean } = { verifiedAccount: false },
+) {
   await requireMiniProgram(db, actor, appId, READ_ROLES);
   const now = Date.now();
   const snapshot = await compileCurrentSnapshot(db, appId, now);
   if (!snapshot) throw notFound("mini program");
+
+  // Who the user is, as the edge would judge it (edge-worker/src/routes/check.ts), with the keys
+  // the current state compiles to.
+  let client: ClientContext = { ...claimed, verifiedAccount: false };
+  let assertionStatus: string | null = null;
+  if ("assertion" in identity) {
+    const result = await verifyUserAssertion(identity.assertion, claimed.hostAppId, keysOfHostApp(snapshot.hostAppKeys, claimed.hostAppId), now);
+    if (result.ok) client = clientWithVerifiedUser(claimed, result);
+    assertionStatus = result.ok ? "verified" : result.reason;
+  } else if (identity.verifiedAccount) client = { ...claimed, verifiedAccount: true };
+  const user = describeUser(client, assertionStatus);
 
   const membership = new Map<string, boolean>();
   for (const ref of snapshot.tasks.flatMap((t) => t.targets?.whitelists ?? [])) {
@@ -103,6 +124,7 @@ export async function explainClient(db: Db, bucket: R2Bucket, counters: DurableO
     listed: snapshot.listed,
     onlineVersion: snapshot.online?.version ?? null,
     userKey: userKey ?? null,
+    user,
     decision: {
       status: decision.status,
       reason: decision.reason,
@@ -112,6 +134,17 @@ export async function explainClient(db: Db, bucket: R2Bucket, counters: DurableO
     },
     tasks,
   };
+}
+
+/** Who the edge takes the user to be, in words (docs/trust.md). */
+function describeUser(client: ClientContext, assertionStatus: string | null) {
+  const account = client.account ?? null;
+  const verified = verifiedAccountOf(client) !== undefined;
+  const refused = assertionStatus !== null && assertionStatus !== "verified" ? ASSERTION_REFUSAL_TEXT[assertionStatus as keyof typeof ASSERTION_REFUSAL_TEXT] : undefined;
+  const why = verified
+    ? `account ${account} is vouched for by host app ${client.hostAppId}: trial versions, account targets and verified-only tasks apply`
+    : `${refused !== undefined ? `the user assertion is ignored (${refused}); ` : ""}${account !== null ? `account ${account} is not verified` : "no account"}: no trial version, no account target, no verified-only task`;
+  return { account, verified, assertion: assertionStatus, why };
 }
 
 /**

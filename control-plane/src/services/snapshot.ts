@@ -12,6 +12,7 @@ import { type PackageRef, type Snapshot, type SnapshotSource, compileSnapshot, s
 import type { Db } from "../db/client";
 import { bindings, miniPrograms, releases, trialTesters, versions } from "../db/schema";
 import { compiledTasksOf } from "./grayscale-store";
+import { verificationKeysOf } from "./host-app-keys";
 import { attachIncrements, packageRefOf } from "./package-ref";
 
 async function loadSource(db: Db, appId: string, revision: number, now: number): Promise<SnapshotSource | undefined> {
@@ -44,6 +45,8 @@ async function loadSource(db: Db, appId: string, revision: number, now: number):
         ? { version: devVersion.version, package: ref(devVersion), pagePath: mp.trialPagePath, testers: testers.map((t) => t.account) }
         : null,
     tasks,
+    // Issue 10: the keys that verify user assertions of each bound host app.
+    hostAppKeys: await verificationKeysOf(db, bound.map((b) => b.hostAppId), now),
   };
   await attachIncrements(db, appId, [source.online, source.trial, ...tasks]);
   return source;
