@@ -5,7 +5,6 @@
  */
 import { SignJWT } from "jose";
 import { ASSERTION_AUDIENCE, type HostAppKey } from "../../core/assertion";
-import { callAdmin, expectJson } from "./admin";
 
 export interface AssertionKey {
   /** the key id assertions name (assigned by the control plane, or made up for edge-only tests) */
@@ -57,7 +56,21 @@ export function snapshotKeyOf(key: AssertionKey, notAfter?: number): HostAppKey 
 
 /** Registers a fresh key for `hostAppId` through the admin API (as `token`, a manager) and returns it with its kid. */
 export async function registerAssertionKey(token: string, hostAppId: string, name = "test server"): Promise<AssertionKey> {
+  // Imported here: edge-only tests use this module without loading the admin Worker.
+  const { callAdmin, expectJson } = await import("./admin");
   const key = await makeAssertionKey();
   const body = await expectJson<{ id: string }>(callAdmin("POST", `/v1/host-apps/${hostAppId}/keys`, { token, json: { name, jwk: key.publicJwk } }), 201);
   return { ...key, kid: body.id };
+}
+
+/** One key of the edge tests' host app (support/edge.ts HOST_APP), in every snapshot `putSnapshot` writes. */
+let edgeKey: Promise<AssertionKey> | undefined;
+export function edgeTestKey(): Promise<AssertionKey> {
+  edgeKey ??= makeAssertionKey("hk_edgetestkey");
+  return edgeKey;
+}
+
+/** A valid assertion for `account` on the edge tests' host app (`hostAppId`, default HOST_APP). */
+export async function userAssertion(account: string, extra: Partial<AssertionClaims> = {}, hostAppId = "ha_testhostapp01"): Promise<string> {
+  return mintAssertion(await edgeTestKey(), { iss: hostAppId, sub: account, ...extra });
 }
