@@ -162,17 +162,19 @@ export async function revokeHostAppKey(db: Db, bucket: R2Bucket, actor: Actor, h
 }
 
 /**
- * The keys that verify assertions of each of `hostAppIds` at `now`, for the snapshot: active
- * keys, and retired keys still inside their overlap (with `notAfter`); public `x` only.
+ * The keys that verify assertions at `now` of each host app bound (approved) to mini program
+ * `appId`, for its snapshot: active keys, and retired keys still inside their overlap (with
+ * `notAfter`); public `x` only. One query (the bindings in a subquery), so `loadSource` runs it
+ * alongside its other reads.
  */
-export async function verificationKeysOf(db: Db, hostAppIds: readonly string[], now: number): Promise<Record<string, HostAppKey[]>> {
-  const out: Record<string, HostAppKey[]> = {};
-  if (hostAppIds.length === 0) return out;
+export async function verificationKeysOf(db: Db, appId: string, now: number): Promise<Record<string, HostAppKey[]>> {
+  const bound = db.select({ hostAppId: bindings.hostAppId }).from(bindings).where(and(eq(bindings.miniProgramId, appId), eq(bindings.status, "approved")));
   const rows = await db
     .select({ id: hostAppKeys.id, hostAppId: hostAppKeys.hostAppId, publicJwk: hostAppKeys.publicJwk, status: hostAppKeys.status, retiredAt: hostAppKeys.retiredAt, revokedAt: hostAppKeys.revokedAt })
     .from(hostAppKeys)
-    .where(and(inArray(hostAppKeys.hostAppId, [...hostAppIds]), inArray(hostAppKeys.status, ["active", "retired"])))
+    .where(and(inArray(hostAppKeys.hostAppId, bound), inArray(hostAppKeys.status, ["active", "retired"])))
     .all();
+  const out: Record<string, HostAppKey[]> = {};
   for (const row of rows) {
     const notAfter = keyNotAfter(row);
     if (notAfter !== null && notAfter <= now) continue;
