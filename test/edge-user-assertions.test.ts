@@ -14,8 +14,8 @@ import { MAX_ASSERTION_LIFETIME_SECONDS } from "../core/assertion";
 import type { ManifestClaims } from "../core/manifest";
 import { testEnv } from "./env";
 import { type World, appWithVersions, callAdmin, createTask, expectError, expectJson, makeWorld, moveTaskTimes, storedSnapshot, tasksPath, upload } from "./support/admin";
-import { type AssertionKey, makeAssertionKey, mintAssertion, registerAssertionKey } from "./support/assertions";
-import { checkQuery, edgeFetch, postCheck, verifyManifest } from "./support/edge";
+import { type AssertionKey, makeAssertionKey, mintAssertion, registerAssertionKey, snapshotKeyOf, userAssertion } from "./support/assertions";
+import { HOST_APP, checkQuery, client as edgeClient, edgeFetch, newAppId, online, packageRef, postCheck, putSnapshot, verifyManifest } from "./support/edge";
 
 let world: World;
 beforeAll(async () => {
@@ -297,5 +297,41 @@ describe("explain agrees with the edge about who the user is", () => {
     );
     expect(ok.decision).toMatchObject({ reason: "grayscale", taskId: task.id });
     expect(ok.userKey).toBe("a:a-1");
+  });
+});
+
+describe("the edge judges keys by the snapshot it holds", () => {
+  it("a retired key past its notAfter is refused even while an older snapshot still lists it", async () => {
+    const appId = newAppId();
+    const key = await makeAssertionKey("hk_edgeretired");
+    await putSnapshot({
+      appId,
+      online: online("1.0.0", packageRef("0")),
+      trial: { version: "1.1.0", package: packageRef("f"), pagePath: "pages/index/index", testers: ["alice"] },
+      hostAppKeys: { [HOST_APP]: [snapshotKeyOf(key, Date.now() - 1)] },
+    });
+    const token = await mintAssertion(key, { iss: HOST_APP, sub: "alice" });
+    const res = await postCheck({ ...edgeClient(appId), trial: true, assertion: token });
+    expect(res.headers.get("x-graycast-assertion")).toBe("unknown_key");
+    expect((await verifyManifest((await res.json<{ manifest: string }>()).manifest)).payload.reason).toBe("online");
+  });
+
+  it("a host app id such as __proto__ or constructor finds no keys (and no 500)", async () => {
+    const appId = newAppId();
+    await putSnapshot({ appId, online: online("1.0.0", packageRef("0")) });
+    const token = await userAssertion("alice");
+    for (const hostAppId of ["__proto__", "constructor", "toString"]) {
+      const res = await postCheck({ ...edgeClient(appId), hostAppId, assertion: token });
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-graycast-assertion")).toBe("unknown_key");
+    }
+  });
+
+  it("a check without an assertion carries no x-graycast-assertion header", async () => {
+    const appId = newAppId();
+    await putSnapshot({ appId, online: online("1.0.0", packageRef("0")) });
+    const res = await postCheck({ ...edgeClient(appId), account: "alice" });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-graycast-assertion")).toBeNull();
   });
 });
