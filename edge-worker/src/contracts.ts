@@ -119,7 +119,8 @@ function accepts(field: QueryField, value: unknown): boolean {
 
 /**
  * `GET /v1/check` may carry who the user is in this header instead of the URL: `guid`, `deviceId`,
- * `account` and each `ticket`, form-encoded like the query (tickets may be split between the two;
+ * `account` and each `ticket`, form-encoded like the query, and the host app's user `assertion`
+ * only here (docs/trust.md; refused in the query) (tickets may be split between the two;
  * any other field at most once across both). URLs end up in request logs, analytics and proxies;
  * a header is not logged by default. The reference client sends them here. A POST carries them
  * in its body and is refused with this header, rather than ignoring it.
