@@ -88,6 +88,9 @@ describe("trial versions need a verified tester", () => {
     expect(deviceMismatch.status).toBe(400);
     const tooLong = await postCheck(clientOf(appId, { assertion: `${"a".repeat(2048)}.b.c` }));
     expect(tooLong.status).toBe(400);
+    // "verified" is the edge's finding, never the client's word.
+    expect((await postCheck(clientOf(appId, { trial: true, account: TESTER, verifiedAccount: true }))).status).toBe(400);
+    expect((await edgeFetch(`/v1/check?${checkQuery(clientOf(appId, { trial: true, account: TESTER, verifiedAccount: true }))}`)).status).toBe(400);
   });
 
   it("expired, future, over an hour, wrong kid, wrong issuer, wrong audience and forged assertions are ignored: the online version, and the reason in x-graycast-assertion", async () => {
