@@ -149,6 +149,8 @@ const clients = Array.from({ length: CLIENTS }, (_, i) => ({
   osVersion: i % 3 === 0 ? pick(["10", "12", "13", "14.1"], i >> 1) : pick(["16.7", "17.4", "17.5.1", "18.1"], i >> 1),
   guid: i % 2 === 0 ? values[Math.floor((i / CLIENTS) * WHITELIST_SIZE) + 3] : others[i],
   account: `acct-${i}`,
+  // as the edge marks a client whose host-app assertion verified (docs/trust.md): account targets count
+  verifiedAccount: true,
   network: pick(["wifi", "4g", "5g", "wifi", "4g"], i >> 2),
   brand: pick(["Apple", "Huawei", "Xiaomi", "Samsung", "Apple"], i >> 3),
   model: pick(["iPhone15,2", "Mate60", "14 Pro", "S24", "iPhone14,5"], i >> 3),

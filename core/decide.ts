@@ -25,6 +25,18 @@ export interface ClientContext {
   baseLibraryVersion?: string;
   /** asks for the trial version (the team's testers only) */
   trial?: boolean;
+  /**
+   * Set by the edge (never by the client: the wire schema has no such field) when a host-app
+   * user assertion verified (core/assertion.ts): `account` (and `deviceId`, when the assertion
+   * named one) is vouched for by the host app. Trial versions, account targets and verified-only
+   * tasks need it; guid and device-id targets do not (docs/trust.md).
+   */
+  verifiedAccount?: boolean;
+}
+
+/** The account a host app vouched for, or undefined (an unverified account proves nothing). */
+export function verifiedAccountOf(client: ClientContext): string | undefined {
+  return client.verifiedAccount === true && client.account !== undefined && client.account.length > 0 ? client.account : undefined;
 }
 
 export type DecisionStatus = "ok" | "delisted" | "no_release" | "not_bound";
@@ -62,7 +74,7 @@ export interface GrayscaleChoice {
 }
 
 /**
- * Order: delisted, not bound, trial (testers), the grayscale task chosen by the edge (when
+ * Order: delisted, not bound, trial (testers with a verified account), the grayscale task chosen by the edge (when
  * higher than online: a release of the same or higher version supersedes it), online.
  * "Online" is the release of the client's host app (`releaseFor`): a host app whose auditor
  * has not approved the online version gets the last release it approved, or `not_bound`.
@@ -73,7 +85,9 @@ export function decideVersion(snapshot: Snapshot, client: ClientContext, _now: n
   if (!snapshot.hostApps.includes(client.hostAppId)) return { status: "not_bound", reason: "not_bound" };
 
   const trial = snapshot.trial;
-  if (client.trial && trial && client.account !== undefined && trial.testers.includes(client.account)) {
+  // Issue 10: the unaudited trial version goes only to a tester the host app vouched for.
+  const account = client.trial ? verifiedAccountOf(client) : undefined;
+  if (trial && account !== undefined && trial.testers.includes(account)) {
     return {
       status: "ok",
       reason: "trial",

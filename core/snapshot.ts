@@ -4,6 +4,7 @@
  * `snapshots/{appId}.json`. The edge reads only this (never D1). See docs/storage.md.
  */
 
+import type { HostAppKey } from "./assertion";
 import type { CompiledTask } from "./grayscale/types";
 import { compareVersions } from "./semver";
 
@@ -110,6 +111,12 @@ export interface Snapshot {
   trial: SnapshotTrial | null;
   /** grayscale tasks clients may still get (admitting or sticky), highest version first */
   tasks: CompiledTask[];
+  /**
+   * Keys that verify user assertions (core/assertion.ts), by bound host app: active keys and
+   * retired keys inside their overlap, public `x` only, sorted by kid. Absent in snapshots
+   * compiled before assertions existed (then no account is verified).
+   */
+  hostAppKeys?: Record<string, HostAppKey[]>;
 }
 
 export interface SnapshotSource {
@@ -121,6 +128,7 @@ export interface SnapshotSource {
   hostAppReleases?: Readonly<Record<string, SnapshotRelease | null>>;
   trial: SnapshotTrial | null;
   tasks?: readonly CompiledTask[];
+  hostAppKeys?: Readonly<Record<string, readonly HostAppKey[]>>;
 }
 
 /** Builds the snapshot from control-plane state; pure, so the same state gives the same bytes. */
@@ -136,6 +144,7 @@ export function compileSnapshot(source: SnapshotSource, now: number): Snapshot {
     ...hostAppReleasesOf(source),
     trial: source.trial ? { ...source.trial, testers: [...new Set(source.trial.testers)].sort() } : null,
     tasks: [...(source.tasks ?? [])].sort((a, b) => compareVersions(b.version, a.version) || a.id.localeCompare(b.id)),
+    ...(source.hostAppKeys !== undefined ? { hostAppKeys: compileHostAppKeys(source.hostAppKeys) } : {}),
   };
 }
 
@@ -154,6 +163,17 @@ export function releaseFor(snapshot: Snapshot, hostAppId: string): SnapshotRelea
   const exceptions = snapshot.hostAppReleases;
   if (exceptions !== undefined && Object.hasOwn(exceptions, hostAppId)) return exceptions[hostAppId] ?? null;
   return snapshot.online;
+}
+
+/** Host app keys in a stable order (host apps and kids sorted), so the same state gives the same bytes. */
+function compileHostAppKeys(keys: Readonly<Record<string, readonly HostAppKey[]>>): Record<string, HostAppKey[]> {
+  const out: Record<string, HostAppKey[]> = {};
+  for (const hostAppId of Object.keys(keys).sort()) {
+    out[hostAppId] = [...(keys[hostAppId] ?? [])]
+      .map((k) => ({ kid: k.kid, x: k.x, ...(k.notAfter !== undefined ? { notAfter: k.notAfter } : {}) }))
+      .sort((a, b) => (a.kid < b.kid ? -1 : a.kid > b.kid ? 1 : 0));
+  }
+  return out;
 }
 
 export const snapshotKey = (appId: string) => `snapshots/${appId}.json`;

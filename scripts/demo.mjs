@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { admin, call, edge, login, uploadVersion } from "./lib/api.mjs";
-import { ADMIN_URL, DEMO_HOST_APP, DEMO_TEAM, DEMO_USERS, EDGE_URL } from "./lib/local.mjs";
+import { ADMIN_URL, DEMO_HOST_APP, DEMO_TEAM, DEMO_TESTER, DEMO_USERS, EDGE_URL, mintUserAssertion, readHostAppKey } from "./lib/local.mjs";
 
 const step = (n, text) => console.log(`\n== ${n}. ${text}`);
 const show = (label, value) => console.log(`   ${label}: ${typeof value === "string" ? value : JSON.stringify(value)}`);
@@ -117,4 +117,29 @@ step(8, "version overview and release history");
 const overview = await admin("GET", `/v1/mini-programs/${appId}/overview`, { token: devToken });
 show("online", overview.online?.version);
 show("releases", overview.releases.map((r) => `${r.via} ${r.fromVersion ?? "-"} -> ${r.version}`));
+
+step(9, `who is the user (docs/trust.md): the trial version only for a tester the host app vouches for`);
+await uploadVersion(devToken, appId, "1.2.0", "work in progress");
+await admin("PUT", `/v1/mini-programs/${appId}/trial`, { token: devToken, json: { pagePath: "pages/index/index?from=trial", testers: [DEMO_TESTER] } });
+const hostAppKey = readHostAppKey();
+if (!hostAppKey?.kid) throw new Error("no .graycast/host-app-key.json: run npm start (it registers the demo host app's key)");
+/** A trial check by GET; `user` goes in the x-graycast-user header (never the URL). */
+async function trialCheck(user) {
+  const facts = { appId, hostAppId: DEMO_HOST_APP.id, hostAppVersion: "8.0.1", platform: "android", osVersion: "14", trial: "true" };
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(`${EDGE_URL}/v1/check?${new URLSearchParams(facts)}`, { headers: { "x-graycast-user": new URLSearchParams(user).toString() } });
+    const { payload } = await jwtVerify((await res.json()).manifest, jwks, { issuer: "graycast", audience: DEMO_HOST_APP.id, subject: appId });
+    // The trial configuration reaches the edge within the snapshot TTL.
+    if (payload.reason === "trial" || attempt > 40 || !("assertion" in user)) return { payload, assertion: res.headers.get("x-graycast-assertion") };
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+await new Promise((r) => setTimeout(r, 2_500));
+const claimed = await trialCheck({ account: DEMO_TESTER });
+show(`account=${DEMO_TESTER}&trial=true, no assertion`, pick(claimed.payload));
+const assertion = mintUserAssertion(hostAppKey, { sub: DEMO_TESTER });
+show("assertion minted by the host app's server (node:crypto, key in .graycast/host-app-key.json)", `${assertion.slice(0, 40)}…`);
+const vouched = await trialCheck({ assertion });
+show(`trial=true with the assertion (x-graycast-assertion: ${vouched.assertion})`, { ...pick(vouched.payload), pagePath: vouched.payload.pagePath });
+if (claimed.payload.reason === "trial" || vouched.payload.reason !== "trial") throw new Error("the trial version must need a verified tester");
 console.log("\nDone.");

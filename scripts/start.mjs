@@ -5,7 +5,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { admin, login, uploadVersion } from "./lib/api.mjs";
-import { ADMIN_PORT, ADMIN_URL, DEMO_HOST_APP, DEMO_TEAM, DEMO_USERS, EDGE_PORT, EDGE_URL, ROOT, STATE_DIR, ensureDevVars, readState, seedSql, writeState } from "./lib/local.mjs";
+import { ADMIN_PORT, ADMIN_URL, DEMO_HOST_APP, DEMO_TEAM, DEMO_TESTER, DEMO_USERS, EDGE_PORT, EDGE_URL, ROOT, STATE_DIR, ensureDevVars, newHostAppKey, readHostAppKey, readState, saveHostAppKey, seedSql, writeState } from "./lib/local.mjs";
 
 const wrangler = join(ROOT, "node_modules", ".bin", "wrangler");
 const BUILDER_PORT = Number(process.env.BUILDER_PORT ?? ADMIN_PORT + 1);
@@ -85,9 +85,25 @@ async function seedDemoMiniProgram() {
     await admin("POST", `/v1/mini-programs/${appId}/versions/${version}/publish`, { token: devToken });
   }
   await uploadVersion(devToken, appId, "1.2.0", "work in progress");
-  await admin("PUT", `/v1/mini-programs/${appId}/trial`, { token: devToken, json: { pagePath: "pages/index/index?from=trial", testers: ["tester-001"] } });
+  await admin("PUT", `/v1/mini-programs/${appId}/trial`, { token: devToken, json: { pagePath: "pages/index/index?from=trial", testers: [DEMO_TESTER] } });
   writeState("demo.json", { appId });
   return appId;
+}
+
+/**
+ * The demo host app's user-assertion key (docs/trust.md): the private JWK stays in the local
+ * state (`.graycast/host-app-key.json`), the public half is registered once; a restart keeps it.
+ */
+async function seedDemoHostAppKey() {
+  const manager = DEMO_USERS.find((u) => u.hostApp === "manager");
+  const token = await login(manager.email, manager.password);
+  const known = readHostAppKey();
+  const { keys } = await admin("GET", `/v1/host-apps/${DEMO_HOST_APP.id}/keys`, { token });
+  if (known?.kid && keys.some((k) => k.id === known.kid && k.status === "active")) return known.kid;
+  const jwk = newHostAppKey();
+  const made = await admin("POST", `/v1/host-apps/${DEMO_HOST_APP.id}/keys`, { token, json: { name: "demo host app server", jwk: { kty: jwk.kty, crv: jwk.crv, x: jwk.x } } });
+  saveHostAppKey({ ...jwk, kid: made.id });
+  return made.id;
 }
 
 log("starting the edge and control-plane Workers");
@@ -102,13 +118,15 @@ await waitHealthy(`http://127.0.0.1:${BUILDER_PORT}`);
 startWorker("admin", ADMIN_PORT, ["--var", `EDGE_BASE_URL:${EDGE_URL}`]);
 await waitHealthy(ADMIN_URL);
 const appId = await seedDemoMiniProgram();
+const hostAppKid = await seedDemoHostAppKey();
 
 const users = DEMO_USERS.map((u) => `    ${u.email.padEnd(26)} ${u.password.padEnd(22)} ${u.platformAdmin ? "platform admin" : u.team ? `team ${DEMO_TEAM.name}: ${u.team}` : `host app ${DEMO_HOST_APP.name}: ${u.hostApp}`}`).join("\n");
 console.log(`
   Graycast is running.
     edge (clients)          ${EDGE_URL}      check: GET /v1/check?… (or POST), JWKS: /.well-known/jwks.json
     control plane (admin)   ${ADMIN_URL}      API docs: ${ADMIN_URL}/docs
-  Demo mini program ${appId} (Demo Mall) on host app ${DEMO_HOST_APP.id}: online 1.1.0, development 1.2.0.
+  Demo mini program ${appId} (Demo Mall) on host app ${DEMO_HOST_APP.id}: online 1.1.0, development 1.2.0 (trial for ${DEMO_TESTER}).
+  Host app user-assertion key ${hostAppKid}: private JWK in .graycast/host-app-key.json (docs/trust.md).
   Demo logins (email, password, role):
 ${users}
   Try it: npm run demo     Stop: Ctrl-C (data stays in .graycast/state)

@@ -26,7 +26,7 @@ describe("POST /v1/mini-programs/{appId}/explain", () => {
     expect(e.tasks).toHaveLength(1);
     expect(e.tasks[0]).toMatchObject({ taskId: task.id, name: "wave", version: "1.1.0", phase: "admitting", eligible: true, outcome: "chosen", counter: null });
     expect(e.tasks[0].conditions.map((c: any) => c.condition)).toEqual([
-      "phase", "time_window", "host_app", "host_app_version", "platform", "os_version", "target", "network", "brand", "model", "country", "region", "city", "percentage", "user_id",
+      "phase", "time_window", "host_app", "host_app_version", "platform", "os_version", "target", "verified_user", "network", "brand", "model", "country", "region", "city", "percentage", "user_id",
     ]);
     expect(failed(e.tasks[0])).toEqual([]);
   });
@@ -82,7 +82,11 @@ describe("POST /v1/mini-programs/{appId}/explain", () => {
     expect(member.decision.version).toBe("1.1.0");
     const outsider = await explained(appId, { client: client({ guid: undefined, deviceId: "dev-5000" }) });
     expect(failed(outsider.tasks[0])).toEqual(["target"]);
-    const typed = await explained(appId, { client: client({ guid: undefined, account: "typed-in" }) });
+    // issue 10: an account target matches only an account the host app vouched for.
+    const unverified = await explained(appId, { client: client({ guid: undefined, account: "typed-in" }) });
+    expect(unverified.decision.version).toBe("1.0.0");
+    expect(unverified.tasks[0].conditions.find((c: any) => c.condition === "target").detail).toContain("not verified");
+    const typed = await explained(appId, { client: client({ guid: undefined, account: "typed-in" }), verifiedAccount: true });
     expect(typed.decision.version).toBe("1.1.0");
   });
 

@@ -255,7 +255,7 @@ describe("applyAction: every (state, action) pair", () => {
 
 describe("editableFields", () => {
   it("pending: every field; delivering and suspended: name, end time, cap, percentage; ended: none", () => {
-    expect([...editableFields("pending")].sort()).toEqual(Object.keys(definition({ networks: [], models: {}, regions: {}, cities: {} })).sort());
+    expect([...editableFields("pending")].sort()).toEqual(Object.keys(definition({ networks: [], models: {}, regions: {}, cities: {}, verifiedOnly: true })).sort());
     expect(editableFields("delivering")).toEqual(["name", "endAt", "userCap", "percentageBp"]);
     expect(editableFields("suspended")).toEqual(["name", "endAt", "userCap", "percentageBp"]);
     expect(editableFields("ended")).toEqual([]);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ClientContext } from "../core/decide";
 import { isLooseVersion, versionInRange } from "../core/grayscale/match";
-import { ROLLOUT_BUCKETS, evaluateTask, isTaskEligible, rolloutBucket, userKeyOf } from "../core/grayscale/rules";
+import { ROLLOUT_BUCKETS, evaluateTask, isTaskEligible, rolloutBucket, taskUserKey, userKeyOf } from "../core/grayscale/rules";
 import type { CompiledTask, ConditionName, Geo, IncludeExclude, TaskVerdict, WhitelistRef } from "../core/grayscale/types";
 import { compareLoose, parseLooseVersion } from "../core/semver";
 
@@ -82,7 +82,7 @@ describe("evaluateTask: shape", () => {
     const v = verdict(task());
     expect(v.conditions.map((c) => c.condition)).toEqual([
       "phase", "time_window", "host_app", "host_app_version", "platform", "os_version", "target",
-      "network", "brand", "model", "country", "region", "city", "percentage", "user_id",
+      "verified_user", "network", "brand", "model", "country", "region", "city", "percentage", "user_id",
     ]);
     expect(v).toMatchObject({ taskId: "task-1", version: "1.3.0", eligible: true, stickyOnly: false });
     for (const c of v.conditions) expect(c.detail.length).toBeGreaterThan(0);
@@ -204,8 +204,10 @@ describe("evaluateTask: target (GUID, device id and account name one user)", () 
   it.each([
     [{ guid: "G-2" }, true],
     [{ guid: "G-9", deviceId: "D-1" }, true], // any of the user's names
-    [{ guid: "G-9", deviceId: "D-9", account: "alice" }, true],
-    [{ guid: undefined, account: "alice" }, true],
+    [{ guid: "G-9", deviceId: "D-9", account: "alice", verifiedAccount: true }, true],
+    [{ guid: undefined, account: "alice", verifiedAccount: true }, true],
+    [{ guid: undefined, account: "alice" }, false], // issue 10: an account the host app did not vouch for names nobody
+    [{ guid: "G-9", account: "alice", verifiedAccount: false }, false],
     [{ guid: "g-1" }, false], // values are exact: case-sensitive
     [{ guid: "G-9", deviceId: "D-9", account: "bob" }, false],
     [{ guid: undefined }, false], // no identity at all
@@ -230,9 +232,14 @@ describe("evaluateTask: target (GUID, device id and account name one user)", () 
       asked.push(ref.id);
       return ref.id === "wl-acc";
     };
-    expect(passOf(verdict(withWhitelists, client({ guid: "G-1", account: "alice" }), {}, NOW, member), "target")).toBe(true);
+    expect(passOf(verdict(withWhitelists, client({ guid: "G-1", account: "alice", verifiedAccount: true }), {}, NOW, member), "target")).toBe(true);
     expect(asked).toContain("wl-guid");
     expect(asked).toContain("wl-acc");
+
+    // An unverified account is never looked up in an account whitelist.
+    asked.length = 0;
+    expect(passOf(verdict(withWhitelists, client({ guid: undefined, account: "alice" }), {}, NOW, member), "target")).toBe(false);
+    expect(asked).toEqual([]);
 
     asked.length = 0;
     expect(passOf(verdict(withWhitelists, client({ guid: undefined, deviceId: "D-1" }), {}, NOW, member), "target")).toBe(false);
@@ -244,7 +251,7 @@ describe("evaluateTask: target (GUID, device id and account name one user)", () 
   });
 
   it("the detail names the whitelist that matched", () => {
-    const v = verdict(withWhitelists, client({ guid: undefined, account: "alice" }), {}, NOW, (ref) => ref.id === "wl-acc");
+    const v = verdict(withWhitelists, client({ guid: undefined, account: "alice", verifiedAccount: true }), {}, NOW, (ref) => ref.id === "wl-acc");
     expect(v.conditions.find((c) => c.condition === "target")?.detail).toContain("wl-acc");
   });
 });
@@ -399,6 +406,7 @@ describe("isTaskEligible agrees with evaluateTask", () => {
         networks: pick([null, ["wifi" as const]]),
         brands: pick(lists),
         cities: pick(lists),
+        ...(r() < 0.3 ? { verifiedOnly: true as const } : {}),
       });
       const c = client({
         hostAppId: pick(["host1", "host2"]),
@@ -407,6 +415,7 @@ describe("isTaskEligible agrees with evaluateTask", () => {
         osVersion: pick(["8", "9.1", "bad"]),
         guid: pick([undefined, "g1", "g2"]),
         account: pick([undefined, "a1"]),
+        verifiedAccount: pick([undefined, true, false]),
         network: pick([undefined, "wifi", "4g"] as const),
         brand: pick([undefined, "A", "B", "c"]),
       });
@@ -417,6 +426,41 @@ describe("isTaskEligible agrees with evaluateTask", () => {
     // the sample must exercise both answers
     expect(eligibleCount).toBeGreaterThan(100);
     expect(eligibleCount).toBeLessThan(19_900);
+  });
+});
+
+describe("verified-only tasks (issue 10)", () => {
+  const capped = task({ userCap: 10, verifiedOnly: true });
+
+  it.each([
+    [{ guid: "G-1" }, false, "no account at all"],
+    [{ guid: "G-1", account: "alice" }, false, "an account nobody vouched for"],
+    [{ guid: "G-1", account: "alice", verifiedAccount: false }, false, "explicitly unverified"],
+    [{ guid: undefined, account: "alice", verifiedAccount: true }, true, "a verified account"],
+    [{ guid: "G-1", account: "alice", verifiedAccount: true }, true, "a verified account, with a GUID"],
+  ])("%o -> %s (%s)", (ids, pass, _why) => {
+    const v = verdict(capped, client(ids));
+    expect(passOf(v, "verified_user")).toBe(pass);
+    expect(v.eligible).toBe(pass);
+    expect(isTaskEligible(capped, client(ids), {}, NOW, () => false)).toBe(pass);
+  });
+
+  it("counts and hashes a verified user by the account, whatever GUID the device sends", () => {
+    const a = client({ guid: "phone", account: "alice", verifiedAccount: true });
+    const b = client({ guid: "tablet", account: "alice", verifiedAccount: true });
+    expect(taskUserKey(capped, a)).toBe("a:alice");
+    expect(taskUserKey(capped, b)).toBe("a:alice");
+    expect(taskUserKey(capped, client({ guid: "phone", account: "alice" }))).toBeUndefined();
+    // A task that is not verified-only keeps the GUID first.
+    expect(taskUserKey(task({ userCap: 10 }), a)).toBe("g:phone");
+    const rollout = task({ percentageBp: 5000, verifiedOnly: true });
+    expect(passOf(verdict(rollout, a), "percentage")).toBe(passOf(verdict(rollout, b), "percentage"));
+  });
+
+  it("explains the refusal: the account is not verified", () => {
+    const v = verdict(capped, client({ guid: "G-1", account: "alice" }));
+    expect(v.conditions.find((c) => c.condition === "verified_user")?.detail).toMatch(/alice is not verified/);
+    expect(passOf(v, "user_id")).toBe(false);
   });
 });
 

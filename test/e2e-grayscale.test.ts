@@ -3,6 +3,7 @@
  * compiled snapshot and the real edge Worker (signed manifests, counters, tickets), and the
  * control plane's explain and progress agree with what the edge did.
  */
+import { mintAssertion, registerAssertionKey } from "./support/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ManifestClaims } from "../core/manifest";
 import { type World, appWithVersions, callAdmin, createTask, expectJson, makeWorld, moveTaskTimes, publish, runCron, taskAction, tasksPath } from "./support/admin";
@@ -44,12 +45,16 @@ describe("grayscale seen by clients", () => {
     const task = await createTask(world, appId, "1.1.0", { startAt: Date.now() + 3_600_000 });
     const list = Array.from({ length: 20_000 }, (_, i) => `acct-${i}`).join("\n");
     await expectJson(callAdmin("PUT", tasksPath(appId, `/${task.id}/whitelists/account`), { token: world.devA.token, body: list, headers: { "content-type": "text/plain" } }), 200);
+    // An account list matches accounts the host app vouches for (issue 10): its server's key.
+    const key = await registerAssertionKey(world.manager1.token, world.host1);
+    const as = (account: string) => mintAssertion(key, { iss: world.host1, sub: account });
     // Its start time comes: the cron makes it deliver and republishes the snapshot.
     await moveTaskTimes(task.id, { startAt: Date.now() - 1000 });
-    expect((await check(clientOf(appId, { account: "acct-19999" }))).claims).toMatchObject({ reason: "online" });
+    expect((await check(clientOf(appId, { assertion: await as("acct-19999") }))).claims).toMatchObject({ reason: "online" });
     await runCron();
-    expect((await check(clientOf(appId, { account: "acct-19999" }))).claims).toMatchObject({ reason: "grayscale", version: "1.1.0" });
-    expect((await check(clientOf(appId, { account: "acct-20000" }))).claims).toMatchObject({ reason: "online" });
+    expect((await check(clientOf(appId, { assertion: await as("acct-19999") }))).claims).toMatchObject({ reason: "grayscale", version: "1.1.0" });
+    expect((await check(clientOf(appId, { account: "acct-19999" }))).claims).toMatchObject({ reason: "online" });
+    expect((await check(clientOf(appId, { assertion: await as("acct-20000") }))).claims).toMatchObject({ reason: "online" });
   });
 
   it("a capped task admits up to the cap, progress counts what the edge admitted, the cron ends it, admitted users keep it", async () => {

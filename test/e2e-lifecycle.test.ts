@@ -4,6 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { type World, approveVersion, callAdmin, expectJson, makeMiniProgram, makePackage, makeWorld, publish, upload } from "./support/admin";
+import { mintAssertion, registerAssertionKey } from "./support/assertions";
 import { checkClaims, edgeFetch, sha256Hex } from "./support/edge";
 
 let world: World;
@@ -88,11 +89,15 @@ describe("release lifecycle seen by clients", () => {
     await publish(world, appId, "1.0.0");
     await expectJson(upload(world.devA.token, appId, "1.1.0"), 201);
     await expectJson(callAdmin("PUT", `/v1/mini-programs/${appId}/trial`, { token: world.devA.token, json: { pagePath: "pages/index/index?trial=1", testers: ["qa-1"] } }), 200);
-    expect(await checkClaims(clientOf(world, appId, { trial: true, account: "qa-1" }))).toMatchObject({ reason: "trial", version: "1.1.0", pagePath: "pages/index/index?trial=1" });
-    expect(await checkClaims(clientOf(world, appId, { trial: true, account: "someone-else" }))).toMatchObject({ reason: "online", version: "1.0.0" });
-    expect(await checkClaims(clientOf(world, appId, { account: "qa-1" }))).toMatchObject({ reason: "online", version: "1.0.0" });
+    // Testers are accounts the host app vouches for (docs/trust.md): its server's key mints assertions.
+    const key = await registerAssertionKey(world.manager1.token, world.host1);
+    const as = (account: string) => mintAssertion(key, { iss: world.host1, sub: account });
+    expect(await checkClaims(clientOf(world, appId, { trial: true, assertion: await as("qa-1") }))).toMatchObject({ reason: "trial", version: "1.1.0", pagePath: "pages/index/index?trial=1" });
+    expect(await checkClaims(clientOf(world, appId, { trial: true, account: "qa-1" }))).toMatchObject({ reason: "online", version: "1.0.0" });
+    expect(await checkClaims(clientOf(world, appId, { trial: true, assertion: await as("someone-else") }))).toMatchObject({ reason: "online", version: "1.0.0" });
+    expect(await checkClaims(clientOf(world, appId, { assertion: await as("qa-1") }))).toMatchObject({ reason: "online", version: "1.0.0" });
     // a newer upload becomes the trial version
     await expectJson(upload(world.devA.token, appId, "1.1.1"), 201);
-    expect(await checkClaims(clientOf(world, appId, { trial: true, account: "qa-1" }))).toMatchObject({ reason: "trial", version: "1.1.1" });
+    expect(await checkClaims(clientOf(world, appId, { trial: true, assertion: await as("qa-1") }))).toMatchObject({ reason: "trial", version: "1.1.1" });
   });
 });

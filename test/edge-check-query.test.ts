@@ -5,6 +5,7 @@
  * values (which must never let a refused value through), and the answers shared between clients
  * (edge-worker/src/answer-cache.ts) with the shared response headers (edge-worker/src/headers.ts).
  */
+import { userAssertion } from "./support/assertions";
 import { createExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { ManifestClaims } from "../core/manifest";
@@ -161,9 +162,12 @@ describe("GET /v1/check answers as POST does", () => {
       online: online("1.0.0", packageRef("0")),
       trial: { version: "1.1.0", package: packageRef("f", 99), pagePath: "pages/index/index", testers: ["alice"] },
     });
-    expect((await getAnswer(client(appId, { trial: true, account: "alice" }))).claims).toMatchObject({ reason: "trial", version: "1.1.0", pagePath: "pages/index/index" });
+    // The tester's assertion travels in the user header (never the URL).
+    const user = { headers: { "x-graycast-user": `assertion=${await userAssertion("alice")}` } };
+    expect((await answerOf(await edgeFetch(`/v1/check?${checkQuery(client(appId, { trial: true }))}`, user))).claims).toMatchObject({ reason: "trial", version: "1.1.0", pagePath: "pages/index/index" });
+    expect((await getAnswer(client(appId, { trial: true, account: "alice" }))).claims).toMatchObject({ reason: "online", version: "1.0.0" });
     expect((await getQuery(`${checkQuery(client(appId, { account: "alice" }))}&trial=true`)).status).toBe(200);
-    expect((await getAnswer(client(appId, { trial: false, account: "alice" }))).claims).toMatchObject({ reason: "online", version: "1.0.0" });
+    expect((await answerOf(await edgeFetch(`/v1/check?${checkQuery(client(appId, { trial: false }))}`, user))).claims).toMatchObject({ reason: "online", version: "1.0.0" });
     expect((await getAnswer(client(appId, { account: "alice" }))).claims).toMatchObject({ reason: "online", version: "1.0.0" });
   });
 });
@@ -707,10 +711,11 @@ type Rng = () => number;
 const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)] as T;
 const chance = (rng: Rng, p: number) => rng() < p;
 
-const FIELD_NAMES = Object.keys(CheckRequestSchema.shape).filter((n) => n !== "tickets");
+// A user assertion never travels in the URL (it is refused there, like an unknown name).
+const FIELD_NAMES = Object.keys(CheckRequestSchema.shape).filter((n) => n !== "tickets" && n !== "assertion");
 const REQUIRED = ["appId", "hostAppId", "hostAppVersion", "platform", "osVersion"];
 const OPTIONAL = FIELD_NAMES.filter((n) => !REQUIRED.includes(n));
-const UNKNOWN_NAMES = ["tickets", "installedVersoin", "AppId", "app_id", "foo", "__proto__", "constructor", "toString", "hasOwnProperty", "x".repeat(100), "ticket ", " appId"];
+const UNKNOWN_NAMES = ["tickets", "assertion", "installedVersoin", "AppId", "app_id", "foo", "__proto__", "constructor", "toString", "hasOwnProperty", "x".repeat(100), "ticket ", " appId"];
 
 /** Mostly valid values per field, drawn from small sets so they repeat (and hit the memo). */
 const GOOD: Record<string, (rng: Rng) => string> = {
@@ -899,7 +904,7 @@ function expectAgreement({ query, params }: Generated): "ok" | "schema" | "struc
       expect(error.issues, where).toHaveLength(1);
       const issue = error.issues?.[0];
       if (p.name.length > 0 && p.name.length <= 64) expect(issue?.path, where).toBe(p.name);
-      expect(issue?.message, where).toMatch(!unknown ? /more than once/ : p.name === "tickets" ? /"ticket"/ : /unknown parameter/);
+      expect(issue?.message, where).toMatch(!unknown ? /more than once/ : p.name === "tickets" ? /"ticket"/ : p.name === "assertion" ? /never in the URL/ : /unknown parameter/);
       return "structural";
     }
     seen.add(p.name);

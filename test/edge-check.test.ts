@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MANIFEST_TYPE } from "../core/manifest";
+import { userAssertion } from "./support/assertions";
 import { originOf } from "../edge-worker/src/routes/check";
 import {
   HOST_APP,
@@ -125,7 +126,9 @@ describe("POST /v1/check", () => {
       trial: { version: "1.1.0", package: trialPkg, pagePath: "pages/index/index", testers: ["alice", "bob"] },
     });
 
-    const tester = await checkClaims(client(appId, { trial: true, account: "alice" }));
+    // issue 10: the tester's account must be vouched for by the host app.
+    expect(await checkClaims(client(appId, { trial: true, account: "alice" }))).toMatchObject({ reason: "online", version: "1.0.0" });
+    const tester = await checkClaims(client(appId, { trial: true, assertion: await userAssertion("alice") }));
     expect(tester).toMatchObject({
       status: "ok",
       reason: "trial",
@@ -134,12 +137,12 @@ describe("POST /v1/check", () => {
       package: { url: `${ORIGIN}/v1/packages/${trialPkg.sha256}`, size: 99, sha256: trialPkg.sha256 },
     });
 
-    const stranger = await checkClaims(client(appId, { trial: true, account: "mallory" }));
+    const stranger = await checkClaims(client(appId, { trial: true, assertion: await userAssertion("mallory") }));
     expect(stranger).toMatchObject({ reason: "online", version: "1.0.0" });
     expect(stranger.pagePath).toBeUndefined();
 
     // A tester who does not ask for the trial gets the online version.
-    expect(await checkClaims(client(appId, { account: "alice" }))).toMatchObject({ reason: "online", version: "1.0.0" });
+    expect(await checkClaims(client(appId, { assertion: await userAssertion("alice") }))).toMatchObject({ reason: "online", version: "1.0.0" });
   });
 
   it("answers 404 in the error shape for an unknown app, and sees it once it exists", async () => {

@@ -3,6 +3,7 @@
  * compiled from a developer's definition by the control plane's compiler (`compileTask`), and
  * clients that do and do not match.
  */
+import { userAssertion } from "./support/assertions";
 import { describe, expect, it } from "vitest";
 import { rolloutBucket } from "../core/grayscale/rules";
 import { bloomHas } from "../core/grayscale/whitelist";
@@ -60,9 +61,11 @@ describe("grayscale rules through /v1/check", () => {
     const { versionFor } = await appWithTask({ targets: { guid: ["G-2", " G-1 "], deviceId: ["D-1"], account: ["alice"] } });
     expect(await versionFor({ guid: "G-2" })).toBe(GRAY);
     expect(await versionFor({ deviceId: "D-1" })).toBe(GRAY);
-    expect(await versionFor({ account: "alice" })).toBe(GRAY);
+    // issue 10: an account counts only when the host app vouches for it.
+    expect(await versionFor({ account: "alice" })).toBe(ONLINE);
+    expect(await versionFor({ assertion: await userAssertion("alice") })).toBe(GRAY);
     // Any of the user's names may be listed.
-    expect(await versionFor({ guid: "G-9", account: "alice" })).toBe(GRAY);
+    expect(await versionFor({ guid: "G-9", assertion: await userAssertion("alice") })).toBe(GRAY);
     expect(await versionFor({ guid: "g-1" })).toBe(ONLINE);
     expect(await versionFor({ guid: "G-9", deviceId: "D-9" })).toBe(ONLINE);
     expect(await versionFor({})).toBe(ONLINE);

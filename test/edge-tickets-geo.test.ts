@@ -109,8 +109,12 @@ describe("edge OpenAPI document", () => {
     const get = doc.paths["/v1/check"].get!;
     const request = doc.components.schemas.CheckRequest;
     expect(doc.paths["/v1/check"].post).toBeDefined();
-    // Every body field is a query parameter (tickets as `ticket`), required exactly when the body requires it.
-    const fields = Object.keys(request.properties).map((name) => (name === "tickets" ? "ticket" : name));
+    // Every body field is a query parameter (tickets as `ticket`), required exactly when the body
+    // requires it; but the user assertion, which travels only in the user header.
+    const fields = Object.keys(request.properties)
+      .filter((name) => name !== "assertion")
+      .map((name) => (name === "tickets" ? "ticket" : name));
+    expect(Object.keys(request.properties)).toContain("assertion");
     const query = get.parameters.filter((p) => p.in === "query");
     expect(query.map((p) => p.name).sort()).toEqual(fields.sort());
     for (const p of query) expect(p).toMatchObject({ required: request.required.includes(p.name) });

@@ -19,12 +19,28 @@ export const CHECK_QUERY_LIMIT = 8 * 1024;
 
 /** The header a GET check carries the user's identifiers and tickets in (USER_HEADER on the edge). */
 export const CHECK_USER_HEADER = "x-graycast-user";
-/** Fields that go in CHECK_USER_HEADER rather than the URL. */
-const USER_FIELDS = new Set(["guid", "deviceId", "account", "tickets"]);
+/** Fields that go in CHECK_USER_HEADER rather than the URL (the edge refuses an assertion in the URL). */
+const USER_FIELDS = new Set(["guid", "deviceId", "account", "tickets", "assertion"]);
 
-/** The check request: the client's facts and its admission tickets. */
-export interface CheckBody extends ClientContext {
+/** The check request: the client's facts, its admission tickets and the host app's user assertion. */
+export interface CheckBody extends Omit<ClientContext, "verifiedAccount"> {
   tickets?: string[];
+  assertion?: string;
+}
+
+/** What the edge accepts as an assertion (MAX_ASSERTION_LENGTH, a compact JWS); anything else is not sent. */
+const ASSERTION = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+export const MAX_ASSERTION_LENGTH = 2048;
+
+/** The host app's assertion if it can be sent; a provider that fails never stops the check. */
+export async function assertionFrom(provider: (() => Promise<string | undefined>) | undefined): Promise<string | undefined> {
+  if (provider === undefined) return undefined;
+  try {
+    const token = await provider();
+    return typeof token === "string" && token.length <= MAX_ASSERTION_LENGTH && ASSERTION.test(token) ? token : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -49,7 +65,8 @@ export function checkQuery(body: CheckBody, part: "all" | "url" | "user" = "all"
  * before sending. With every field at its cap both parts stay under 8 KiB (the header tops out
  * near 7.6 KB: eight 512-byte tickets and three 128-character non-ASCII identifiers at 9
  * characters each), so this only guards a check the edge would refuse anyway, and sends it in the
- * form whose error names the field. There is no fallback on an error answer: the
+ * form whose error names the field; a user assertion near its 2048-character cap on top of all
+ * that is the one valid check that goes as POST. There is no fallback on an error answer: the
  * edge answers both forms the same, so retrying would only double the requests a failing edge gets.
  */
 export function checkRequestFor(edge: string, body: CheckBody, method: CheckMethod): { url: string; init: RequestInit } {

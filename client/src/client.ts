@@ -12,7 +12,7 @@ import { applyIncrement, IncrementError } from "../../core/increment";
 import { MANIFEST_TYPE, type ManifestClaims, type ManifestIncrement, type ManifestPackage } from "../../core/manifest";
 import { compareVersions } from "../../core/semver";
 import { readCapped, sha256Hex } from "./bytes";
-import { type CheckBody, checkRequestFor } from "./check-request";
+import { type CheckBody, assertionFrom, checkRequestFor } from "./check-request";
 import { download, type DownloadTarget } from "./download";
 import { ClientError, type ClientErrorCode } from "./errors";
 import { checkManifestClaims, PinnedKeys } from "./manifest";
@@ -124,12 +124,14 @@ export class GraycastClient {
    */
   async #ask(state: TrustedState): Promise<{ result: CheckResult; next: TrustedState }> {
     const { appId, hostAppId, device } = this.#config;
+    const assertion = await assertionFrom(this.#config.userAssertion);
     const body: CheckBody = {
       ...device,
       appId,
       hostAppId,
       ...(state.installed ? { installedVersion: state.installed.version } : {}),
       ...(state.tickets.length > 0 ? { tickets: state.tickets } : {}),
+      ...(assertion !== undefined ? { assertion } : {}),
     };
     const { url, init } = checkRequestFor(this.#config.edge, body, this.#config.checkMethod ?? "GET");
     // The whole exchange within the idle timeout: a stalled edge never hangs the App.

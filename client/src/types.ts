@@ -24,7 +24,16 @@ export interface ClientConfig {
    */
   checkMethod?: CheckMethod;
   /** the device facts sent with every check (grayscale rules match on them) */
-  device: Omit<ClientContext, "appId" | "hostAppId" | "installedVersion">;
+  device: Omit<ClientContext, "appId" | "hostAppId" | "installedVersion" | "verifiedAccount">;
+  /**
+   * The host app's user assertion for the signed-in user (docs/trust.md), asked for before each
+   * check: a compact JWS the host app's own server minted (at most an hour long). Sent in the
+   * x-graycast-user header (GET) or the body (POST), never in the URL. Trial versions, account
+   * targets and verified-only grayscale tasks need it. Resolve undefined when nobody is signed
+   * in; a provider that throws, or a value that is not a JWS of at most 2048 characters, is left
+   * out (the check goes on, the account unverified).
+   */
+  userAssertion?: () => Promise<string | undefined>;
   /** the platform's manifest keys, pinned when the App is built (never fetched at run time) */
   platformKeys: JSONWebKeySet;
   /** developer public keys the App pins, by key id (PRODUCT.md S2) */

@@ -133,3 +133,61 @@ describe("the query form against the edge's parser", () => {
     }
   });
 });
+
+describe("the host app's user assertion (docs/trust.md)", () => {
+  const JWS = "eyJhbGciOiJFZERTQSIsImtpZCI6ImhrXzEifQ.eyJzdWIiOiJ0ZXN0ZXItMDAxIn0.c2ln";
+
+  it("GET: the assertion rides in the x-graycast-user header, never in the URL; the edge's parser reads it back", async () => {
+    let asked = 0;
+    const device = deviceFor(t.edge, { userAssertion: async () => (asked++, JWS) });
+    try {
+      t.edge.answer(await t.edge.claims(v1));
+      await device.client.check();
+      const [request] = checks();
+      expect(asked).toBe(1);
+      expect(request!.query).not.toContain("assertion");
+      expect(request!.query).not.toContain(JWS);
+      expect(request!.headers["x-graycast-user"]).toBe(`assertion=${JWS}`);
+      const parsed = checkRequestFromQuery(request!.query, request!.headers["x-graycast-user"] as string);
+      expect(parsed.assertion).toBe(JWS);
+    } finally {
+      device.cleanup();
+    }
+  });
+
+  it("POST: the assertion is a body field", async () => {
+    const device = deviceFor(t.edge, { checkMethod: "POST", userAssertion: async () => JWS });
+    try {
+      t.edge.answer(await t.edge.claims(v1));
+      await device.client.check();
+      expect(checks()[0]!.check).toMatchObject({ assertion: JWS });
+    } finally {
+      device.cleanup();
+    }
+  });
+
+  it("a provider that throws, answers nothing, or gives what the edge would refuse: the check goes on without an assertion", async () => {
+    const providers: (() => Promise<string | undefined>)[] = [
+      async () => {
+        throw new Error("host app server down");
+      },
+      async () => undefined,
+      async () => "not a jws",
+      async () => `${"a".repeat(2048)}.b.c`,
+    ];
+    for (const userAssertion of providers) {
+      const device = deviceFor(t.edge, { userAssertion });
+      try {
+        t.edge.answer(await t.edge.claims(v1));
+        const result = await device.client.check();
+        expect(result.status).toBe("ok");
+      } finally {
+        device.cleanup();
+      }
+    }
+    for (const request of checks()) {
+      expect(request.query).not.toContain("assertion");
+      expect(String(request.headers["x-graycast-user"] ?? "")).not.toContain("assertion");
+    }
+  });
+});

@@ -5,6 +5,7 @@
  * fails the build if the two drift apart.
  */
 import { z } from "@hono/zod-openapi";
+import { MAX_ASSERTION_LENGTH } from "../assertion";
 import type { ClientContext } from "../decide";
 import { parseLooseVersion } from "../semver";
 import { AppIdSchema, IdSchema, SemverSchema } from "./common";
@@ -42,6 +43,17 @@ const TicketSchema = z
   .max(MAX_TICKET_LENGTH)
   .regex(/^[A-Za-z0-9_.-]+$/, "must be an admission ticket as issued by check");
 
+/**
+ * A host-app user assertion (core/assertion.ts, docs/trust.md): a compact JWS. Only its size and
+ * alphabet are checked here; one that does not verify is ignored (the account stays unverified),
+ * never an error, so a client with a stale assertion still gets an answer.
+ */
+export const AssertionSchema = z
+  .string()
+  .min(1)
+  .max(MAX_ASSERTION_LENGTH)
+  .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, "must be a compact JWS (header.claims.signature)");
+
 export const PlatformSchema = z.enum(["android", "ios"]);
 export const NetworkSchema = z.enum(["wifi", "5g", "4g", "3g", "2g", "ethernet", "other"]);
 
@@ -63,6 +75,9 @@ export const CheckRequestSchema = z
     baseLibraryVersion: LooseVersionSchema.optional(),
     /** asks for the trial version; granted to the team's testers only */
     trial: z.boolean().optional(),
+    assertion: AssertionSchema.optional().openapi({
+      description: `A user assertion from the host app's server (docs/trust.md): a compact EdDSA JWS, at most ${MAX_ASSERTION_LENGTH} characters, naming the host app (iss), the account (sub) and optionally the device id (did). When it verifies, the account is vouched for: trial versions, account targets and verified-only grayscale tasks need that. \`account\` / \`deviceId\` sent beside it must equal its sub / did (400 otherwise). In a GET it travels only in the x-graycast-user header.`,
+    }),
     /** admission tickets this client stored from earlier check answers for this mini program */
     tickets: z
       .array(TicketSchema)
@@ -121,12 +136,13 @@ export type PublicJwk = z.infer<typeof PublicJwkSchema>;
 export const JwksSchema = z.object({ keys: z.array(PublicJwkSchema) }).openapi("Jwks");
 
 /** Splits a check request into the client's facts (what the domain decides on) and its tickets. */
-export function splitCheckRequest(request: CheckRequest): { client: ClientContext; tickets: string[] } {
-  const { tickets = [], ...client } = request;
-  return { client, tickets };
+export function splitCheckRequest(request: CheckRequest): { client: ClientContext; tickets: string[]; assertion: string | undefined } {
+  const { tickets = [], assertion, ...client } = request;
+  return { client, tickets, assertion };
 }
 
 // Compile-time check that the wire schema (minus transport fields) and the domain type describe the same thing.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const checkRequestMatchesClientContext: Same<Omit<CheckRequest, "tickets">, ClientContext> = true;
+// `verifiedAccount` is the edge's finding, never the client's word: the wire has no such field.
+const checkRequestMatchesClientContext: Same<Omit<CheckRequest, "tickets" | "assertion">, Omit<ClientContext, "verifiedAccount">> = true;
 void checkRequestMatchesClientContext;

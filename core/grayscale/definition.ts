@@ -175,6 +175,7 @@ export const RUNNING_EDITABLE: readonly (keyof TaskDefinition)[] = ["name", "end
 const FIELDS: Readonly<Record<keyof TaskDefinition, true>> = {
   name: true, version: true, startAt: true, endAt: true, userCap: true, percentageBp: true, hostApps: true,
   platforms: true, targets: true, networks: true, brands: true, models: true, countries: true, regions: true, cities: true,
+  verifiedOnly: true,
 };
 export const ALL_FIELDS = Object.keys(FIELDS) as readonly (keyof TaskDefinition)[];
 

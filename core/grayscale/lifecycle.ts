@@ -186,5 +186,6 @@ export function compileTask(
     regions: compileRule(def.regions),
     cities: compileRule(def.cities),
     ...(unreviewed.length > 0 ? { unreviewedHostApps: unreviewed } : {}),
+    ...(def.verifiedOnly === true ? { verifiedOnly: true as const } : {}),
   };
 }

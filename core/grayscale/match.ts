@@ -2,7 +2,7 @@
  * The allocation-free predicates behind each grayscale condition, shared by `evaluateTask`
  * (which also explains) and `isTaskEligible` (the hot path), so both always agree.
  */
-import type { ClientContext, Network } from "../decide";
+import { verifiedAccountOf, type ClientContext, type Network } from "../decide";
 import type { CompiledTargets, IncludeExclude, TargetKind, WhitelistRef } from "./types";
 import { TARGET_KINDS } from "./types";
 import { shardHas } from "./whitelist";
@@ -90,9 +90,13 @@ export function networkAllows(networks: readonly Network[] | null, network: Netw
   return networks === null || (network !== undefined && networks.includes(network));
 }
 
-/** The client's value of one target kind (empty counts as missing). */
+/**
+ * The client's value of one target kind (empty counts as missing). An account counts only when
+ * the host app vouched for it (issue 10: account targets match verified accounts only); GUIDs and
+ * device ids are what the device says they are.
+ */
 export function targetValue(client: ClientContext, kind: TargetKind): string | undefined {
-  const v = kind === "guid" ? client.guid : kind === "deviceId" ? client.deviceId : client.account;
+  const v = kind === "guid" ? client.guid : kind === "deviceId" ? client.deviceId : verifiedAccountOf(client);
   return v === undefined || v.length === 0 ? undefined : v;
 }
 

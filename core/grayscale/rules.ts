@@ -8,7 +8,7 @@
  * with no allocation and stops at the first failing condition (for the hot path). Both use the
  * predicates of ./match.ts, and a test checks that they agree.
  */
-import type { ClientContext } from "../decide";
+import { verifiedAccountOf, type ClientContext } from "../decide";
 import { murmur3Utf16Prefix, murmur3Utf16Rest, type Murmur3Prefix } from "./hash";
 import type { ParsedRange } from "./match";
 import { formatRange, listRuleAllows, lowerOrUndefined, matchTarget, networkAllows, targetMatches, versionInRange } from "./match";
@@ -26,6 +26,16 @@ export function userKeyOf(client: ClientContext): string | undefined {
   if (client.deviceId) return `d:${client.deviceId}`;
   if (client.account) return `a:${client.account}`;
   return undefined;
+}
+
+/**
+ * The identity `task` counts and hashes: for a verified-only task the verified account ("a:"),
+ * undefined without one; otherwise `userKeyOf`.
+ */
+export function taskUserKey(task: CompiledTask, client: ClientContext): string | undefined {
+  if (task.verifiedOnly !== true) return userKeyOf(client);
+  const account = verifiedAccountOf(client);
+  return account === undefined ? undefined : `a:${account}`;
 }
 
 /**
@@ -61,7 +71,7 @@ const rangeOf = (ranges: Partial<Record<string, ParsedRange>>, key: string): Par
 /**
  * Evaluates every condition of `task` for `client` at `now` and reports each one, in the order
  * of ConditionName: phase, time_window, host_app, host_app_version, platform, os_version,
- * target, network, brand, model, country, region, city, percentage, user_id.
+ * target, verified_user, network, brand, model, country, region, city, percentage, user_id.
  * `whitelistMember(ref)` tells whether the client's value of `ref.kind` is in that uploaded
  * whitelist (resolved by the caller, which may need I/O); it is called only when the client
  * sent a value of that kind and no inline value matched.
@@ -92,9 +102,13 @@ export function evaluateTask(task: CompiledTask, client: ClientContext, geo: Geo
   if (task.targets === null) add("target", true, "no target objects: every user");
   else {
     const match = matchTarget(task.targets, client, whitelistMember);
-    if (match === undefined) add("target", false, "no GUID, device id or account of the client is a target object");
+    if (match === undefined) add("target", false, `no GUID, device id or account of the client is a target object${unverifiedNote(client)}`);
     else add("target", true, match.whitelist ? `${match.kind} in whitelist ${match.whitelist.id}` : `${match.kind} listed in the task`);
   }
+
+  if (task.verifiedOnly !== true) add("verified_user", true, "any user (the task is not verified-only)");
+  else if (verifiedAccountOf(client) !== undefined) add("verified_user", true, `account ${client.account} is verified by the host app`);
+  else add("verified_user", false, `verified users only: ${client.account ? `account ${client.account} is not verified (no valid user assertion from the host app)` : "no verified account (send a user assertion from the host app)"}`);
 
   if (task.networks === null) add("network", true, "any network");
   else if (client.network === undefined) add("network", false, `network unknown; task needs ${task.networks.join("/")}`);
@@ -106,7 +120,7 @@ export function evaluateTask(task: CompiledTask, client: ClientContext, geo: Geo
   listCondition(add, "region", task.regions, geo.region);
   listCondition(add, "city", task.cities, geo.city);
 
-  const userKey = userKeyOf(client);
+  const userKey = taskUserKey(task, client);
   if (task.percentageBp === null) add("percentage", true, "no percentage: every eligible user");
   else if (userKey === undefined) add("percentage", false, `percentage ${task.percentageBp}bp needs a GUID, device id or account`);
   else {
@@ -116,6 +130,7 @@ export function evaluateTask(task: CompiledTask, client: ClientContext, geo: Geo
 
   const needsKey = task.userCap !== null || task.percentageBp !== null;
   if (userKey !== undefined) add("user_id", true, `user ${userKey}`);
+  else if (task.verifiedOnly === true) add("user_id", false, "no verified account: a verified-only task counts users by their verified account");
   else add("user_id", !needsKey, needsKey ? "no GUID, device id or account: a capped or percentage task cannot count this user" : "no user id (not needed)");
 
   let eligible = true;
@@ -128,6 +143,11 @@ function hostAppMiss(task: CompiledTask, hostAppId: string): string {
   return task.unreviewedHostApps?.includes(hostAppId) === true
     ? `host app ${hostAppId} has not approved version ${task.version} in an audit: a binding audit is needed`
     : `host app ${hostAppId} is not targeted`;
+}
+
+/** Why an account the client sent did not count (explain only). */
+function unverifiedNote(client: ClientContext): string {
+  return client.account && verifiedAccountOf(client) === undefined ? ` (account ${client.account} is not verified: account targets need a user assertion from the host app)` : "";
 }
 
 function versionCondition(
@@ -223,8 +243,10 @@ export function isTaskEligible(task: CompiledTask, client: ClientContext, geo: G
   if (task.countries !== null && !listRuleAllows(task.countries, LOWER_COUNTRY.of(geo.country))) return false;
   if (task.regions !== null && !listRuleAllows(task.regions, LOWER_REGION.of(geo.region))) return false;
   if (task.cities !== null && !listRuleAllows(task.cities, LOWER_CITY.of(geo.city))) return false;
+  // Issue 10: only an account the host app vouched for; counted by that account.
+  if (task.verifiedOnly === true && verifiedAccountOf(client) === undefined) return false;
   if (task.percentageBp !== null || task.userCap !== null) {
-    const userKey = LAST_USER_KEY.of(client);
+    const userKey = task.verifiedOnly === true ? taskUserKey(task, client) : LAST_USER_KEY.of(client);
     if (userKey === undefined) return false;
     if (task.percentageBp !== null && rolloutBucket(task.id, userKey) >= task.percentageBp) return false;
   }

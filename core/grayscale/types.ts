@@ -46,6 +46,12 @@ export interface TaskDefinition {
   countries?: IncludeExclude;
   regions?: IncludeExclude;
   cities?: IncludeExclude;
+  /**
+   * Issue 10: admit only clients whose account the host app vouched for (a verified user
+   * assertion), counted and hashed by that account, so invented GUIDs cannot drain the cap.
+   * Absent = false.
+   */
+  verifiedOnly?: boolean;
 }
 
 /**
@@ -106,6 +112,8 @@ export interface CompiledTask {
    * `hostApps`; their clients never get the task's version, admission ticket or not.
    */
   unreviewedHostApps?: string[];
+  /** present (true) only for verified-only tasks; absent in snapshots compiled before it existed */
+  verifiedOnly?: true;
 }
 
 /** Where the client is, from the edge's own `request.cf` (never from the client's body). */
@@ -123,6 +131,7 @@ export type ConditionName =
   | "platform"
   | "os_version"
   | "target"
+  | "verified_user"
   | "network"
   | "brand"
   | "model"

@@ -10,6 +10,7 @@ import * as z from "zod/mini";
 import type { ClientContext } from "../../core/decide";
 import { ApiError } from "../../core/errors";
 import { validationError } from "../../core/contracts/validation";
+import { MAX_ASSERTION_LENGTH } from "../../core/assertion";
 import { isSemver, parseLooseVersion } from "../../core/semver";
 
 // zod/mini ships no messages by default; the error shape names them (`issues[].message`).
@@ -26,6 +27,8 @@ const LooseVersionSchema = z.string().check(
 const ClientTextSchema = (max: number) => z.string().check(z.minLength(1), z.maxLength(max), z.regex(/^[^\x00-\x1f\x7f-\x9f]+$/, "must not contain control characters"));
 const SemverSchema = z.string().check(z.maxLength(20), z.refine(isSemver, "must be a semantic version MAJOR.MINOR.PATCH, e.g. 1.2.0"));
 const TicketSchema = z.string().check(z.minLength(1), z.maxLength(MAX_TICKET_LENGTH), z.regex(/^[A-Za-z0-9_.-]+$/, "must be an admission ticket as issued by check"));
+/** A host-app user assertion (core/assertion.ts): shape only; the edge verifies it (edge-worker/src/assertions.ts). */
+const AssertionSchema = z.string().check(z.minLength(1), z.maxLength(MAX_ASSERTION_LENGTH), z.regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, "must be a compact JWS (header.claims.signature)"));
 
 /** `POST /v1/check` body; unknown keys are refused (a typo must not silently change the answer). */
 export const CheckRequestSchema = z.strictObject({
@@ -43,6 +46,7 @@ export const CheckRequestSchema = z.strictObject({
   installedVersion: z.optional(SemverSchema),
   baseLibraryVersion: z.optional(LooseVersionSchema),
   trial: z.optional(z.boolean()),
+  assertion: z.optional(AssertionSchema),
   tickets: z.optional(z.array(TicketSchema).check(z.maxLength(MAX_TICKETS))),
 });
 
@@ -115,13 +119,16 @@ function accepts(field: QueryField, value: unknown): boolean {
 
 /**
  * `GET /v1/check` may carry who the user is in this header instead of the URL: `guid`, `deviceId`,
- * `account` and each `ticket`, form-encoded like the query (tickets may be split between the two;
+ * `account` and each `ticket`, form-encoded like the query, and the host app's user `assertion`
+ * only here (docs/trust.md; refused in the query) (tickets may be split between the two;
  * any other field at most once across both). URLs end up in request logs, analytics and proxies;
  * a header is not logged by default. The reference client sends them here. A POST carries them
  * in its body and is refused with this header, rather than ignoring it.
  */
 export const USER_HEADER = "x-graycast-user";
-const USER_FIELDS: ReadonlySet<string> = new Set(["guid", "deviceId", "account", "ticket"]);
+/** Answer header saying what became of the request's user assertion (docs/trust.md). */
+export const ASSERTION_STATUS_HEADER = "x-graycast-assertion";
+const USER_FIELDS: ReadonlySet<string> = new Set(["guid", "deviceId", "account", "ticket", "assertion"]);
 const FORM_ENCODED = /^[\x21-\x7e]*$/;
 
 /**
@@ -163,7 +170,9 @@ class CheckForm {
         const split = eq >= 0 && eq < end;
         const name = decodeQueryPart(text.slice(start, split ? eq : end));
         const value = split ? decodeQueryPart(text.slice(eq + 1, end)) : "";
-        if (only !== null && !only.has(name)) throw queryIssue(name, `not allowed in ${USER_HEADER} (only guid, deviceId, account and ticket)`);
+        if (only !== null && !only.has(name)) throw queryIssue(name, `not allowed in ${USER_HEADER} (only guid, deviceId, account, ticket and assertion)`);
+        // A bearer credential in a URL ends up in logs and proxies: the header or a POST body only.
+        if (only === null && name === "assertion") throw queryIssue(name, `a user assertion travels in the ${USER_HEADER} header (or a POST body), never in the URL`);
         this.#add(name, value);
       }
       start = end + 1;
@@ -213,9 +222,9 @@ function decodeQueryPart(part: string): string {
 }
 
 /** Splits a check request into the client's facts (what the domain decides on) and its tickets. */
-export function splitCheckRequest(request: CheckRequest): { client: ClientContext; tickets: string[] } {
-  const { tickets = [], ...client } = request;
-  return { client, tickets };
+export function splitCheckRequest(request: CheckRequest): { client: ClientContext; tickets: string[]; assertion: string | undefined } {
+  const { tickets = [], assertion, ...client } = request;
+  return { client, tickets, assertion };
 }
 
 const json = (schema: unknown) => ({ "application/json": { schema } });
@@ -252,7 +261,8 @@ function download(what: string, contentType: string, description?: string): Reco
  */
 function checkQueryParameters(): Record<string, unknown>[] {
   const { properties, required = [] } = componentOf(CheckRequestSchema) as { properties: Record<string, Record<string, unknown>>; required?: string[] };
-  return Object.entries(properties).map(([name, schema]) =>
+  // The assertion is refused in the URL: it travels only in the user header.
+  return Object.entries(properties).filter(([name]) => name !== "assertion").map(([name, schema]) =>
     name === "tickets"
       ? { name: "ticket", in: "query", required: false, style: "form", explode: true, description: "one admission ticket per parameter", schema }
       : { name, in: "query", required: required.includes(name), schema },
@@ -263,7 +273,16 @@ function checkQueryParameters(): Record<string, unknown>[] {
 export function edgeOpenApiDocument(): Record<string, unknown> {
   const checkDescription =
     "Every answer, including delisted / not bound / nothing released, is a signed manifest; clients must verify it against /.well-known/jwks.json.";
-  const checkAnswer = { description: "A signed manifest, and admission tickets to store when a grayscale task admitted the client", content: ref("CheckResponse") };
+  const checkAnswer = {
+    description: "A signed manifest, and admission tickets to store when a grayscale task admitted the client",
+    content: ref("CheckResponse"),
+    headers: {
+      [ASSERTION_STATUS_HEADER]: {
+        description: "Present when the request carried a user assertion: `verified`, or why it was ignored (malformed, unknown_key, bad_signature, wrong_issuer, wrong_audience, not_yet_valid, expired, lifetime_too_long); an ignored assertion leaves the account unverified, the answer is still given",
+        schema: { type: "string" },
+      },
+    },
+  };
   return {
     openapi: "3.1.0",
     info: { title: "Graycast edge API", version: "1.0.0", description: "Client API of the Graycast mini program delivery network." },
@@ -280,14 +299,14 @@ export function edgeOpenApiDocument(): Record<string, unknown> {
       "/v1/check": {
         get: {
           summary: "Decide which version this client runs (the request in the query)",
-          description: `${checkDescription} The POST body's fields, form-encoded: \`ticket\` once per admission ticket, \`trial=true|false\`, any other parameter at most once; unknown parameters are refused. Same answer as POST. Who the user is (guid, deviceId, account, ticket) may go in the \`${USER_HEADER}\` header, form-encoded the same way, instead of the URL: URLs end up in request logs, headers are not logged by default. The reference client does so.`,
+          description: `${checkDescription} The POST body's fields, form-encoded: \`ticket\` once per admission ticket, \`trial=true|false\`, any other parameter at most once; unknown parameters are refused. Same answer as POST. Who the user is (guid, deviceId, account, ticket) may go in the \`${USER_HEADER}\` header, form-encoded the same way, instead of the URL: URLs end up in request logs, headers are not logged by default. The reference client does so. A host-app user \`assertion\` (docs/trust.md) travels only in that header: in the query it is refused with 400.`,
           parameters: [
             ...checkQueryParameters(),
-            { name: USER_HEADER, in: "header", required: false, description: "guid, deviceId, account and ticket (repeated), form-encoded like the query; each at most once across query and header", schema: { type: "string", maxLength: QUERY_LIMIT } },
+            { name: USER_HEADER, in: "header", required: false, description: "guid, deviceId, account, ticket (repeated) and assertion (a host-app user assertion, only here), form-encoded like the query; each at most once across query and header", schema: { type: "string", maxLength: QUERY_LIMIT } },
           ],
           responses: {
             200: checkAnswer,
-            400: error(`Malformed or invalid query or ${USER_HEADER}: an unknown or repeated parameter, a field the header may not carry, a broken percent-escape or an invalid value (issues name the parameter, \`tickets.N\` the N-th ticket)`),
+            400: error(`Malformed or invalid query or ${USER_HEADER}: an unknown or repeated parameter, a field the header may not carry, an assertion in the query, a broken percent-escape, an invalid value (issues name the parameter, \`tickets.N\` the N-th ticket), or an account / deviceId that differs from the verified assertion's`),
             404: error("No such mini program"),
             414: error(`Query over ${QUERY_LIMIT / 1024} KiB`),
           },
@@ -298,7 +317,7 @@ export function edgeOpenApiDocument(): Record<string, unknown> {
           requestBody: { required: true, content: ref("CheckRequest") },
           responses: {
             200: checkAnswer,
-            400: error("Malformed or invalid request"),
+            400: error("Malformed or invalid request, or an account / deviceId that differs from the verified assertion's"),
             404: error("No such mini program"),
             413: error("Request body over 16 KiB"),
             415: error("Body is not JSON"),
@@ -323,5 +342,6 @@ export function edgeOpenApiDocument(): Record<string, unknown> {
 
 // Compile-time check that the wire schema (minus transport fields) and the domain type describe the same thing.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const checkRequestMatchesClientContext: Same<Omit<CheckRequest, "tickets">, ClientContext> = true;
+// `verifiedAccount` is the edge's finding, never the client's word: the wire has no such field.
+const checkRequestMatchesClientContext: Same<Omit<CheckRequest, "tickets" | "assertion">, Omit<ClientContext, "verifiedAccount">> = true;
 void checkRequestMatchesClientContext;

@@ -8,7 +8,8 @@
  *    conditions or the phase say now (seed: admitted users keep it), with no Durable Object call;
  * 2. a sticky-only task (suspended, or ended by manual / end time / cap) takes no new users;
  *    only a client already running its version without a ticket is looked up (`isAdmitted`);
- * 3. otherwise the task's rules must all hold; whitelist membership is looked up only when every
+ * 3. otherwise the task's rules must all hold (a verified-only task: a verified account, which is
+ *    then the user key its counter and tickets know the user by); whitelist membership is looked up only when every
  *    other rule holds (Bloom filter in isolate memory; one R2 shard read on a Bloom positive;
  *    never a Durable Object or D1);
  * 4. an uncapped task is then chosen; a capped one admits the user from this isolate's lease of
@@ -20,7 +21,7 @@
  */
 import { decideVersion, type ClientContext, type GrayscaleChoice } from "../../core/decide";
 import { targetMatches, targetValue } from "../../core/grayscale/match";
-import { isTaskEligible, userKeyOf } from "../../core/grayscale/rules";
+import { isTaskEligible, taskUserKey, userKeyOf } from "../../core/grayscale/rules";
 import type { CompiledTask, Geo, WhitelistRef } from "../../core/grayscale/types";
 import { compareVersions } from "../../core/semver";
 import type { Snapshot } from "../../core/snapshot";
@@ -137,7 +138,9 @@ class Walk {
    * back (null when the client has no user key to bind one to).
    */
   async decide(task: CompiledTask): Promise<string | null | undefined> {
-    const { client, userKey, tickets } = this;
+    const { client, tickets } = this;
+    // A verified-only task knows its users by their verified account (issue 10), not by GUID.
+    const userKey = task.verifiedOnly === true ? taskUserKey(task, client) : this.userKey;
     if (task.userCap !== null && this.deps.leases !== undefined) retryLeaseReports(task.id, this.now, this.deps.leases);
     if (userKey !== undefined) {
       const held = await tickets.valid(task, userKey);

@@ -1,5 +1,5 @@
 // Shared by `npm start` and `npm run demo`: where local state lives and the demo accounts.
-import { generateKeyPairSync, pbkdf2Sync, randomBytes } from "node:crypto";
+import { createPrivateKey, generateKeyPairSync, pbkdf2Sync, randomBytes, sign } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -20,6 +20,34 @@ export const DEMO_USERS = [
 ];
 export const DEMO_TEAM = { id: "team_demo_acme", name: "Acme" };
 export const DEMO_HOST_APP = { id: "ha_demo_superapp", name: "SuperApp" };
+/** The demo mini program's trial tester (an account of the demo host app). */
+export const DEMO_TESTER = "tester-001";
+
+/**
+ * The demo host app's user-assertion key (docs/trust.md): the private JWK plays the host app's
+ * server and stays in `.graycast/host-app-key.json` (git-ignored, mode 600) with the `kid` the
+ * control plane assigned; only the public `x` is registered. Undefined until `npm start` made it.
+ */
+export const HOST_APP_KEY_FILE = join(ROOT, ".graycast", "host-app-key.json");
+export function readHostAppKey() {
+  return existsSync(HOST_APP_KEY_FILE) ? JSON.parse(readFileSync(HOST_APP_KEY_FILE, "utf8")) : undefined;
+}
+export function newHostAppKey() {
+  return generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" });
+}
+export function saveHostAppKey(jwk) {
+  mkdirSync(join(ROOT, ".graycast"), { recursive: true });
+  writeFileSync(HOST_APP_KEY_FILE, JSON.stringify(jwk, null, 2), { mode: 0o600 });
+}
+
+/** A user assertion as the host app's server mints it: compact EdDSA JWS, node:crypto only. */
+export function mintUserAssertion(jwk, { iss = DEMO_HOST_APP.id, sub, did, lifetimeSeconds = 600 }) {
+  const b64 = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  const iat = Math.floor(Date.now() / 1000);
+  const input = `${b64({ alg: "EdDSA", kid: jwk.kid })}.${b64({ iss, sub, ...(did ? { did } : {}), aud: "graycast", iat, exp: iat + lifetimeSeconds })}`;
+  const key = createPrivateKey({ key: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, d: jwk.d }, format: "jwk" });
+  return `${input}.${sign(null, Buffer.from(input), key).toString("base64url")}`;
+}
 
 /** Same format as control-plane/src/auth/password.ts. */
 export function hashPassword(password) {

@@ -11,6 +11,7 @@ import { compileTask, type TaskStatus } from "../../core/grayscale/lifecycle";
 import type { CompiledTask, TargetKind, TaskDefinition, WhitelistRef } from "../../core/grayscale/types";
 import { buildWhitelist, shardText, type BuiltWhitelist } from "../../core/grayscale/whitelist-build";
 import type { GrayscaleCounter } from "../../durable-objects/grayscale-counter";
+import { edgeTestKey, snapshotKeyOf } from "./assertions";
 
 /** The test env is typed loosely (all Workers' bindings); the edge sees these. */
 export const edgeEnv = env as unknown as Cloudflare.EdgeEnv;
@@ -54,10 +55,14 @@ export function packageRef(seed: string, size = 1000): PackageRef {
 
 export const HOST_APP = "ha_testhostapp01";
 
-/** Compiles and writes a snapshot; defaults describe a listed app bound to HOST_APP. */
+/**
+ * Compiles and writes a snapshot; defaults describe a listed app bound to HOST_APP, whose user
+ * assertions the test key verifies (support/assertions.ts `userAssertion`).
+ */
 export async function putSnapshot(source: Partial<SnapshotSource> & { appId: string }): Promise<Snapshot> {
+  const hostAppKeys = { [HOST_APP]: [snapshotKeyOf(await edgeTestKey())] };
   const snapshot = compileSnapshot(
-    { revision: 1, listed: true, hostApps: [HOST_APP], online: null, trial: null, ...source },
+    { revision: 1, listed: true, hostApps: [HOST_APP], online: null, trial: null, hostAppKeys, ...source },
     Date.now(),
   );
   await edgeEnv.PACKAGES.put(snapshotKey(snapshot.appId), JSON.stringify(snapshot));

@@ -47,6 +47,8 @@ export interface TaskInputWire {
   countries?: IncludeExclude | null | undefined;
   regions?: IncludeExclude | null | undefined;
   cities?: IncludeExclude | null | undefined;
+  /** admit only users whose account the host app vouched for (docs/trust.md) */
+  verifiedOnly?: boolean | undefined;
 }
 
 export type TaskPatchWire = Partial<TaskInputWire>;
@@ -107,6 +109,7 @@ export function toTaskDefinition(input: TaskInputWire): TaskDefinition {
     const list = cleanList(input[key]);
     if (list) def[key] = list;
   }
+  if (input.verifiedOnly === true) def.verifiedOnly = true;
   return def;
 }
 
@@ -127,6 +130,7 @@ const PATCH_FIELD: Record<keyof TaskInputWire, keyof TaskDefinition> = {
   countries: "countries",
   regions: "regions",
   cities: "cities",
+  verifiedOnly: "verifiedOnly",
 };
 
 /** TaskDefinition field -> its wire name (for `editableFields` in responses and refusals). */
@@ -175,6 +179,7 @@ export function definitionToWire(def: TaskDefinition) {
     countries: def.countries ?? null,
     regions: def.regions ?? null,
     cities: def.cities ?? null,
+    verifiedOnly: def.verifiedOnly === true,
   };
 }
 

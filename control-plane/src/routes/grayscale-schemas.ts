@@ -79,6 +79,10 @@ const taskFields = {
   countries: IncludeExcludeSchema.nullable().optional(),
   regions: IncludeExcludeSchema.nullable().optional(),
   cities: IncludeExcludeSchema.nullable().optional(),
+  verifiedOnly: z
+    .boolean()
+    .optional()
+    .openapi({ description: "admit only clients whose account the host app vouched for with a user assertion, counted by that account (docs/trust.md); a capped task's slots then cannot be taken by invented GUIDs" }),
 };
 
 export const CreateTaskSchema = z.object(taskFields).strict().openapi("CreateGrayscaleTask");
@@ -118,6 +122,7 @@ export const TaskSchema = z
     countries: IncludeExcludeSchema.nullable(),
     regions: IncludeExcludeSchema.nullable(),
     cities: IncludeExcludeSchema.nullable(),
+    verifiedOnly: z.boolean(),
     whitelists: z.array(WhitelistSummarySchema),
     editableFields: z.array(z.string()).openapi({ description: "fields PATCH may change in the current state" }),
     createdBy: z.string(),

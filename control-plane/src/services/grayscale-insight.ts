@@ -4,11 +4,13 @@
  * "why does this client get this version" explanation (G7). Neither admits anyone.
  */
 import type { ClientContext, Decision, GrayscaleChoice } from "../../../core/decide";
-import { decideVersion } from "../../../core/decide";
+import { decideVersion, verifiedAccountOf } from "../../../core/decide";
+import { ASSERTION_REFUSAL_TEXT, clientWithVerifiedUser, keysOfHostApp, verifyUserAssertion } from "../../../core/assertion";
 import { notFound } from "../../../core/errors";
-import { userKeyOf } from "../../../core/grayscale/rules";
+import { targetValue } from "../../../core/grayscale/match";
+import { taskUserKey, userKeyOf } from "../../../core/grayscale/rules";
 import { rankTasks } from "../../../core/grayscale/select";
-import type { CompiledTask, Geo, TargetKind, TaskVerdict } from "../../../core/grayscale/types";
+import type { CompiledTask, Geo, TaskVerdict } from "../../../core/grayscale/types";
 import { releaseFor } from "../../../core/snapshot";
 import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
@@ -52,11 +54,6 @@ export async function taskProgress(db: Db, counters: DurableObjectNamespace, act
   };
 }
 
-/** The client's value of one target kind. */
-function valueOf(client: ClientContext, kind: TargetKind): string | undefined {
-  return kind === "guid" ? client.guid : kind === "deviceId" ? client.deviceId : client.account;
-}
-
 type Outcome = "chosen" | "kept" | "cap_reached" | "not_eligible" | "sticky_not_admitted" | "sticky_unknown" | "not_considered" | "not_reviewed";
 
 const OUTCOME_TEXT: Record<Outcome, string> = {
@@ -76,15 +73,36 @@ const OUTCOME_TEXT: Record<Outcome, string> = {
  * every condition (core `rankTasks`), counters read but never written, then core
  * `decideVersion`.
  */
-export async function explainClient(db: Db, bucket: R2Bucket, counters: DurableObjectNamespace, actor: Actor, appId: string, client: ClientContext, geo: Geo) {
+export async function explainClient(
+  db: Db,
+  bucket: R2Bucket,
+  counters: DurableObjectNamespace,
+  actor: Actor,
+  appId: string,
+  claimed: ClientContext,
+  geo: Geo,
+  identity: { assertion: string } | { verifiedAccount: boolean } = { verifiedAccount: false },
+) {
   await requireMiniProgram(db, actor, appId, READ_ROLES);
   const now = Date.now();
   const snapshot = await compileCurrentSnapshot(db, appId, now);
   if (!snapshot) throw notFound("mini program");
 
+  // Who the user is, as the edge would judge it (edge-worker/src/routes/check.ts), with the keys
+  // the current state compiles to.
+  let client: ClientContext = { ...claimed, verifiedAccount: false };
+  let assertionStatus: string | null = null;
+  if ("assertion" in identity) {
+    const result = await verifyUserAssertion(identity.assertion, claimed.hostAppId, keysOfHostApp(snapshot.hostAppKeys, claimed.hostAppId), now);
+    if (result.ok) client = clientWithVerifiedUser(claimed, result);
+    assertionStatus = result.ok ? "verified" : result.reason;
+  } else if (identity.verifiedAccount) client = { ...claimed, verifiedAccount: true };
+  const user = describeUser(client, assertionStatus);
+
   const membership = new Map<string, boolean>();
   for (const ref of snapshot.tasks.flatMap((t) => t.targets?.whitelists ?? [])) {
-    const value = valueOf(client, ref.kind);
+    // The edge's own rule: an account is looked up only when verified.
+    const value = targetValue(client, ref.kind);
     membership.set(ref.id, value !== undefined && (await whitelistHas(bucket, ref, value)));
   }
   const verdicts = rankTasks(snapshot.tasks, client, geo, now, (ref) => membership.get(ref.id) ?? false);
@@ -101,7 +119,7 @@ export async function explainClient(db: Db, bucket: R2Bucket, counters: DurableO
       ? { outcome: "not_reviewed" as const, counter: null }
       : choice
         ? { outcome: "not_considered" as const, counter: null }
-        : await outcomeOf(task, verdict, counters, userKey);
+        : await outcomeOf(task, verdict, counters, taskUserKey(task, client));
     if (outcome === "chosen" || outcome === "kept") choice = { taskId: task.id, version: task.version, package: task.package };
     tasks.push({ taskId: verdict.taskId, name: names.get(verdict.taskId) ?? null, version: verdict.version, phase: task.phase, eligible: verdict.eligible, stickyOnly: verdict.stickyOnly, outcome, why: OUTCOME_TEXT[outcome], counter, conditions: verdict.conditions });
   }
@@ -114,6 +132,7 @@ export async function explainClient(db: Db, bucket: R2Bucket, counters: DurableO
     onlineVersion: snapshot.online?.version ?? null,
     hostAppRelease: releaseFor(snapshot, client.hostAppId)?.version ?? null,
     userKey: userKey ?? null,
+    user,
     decision: {
       status: decision.status,
       reason: decision.reason,
@@ -123,6 +142,17 @@ export async function explainClient(db: Db, bucket: R2Bucket, counters: DurableO
     },
     tasks,
   };
+}
+
+/** Who the edge takes the user to be, in words (docs/trust.md). */
+function describeUser(client: ClientContext, assertionStatus: string | null) {
+  const account = client.account ?? null;
+  const verified = verifiedAccountOf(client) !== undefined;
+  const refused = assertionStatus !== null && assertionStatus !== "verified" ? ASSERTION_REFUSAL_TEXT[assertionStatus as keyof typeof ASSERTION_REFUSAL_TEXT] : undefined;
+  const why = verified
+    ? `account ${account} is vouched for by host app ${client.hostAppId}: trial versions, account targets and verified-only tasks apply`
+    : `${refused !== undefined ? `the user assertion is ignored (${refused}); ` : ""}${account !== null ? `account ${account} is not verified` : "no account"}: no trial version, no account target, no verified-only task`;
+  return { account, verified, assertion: assertionStatus, why };
 }
 
 /**

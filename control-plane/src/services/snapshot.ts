@@ -19,18 +19,21 @@ import type { Db } from "../db/client";
 import { bindings, miniPrograms, releases, trialTesters, versions } from "../db/schema";
 import { approvalsOf, hostAppReleasesOf } from "./audit-scope";
 import { compiledTasksOf } from "./grayscale-store";
+import { verificationKeysOf } from "./host-app-keys";
 import { attachIncrements, packageRefOf } from "./package-ref";
 
 async function loadSource(db: Db, appId: string, revision: number, now: number): Promise<SnapshotSource | undefined> {
   const mp = await db.select().from(miniPrograms).where(eq(miniPrograms.id, appId)).get();
   if (!mp) return undefined;
-  const [bound, onlineVersion, lastRelease, devVersion, testers, tasks] = await Promise.all([
+  const [bound, onlineVersion, lastRelease, devVersion, testers, tasks, hostAppKeys] = await Promise.all([
     db.select({ hostAppId: bindings.hostAppId }).from(bindings).where(and(eq(bindings.miniProgramId, appId), eq(bindings.status, "approved"))).all(),
     mp.onlineVersionId ? db.select().from(versions).where(eq(versions.id, mp.onlineVersionId)).get() : undefined,
     db.select().from(releases).where(eq(releases.miniProgramId, appId)).orderBy(sql`${releases.releasedAt} desc`, sql`rowid desc`).limit(1).get(),
     db.select().from(versions).where(and(eq(versions.miniProgramId, appId), sql`${versions.status} in ('development','in_audit','rejected')`)).orderBy(sql`${versions.createdAt} desc`).limit(1).get(),
     db.select({ account: trialTesters.account }).from(trialTesters).where(eq(trialTesters.miniProgramId, appId)).all(),
     compiledTasksOf(db, appId, now),
+    // Issue 10: the keys that verify user assertions of each bound host app.
+    verificationKeysOf(db, appId, now),
   ]);
   const ref = (v: typeof versions.$inferSelect): PackageRef => packageRefOf(v);
   const source: SnapshotSource = {
@@ -51,6 +54,7 @@ async function loadSource(db: Db, appId: string, revision: number, now: number):
         ? { version: devVersion.version, package: ref(devVersion), pagePath: mp.trialPagePath, testers: testers.map((t) => t.account) }
         : null,
     tasks,
+    hostAppKeys,
   };
   // Audit scope: bound host apps that have not approved the online version get their own release.
   const hostAppReleases = await hostAppReleasesOf(db, appId, source.hostApps, source.online, await approvalsOf(db, appId));

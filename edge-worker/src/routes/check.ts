@@ -10,7 +10,9 @@ import { buildManifestClaims } from "../../../core/manifest";
 import { type EdgeBindings, counterNamespace, readNumberVar } from "../env";
 import { readGeo } from "../geo";
 import { answerKey, bodyWithTickets, cachedAnswer, rememberAnswer, type Answer } from "../answer-cache";
-import { CheckRequestSchema, USER_HEADER, checkRequestFromQuery, splitCheckRequest } from "../contracts";
+import { ASSERTION_STATUS_HEADER, CheckRequestSchema, USER_HEADER, checkRequestFromQuery, splitCheckRequest } from "../contracts";
+import { clientWithVerifiedUser, keysOfHostApp } from "../../../core/assertion";
+import { checkAssertion } from "../assertions";
 import { NO_GRAYSCALE, chooseGrayscale, type GrayscaleDeps } from "../grayscale";
 import { LEASE_TTL_MS, MAX_LEASE, MAX_LEASE_TTL_MS, MIN_LEASE_TTL_MS, type GrayscaleCounter } from "../../../durable-objects/grayscale-counter";
 import { decisionKey } from "../package-keys";
@@ -74,16 +76,27 @@ function queryOf(url: string): string {
  * `request.url`, read once by the caller.
  */
 export async function answerCheck(request: Request, url: string, env: EdgeBindings, ctx: ExecutionContext): Promise<Response> {
-  const { client, tickets: presented } = splitCheckRequest(
+  const { client: claimed, tickets: presented, assertion } = splitCheckRequest(
     request.method === "GET" ? checkRequestFromQuery(queryOf(url), request.headers.get(USER_HEADER)) : await checkRequestFromBody(request),
   );
   const now = Date.now();
   const ttlMs = readNumberVar(env.SNAPSHOT_TTL_MS, DEFAULT_SNAPSHOT_TTL_MS);
   // Every await below is skipped when its answer is already in hand (a fresh snapshot, no
   // grayscale task, an answer already signed in this window): the common case.
-  const cached = snapshotCache.peek(client.appId, ttlMs, now);
-  const snapshot = cached !== undefined ? cached : await snapshotCache.get(env.PACKAGES, client.appId, ttlMs, now);
+  const cached = snapshotCache.peek(claimed.appId, ttlMs, now);
+  const snapshot = cached !== undefined ? cached : await snapshotCache.get(env.PACKAGES, claimed.appId, ttlMs, now);
   if (!snapshot) throw notFound("mini program");
+
+  // Who the user is: what the client says, unless the host app vouched for it (docs/trust.md).
+  // Checks without an assertion (the common case) skip this entirely.
+  let client: ClientContext = claimed;
+  let assertionStatus: string | undefined;
+  if (assertion !== undefined) {
+    const result = await checkAssertion(assertion, claimed.hostAppId, keysOfHostApp(snapshot.hostAppKeys, claimed.hostAppId), now);
+    // An assertion that does not verify is ignored (the account stays unverified): never stuck.
+    if (result.ok) client = clientWithVerifiedUser(claimed, result);
+    assertionStatus = result.ok ? "verified" : result.reason;
+  }
 
   const grayscale =
     snapshot.tasks && snapshot.tasks.length > 0
@@ -98,12 +111,16 @@ export async function answerCheck(request: Request, url: string, env: EdgeBindin
   const key = answerKey(decision, client, ttlSeconds, origin);
   const answer = cachedAnswer(snapshot, key, windowStart, secret) ?? (await buildAnswer({ env, snapshot, decision, client, origin, windowStart, ttlSeconds, key }));
   // The answer depends on the client and changes with every publish: no shared cache may keep it.
-  return new Response(grayscale.tickets.length === 0 ? answer.body : bodyWithTickets(answer, grayscale.tickets), { headers: CHECK_HEADERS });
+  const body = grayscale.tickets.length === 0 ? answer.body : bodyWithTickets(answer, grayscale.tickets);
+  if (assertionStatus === undefined) return new Response(body, { headers: CHECK_HEADERS });
+  const headers = new Headers(CHECK_HEADERS);
+  headers.set(ASSERTION_STATUS_HEADER, assertionStatus);
+  return new Response(body, { headers });
 }
 
 /** A POST check: the JSON body; the GET form's user header would be silently ignored here, so it is refused. */
 async function checkRequestFromBody(request: Request) {
-  if (request.headers.get(USER_HEADER) !== null) throw new ApiError("bad_request", `${USER_HEADER} is for GET checks: a POST carries guid, deviceId, account and tickets in its body`);
+  if (request.headers.get(USER_HEADER) !== null) throw new ApiError("bad_request", `${USER_HEADER} is for GET checks: a POST carries guid, deviceId, account, assertion and tickets in its body`);
   return parseJsonRequest(request, CheckRequestSchema);
 }
 
