@@ -10,6 +10,7 @@ import { eq } from "drizzle-orm";
 import { createDb } from "../control-plane/src/db/client";
 import { hostAppKeys } from "../control-plane/src/db/schema";
 import { republishBoundApps } from "../control-plane/src/services/host-app-keys";
+import { bumpHostAppSnapshotRevisions } from "../control-plane/src/services/snapshot";
 import { MAX_ASSERTION_LIFETIME_SECONDS } from "../core/assertion";
 import type { ManifestClaims } from "../core/manifest";
 import { testEnv } from "./env";
@@ -138,7 +139,7 @@ describe("trial versions need a verified tester", () => {
     expect((await storedSnapshot(appId)).hostAppKeys[world.host1]).toContainEqual({ kid: old.kid, x: old.x, notAfter: retired.verifiesUntil });
     // Two hours later (the retirement moved back in D1), a republish drops the key.
     const db = createDb(testEnv.DB);
-    await db.update(hostAppKeys).set({ retiredAt: Date.now() - 2 * 3_600_000 }).where(eq(hostAppKeys.id, old.kid)).run();
+    await db.batch([db.update(hostAppKeys).set({ retiredAt: Date.now() - 2 * 3_600_000 }).where(eq(hostAppKeys.id, old.kid)), bumpHostAppSnapshotRevisions(db, world.host1)]);
     await republishBoundApps(db, testEnv.PACKAGES, world.host1);
     const after = await getCheck(clientOf(appId, { trial: true }), { assertion: token });
     expect(after.claims.reason).toBe("online");
