@@ -385,26 +385,52 @@ describe("readLimitedBody", () => {
     expect(await readLimitedBody(streamOf(chunks), 3000)).toEqual(join(chunks));
   });
 
-  it("stops reading and cancels the stream as soon as the limit is passed", async () => {
+  it("keeps nothing past the limit and drains the rest, so the 413 reaches the client", async () => {
     let pulls = 0;
-    let cancelled: unknown = null;
-    // 64 KiB in 1 KiB chunks: a reader that ignored the limit would read it all and resolve.
-    const long = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        pulls++;
-        controller.enqueue(new Uint8Array(1024));
-        if (pulls === 64) controller.close();
+    let cancelled = false;
+    // 64 KiB in 1 KiB chunks: the refusal comes after the whole body was read and dropped.
+    const long = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          pulls++;
+          controller.enqueue(new Uint8Array(1024));
+          if (pulls === 64) controller.close();
+        },
+        cancel() {
+          cancelled = true;
+        },
       },
-      cancel(reason) {
-        cancelled = reason ?? "cancelled";
-      },
-    });
+      { highWaterMark: 0 },
+    );
     const error = await refusal(readLimitedBody(long, 3000));
     expect(error.code).toBe("payload_too_large");
     expect(error.status).toBe(413);
     expect(error.message).toBe("the package is larger than 3000 bytes");
-    expect(cancelled).not.toBeNull();
-    expect(pulls).toBeLessThanOrEqual(6);
+    expect(pulls).toBe(64);
+    expect(cancelled).toBe(false);
+  });
+
+  it("stops draining an endless body at the discard limit and cancels it", async () => {
+    let pulls = 0;
+    let cancelled = false;
+    const endless = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          pulls++;
+          controller.enqueue(new Uint8Array(1024));
+        },
+        cancel() {
+          cancelled = true;
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const error = await refusal(readLimitedBody(endless, 3000, 16 * 1024));
+    expect(error.code).toBe("payload_too_large");
+    expect(cancelled).toBe(true);
+    // 16 KiB drained in all, give or take the chunk that crossed the line.
+    expect(pulls).toBeGreaterThanOrEqual(16);
+    expect(pulls).toBeLessThanOrEqual(18);
   });
 
   it("refuses a missing or empty body", async () => {

@@ -5,7 +5,7 @@
  * actually come out of the inflater, never on the sizes the archive declares.
  */
 import { Inflate } from "fflate";
-import { crc32Final, crc32Update, readCapped } from "../../../core/bytes";
+import { crc32Final, crc32Update, readRequestBody } from "../../../core/bytes";
 import { ApiError } from "../../../core/errors";
 import { sha256Hex } from "./encoding";
 
@@ -51,15 +51,14 @@ const RATIO_EXEMPT_BYTES = MiB;
 const INFLATE_STEP = 4 * 1024;
 
 /**
- * Reads a request body chunk by chunk and stops as soon as more than `maxBytes` arrived
- * (Content-Length is not trusted). Throws `payload_too_large` on overflow (after cancelling the
- * stream) and `bad_package` for a missing or empty body.
+ * Reads a request body chunk by chunk, keeping at most `maxBytes` (Content-Length is not
+ * trusted), with the one limited reader of core/bytes.ts. Throws `payload_too_large` on overflow
+ * (after draining the rest, so the refusal reaches the client) and `bad_package` for a missing
+ * or empty body.
  */
-export async function readLimitedBody(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array> {
+export async function readLimitedBody(body: ReadableStream<Uint8Array> | null, maxBytes: number, discardLimit?: number): Promise<Uint8Array> {
   if (!body) throw new ApiError("bad_package", "the package is empty");
-  const bytes = await readCapped(body, maxBytes, () => {
-    throw new ApiError("payload_too_large", `the package is larger than ${formatBytes(maxBytes)}`);
-  });
+  const bytes = await readRequestBody(body, maxBytes, () => new ApiError("payload_too_large", `the package is larger than ${formatBytes(maxBytes)}`), discardLimit);
   if (bytes.byteLength === 0) throw new ApiError("bad_package", "the package is empty");
   return bytes;
 }
