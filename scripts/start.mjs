@@ -5,13 +5,13 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { admin, login, uploadVersion } from "./lib/api.mjs";
-import { ADMIN_PORT, ADMIN_URL, DEMO_HOST_APP, DEMO_TEAM, DEMO_USERS, EDGE_PORT, EDGE_URL, ROOT, STATE_DIR, ensureDevVars, readState, seedSql, writeState } from "./lib/local.mjs";
+import { ADMIN_PORT, ADMIN_URL, DEMO_HOST_APP, DEMO_TEAM, DEMO_USERS, EDGE_PORT, EDGE_URL, ROOT, STATE_DIR, ensureDevVars, localWranglerEnv, readState, seedSql, writeState } from "./lib/local.mjs";
 
 const wrangler = join(ROOT, "node_modules", ".bin", "wrangler");
 const log = (msg) => console.log(`[graycast] ${msg}`);
 
 function runOrDie(args) {
-  const r = spawnSync(wrangler, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+  const r = spawnSync(wrangler, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", env: localWranglerEnv() });
   if (r.status !== 0) {
     console.error(r.stdout, r.stderr);
     process.exit(1);
@@ -27,11 +27,12 @@ writeFileSync(seedFile, seedSql());
 runOrDie(["d1", "execute", "DB", "--local", "--env", "admin", "--persist-to", STATE_DIR, "--file", seedFile]);
 
 const children = [];
+let cronTimer;
 function startWorker(env, port, extra = []) {
   const child = spawn(wrangler, ["dev", "--env", env, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", STATE_DIR, "--show-interactive-dev-session=false", ...extra], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    env: localWranglerEnv(),
   });
   const prefix = `[${env}] `;
   const forward = (stream, out) => stream.on("data", (d) => out.write(String(d).split("\n").filter(Boolean).map((l) => prefix + l + "\n").join("")));
@@ -45,6 +46,7 @@ function startWorker(env, port, extra = []) {
 }
 
 function shutdown(code = 0) {
+  clearTimeout(cronTimer);
   for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
   process.exit(code);
 }
@@ -89,13 +91,34 @@ async function seedDemoMiniProgram() {
   return appId;
 }
 
+// ---- The cron, locally --------------------------------------------------------------------
+// Cron triggers do not fire under `wrangler dev`, so grayscale tasks would never end at their end
+// time or cap locally. The admin Worker runs with --test-scheduled, and this calls its scheduled
+// handler at the start of every minute, as the deployed "* * * * *" trigger does.
+function startCron() {
+  const tick = async () => {
+    try {
+      const res = await fetch(`${ADMIN_URL}/__scheduled?cron=*+*+*+*+*`);
+      if (!res.ok) log(`cron run answered HTTP ${res.status}`);
+    } catch (error) {
+      log(`cron run failed: ${error.message}`);
+    }
+  };
+  const schedule = () => {
+    cronTimer = setTimeout(() => tick().finally(schedule), 60_000 - (Date.now() % 60_000));
+  };
+  schedule();
+}
+// ---------------------------------------------------------------------------------------------
+
 log("starting the edge and control-plane Workers");
 // One after the other: two wrangler dev processes starting at the same instant can race for
 // the same local socket.
 startWorker("edge", EDGE_PORT, ["--var", "ALLOW_GEO_OVERRIDE:true"]);
 await waitHealthy(EDGE_URL);
-startWorker("admin", ADMIN_PORT, ["--var", `EDGE_BASE_URL:${EDGE_URL}`]);
+startWorker("admin", ADMIN_PORT, ["--var", `EDGE_BASE_URL:${EDGE_URL}`, "--test-scheduled"]);
 await waitHealthy(ADMIN_URL);
+startCron();
 const appId = await seedDemoMiniProgram();
 
 const users = DEMO_USERS.map((u) => `    ${u.email.padEnd(26)} ${u.password.padEnd(22)} ${u.platformAdmin ? "platform admin" : u.team ? `team ${DEMO_TEAM.name}: ${u.team}` : `host app ${DEMO_HOST_APP.name}: ${u.hostApp}`}`).join("\n");

@@ -98,7 +98,12 @@ app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
 });
 app.doc31("/openapi.json", {
   openapi: "3.1.0",
-  info: { title: "Graycast admin API", version: "1.0.0", description: "Control plane of the Graycast mini program delivery network." },
+  info: {
+    title: "Graycast admin API",
+    version: "1.0.0",
+    description:
+      "Control plane of the Graycast mini program delivery network. Request bodies, with or without Content-Length: JSON at most 256 KiB, packages 32 MiB, txt whitelists 64 MiB; a longer body gets 413 payload_too_large. Methods no route serves get 405 method_not_allowed with an Allow header.",
+  },
   security: [{ bearer: [] }],
 });
 app.get("/docs", swaggerUI({ url: "/openapi.json" }));
