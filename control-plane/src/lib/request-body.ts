@@ -33,7 +33,9 @@ export function limitJsonBodies(isUpload: (method: string, path: string) => bool
   const message = `request bodies are limited to ${JSON_BODY_LIMIT} bytes`;
   return async (c, next) => {
     const request = c.req.raw;
-    if (request.body === null || isUpload(request.method, c.req.path)) return next();
+    // No route reads the body of a GET or HEAD (a Request cannot even be rebuilt with one); the
+    // app's outermost middleware drains it.
+    if (request.method === "GET" || request.method === "HEAD" || request.body === null || isUpload(request.method, c.req.path)) return next();
     await refuseDeclaredLength(request, JSON_BODY_LIMIT, message);
     const bytes = await readRequestBody(request.body, JSON_BODY_LIMIT, () => new ApiError("payload_too_large", message));
     c.req.raw = new Request(request, { body: bytes });
