@@ -10,6 +10,7 @@ export type ErrorCode =
   | "unauthenticated" // no or invalid credentials
   | "forbidden" // authenticated, but the role does not allow it
   | "not_found"
+  | "method_not_allowed" // a method the Worker serves on no route (TRACE, CONNECT, ...); `Allow` lists the served ones
   | "conflict" // the request contradicts current state (a seed rule refuses it)
   | "payload_too_large"
   | "uri_too_long" // a query string over the route's limit (GET /v1/check)
@@ -28,7 +29,7 @@ export interface ErrorBody {
   error: { code: ErrorCode; message: string; issues?: ErrorIssue[] };
 }
 
-export function statusOf(code: ErrorCode): 400 | 401 | 403 | 404 | 409 | 413 | 414 | 415 | 422 | 429 | 500 {
+export function statusOf(code: ErrorCode): 400 | 401 | 403 | 404 | 405 | 409 | 413 | 414 | 415 | 422 | 429 | 500 {
   switch (code) {
     case "bad_request":
       return 400;
@@ -38,6 +39,8 @@ export function statusOf(code: ErrorCode): 400 | 401 | 403 | 404 | 409 | 413 | 4
       return 403;
     case "not_found":
       return 404;
+    case "method_not_allowed":
+      return 405;
     case "conflict":
       return 409;
     case "payload_too_large":

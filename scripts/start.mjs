@@ -5,14 +5,14 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { admin, login, uploadVersion } from "./lib/api.mjs";
-import { ADMIN_PORT, ADMIN_URL, DEMO_HOST_APP, DEMO_TEAM, DEMO_TESTER, DEMO_USERS, EDGE_PORT, EDGE_URL, ROOT, STATE_DIR, ensureDevVars, newHostAppKey, readHostAppKey, readState, saveHostAppKey, seedSql, writeState } from "./lib/local.mjs";
+import { ADMIN_PORT, ADMIN_URL, DEMO_HOST_APP, DEMO_TEAM, DEMO_TESTER, DEMO_USERS, EDGE_PORT, EDGE_URL, ROOT, STATE_DIR, ensureDevVars, localWranglerEnv, newHostAppKey, readHostAppKey, readState, saveHostAppKey, seedSql, writeState } from "./lib/local.mjs";
 
 const wrangler = join(ROOT, "node_modules", ".bin", "wrangler");
 const BUILDER_PORT = Number(process.env.BUILDER_PORT ?? ADMIN_PORT + 1);
 const log = (msg) => console.log(`[graycast] ${msg}`);
 
 function runOrDie(args) {
-  const r = spawnSync(wrangler, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+  const r = spawnSync(wrangler, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", env: localWranglerEnv() });
   if (r.status !== 0) {
     console.error(r.stdout, r.stderr);
     process.exit(1);
@@ -28,11 +28,12 @@ writeFileSync(seedFile, seedSql());
 runOrDie(["d1", "execute", "DB", "--local", "--env", "admin", "--persist-to", STATE_DIR, "--file", seedFile]);
 
 const children = [];
+let cronTimer;
 function startWorker(env, port, extra = []) {
   const child = spawn(wrangler, ["dev", "--env", env, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", STATE_DIR, "--show-interactive-dev-session=false", ...extra], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    env: localWranglerEnv(),
   });
   const prefix = `[${env}] `;
   const forward = (stream, out) => stream.on("data", (d) => out.write(String(d).split("\n").filter(Boolean).map((l) => prefix + l + "\n").join("")));
@@ -46,6 +47,7 @@ function startWorker(env, port, extra = []) {
 }
 
 function shutdown(code = 0) {
+  clearTimeout(cronTimer);
   for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");
   process.exit(code);
 }
@@ -106,6 +108,26 @@ async function seedDemoHostAppKey() {
   return made.id;
 }
 
+// ---- The cron, locally --------------------------------------------------------------------
+// Cron triggers do not fire under `wrangler dev`, so grayscale tasks would never end at their end
+// time or cap locally. The admin Worker runs with --test-scheduled, and this calls its scheduled
+// handler at the start of every minute, as the deployed "* * * * *" trigger does.
+function startCron() {
+  const tick = async () => {
+    try {
+      const res = await fetch(`${ADMIN_URL}/__scheduled?cron=*+*+*+*+*`);
+      if (!res.ok) log(`cron run answered HTTP ${res.status}`);
+    } catch (error) {
+      log(`cron run failed: ${error.message}`);
+    }
+  };
+  const schedule = () => {
+    cronTimer = setTimeout(() => tick().finally(schedule), 60_000 - (Date.now() % 60_000));
+  };
+  schedule();
+}
+// ---------------------------------------------------------------------------------------------
+
 log("starting the edge and control-plane Workers");
 // One after the other: two wrangler dev processes starting at the same instant can race for
 // the same local socket.
@@ -115,8 +137,9 @@ await waitHealthy(EDGE_URL);
 // own process, through the dev registry: a build never runs where admin requests do.
 startWorker("builder", BUILDER_PORT);
 await waitHealthy(`http://127.0.0.1:${BUILDER_PORT}`);
-startWorker("admin", ADMIN_PORT, ["--var", `EDGE_BASE_URL:${EDGE_URL}`]);
+startWorker("admin", ADMIN_PORT, ["--var", `EDGE_BASE_URL:${EDGE_URL}`, "--test-scheduled"]);
 await waitHealthy(ADMIN_URL);
+startCron();
 const appId = await seedDemoMiniProgram();
 const hostAppKid = await seedDemoHostAppKey();
 

@@ -31,6 +31,8 @@ interface RawEntry {
   offset?: number;
   /** Write no local record (for entries pointing into another entry's data). */
   centralOnly?: boolean;
+  /** Bytes written right after the local record (a data descriptor, hidden data); offsets count them. */
+  after?: Uint8Array;
 }
 
 function crc32(data: Uint8Array): number {
@@ -78,15 +80,16 @@ function localRecord(entry: RawEntry): Uint8Array {
   ]);
 }
 
-function rawZip(entries: RawEntry[], options: { zip64?: boolean } = {}): Uint8Array {
-  const locals: Uint8Array[] = [];
+/** `prefix` is written first and counted in every offset (as `zip -A` does for a self-extractor). */
+function rawZip(entries: RawEntry[], options: { zip64?: boolean; prefix?: Uint8Array; comment?: Uint8Array } = {}): Uint8Array {
+  const locals: Uint8Array[] = options.prefix ? [options.prefix] : [];
   const centrals: Uint8Array[] = [];
-  let offset = 0;
+  let offset = options.prefix?.length ?? 0;
   for (const entry of entries) {
     const e = resolve(entry);
     const at = e.offset ?? offset;
     if (!e.centralOnly) {
-      const record = localRecord(entry);
+      const record = join([localRecord(entry), e.after ?? new Uint8Array(0)]);
       locals.push(record);
       offset += record.length;
     }
@@ -109,7 +112,8 @@ function rawZip(entries: RawEntry[], options: { zip64?: boolean } = {}): Uint8Ar
       join([le(0x06054b50, 4), le(0, 2), le(0, 2), le(0xffff, 2), le(0xffff, 2), le(0xffffffff, 4), le(0xffffffff, 4), le(0, 2)]),
     );
   } else {
-    tail.push(join([le(0x06054b50, 4), le(0, 2), le(0, 2), le(entries.length, 2), le(entries.length, 2), le(central.length, 4), le(offset, 4), le(0, 2)]));
+    const comment = options.comment ?? new Uint8Array(0);
+    tail.push(join([le(0x06054b50, 4), le(0, 2), le(0, 2), le(entries.length, 2), le(entries.length, 2), le(central.length, 4), le(offset, 4), le(comment.length, 2), comment]));
   }
   return join([...locals, central, ...tail]);
 }
@@ -212,7 +216,6 @@ describe("inspectPackage: broken archives", () => {
     ["no bytes", new Uint8Array(0)],
     ["text", text("this is not a zip at all, just some text that is long enough")],
     ["a zip cut short", zipSync({ "a.js": noise(2000) }).slice(0, -10)],
-    ["a zip with bytes after its end record", join([zipSync({ "a.js": text("a") }), text("junk")])],
   ])("refuses %s as not a zip", async (_, bytes) => {
     await expectBadPackage(bytes, /not a zip archive, or truncated/);
   });
@@ -304,6 +307,100 @@ describe("inspectPackage: unsafe paths", () => {
   });
 });
 
+describe("inspectPackage: names that display as something else", () => {
+  it.each([
+    ["\u202A", "LEFT-TO-RIGHT EMBEDDING"],
+    ["\u202B", "RIGHT-TO-LEFT EMBEDDING"],
+    ["\u202C", "POP DIRECTIONAL FORMATTING"],
+    ["\u202D", "LEFT-TO-RIGHT OVERRIDE"],
+    ["\u202E", "RIGHT-TO-LEFT OVERRIDE"],
+    ["\u2066", "LEFT-TO-RIGHT ISOLATE"],
+    ["\u2067", "RIGHT-TO-LEFT ISOLATE"],
+    ["\u2068", "FIRST STRONG ISOLATE"],
+    ["\u2069", "POP DIRECTIONAL ISOLATE"],
+    ["\u200E", "LEFT-TO-RIGHT MARK"],
+    ["\u200F", "RIGHT-TO-LEFT MARK"],
+    ["\u061C", "ARABIC LETTER MARK"],
+    ["\u200B", "ZERO WIDTH SPACE"],
+    ["\u200C", "ZERO WIDTH NON-JOINER"],
+    ["\u200D", "ZERO WIDTH JOINER"],
+    ["\u2060", "WORD JOINER"],
+    ["\uFEFF", "ZERO WIDTH NO-BREAK SPACE (BOM)"],
+    ["\u2028", "LINE SEPARATOR"],
+  ])("refuses a file name with %j (%s), naming the entry with the character escaped", async (char) => {
+    const name = `pages/invoice${char}sj.js`;
+    const hex = char.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
+    const error = await refusal(inspectPackage(rawZip([ok, { name, data: text("x") }])));
+    expect(error.code).toBe("bad_package");
+    expect(error.status).toBe(422);
+    expect(error.message).toBe(`"pages/invoice\\u${hex}sj.js": path contains an invisible or bidirectional-control character (U+${hex}) that can make a name look like another`);
+  });
+
+  it("refuses them in directory names and in archives real zip tools write", async () => {
+    await expectBadPackage(rawZip([ok, { name: "lib\u200B/", method: 0 }]), /^"lib\\u200B\/": path contains an invisible/);
+    await expectBadPackage(zipSync({ "index.js": text("1"), "readme\u202Etxt.js": text("2") }), /^"readme\\u202Etxt\.js": path contains an invisible or bidirectional-control character \(U\+202E\)/);
+  });
+
+  it("still accepts other non-ASCII names", async () => {
+    const names = ["日本/ü.txt", "emoji-😀.png", "עברית.js", "العربية.js", "ß.css"];
+    const inspection = await inspectPackage(rawZip(names.map((name) => ({ name, data: text(name) }))));
+    expect(inspection.files.map((f) => f.path).sort()).toEqual([...names].sort());
+  });
+});
+
+describe("inspectPackage: concatenated archives and bytes no entry accounts for", () => {
+  const other = () => zipSync({ "payload.js": text("evil()") });
+
+  it("refuses bytes or a second archive appended after the end record", async () => {
+    const zip = zipSync({ "a.js": text("a") });
+    await expectBadPackage(join([zip, text("junk")]), /^4 bytes after the end of the archive \(data or a second archive appended\)$/);
+    await expectBadPackage(join([zip, new Uint8Array(30_000)]), /^30000 bytes after the end of the archive/);
+  });
+
+  it("refuses a second archive (or any bytes) prepended, whether or not the offsets were adjusted", async () => {
+    const prefix = other();
+    // Offsets as written: the central directory is not where the end record says.
+    await expectBadPackage(join([prefix, zipSync({ "a.js": text("a") })]), new RegExp(`^${prefix.length} bytes before the archive \\(another archive or data prepended\\)$`));
+    await expectBadPackage(join([text("#!/bin/sh\n"), zipSync({ "a.js": text("a") })]), /^10 bytes before the archive/);
+    // Offsets adjusted (zip -A, self-extractors): every record is consistent, the prefix is not.
+    await expectBadPackage(rawZip([ok], { prefix }), new RegExp(`^${prefix.length} bytes before the first entry belong to no entry \\(another archive or data prepended\\)$`));
+  });
+
+  it("refuses data hidden between entries, or between the central directory and its end record", async () => {
+    await expectBadPackage(rawZip([{ ...ok, after: other() }, { name: "b.js", data: text("b") }]), /^\d+ bytes after "ok\.js" belong to no entry \(hidden data or a second archive inside\)$/);
+    await expectBadPackage(rawZip([{ name: "a/", method: 0, after: text("xx") }, ok]), /^2 bytes after "a\/" belong to no entry/);
+    await expectBadPackage(rawZip([ok, { name: "last.js", data: text("z"), after: text("tail") }]), /^4 bytes after "last\.js" belong to no entry/);
+    const zip = zipSync({ "a.js": text("a") });
+    await expectBadPackage(join([zip.slice(0, -22), text("hidden"), zip.slice(-22)]), /^6 bytes before the end record belong to no entry \(hidden data\)$/);
+  });
+
+  it("refuses an archive comment that holds zip records, and accepts a plain one", async () => {
+    await expectBadPackage(rawZip([ok], { comment: other() }), /^the archive comment holds zip records/);
+    expect((await inspectPackage(rawZip([ok], { comment: text("built by ci #42") }))).files).toHaveLength(1);
+  });
+
+  it("accepts data descriptors (flag bit 3), with or without their signature, and only when they match", async () => {
+    const data = text("described");
+    const crc = crc32(data);
+    const packedSize = deflateSync(data).length;
+    const signed = join([le(0x08074b50, 4), le(crc, 4), le(packedSize, 4), le(data.length, 4)]);
+    const bare = join([le(crc, 4), le(packedSize, 4), le(data.length, 4)]);
+    for (const after of [signed, bare]) {
+      const inspection = await inspectPackage(rawZip([{ name: "d.js", data, flags: 0x808, after }, ok]));
+      expect(inspection.files.map((f) => f.path)).toEqual(["d.js", "ok.js"]);
+    }
+    const wrong = join([le(0x08074b50, 4), le(crc ^ 1, 4), le(packedSize, 4), le(data.length, 4)]);
+    await expectBadPackage(rawZip([{ name: "d.js", data, flags: 0x808, after: wrong }, ok]), /^16 bytes after "d\.js" belong to no entry/);
+    // Without flag bit 3 the same bytes are not a descriptor.
+    await expectBadPackage(rawZip([{ name: "d.js", data, after: signed }, ok]), /^16 bytes after "d\.js" belong to no entry/);
+  });
+
+  it("still accepts the archives zip tools write (fflate, stored and deflated, ZIP64)", async () => {
+    expect((await inspectPackage(zipSync({ "a.js": text("a"), "b/c.txt": [noise(5000), { level: 0 }], "d/": new Uint8Array(0) }))).files).toHaveLength(2);
+    expect((await inspectPackage(rawZip([{ name: "dir/", method: 0 }, ok, { name: "dir/x.js", data: text("x") }], { zip64: true }))).files).toHaveLength(2);
+  });
+});
+
 describe("inspectPackage: unsafe entries", () => {
   const unix = (mode: number) => ({ madeBy: 0x0314, external: (mode << 16) >>> 0 });
 
@@ -385,26 +482,52 @@ describe("readLimitedBody", () => {
     expect(await readLimitedBody(streamOf(chunks), 3000)).toEqual(join(chunks));
   });
 
-  it("stops reading and cancels the stream as soon as the limit is passed", async () => {
+  it("keeps nothing past the limit and drains the rest, so the 413 reaches the client", async () => {
     let pulls = 0;
-    let cancelled: unknown = null;
-    // 64 KiB in 1 KiB chunks: a reader that ignored the limit would read it all and resolve.
-    const long = new ReadableStream<Uint8Array>({
-      pull(controller) {
-        pulls++;
-        controller.enqueue(new Uint8Array(1024));
-        if (pulls === 64) controller.close();
+    let cancelled = false;
+    // 64 KiB in 1 KiB chunks: the refusal comes after the whole body was read and dropped.
+    const long = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          pulls++;
+          controller.enqueue(new Uint8Array(1024));
+          if (pulls === 64) controller.close();
+        },
+        cancel() {
+          cancelled = true;
+        },
       },
-      cancel(reason) {
-        cancelled = reason ?? "cancelled";
-      },
-    });
+      { highWaterMark: 0 },
+    );
     const error = await refusal(readLimitedBody(long, 3000));
     expect(error.code).toBe("payload_too_large");
     expect(error.status).toBe(413);
     expect(error.message).toBe("the package is larger than 3000 bytes");
-    expect(cancelled).not.toBeNull();
-    expect(pulls).toBeLessThanOrEqual(6);
+    expect(pulls).toBe(64);
+    expect(cancelled).toBe(false);
+  });
+
+  it("stops draining an endless body at the discard limit and cancels it", async () => {
+    let pulls = 0;
+    let cancelled = false;
+    const endless = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          pulls++;
+          controller.enqueue(new Uint8Array(1024));
+        },
+        cancel() {
+          cancelled = true;
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const error = await refusal(readLimitedBody(endless, 3000, 16 * 1024));
+    expect(error.code).toBe("payload_too_large");
+    expect(cancelled).toBe(true);
+    // 16 KiB drained in all, give or take the chunk that crossed the line.
+    expect(pulls).toBeGreaterThanOrEqual(16);
+    expect(pulls).toBeLessThanOrEqual(18);
   });
 
   it("refuses a missing or empty body", async () => {

@@ -19,10 +19,13 @@ import { checkManifestClaims, PinnedKeys } from "./manifest";
 import { checkDeveloperSignature, decryptVerified, isSafePath, unpackPackage, type DeveloperSignatureCheck, type UnpackedFiles } from "./package";
 import { verifyPreset } from "./preset";
 import { emptyState, type InstalledVersion, type TrustedState } from "./store";
+import { isSendableTicket, MAX_TICKETS, mergeTickets, refusesTickets } from "./tickets";
 import type { CheckResult, ClientConfig, ClientDeps, OpenedVersion, Plan, PresetResult, UpdateResult } from "./types";
 
 const MAX_CHECK_ANSWER_BYTES = 64 * 1024;
-const MAX_TICKETS = 8;
+
+/** A check answer as parsed, before anything of it is trusted. */
+type CheckAnswer = { manifest?: unknown; tickets?: unknown; error?: { message?: unknown; issues?: unknown } } | null;
 
 interface Traffic {
   transferred: number;
@@ -120,9 +123,52 @@ export class GraycastClient {
 
   /**
    * The check (GET by default, client/src/check-request.ts), verification of the answer, and the
-   * state to keep if it is acted on.
+   * state to keep if it is acted on. Only tickets the edge would accept are sent; if the edge
+   * still refuses the check for its tickets (400 naming them), they are dropped and the check is
+   * asked once more without them, so one bad answer cannot break every later check.
    */
   async #ask(state: TrustedState): Promise<{ result: CheckResult; next: TrustedState }> {
+    let tickets = state.tickets.filter(isSendableTicket).slice(-MAX_TICKETS);
+    let exchange = await this.#exchange(state, tickets);
+    if (exchange.res.status === 400 && tickets.length > 0 && refusesTickets(exchange.answer)) {
+      tickets = [];
+      exchange = await this.#exchange(state, tickets);
+    }
+    const { res, answer } = exchange;
+    if (res.status !== 200) throw new ClientError("check_failed", `the edge answered HTTP ${res.status}: ${String(answer?.error?.message ?? "no message")}`);
+    if (typeof answer?.manifest !== "string") throw new ClientError("bad_manifest", "the check answer carries no manifest");
+    const { appId, hostAppId } = this.#config;
+    const claims = checkManifestClaims(await this.#keys.verify(answer.manifest, MANIFEST_TYPE), {
+      appId,
+      hostAppId,
+      now: Math.floor(this.#deps.now() / 1000),
+      clockSkewSeconds: this.#config.clockSkewSeconds ?? 60,
+      highestIat: state.highestIat,
+      highestRevision: state.highestRevision,
+      installedVersion: state.installed?.version,
+    });
+    const plan = planFor(claims, state.installed);
+    const next: TrustedState = {
+      ...state,
+      highestIat: Math.max(state.highestIat, claims.iat),
+      highestRevision: Math.max(state.highestRevision, claims.revision),
+      delisted: claims.status === "delisted" ? { iat: claims.iat } : claims.status === "ok" ? null : state.delisted,
+      // Unsigned: only tickets the edge would accept are stored (client/src/tickets.ts).
+      tickets: mergeTickets(tickets, answer.tickets),
+    };
+    const result: CheckResult = {
+      plan,
+      status: claims.status,
+      reason: claims.reason,
+      ...(claims.version !== undefined ? { version: claims.version } : {}),
+      installed: state.installed?.version ?? null,
+      claims,
+    };
+    return { result, next };
+  }
+
+  /** One check request and its answer, parsed (any status); refusals of the transport throw. */
+  async #exchange(state: TrustedState, tickets: string[]): Promise<{ res: Response; answer: CheckAnswer }> {
     const { appId, hostAppId, device } = this.#config;
     const assertion = await assertionFrom(this.#config.userAssertion);
     const body: CheckBody = {
@@ -130,7 +176,7 @@ export class GraycastClient {
       appId,
       hostAppId,
       ...(state.installed ? { installedVersion: state.installed.version } : {}),
-      ...(state.tickets.length > 0 ? { tickets: state.tickets } : {}),
+      ...(tickets.length > 0 ? { tickets } : {}),
       ...(assertion !== undefined ? { assertion } : {}),
     };
     const { url, init } = checkRequestFor(this.#config.edge, body, this.#config.checkMethod ?? "GET");
@@ -145,42 +191,11 @@ export class GraycastClient {
       if (error instanceof ClientError) throw error;
       throw new ClientError("check_failed", `the edge cannot be reached: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
-    let answer: { manifest?: unknown; tickets?: unknown; error?: { message?: unknown } };
     try {
-      answer = JSON.parse(text);
+      return { res, answer: JSON.parse(text) as CheckAnswer };
     } catch {
       throw new ClientError("check_failed", `the check answer (HTTP ${res.status}) is not JSON`);
     }
-    if (res.status !== 200) throw new ClientError("check_failed", `the edge answered HTTP ${res.status}: ${String(answer?.error?.message ?? "no message")}`);
-    if (typeof answer?.manifest !== "string") throw new ClientError("bad_manifest", "the check answer carries no manifest");
-
-    const claims = checkManifestClaims(await this.#keys.verify(answer.manifest, MANIFEST_TYPE), {
-      appId,
-      hostAppId,
-      now: Math.floor(this.#deps.now() / 1000),
-      clockSkewSeconds: this.#config.clockSkewSeconds ?? 60,
-      highestIat: state.highestIat,
-      highestRevision: state.highestRevision,
-      installedVersion: state.installed?.version,
-    });
-    const plan = planFor(claims, state.installed);
-    const fresh = Array.isArray(answer.tickets) ? answer.tickets.filter((t): t is string => typeof t === "string") : [];
-    const next: TrustedState = {
-      ...state,
-      highestIat: Math.max(state.highestIat, claims.iat),
-      highestRevision: Math.max(state.highestRevision, claims.revision),
-      delisted: claims.status === "delisted" ? { iat: claims.iat } : claims.status === "ok" ? null : state.delisted,
-      tickets: [...state.tickets.filter((t) => !fresh.includes(t)), ...fresh].slice(-MAX_TICKETS),
-    };
-    const result: CheckResult = {
-      plan,
-      status: claims.status,
-      reason: claims.reason,
-      ...(claims.version !== undefined ? { version: claims.version } : {}),
-      installed: state.installed?.version ?? null,
-      claims,
-    };
-    return { result, next };
   }
 
   /**

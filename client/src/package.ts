@@ -3,8 +3,8 @@
  * AES-256-GCM decryption of encrypted objects (PRODUCT.md S3), unpacking a package zip into a
  * file list, and the developer's signature over that list (PRODUCT.md S2, core/signature.ts).
  */
-import { unzipSync } from "fflate";
 import { filesDigest, type FileEntry } from "../../core/increment";
+import { unpackPackageFiles } from "../../core/package-archive";
 import { packageSigningInput } from "../../core/signature";
 import type { DeveloperSignature, PackageEncryption } from "../../core/snapshot";
 import { decryptObject, fromBase64Url } from "../../core/encryption";
@@ -38,27 +38,23 @@ export async function decryptVerified(ciphertext: Uint8Array, encryption: Packag
 }
 
 /**
- * Unpacks a package zip (already verified against its signed hash) into regular files. A path
- * that could escape the install directory is refused even so: the store writes these to disk.
+ * Unpacks a package zip (already verified against its signed hash) into regular files, under the
+ * same rules an upload passed (core/package-archive.ts: paths, sizes, CRCs, no hidden or
+ * concatenated data). A path that could escape the install directory is refused even so: the
+ * store writes these to disk. Files go into a Map, never a plain object, so a file named
+ * "__proto__" or "constructor" is a file like any other.
  */
 export async function unpackPackage(zip: Uint8Array): Promise<UnpackedFiles> {
-  let entries: Record<string, Uint8Array>;
+  let unpacked: Awaited<ReturnType<typeof unpackPackageFiles>>;
   try {
-    entries = unzipSync(zip);
+    unpacked = await unpackPackageFiles(zip);
   } catch (error) {
-    throw new ClientError("bad_package", "the package is not a readable zip", { cause: error });
+    throw new ClientError("bad_package", `the package is not a readable zip: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
-  const bytes = new Map<string, Uint8Array>();
-  const list: FileEntry[] = [];
-  for (const [path, data] of Object.entries(entries)) {
-    if (path.endsWith("/")) continue;
-    if (!isSafePath(path)) throw new ClientError("bad_package", `the package holds an unsafe path ${JSON.stringify(path)}`);
-    bytes.set(path, data);
-    list.push({ path, size: data.byteLength, sha256: await sha256Hex(data) });
-  }
-  if (list.length === 0) throw new ClientError("bad_package", "the package holds no files");
-  list.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { list, bytes, digest: await filesDigest(list, sha256Hex) };
+  const unsafe = unpacked.files.find((f) => !isSafePath(f.path));
+  if (unsafe) throw new ClientError("bad_package", `the package holds an unsafe path ${JSON.stringify(unsafe.path)}`);
+  const list: FileEntry[] = unpacked.files.map(({ path, size, sha256 }) => ({ path, size, sha256 }));
+  return { list, bytes: unpacked.bytes, digest: await filesDigest(list, sha256Hex) };
 }
 
 /** A relative path of non-empty segments, none "." or "..", no backslash or control character. */

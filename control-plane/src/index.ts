@@ -6,8 +6,8 @@
  */
 import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
+import { discardRequestBody } from "../../core/bytes";
 import { validationError } from "../../core/contracts/validation";
 import { ApiError, toApiError } from "../../core/errors";
 import { authenticate } from "./auth/middleware";
@@ -32,9 +32,10 @@ import { versionRoutes } from "./routes/versions";
 import { sweepIncrements } from "./increments/queue";
 import { runGrayscaleCron } from "./services/grayscale-cron";
 import { sweepSnapshots } from "./services/snapshot";
+import { limitJsonBodies } from "./lib/request-body";
 
-/** JSON bodies above this are refused with 413 (package uploads have their own, larger limit). */
-const JSON_BODY_LIMIT = 256 * 1024;
+/** The methods the admin API serves; any other gets 405 with this list in `Allow`. */
+const ALLOWED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
 
 const app = new OpenAPIHono<AdminHono>({
   defaultHook: (result) => {
@@ -42,22 +43,29 @@ const app = new OpenAPIHono<AdminHono>({
   },
 });
 
+// Outermost: a body the answer did not need (401, 404, 405, a refusal before reading) is drained
+// before the answer goes out, so the client gets the answer, not a reset (lib/request-body.ts).
+app.use("*", async (c, next) => {
+  const request = c.req.raw;
+  await next();
+  await discardRequestBody(request);
+});
 app.use("*", secureHeaders({ crossOriginResourcePolicy: false }));
+// Methods no route serves (TRACE, PROPFIND, ...): 405 with `Allow`, before authentication.
+app.use("*", async (c, next) => {
+  if (ALLOWED_METHODS.includes(c.req.method)) return next();
+  throw new ApiError("method_not_allowed", `${c.req.method} is not allowed here; use one of ${ALLOWED_METHODS.join(", ")}`);
+});
 app.use("*", async (c, next) => {
   c.set("db", createDb(c.env.DB));
   await next();
 });
-app.use("/v1/*", async (c, next) => {
-  // Uploads stream their own body with their own limit (routes/versions.ts, routes/grayscale-whitelists.ts).
-  if (c.req.method === "POST" && /\/versions$/.test(c.req.path)) return next();
-  if (c.req.method === "PUT" && /\/grayscale-tasks\/[^/]+\/whitelists\/[^/]+$/.test(c.req.path)) return next();
-  return bodyLimit({
-    maxSize: JSON_BODY_LIMIT,
-    onError: () => {
-      throw new ApiError("payload_too_large", `request bodies are limited to ${JSON_BODY_LIMIT} bytes`);
-    },
-  })(c, next);
-});
+// JSON bodies: at most JSON_BODY_LIMIT bytes. Uploads stream their own body with their own limit
+// (routes/versions.ts, routes/grayscale-whitelists.ts).
+app.use(
+  "/v1/*",
+  limitJsonBodies((method, path) => (method === "POST" && /\/versions$/.test(path)) || (method === "PUT" && /\/grayscale-tasks\/[^/]+\/whitelists\/[^/]+$/.test(path))),
+);
 
 // Liveness of the Worker and its D1 binding.
 app.get("/healthz", async (c) => {
@@ -94,7 +102,12 @@ app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
 });
 app.doc31("/openapi.json", {
   openapi: "3.1.0",
-  info: { title: "Graycast admin API", version: "1.0.0", description: "Control plane of the Graycast mini program delivery network." },
+  info: {
+    title: "Graycast admin API",
+    version: "1.0.0",
+    description:
+      "Control plane of the Graycast mini program delivery network. Request bodies, with or without Content-Length: JSON at most 256 KiB, packages 32 MiB, txt whitelists 64 MiB; a longer body gets 413 payload_too_large. Methods no route serves get 405 method_not_allowed with an Allow header.",
+  },
   security: [{ bearer: [] }],
 });
 app.get("/docs", swaggerUI({ url: "/openapi.json" }));
@@ -106,6 +119,7 @@ app.notFound(() => {
 app.onError((err, c) => {
   const { error, internal } = toApiError(err);
   if (internal) console.error("unhandled error", { path: c.req.path, method: c.req.method, error: String(err) });
+  if (error.code === "method_not_allowed") c.header("allow", ALLOWED_METHODS.join(", "));
   return c.json(error.toBody(), error.status);
 });
 

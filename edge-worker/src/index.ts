@@ -6,6 +6,7 @@
  * entrypoint the admin Worker signs offline manifests with (reachable only by service binding).
  */
 import { Hono } from "hono";
+import { discardRequestBody } from "../../core/bytes";
 import { ApiError, toApiError } from "../../core/errors";
 import { edgeOpenApiDocument } from "./contracts";
 import type { EdgeBindings, EdgeHono } from "./env";
@@ -59,8 +60,34 @@ export default {
     const method = request.method;
     if (method === "GET" || method === "POST") {
       const url = request.url;
-      if (pathOf(url) === "/v1/check") return answerCheck(request, url, env, ctx).catch((err: unknown) => errorResponse(err, request));
+      if (pathOf(url) === "/v1/check") return answerCheck(request, url, env, ctx).catch((err: unknown) => withBodyDrained(errorResponse(err, request), request));
+    } else if (method !== "HEAD") {
+      return withBodyDrained(methodNotAllowed(method), request);
     }
-    return Promise.resolve(app.fetch(request, env, ctx));
+    return Promise.resolve(app.fetch(request, env, ctx)).then((res) => withBodyDrained(res, request));
   },
 };
+
+/** The methods the edge serves; any other gets 405 with this list in `Allow`. */
+const ALLOWED_METHODS = "GET, HEAD, POST";
+
+/**
+ * 405 for a method no route serves (TRACE, PROPFIND, ...), in the one error shape. Also meant
+ * for CONNECT, which workerd does not pass to `fetch` (it wants a `connect()` handler; locally
+ * miniflare's entry Worker answers it before any Graycast code runs): see README "Local runs".
+ */
+function methodNotAllowed(method: string): Response {
+  const error = new ApiError("method_not_allowed", `${method} is not allowed here; use one of ${ALLOWED_METHODS}`);
+  const res = new Response(JSON.stringify(error.toBody()), { status: error.status, headers: JSON_NO_STORE_HEADERS });
+  res.headers.set("allow", ALLOWED_METHODS);
+  return res;
+}
+
+/**
+ * A body the answer did not need is drained before the answer goes out, so the client gets the
+ * answer, not a reset (core/bytes.ts REQUEST_DISCARD_LIMIT). Not on the check's success path.
+ */
+async function withBodyDrained(res: Response, request: Request): Promise<Response> {
+  await discardRequestBody(request);
+  return res;
+}

@@ -4,7 +4,7 @@
  * the size limit, then `JSON.parse` and the zod/mini schema.
  */
 import type * as z from "zod/mini";
-import { readCapped } from "../../core/bytes";
+import { REQUEST_DISCARD_LIMIT, discardRequestBody, readRequestBody } from "../../core/bytes";
 import { validationError } from "../../core/contracts/validation";
 import { ApiError } from "../../core/errors";
 
@@ -16,13 +16,18 @@ const tooLarge = () => new ApiError("payload_too_large", `request bodies are lim
 /**
  * The JSON body of `request`, validated by `schema`. Checks, in order:
  * 1. Content-Type is application/json (or +json) when there is a body: else 415;
- * 2. at most BODY_LIMIT bytes, by Content-Length or, without one, while streaming: else 413;
+ * 2. at most BODY_LIMIT bytes, by Content-Length or, without one, while streaming: else 413
+ *    (the rest of the body is drained, never kept, so the answer reaches the client);
  * 3. non-empty, well-formed JSON: else 400;
  * 4. the schema: else 400 with the issues.
  */
 export async function parseJsonRequest<T extends z.ZodMiniType>(request: Request, schema: T): Promise<z.infer<T>> {
   const length = request.headers.get("content-length");
-  if (length !== null && Number(length) > BODY_LIMIT) throw tooLarge();
+  if (length !== null && Number(length) > BODY_LIMIT) {
+    // Drained, not kept, so the 413 reaches the client (core/bytes.ts REQUEST_DISCARD_LIMIT).
+    if (Number(length) <= REQUEST_DISCARD_LIMIT) await discardRequestBody(request);
+    throw tooLarge();
+  }
   // With a length the body is read at once; only a streamed body needs the stream object, whose
   // creation costs a measurable share of a check (BENCHMARKS.md profile), so it is not touched otherwise.
   let text: string;
@@ -62,7 +67,5 @@ function isJsonType(contentType: string | null): boolean {
 
 /** Reads a body without Content-Length, refusing it as soon as it passes BODY_LIMIT bytes. */
 async function readLimited(body: ReadableStream<Uint8Array>): Promise<string> {
-  return new TextDecoder().decode(await readCapped(body, BODY_LIMIT, () => {
-    throw tooLarge();
-  }));
+  return new TextDecoder().decode(await readRequestBody(body, BODY_LIMIT, tooLarge));
 }

@@ -10,6 +10,20 @@ export const ADMIN_PORT = Number(process.env.ADMIN_PORT ?? 8788);
 export const EDGE_URL = `http://127.0.0.1:${EDGE_PORT}`;
 export const ADMIN_URL = `http://127.0.0.1:${ADMIN_PORT}`;
 
+/** Local-run plumbing for wrangler (scripts/start.mjs); see README "Local runs". */
+export const REGISTRY_DIR = join(ROOT, ".graycast", "registry");
+
+/**
+ * The environment of every wrangler process a local run starts. WRANGLER_REGISTRY_PATH: wrangler's
+ * dev registry (how `wrangler dev` processes find each other's Workers, Durable Objects and
+ * entrypoints by name) is machine-wide by default, so two checkouts running `npm start` bound each
+ * other's Workers; each checkout gets its own under .graycast/. Metrics off, and the banner
+ * (whose update check asks the npm registry) hidden: local runs make no outside calls.
+ */
+export function localWranglerEnv() {
+  return { ...process.env, WRANGLER_REGISTRY_PATH: REGISTRY_DIR, WRANGLER_SEND_METRICS: "false", WRANGLER_HIDE_BANNER: "true" };
+}
+
 /** Demo accounts (local only). Their passwords are printed by `npm start`. */
 export const DEMO_USERS = [
   { id: "usr_demo_platform", email: "admin@graycast.local", name: "Platform Admin", password: "platform-admin-pass", platformAdmin: true },

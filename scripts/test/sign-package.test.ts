@@ -49,4 +49,17 @@ describe("scripts/sign-package.mjs", () => {
       expect(r.stderr.length).toBeGreaterThan(0);
     }
   });
+
+  it("refuses what the upload refuses: a name with a bidirectional override, a second archive appended", () => {
+    writeFileSync(join(dir, "bidi.zip"), zipSync({ "app.json": enc.encode("{}"), "pages/invoice\u202Esj.js": enc.encode("x") }));
+    writeFileSync(join(dir, "twice.zip"), new Uint8Array([...golden, ...zipSync({ "payload.js": enc.encode("evil()") })]));
+    const args = ["--app-id", "gcaaaabbbbccccddddeeeeff", "--version", "1.0.0", "--key", join(dir, "key.json"), "--kid", KID];
+    const bidi = run("--zip", join(dir, "bidi.zip"), ...args);
+    expect(bidi.status).toBe(2);
+    expect(bidi.stdout).toBe("");
+    expect(bidi.stderr).toContain('"pages/invoice\\u202Esj.js": path contains an invisible or bidirectional-control character (U+202E)');
+    const twice = run("--zip", join(dir, "twice.zip"), ...args);
+    expect(twice.status).toBe(2);
+    expect(twice.stderr).toMatch(/\d+ bytes before the archive \(another archive or data prepended\)/);
+  });
 });

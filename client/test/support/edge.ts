@@ -10,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type JSONWebKeySet } from "jose";
 import { MANIFEST_ISSUER, MANIFEST_TYPE, type ManifestClaims, type ManifestIncrement, type ManifestPackage } from "../../../core/manifest";
+import { CheckRequestSchema } from "../../../core/contracts/check";
 import { sha256Hex } from "../../src/bytes";
 import { APP_ID, HOST_APP, type BuiltVersion } from "./fixtures";
 
@@ -62,8 +63,10 @@ export interface FakeEdge {
   requests: RecordedRequest[];
   /** bytes written for endless bodies, by path */
   endlessWritten: Map<string, number>;
-  /** admission tickets the next check answers carry */
-  tickets: string[];
+  /** admission tickets the next check answers carry (anything: answers are not signed around them) */
+  tickets: unknown[];
+  /** refuse checks carrying these tickets with 400 (as an edge with other limits would) */
+  refuseTickets?: (tickets: string[]) => boolean;
   /** the next check answer: claims (signed with `key`) or a ready JWS */
   answer(next: ManifestClaims | string | ((body: Record<string, unknown>) => ManifestClaims | string)): void;
   /** serves `bytes` at the content address of `sha256` (of other bytes, for a substitution) */
@@ -100,6 +103,13 @@ export async function startFakeEdge(): Promise<FakeEdge> {
       path !== "/v1/check" ? undefined : req.method === "GET" ? checkFromQuery(target.searchParams, typeof user === "string" ? new URLSearchParams(user) : undefined) : req.method === "POST" ? (JSON.parse(body) as Record<string, unknown>) : undefined;
     requests.push({ method: req.method ?? "", path, query: target.search.slice(1), headers: req.headers, body, ...(check ? { check } : {}) });
     if (check) {
+      // Like the real edge: malformed tickets, or more than 8, get 400 naming them (core/contracts/check.ts).
+      const tickets = check.tickets as string[] | undefined;
+      if (tickets !== undefined) {
+        const parsed = CheckRequestSchema.shape.tickets.safeParse(tickets);
+        const refused = !parsed.success ? parsed.error.issues.map((i) => ({ path: ["tickets", ...i.path].join("."), message: i.message })) : fake.refuseTickets?.(tickets) ? [{ path: "tickets.0", message: "refused by this edge" }] : [];
+        if (refused.length > 0) return json(res, 400, { error: { code: "bad_request", message: "the request is invalid", issues: refused } });
+      }
       if (!next) return json(res, 404, { error: { code: "not_found", message: "no answer prepared" } });
       const request = check;
       const made = next(request);

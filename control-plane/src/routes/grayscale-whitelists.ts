@@ -7,6 +7,7 @@ import type { TargetKind } from "../../../core/grayscale/types";
 import { MAX_WHITELIST_LINES } from "../../../core/grayscale/whitelist";
 import { ApiError } from "../../../core/errors";
 import { createRouter } from "../app";
+import { refuseDeclaredLength } from "../lib/request-body";
 import { taskProgress } from "../services/grayscale-insight";
 import { MAX_WHITELIST_BYTES, removeWhitelist, uploadWhitelist } from "../services/grayscale-whitelists";
 import { TaskParams, TaskStateSchema, EndReasonSchema, WhitelistParams } from "./grayscale-schemas";
@@ -55,7 +56,7 @@ grayscaleWhitelistRoutes.openapi(
       body: {
         required: true,
         content: { "text/plain": { schema: z.string().openapi({ format: "binary" }) } },
-        description: `UTF-8 text, one GUID / device id / account per line, at most ${MAX_WHITELIST_LINES} lines and ${MAX_WHITELIST_BYTES} bytes`,
+        description: `UTF-8 text, one GUID / device id / account per line, at most ${MAX_WHITELIST_LINES} lines and ${MAX_WHITELIST_BYTES} bytes (64 MiB), with or without Content-Length; a longer body gets 413 payload_too_large`,
       },
     },
     responses: { 200: jsonResponse(UploadedSchema, "Stored; the previous whitelist of this kind is replaced"), 413: errorResponses[400], 415: errorResponses[400], ...errorResponses },
@@ -63,7 +64,7 @@ grayscaleWhitelistRoutes.openapi(
   async (c) => {
     const type = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
     if (type !== "text/plain") throw new ApiError("unsupported_media_type", "send the whitelist as Content-Type: text/plain");
-    if (Number(c.req.header("content-length") ?? "0") > MAX_WHITELIST_BYTES) throw new ApiError("payload_too_large", `whitelists are limited to ${MAX_WHITELIST_BYTES} bytes`);
+    await refuseDeclaredLength(c.req.raw, MAX_WHITELIST_BYTES, `whitelists are limited to ${MAX_WHITELIST_BYTES} bytes`);
     const { appId, taskId, kind } = c.req.valid("param");
     return c.json(await uploadWhitelist(c.var.db, c.env.PACKAGES, c.var.actor, appId, taskId, kind as TargetKind, c.req.raw.body), 200);
   },

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { AppIdSchema, SemverSchema, errorResponses, jsonBody, jsonResponse } from "../../../core/contracts/common";
 import { ApiError } from "../../../core/errors";
 import { createRouter } from "../app";
+import { refuseDeclaredLength } from "../lib/request-body";
 import { auditRecords, submitForAudit, withdrawAudit } from "../services/audits";
 import { parseSignatureHeader } from "../services/signing-keys";
 import { AuditKindSchema } from "./audits";
@@ -49,15 +50,14 @@ versionRoutes.openapi(
       params: AppParams,
       query: z.object({ version: SemverSchema, description: z.string().max(2000).optional() }),
       headers: z.object({ "x-graycast-signature": SignatureHeaderSchema.optional() }),
-      body: { required: true, content: { "application/zip": { schema: z.string().openapi({ format: "binary" }) } }, description: `zip archive, at most ${MAX_PACKAGE_BYTES} bytes` },
+      body: { required: true, content: { "application/zip": { schema: z.string().openapi({ format: "binary" }) } }, description: `zip archive, at most ${MAX_PACKAGE_BYTES} bytes (32 MiB), with or without Content-Length; a longer body gets 413 payload_too_large` },
     },
     responses: { 201: jsonResponse(VersionSchema, "Uploaded"), 413: errorResponses[400], 415: errorResponses[400], 422: errorResponses[400], ...errorResponses },
   }),
   async (c) => {
     const type = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
     if (type !== "application/zip" && type !== "application/octet-stream") throw new ApiError("unsupported_media_type", "send the package as Content-Type: application/zip");
-    const declared = Number(c.req.header("content-length") ?? "0");
-    if (declared > MAX_PACKAGE_BYTES) throw new ApiError("payload_too_large", `packages are limited to ${MAX_PACKAGE_BYTES} bytes`);
+    await refuseDeclaredLength(c.req.raw, MAX_PACKAGE_BYTES, `packages are limited to ${MAX_PACKAGE_BYTES} bytes`);
     const { version, description } = c.req.valid("query");
     const signature = parseSignatureHeader(c.req.valid("header")["x-graycast-signature"]);
     const body = await uploadVersion(c.var.db, c.env.PACKAGES, c.var.actor, c.req.valid("param").appId, { version, description, body: c.req.raw.body, signature, packageKeySecret: c.env.PACKAGE_KEY_SECRET });
