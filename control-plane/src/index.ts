@@ -8,7 +8,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { secureHeaders } from "hono/secure-headers";
 import { validationError } from "../../core/contracts/validation";
-import { ApiError, toApiError } from "../../core/errors";
+import { ApiError, RateLimitedError, toApiError } from "../../core/errors";
 import { authenticate } from "./auth/middleware";
 import { createDb } from "./db/client";
 import type { AdminHono } from "./env";
@@ -102,6 +102,7 @@ app.notFound(() => {
 app.onError((err, c) => {
   const { error, internal } = toApiError(err);
   if (internal) console.error("unhandled error", { path: c.req.path, method: c.req.method, error: String(err) });
+  if (error instanceof RateLimitedError) c.header("retry-after", String(error.retryAfterSeconds));
   return c.json(error.toBody(), error.status);
 });
 
