@@ -16,6 +16,9 @@ beforeAll(async () => {
   world = await makeWorld();
 });
 
+/** Throttling tests run dozens of PBKDF2 logins: on a busy machine longer than vitest's default 5 s. */
+const LONG = 60_000;
+
 const randomOctet = () => 1 + Math.floor(Math.random() * 250);
 /** A fresh client address per test, so throttling in one test never reaches another. */
 const newAddress = () => `192.0.${randomOctet()}.${randomOctet()}`;
@@ -170,7 +173,7 @@ describe("login throttling", () => {
     // ... but the owner, from elsewhere, logs in
     await expectJson(login(user.email, TEST_PASSWORD, newAddress()), 200);
     await expectJson(me(user.token), 200);
-  });
+  }, LONG);
 
   it("answers a known and an unknown email alike, before and after throttling", async () => {
     const user = await makeUser("samesame");
@@ -184,7 +187,7 @@ describe("login throttling", () => {
     const b = await throttle(ghost, unknown);
     expect(b.headers.get("retry-after")).toBe(a.headers.get("retry-after"));
     expect(await b.json()).toEqual(await a.json());
-  });
+  }, LONG);
 
   it("throttles one address guessing across many accounts", async () => {
     const address = newAddress();
@@ -196,5 +199,5 @@ describe("login throttling", () => {
     }
     expect(refused?.headers.get("retry-after")).toBe("60");
     expect(((await refused!.json()) as any).error.code).toBe("rate_limited");
-  });
+  }, LONG);
 });

@@ -12,6 +12,9 @@ import edgeApp from "../edge-worker/src/index";
 import { callAdmin, expectError, expectJson, makeUser } from "./support/admin";
 import { ORIGIN, checkQuery, client, edgeEnv, newAppId, online, packageRef, putSnapshot } from "./support/edge";
 
+/** Each test sends hundreds of requests: on a busy machine that takes longer than vitest's default 5 s. */
+const LONG = 120_000;
+
 /** wrangler.toml's CHECK_LIMITER and ADMIN_WRITE_LIMITER (limit per period). */
 const CHECK_LIMIT = 300;
 const WRITE_LIMIT = 600;
@@ -69,14 +72,14 @@ describe("GET and POST /v1/check: per client address", () => {
     // another address is not affected
     const other = await checkFrom(`10.${randomOctet()}.${randomOctet()}.${randomOctet()}`, query);
     expect(other.status).toBe(200);
-  });
+  }, LONG);
 
   it("counts an IPv6 client by its /64", async () => {
     const prefix = `2001:db8:${randomOctet().toString(16)}:${randomOctet().toString(16)}`;
     await exhaust(() => checkFrom(`${prefix}::1`, query), CHECK_LIMIT);
     await expectRateLimited(await checkFrom(`${prefix}:0:0:0:abcd`, query), "10");
     expect((await checkFrom(`2001:db8:ffff:${randomOctet().toString(16)}::1`, query)).status).toBe(200);
-  });
+  }, LONG);
 });
 
 describe("admin writes: per session or API token", () => {
@@ -89,5 +92,5 @@ describe("admin writes: per session or API token", () => {
     await expectRateLimited(refused, "60");
     await expectJson(callAdmin("GET", "/v1/auth/me", { token: user.token }), 200);
     await expectError(write(other.token), 400, "bad_request");
-  });
+  }, LONG);
 });
