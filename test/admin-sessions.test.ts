@@ -6,7 +6,9 @@
  */
 import { SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
+import { eq } from "drizzle-orm";
 import { createDb } from "../control-plane/src/db/client";
+import { sessions } from "../control-plane/src/db/schema";
 import { openSession } from "../control-plane/src/services/auth";
 import { testEnv } from "./env";
 import { TEST_PASSWORD, type World, callAdmin, expectError, expectJson, makeUser, makeWorld } from "./support/admin";
@@ -55,6 +57,21 @@ describe("session JWTs", () => {
     // a session row of another user does not vouch for this one
     const other = await openSession(createDb(testEnv.DB), world.devA.id, { secret: testEnv.JWT_SECRET, ttlSeconds: 3600 });
     await expectError(me(await forge({ sub: user.id, jti: other.id, iat: now, exp: now + 600 })), 401, "unauthenticated");
+  });
+});
+
+describe("the sessions table", () => {
+  it("a login deletes the user's expired sessions and keeps the live ones", async () => {
+    const user = await makeUser("sweep");
+    const db = createDb(testEnv.DB);
+    const now = Date.now();
+    await db.insert(sessions).values({ id: `ses_old_${crypto.randomUUID().slice(0, 8)}`, userId: user.id, createdAt: now - 7_200_000, expiresAt: now - 3_600_000 }).run();
+    expect((await db.select().from(sessions).where(eq(sessions.userId, user.id)).all()).length).toBe(2);
+    await expectJson(login(user.email, TEST_PASSWORD, newAddress()), 200);
+    const rows = await db.select().from(sessions).where(eq(sessions.userId, user.id)).all();
+    expect(rows.length).toBe(2);
+    expect(rows.every((r) => r.expiresAt > now)).toBe(true);
+    await expectJson(me(user.token), 200);
   });
 });
 

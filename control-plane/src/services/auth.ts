@@ -9,7 +9,7 @@
  * - API tokens carry scopes (auth/scopes.ts) and always expire; only a session mints them, and
  *   revoking a token revokes every token minted from it, down the chain.
  */
-import { and, eq, gt, isNull, sql } from "drizzle-orm";
+import { and, eq, gt, isNull, lte, sql } from "drizzle-orm";
 import { ApiError, conflict, forbidden, notFound } from "../../../core/errors";
 import type { Actor } from "../auth/actor";
 import { hashPassword, verifyPassword } from "../auth/password";
@@ -45,10 +45,13 @@ export async function prepareSession(db: Db, userId: string, config: SessionConf
   return { id, token, expiresAt, insert: db.insert(sessions).values({ id, userId, createdAt: now, expiresAt }) };
 }
 
-/** Opens a session for `userId` (a login, or a test's bootstrap user). */
+/**
+ * Opens a session for `userId` (a login, or a test's bootstrap user). The user's sessions that
+ * have expired are deleted in the same batch, so the table holds about one lifetime of sessions.
+ */
 export async function openSession(db: Db, userId: string, config: SessionConfig, now = Date.now()) {
   const session = await prepareSession(db, userId, config, now);
-  await session.insert.run();
+  await db.batch([db.delete(sessions).where(and(eq(sessions.userId, userId), lte(sessions.expiresAt, now))), session.insert]);
   return { id: session.id, token: session.token, expiresAt: session.expiresAt };
 }
 
