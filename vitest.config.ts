@@ -1,6 +1,10 @@
 import { generateKeyPairSync } from "node:crypto";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { defineConfig } from "vitest/config";
+
+/** The `[[ratelimits]]` of one wrangler.toml environment, as Miniflare options (same limits as deployed). */
+const rateLimitsOf = (environment: string) => unstable_getMiniflareWorkerOptions("./wrangler.toml", environment).workerOptions.ratelimits ?? {};
 
 /**
  * Two test projects:
@@ -27,6 +31,9 @@ export default defineConfig(async () => {
               miniflare: {
                 compatibilityFlags: ["nodejs_compat"],
                 d1Databases: ["DB"],
+                // The tests load the edge environment; the admin Worker's limiters (login, writes) are
+                // added here with wrangler.toml's values, so both Workers run with their real limits.
+                ratelimits: { ...rateLimitsOf("edge"), ...rateLimitsOf("admin") },
                 bindings: {
                   TEST_MIGRATIONS: await readD1Migrations("./migrations"),
                   MANIFEST_SIGNING_KEY: JSON.stringify(signingKey),
@@ -41,6 +48,9 @@ export default defineConfig(async () => {
                   // Admission leases are off by default in tests, so counts are read right after answers;
                   // test/edge-admission-leases.test.ts turns them on for its own requests.
                   ADMISSION_LEASE_SIZE: "0",
+                  // The suite checks thousands of times from one address: the per-address check limit is
+                  // off by default here, and test/rate-limits.test.ts turns it on for its own requests.
+                  CHECK_RATE_LIMIT: "off",
                 },
               },
             }),

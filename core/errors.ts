@@ -80,6 +80,19 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * 429 with the seconds until the limit's window ends; both Workers send them as `Retry-After`
+ * (core/rate-limit.ts).
+ */
+export class RateLimitedError extends ApiError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super("rate_limited", message);
+  }
+}
+
 export const notFound = (what: string) => new ApiError("not_found", `${what} not found`);
 export const conflict = (message: string) => new ApiError("conflict", message);
 export const forbidden = (message = "your role does not allow this") => new ApiError("forbidden", message);

@@ -3,7 +3,7 @@
  * script sees them: status, error code of the one error shape, and the state read back.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { issueSession } from "../control-plane/src/auth/session";
+import { signSessionJwt } from "../control-plane/src/auth/session";
 import { testEnv } from "./env";
 import { TEST_PASSWORD, type World, callAdmin, expectError, expectJson, makeUser, makeWorld } from "./support/admin";
 
@@ -43,24 +43,6 @@ describe("POST /v1/auth/login", () => {
     await expectJson(login(user.email, TEST_PASSWORD), 200);
   });
 
-  it("locks the account after 5 wrong passwords: even the right password gets 429", async () => {
-    const user = await makeUser("lockme");
-    for (let i = 0; i < 4; i++) await expectError(login(user.email, `wrong-${i}`), 401, "unauthenticated");
-    await expectJson(login(user.email, TEST_PASSWORD), 200); // success resets the counter
-    for (let i = 0; i < 5; i++) await expectError(login(user.email, `wrong-${i}`), 401, "unauthenticated");
-    expect(await expectError(login(user.email, TEST_PASSWORD), 429, "rate_limited")).toMatch(/locked/);
-    await expectError(login(user.email, "still wrong"), 429, "rate_limited");
-    // existing sessions are not affected by the lock
-    await expectJson(me(user.token), 200);
-  });
-
-  it("locks the account when the 5+ wrong passwords arrive concurrently", async () => {
-    const user = await makeUser("parallel");
-    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => login(user.email, `guess-${i}`)));
-    expect(results.every((r) => r.status === 401 || r.status === 429)).toBe(true);
-    await expectError(login(user.email, TEST_PASSWORD), 429, "rate_limited");
-  });
-
   it("refuses a malformed body with 400 and the issues, and malformed JSON with 400", async () => {
     const res = await expectJson<any>(callAdmin("POST", "/v1/auth/login", { json: { email: "not-an-email" } }), 400);
     expect(res.error.code).toBe("bad_request");
@@ -89,10 +71,11 @@ describe("GET /v1/auth/me without valid credentials", () => {
     await expectError(me(), 401, "unauthenticated");
     await expectError(me("garbage-garbage-garbage"), 401, "unauthenticated");
     await expectError(callAdmin("GET", "/v1/auth/me", { headers: { authorization: `Basic ${btoa("a:b")}` } }), 401, "unauthenticated");
-    const expired = await issueSession(world.devA.id, testEnv.JWT_SECRET, -60);
-    await expectError(me(expired.token), 401, "unauthenticated");
-    const foreign = await issueSession(world.devA.id, "another-secret-that-is-long-enough-0123456789", 3600);
-    await expectError(me(foreign.token), 401, "unauthenticated");
+    const now = Date.now();
+    const expired = await signSessionJwt({ userId: world.devA.id, sessionId: "ses_expired", issuedAt: now - 120_000, expiresAt: now - 60_000 }, testEnv.JWT_SECRET);
+    await expectError(me(expired), 401, "unauthenticated");
+    const foreign = await signSessionJwt({ userId: world.devA.id, sessionId: "ses_foreign", issuedAt: now, expiresAt: now + 3_600_000 }, "another-secret-that-is-long-enough-0123456789");
+    await expectError(me(foreign), 401, "unauthenticated");
     await expectError(me(`gct_${"a".repeat(52)}`), 401, "unauthenticated");
   });
 });
@@ -121,7 +104,6 @@ describe("API tokens", () => {
     const owner = await makeUser("owner");
     const other = await makeUser("other");
     const created = await expectJson<any>(callAdmin("POST", "/v1/auth/tokens", { token: owner.token, json: { name: "mine" } }), 201);
-    expect(created.expiresAt).toBeNull();
     await expectError(callAdmin("DELETE", `/v1/auth/tokens/${created.id}`, { token: other.token }), 404, "not_found");
     expect((await expectJson<any>(callAdmin("GET", "/v1/auth/tokens", { token: other.token }), 200)).tokens).toEqual([]);
     expect((await expectJson<any>(me(created.token), 200)).id).toBe(owner.id);

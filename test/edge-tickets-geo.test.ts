@@ -123,7 +123,7 @@ describe("edge OpenAPI document", () => {
     // Identifiers and tickets may travel in the user header instead of the URL.
     expect(get.parameters.filter((p) => p.in !== "query")).toEqual([expect.objectContaining({ name: "x-graycast-user", in: "header", required: false })]);
     expect(get.parameters.find((p) => p.name === "trial")).toMatchObject({ schema: { type: "boolean" } });
-    expect(Object.keys(get.responses).sort()).toEqual(["200", "400", "404", "414"]);
+    expect(Object.keys(get.responses).sort()).toEqual(["200", "400", "404", "414", "429"]);
   });
 
   it("lists every client route: check, packages, increments, the JWKS", async () => {

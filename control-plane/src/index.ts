@@ -9,7 +9,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { secureHeaders } from "hono/secure-headers";
 import { discardRequestBody } from "../../core/bytes";
 import { validationError } from "../../core/contracts/validation";
-import { ApiError, toApiError } from "../../core/errors";
+import { ApiError, RateLimitedError, toApiError } from "../../core/errors";
 import { authenticate } from "./auth/middleware";
 import { createDb } from "./db/client";
 import type { AdminHono } from "./env";
@@ -120,6 +120,7 @@ app.onError((err, c) => {
   const { error, internal } = toApiError(err);
   if (internal) console.error("unhandled error", { path: c.req.path, method: c.req.method, error: String(err) });
   if (error.code === "method_not_allowed") c.header("allow", ALLOWED_METHODS.join(", "));
+  if (error instanceof RateLimitedError) c.header("retry-after", String(error.retryAfterSeconds));
   return c.json(error.toBody(), error.status);
 });
 

@@ -15,9 +15,14 @@ export const OkSchema = z.object({ ok: z.literal(true) }).openapi("Ok");
 export const errorResponses = {
   400: { description: "Malformed or invalid request", content: { "application/json": { schema: ErrorBodySchema } } },
   401: { description: "Missing or invalid credentials", content: { "application/json": { schema: ErrorBodySchema } } },
-  403: { description: "Your role does not allow this", content: { "application/json": { schema: ErrorBodySchema } } },
+  403: { description: "Your role, or your API token's scope, does not allow this", content: { "application/json": { schema: ErrorBodySchema } } },
   404: { description: "Not found, or not visible to you", content: { "application/json": { schema: ErrorBodySchema } } },
   409: { description: "Refused by a lifecycle rule", content: { "application/json": { schema: ErrorBodySchema } } },
+  429: {
+    description: "Rate limited (login attempts per address and account, writes per session or API token): retry after the `Retry-After` seconds",
+    headers: { "Retry-After": { description: "seconds until the limit's window ends", schema: { type: "integer" } } },
+    content: { "application/json": { schema: ErrorBodySchema } },
+  },
 } as const;
 
 /** JSON body, required (Hono otherwise validates `{}` when the Content-Type is wrong). */

@@ -230,6 +230,11 @@ export function splitCheckRequest(request: CheckRequest): { client: ClientContex
 const json = (schema: unknown) => ({ "application/json": { schema } });
 const ref = (name: string) => json({ $ref: `#/components/schemas/${name}` });
 const error = (description: string) => ({ description, content: ref("Error") });
+/** The check's per-address rate limit (edge-worker/src/rate-limit.ts). */
+const rateLimited = {
+  ...error("Too many checks from this client address (after validation: a malformed check is still answered 400)"),
+  headers: { "Retry-After": { description: "seconds until the limit's window ends", schema: { type: "integer" } } },
+};
 
 function componentOf(schema: z.core.$ZodType): Record<string, unknown> {
   const { $schema: _drop, ...rest } = z.toJSONSchema(schema) as Record<string, unknown>;
@@ -309,6 +314,7 @@ export function edgeOpenApiDocument(): Record<string, unknown> {
             400: error(`Malformed or invalid query or ${USER_HEADER}: an unknown or repeated parameter, a field the header may not carry, an assertion in the query, a broken percent-escape, an invalid value (issues name the parameter, \`tickets.N\` the N-th ticket), or an account / deviceId that differs from the verified assertion's`),
             404: error("No such mini program"),
             414: error(`Query over ${QUERY_LIMIT / 1024} KiB`),
+            429: rateLimited,
           },
         },
         post: {
@@ -321,6 +327,7 @@ export function edgeOpenApiDocument(): Record<string, unknown> {
             404: error("No such mini program"),
             413: error("Request body over 16 KiB"),
             415: error("Body is not JSON"),
+            429: rateLimited,
           },
         },
       },

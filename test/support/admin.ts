@@ -8,8 +8,8 @@ import { eq } from "drizzle-orm";
 import { zipSync } from "fflate";
 import adminApp from "../../control-plane/src/index";
 import { hashPassword } from "../../control-plane/src/auth/password";
-import { issueSession } from "../../control-plane/src/auth/session";
 import { createDb } from "../../control-plane/src/db/client";
+import { openSession } from "../../control-plane/src/services/auth";
 import { grayscaleTasks, hostAppMembers, hostApps, teamMembers, teams, users } from "../../control-plane/src/db/schema";
 import type { AdmitMeta, GrayscaleCounter } from "../../durable-objects/grayscale-counter";
 import { testEnv } from "../env";
@@ -68,7 +68,7 @@ export async function makeUser(label: string, opts: { platformAdmin?: boolean } 
   const id = `usr_${label}_${crypto.randomUUID().slice(0, 8)}`;
   const email = `${label}-${id.slice(-8)}@example.test`.toLowerCase();
   await db.insert(users).values({ id, email, name: label, passwordHash: await passwordHash, isPlatformAdmin: opts.platformAdmin ?? false, createdAt: Date.now() }).run();
-  const { token } = await issueSession(id, testEnv.JWT_SECRET, 3600);
+  const { token } = await openSession(db, id, { secret: testEnv.JWT_SECRET, ttlSeconds: 3600 });
   return { id, email, token };
 }
 

@@ -1,6 +1,12 @@
 /**
- * Console sessions: short-lived HS256 JWTs signed with `JWT_SECRET` (jose). API tokens for
- * scripts and CI are opaque random strings (`gct_...`) stored only as their SHA-256.
+ * Console sessions: short-lived HS256 JWTs signed with `JWT_SECRET` (jose). Each carries `sub`
+ * (the user), `jti` (its row in the `sessions` table), `iat` and `exp`; a token missing any of
+ * them, older than the session lifetime or signed with another algorithm is refused (issue 10:
+ * "session JWTs must carry `exp`"). The signature alone is not enough: the middleware also needs
+ * the session's row to exist, not revoked and not expired (auth/middleware.ts), so logout, a
+ * password change and disabling the user end a session at once.
+ *
+ * API tokens for scripts and CI are opaque random strings (`gct_...`) stored only as their SHA-256.
  */
 import { SignJWT, jwtVerify } from "jose";
 import { randomId, sha256Hex } from "../lib/encoding";
@@ -8,30 +14,46 @@ import { randomId, sha256Hex } from "../lib/encoding";
 const ISSUER = "graycast-admin";
 const AUDIENCE = "graycast-admin";
 export const API_TOKEN_PREFIX = "gct_";
+/** Clock skew tolerated between the isolate that signed a session and the one verifying it. */
+const CLOCK_TOLERANCE_SECONDS = 5;
 
 function secretKey(secret: string): Uint8Array {
   if (secret.length < 32) throw new Error("JWT_SECRET must be at least 32 characters");
   return new TextEncoder().encode(secret);
 }
 
-export async function issueSession(userId: string, secret: string, ttlSeconds: number): Promise<{ token: string; expiresAt: number }> {
-  const now = Math.floor(Date.now() / 1000);
-  const token = await new SignJWT({})
-    .setProtectedHeader({ alg: "HS256" })
-    .setSubject(userId)
+export const newSessionId = () => randomId("ses_", 16);
+
+/** Signs the JWT of session `sessionId` (times in ms since epoch, as everywhere in the control plane). */
+export async function signSessionJwt(input: { userId: string; sessionId: string; issuedAt: number; expiresAt: number }, secret: string): Promise<string> {
+  return new SignJWT({})
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(input.userId)
+    .setJti(input.sessionId)
     .setIssuer(ISSUER)
     .setAudience(AUDIENCE)
-    .setIssuedAt(now)
-    .setExpirationTime(now + ttlSeconds)
+    .setIssuedAt(Math.floor(input.issuedAt / 1000))
+    .setExpirationTime(Math.floor(input.expiresAt / 1000))
     .sign(secretKey(secret));
-  return { token, expiresAt: (now + ttlSeconds) * 1000 };
 }
 
-/** The user id of a valid session, or `undefined` for anything else (bad signature, expired...). */
-export async function verifySession(token: string, secret: string): Promise<string | undefined> {
+/**
+ * The user and session ids of a well-formed, unexpired session JWT, or `undefined` for anything
+ * else (bad signature, another algorithm, a missing `exp`/`iat`/`sub`/`jti`, issued more than
+ * `maxAgeSeconds` ago). Whether the session is still open is the caller's D1 lookup.
+ */
+export async function verifySessionJwt(token: string, secret: string, maxAgeSeconds: number): Promise<{ userId: string; sessionId: string } | undefined> {
   try {
-    const { payload } = await jwtVerify(token, secretKey(secret), { issuer: ISSUER, audience: AUDIENCE, algorithms: ["HS256"] });
-    return payload.sub;
+    const { payload } = await jwtVerify(token, secretKey(secret), {
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      algorithms: ["HS256"],
+      requiredClaims: ["exp", "iat", "sub", "jti"],
+      maxTokenAge: maxAgeSeconds,
+      clockTolerance: CLOCK_TOLERANCE_SECONDS,
+    });
+    if (typeof payload.sub !== "string" || typeof payload.jti !== "string") return undefined;
+    return { userId: payload.sub, sessionId: payload.jti };
   } catch {
     return undefined;
   }

@@ -20,6 +20,7 @@ import { manifestWindowStart, signedManifest } from "../signing";
 import { snapshotCache } from "../snapshot-cache";
 import { CHECK_HEADERS } from "../headers";
 import { parseJsonRequest } from "../validate";
+import { limitCheck } from "../rate-limit";
 
 const DEFAULT_SNAPSHOT_TTL_MS = 2_000;
 const DEFAULT_MANIFEST_TTL_SECONDS = 3_600;
@@ -79,6 +80,9 @@ export async function answerCheck(request: Request, url: string, env: EdgeBindin
   const { client: claimed, tickets: presented, assertion } = splitCheckRequest(
     request.method === "GET" ? checkRequestFromQuery(queryOf(url), request.headers.get(USER_HEADER)) : await checkRequestFromBody(request),
   );
+  // Per-address rate limit: after validation (a malformed request costs no counter), before any I/O.
+  const refused = await limitCheck(request, env);
+  if (refused) return refused;
   const now = Date.now();
   const ttlMs = readNumberVar(env.SNAPSHOT_TTL_MS, DEFAULT_SNAPSHOT_TTL_MS);
   // Every await below is skipped when its answer is already in hand (a fresh snapshot, no

@@ -1,0 +1,27 @@
+/**
+ * The per-client-address limit on the check (issue 10: "per client IP on /v1/check"), with the
+ * Workers Rate Limiting binding `CHECK_LIMITER` (core/rate-limit.ts has every limit). One
+ * `limit()` per check and nothing else: the binding counts in the Cloudflare location, with no
+ * round trip to a central store. The check calls it after the request has been validated, so a
+ * malformed request is answered 400 without touching the counter, and before any R2 read,
+ * Durable Object call or signature, which is the work the limit protects.
+ *
+ * `CHECK_RATE_LIMIT = "off"` (a var, set only by the benchmark host and the test suite's default
+ * env) skips it; any other value, or none, keeps it on.
+ */
+import { RATE_LIMIT_PERIOD_SECONDS, clientAddressKey } from "../../core/rate-limit";
+import { RateLimitedError } from "../../core/errors";
+import type { EdgeBindings } from "./env";
+import { JSON_NO_STORE_HEADERS } from "./headers";
+
+const PERIOD = RATE_LIMIT_PERIOD_SECONDS.CHECK_LIMITER;
+const REFUSAL = new RateLimitedError("too many checks from this address: retry after the Retry-After seconds", PERIOD);
+const REFUSAL_BODY = JSON.stringify(REFUSAL.toBody());
+const REFUSAL_HEADERS = new Headers([...JSON_NO_STORE_HEADERS, ["retry-after", String(PERIOD)]]);
+
+/** `undefined` when the check may go on; otherwise the 429 to answer (the one error shape, `Retry-After`). */
+export async function limitCheck(request: Request, env: EdgeBindings): Promise<Response | undefined> {
+  if (env.CHECK_RATE_LIMIT === "off") return undefined;
+  const { success } = await env.CHECK_LIMITER.limit({ key: clientAddressKey(request.headers.get("cf-connecting-ip")) });
+  return success ? undefined : new Response(REFUSAL_BODY, { status: REFUSAL.status, headers: REFUSAL_HEADERS });
+}

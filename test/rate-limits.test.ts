@@ -1,0 +1,96 @@
+/**
+ * Rate limits (issue 10): per client address on the edge's check (GET and POST), per session or
+ * API token on admin writes. Real Workers Rate Limiting bindings with wrangler.toml's limits
+ * (core/rate-limit.ts); a refusal is 429, the one error shape and `Retry-After` = the period.
+ *
+ * The counters' windows are aligned to the clock, so a test sends up to twice the limit plus one
+ * and expects a refusal somewhere: a window that ends mid-test only moves the refusal later.
+ */
+import { createExecutionContext } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import edgeApp from "../edge-worker/src/index";
+import { callAdmin, expectError, expectJson, makeUser } from "./support/admin";
+import { ORIGIN, checkQuery, client, edgeEnv, newAppId, online, packageRef, putSnapshot } from "./support/edge";
+
+/** Each test sends hundreds of requests: on a busy machine that takes longer than vitest's default 5 s. */
+const LONG = 120_000;
+
+/** wrangler.toml's CHECK_LIMITER and ADMIN_WRITE_LIMITER (limit per period). */
+const CHECK_LIMIT = 300;
+const WRITE_LIMIT = 600;
+
+/** The suite runs with the check limit off (vitest.config.ts); these requests turn it on, as deployed. */
+const limitedEnv = { ...edgeEnv, CHECK_RATE_LIMIT: "on" };
+
+function checkFrom(address: string, query: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set("cf-connecting-ip", address);
+  return edgeApp.fetch(new Request(`${ORIGIN}/v1/check?${query}`, { ...init, headers }), limitedEnv, createExecutionContext());
+}
+
+/** Checks from `address` until one is refused; returns that response (fails after 2 * limit + 1). */
+async function exhaust(send: () => Promise<Response>, limit: number): Promise<Response> {
+  for (let i = 0; i <= 2 * limit; i++) {
+    const res = await send();
+    if (res.status === 429) return res;
+    await res.body?.cancel();
+  }
+  throw new Error(`no 429 after ${2 * limit + 1} requests`);
+}
+
+async function expectRateLimited(res: Response, retryAfter: string) {
+  expect(res.status).toBe(429);
+  expect(res.headers.get("retry-after")).toBe(retryAfter);
+  expect(res.headers.get("content-type")).toMatch(/application\/json/);
+  const body = (await res.json()) as { error: { code: string; message: string } };
+  expect(body.error.code).toBe("rate_limited");
+  expect(body.error.message).toEqual(expect.any(String));
+}
+
+const randomOctet = () => 1 + Math.floor(Math.random() * 250);
+
+describe("GET and POST /v1/check: per client address", () => {
+  let query: string;
+  let body: string;
+  beforeAll(async () => {
+    const appId = newAppId();
+    await putSnapshot({ appId, online: online("1.0.0", packageRef("rl")) });
+    query = checkQuery(client(appId));
+    body = JSON.stringify(client(appId));
+  });
+
+  it("refuses an address over its limit with 429 and Retry-After; other addresses are still answered", async () => {
+    const address = `10.${randomOctet()}.${randomOctet()}.${randomOctet()}`;
+    const refused = await exhaust(() => checkFrom(address, query), CHECK_LIMIT);
+    await expectRateLimited(refused, "10");
+    // POST counts against the same address
+    await expectRateLimited(await checkFrom(address, "", { method: "POST", headers: { "content-type": "application/json" }, body }), "10");
+    // a malformed check is still answered 400 (validated before the counter)
+    const malformed = await checkFrom(address, "appId=not-an-app");
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as { error: { code: string } }).error.code).toBe("bad_request");
+    // another address is not affected
+    const other = await checkFrom(`10.${randomOctet()}.${randomOctet()}.${randomOctet()}`, query);
+    expect(other.status).toBe(200);
+  }, LONG);
+
+  it("counts an IPv6 client by its /64", async () => {
+    const prefix = `2001:db8:${randomOctet().toString(16)}:${randomOctet().toString(16)}`;
+    await exhaust(() => checkFrom(`${prefix}::1`, query), CHECK_LIMIT);
+    await expectRateLimited(await checkFrom(`${prefix}:0:0:0:abcd`, query), "10");
+    expect((await checkFrom(`2001:db8:ffff:${randomOctet().toString(16)}::1`, query)).status).toBe(200);
+  }, LONG);
+});
+
+describe("admin writes: per session or API token", () => {
+  it("refuses a credential over its write limit with 429 and Retry-After; its reads and other credentials go on", async () => {
+    const user = await makeUser("ratelimited");
+    const other = await makeUser("unlimited");
+    // An invalid body: cheap, and still counted (the limit is checked before the route validates).
+    const write = (token: string) => callAdmin("POST", "/v1/teams", { token, json: {} });
+    const refused = await exhaust(() => write(user.token), WRITE_LIMIT);
+    await expectRateLimited(refused, "60");
+    await expectJson(callAdmin("GET", "/v1/auth/me", { token: user.token }), 200);
+    await expectError(write(other.token), 400, "bad_request");
+  }, LONG);
+});
