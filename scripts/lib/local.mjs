@@ -92,7 +92,7 @@ export function seedSql() {
   const q = (s) => `'${String(s).replaceAll("'", "''")}'`;
   const lines = [];
   for (const u of DEMO_USERS) {
-    lines.push(`INSERT OR IGNORE INTO users (id, email, name, password_hash, is_platform_admin, failed_logins, created_at) VALUES (${q(u.id)}, ${q(u.email)}, ${q(u.name)}, ${q(hashPassword(u.password))}, ${u.platformAdmin ? 1 : 0}, 0, ${now});`);
+    lines.push(`INSERT OR IGNORE INTO users (id, email, name, password_hash, is_platform_admin, created_at) VALUES (${q(u.id)}, ${q(u.email)}, ${q(u.name)}, ${q(hashPassword(u.password))}, ${u.platformAdmin ? 1 : 0}, ${now});`);
   }
   lines.push(`INSERT OR IGNORE INTO teams (id, name, created_at) VALUES (${q(DEMO_TEAM.id)}, ${q(DEMO_TEAM.name)}, ${now});`);
   lines.push(`INSERT OR IGNORE INTO host_apps (id, name, created_at) VALUES (${q(DEMO_HOST_APP.id)}, ${q(DEMO_HOST_APP.name)}, ${now});`);

@@ -37,6 +37,9 @@ export const WRITE_ROUTE_SCOPES: Readonly<Record<string, TokenScope>> = {
   "POST /v1/teams/:teamId/signing-keys/:keyId/revoke": "admin",
   "POST /v1/host-apps": "admin",
   "POST /v1/host-apps/:hostAppId/members": "admin",
+  "POST /v1/host-apps/:hostAppId/keys": "admin",
+  "POST /v1/host-apps/:hostAppId/keys/:keyId/retire": "admin",
+  "POST /v1/host-apps/:hostAppId/keys/:keyId/revoke": "admin",
   "PUT /v1/mini-programs/:appId/encryption": "admin",
   // releases and what clients are served
   "POST /v1/host-apps/:hostAppId/bindings/:appId/:decision": "publish",

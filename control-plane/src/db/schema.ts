@@ -17,8 +17,6 @@ export const users = sqliteTable("users", {
   /** `pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>` */
   passwordHash: text("password_hash").notNull(),
   isPlatformAdmin: integer("is_platform_admin", { mode: "boolean" }).notNull().default(false),
-  failedLogins: integer("failed_logins").notNull().default(0),
-  lockedUntil: integer("locked_until"),
   /** set by a platform admin: no login, every session and API token of the user stops at once */
   disabledAt: integer("disabled_at"),
   createdAt: createdAt(),
