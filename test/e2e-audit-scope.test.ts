@@ -8,7 +8,7 @@
 import { decodeJwt } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { readApkg } from "../core/offline";
-import { type World, approveVersion, callAdmin, createTask, expectError, expectJson, makeMiniProgram, makeWorld, publish, upload } from "./support/admin";
+import { type World, approveVersion, callAdmin, createTask, expectError, expectJson, makeMiniProgram, makePackage, makeWorld, publish, upload } from "./support/admin";
 import { check, checkClaims } from "./support/edge";
 
 let world: World;
@@ -77,6 +77,27 @@ describe("publishing reaches only the host apps that approved the version", () =
     ]);
     // everyone approved 1.0.0 now: nothing left for a binding audit
     expect(await expectError(submit(appId, "1.0.0"), 409, "conflict")).toMatch(/already approved this version/);
+  });
+
+  it("an approval of a discarded package does not carry over to a new upload with the same version number", async () => {
+    const appId = await makeMiniProgram(world, [world.host1, world.host2]);
+    // package X as 1.0.0: host app 2 approves it, then the audit is withdrawn and X replaced by Y
+    await expectJson(upload(world.devA.token, appId, "1.0.0", makePackage("1.0.0", { "x.js": "package X" })), 201);
+    const first = await expectJson<any>(submit(appId, "1.0.0"), 201);
+    await expectJson(decide(first.auditId, world.host2, "approve"), 200);
+    await expectJson(callAdmin("POST", `/v1/mini-programs/${appId}/versions/1.0.0/withdraw`, { token: world.devA.token }), 200);
+    await expectJson(upload(world.devA.token, appId, "1.0.0", makePackage("1.0.0", { "y.js": "package Y" })), 201);
+    // host app 2 leaves; only host app 1 reviews Y; Y is published; host app 2 comes back
+    await expectJson(callAdmin("DELETE", `/v1/mini-programs/${appId}/bindings/${world.host2}`, { token: world.adminA.token }), 200);
+    const second = await expectJson<any>(submit(appId, "1.0.0"), 201);
+    expect(second.hostApps).toEqual([world.host1]);
+    await expectJson(decide(second.auditId, world.host1, "approve"), 200);
+    await publish(world, appId, "1.0.0");
+    await bindHost2(appId);
+    // host app 2's auditor saw X, never Y
+    expect(await checkClaims(clientOf(appId, world.host2))).toMatchObject({ status: "not_bound" });
+    expect(await checkClaims(clientOf(appId, world.host1))).toMatchObject({ status: "ok", version: "1.0.0" });
+    expect((await overview(appId)).online).toMatchObject({ version: "1.0.0", awaitingAudit: [world.host2] });
   });
 
   it("a host app bound after a release keeps the last release its auditor approved, with a signed rollback for clients on the newer one", async () => {

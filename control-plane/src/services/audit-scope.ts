@@ -4,7 +4,7 @@
  * not approved the online version gets instead. Read by the snapshot compiler, the grayscale
  * task compiler, binding audits and offline packages. No access checks here: callers check first.
  */
-import { and, desc, eq } from "drizzle-orm";
+import { and, desc, eq, ne } from "drizzle-orm";
 import { type Approvals, pickHostAppReleases, unreviewedHostApps } from "../../../core/audit-scope";
 import type { SnapshotRelease } from "../../../core/snapshot";
 import type { Db } from "../db/client";
@@ -15,7 +15,8 @@ import { packageRefOf } from "./package-ref";
  * Host apps that approved each version of `appId`, by version number: an `approve` review in any
  * audit of the version, a version audit or a binding audit. A review counts once made: a version
  * audit rejected or withdrawn after some approvals leaves the version unpublishable anyway, and a
- * binding audit's approvals each stand on their own.
+ * binding audit's approvals each stand on their own. Discarded versions do not count: their number
+ * may be uploaded again as another package, which its host apps have not seen.
  */
 export async function approvalsOf(db: Db, appId: string): Promise<Map<string, Set<string>>> {
   const rows = await db
@@ -23,7 +24,7 @@ export async function approvalsOf(db: Db, appId: string): Promise<Map<string, Se
     .from(auditReviews)
     .innerJoin(audits, eq(audits.id, auditReviews.auditId))
     .innerJoin(versions, eq(versions.id, audits.versionId))
-    .where(and(eq(audits.miniProgramId, appId), eq(auditReviews.decision, "approve")))
+    .where(and(eq(audits.miniProgramId, appId), eq(auditReviews.decision, "approve"), ne(versions.status, "discarded")))
     .all();
   const approvals = new Map<string, Set<string>>();
   for (const r of rows) {
