@@ -20,7 +20,7 @@ import { bumpHostAppSnapshotRevisions, publishSnapshot, sweepSnapshots } from ".
 import { snapshotKey } from "../core/snapshot";
 import edgeApp from "../edge-worker/src/index";
 import { testEnv } from "./env";
-import { type CallOptions, type World, adminEnv, appWithVersions, callAdmin, createTask, expectJson, makeMiniProgram, makeWorld, runCron, storedSnapshot } from "./support/admin";
+import { type CallOptions, type World, adminEnv, appWithVersions, callAdmin, createTask, expectError, expectJson, makeMiniProgram, makePackage, makeWorld, runCron, storedSnapshot } from "./support/admin";
 import { ORIGIN, edgeEnv, verifyManifest } from "./support/edge";
 
 let world: World;
@@ -315,5 +315,59 @@ describe("the Durable Object down", { timeout: 30_000 }, () => {
     // The same client, the counter back: the task admits it (so the answer above was the fault's doing).
     const up = await edgeCheck(clientOf(appId, { guid: "do-down-1" }));
     expect(up.claims).toMatchObject({ reason: "grayscale", version: "1.1.0", taskId: task.id });
+  });
+});
+
+describe("an audit's settlement failing after the last decision", { timeout: 30_000 }, () => {
+  /** The real D1 binding; the first batch that closes an audit fails (D1 rolls it back), every other call passes. */
+  function failingSettlement(d1: D1Database) {
+    let armed = true;
+    const closing = new WeakSet<object>();
+    const wrapped = new Proxy(d1, {
+      get(target, prop) {
+        if (prop === "prepare") {
+          return (query: string) => {
+            const statement = target.prepare(query);
+            return new Proxy(statement, {
+              get(s, p) {
+                if (p !== "bind") return passThrough(s, p);
+                return (...values: unknown[]) => {
+                  const bound = s.bind(...values);
+                  if (/^update "audits" set "status"/.test(query)) closing.add(bound);
+                  return bound;
+                };
+              },
+            });
+          };
+        }
+        if (prop === "batch") {
+          return async (statements: D1PreparedStatement[]) => {
+            if (armed && statements.some((s) => closing.has(s))) {
+              armed = false;
+              return target.batch([...statements, target.prepare("insert into mini_programs (id, team_id, name, created_by, updated_at) values (null, null, null, null, null)")]);
+            }
+            return target.batch(statements);
+          };
+        }
+        return passThrough(target, prop);
+      },
+    });
+    return wrapped;
+  }
+
+  it("the auditor repeats the decision: the audit is settled (not refused as already decided), the version approved and reaching the edge", async () => {
+    const appId = await makeMiniProgram(world, [world.host1]);
+    await expectJson(callAdmin("POST", `/v1/mini-programs/${appId}/versions?version=1.0.0`, { token: world.devA.token, body: makePackage("1.0.0"), headers: { "content-type": "application/zip" } }), 201);
+    const { auditId } = await expectJson<any>(callAdmin("POST", `/v1/mini-programs/${appId}/versions/1.0.0/submit`, { token: world.devA.token, json: {} }), 201);
+    const decision = { hostAppId: world.host1, decision: "approve" };
+    const failed = await callAdminWith({ DB: failingSettlement(testEnv.DB) }, "POST", `/v1/audits/${auditId}/decision`, { token: world.auditor1.token, json: decision });
+    expect(failed.status).toBe(500);
+    // the decision landed, the settlement did not
+    expect((await expectJson<any>(callAdmin("GET", `/v1/mini-programs/${appId}/versions/1.0.0`, { token: world.devA.token }), 200)).status).toBe("in_audit");
+
+    expect(await expectJson<any>(callAdmin("POST", `/v1/audits/${auditId}/decision`, { token: world.auditor1.token, json: decision }), 200)).toMatchObject({ outcome: "approved" });
+    expect((await expectJson<any>(callAdmin("GET", `/v1/mini-programs/${appId}/versions/1.0.0`, { token: world.devA.token }), 200)).status).toBe("approved");
+    // settled once: a third attempt is refused as before
+    await expectError(callAdmin("POST", `/v1/audits/${auditId}/decision`, { token: world.auditor1.token, json: decision }), 409, "conflict");
   });
 });

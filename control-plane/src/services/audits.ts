@@ -143,11 +143,43 @@ export async function decideAudit(db: Db, bucket: R2Bucket, actor: Actor, auditI
   const version = await db.select().from(versions).where(eq(versions.id, audit.versionId)).get();
   if (!version) throw notFound("version");
   if (input.decision === "reject" && !input.reason?.trim()) throw new ApiError("bad_request", "a rejection needs a reason", [{ path: "reason", message: "required to reject" }]);
-  const decided = review.decision !== null || audit.status !== "pending";
-  const refusal = audit.kind === "binding" ? checkBindingDecision(audit.status === "pending", review.decision !== null) : checkAuditDecision(version, decided);
-  if (refusal) throw refusalError(refusal);
-  const mp = await db.select({ teamId: miniPrograms.teamId }).from(miniPrograms).where(eq(miniPrograms.id, audit.miniProgramId)).get();
   const now = Date.now();
+  // The same decision again while the audit is still open and every review is in: an earlier
+  // attempt recorded it but failed before the audit was settled (the decision and the settlement
+  // are two writes, since the settlement reads every review). The decision stands: settle now.
+  let outcome = review.decision === input.decision && audit.status === "pending" ? await settleAudit(db, auditId) : "pending";
+  if (outcome === "pending") {
+    await recordDecision(db, actor, audit, version, input, review.decision !== null, now);
+    outcome = await settleAudit(db, auditId);
+  }
+  const result = { auditId, kind: audit.kind, miniProgramId: audit.miniProgramId, version: version.version, hostAppId: input.hostAppId, decision: input.decision, outcome };
+  if (audit.kind === "binding") {
+    // The host app approved a version it had not: its clients may get it now (core/audit-scope.ts).
+    // The revision was bumped in the decision's own batch.
+    if (input.decision === "approve") await publishCurrentSnapshot(db, bucket, audit.miniProgramId);
+    return result;
+  }
+  if (outcome !== "pending") await publishCurrentSnapshot(db, bucket, audit.miniProgramId);
+  // An approved version can be delivered (grayscale, publish): plan increments to it now.
+  if (outcome === "approved") await planIncrementsAfter(db, audit.miniProgramId, version, now);
+  return result;
+}
+
+/** Records one host app's decision, with its change-log entry, in one batch; refuses a decided review or a closed audit. */
+async function recordDecision(
+  db: Db,
+  actor: Actor,
+  audit: typeof audits.$inferSelect,
+  version: typeof versions.$inferSelect,
+  input: { hostAppId: string; decision: "approve" | "reject"; reason?: string | undefined },
+  reviewDecided: boolean,
+  now: number,
+) {
+  const decided = reviewDecided || audit.status !== "pending";
+  const refusal = audit.kind === "binding" ? checkBindingDecision(audit.status === "pending", reviewDecided) : checkAuditDecision(version, decided);
+  if (refusal) throw refusalError(refusal);
+  const auditId = audit.id;
+  const mp = await db.select({ teamId: miniPrograms.teamId }).from(miniPrograms).where(eq(miniPrograms.id, audit.miniProgramId)).get();
   await db.batch([
     db
       .update(auditReviews)
@@ -157,18 +189,6 @@ export async function decideAudit(db: Db, bucket: R2Bucket, actor: Actor, auditI
     // A binding approval changes what this host app's clients get at once.
     ...(audit.kind === "binding" && input.decision === "approve" ? [bumpSnapshotRevision(db, audit.miniProgramId)] : []),
   ]);
-  const outcome = await settleAudit(db, auditId);
-  const result = { auditId, kind: audit.kind, miniProgramId: audit.miniProgramId, version: version.version, hostAppId: input.hostAppId, decision: input.decision, outcome };
-  if (audit.kind === "binding") {
-    // The host app approved a version it had not: its clients may get it now (core/audit-scope.ts).
-    // The revision was bumped in the decision's own batch above.
-    if (input.decision === "approve") await publishCurrentSnapshot(db, bucket, audit.miniProgramId);
-    return result;
-  }
-  if (outcome !== "pending") await publishCurrentSnapshot(db, bucket, audit.miniProgramId);
-  // An approved version can be delivered (grayscale, publish): plan increments to it now.
-  if (outcome === "approved") await planIncrementsAfter(db, audit.miniProgramId, version, now);
-  return result;
 }
 
 /**
