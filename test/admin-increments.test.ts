@@ -19,7 +19,8 @@ import adminApp from "../control-plane/src/index";
 import wranglerToml from "../wrangler.toml?raw";
 import { zstdDecompress } from "../control-plane/src/increments/zstd";
 import { sha256Hex as hex } from "../control-plane/src/lib/encoding";
-import { type World, callAdmin, expectError, expectJson, makeMiniProgram, makeWorld, publish, upload } from "./support/admin";
+import { type World, callAdmin, expectError, expectJson, makeMiniProgram, makeWorld, publish, storedSnapshot, upload } from "./support/admin";
+import { sweepSnapshots } from "../control-plane/src/services/snapshot";
 import { checkClaims, edgeFetch } from "./support/edge";
 import { testEnv } from "./env";
 
@@ -450,3 +451,62 @@ describe("the console's view", () => {
   });
 });
 
+
+describe("a built increment and the snapshot", () => {
+  /**
+   * The real D1 binding, except that a snapshot revision bump run on its own (outside a batch)
+   * fails: the build must bump inside the batch that marks the row built, so the sweep sees the
+   * snapshot behind whatever happens after it.
+   */
+  function refusingLoneBumps(d1: D1Database): D1Database {
+    const original = new WeakMap<object, D1PreparedStatement>();
+    const lone = (query: string) => /^update "mini_programs" set "snapshot_revision"/.test(query);
+    return new Proxy(d1, {
+      get(target, prop) {
+        if (prop === "prepare") {
+          return (query: string) => {
+            const statement = target.prepare(query);
+            return new Proxy(statement, {
+              get(s, p) {
+                const value = Reflect.get(s, p, s);
+                if (p !== "bind") return typeof value === "function" ? value.bind(s) : value;
+                return (...values: unknown[]) => {
+                  const bound = s.bind(...values);
+                  if (!lone(query)) return bound;
+                  const guarded = new Proxy(bound, {
+                    get(b, q) {
+                      if (q === "run" || q === "all" || q === "first" || q === "raw") return () => Promise.reject(new Error("D1 unavailable (injected)"));
+                      const v = Reflect.get(b, q, b);
+                      return typeof v === "function" ? v.bind(b) : v;
+                    },
+                  });
+                  original.set(guarded, bound);
+                  return guarded;
+                };
+              },
+            });
+          };
+        }
+        if (prop === "batch") return (statements: D1PreparedStatement[]) => target.batch(statements.map((s) => original.get(s) ?? s));
+        const value = Reflect.get(target, prop, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  }
+
+  it("is offered by the snapshot after the sweep even when nothing but the build's own batch could bump the revision", async () => {
+    const appId = await makeMiniProgram(world, [world.host1]);
+    await approveZip(appId, "1.0.0", appPackage("1.0.0"));
+    await publish(world, appId, "1.0.0");
+    await approveZip(appId, "1.1.0", appPackage("1.1.0", { extraLines: 20 }));
+    await publish(world, appId, "1.1.0");
+    const queued = (await rowsOf(appId)).filter((r) => r.status === "queued");
+    expect(queued.map((r) => [r.fromVersion, r.toVersion])).toEqual([["1.0.0", "1.1.0"]]);
+
+    expect((await buildIncrementRow(createDb(refusingLoneBumps(testEnv.DB)), testEnv.PACKAGES, queued[0]!.id)).status).toBe("built");
+    await sweepSnapshots(db, testEnv.PACKAGES, { limit: 1000 });
+    const snapshot = await storedSnapshot(appId);
+    expect(snapshot.online.version).toBe("1.1.0");
+    expect(Object.keys(snapshot.online.package.increments ?? {})).toContain("1.0.0");
+  });
+});

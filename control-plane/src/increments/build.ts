@@ -26,7 +26,7 @@ import type { Db } from "../db/client";
 import { increments, versions } from "../db/schema";
 import { sha256Hex } from "../lib/encoding";
 import { plainPackageKey, versionKey } from "../services/package-encryption";
-import { publishSnapshot } from "../services/snapshot";
+import { bumpSnapshotRevision, publishCurrentSnapshot } from "../services/snapshot";
 import { zstdCompress, zstdDecompress } from "./zstd";
 
 export const MAX_PAIR_UNPACKED_BYTES = 24 * 1024 * 1024;
@@ -96,12 +96,15 @@ export async function claimIncrement(db: Db, id: string, now: number): Promise<I
 
 /** Ends the claimed attempt (one statement; a no-op if a stale claim was taken over meanwhile). */
 async function finish(db: Db, row: IncrementRow, set: Partial<IncrementRow>): Promise<boolean> {
-  const done = await db
+  const update = db
     .update(increments)
     .set(set)
     .where(and(eq(increments.id, row.id), eq(increments.status, "building"), eq(increments.startedAt, row.startedAt ?? 0)))
-    .returning({ id: increments.id })
-    .all();
+    .returning({ id: increments.id });
+  if (set.status !== "built") return (await update.all()).length > 0;
+  // A built increment changes what clients are offered: the snapshot revision is bumped in the
+  // same batch, so a failed publish after it is still caught by the sweep (services/snapshot.ts).
+  const [done] = await db.batch([update, bumpSnapshotRevision(db, row.miniProgramId)]);
   return done.length > 0;
 }
 
@@ -187,12 +190,8 @@ export async function buildIncrementRow(db: Db, bucket: R2Bucket, id: string, no
     if (!failed) throw err;
     return { status: "failed", detail };
   }
-  // The row says "built" from here on, whatever happens next: a failed republish is retried by
-  // the next snapshot publish of this mini program (every change clients can see publishes one).
-  try {
-    await publishSnapshot(db, bucket, row.miniProgramId);
-  } catch (err) {
-    console.error("republishing the snapshot after an increment failed", { appId: row.miniProgramId, error: String(err instanceof Error ? err.message : err) });
-  }
+  // The row says "built" and the revision is bumped from here on: a failed publish is logged and
+  // left to the cron's snapshot sweep.
+  await publishCurrentSnapshot(db, bucket, row.miniProgramId);
   return { status: "built", ...stored };
 }
