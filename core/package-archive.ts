@@ -327,10 +327,11 @@ const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 /**
  * Characters that change how a name displays without being seen: the bidirectional controls
  * (embeddings, overrides, isolates and marks: "invoice\u202Efdp.exe" shows as "invoiceexe.pdf",
- * the Trojan Source trick, CVE-2021-42574), zero-width characters (U+200B–U+200D, U+2060,
- * U+FEFF: two names that look the same) and the line and paragraph separators.
+ * the Trojan Source trick, CVE-2021-42574), every default-ignorable code point (zero-width
+ * characters U+200B–U+200D, U+2060, U+FEFF, the soft hyphen, variation selectors, Hangul fillers,
+ * tag characters...: two names that look the same) and the line and paragraph separators.
  */
-const INVISIBLE_CLASS = String.raw`\p{Bidi_Control}\u200B-\u200D\u2060\uFEFF\u2028\u2029`;
+const INVISIBLE_CLASS = String.raw`\p{Bidi_Control}\p{Default_Ignorable_Code_Point}\u2028\u2029`;
 const INVISIBLE = new RegExp(`[${INVISIBLE_CLASS}]`, "u");
 const SHOWN_ESCAPED = new RegExp(String.raw`[\u007f-\u009f${INVISIBLE_CLASS}]`, "gu");
 

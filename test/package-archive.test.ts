@@ -327,6 +327,10 @@ describe("inspectPackage: names that display as something else", () => {
     ["\u2060", "WORD JOINER"],
     ["\uFEFF", "ZERO WIDTH NO-BREAK SPACE (BOM)"],
     ["\u2028", "LINE SEPARATOR"],
+    ["\u00AD", "SOFT HYPHEN"],
+    ["\u034F", "COMBINING GRAPHEME JOINER"],
+    ["\u3164", "HANGUL FILLER"],
+    ["\uFE0F", "VARIATION SELECTOR-16"],
   ])("refuses a file name with %j (%s), naming the entry with the character escaped", async (char) => {
     const name = `pages/invoice${char}sj.js`;
     const hex = char.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");

@@ -131,7 +131,12 @@ app.onError((err, c) => {
 async function scheduled(controller: ScheduledController, env: Cloudflare.AdminEnv, _ctx: ExecutionContext): Promise<void> {
   // A run is never evaluated before the time it was scheduled for.
   const now = Math.max(Date.now(), controller.scheduledTime);
-  await runGrayscaleCron(env, now);
+  // Each step on its own: one failing must not keep the others from running.
+  try {
+    await runGrayscaleCron(env, now);
+  } catch (err) {
+    console.error("grayscale cron failed", { error: String(err instanceof Error ? err.message : err) });
+  }
   // Snapshots whose publish failed after their change committed (services/snapshot.ts).
   try {
     const swept = await sweepSnapshots(createDb(env.DB), env.PACKAGES);
@@ -139,7 +144,11 @@ async function scheduled(controller: ScheduledController, env: Cloudflare.AdminE
   } catch (err) {
     console.error("snapshot sweep failed", { error: String(err instanceof Error ? err.message : err) });
   }
-  await sweepIncrements(env, now);
+  try {
+    await sweepIncrements(env, now);
+  } catch (err) {
+    console.error("increment sweep failed", { error: String(err instanceof Error ? err.message : err) });
+  }
 }
 
 // No `queue` handler: increments are built by the builder Worker (control-plane/src/builder.ts).

@@ -75,7 +75,7 @@ function describeKey(row: KeyRow) {
 export async function republishBoundApps(db: Db, bucket: R2Bucket, hostAppId: string): Promise<void> {
   // Each change's batch bumped every bound app's revision (bumpHostAppSnapshotRevisions); what a
   // failed write leaves behind, the cron's sweep publishes.
-  await sweepSnapshots(db, bucket, { hostAppId, limit: 100 });
+  await sweepSnapshots(db, bucket, { hostAppId });
 }
 
 /** Registers a public Ed25519 key (manager or platform admin); the JWK's members were validated by the route's schema. */

@@ -8,7 +8,7 @@ import { randomId } from "../lib/encoding";
 import { requireHostAppRole, requirePlatformAdmin } from "./access";
 import { approvalsOf } from "./audit-scope";
 import { findUserByEmail } from "./auth";
-import { recordChange } from "./change-log";
+import { recordChange, recordChangeIfChanged } from "./change-log";
 import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
 
 export async function createHostApp(db: Db, actor: Actor, input: { name: string }) {
@@ -88,11 +88,17 @@ export async function decideBinding(db: Db, bucket: R2Bucket, actor: Actor, host
   const mp = await db.select({ teamId: miniPrograms.teamId, onlineVersionId: miniPrograms.onlineVersionId }).from(miniPrograms).where(eq(miniPrograms.id, appId)).get();
   const now = Date.now();
   const status: BindingStatus = decision === "approve" ? "approved" : "rejected";
-  await db.batch([
-    db.update(bindings).set({ status, decidedBy: actor.userId, decidedAt: now }).where(and(eq(bindings.hostAppId, hostAppId), eq(bindings.miniProgramId, appId))),
-    recordChange(db, actor, { action: `binding.${decision}`, teamId: mp?.teamId ?? null, targetType: "mini_program", targetId: appId, detail: { hostAppId } }, now),
+  // Guarded by the pending status: of an approve and a reject racing, one applies (and is logged), the other gets 409.
+  const [changed] = await db.batch([
+    db
+      .update(bindings)
+      .set({ status, decidedBy: actor.userId, decidedAt: now })
+      .where(and(eq(bindings.hostAppId, hostAppId), eq(bindings.miniProgramId, appId), eq(bindings.status, "pending")))
+      .returning({ status: bindings.status }),
+    recordChangeIfChanged(db, actor, { action: `binding.${decision}`, teamId: mp?.teamId ?? null, targetType: "mini_program", targetId: appId, detail: { hostAppId } }, now),
     ...(status === "approved" ? [bumpSnapshotRevision(db, appId)] : []),
   ]);
+  if (changed.length === 0) throw new ApiError("conflict", "this binding was decided meanwhile; read it again");
   if (status === "approved") await publishCurrentSnapshot(db, bucket, appId);
   return { miniProgramId: appId, hostAppId, status, awaitingAudit: status === "approved" ? await unapprovedOnlineVersion(db, appId, hostAppId, mp?.onlineVersionId ?? null) : null };
 }

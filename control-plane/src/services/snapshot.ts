@@ -173,8 +173,12 @@ export async function publishSnapshot(db: Db, bucket: R2Bucket, appId: string): 
   return publishCurrentSnapshot(db, bucket, appId);
 }
 
-/** Mini programs a sweep republishes at most per run, so one run stays within a Worker's limits. */
-export const SWEEP_LIMIT = 25;
+/**
+ * Mini programs a sweep republishes at most per run (each is a few D1 reads and one R2 write), so
+ * one run stays within a Worker's limits; a host-app key revocation reaches this many bound mini
+ * programs in its own request and the rest at the next cron run.
+ */
+export const SWEEP_LIMIT = 500;
 
 export interface SweepReport {
   published: string[];
