@@ -36,7 +36,17 @@ function startWorker(env, port, extra = []) {
     env: localWranglerEnv(),
   });
   const prefix = `[${env}] `;
-  const forward = (stream, out) => stream.on("data", (d) => out.write(String(d).split("\n").filter(Boolean).map((l) => prefix + l + "\n").join("")));
+  // The admin and builder processes share the local D1 file; when both write at once workerd
+  // logs the lock (and its stack) although the call is retried and succeeds
+  // (control-plane/src/db/busy-retry.ts). Those two lines are left out; nothing else is.
+  let lockStack = false;
+  const shown = (line) => {
+    if (line.includes("database is locked: SQLITE_BUSY")) return !(lockStack = true);
+    if (lockStack && line.trimStart().startsWith("stack:")) return (lockStack = false);
+    lockStack = false;
+    return true;
+  };
+  const forward = (stream, out) => stream.on("data", (d) => out.write(String(d).split("\n").filter(Boolean).filter(shown).map((l) => prefix + l + "\n").join("")));
   forward(child.stdout, process.stdout);
   forward(child.stderr, process.stderr);
   child.on("exit", (code) => {
