@@ -1,5 +1,5 @@
 /**
- * The increment builder Worker (`graycast-builder`, control-plane/wrangler.builder.toml): consumes
+ * The increment builder Worker (`graycast-builder`, control-plane/builder/wrangler.toml): consumes
  * the increments queue (one build per message, control-plane/src/increments/queue.ts) and its
  * dead-letter queue, whose name is the INCREMENTS_DLQ var (each environment has its own queues). Its own Worker, not the admin Worker's `queue` handler: a build is seconds of
  * synchronous CPU (unzip, zstd WASM), and an isolate runs one thing at a time, so a build in the

@@ -1,14 +1,15 @@
 /**
  * Local runs keep to themselves (issue 10): every wrangler process `npm start` starts gets a dev
  * registry inside this checkout's .graycast/, so two checkouts never bind each other's Workers,
- * and wrangler's metrics and update check are off. The two-stack run and the cron are checked by
+ * wrangler's metrics, update check and `Request.cf` download are off, and each Worker starts from
+ * its own configuration with its own secrets. The two-stack run and the cron are checked by
  * hand (README "Local runs"); this pins the environment and the flags the script passes.
  */
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 // @ts-expect-error: a plain .mjs module without types
-import { REGISTRY_DIR, ROOT, localWranglerEnv } from "../lib/local.mjs";
+import { REGISTRY_DIR, ROOT, WORKERS, localWranglerEnv } from "../lib/local.mjs";
 
 describe("local wrangler processes", () => {
   it("use a dev registry under this checkout's .graycast/, with metrics and the update check off", () => {
@@ -17,6 +18,24 @@ describe("local wrangler processes", () => {
     expect(REGISTRY_DIR).toBe(join(ROOT, ".graycast", "registry"));
     expect(env.WRANGLER_SEND_METRICS).toBe("false");
     expect(env.WRANGLER_HIDE_BANNER).toBe("true");
+    expect(env.CLOUDFLARE_CF_FETCH_ENABLED).toBe("false");
+  });
+
+  it("each Worker runs from its own configuration and reads only its own local secrets", () => {
+    expect(Object.fromEntries(Object.entries(WORKERS).map(([name, w]) => [name, (w as { config: string }).config]))).toEqual({
+      edge: "wrangler.toml",
+      admin: "control-plane/wrangler.toml",
+      builder: "control-plane/builder/wrangler.toml",
+    });
+    // wrangler dev reads the .dev.vars beside the configuration; the admin Worker never holds the
+    // manifest signing key or the ticket secret.
+    for (const w of Object.values(WORKERS) as { config: string; devVars: string; secrets: string[] }[]) expect(w.devVars).toBe(join(dirname(w.config), ".dev.vars"));
+    expect(WORKERS.admin.secrets).not.toContain("MANIFEST_SIGNING_KEY");
+    expect(WORKERS.admin.secrets).not.toContain("ADMISSION_TICKET_SECRET");
+    expect(WORKERS.builder.secrets).toEqual(["PACKAGE_KEY_SECRET"]);
+    const start = readFileSync(join(ROOT, "scripts", "start.mjs"), "utf8");
+    expect(start).toContain(`["dev", "-c", WORKERS[worker].config,`);
+    expect(start).toMatch(/"migrations", "apply", "DB", "--local", "-c", WORKERS\.admin\.config/);
   });
 
   it("start.mjs starts every wrangler process with that environment and the admin Worker with --test-scheduled", () => {
