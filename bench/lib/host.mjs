@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:f
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
 import { ROOT, WORKER_CONFIGS } from "./util.mjs";
 
 export const HELLO_SCRIPT = `export default { fetch() { return new Response("hello world"); } };`;
@@ -38,7 +38,8 @@ const optionsOf = (worker) => unstable_getMiniflareWorkerOptions(join(ROOT, WORK
  * The Workers' names in their configurations: the host runs them under these, as the admin
  * Worker's Durable Object (script_name) and EDGE_SIGNER service bindings name the edge.
  */
-export const WORKER_NAMES = { edge: optionsOf("edge").name, admin: optionsOf("admin").name };
+const nameOf = (worker) => unstable_readConfig({ config: join(ROOT, WORKER_CONFIGS[worker]) }).name;
+export const WORKER_NAMES = { edge: nameOf("edge"), admin: nameOf("admin") };
 
 /** Worker options of one Worker's configuration (`edge`, `admin`), running the prebuilt bundle `scriptPath`. */
 export function workerFromWrangler(worker, scriptPath, { vars = {}, secrets = {} } = {}) {
