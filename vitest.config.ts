@@ -3,16 +3,21 @@ import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { defineConfig } from "vitest/config";
 
-/** The `[[ratelimits]]` of one wrangler.toml environment, as Miniflare options (same limits as deployed). */
-const rateLimitsOf = (environment: string) => unstable_getMiniflareWorkerOptions("./wrangler.toml", environment).workerOptions.ratelimits ?? {};
+/** The Workers' configurations (wrangler.toml is the edge's; docs/deploy.md). The tests use their top level. */
+const EDGE_CONFIG = "./wrangler.toml";
+const ADMIN_CONFIG = "./control-plane/wrangler.toml";
+
+/** Miniflare options of one Worker's configuration (its bindings, vars and limits as deployed). */
+const workerOptionsOf = (configPath: string) => unstable_getMiniflareWorkerOptions(configPath).workerOptions;
 
 /**
  * Two test projects:
  *
  * - `workerd` (test/**): its main is the edge Worker (which also exports the Durable Object
- *   classes), configured from the `edge` environment of wrangler.toml; the control plane's Hono
- *   app is called in-process with the same bindings plus D1, so tests drive the real system:
- *   real D1, R2 and Durable Objects, no mocks. Cloudflare's plugin applies to this project only.
+ *   classes), configured from wrangler.toml (the edge's configuration); the control plane's Hono
+ *   app and the increment builder are called in-process with the same bindings plus D1 and the
+ *   admin Worker's limiters and vars from their own configurations, so tests drive the real
+ *   system: real D1, R2 and Durable Objects, no mocks. Cloudflare's plugin applies to this project only.
  * - `node` (client/test/**, scripts/test/**): the reference client in plain Node, against local
  *   HTTP servers the tests run as attackers, and the developer scripts as developers run them.
  *   No Cloudflare plugin, no workerd.
@@ -27,13 +32,13 @@ export default defineConfig(async () => {
           plugins: [
             cloudflareTest({
               main: "./edge-worker/src/index.ts",
-              wrangler: { configPath: "./wrangler.toml", environment: "edge" },
+              wrangler: { configPath: EDGE_CONFIG },
               miniflare: {
                 compatibilityFlags: ["nodejs_compat"],
                 d1Databases: ["DB"],
-                // The tests load the edge environment; the admin Worker's limiters (login, writes) are
-                // added here with wrangler.toml's values, so both Workers run with their real limits.
-                ratelimits: { ...rateLimitsOf("edge"), ...rateLimitsOf("admin") },
+                // The tests load the edge's configuration; the admin Worker's limiters (login, writes) are
+                // added here with control-plane/wrangler.toml's values, so both run with their real limits.
+                ratelimits: { ...workerOptionsOf(EDGE_CONFIG).ratelimits, ...workerOptionsOf(ADMIN_CONFIG).ratelimits },
                 bindings: {
                   TEST_MIGRATIONS: await readD1Migrations("./migrations"),
                   MANIFEST_SIGNING_KEY: JSON.stringify(signingKey),
@@ -51,6 +56,9 @@ export default defineConfig(async () => {
                   // The suite checks thousands of times from one address: the per-address check limit is
                   // off by default here, and test/rate-limits.test.ts turns it on for its own requests.
                   CHECK_RATE_LIMIT: "off",
+                  // The builder's var naming its dead-letter queue: the production name, the one
+                  // test/admin-increments.test.ts delivers on (INCREMENTS_DLQ of increments/queue.ts).
+                  INCREMENTS_DLQ: "graycast-increments-dlq",
                 },
               },
             }),

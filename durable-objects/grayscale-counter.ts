@@ -144,8 +144,8 @@ function checkMeta(meta: AdmitMeta | undefined, where = "meta"): asserts meta is
   if (meta!.platform !== "android" && meta!.platform !== "ios") throw new RangeError(`${where}.platform must be android or ios`);
 }
 
-export class GrayscaleCounter extends DurableObject<Cloudflare.EdgeEnv> {
-  constructor(ctx: DurableObjectState, env: Cloudflare.EdgeEnv) {
+export class GrayscaleCounter extends DurableObject<EdgeEnv> {
+  constructor(ctx: DurableObjectState, env: EdgeEnv) {
     super(ctx, env);
     // No request may reach the object before its tables exist.
     void ctx.blockConcurrencyWhile(async () => this.#migrate());

@@ -5,10 +5,9 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { admin, login, uploadVersion } from "./lib/api.mjs";
-import { ADMIN_PORT, ADMIN_URL, DEMO_HOST_APP, DEMO_TEAM, DEMO_TESTER, DEMO_USERS, EDGE_PORT, EDGE_URL, ROOT, STATE_DIR, ensureDevVars, localWranglerEnv, newHostAppKey, readHostAppKey, readState, saveHostAppKey, seedSql, writeState } from "./lib/local.mjs";
+import { ADMIN_PORT, ADMIN_URL, BUILDER_PORT, DEMO_HOST_APP, DEMO_TEAM, DEMO_TESTER, DEMO_USERS, EDGE_PORT, EDGE_URL, ROOT, STATE_DIR, WORKERS, ensureDevVars, localWranglerEnv, newHostAppKey, readHostAppKey, readState, saveHostAppKey, savePorts, seedSql, writeState } from "./lib/local.mjs";
 
 const wrangler = join(ROOT, "node_modules", ".bin", "wrangler");
-const BUILDER_PORT = Number(process.env.BUILDER_PORT ?? ADMIN_PORT + 1);
 const log = (msg) => console.log(`[graycast] ${msg}`);
 
 function runOrDie(args) {
@@ -22,20 +21,25 @@ function runOrDie(args) {
 mkdirSync(STATE_DIR, { recursive: true });
 ensureDevVars();
 log("applying D1 migrations (local)");
-runOrDie(["d1", "migrations", "apply", "DB", "--local", "--env", "admin", "--persist-to", STATE_DIR]);
+// D1 belongs to the admin Worker's configuration (the builder binds the same local database).
+runOrDie(["d1", "migrations", "apply", "DB", "--local", "-c", WORKERS.admin.config, "--persist-to", STATE_DIR]);
 const seedFile = join(ROOT, ".graycast", "seed.sql");
 writeFileSync(seedFile, seedSql());
-runOrDie(["d1", "execute", "DB", "--local", "--env", "admin", "--persist-to", STATE_DIR, "--file", seedFile]);
+runOrDie(["d1", "execute", "DB", "--local", "-c", WORKERS.admin.config, "--persist-to", STATE_DIR, "--file", seedFile]);
 
 const children = [];
 let cronTimer;
-function startWorker(env, port, extra = []) {
-  const child = spawn(wrangler, ["dev", "--env", env, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", STATE_DIR, "--show-interactive-dev-session=false", ...extra], {
+/**
+ * One `wrangler dev` per Worker, each with its own configuration (its top level: local development)
+ * and its own local secrets, the .dev.vars beside the config (scripts/lib/local.mjs, WORKERS).
+ */
+function startWorker(worker, port, extra = []) {
+  const child = spawn(wrangler, ["dev", "-c", WORKERS[worker].config, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", STATE_DIR, "--show-interactive-dev-session=false", ...extra], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
     env: localWranglerEnv(),
   });
-  const prefix = `[${env}] `;
+  const prefix = `[${worker}] `;
   // The admin and builder processes share the local D1 file; when both write at once workerd
   // logs the lock (and its stack) although the call is retried and succeeds
   // (control-plane/src/db/busy-retry.ts). Those two lines are left out; nothing else is.
@@ -50,7 +54,7 @@ function startWorker(env, port, extra = []) {
   forward(child.stdout, process.stdout);
   forward(child.stderr, process.stderr);
   child.on("exit", (code) => {
-    log(`${env} worker exited (${code}); stopping`);
+    log(`${worker} worker exited (${code}); stopping`);
     shutdown(code ?? 1);
   });
   children.push(child);
@@ -150,6 +154,7 @@ await waitHealthy(`http://127.0.0.1:${BUILDER_PORT}`);
 startWorker("admin", ADMIN_PORT, ["--var", `EDGE_BASE_URL:${EDGE_URL}`, "--test-scheduled"]);
 await waitHealthy(ADMIN_URL);
 startCron();
+savePorts();
 const appId = await seedDemoMiniProgram();
 const hostAppKid = await seedDemoHostAppKey();
 

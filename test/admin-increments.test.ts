@@ -16,7 +16,8 @@ import { incrementBases } from "../control-plane/src/increments/plan";
 import { consumeIncrements, INCREMENTS_DLQ, INCREMENTS_QUEUE, retryDelaySeconds, STALE_PENDING_MS, sweepIncrements, type IncrementMessage } from "../control-plane/src/increments/queue";
 import builder from "../control-plane/src/builder";
 import adminApp from "../control-plane/src/index";
-import wranglerToml from "../wrangler.toml?raw";
+import adminToml from "../control-plane/wrangler.toml?raw";
+import builderToml from "../control-plane/builder/wrangler.toml?raw";
 import { zstdDecompress } from "../control-plane/src/increments/zstd";
 import { sha256Hex as hex } from "../control-plane/src/lib/encoding";
 import { type World, callAdmin, expectError, expectJson, makeMiniProgram, makeWorld, publish, storedSnapshot, upload } from "./support/admin";
@@ -332,14 +333,19 @@ describe("off the hot path", () => {
   it("the admin Worker has no queue consumer: the builder Worker consumes the queue and its dead-letter queue", async () => {
     expect((adminApp as ExportedHandler).queue).toBeUndefined();
     expect(typeof builder.queue).toBe("function");
-    const section = (name: string) => wranglerToml.split(/^# -+ /m).find((s) => s.startsWith(name))!;
-    expect(section("admin")).not.toMatch(/queues\.consumers/);
-    expect(section("admin")).toMatch(/\[\[env\.admin\.queues\.producers\]\]\s+binding = "INCREMENTS"\s+queue = "graycast-increments"/);
-    const b = section("builder");
-    expect(b).toMatch(/\[\[env\.builder\.queues\.consumers\]\]\s+queue = "graycast-increments"\s+max_batch_size = 1\s+max_retries = 3\s+dead_letter_queue = "graycast-increments-dlq"/);
-    expect(b).toMatch(/\[\[env\.builder\.queues\.consumers\]\]\s+queue = "graycast-increments-dlq"/);
-    // Nothing but D1, R2 (and the PACKAGE_KEY_SECRET secret) bound to the builder.
-    expect(b.match(/^\[\[env\.builder\.(\w+)/gm)).toEqual(["[[env.builder.d1_databases", "[[env.builder.r2_buckets", "[[env.builder.queues", "[[env.builder.queues"]);
+    // Each environment of each configuration (local, staging, production): the admin Worker only produces.
+    const sections = (toml: string) => toml.split(/^# -+ /m);
+    expect(adminToml).not.toMatch(/queues\.consumers/);
+    for (const [env, suffix] of [["", "-dev"], ["env.staging.", "-staging"], ["env.production.", ""]] as const) {
+      const prefix = env.replaceAll(".", "\\.");
+      expect(adminToml).toMatch(new RegExp(`\\[\\[${prefix}queues\\.producers\\]\\]\\s+binding = "INCREMENTS"\\s+queue = "graycast-increments${suffix}"`));
+      const b = sections(builderToml).find((s) => (env ? s.startsWith(env.split(".")[1]!) : s.includes("[[queues.consumers]]")))!;
+      expect(b).toMatch(new RegExp(`\\[\\[${prefix}queues\\.consumers\\]\\]\\s+queue = "graycast-increments${suffix}"\\s+max_batch_size = 1\\s+max_retries = 3\\s+dead_letter_queue = "graycast-increments${suffix}-dlq"`));
+      expect(b).toMatch(new RegExp(`\\[\\[${prefix}queues\\.consumers\\]\\]\\s+queue = "graycast-increments${suffix}-dlq"`));
+      expect(b).toContain(`INCREMENTS_DLQ = "graycast-increments${suffix}-dlq"`);
+      // Nothing but D1, R2 (and the PACKAGE_KEY_SECRET secret) bound to the builder.
+      expect(b.match(/^\[\[[\w.]*?(d1_databases|r2_buckets|queues|durable_objects|services|kv_namespaces|ratelimits)/gm)?.map((m) => m.replace(/^\[\[(env\.\w+\.)?/, ""))).toEqual(["d1_databases", "r2_buckets", "queues", "queues"]);
+    }
     expect(QUEUE_DELIVERIES).toBe(MAX_ATTEMPTS);
   });
 

@@ -11,7 +11,6 @@ import type { CompiledTask, Geo } from "../core/grayscale/types";
 import { bloomHas, shardOf } from "../core/grayscale/whitelist";
 import { compileSnapshot, type Snapshot } from "../core/snapshot";
 import { chooseGrayscale, COUNTER_TIMEOUT_MS, type CounterNamespace, type CounterStub, type GrayscaleDeps } from "../edge-worker/src/grayscale";
-import { counterNamespace } from "../edge-worker/src/env";
 import { issueTicket, loadTicketKey, TICKET_GRACE_MS } from "../edge-worker/src/tickets";
 import { ByteLru, WhitelistCache } from "../edge-worker/src/whitelist-cache";
 import { HOST_APP, compiledTask, counterOf, edgeEnv, newAppId, online, packageRef, putWhitelist } from "./support/edge";
@@ -29,7 +28,7 @@ function clientOf(fields: Partial<ClientContext> = {}): ClientContext {
 /** The real counters, recording every call made through them. */
 function countingCounters() {
   const calls: string[] = [];
-  const real = counterNamespace(edgeEnv.GRAYSCALE_COUNTER);
+  const real = edgeEnv.GRAYSCALE_COUNTER;
   const counters: CounterNamespace = {
     getByName(name) {
       const stub = real.getByName(name);
@@ -59,7 +58,7 @@ const failing: CounterStub = {
 
 /** Routes the named tasks to `stub`, every other task to the real counters. */
 function brokenFor(taskIds: string[], stub: CounterStub): CounterNamespace {
-  const real = counterNamespace(edgeEnv.GRAYSCALE_COUNTER);
+  const real = edgeEnv.GRAYSCALE_COUNTER;
   return { getByName: (name) => (taskIds.includes(name) ? stub : real.getByName(name)) };
 }
 
@@ -182,7 +181,7 @@ describe("an unreachable counter", () => {
     const slow = compiledTask("3.2.0", packageRef("2"), { userCap: 10 });
     const fallback = compiledTask("3.1.0", packageRef("1"), { userCap: 10 });
     const counters: CounterNamespace = {
-      getByName: (name) => (name === broken.id ? failing : name === slow.id ? hanging : counterNamespace(edgeEnv.GRAYSCALE_COUNTER).getByName(name)),
+      getByName: (name) => (name === broken.id ? failing : name === slow.id ? hanging : edgeEnv.GRAYSCALE_COUNTER.getByName(name)),
     };
     const outcome = await chooseGrayscale(snapshotWith([broken, slow, fallback]), clientOf({ guid: "u" }), NO_GEO, [], Date.now(), deps(counters, { counterTimeoutMs: 50 }));
     expect(outcome.choice).toMatchObject({ taskId: fallback.id, version: "3.1.0" });

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:test";
 import type { D1Migration } from "cloudflare:test";
 
-/** The test project's bindings: the union of both Workers' (see vitest.config.ts). */
-export type TestEnv = Cloudflare.AdminEnv & Cloudflare.EdgeEnv & { TEST_MIGRATIONS: D1Migration[]; PACKAGE_KEY_SECRET: string };
+/** The test project's bindings: the union of the three Workers' (see vitest.config.ts). */
+export type TestEnv = AdminEnv & EdgeEnv & BuilderEnv & { TEST_MIGRATIONS: D1Migration[]; PACKAGE_KEY_SECRET: string };
 export const testEnv = env as unknown as TestEnv;

@@ -41,7 +41,7 @@ const clientOf = (appId: string, extra: Record<string, unknown> = {}) => ({
 });
 
 /** Calls the admin Worker with some of its bindings replaced (by fault-injecting wrappers). */
-async function callAdminWith(bindings: Partial<Cloudflare.AdminEnv>, method: string, path: string, options: CallOptions = {}): Promise<Response> {
+async function callAdminWith(bindings: Partial<AdminEnv>, method: string, path: string, options: CallOptions = {}): Promise<Response> {
   const headers = new Headers(options.headers);
   if (options.token) headers.set("authorization", `Bearer ${options.token}`);
   const body = options.json !== undefined ? JSON.stringify(options.json) : (options.body ?? null);
@@ -53,7 +53,7 @@ async function callAdminWith(bindings: Partial<Cloudflare.AdminEnv>, method: str
 }
 
 /** A check on the real edge Worker (optionally with replaced bindings): status 200 and the verified claims and tickets. */
-async function edgeCheck(body: Record<string, unknown>, bindings: Partial<Cloudflare.EdgeEnv> = {}) {
+async function edgeCheck(body: Record<string, unknown>, bindings: Partial<EdgeEnv> = {}) {
   const req = new Request(`${ORIGIN}/v1/check`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   const res = await edgeApp.fetch(req, { ...edgeEnv, ...bindings }, createExecutionContext());
   expect(res.status).toBe(200);

@@ -3,21 +3,21 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { BIN, NODE, ROOT, run } from "./util.mjs";
+import { BIN, NODE, ROOT, WORKER_CONFIGS, run } from "./util.mjs";
 
 /**
- * `wrangler deploy --dry-run --env <env> --outdir <outdir> [--minify]`. Returns the bundle path,
+ * `wrangler deploy --dry-run -c <the Worker's config> --env production --outdir <outdir> [--minify]`. Returns the bundle path,
  * wrangler's own "Total Upload: X KiB / gzip: Y KiB" figures, the gzip size computed here, and
  * the biggest contributors (from esbuild's metafile) so a size regression names its cause.
  */
-export async function bundleWorker(env, outdir, { minify = false } = {}) {
+export async function bundleWorker(worker, outdir, { minify = false } = {}) {
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
   const meta = join(outdir, "meta.json");
-  const args = [join(BIN, "wrangler"), "deploy", "--dry-run", "--env", env, "--outdir", outdir, "--metafile", meta];
+  const args = [join(BIN, "wrangler"), "deploy", "--dry-run", "-c", WORKER_CONFIGS[worker], "--env", "production", "--outdir", outdir, "--metafile", meta];
   if (minify) args.push("--minify");
   const r = await run(NODE, args, { env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" }, timeoutMs: 120_000 });
-  const command = `wrangler deploy --dry-run --env ${env} --outdir <tmp>${minify ? " --minify" : ""}`;
+  const command = `wrangler deploy --dry-run -c ${WORKER_CONFIGS[worker]} --env production --outdir <tmp>${minify ? " --minify" : ""}`;
   const script = join(outdir, "index.js");
   if (r.code !== 0 || !existsSync(script)) {
     return { ok: false, command, error: lastLines(r.stderr || r.stdout) };

@@ -5,8 +5,10 @@
 // (Miniflare's direct SQL inspection would need `unsafeInspectDurableObjects`, which wraps the
 // class being measured; the RPC leaves it as deployed.)
 
+import { WORKER_NAMES } from "./host.mjs";
+
 /** { counter, rows, reserved } of the task's object (named by task id, as the edge names it); NaN when unreadable. */
-export async function admittedCount(mf, taskId, { scriptName = "graycast-edge", binding = "GRAYSCALE_COUNTER" } = {}) {
+export async function admittedCount(mf, taskId, { scriptName = WORKER_NAMES.edge, binding = "GRAYSCALE_COUNTER" } = {}) {
   try {
     const ns = await mf.getDurableObjectNamespace(binding, scriptName);
     const progress = JSON.parse(JSON.stringify(await ns.get(ns.idFromName(taskId)).progress()));

@@ -1,15 +1,15 @@
 // The benchmark host: Miniflare's Node API runs workerd, and `unsafeDirectSockets` makes workerd
 // serve each Worker on its own loopback port, with no entry Worker or Node proxy in between
-// (TOOLCHAIN.md "Load on loopback"). Bindings come from wrangler.toml through wrangler's own
-// translation (`unstable_getMiniflareWorkerOptions`), so the edge runs with exactly the R2,
+// (TOOLCHAIN.md "Load on loopback"). Bindings come from each Worker's configuration (top level,
+// util.mjs WORKER_CONFIGS) through wrangler's own translation (`unstable_getMiniflareWorkerOptions`), so the edge runs with exactly the R2,
 // Durable Object and vars configuration it deploys with; only secrets are generated here.
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
-import { ROOT } from "./util.mjs";
+import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
+import { ROOT, WORKER_CONFIGS } from "./util.mjs";
 
 export const HELLO_SCRIPT = `export default { fetch() { return new Response("hello world"); } };`;
 
@@ -31,9 +31,20 @@ export function benchSecrets() {
  */
 export const BENCH_EDGE_VARS = { CHECK_RATE_LIMIT: "off" };
 
-/** Worker options of one wrangler.toml environment, running the prebuilt bundle `scriptPath`. */
-export function workerFromWrangler(env, name, scriptPath, { vars = {}, secrets = {} } = {}) {
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"), env);
+/** A Worker's configuration (top level), as Miniflare options. */
+const optionsOf = (worker) => unstable_getMiniflareWorkerOptions(join(ROOT, WORKER_CONFIGS[worker])).workerOptions;
+
+/**
+ * The Workers' names in their configurations: the host runs them under these, as the admin
+ * Worker's Durable Object (script_name) and EDGE_SIGNER service bindings name the edge.
+ */
+const nameOf = (worker) => unstable_readConfig({ config: join(ROOT, WORKER_CONFIGS[worker]) }).name;
+export const WORKER_NAMES = { edge: nameOf("edge"), admin: nameOf("admin") };
+
+/** Worker options of one Worker's configuration (`edge`, `admin`), running the prebuilt bundle `scriptPath`. */
+export function workerFromWrangler(worker, scriptPath, { vars = {}, secrets = {} } = {}) {
+  const workerOptions = optionsOf(worker);
+  const name = WORKER_NAMES[worker];
   // The bundle is already resolved: its modules are listed explicitly instead of by rules.
   const { modulesRules: _rules, ...options } = workerOptions;
   return {
@@ -41,7 +52,7 @@ export function workerFromWrangler(env, name, scriptPath, { vars = {}, secrets =
     name,
     modules: bundleModules(scriptPath),
     modulesRoot: dirname(scriptPath),
-    bindings: { ...workerOptions.bindings, ...(env === "edge" ? BENCH_EDGE_VARS : {}), ...secrets, ...vars },
+    bindings: { ...workerOptions.bindings, ...(worker === "edge" ? BENCH_EDGE_VARS : {}), ...secrets, ...vars },
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
   };
 }

@@ -19,7 +19,7 @@ import { pathToFileURL } from "node:url";
 import { bundleCore, bundleWorker } from "./bundle.mjs";
 import { admittedCount, settledCount } from "./counter.mjs";
 import { APPS, buildWorld, clientBody, seedR2 } from "./fixtures.mjs";
-import { benchSecrets, machineBusyMs, helloWithBindingsOf, helloWorker, r2FloorWorker, startHost, workerFromWrangler } from "./host.mjs";
+import { WORKER_NAMES, benchSecrets, machineBusyMs, helloWithBindingsOf, helloWorker, r2FloorWorker, startHost, workerFromWrangler } from "./host.mjs";
 import { loadCommand, removeSpecs, runLoad } from "./loadgen.mjs";
 import { profileWorker } from "./profile.mjs";
 import { publishToEdge } from "./publish.mjs";
@@ -127,7 +127,7 @@ if (!options.skip.has("startup") && edgeBundle.ok) {
   results.startup.profile = await startupProfile("edge");
   if (results.startup.profile.ok) results.commands.push(results.startup.profile.command);
   const times = quick ? 1 : 3;
-  const edgeWorker = workerFromWrangler("edge", "graycast-edge", edgeBundle.script, { secrets });
+  const edgeWorker = workerFromWrangler("edge", edgeBundle.script, { secrets });
   results.startup.hello = await coldStart(helloWithBindingsOf(edgeWorker), "/", { times, stateRoot: tmp });
   results.startup.edge = await coldStart(edgeWorker, "/healthz", { times, stateRoot: tmp });
 }
@@ -139,10 +139,10 @@ if (edgeBundle.ok && !options.skip.has("load")) {
 
 async function loadPhase() {
   log("starting workerd (Miniflare, direct sockets): hello-world + edge");
-  const edge = workerFromWrangler("edge", "graycast-edge", edgeBundle.script, { secrets });
+  const edge = workerFromWrangler("edge", edgeBundle.script, { secrets });
   activeHost = await startHost({ workers: [helloWorker(), edge, r2FloorWorker(edge)], stateDir: join(tmp, "load") });
   const host = activeHost;
-  const urls = { hello: host.urls.hello, edge: host.urls["graycast-edge"], r2floor: host.urls["r2-floor"] };
+  const urls = { hello: host.urls.hello, edge: host.urls[WORKER_NAMES.edge], r2floor: host.urls["r2-floor"] };
   if (multiCore) for (const pid of host.workerdPids) pinPid(pid, SERVER_CPU);
   if (host.workerdPids.length === 0) note("could not find the workerd process: server CPU per request not measured");
   results.host = { workerdPids: host.workerdPids.length, urls };
@@ -153,7 +153,7 @@ async function loadPhase() {
       world = buildWorld(core, { whitelistSize: options.whitelistSize, admitCap: options.admitCap, exactCap: options.exactCap, log });
       world.admitCap = options.admitCap;
       log(`seeding R2 with ${world.objects.length} objects`);
-      await seedR2(await host.mf.getR2Bucket("PACKAGES", "graycast-edge"), world.objects);
+      await seedR2(await host.mf.getR2Bucket("PACKAGES", WORKER_NAMES.edge), world.objects);
     } catch (err) {
       note(`could not build the snapshots with the current core: ${err.message}`);
       world = undefined;
@@ -280,13 +280,13 @@ async function loadPhase() {
     activeHost = await startHost({ workers: [helloWorker(), edge, r2FloorWorker(edge)], stateDir: join(tmp, "profile"), inspector: true });
     const p = activeHost;
     if (multiCore) for (const pid of p.workerdPids) pinPid(pid, SERVER_CPU);
-    await seedR2(await p.mf.getR2Bucket("PACKAGES", "graycast-edge"), world.objects);
-    const again = edgeScenarios({ urls: { hello: p.urls.hello, edge: p.urls["graycast-edge"], r2floor: p.urls["r2-floor"] }, world, options }).find((x) => x.id === profiled.s.id);
+    await seedR2(await p.mf.getR2Bucket("PACKAGES", WORKER_NAMES.edge), world.objects);
+    const again = edgeScenarios({ urls: { hello: p.urls.hello, edge: p.urls[WORKER_NAMES.edge], r2floor: p.urls["r2-floor"] }, world, options }).find((x) => x.id === profiled.s.id);
     try {
       await again.prepare();
       await runLoad({ ...again.spec(0), duration: options.warmup }, { serverPids: [], cpu: CLIENT_CPU });
       const spec = again.spec(99);
-      results.profile = { scenario: again.id, label: again.label, ...(await profileWorker(await p.mf.getInspectorURL(), "graycast-edge", edgeBundle.script, () => runLoad(spec, { serverPids: p.workerdPids, cpu: CLIENT_CPU }))) };
+      results.profile = { scenario: again.id, label: again.label, ...(await profileWorker(await p.mf.getInspectorURL(), WORKER_NAMES.edge, edgeBundle.script, () => runLoad(spec, { serverPids: p.workerdPids, cpu: CLIENT_CPU }))) };
       if (results.profile.error) note(`profile failed: ${results.profile.error}`);
     } catch (err) {
       note(`profile failed: ${err.message}`);

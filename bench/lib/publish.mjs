@@ -5,7 +5,7 @@
 // through the admin API and the edge's check is polled until it answers with that version.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startHost, workerFromWrangler } from "./host.mjs";
+import { WORKER_NAMES, startHost, workerFromWrangler } from "./host.mjs";
 import { ROOT, jwsClaims, median, sleep } from "./util.mjs";
 
 // The demo accounts and package builder of `npm start`, loaded when needed (scripts/ may be
@@ -74,16 +74,16 @@ async function waitFor(edgeUrl, appId, version, timeoutMs, pollMs) {
  * maxMs, ttlMs } or { ok: false, error }.
  */
 export async function publishToEdge({ edgeScript, adminScript, secrets, stateDir, trials = 5, pollMs = 25, log = () => {} }) {
-  const edge = workerFromWrangler("edge", "graycast-edge", edgeScript, { secrets });
-  const admin = workerFromWrangler("admin", "graycast-admin", adminScript, { secrets });
+  const edge = workerFromWrangler("edge", edgeScript, { secrets });
+  const admin = workerFromWrangler("admin", adminScript, { secrets });
   const ttlMs = Number(edge.bindings.SNAPSHOT_TTL_MS ?? 2000);
   let host;
   try {
     await loadDemo();
     const { DEMO_HOST_APP, DEMO_TEAM, DEMO_USERS, demoPackage } = demo;
     host = await startHost({ workers: [edge, admin], stateDir });
-    await applyMigrations(await host.mf.getD1Database("DB", "graycast-admin"));
-    const call = api(host.urls["graycast-admin"]);
+    await applyMigrations(await host.mf.getD1Database("DB", WORKER_NAMES.admin));
+    const call = api(host.urls[WORKER_NAMES.admin]);
     const login = async (u) => (await call("POST", "/v1/auth/login", { json: { email: u.email, password: u.password } })).token;
     const dev = await login(DEMO_USERS.find((u) => u.team === "developer"));
     const manager = await login(DEMO_USERS.find((u) => u.hostApp === "manager"));
@@ -97,7 +97,7 @@ export async function publishToEdge({ edgeScript, adminScript, secrets, stateDir
       const audit = await call("POST", `/v1/mini-programs/${appId}/versions/${version}/submit`, { token: dev, json: {} });
       await call("POST", `/v1/audits/${audit.auditId}/decision`, { token: auditor, json: { hostAppId: DEMO_HOST_APP.id, decision: "approve" } });
     };
-    const edgeUrl = host.urls["graycast-edge"];
+    const edgeUrl = host.urls[WORKER_NAMES.edge];
 
     // A first release, so every trial below replaces a version the edge already caches.
     await approve("1.0.0");

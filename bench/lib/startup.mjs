@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startHost } from "./host.mjs";
-import { BIN, NODE, median, run, sleep } from "./util.mjs";
+import { BIN, NODE, WORKER_CONFIGS, median, run, sleep } from "./util.mjs";
 
 async function firstOk(url, deadlineMs) {
   while (performance.now() < deadlineMs) {
@@ -43,11 +43,11 @@ export async function coldStart(worker, probePath, { times = 3, stateRoot }) {
   return { ok: samples.length > 0, medianMs: median(samples), samples };
 }
 
-/** `wrangler check startup --args="--env <env>"`: workerd's profile of the start-up phase. */
-export async function startupProfile(env) {
+/** `wrangler check startup --args="-c <config> --env production"`: workerd's profile of the start-up phase. */
+export async function startupProfile(worker) {
   const dir = mkdtempSync(join(tmpdir(), "graycast-startup-"));
   const outfile = join(dir, "startup.cpuprofile");
-  const args = [join(BIN, "wrangler"), "check", "startup", `--args=--env ${env}`, "--outfile", outfile];
+  const args = [join(BIN, "wrangler"), "check", "startup", `--args=-c ${WORKER_CONFIGS[worker]} --env production`, "--outfile", outfile];
   const r = await run(NODE, args, { env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" }, timeoutMs: 120_000 });
   rmSync(dir, { recursive: true, force: true });
   const text = r.stdout + r.stderr;
@@ -59,7 +59,7 @@ export async function startupProfile(env) {
   if (r.code !== 0 || !Number.isFinite(active)) return { ok: false, error: text.trim().split("\n").slice(-6).join("\n") };
   return {
     ok: true,
-    command: `wrangler check startup --args="--env ${env}"`,
+    command: `wrangler check startup --args="-c ${WORKER_CONFIGS[worker]} --env production"`,
     activeMs: active,
     gcMs: num(/including\s*([\d.]+)\s*ms garbage/),
     windowMs: num(/Profile window:\s*([\d.]+)\s*ms/),

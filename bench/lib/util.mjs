@@ -8,6 +8,13 @@ export const BIN = join(ROOT, "node_modules", ".bin");
 /** The Node that runs this script (Node 22 from node_modules under `npm run`). */
 export const NODE = process.execPath;
 
+/**
+ * Each Worker's configuration (docs/deploy.md): the bundles are built as the production environment
+ * deploys them; the host takes bindings and vars from the top level (local development), whose
+ * names (graycast-edge-dev...) the cross-Worker bindings refer to.
+ */
+export const WORKER_CONFIGS = { edge: "wrangler.toml", admin: "control-plane/wrangler.toml", builder: "control-plane/builder/wrangler.toml" };
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export function median(values) {

@@ -1,14 +1,14 @@
 /**
- * The increment builder Worker (`graycast-builder`, `[env.builder]` in wrangler.toml): consumes
- * `graycast-increments` (one build per message, control-plane/src/increments/queue.ts) and its
- * dead-letter queue. Its own Worker, not the admin Worker's `queue` handler: a build is seconds of
+ * The increment builder Worker (`graycast-builder`, control-plane/builder/wrangler.toml): consumes
+ * the increments queue (one build per message, control-plane/src/increments/queue.ts) and its
+ * dead-letter queue, whose name is the INCREMENTS_DLQ var (each environment has its own queues). Its own Worker, not the admin Worker's `queue` handler: a build is seconds of
  * synchronous CPU (unzip, zstd WASM), and an isolate runs one thing at a time, so a build in the
  * admin Worker stalled every admin request sharing its isolate (measured in docs/increments.md).
  * Bindings: D1, R2 and PACKAGE_KEY_SECRET only.
  */
-import { type IncrementMessage, INCREMENTS_DLQ, consumeDeadIncrements, consumeIncrements } from "./increments/queue";
+import { type IncrementMessage, consumeDeadIncrements, consumeIncrements } from "./increments/queue";
 
-export type BuilderBindings = Cloudflare.BuilderEnv & { PACKAGE_KEY_SECRET?: string };
+export type BuilderBindings = BuilderEnv & { PACKAGE_KEY_SECRET?: string };
 
 /** Liveness only (`npm start` waits for it); the builder serves nothing else over HTTP. */
 async function fetch(request: Request, env: BuilderBindings): Promise<Response> {
@@ -17,9 +17,9 @@ async function fetch(request: Request, env: BuilderBindings): Promise<Response> 
   return Response.json({ ok: true, service: "graycast-builder" });
 }
 
-/** Both queues arrive here; the batch names its queue. */
+/** Both queues arrive here; the batch names its queue, and INCREMENTS_DLQ names the dead-letter one. */
 async function queue(batch: MessageBatch<IncrementMessage>, env: BuilderBindings): Promise<void> {
-  if (batch.queue === INCREMENTS_DLQ) await consumeDeadIncrements(batch, env);
+  if (batch.queue === env.INCREMENTS_DLQ) await consumeDeadIncrements(batch, env);
   else await consumeIncrements(batch, env);
 }
 

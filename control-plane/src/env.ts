@@ -5,7 +5,7 @@ import type { Db } from "./db/client";
  * Hono environment of the admin Worker: bindings typed by `wrangler types`, plus the optional
  * PACKAGE_KEY_SECRET (needed once a mini program encrypts its packages, core/encryption.ts).
  */
-export type AdminBindings = Cloudflare.AdminEnv & { PACKAGE_KEY_SECRET?: string };
+export type AdminBindings = AdminEnv & { PACKAGE_KEY_SECRET?: string };
 
 export interface AdminHono {
   Bindings: AdminBindings;

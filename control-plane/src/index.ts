@@ -128,7 +128,7 @@ app.onError((err, c) => {
  * The cron trigger: grayscale transitions by time and cap (services/grayscale-cron.ts). Not a
  * named export: workerd treats named exports as entrypoints.
  */
-async function scheduled(controller: ScheduledController, env: Cloudflare.AdminEnv, _ctx: ExecutionContext): Promise<void> {
+async function scheduled(controller: ScheduledController, env: AdminEnv, _ctx: ExecutionContext): Promise<void> {
   // A run is never evaluated before the time it was scheduled for.
   const now = Math.max(Date.now(), controller.scheduledTime);
   // Each step on its own: one failing must not keep the others from running.
@@ -152,4 +152,4 @@ async function scheduled(controller: ScheduledController, env: Cloudflare.AdminE
 }
 
 // No `queue` handler: increments are built by the builder Worker (control-plane/src/builder.ts).
-export default { fetch: app.fetch, scheduled } satisfies ExportedHandler<Cloudflare.AdminEnv>;
+export default { fetch: app.fetch, scheduled } satisfies ExportedHandler<AdminEnv>;

@@ -2,7 +2,7 @@
  * The edge (client-facing) Worker: version check, full and incremental package downloads and the
  * manifest JWKS. It reads only delivery snapshots, whitelists, packages and increments from R2
  * (never D1), calls a GrayscaleCounter only for capped grayscale admission, and exports the
- * Durable Object classes bound in wrangler.toml's `edge` environment and the `EdgeSigner` RPC
+ * Durable Object classes bound in wrangler.toml (the edge's configuration) and the `EdgeSigner` RPC
  * entrypoint the admin Worker signs offline manifests with (reachable only by service binding).
  */
 import { Hono } from "hono";

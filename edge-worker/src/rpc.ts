@@ -1,7 +1,7 @@
 /**
  * Workers RPC entrypoint of the edge Worker: signing for the control plane, so the platform's
  * private key (the MANIFEST_SIGNING_KEY secret) lives in this Worker only. The admin Worker
- * reaches it through its `EDGE_SIGNER` service binding (wrangler.toml, `entrypoint =
+ * reaches it through its `EDGE_SIGNER` service binding (control-plane/wrangler.toml, `entrypoint =
  * "EdgeSigner"`); a named entrypoint has no public route, so nothing on the Internet can call it.
  *
  * Claims are validated strictly (unknown keys refused, ids and hashes by their formats, `iat`

@@ -1,14 +1,16 @@
 /**
  * Local runs keep to themselves (issue 10): every wrangler process `npm start` starts gets a dev
  * registry inside this checkout's .graycast/, so two checkouts never bind each other's Workers,
- * and wrangler's metrics and update check are off. The two-stack run and the cron are checked by
+ * wrangler's metrics, update check and `Request.cf` download are off, and each Worker starts from
+ * its own configuration with its own secrets. The two-stack run and the cron are checked by
  * hand (README "Local runs"); this pins the environment and the flags the script passes.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 // @ts-expect-error: a plain .mjs module without types
-import { REGISTRY_DIR, ROOT, localWranglerEnv } from "../lib/local.mjs";
+import { REGISTRY_DIR, ROOT, WORKERS, ensureDevVars, localWranglerEnv } from "../lib/local.mjs";
 
 describe("local wrangler processes", () => {
   it("use a dev registry under this checkout's .graycast/, with metrics and the update check off", () => {
@@ -17,6 +19,24 @@ describe("local wrangler processes", () => {
     expect(REGISTRY_DIR).toBe(join(ROOT, ".graycast", "registry"));
     expect(env.WRANGLER_SEND_METRICS).toBe("false");
     expect(env.WRANGLER_HIDE_BANNER).toBe("true");
+    expect(env.CLOUDFLARE_CF_FETCH_ENABLED).toBe("false");
+  });
+
+  it("each Worker runs from its own configuration and reads only its own local secrets", () => {
+    expect(Object.fromEntries(Object.entries(WORKERS).map(([name, w]) => [name, (w as { config: string }).config]))).toEqual({
+      edge: "wrangler.toml",
+      admin: "control-plane/wrangler.toml",
+      builder: "control-plane/builder/wrangler.toml",
+    });
+    // wrangler dev reads the .dev.vars beside the configuration; the admin Worker never holds the
+    // manifest signing key or the ticket secret.
+    for (const w of Object.values(WORKERS) as { config: string; devVars: string; secrets: string[] }[]) expect(w.devVars).toBe(join(dirname(w.config), ".dev.vars"));
+    expect(WORKERS.admin.secrets).not.toContain("MANIFEST_SIGNING_KEY");
+    expect(WORKERS.admin.secrets).not.toContain("ADMISSION_TICKET_SECRET");
+    expect(WORKERS.builder.secrets).toEqual(["PACKAGE_KEY_SECRET"]);
+    const start = readFileSync(join(ROOT, "scripts", "start.mjs"), "utf8");
+    expect(start).toContain(`["dev", "-c", WORKERS[worker].config,`);
+    expect(start).toMatch(/"migrations", "apply", "DB", "--local", "-c", WORKERS\.admin\.config/);
   });
 
   it("start.mjs starts every wrangler process with that environment and the admin Worker with --test-scheduled", () => {
@@ -26,5 +46,30 @@ describe("local wrangler processes", () => {
     for (const call of spawns) expect(call).toContain("env: localWranglerEnv()");
     expect(start).toMatch(/startWorker\("admin", ADMIN_PORT, \[[^\]]*"--test-scheduled"/);
     expect(start).toContain("/__scheduled?cron=*+*+*+*+*");
+  });
+
+  it("npm start writes each Worker only its own secrets, and splits an older single .dev.vars keeping its values", () => {
+    const root = mkdtempSync(join(tmpdir(), "graycast-devvars-"));
+    try {
+      mkdirSync(join(root, "control-plane", "builder"), { recursive: true });
+      writeFileSync(join(root, ".dev.vars"), 'MANIFEST_SIGNING_KEY=\'{"kid":"old"}\'\nJWT_SECRET="jwt-old"\nADMISSION_TICKET_SECRET="ticket-old"\nPACKAGE_KEY_SECRET="pk-old"\nMANIFEST_VERIFY_KEYS=\'[]\'\n');
+      ensureDevVars(root);
+      const names = (file: string) => [...readFileSync(join(root, file), "utf8").matchAll(/^([A-Z_]+)=(.*)$/gm)].map((m) => `${m[1]}=${m[2]}`);
+      expect(names(".dev.vars")).toEqual([`MANIFEST_SIGNING_KEY='{"kid":"old"}'`, 'ADMISSION_TICKET_SECRET="ticket-old"', 'PACKAGE_KEY_SECRET="pk-old"', "MANIFEST_VERIFY_KEYS='[]'"]);
+      expect(names("control-plane/.dev.vars")).toEqual(['JWT_SECRET="jwt-old"', 'PACKAGE_KEY_SECRET="pk-old"']);
+      expect(names("control-plane/builder/.dev.vars")).toEqual(['PACKAGE_KEY_SECRET="pk-old"']);
+      // A fresh checkout gets fresh values, one PACKAGE_KEY_SECRET for all three.
+      rmSync(join(root, ".dev.vars"));
+      rmSync(join(root, "control-plane", ".dev.vars"));
+      rmSync(join(root, "control-plane", "builder", ".dev.vars"));
+      ensureDevVars(root);
+      const admin = names("control-plane/.dev.vars");
+      expect(admin.map((l) => l.split("=")[0])).toEqual(["JWT_SECRET", "PACKAGE_KEY_SECRET"]);
+      expect(names(".dev.vars").map((l) => l.split("=")[0])).toEqual(["MANIFEST_SIGNING_KEY", "ADMISSION_TICKET_SECRET", "PACKAGE_KEY_SECRET"]);
+      expect(names("control-plane/builder/.dev.vars")).toEqual([admin[1]]);
+      expect(names(".dev.vars")[2]).toBe(admin[1]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -25,8 +25,8 @@ export interface CallOptions {
  * The admin Worker's bindings: the test env plus `EDGE_SIGNER`, the edge's real `EdgeSigner`
  * entrypoint (edge-worker/src/rpc.ts) reached over RPC as the wrangler.toml service binding does.
  */
-export function adminEnv(): Cloudflare.AdminEnv {
-  return { ...testEnv, EDGE_SIGNER: (exports as unknown as { EdgeSigner: Service }).EdgeSigner };
+export function adminEnv(): AdminEnv {
+  return { ...testEnv, EDGE_SIGNER: (exports as unknown as { EdgeSigner: AdminEnv["EDGE_SIGNER"] }).EdgeSigner };
 }
 
 export async function callAdmin(method: string, path: string, options: CallOptions = {}): Promise<Response> {

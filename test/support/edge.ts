@@ -14,7 +14,7 @@ import type { GrayscaleCounter } from "../../durable-objects/grayscale-counter";
 import { edgeTestKey, snapshotKeyOf } from "./assertions";
 
 /** The test env is typed loosely (all Workers' bindings); the edge sees these. */
-export const edgeEnv = env as unknown as Cloudflare.EdgeEnv;
+export const edgeEnv = env as unknown as EdgeEnv;
 
 // `exports` is typed from GlobalProps, which `wrangler types` has not generated for this repo.
 const worker = (exports as unknown as { default: Fetcher }).default;

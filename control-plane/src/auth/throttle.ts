@@ -44,6 +44,6 @@ export async function countLoginAttempt(limiters: LoginLimiters, address: string
   return new RateLimitedError(THROTTLED_MESSAGE, period);
 }
 
-export function loginLimiters(env: Cloudflare.AdminEnv): LoginLimiters {
+export function loginLimiters(env: AdminEnv): LoginLimiters {
   return { byAddress: env.LOGIN_IP_LIMITER, byAddressAndAccount: env.LOGIN_ACCOUNT_LIMITER };
 }

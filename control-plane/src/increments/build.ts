@@ -32,7 +32,7 @@ import { zstdCompress, zstdDecompress } from "./zstd";
 export const MAX_PAIR_UNPACKED_BYTES = 24 * 1024 * 1024;
 /**
  * Attempts before a direct build (`buildIncrementRow` without a queue) marks a row failed. Equals
- * the queue's deliveries per message (`max_retries = 3` in wrangler.toml, plus the first), after
+ * the queue's deliveries per message (`max_retries = 3` in control-plane/builder/wrangler.toml, plus the first), after
  * which the queue moves the message to the dead-letter queue instead (./queue.ts).
  */
 export const MAX_ATTEMPTS = 4;

@@ -15,7 +15,7 @@ import { createDb } from "../db/client";
 import { grayscaleTasks, miniPrograms } from "../db/schema";
 import { recordChange } from "./change-log";
 import { runBatch } from "./d1";
-import { counterProgress } from "./grayscale-counter";
+import { type CounterNamespace, counterProgress } from "./grayscale-counter";
 import { type TaskRow, statusOf } from "./grayscale-store";
 import { purgeReplacedWhitelists } from "./grayscale-whitelists";
 import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
@@ -26,7 +26,7 @@ export const CRON_ACTOR: Actor = { userId: "system:cron", email: "cron@graycast.
 export interface CronBindings {
   DB: D1Database;
   PACKAGES: R2Bucket;
-  GRAYSCALE_COUNTER: DurableObjectNamespace;
+  GRAYSCALE_COUNTER: CounterNamespace;
 }
 
 export interface CronReport {

@@ -15,7 +15,7 @@ import { releaseFor } from "../../../core/snapshot";
 import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
 import { READ_ROLES, requireMiniProgram } from "./access";
-import { counterHasAdmitted, counterProgress } from "./grayscale-counter";
+import { type CounterNamespace, counterHasAdmitted, counterProgress } from "./grayscale-counter";
 import { requireTask, statusOf, tasksOf } from "./grayscale-store";
 import { whitelistHas } from "./grayscale-whitelists";
 import { compileCurrentSnapshot } from "./snapshot";
@@ -27,7 +27,7 @@ const byCount = (record: Record<string, number>) => Object.entries(record).sort(
  * Uncapped tasks are not counted at all (the edge admits every eligible user without asking a
  * counter): `tracked: false` says so.
  */
-export async function taskProgress(db: Db, counters: DurableObjectNamespace, actor: Actor, appId: string, taskId: string) {
+export async function taskProgress(db: Db, counters: CounterNamespace, actor: Actor, appId: string, taskId: string) {
   await requireMiniProgram(db, actor, appId, READ_ROLES);
   const row = await requireTask(db, appId, taskId);
   const status = statusOf(row, Date.now());
@@ -76,7 +76,7 @@ const OUTCOME_TEXT: Record<Outcome, string> = {
 export async function explainClient(
   db: Db,
   bucket: R2Bucket,
-  counters: DurableObjectNamespace,
+  counters: CounterNamespace,
   actor: Actor,
   appId: string,
   claimed: ClientContext,
@@ -159,7 +159,7 @@ function describeUser(client: ClientContext, assertionStatus: string | null) {
  * What a task does for this user. Capped tasks ask their counter (read only): a user admitted
  * before keeps the version whatever the conditions say now (sticky), as a ticket holder does.
  */
-async function outcomeOf(task: CompiledTask, verdict: TaskVerdict, counters: DurableObjectNamespace, userKey: string | undefined) {
+async function outcomeOf(task: CompiledTask, verdict: TaskVerdict, counters: CounterNamespace, userKey: string | undefined) {
   if (task.userCap === null) {
     if (verdict.eligible) return { outcome: "chosen" as const, counter: null };
     return { outcome: verdict.stickyOnly ? ("sticky_unknown" as const) : ("not_eligible" as const), counter: null };

@@ -17,7 +17,7 @@ import { randomId } from "../lib/encoding";
 import { type TaskPatchWire, applyTaskPatch, definitionToWire, wireFieldOf } from "../lib/grayscale-wire";
 import { type MiniProgramRow, READ_ROLES, WRITE_ROLES, requireMiniProgram } from "./access";
 import { recordChange } from "./change-log";
-import { counterProgress } from "./grayscale-counter";
+import { type CounterNamespace, counterProgress } from "./grayscale-counter";
 import { type TaskRow, type WhitelistRow, currentWhitelists, definitionOf, requireTask, statusOf, tasksOf } from "./grayscale-store";
 import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
 import { requireTrustedSignature } from "./signing-keys";
@@ -139,7 +139,7 @@ export async function getTask(db: Db, actor: Actor, appId: string, taskId: strin
  * while pending, name / end time / cap / percentage once started, nothing once ended); a
  * pending task's edit must also pass every creation rule again.
  */
-export async function editTask(db: Db, bucket: R2Bucket, counters: DurableObjectNamespace, actor: Actor, appId: string, taskId: string, patch: TaskPatchWire) {
+export async function editTask(db: Db, bucket: R2Bucket, counters: CounterNamespace, actor: Actor, appId: string, taskId: string, patch: TaskPatchWire) {
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
   const row = await requireTask(db, appId, taskId);
   const now = Date.now();

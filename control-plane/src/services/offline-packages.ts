@@ -14,7 +14,6 @@ import { conflict } from "../../../core/errors";
 import { MANIFEST_ISSUER } from "../../../core/manifest";
 import { APKG_MANIFEST_ENTRY, APKG_PACKAGE_ENTRY, OFFLINE_KIND, apkgFileName, type OfflineManifestClaims } from "../../../core/offline";
 import { packageKey } from "../../../core/snapshot";
-import type { EdgeSigner } from "../../../edge-worker/src/rpc";
 import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
 import { bindings, offlinePackages, versions } from "../db/schema";
@@ -35,14 +34,6 @@ export interface OfflinePackageFile {
 }
 
 /**
- * `wrangler types` types a service binding as an untyped `Service`; the edge exports
- * `EdgeSigner`, so its RPC methods are there.
- */
-function edgeSigner(binding: Service): Service<EdgeSigner> {
-  return binding as unknown as Service<EdgeSigner>;
-}
-
-/**
  * Builds the `.apkg` of the online version of `appId` for `hostAppId`. Readable by every team
  * role (admin, developer, viewer). Refused with 409 when the mini program is delisted (its
  * presets "cannot be used normally"), has no online version (seed: only online mini programs),
@@ -51,7 +42,7 @@ function edgeSigner(binding: Service): Service<EdgeSigner> {
  * first), or its online version is encrypted (not offered offline yet: the key would have to
  * travel outside a short-lived manifest).
  */
-export async function buildOfflinePackage(db: Db, env: Cloudflare.AdminEnv, actor: Actor, appId: string, hostAppId: string, now = Date.now()): Promise<OfflinePackageFile> {
+export async function buildOfflinePackage(db: Db, env: AdminEnv, actor: Actor, appId: string, hostAppId: string, now = Date.now()): Promise<OfflinePackageFile> {
   const mp = await requireMiniProgram(db, actor, appId, READ_ROLES);
   if (!mp.listed) throw conflict(`${ONLY_ONLINE_MESSAGE}: the mini program is delisted, and its presets cannot be used`);
   if (!mp.onlineVersionId) throw conflict(`${ONLY_ONLINE_MESSAGE}: this one has no online version yet`);
@@ -91,7 +82,7 @@ export async function buildOfflinePackage(db: Db, env: Cloudflare.AdminEnv, acto
     },
     kind: OFFLINE_KIND,
   };
-  const jws = await edgeSigner(env.EDGE_SIGNER).signOfflineManifest(claims);
+  const jws = await env.EDGE_SIGNER.signOfflineManifest(claims);
 
   // Stored entries (level 0) in the order core/offline.ts fixes; the mtime is the build time.
   const mtime = new Date(iat * 1000);

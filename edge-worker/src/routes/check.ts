@@ -7,14 +7,14 @@ import { decideVersion, type ClientContext, type Decision } from "../../../core/
 import type { Snapshot } from "../../../core/snapshot";
 import { ApiError, notFound } from "../../../core/errors";
 import { buildManifestClaims } from "../../../core/manifest";
-import { type EdgeBindings, counterNamespace, readNumberVar } from "../env";
+import { type EdgeBindings, readNumberVar } from "../env";
 import { readGeo } from "../geo";
 import { answerKey, bodyWithTickets, cachedAnswer, rememberAnswer, type Answer } from "../answer-cache";
 import { ASSERTION_STATUS_HEADER, CheckRequestSchema, USER_HEADER, checkRequestFromQuery, splitCheckRequest } from "../contracts";
 import { clientWithVerifiedUser, keysOfHostApp } from "../../../core/assertion";
 import { checkAssertion } from "../assertions";
 import { NO_GRAYSCALE, chooseGrayscale, type GrayscaleDeps } from "../grayscale";
-import { LEASE_TTL_MS, MAX_LEASE, MAX_LEASE_TTL_MS, MIN_LEASE_TTL_MS, type GrayscaleCounter } from "../../../durable-objects/grayscale-counter";
+import { LEASE_TTL_MS, MAX_LEASE, MAX_LEASE_TTL_MS, MIN_LEASE_TTL_MS } from "../../../durable-objects/grayscale-counter";
 import { decisionKey } from "../package-keys";
 import { manifestWindowStart, signedManifest } from "../signing";
 import { snapshotCache } from "../snapshot-cache";
@@ -45,7 +45,7 @@ export function pathOf(url: string): string {
 
 /** The I/O the grayscale walk may do for this request: whitelists in R2, counters, admission leases. */
 function grayscaleDeps(env: EdgeBindings, ctx: ExecutionContext): GrayscaleDeps {
-  const counters = counterNamespace(env.GRAYSCALE_COUNTER);
+  const counters = env.GRAYSCALE_COUNTER;
   const leaseSize = readNumberVar(env.ADMISSION_LEASE_SIZE, DEFAULT_LEASE_SIZE);
   return {
     bucket: env.PACKAGES,
@@ -56,7 +56,7 @@ function grayscaleDeps(env: EdgeBindings, ctx: ExecutionContext): GrayscaleDeps 
           leases: {
             size: Math.min(Math.floor(leaseSize), MAX_LEASE),
             ttlMs: Math.min(Math.max(Math.floor(readNumberVar(env.ADMISSION_LEASE_TTL_MS, LEASE_TTL_MS)), MIN_LEASE_TTL_MS), MAX_LEASE_TTL_MS),
-            stub: (taskId) => (env.GRAYSCALE_COUNTER as DurableObjectNamespace<GrayscaleCounter>).getByName(taskId),
+            stub: (taskId) => env.GRAYSCALE_COUNTER.getByName(taskId),
             waitUntil: (work) => ctx.waitUntil(work),
           },
         }
