@@ -196,6 +196,8 @@ describe("admission lease reports when the counter's answers get lost", () => {
   function lossyIo(taskId: string, clock: ManualClock, waits: Promise<unknown>[]) {
     let lost = 0;
     let lostLeases = 0;
+    /** every settle call that reached the object: batch number and users */
+    const settles: { batch: number; users: string[] }[] = [];
     const io: LeaseIo = {
       size: 8,
       ttlMs: 5_000,
@@ -213,6 +215,7 @@ describe("admission lease reports when the counter's answers get lost", () => {
             return lease;
           },
           settle: async (leaseId, batch, admissions, done) => {
+            settles.push({ batch, users: admissions.map((a) => a.userKey) });
             const result = await real.settle(leaseId, batch, admissions, done);
             if (lost > 0) {
               lost--;
@@ -223,7 +226,7 @@ describe("admission lease reports when the counter's answers get lost", () => {
         };
       },
     };
-    return { io, lose: (n: number) => (lost = n), loseLeases: (n: number) => (lostLeases = n) };
+    return { io, settles, lose: (n: number) => (lost = n), loseLeases: (n: number) => (lostLeases = n) };
   }
 
   const META = { hostAppId: "ha_lossy", platform: "ios" as const };
@@ -233,7 +236,7 @@ describe("admission lease reports when the counter's answers get lost", () => {
     const cap = 40;
     const clock = new ManualClock();
     const waits: Promise<unknown>[] = [];
-    const { io, lose } = lossyIo(taskId, clock, waits);
+    const { io, settles, lose } = lossyIo(taskId, clock, waits);
     // Demand: four direct admissions noted at one instant (the test plays the edge: admit, then
     // note it) ask for a lease in the background.
     for (let i = 0; i < DEMAND; i++) {
@@ -265,6 +268,9 @@ describe("admission lease reports when the counter's answers get lost", () => {
     const progress = await counterOf(taskId).progress();
     expect(progress).toMatchObject({ admitted: 7, reserved: 0 });
     for (const user of ["u1", "u2", "u3"]) expect(await counterOf(taskId).isAdmitted(user)).toBe(true);
+    // Batch 0 went out three times unanswered, then once more, unchanged, before any later batch.
+    expect(settles.slice(0, 4)).toEqual(Array(4).fill({ batch: 0, users: ["u1"] }));
+    expect(settles.slice(4).every((s) => s.batch > 0)).toBe(true);
     const leases = await leasesOf(taskId);
     expect(summary(leases)).toMatchObject({ settled: 3, open: 0 });
   });
