@@ -42,12 +42,16 @@ function bundle(seed: number, lines: number): string {
   return text;
 }
 
-/** A package: a large bundle shared by every version, a page and a manifest naming the version. */
-function appPackage(version: string, extra: Record<string, string> = {}): Uint8Array {
+/**
+ * A package: a bundle shared by every version (large enough that an increment pays off), a page
+ * and a manifest naming the version. The bytes name `appId`, so each test stores its own
+ * packages and increments (content-addressed in R2), never finding one another test left.
+ */
+function appPackage(appId: string, version: string, extra: Record<string, string> = {}): Uint8Array {
   const enc = new TextEncoder();
   const files: Record<string, Uint8Array> = {
-    "app.json": enc.encode(JSON.stringify({ pages: ["pages/index/index"], version })),
-    "vendor.js": enc.encode(bundle(42, 1500)),
+    "app.json": enc.encode(JSON.stringify({ pages: ["pages/index/index"], version, appId })),
+    "vendor.js": enc.encode(`/* vendor of ${appId} */\n${bundle(42, 400)}`),
     "pages/index/index.js": enc.encode(`Page({ data: { version: "${version}" } });\n`),
   };
   for (const [path, text] of Object.entries(extra)) files[path] = enc.encode(text);
@@ -101,8 +105,8 @@ async function expectFiles(opened: OpenedVersion, zip: Uint8Array): Promise<void
 describe("reference client against the real edge and control plane", () => {
   it("installs v1 in full, updates to v2 by the built increment, follows a rollback and a delisting", async () => {
     const appId = await makeMiniProgram(world);
-    const v1 = appPackage("1.0.0");
-    const v2 = appPackage("1.1.0", { "pages/about/about.js": "Page({ data: { about: true } });\n" });
+    const v1 = appPackage(appId, "1.0.0");
+    const v2 = appPackage(appId, "1.1.0", { "pages/about/about.js": "Page({ data: { about: true } });\n" });
     await approveZip(appId, "1.0.0", v1);
     await publish(world, appId, "1.0.0");
     const client = device(appId);
@@ -134,8 +138,8 @@ describe("reference client against the real edge and control plane", () => {
 
   it("installs the console's offline package as a preset, then updates from it", async () => {
     const appId = await makeMiniProgram(world);
-    const v1 = appPackage("1.0.0");
-    const v2 = appPackage("1.1.0");
+    const v1 = appPackage(appId, "1.0.0");
+    const v2 = appPackage(appId, "1.1.0");
     await approveZip(appId, "1.0.0", v1);
     await publish(world, appId, "1.0.0");
     const res = await callAdmin("GET", `/v1/mini-programs/${appId}/offline-package?hostAppId=${world.host1}`, { token: world.devA.token });
@@ -157,8 +161,8 @@ describe("reference client against the real edge and control plane", () => {
   it("an encrypted mini program: the client decrypts the full package, then the encrypted increment", async () => {
     const appId = await makeMiniProgram(world);
     await expectJson(callAdmin("PUT", `/v1/mini-programs/${appId}/encryption`, { token: world.adminA.token, json: { enabled: true } }), 200);
-    const v1 = appPackage("1.0.0");
-    const v2 = appPackage("1.1.0");
+    const v1 = appPackage(appId, "1.0.0");
+    const v2 = appPackage(appId, "1.1.0");
     await approveZip(appId, "1.0.0", v1);
     await publish(world, appId, "1.0.0");
     const client = device(appId);
@@ -182,7 +186,7 @@ describe("reference client against the real edge and control plane", () => {
     const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
     const { kty, crv, x } = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as JsonWebKey;
     const registered = await expectJson<{ id: string }>(callAdmin("POST", `/v1/teams/${own.teamA}/signing-keys`, { token: own.adminA.token, json: { name: "ci", jwk: { kty, crv, x } } }), 201);
-    const zip = appPackage("1.0.0");
+    const zip = appPackage(appId, "1.0.0");
     const sig = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, pair.privateKey, packageSigningInput(appId, "1.0.0", await filesDigestOf(zip))));
     const header = `${registered.id}:EdDSA:${btoa(String.fromCharCode(...sig)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")}`;
     await expectJson(callAdmin("POST", `/v1/mini-programs/${appId}/versions?version=1.0.0`, { token: own.devA.token, body: zip, headers: { "content-type": "application/zip", "x-graycast-signature": header } }), 201);
@@ -203,7 +207,7 @@ describe("reference client against the real edge and control plane", () => {
 
   it.each(["GET", "POST"] as const)("a manifest the edge signed for another host app is refused and the store is unchanged (check by %s)", async (checkMethod) => {
     const appId = await makeMiniProgram(world);
-    await approveZip(appId, "1.0.0", appPackage("1.0.0"));
+    await approveZip(appId, "1.0.0", appPackage(appId, "1.0.0"));
     await publish(world, appId, "1.0.0");
     const store = new MemoryStore();
     // An attacker in the middle swaps the request's host app (in the query or the body) for one the mini program is bound to.

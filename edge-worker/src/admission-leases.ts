@@ -21,7 +21,9 @@
  *   cap is never exceeded (at worst it is under-filled by them).
  *
  * All I/O runs in the context of a request that needed it: the stub is taken from that
- * request's binding, and the work is handed to that request's `waitUntil`.
+ * request's binding, and the work is handed to that request's `waitUntil`. All time (the
+ * request's `now`, the report delay, lease ends, back-off) comes from the request's clock:
+ * the wall clock in production, a clock the test moves in the tests.
  */
 import type { AdmitMeta, Lease, LeasedAdmission, SettleResult } from "../../durable-objects/grayscale-counter";
 import { LEASE_MARGIN_MS, MAX_LEASE, MAX_SETTLE_BATCH } from "../../durable-objects/grayscale-counter";
@@ -33,7 +35,19 @@ export interface LeaseStub {
   settle(leaseId: string, batch: number, admissions: LeasedAdmission[], done: boolean): Promise<SettleResult>;
 }
 
-/** What the current request lends the leases: its counter binding and its `waitUntil`. */
+/** The time leases run on: `now` as Date.now() does, `sleep` resolves once `ms` of it passed. */
+export interface LeaseClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+/** The wall clock: production's (one shared object, nothing allocated per check). */
+export const wallClock: LeaseClock = {
+  now: Date.now,
+  sleep: (ms) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+};
+
+/** What the current request lends the leases: its counter binding, its `waitUntil` and its clock. */
 export interface LeaseIo {
   /** slots to ask for (ADMISSION_LEASE_SIZE); 0 turns leases off */
   size: number;
@@ -41,6 +55,8 @@ export interface LeaseIo {
   ttlMs: number;
   stub(taskId: string): LeaseStub;
   waitUntil(work: Promise<unknown>): void;
+  /** the clock the request's `now` was read from */
+  clock: LeaseClock;
 }
 
 /** Direct admissions to one task within one second that make this isolate ask for a lease. */
@@ -205,7 +221,7 @@ async function acquire(state: TaskLeases, taskId: string, cap: number, io: Lease
   if (lease === FAILED) {
     // The object is slow or away: the next acquisition waits longer each time.
     state.failures++;
-    state.acquireAfter = Date.now() + backoffMs(state.failures);
+    state.acquireAfter = io.clock.now() + backoffMs(state.failures);
   } else state.failures = 0;
   if (lease === null) return;
   if (lease === FAILED) {
@@ -216,7 +232,7 @@ async function acquire(state: TaskLeases, taskId: string, cap: number, io: Lease
     ghost.ghost = true;
     ghost.retired = true;
     state.open.add(ghost);
-    flushSoon(state, ghost, Date.now(), io);
+    flushSoon(state, ghost, io.clock.now(), io);
     return;
   }
   const held = newHeld(taskId, lease.id, cap, lease.granted, lease.expiresAt, io);
@@ -224,9 +240,9 @@ async function acquire(state: TaskLeases, taskId: string, cap: number, io: Lease
   if (state.current === undefined) state.current = held;
   else state.next = held;
   // The lease ends even if no check comes to end it: this request stays open until then.
-  await sleep(Math.max(0, held.usableUntil - Date.now()));
+  await io.clock.sleep(Math.max(0, held.usableUntil - io.clock.now()));
   if (held.left > held.granted / 2) state.want = io.size;
-  retire(state, held, Date.now(), io);
+  retire(state, held, io.clock.now(), io);
 }
 
 function newHeld(taskId: string, id: string, cap: number, granted: number, expiresAt: number, io: LeaseIo): Held {
@@ -287,7 +303,7 @@ function flushSoon(state: TaskLeases, held: Held, now: number, io: LeaseIo): voi
  */
 async function flush(state: TaskLeases, held: Held, io: LeaseIo): Promise<void> {
   try {
-    await sleep(FLUSH_DELAY_MS);
+    await io.clock.sleep(FLUSH_DELAY_MS);
     for (;;) {
       if (held.inflight === undefined) {
         const admissions = held.pending.splice(0, MAX_SETTLE_BATCH);
@@ -299,7 +315,7 @@ async function flush(state: TaskLeases, held: Held, io: LeaseIo): Promise<void> 
       const result = await call(held.taskId, "settle", (stub) => stub.settle(held.id, batch.number, batch.admissions, batch.done), io);
       if (result === FAILED) {
         held.failures++;
-        held.retryAt = Date.now() + backoffMs(held.failures);
+        held.retryAt = io.clock.now() + backoffMs(held.failures);
         return;
       }
       held.failures = 0;
@@ -350,11 +366,9 @@ async function call<T>(taskId: string, method: string, run: (stub: LeaseStub) =>
         return FAILED;
       }
     }
-    await sleep(50 * attempt);
+    await io.clock.sleep(50 * attempt);
   }
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Whether this isolate holds a lease to admit from for `taskId` (tests). */
 export function holdsLeaseForTests(taskId: string): boolean {

@@ -63,6 +63,8 @@ export interface FakeEdge {
   requests: RecordedRequest[];
   /** bytes written for endless bodies, by path */
   endlessWritten: Map<string, number>;
+  /** by path: settles when the server stopped writing an endless body (the client hung up, or the limit) */
+  endlessStopped: Map<string, Promise<void>>;
   /** admission tickets the next check answers carry (anything: answers are not signed around them) */
   tickets: unknown[];
   /** refuse checks carrying these tickets with 400 (as an edge with other limits would) */
@@ -84,6 +86,7 @@ export async function startFakeEdge(): Promise<FakeEdge> {
   const objects = new Map<string, Hosted>();
   const requests: RecordedRequest[] = [];
   const endlessWritten = new Map<string, number>();
+  const endlessStopped = new Map<string, Promise<void>>();
   let next: ((body: Record<string, unknown>) => ManifestClaims | string) | undefined;
   let revision = 1;
 
@@ -121,7 +124,7 @@ export async function startFakeEdge(): Promise<FakeEdge> {
     }
     const hosted = objects.get(path);
     if (req.method !== "GET" || !hosted) return json(res, 404, { error: { code: "not_found", message: "no such object" } });
-    await serveObject(path, hosted, req, res, endlessWritten);
+    await serveObject(path, hosted, req, res, endlessWritten, endlessStopped);
   });
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
@@ -139,6 +142,7 @@ export async function startFakeEdge(): Promise<FakeEdge> {
     pinned: { keys: [key.publicJwk] },
     requests,
     endlessWritten,
+    endlessStopped,
     tickets: [],
     answer(answer) {
       next = typeof answer === "function" ? answer : () => answer;
@@ -182,21 +186,34 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-async function serveObject(path: string, hosted: Hosted, req: IncomingMessage, res: ServerResponse, endlessWritten: Map<string, number>): Promise<void> {
+/** Writes `A`s until the client hangs up (or `limit` bytes), reporting the running total. */
+async function writeEndless(res: ServerResponse, etag: string, limit: number, report: (written: number) => void): Promise<void> {
+  res.writeHead(200, { etag, "content-type": "application/octet-stream" });
+  const chunk = new Uint8Array(64 * 1024).fill(0x41);
+  let written = 0;
+  const closed = once(res, "close").then(() => true);
+  while (written < limit) {
+    written += chunk.byteLength;
+    report(written);
+    if (!res.write(chunk) && (await Promise.race([closed, new Promise<false>((resolve) => res.once("drain", () => resolve(false)))]))) return;
+  }
+  res.end();
+}
+
+async function serveObject(
+  path: string,
+  hosted: Hosted,
+  req: IncomingMessage,
+  res: ServerResponse,
+  endlessWritten: Map<string, number>,
+  endlessStopped: Map<string, Promise<void>>,
+): Promise<void> {
   const { bytes, behaviour } = hosted;
   const etag = `"${path.slice(path.lastIndexOf("/") + 1)}"`;
   if (behaviour.kind === "endless") {
-    res.writeHead(200, { etag, "content-type": "application/octet-stream" });
-    const chunk = new Uint8Array(64 * 1024).fill(0x41);
-    let written = 0;
-    const closed = once(res, "close").then(() => true);
-    while (written < behaviour.limit) {
-      written += chunk.byteLength;
-      endlessWritten.set(path, written);
-      if (!res.write(chunk) && (await Promise.race([closed, new Promise<false>((resolve) => res.once("drain", () => resolve(false)))]))) return;
-    }
-    res.end();
-    return;
+    const writing = writeEndless(res, etag, behaviour.limit, (written) => endlessWritten.set(path, written));
+    endlessStopped.set(path, writing);
+    return writing;
   }
   const m = /^bytes=(\d+)-$/.exec(String(req.headers.range ?? ""));
   const ifRange = req.headers["if-range"];

@@ -14,6 +14,7 @@ import { ASSERTION_STATUS_HEADER, CheckRequestSchema, USER_HEADER, checkRequestF
 import { clientWithVerifiedUser, keysOfHostApp } from "../../../core/assertion";
 import { checkAssertion } from "../assertions";
 import { NO_GRAYSCALE, chooseGrayscale, type GrayscaleDeps } from "../grayscale";
+import { type LeaseClock, wallClock } from "../admission-leases";
 import { LEASE_TTL_MS, MAX_LEASE, MAX_LEASE_TTL_MS, MIN_LEASE_TTL_MS } from "../../../durable-objects/grayscale-counter";
 import { decisionKey } from "../package-keys";
 import { manifestWindowStart, signedManifest } from "../signing";
@@ -44,7 +45,7 @@ export function pathOf(url: string): string {
 }
 
 /** The I/O the grayscale walk may do for this request: whitelists in R2, counters, admission leases. */
-function grayscaleDeps(env: EdgeBindings, ctx: ExecutionContext): GrayscaleDeps {
+function grayscaleDeps(env: EdgeBindings, ctx: ExecutionContext, clock: LeaseClock): GrayscaleDeps {
   const counters = env.GRAYSCALE_COUNTER;
   const leaseSize = readNumberVar(env.ADMISSION_LEASE_SIZE, DEFAULT_LEASE_SIZE);
   return {
@@ -58,6 +59,7 @@ function grayscaleDeps(env: EdgeBindings, ctx: ExecutionContext): GrayscaleDeps 
             ttlMs: Math.min(Math.max(Math.floor(readNumberVar(env.ADMISSION_LEASE_TTL_MS, LEASE_TTL_MS)), MIN_LEASE_TTL_MS), MAX_LEASE_TTL_MS),
             stub: (taskId) => env.GRAYSCALE_COUNTER.getByName(taskId),
             waitUntil: (work) => ctx.waitUntil(work),
+            clock,
           },
         }
       : {}),
@@ -74,16 +76,17 @@ function queryOf(url: string): string {
  * Decide the version for one client (grayscale task or online) and sign the answer. A plain
  * function of the request, not a Hono route: this is the hot path, and the edge's `fetch` calls
  * it before any router (edge-worker/src/index.ts; BENCHMARKS.md shows why). `url` is
- * `request.url`, read once by the caller.
+ * `request.url`, read once by the caller. `clock` is the wall clock but in tests that move time
+ * themselves (test/edge-admission-leases.test.ts).
  */
-export async function answerCheck(request: Request, url: string, env: EdgeBindings, ctx: ExecutionContext): Promise<Response> {
+export async function answerCheck(request: Request, url: string, env: EdgeBindings, ctx: ExecutionContext, clock: LeaseClock = wallClock): Promise<Response> {
   const { client: claimed, tickets: presented, assertion } = splitCheckRequest(
     request.method === "GET" ? checkRequestFromQuery(queryOf(url), request.headers.get(USER_HEADER)) : await checkRequestFromBody(request),
   );
   // Per-address rate limit: after validation (a malformed request costs no counter), before any I/O.
   const refused = await limitCheck(request, env);
   if (refused) return refused;
-  const now = Date.now();
+  const now = clock.now();
   const ttlMs = readNumberVar(env.SNAPSHOT_TTL_MS, DEFAULT_SNAPSHOT_TTL_MS);
   // Every await below is skipped when its answer is already in hand (a fresh snapshot, no
   // grayscale task, an answer already signed in this window): the common case.
@@ -104,7 +107,7 @@ export async function answerCheck(request: Request, url: string, env: EdgeBindin
 
   const grayscale =
     snapshot.tasks && snapshot.tasks.length > 0
-      ? await chooseGrayscale(snapshot, client, readGeo(request, env.ALLOW_GEO_OVERRIDE === "true"), presented, now, grayscaleDeps(env, ctx))
+      ? await chooseGrayscale(snapshot, client, readGeo(request, env.ALLOW_GEO_OVERRIDE === "true"), presented, now, grayscaleDeps(env, ctx, clock))
       : NO_GRAYSCALE;
   const origin = originOf(url);
   const decision = decideVersion(snapshot, client, now, grayscale.choice);
