@@ -121,6 +121,8 @@ export interface DecidePorts {
 }
 
 export interface TicketPort {
+  /** how many tickets the client presented: with none, `valid` is never asked */
+  readonly presented: number;
   /** whether the client presented a valid ticket admitting `userKey` to `task` */
   valid(task: CompiledTask, userKey: string): MaybePromise<boolean>;
   /** `task` gives `userKey` its version: hand the client a ticket (the presented one, or a new one) */
@@ -141,7 +143,7 @@ export interface AdmissionPort {
 /** Ports that look nothing up and admit nobody: decisions without a grayscale walk (and tests). */
 export const CLOSED_PORTS: DecidePorts = {
   member: () => false,
-  tickets: { valid: () => false, issue: () => undefined },
+  tickets: { presented: 0, valid: () => false, issue: () => undefined },
   admission: { admit: () => false, isAdmitted: () => false },
 };
 
@@ -223,8 +225,8 @@ function releaseDecision(snapshot: Snapshot, client: ClientContext, chosen: Comp
 
 /** One decision's walk over the tasks. */
 class Walk {
-  /** the client's user key for tasks that are not verified-only */
-  readonly userKey: string | undefined;
+  /** the client's user key for tasks that are not verified-only (`userKeyFor`), made on first use */
+  userKey: string | undefined | null = null;
   /** whitelist id -> membership of this client, asked at most once per decision (allocated on first use) */
   members: Map<string, boolean> | undefined;
 
@@ -234,9 +236,7 @@ class Walk {
     readonly geo: Geo,
     readonly now: number,
     readonly ports: DecidePorts,
-  ) {
-    this.userKey = userKeyOf(client);
-  }
+  ) {}
 
   /** `members` as a membership predicate (made on first use) */
   isMember: ((ref: WhitelistRef) => boolean) | undefined;
@@ -261,19 +261,28 @@ function visit(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
   const { client, ports } = walk;
   // Audit scope: a host app whose auditor has not approved the version never gets it, ticket or not.
   if (task.unreviewedHostApps?.includes(client.hostAppId)) return skip(walk, task, "not_reviewed");
-  // A verified-only task knows its users by their verified account (issue 10), not by GUID.
-  const userKey = task.verifiedOnly === true ? taskUserKey(task, client) : walk.userKey;
   if (task.userCap !== null) ports.admission.reach?.(task);
-  if (userKey !== undefined) {
-    const held = ports.tickets.valid(task, userKey);
-    if (held === true) return give(walk, task, userKey, "ticket");
-    if (held !== false) return held.then((yes) => (yes ? give(walk, task, userKey, "ticket") : withoutTicket(walk, task, userKey)));
+  if (ports.tickets.presented > 0) {
+    const userKey = userKeyFor(walk, task);
+    if (userKey !== undefined) {
+      const held = ports.tickets.valid(task, userKey);
+      if (held === true) return give(walk, task, userKey, "ticket");
+      if (held !== false) return held.then((yes) => (yes ? give(walk, task, userKey, "ticket") : withoutTicket(walk, task)));
+    }
   }
-  return withoutTicket(walk, task, userKey);
+  return withoutTicket(walk, task);
 }
 
-function withoutTicket(walk: Walk, task: CompiledTask, userKey: string | undefined): MaybePromise<boolean> {
+/** The identity `task` knows the client by: a verified-only task, its verified account (issue 10); any other, `userKeyOf`. */
+function userKeyFor(walk: Walk, task: CompiledTask): string | undefined {
+  if (task.verifiedOnly === true) return taskUserKey(task, walk.client);
+  if (walk.userKey === null) walk.userKey = userKeyOf(walk.client);
+  return walk.userKey;
+}
+
+function withoutTicket(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
   if (task.phase === "sticky") {
+    const userKey = userKeyFor(walk, task);
     // No new users. Only a client already running this version may have lost its ticket, and
     // only a capped task has a counter that remembers its users; past the tickets' own
     // lifetime the task keeps nobody new-ticketed either.
@@ -286,12 +295,13 @@ function withoutTicket(walk: Walk, task: CompiledTask, userKey: string | undefin
     return admitted.then((yes) => (yes ? give(walk, task, userKey, "sticky_admitted") : skip(walk, task, "sticky_not_admitted")));
   }
   const eligible = isEligible(walk, task);
-  if (eligible === true) return admit(walk, task, userKey);
+  if (eligible === true) return admit(walk, task);
   if (eligible === false) return skip(walk, task, "not_eligible");
-  return eligible.then((yes) => (yes ? admit(walk, task, userKey) : skip(walk, task, "not_eligible")));
+  return eligible.then((yes) => (yes ? admit(walk, task) : skip(walk, task, "not_eligible")));
 }
 
-function admit(walk: Walk, task: CompiledTask, userKey: string | undefined): MaybePromise<boolean> {
+function admit(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
+  const userKey = userKeyFor(walk, task);
   // Eligibility already required a user key for a capped or percentage task.
   if (userKey === undefined) return task.userCap === null ? give(walk, task, undefined, "admitted") : skip(walk, task, "not_eligible");
   if (task.userCap === null) return give(walk, task, userKey, "admitted");

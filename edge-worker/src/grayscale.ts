@@ -95,6 +95,10 @@ export class EdgePorts implements DecidePorts {
     }
   }
 
+  get presented(): number {
+    return this.#presented.length;
+  }
+
   member(ref: WhitelistRef, value: string): Promise<boolean> {
     return (this.deps.whitelists ?? defaultWhitelistCache).has(this.deps.bucket, ref, value);
   }

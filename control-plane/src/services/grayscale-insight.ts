@@ -93,7 +93,7 @@ interface CounterView {
  * slot neither admitted nor leased to an edge isolate is free). Records what the walk did.
  */
 class ExplainPorts implements DecidePorts {
-  readonly tickets = { valid: () => false, issue: () => undefined };
+  readonly tickets = { presented: 0, valid: () => false, issue: () => undefined };
   readonly admission = this;
   readonly outcomes = new Map<string, TaskOutcome>();
   readonly counterViews = new Map<string, Promise<{ progress: CounterProgress; admittedBefore: boolean }>>();
