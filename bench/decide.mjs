@@ -40,7 +40,7 @@ if (!corePath) {
 const core = await import(pathToFileURL(corePath).href);
 if (ownDir) rmSync(ownDir, { recursive: true, force: true });
 const need = [
-  ["rules", "isTaskEligible"],
+  ["rules", "RuleMemo"],
   ["rules", "evaluateTask"],
   ["select", "rankTasks"],
   ["decide", "decide"],
@@ -58,7 +58,6 @@ const need = [
 ];
 for (const [mod, fn] of need) if (typeof core[mod]?.[fn] !== "function") fail(`core has no ${mod}.${fn} yet`);
 
-const { isTaskEligible } = core.rules;
 const { rankTasks } = core.select;
 const { decide } = core.decide;
 const { bloomHas, bloomHasHashes, shardHas, shardOf, valueHashes, indexShardBytes, shardBytesHas } = core.whitelist;
@@ -185,6 +184,8 @@ const ports = {
   tickets: { presented: 0, valid: () => false, issue: () => undefined },
   admission: { admit: () => true, isAdmitted: () => false },
   plans: new WeakMap(),
+  // as the edge: one memo of the rule walk per isolate
+  memo: new core.rules.RuleMemo(),
 };
 
 function decided(client) {
@@ -203,7 +204,7 @@ function decideExplained(client) {
   current = client;
   memoId = "";
   // explain: every condition of every task reported, then the same decision
-  if (rankTasks(walk, client, GEO, now, member).length !== walk.length) fail("rankTasks lost a task");
+  if (rankTasks(walk, client, GEO, now, member, ports.memo).length !== walk.length) fail("rankTasks lost a task");
   memoId = "";
   return decided(client);
 }
@@ -216,7 +217,7 @@ for (const c of clients) {
   const b = decideExplained(c);
   // the hot walk must give what the first eligible task of rankTasks gives
   memoId = "";
-  const first = rankTasks(walk, c, GEO, now, member).find((v) => v.eligible);
+  const first = rankTasks(walk, c, GEO, now, member, ports.memo).find((v) => v.eligible);
   if (a.version !== b.version || a.taskId !== b.taskId || a.taskId !== first?.taskId) fail(`hot path and rankTasks disagree for ${c.guid}: ${a.taskId} vs ${first?.taskId}`);
   const key = a.taskId ?? a.reason;
   outcomes[key] = (outcomes[key] ?? 0) + 1;

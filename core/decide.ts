@@ -25,7 +25,7 @@
  * promise turns the rest of that decision asynchronous.
  */
 import { targetMatches, targetValue } from "./grayscale/match";
-import { isTaskEligible, taskUserKey, userKeyOf } from "./grayscale/rules";
+import { RuleMemo, isTaskEligible, taskUserKey, userKeyOf } from "./grayscale/rules";
 import type { CompiledTask, Geo, WhitelistRef } from "./grayscale/types";
 import { compareVersions } from "./semver";
 import { type PackageRef, type Snapshot, releaseFor } from "./snapshot";
@@ -116,6 +116,8 @@ export interface DecidePorts {
    * one per isolate, for its cached snapshots). Absent: computed for each decision.
    */
   plans?: WeakMap<Snapshot, readonly CompiledTask[]>;
+  /** what the rule walk remembers across decisions (the edge: one per isolate); absent: one per decision */
+  memo?: RuleMemo;
   /** told what the walk did with each task it reached (explain) */
   trace?(task: CompiledTask, outcome: TaskOutcome): void;
 }
@@ -236,8 +238,11 @@ class Walk {
     readonly geo: Geo,
     readonly now: number,
     readonly ports: DecidePorts,
-  ) {}
+  ) {
+    this.memo = ports.memo ?? new RuleMemo();
+  }
 
+  readonly memo: RuleMemo;
   /** `members` as a membership predicate (made on first use) */
   isMember: ((ref: WhitelistRef) => boolean) | undefined;
 }
@@ -318,10 +323,10 @@ function admit(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
 function isEligible(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
   const { client, geo, now } = walk;
   const targets = task.targets;
-  if (targets === null || targets.whitelists.length === 0) return isTaskEligible(task, client, geo, now, notMember);
+  if (targets === null || targets.whitelists.length === 0) return isTaskEligible(task, client, geo, now, notMember, walk.memo);
   // Membership only decides the target rule: every rule once with membership granted, then
   // the target rule alone (inline values first, no I/O), then with the asked lists.
-  if (!isTaskEligible(task, client, geo, now, anyMember)) return false;
+  if (!isTaskEligible(task, client, geo, now, anyMember, walk.memo)) return false;
   if (targetMatches(targets, client, notMember)) return true;
   const members = (walk.members ??= new Map());
   const isMember = (walk.isMember ??= (ref: WhitelistRef) => members.get(ref.id) === true);

@@ -15,6 +15,7 @@
  *   to the next task, a client never gets an error and the cap is never exceeded.
  */
 import { type ClientContext, type DecidePorts, type Decision, decide, ticketExpiry } from "../../core/decide";
+import { RuleMemo } from "../../core/grayscale/rules";
 import type { CompiledTask, Geo, WhitelistRef } from "../../core/grayscale/types";
 import type { PackageRef, Snapshot } from "../../core/snapshot";
 import type { AdmitMeta, AdmitResult } from "../../durable-objects/grayscale-counter";
@@ -68,6 +69,8 @@ export const NO_GRAYSCALE: GrayscaleOutcome = { choice: null, tickets: [] };
 
 /** The tasks worth walking of each cached snapshot object, computed once (core `candidateTasks`). */
 const plans = new WeakMap<Snapshot, readonly CompiledTask[]>();
+/** What the rule walk remembers across this isolate's checks (core `RuleMemo`: hash states, lower-cased values). */
+const memo = new RuleMemo();
 
 /**
  * The admitting ports of one check. `presentedTickets` are the client's stored tickets (bounded
@@ -75,6 +78,7 @@ const plans = new WeakMap<Snapshot, readonly CompiledTask[]>();
  */
 export class EdgePorts implements DecidePorts {
   readonly plans = plans;
+  readonly memo = memo;
   readonly tickets = this;
   readonly admission = this;
   /** tickets to hand back: at most one (the chosen task's) */
