@@ -178,6 +178,7 @@ export function decide(snapshot: Snapshot, client: ClientContext, now: number, p
     return { status: "ok", reason: "trial", version: trial.version, package: trial.package, rollback: false, pagePath: trial.pagePath };
   }
 
+  // Delisted, not bound and trial answers (above) walk nothing: no cap slot is spent on them.
   // Snapshots compiled before grayscale existed have no `tasks`. A bound host app that approved
   // no release yet may still get a task's version it approved.
   if (snapshot.tasks !== undefined && snapshot.tasks.length > 0) {
