@@ -230,8 +230,11 @@ function releaseDecision(snapshot: Snapshot, client: ClientContext, chosen: Comp
 class Walk {
   /** the client's user key for tasks that are not verified-only (`userKeyFor`), made on first use */
   userKey: string | undefined | null = null;
-  /** whitelist id -> membership of this client, asked at most once per decision (allocated on first use) */
-  members: Map<string, boolean> | undefined;
+  readonly memo: RuleMemo;
+  /** whitelist membership of this client, asked at most once per decision: the first list inline, others in a map made on first use */
+  #firstId: string | undefined = undefined;
+  #first = false;
+  #others: Map<string, boolean> | undefined = undefined;
 
   constructor(
     readonly snapshot: Snapshot,
@@ -243,9 +246,17 @@ class Walk {
     this.memo = ports.memo ?? new RuleMemo();
   }
 
-  readonly memo: RuleMemo;
-  /** `members` as a membership predicate (made on first use) */
-  isMember: ((ref: WhitelistRef) => boolean) | undefined;
+  remembered(id: string): boolean | undefined {
+    return id === this.#firstId ? this.#first : this.#others?.get(id);
+  }
+
+  remember(id: string, member: boolean): boolean {
+    if (this.#firstId === undefined || this.#firstId === id) {
+      this.#firstId = id;
+      this.#first = member;
+    } else (this.#others ??= new Map()).set(id, member);
+    return member;
+  }
 }
 
 /** Walks `tasks` from index `i`; synchronous until a port returns a promise. */
@@ -326,26 +337,30 @@ function isEligible(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
   const targets = task.targets;
   if (targets === null || targets.whitelists.length === 0) return isTaskEligible(task, client, geo, now, notMember, walk.memo);
   // Membership only decides the target rule: every rule once with membership granted, then
-  // the target rule alone (inline values first, no I/O), then with the asked lists.
+  // the target rule alone (inline values first, no I/O), then the lists. With no inline match,
+  // the rule holds exactly when one of the task's lists holds one of the client's values.
   if (!isTaskEligible(task, client, geo, now, anyMember, walk.memo)) return false;
-  if (targetMatches(targets, client, notMember)) return true;
-  const members = (walk.members ??= new Map());
-  const isMember = (walk.isMember ??= (ref: WhitelistRef) => members.get(ref.id) === true);
-  let pending: Promise<void>[] | undefined;
+  const inline = targets.inline;
+  if ((inline.guid !== undefined || inline.deviceId !== undefined || inline.account !== undefined) && targetMatches(targets, client, notMember)) return true;
+  let pending: Promise<boolean>[] | undefined;
   for (const ref of targets.whitelists) {
-    if (members.has(ref.id)) continue;
-    const value = targetValue(client, ref.kind);
-    if (value === undefined) {
-      members.set(ref.id, false);
-      continue;
+    let member = walk.remembered(ref.id);
+    if (member === undefined) {
+      const value = targetValue(client, ref.kind);
+      if (value === undefined) continue;
+      const asked = walk.ports.member(ref, value);
+      if (typeof asked !== "boolean") {
+        (pending ??= []).push(asked.then((yes) => walk.remember(ref.id, yes)));
+        continue;
+      }
+      member = walk.remember(ref.id, asked);
     }
-    const member = walk.ports.member(ref, value);
-    if (typeof member === "boolean") members.set(ref.id, member);
-    else (pending ??= []).push(member.then((yes) => void members.set(ref.id, yes)));
+    if (member) return true;
   }
-  if (pending === undefined) return targetMatches(targets, client, isMember);
-  return Promise.all(pending).then(() => targetMatches(targets, client, isMember));
+  return pending === undefined ? false : Promise.all(pending).then(anyTrue);
 }
+
+const anyTrue = (answers: boolean[]) => answers.includes(true);
 
 /** The task gives the client its version: note it, and hand over its ticket when there is a user to bind it to. */
 function give(walk: Walk, task: CompiledTask, userKey: string | undefined, outcome: TaskOutcome): MaybePromise<boolean> {
