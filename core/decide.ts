@@ -25,7 +25,7 @@
  * promise turns the rest of that decision asynchronous.
  */
 import { targetMatches, targetValue } from "./grayscale/match";
-import { RuleMemo, isTaskEligible, taskUserKey, userKeyOf } from "./grayscale/rules";
+import { RuleMemo, isTaskEligible, taskUserKey } from "./grayscale/rules";
 import type { CompiledTask, Geo, WhitelistRef } from "./grayscale/types";
 import { compareVersions } from "./semver";
 import { type PackageRef, type Snapshot, releaseFor } from "./snapshot";
@@ -228,8 +228,6 @@ function releaseDecision(snapshot: Snapshot, client: ClientContext, chosen: Comp
 
 /** One decision's walk over the tasks. */
 class Walk {
-  /** the client's user key for tasks that are not verified-only (`userKeyFor`), made on first use */
-  userKey: string | undefined | null = null;
   readonly memo: RuleMemo;
   /** whitelist membership of this client, asked at most once per decision: the first list inline, others in a map made on first use */
   #firstId: string | undefined = undefined;
@@ -293,8 +291,8 @@ function visit(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
 /** The identity `task` knows the client by: a verified-only task, its verified account (issue 10); any other, `userKeyOf`. */
 function userKeyFor(walk: Walk, task: CompiledTask): string | undefined {
   if (task.verifiedOnly === true) return taskUserKey(task, walk.client);
-  if (walk.userKey === null) walk.userKey = userKeyOf(walk.client);
-  return walk.userKey;
+  // the memo's key: the one the rules already built for a percentage or capped task of this client
+  return walk.memo.userKey.of(walk.client);
 }
 
 function withoutTicket(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
