@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// Pure `decide` throughput on one core: the core's hot-path walk over 20 compiled grayscale
-// tasks (highest version first, `isTaskEligible`, Bloom filter + shard lookup for a
-// 1,000,000-entry whitelist held in memory) followed by `decideVersion`, for a rotating pool of
-// 10,000 clients. Also measures the explaining form (`rankTasks`, which evaluates and reports
-// every condition of every task) for comparison.
+// Pure `decide` throughput on one core: core `decide` (core/decide.ts, the one decision the edge
+// and explain share) with in-memory ports, walking 20 compiled grayscale tasks (highest version
+// first, `isTaskEligible`, Bloom filter + shard lookup for a 1,000,000-entry whitelist held in
+// memory), for a rotating pool of 10,000 clients. The ports answer synchronously, as the edge's
+// do when nothing needs I/O, so `decide` returns its Decision with no promise. Also measures the
+// explaining form (`rankTasks`, which evaluates and reports every condition of every task, then
+// the same `decide`) for comparison.
 //
 //   node bench/decide.mjs [--json] [--core <bundled core.mjs>] [--seconds N]
 //
@@ -38,10 +40,10 @@ if (!corePath) {
 const core = await import(pathToFileURL(corePath).href);
 if (ownDir) rmSync(ownDir, { recursive: true, force: true });
 const need = [
-  ["rules", "isTaskEligible"],
+  ["rules", "RuleMemo"],
   ["rules", "evaluateTask"],
   ["select", "rankTasks"],
-  ["decide", "decideVersion"],
+  ["decide", "decide"],
   ["lifecycle", "compileTask"],
   ["whitelistBuild", "buildWhitelist"],
   ["whitelist", "bloomHas"],
@@ -56,9 +58,8 @@ const need = [
 ];
 for (const [mod, fn] of need) if (typeof core[mod]?.[fn] !== "function") fail(`core has no ${mod}.${fn} yet`);
 
-const { isTaskEligible } = core.rules;
 const { rankTasks } = core.select;
-const { decideVersion } = core.decide;
+const { decide } = core.decide;
 const { bloomHas, bloomHasHashes, shardHas, shardOf, valueHashes, indexShardBytes, shardBytesHas } = core.whitelist;
 const { targetValue } = core.match;
 
@@ -163,9 +164,8 @@ const clients = Array.from({ length: CLIENTS }, (_, i) => ({
 let current = clients[0];
 let memoId = "";
 let memo = false;
-const member = (r) => {
+const member = (r, v = targetValue(current, r.kind)) => {
   if (memoId === r.id) return memo;
-  const v = targetValue(current, r.kind);
   if (v === undefined) memo = false;
   else {
     // As the edge: one hashing pass gives the Bloom positions and the shard.
@@ -177,31 +177,36 @@ const member = (r) => {
   return memo;
 };
 
+// In-memory ports, as the edge's answer when nothing needs I/O: no presented tickets, and the
+// capped tasks admit (their counters are far from the cap).
+const ports = {
+  member,
+  tickets: { presented: 0, valid: () => false, issue: () => undefined },
+  admission: { admit: () => true, isAdmitted: () => false },
+  plans: new WeakMap(),
+  // as the edge: one memo of the rule walk per isolate
+  memo: new core.rules.RuleMemo(),
+};
+
+function decided(client) {
+  const d = decide(snapshot, client, now, ports, GEO);
+  if (d instanceof Promise) fail("decide returned a promise with synchronous ports");
+  return d;
+}
+
 function decideHot(client) {
   current = client;
   memoId = "";
-  let choice = null;
-  for (const t of walk) {
-    if (isTaskEligible(t, client, GEO, now, member)) {
-      choice = { taskId: t.id, version: t.version, package: t.package };
-      break;
-    }
-  }
-  return decideVersion(snapshot, client, now, choice);
+  return decided(client);
 }
 
 function decideExplained(client) {
   current = client;
   memoId = "";
-  let choice = null;
-  for (const v of rankTasks(walk, client, GEO, now, member)) {
-    if (v.eligible) {
-      const t = walk.find((x) => x.id === v.taskId);
-      choice = { taskId: t.id, version: t.version, package: t.package };
-      break;
-    }
-  }
-  return decideVersion(snapshot, client, now, choice);
+  // explain: every condition of every task reported, then the same decision
+  if (rankTasks(walk, client, GEO, now, member, ports.memo).length !== walk.length) fail("rankTasks lost a task");
+  memoId = "";
+  return decided(client);
 }
 
 // Both forms must agree on every client before anything is timed.
@@ -210,7 +215,10 @@ let visited = 0;
 for (const c of clients) {
   const a = decideHot(c);
   const b = decideExplained(c);
-  if (a.version !== b.version || a.taskId !== b.taskId) fail(`hot path and rankTasks disagree for ${c.guid}: ${a.taskId} vs ${b.taskId}`);
+  // the hot walk must give what the first eligible task of rankTasks gives
+  memoId = "";
+  const first = rankTasks(walk, c, GEO, now, member, ports.memo).find((v) => v.eligible);
+  if (a.version !== b.version || a.taskId !== b.taskId || a.taskId !== first?.taskId) fail(`hot path and rankTasks disagree for ${c.guid}: ${a.taskId} vs ${first?.taskId}`);
   const key = a.taskId ?? a.reason;
   outcomes[key] = (outcomes[key] ?? 0) + 1;
   const idx = a.taskId ? walk.findIndex((t) => t.id === a.taskId) + 1 : walk.length;
@@ -263,8 +271,8 @@ const result = {
 if (flag("--json")) process.stdout.write(JSON.stringify(result) + "\n");
 else {
   const rate = (m) => (m ? `${Math.round(m.median).toLocaleString("en-US")} decisions/s (min ${Math.round(m.min).toLocaleString("en-US")}, max ${Math.round(m.max).toLocaleString("en-US")})` : "skipped");
-  console.log(`decide, hot path (isTaskEligible walk + decideVersion): ${rate(hot)}`);
-  console.log(`decide, explained (rankTasks + decideVersion):          ${rate(explained)}`);
+  console.log(`decide, hot path (core decide, synchronous ports): ${rate(hot)}`);
+  console.log(`decide, explained (rankTasks + core decide):       ${rate(explained)}`);
   console.log(`${walk.length} tasks, ${WHITELIST_SIZE.toLocaleString("en-US")}-entry whitelist (${ref.shards} shards, Bloom ${(bloom.length / 1024).toFixed(0)} KiB), ${CLIENTS} clients; mean tasks visited ${(visited / CLIENTS).toFixed(1)}`);
   console.log("outcomes:", outcomes);
 }

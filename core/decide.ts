@@ -1,7 +1,32 @@
 /**
- * Which version a client runs: a pure function of the snapshot, the client context and the
- * time. "Not eligible" is a normal answer with a reason, never an exception.
+ * Which version a client runs: ONE decision, used by the edge (which admits users) and by
+ * explain (which only reads), so the two cannot disagree (issue 11). `decide` owns the
+ * precedence (delisted, not bound, trial, the grayscale walk, the host app's release) and the
+ * walk over the grayscale tasks (PRODUCT.md G6: highest version first); the I/O the walk needs
+ * (whitelist membership, admission tickets, the capped tasks' counters) is behind `DecidePorts`.
+ * "Not eligible" is a normal answer with a reason, never an exception.
+ *
+ * The walk stops at the first task that gives the client its version:
+ * 1. a valid admission ticket for the task and this user keeps the version, whatever the
+ *    conditions or the phase say now (seed: admitted users keep it);
+ * 2. a sticky-only task (suspended, or ended by manual / end time / cap) takes no new users;
+ *    only a client already running its version is looked up (`isAdmitted`), and only while
+ *    the task's tickets could still be valid;
+ * 3. otherwise every rule of the task must hold (core/grayscale/rules.ts `isTaskEligible`; a
+ *    verified-only task: a verified account, which is then the user key); whitelist membership
+ *    is asked only when every other rule holds and no inline value names the client;
+ * 4. an uncapped task is then chosen; a capped one needs its admission (`lease`, else `admit`).
+ * A task a host app's auditor has not approved is skipped before any ticket (audit scope), and
+ * only tasks above the online version are walked (a release of the same or higher version
+ * supersedes a task: it must not take a cap slot either).
+ *
+ * Ports may answer synchronously: with nothing to look up, `decide` returns the Decision itself,
+ * with no promise and no await (the edge's common case, BENCHMARKS.md); a port that returns a
+ * promise turns the rest of that decision asynchronous.
  */
+import { targetMatches, targetValue } from "./grayscale/match";
+import { RuleMemo, isTaskEligible, taskUserKey } from "./grayscale/rules";
+import type { CompiledTask, Geo, WhitelistRef } from "./grayscale/types";
 import { compareVersions } from "./semver";
 import { type PackageRef, type Snapshot, releaseFor } from "./snapshot";
 
@@ -66,20 +91,82 @@ export type Decision =
       taskId?: string;
     };
 
-/** The grayscale task the edge chose for this client (rules passed, admitted under its cap). */
-export interface GrayscaleChoice {
-  taskId: string;
-  version: string;
-  package: PackageRef;
+/** A port's answer: a value when it is at hand, a promise when it needs I/O. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** What the walk did with one task, in walk order (explain reports it; the edge does not ask). */
+export type TaskOutcome =
+  | "not_reviewed" // the host app's auditor has not approved the task's version: skipped first
+  | "ticket" // a valid admission ticket kept the version
+  | "sticky_admitted" // sticky task; the counter admitted this user before: kept
+  | "sticky_not_admitted" // sticky task; the counter never admitted this user
+  | "sticky_closed" // sticky task; nothing to look up (uncapped, no user key, not running the version, tickets lapsed)
+  | "not_eligible" // admitting task; a rule fails
+  | "admitted" // admitting task; every rule holds and the user is admitted (uncapped, lease or counter)
+  | "refused"; // admitting task; every rule holds but the counter refused (cap reached, error or timeout)
+
+/** Whitelist membership, admission tickets and admission: the walk's only I/O. */
+export interface DecidePorts {
+  /** whether `value` (the client's value of `ref.kind`) is in the uploaded whitelist `ref` */
+  member(ref: WhitelistRef, value: string): MaybePromise<boolean>;
+  tickets: TicketPort;
+  admission: AdmissionPort;
+  /**
+   * The tasks worth walking, by snapshot object, kept by the caller across decisions (the edge:
+   * one per isolate, for its cached snapshots). Absent: computed for each decision.
+   */
+  plans?: WeakMap<Snapshot, readonly CompiledTask[]>;
+  /** what the rule walk remembers across decisions (the edge: one per isolate); absent: one per decision */
+  memo?: RuleMemo;
+  /** told what the walk did with each task it reached (explain) */
+  trace?(task: CompiledTask, outcome: TaskOutcome): void;
 }
 
+export interface TicketPort {
+  /** how many tickets the client presented: with none, `valid` is never asked */
+  readonly presented: number;
+  /** whether the client presented a valid ticket admitting `userKey` to `task` */
+  valid(task: CompiledTask, userKey: string): MaybePromise<boolean>;
+  /** `task` gives `userKey` its version: hand the client a ticket (the presented one, or a new one) */
+  issue(task: CompiledTask, userKey: string): MaybePromise<void>;
+}
+
+export interface AdmissionPort {
+  /** the walk reached a capped task (the edge retries its pending lease reports there) */
+  reach?(task: CompiledTask): void;
+  /** admits from slots already held, with no I/O (the edge's admission lease); absent = never */
+  lease?(task: CompiledTask, userKey: string, client: ClientContext): boolean;
+  /** admits `userKey` to the capped `task` if the cap allows (the counter is the one judge); false on error */
+  admit(task: CompiledTask, userKey: string, client: ClientContext): MaybePromise<boolean>;
+  /** whether the capped `task`'s counter admitted `userKey` before; false on error */
+  isAdmitted(task: CompiledTask, userKey: string): MaybePromise<boolean>;
+}
+
+/** Ports that look nothing up and admit nobody: decisions without a grayscale walk (and tests). */
+export const CLOSED_PORTS: DecidePorts = {
+  member: () => false,
+  tickets: { presented: 0, valid: () => false, issue: () => undefined },
+  admission: { admit: () => false, isAdmitted: () => false },
+};
+
+/** Admission tickets stay valid this long after their task's end time (sticky users keep the version). */
+export const TICKET_GRACE_MS = 30 * 24 * 3_600_000;
+
+/** `exp` (seconds) of tickets for a task ending at `endAt`: fixed per task, so any one may be reused. */
+export function ticketExpiry(endAt: number): number {
+  return Math.floor((endAt + TICKET_GRACE_MS) / 1000);
+}
+
+export const NO_GEO: Geo = Object.freeze({});
+
 /**
- * Order: delisted, not bound, trial (testers with a verified account), the grayscale task chosen by the edge (when
- * higher than online: a release of the same or higher version supersedes it), online.
- * "Online" is the release of the client's host app (`releaseFor`): a host app whose auditor
- * has not approved the online version gets the last release it approved, or `not_bound`.
+ * The version `client` gets at `now`. Precedence: delisted, not bound, trial (testers with a
+ * verified account), the grayscale walk (tasks above the online version, highest first), the
+ * host app's release (`releaseFor`: a host app whose auditor has not approved the online
+ * version gets the last release it approved, or `not_bound`). `geo` is where the edge saw the
+ * client (request.cf), for the geo rules.
  */
-export function decideVersion(snapshot: Snapshot, client: ClientContext, _now: number, grayscale: GrayscaleChoice | null = null): Decision {
+export function decide(snapshot: Snapshot, client: ClientContext, now: number, ports: DecidePorts, geo: Geo = NO_GEO): MaybePromise<Decision> {
   // seed: "all associated applications will not be able to obtain corresponding services"
   if (!snapshot.listed) return { status: "delisted", reason: "delisted" };
   if (!snapshot.hostApps.includes(client.hostAppId)) return { status: "not_bound", reason: "not_bound" };
@@ -88,20 +175,42 @@ export function decideVersion(snapshot: Snapshot, client: ClientContext, _now: n
   // Issue 10: the unaudited trial version goes only to a tester the host app vouched for.
   const account = client.trial ? verifiedAccountOf(client) : undefined;
   if (trial && account !== undefined && trial.testers.includes(account)) {
-    return {
-      status: "ok",
-      reason: "trial",
-      version: trial.version,
-      package: trial.package,
-      rollback: false,
-      pagePath: trial.pagePath,
-    };
+    return { status: "ok", reason: "trial", version: trial.version, package: trial.package, rollback: false, pagePath: trial.pagePath };
   }
 
+  // Delisted, not bound and trial answers (above) walk nothing: no cap slot is spent on them.
+  // Snapshots compiled before grayscale existed have no `tasks`. A bound host app that approved
+  // no release yet may still get a task's version it approved.
+  if (snapshot.tasks !== undefined && snapshot.tasks.length > 0) {
+    const tasks = candidateTasks(snapshot, ports.plans);
+    if (tasks.length > 0) return walkFrom(new Walk(snapshot, client, geo, now, ports), tasks, 0);
+  }
+  return releaseDecision(snapshot, client, null);
+}
+
+/**
+ * Tasks of a snapshot that can win, highest version first: a version not above online never
+ * wins (a release of the same or higher version supersedes the task), so it must not take a cap
+ * slot either.
+ */
+export function candidateTasks(snapshot: Snapshot, plans?: WeakMap<Snapshot, readonly CompiledTask[]>): readonly CompiledTask[] {
+  let tasks = plans?.get(snapshot);
+  if (tasks === undefined) {
+    const online = snapshot.online?.version;
+    tasks = snapshot.tasks
+      .filter((t) => online === undefined || compareVersions(t.version, online) > 0)
+      .sort((a, b) => compareVersions(b.version, a.version) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    plans?.set(snapshot, tasks);
+  }
+  return tasks;
+}
+
+/** The answer after the walk: the chosen task's version when above the host app's release, else that release. */
+function releaseDecision(snapshot: Snapshot, client: ClientContext, chosen: CompiledTask | null): Decision {
   const online = releaseFor(snapshot, client.hostAppId);
-  if (grayscale && (!online || compareVersions(grayscale.version, online.version) > 0)) {
-    const order = client.installedVersion === undefined ? 1 : compareVersions(grayscale.version, client.installedVersion);
-    return { status: "ok", reason: "grayscale", version: grayscale.version, package: grayscale.package, rollback: order < 0, taskId: grayscale.taskId };
+  if (chosen !== null && (!online || compareVersions(chosen.version, online.version) > 0)) {
+    const order = client.installedVersion === undefined ? 1 : compareVersions(chosen.version, client.installedVersion);
+    return { status: "ok", reason: "grayscale", version: chosen.version, package: chosen.package, rollback: order < 0, taskId: chosen.id };
   }
   // Released, but never to this host app: its auditor approved no release yet.
   if (!online && snapshot.online) return { status: "not_bound", reason: "not_bound" };
@@ -116,3 +225,154 @@ export function decideVersion(snapshot: Snapshot, client: ClientContext, _now: n
     rollback: order < 0,
   };
 }
+
+/** One decision's walk over the tasks. */
+class Walk {
+  readonly memo: RuleMemo;
+  /** whitelist membership of this client, asked at most once per decision: the first list inline, others in a map made on first use */
+  #firstId: string | undefined = undefined;
+  #first = false;
+  #others: Map<string, boolean> | undefined = undefined;
+
+  constructor(
+    readonly snapshot: Snapshot,
+    readonly client: ClientContext,
+    readonly geo: Geo,
+    readonly now: number,
+    readonly ports: DecidePorts,
+  ) {
+    this.memo = ports.memo ?? new RuleMemo();
+  }
+
+  remembered(id: string): boolean | undefined {
+    return id === this.#firstId ? this.#first : this.#others?.get(id);
+  }
+
+  remember(id: string, member: boolean): boolean {
+    if (this.#firstId === undefined || this.#firstId === id) {
+      this.#firstId = id;
+      this.#first = member;
+    } else (this.#others ??= new Map()).set(id, member);
+    return member;
+  }
+}
+
+/** Walks `tasks` from index `i`; synchronous until a port returns a promise. */
+function walkFrom(walk: Walk, tasks: readonly CompiledTask[], i: number): MaybePromise<Decision> {
+  for (; i < tasks.length; i++) {
+    const task = tasks[i] as CompiledTask;
+    const given = visit(walk, task);
+    if (given === true) return releaseDecision(walk.snapshot, walk.client, task);
+    if (given !== false) {
+      const next = i + 1;
+      return given.then((yes) => (yes ? releaseDecision(walk.snapshot, walk.client, task) : walkFrom(walk, tasks, next)));
+    }
+  }
+  return releaseDecision(walk.snapshot, walk.client, null);
+}
+
+/** Whether `task` gives the client its version (and, when it does, its ticket was handed over). */
+function visit(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
+  const { client, ports } = walk;
+  // Audit scope: a host app whose auditor has not approved the version never gets it, ticket or not.
+  if (task.unreviewedHostApps?.includes(client.hostAppId)) return skip(walk, task, "not_reviewed");
+  if (task.userCap !== null) ports.admission.reach?.(task);
+  if (ports.tickets.presented > 0) {
+    const userKey = userKeyFor(walk, task);
+    if (userKey !== undefined) {
+      const held = ports.tickets.valid(task, userKey);
+      if (held === true) return give(walk, task, userKey, "ticket");
+      if (held !== false) return held.then((yes) => (yes ? give(walk, task, userKey, "ticket") : withoutTicket(walk, task)));
+    }
+  }
+  return withoutTicket(walk, task);
+}
+
+/** The identity `task` knows the client by: a verified-only task, its verified account (issue 10); any other, `userKeyOf`. */
+function userKeyFor(walk: Walk, task: CompiledTask): string | undefined {
+  if (task.verifiedOnly === true) return taskUserKey(task, walk.client);
+  // the memo's key: the one the rules already built for a percentage or capped task of this client
+  return walk.memo.userKey.of(walk.client);
+}
+
+function withoutTicket(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
+  if (task.phase === "sticky") {
+    const userKey = userKeyFor(walk, task);
+    // No new users. Only a client already running this version may have lost its ticket, and
+    // only a capped task has a counter that remembers its users; past the tickets' own
+    // lifetime the task keeps nobody new-ticketed either.
+    if (userKey === undefined || task.userCap === null || walk.client.installedVersion !== task.version || ticketExpiry(task.endAt) * 1000 <= walk.now) {
+      return skip(walk, task, "sticky_closed");
+    }
+    const admitted = walk.ports.admission.isAdmitted(task, userKey);
+    if (admitted === true) return give(walk, task, userKey, "sticky_admitted");
+    if (admitted === false) return skip(walk, task, "sticky_not_admitted");
+    return admitted.then((yes) => (yes ? give(walk, task, userKey, "sticky_admitted") : skip(walk, task, "sticky_not_admitted")));
+  }
+  const eligible = isEligible(walk, task);
+  if (eligible === true) return admit(walk, task);
+  if (eligible === false) return skip(walk, task, "not_eligible");
+  return eligible.then((yes) => (yes ? admit(walk, task) : skip(walk, task, "not_eligible")));
+}
+
+function admit(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
+  const userKey = userKeyFor(walk, task);
+  // Eligibility already required a user key for a capped or percentage task.
+  if (userKey === undefined) return task.userCap === null ? give(walk, task, undefined, "admitted") : skip(walk, task, "not_eligible");
+  if (task.userCap === null) return give(walk, task, userKey, "admitted");
+  const admission = walk.ports.admission;
+  // A busy edge isolate admits from a lease of slots, with no call on the request path.
+  if (admission.lease?.(task, userKey, walk.client) === true) return give(walk, task, userKey, "admitted");
+  const admitted = admission.admit(task, userKey, walk.client);
+  if (admitted === true) return give(walk, task, userKey, "admitted");
+  if (admitted === false) return skip(walk, task, "refused");
+  return admitted.then((yes) => (yes ? give(walk, task, userKey, "admitted") : skip(walk, task, "refused")));
+}
+
+/** All of the task's rules hold; whitelists are asked only when nothing else excludes the client. */
+function isEligible(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
+  const { client, geo, now } = walk;
+  const targets = task.targets;
+  if (targets === null || targets.whitelists.length === 0) return isTaskEligible(task, client, geo, now, notMember, walk.memo);
+  // Membership only decides the target rule: every rule once with membership granted, then
+  // the target rule alone (inline values first, no I/O), then the lists. With no inline match,
+  // the rule holds exactly when one of the task's lists holds one of the client's values.
+  if (!isTaskEligible(task, client, geo, now, anyMember, walk.memo)) return false;
+  const inline = targets.inline;
+  if ((inline.guid !== undefined || inline.deviceId !== undefined || inline.account !== undefined) && targetMatches(targets, client, notMember)) return true;
+  let pending: Promise<boolean>[] | undefined;
+  for (const ref of targets.whitelists) {
+    let member = walk.remembered(ref.id);
+    if (member === undefined) {
+      const value = targetValue(client, ref.kind);
+      if (value === undefined) continue;
+      const asked = walk.ports.member(ref, value);
+      if (typeof asked !== "boolean") {
+        (pending ??= []).push(asked.then((yes) => walk.remember(ref.id, yes)));
+        continue;
+      }
+      member = walk.remember(ref.id, asked);
+    }
+    if (member) return true;
+  }
+  return pending === undefined ? false : Promise.all(pending).then(anyTrue);
+}
+
+const anyTrue = (answers: boolean[]) => answers.includes(true);
+
+/** The task gives the client its version: note it, and hand over its ticket when there is a user to bind it to. */
+function give(walk: Walk, task: CompiledTask, userKey: string | undefined, outcome: TaskOutcome): MaybePromise<boolean> {
+  walk.ports.trace?.(task, outcome);
+  if (userKey === undefined) return true;
+  const issued = walk.ports.tickets.issue(task, userKey);
+  return issued === undefined ? true : issued.then(yes);
+}
+
+function skip(walk: Walk, task: CompiledTask, outcome: TaskOutcome): false {
+  walk.ports.trace?.(task, outcome);
+  return false;
+}
+
+const yes = () => true;
+const notMember = () => false;
+const anyMember = () => true;

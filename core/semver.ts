@@ -27,7 +27,7 @@ export function compareSemver(a: Semver, b: Semver): number {
 }
 
 /**
- * Parsed versions by text, for the hot path (`decideVersion`, task ordering): the same few
+ * Parsed versions by text, for the hot path (`decide`, task ordering): the same few
  * versions (online, tasks, what clients run) are compared on every check, so the regex runs
  * once per distinct text. Bounded: cleared when full, so hostile inputs cannot grow it.
  */

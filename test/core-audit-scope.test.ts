@@ -6,8 +6,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { type Approvals, pickHostAppReleases, unreviewedHostApps } from "../core/audit-scope";
-import { decideVersion } from "../core/decide";
+import { CLOSED_PORTS, decide } from "../core/decide";
 import { compileTask } from "../core/grayscale/lifecycle";
+import type { CompiledTask } from "../core/grayscale/types";
 import { evaluateTask } from "../core/grayscale/rules";
 import { auditKindFor, bindingAuditOutcome, checkBindingDecision, checkSubmit, type VersionFacts } from "../core/lifecycle";
 import { type SnapshotRelease, compileSnapshot, releaseFor } from "../core/snapshot";
@@ -40,7 +41,7 @@ describe("pickHostAppReleases", () => {
   });
 });
 
-describe("the snapshot and decideVersion with per-host-app releases", () => {
+describe("the snapshot and decide with per-host-app releases", () => {
   const source = { appId: "gcapp", revision: 1, listed: true, hostApps: ["A", "B", "C"], online: rel("1.2.0"), trial: null };
   const client = (hostAppId: string, extra: Record<string, unknown> = {}) => ({ appId: "gcapp", hostAppId, hostAppVersion: "8.0", platform: "ios" as const, osVersion: "17", ...extra });
 
@@ -56,13 +57,14 @@ describe("the snapshot and decideVersion with per-host-app releases", () => {
 
   it("a host app gets its own release (with rollback when the client runs higher), or not_bound", () => {
     const s = compileSnapshot({ ...source, hostAppReleases: { B: rel("1.0.0"), C: null } }, NOW);
-    expect(decideVersion(s, client("A"), NOW)).toMatchObject({ status: "ok", reason: "online", version: "1.2.0" });
-    expect(decideVersion(s, client("B"), NOW)).toMatchObject({ status: "ok", reason: "online", version: "1.0.0", rollback: false });
-    expect(decideVersion(s, client("B", { installedVersion: "1.2.0" }), NOW)).toMatchObject({ status: "ok", reason: "rollback", version: "1.0.0", rollback: true });
-    expect(decideVersion(s, client("C"), NOW)).toEqual({ status: "not_bound", reason: "not_bound" });
+    expect(decide(s, client("A"), NOW, CLOSED_PORTS)).toMatchObject({ status: "ok", reason: "online", version: "1.2.0" });
+    expect(decide(s, client("B"), NOW, CLOSED_PORTS)).toMatchObject({ status: "ok", reason: "online", version: "1.0.0", rollback: false });
+    expect(decide(s, client("B", { installedVersion: "1.2.0" }), NOW, CLOSED_PORTS)).toMatchObject({ status: "ok", reason: "rollback", version: "1.0.0", rollback: true });
+    expect(decide(s, client("C"), NOW, CLOSED_PORTS)).toEqual({ status: "not_bound", reason: "not_bound" });
     // a grayscale version the host app approved still reaches it (the edge only chooses tasks it approved)
-    const choice = { taskId: "t1", version: "1.3.0", package: rel("1.3.0").package };
-    expect(decideVersion(s, client("C"), NOW, choice)).toMatchObject({ status: "ok", reason: "grayscale", version: "1.3.0" });
+    const task: CompiledTask = { id: "t1", version: "1.3.0", package: rel("1.3.0").package, phase: "admitting", startAt: 0, endAt: NOW + 1, userCap: null, percentageBp: null, hostApps: { C: [null, null] }, platforms: { ios: [null, null] }, targets: null, networks: null, brands: null, models: null, countries: null, regions: null, cities: null };
+    const withTask = compileSnapshot({ ...source, hostAppReleases: { B: rel("1.0.0"), C: null }, tasks: [task] }, NOW);
+    expect(decide(withTask, client("C"), NOW, CLOSED_PORTS)).toMatchObject({ status: "ok", reason: "grayscale", version: "1.3.0" });
   });
 });
 

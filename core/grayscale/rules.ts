@@ -44,18 +44,11 @@ export function taskUserKey(task: CompiledTask, client: ClientContext): string |
  * the front of one rollout is not at the front of every rollout. A user is admitted when
  * `bucket < percentageBp`: raising the percentage only adds buckets, it never drops a user.
  */
-export function rolloutBucket(taskId: string, userKey: string): number {
-  let prefix = PREFIXES.get(taskId);
-  if (prefix === undefined) {
-    if (PREFIXES.size >= MAX_PREFIXES) PREFIXES.clear();
-    prefix = murmur3Utf16Prefix(taskId, 0);
-    PREFIXES.set(taskId, prefix);
-  }
+export function rolloutBucket(taskId: string, userKey: string, memo?: RuleMemo): number {
+  const prefix = memo !== undefined ? memo.prefix(taskId) : murmur3Utf16Prefix(taskId, 0);
   return murmur3Utf16Rest(prefix, userKey) % ROLLOUT_BUCKETS;
 }
 
-/** The hash state of each task id's part, shared by all its users' buckets (bounded: task ids come from snapshots). */
-const PREFIXES = new Map<string, Murmur3Prefix>();
 const MAX_PREFIXES = 1_024;
 
 /**
@@ -80,7 +73,7 @@ const rangeOf = (ranges: Partial<Record<string, ParsedRange>>, key: string): Par
  * A sticky task is never eligible; whether an already admitted user keeps it is the caller's
  * business (admission ticket), whatever the conditions say now.
  */
-export function evaluateTask(task: CompiledTask, client: ClientContext, geo: Geo, now: number, whitelistMember: (ref: WhitelistRef) => boolean): TaskVerdict {
+export function evaluateTask(task: CompiledTask, client: ClientContext, geo: Geo, now: number, whitelistMember: (ref: WhitelistRef) => boolean, memo?: RuleMemo): TaskVerdict {
   const conditions: ConditionResult[] = [];
   const add = (condition: ConditionName, pass: boolean, detail: string) => conditions.push({ condition, pass, detail });
 
@@ -124,7 +117,7 @@ export function evaluateTask(task: CompiledTask, client: ClientContext, geo: Geo
   if (task.percentageBp === null) add("percentage", true, "no percentage: every eligible user");
   else if (userKey === undefined) add("percentage", false, `percentage ${task.percentageBp}bp needs a GUID, device id or account`);
   else {
-    const bucket = rolloutBucket(task.id, userKey);
+    const bucket = rolloutBucket(task.id, userKey, memo);
     add("percentage", bucket < task.percentageBp, `bucket ${bucket} ${bucket < task.percentageBp ? "<" : ">="} ${task.percentageBp}bp`);
   }
 
@@ -218,19 +211,41 @@ class LastUserKey {
   }
 }
 
-const LAST_USER_KEY = new LastUserKey();
-const LOWER_BRAND = new LastLower();
-const LOWER_MODEL = new LastLower();
-const LOWER_COUNTRY = new LastLower();
-const LOWER_REGION = new LastLower();
-const LOWER_CITY = new LastLower();
+/**
+ * What the rule walk remembers between calls, owned by the caller (issue 11: the core keeps no
+ * mutable module state): the edge keeps one per isolate, a walk without one computes afresh.
+ * Nothing in it changes an answer, only what it costs.
+ */
+export class RuleMemo {
+  /** the hash state of each task id's part, shared by all its users' buckets (bounded: task ids come from snapshots) */
+  readonly #prefixes = new Map<string, Murmur3Prefix>();
+  readonly userKey = new LastUserKey();
+  readonly brand = new LastLower();
+  readonly model = new LastLower();
+  readonly country = new LastLower();
+  readonly region = new LastLower();
+  readonly city = new LastLower();
+
+  prefix(taskId: string): Murmur3Prefix {
+    let prefix = this.#prefixes.get(taskId);
+    if (prefix === undefined) {
+      if (this.#prefixes.size >= MAX_PREFIXES) this.#prefixes.clear();
+      prefix = murmur3Utf16Prefix(taskId, 0);
+      this.#prefixes.set(taskId, prefix);
+    }
+    return prefix;
+  }
+}
+
+const lowerVia = (memo: LastLower | undefined, raw: string | undefined) => (memo === undefined ? lowerOrUndefined(raw) : memo.of(raw));
 
 /**
  * The same answer as `evaluateTask(...).eligible` (every condition must hold, so the order does
  * not change it), stopping at the first failing condition, the costly target rule (hashes,
- * whitelist probes) last, and allocating only the user key and lower-cased list values.
+ * whitelist probes) last, and allocating only the user key and lower-cased list values (with a
+ * `memo`, once per client rather than once per task).
  */
-export function isTaskEligible(task: CompiledTask, client: ClientContext, geo: Geo, now: number, whitelistMember: (ref: WhitelistRef) => boolean): boolean {
+export function isTaskEligible(task: CompiledTask, client: ClientContext, geo: Geo, now: number, whitelistMember: (ref: WhitelistRef) => boolean, memo?: RuleMemo): boolean {
   if (task.phase !== "admitting") return false;
   if (now < task.startAt || now >= task.endAt) return false;
   const appRange = rangeOf(task.hostApps, client.hostAppId);
@@ -238,17 +253,17 @@ export function isTaskEligible(task: CompiledTask, client: ClientContext, geo: G
   const osRange = rangeOf(task.platforms, client.platform);
   if (osRange === undefined || !versionInRange(client.osVersion, osRange)) return false;
   if (!networkAllows(task.networks, client.network)) return false;
-  if (task.brands !== null && !listRuleAllows(task.brands, LOWER_BRAND.of(client.brand))) return false;
-  if (task.models !== null && !listRuleAllows(task.models, LOWER_MODEL.of(client.model))) return false;
-  if (task.countries !== null && !listRuleAllows(task.countries, LOWER_COUNTRY.of(geo.country))) return false;
-  if (task.regions !== null && !listRuleAllows(task.regions, LOWER_REGION.of(geo.region))) return false;
-  if (task.cities !== null && !listRuleAllows(task.cities, LOWER_CITY.of(geo.city))) return false;
+  if (task.brands !== null && !listRuleAllows(task.brands, lowerVia(memo?.brand, client.brand))) return false;
+  if (task.models !== null && !listRuleAllows(task.models, lowerVia(memo?.model, client.model))) return false;
+  if (task.countries !== null && !listRuleAllows(task.countries, lowerVia(memo?.country, geo.country))) return false;
+  if (task.regions !== null && !listRuleAllows(task.regions, lowerVia(memo?.region, geo.region))) return false;
+  if (task.cities !== null && !listRuleAllows(task.cities, lowerVia(memo?.city, geo.city))) return false;
   // Issue 10: only an account the host app vouched for; counted by that account.
   if (task.verifiedOnly === true && verifiedAccountOf(client) === undefined) return false;
   if (task.percentageBp !== null || task.userCap !== null) {
-    const userKey = task.verifiedOnly === true ? taskUserKey(task, client) : LAST_USER_KEY.of(client);
+    const userKey = task.verifiedOnly === true ? taskUserKey(task, client) : memo !== undefined ? memo.userKey.of(client) : userKeyOf(client);
     if (userKey === undefined) return false;
-    if (task.percentageBp !== null && rolloutBucket(task.id, userKey) >= task.percentageBp) return false;
+    if (task.percentageBp !== null && rolloutBucket(task.id, userKey, memo) >= task.percentageBp) return false;
   }
   // Last: the only rule that may hash the client's ids and probe a whitelist.
   return targetMatches(task.targets, client, whitelistMember);

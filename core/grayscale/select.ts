@@ -5,7 +5,7 @@
  */
 import type { ClientContext } from "../decide";
 import { compareVersions } from "../semver";
-import { evaluateTask } from "./rules";
+import { type RuleMemo, evaluateTask } from "./rules";
 import type { CompiledTask, ConditionName, Geo, TaskVerdict, WhitelistRef } from "./types";
 
 /** Highest version first; equal versions by task id, as `compileSnapshot` orders tasks. */
@@ -24,8 +24,9 @@ export function rankTasks(
   geo: Geo,
   now: number,
   whitelistMember: (ref: WhitelistRef) => boolean,
+  memo?: RuleMemo,
 ): TaskVerdict[] {
-  const verdicts = tasks.map((task) => evaluateTask(task, client, geo, now, whitelistMember));
+  const verdicts = tasks.map((task) => evaluateTask(task, client, geo, now, whitelistMember, memo));
   let sorted = true;
   for (let i = 1; i < verdicts.length && sorted; i++) {
     sorted = byVersionDesc(verdicts[i - 1] as TaskVerdict, verdicts[i] as TaskVerdict) <= 0;

@@ -19,12 +19,8 @@ export interface TicketPayload {
   exp: number;
 }
 
-export const TICKET_GRACE_MS = 30 * 24 * 3_600_000;
-
-/** Expiry (seconds) of a ticket for a task that ends at `endAt` (ms). */
-export function ticketExpiry(endAt: number): number {
-  return Math.floor((endAt + TICKET_GRACE_MS) / 1000);
-}
+// The lifetime is part of the decision (a sticky task past it keeps nobody): core/decide.ts.
+export { TICKET_GRACE_MS, ticketExpiry } from "../../core/decide";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

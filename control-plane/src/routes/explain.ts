@@ -57,7 +57,7 @@ const ExplainResponseSchema = z
         phase: z.enum(["admitting", "sticky"]),
         eligible: z.boolean(),
         stickyOnly: z.boolean(),
-        outcome: z.enum(["chosen", "kept", "cap_reached", "not_eligible", "sticky_not_admitted", "sticky_unknown", "not_considered", "not_reviewed"]),
+        outcome: z.enum(["chosen", "kept", "cap_reached", "not_eligible", "sticky_not_admitted", "sticky_unknown", "not_considered", "not_reviewed", "superseded"]),
         why: z.string(),
         counter: z.object({ userCap: z.number(), admitted: z.number(), admittedBefore: z.boolean() }).nullable(),
         conditions: z.array(ConditionSchema),

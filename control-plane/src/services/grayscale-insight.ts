@@ -3,19 +3,18 @@
  * Grayscale Progress to view the delivery status of the current grayscale task") and the
  * "why does this client get this version" explanation (G7). Neither admits anyone.
  */
-import type { ClientContext, Decision, GrayscaleChoice } from "../../../core/decide";
-import { decideVersion, verifiedAccountOf } from "../../../core/decide";
+import type { ClientContext, DecidePorts, Decision, TaskOutcome } from "../../../core/decide";
+import { candidateTasks, decide, verifiedAccountOf } from "../../../core/decide";
 import { ASSERTION_REFUSAL_TEXT, clientWithVerifiedUser, keysOfHostApp, verifyUserAssertion } from "../../../core/assertion";
 import { notFound } from "../../../core/errors";
 import { targetValue } from "../../../core/grayscale/match";
-import { taskUserKey, userKeyOf } from "../../../core/grayscale/rules";
-import { rankTasks } from "../../../core/grayscale/select";
-import type { CompiledTask, Geo, TaskVerdict } from "../../../core/grayscale/types";
+import { evaluateTask, taskUserKey, userKeyOf } from "../../../core/grayscale/rules";
+import type { CompiledTask, Geo, WhitelistRef } from "../../../core/grayscale/types";
 import { releaseFor } from "../../../core/snapshot";
 import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
 import { READ_ROLES, requireMiniProgram } from "./access";
-import { type CounterNamespace, counterHasAdmitted, counterProgress } from "./grayscale-counter";
+import { type CounterNamespace, type CounterProgress, counterHasAdmitted, counterProgress } from "./grayscale-counter";
 import { requireTask, statusOf, tasksOf } from "./grayscale-store";
 import { whitelistHas } from "./grayscale-whitelists";
 import { compileCurrentSnapshot } from "./snapshot";
@@ -54,7 +53,7 @@ export async function taskProgress(db: Db, counters: CounterNamespace, actor: Ac
   };
 }
 
-type Outcome = "chosen" | "kept" | "cap_reached" | "not_eligible" | "sticky_not_admitted" | "sticky_unknown" | "not_considered" | "not_reviewed";
+type Outcome = "chosen" | "kept" | "cap_reached" | "not_eligible" | "sticky_not_admitted" | "sticky_unknown" | "not_considered" | "not_reviewed" | "superseded";
 
 const OUTCOME_TEXT: Record<Outcome, string> = {
   chosen: "gives the version: every condition holds and the counter would admit this user",
@@ -63,15 +62,80 @@ const OUTCOME_TEXT: Record<Outcome, string> = {
   not_eligible: "a condition fails",
   sticky_not_admitted: "the task admits no new users and this user was not admitted before",
   sticky_unknown: "the task admits no new users; clients admitted before keep it with their admission ticket (not visible here)",
-  not_considered: "a task with a higher version was chosen first",
+  not_considered: "not reached: a task with a higher version gave the version first, or the answer does not depend on grayscale (delisted, not bound or trial)",
   not_reviewed: "this host app's auditor has not approved the task's version: none of its clients gets it, admitted before or not, until a binding audit approves it",
+  superseded: "a release of the same or a higher version is online: the task's version is never delivered",
 };
+
+/** What explain says about each outcome of the core walk. */
+const WALK_OUTCOME: Record<TaskOutcome, Outcome> = {
+  not_reviewed: "not_reviewed",
+  ticket: "kept",
+  sticky_admitted: "kept",
+  sticky_not_admitted: "sticky_not_admitted",
+  sticky_closed: "sticky_unknown",
+  not_eligible: "not_eligible",
+  admitted: "chosen",
+  refused: "cap_reached",
+};
+
+interface CounterView {
+  userCap: number;
+  admitted: number;
+  admittedBefore: boolean;
+}
+
+/**
+ * The read-only ports of explain for core `decide`: whitelist membership resolved beforehand
+ * from R2 (Bloom filter, then shard; the same values the edge asks), no admission tickets (a
+ * client's tickets are not visible here), counters read through the counter service and never
+ * written: `admit` answers whether the counter would admit this user now (admitted before, or a
+ * slot neither admitted nor leased to an edge isolate is free). Records what the walk did.
+ */
+class ExplainPorts implements DecidePorts {
+  readonly tickets = { presented: 0, valid: () => false, issue: () => undefined };
+  readonly admission = this;
+  readonly outcomes = new Map<string, TaskOutcome>();
+  readonly counterViews = new Map<string, Promise<{ progress: CounterProgress; admittedBefore: boolean }>>();
+
+  constructor(
+    readonly counters: CounterNamespace,
+    readonly membership: ReadonlyMap<string, boolean>,
+  ) {}
+
+  member(ref: WhitelistRef): boolean {
+    return this.membership.get(ref.id) ?? false;
+  }
+
+  /** Progress and membership of `userKey`, read once per task. */
+  read(task: CompiledTask, userKey: string | undefined) {
+    let view = this.counterViews.get(task.id);
+    if (view === undefined) {
+      view = Promise.all([counterProgress(this.counters, task.id), userKey !== undefined ? counterHasAdmitted(this.counters, task.id, userKey) : false]).then(([progress, admittedBefore]) => ({ progress, admittedBefore }));
+      this.counterViews.set(task.id, view);
+    }
+    return view;
+  }
+
+  async admit(task: CompiledTask, userKey: string): Promise<boolean> {
+    const { progress, admittedBefore } = await this.read(task, userKey);
+    // Slots leased to edge isolates are not free for this user either.
+    return admittedBefore || progress.admitted + progress.reserved + progress.stranded < (task.userCap as number);
+  }
+
+  async isAdmitted(task: CompiledTask, userKey: string): Promise<boolean> {
+    return (await this.read(task, userKey)).admittedBefore;
+  }
+
+  trace(task: CompiledTask, outcome: TaskOutcome): void {
+    this.outcomes.set(task.id, outcome);
+  }
+}
 
 /**
  * Which version `client` would get now, and why: the snapshot compiled from D1 (not
- * published), uploaded whitelists resolved from R2 (Bloom filter, then shard), every task's
- * every condition (core `rankTasks`), counters read but never written, then core
- * `decideVersion`.
+ * published), then core `decide` (the edge's own decision) with read-only ports, and every
+ * task's every condition (core `evaluateTask`) beside what the walk did with it.
  */
 export async function explainClient(
   db: Db,
@@ -99,31 +163,39 @@ export async function explainClient(
   } else if (identity.verifiedAccount) client = { ...claimed, verifiedAccount: true };
   const user = describeUser(client, assertionStatus);
 
+  // Every list of every task, so each condition can be shown; the walk asks the same answers.
   const membership = new Map<string, boolean>();
   for (const ref of snapshot.tasks.flatMap((t) => t.targets?.whitelists ?? [])) {
+    if (membership.has(ref.id)) continue;
     // The edge's own rule: an account is looked up only when verified.
     const value = targetValue(client, ref.kind);
     membership.set(ref.id, value !== undefined && (await whitelistHas(bucket, ref, value)));
   }
-  const verdicts = rankTasks(snapshot.tasks, client, geo, now, (ref) => membership.get(ref.id) ?? false);
-  const names = new Map((await tasksOf(db, appId)).map((t) => [t.id, t.name]));
-  const compiled = new Map(snapshot.tasks.map((t) => [t.id, t]));
-  const userKey = userKeyOf(client);
+  const ports = new ExplainPorts(counters, membership);
+  const decision: Decision = await decide(snapshot, client, now, ports, geo);
 
-  let choice: GrayscaleChoice | null = null;
-  const tasks = [];
-  for (const verdict of verdicts) {
-    const task = compiled.get(verdict.taskId) as CompiledTask;
-    // As the edge walk: a task of a version this host app has not approved is skipped first (audit scope).
-    const { outcome, counter } = task.unreviewedHostApps?.includes(client.hostAppId)
-      ? { outcome: "not_reviewed" as const, counter: null }
-      : choice
-        ? { outcome: "not_considered" as const, counter: null }
-        : await outcomeOf(task, verdict, counters, taskUserKey(task, client));
-    if (outcome === "chosen" || outcome === "kept") choice = { taskId: task.id, version: task.version, package: task.package };
-    tasks.push({ taskId: verdict.taskId, name: names.get(verdict.taskId) ?? null, version: verdict.version, phase: task.phase, eligible: verdict.eligible, stickyOnly: verdict.stickyOnly, outcome, why: OUTCOME_TEXT[outcome], counter, conditions: verdict.conditions });
-  }
-  const decision: Decision = decideVersion(snapshot, client, now, choice);
+  const names = new Map((await tasksOf(db, appId)).map((t) => [t.id, t.name]));
+  const walked = new Set(candidateTasks(snapshot).map((t) => t.id));
+  const chosen = decision.status === "ok" ? decision.taskId : undefined;
+  const tasks = await Promise.all(
+    snapshot.tasks.map(async (task) => {
+      const verdict = evaluateTask(task, client, geo, now, (ref) => membership.get(ref.id) ?? false);
+      const userKey = taskUserKey(task, client);
+      const counter = task.userCap === null ? null : await counterView(ports, task, userKey);
+      const traced = ports.outcomes.get(task.id);
+      const outcome: Outcome =
+        traced === "admitted" && counter?.admittedBefore === true
+          ? "kept"
+          : traced !== undefined
+            ? WALK_OUTCOME[traced]
+            : !walked.has(task.id)
+              ? "superseded"
+              : chosen === undefined && verdict.stickyOnly
+                ? "sticky_unknown"
+                : "not_considered";
+      return { taskId: task.id, name: names.get(task.id) ?? null, version: task.version, phase: task.phase, eligible: verdict.eligible, stickyOnly: verdict.stickyOnly, outcome, why: OUTCOME_TEXT[outcome], counter, conditions: verdict.conditions };
+    }),
+  );
   return {
     appId,
     at: now,
@@ -131,7 +203,7 @@ export async function explainClient(
     listed: snapshot.listed,
     onlineVersion: snapshot.online?.version ?? null,
     hostAppRelease: releaseFor(snapshot, client.hostAppId)?.version ?? null,
-    userKey: userKey ?? null,
+    userKey: userKeyOf(client) ?? null,
     user,
     decision: {
       status: decision.status,
@@ -144,6 +216,12 @@ export async function explainClient(
   };
 }
 
+/** A capped task's counter as explain shows it (read by the walk, or now for display). */
+async function counterView(ports: ExplainPorts, task: CompiledTask, userKey: string | undefined): Promise<CounterView> {
+  const { progress, admittedBefore } = await ports.read(task, userKey);
+  return { userCap: task.userCap as number, admitted: progress.admitted, admittedBefore };
+}
+
 /** Who the edge takes the user to be, in words (docs/trust.md). */
 function describeUser(client: ClientContext, assertionStatus: string | null) {
   const account = client.account ?? null;
@@ -153,22 +231,4 @@ function describeUser(client: ClientContext, assertionStatus: string | null) {
     ? `account ${account} is vouched for by host app ${client.hostAppId}: trial versions, account targets and verified-only tasks apply`
     : `${refused !== undefined ? `the user assertion is ignored (${refused}); ` : ""}${account !== null ? `account ${account} is not verified` : "no account"}: no trial version, no account target, no verified-only task`;
   return { account, verified, assertion: assertionStatus, why };
-}
-
-/**
- * What a task does for this user. Capped tasks ask their counter (read only): a user admitted
- * before keeps the version whatever the conditions say now (sticky), as a ticket holder does.
- */
-async function outcomeOf(task: CompiledTask, verdict: TaskVerdict, counters: CounterNamespace, userKey: string | undefined) {
-  if (task.userCap === null) {
-    if (verdict.eligible) return { outcome: "chosen" as const, counter: null };
-    return { outcome: verdict.stickyOnly ? ("sticky_unknown" as const) : ("not_eligible" as const), counter: null };
-  }
-  const [progress, admittedBefore] = await Promise.all([counterProgress(counters, task.id), userKey ? counterHasAdmitted(counters, task.id, userKey) : Promise.resolve(false)]);
-  const counter = { userCap: task.userCap, admitted: progress.admitted, admittedBefore };
-  if (admittedBefore) return { outcome: "kept" as const, counter };
-  if (verdict.stickyOnly) return { outcome: "sticky_not_admitted" as const, counter };
-  if (!verdict.eligible) return { outcome: "not_eligible" as const, counter };
-  // Slots leased to edge isolates are not free for this user either.
-  return { outcome: progress.admitted + progress.reserved + progress.stranded < task.userCap ? ("chosen" as const) : ("cap_reached" as const), counter };
 }

@@ -1,9 +1,10 @@
 /**
  * `GET /v1/check?…` and `POST /v1/check`: which version of a mini program this client should run, as a signed
  * manifest (ARCHITECTURE.md "The hot path"). Reads only the snapshot (and whitelists) from R2,
- * never D1; a Durable Object only for capped grayscale admission (edge-worker/src/grayscale.ts).
+ * never D1; a Durable Object only for capped grayscale admission. The decision is core/decide.ts
+ * `decide` (the same one explain runs), with the admitting ports of edge-worker/src/grayscale.ts.
  */
-import { decideVersion, type ClientContext, type Decision } from "../../../core/decide";
+import { CLOSED_PORTS, decide, type ClientContext, type Decision } from "../../../core/decide";
 import type { Snapshot } from "../../../core/snapshot";
 import { ApiError, notFound } from "../../../core/errors";
 import { buildManifestClaims } from "../../../core/manifest";
@@ -13,7 +14,7 @@ import { answerKey, bodyWithTickets, cachedAnswer, rememberAnswer, type Answer }
 import { ASSERTION_STATUS_HEADER, CheckRequestSchema, USER_HEADER, checkRequestFromQuery, splitCheckRequest } from "../contracts";
 import { clientWithVerifiedUser, keysOfHostApp } from "../../../core/assertion";
 import { checkAssertion } from "../assertions";
-import { NO_GRAYSCALE, chooseGrayscale, type GrayscaleDeps } from "../grayscale";
+import { EdgePorts, type GrayscaleDeps } from "../grayscale";
 import { type LeaseClock, wallClock } from "../admission-leases";
 import { LEASE_TTL_MS, MAX_LEASE, MAX_LEASE_TTL_MS, MIN_LEASE_TTL_MS } from "../../../durable-objects/grayscale-counter";
 import { decisionKey } from "../package-keys";
@@ -105,12 +106,12 @@ export async function answerCheck(request: Request, url: string, env: EdgeBindin
     assertionStatus = result.ok ? "verified" : result.reason;
   }
 
-  const grayscale =
-    snapshot.tasks && snapshot.tasks.length > 0
-      ? await chooseGrayscale(snapshot, client, readGeo(request, env.ALLOW_GEO_OVERRIDE === "true"), presented, now, grayscaleDeps(env, ctx, clock))
-      : NO_GRAYSCALE;
+  // The one decision (core/decide.ts), with ports that admit. Without grayscale tasks it needs
+  // no I/O: no ports are built and `decide` answers at once, with no await.
+  const ports = snapshot.tasks && snapshot.tasks.length > 0 ? new EdgePorts(grayscaleDeps(env, ctx, clock), presented, now) : undefined;
+  const decided = ports === undefined ? decide(snapshot, client, now, CLOSED_PORTS) : decide(snapshot, client, now, ports, readGeo(request, env.ALLOW_GEO_OVERRIDE === "true"));
+  const decision = decided instanceof Promise ? await decided : decided;
   const origin = originOf(url);
-  const decision = decideVersion(snapshot, client, now, grayscale.choice);
   const ttlSeconds = readNumberVar(env.MANIFEST_TTL_SECONDS, DEFAULT_MANIFEST_TTL_SECONDS);
   // The window start, not `now`: identical answers within a window share one signature.
   const windowStart = manifestWindowStart(now);
@@ -118,7 +119,7 @@ export async function answerCheck(request: Request, url: string, env: EdgeBindin
   const key = answerKey(decision, client, ttlSeconds, origin);
   const answer = cachedAnswer(snapshot, key, windowStart, secret) ?? (await buildAnswer({ env, snapshot, decision, client, origin, windowStart, ttlSeconds, key }));
   // The answer depends on the client and changes with every publish: no shared cache may keep it.
-  const body = grayscale.tickets.length === 0 ? answer.body : bodyWithTickets(answer, grayscale.tickets);
+  const body = ports === undefined || ports.issued.length === 0 ? answer.body : bodyWithTickets(answer, ports.issued);
   if (assertionStatus === undefined) return new Response(body, { headers: CHECK_HEADERS });
   const headers = new Headers(CHECK_HEADERS);
   headers.set(ASSERTION_STATUS_HEADER, assertionStatus);
