@@ -33,3 +33,19 @@ export function jsonBody<T extends z.ZodType>(schema: T) {
 export function jsonResponse<T extends z.ZodType>(schema: T, description: string) {
   return { description, content: { "application/json": { schema } } } as const;
 }
+
+/** JWK members that carry private key material (RFC 7518 section 6). */
+const PRIVATE_JWK_MEMBERS = new Set(["d", "p", "q", "dp", "dq", "qi", "oth", "k"]);
+
+/**
+ * A `superRefine` for registered public keys: refuses a private member (the key is exposed: the
+ * message says where the private half belongs) and any member outside `known`, one issue each.
+ */
+export function publicJwkMembers(known: ReadonlySet<string>, privateKeyHolder: string) {
+  return (jwk: object, ctx: z.RefinementCtx) => {
+    for (const member of Object.keys(jwk)) {
+      if (PRIVATE_JWK_MEMBERS.has(member)) ctx.addIssue({ code: "custom", path: [member], message: `this is a private key: register the public JWK only, and keep the private key ${privateKeyHolder}` });
+      else if (!known.has(member)) ctx.addIssue({ code: "custom", path: [member], message: "not a public JWK member" });
+    }
+  };
+}

@@ -4,7 +4,7 @@
  * Mounted under /v1/host-apps.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { IdSchema, errorResponses, jsonBody, jsonResponse } from "../../../core/contracts/common";
+import { IdSchema, publicJwkMembers, errorResponses, jsonBody, jsonResponse } from "../../../core/contracts/common";
 import { MAX_ASSERTION_LIFETIME_SECONDS } from "../../../core/assertion";
 import { createRouter } from "../app";
 import { MAX_HOST_APP_KEYS, listHostAppKeys, registerHostAppKey, retireHostAppKey, revokeHostAppKey } from "../services/host-app-keys";
@@ -14,7 +14,6 @@ export const hostAppKeyRoutes = createRouter();
 /** 32 bytes in unpadded base64url (an Ed25519 public key). */
 const Bytes32 = z.string().regex(/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/, "32 bytes, base64url without padding");
 /** Members only private (or symmetric) JWKs have. */
-const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 const KNOWN_MEMBERS = new Set(["kty", "crv", "x", "kid", "alg", "use", "key_ops", "ext"]);
 
 /**
@@ -33,12 +32,7 @@ export const HostAppJwkSchema = z
     key_ops: z.array(z.literal("verify")).max(1).optional(),
     ext: z.boolean().optional(),
   })
-  .superRefine((jwk, ctx) => {
-    for (const member of Object.keys(jwk)) {
-      if (PRIVATE_MEMBERS.includes(member)) ctx.addIssue({ code: "custom", path: [member], message: "this is a private key: register the public JWK only, and keep the private key on the host app's server" });
-      else if (!KNOWN_MEMBERS.has(member)) ctx.addIssue({ code: "custom", path: [member], message: "not a public JWK member" });
-    }
-  })
+  .superRefine(publicJwkMembers(KNOWN_MEMBERS, "on the host app's server"))
   .openapi("HostAppKeyJwk", { example: { kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" } });
 
 const RegisterSchema = z.object({ name: z.string().trim().min(1).max(80), jwk: HostAppJwkSchema }).openapi("RegisterHostAppKey");

@@ -4,7 +4,7 @@
  * verify (`x-graycast-signature`) is declared here and used by routes/versions.ts.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { IdSchema, errorResponses, jsonBody, jsonResponse } from "../../../core/contracts/common";
+import { IdSchema, publicJwkMembers, errorResponses, jsonBody, jsonResponse } from "../../../core/contracts/common";
 import { createRouter } from "../app";
 import { SIGNATURE_HEADER_PATTERN, listSigningKeys, registerSigningKey, revokeSigningKey } from "../services/signing-keys";
 
@@ -13,7 +13,6 @@ export const signingKeyRoutes = createRouter();
 /** 32 bytes in unpadded base64url (an Ed25519 key, a P-256 coordinate). */
 const Bytes32 = z.string().regex(/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/, "32 bytes, base64url without padding");
 /** Members that only private (or symmetric) JWKs have. */
-const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 const KNOWN_MEMBERS = new Set(["kty", "crv", "x", "y", "kid", "alg", "use", "key_ops", "ext"]);
 
 // Harmless members that JWK tooling adds; `kid` is ignored (the key id is assigned here).
@@ -28,12 +27,7 @@ const P256Jwk = z.looseObject({ kty: z.literal("EC"), crv: z.literal("P-256", { 
 
 export const PublicJwkSchema = z
   .discriminatedUnion("kty", [Ed25519Jwk, P256Jwk], { error: "only Ed25519 (kty OKP) and P-256 (kty EC) public keys" })
-  .superRefine((jwk, ctx) => {
-    for (const member of Object.keys(jwk)) {
-      if (PRIVATE_MEMBERS.includes(member)) ctx.addIssue({ code: "custom", path: [member], message: "this is a private key: register the public JWK only, and keep the private key with the signer" });
-      else if (!KNOWN_MEMBERS.has(member)) ctx.addIssue({ code: "custom", path: [member], message: "not a public JWK member" });
-    }
-  })
+  .superRefine(publicJwkMembers(KNOWN_MEMBERS, "with the signer"))
   .openapi("SigningKeyJwk", { example: { kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" } });
 
 const RegisterSchema = z.object({ name: z.string().trim().min(1).max(80), jwk: PublicJwkSchema }).openapi("RegisterSigningKey");
