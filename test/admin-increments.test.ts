@@ -24,6 +24,7 @@ import { type World, callAdmin, expectError, expectJson, makeMiniProgram, makeWo
 import { sweepSnapshots } from "../control-plane/src/services/snapshot";
 import { checkClaims, edgeFetch } from "./support/edge";
 import { testEnv } from "./env";
+import { interceptD1 } from "./support/d1-faults";
 
 const db = createDb(testEnv.DB);
 let world: World;
@@ -479,39 +480,7 @@ describe("a built increment and the snapshot", () => {
    * snapshot behind whatever happens after it.
    */
   function refusingLoneBumps(d1: D1Database): D1Database {
-    const original = new WeakMap<object, D1PreparedStatement>();
-    const lone = (query: string) => /^update "mini_programs" set "snapshot_revision"/.test(query);
-    return new Proxy(d1, {
-      get(target, prop) {
-        if (prop === "prepare") {
-          return (query: string) => {
-            const statement = target.prepare(query);
-            return new Proxy(statement, {
-              get(s, p) {
-                const value = Reflect.get(s, p, s);
-                if (p !== "bind") return typeof value === "function" ? value.bind(s) : value;
-                return (...values: unknown[]) => {
-                  const bound = s.bind(...values);
-                  if (!lone(query)) return bound;
-                  const guarded = new Proxy(bound, {
-                    get(b, q) {
-                      if (q === "run" || q === "all" || q === "first" || q === "raw") return () => Promise.reject(new Error("D1 unavailable (injected)"));
-                      const v = Reflect.get(b, q, b);
-                      return typeof v === "function" ? v.bind(b) : v;
-                    },
-                  });
-                  original.set(guarded, bound);
-                  return guarded;
-                };
-              },
-            });
-          };
-        }
-        if (prop === "batch") return (statements: D1PreparedStatement[]) => target.batch(statements.map((s) => original.get(s) ?? s));
-        const value = Reflect.get(target, prop, target);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+    return interceptD1(d1, { failAlone: (query) => /^update "mini_programs" set "snapshot_revision"/.test(query) });
   }
 
   it("is offered by the snapshot after the sweep even when nothing but the build's own batch could bump the revision", async () => {

@@ -20,6 +20,7 @@ import { bumpHostAppSnapshotRevisions, publishSnapshot, sweepSnapshots } from ".
 import { snapshotKey } from "../core/snapshot";
 import edgeApp from "../edge-worker/src/index";
 import { testEnv } from "./env";
+import { FAILING_STATEMENT, interceptD1 } from "./support/d1-faults";
 import { type CallOptions, type World, adminEnv, appWithVersions, callAdmin, createTask, expectError, expectJson, makeMiniProgram, makePackage, makeWorld, runCron, storedSnapshot } from "./support/admin";
 import { ORIGIN, edgeEnv, verifyManifest } from "./support/edge";
 
@@ -202,32 +203,11 @@ describe("a D1 batch failing", { timeout: 30_000 }, () => {
    * SQL of each failed batch, to show the failure hit the change (not, say, authentication).
    */
   function failingBatches(d1: D1Database) {
-    const sqlOf = new WeakMap<object, string>();
     const failed: string[][] = [];
-    const wrapped = new Proxy(d1, {
-      get(target, prop) {
-        if (prop === "prepare") {
-          return (query: string) => {
-            const statement = target.prepare(query);
-            return new Proxy(statement, {
-              get(s, p) {
-                if (p !== "bind") return passThrough(s, p);
-                return (...values: unknown[]) => {
-                  const bound = s.bind(...values);
-                  sqlOf.set(bound, query);
-                  return bound;
-                };
-              },
-            });
-          };
-        }
-        if (prop === "batch") {
-          return async (statements: D1PreparedStatement[]) => {
-            failed.push(statements.map((s) => sqlOf.get(s) ?? "?"));
-            return target.batch([...statements, target.prepare("insert into mini_programs (id, team_id, name, created_by, updated_at) values (null, null, null, null, null)")]);
-          };
-        }
-        return passThrough(target, prop);
+    const wrapped = interceptD1(d1, {
+      batch(statements, sqlOf, real) {
+        failed.push(statements.map(sqlOf));
+        return real.batch([...statements, real.prepare(FAILING_STATEMENT)]);
       },
     });
     return { d1: wrapped, failed };
@@ -322,37 +302,13 @@ describe("an audit's settlement failing after the last decision", { timeout: 30_
   /** The real D1 binding; the first batch that closes an audit fails (D1 rolls it back), every other call passes. */
   function failingSettlement(d1: D1Database) {
     let armed = true;
-    const closing = new WeakSet<object>();
-    const wrapped = new Proxy(d1, {
-      get(target, prop) {
-        if (prop === "prepare") {
-          return (query: string) => {
-            const statement = target.prepare(query);
-            return new Proxy(statement, {
-              get(s, p) {
-                if (p !== "bind") return passThrough(s, p);
-                return (...values: unknown[]) => {
-                  const bound = s.bind(...values);
-                  if (/^update "audits" set "status"/.test(query)) closing.add(bound);
-                  return bound;
-                };
-              },
-            });
-          };
-        }
-        if (prop === "batch") {
-          return async (statements: D1PreparedStatement[]) => {
-            if (armed && statements.some((s) => closing.has(s))) {
-              armed = false;
-              return target.batch([...statements, target.prepare("insert into mini_programs (id, team_id, name, created_by, updated_at) values (null, null, null, null, null)")]);
-            }
-            return target.batch(statements);
-          };
-        }
-        return passThrough(target, prop);
+    return interceptD1(d1, {
+      batch(statements, sqlOf, real) {
+        if (!armed || !statements.some((st) => /^update "audits" set "status"/.test(sqlOf(st)))) return real.batch(statements);
+        armed = false;
+        return real.batch([...statements, real.prepare(FAILING_STATEMENT)]);
       },
     });
-    return wrapped;
   }
 
   it("the auditor repeats the decision: the audit is settled (not refused as already decided), the version approved and reaching the edge", async () => {
