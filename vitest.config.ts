@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { defineConfig } from "vitest/config";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
 /** The Workers' configurations (wrangler.toml is the edge's; docs/deploy.md). The tests use their top level. */
 const EDGE_CONFIG = "./wrangler.toml";
@@ -23,7 +23,10 @@ const workerOptionsOf = (configPath: string) => unstable_getMiniflareWorkerOptio
  *   No Cloudflare plugin, no workerd.
  */
 export default defineConfig(async () => {
-  const signingKey = { ...generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }), kid: "test-key-1" };
+  const signingKey = {
+    ...generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }),
+    kid: "test-key-1",
+  };
   return {
     test: {
       projects: [
@@ -38,7 +41,10 @@ export default defineConfig(async () => {
                 d1Databases: ["DB"],
                 // The tests load the edge's configuration; the admin Worker's limiters (login, writes) are
                 // added here with control-plane/wrangler.toml's values, so both run with their real limits.
-                ratelimits: { ...workerOptionsOf(EDGE_CONFIG).ratelimits, ...workerOptionsOf(ADMIN_CONFIG).ratelimits },
+                ratelimits: {
+                  ...workerOptionsOf(EDGE_CONFIG).ratelimits,
+                  ...workerOptionsOf(ADMIN_CONFIG).ratelimits,
+                },
                 bindings: {
                   TEST_MIGRATIONS: await readD1Migrations("./migrations"),
                   MANIFEST_SIGNING_KEY: JSON.stringify(signingKey),

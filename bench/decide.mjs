@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { bundleCore } from "./lib/bundle.mjs";
-import { HOST_APP, guids } from "./lib/fixtures.mjs";
+import { guids, HOST_APP } from "./lib/fixtures.mjs";
 
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(name);
@@ -24,7 +24,7 @@ const SECONDS = Number(value("--seconds", 1));
 const TRIALS = Number(value("--trials", 5));
 
 function fail(message) {
-  if (flag("--json")) process.stdout.write(JSON.stringify({ available: false, note: message }) + "\n");
+  if (flag("--json")) process.stdout.write(`${JSON.stringify({ available: false, note: message })}\n`);
   else console.error(message);
   process.exit(flag("--json") ? 0 : 1);
 }
@@ -60,7 +60,7 @@ for (const [mod, fn] of need) if (typeof core[mod]?.[fn] !== "function") fail(`c
 
 const { rankTasks } = core.select;
 const { decide } = core.decide;
-const { bloomHas, bloomHasHashes, shardHas, shardOf, valueHashes, indexShardBytes, shardBytesHas } = core.whitelist;
+const { bloomHasHashes, valueHashes, indexShardBytes, shardBytesHas } = core.whitelist;
 const { targetValue } = core.match;
 
 // ---------------------------------------------------------------- the world
@@ -85,7 +85,9 @@ const shards = built.shards;
 // (core `indexShardBytes`: value offsets and a hash table).
 const encoder = new TextEncoder();
 const scratch = new Uint8Array(2048);
-const shardBytes = shards.map((values) => indexShardBytes(encoder.encode(core.whitelistBuild.shardText(values))));
+const shardBytes = shards.map((values) =>
+  indexShardBytes(encoder.encode(core.whitelistBuild.shardText(values))),
+);
 
 const pkg = (v) => ({ sha256: v.replace(/\./g, "").padStart(64, "0"), size: 100_000 });
 function task(i, over) {
@@ -104,7 +106,16 @@ function task(i, over) {
   };
   const whitelists = over.whitelist ? [ref] : [];
   delete definition.whitelist;
-  const compiled = core.lifecycle.compileTask({ id: `t_decide_${i}`, definition, status: { state: "delivering", endReason: null }, package: pkg(version), whitelists }, now);
+  const compiled = core.lifecycle.compileTask(
+    {
+      id: `t_decide_${i}`,
+      definition,
+      status: { state: "delivering", endReason: null },
+      package: pkg(version),
+      whitelists,
+    },
+    now,
+  );
   if (!compiled) fail(`compileTask gave null for task ${i}`);
   return compiled;
 }
@@ -135,7 +146,18 @@ const tasks = [
   task(19, {}),
 ];
 const online = { version: "2.0.0", package: pkg("2.0.0"), releasedAt: now - DAY, via: "publish" };
-const snapshot = core.snapshot.compileSnapshot({ appId: "gcdecidebenchaaaaaaa", revision: 1, listed: true, hostApps: [HOST_APP, "ha_other_app"], online, trial: null, tasks }, now);
+const snapshot = core.snapshot.compileSnapshot(
+  {
+    appId: "gcdecidebenchaaaaaaa",
+    revision: 1,
+    listed: true,
+    hostApps: [HOST_APP, "ha_other_app"],
+    online,
+    trial: null,
+    tasks,
+  },
+  now,
+);
 const walk = snapshot.tasks;
 
 // 10,000 clients: half with a whitelisted GUID (spread over all shards), half not.
@@ -147,7 +169,8 @@ const clients = Array.from({ length: CLIENTS }, (_, i) => ({
   hostAppId: HOST_APP,
   hostAppVersion: pick(["8.0.50", "8.1.2", "9.0.1", "9.6.0", "7.9.9"], i),
   platform: i % 3 === 0 ? "android" : "ios",
-  osVersion: i % 3 === 0 ? pick(["10", "12", "13", "14.1"], i >> 1) : pick(["16.7", "17.4", "17.5.1", "18.1"], i >> 1),
+  osVersion:
+    i % 3 === 0 ? pick(["10", "12", "13", "14.1"], i >> 1) : pick(["16.7", "17.4", "17.5.1", "18.1"], i >> 1),
   guid: i % 2 === 0 ? values[Math.floor((i / CLIENTS) * WHITELIST_SIZE) + 3] : others[i],
   account: `acct-${i}`,
   // as the edge marks a client whose host-app assertion verified (docs/trust.md): account targets count
@@ -171,7 +194,9 @@ const member = (r, v = targetValue(current, r.kind)) => {
     // As the edge: one hashing pass gives the Bloom positions and the shard.
     const h = valueHashes(r, v);
     // As the edge (edge-worker/src/whitelist-cache.ts): encoded into one reused buffer.
-    memo = bloomHasHashes(bloom, r, h.h1, h.h2) && shardBytesHas(shardBytes[h.shard], scratch, encoder.encodeInto(v, scratch).written);
+    memo =
+      bloomHasHashes(bloom, r, h.h1, h.h2) &&
+      shardBytesHas(shardBytes[h.shard], scratch, encoder.encodeInto(v, scratch).written);
   }
   memoId = r.id;
   return memo;
@@ -204,7 +229,8 @@ function decideExplained(client) {
   current = client;
   memoId = "";
   // explain: every condition of every task reported, then the same decision
-  if (rankTasks(walk, client, GEO, now, member, ports.memo).length !== walk.length) fail("rankTasks lost a task");
+  if (rankTasks(walk, client, GEO, now, member, ports.memo).length !== walk.length)
+    fail("rankTasks lost a task");
   memoId = "";
   return decided(client);
 }
@@ -218,7 +244,8 @@ for (const c of clients) {
   // the hot walk must give what the first eligible task of rankTasks gives
   memoId = "";
   const first = rankTasks(walk, c, GEO, now, member, ports.memo).find((v) => v.eligible);
-  if (a.version !== b.version || a.taskId !== b.taskId || a.taskId !== first?.taskId) fail(`hot path and rankTasks disagree for ${c.guid}: ${a.taskId} vs ${first?.taskId}`);
+  if (a.version !== b.version || a.taskId !== b.taskId || a.taskId !== first?.taskId)
+    fail(`hot path and rankTasks disagree for ${c.guid}: ${a.taskId} vs ${first?.taskId}`);
   const key = a.taskId ?? a.reason;
   outcomes[key] = (outcomes[key] ?? 0) + 1;
   const idx = a.taskId ? walk.findIndex((t) => t.id === a.taskId) + 1 : walk.length;
@@ -230,7 +257,8 @@ function measure(fn) {
   // Warm-up: let the JIT settle.
   const warmEnd = performance.now() + 500;
   let i = 0;
-  while (performance.now() < warmEnd) for (let k = 0; k < 1000; k++) sink += fn(clients[i++ % CLIENTS]).status.length;
+  while (performance.now() < warmEnd)
+    for (let k = 0; k < 1000; k++) sink += fn(clients[i++ % CLIENTS]).status.length;
   const rates = [];
   for (let trial = 0; trial < TRIALS; trial++) {
     let n = 0;
@@ -268,11 +296,16 @@ const result = {
   node: process.version,
 };
 
-if (flag("--json")) process.stdout.write(JSON.stringify(result) + "\n");
+if (flag("--json")) process.stdout.write(`${JSON.stringify(result)}\n`);
 else {
-  const rate = (m) => (m ? `${Math.round(m.median).toLocaleString("en-US")} decisions/s (min ${Math.round(m.min).toLocaleString("en-US")}, max ${Math.round(m.max).toLocaleString("en-US")})` : "skipped");
+  const rate = (m) =>
+    m
+      ? `${Math.round(m.median).toLocaleString("en-US")} decisions/s (min ${Math.round(m.min).toLocaleString("en-US")}, max ${Math.round(m.max).toLocaleString("en-US")})`
+      : "skipped";
   console.log(`decide, hot path (core decide, synchronous ports): ${rate(hot)}`);
   console.log(`decide, explained (rankTasks + core decide):       ${rate(explained)}`);
-  console.log(`${walk.length} tasks, ${WHITELIST_SIZE.toLocaleString("en-US")}-entry whitelist (${ref.shards} shards, Bloom ${(bloom.length / 1024).toFixed(0)} KiB), ${CLIENTS} clients; mean tasks visited ${(visited / CLIENTS).toFixed(1)}`);
+  console.log(
+    `${walk.length} tasks, ${WHITELIST_SIZE.toLocaleString("en-US")}-entry whitelist (${ref.shards} shards, Bloom ${(bloom.length / 1024).toFixed(0)} KiB), ${CLIENTS} clients; mean tasks visited ${(visited / CLIENTS).toFixed(1)}`,
+  );
   console.log("outcomes:", outcomes);
 }

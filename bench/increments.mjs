@@ -50,40 +50,88 @@ export const CORPUS = [
     name: "@vant/weapp",
     kind: "WeChat mini program component library, many small files",
     versions: [
-      ["1.11.4", "sha512-egOsWO4hVMP1SQSqQ46jy8UD3WysvlnUecRzPM21Y3ovkOFZ6wlaO7oHQmTXRpwr+V41Qri1qEbtNjhVxFqdyw=="],
-      ["1.11.5", "sha512-F/yebMtysTaDrqpCyk6AdQrY3lDB7y5TXNwHtBarxtL2NZzoH+D6pBwz9nY+d0vCin0w0IH9kDF57yb/BP3mNA=="],
-      ["1.11.6", "sha512-a3heReWYT2gNdsyj6x1hBwsM8V8NrjcPAmle86NH2CD2V/i/h0le75piW6KntSfOPCwekVWMBKhysNrBpJeKdw=="],
-      ["1.11.7", "sha512-Rwn9BBnb4kHSV4XmvBicwtd42J+amEUfnFDcXJsGNPNX4a9c/DoT6YLsm4X1wB2+sQbdiQsbFBLAvGRBxCkD8g=="],
+      [
+        "1.11.4",
+        "sha512-egOsWO4hVMP1SQSqQ46jy8UD3WysvlnUecRzPM21Y3ovkOFZ6wlaO7oHQmTXRpwr+V41Qri1qEbtNjhVxFqdyw==",
+      ],
+      [
+        "1.11.5",
+        "sha512-F/yebMtysTaDrqpCyk6AdQrY3lDB7y5TXNwHtBarxtL2NZzoH+D6pBwz9nY+d0vCin0w0IH9kDF57yb/BP3mNA==",
+      ],
+      [
+        "1.11.6",
+        "sha512-a3heReWYT2gNdsyj6x1hBwsM8V8NrjcPAmle86NH2CD2V/i/h0le75piW6KntSfOPCwekVWMBKhysNrBpJeKdw==",
+      ],
+      [
+        "1.11.7",
+        "sha512-Rwn9BBnb4kHSV4XmvBicwtd42J+amEUfnFDcXJsGNPNX4a9c/DoT6YLsm4X1wB2+sQbdiQsbFBLAvGRBxCkD8g==",
+      ],
     ],
   },
   {
     name: "tdesign-miniprogram",
     kind: "WeChat mini program component library, Tencent TDesign",
     versions: [
-      ["1.13.0", "sha512-CaqqOlXCFJdkTh0ZeVRnTHhGz97uLckRA58ADT9Cs+YJXimA7rtAFt7mb+jqLn+v1944U3lyeX6GNy0lctI4zQ=="],
-      ["1.13.1", "sha512-j6gwyW81iJSL6/4gxR243IAoQO9YG45kiZZYgzKWRUYelLDu4p0yTjcUOX7iUinDyMeoVl18LoU+u+jMc3hO6w=="],
-      ["1.13.2", "sha512-d6kth6wGChny1zGLsswBVCJz1V2Xb7F9NdAQOLRK0tMWuIrPMS6Wm9D19WOhuFECM/ZfTPe1ClmObwrk7/ftwg=="],
-      ["1.14.0", "sha512-uWzUKebTGjRyQem1rFhD6V/OQ+IpD0S3clFUqeN5IrFxFM59XfNZ/ifTZoVHFhDOG769iI5Gvwfu+BX7kW9vrQ=="],
+      [
+        "1.13.0",
+        "sha512-CaqqOlXCFJdkTh0ZeVRnTHhGz97uLckRA58ADT9Cs+YJXimA7rtAFt7mb+jqLn+v1944U3lyeX6GNy0lctI4zQ==",
+      ],
+      [
+        "1.13.1",
+        "sha512-j6gwyW81iJSL6/4gxR243IAoQO9YG45kiZZYgzKWRUYelLDu4p0yTjcUOX7iUinDyMeoVl18LoU+u+jMc3hO6w==",
+      ],
+      [
+        "1.13.2",
+        "sha512-d6kth6wGChny1zGLsswBVCJz1V2Xb7F9NdAQOLRK0tMWuIrPMS6Wm9D19WOhuFECM/ZfTPe1ClmObwrk7/ftwg==",
+      ],
+      [
+        "1.14.0",
+        "sha512-uWzUKebTGjRyQem1rFhD6V/OQ+IpD0S3clFUqeN5IrFxFM59XfNZ/ifTZoVHFhDOG769iI5Gvwfu+BX7kW9vrQ==",
+      ],
     ],
   },
   {
     name: "@nutui/nutui-taro",
     kind: "Taro mini program component library; dist/nutui.umd.js (700 KB) embeds the version",
     versions: [
-      ["4.3.8", "sha512-/hjppeqC548eEsa+pC1nMhvnYa8+3dQ6hdw3RTlhqEV95EaR+Xf0zHsD6K46WMV2bieMEkll3SyZDWdl0+ulJw=="],
-      ["4.3.9", "sha512-vsWpB5q8UUncBVGqL+fCjfI6e3sgbnpS5g8niwQKED08PnJzRUDDASm1zi0ws3q42rDgOwG2QZI9YzYii66Zew=="],
-      ["4.3.11", "sha512-S4xlk6fGpj4+pkxG1FvydgIVOSlMtyGl+0VizznSe9nmeZPlbM8z8XJ5IbTc1fpnQz5GbPOxf9RTlIm62CUgcA=="],
-      ["4.3.13", "sha512-+n8vVZAu92MUX6VEf6gO73Iz3JThjksdb6aSarvciCSydlWWdlQqZwYIGMTG4zOwDfCoQ3HfLa36zVaIJLSn3g=="],
+      [
+        "4.3.8",
+        "sha512-/hjppeqC548eEsa+pC1nMhvnYa8+3dQ6hdw3RTlhqEV95EaR+Xf0zHsD6K46WMV2bieMEkll3SyZDWdl0+ulJw==",
+      ],
+      [
+        "4.3.9",
+        "sha512-vsWpB5q8UUncBVGqL+fCjfI6e3sgbnpS5g8niwQKED08PnJzRUDDASm1zi0ws3q42rDgOwG2QZI9YzYii66Zew==",
+      ],
+      [
+        "4.3.11",
+        "sha512-S4xlk6fGpj4+pkxG1FvydgIVOSlMtyGl+0VizznSe9nmeZPlbM8z8XJ5IbTc1fpnQz5GbPOxf9RTlIm62CUgcA==",
+      ],
+      [
+        "4.3.13",
+        "sha512-+n8vVZAu92MUX6VEf6gO73Iz3JThjksdb6aSarvciCSydlWWdlQqZwYIGMTG4zOwDfCoQ3HfLa36zVaIJLSn3g==",
+      ],
     ],
   },
   {
     name: "vant",
     kind: "mobile UI library, bundle-heavy: lib/vant.js, .cjs.js, .es.js, .min.js (1.8 MB together) embed the version",
     versions: [
-      ["4.9.19", "sha512-fRt32XI0fO0vB3/YGhZOpTnHKjplUiNuA05yZy8rPZntmbQE5GA57Y7iC7jmMDxSOaLebovynhgCvWnyk9zmDw=="],
-      ["4.9.20", "sha512-QOv8i6/qBXSYO1DsjaxM+U7Hlgc+pIaChF21t/N4zW4pR4DmVNbEri9vchlzWFMz3R7wnCDfV9usOeXCyjHgPQ=="],
-      ["4.9.21", "sha512-hXUoZMrLLjykimFRLDlGNd+K2iYSRh9YwLMKnsVdVZ+9inUKxpqnjhOqlZwocbnYkvJlS+febf9u9aJpDol4Pw=="],
-      ["4.9.22", "sha512-P2PDSj3oB6l3W1OpVlQpapeLmI6bXMSvPqPdrw5rutslC0Y6tSkrVB/iSD57weD7K92GsjGkvgDK0eZlOsXGqw=="],
+      [
+        "4.9.19",
+        "sha512-fRt32XI0fO0vB3/YGhZOpTnHKjplUiNuA05yZy8rPZntmbQE5GA57Y7iC7jmMDxSOaLebovynhgCvWnyk9zmDw==",
+      ],
+      [
+        "4.9.20",
+        "sha512-QOv8i6/qBXSYO1DsjaxM+U7Hlgc+pIaChF21t/N4zW4pR4DmVNbEri9vchlzWFMz3R7wnCDfV9usOeXCyjHgPQ==",
+      ],
+      [
+        "4.9.21",
+        "sha512-hXUoZMrLLjykimFRLDlGNd+K2iYSRh9YwLMKnsVdVZ+9inUKxpqnjhOqlZwocbnYkvJlS+febf9u9aJpDol4Pw==",
+      ],
+      [
+        "4.9.22",
+        "sha512-P2PDSj3oB6l3W1OpVlQpapeLmI6bXMSvPqPdrw5rutslC0Y6tSkrVB/iSD57weD7K92GsjGkvgDK0eZlOsXGqw==",
+      ],
     ],
   },
 ];
@@ -111,7 +159,9 @@ if (flag("--help")) {
 }
 const WRITE = !flag("--no-write");
 const CACHE = value("--cache", join(ROOT, "bench", ".cache", "npm"));
-const ONLY = value("--only")?.split(",").map((s) => s.trim());
+const ONLY = value("--only")
+  ?.split(",")
+  .map((s) => s.trim());
 const corpus = ONLY ? CORPUS.filter((p) => ONLY.includes(p.name)) : CORPUS;
 if (corpus.length === 0) {
   console.error(`--only names no package of the corpus (${CORPUS.map((p) => p.name).join(", ")})`);
@@ -128,7 +178,15 @@ async function loadCore() {
   const dir = mkdtempSync(join(tmpdir(), "graycast-increments-"));
   const outfile = join(dir, "increment.mjs");
   try {
-    await build({ entryPoints: [join(ROOT, "core", "increment.ts")], bundle: true, format: "esm", platform: "neutral", target: "es2022", outfile, logLevel: "silent" });
+    await build({
+      entryPoints: [join(ROOT, "core", "increment.ts")],
+      bundle: true,
+      format: "esm",
+      platform: "neutral",
+      target: "es2022",
+      outfile,
+      logLevel: "silent",
+    });
     return await import(pathToFileURL(outfile).href);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -158,8 +216,14 @@ const wasmDecompress = (frame, dictionary) => {
   }
 };
 const nodeCompress = (content, dictionary, level) =>
-  new Uint8Array(zlib.zstdCompressSync(content, { dictionary, params: { [zlib.constants.ZSTD_c_compressionLevel]: level } }));
-const nodeDecompress = (frame, dictionary, contentSize) => new Uint8Array(zlib.zstdDecompressSync(frame, { dictionary, maxOutputLength: contentSize }));
+  new Uint8Array(
+    zlib.zstdCompressSync(content, {
+      dictionary,
+      params: { [zlib.constants.ZSTD_c_compressionLevel]: level },
+    }),
+  );
+const nodeDecompress = (frame, dictionary, contentSize) =>
+  new Uint8Array(zlib.zstdDecompressSync(frame, { dictionary, maxOutputLength: contentSize }));
 
 // ---------------------------------------------------------------- zstd CLI
 
@@ -167,7 +231,12 @@ const ZSTD = (() => {
   if (flag("--no-cli")) return { available: false, why: "--no-cli" };
   for (const bin of ["zstd", "/usr/bin/zstd", "/usr/local/bin/zstd"]) {
     const r = spawnSync(bin, ["--version"], { encoding: "utf8" });
-    if (r.status === 0) return { available: true, bin, version: (/v(\d+\.\d+\.\d+)/.exec(r.stdout) ?? [])[1] ?? r.stdout.trim() };
+    if (r.status === 0)
+      return {
+        available: true,
+        bin,
+        version: (/v(\d+\.\d+\.\d+)/.exec(r.stdout) ?? [])[1] ?? r.stdout.trim(),
+      };
   }
   return { available: false, why: "zstd is not installed" };
 })();
@@ -187,13 +256,23 @@ function archiveOf(version) {
 /** Size of `zstd <args> --patch-from=<dict> <content>`, or undefined when it fails. */
 function cliDelta(dir, dictFile, contentFile, run) {
   const out = join(dir, `${run.key}.zst`);
-  const r = spawnSync(ZSTD.bin, [...run.args, `--patch-from=${dictFile}`, "-f", "-q", "-o", out, contentFile], { encoding: "utf8", timeout: 300_000 });
-  if (r.status !== 0 || !existsSync(out)) return { error: (r.stderr || String(r.error ?? r.status)).trim().split("\n").pop() };
+  const r = spawnSync(
+    ZSTD.bin,
+    [...run.args, `--patch-from=${dictFile}`, "-f", "-q", "-o", out, contentFile],
+    { encoding: "utf8", timeout: 300_000 },
+  );
+  if (r.status !== 0 || !existsSync(out))
+    return { error: (r.stderr || String(r.error ?? r.status)).trim().split("\n").pop() };
   const bytes = statSync(out).size;
   // A delta that does not give the new bytes back is no reference.
   const back = join(dir, `${run.key}.out`);
-  const d = spawnSync(ZSTD.bin, ["-d", "--long=31", `--patch-from=${dictFile}`, "-f", "-q", "-o", back, out], { encoding: "utf8", timeout: 300_000 });
-  if (d.status !== 0 || !readFileSync(back).equals(readFileSync(contentFile))) return { error: "the CLI delta does not decode to the new bytes" };
+  const d = spawnSync(
+    ZSTD.bin,
+    ["-d", "--long=31", `--patch-from=${dictFile}`, "-f", "-q", "-o", back, out],
+    { encoding: "utf8", timeout: 300_000 },
+  );
+  if (d.status !== 0 || !readFileSync(back).equals(readFileSync(contentFile)))
+    return { error: "the CLI delta does not decode to the new bytes" };
   return { bytes };
 }
 
@@ -213,7 +292,16 @@ async function loadVersion(name, version, integrity) {
   const zipInput = {};
   for (const f of list) zipInput[f.path] = [f.bytes, { level: 6, mtime: FIXED_MTIME }];
   const zip = zipSync(zipInput);
-  return { name, version, source, files, bytes, unpacked, digest: await core.filesDigest(files, sha256), zipBytes: zip.byteLength };
+  return {
+    name,
+    version,
+    source,
+    files,
+    bytes,
+    unpacked,
+    digest: await core.filesDigest(files, sha256),
+    zipBytes: zip.byteLength,
+  };
 }
 
 const bytesOf = (v) => (path) => {
@@ -224,7 +312,9 @@ const bytesOf = (v) => (path) => {
 
 function sameBytes(a, b) {
   if (a.byteLength !== b.byteLength) return false;
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
+    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+  );
 }
 
 /** Applies `increment` to `from` with node:zlib's decoder; throws unless it gives `to` byte for byte. */
@@ -237,10 +327,14 @@ async function verifyApplies(increment, from, to, decompress, what) {
     decompress,
     sha256,
   });
-  if (result.files.length !== to.files.length) throw new Error(`${what}: applying gives ${result.files.length} files, the target has ${to.files.length}`);
+  if (result.files.length !== to.files.length)
+    throw new Error(
+      `${what}: applying gives ${result.files.length} files, the target has ${to.files.length}`,
+    );
   for (const f of to.files) {
     const got = result.bytes.get(f.path);
-    if (!got || !sameBytes(got, to.bytes.get(f.path))) throw new Error(`${what}: ${f.path} differs after applying the increment`);
+    if (!got || !sameBytes(got, to.bytes.get(f.path)))
+      throw new Error(`${what}: ${f.path} differs after applying the increment`);
   }
 }
 
@@ -280,8 +374,13 @@ async function measurePair(from, to, kind) {
 
   // Baseline: the changed and added files whole, zipped at deflate level 9, plus the removed paths.
   const whole = {};
-  for (const f of [...changed, ...added]) whole[f.path] = [to.bytes.get(f.path), { level: 9, mtime: FIXED_MTIME }];
-  if (removed.length) whole[".removed.json"] = [new TextEncoder().encode(JSON.stringify(removed)), { level: 9, mtime: FIXED_MTIME }];
+  for (const f of [...changed, ...added])
+    whole[f.path] = [to.bytes.get(f.path), { level: 9, mtime: FIXED_MTIME }];
+  if (removed.length)
+    whole[".removed.json"] = [
+      new TextEncoder().encode(JSON.stringify(removed)),
+      { level: 9, mtime: FIXED_MTIME },
+    ];
   const wholeBytes = Object.keys(whole).length ? zipSync(whole).byteLength : 22;
 
   // Reference deltas from the zstd CLI. (1) Whole package to whole package, what a general
@@ -385,16 +484,29 @@ const rows = [];
 const corpusNotes = [];
 for (const pkg of corpus) {
   const versions = [];
-  for (const [version, integrity] of pkg.versions) versions.push(await loadVersion(pkg.name, version, integrity));
+  for (const [version, integrity] of pkg.versions)
+    versions.push(await loadVersion(pkg.name, version, integrity));
   const consecutive = await consecutiveNote(
     pkg.name,
     versions.map((v) => v.version),
   );
-  corpusNotes.push({ name: pkg.name, kind: pkg.kind, versions: versions.map((v) => ({ version: v.version, files: v.files.length, unpacked: v.unpacked, zip: v.zipBytes })), consecutive });
+  corpusNotes.push({
+    name: pkg.name,
+    kind: pkg.kind,
+    versions: versions.map((v) => ({
+      version: v.version,
+      files: v.files.length,
+      unpacked: v.unpacked,
+      zip: v.zipBytes,
+    })),
+    consecutive,
+  });
   for (const [a, b, kind] of PAIRS) {
     const row = await measurePair(versions[a], versions[b], kind);
     rows.push(row);
-    log(`${row.package} ${row.from} -> ${row.to}: ours ${row.ours} B (${pct(row.share)} of ${row.fullBytes}), whole files ${row.wholeBytes}, CLI best ${row.bestCli ?? "-"}, ${Math.round(row.buildMs)} ms`);
+    log(
+      `${row.package} ${row.from} -> ${row.to}: ours ${row.ours} B (${pct(row.share)} of ${row.fullBytes}), whole files ${row.wholeBytes}, CLI best ${row.bestCli ?? "-"}, ${Math.round(row.buildMs)} ms`,
+    );
   }
 }
 const elapsed = (performance.now() - t0) / 1000;
@@ -444,7 +556,22 @@ const HEAD = [
   "level",
   "build ms",
 ];
-const ALIGN = ["---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---:"];
+const ALIGN = [
+  "---",
+  "---",
+  "---:",
+  "---:",
+  "---:",
+  "---:",
+  "---:",
+  "---:",
+  "---:",
+  "---:",
+  "---:",
+  "---:",
+  "---:",
+  "---:",
+];
 const cells = (r) => [
   r.package,
   `${r.from} → ${r.to}${r.kind === "3-version skip" ? " (skip)" : ""}`,
@@ -461,7 +588,11 @@ const cells = (r) => [
   String(r.level),
   n(r.buildMs),
 ];
-const tableLines = [`| ${HEAD.join(" | ")} |`, `| ${ALIGN.join(" | ")} |`, ...rows.map((r) => `| ${cells(r).join(" | ")} |`)];
+const tableLines = [
+  `| ${HEAD.join(" | ")} |`,
+  `| ${ALIGN.join(" | ")} |`,
+  ...rows.map((r) => `| ${cells(r).join(" | ")} |`),
+];
 
 const summaryLines = [
   `- Increment as a share of the full package: median **${pct(summary.medianShare)}**, worst **${pct(summary.worstShare)}** (${summary.rows} pairs).`,
@@ -474,7 +605,8 @@ const summaryLines = [
 ];
 
 const cliFailures = rows.flatMap((r) => r.cliErrors.map((e) => `${r.package} ${r.from} → ${r.to}: ${e}`));
-if (cliFailures.length) summaryLines.push(`- zstd CLI runs that failed (left out of the ratios): ${cliFailures.join("; ")}.`);
+if (cliFailures.length)
+  summaryLines.push(`- zstd CLI runs that failed (left out of the ratios): ${cliFailures.join("; ")}.`);
 
 const cpu = cpus();
 const machine = `Node ${process.version} (zstd ${process.versions.zstd ?? "?"} in node:zlib), ${cpu[0]?.model?.trim() ?? "unknown CPU"}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${release()}; zstd CLI ${ZSTD.available ? ZSTD.version : `absent (${ZSTD.why})`}`;
@@ -497,7 +629,8 @@ if (WRITE) {
     "Corpus: four consecutive releases of each package, downloaded from registry.npmjs.org and checked against the pinned `dist.integrity` (sha512); every version's files are the mini program package, and the full package is their zip (deflate level 6).",
     "",
     ...corpusNotes.map(
-      (p) => `- \`${p.name}\` (${p.kind}): ${p.versions.map((v) => `${v.version} (${v.files} files, ${n(v.unpacked)} B unpacked, zip ${n(v.zip)} B)`).join(", ")}; ${p.consecutive}.`,
+      (p) =>
+        `- \`${p.name}\` (${p.kind}): ${p.versions.map((v) => `${v.version} (${v.files} files, ${n(v.unpacked)} B unpacked, zip ${n(v.zip)} B)`).join(", ")}; ${p.consecutive}.`,
     ),
     "",
     "Ours: `buildIncrement` (core/increment.ts) as the admin Worker calls it, zstd level from `incrementLevel(dictionary, content)`, compressed by the production WASM zstd (@bokuweb/zstd-wasm); the prelude (37 bytes) and the plan frame (only what differs from the base, by path) come first; \"frame\" is the content frame: the changed files' bytes against the dictionary (the base's files, those the target changes last, at most 8 MiB). Every increment was applied with `applyIncrement` and node:zlib's decoder (and the WASM one) and gave the target's files byte for byte. " +
@@ -514,7 +647,8 @@ if (WRITE) {
   let text = existsSync(path) ? readFileSync(path, "utf8") : "# Benchmarks\n";
   const start = text.indexOf("<!-- increments:start -->");
   const end = text.indexOf("<!-- increments:end -->");
-  if ((start >= 0) !== (end >= 0) || (start >= 0 && end < start)) throw new Error("BENCHMARKS.md has a broken pair of increments markers; fix them by hand");
+  if (start >= 0 !== end >= 0 || (start >= 0 && end < start))
+    throw new Error("BENCHMARKS.md has a broken pair of increments markers; fix them by hand");
   if (start >= 0) text = text.slice(0, start) + section + text.slice(end + "<!-- increments:end -->".length);
   else text = `${text.replace(/\n*$/, "\n")}\n${section}\n`;
   writeFileSync(path, text);

@@ -10,7 +10,9 @@ import { fileURLToPath } from "node:url";
 const major = Number(process.versions.node.split(".")[0]);
 const node22 = fileURLToPath(new URL("../node_modules/.bin/node", import.meta.url));
 if (major < 22 && existsSync(node22)) {
-  const r = spawnSync(node22, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: "inherit" });
+  const r = spawnSync(node22, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: "inherit",
+  });
   process.exit(r.status ?? 1);
 } else {
   await import("./lib/main.mjs");

@@ -35,7 +35,16 @@ function rng(seed) {
 const exp = (rand, mean) => -Math.log(1 - rand()) * mean;
 
 // ---------------------------------------------------------------- 1. R2 revalidation
-export function simulateRevalidation({ rate, isolates, apps, zipf = 1.1, ttlMs = 2000, seconds = 20, seed = 7, pops = 300 }) {
+export function simulateRevalidation({
+  rate,
+  isolates,
+  apps,
+  zipf = 1.1,
+  ttlMs = 2000,
+  seconds = 20,
+  seed = 7,
+  pops = 300,
+}) {
   const rand = rng(seed);
   const cdf = new Float64Array(apps);
   let sum = 0;
@@ -83,14 +92,42 @@ export function simulateRevalidation({ rate, isolates, apps, zipf = 1.1, ttlMs =
   // isolate revalidates it once per TTL whatever the number of mini programs; snapshots are then
   // read only when their revision moved (publishes; not simulated here).
   const indexReadsPerSec = Math.min(rate, (isolates * 1000) / ttlMs);
-  return { rate, isolates, apps, pops, ttlMs, requests, readsPerSec: reads / seconds, readsPerCheck: reads / requests, popReadsPerSec: popReads / seconds, indexReadsPerSec };
+  return {
+    rate,
+    isolates,
+    apps,
+    pops,
+    ttlMs,
+    requests,
+    readsPerSec: reads / seconds,
+    readsPerCheck: reads / requests,
+    popReadsPerSec: popReads / seconds,
+    indexReadsPerSec,
+  };
 }
 
 // ---------------------------------------------------------------- 2. admission
-export function simulateAdmission({ rate, cap, shards, serviceMs = 1, timeoutMs = 1000, lease = 1000, leaseRttMs = 30, coordServiceMs = 1, seconds = 120, seed = 11 }) {
+export function simulateAdmission({
+  rate,
+  cap,
+  shards,
+  serviceMs = 1,
+  timeoutMs = 1000,
+  lease = 1000,
+  leaseRttMs = 30,
+  coordServiceMs = 1,
+  seconds = 120,
+  seed = 11,
+}) {
   const rand = rng(seed);
   const sharded = shards > 1;
-  const S = Array.from({ length: shards }, () => ({ freeAt: 0, slots: sharded ? 0 : Infinity, pending: false, refill: 0, exhausted: false }));
+  const S = Array.from({ length: shards }, () => ({
+    freeAt: 0,
+    slots: sharded ? 0 : Infinity,
+    pending: false,
+    refill: 0,
+    exhausted: false,
+  }));
   let remaining = cap; // coordinator's unleased slots (the single-object case admits against `cap` directly)
   let admitted = 0;
   let coordCalls = 0;
@@ -186,7 +223,18 @@ export function simulateAdmission({ rate, cap, shards, serviceMs = 1, timeoutMs 
 // taken when the current is half used; a lease lasts `ttlMs`); admissions from a lease are
 // reported by one `settle` call `flushMs` after the first of a batch, the lease's end by one more.
 // Cap never reached. Counts: admit calls, lease calls, settle calls; calls per admission.
-export function simulateEdgeLeases({ rate, isolates, size = 128, flushMs = 250, ttlMs = 10_000, demand = 4, maxLease = 1024, leaseRttMs = 5, seconds = 60, seed = 5 }) {
+export function simulateEdgeLeases({
+  rate,
+  isolates,
+  size = 128,
+  flushMs = 250,
+  ttlMs = 10_000,
+  demand = 4,
+  maxLease = 1024,
+  leaseRttMs = 5,
+  seconds = 60,
+  seed = 5,
+}) {
   const rand = rng(seed);
   const perIsolate = rate / isolates;
   let admitCalls = 0;
@@ -209,21 +257,29 @@ export function simulateEdgeLeases({ rate, isolates, size = 128, flushMs = 250, 
     const endLease = (lease) => {
       // its last batch and `done` go in one settle (or one more when nothing was pending)
       settleCalls++;
-      if (lease.left === 0 && lease.endedAt - lease.startedAt < ttlMs / 2) want = Math.min(want * 2, maxLease);
+      if (lease.left === 0 && lease.endedAt - lease.startedAt < ttlMs / 2)
+        want = Math.min(want * 2, maxLease);
       else if (lease.left > lease.granted / 2) want = size;
     };
     while (t < seconds * 1000) {
       admissions++;
       if (acquiringUntil >= 0 && t >= acquiringUntil) {
-        const lease = { left: want, granted: want, startedAt: acquiringUntil, endsAt: acquiringUntil + ttlMs, endedAt: 0 };
+        const lease = {
+          left: want,
+          granted: want,
+          startedAt: acquiringUntil,
+          endsAt: acquiringUntil + ttlMs,
+          endedAt: 0,
+        };
         if (current === null) current = lease;
         else next = lease;
         acquiringUntil = -1;
       }
-      for (const l of [current, next]) if (l !== null && t >= l.endsAt && l.endedAt === 0) ((l.endedAt = l.endsAt), endLease(l));
+      for (const l of [current, next])
+        if (l !== null && t >= l.endsAt && l.endedAt === 0) (l.endedAt = l.endsAt), endLease(l);
       if (current !== null && current.endedAt !== 0) current = null;
       if (next !== null && next.endedAt !== 0) next = null;
-      if (current === null && next !== null) ((current = next), (next = null));
+      if (current === null && next !== null) (current = next), (next = null);
       if (current !== null) {
         fromLeases++;
         current.left--;
@@ -243,7 +299,7 @@ export function simulateEdgeLeases({ rate, isolates, size = 128, flushMs = 250, 
       } else {
         admitCalls++;
         const s = Math.floor(t / 1000);
-        if (s !== second) ((second = s), (directThisSecond = 0));
+        if (s !== second) (second = s), (directThisSecond = 0);
         if (++directThisSecond >= demand && acquiringUntil < 0 && next === null) {
           leaseCalls++;
           acquiringUntil = t + leaseRttMs;
@@ -283,38 +339,74 @@ const revalidation = [
 const ttl8 = simulateRevalidation({ rate: 50_000, isolates: 5_000, apps: 10_000, ttlMs: 8000 });
 const admission = [1, 2, 4, 8, 16, 32].map((shards) => simulateAdmission({ rate, cap, shards, serviceMs }));
 // Exactness at small caps: the last slots must not be stranded in shards that see no more users.
-const exactness = [10, 100, 1_000, 10_000].map((smallCap) => simulateAdmission({ rate: 2_000, cap: smallCap, shards: 32, serviceMs, seconds: 20 }));
+const exactness = [10, 100, 1_000, 10_000].map((smallCap) =>
+  simulateAdmission({ rate: 2_000, cap: smallCap, shards: 32, serviceMs, seconds: 20 }),
+);
 const overload = simulateAdmission({ rate: 50_000, cap: 5_000_000, shards: 64, serviceMs, seconds: 60 });
 
-const edgeLeases = [10, 100, 1_000, 10_000].flatMap((isolates) => [20, 250].map((flushMs) => simulateEdgeLeases({ rate, isolates, flushMs })));
+const edgeLeases = [10, 100, 1_000, 10_000].flatMap((isolates) =>
+  [20, 250].map((flushMs) => simulateEdgeLeases({ rate, isolates, flushMs })),
+);
 if (JSON_OUT) {
-  process.stdout.write(JSON.stringify({ revalidation, ttl8, admission, exactness, overload, edgeLeases }) + "\n");
+  process.stdout.write(
+    `${JSON.stringify({ revalidation, ttl8, admission, exactness, overload, edgeLeases })}\n`,
+  );
 } else {
-  const n = (x, d = 0) => (x === null || x === undefined || Number.isNaN(x) ? "-" : x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d }));
-  console.log("1. Snapshot revalidation (50,000 checks/s, mini programs by Zipf 1.1 popularity, TTL 2 s, 20 s simulated)");
-  console.log("| isolates | mini programs | R2 revalidations/s, cache per isolate (now) | per check | cache per location (300 locations) | one revision index per isolate |");
+  const n = (x, d = 0) =>
+    x === null || x === undefined || Number.isNaN(x)
+      ? "-"
+      : x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
+  console.log(
+    "1. Snapshot revalidation (50,000 checks/s, mini programs by Zipf 1.1 popularity, TTL 2 s, 20 s simulated)",
+  );
+  console.log(
+    "| isolates | mini programs | R2 revalidations/s, cache per isolate (now) | per check | cache per location (300 locations) | one revision index per isolate |",
+  );
   console.log("| ---: | ---: | ---: | ---: | ---: | ---: |");
-  for (const r of revalidation) console.log(`| ${n(r.isolates)} | ${n(r.apps)} | ${n(r.readsPerSec)} | ${n(r.readsPerCheck, 2)} | ${n(r.popReadsPerSec)} | ${n(r.indexReadsPerSec)} |`);
-  console.log(`With TTL 8 s (5,000 isolates, 10,000 mini programs): ${n(ttl8.readsPerSec)} revalidations/s per isolate cache (${n(ttl8.readsPerCheck, 2)} per check), ${n(ttl8.indexReadsPerSec)} with one revision index.`);
+  for (const r of revalidation)
+    console.log(
+      `| ${n(r.isolates)} | ${n(r.apps)} | ${n(r.readsPerSec)} | ${n(r.readsPerCheck, 2)} | ${n(r.popReadsPerSec)} | ${n(r.indexReadsPerSec)} |`,
+    );
+  console.log(
+    `With TTL 8 s (5,000 isolates, 10,000 mini programs): ${n(ttl8.readsPerSec)} revalidations/s per isolate cache (${n(ttl8.readsPerCheck, 2)} per check), ${n(ttl8.indexReadsPerSec)} with one revision index.`,
+  );
   console.log("");
-  console.log(`2. One capped task: ${n(rate)} new eligible users/s, cap ${n(cap)}, ${serviceMs} ms per admission per object, edge timeout 1 s, 120 s simulated`);
-  console.log("| counter objects | admitted in 120 s | over cap | admissions/s | s to fill cap (~ = extrapolated) | shed (online now, retried later) | p50 ms | p99 ms | lease calls/s |");
+  console.log(
+    `2. One capped task: ${n(rate)} new eligible users/s, cap ${n(cap)}, ${serviceMs} ms per admission per object, edge timeout 1 s, 120 s simulated`,
+  );
+  console.log(
+    "| counter objects | admitted in 120 s | over cap | admissions/s | s to fill cap (~ = extrapolated) | shed (online now, retried later) | p50 ms | p99 ms | lease calls/s |",
+  );
   console.log("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const a of admission) {
     const fill = a.secondsToFillCap ?? cap / a.admissionsPerSec;
-    console.log(`| ${a.shards === 1 ? "1 (no shards)" : `${a.shards} shards`} | ${n(a.admitted)} | ${a.overCap} | ${n(a.admissionsPerSec)} | ${a.secondsToFillCap === null ? "~" : ""}${n(fill, 0)} | ${n(a.shedPct, 1)}% | ${n(a.p50Ms, 1)} | ${n(a.p99Ms, 1)} | ${n(a.coordCallsPerSec, 1)} |`);
+    console.log(
+      `| ${a.shards === 1 ? "1 (no shards)" : `${a.shards} shards`} | ${n(a.admitted)} | ${a.overCap} | ${n(a.admissionsPerSec)} | ${a.secondsToFillCap === null ? "~" : ""}${n(fill, 0)} | ${n(a.shedPct, 1)}% | ${n(a.p50Ms, 1)} | ${n(a.p99Ms, 1)} | ${n(a.coordCallsPerSec, 1)} |`,
+    );
   }
   console.log("");
   console.log("Exactness at small caps (2,000 new users/s, 32 shards, 20 s):");
   console.log("| cap | admitted | over cap | s to fill | slots left stranded in shards | lease calls |");
   console.log("| ---: | ---: | ---: | ---: | ---: | ---: |");
-  for (const e of exactness) console.log(`| ${n(e.cap)} | ${n(e.admitted)} | ${e.overCap} | ${n(e.secondsToFillCap, 2)} | ${n(e.strandedSlots)} | ${n(e.coordCallsPerSec * (e.secondsToFillCap ?? 20), 0)} |`);
+  for (const e of exactness)
+    console.log(
+      `| ${n(e.cap)} | ${n(e.admitted)} | ${e.overCap} | ${n(e.secondsToFillCap, 2)} | ${n(e.strandedSlots)} | ${n(e.coordCallsPerSec * (e.secondsToFillCap ?? 20), 0)} |`,
+    );
   console.log("");
   const o = overload;
-  console.log(`3. Whole peak as first admissions (50,000/s) into one task capped at 5,000,000 with 64 shards: admitted ${n(o.admitted)} (over cap ${o.overCap}), ${n(o.admissionsPerSec)} admissions/s, shed ${n(o.shedPct, 1)}%, p99 ${n(o.p99Ms, 1)} ms, ${n(o.coordCallsPerSec, 1)} lease calls/s`);
+  console.log(
+    `3. Whole peak as first admissions (50,000/s) into one task capped at 5,000,000 with 64 shards: admitted ${n(o.admitted)} (over cap ${o.overCap}), ${n(o.admissionsPerSec)} admissions/s, shed ${n(o.shedPct, 1)}%, p99 ${n(o.p99Ms, 1)} ms, ${n(o.coordCallsPerSec, 1)} lease calls/s`,
+  );
   console.log("");
-  console.log(`4. Edge admission leases: object calls for ${n(rate)} first admissions/s into one task, spread over N isolates (lease 128 slots growing to 1,024, life 10 s, 60 s simulated)`);
-  console.log("| isolates | admissions/s per isolate | batch delay ms | from leases | admit calls/s | lease calls/s | settle calls/s | object calls/s | calls per admission |");
+  console.log(
+    `4. Edge admission leases: object calls for ${n(rate)} first admissions/s into one task, spread over N isolates (lease 128 slots growing to 1,024, life 10 s, 60 s simulated)`,
+  );
+  console.log(
+    "| isolates | admissions/s per isolate | batch delay ms | from leases | admit calls/s | lease calls/s | settle calls/s | object calls/s | calls per admission |",
+  );
   console.log("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-  for (const e of edgeLeases) console.log(`| ${n(e.isolates)} | ${n(e.perIsolate, 1)} | ${e.flushMs} | ${n(e.fromLeasesPct, 1)}% | ${n(e.admitCallsPerSec)} | ${n(e.leaseCallsPerSec, 1)} | ${n(e.settleCallsPerSec)} | ${n(e.objectCallsPerSec)} | ${n(e.callsPerAdmission, 3)} |`);
+  for (const e of edgeLeases)
+    console.log(
+      `| ${n(e.isolates)} | ${n(e.perIsolate, 1)} | ${e.flushMs} | ${n(e.fromLeasesPct, 1)}% | ${n(e.admitCallsPerSec)} | ${n(e.leaseCallsPerSec, 1)} | ${n(e.settleCallsPerSec)} | ${n(e.objectCallsPerSec)} | ${n(e.callsPerAdmission, 3)} |`,
+    );
 }

@@ -42,7 +42,9 @@ const { values: args } = parseArgs({
 });
 for (const required of ["edge", "app", "host-app", "dir"]) {
   if (!args[required]) {
-    console.error(`missing --${required}\nusage: node client/cli.mjs --edge <url> --app <appId> --host-app <hostAppId> --dir <dir> [--keys <jwks.json>]`);
+    console.error(
+      `missing --${required}\nusage: node client/cli.mjs --edge <url> --app <appId> --host-app <hostAppId> --dir <dir> [--keys <jwks.json>]`,
+    );
     process.exit(2);
   }
 }
@@ -57,21 +59,50 @@ mkdirSync(dir, { recursive: true });
 const pinned = await pinnedKeys();
 const device = { hostAppVersion: args["host-app-version"], platform: args.platform, osVersion: args.os };
 for (const key of ["guid", "account", "network"]) if (args[key]) device[key] = args[key];
-const graycast = client.createNodeClient({ edge: args.edge, appId: args.app, hostAppId: args["host-app"], device, platformKeys: pinned, checkMethod: args["check-method"] }, dir);
+const graycast = client.createNodeClient(
+  {
+    edge: args.edge,
+    appId: args.app,
+    hostAppId: args["host-app"],
+    device,
+    platformKeys: pinned,
+    checkMethod: args["check-method"],
+  },
+  dir,
+);
 
 try {
   if (args.preset) {
-    const preset = await graycast.installPreset(new Uint8Array(readFileSync(args.preset)), basename(args.preset));
-    console.log(preset.installed ? `preset: installed ${preset.version}` : `preset: kept ${preset.version} (the preset is not newer)`);
+    const preset = await graycast.installPreset(
+      new Uint8Array(readFileSync(args.preset)),
+      basename(args.preset),
+    );
+    console.log(
+      preset.installed
+        ? `preset: installed ${preset.version}`
+        : `preset: kept ${preset.version} (the preset is not newer)`,
+    );
   }
   const result = await graycast.update();
-  console.log(`check: ${result.status} (${result.reason})${result.version ? ` version ${result.version}` : ""}, installed ${result.installed ?? "nothing"} -> ${result.plan}`);
+  console.log(
+    `check: ${result.status} (${result.reason})${result.version ? ` version ${result.version}` : ""}, installed ${result.installed ?? "nothing"} -> ${result.plan}`,
+  );
   if (result.activated) {
-    const fallback = result.fallback ? `; increment not used: ${result.fallback.code}: ${result.fallback.message}` : "";
-    console.log(`installed ${result.version} via ${result.via} package (${result.transferred} bytes${result.resumed ? `, ${result.resumed} resumed` : ""}; developer signature ${result.developerSignature})${fallback}`);
+    const fallback = result.fallback
+      ? `; increment not used: ${result.fallback.code}: ${result.fallback.message}`
+      : "";
+    console.log(
+      `installed ${result.version} via ${result.via} package (${result.transferred} bytes${result.resumed ? `, ${result.resumed} resumed` : ""}; developer signature ${result.developerSignature})${fallback}`,
+    );
   }
   const state = await graycast.trustedState();
-  console.log(state.delisted ? `${args.app} is delisted: it must not run` : state.installed ? `running ${state.installed.version} (${state.installed.list.length} files) from ${join(dir, args.app)}` : "nothing installed");
+  console.log(
+    state.delisted
+      ? `${args.app} is delisted: it must not run`
+      : state.installed
+        ? `running ${state.installed.version} (${state.installed.list.length} files) from ${join(dir, args.app)}`
+        : "nothing installed",
+  );
 } catch (error) {
   if (!(error instanceof client.ClientError)) throw error;
   console.error(`refused (${error.code}): ${error.message}\nthe trusted state is unchanged`);
@@ -82,7 +113,15 @@ async function loadClient() {
   const temp = mkdtempSync(join(tmpdir(), "graycast-cli-"));
   try {
     const outfile = join(temp, "client.mjs");
-    await build({ entryPoints: [fileURLToPath(new URL("./src/node.ts", import.meta.url))], bundle: true, platform: "node", format: "esm", target: "node22", outfile, logLevel: "error" });
+    await build({
+      entryPoints: [fileURLToPath(new URL("./src/node.ts", import.meta.url))],
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: "node22",
+      outfile,
+      logLevel: "error",
+    });
     return await import(pathToFileURL(outfile).href);
   } finally {
     rmSync(temp, { recursive: true, force: true });

@@ -54,7 +54,7 @@ export type AssertionRefusal =
   | "lifetime_too_long"; // exp - iat over an hour
 
 export type AssertionResult =
-  | { ok: true; account: string; deviceId?: string; kid: string; /** seconds */ exp: number }
+  | { ok: true; account: string; deviceId?: string; kid: string /** seconds */; exp: number }
   | { ok: false; reason: AssertionRefusal };
 
 /** What a compact JWS parses to before its signature is checked. */
@@ -80,14 +80,19 @@ function decodeJson(text: string): Record<string, unknown> | undefined {
   const bytes = decodeBase64Url(text);
   if (bytes === undefined) return undefined;
   try {
-    const value: unknown = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes));
-    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    const value: unknown = JSON.parse(
+      new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes),
+    );
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }
 }
 
-const isText = (v: unknown, max: number): v is string => typeof v === "string" && v.length > 0 && v.length <= max && !/[\x00-\x1f\x7f-\x9f]/.test(v);
+const isText = (v: unknown, max: number): v is string =>
+  typeof v === "string" && v.length > 0 && v.length <= max && !/[\x00-\x1f\x7f-\x9f]/.test(v);
 const isSeconds = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v > 0;
 
 /**
@@ -102,13 +107,26 @@ function parseAssertion(token: string): ParsedAssertion | undefined {
   if (parts.length !== 3) return undefined;
   const [h, p, s] = parts as [string, string, string];
   const header = decodeJson(h);
-  if (header === undefined || header.alg !== "EdDSA" || !isText(header.kid, 128) || header.crit !== undefined) return undefined;
+  if (header === undefined || header.alg !== "EdDSA" || !isText(header.kid, 128) || header.crit !== undefined)
+    return undefined;
   const claims = decodeJson(p);
-  if (claims === undefined || !isText(claims.iss, 64) || !isText(claims.sub, 128) || !isSeconds(claims.iat) || !isSeconds(claims.exp)) return undefined;
+  if (
+    claims === undefined ||
+    !isText(claims.iss, 64) ||
+    !isText(claims.sub, 128) ||
+    !isSeconds(claims.iat) ||
+    !isSeconds(claims.exp)
+  )
+    return undefined;
   if (claims.did !== undefined && !isText(claims.did, 128)) return undefined;
   const signature = decodeBase64Url(s);
   if (signature === undefined || signature.length !== 64) return undefined;
-  return { kid: header.kid, signingInput: encoder.encode(`${h}.${p}`), signature, claims: claims as ParsedAssertion["claims"] };
+  return {
+    kid: header.kid,
+    signingInput: encoder.encode(`${h}.${p}`),
+    signature,
+    claims: claims as ParsedAssertion["claims"],
+  };
 }
 
 /** Imported public keys by `x`: bounded, keys come from snapshots (a handful per host app). */
@@ -120,20 +138,30 @@ function importKey(x: string): Promise<CryptoKey | null> {
   if (key === undefined) {
     if (IMPORTED.size >= MAX_IMPORTED) IMPORTED.clear();
     const raw = decodeBase64Url(x);
-    key = raw === undefined || raw.length !== 32 ? Promise.resolve(null) : crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]).catch(() => null);
+    key =
+      raw === undefined || raw.length !== 32
+        ? Promise.resolve(null)
+        : crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]).catch(() => null);
     IMPORTED.set(x, key);
   }
   return key;
 }
 
 /** The keys of `hostAppId` in a snapshot's `hostAppKeys` (own entries only). */
-export function keysOfHostApp(hostAppKeys: Readonly<Record<string, readonly HostAppKey[]>> | undefined, hostAppId: string): readonly HostAppKey[] | undefined {
+export function keysOfHostApp(
+  hostAppKeys: Readonly<Record<string, readonly HostAppKey[]>> | undefined,
+  hostAppId: string,
+): readonly HostAppKey[] | undefined {
   if (hostAppKeys === undefined || !Object.hasOwn(hostAppKeys, hostAppId)) return undefined;
   return hostAppKeys[hostAppId];
 }
 
 /** The key `kid` of a host app that may verify at `nowMs`: listed, and a retired one only inside its overlap. */
-export function usableKey(keys: readonly HostAppKey[] | undefined, kid: string, nowMs: number): HostAppKey | undefined {
+export function usableKey(
+  keys: readonly HostAppKey[] | undefined,
+  kid: string,
+  nowMs: number,
+): HostAppKey | undefined {
   // `Array.isArray`, not `!== undefined`: a host app id such as "__proto__" must find nothing.
   if (!Array.isArray(keys)) return undefined;
   for (const key of keys) {
@@ -148,18 +176,29 @@ export function usableKey(keys: readonly HostAppKey[] | undefined, kid: string, 
  * the host app; `aud` is ASSERTION_AUDIENCE (a string or an array holding it); `exp - iat` at most
  * an hour; `iat` not after now + skew; `exp` not before now - skew.
  */
-export async function verifyUserAssertion(token: string, hostAppId: string, keys: readonly HostAppKey[] | undefined, nowMs: number): Promise<AssertionResult> {
+export async function verifyUserAssertion(
+  token: string,
+  hostAppId: string,
+  keys: readonly HostAppKey[] | undefined,
+  nowMs: number,
+): Promise<AssertionResult> {
   const parsed = parseAssertion(token);
   if (parsed === undefined) return { ok: false, reason: "malformed" };
   const key = usableKey(keys, parsed.kid, nowMs);
   if (key === undefined) return { ok: false, reason: "unknown_key" };
   const publicKey = await importKey(key.x);
   if (publicKey === null) return { ok: false, reason: "unknown_key" };
-  const valid = await crypto.subtle.verify({ name: "Ed25519" }, publicKey, parsed.signature, parsed.signingInput);
+  const valid = await crypto.subtle.verify(
+    { name: "Ed25519" },
+    publicKey,
+    parsed.signature,
+    parsed.signingInput,
+  );
   if (!valid) return { ok: false, reason: "bad_signature" };
   const { iss, sub, did, aud, iat, exp } = parsed.claims;
   if (iss !== hostAppId) return { ok: false, reason: "wrong_issuer" };
-  if (!(aud === ASSERTION_AUDIENCE || (Array.isArray(aud) && aud.includes(ASSERTION_AUDIENCE)))) return { ok: false, reason: "wrong_audience" };
+  if (!(aud === ASSERTION_AUDIENCE || (Array.isArray(aud) && aud.includes(ASSERTION_AUDIENCE))))
+    return { ok: false, reason: "wrong_audience" };
   if (exp <= iat) return { ok: false, reason: "malformed" };
   if (exp - iat > MAX_ASSERTION_LIFETIME_SECONDS) return { ok: false, reason: "lifetime_too_long" };
   const now = nowMs / 1000;
@@ -186,12 +225,32 @@ export const ASSERTION_REFUSAL_TEXT: Record<AssertionRefusal, string> = {
  * beside the assertion must be the same value: a client that says two different things about
  * who it is gets 400 (never a silent pick), naming the field.
  */
-export function clientWithVerifiedUser<C extends ClientContext>(client: C, verified: { account: string; deviceId?: string }): C {
+export function clientWithVerifiedUser<C extends ClientContext>(
+  client: C,
+  verified: { account: string; deviceId?: string },
+): C {
   const issues: { path: string; message: string }[] = [];
-  if (client.account !== undefined && client.account !== verified.account) issues.push({ path: "account", message: "differs from the user assertion's sub: send the assertion's account, or none" });
-  if (verified.deviceId !== undefined && client.deviceId !== undefined && client.deviceId !== verified.deviceId) {
-    issues.push({ path: "deviceId", message: "differs from the user assertion's did: send the assertion's device id, or none" });
+  if (client.account !== undefined && client.account !== verified.account)
+    issues.push({
+      path: "account",
+      message: "differs from the user assertion's sub: send the assertion's account, or none",
+    });
+  if (
+    verified.deviceId !== undefined &&
+    client.deviceId !== undefined &&
+    client.deviceId !== verified.deviceId
+  ) {
+    issues.push({
+      path: "deviceId",
+      message: "differs from the user assertion's did: send the assertion's device id, or none",
+    });
   }
-  if (issues.length > 0) throw new ApiError("bad_request", "the request contradicts its user assertion", issues);
-  return { ...client, account: verified.account, ...(verified.deviceId !== undefined ? { deviceId: verified.deviceId } : {}), verifiedAccount: true };
+  if (issues.length > 0)
+    throw new ApiError("bad_request", "the request contradicts its user assertion", issues);
+  return {
+    ...client,
+    account: verified.account,
+    ...(verified.deviceId !== undefined ? { deviceId: verified.deviceId } : {}),
+    verifiedAccount: true,
+  };
 }

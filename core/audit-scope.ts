@@ -21,7 +21,11 @@ export function isApprovedBy(approvals: Approvals, version: string, hostAppId: s
 }
 
 /** The bound host apps that have not approved `version` (sorted): who a binding audit goes to. */
-export function unreviewedHostApps(approvals: Approvals, version: string, boundHostApps: readonly string[]): string[] {
+export function unreviewedHostApps(
+  approvals: Approvals,
+  version: string,
+  boundHostApps: readonly string[],
+): string[] {
   return [...new Set(boundHostApps)].filter((h) => !isApprovedBy(approvals, version, h)).sort();
 }
 
@@ -44,7 +48,9 @@ export function pickHostAppReleases<R extends { version: string }>(input: {
   const exceptions: Record<string, R | null> = {};
   if (online === null) return exceptions;
   for (const hostAppId of unreviewedHostApps(approvals, online.version, input.boundHostApps)) {
-    const fallback = input.history.find((r) => compareVersions(r.version, online.version) <= 0 && isApprovedBy(approvals, r.version, hostAppId));
+    const fallback = input.history.find(
+      (r) => compareVersions(r.version, online.version) <= 0 && isApprovedBy(approvals, r.version, hostAppId),
+    );
     exceptions[hostAppId] = fallback ?? null;
   }
   return exceptions;

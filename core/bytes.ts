@@ -8,7 +8,11 @@
  * Reads `body` to the end, or calls `tooLarge` (which throws) as soon as more than `max` bytes
  * arrived, after cancelling the stream: the rest is never read, whatever a Content-Length said.
  */
-export async function readCapped(body: ReadableStream<Uint8Array>, max: number, tooLarge: () => never): Promise<Uint8Array> {
+export async function readCapped(
+  body: ReadableStream<Uint8Array>,
+  max: number,
+  tooLarge: () => never,
+): Promise<Uint8Array> {
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -48,7 +52,12 @@ export const REQUEST_DISCARD_LIMIT = 128 * 1024 * 1024;
  * Cancelling it (a reader gave up early, e.g. on a bad line) drains the source the same way.
  * Pull-based, so at most one chunk is held at a time whatever the reader does.
  */
-export function limitRequestBody(body: ReadableStream<Uint8Array>, max: number, tooLarge: () => Error, discardLimit = REQUEST_DISCARD_LIMIT): ReadableStream<Uint8Array> {
+export function limitRequestBody(
+  body: ReadableStream<Uint8Array>,
+  max: number,
+  tooLarge: () => Error,
+  discardLimit = REQUEST_DISCARD_LIMIT,
+): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let total = 0;
   return new ReadableStream<Uint8Array>(
@@ -68,7 +77,12 @@ export function limitRequestBody(body: ReadableStream<Uint8Array>, max: number, 
 }
 
 /** Reads a whole request body under `max` bytes (limitRequestBody), or throws `tooLarge()`. */
-export function readRequestBody(body: ReadableStream<Uint8Array>, max: number, tooLarge: () => Error, discardLimit = REQUEST_DISCARD_LIMIT): Promise<Uint8Array> {
+export function readRequestBody(
+  body: ReadableStream<Uint8Array>,
+  max: number,
+  tooLarge: () => Error,
+  discardLimit = REQUEST_DISCARD_LIMIT,
+): Promise<Uint8Array> {
   return readCapped(limitRequestBody(body, max, tooLarge, discardLimit), max, () => {
     throw tooLarge();
   });
@@ -78,7 +92,10 @@ export function readRequestBody(body: ReadableStream<Uint8Array>, max: number, t
  * Drains a request body nobody read (a Worker answered before looking at it: 401, 404, 405,
  * a Content-Length over the limit), so the answer reaches the client; see REQUEST_DISCARD_LIMIT.
  */
-export async function discardRequestBody(request: Request, discardLimit = REQUEST_DISCARD_LIMIT): Promise<void> {
+export async function discardRequestBody(
+  request: Request,
+  discardLimit = REQUEST_DISCARD_LIMIT,
+): Promise<void> {
   if (request.bodyUsed) return;
   const body = request.body;
   if (body === null || body.locked) return;
@@ -86,7 +103,11 @@ export async function discardRequestBody(request: Request, discardLimit = REQUES
 }
 
 /** Reads and drops what is left of a stream, up to `limit` bytes in all, then cancels it. */
-async function discardRest(reader: ReadableStreamDefaultReader<Uint8Array>, readSoFar: number, limit: number): Promise<void> {
+async function discardRest(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  readSoFar: number,
+  limit: number,
+): Promise<void> {
   let total = readSoFar;
   try {
     while (total <= limit) {

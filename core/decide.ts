@@ -25,10 +25,10 @@
  * promise turns the rest of that decision asynchronous.
  */
 import { targetMatches, targetValue } from "./grayscale/match";
-import { RuleMemo, isTaskEligible, taskUserKey } from "./grayscale/rules";
+import { isTaskEligible, RuleMemo, taskUserKey } from "./grayscale/rules";
 import type { CompiledTask, Geo, WhitelistRef } from "./grayscale/types";
 import { compareVersions } from "./semver";
-import { type PackageRef, type Snapshot, releaseFor } from "./snapshot";
+import { type PackageRef, releaseFor, type Snapshot } from "./snapshot";
 
 export type Platform = "android" | "ios";
 export type Network = "wifi" | "5g" | "4g" | "3g" | "2g" | "ethernet" | "other";
@@ -61,7 +61,9 @@ export interface ClientContext {
 
 /** The account a host app vouched for, or undefined (an unverified account proves nothing). */
 export function verifiedAccountOf(client: ClientContext): string | undefined {
-  return client.verifiedAccount === true && client.account !== undefined && client.account.length > 0 ? client.account : undefined;
+  return client.verifiedAccount === true && client.account !== undefined && client.account.length > 0
+    ? client.account
+    : undefined;
 }
 
 export type DecisionStatus = "ok" | "delisted" | "no_release" | "not_bound";
@@ -166,7 +168,13 @@ export const NO_GEO: Geo = Object.freeze({});
  * version gets the last release it approved, or `not_bound`). `geo` is where the edge saw the
  * client (request.cf), for the geo rules.
  */
-export function decide(snapshot: Snapshot, client: ClientContext, now: number, ports: DecidePorts, geo: Geo = NO_GEO): MaybePromise<Decision> {
+export function decide(
+  snapshot: Snapshot,
+  client: ClientContext,
+  now: number,
+  ports: DecidePorts,
+  geo: Geo = NO_GEO,
+): MaybePromise<Decision> {
   // seed: "all associated applications will not be able to obtain corresponding services"
   if (!snapshot.listed) return { status: "delisted", reason: "delisted" };
   if (!snapshot.hostApps.includes(client.hostAppId)) return { status: "not_bound", reason: "not_bound" };
@@ -175,7 +183,14 @@ export function decide(snapshot: Snapshot, client: ClientContext, now: number, p
   // Issue 10: the unaudited trial version goes only to a tester the host app vouched for.
   const account = client.trial ? verifiedAccountOf(client) : undefined;
   if (trial && account !== undefined && trial.testers.includes(account)) {
-    return { status: "ok", reason: "trial", version: trial.version, package: trial.package, rollback: false, pagePath: trial.pagePath };
+    return {
+      status: "ok",
+      reason: "trial",
+      version: trial.version,
+      package: trial.package,
+      rollback: false,
+      pagePath: trial.pagePath,
+    };
   }
 
   // Delisted, not bound and trial answers (above) walk nothing: no cap slot is spent on them.
@@ -193,7 +208,10 @@ export function decide(snapshot: Snapshot, client: ClientContext, now: number, p
  * wins (a release of the same or higher version supersedes the task), so it must not take a cap
  * slot either.
  */
-export function candidateTasks(snapshot: Snapshot, plans?: WeakMap<Snapshot, readonly CompiledTask[]>): readonly CompiledTask[] {
+export function candidateTasks(
+  snapshot: Snapshot,
+  plans?: WeakMap<Snapshot, readonly CompiledTask[]>,
+): readonly CompiledTask[] {
   let tasks = plans?.get(snapshot);
   if (tasks === undefined) {
     const online = snapshot.online?.version;
@@ -209,8 +227,16 @@ export function candidateTasks(snapshot: Snapshot, plans?: WeakMap<Snapshot, rea
 function releaseDecision(snapshot: Snapshot, client: ClientContext, chosen: CompiledTask | null): Decision {
   const online = releaseFor(snapshot, client.hostAppId);
   if (chosen !== null && (!online || compareVersions(chosen.version, online.version) > 0)) {
-    const order = client.installedVersion === undefined ? 1 : compareVersions(chosen.version, client.installedVersion);
-    return { status: "ok", reason: "grayscale", version: chosen.version, package: chosen.package, rollback: order < 0, taskId: chosen.id };
+    const order =
+      client.installedVersion === undefined ? 1 : compareVersions(chosen.version, client.installedVersion);
+    return {
+      status: "ok",
+      reason: "grayscale",
+      version: chosen.version,
+      package: chosen.package,
+      rollback: order < 0,
+      taskId: chosen.id,
+    };
   }
   // Released, but never to this host app: its auditor approved no release yet.
   if (!online && snapshot.online) return { status: "not_bound", reason: "not_bound" };
@@ -265,7 +291,9 @@ function walkFrom(walk: Walk, tasks: readonly CompiledTask[], i: number): MaybeP
     if (given === true) return releaseDecision(walk.snapshot, walk.client, task);
     if (given !== false) {
       const next = i + 1;
-      return given.then((yes) => (yes ? releaseDecision(walk.snapshot, walk.client, task) : walkFrom(walk, tasks, next)));
+      return given.then((yes) =>
+        yes ? releaseDecision(walk.snapshot, walk.client, task) : walkFrom(walk, tasks, next),
+      );
     }
   }
   return releaseDecision(walk.snapshot, walk.client, null);
@@ -282,7 +310,8 @@ function visit(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
     if (userKey !== undefined) {
       const held = ports.tickets.valid(task, userKey);
       if (held === true) return give(walk, task, userKey, "ticket");
-      if (held !== false) return held.then((yes) => (yes ? give(walk, task, userKey, "ticket") : withoutTicket(walk, task)));
+      if (held !== false)
+        return held.then((yes) => (yes ? give(walk, task, userKey, "ticket") : withoutTicket(walk, task)));
     }
   }
   return withoutTicket(walk, task);
@@ -301,13 +330,20 @@ function withoutTicket(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
     // No new users. Only a client already running this version may have lost its ticket, and
     // only a capped task has a counter that remembers its users; past the tickets' own
     // lifetime the task keeps nobody new-ticketed either.
-    if (userKey === undefined || task.userCap === null || walk.client.installedVersion !== task.version || ticketExpiry(task.endAt) * 1000 <= walk.now) {
+    if (
+      userKey === undefined ||
+      task.userCap === null ||
+      walk.client.installedVersion !== task.version ||
+      ticketExpiry(task.endAt) * 1000 <= walk.now
+    ) {
       return skip(walk, task, "sticky_closed");
     }
     const admitted = walk.ports.admission.isAdmitted(task, userKey);
     if (admitted === true) return give(walk, task, userKey, "sticky_admitted");
     if (admitted === false) return skip(walk, task, "sticky_not_admitted");
-    return admitted.then((yes) => (yes ? give(walk, task, userKey, "sticky_admitted") : skip(walk, task, "sticky_not_admitted")));
+    return admitted.then((yes) =>
+      yes ? give(walk, task, userKey, "sticky_admitted") : skip(walk, task, "sticky_not_admitted"),
+    );
   }
   const eligible = isEligible(walk, task);
   if (eligible === true) return admit(walk, task);
@@ -318,7 +354,8 @@ function withoutTicket(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
 function admit(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
   const userKey = userKeyFor(walk, task);
   // Eligibility already required a user key for a capped or percentage task.
-  if (userKey === undefined) return task.userCap === null ? give(walk, task, undefined, "admitted") : skip(walk, task, "not_eligible");
+  if (userKey === undefined)
+    return task.userCap === null ? give(walk, task, undefined, "admitted") : skip(walk, task, "not_eligible");
   if (task.userCap === null) return give(walk, task, userKey, "admitted");
   const admission = walk.ports.admission;
   // A busy edge isolate admits from a lease of slots, with no call on the request path.
@@ -333,13 +370,18 @@ function admit(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
 function isEligible(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
   const { client, geo, now } = walk;
   const targets = task.targets;
-  if (targets === null || targets.whitelists.length === 0) return isTaskEligible(task, client, geo, now, notMember, walk.memo);
+  if (targets === null || targets.whitelists.length === 0)
+    return isTaskEligible(task, client, geo, now, notMember, walk.memo);
   // Membership only decides the target rule: every rule once with membership granted, then
   // the target rule alone (inline values first, no I/O), then the lists. With no inline match,
   // the rule holds exactly when one of the task's lists holds one of the client's values.
   if (!isTaskEligible(task, client, geo, now, anyMember, walk.memo)) return false;
   const inline = targets.inline;
-  if ((inline.guid !== undefined || inline.deviceId !== undefined || inline.account !== undefined) && targetMatches(targets, client, notMember)) return true;
+  if (
+    (inline.guid !== undefined || inline.deviceId !== undefined || inline.account !== undefined) &&
+    targetMatches(targets, client, notMember)
+  )
+    return true;
   let pending: Promise<boolean>[] | undefined;
   for (const ref of targets.whitelists) {
     let member = walk.remembered(ref.id);
@@ -361,7 +403,12 @@ function isEligible(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
 const anyTrue = (answers: boolean[]) => answers.includes(true);
 
 /** The task gives the client its version: note it, and hand over its ticket when there is a user to bind it to. */
-function give(walk: Walk, task: CompiledTask, userKey: string | undefined, outcome: TaskOutcome): MaybePromise<boolean> {
+function give(
+  walk: Walk,
+  task: CompiledTask,
+  userKey: string | undefined,
+  outcome: TaskOutcome,
+): MaybePromise<boolean> {
   walk.ports.trace?.(task, outcome);
   if (userKey === undefined) return true;
   const issued = walk.ports.tickets.issue(task, userKey);

@@ -43,28 +43,42 @@ export function newPackageKey(): Uint8Array {
 }
 
 /** Encrypts one stored object under `key` with a fresh IV. */
-export async function encryptObject(key: Uint8Array, plaintext: Uint8Array): Promise<{ ciphertext: Uint8Array; iv: string }> {
+export async function encryptObject(
+  key: Uint8Array,
+  plaintext: Uint8Array,
+): Promise<{ ciphertext: Uint8Array; iv: string }> {
   const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
-  const ciphertext = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, await aesKey(key, ["encrypt"]), plaintext));
+  const ciphertext = new Uint8Array(
+    await crypto.subtle.encrypt({ name: "AES-GCM", iv }, await aesKey(key, ["encrypt"]), plaintext),
+  );
   return { ciphertext, iv: toBase64Url(iv) };
 }
 
 /** Decrypts one object; throws when the key, IV or bytes are wrong (GCM authenticates). */
-export async function decryptObject(key: Uint8Array, iv: string, ciphertext: Uint8Array): Promise<Uint8Array> {
+export async function decryptObject(
+  key: Uint8Array,
+  iv: string,
+  ciphertext: Uint8Array,
+): Promise<Uint8Array> {
   const ivBytes = fromBase64Url(iv);
   if (ivBytes.byteLength !== IV_BYTES) throw new Error("an AES-GCM IV has 12 bytes");
-  return new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: ivBytes }, await aesKey(key, ["decrypt"]), ciphertext));
+  return new Uint8Array(
+    await crypto.subtle.decrypt({ name: "AES-GCM", iv: ivBytes }, await aesKey(key, ["decrypt"]), ciphertext),
+  );
 }
 
 const kekCache = new Map<string, Promise<CryptoKey>>();
 
 /** The key-encryption key derived from the Worker secret (cached per secret and isolate). */
 function kekOf(secret: string): Promise<CryptoKey> {
-  if (secret.length < MIN_PACKAGE_KEY_SECRET_LENGTH) throw new Error(`PACKAGE_KEY_SECRET must be at least ${MIN_PACKAGE_KEY_SECRET_LENGTH} characters`);
+  if (secret.length < MIN_PACKAGE_KEY_SECRET_LENGTH)
+    throw new Error(`PACKAGE_KEY_SECRET must be at least ${MIN_PACKAGE_KEY_SECRET_LENGTH} characters`);
   let kek = kekCache.get(secret);
   if (!kek) {
     kek = (async () => {
-      const material = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), "HKDF", false, ["deriveKey"]);
+      const material = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), "HKDF", false, [
+        "deriveKey",
+      ]);
       return crypto.subtle.deriveKey(
         { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: new TextEncoder().encode(KEK_INFO) },
         material,
@@ -85,7 +99,11 @@ function kekOf(secret: string): Promise<CryptoKey> {
  */
 export async function wrapPackageKey(secret: string, key: Uint8Array, context: string): Promise<string> {
   const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
-  const sealed = await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: new TextEncoder().encode(context) }, await kekOf(secret), key);
+  const sealed = await crypto.subtle.encrypt(
+    { name: "AES-GCM", iv, additionalData: new TextEncoder().encode(context) },
+    await kekOf(secret),
+    key,
+  );
   const out = new Uint8Array(IV_BYTES + sealed.byteLength);
   out.set(iv, 0);
   out.set(new Uint8Array(sealed), IV_BYTES);
@@ -93,7 +111,11 @@ export async function wrapPackageKey(secret: string, key: Uint8Array, context: s
 }
 
 /** Unwraps a key made by `wrapPackageKey` with the same secret and context. */
-export async function unwrapPackageKey(secret: string, wrapped: string, context: string): Promise<Uint8Array> {
+export async function unwrapPackageKey(
+  secret: string,
+  wrapped: string,
+  context: string,
+): Promise<Uint8Array> {
   const bytes = fromBase64Url(wrapped);
   const key = await crypto.subtle.decrypt(
     { name: "AES-GCM", iv: bytes.subarray(0, IV_BYTES), additionalData: new TextEncoder().encode(context) },

@@ -29,7 +29,9 @@ export interface ErrorBody {
   error: { code: ErrorCode; message: string; issues?: ErrorIssue[] };
 }
 
-export function statusOf(code: ErrorCode): 400 | 401 | 403 | 404 | 405 | 409 | 413 | 414 | 415 | 422 | 429 | 500 {
+export function statusOf(
+  code: ErrorCode,
+): 400 | 401 | 403 | 404 | 405 | 409 | 413 | 414 | 415 | 422 | 429 | 500 {
   switch (code) {
     case "bad_request":
       return 400;
@@ -76,7 +78,9 @@ export class ApiError extends Error {
   }
 
   toBody(): ErrorBody {
-    return { error: { code: this.code, message: this.message, ...(this.issues ? { issues: this.issues } : {}) } };
+    return {
+      error: { code: this.code, message: this.message, ...(this.issues ? { issues: this.issues } : {}) },
+    };
   }
 }
 
@@ -106,7 +110,14 @@ export function toApiError(err: unknown): { error: ApiError; internal: boolean }
   if (err instanceof ApiError) return { error: err, internal: false };
   const status = (err as { status?: unknown } | null)?.status;
   if (typeof status === "number" && status >= 400 && status < 500) {
-    const code: ErrorCode = status === 413 ? "payload_too_large" : status === 415 ? "unsupported_media_type" : status === 404 ? "not_found" : "bad_request";
+    const code: ErrorCode =
+      status === 413
+        ? "payload_too_large"
+        : status === 415
+          ? "unsupported_media_type"
+          : status === 404
+            ? "not_found"
+            : "bad_request";
     return { error: new ApiError(code, (err as Error).message || "bad request"), internal: false };
   }
   return { error: new ApiError("internal", "internal error"), internal: true };

@@ -79,8 +79,16 @@ export interface IncrementPrelude {
   level: number;
 }
 
-export type Compress = (content: Uint8Array, dictionary: Uint8Array, level: number) => Uint8Array | Promise<Uint8Array>;
-export type Decompress = (frame: Uint8Array, dictionary: Uint8Array, contentSize: number) => Uint8Array | Promise<Uint8Array>;
+export type Compress = (
+  content: Uint8Array,
+  dictionary: Uint8Array,
+  level: number,
+) => Uint8Array | Promise<Uint8Array>;
+export type Decompress = (
+  frame: Uint8Array,
+  dictionary: Uint8Array,
+  contentSize: number,
+) => Uint8Array | Promise<Uint8Array>;
 export type Sha256Hex = (data: Uint8Array) => Promise<string>;
 
 /** Why applying an increment failed; the client then downloads the full package. */
@@ -112,10 +120,16 @@ export async function filesDigest(files: readonly FileEntry[], sha256: Sha256Hex
  * The dictionary an increment from `base` is made and applied with: the base files by path, those
  * at paths the plan changes moved to the end in plan order; the last DICTIONARY_LIMIT bytes.
  */
-export function baseDictionary(base: readonly FileEntry[], bytesOf: (path: string) => Uint8Array, plan: Pick<IncrementPlan, "changed">): Uint8Array {
+export function baseDictionary(
+  base: readonly FileEntry[],
+  bytesOf: (path: string) => Uint8Array,
+  plan: Pick<IncrementPlan, "changed">,
+): Uint8Array {
   const changedAt = new Map(plan.changed.map(([path], i) => [path, i]));
   const rest = [...base].filter((f) => !changedAt.has(f.path)).sort(byPath);
-  const moved = base.filter((f) => changedAt.has(f.path)).sort((a, b) => changedAt.get(a.path)! - changedAt.get(b.path)!);
+  const moved = base
+    .filter((f) => changedAt.has(f.path))
+    .sort((a, b) => changedAt.get(a.path)! - changedAt.get(b.path)!);
   const ordered = [...rest, ...moved];
   let total = 0;
   for (const f of ordered) total += f.size;
@@ -129,7 +143,11 @@ export function baseDictionary(base: readonly FileEntry[], bytesOf: (path: strin
       continue;
     }
     const bytes = bytesOf(f.path);
-    if (bytes.byteLength !== f.size) throw new IncrementError("wrong_base", `${JSON.stringify(f.path)}: the installed file has the wrong size`);
+    if (bytes.byteLength !== f.size)
+      throw new IncrementError(
+        "wrong_base",
+        `${JSON.stringify(f.path)}: the installed file has the wrong size`,
+      );
     out.set(skip > 0 ? bytes.subarray(skip) : bytes, at);
     at += bytes.byteLength - skip;
     skip = 0;
@@ -139,7 +157,12 @@ export function baseDictionary(base: readonly FileEntry[], bytesOf: (path: strin
 
 /** The plan frame's dictionary: the base's paths, sorted, one per line. */
 export function planDictionary(base: readonly FileEntry[]): Uint8Array {
-  return new TextEncoder().encode([...base].sort(byPath).map((f) => f.path).join("\n"));
+  return new TextEncoder().encode(
+    [...base]
+      .sort(byPath)
+      .map((f) => f.path)
+      .join("\n"),
+  );
 }
 
 const identity = (f: FileEntry) => `${f.sha256}:${f.size}`;
@@ -151,7 +174,8 @@ const identity = (f: FileEntry) => `${f.sha256}:${f.size}`;
  */
 export function planIncrement(base: readonly FileEntry[], target: readonly FileEntry[]): IncrementPlan {
   const byIdentity = new Map<string, string>();
-  for (const f of [...base].sort(byPath)) if (!byIdentity.has(identity(f))) byIdentity.set(identity(f), f.path);
+  for (const f of [...base].sort(byPath))
+    if (!byIdentity.has(identity(f))) byIdentity.set(identity(f), f.path);
   const basePaths = new Map(base.map((f) => [f.path, f]));
   const targetPaths = new Set(target.map((f) => f.path));
   const plan: IncrementPlan = { removed: [], copied: [], changed: [] };
@@ -176,7 +200,9 @@ export interface BuildIncrementInput {
 }
 
 /** Builds an increment object (see the file comment for the layout). */
-export async function buildIncrement(input: BuildIncrementInput): Promise<{ bytes: Uint8Array; prelude: IncrementPrelude; plan: IncrementPlan }> {
+export async function buildIncrement(
+  input: BuildIncrementInput,
+): Promise<{ bytes: Uint8Array; prelude: IncrementPrelude; plan: IncrementPlan }> {
   const plan = planIncrement(input.from.files, input.to.files);
   const planJson = new TextEncoder().encode(JSON.stringify(plan));
   let contentSize = 0;
@@ -189,7 +215,8 @@ export async function buildIncrement(input: BuildIncrementInput): Promise<{ byte
     content.set(bytes, at);
     at += size;
   }
-  const dictionary = contentSize > 0 ? baseDictionary(input.from.files, input.from.bytesOf, plan) : new Uint8Array(0);
+  const dictionary =
+    contentSize > 0 ? baseDictionary(input.from.files, input.from.bytesOf, plan) : new Uint8Array(0);
   const level = input.level ?? incrementLevel(dictionary.byteLength, contentSize);
   const planFrame = await input.compress(planJson, planDictionary(input.from.files), level);
   const contentFrame = contentSize > 0 ? await input.compress(content, dictionary, level) : new Uint8Array(0);
@@ -209,9 +236,15 @@ const bytesToHex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16
 const isPrefix = (s: unknown) => typeof s === "string" && /^[0-9a-f]{16}$/.test(s);
 const isSize = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
 
-export function encodeIncrement(prelude: IncrementPrelude, planFrame: Uint8Array, contentFrame: Uint8Array): Uint8Array {
-  if (!isPrefix(prelude.fromPrefix) || !isPrefix(prelude.toPrefix)) throw new Error("increment digest prefixes must be 16 hex digits");
-  if (planFrame.byteLength !== prelude.planFrameSize) throw new Error("the plan frame's size differs from the prelude");
+export function encodeIncrement(
+  prelude: IncrementPrelude,
+  planFrame: Uint8Array,
+  contentFrame: Uint8Array,
+): Uint8Array {
+  if (!isPrefix(prelude.fromPrefix) || !isPrefix(prelude.toPrefix))
+    throw new Error("increment digest prefixes must be 16 hex digits");
+  if (planFrame.byteLength !== prelude.planFrameSize)
+    throw new Error("the plan frame's size differs from the prelude");
   const out = new Uint8Array(PRELUDE_BYTES + planFrame.byteLength + contentFrame.byteLength);
   const view = new DataView(out.buffer);
   out.set(INCREMENT_MAGIC, 0);
@@ -235,10 +268,15 @@ function parseJson(bytes: Uint8Array, what: string): unknown {
 }
 
 /** Splits an increment into prelude, plan frame and content frame. */
-export function decodeIncrement(bytes: Uint8Array): { prelude: IncrementPrelude; planFrame: Uint8Array; contentFrame: Uint8Array } {
+export function decodeIncrement(bytes: Uint8Array): {
+  prelude: IncrementPrelude;
+  planFrame: Uint8Array;
+  contentFrame: Uint8Array;
+} {
   const bad = (why: string) => new IncrementError("malformed", `not a valid increment: ${why}`);
   if (bytes.byteLength <= PRELUDE_BYTES) throw bad("too short");
-  for (let i = 0; i < INCREMENT_MAGIC.length; i++) if (bytes[i] !== INCREMENT_MAGIC[i]) throw bad("wrong magic");
+  for (let i = 0; i < INCREMENT_MAGIC.length; i++)
+    if (bytes[i] !== INCREMENT_MAGIC[i]) throw bad("wrong magic");
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const prelude: IncrementPrelude = {
     fromPrefix: bytesToHex(bytes.subarray(8, 16)),
@@ -251,25 +289,49 @@ export function decodeIncrement(bytes: Uint8Array): { prelude: IncrementPrelude;
   const contentStart = PRELUDE_BYTES + prelude.planFrameSize;
   if (prelude.planFrameSize === 0 || contentStart > bytes.byteLength) throw bad("plan frame out of range");
   if (prelude.planSize < 2 || prelude.planSize > MAX_PLAN_BYTES) throw bad("plan size out of range");
-  if ((prelude.contentSize === 0) !== (contentStart === bytes.byteLength)) throw bad("content frame does not match its size");
-  return { prelude, planFrame: bytes.subarray(PRELUDE_BYTES, contentStart), contentFrame: bytes.subarray(contentStart) };
+  if ((prelude.contentSize === 0) !== (contentStart === bytes.byteLength))
+    throw bad("content frame does not match its size");
+  return {
+    prelude,
+    planFrame: bytes.subarray(PRELUDE_BYTES, contentStart),
+    contentFrame: bytes.subarray(contentStart),
+  };
 }
 
 /** Parses and checks the decoded plan against the base and the content size. */
-function readPlan(text: Uint8Array, base: ReadonlyMap<string, FileEntry>, contentSize: number): IncrementPlan {
+function readPlan(
+  text: Uint8Array,
+  base: ReadonlyMap<string, FileEntry>,
+  contentSize: number,
+): IncrementPlan {
   const bad = (why: string) => new IncrementError("corrupt", `the increment's plan is invalid: ${why}`);
   const plan = parseJson(text, "plan") as IncrementPlan;
-  if (plan === null || typeof plan !== "object" || !Array.isArray(plan.removed) || !Array.isArray(plan.copied) || !Array.isArray(plan.changed)) throw bad("shape");
+  if (
+    plan === null ||
+    typeof plan !== "object" ||
+    !Array.isArray(plan.removed) ||
+    !Array.isArray(plan.copied) ||
+    !Array.isArray(plan.changed)
+  )
+    throw bad("shape");
   const named = new Set<string>();
   let data = 0;
-  for (const path of plan.removed) if (typeof path !== "string" || !base.has(path)) throw bad("removes a file the base does not have");
+  for (const path of plan.removed)
+    if (typeof path !== "string" || !base.has(path)) throw bad("removes a file the base does not have");
   for (const entry of plan.copied) {
-    if (!Array.isArray(entry) || typeof entry[0] !== "string" || typeof entry[1] !== "string" || !base.has(entry[1])) throw bad("copies from a file the base does not have");
+    if (
+      !Array.isArray(entry) ||
+      typeof entry[0] !== "string" ||
+      typeof entry[1] !== "string" ||
+      !base.has(entry[1])
+    )
+      throw bad("copies from a file the base does not have");
     if (named.has(entry[0])) throw bad("names a path twice");
     named.add(entry[0]);
   }
   for (const entry of plan.changed) {
-    if (!Array.isArray(entry) || typeof entry[0] !== "string" || !isSize(entry[1])) throw bad("changed entry");
+    if (!Array.isArray(entry) || typeof entry[0] !== "string" || !isSize(entry[1]))
+      throw bad("changed entry");
     if (named.has(entry[0])) throw bad("names a path twice");
     named.add(entry[0]);
     data += entry[1];
@@ -295,19 +357,28 @@ export interface ApplyIncrementInput {
  * when the increment is for another base, malformed, or yields other files than the manifest
  * names.
  */
-export async function applyIncrement(input: ApplyIncrementInput): Promise<{ files: FileEntry[]; bytes: Map<string, Uint8Array> }> {
+export async function applyIncrement(
+  input: ApplyIncrementInput,
+): Promise<{ files: FileEntry[]; bytes: Map<string, Uint8Array> }> {
   const { prelude, planFrame, contentFrame } = decodeIncrement(input.increment);
   const baseDigest = await filesDigest(input.base, input.sha256);
   if (!input.expect.from.startsWith(prelude.fromPrefix) || baseDigest !== input.expect.from) {
-    throw new IncrementError("wrong_base", "the increment was made for another base than the installed version");
+    throw new IncrementError(
+      "wrong_base",
+      "the increment was made for another base than the installed version",
+    );
   }
-  if (!input.expect.to.startsWith(prelude.toPrefix)) throw new IncrementError("corrupt", "the increment does not produce the version the manifest names");
+  if (!input.expect.to.startsWith(prelude.toPrefix))
+    throw new IncrementError("corrupt", "the increment does not produce the version the manifest names");
   // The installed bytes must be what the list says: unchanged and copied files are carried over
   // from them, so a file altered on disk must not slip into the new version as verified.
   for (const f of input.base) {
     const data = input.bytesOf(f.path);
     if (data.byteLength !== f.size || (await input.sha256(data)) !== f.sha256) {
-      throw new IncrementError("wrong_base", `${JSON.stringify(f.path)}: the installed file differs from its verified list`);
+      throw new IncrementError(
+        "wrong_base",
+        `${JSON.stringify(f.path)}: the installed file differs from its verified list`,
+      );
     }
   }
   const base = new Map(input.base.map((f) => [f.path, f]));
@@ -319,17 +390,34 @@ export async function applyIncrement(input: ApplyIncrementInput): Promise<{ file
       if (e instanceof IncrementError) throw e;
       throw new IncrementError("corrupt", `the increment's ${what} does not decode`);
     }
-    if (out.byteLength !== size) throw new IncrementError("corrupt", `the increment's ${what} decodes to the wrong size`);
+    if (out.byteLength !== size)
+      throw new IncrementError("corrupt", `the increment's ${what} decodes to the wrong size`);
     return out;
   };
-  const plan = readPlan(await decode(planFrame, planDictionary(input.base), prelude.planSize, "plan"), base, prelude.contentSize);
-  const content = prelude.contentSize > 0 ? await decode(contentFrame, baseDictionary(input.base, input.bytesOf, plan), prelude.contentSize, "content") : new Uint8Array(0);
+  const plan = readPlan(
+    await decode(planFrame, planDictionary(input.base), prelude.planSize, "plan"),
+    base,
+    prelude.contentSize,
+  );
+  const content =
+    prelude.contentSize > 0
+      ? await decode(
+          contentFrame,
+          baseDictionary(input.base, input.bytesOf, plan),
+          prelude.contentSize,
+          "content",
+        )
+      : new Uint8Array(0);
   const result = new Map<string, { entry: FileEntry; data: Uint8Array }>();
   const removed = new Set(plan.removed);
-  for (const f of input.base) if (!removed.has(f.path)) result.set(f.path, { entry: f, data: input.bytesOf(f.path) });
+  for (const f of input.base)
+    if (!removed.has(f.path)) result.set(f.path, { entry: f, data: input.bytesOf(f.path) });
   for (const [path, from] of plan.copied) {
     const source = base.get(from)!;
-    result.set(path, { entry: { path, size: source.size, sha256: source.sha256 }, data: input.bytesOf(from) });
+    result.set(path, {
+      entry: { path, size: source.size, sha256: source.sha256 },
+      data: input.bytesOf(from),
+    });
   }
   let at = 0;
   for (const [path, size] of plan.changed) {
@@ -339,7 +427,8 @@ export async function applyIncrement(input: ApplyIncrementInput): Promise<{ file
   }
   const files = [...result.values()].map((r) => r.entry).sort(byPath);
   // The signed digest covers every path, size and hash: one comparison proves every byte.
-  if ((await filesDigest(files, input.sha256)) !== input.expect.to) throw new IncrementError("corrupt", "the result differs from the signed file list");
+  if ((await filesDigest(files, input.sha256)) !== input.expect.to)
+    throw new IncrementError("corrupt", "the result differs from the signed file list");
   return { files, bytes: new Map([...result].map(([path, r]) => [path, r.data])) };
 }
 

@@ -72,12 +72,14 @@ const MESSAGES: Record<RefusalRule, string> = {
   version_exists: "this version number is already used by this mini program",
   version_not_higher: "a new version must be higher than every version released so far",
   another_in_audit: "another version of this mini program is in audit; withdraw it or wait for the decision",
-  not_submittable: "only the development version (or a rejected one) can be submitted for audit; an approved or released version only to the bound host apps that have not approved it yet (binding audit)",
+  not_submittable:
+    "only the development version (or a rejected one) can be submitted for audit; an approved or released version only to the bound host apps that have not approved it yet (binding audit)",
   no_bound_host_app: "bind the mini program to at least one host app before submitting for audit",
   not_in_audit: "this version is not in audit",
   already_decided: "this host app has already decided on this audit",
   audit_closed: "this audit is closed: it was decided or withdrawn",
-  nothing_to_review: "every host app bound to this mini program has already approved this version: there is nothing for a binding audit to review",
+  nothing_to_review:
+    "every host app bound to this mini program has already approved this version: there is nothing for a binding audit to review",
   not_approved: "only a version that passed the audit can be published",
   not_higher_than_online: "the version must be higher than the online version",
   delisted: "the mini program is off the shelf: it cannot release new versions",
@@ -98,20 +100,26 @@ const MESSAGES: Record<RefusalRule, string> = {
   task_percentage_invalid: "the percentage must be a whole number of basis points from 1 to 10000",
   task_no_host_app: "choose at least one host app",
   task_host_app_not_bound: "host apps must be chosen from the apps this mini program is associated with",
-  task_range_invalid: "a version range is dotted numbers (e.g. 8.0.1), with the minimum not above the maximum",
+  task_range_invalid:
+    "a version range is dotted numbers (e.g. 8.0.1), with the minimum not above the maximum",
   task_no_platform: "choose at least one platform (Android or iOS)",
   task_platform_invalid: "platforms are android and ios",
-  task_target_invalid: "target objects are GUIDs, device ids or accounts of at most 128 characters, without spaces or control characters",
-  task_too_many_targets: "at most 1000 target objects of each kind can be typed in: upload a txt whitelist for more",
+  task_target_invalid:
+    "target objects are GUIDs, device ids or accounts of at most 128 characters, without spaces or control characters",
+  task_too_many_targets:
+    "at most 1000 target objects of each kind can be typed in: upload a txt whitelist for more",
   task_network_invalid: "network types are wifi, 5g, 4g, 3g, 2g, ethernet and other",
-  task_rule_list_invalid: "brand, model, country, region and city lists hold at most 200 entries of 1 to 64 characters",
+  task_rule_list_invalid:
+    "brand, model, country, region and city lists hold at most 200 entries of 1 to 64 characters",
   task_ended: "the grayscale task has ended",
   task_already_suspended: "the grayscale task is already suspended",
   task_not_suspended: "only a suspended grayscale task can be resumed",
   task_already_withdrawn: "the grayscale version has already been withdrawn from every user",
   task_field_locked: "once a task has started only its name, end time, user cap and percentage can change",
-  task_cap_below_admitted: "the user cap cannot be lower than the number of users already admitted (counting the slots edge isolates hold in admission leases)",
-  task_percentage_lowered: "the percentage cannot be lowered once the task has started: admitted users would lose the version",
+  task_cap_below_admitted:
+    "the user cap cannot be lower than the number of users already admitted (counting the slots edge isolates hold in admission leases)",
+  task_percentage_lowered:
+    "the percentage cannot be lowered once the task has started: admitted users would lose the version",
 };
 
 const refuse = (rule: RefusalRule): Refusal => ({ rule, message: MESSAGES[rule] });
@@ -157,7 +165,12 @@ export function auditKindFor(target: VersionFacts): AuditKind | null {
  * at a time, whichever its kind); someone reviews it (a bound host app; for a binding audit a
  * bound host app that has not approved the version). `reviewers` counts those host apps.
  */
-export function checkSubmit(target: VersionFacts, all: readonly VersionFacts[], reviewers: number, auditInProgress = false): Refusal | null {
+export function checkSubmit(
+  target: VersionFacts,
+  all: readonly VersionFacts[],
+  reviewers: number,
+  auditInProgress = false,
+): Refusal | null {
   const kind = auditKindFor(target);
   if (kind === null) return refuse("not_submittable");
   if (auditInProgress || all.some((v) => v.status === "in_audit")) return refuse("another_in_audit");
@@ -181,7 +194,10 @@ export function checkAuditDecision(target: VersionFacts, alreadyDecidedForHostAp
  * A decision on a binding audit: the audit is still open and this host app has not decided.
  * The version's own status plays no part (it stays approved or released whatever the decision).
  */
-export function checkBindingDecision(auditPending: boolean, alreadyDecidedForHostApp: boolean): Refusal | null {
+export function checkBindingDecision(
+  auditPending: boolean,
+  alreadyDecidedForHostApp: boolean,
+): Refusal | null {
   if (!auditPending) return refuse("audit_closed");
   if (alreadyDecidedForHostApp) return refuse("already_decided");
   return null;
@@ -191,7 +207,10 @@ export function checkBindingDecision(auditPending: boolean, alreadyDecidedForHos
  * A binding audit closes once every host app it was sent to has decided, each for itself: a
  * rejection by one never takes the version from another. Approved when all approved.
  */
-export function bindingAuditOutcome(required: readonly string[], decisions: ReadonlyMap<string, "approve" | "reject">): "approved" | "rejected" | "pending" {
+export function bindingAuditOutcome(
+  required: readonly string[],
+  decisions: ReadonlyMap<string, "approve" | "reject">,
+): "approved" | "rejected" | "pending" {
   if (!required.every((h) => decisions.has(h))) return "pending";
   return required.every((h) => decisions.get(h) === "approve") ? "approved" : "rejected";
 }
@@ -200,13 +219,20 @@ export function bindingAuditOutcome(required: readonly string[], decisions: Read
  * The outcome of an audit once a decision lands: any rejection rejects; approval needs every
  * host app the audit was sent to.
  */
-export function auditOutcome(required: readonly string[], decisions: ReadonlyMap<string, "approve" | "reject">): "approved" | "rejected" | "pending" {
+export function auditOutcome(
+  required: readonly string[],
+  decisions: ReadonlyMap<string, "approve" | "reject">,
+): "approved" | "rejected" | "pending" {
   for (const d of decisions.values()) if (d === "reject") return "rejected";
   return required.every((h) => decisions.get(h) === "approve") ? "approved" : "pending";
 }
 
 /** seed: "When the audit process is completed, it can be published"; delisted: "will not be able to release new versions". */
-export function checkPublish(target: VersionFacts, online: VersionFacts | null, listed: boolean): Refusal | null {
+export function checkPublish(
+  target: VersionFacts,
+  online: VersionFacts | null,
+  listed: boolean,
+): Refusal | null {
   if (!listed) return refuse("delisted");
   if (target.status !== "approved") return refuse("not_approved");
   if (online && compareVersions(target.version, online.version) <= 0) return refuse("not_higher_than_online");

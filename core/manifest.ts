@@ -85,9 +85,18 @@ export function buildManifestClaims(input: {
   const pkg = decision.package;
   const reveal = (stored: StoredEncryption): PackageEncryption => {
     if (input.encryptionKey === undefined) throw new Error("an encrypted package needs its unwrapped key");
-    return { alg: stored.alg, key: input.encryptionKey, iv: stored.iv, plainSha256: stored.plainSha256, plainSize: stored.plainSize };
+    return {
+      alg: stored.alg,
+      key: input.encryptionKey,
+      iv: stored.iv,
+      plainSha256: stored.plainSha256,
+      plainSize: stored.plainSize,
+    };
   };
-  const increment = client.installedVersion !== undefined && pkg.increments ? pkg.increments[client.installedVersion] : undefined;
+  const increment =
+    client.installedVersion !== undefined && pkg.increments
+      ? pkg.increments[client.installedVersion]
+      : undefined;
   return {
     ...claims,
     version: decision.version,
@@ -100,7 +109,10 @@ export function buildManifestClaims(input: {
       ...(pkg.encryption !== undefined ? { encryption: reveal(pkg.encryption) } : {}),
     },
     // Offered only when it saves bytes; an own-key lookup, so "__proto__" and friends miss.
-    ...(increment !== undefined && Object.hasOwn(pkg.increments!, client.installedVersion!) && increment.size < pkg.size && client.installedVersion !== decision.version
+    ...(increment !== undefined &&
+    Object.hasOwn(pkg.increments!, client.installedVersion!) &&
+    increment.size < pkg.size &&
+    client.installedVersion !== decision.version
       ? {
           increment: {
             url: input.incrementUrl(increment.sha256),

@@ -45,7 +45,7 @@
  * Encrypted versions (S3) are not offered offline yet: the console refuses them with 409.
  */
 import { crc32 } from "./bytes";
-import { MANIFEST_ISSUER, type ManifestPackage } from "./manifest";
+import type { MANIFEST_ISSUER, ManifestPackage } from "./manifest";
 
 export const APKG_EXTENSION = ".apkg";
 export const APKG_MANIFEST_ENTRY = "manifest.jws";
@@ -144,7 +144,8 @@ export function readApkg(bytes: Uint8Array): ApkgContents {
   if (u32(end) !== SIG_END) fail("no end of central directory record (or an archive comment)");
   if (u16(end + 4) !== 0 || u16(end + 6) !== 0) fail("multi-disk archive");
   const count = u16(end + 10);
-  if (u16(end + 8) !== count || count !== APKG_ENTRIES.length) fail(`must have exactly ${APKG_ENTRIES.length} entries`);
+  if (u16(end + 8) !== count || count !== APKG_ENTRIES.length)
+    fail(`must have exactly ${APKG_ENTRIES.length} entries`);
   const cdSize = u32(end + 12);
   const cdOffset = u32(end + 16);
   if (cdOffset + cdSize !== end) fail("central directory is not right before its end record");
@@ -175,12 +176,16 @@ export function readApkg(bytes: Uint8Array): ApkgContents {
     if (size > limit) fail(`"${name}" is larger than ${limit} bytes`);
 
     // The local header must agree with the central one; entries must not overlap.
-    if (localAt < dataEnd || localAt + LOCAL_SIZE > cdOffset || u32(localAt) !== SIG_LOCAL) fail(`"${name}" has no local header where announced`);
+    if (localAt < dataEnd || localAt + LOCAL_SIZE > cdOffset || u32(localAt) !== SIG_LOCAL)
+      fail(`"${name}" has no local header where announced`);
     const localName = u16(localAt + 26);
     const localExtra = u16(localAt + 28);
-    if (u16(localAt + 6) !== flags || u16(localAt + 8) !== 0 || localName !== nameLen) fail(`"${name}" local header disagrees with the central directory`);
-    if (u32(localAt + 14) !== crc || u32(localAt + 18) !== size || u32(localAt + 22) !== size) fail(`"${name}" local header disagrees with the central directory`);
-    if (latin1(bytes.subarray(localAt + LOCAL_SIZE, localAt + LOCAL_SIZE + nameLen)) !== name) fail(`"${name}" local header names another file`);
+    if (u16(localAt + 6) !== flags || u16(localAt + 8) !== 0 || localName !== nameLen)
+      fail(`"${name}" local header disagrees with the central directory`);
+    if (u32(localAt + 14) !== crc || u32(localAt + 18) !== size || u32(localAt + 22) !== size)
+      fail(`"${name}" local header disagrees with the central directory`);
+    if (latin1(bytes.subarray(localAt + LOCAL_SIZE, localAt + LOCAL_SIZE + nameLen)) !== name)
+      fail(`"${name}" local header names another file`);
     const dataAt = localAt + LOCAL_SIZE + nameLen + localExtra;
     if (dataAt + size > cdOffset) fail(`"${name}" runs into the central directory`);
     const data = bytes.subarray(dataAt, dataAt + size);
@@ -203,4 +208,3 @@ function latin1(bytes: Uint8Array): string {
   for (let i = 0; i < bytes.length; i += 8192) s += String.fromCharCode(...bytes.subarray(i, i + 8192));
   return s;
 }
-

@@ -93,7 +93,10 @@ interface Entry {
  *     exceeds `maxUnpackedBytes` or, once past 1 MiB, `maxRatio`; then corrupt deflate data,
  *     unpacked size and CRC-32 against the central directory.
  */
-export function inspectPackage(zip: Uint8Array, limits: Partial<PackageLimits> = {}): Promise<PackageInspection> {
+export function inspectPackage(
+  zip: Uint8Array,
+  limits: Partial<PackageLimits> = {},
+): Promise<PackageInspection> {
   return walkPackage(zip, limits, null);
 }
 
@@ -102,13 +105,20 @@ export function inspectPackage(zip: Uint8Array, limits: Partial<PackageLimits> =
  * named "__proto__" or "constructor"). For the reference client, which installs exactly what
  * it inspected, under the same checks as an upload.
  */
-export async function unpackPackageFiles(zip: Uint8Array, limits: Partial<PackageLimits> = {}): Promise<PackageInspection & { bytes: Map<string, Uint8Array> }> {
+export async function unpackPackageFiles(
+  zip: Uint8Array,
+  limits: Partial<PackageLimits> = {},
+): Promise<PackageInspection & { bytes: Map<string, Uint8Array> }> {
   const bytes = new Map<string, Uint8Array>();
   const inspection = await walkPackage(zip, limits, bytes);
   return { ...inspection, bytes };
 }
 
-async function walkPackage(zip: Uint8Array, limits: Partial<PackageLimits>, keep: Map<string, Uint8Array> | null): Promise<PackageInspection> {
+async function walkPackage(
+  zip: Uint8Array,
+  limits: Partial<PackageLimits>,
+  keep: Map<string, Uint8Array> | null,
+): Promise<PackageInspection> {
   const lim = resolveLimits(limits);
   const view = new DataView(zip.buffer, zip.byteOffset, zip.byteLength);
   let entries: Entry[];
@@ -151,38 +161,64 @@ function readEntries(zip: Uint8Array, view: DataView, lim: PackageLimits): Entry
     const next = p + 46 + nameLength + extraLength + u16(p + 32);
     if (next > end) bad("the central directory is corrupt or truncated");
     const nameBytes = zip.subarray(p + 46, p + 46 + nameLength);
-    const [size, compressedSize, localOffset] = readZip64Extra(view, p + 46 + nameLength, extraLength, [u32(p + 24), u32(p + 20), u32(p + 42)]);
+    const [size, compressedSize, localOffset] = readZip64Extra(view, p + 46 + nameLength, extraLength, [
+      u32(p + 24),
+      u32(p + 20),
+      u32(p + 42),
+    ]);
     p = next;
 
     const { path, isDirectory: slashDir } = checkPath(nameBytes, lim.maxPathLength);
     const shown = JSON.stringify(path);
     const key = path.normalize("NFC").toLowerCase();
     const twin = seen.get(key);
-    if (twin !== undefined) bad(twin === path ? `${shown}: duplicate path` : `${shown}: duplicate path (same as ${JSON.stringify(twin)} ignoring case)`);
+    if (twin !== undefined)
+      bad(
+        twin === path
+          ? `${shown}: duplicate path`
+          : `${shown}: duplicate path (same as ${JSON.stringify(twin)} ignoring case)`,
+      );
     seen.set(key, path);
 
     const type = (external >>> 16) & 0o170000;
     if (type === 0o120000) bad(`${shown}: symlinks are not allowed`);
-    if (type !== 0 && type !== 0o100000 && type !== 0o040000) bad(`${shown}: special files (devices, pipes, sockets) are not allowed`);
+    if (type !== 0 && type !== 0o100000 && type !== 0o040000)
+      bad(`${shown}: special files (devices, pipes, sockets) are not allowed`);
     if (slashDir || type === 0o040000) {
       dirKeys.push(key.endsWith("/") ? key : `${key}/`);
-      extents.push(localExtent(zip, view, cd.offset, { shown, nameBytes, flags, crc, compressedSize, localOffset }).extent);
+      extents.push(
+        localExtent(zip, view, cd.offset, { shown, nameBytes, flags, crc, compressedSize, localOffset })
+          .extent,
+      );
       continue;
     }
     fileKeys.set(key, path);
 
     if (flags & 0x41 || method === 99) bad(`${shown}: encrypted entries are not supported`);
-    if (method !== 0 && method !== 8) bad(`${shown}: unsupported compression method ${method} (only stored and deflate)`);
+    if (method !== 0 && method !== 8)
+      bad(`${shown}: unsupported compression method ${method} (only stored and deflate)`);
     if (entries.length + 1 > lim.maxFiles) bad(`the package has more than ${lim.maxFiles} files`);
 
-    if (size > lim.maxFileBytes) bad(`${shown}: larger than the ${formatBytes(lim.maxFileBytes)} per-file limit`);
+    if (size > lim.maxFileBytes)
+      bad(`${shown}: larger than the ${formatBytes(lim.maxFileBytes)} per-file limit`);
     declaredTotal += size;
-    if (declaredTotal > lim.maxUnpackedBytes) bad(`the package unpacks to more than ${formatBytes(lim.maxUnpackedBytes)} in total (at ${shown})`);
-    if (size > RATIO_EXEMPT_BYTES && size > lim.maxRatio * compressedSize) bad(`${shown}: compression ratio above ${lim.maxRatio} (zip bomb?)`);
-    if ((method === 0 && compressedSize !== size) || (method === 8 && compressedSize === 0)) bad(`${shown}: sizes in the central directory are inconsistent (corrupt archive)`);
+    if (declaredTotal > lim.maxUnpackedBytes)
+      bad(`the package unpacks to more than ${formatBytes(lim.maxUnpackedBytes)} in total (at ${shown})`);
+    if (size > RATIO_EXEMPT_BYTES && size > lim.maxRatio * compressedSize)
+      bad(`${shown}: compression ratio above ${lim.maxRatio} (zip bomb?)`);
+    if ((method === 0 && compressedSize !== size) || (method === 8 && compressedSize === 0))
+      bad(`${shown}: sizes in the central directory are inconsistent (corrupt archive)`);
 
-    const { dataStart, extent } = localExtent(zip, view, cd.offset, { shown, nameBytes, flags, crc, compressedSize, localOffset });
-    if (u16(localOffset + 8) !== method || ((u16(localOffset + 6) ^ flags) & 0x41) !== 0) bad(`${shown}: local header disagrees with the central directory (corrupt or tampered archive)`);
+    const { dataStart, extent } = localExtent(zip, view, cd.offset, {
+      shown,
+      nameBytes,
+      flags,
+      crc,
+      compressedSize,
+      localOffset,
+    });
+    if (u16(localOffset + 8) !== method || ((u16(localOffset + 6) ^ flags) & 0x41) !== 0)
+      bad(`${shown}: local header disagrees with the central directory (corrupt or tampered archive)`);
     extents.push(extent);
     entries.push({ path, shown, method, crc, compressedSize, size, localOffset, dataStart });
   }
@@ -215,16 +251,28 @@ function localExtent(
   zip: Uint8Array,
   view: DataView,
   cdOffset: number,
-  e: { shown: string; nameBytes: Uint8Array; flags: number; crc: number; compressedSize: number; localOffset: number },
+  e: {
+    shown: string;
+    nameBytes: Uint8Array;
+    flags: number;
+    crc: number;
+    compressedSize: number;
+    localOffset: number;
+  },
 ): { dataStart: number; extent: Extent } {
   const { shown, localOffset } = e;
-  if (localOffset + 30 > cdOffset || view.getUint32(localOffset, true) !== 0x04034b50) bad(`${shown}: local file header missing (corrupt archive)`);
+  if (localOffset + 30 > cdOffset || view.getUint32(localOffset, true) !== 0x04034b50)
+    bad(`${shown}: local file header missing (corrupt archive)`);
   const localNameLength = view.getUint16(localOffset + 26, true);
   const dataStart = localOffset + 30 + localNameLength + view.getUint16(localOffset + 28, true);
-  if (!sameBytes(zip.subarray(localOffset + 30, localOffset + 30 + localNameLength), e.nameBytes)) bad(`${shown}: local header names a different path (corrupt or tampered archive)`);
+  if (!sameBytes(zip.subarray(localOffset + 30, localOffset + 30 + localNameLength), e.nameBytes))
+    bad(`${shown}: local header names a different path (corrupt or tampered archive)`);
   const dataEnd = dataStart + e.compressedSize;
   if (dataEnd > cdOffset) bad(`${shown}: data runs past the end of the archive (truncated)`);
-  return { dataStart, extent: { shown, start: localOffset, dataEnd, descriptor: (e.flags & 0x08) !== 0, crc: e.crc } };
+  return {
+    dataStart,
+    extent: { shown, start: localOffset, dataEnd, descriptor: (e.flags & 0x08) !== 0, crc: e.crc },
+  };
 }
 
 /**
@@ -239,11 +287,16 @@ function checkTiling(view: DataView, extents: Extent[], cdOffset: number): void 
   for (let i = 0; i <= sorted.length; i++) {
     const extent = sorted[i];
     const next = extent ? extent.start : cdOffset;
-    if (previous && extent && previous.dataEnd > next) bad(`${extent.shown} overlaps ${previous.shown} (entries sharing data are a zip bomb trick)`);
+    if (previous && extent && previous.dataEnd > next)
+      bad(`${extent.shown} overlaps ${previous.shown} (entries sharing data are a zip bomb trick)`);
     const end = !previous ? 0 : hasDescriptor(view, previous, next) ? next : previous.dataEnd;
     const gap = next - end;
     if (gap > 0) {
-      bad(previous ? `${gap} bytes after ${previous.shown} belong to no entry (hidden data or a second archive inside)` : `${gap} bytes before the first entry belong to no entry (another archive or data prepended)`);
+      bad(
+        previous
+          ? `${gap} bytes after ${previous.shown} belong to no entry (hidden data or a second archive inside)`
+          : `${gap} bytes before the first entry belong to no entry (another archive or data prepended)`,
+      );
     }
     previous = extent;
   }
@@ -256,7 +309,9 @@ function hasDescriptor(view: DataView, extent: Extent, next: number): boolean {
   // An optional signature, the CRC-32, then 32- or 64-bit sizes (APPNOTE 4.3.9).
   const signed = view.getUint32(extent.dataEnd, true) === 0x08074b50;
   const crcAt = extent.dataEnd + (signed ? 4 : 0);
-  return (room === (signed ? 16 : 12) || room === (signed ? 24 : 20)) && view.getUint32(crcAt, true) === extent.crc;
+  return (
+    (room === (signed ? 16 : 12) || room === (signed ? 24 : 20)) && view.getUint32(crcAt, true) === extent.crc
+  );
 }
 
 function findCentralDirectory(view: DataView): { offset: number; size: number; count: number } {
@@ -272,23 +327,42 @@ function findCentralDirectory(view: DataView): { offset: number; size: number; c
     if (end === length) i = at;
     else if (end < length && appended < 0) appended = length - end;
   }
-  if (i < 0 && appended > 0) bad(`${appended} bytes after the end of the archive (data or a second archive appended)`);
+  if (i < 0 && appended > 0)
+    bad(`${appended} bytes after the end of the archive (data or a second archive appended)`);
   if (i < 0) bad("not a zip archive, or truncated (no end of central directory record)");
-  if (hidesRecords(new Uint8Array(view.buffer, view.byteOffset + i + 22, length - i - 22))) bad("the archive comment holds zip records (a second archive hidden in it)");
-  if (view.getUint16(i + 4, true) !== 0 || view.getUint16(i + 6, true) !== 0) bad("multi-disk zip archives are not supported");
-  let [count, size, offset] = [view.getUint16(i + 10, true), view.getUint32(i + 12, true), view.getUint32(i + 16, true)];
+  if (hidesRecords(new Uint8Array(view.buffer, view.byteOffset + i + 22, length - i - 22)))
+    bad("the archive comment holds zip records (a second archive hidden in it)");
+  if (view.getUint16(i + 4, true) !== 0 || view.getUint16(i + 6, true) !== 0)
+    bad("multi-disk zip archives are not supported");
+  let [count, size, offset] = [
+    view.getUint16(i + 10, true),
+    view.getUint32(i + 12, true),
+    view.getUint32(i + 16, true),
+  ];
   let limit = i;
   if (count === 0xffff || size === 0xffffffff || offset === 0xffffffff) {
     const at = i >= 20 && view.getUint32(i - 20, true) === 0x07064b50 ? readU64(view, i - 12) : -1;
-    if (at < 0 || at + 56 > i - 20 || view.getUint32(at, true) !== 0x06064b50 || at + 12 + readU64(view, at + 4) !== i - 20) bad("the ZIP64 end of central directory record is missing or corrupt");
-    [count, size, offset, limit] = [readU64(view, at + 32), readU64(view, at + 40), readU64(view, at + 48), at];
+    if (
+      at < 0 ||
+      at + 56 > i - 20 ||
+      view.getUint32(at, true) !== 0x06064b50 ||
+      at + 12 + readU64(view, at + 4) !== i - 20
+    )
+      bad("the ZIP64 end of central directory record is missing or corrupt");
+    [count, size, offset, limit] = [
+      readU64(view, at + 32),
+      readU64(view, at + 40),
+      readU64(view, at + 48),
+      at,
+    ];
   }
   if (offset + size > limit) bad("the central directory lies outside the archive (truncated or corrupt)");
   // The central directory ends where its end record starts. A gap means bytes were added: before
   // the archive (its offsets then point short of where the directory really is) or in between.
   const gap = limit - (offset + size);
   if (gap > 0) {
-    if (size > 0 && view.getUint32(limit - size, true) === 0x02014b50) bad(`${gap} bytes before the archive (another archive or data prepended)`);
+    if (size > 0 && view.getUint32(limit - size, true) === 0x02014b50)
+      bad(`${gap} bytes before the archive (another archive or data prepended)`);
     bad(`${gap} bytes before the end record belong to no entry (hidden data)`);
   }
   return { offset, size, count };
@@ -299,13 +373,24 @@ function hidesRecords(bytes: Uint8Array): boolean {
   for (let j = 0; j + 3 < bytes.length; j++) {
     if (bytes[j] !== 0x50 || bytes[j + 1] !== 0x4b) continue;
     const [a, b] = [bytes[j + 2], bytes[j + 3]];
-    if ((a === 1 && b === 2) || (a === 3 && b === 4) || (a === 5 && b === 6) || (a === 6 && (b === 6 || b === 7))) return true;
+    if (
+      (a === 1 && b === 2) ||
+      (a === 3 && b === 4) ||
+      (a === 5 && b === 6) ||
+      (a === 6 && (b === 6 || b === 7))
+    )
+      return true;
   }
   return false;
 }
 
 /** Replaces 0xffffffff sizes and offset from the ZIP64 extra field (id 1), in the spec's order. */
-function readZip64Extra(view: DataView, start: number, length: number, values: [number, number, number]): [number, number, number] {
+function readZip64Extra(
+  view: DataView,
+  start: number,
+  length: number,
+  values: [number, number, number],
+): [number, number, number] {
   if (!values.includes(0xffffffff)) return values;
   for (let p = start; p + 4 <= start + length; p += 4 + view.getUint16(p + 2, true)) {
     if (view.getUint16(p, true) !== 1) continue;
@@ -337,7 +422,10 @@ const SHOWN_ESCAPED = new RegExp(String.raw`[\u007f-\u009f${INVISIBLE_CLASS}]`, 
 
 /** A path as messages show it: JSON-quoted, with invisible and C1 control characters as \uXXXX. */
 function showPath(path: string): string {
-  return JSON.stringify(path).replace(SHOWN_ESCAPED, (c) => `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`);
+  return JSON.stringify(path).replace(
+    SHOWN_ESCAPED,
+    (c) => `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`,
+  );
 }
 
 const codePoint = (c: string) => `U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`;
@@ -347,14 +435,19 @@ function checkPath(raw: Uint8Array, maxPathLength: number): { path: string; isDi
   try {
     path = UTF8.decode(raw);
   } catch {
-    bad(`a path is not valid UTF-8 (bytes ${[...raw.subarray(0, 32)].map((b) => b.toString(16).padStart(2, "0")).join(" ")})`);
+    bad(
+      `a path is not valid UTF-8 (bytes ${[...raw.subarray(0, 32)].map((b) => b.toString(16).padStart(2, "0")).join(" ")})`,
+    );
   }
   const shown = showPath(path);
   if (raw.length === 0) bad("an entry has an empty path");
   if (raw.length > maxPathLength) bad(`${shown}: path is longer than ${maxPathLength} bytes`);
   if (/[\u0000-\u001f\u007f-\u009f]/.test(path)) bad(`${shown}: path contains NUL or control characters`);
   const invisible = INVISIBLE.exec(path);
-  if (invisible) bad(`${shown}: path contains an invisible or bidirectional-control character (${codePoint(invisible[0])}) that can make a name look like another`);
+  if (invisible)
+    bad(
+      `${shown}: path contains an invisible or bidirectional-control character (${codePoint(invisible[0])}) that can make a name look like another`,
+    );
   if (path.includes("\\")) bad(`${shown}: path contains a backslash`);
   if (path.startsWith("/")) bad(`${shown}: absolute paths are not allowed`);
   if (/^[A-Za-z]:/.test(path)) bad(`${shown}: path starts with a drive letter`);
@@ -376,9 +469,12 @@ function unpack(zip: Uint8Array, entry: Entry, lim: PackageLimits, budget: numbe
   let crc = 0xffffffff;
   const take = (chunk: Uint8Array) => {
     produced += chunk.length;
-    if (produced > lim.maxFileBytes) bad(`${shown}: larger than the ${formatBytes(lim.maxFileBytes)} per-file limit`);
-    if (produced > budget) bad(`the package unpacks to more than ${formatBytes(lim.maxUnpackedBytes)} in total (at ${shown})`);
-    if (produced > RATIO_EXEMPT_BYTES && produced > lim.maxRatio * entry.compressedSize) bad(`${shown}: compression ratio above ${lim.maxRatio} (zip bomb?)`);
+    if (produced > lim.maxFileBytes)
+      bad(`${shown}: larger than the ${formatBytes(lim.maxFileBytes)} per-file limit`);
+    if (produced > budget)
+      bad(`the package unpacks to more than ${formatBytes(lim.maxUnpackedBytes)} in total (at ${shown})`);
+    if (produced > RATIO_EXEMPT_BYTES && produced > lim.maxRatio * entry.compressedSize)
+      bad(`${shown}: compression ratio above ${lim.maxRatio} (zip bomb?)`);
     crc = crc32Update(crc, chunk);
     if (chunk.length) chunks.push(chunk);
   };
@@ -387,13 +483,15 @@ function unpack(zip: Uint8Array, entry: Entry, lim: PackageLimits, budget: numbe
   } else {
     const inflater = new Inflate(take);
     try {
-      for (let i = 0; i < source.length; i += INFLATE_STEP) inflater.push(source.subarray(i, i + INFLATE_STEP), i + INFLATE_STEP >= source.length);
+      for (let i = 0; i < source.length; i += INFLATE_STEP)
+        inflater.push(source.subarray(i, i + INFLATE_STEP), i + INFLATE_STEP >= source.length);
     } catch (error) {
       if (error instanceof ApiError) throw error;
       bad(`${shown}: compressed data is corrupt (${error instanceof Error ? error.message : String(error)})`);
     }
   }
-  if (produced !== entry.size) bad(`${shown}: unpacked to ${produced} bytes but the archive says ${entry.size} (corrupt archive)`);
+  if (produced !== entry.size)
+    bad(`${shown}: unpacked to ${produced} bytes but the archive says ${entry.size} (corrupt archive)`);
   if (crc32Final(crc) !== entry.crc) bad(`${shown}: CRC-32 mismatch (corrupt archive)`);
   return concat(chunks, produced);
 }
@@ -413,7 +511,8 @@ function resolveLimits(limits: Partial<PackageLimits>): PackageLimits {
 
 function readU64(view: DataView, at: number): number {
   const value = view.getBigUint64(at, true);
-  if (value > BigInt(Number.MAX_SAFE_INTEGER)) bad("a ZIP64 size or offset is out of range (corrupt archive)");
+  if (value > BigInt(Number.MAX_SAFE_INTEGER))
+    bad("a ZIP64 size or offset is out of range (corrupt archive)");
   return Number(value);
 }
 
@@ -431,7 +530,6 @@ function concat(chunks: Uint8Array[], total: number): Uint8Array {
   }
   return out;
 }
-
 
 async function sha256Hex(data: Uint8Array): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));

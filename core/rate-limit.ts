@@ -44,7 +44,8 @@ function ipv6Prefix64(ip: string): string {
   const headGroups = head === "" ? [] : head.split(":");
   const tailGroups = tail === undefined || tail === "" ? [] : tail.split(":");
   const missing = Math.max(0, 8 - headGroups.length - tailGroups.length);
-  const groups = tail === undefined ? headGroups : [...headGroups, ...Array<string>(missing).fill("0"), ...tailGroups];
+  const groups =
+    tail === undefined ? headGroups : [...headGroups, ...Array<string>(missing).fill("0"), ...tailGroups];
   return groups
     .slice(0, 4)
     .map((g) => g.replace(/^0+(?=.)/, ""))

@@ -143,7 +143,9 @@ export function compileSnapshot(source: SnapshotSource, now: number): Snapshot {
     online: source.online,
     ...hostAppReleasesOf(source),
     trial: source.trial ? { ...source.trial, testers: [...new Set(source.trial.testers)].sort() } : null,
-    tasks: [...(source.tasks ?? [])].sort((a, b) => compareVersions(b.version, a.version) || a.id.localeCompare(b.id)),
+    tasks: [...(source.tasks ?? [])].sort(
+      (a, b) => compareVersions(b.version, a.version) || a.id.localeCompare(b.id),
+    ),
     ...(source.hostAppKeys !== undefined ? { hostAppKeys: compileHostAppKeys(source.hostAppKeys) } : {}),
   };
 }
@@ -166,7 +168,9 @@ export function releaseFor(snapshot: Snapshot, hostAppId: string): SnapshotRelea
 }
 
 /** Host app keys in a stable order (host apps and kids sorted), so the same state gives the same bytes. */
-function compileHostAppKeys(keys: Readonly<Record<string, readonly HostAppKey[]>>): Record<string, HostAppKey[]> {
+function compileHostAppKeys(
+  keys: Readonly<Record<string, readonly HostAppKey[]>>,
+): Record<string, HostAppKey[]> {
   const out: Record<string, HostAppKey[]> = {};
   for (const hostAppId of Object.keys(keys).sort()) {
     out[hostAppId] = [...(keys[hostAppId] ?? [])]

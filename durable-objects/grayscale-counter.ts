@@ -133,7 +133,8 @@ function checkUserKey(userKey: unknown): asserts userKey is string {
 }
 
 function checkCap(cap: unknown): asserts cap is number {
-  if (!Number.isSafeInteger(cap) || (cap as number) < 0) throw new RangeError("cap must be a non-negative integer");
+  if (!Number.isSafeInteger(cap) || (cap as number) < 0)
+    throw new RangeError("cap must be a non-negative integer");
 }
 
 function checkMeta(meta: AdmitMeta | undefined, where = "meta"): asserts meta is AdmitMeta {
@@ -141,7 +142,8 @@ function checkMeta(meta: AdmitMeta | undefined, where = "meta"): asserts meta is
   if (typeof hostAppId !== "string" || hostAppId.length === 0 || hostAppId.length > MAX_HOST_APP_ID_LENGTH) {
     throw new RangeError(`${where}.hostAppId must be 1..${MAX_HOST_APP_ID_LENGTH} characters`);
   }
-  if (meta!.platform !== "android" && meta!.platform !== "ios") throw new RangeError(`${where}.platform must be android or ios`);
+  if (meta!.platform !== "android" && meta!.platform !== "ios")
+    throw new RangeError(`${where}.platform must be android or ios`);
 }
 
 export class GrayscaleCounter extends DurableObject<EdgeEnv> {
@@ -154,7 +156,8 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
   #migrate() {
     const sql = this.ctx.storage.sql;
     sql.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
-    const applied = sql.exec<{ version: number }>("SELECT version FROM schema_version").toArray()[0]?.version ?? 0;
+    const applied =
+      sql.exec<{ version: number }>("SELECT version FROM schema_version").toArray()[0]?.version ?? 0;
     for (let version = applied; version < MIGRATIONS.length; version++) {
       this.ctx.storage.transactionSync(() => {
         sql.exec(MIGRATIONS[version] as string);
@@ -196,22 +199,39 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
    */
   async lease(cap: number, want: number, ttlMs: number = LEASE_TTL_MS, id?: string): Promise<Lease | null> {
     checkCap(cap);
-    if (!Number.isSafeInteger(want) || want < 1 || want > MAX_LEASE) throw new RangeError(`want must be 1..${MAX_LEASE}`);
-    if (!Number.isSafeInteger(ttlMs) || ttlMs < MIN_LEASE_TTL_MS || ttlMs > MAX_LEASE_TTL_MS) throw new RangeError(`ttlMs must be ${MIN_LEASE_TTL_MS}..${MAX_LEASE_TTL_MS}`);
-    if (id !== undefined && (typeof id !== "string" || !LEASE_ID.test(id))) throw new RangeError("id must be 1..64 letters, digits, '-' or '_'");
+    if (!Number.isSafeInteger(want) || want < 1 || want > MAX_LEASE)
+      throw new RangeError(`want must be 1..${MAX_LEASE}`);
+    if (!Number.isSafeInteger(ttlMs) || ttlMs < MIN_LEASE_TTL_MS || ttlMs > MAX_LEASE_TTL_MS)
+      throw new RangeError(`ttlMs must be ${MIN_LEASE_TTL_MS}..${MAX_LEASE_TTL_MS}`);
+    if (id !== undefined && (typeof id !== "string" || !LEASE_ID.test(id)))
+      throw new RangeError("id must be 1..64 letters, digits, '-' or '_'");
     const sql = this.ctx.storage.sql;
     const granted = this.ctx.storage.transactionSync((): Lease | null => {
       const now = Date.now();
       // A retried call (its answer was lost) gets the lease it already made, not a second one.
-      const known = id === undefined ? undefined : sql.exec<{ granted: number; expires_at: number; open: number }>("SELECT granted, expires_at, open FROM leases WHERE id = ?", id).toArray()[0];
+      const known =
+        id === undefined
+          ? undefined
+          : sql
+              .exec<{ granted: number; expires_at: number; open: number }>(
+                "SELECT granted, expires_at, open FROM leases WHERE id = ?",
+                id,
+              )
+              .toArray()[0];
       // A closed id is never granted again: its holder already ended it (see settle's tombstone).
-      if (known !== undefined) return known.open === 0 ? null : { id: id!, granted: known.granted, expiresAt: known.expires_at };
+      if (known !== undefined)
+        return known.open === 0 ? null : { id: id!, granted: known.granted, expiresAt: known.expires_at };
       sql.exec("DELETE FROM leases WHERE open = 0 AND expires_at < ?", now - CLOSED_LEASE_KEEP_MS);
       const { admitted, reserved, stranded } = this.#counter();
       const granted = Math.min(want, Math.floor((cap - admitted - reserved - stranded) / LEASE_SHARE));
       if (granted < 1) return null;
       const lease: Lease = { id: id ?? crypto.randomUUID(), granted, expiresAt: now + ttlMs };
-      sql.exec("INSERT INTO leases (id, granted, settled, next_batch, last_size, last_done, expires_at, open) VALUES (?, ?, 0, 0, 0, 0, ?, 1)", lease.id, granted, lease.expiresAt);
+      sql.exec(
+        "INSERT INTO leases (id, granted, settled, next_batch, last_size, last_done, expires_at, open) VALUES (?, ?, 0, 0, 0, 0, ?, 1)",
+        lease.id,
+        granted,
+        lease.expiresAt,
+      );
       sql.exec("UPDATE counter SET reserved = reserved + ? WHERE id = 1", granted);
       return lease;
     });
@@ -221,7 +241,9 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
 
   /** Sets the alarm for the earliest open lease (or clears it when none is open). Idempotent. */
   async #rearm(): Promise<void> {
-    const first = this.ctx.storage.sql.exec<{ at: number | null }>("SELECT min(expires_at) AS at FROM leases WHERE open = 1").one().at;
+    const first = this.ctx.storage.sql
+      .exec<{ at: number | null }>("SELECT min(expires_at) AS at FROM leases WHERE open = 1")
+      .one().at;
     if (first === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(first + STRANDED_AFTER_MS);
   }
@@ -235,11 +257,20 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
     const sql = this.ctx.storage.sql;
     this.ctx.storage.transactionSync(() => {
       const cutoff = Date.now() - STRANDED_AFTER_MS;
-      const late = sql.exec<{ id: string; unsettled: number }>("SELECT id, granted - settled AS unsettled FROM leases WHERE open = 1 AND expires_at <= ?", cutoff).toArray();
+      const late = sql
+        .exec<{ id: string; unsettled: number }>(
+          "SELECT id, granted - settled AS unsettled FROM leases WHERE open = 1 AND expires_at <= ?",
+          cutoff,
+        )
+        .toArray();
       const slots = late.reduce((n, l) => n + l.unsettled, 0);
       if (late.length > 0) {
         sql.exec("UPDATE leases SET open = 2 WHERE open = 1 AND expires_at <= ?", cutoff);
-        sql.exec("UPDATE counter SET reserved = reserved - ?, stranded = stranded + ? WHERE id = 1", slots, slots);
+        sql.exec(
+          "UPDATE counter SET reserved = reserved - ?, stranded = stranded + ? WHERE id = 1",
+          slots,
+          slots,
+        );
         console.error("admission leases stranded", { leases: late.length, slots });
       }
     });
@@ -253,34 +284,61 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
    * number already applied changes nothing: a call whose answer was lost can be retried as is
    * (the last batch retried with other content is refused: a holder must resend it unchanged).
    */
-  async settle(leaseId: string, batch: number, admissions: LeasedAdmission[], done: boolean): Promise<SettleResult> {
-    if (typeof leaseId !== "string" || leaseId.length === 0 || leaseId.length > 64) throw new RangeError("leaseId must be a lease id");
-    if (!Number.isSafeInteger(batch) || batch < 0) throw new RangeError("batch must be a non-negative integer");
-    if (!Array.isArray(admissions) || admissions.length > MAX_SETTLE_BATCH) throw new RangeError(`admissions must be an array of at most ${MAX_SETTLE_BATCH}`);
+  async settle(
+    leaseId: string,
+    batch: number,
+    admissions: LeasedAdmission[],
+    done: boolean,
+  ): Promise<SettleResult> {
+    if (typeof leaseId !== "string" || leaseId.length === 0 || leaseId.length > 64)
+      throw new RangeError("leaseId must be a lease id");
+    if (!Number.isSafeInteger(batch) || batch < 0)
+      throw new RangeError("batch must be a non-negative integer");
+    if (!Array.isArray(admissions) || admissions.length > MAX_SETTLE_BATCH)
+      throw new RangeError(`admissions must be an array of at most ${MAX_SETTLE_BATCH}`);
     admissions.forEach((a, i) => {
       checkUserKey(a?.userKey);
       checkMeta(a, `admissions[${i}]`);
-      if (!Number.isSafeInteger(a.at) || a.at < 0) throw new RangeError(`admissions[${i}].at must be a ms epoch`);
+      if (!Number.isSafeInteger(a.at) || a.at < 0)
+        throw new RangeError(`admissions[${i}].at must be a ms epoch`);
     });
     const sql = this.ctx.storage.sql;
     const result = this.ctx.storage.transactionSync(() => {
       const lease = sql
-        .exec<{ granted: number; settled: number; next_batch: number; last_size: number; last_done: number; open: number }>("SELECT granted, settled, next_batch, last_size, last_done, open FROM leases WHERE id = ?", leaseId)
+        .exec<{
+          granted: number;
+          settled: number;
+          next_batch: number;
+          last_size: number;
+          last_done: number;
+          open: number;
+        }>(
+          "SELECT granted, settled, next_batch, last_size, last_done, open FROM leases WHERE id = ?",
+          leaseId,
+        )
         .toArray()[0];
       if (lease === undefined) {
         // The end of a lease its holder never heard about (the grant's answer was lost) may come
         // before the grant itself: remember the id as ended, so a late grant under it is refused.
         if (admissions.length > 0 || !done || batch !== 0) throw new RangeError("no such lease");
-        sql.exec("INSERT INTO leases (id, granted, settled, next_batch, last_size, last_done, expires_at, open) VALUES (?, 0, 0, 1, 0, 1, ?, 0)", leaseId, Date.now());
+        sql.exec(
+          "INSERT INTO leases (id, granted, settled, next_batch, last_size, last_done, expires_at, open) VALUES (?, 0, 0, 1, 0, 1, ?, 0)",
+          leaseId,
+          Date.now(),
+        );
         return { admitted: 0, duplicates: 0, count: this.#counter().admitted };
       }
-      if (batch === lease.next_batch - 1 && (admissions.length !== lease.last_size || done !== (lease.last_done === 1))) {
+      if (
+        batch === lease.next_batch - 1 &&
+        (admissions.length !== lease.last_size || done !== (lease.last_done === 1))
+      ) {
         throw new RangeError(`batch ${batch} was applied with other content`);
       }
       if (batch < lease.next_batch) return { admitted: 0, duplicates: 0, count: this.#counter().admitted };
       if (batch > lease.next_batch) throw new RangeError(`expected batch ${lease.next_batch}`);
       if (lease.open === 0) throw new RangeError("the lease is closed");
-      if (admissions.length > lease.granted - lease.settled) throw new RangeError("more admissions than the lease has left");
+      if (admissions.length > lease.granted - lease.settled)
+        throw new RangeError("more admissions than the lease has left");
       // One row per new user; the tallies once per distinct host app, platform and hour of the batch.
       const byHostApp = new Map<string, number>();
       const byPlatform = new Map<string, number>();
@@ -288,22 +346,56 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
       const bump = <K>(m: Map<K, number>, k: K) => m.set(k, (m.get(k) ?? 0) + 1);
       let added = 0;
       for (const a of admissions) {
-        const inserted = sql.exec("INSERT INTO admitted (user_key, admitted_at, host_app_id, platform) VALUES (?, ?, ?, ?) ON CONFLICT (user_key) DO NOTHING RETURNING 1", a.userKey, a.at, a.hostAppId, a.platform).toArray().length;
+        const inserted = sql
+          .exec(
+            "INSERT INTO admitted (user_key, admitted_at, host_app_id, platform) VALUES (?, ?, ?, ?) ON CONFLICT (user_key) DO NOTHING RETURNING 1",
+            a.userKey,
+            a.at,
+            a.hostAppId,
+            a.platform,
+          )
+          .toArray().length;
         if (inserted === 0) continue;
         added++;
         bump(byHostApp, a.hostAppId);
         bump(byPlatform, a.platform);
         bump(byHour, Math.floor(a.at / HOUR_MS) * HOUR_MS);
       }
-      for (const [key, n] of byHostApp) sql.exec("INSERT INTO by_host_app VALUES (?, ?) ON CONFLICT (host_app_id) DO UPDATE SET admitted = admitted + excluded.admitted", key, n);
-      for (const [key, n] of byPlatform) sql.exec("INSERT INTO by_platform VALUES (?, ?) ON CONFLICT (platform) DO UPDATE SET admitted = admitted + excluded.admitted", key, n);
-      for (const [key, n] of byHour) sql.exec("INSERT INTO by_hour VALUES (?, ?) ON CONFLICT (hour) DO UPDATE SET admitted = admitted + excluded.admitted", key, n);
+      for (const [key, n] of byHostApp)
+        sql.exec(
+          "INSERT INTO by_host_app VALUES (?, ?) ON CONFLICT (host_app_id) DO UPDATE SET admitted = admitted + excluded.admitted",
+          key,
+          n,
+        );
+      for (const [key, n] of byPlatform)
+        sql.exec(
+          "INSERT INTO by_platform VALUES (?, ?) ON CONFLICT (platform) DO UPDATE SET admitted = admitted + excluded.admitted",
+          key,
+          n,
+        );
+      for (const [key, n] of byHour)
+        sql.exec(
+          "INSERT INTO by_hour VALUES (?, ?) ON CONFLICT (hour) DO UPDATE SET admitted = admitted + excluded.admitted",
+          key,
+          n,
+        );
       // Every reported slot leaves `reserved` (`stranded`, for a lease the alarm closed): a new
       // user became `admitted`, a duplicate is free; `done` frees the slots never used.
       const released = done ? lease.granted - lease.settled : admissions.length;
       const pool = lease.open === 2 ? "stranded" : "reserved";
-      sql.exec("UPDATE leases SET settled = settled + ?, next_batch = next_batch + 1, last_size = ?, last_done = ?, open = ? WHERE id = ?", admissions.length, admissions.length, done ? 1 : 0, done ? 0 : lease.open, leaseId);
-      sql.exec(`UPDATE counter SET admitted = admitted + ?, ${pool} = ${pool} - ? WHERE id = 1`, added, released);
+      sql.exec(
+        "UPDATE leases SET settled = settled + ?, next_batch = next_batch + 1, last_size = ?, last_done = ?, open = ? WHERE id = ?",
+        admissions.length,
+        admissions.length,
+        done ? 1 : 0,
+        done ? 0 : lease.open,
+        leaseId,
+      );
+      sql.exec(
+        `UPDATE counter SET admitted = admitted + ?, ${pool} = ${pool} - ? WHERE id = 1`,
+        added,
+        released,
+      );
       return { admitted: added, duplicates: admissions.length - added, count: this.#counter().admitted };
     });
     // An ended lease no longer needs the alarm (or moves it to the next open one).
@@ -312,20 +404,41 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
   }
 
   #counter(): { admitted: number; reserved: number; stranded: number } {
-    return this.ctx.storage.sql.exec<{ admitted: number; reserved: number; stranded: number }>("SELECT admitted, reserved, stranded FROM counter WHERE id = 1").one();
+    return this.ctx.storage.sql
+      .exec<{ admitted: number; reserved: number; stranded: number }>(
+        "SELECT admitted, reserved, stranded FROM counter WHERE id = 1",
+      )
+      .one();
   }
 
   #isAdmitted(userKey: string): boolean {
-    return this.ctx.storage.sql.exec("SELECT 1 FROM admitted WHERE user_key = ?", userKey).toArray().length > 0;
+    return (
+      this.ctx.storage.sql.exec("SELECT 1 FROM admitted WHERE user_key = ?", userKey).toArray().length > 0
+    );
   }
 
   /** One user's row and tallies (the caller bumps `counter.admitted`). */
   #record(userKey: string, meta: AdmitMeta, at: number): void {
     const sql = this.ctx.storage.sql;
-    sql.exec("INSERT INTO admitted (user_key, admitted_at, host_app_id, platform) VALUES (?, ?, ?, ?)", userKey, at, meta.hostAppId, meta.platform);
-    sql.exec("INSERT INTO by_host_app VALUES (?, 1) ON CONFLICT (host_app_id) DO UPDATE SET admitted = admitted + 1", meta.hostAppId);
-    sql.exec("INSERT INTO by_platform VALUES (?, 1) ON CONFLICT (platform) DO UPDATE SET admitted = admitted + 1", meta.platform);
-    sql.exec("INSERT INTO by_hour VALUES (?, 1) ON CONFLICT (hour) DO UPDATE SET admitted = admitted + 1", Math.floor(at / HOUR_MS) * HOUR_MS);
+    sql.exec(
+      "INSERT INTO admitted (user_key, admitted_at, host_app_id, platform) VALUES (?, ?, ?, ?)",
+      userKey,
+      at,
+      meta.hostAppId,
+      meta.platform,
+    );
+    sql.exec(
+      "INSERT INTO by_host_app VALUES (?, 1) ON CONFLICT (host_app_id) DO UPDATE SET admitted = admitted + 1",
+      meta.hostAppId,
+    );
+    sql.exec(
+      "INSERT INTO by_platform VALUES (?, 1) ON CONFLICT (platform) DO UPDATE SET admitted = admitted + 1",
+      meta.platform,
+    );
+    sql.exec(
+      "INSERT INTO by_hour VALUES (?, 1) ON CONFLICT (hour) DO UPDATE SET admitted = admitted + 1",
+      Math.floor(at / HOUR_MS) * HOUR_MS,
+    );
   }
 
   /** Whether `userKey` was ever admitted (sticky-only tasks: a client that lost its ticket). */
@@ -343,9 +456,15 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
     const sql = this.ctx.storage.sql;
     const { admitted, reserved, stranded } = this.#counter();
     const byHostApp: Record<string, number> = {};
-    for (const row of sql.exec<{ key: string; admitted: number }>("SELECT host_app_id AS key, admitted FROM by_host_app")) byHostApp[row.key] = row.admitted;
+    for (const row of sql.exec<{ key: string; admitted: number }>(
+      "SELECT host_app_id AS key, admitted FROM by_host_app",
+    ))
+      byHostApp[row.key] = row.admitted;
     const byPlatform: Record<string, number> = {};
-    for (const row of sql.exec<{ key: string; admitted: number }>("SELECT platform AS key, admitted FROM by_platform")) byPlatform[row.key] = row.admitted;
+    for (const row of sql.exec<{ key: string; admitted: number }>(
+      "SELECT platform AS key, admitted FROM by_platform",
+    ))
+      byPlatform[row.key] = row.admitted;
     const byHour = sql
       .exec<{ hour: number; admitted: number }>("SELECT hour, admitted FROM by_hour ORDER BY hour")
       .toArray()

@@ -32,33 +32,46 @@ const appId = positionals[0] ?? readState("demo.json")?.appId;
 if (!appId) throw new Error("no App ID given and no demo mini program recorded (run `npm start` first)");
 
 const token = await login(values.email, values.password);
-const res = await fetch(`${ADMIN_URL}/v1/mini-programs/${appId}/offline-package?hostAppId=${encodeURIComponent(values.host)}`, { headers: { authorization: `Bearer ${token}` } });
+const res = await fetch(
+  `${ADMIN_URL}/v1/mini-programs/${appId}/offline-package?hostAppId=${encodeURIComponent(values.host)}`,
+  { headers: { authorization: `Bearer ${token}` } },
+);
 if (res.status !== 200) {
   console.error(`download refused: HTTP ${res.status} ${await res.text()}`);
   process.exit(1);
 }
 const fileName = /filename="([^"]+)"/.exec(res.headers.get("content-disposition") ?? "")?.[1];
-if (!fileName || !/^gc[a-z2-7]+_\d+\.\d+\.\d+\.apkg$/.test(fileName)) throw new Error(`unexpected file name ${fileName}`);
+if (!fileName || !/^gc[a-z2-7]+_\d+\.\d+\.\d+\.apkg$/.test(fileName))
+  throw new Error(`unexpected file name ${fileName}`);
 const bytes = new Uint8Array(await res.arrayBuffer());
 
 // The checks a client makes before trusting a preset (core/offline.ts, header).
 const entries = unzipSync(bytes);
 const names = Object.keys(entries);
-if (names.join(",") !== "manifest.jws,package.zip") throw new Error(`unexpected entries: ${names.join(", ")}`);
+if (names.join(",") !== "manifest.jws,package.zip")
+  throw new Error(`unexpected entries: ${names.join(", ")}`);
 const jwks = createRemoteJWKSet(new URL(`${EDGE_URL}/.well-known/jwks.json`));
 const version = fileName.slice(appId.length + 1, -".apkg".length);
-const { payload, protectedHeader } = await jwtVerify(new TextDecoder().decode(entries["manifest.jws"]), jwks, {
-  issuer: "graycast",
-  typ: "graycast-offline+jwt",
-  audience: values.host,
-  subject: appId,
-  algorithms: ["EdDSA"],
-});
-if (payload.kind !== "offline" || payload.version !== version) throw new Error(`manifest is for ${payload.kind} ${payload.version}, the file for ${version}`);
+const { payload, protectedHeader } = await jwtVerify(
+  new TextDecoder().decode(entries["manifest.jws"]),
+  jwks,
+  {
+    issuer: "graycast",
+    typ: "graycast-offline+jwt",
+    audience: values.host,
+    subject: appId,
+    algorithms: ["EdDSA"],
+  },
+);
+if (payload.kind !== "offline" || payload.version !== version)
+  throw new Error(`manifest is for ${payload.kind} ${payload.version}, the file for ${version}`);
 const pkg = entries["package.zip"];
 const sha256 = createHash("sha256").update(pkg).digest("hex");
-if (sha256 !== payload.package.sha256 || pkg.byteLength !== payload.package.size) throw new Error("package.zip does not match the signed manifest");
+if (sha256 !== payload.package.sha256 || pkg.byteLength !== payload.package.size)
+  throw new Error("package.zip does not match the signed manifest");
 
 const path = join(values.out, fileName);
 writeFileSync(path, bytes);
-console.log(`saved ${path} (${bytes.byteLength} bytes): ${appId} ${version} for host app ${values.host}, signed by ${protectedHeader.kid}, package ${sha256}`);
+console.log(
+  `saved ${path} (${bytes.byteLength} bytes): ${appId} ${version} for host app ${values.host}, signed by ${protectedHeader.kid}, package ${sha256}`,
+);

@@ -15,7 +15,8 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
-const usage = "usage: gen-signing-key.mjs [--kid KID] [--out FILE] | --developer [--alg EdDSA|ES256] [--out FILE]";
+const usage =
+  "usage: gen-signing-key.mjs [--kid KID] [--out FILE] | --developer [--alg EdDSA|ES256] [--out FILE]";
 
 function fail(message) {
   console.error(`gen-signing-key: ${message}\n${usage}`);
@@ -25,7 +26,13 @@ function fail(message) {
 let options;
 try {
   ({ values: options } = parseArgs({
-    options: { developer: { type: "boolean", default: false }, alg: { type: "string" }, kid: { type: "string" }, out: { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: {
+      developer: { type: "boolean", default: false },
+      alg: { type: "string" },
+      kid: { type: "string" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
     strict: true,
   }));
 } catch (error) {
@@ -39,20 +46,33 @@ if (options.help) {
 const alg = options.alg ?? "EdDSA";
 if (alg !== "EdDSA" && alg !== "ES256") fail(`--alg must be EdDSA or ES256, not ${JSON.stringify(alg)}`);
 if (!options.developer && alg !== "EdDSA") fail("platform manifest keys are Ed25519 (EdDSA) only");
-if (options.developer && options.kid !== undefined) fail("a developer key's kid is the id the control plane assigns when the key is registered");
-if (options.kid !== undefined && !/^[\x21-\x7e]{1,128}$/.test(options.kid)) fail("--kid must be 1 to 128 printable ASCII characters without spaces");
+if (options.developer && options.kid !== undefined)
+  fail("a developer key's kid is the id the control plane assigns when the key is registered");
+if (options.kid !== undefined && !/^[\x21-\x7e]{1,128}$/.test(options.kid))
+  fail("--kid must be 1 to 128 printable ASCII characters without spaces");
 
-const { privateKey } = alg === "EdDSA" ? generateKeyPairSync("ed25519") : generateKeyPairSync("ec", { namedCurve: "P-256" });
+const { privateKey } =
+  alg === "EdDSA" ? generateKeyPairSync("ed25519") : generateKeyPairSync("ec", { namedCurve: "P-256" });
 const jwk = privateKey.export({ format: "jwk" });
-const publicOnly = jwk.kty === "OKP" ? { kty: jwk.kty, crv: jwk.crv, x: jwk.x } : { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y };
+const publicOnly =
+  jwk.kty === "OKP"
+    ? { kty: jwk.kty, crv: jwk.crv, x: jwk.x }
+    : { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y };
 
 let result;
 if (options.developer) {
   result = { alg, private: { ...publicOnly, d: jwk.d, alg }, public: publicOnly };
 } else {
   // Date first so kids sort by age in logs and JWKS listings; random suffix so two keys made the same day differ.
-  const kid = options.kid ?? `gc-${new Date().toISOString().slice(0, 10).replaceAll("-", "")}-${randomBytes(4).toString("hex")}`;
-  result = { kid, alg, private: { ...publicOnly, d: jwk.d, kid }, public: { ...publicOnly, kid, alg, use: "sig" } };
+  const kid =
+    options.kid ??
+    `gc-${new Date().toISOString().slice(0, 10).replaceAll("-", "")}-${randomBytes(4).toString("hex")}`;
+  result = {
+    kid,
+    alg,
+    private: { ...publicOnly, d: jwk.d, kid },
+    public: { ...publicOnly, kid, alg, use: "sig" },
+  };
 }
 
 if (options.out !== undefined) {
@@ -62,7 +82,9 @@ if (options.out !== undefined) {
     fail(error.code === "EEXIST" ? `${options.out} exists; refusing to overwrite a key file` : error.message);
   }
   console.log(JSON.stringify(result.public));
-  console.error(`gen-signing-key: wrote the key pair to ${options.out} (mode 0600)${result.kid ? `, kid ${result.kid}` : ""}`);
+  console.error(
+    `gen-signing-key: wrote the key pair to ${options.out} (mode 0600)${result.kid ? `, kid ${result.kid}` : ""}`,
+  );
 } else {
   console.log(JSON.stringify(result));
 }

@@ -21,7 +21,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { build } from "esbuild";
 
-const usage = "usage: sign-package.mjs --zip FILE --app-id APP_ID --version X.Y.Z --key PRIVATE_JWK_FILE [--kid KEY_ID]";
+const usage =
+  "usage: sign-package.mjs --zip FILE --app-id APP_ID --version X.Y.Z --key PRIVATE_JWK_FILE [--kid KEY_ID]";
 
 function fail(message) {
   console.error(`sign-package: ${message}\n${usage}`);
@@ -38,7 +39,15 @@ async function loadCore() {
     'export { packageSigningInput } from "./core/signature";',
     'export { isSemver } from "./core/semver";',
   ].join("\n");
-  const out = await build({ stdin: { contents: entry, resolveDir: root, loader: "ts" }, bundle: true, format: "esm", platform: "node", target: "node20", write: false, logLevel: "silent" });
+  const out = await build({
+    stdin: { contents: entry, resolveDir: root, loader: "ts" },
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    write: false,
+    logLevel: "silent",
+  });
   // A real file (not a data: URL) so that stack traces stay readable; removed once loaded.
   const dir = mkdtempSync(join(tmpdir(), "graycast-sign-"));
   try {
@@ -51,16 +60,27 @@ async function loadCore() {
 
 let args;
 try {
-  ({ values: args } = parseArgs({ options: { zip: { type: "string" }, "app-id": { type: "string" }, version: { type: "string" }, key: { type: "string" }, kid: { type: "string" } }, strict: true }));
+  ({ values: args } = parseArgs({
+    options: {
+      zip: { type: "string" },
+      "app-id": { type: "string" },
+      version: { type: "string" },
+      key: { type: "string" },
+      kid: { type: "string" },
+    },
+    strict: true,
+  }));
 } catch (error) {
   fail(error.message);
 }
-for (const name of ["zip", "app-id", "version", "key"]) if (args[name] === undefined) fail(`--${name} is required`);
+for (const name of ["zip", "app-id", "version", "key"])
+  if (args[name] === undefined) fail(`--${name} is required`);
 
 const core = await loadCore();
 const appId = args["app-id"];
 if (!/^gc[a-z2-7]{16,40}$/.test(appId)) fail(`${JSON.stringify(appId)} is not an App ID`);
-if (args.version.length > 20 || !core.isSemver(args.version)) fail(`${JSON.stringify(args.version)} is not a version MAJOR.MINOR.PATCH`);
+if (args.version.length > 20 || !core.isSemver(args.version))
+  fail(`${JSON.stringify(args.version)} is not a version MAJOR.MINOR.PATCH`);
 
 let jwk;
 try {
@@ -69,10 +89,16 @@ try {
 } catch (error) {
   fail(`cannot read the key: ${error.message}`);
 }
-if (typeof jwk?.d !== "string") fail("--key must be a private JWK (with \"d\")");
-const alg = jwk.kty === "OKP" && jwk.crv === "Ed25519" ? "EdDSA" : jwk.kty === "EC" && jwk.crv === "P-256" ? "ES256" : fail("the key must be Ed25519 (OKP) or P-256 (EC)");
+if (typeof jwk?.d !== "string") fail('--key must be a private JWK (with "d")');
+const alg =
+  jwk.kty === "OKP" && jwk.crv === "Ed25519"
+    ? "EdDSA"
+    : jwk.kty === "EC" && jwk.crv === "P-256"
+      ? "ES256"
+      : fail("the key must be Ed25519 (OKP) or P-256 (EC)");
 const kid = args.kid ?? jwk.kid;
-if (typeof kid !== "string" || !/^sk_[a-z2-7]{16}$/.test(kid)) fail("give --kid: the key id (sk_...) the control plane returned when the public key was registered");
+if (typeof kid !== "string" || !/^sk_[a-z2-7]{16}$/.test(kid))
+  fail("give --kid: the key id (sk_...) the control plane returned when the public key was registered");
 
 let inspection;
 try {
@@ -86,10 +112,19 @@ const input = core.packageSigningInput(appId, args.version, filesSha256);
 const { kid: _kid, alg: _alg, ...material } = jwk;
 const privateKey = createPrivateKey({ key: material, format: "jwk" });
 // Ed25519 takes no digest; ES256 is ECDSA P-256 over SHA-256 in JWS's raw r||s form (64 bytes).
-const signature = alg === "EdDSA" ? sign(null, input, privateKey) : sign("sha256", input, { key: privateKey, dsaEncoding: "ieee-p1363" });
+const signature =
+  alg === "EdDSA"
+    ? sign(null, input, privateKey)
+    : sign("sha256", input, { key: privateKey, dsaEncoding: "ieee-p1363" });
 const publicKey = createPublicKey(privateKey);
-const ok = alg === "EdDSA" ? verify(null, input, publicKey, signature) : verify("sha256", input, { key: publicKey, dsaEncoding: "ieee-p1363" }, signature);
-if (!ok || signature.length !== 64) fail("internal error: the signature does not verify with the key's own public half");
+const ok =
+  alg === "EdDSA"
+    ? verify(null, input, publicKey, signature)
+    : verify("sha256", input, { key: publicKey, dsaEncoding: "ieee-p1363" }, signature);
+if (!ok || signature.length !== 64)
+  fail("internal error: the signature does not verify with the key's own public half");
 
-console.error(`sign-package: ${inspection.files.length} files, filesSha256 ${filesSha256}, ${alg} key ${kid}`);
+console.error(
+  `sign-package: ${inspection.files.length} files, filesSha256 ${filesSha256}, ${alg} key ${kid}`,
+);
 console.log(`${kid}:${alg}:${signature.toString("base64url")}`);

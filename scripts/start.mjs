@@ -5,13 +5,40 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { admin, login, uploadVersion } from "./lib/api.mjs";
-import { ADMIN_PORT, ADMIN_URL, BUILDER_PORT, DEMO_HOST_APP, DEMO_TEAM, DEMO_TESTER, DEMO_USERS, EDGE_PORT, EDGE_URL, ROOT, STATE_DIR, WORKERS, ensureDevVars, localWranglerEnv, newHostAppKey, readHostAppKey, readState, saveHostAppKey, savePorts, seedSql, writeState } from "./lib/local.mjs";
+import {
+  ADMIN_PORT,
+  ADMIN_URL,
+  BUILDER_PORT,
+  DEMO_HOST_APP,
+  DEMO_TEAM,
+  DEMO_TESTER,
+  DEMO_USERS,
+  EDGE_PORT,
+  EDGE_URL,
+  ensureDevVars,
+  localWranglerEnv,
+  newHostAppKey,
+  ROOT,
+  readHostAppKey,
+  readState,
+  STATE_DIR,
+  saveHostAppKey,
+  savePorts,
+  seedSql,
+  WORKERS,
+  writeState,
+} from "./lib/local.mjs";
 
 const wrangler = join(ROOT, "node_modules", ".bin", "wrangler");
 const log = (msg) => console.log(`[graycast] ${msg}`);
 
 function runOrDie(args) {
-  const r = spawnSync(wrangler, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", env: localWranglerEnv() });
+  const r = spawnSync(wrangler, args, {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    encoding: "utf8",
+    env: localWranglerEnv(),
+  });
   if (r.status !== 0) {
     console.error(r.stdout, r.stderr);
     process.exit(1);
@@ -22,10 +49,31 @@ mkdirSync(STATE_DIR, { recursive: true });
 ensureDevVars();
 log("applying D1 migrations (local)");
 // D1 belongs to the admin Worker's configuration (the builder binds the same local database).
-runOrDie(["d1", "migrations", "apply", "DB", "--local", "-c", WORKERS.admin.config, "--persist-to", STATE_DIR]);
+runOrDie([
+  "d1",
+  "migrations",
+  "apply",
+  "DB",
+  "--local",
+  "-c",
+  WORKERS.admin.config,
+  "--persist-to",
+  STATE_DIR,
+]);
 const seedFile = join(ROOT, ".graycast", "seed.sql");
 writeFileSync(seedFile, seedSql());
-runOrDie(["d1", "execute", "DB", "--local", "-c", WORKERS.admin.config, "--persist-to", STATE_DIR, "--file", seedFile]);
+runOrDie([
+  "d1",
+  "execute",
+  "DB",
+  "--local",
+  "-c",
+  WORKERS.admin.config,
+  "--persist-to",
+  STATE_DIR,
+  "--file",
+  seedFile,
+]);
 
 const children = [];
 let cronTimer;
@@ -34,11 +82,27 @@ let cronTimer;
  * and its own local secrets, the .dev.vars beside the config (scripts/lib/local.mjs, WORKERS).
  */
 function startWorker(worker, port, extra = []) {
-  const child = spawn(wrangler, ["dev", "-c", WORKERS[worker].config, "--ip", "127.0.0.1", "--port", String(port), "--persist-to", STATE_DIR, "--show-interactive-dev-session=false", ...extra], {
-    cwd: ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: localWranglerEnv(),
-  });
+  const child = spawn(
+    wrangler,
+    [
+      "dev",
+      "-c",
+      WORKERS[worker].config,
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(port),
+      "--persist-to",
+      STATE_DIR,
+      "--show-interactive-dev-session=false",
+      ...extra,
+    ],
+    {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: localWranglerEnv(),
+    },
+  );
   const prefix = `[${worker}] `;
   // The admin and builder processes share the local D1 file; when both write at once workerd
   // logs the lock (and its stack) although the call is retried and succeeds
@@ -50,7 +114,17 @@ function startWorker(worker, port, extra = []) {
     lockStack = false;
     return true;
   };
-  const forward = (stream, out) => stream.on("data", (d) => out.write(String(d).split("\n").filter(Boolean).filter(shown).map((l) => prefix + l + "\n").join("")));
+  const forward = (stream, out) =>
+    stream.on("data", (d) =>
+      out.write(
+        String(d)
+          .split("\n")
+          .filter(Boolean)
+          .filter(shown)
+          .map((l) => `${prefix + l}\n`)
+          .join(""),
+      ),
+    );
   forward(child.stdout, process.stdout);
   forward(child.stderr, process.stderr);
   child.on("exit", (code) => {
@@ -88,20 +162,35 @@ async function seedDemoMiniProgram() {
   const known = readState("demo.json");
   const list = await admin("GET", `/v1/mini-programs?teamId=${DEMO_TEAM.id}`, { token: devToken });
   if (known && list.miniPrograms.some((m) => m.id === known.appId)) return known.appId;
-  const mp = await admin("POST", "/v1/mini-programs", { token: devToken, json: { teamId: DEMO_TEAM.id, name: "Demo Mall", description: "A demo shop" } });
+  const mp = await admin("POST", "/v1/mini-programs", {
+    token: devToken,
+    json: { teamId: DEMO_TEAM.id, name: "Demo Mall", description: "A demo shop" },
+  });
   const appId = mp.appId;
-  await admin("POST", `/v1/mini-programs/${appId}/bindings`, { token: devToken, json: { hostAppId: DEMO_HOST_APP.id } });
+  await admin("POST", `/v1/mini-programs/${appId}/bindings`, {
+    token: devToken,
+    json: { hostAppId: DEMO_HOST_APP.id },
+  });
   const managerToken = await login(manager.email, manager.password);
   await admin("POST", `/v1/host-apps/${DEMO_HOST_APP.id}/bindings/${appId}/approve`, { token: managerToken });
   const auditorToken = await login(auditor.email, auditor.password);
   for (const version of ["1.0.0", "1.1.0"]) {
     await uploadVersion(devToken, appId, version, `release ${version}`);
-    const audit = await admin("POST", `/v1/mini-programs/${appId}/versions/${version}/submit`, { token: devToken, json: { note: `please review ${version}` } });
-    await admin("POST", `/v1/audits/${audit.auditId}/decision`, { token: auditorToken, json: { hostAppId: DEMO_HOST_APP.id, decision: "approve" } });
+    const audit = await admin("POST", `/v1/mini-programs/${appId}/versions/${version}/submit`, {
+      token: devToken,
+      json: { note: `please review ${version}` },
+    });
+    await admin("POST", `/v1/audits/${audit.auditId}/decision`, {
+      token: auditorToken,
+      json: { hostAppId: DEMO_HOST_APP.id, decision: "approve" },
+    });
     await admin("POST", `/v1/mini-programs/${appId}/versions/${version}/publish`, { token: devToken });
   }
   await uploadVersion(devToken, appId, "1.2.0", "work in progress");
-  await admin("PUT", `/v1/mini-programs/${appId}/trial`, { token: devToken, json: { pagePath: "pages/index/index?from=trial", testers: [DEMO_TESTER] } });
+  await admin("PUT", `/v1/mini-programs/${appId}/trial`, {
+    token: devToken,
+    json: { pagePath: "pages/index/index?from=trial", testers: [DEMO_TESTER] },
+  });
   writeState("demo.json", { appId });
   return appId;
 }
@@ -117,7 +206,10 @@ async function seedDemoHostAppKey() {
   const { keys } = await admin("GET", `/v1/host-apps/${DEMO_HOST_APP.id}/keys`, { token });
   if (known?.kid && keys.some((k) => k.id === known.kid && k.status === "active")) return known.kid;
   const jwk = newHostAppKey();
-  const made = await admin("POST", `/v1/host-apps/${DEMO_HOST_APP.id}/keys`, { token, json: { name: "demo host app server", jwk: { kty: jwk.kty, crv: jwk.crv, x: jwk.x } } });
+  const made = await admin("POST", `/v1/host-apps/${DEMO_HOST_APP.id}/keys`, {
+    token,
+    json: { name: "demo host app server", jwk: { kty: jwk.kty, crv: jwk.crv, x: jwk.x } },
+  });
   saveHostAppKey({ ...jwk, kid: made.id });
   return made.id;
 }
@@ -158,7 +250,10 @@ savePorts();
 const appId = await seedDemoMiniProgram();
 const hostAppKid = await seedDemoHostAppKey();
 
-const users = DEMO_USERS.map((u) => `    ${u.email.padEnd(26)} ${u.password.padEnd(22)} ${u.platformAdmin ? "platform admin" : u.team ? `team ${DEMO_TEAM.name}: ${u.team}` : `host app ${DEMO_HOST_APP.name}: ${u.hostApp}`}`).join("\n");
+const users = DEMO_USERS.map(
+  (u) =>
+    `    ${u.email.padEnd(26)} ${u.password.padEnd(22)} ${u.platformAdmin ? "platform admin" : u.team ? `team ${DEMO_TEAM.name}: ${u.team}` : `host app ${DEMO_HOST_APP.name}: ${u.hostApp}`}`,
+).join("\n");
 console.log(`
   Graycast is running.
     edge (clients)          ${EDGE_URL}      check: GET /v1/check?… (or POST), JWKS: /.well-known/jwks.json

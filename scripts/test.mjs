@@ -8,7 +8,14 @@ import { join } from "node:path";
 
 const dir = mkdtempSync(join(tmpdir(), "graycast-test-"));
 const report = join(dir, "report.json");
-const args = ["vitest", "run", "--reporter=default", "--reporter=json", `--outputFile.json=${report}`, ...process.argv.slice(2)];
+const args = [
+  "vitest",
+  "run",
+  "--reporter=default",
+  "--reporter=json",
+  `--outputFile.json=${report}`,
+  ...process.argv.slice(2),
+];
 const run = spawnSync("npx", args, { stdio: "inherit", env: process.env });
 
 let passed = 0;
@@ -18,7 +25,8 @@ try {
   passed = json.numPassedTests ?? 0;
   failed = (json.numFailedTests ?? 0) + (json.numRuntimeErrorTestSuites ?? 0);
   // A file that failed to load has no tests but must not pass silently.
-  for (const file of json.testResults ?? []) if (file.status === "failed" && (file.assertionResults ?? []).length === 0) failed += 1;
+  for (const file of json.testResults ?? [])
+    if (file.status === "failed" && (file.assertionResults ?? []).length === 0) failed += 1;
 } catch {
   failed = Math.max(failed, 1);
 }

@@ -28,14 +28,16 @@ function lockedD1(real: D1Database, failures: number, error: string) {
       first: (column?: string) => fail(() => (column === undefined ? s.first() : s.first(column))),
       run: () => fail(() => s.run()),
       all: () => fail(() => s.all()),
-      raw: (options?: { columnNames?: boolean }) => fail(() => (options?.columnNames ? s.raw({ columnNames: true }) : s.raw())),
+      raw: (options?: { columnNames?: boolean }) =>
+        fail(() => (options?.columnNames ? s.raw({ columnNames: true }) : s.raw())),
     } as unknown as D1PreparedStatement;
     inner.set(wrapped, s);
     return wrapped;
   };
   const d1 = {
     prepare: (query: string) => statement(real.prepare(query)),
-    batch: (statements: D1PreparedStatement[]) => fail(() => real.batch(statements.map((s) => inner.get(s) ?? s))),
+    batch: (statements: D1PreparedStatement[]) =>
+      fail(() => real.batch(statements.map((s) => inner.get(s) ?? s))),
     exec: (query: string) => fail(() => real.exec(query)),
   } as unknown as D1Database;
   return { d1, state };
@@ -58,26 +60,52 @@ describe("D1 calls that meet another process's lock", () => {
   it("a read, a write and a batch that meet SQLITE_BUSY are run again and succeed", async () => {
     const id = `team_busy_${crypto.randomUUID().slice(0, 8)}`;
     const write = lockedD1(testEnv.DB, 2, BUSY);
-    await createDb(write.d1).insert(teams).values({ id, name: `Busy ${id}`, createdAt: 1 }).run();
+    await createDb(write.d1)
+      .insert(teams)
+      .values({ id, name: `Busy ${id}`, createdAt: 1 })
+      .run();
     expect(write.state).toEqual({ left: 0, calls: 3 });
     const read = lockedD1(testEnv.DB, 3, BUSY);
-    expect(await createDb(read.d1).select().from(teams).where(eq(teams.id, id)).get()).toMatchObject({ name: `Busy ${id}` });
+    expect(await createDb(read.d1).select().from(teams).where(eq(teams.id, id)).get()).toMatchObject({
+      name: `Busy ${id}`,
+    });
     expect(read.state.calls).toBe(4);
     const batch = lockedD1(testEnv.DB, 1, BUSY);
     const db = createDb(batch.d1);
-    await db.batch([db.update(teams).set({ name: `Busy 2 ${id}` }).where(eq(teams.id, id)), db.select().from(teams).where(eq(teams.id, id))]);
+    await db.batch([
+      db
+        .update(teams)
+        .set({ name: `Busy 2 ${id}` })
+        .where(eq(teams.id, id)),
+      db.select().from(teams).where(eq(teams.id, id)),
+    ]);
     expect(batch.state.calls).toBe(2);
-    expect((await createDb(testEnv.DB).select().from(teams).where(eq(teams.id, id)).get())?.name).toBe(`Busy 2 ${id}`);
+    expect((await createDb(testEnv.DB).select().from(teams).where(eq(teams.id, id)).get())?.name).toBe(
+      `Busy 2 ${id}`,
+    );
   });
 
   it("a lock met after a read is retried for a select only; a write's unknown outcome is not run twice", async () => {
     const id = `team_busy_${crypto.randomUUID().slice(0, 8)}`;
-    await createDb(testEnv.DB).insert(teams).values({ id, name: `Once ${id}`, createdAt: 1 }).run();
+    await createDb(testEnv.DB)
+      .insert(teams)
+      .values({ id, name: `Once ${id}`, createdAt: 1 })
+      .run();
     const read = lockedD1(testEnv.DB, 1, AFTER_READ);
-    expect(await createDb(read.d1).select().from(teams).where(eq(teams.id, id)).get()).toMatchObject({ name: `Once ${id}` });
+    expect(await createDb(read.d1).select().from(teams).where(eq(teams.id, id)).get()).toMatchObject({
+      name: `Once ${id}`,
+    });
     expect(read.state.calls).toBe(2);
     const write = lockedD1(testEnv.DB, 1, AFTER_READ);
-    expect(await d1Error(createDb(write.d1).update(teams).set({ name: `Twice ${id}` }).where(eq(teams.id, id)).run())).toMatch(/commit token/);
+    expect(
+      await d1Error(
+        createDb(write.d1)
+          .update(teams)
+          .set({ name: `Twice ${id}` })
+          .where(eq(teams.id, id))
+          .run(),
+      ),
+    ).toMatch(/commit token/);
     expect(write.state.calls).toBe(1);
   });
 

@@ -7,17 +7,26 @@
 import { eq } from "drizzle-orm";
 import { unzipSync, zipSync } from "fflate";
 import { beforeAll, describe, expect, it } from "vitest";
-import { applyIncrement, filesDigest, type FileEntry } from "../core/increment";
-import { decryptObject, fromBase64Url, packageKeyContext, unwrapPackageKey } from "../core/encryption";
 import { createDb } from "../control-plane/src/db/client";
 import { increments, versions } from "../control-plane/src/db/schema";
 import { buildIncrementRow } from "../control-plane/src/increments/build";
 import { zstdDecompress } from "../control-plane/src/increments/zstd";
 import { sha256Hex as hex } from "../control-plane/src/lib/encoding";
 import { setEncryption } from "../control-plane/src/services/package-encryption";
-import { type World, callAdmin, expectError, expectJson, makeMiniProgram, makeWorld, publish, upload } from "./support/admin";
-import { checkClaims, edgeFetch } from "./support/edge";
+import { decryptObject, fromBase64Url, packageKeyContext, unwrapPackageKey } from "../core/encryption";
+import { applyIncrement, type FileEntry, filesDigest } from "../core/increment";
 import { testEnv } from "./env";
+import {
+  callAdmin,
+  expectError,
+  expectJson,
+  makeMiniProgram,
+  makeWorld,
+  publish,
+  upload,
+  type World,
+} from "./support/admin";
+import { checkClaims, edgeFetch } from "./support/edge";
 
 const db = createDb(testEnv.DB);
 let world: World;
@@ -39,18 +48,42 @@ function pkg(version: string, marker: string): Uint8Array {
 
 async function approveZip(appId: string, version: string, zip: Uint8Array) {
   await expectJson(upload(world.devA.token, appId, version, zip), 201);
-  const audit = await expectJson<{ auditId: string }>(callAdmin("POST", `/v1/mini-programs/${appId}/versions/${version}/submit`, { token: world.devA.token, json: {} }), 201);
-  await expectJson(callAdmin("POST", `/v1/audits/${audit.auditId}/decision`, { token: world.auditor1.token, json: { hostAppId: world.host1, decision: "approve" } }), 200);
+  const audit = await expectJson<{ auditId: string }>(
+    callAdmin("POST", `/v1/mini-programs/${appId}/versions/${version}/submit`, {
+      token: world.devA.token,
+      json: {},
+    }),
+    201,
+  );
+  await expectJson(
+    callAdmin("POST", `/v1/audits/${audit.auditId}/decision`, {
+      token: world.auditor1.token,
+      json: { hostAppId: world.host1, decision: "approve" },
+    }),
+    200,
+  );
 }
 
 const encryption = (appId: string, token: string, enabled?: boolean) =>
-  callAdmin(enabled === undefined ? "GET" : "PUT", `/v1/mini-programs/${appId}/encryption`, { token, ...(enabled === undefined ? {} : { json: { enabled } }) });
+  callAdmin(enabled === undefined ? "GET" : "PUT", `/v1/mini-programs/${appId}/encryption`, {
+    token,
+    ...(enabled === undefined ? {} : { json: { enabled } }),
+  });
 
-const clientOf = (appId: string, installedVersion?: string) => ({ appId, hostAppId: world.host1, hostAppVersion: "8.0.1", platform: "ios", osVersion: "17.4", guid: "g-enc", ...(installedVersion ? { installedVersion } : {}) });
+const clientOf = (appId: string, installedVersion?: string) => ({
+  appId,
+  hostAppId: world.host1,
+  hostAppVersion: "8.0.1",
+  platform: "ios",
+  osVersion: "17.4",
+  guid: "g-enc",
+  ...(installedVersion ? { installedVersion } : {}),
+});
 
 async function filesOf(entries: Record<string, Uint8Array>) {
   const files: FileEntry[] = [];
-  for (const [path, data] of Object.entries(entries)) files.push({ path, size: data.byteLength, sha256: await hex(data) });
+  for (const [path, data] of Object.entries(entries))
+    files.push({ path, size: data.byteLength, sha256: await hex(data) });
   files.sort((a, b) => (a.path < b.path ? -1 : 1));
   return files;
 }
@@ -60,19 +93,43 @@ describe("the setting", () => {
     const appId = await makeMiniProgram(world);
     expect(await expectJson(encryption(appId, world.devA.token), 200)).toEqual({ appId, enabled: false });
     await expectError(encryption(appId, world.devA.token, true), 403, "forbidden");
-    expect(await expectJson(encryption(appId, world.adminA.token, true), 200)).toEqual({ appId, enabled: true });
+    expect(await expectJson(encryption(appId, world.adminA.token, true), 200)).toEqual({
+      appId,
+      enabled: true,
+    });
     expect(await expectJson(encryption(appId, world.devA.token), 200)).toEqual({ appId, enabled: true });
-    await expectError(callAdmin("PUT", `/v1/mini-programs/${appId}/encryption`, { token: world.adminA.token, json: { enabled: "yes" } }), 400, "bad_request");
-    const log = await expectJson<{ entries: { action: string; targetId: string }[] }>(callAdmin("GET", `/v1/change-log?teamId=${world.teamA}&limit=200`, { token: world.adminA.token }), 200);
-    expect(log.entries.filter((i) => i.targetId === appId).map((i) => i.action)).toContain("mini_program.encryption_on");
+    await expectError(
+      callAdmin("PUT", `/v1/mini-programs/${appId}/encryption`, {
+        token: world.adminA.token,
+        json: { enabled: "yes" },
+      }),
+      400,
+      "bad_request",
+    );
+    const log = await expectJson<{ entries: { action: string; targetId: string }[] }>(
+      callAdmin("GET", `/v1/change-log?teamId=${world.teamA}&limit=200`, { token: world.adminA.token }),
+      200,
+    );
+    expect(log.entries.filter((i) => i.targetId === appId).map((i) => i.action)).toContain(
+      "mini_program.encryption_on",
+    );
   });
 
   it("cannot be turned on where no PACKAGE_KEY_SECRET is configured", async () => {
     const appId = await makeMiniProgram(world);
-    const actor = { userId: world.adminA.id, email: world.adminA.email, isPlatformAdmin: false, via: "session" as const };
-    await expect(setEncryption(db, actor, appId, true, undefined)).rejects.toMatchObject({ code: "conflict" });
+    const actor = {
+      userId: world.adminA.id,
+      email: world.adminA.email,
+      isPlatformAdmin: false,
+      via: "session" as const,
+    };
+    await expect(setEncryption(db, actor, appId, true, undefined)).rejects.toMatchObject({
+      code: "conflict",
+    });
     // A secret too short to derive keys from is refused the same way, not later as a 500 on upload.
-    await expect(setEncryption(db, actor, appId, true, "too-short")).rejects.toMatchObject({ code: "conflict" });
+    await expect(setEncryption(db, actor, appId, true, "too-short")).rejects.toMatchObject({
+      code: "conflict",
+    });
     expect(await expectJson(encryption(appId, world.devA.token), 200)).toEqual({ appId, enabled: false });
   });
 });
@@ -107,7 +164,9 @@ describe("delivery of an encrypted version", () => {
     expect(snapshot).not.toContain(e!.key);
     expect(JSON.stringify(row)).not.toContain(e!.key);
     // The wrapped key is bound to its version: it does not unwrap as another one.
-    await expect(unwrapPackageKey(testEnv.PACKAGE_KEY_SECRET, row.encKeyWrapped!, packageKeyContext(appId, "9.9.9"))).rejects.toThrow();
+    await expect(
+      unwrapPackageKey(testEnv.PACKAGE_KEY_SECRET, row.encKeyWrapped!, packageKeyContext(appId, "9.9.9")),
+    ).rejects.toThrow();
   });
 
   it("the wrong key or a flipped byte does not decrypt (GCM authenticates)", async () => {
@@ -119,7 +178,9 @@ describe("delivery of an encrypted version", () => {
     const ciphertext = new Uint8Array(await (await edgeFetch(new URL(p!.url).pathname)).arrayBuffer());
     const flipped = ciphertext.slice();
     flipped[10]! ^= 1;
-    await expect(decryptObject(fromBase64Url(p!.encryption!.key), p!.encryption!.iv, flipped)).rejects.toThrow();
+    await expect(
+      decryptObject(fromBase64Url(p!.encryption!.key), p!.encryption!.iv, flipped),
+    ).rejects.toThrow();
     await expect(decryptObject(new Uint8Array(32), p!.encryption!.iv, ciphertext)).rejects.toThrow();
   });
 
@@ -131,7 +192,8 @@ describe("delivery of an encrypted version", () => {
     await approveZip(appId, "1.0.0", v1);
     await publish(world, appId, "1.0.0");
     await approveZip(appId, "1.1.0", v2);
-    for (const r of await db.select().from(increments).where(eq(increments.miniProgramId, appId)).all()) await buildIncrementRow(db, testEnv.PACKAGES, r.id, Date.now(), testEnv.PACKAGE_KEY_SECRET);
+    for (const r of await db.select().from(increments).where(eq(increments.miniProgramId, appId)).all())
+      await buildIncrementRow(db, testEnv.PACKAGES, r.id, Date.now(), testEnv.PACKAGE_KEY_SECRET);
     await publish(world, appId, "1.1.0");
 
     const claims = await checkClaims(clientOf(appId, "1.0.0"));
@@ -145,7 +207,14 @@ describe("delivery of an encrypted version", () => {
 
     const baseEntries = unzipSync(v1);
     const base = await filesOf(baseEntries);
-    const out = await applyIncrement({ increment: opened, base, bytesOf: (p) => baseEntries[p]!, expect: { from: inc.from, to: claims.package!.files! }, decompress: zstdDecompress, sha256: hex });
+    const out = await applyIncrement({
+      increment: opened,
+      base,
+      bytesOf: (p) => baseEntries[p]!,
+      expect: { from: inc.from, to: claims.package!.files! },
+      decompress: zstdDecompress,
+      sha256: hex,
+    });
     const target = unzipSync(v2);
     expect(out.files).toEqual(await filesOf(target));
     expect(await filesDigest(out.files, hex)).toBe(claims.package!.files);
@@ -161,7 +230,9 @@ describe("delivery of an encrypted version", () => {
     await publish(world, appId, "1.1.0");
     // The same bytes again under a new number: another version, another key.
     await approveZip(appId, "1.2.0", same);
-    for (const r of await db.select().from(increments).where(eq(increments.miniProgramId, appId)).all()) if (r.status === "queued") await buildIncrementRow(db, testEnv.PACKAGES, r.id, Date.now(), testEnv.PACKAGE_KEY_SECRET);
+    for (const r of await db.select().from(increments).where(eq(increments.miniProgramId, appId)).all())
+      if (r.status === "queued")
+        await buildIncrementRow(db, testEnv.PACKAGES, r.id, Date.now(), testEnv.PACKAGE_KEY_SECRET);
     await publish(world, appId, "1.2.0");
     const claims = await checkClaims(clientOf(appId, "1.0.0"));
     expect(claims.version).toBe("1.2.0");
@@ -177,6 +248,10 @@ describe("delivery of an encrypted version", () => {
     await expectJson(encryption(appId, world.adminA.token, false), 200);
     await approveZip(appId, "1.2.0", pkg("1.2.0", appId));
     const rows = await db.select().from(versions).where(eq(versions.miniProgramId, appId)).all();
-    expect(Object.fromEntries(rows.map((r) => [r.version, r.encSha256 !== null]))).toEqual({ "1.0.0": false, "1.1.0": true, "1.2.0": false });
+    expect(Object.fromEntries(rows.map((r) => [r.version, r.encSha256 !== null]))).toEqual({
+      "1.0.0": false,
+      "1.1.0": true,
+      "1.2.0": false,
+    });
   });
 });

@@ -8,7 +8,21 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../control-plane/src/db/client";
 import { changeLog, grayscaleTasks } from "../control-plane/src/db/schema";
 import { testEnv } from "./env";
-import { type World, admitUsers, appWithVersions, callAdmin, createTask, expectError, expectJson, makeWorld, moveTaskTimes, runCron, storedSnapshot, taskAction, tasksPath } from "./support/admin";
+import {
+  admitUsers,
+  appWithVersions,
+  callAdmin,
+  createTask,
+  expectError,
+  expectJson,
+  makeWorld,
+  moveTaskTimes,
+  runCron,
+  storedSnapshot,
+  taskAction,
+  tasksPath,
+  type World,
+} from "./support/admin";
 
 let world: World;
 beforeAll(async () => {
@@ -20,11 +34,16 @@ const db = () => createDb(testEnv.DB);
 
 /** The state as persisted in D1 (the API shows the effective state even before the cron ran). */
 async function stored(taskId: string) {
-  const row = await db().select({ state: grayscaleTasks.state, endReason: grayscaleTasks.endReason }).from(grayscaleTasks).where(eq(grayscaleTasks.id, taskId)).get();
+  const row = await db()
+    .select({ state: grayscaleTasks.state, endReason: grayscaleTasks.endReason })
+    .from(grayscaleTasks)
+    .where(eq(grayscaleTasks.id, taskId))
+    .get();
   return row!;
 }
 
-const progress = (appId: string, taskId: string, token = world.viewerA.token) => callAdmin("GET", tasksPath(appId, `/${taskId}/progress`), { token });
+const progress = (appId: string, taskId: string, token = world.viewerA.token) =>
+  callAdmin("GET", tasksPath(appId, `/${taskId}/progress`), { token });
 const ios = { hostAppId: "", platform: "ios" as const };
 
 describe("cron: time", () => {
@@ -48,9 +67,11 @@ describe("cron: time", () => {
     const delivering = await createTask(world, appId, "1.1.0");
     const suspended = await createTask(world, appId, "1.1.0");
     await expectJson(taskAction(world, appId, suspended.id, "suspend"), 200);
-    for (const t of [delivering, suspended]) await moveTaskTimes(t.id, { startAt: Date.now() - 2 * HOUR, endAt: Date.now() - 1000 });
+    for (const t of [delivering, suspended])
+      await moveTaskTimes(t.id, { startAt: Date.now() - 2 * HOUR, endAt: Date.now() - 1000 });
     await runCron();
-    for (const t of [delivering, suspended]) expect(await stored(t.id)).toEqual({ state: "ended", endReason: "end_time" });
+    for (const t of [delivering, suspended])
+      expect(await stored(t.id)).toEqual({ state: "ended", endReason: "end_time" });
     const snap = await storedSnapshot(appId);
     expect(snap.tasks.map((t: any) => t.phase)).toEqual(["sticky", "sticky"]);
   });
@@ -79,14 +100,28 @@ describe("cron: cap", () => {
     const full = await createTask(world, appId, "1.1.0", { userCap: 3 });
     const partly = await createTask(world, appId, "1.1.0", { userCap: 3 });
     const meta = { ...ios, hostAppId: world.host1 };
-    await admitUsers(full.id, 3, ["g:1", "g:2", "g:3"].map((key) => ({ key, meta })));
-    await admitUsers(partly.id, 3, ["g:1", "g:2"].map((key) => ({ key, meta })));
+    await admitUsers(
+      full.id,
+      3,
+      ["g:1", "g:2", "g:3"].map((key) => ({ key, meta })),
+    );
+    await admitUsers(
+      partly.id,
+      3,
+      ["g:1", "g:2"].map((key) => ({ key, meta })),
+    );
     await runCron();
     expect(await stored(full.id)).toEqual({ state: "ended", endReason: "cap_reached" });
     expect(await stored(partly.id)).toEqual({ state: "delivering", endReason: null });
     const snap = await storedSnapshot(appId);
-    expect(Object.fromEntries(snap.tasks.map((t: any) => [t.id, t.phase]))).toEqual({ [full.id]: "sticky", [partly.id]: "admitting" });
-    const shown = await expectJson<any>(callAdmin("GET", tasksPath(appId, `/${full.id}`), { token: world.viewerA.token }), 200);
+    expect(Object.fromEntries(snap.tasks.map((t: any) => [t.id, t.phase]))).toEqual({
+      [full.id]: "sticky",
+      [partly.id]: "admitting",
+    });
+    const shown = await expectJson<any>(
+      callAdmin("GET", tasksPath(appId, `/${full.id}`), { token: world.viewerA.token }),
+      200,
+    );
     expect(shown).toMatchObject({ state: "ended", endReason: "cap_reached" });
   });
 });
@@ -103,9 +138,23 @@ describe("progress (G4)", () => {
       { key: "g:a", meta: { hostAppId: world.host2, platform: "android" } }, // counted once
     ]);
     const p = await expectJson<any>(progress(appId, task.id), 200);
-    expect(p).toMatchObject({ taskId: task.id, state: "delivering", userCap: 10, tracked: true, admitted: 3, remaining: 7, note: null });
-    expect(p.byHostApp).toEqual([{ hostAppId: world.host1, admitted: 2 }, { hostAppId: world.host2, admitted: 1 }]);
-    expect(p.byPlatform).toEqual([{ platform: "android", admitted: 2 }, { platform: "ios", admitted: 1 }]);
+    expect(p).toMatchObject({
+      taskId: task.id,
+      state: "delivering",
+      userCap: 10,
+      tracked: true,
+      admitted: 3,
+      remaining: 7,
+      note: null,
+    });
+    expect(p.byHostApp).toEqual([
+      { hostAppId: world.host1, admitted: 2 },
+      { hostAppId: world.host2, admitted: 1 },
+    ]);
+    expect(p.byPlatform).toEqual([
+      { platform: "android", admitted: 2 },
+      { platform: "ios", admitted: 1 },
+    ]);
     expect(p.byHour).toHaveLength(1);
     expect(p.byHour[0].admitted).toBe(3);
     expect(p.byHour[0].hour).toBeGreaterThanOrEqual(hourStart);
@@ -124,7 +173,15 @@ describe("progress (G4)", () => {
     const appId = await appWithVersions(world);
     const task = await createTask(world, appId, "1.1.0");
     const p = await expectJson<any>(progress(appId, task.id), 200);
-    expect(p).toMatchObject({ tracked: false, admitted: null, remaining: null, userCap: null, byHostApp: [], byPlatform: [], byHour: [] });
+    expect(p).toMatchObject({
+      tracked: false,
+      admitted: null,
+      remaining: null,
+      userCap: null,
+      byHostApp: [],
+      byPlatform: [],
+      byHour: [],
+    });
     expect(p.note).toMatch(/not counted/);
   });
 

@@ -4,12 +4,24 @@
  * deduplication, the Bloom filter and shards in R2, replacement and deletion.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { whitelistBloomKey, whitelistShardKey } from "../core/snapshot";
-import { bloomHas, shardHas, shardOf } from "../core/grayscale/whitelist";
-import type { WhitelistRef } from "../core/grayscale/types";
 import { REPLACED_RETENTION_MS } from "../control-plane/src/services/grayscale-whitelists";
+import type { WhitelistRef } from "../core/grayscale/types";
+import { bloomHas, shardHas, shardOf } from "../core/grayscale/whitelist";
+import { whitelistBloomKey, whitelistShardKey } from "../core/snapshot";
 import { testEnv } from "./env";
-import { type World, appWithVersions, callAdmin, createTask, expectError, expectJson, makeWorld, runCron, storedSnapshot, taskAction, tasksPath } from "./support/admin";
+import {
+  appWithVersions,
+  callAdmin,
+  createTask,
+  expectError,
+  expectJson,
+  makeWorld,
+  runCron,
+  storedSnapshot,
+  taskAction,
+  tasksPath,
+  type World,
+} from "./support/admin";
 
 let world: World;
 beforeAll(async () => {
@@ -18,12 +30,23 @@ beforeAll(async () => {
 
 const HOUR = 3_600_000;
 
-function putList(appId: string, taskId: string, kind: string, body: BodyInit, token = world.devA.token, headers: Record<string, string> = { "content-type": "text/plain; charset=utf-8" }) {
+function putList(
+  appId: string,
+  taskId: string,
+  kind: string,
+  body: BodyInit,
+  token = world.devA.token,
+  headers: Record<string, string> = { "content-type": "text/plain; charset=utf-8" },
+) {
   return callAdmin("PUT", tasksPath(appId, `/${taskId}/whitelists/${kind}`), { token, body, headers });
 }
 
 /** A request body generated as a stream, `chunkLines` lines per chunk, never built whole. */
-function linesStream(count: number, line: (i: number) => string, chunkLines = 5000): ReadableStream<Uint8Array> {
+function linesStream(
+  count: number,
+  line: (i: number) => string,
+  chunkLines = 5000,
+): ReadableStream<Uint8Array> {
   let i = 0;
   const enc = new TextEncoder();
   return new ReadableStream({
@@ -80,8 +103,13 @@ describe("upload", () => {
     for (const v of ["guid-a", "guid-b", "guid-c"]) expect(await isMember(ref!, v)).toBe(true);
     expect(await isMember(ref!, "guid-d")).toBe(false);
 
-    const details = await expectJson<any>(callAdmin("GET", tasksPath(appId, `/${task.id}`), { token: world.viewerA.token }), 200);
-    expect(details.whitelists).toEqual([{ id: res.id, kind: "guid", count: 3, uploadedBy: world.devA.id, createdAt: res.createdAt }]);
+    const details = await expectJson<any>(
+      callAdmin("GET", tasksPath(appId, `/${task.id}`), { token: world.viewerA.token }),
+      200,
+    );
+    expect(details.whitelists).toEqual([
+      { id: res.id, kind: "guid", count: 3, uploadedBy: world.devA.id, createdAt: res.createdAt },
+    ]);
   });
 
   it("a new upload gets a new id and replaces the old list; the old objects are purged by the cron after the retention", async () => {
@@ -104,7 +132,10 @@ describe("upload", () => {
     await expectJson(putList(appId, task.id, "guid", "g1\n"), 200);
     await expectJson(putList(appId, task.id, "deviceId", "d1\nd2\n"), 200);
     const refs = await refInSnapshot(appId, task.id);
-    expect(refs.map((r) => [r.kind, r.count]).sort()).toEqual([["deviceId", 2], ["guid", 1]]);
+    expect(refs.map((r) => [r.kind, r.count]).sort()).toEqual([
+      ["deviceId", 2],
+      ["guid", 1],
+    ]);
   });
 
   it("reports bad lines (the first 100 with their line numbers, and how many) and stores nothing", async () => {
@@ -113,7 +144,9 @@ describe("upload", () => {
     for (let i = 0; i < 150; i++) lines.push(`bad value ${i}`);
     const body = await expectJson<any>(putList(appId, task.id, "guid", lines.join("\n")), 400);
     expect(body.error.code).toBe("bad_request");
-    expect(body.error.message).toMatch(/^153 line\(s\) are not valid .*first 100 are listed.*nothing was stored/);
+    expect(body.error.message).toMatch(
+      /^153 line\(s\) are not valid .*first 100 are listed.*nothing was stored/,
+    );
     expect(body.error.issues).toHaveLength(100);
     expect(body.error.issues.slice(0, 3)).toEqual([
       { path: "line 2", message: "whitespace inside the value" },
@@ -121,36 +154,84 @@ describe("upload", () => {
       { path: "line 5", message: "control character" },
     ]);
     expect(await refInSnapshot(appId, task.id)).toEqual([]);
-    const details = await expectJson<any>(callAdmin("GET", tasksPath(appId, `/${task.id}`), { token: world.devA.token }), 200);
+    const details = await expectJson<any>(
+      callAdmin("GET", tasksPath(appId, `/${task.id}`), { token: world.devA.token }),
+      200,
+    );
     expect(details.whitelists).toEqual([]);
   });
 
   it("refuses an empty list, invalid UTF-8, a wrong content type, an unknown kind and an oversized declared length", async () => {
     const { appId, task } = await pendingTask();
-    expect(await expectError(putList(appId, task.id, "guid", "\n  \n"), 400, "bad_request")).toMatch(/no values/);
-    await expectError(putList(appId, task.id, "guid", new Uint8Array([0x61, 0x0a, 0xff, 0xfe, 0x0a])), 400, "bad_request");
-    await expectError(putList(appId, task.id, "guid", "a\n", world.devA.token, { "content-type": "application/json" }), 415, "unsupported_media_type");
+    expect(await expectError(putList(appId, task.id, "guid", "\n  \n"), 400, "bad_request")).toMatch(
+      /no values/,
+    );
+    await expectError(
+      putList(appId, task.id, "guid", new Uint8Array([0x61, 0x0a, 0xff, 0xfe, 0x0a])),
+      400,
+      "bad_request",
+    );
+    await expectError(
+      putList(appId, task.id, "guid", "a\n", world.devA.token, { "content-type": "application/json" }),
+      415,
+      "unsupported_media_type",
+    );
     await expectError(putList(appId, task.id, "email", "a\n"), 400, "bad_request");
-    await expectError(putList(appId, task.id, "guid", "a\n", world.devA.token, { "content-type": "text/plain", "content-length": String(65 * 1024 * 1024) }), 413, "payload_too_large");
+    await expectError(
+      putList(appId, task.id, "guid", "a\n", world.devA.token, {
+        "content-type": "text/plain",
+        "content-length": String(65 * 1024 * 1024),
+      }),
+      413,
+      "payload_too_large",
+    );
     expect(await refInSnapshot(appId, task.id)).toEqual([]);
   });
 
   it("a line without end is reported as too long, not accumulated", async () => {
     const { appId, task } = await pendingTask();
     const huge = "x".repeat(1 << 20);
-    const body = await expectJson<any>(putList(appId, task.id, "guid", linesStream(3, (i) => (i === 1 ? huge.repeat(8) : `ok-${i}`), 1)), 400);
+    const body = await expectJson<any>(
+      putList(
+        appId,
+        task.id,
+        "guid",
+        linesStream(3, (i) => (i === 1 ? huge.repeat(8) : `ok-${i}`), 1),
+      ),
+      400,
+    );
     expect(body.error.issues).toEqual([{ path: "line 2", message: "longer than 128 characters" }]);
   }, 60_000);
 
   it("stops reading past 64 MiB, whatever the declared length", async () => {
     const { appId, task } = await pendingTask();
     const blank = " ".repeat(1023);
-    await expectError(putList(appId, task.id, "guid", linesStream(70 * 1024, () => blank, 1024)), 413, "payload_too_large");
+    await expectError(
+      putList(
+        appId,
+        task.id,
+        "guid",
+        linesStream(70 * 1024, () => blank, 1024),
+      ),
+      413,
+      "payload_too_large",
+    );
   }, 60_000);
 
   it("refuses more than 1,000,000 lines", async () => {
     const { appId, task } = await pendingTask();
-    expect(await expectError(putList(appId, task.id, "guid", linesStream(1_000_001, (i) => (i % 2 ? "a" : "b"), 50_000)), 413, "payload_too_large")).toMatch(/1000000 lines/);
+    expect(
+      await expectError(
+        putList(
+          appId,
+          task.id,
+          "guid",
+          linesStream(1_000_001, (i) => (i % 2 ? "a" : "b"), 50_000),
+        ),
+        413,
+        "payload_too_large",
+      ),
+    ).toMatch(/1000000 lines/);
   }, 60_000);
 
   it("a 1,000,000-line list works: streamed in, every value findable, shards sorted and unique", async () => {
@@ -179,13 +260,19 @@ describe("when whitelists may change", () => {
   it("while pending or suspended, not while delivering or once ended", async () => {
     const appId = await appWithVersions(world);
     const task = await createTask(world, appId, "1.1.0");
-    expect(await expectError(putList(appId, task.id, "guid", "g1\n"), 409, "conflict")).toMatch(/suspend the grayscale task/);
+    expect(await expectError(putList(appId, task.id, "guid", "g1\n"), 409, "conflict")).toMatch(
+      /suspend the grayscale task/,
+    );
     await expectJson(taskAction(world, appId, task.id, "suspend"), 200);
     await expectJson(putList(appId, task.id, "guid", "g1\n"), 200);
     await expectJson(taskAction(world, appId, task.id, "end"), 200);
     const ended = await expectJson<any>(putList(appId, task.id, "guid", "g2\n"), 409);
     expect(ended.error.issues).toEqual([{ path: "rule", message: "task_ended" }]);
-    await expectError(callAdmin("DELETE", tasksPath(appId, `/${task.id}/whitelists/guid`), { token: world.devA.token }), 409, "conflict");
+    await expectError(
+      callAdmin("DELETE", tasksPath(appId, `/${task.id}/whitelists/guid`), { token: world.devA.token }),
+      409,
+      "conflict",
+    );
   });
 
   it("viewers cannot upload, other teams cannot see the task", async () => {
@@ -200,11 +287,25 @@ describe("delete", () => {
   it("removes the list from the task and the snapshot; a second delete is 404", async () => {
     const { appId, task } = await pendingTask();
     await expectJson(putList(appId, task.id, "guid", "g1\ng2\n"), 200);
-    await expectError(callAdmin("DELETE", tasksPath(appId, `/${task.id}/whitelists/guid`), { token: world.viewerA.token }), 403, "forbidden");
-    await expectJson(callAdmin("DELETE", tasksPath(appId, `/${task.id}/whitelists/guid`), { token: world.devA.token }), 200);
+    await expectError(
+      callAdmin("DELETE", tasksPath(appId, `/${task.id}/whitelists/guid`), { token: world.viewerA.token }),
+      403,
+      "forbidden",
+    );
+    await expectJson(
+      callAdmin("DELETE", tasksPath(appId, `/${task.id}/whitelists/guid`), { token: world.devA.token }),
+      200,
+    );
     expect(await refInSnapshot(appId, task.id)).toEqual([]);
-    const details = await expectJson<any>(callAdmin("GET", tasksPath(appId, `/${task.id}`), { token: world.devA.token }), 200);
+    const details = await expectJson<any>(
+      callAdmin("GET", tasksPath(appId, `/${task.id}`), { token: world.devA.token }),
+      200,
+    );
     expect(details.whitelists).toEqual([]);
-    await expectError(callAdmin("DELETE", tasksPath(appId, `/${task.id}/whitelists/guid`), { token: world.devA.token }), 404, "not_found");
+    await expectError(
+      callAdmin("DELETE", tasksPath(appId, `/${task.id}/whitelists/guid`), { token: world.devA.token }),
+      404,
+      "not_found",
+    );
   });
 });

@@ -4,27 +4,51 @@
  * the edge offering an increment only to clients on its base and only when smaller, and the
  * increment giving byte-identical files.
  */
-import { createMessageBatch, getQueueResult, createExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { and, eq } from "drizzle-orm";
 import { unzipSync, zipSync } from "fflate";
 import { beforeAll, describe, expect, it } from "vitest";
-import { applyIncrement, decodeIncrement, filesDigest, planDictionary, type FileEntry } from "../core/increment";
+import builderToml from "../control-plane/builder/wrangler.toml?raw";
+import builder from "../control-plane/src/builder";
 import { createDb } from "../control-plane/src/db/client";
 import { increments, versions } from "../control-plane/src/db/schema";
 import { buildIncrementRow, MAX_ATTEMPTS, STALE_BUILDING_MS } from "../control-plane/src/increments/build";
 import { incrementBases } from "../control-plane/src/increments/plan";
-import { consumeIncrements, INCREMENTS_DLQ, INCREMENTS_QUEUE, retryDelaySeconds, STALE_PENDING_MS, sweepIncrements, type IncrementMessage } from "../control-plane/src/increments/queue";
-import builder from "../control-plane/src/builder";
-import adminApp from "../control-plane/src/index";
-import adminToml from "../control-plane/wrangler.toml?raw";
-import builderToml from "../control-plane/builder/wrangler.toml?raw";
+import {
+  consumeIncrements,
+  INCREMENTS_DLQ,
+  INCREMENTS_QUEUE,
+  type IncrementMessage,
+  retryDelaySeconds,
+  STALE_PENDING_MS,
+  sweepIncrements,
+} from "../control-plane/src/increments/queue";
 import { zstdDecompress } from "../control-plane/src/increments/zstd";
+import adminApp from "../control-plane/src/index";
 import { sha256Hex as hex } from "../control-plane/src/lib/encoding";
-import { type World, callAdmin, expectError, expectJson, makeMiniProgram, makeWorld, publish, storedSnapshot, upload } from "./support/admin";
 import { sweepSnapshots } from "../control-plane/src/services/snapshot";
-import { checkClaims, edgeFetch } from "./support/edge";
+import adminToml from "../control-plane/wrangler.toml?raw";
+import {
+  applyIncrement,
+  decodeIncrement,
+  type FileEntry,
+  filesDigest,
+  planDictionary,
+} from "../core/increment";
 import { testEnv } from "./env";
+import {
+  callAdmin,
+  expectError,
+  expectJson,
+  makeMiniProgram,
+  makeWorld,
+  publish,
+  storedSnapshot,
+  upload,
+  type World,
+} from "./support/admin";
 import { interceptD1 } from "./support/d1-faults";
+import { checkClaims, edgeFetch } from "./support/edge";
 
 const db = createDb(testEnv.DB);
 let world: World;
@@ -49,7 +73,11 @@ function bundle(seed: number, lines: number, version: string): string {
  * R2) and no test finds or deletes another's. Small unless `large` (for the one test about how
  * much smaller an increment is): the size makes uploads, hashing and builds slow, not truer.
  */
-function appPackage(appId: string, version: string, opts: { extraLines?: number; drop?: string[]; add?: Record<string, string>; large?: boolean } = {}): Uint8Array {
+function appPackage(
+  appId: string,
+  version: string,
+  opts: { extraLines?: number; drop?: string[]; add?: Record<string, string>; large?: boolean } = {},
+): Uint8Array {
   const enc = new TextEncoder();
   const scale = opts.large ? 10 : 1;
   const files: Record<string, Uint8Array> = {
@@ -67,16 +95,41 @@ function appPackage(appId: string, version: string, opts: { extraLines?: number;
 
 async function approveZip(appId: string, version: string, zip: Uint8Array) {
   await expectJson(upload(world.devA.token, appId, version, zip), 201);
-  const audit = await expectJson<{ auditId: string }>(callAdmin("POST", `/v1/mini-programs/${appId}/versions/${version}/submit`, { token: world.devA.token, json: {} }), 201);
-  await expectJson(callAdmin("POST", `/v1/audits/${audit.auditId}/decision`, { token: world.auditor1.token, json: { hostAppId: world.host1, decision: "approve" } }), 200);
+  const audit = await expectJson<{ auditId: string }>(
+    callAdmin("POST", `/v1/mini-programs/${appId}/versions/${version}/submit`, {
+      token: world.devA.token,
+      json: {},
+    }),
+    201,
+  );
+  await expectJson(
+    callAdmin("POST", `/v1/audits/${audit.auditId}/decision`, {
+      token: world.auditor1.token,
+      json: { hostAppId: world.host1, decision: "approve" },
+    }),
+    200,
+  );
 }
 
 /** Deliveries per message before the dead-letter queue: max_retries (3, wrangler.toml) plus the first. */
 const QUEUE_DELIVERIES = 4;
 
 /** Runs the builder Worker's queue handler on a real batch and returns what it acked and retried. */
-async function deliver(queue: string, messages: { id: string; attempts: number; incrementId: string }[], clock?: () => number, env: typeof testEnv = testEnv) {
-  const batch = createMessageBatch<IncrementMessage>(queue, messages.map((m) => ({ id: m.id, timestamp: new Date(), attempts: m.attempts, body: { incrementId: m.incrementId } })));
+async function deliver(
+  queue: string,
+  messages: { id: string; attempts: number; incrementId: string }[],
+  clock?: () => number,
+  env: typeof testEnv = testEnv,
+) {
+  const batch = createMessageBatch<IncrementMessage>(
+    queue,
+    messages.map((m) => ({
+      id: m.id,
+      timestamp: new Date(),
+      attempts: m.attempts,
+      body: { incrementId: m.incrementId },
+    })),
+  );
   const ctx = createExecutionContext();
   if (clock) {
     if (queue === INCREMENTS_QUEUE) await consumeIncrements(batch, env, clock);
@@ -94,7 +147,11 @@ function recordingIncrementWrites(bucket: R2Bucket) {
   const recorded = new Proxy(bucket, {
     get(target, prop) {
       if (prop === "put")
-        return (key: string, value: Parameters<R2Bucket["put"]>[1], options?: Parameters<R2Bucket["put"]>[2]) => {
+        return (
+          key: string,
+          value: Parameters<R2Bucket["put"]>[1],
+          options?: Parameters<R2Bucket["put"]>[2],
+        ) => {
           if (key.startsWith("increments/")) written.push(key);
           return target.put(key, value, options);
         };
@@ -106,12 +163,18 @@ function recordingIncrementWrites(bucket: R2Bucket) {
 }
 
 const listed = async (appId: string) =>
-  (await expectJson<{ increments: { status: string; startedAt: number | null; finishedAt: number | null; attempts: number }[] }>(callAdmin("GET", `/v1/mini-programs/${appId}/increments`, { token: world.devA.token }), 200)).increments;
+  (
+    await expectJson<{
+      increments: { status: string; startedAt: number | null; finishedAt: number | null; attempts: number }[];
+    }>(callAdmin("GET", `/v1/mini-programs/${appId}/increments`, { token: world.devA.token }), 200)
+  ).increments;
 
-const rowsOf = (appId: string) => db.select().from(increments).where(eq(increments.miniProgramId, appId)).all();
+const rowsOf = (appId: string) =>
+  db.select().from(increments).where(eq(increments.miniProgramId, appId)).all();
 
 async function buildAll(appId: string) {
-  for (const row of await rowsOf(appId)) if (row.status === "queued") await buildIncrementRow(db, testEnv.PACKAGES, row.id);
+  for (const row of await rowsOf(appId))
+    if (row.status === "queued") await buildIncrementRow(db, testEnv.PACKAGES, row.id);
   return rowsOf(appId);
 }
 
@@ -128,7 +191,8 @@ const clientOf = (appId: string, installedVersion?: string) => ({
 async function filesOf(zip: Uint8Array) {
   const entries = unzipSync(zip);
   const files: FileEntry[] = [];
-  for (const [path, data] of Object.entries(entries)) if (!path.endsWith("/")) files.push({ path, size: data.byteLength, sha256: await hex(data) });
+  for (const [path, data] of Object.entries(entries))
+    if (!path.endsWith("/")) files.push({ path, size: data.byteLength, sha256: await hex(data) });
   files.sort((a, b) => (a.path < b.path ? -1 : 1));
   return { files, entries, digest: await filesDigest(files, hex) };
 }
@@ -154,12 +218,27 @@ describe("planning", () => {
       await approveZip(appId, v, appPackage(appId, v, { extraLines: i }));
       await publish(world, appId, v);
     }
-    const target = (await db.select().from(versions).where(and(eq(versions.miniProgramId, appId), eq(versions.version, "1.6.0"))).get())!;
-    expect((await incrementBases(db, appId, target)).map((v) => v.version)).toEqual(["1.5.0", "1.4.0", "1.3.0", "1.2.0", "1.1.0"]);
+    const target = (await db
+      .select()
+      .from(versions)
+      .where(and(eq(versions.miniProgramId, appId), eq(versions.version, "1.6.0")))
+      .get())!;
+    expect((await incrementBases(db, appId, target)).map((v) => v.version)).toEqual([
+      "1.5.0",
+      "1.4.0",
+      "1.3.0",
+      "1.2.0",
+      "1.1.0",
+    ]);
     // The same bytes released again under another number: a twin is never a base of either.
     await approveZip(appId, "1.7.0", appPackage(appId, "1.6.0", { extraLines: 6 }));
     await publish(world, appId, "1.7.0");
-    expect((await incrementBases(db, appId, target)).map((v) => v.version)).toEqual(["1.5.0", "1.4.0", "1.3.0", "1.2.0"]);
+    expect((await incrementBases(db, appId, target)).map((v) => v.version)).toEqual([
+      "1.5.0",
+      "1.4.0",
+      "1.3.0",
+      "1.2.0",
+    ]);
   });
 });
 
@@ -167,7 +246,12 @@ describe("building and delivery", () => {
   it("a client on the base gets a signed increment that rebuilds the new version byte for byte", async () => {
     const appId = await makeMiniProgram(world);
     const v1 = appPackage(appId, "1.0.0", { large: true });
-    const v2 = appPackage(appId, "1.1.0", { large: true, extraLines: 40, drop: ["assets/logo.svg"], add: { "assets/logo-2.svg": "<svg/>\n", "pages/about/copy.js": `Page({ data: { about: true } });\n` } });
+    const v2 = appPackage(appId, "1.1.0", {
+      large: true,
+      extraLines: 40,
+      drop: ["assets/logo.svg"],
+      add: { "assets/logo-2.svg": "<svg/>\n", "pages/about/copy.js": `Page({ data: { about: true } });\n` },
+    });
     await approveZip(appId, "1.0.0", v1);
     await publish(world, appId, "1.0.0");
     await approveZip(appId, "1.1.0", v2);
@@ -179,8 +263,17 @@ describe("building and delivery", () => {
     const claims = await checkClaims(clientOf(appId, "1.0.0"));
     const base = await filesOf(v1);
     const target = await filesOf(v2);
-    expect(claims.package).toMatchObject({ sha256: await hex(v2), size: v2.byteLength, files: target.digest });
-    expect(claims.increment).toMatchObject({ fromVersion: "1.0.0", from: base.digest, sha256: row!.sha256, size: row!.size });
+    expect(claims.package).toMatchObject({
+      sha256: await hex(v2),
+      size: v2.byteLength,
+      files: target.digest,
+    });
+    expect(claims.increment).toMatchObject({
+      fromVersion: "1.0.0",
+      from: base.digest,
+      sha256: row!.sha256,
+      size: row!.size,
+    });
 
     const res = await edgeFetch(new URL(claims.increment!.url).pathname);
     expect(res.status).toBe(200);
@@ -189,9 +282,20 @@ describe("building and delivery", () => {
     expect(await hex(bytes)).toBe(claims.increment!.sha256);
     // The unchanged vendor bundle and the copied page travel as references, not bytes.
     const { prelude, planFrame } = decodeIncrement(bytes);
-    const plan = JSON.parse(new TextDecoder().decode(await zstdDecompress(planFrame, planDictionary(base.files), prelude.planSize)));
+    const plan = JSON.parse(
+      new TextDecoder().decode(await zstdDecompress(planFrame, planDictionary(base.files), prelude.planSize)),
+    );
     // Only what differs travels: the unchanged vendor bundle is not named, the copied page is a reference.
-    expect(plan).toEqual({ removed: ["assets/logo.svg"], copied: [["pages/about/copy.js", "pages/about/about.js"]], changed: [["app.js", expect.any(Number)], ["app.json", expect.any(Number)], ["assets/logo-2.svg", 7], ["pages/index/index.js", expect.any(Number)]] });
+    expect(plan).toEqual({
+      removed: ["assets/logo.svg"],
+      copied: [["pages/about/copy.js", "pages/about/about.js"]],
+      changed: [
+        ["app.js", expect.any(Number)],
+        ["app.json", expect.any(Number)],
+        ["assets/logo-2.svg", 7],
+        ["pages/index/index.js", expect.any(Number)],
+      ],
+    });
 
     const applied = await applyIncrement({
       increment: bytes,
@@ -224,7 +328,11 @@ describe("building and delivery", () => {
     await publish(world, appId, "1.0.0");
     await approveZip(appId, "1.1.0", appPackage(appId, "1.1.0", { extraLines: 50 }));
     // A zip smaller than any increment to it (as if it compressed exceptionally well).
-    await db.update(versions).set({ packageSize: 100 }).where(and(eq(versions.miniProgramId, appId), eq(versions.version, "1.1.0"))).run();
+    await db
+      .update(versions)
+      .set({ packageSize: 100 })
+      .where(and(eq(versions.miniProgramId, appId), eq(versions.version, "1.1.0")))
+      .run();
     const [row] = await buildAll(appId);
     expect(row).toMatchObject({ status: "skipped" });
     expect(row!.detail).toMatch(/not smaller/);
@@ -234,11 +342,20 @@ describe("building and delivery", () => {
 
   it("a rollback plans increments to the old version from the newer ones", async () => {
     const appId = await makeMiniProgram(world);
-    for (const [v, n] of [["1.0.0", 0], ["1.1.0", 9]] as const) {
+    for (const [v, n] of [
+      ["1.0.0", 0],
+      ["1.1.0", 9],
+    ] as const) {
       await approveZip(appId, v, appPackage(appId, v, { extraLines: n }));
       await publish(world, appId, v);
     }
-    await expectJson(callAdmin("POST", `/v1/mini-programs/${appId}/rollback`, { token: world.devA.token, json: { version: "1.0.0" } }), 200);
+    await expectJson(
+      callAdmin("POST", `/v1/mini-programs/${appId}/rollback`, {
+        token: world.devA.token,
+        json: { version: "1.0.0" },
+      }),
+      200,
+    );
     await buildAll(appId);
     const claims = await checkClaims(clientOf(appId, "1.1.0"));
     expect(claims).toMatchObject({ version: "1.0.0", rollback: true });
@@ -249,7 +366,11 @@ describe("building and delivery", () => {
     const appId = await makeMiniProgram(world);
     await approveZip(appId, "1.0.0", appPackage(appId, "1.0.0"));
     await publish(world, appId, "1.0.0");
-    await db.update(versions).set({ unpackedSize: 60 * 1024 * 1024 }).where(and(eq(versions.miniProgramId, appId), eq(versions.version, "1.0.0"))).run();
+    await db
+      .update(versions)
+      .set({ unpackedSize: 60 * 1024 * 1024 })
+      .where(and(eq(versions.miniProgramId, appId), eq(versions.version, "1.0.0")))
+      .run();
     await approveZip(appId, "1.1.0", appPackage(appId, "1.1.0", { extraLines: 3 }));
     const [row] = await buildAll(appId);
     expect(row).toMatchObject({ status: "skipped" });
@@ -266,7 +387,12 @@ describe("off the hot path", () => {
     const [row] = await rowsOf(appId);
     const batch = createMessageBatch<IncrementMessage>("graycast-increments", [
       { id: "m1", timestamp: new Date(), attempts: 1, body: { incrementId: row!.id } },
-      { id: "m2", timestamp: new Date(), attempts: 1, body: { nonsense: true } as unknown as IncrementMessage },
+      {
+        id: "m2",
+        timestamp: new Date(),
+        attempts: 1,
+        body: { nonsense: true } as unknown as IncrementMessage,
+      },
     ]);
     const ctx = createExecutionContext();
     await consumeIncrements(batch, testEnv);
@@ -281,12 +407,18 @@ describe("off the hot path", () => {
     const v1 = appPackage(appId, "1.0.0", { add: { "x.txt": "unique to this test 1" } });
     await approveZip(appId, "1.0.0", v1);
     await publish(world, appId, "1.0.0");
-    await approveZip(appId, "1.1.0", appPackage(appId, "1.1.0", { add: { "x.txt": "unique to this test 2" } }));
+    await approveZip(
+      appId,
+      "1.1.0",
+      appPackage(appId, "1.1.0", { add: { "x.txt": "unique to this test 2" } }),
+    );
     const [row] = await rowsOf(appId);
     // The base package vanished from storage: the build cannot proceed.
     await testEnv.PACKAGES.delete(`packages/${await hex(v1)}`);
     for (let attempt = 1; attempt <= QUEUE_DELIVERIES; attempt++) {
-      const result = await deliver(INCREMENTS_QUEUE, [{ id: `a${attempt}`, attempts: attempt, incrementId: row!.id }]);
+      const result = await deliver(INCREMENTS_QUEUE, [
+        { id: `a${attempt}`, attempts: attempt, incrementId: row!.id },
+      ]);
       expect(result.retryMessages.map((m) => m.msgId)).toEqual([`a${attempt}`]);
       // Between deliveries the row waits as queued, with the error and the attempt's start.
       expect((await rowsOf(appId))[0]).toMatchObject({ status: "queued", attempts: attempt, builtAt: null });
@@ -329,11 +461,19 @@ describe("off the hot path", () => {
     expect(rows).toHaveLength(3);
     const t = Date.now();
     const [queued, building] = rows;
-    await db.update(increments).set({ status: "building", startedAt: t }).where(eq(increments.id, building!.id)).run();
+    await db
+      .update(increments)
+      .set({ status: "building", startedAt: t })
+      .where(eq(increments.id, building!.id))
+      .run();
     const sweepAt = async (now: number) => {
       const sent = new Set<string>();
       // The producer binding as the admin Worker has it; it records what the sweep hands it.
-      const INCREMENTS = { sendBatch: async (msgs: Iterable<MessageSendRequest<IncrementMessage>>) => void [...msgs].forEach((m) => sent.add(m.body.incrementId)) } as unknown as Queue<IncrementMessage>;
+      const INCREMENTS = {
+        sendBatch: async (msgs: Iterable<MessageSendRequest<IncrementMessage>>) => {
+          for (const m of msgs) sent.add(m.body.incrementId);
+        },
+      } as unknown as Queue<IncrementMessage>;
       await sweepIncrements({ DB: testEnv.DB, INCREMENTS }, now);
       return rows.map((r) => r.id).filter((id) => sent.has(id));
     };
@@ -341,8 +481,15 @@ describe("off the hot path", () => {
     expect(await sweepAt(t + STALE_PENDING_MS + 1)).toEqual([queued!.id, rows[2]!.id]);
     expect(await sweepAt(t + STALE_BUILDING_MS + 1)).toEqual(rows.map((r) => r.id));
     // A stuck building row is claimed again by the next delivery.
-    await deliver(INCREMENTS_QUEUE, [{ id: "s1", attempts: 1, incrementId: building!.id }], () => t + STALE_BUILDING_MS + 1);
-    expect((await db.select().from(increments).where(eq(increments.id, building!.id)).get())).toMatchObject({ status: "built", startedAt: t + STALE_BUILDING_MS + 1 });
+    await deliver(
+      INCREMENTS_QUEUE,
+      [{ id: "s1", attempts: 1, incrementId: building!.id }],
+      () => t + STALE_BUILDING_MS + 1,
+    );
+    expect(await db.select().from(increments).where(eq(increments.id, building!.id)).get()).toMatchObject({
+      status: "built",
+      startedAt: t + STALE_BUILDING_MS + 1,
+    });
   });
 
   it("the admin Worker has no queue consumer: the builder Worker consumes the queue and its dead-letter queue", async () => {
@@ -351,15 +498,37 @@ describe("off the hot path", () => {
     // Each environment of each configuration (local, staging, production): the admin Worker only produces.
     const sections = (toml: string) => toml.split(/^# -+ /m);
     expect(adminToml).not.toMatch(/queues\.consumers/);
-    for (const [env, suffix] of [["", "-dev"], ["env.staging.", "-staging"], ["env.production.", ""]] as const) {
+    for (const [env, suffix] of [
+      ["", "-dev"],
+      ["env.staging.", "-staging"],
+      ["env.production.", ""],
+    ] as const) {
       const prefix = env.replaceAll(".", "\\.");
-      expect(adminToml).toMatch(new RegExp(`\\[\\[${prefix}queues\\.producers\\]\\]\\s+binding = "INCREMENTS"\\s+queue = "graycast-increments${suffix}"`));
-      const b = sections(builderToml).find((s) => (env ? s.startsWith(env.split(".")[1]!) : s.includes("[[queues.consumers]]")))!;
-      expect(b).toMatch(new RegExp(`\\[\\[${prefix}queues\\.consumers\\]\\]\\s+queue = "graycast-increments${suffix}"\\s+max_batch_size = 1\\s+max_retries = 3\\s+dead_letter_queue = "graycast-increments${suffix}-dlq"`));
-      expect(b).toMatch(new RegExp(`\\[\\[${prefix}queues\\.consumers\\]\\]\\s+queue = "graycast-increments${suffix}-dlq"`));
+      expect(adminToml).toMatch(
+        new RegExp(
+          `\\[\\[${prefix}queues\\.producers\\]\\]\\s+binding = "INCREMENTS"\\s+queue = "graycast-increments${suffix}"`,
+        ),
+      );
+      const b = sections(builderToml).find((s) =>
+        env ? s.startsWith(env.split(".")[1]!) : s.includes("[[queues.consumers]]"),
+      )!;
+      expect(b).toMatch(
+        new RegExp(
+          `\\[\\[${prefix}queues\\.consumers\\]\\]\\s+queue = "graycast-increments${suffix}"\\s+max_batch_size = 1\\s+max_retries = 3\\s+dead_letter_queue = "graycast-increments${suffix}-dlq"`,
+        ),
+      );
+      expect(b).toMatch(
+        new RegExp(`\\[\\[${prefix}queues\\.consumers\\]\\]\\s+queue = "graycast-increments${suffix}-dlq"`),
+      );
       expect(b).toContain(`INCREMENTS_DLQ = "graycast-increments${suffix}-dlq"`);
       // Nothing but D1, R2 (and the PACKAGE_KEY_SECRET secret) bound to the builder.
-      expect(b.match(/^\[\[[\w.]*?(d1_databases|r2_buckets|queues|durable_objects|services|kv_namespaces|ratelimits)/gm)?.map((m) => m.replace(/^\[\[(env\.\w+\.)?/, ""))).toEqual(["d1_databases", "r2_buckets", "queues", "queues"]);
+      expect(
+        b
+          .match(
+            /^\[\[[\w.]*?(d1_databases|r2_buckets|queues|durable_objects|services|kv_namespaces|ratelimits)/gm,
+          )
+          ?.map((m) => m.replace(/^\[\[(env\.\w+\.)?/, "")),
+      ).toEqual(["d1_databases", "r2_buckets", "queues", "queues"]);
     }
     expect(QUEUE_DELIVERIES).toBe(MAX_ATTEMPTS);
   });
@@ -370,7 +539,9 @@ describe("off the hot path", () => {
     await publish(world, appId, "1.0.0");
     await approveZip(appId, "1.1.0", appPackage(appId, "1.1.0", { add: { "q.txt": "answer at once 2" } }));
     await publish(world, appId, "1.1.0");
-    expect((await rowsOf(appId)).map((r) => [r.status, r.startedAt, r.sha256])).toEqual([["queued", null, null]]);
+    expect((await rowsOf(appId)).map((r) => [r.status, r.startedAt, r.sha256])).toEqual([
+      ["queued", null, null],
+    ]);
   });
 });
 
@@ -395,7 +566,10 @@ describe("redelivery and states", () => {
         return typeof value === "function" ? value.bind(target) : value;
       },
     });
-    await deliver(INCREMENTS_QUEUE, [{ id: "b1", attempts: 1, incrementId: row!.id }], () => start, { ...testEnv, PACKAGES });
+    await deliver(INCREMENTS_QUEUE, [{ id: "b1", attempts: 1, incrementId: row!.id }], () => start, {
+      ...testEnv,
+      PACKAGES,
+    });
     expect(during).toMatchObject({ status: "building", startedAt: start, finishedAt: null });
     const [after] = await listed(appId);
     expect(after).toMatchObject({ status: "built", startedAt: start, attempts: 1 });
@@ -408,11 +582,18 @@ describe("redelivery and states", () => {
     await publish(world, appId, "1.0.0");
     await approveZip(appId, "1.1.0", appPackage(appId, "1.1.0", { add: { "d.txt": "again 2" } }));
     const [row] = await rowsOf(appId);
-    expect((await deliver(INCREMENTS_QUEUE, [{ id: "r1", attempts: 1, incrementId: row!.id }])).explicitAcks).toEqual(["r1"]);
+    expect(
+      (await deliver(INCREMENTS_QUEUE, [{ id: "r1", attempts: 1, incrementId: row!.id }])).explicitAcks,
+    ).toEqual(["r1"]);
     const built = (await rowsOf(appId))[0]!;
     expect(await testEnv.PACKAGES.head(`increments/${built.sha256}`)).not.toBeNull();
     const { bucket, written } = recordingIncrementWrites(testEnv.PACKAGES);
-    const again = await deliver(INCREMENTS_QUEUE, [{ id: "r1", attempts: 2, incrementId: row!.id }], () => Date.now() + 1000, { ...testEnv, PACKAGES: bucket });
+    const again = await deliver(
+      INCREMENTS_QUEUE,
+      [{ id: "r1", attempts: 2, incrementId: row!.id }],
+      () => Date.now() + 1000,
+      { ...testEnv, PACKAGES: bucket },
+    );
     expect(again.explicitAcks).toEqual(["r1"]);
     expect(again.retryMessages).toEqual([]);
     expect((await rowsOf(appId))[0]).toEqual(built);
@@ -421,15 +602,27 @@ describe("redelivery and states", () => {
 
   it("two deliveries of one message at once build once: one R2 object even for an encrypted target", async () => {
     const appId = await makeMiniProgram(world);
-    await expectJson(callAdmin("PUT", `/v1/mini-programs/${appId}/encryption`, { token: world.adminA.token, json: { enabled: true } }), 200);
+    await expectJson(
+      callAdmin("PUT", `/v1/mini-programs/${appId}/encryption`, {
+        token: world.adminA.token,
+        json: { enabled: true },
+      }),
+      200,
+    );
     await approveZip(appId, "1.0.0", appPackage(appId, "1.0.0", { add: { "e.txt": "twice" } }));
     await publish(world, appId, "1.0.0");
     await approveZip(appId, "1.1.0", appPackage(appId, "1.1.0", { add: { "e.txt": "twice 2" } }));
     const [row] = await rowsOf(appId);
     const { bucket, written } = recordingIncrementWrites(testEnv.PACKAGES);
     const results = await Promise.all([
-      deliver(INCREMENTS_QUEUE, [{ id: "c1", attempts: 1, incrementId: row!.id }], undefined, { ...testEnv, PACKAGES: bucket }),
-      deliver(INCREMENTS_QUEUE, [{ id: "c1", attempts: 1, incrementId: row!.id }], undefined, { ...testEnv, PACKAGES: bucket }),
+      deliver(INCREMENTS_QUEUE, [{ id: "c1", attempts: 1, incrementId: row!.id }], undefined, {
+        ...testEnv,
+        PACKAGES: bucket,
+      }),
+      deliver(INCREMENTS_QUEUE, [{ id: "c1", attempts: 1, incrementId: row!.id }], undefined, {
+        ...testEnv,
+        PACKAGES: bucket,
+      }),
     ]);
     expect(results.map((r) => r.explicitAcks)).toEqual([["c1"], ["c1"]]);
     const built = (await rowsOf(appId))[0]!;
@@ -444,14 +637,32 @@ describe("the console's view", () => {
     await approveZip(appId, "1.0.0", appPackage(appId, "1.0.0", { add: { "v.txt": "view" } }));
     await publish(world, appId, "1.0.0");
     await approveZip(appId, "1.1.0", appPackage(appId, "1.1.0", { add: { "v.txt": "view 2" } }));
-    const listed = await expectJson<{ increments: any[] }>(callAdmin("GET", `/v1/mini-programs/${appId}/increments`, { token: world.viewerA.token }), 200);
-    expect(listed.increments).toEqual([expect.objectContaining({ fromVersion: "1.0.0", toVersion: "1.1.0", status: "queued", size: null, share: null })]);
+    const listed = await expectJson<{ increments: any[] }>(
+      callAdmin("GET", `/v1/mini-programs/${appId}/increments`, { token: world.viewerA.token }),
+      200,
+    );
+    expect(listed.increments).toEqual([
+      expect.objectContaining({
+        fromVersion: "1.0.0",
+        toVersion: "1.1.0",
+        status: "queued",
+        size: null,
+        share: null,
+      }),
+    ]);
     await buildAll(appId);
-    const built = await expectJson<{ increments: any[] }>(callAdmin("GET", `/v1/mini-programs/${appId}/increments`, { token: world.devA.token }), 200);
+    const built = await expectJson<{ increments: any[] }>(
+      callAdmin("GET", `/v1/mini-programs/${appId}/increments`, { token: world.devA.token }),
+      200,
+    );
     expect(built.increments[0]).toMatchObject({ status: "built", encrypted: false });
     expect(built.increments[0].share).toBeGreaterThan(0);
     expect(built.increments[0].share).toBeLessThan(1);
-    await expectError(callAdmin("GET", `/v1/mini-programs/${appId}/increments`, { token: world.devB.token }), 404, "not_found");
+    await expectError(
+      callAdmin("GET", `/v1/mini-programs/${appId}/increments`, { token: world.devB.token }),
+      404,
+      "not_found",
+    );
     await expectError(callAdmin("GET", `/v1/mini-programs/${appId}/increments`), 401, "unauthenticated");
   });
 
@@ -462,16 +673,29 @@ describe("the console's view", () => {
     await publish(world, appId, "1.0.0");
     await approveZip(appId, "1.1.0", appPackage(appId, "1.1.0", { add: { "r.txt": "retry 2" } }));
     const [row] = await rowsOf(appId);
-    await db.update(increments).set({ status: "failed", attempts: MAX_ATTEMPTS, detail: "boom" }).where(eq(increments.id, row!.id)).run();
+    await db
+      .update(increments)
+      .set({ status: "failed", attempts: MAX_ATTEMPTS, detail: "boom" })
+      .where(eq(increments.id, row!.id))
+      .run();
     const path = `/v1/mini-programs/${appId}/increments/${row!.id}/retry`;
     await expectError(callAdmin("POST", path, { token: world.viewerA.token }), 403, "forbidden");
-    expect(await expectJson(callAdmin("POST", path, { token: world.devA.token }), 200)).toMatchObject({ status: "queued", attempts: 0, detail: "" });
+    expect(await expectJson(callAdmin("POST", path, { token: world.devA.token }), 200)).toMatchObject({
+      status: "queued",
+      attempts: 0,
+      detail: "",
+    });
     await expectError(callAdmin("POST", path, { token: world.devA.token }), 409, "conflict");
-    await expectError(callAdmin("POST", `/v1/mini-programs/${appId}/increments/inc_nosuchthing/retry`, { token: world.devA.token }), 404, "not_found");
+    await expectError(
+      callAdmin("POST", `/v1/mini-programs/${appId}/increments/inc_nosuchthing/retry`, {
+        token: world.devA.token,
+      }),
+      404,
+      "not_found",
+    );
     expect(await buildIncrementRow(db, testEnv.PACKAGES, row!.id)).toMatchObject({ status: "built" });
   });
 });
-
 
 describe("a built increment and the snapshot", () => {
   /**
@@ -480,7 +704,9 @@ describe("a built increment and the snapshot", () => {
    * snapshot behind whatever happens after it.
    */
   function refusingLoneBumps(d1: D1Database): D1Database {
-    return interceptD1(d1, { failAlone: (query) => /^update "mini_programs" set "snapshot_revision"/.test(query) });
+    return interceptD1(d1, {
+      failAlone: (query) => /^update "mini_programs" set "snapshot_revision"/.test(query),
+    });
   }
 
   it("is offered by the snapshot after the sweep even when nothing but the build's own batch could bump the revision", async () => {
@@ -492,7 +718,10 @@ describe("a built increment and the snapshot", () => {
     const queued = (await rowsOf(appId)).filter((r) => r.status === "queued");
     expect(queued.map((r) => [r.fromVersion, r.toVersion])).toEqual([["1.0.0", "1.1.0"]]);
 
-    expect((await buildIncrementRow(createDb(refusingLoneBumps(testEnv.DB)), testEnv.PACKAGES, queued[0]!.id)).status).toBe("built");
+    expect(
+      (await buildIncrementRow(createDb(refusingLoneBumps(testEnv.DB)), testEnv.PACKAGES, queued[0]!.id))
+        .status,
+    ).toBe("built");
     await sweepSnapshots(db, testEnv.PACKAGES, { limit: 1000 });
     const snapshot = await storedSnapshot(appId);
     expect(snapshot.online.version).toBe("1.1.0");

@@ -3,7 +3,7 @@
  * shelf status, binding requests and unbinding, and the change log they leave behind.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { type World, callAdmin, expectError, expectJson, makeMiniProgram, makeWorld } from "./support/admin";
+import { callAdmin, expectError, expectJson, makeMiniProgram, makeWorld, type World } from "./support/admin";
 
 let world: World;
 beforeAll(async () => {
@@ -14,24 +14,41 @@ const APP_ID = /^gc[a-z2-7]{24}$/;
 const UNKNOWN_APP = `gc${"a".repeat(24)}`;
 
 const create = (token: string, teamId: string, name = "Demo", description?: string) =>
-  callAdmin("POST", "/v1/mini-programs", { token, json: { teamId, name, ...(description === undefined ? {} : { description }) } });
+  callAdmin("POST", "/v1/mini-programs", {
+    token,
+    json: { teamId, name, ...(description === undefined ? {} : { description }) },
+  });
 const details = (token: string, appId: string) => callAdmin("GET", `/v1/mini-programs/${appId}`, { token });
-const edit = (token: string, appId: string, json: unknown) => callAdmin("PATCH", `/v1/mini-programs/${appId}`, { token, json });
-const shelf = (token: string, appId: string, listed: boolean) => callAdmin("PUT", `/v1/mini-programs/${appId}/shelf`, { token, json: { listed } });
-const requestBinding = (token: string, appId: string, hostAppId: string) => callAdmin("POST", `/v1/mini-programs/${appId}/bindings`, { token, json: { hostAppId } });
-const decide = (token: string, hostAppId: string, appId: string, decision: "approve" | "reject") => callAdmin("POST", `/v1/host-apps/${hostAppId}/bindings/${appId}/${decision}`, { token });
-const unbind = (token: string, appId: string, hostAppId: string) => callAdmin("DELETE", `/v1/mini-programs/${appId}/bindings/${hostAppId}`, { token });
-const newApp = async () => (await expectJson<any>(create(world.devA.token, world.teamA), 201)).appId as string;
+const edit = (token: string, appId: string, json: unknown) =>
+  callAdmin("PATCH", `/v1/mini-programs/${appId}`, { token, json });
+const shelf = (token: string, appId: string, listed: boolean) =>
+  callAdmin("PUT", `/v1/mini-programs/${appId}/shelf`, { token, json: { listed } });
+const requestBinding = (token: string, appId: string, hostAppId: string) =>
+  callAdmin("POST", `/v1/mini-programs/${appId}/bindings`, { token, json: { hostAppId } });
+const decide = (token: string, hostAppId: string, appId: string, decision: "approve" | "reject") =>
+  callAdmin("POST", `/v1/host-apps/${hostAppId}/bindings/${appId}/${decision}`, { token });
+const unbind = (token: string, appId: string, hostAppId: string) =>
+  callAdmin("DELETE", `/v1/mini-programs/${appId}/bindings/${hostAppId}`, { token });
+const newApp = async () =>
+  (await expectJson<any>(create(world.devA.token, world.teamA), 201)).appId as string;
 
 describe("create", () => {
   it("a developer or team admin creates one in their team, with a fresh App ID and the IDE link", async () => {
     const mp = await expectJson<any>(create(world.devA.token, world.teamA, "Shop", "a shop"), 201);
-    expect(mp).toMatchObject({ teamId: world.teamA, name: "Shop", description: "a shop", listed: true, onlineVersion: null, bindings: [] });
+    expect(mp).toMatchObject({
+      teamId: world.teamA,
+      name: "Shop",
+      description: "a shop",
+      listed: true,
+      onlineVersion: null,
+      bindings: [],
+    });
     expect(mp.appId).toMatch(APP_ID);
     const byAdmin = await expectJson<any>(create(world.adminA.token, world.teamA, "Admin's"), 201);
     expect(byAdmin.appId).toMatch(APP_ID);
     const ids = [mp.appId, byAdmin.appId];
-    for (let i = 0; i < 8; i++) ids.push((await expectJson<any>(create(world.devA.token, world.teamA, `n${i}`), 201)).appId);
+    for (let i = 0; i < 8; i++)
+      ids.push((await expectJson<any>(create(world.devA.token, world.teamA, `n${i}`), 201)).appId);
     expect(new Set(ids).size).toBe(ids.length);
     for (const id of ids) expect(id).toMatch(APP_ID);
   });
@@ -43,7 +60,10 @@ describe("create", () => {
     expect(hidden).toBe(missing);
     await expectError(create(world.devA.token, world.teamA, "   "), 400, "bad_request");
     await expectError(create(world.devA.token, world.teamA, "x".repeat(61)), 400, "bad_request");
-    const list = await expectJson<any>(callAdmin("GET", `/v1/mini-programs?teamId=${world.teamA}`, { token: world.adminA.token }), 200);
+    const list = await expectJson<any>(
+      callAdmin("GET", `/v1/mini-programs?teamId=${world.teamA}`, { token: world.adminA.token }),
+      200,
+    );
     expect(list.miniPrograms.map((m: any) => m.name)).not.toContain("Demo");
   });
 });
@@ -52,15 +72,31 @@ describe("list and details", () => {
   it("lists the mini programs of my teams only, filtered by teamId", async () => {
     const a = await newApp();
     const b = (await expectJson<any>(create(world.devB.token, world.teamB, "B's"), 201)).appId;
-    const mineA = await expectJson<any>(callAdmin("GET", "/v1/mini-programs", { token: world.viewerA.token }), 200);
+    const mineA = await expectJson<any>(
+      callAdmin("GET", "/v1/mini-programs", { token: world.viewerA.token }),
+      200,
+    );
     expect(mineA.miniPrograms.map((m: any) => m.id)).toContain(a);
     expect(mineA.miniPrograms.every((m: any) => m.teamId === world.teamA)).toBe(true);
-    const mineB = await expectJson<any>(callAdmin("GET", "/v1/mini-programs", { token: world.devB.token }), 200);
+    const mineB = await expectJson<any>(
+      callAdmin("GET", "/v1/mini-programs", { token: world.devB.token }),
+      200,
+    );
     expect(mineB.miniPrograms.map((m: any) => m.id)).toEqual([b]);
-    const filtered = await expectJson<any>(callAdmin("GET", `/v1/mini-programs?teamId=${world.teamB}`, { token: world.devB.token }), 200);
+    const filtered = await expectJson<any>(
+      callAdmin("GET", `/v1/mini-programs?teamId=${world.teamB}`, { token: world.devB.token }),
+      200,
+    );
     expect(filtered.miniPrograms.map((m: any) => m.id)).toEqual([b]);
     // filtering by a team I do not belong to shows nothing
-    expect((await expectJson<any>(callAdmin("GET", `/v1/mini-programs?teamId=${world.teamA}`, { token: world.devB.token }), 200)).miniPrograms).toEqual([]);
+    expect(
+      (
+        await expectJson<any>(
+          callAdmin("GET", `/v1/mini-programs?teamId=${world.teamA}`, { token: world.devB.token }),
+          200,
+        )
+      ).miniPrograms,
+    ).toEqual([]);
   });
 
   it("details: any team member reads them; others and unknown App IDs get 404; a malformed App ID 400", async () => {
@@ -89,12 +125,21 @@ describe("edit", () => {
   it("changes the name and description, read back in details and the list", async () => {
     const appId = await newApp();
     const before = await expectJson<any>(details(world.devA.token, appId), 200);
-    const edited = await expectJson<any>(edit(world.devA.token, appId, { name: "Renamed", description: "new text" }), 200);
+    const edited = await expectJson<any>(
+      edit(world.devA.token, appId, { name: "Renamed", description: "new text" }),
+      200,
+    );
     expect(edited).toMatchObject({ name: "Renamed", description: "new text" });
     expect(edited.updatedAt).toBeGreaterThanOrEqual(before.updatedAt);
     await expectJson(edit(world.adminA.token, appId, { description: "" }), 200);
-    expect(await expectJson<any>(details(world.viewerA.token, appId), 200)).toMatchObject({ name: "Renamed", description: "" });
-    const list = await expectJson<any>(callAdmin("GET", "/v1/mini-programs", { token: world.devA.token }), 200);
+    expect(await expectJson<any>(details(world.viewerA.token, appId), 200)).toMatchObject({
+      name: "Renamed",
+      description: "",
+    });
+    const list = await expectJson<any>(
+      callAdmin("GET", "/v1/mini-programs", { token: world.devA.token }),
+      200,
+    );
     expect(list.miniPrograms.find((m: any) => m.id === appId).name).toBe("Renamed");
   });
 
@@ -106,7 +151,11 @@ describe("edit", () => {
     await expectError(edit(world.devA.token, appId, { name: "" }), 400, "bad_request");
     await expectError(edit(world.viewerA.token, appId, { name: "X" }), 403, "forbidden");
     await expectError(edit(world.devB.token, appId, { name: "X" }), 404, "not_found");
-    expect(await expectJson<any>(details(world.devA.token, appId), 200)).toMatchObject({ name: "Demo", teamId: world.teamA, listed: true });
+    expect(await expectJson<any>(details(world.devA.token, appId), 200)).toMatchObject({
+      name: "Demo",
+      teamId: world.teamA,
+      listed: true,
+    });
   });
 });
 
@@ -118,22 +167,39 @@ describe("shelf", () => {
     await expectError(shelf(world.devB.token, appId, false), 404, "not_found");
     expect((await expectJson<any>(shelf(world.devA.token, appId, false), 200)).listed).toBe(false);
     expect((await expectJson<any>(details(world.viewerA.token, appId), 200)).listed).toBe(false);
-    expect(await expectError(shelf(world.devA.token, appId, false), 409, "conflict")).toMatch(/off the shelf/);
+    expect(await expectError(shelf(world.devA.token, appId, false), 409, "conflict")).toMatch(
+      /off the shelf/,
+    );
     await expectJson(shelf(world.adminA.token, appId, true), 200);
     expect((await expectJson<any>(details(world.viewerA.token, appId), 200)).listed).toBe(true);
-    await expectError(callAdmin("PUT", `/v1/mini-programs/${appId}/shelf`, { token: world.devA.token, json: { listed: "no" } }), 400, "bad_request");
+    await expectError(
+      callAdmin("PUT", `/v1/mini-programs/${appId}/shelf`, {
+        token: world.devA.token,
+        json: { listed: "no" },
+      }),
+      400,
+      "bad_request",
+    );
   });
 });
 
 describe("bindings", () => {
   it("a request is pending until decided; a duplicate pending or approved request is 409", async () => {
     const appId = await newApp();
-    expect(await expectJson<any>(requestBinding(world.devA.token, appId, world.host1), 201)).toEqual({ miniProgramId: appId, hostAppId: world.host1, status: "pending" });
-    expect((await expectJson<any>(details(world.devA.token, appId), 200)).bindings).toEqual([expect.objectContaining({ hostAppId: world.host1, status: "pending", decidedAt: null })]);
+    expect(await expectJson<any>(requestBinding(world.devA.token, appId, world.host1), 201)).toEqual({
+      miniProgramId: appId,
+      hostAppId: world.host1,
+      status: "pending",
+    });
+    expect((await expectJson<any>(details(world.devA.token, appId), 200)).bindings).toEqual([
+      expect.objectContaining({ hostAppId: world.host1, status: "pending", decidedAt: null }),
+    ]);
     await expectError(requestBinding(world.devA.token, appId, world.host1), 409, "conflict");
     await expectJson(decide(world.manager1.token, world.host1, appId, "approve"), 200);
     await expectError(requestBinding(world.adminA.token, appId, world.host1), 409, "conflict");
-    expect((await expectJson<any>(details(world.devA.token, appId), 200)).bindings).toEqual([expect.objectContaining({ status: "approved" })]);
+    expect((await expectJson<any>(details(world.devA.token, appId), 200)).bindings).toEqual([
+      expect.objectContaining({ status: "approved" }),
+    ]);
   });
 
   it("may be requested again after a rejection", async () => {
@@ -141,8 +207,15 @@ describe("bindings", () => {
     await expectJson(requestBinding(world.devA.token, appId, world.host2), 201);
     await expectJson(decide(world.manager2.token, world.host2, appId, "reject"), 200);
     await expectJson(requestBinding(world.devA.token, appId, world.host2), 201);
-    expect((await expectJson<any>(details(world.devA.token, appId), 200)).bindings).toEqual([expect.objectContaining({ hostAppId: world.host2, status: "pending", decidedAt: null })]);
-    const queue = await expectJson<any>(callAdmin("GET", `/v1/host-apps/${world.host2}/bindings?status=pending`, { token: world.manager2.token }), 200);
+    expect((await expectJson<any>(details(world.devA.token, appId), 200)).bindings).toEqual([
+      expect.objectContaining({ hostAppId: world.host2, status: "pending", decidedAt: null }),
+    ]);
+    const queue = await expectJson<any>(
+      callAdmin("GET", `/v1/host-apps/${world.host2}/bindings?status=pending`, {
+        token: world.manager2.token,
+      }),
+      200,
+    );
     expect(queue.bindings.map((b: any) => b.miniProgramId)).toContain(appId);
   });
 
@@ -160,9 +233,14 @@ describe("bindings", () => {
     await expectError(unbind(world.viewerA.token, appId, world.host1), 403, "forbidden");
     await expectError(unbind(world.devB.token, appId, world.host1), 404, "not_found");
     expect(await expectJson<any>(unbind(world.adminA.token, appId, world.host1), 200)).toEqual({ ok: true });
-    expect((await expectJson<any>(details(world.devA.token, appId), 200)).bindings).toEqual([expect.objectContaining({ hostAppId: world.host2, status: "approved" })]);
+    expect((await expectJson<any>(details(world.devA.token, appId), 200)).bindings).toEqual([
+      expect.objectContaining({ hostAppId: world.host2, status: "approved" }),
+    ]);
     await expectError(unbind(world.adminA.token, appId, world.host1), 404, "not_found");
-    const approved = await expectJson<any>(callAdmin("GET", `/v1/host-apps/${world.host1}/bindings`, { token: world.manager1.token }), 200);
+    const approved = await expectJson<any>(
+      callAdmin("GET", `/v1/host-apps/${world.host1}/bindings`, { token: world.manager1.token }),
+      200,
+    );
     expect(approved.bindings.map((b: any) => b.miniProgramId)).not.toContain(appId);
     // after unbinding, the mini program can ask again
     await expectJson(requestBinding(world.devA.token, appId, world.host1), 201);
@@ -181,7 +259,10 @@ describe("change log", () => {
     await expectJson(requestBinding(world.devA.token, appId, world.host1), 201);
     await expectJson(decide(world.manager1.token, world.host1, appId, "approve"), 200);
     await expectJson(unbind(world.adminA.token, appId, world.host1), 200);
-    const log = await expectJson<any>(callAdmin("GET", `/v1/change-log?teamId=${world.teamA}&limit=200`, { token: world.viewerA.token }), 200);
+    const log = await expectJson<any>(
+      callAdmin("GET", `/v1/change-log?teamId=${world.teamA}&limit=200`, { token: world.viewerA.token }),
+      200,
+    );
     const entries = log.entries.filter((e: any) => e.targetId === appId);
     const { devA, manager1, adminA } = world;
     expect(entries.map((e: any) => `${e.action} by ${e.actorId}`).sort()).toEqual(
@@ -204,9 +285,16 @@ describe("change log", () => {
     expect(entries.find((e: any) => e.action === "mini_program.edit").detail).toEqual({ name: "Logged" });
     expect(JSON.stringify(log)).not.toMatch(/pbkdf2|password|gct_|eyJ/);
     // other teams cannot read it; without teamId only a platform admin can
-    await expectError(callAdmin("GET", `/v1/change-log?teamId=${world.teamA}`, { token: world.devB.token }), 404, "not_found");
+    await expectError(
+      callAdmin("GET", `/v1/change-log?teamId=${world.teamA}`, { token: world.devB.token }),
+      404,
+      "not_found",
+    );
     await expectError(callAdmin("GET", "/v1/change-log", { token: world.adminA.token }), 403, "forbidden");
-    const all = await expectJson<any>(callAdmin("GET", "/v1/change-log?limit=200", { token: world.platform.token }), 200);
+    const all = await expectJson<any>(
+      callAdmin("GET", "/v1/change-log?limit=200", { token: world.platform.token }),
+      200,
+    );
     expect(all.entries.filter((e: any) => e.targetId === appId)).toHaveLength(9);
   });
 });

@@ -67,7 +67,9 @@ describe("GET /openapi.json", () => {
     expect(Object.keys(doc.components.schemas.Login.properties).sort()).toEqual(["email", "password"]);
     expect(doc.components.schemas.Error.properties.error.properties).toHaveProperty("code");
     const mp = doc.paths["/v1/mini-programs/{appId}"].get;
-    expect(mp.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: "appId", in: "path", required: true })]));
+    expect(mp.parameters).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: "appId", in: "path", required: true })]),
+    );
     expect(Object.keys(mp.responses)).toEqual(expect.arrayContaining(["200", "401", "403", "404"]));
   });
 });
@@ -86,7 +88,10 @@ describe("GET /docs", () => {
 
 describe("GET /healthz", () => {
   it("answers 200 without credentials", async () => {
-    expect(await expectJson<any>(callAdmin("GET", "/healthz"), 200)).toMatchObject({ ok: true, service: "graycast-admin" });
+    expect(await expectJson<any>(callAdmin("GET", "/healthz"), 200)).toMatchObject({
+      ok: true,
+      service: "graycast-admin",
+    });
   });
 });
 

@@ -3,7 +3,15 @@
  * rule that a team always keeps an admin. Every change is in the team's change log.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { type TestUser, type World, callAdmin, expectError, expectJson, makeUser, makeWorld } from "./support/admin";
+import {
+  callAdmin,
+  expectError,
+  expectJson,
+  makeUser,
+  makeWorld,
+  type TestUser,
+  type World,
+} from "./support/admin";
 
 let world: World;
 beforeAll(async () => {
@@ -13,15 +21,26 @@ beforeAll(async () => {
 // makeUser labels are lower case: emails are looked up lower-cased (see the report on support/admin.ts).
 const members = (token: string, teamId: string) => callAdmin("GET", `/v1/teams/${teamId}/members`, { token });
 const roleOf = async (teamId: string, userId: string) =>
-  (await expectJson<any>(members(world.platform.token, teamId), 200)).members.find((m: any) => m.userId === userId)?.role;
-const setMember = (token: string, teamId: string, email: string, role: string) => callAdmin("POST", `/v1/teams/${teamId}/members`, { token, json: { email, role } });
-const removeMember = (token: string, teamId: string, userId: string) => callAdmin("DELETE", `/v1/teams/${teamId}/members/${userId}`, { token });
-const changeLog = (token: string, teamId: string) => callAdmin("GET", `/v1/change-log?teamId=${teamId}&limit=200`, { token });
+  (await expectJson<any>(members(world.platform.token, teamId), 200)).members.find(
+    (m: any) => m.userId === userId,
+  )?.role;
+const setMember = (token: string, teamId: string, email: string, role: string) =>
+  callAdmin("POST", `/v1/teams/${teamId}/members`, { token, json: { email, role } });
+const removeMember = (token: string, teamId: string, userId: string) =>
+  callAdmin("DELETE", `/v1/teams/${teamId}/members/${userId}`, { token });
+const changeLog = (token: string, teamId: string) =>
+  callAdmin("GET", `/v1/change-log?teamId=${teamId}&limit=200`, { token });
 
 /** A fresh team whose admin is a fresh user, created through the API. */
 async function freshTeam(): Promise<{ teamId: string; admin: TestUser }> {
   const admin = await makeUser("teamadmin");
-  const team = await expectJson<any>(callAdmin("POST", "/v1/teams", { token: world.platform.token, json: { name: `T ${crypto.randomUUID()}`, adminEmail: admin.email } }), 201);
+  const team = await expectJson<any>(
+    callAdmin("POST", "/v1/teams", {
+      token: world.platform.token,
+      json: { name: `T ${crypto.randomUUID()}`, adminEmail: admin.email },
+    }),
+    201,
+  );
   return { teamId: team.id, admin };
 }
 
@@ -29,21 +48,48 @@ describe("create and list teams", () => {
   it("a platform admin creates a team with its first admin, who then sees it with the admin role", async () => {
     const admin = await makeUser("firstadmin");
     const name = `Team ${crypto.randomUUID().slice(0, 8)}`;
-    const team = await expectJson<any>(callAdmin("POST", "/v1/teams", { token: world.platform.token, json: { name, adminEmail: admin.email.toUpperCase() } }), 201);
+    const team = await expectJson<any>(
+      callAdmin("POST", "/v1/teams", {
+        token: world.platform.token,
+        json: { name, adminEmail: admin.email.toUpperCase() },
+      }),
+      201,
+    );
     expect(team).toMatchObject({ id: expect.stringMatching(/^team_/), name });
     const mine = await expectJson<any>(callAdmin("GET", "/v1/teams", { token: admin.token }), 200);
     expect(mine.teams).toEqual([expect.objectContaining({ id: team.id, name, role: "admin" })]);
     const all = await expectJson<any>(callAdmin("GET", "/v1/teams", { token: world.platform.token }), 200);
-    expect(all.teams.map((t: any) => t.id)).toEqual(expect.arrayContaining([team.id, world.teamA, world.teamB]));
+    expect(all.teams.map((t: any) => t.id)).toEqual(
+      expect.arrayContaining([team.id, world.teamA, world.teamB]),
+    );
   });
 
   it("refuses non platform admins (403), a duplicate name (409), an unknown admin email (404) and an empty name (400)", async () => {
     const name = `Dup ${crypto.randomUUID().slice(0, 8)}`;
-    await expectError(callAdmin("POST", "/v1/teams", { token: world.adminA.token, json: { name } }), 403, "forbidden");
+    await expectError(
+      callAdmin("POST", "/v1/teams", { token: world.adminA.token, json: { name } }),
+      403,
+      "forbidden",
+    );
     await expectJson(callAdmin("POST", "/v1/teams", { token: world.platform.token, json: { name } }), 201);
-    await expectError(callAdmin("POST", "/v1/teams", { token: world.platform.token, json: { name } }), 409, "conflict");
-    await expectError(callAdmin("POST", "/v1/teams", { token: world.platform.token, json: { name: `${name}-2`, adminEmail: `ghost-${crypto.randomUUID()}@example.test` } }), 404, "not_found");
-    await expectError(callAdmin("POST", "/v1/teams", { token: world.platform.token, json: { name: "   " } }), 400, "bad_request");
+    await expectError(
+      callAdmin("POST", "/v1/teams", { token: world.platform.token, json: { name } }),
+      409,
+      "conflict",
+    );
+    await expectError(
+      callAdmin("POST", "/v1/teams", {
+        token: world.platform.token,
+        json: { name: `${name}-2`, adminEmail: `ghost-${crypto.randomUUID()}@example.test` },
+      }),
+      404,
+      "not_found",
+    );
+    await expectError(
+      callAdmin("POST", "/v1/teams", { token: world.platform.token, json: { name: "   " } }),
+      400,
+      "bad_request",
+    );
     const all = await expectJson<any>(callAdmin("GET", "/v1/teams", { token: world.platform.token }), 200);
     expect(all.teams.filter((t: any) => t.name.startsWith(name)).map((t: any) => t.name)).toEqual([name]);
   });
@@ -54,7 +100,9 @@ describe("create and list teams", () => {
     const viewer = await expectJson<any>(callAdmin("GET", "/v1/teams", { token: world.viewerA.token }), 200);
     expect(viewer.teams).toEqual([expect.objectContaining({ id: world.teamA, role: "viewer" })]);
     const outsider = await makeUser("outsider");
-    expect((await expectJson<any>(callAdmin("GET", "/v1/teams", { token: outsider.token }), 200)).teams).toEqual([]);
+    expect(
+      (await expectJson<any>(callAdmin("GET", "/v1/teams", { token: outsider.token }), 200)).teams,
+    ).toEqual([]);
   });
 });
 
@@ -82,7 +130,9 @@ describe("team members", () => {
     await expectJson(setMember(admin.token, teamId, newcomer.email, "developer"), 200);
     expect(await roleOf(teamId, newcomer.id)).toBe("developer");
     // the newcomer now sees the team
-    expect((await expectJson<any>(callAdmin("GET", "/v1/teams", { token: newcomer.token }), 200)).teams).toEqual([expect.objectContaining({ id: teamId, role: "developer" })]);
+    expect(
+      (await expectJson<any>(callAdmin("GET", "/v1/teams", { token: newcomer.token }), 200)).teams,
+    ).toEqual([expect.objectContaining({ id: teamId, role: "developer" })]);
   });
 
   it("a platform admin may set members of any team", async () => {
@@ -106,7 +156,11 @@ describe("team members", () => {
 
   it("refuses an unknown email (404) and an unknown role (400)", async () => {
     const { teamId, admin } = await freshTeam();
-    await expectError(setMember(admin.token, teamId, `ghost-${crypto.randomUUID()}@example.test`, "viewer"), 404, "not_found");
+    await expectError(
+      setMember(admin.token, teamId, `ghost-${crypto.randomUUID()}@example.test`, "viewer"),
+      404,
+      "not_found",
+    );
     const user = await makeUser("badrole");
     await expectError(setMember(admin.token, teamId, user.email, "owner"), 400, "bad_request");
     expect(await roleOf(teamId, user.id)).toBeUndefined();
@@ -150,7 +204,12 @@ describe("team change log", () => {
     await expectJson(removeMember(admin.token, teamId, member.id), 200);
     const log = await expectJson<any>(changeLog(admin.token, teamId), 200);
     expect(log.entries.map((e: any) => `${e.action} by ${e.actorId}`).sort()).toEqual(
-      [`team.create by ${world.platform.id}`, `team.member.set by ${admin.id}`, `team.member.set by ${admin.id}`, `team.member.remove by ${admin.id}`].sort(),
+      [
+        `team.create by ${world.platform.id}`,
+        `team.member.set by ${admin.id}`,
+        `team.member.set by ${admin.id}`,
+        `team.member.remove by ${admin.id}`,
+      ].sort(),
     );
     for (const e of log.entries) {
       expect(e.teamId).toBe(teamId);
@@ -168,7 +227,10 @@ describe("team change log", () => {
     await expectError(changeLog(member.token, teamId), 404, "not_found");
     await expectError(changeLog(world.devB.token, teamId), 404, "not_found");
     await expectError(callAdmin("GET", "/v1/change-log", { token: admin.token }), 403, "forbidden");
-    const all = await expectJson<any>(callAdmin("GET", "/v1/change-log?limit=200", { token: world.platform.token }), 200);
+    const all = await expectJson<any>(
+      callAdmin("GET", "/v1/change-log?limit=200", { token: world.platform.token }),
+      200,
+    );
     expect(all.entries.filter((e: any) => e.teamId === teamId)).toHaveLength(4);
   });
 
@@ -180,13 +242,24 @@ describe("team change log", () => {
 
   it("pages with before= and limit=", async () => {
     const { teamId, admin } = await freshTeam();
-    for (const label of ["p1", "p2", "p3"]) await expectJson(setMember(admin.token, teamId, (await makeUser(label)).email, "viewer"), 200);
+    for (const label of ["p1", "p2", "p3"])
+      await expectJson(setMember(admin.token, teamId, (await makeUser(label)).email, "viewer"), 200);
     const all = (await expectJson<any>(changeLog(admin.token, teamId), 200)).entries;
     expect(all).toHaveLength(4);
-    const page = await expectJson<any>(callAdmin("GET", `/v1/change-log?teamId=${teamId}&limit=2`, { token: admin.token }), 200);
+    const page = await expectJson<any>(
+      callAdmin("GET", `/v1/change-log?teamId=${teamId}&limit=2`, { token: admin.token }),
+      200,
+    );
     expect(page.entries.map((e: any) => e.at)).toEqual(all.slice(0, 2).map((e: any) => e.at));
-    const older = await expectJson<any>(callAdmin("GET", `/v1/change-log?teamId=${teamId}&before=${all[1].at}`, { token: admin.token }), 200);
+    const older = await expectJson<any>(
+      callAdmin("GET", `/v1/change-log?teamId=${teamId}&before=${all[1].at}`, { token: admin.token }),
+      200,
+    );
     expect(older.entries.every((e: any) => e.at < all[1].at)).toBe(true);
-    await expectError(callAdmin("GET", `/v1/change-log?teamId=${teamId}&limit=0`, { token: admin.token }), 400, "bad_request");
+    await expectError(
+      callAdmin("GET", `/v1/change-log?teamId=${teamId}&limit=0`, { token: admin.token }),
+      400,
+      "bad_request",
+    );
   });
 });

@@ -6,29 +6,85 @@
  * ports give the Decision itself while promise-returning ports give the same answer later.
  */
 import { describe, expect, it } from "vitest";
-import { type ClientContext, type DecidePorts, type Decision, type TaskOutcome, CLOSED_PORTS, TICKET_GRACE_MS, decide } from "../core/decide";
+import {
+  CLOSED_PORTS,
+  type ClientContext,
+  type DecidePorts,
+  type Decision,
+  decide,
+  type TaskOutcome,
+  TICKET_GRACE_MS,
+} from "../core/decide";
 import type { CompiledTask, WhitelistRef } from "../core/grayscale/types";
-import { type Snapshot, type SnapshotRelease, compileSnapshot } from "../core/snapshot";
+import { compileSnapshot, type Snapshot, type SnapshotRelease } from "../core/snapshot";
 
 const NOW = 1_800_000_000_000;
 const DAY = 86_400_000;
 const pkg = (version: string) => ({ sha256: version.replace(/\./g, "").padEnd(64, "0"), size: 10 });
-const rel = (version: string): SnapshotRelease => ({ version, package: pkg(version), releasedAt: NOW - DAY, via: "publish" });
-const LIST: WhitelistRef = { id: "wl1", kind: "guid", count: 2, seed: 1, bloomBits: 64, bloomHashes: 2, shards: 1 };
+const rel = (version: string): SnapshotRelease => ({
+  version,
+  package: pkg(version),
+  releasedAt: NOW - DAY,
+  via: "publish",
+});
+const LIST: WhitelistRef = {
+  id: "wl1",
+  kind: "guid",
+  count: 2,
+  seed: 1,
+  bloomBits: 64,
+  bloomHashes: 2,
+  shards: 1,
+};
 
 function task(id: string, version: string, over: Partial<CompiledTask> = {}): CompiledTask {
   return {
-    id, version, package: pkg(version), phase: "admitting", startAt: NOW - DAY, endAt: NOW + DAY, userCap: null, percentageBp: null,
-    hostApps: { H: [null, null] }, platforms: { android: [null, null], ios: [null, null] }, targets: null,
-    networks: null, brands: null, models: null, countries: null, regions: null, cities: null, ...over,
+    id,
+    version,
+    package: pkg(version),
+    phase: "admitting",
+    startAt: NOW - DAY,
+    endAt: NOW + DAY,
+    userCap: null,
+    percentageBp: null,
+    hostApps: { H: [null, null] },
+    platforms: { android: [null, null], ios: [null, null] },
+    targets: null,
+    networks: null,
+    brands: null,
+    models: null,
+    countries: null,
+    regions: null,
+    cities: null,
+    ...over,
   };
 }
 
 function snap(tasks: CompiledTask[], over: Partial<Parameters<typeof compileSnapshot>[0]> = {}): Snapshot {
-  return compileSnapshot({ appId: "gcapp", revision: 1, listed: true, hostApps: ["H", "H2"], online: rel("1.0.0"), trial: null, tasks, ...over }, NOW);
+  return compileSnapshot(
+    {
+      appId: "gcapp",
+      revision: 1,
+      listed: true,
+      hostApps: ["H", "H2"],
+      online: rel("1.0.0"),
+      trial: null,
+      tasks,
+      ...over,
+    },
+    NOW,
+  );
 }
 
-const client = (over: Partial<ClientContext> = {}): ClientContext => ({ appId: "gcapp", hostAppId: "H", hostAppVersion: "8.0", platform: "android", osVersion: "14", guid: "u1", ...over });
+const client = (over: Partial<ClientContext> = {}): ClientContext => ({
+  appId: "gcapp",
+  hostAppId: "H",
+  hostAppVersion: "8.0",
+  platform: "android",
+  osVersion: "14",
+  guid: "u1",
+  ...over,
+});
 
 /** In-memory ports: tickets, counters and lists as plain data; every call recorded. */
 class MemoryPorts implements DecidePorts {
@@ -37,7 +93,14 @@ class MemoryPorts implements DecidePorts {
   readonly issued: string[] = [];
   presented = 0;
   constructor(
-    readonly state: { tickets?: string[]; admitted?: string[]; full?: string[]; members?: string[]; leased?: string[]; async?: boolean } = {},
+    readonly state: {
+      tickets?: string[];
+      admitted?: string[];
+      full?: string[];
+      members?: string[];
+      leased?: string[];
+      async?: boolean;
+    } = {},
   ) {
     this.presented = state.tickets?.length ?? 0;
   }
@@ -64,7 +127,10 @@ class MemoryPorts implements DecidePorts {
   }
   admit(task: CompiledTask, userKey: string) {
     this.calls.push(`admit ${task.id} ${userKey}`);
-    return this.#answer(!(this.state.full?.includes(task.id) ?? false) || (this.state.admitted?.includes(`${task.id}/${userKey}`) ?? false));
+    return this.#answer(
+      !(this.state.full?.includes(task.id) ?? false) ||
+        (this.state.admitted?.includes(`${task.id}/${userKey}`) ?? false),
+    );
   }
   isAdmitted(task: CompiledTask, userKey: string) {
     this.calls.push(`isAdmitted ${task.id} ${userKey}`);
@@ -85,16 +151,61 @@ function now(s: Snapshot, c: ClientContext, ports: DecidePorts = CLOSED_PORTS): 
 describe("decide: the precedence", () => {
   const gray = task("t1", "1.1.0");
   it.each([
-    ["delisted, before everything", snap([gray], { listed: false }), client(), { status: "delisted", reason: "delisted" }],
-    ["a host app not bound", snap([gray]), client({ hostAppId: "X" }), { status: "not_bound", reason: "not_bound" }],
-    ["nothing released, no task", snap([], { online: null }), client(), { status: "no_release", reason: "no_release" }],
+    [
+      "delisted, before everything",
+      snap([gray], { listed: false }),
+      client(),
+      { status: "delisted", reason: "delisted" },
+    ],
+    [
+      "a host app not bound",
+      snap([gray]),
+      client({ hostAppId: "X" }),
+      { status: "not_bound", reason: "not_bound" },
+    ],
+    [
+      "nothing released, no task",
+      snap([], { online: null }),
+      client(),
+      { status: "no_release", reason: "no_release" },
+    ],
     ["the online release", snap([]), client(), { reason: "online", version: "1.0.0", rollback: false }],
-    ["up to date", snap([]), client({ installedVersion: "1.0.0" }), { reason: "up_to_date", version: "1.0.0" }],
-    ["a rollback", snap([]), client({ installedVersion: "1.2.0" }), { reason: "rollback", version: "1.0.0", rollback: true }],
-    ["a host app's own release (audit scope)", snap([], { hostAppReleases: { H2: rel("0.9.0") } }), client({ hostAppId: "H2" }), { reason: "online", version: "0.9.0" }],
-    ["released, but not to this host app", snap([], { hostAppReleases: { H2: null } }), client({ hostAppId: "H2" }), { status: "not_bound", reason: "not_bound" }],
-    ["the grayscale task above online", snap([gray]), client(), { reason: "grayscale", version: "1.1.0", taskId: "t1", rollback: false }],
-    ["a grayscale task for a host app that approved no release", snap([task("t1", "1.1.0", { hostApps: { H2: [null, null] } })], { hostAppReleases: { H2: null } }), client({ hostAppId: "H2" }), { reason: "grayscale", version: "1.1.0" }],
+    [
+      "up to date",
+      snap([]),
+      client({ installedVersion: "1.0.0" }),
+      { reason: "up_to_date", version: "1.0.0" },
+    ],
+    [
+      "a rollback",
+      snap([]),
+      client({ installedVersion: "1.2.0" }),
+      { reason: "rollback", version: "1.0.0", rollback: true },
+    ],
+    [
+      "a host app's own release (audit scope)",
+      snap([], { hostAppReleases: { H2: rel("0.9.0") } }),
+      client({ hostAppId: "H2" }),
+      { reason: "online", version: "0.9.0" },
+    ],
+    [
+      "released, but not to this host app",
+      snap([], { hostAppReleases: { H2: null } }),
+      client({ hostAppId: "H2" }),
+      { status: "not_bound", reason: "not_bound" },
+    ],
+    [
+      "the grayscale task above online",
+      snap([gray]),
+      client(),
+      { reason: "grayscale", version: "1.1.0", taskId: "t1", rollback: false },
+    ],
+    [
+      "a grayscale task for a host app that approved no release",
+      snap([task("t1", "1.1.0", { hostApps: { H2: [null, null] } })], { hostAppReleases: { H2: null } }),
+      client({ hostAppId: "H2" }),
+      { reason: "grayscale", version: "1.1.0" },
+    ],
   ] as const)("%s", (_name, s, c, expected) => {
     const ports = new MemoryPorts();
     expect(now(s, c, ports)).toMatchObject(expected);
@@ -104,17 +215,30 @@ describe("decide: the precedence", () => {
   it("trial: a verified tester asking for it gets it, and the walk never runs (no cap slot spent)", () => {
     const ports = new MemoryPorts();
     const tester = client({ trial: true, account: "tess", verifiedAccount: true });
-    expect(now(snap([task("t1", "1.1.0", { userCap: 5 })], { trial }), tester, ports)).toMatchObject({ reason: "trial", version: "1.5.0", pagePath: "pages/t" });
+    expect(now(snap([task("t1", "1.1.0", { userCap: 5 })], { trial }), tester, ports)).toMatchObject({
+      reason: "trial",
+      version: "1.5.0",
+      pagePath: "pages/t",
+    });
     expect(ports.calls).toEqual([]);
     expect(ports.trail).toEqual([]);
     // an unverified account is no tester: the walk runs and admits
     const claimed = new MemoryPorts();
-    expect(now(snap([task("t1", "1.1.0", { userCap: 5 })], { trial }), client({ trial: true, account: "tess" }), claimed)).toMatchObject({ reason: "grayscale", version: "1.1.0" });
+    expect(
+      now(
+        snap([task("t1", "1.1.0", { userCap: 5 })], { trial }),
+        client({ trial: true, account: "tess" }),
+        claimed,
+      ),
+    ).toMatchObject({ reason: "grayscale", version: "1.1.0" });
     expect(claimed.calls).toEqual(["lease t1 g:u1", "admit t1 g:u1"]);
   });
 
   it("delisted and not bound walk nothing, whatever the tickets", () => {
-    for (const [s, c] of [[snap([task("t1", "1.1.0")], { listed: false }), client()], [snap([task("t1", "1.1.0")]), client({ hostAppId: "X" })]] as const) {
+    for (const [s, c] of [
+      [snap([task("t1", "1.1.0")], { listed: false }), client()],
+      [snap([task("t1", "1.1.0")]), client({ hostAppId: "X" })],
+    ] as const) {
       const ports = new MemoryPorts({ tickets: ["t1/g:u1"] });
       now(s, c, ports);
       expect([ports.calls, ports.trail]).toEqual([[], []]);
@@ -134,13 +258,18 @@ describe("decide: the walk", () => {
     const ports = new MemoryPorts();
     const s = snap([task("a", "1.1.0"), task("b", "1.3.0", { networks: ["wifi"] }), task("c", "1.2.0")]);
     expect(now(s, client({ network: "4g" }), ports)).toMatchObject({ version: "1.2.0", taskId: "c" });
-    expect(ports.trail).toEqual([["b", "not_eligible"], ["c", "admitted"]]);
+    expect(ports.trail).toEqual([
+      ["b", "not_eligible"],
+      ["c", "admitted"],
+    ]);
     expect(ports.issued).toEqual(["c/g:u1"]);
   });
 
   it("a user without any id gets an uncapped task without a ticket", () => {
     const ports = new MemoryPorts();
-    expect(now(snap([task("a", "1.1.0")]), client({ guid: undefined }), ports)).toMatchObject({ taskId: "a" });
+    expect(now(snap([task("a", "1.1.0")]), client({ guid: undefined }), ports)).toMatchObject({
+      taskId: "a",
+    });
     expect(ports.issued).toEqual([]);
   });
 
@@ -164,19 +293,38 @@ describe("decide: the walk", () => {
   });
 
   it("sticky: only a capped task's user already running the version, while tickets could be valid, is looked up", () => {
-    const sticky = (over: Partial<CompiledTask> = {}) => snap([task("t1", "1.1.0", { phase: "sticky", userCap: 10, ...over })]);
+    const sticky = (over: Partial<CompiledTask> = {}) =>
+      snap([task("t1", "1.1.0", { phase: "sticky", userCap: 10, ...over })]);
     const running = client({ installedVersion: "1.1.0" });
     const cases: [string, Snapshot, ClientContext, string[], TaskOutcome, string | undefined][] = [
       ["admitted before: kept", sticky(), running, ["t1/g:u1"], "sticky_admitted", "t1"],
       ["never admitted", sticky(), running, [], "sticky_not_admitted", undefined],
       ["not running the version", sticky(), client(), ["t1/g:u1"], "sticky_closed", undefined],
-      ["uncapped: no counter remembers", sticky({ userCap: null }), running, ["t1/g:u1"], "sticky_closed", undefined],
-      ["past the tickets' lifetime", sticky({ endAt: NOW - TICKET_GRACE_MS }), running, ["t1/g:u1"], "sticky_closed", undefined],
+      [
+        "uncapped: no counter remembers",
+        sticky({ userCap: null }),
+        running,
+        ["t1/g:u1"],
+        "sticky_closed",
+        undefined,
+      ],
+      [
+        "past the tickets' lifetime",
+        sticky({ endAt: NOW - TICKET_GRACE_MS }),
+        running,
+        ["t1/g:u1"],
+        "sticky_closed",
+        undefined,
+      ],
     ];
     for (const [name, s, c, admitted, outcome, taskId] of cases) {
       const ports = new MemoryPorts({ admitted });
       const d = now(s, c, ports);
-      expect([name, ports.trail, d.status === "ok" ? d.taskId : undefined]).toEqual([name, [["t1", outcome]], taskId]);
+      expect([name, ports.trail, d.status === "ok" ? d.taskId : undefined]).toEqual([
+        name,
+        [["t1", outcome]],
+        taskId,
+      ]);
       expect([name, ports.calls.filter((x) => x.startsWith("admit"))]).toEqual([name, []]);
     }
   });
@@ -189,7 +337,10 @@ describe("decide: the walk", () => {
     const full = new MemoryPorts({ full: ["hi"] });
     expect(now(s, client(), full)).toMatchObject({ taskId: "lo" });
     expect(full.calls).toEqual(["lease hi g:u1", "admit hi g:u1", "lease lo g:u1", "admit lo g:u1"]);
-    expect(full.trail).toEqual([["hi", "refused"], ["lo", "admitted"]]);
+    expect(full.trail).toEqual([
+      ["hi", "refused"],
+      ["lo", "admitted"],
+    ]);
   });
 
   it("a verified-only task counts the verified account, never the GUID", () => {
@@ -198,19 +349,30 @@ describe("decide: the walk", () => {
     expect(now(s, client({ account: "acc" }), unverified)).toMatchObject({ reason: "online" });
     expect(unverified.calls).toEqual([]);
     const verified = new MemoryPorts();
-    expect(now(s, client({ account: "acc", verifiedAccount: true }), verified)).toMatchObject({ taskId: "v" });
+    expect(now(s, client({ account: "acc", verifiedAccount: true }), verified)).toMatchObject({
+      taskId: "v",
+    });
     expect(verified.calls).toEqual(["lease v a:acc", "admit v a:acc"]);
   });
 
   it("whitelists are asked only when every other rule holds and no inline value names the client, once per list and decision", () => {
-    const listed = (id: string, over: Partial<CompiledTask> = {}) => task(id, "1.1.0", { targets: { inline: { guid: ["inline-1"] }, whitelists: [LIST] }, ...over });
-    const s = snap([listed("a", { networks: ["wifi"] }), listed("b", { platforms: { ios: [null, null] } }), listed("c", { percentageBp: 0 })]);
+    const listed = (id: string, over: Partial<CompiledTask> = {}) =>
+      task(id, "1.1.0", { targets: { inline: { guid: ["inline-1"] }, whitelists: [LIST] }, ...over });
+    const s = snap([
+      listed("a", { networks: ["wifi"] }),
+      listed("b", { platforms: { ios: [null, null] } }),
+      listed("c", { percentageBp: 0 }),
+    ]);
     const member = new MemoryPorts({ members: ["u1"] });
     expect(now(s, client({ network: "wifi" }), member)).toMatchObject({ taskId: "a" });
     expect(member.calls).toEqual(["member wl1 u1"]);
     // not a member: asked once for both tasks that get that far; the ios-only task never asks
     const outsider = new MemoryPorts();
-    const twice = snap([listed("a"), listed("b", { platforms: { ios: [null, null] } }), task("c", "1.0.5", { targets: { inline: {}, whitelists: [LIST] } })]);
+    const twice = snap([
+      listed("a"),
+      listed("b", { platforms: { ios: [null, null] } }),
+      task("c", "1.0.5", { targets: { inline: {}, whitelists: [LIST] } }),
+    ]);
     expect(now(twice, client({ guid: "u9" }), outsider)).toMatchObject({ reason: "online" });
     expect(outsider.calls).toEqual(["member wl1 u9"]);
     const inline = new MemoryPorts();
@@ -225,7 +387,13 @@ describe("decide: the walk", () => {
       task("cap", "1.2.0", { userCap: 3 }),
       task("free", "1.1.0"),
     ]);
-    const states = [{}, { members: ["u1"] }, { admitted: ["st/g:u1"] }, { full: ["cap"] }, { tickets: ["cap/g:u1"], full: ["cap"] }];
+    const states = [
+      {},
+      { members: ["u1"] },
+      { admitted: ["st/g:u1"] },
+      { full: ["cap"] },
+      { tickets: ["cap/g:u1"], full: ["cap"] },
+    ];
     for (const state of states) {
       for (const c of [client(), client({ installedVersion: "1.3.0" })]) {
         const sync = new MemoryPorts(state);

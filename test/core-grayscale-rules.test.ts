@@ -1,8 +1,22 @@
 import { describe, expect, it } from "vitest";
 import type { ClientContext } from "../core/decide";
 import { isLooseVersion, versionInRange } from "../core/grayscale/match";
-import { ROLLOUT_BUCKETS, evaluateTask, isTaskEligible, rolloutBucket, taskUserKey, userKeyOf } from "../core/grayscale/rules";
-import type { CompiledTask, ConditionName, Geo, IncludeExclude, TaskVerdict, WhitelistRef } from "../core/grayscale/types";
+import {
+  evaluateTask,
+  isTaskEligible,
+  ROLLOUT_BUCKETS,
+  rolloutBucket,
+  taskUserKey,
+  userKeyOf,
+} from "../core/grayscale/rules";
+import type {
+  CompiledTask,
+  ConditionName,
+  Geo,
+  IncludeExclude,
+  TaskVerdict,
+  WhitelistRef,
+} from "../core/grayscale/types";
 import { compareLoose, parseLooseVersion } from "../core/semver";
 
 const START = 1_000_000;
@@ -33,12 +47,26 @@ function task(overrides: Partial<CompiledTask> = {}): CompiledTask {
 }
 
 function client(overrides: Partial<ClientContext> = {}): ClientContext {
-  return { appId: "app", hostAppId: "host1", hostAppVersion: "8.0.0", platform: "android", osVersion: "14", guid: "G-1", ...overrides };
+  return {
+    appId: "app",
+    hostAppId: "host1",
+    hostAppVersion: "8.0.0",
+    platform: "android",
+    osVersion: "14",
+    guid: "G-1",
+    ...overrides,
+  };
 }
 
 const NO_WHITELIST = () => false;
 
-function verdict(t: CompiledTask, c: ClientContext = client(), geo: Geo = {}, now = NOW, wl: (ref: WhitelistRef) => boolean = NO_WHITELIST): TaskVerdict {
+function verdict(
+  t: CompiledTask,
+  c: ClientContext = client(),
+  geo: Geo = {},
+  now = NOW,
+  wl: (ref: WhitelistRef) => boolean = NO_WHITELIST,
+): TaskVerdict {
   const v = evaluateTask(t, c, geo, now, wl);
   // the hot-path form must always give the same answer
   expect(isTaskEligible(t, c, geo, now, wl)).toBe(v.eligible);
@@ -81,8 +109,22 @@ describe("evaluateTask: shape", () => {
   it("reports one result per condition, in a fixed order", () => {
     const v = verdict(task());
     expect(v.conditions.map((c) => c.condition)).toEqual([
-      "phase", "time_window", "host_app", "host_app_version", "platform", "os_version", "target",
-      "verified_user", "network", "brand", "model", "country", "region", "city", "percentage", "user_id",
+      "phase",
+      "time_window",
+      "host_app",
+      "host_app_version",
+      "platform",
+      "os_version",
+      "target",
+      "verified_user",
+      "network",
+      "brand",
+      "model",
+      "country",
+      "region",
+      "city",
+      "percentage",
+      "user_id",
     ]);
     expect(v).toMatchObject({ taskId: "task-1", version: "1.3.0", eligible: true, stickyOnly: false });
     for (const c of v.conditions) expect(c.detail.length).toBeGreaterThan(0);
@@ -124,9 +166,12 @@ describe("evaluateTask: host_app and host_app_version", () => {
     expect(failing(v)).toEqual(["host_app", "host_app_version"]);
   });
 
-  it.each(["__proto__", "constructor", "toString"])("an inherited property name %s is not a targeted host app", (id) => {
-    expect(verdict(task(), client({ hostAppId: id })).eligible).toBe(false);
-  });
+  it.each(["__proto__", "constructor", "toString"])(
+    "an inherited property name %s is not a targeted host app",
+    (id) => {
+      expect(verdict(task(), client({ hostAppId: id })).eligible).toBe(false);
+    },
+  );
 
   const R = (min: string | null, max: string | null): [number[] | null, number[] | null] => [
     min === null ? null : (parseLooseVersion(min) as number[]),
@@ -199,7 +244,9 @@ describe("evaluateTask: platform and os_version", () => {
 });
 
 describe("evaluateTask: target (GUID, device id and account name one user)", () => {
-  const listed = task({ targets: { inline: { guid: ["G-1", "G-2"], deviceId: ["D-1"], account: ["alice"] }, whitelists: [] } });
+  const listed = task({
+    targets: { inline: { guid: ["G-1", "G-2"], deviceId: ["D-1"], account: ["alice"] }, whitelists: [] },
+  });
 
   it.each([
     [{ guid: "G-2" }, true],
@@ -222,7 +269,15 @@ describe("evaluateTask: target (GUID, device id and account name one user)", () 
     expect(passOf(verdict(task(), client({ guid: undefined })), "target")).toBe(true);
   });
 
-  const wlAccounts: WhitelistRef = { id: "wl-acc", kind: "account", count: 3, seed: 1, bloomBits: 64, bloomHashes: 3, shards: 1 };
+  const wlAccounts: WhitelistRef = {
+    id: "wl-acc",
+    kind: "account",
+    count: 3,
+    seed: 1,
+    bloomBits: 64,
+    bloomHashes: 3,
+    shards: 1,
+  };
   const wlGuids: WhitelistRef = { ...wlAccounts, id: "wl-guid", kind: "guid" };
   const withWhitelists = task({ targets: { inline: {}, whitelists: [wlGuids, wlAccounts] } });
 
@@ -232,26 +287,58 @@ describe("evaluateTask: target (GUID, device id and account name one user)", () 
       asked.push(ref.id);
       return ref.id === "wl-acc";
     };
-    expect(passOf(verdict(withWhitelists, client({ guid: "G-1", account: "alice", verifiedAccount: true }), {}, NOW, member), "target")).toBe(true);
+    expect(
+      passOf(
+        verdict(
+          withWhitelists,
+          client({ guid: "G-1", account: "alice", verifiedAccount: true }),
+          {},
+          NOW,
+          member,
+        ),
+        "target",
+      ),
+    ).toBe(true);
     expect(asked).toContain("wl-guid");
     expect(asked).toContain("wl-acc");
 
     // An unverified account is never looked up in an account whitelist.
     asked.length = 0;
-    expect(passOf(verdict(withWhitelists, client({ guid: undefined, account: "alice" }), {}, NOW, member), "target")).toBe(false);
+    expect(
+      passOf(
+        verdict(withWhitelists, client({ guid: undefined, account: "alice" }), {}, NOW, member),
+        "target",
+      ),
+    ).toBe(false);
     expect(asked).toEqual([]);
 
     asked.length = 0;
-    expect(passOf(verdict(withWhitelists, client({ guid: undefined, deviceId: "D-1" }), {}, NOW, member), "target")).toBe(false);
+    expect(
+      passOf(
+        verdict(withWhitelists, client({ guid: undefined, deviceId: "D-1" }), {}, NOW, member),
+        "target",
+      ),
+    ).toBe(false);
     expect(asked).toEqual([]);
   });
 
   it("a client in no whitelist fails", () => {
-    expect(passOf(verdict(withWhitelists, client({ account: "bob" }), {}, NOW, () => false), "target")).toBe(false);
+    expect(
+      passOf(
+        verdict(withWhitelists, client({ account: "bob" }), {}, NOW, () => false),
+        "target",
+      ),
+    ).toBe(false);
   });
 
   it("the detail names the whitelist that matched", () => {
-    const v = verdict(withWhitelists, client({ guid: undefined, account: "alice", verifiedAccount: true }), {}, NOW, (ref) => ref.id === "wl-acc");
+    const v = verdict(
+      withWhitelists,
+      client({ guid: undefined, account: "alice", verifiedAccount: true }),
+      {},
+      NOW,
+      (ref) => ref.id === "wl-acc",
+    );
     expect(v.conditions.find((c) => c.condition === "target")?.detail).toContain("wl-acc");
   });
 });
@@ -338,17 +425,19 @@ describe("evaluateTask: percentage and user_id", () => {
 
   it("the boundary is exclusive: a user in bucket b is out at b basis points and in at b + 1", () => {
     let guid = "";
-    for (let i = 0; guid === ""; i++) if (rolloutBucket("task-1", `g:probe-${i}`) === 4321) guid = `probe-${i}`;
+    for (let i = 0; guid === ""; i++)
+      if (rolloutBucket("task-1", `g:probe-${i}`) === 4321) guid = `probe-${i}`;
     expect(verdict(task({ percentageBp: 4321 }), client({ guid })).eligible).toBe(false);
     expect(verdict(task({ percentageBp: 4322 }), client({ guid })).eligible).toBe(true);
   });
 
   it("100% admits everyone with an id", () => {
-    for (let i = 0; i < 200; i++) expect(verdict(task({ percentageBp: 10_000 }), client({ guid: `u${i}` })).eligible).toBe(true);
+    for (let i = 0; i < 200; i++)
+      expect(verdict(task({ percentageBp: 10_000 }), client({ guid: `u${i}` })).eligible).toBe(true);
   });
 });
 
-describe("evaluateTask: all conditions intersect (seed: \"The intersection between multiple grayscale conditions is taken.\")", () => {
+describe('evaluateTask: all conditions intersect (seed: "The intersection between multiple grayscale conditions is taken.")', () => {
   const full = task({
     userCap: 100,
     percentageBp: 10_000,
@@ -392,7 +481,15 @@ describe("isTaskEligible agrees with evaluateTask", () => {
   it("over random tasks and clients", () => {
     const r = rng(7);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
-    const ranges: [number[] | null, number[] | null][] = [[null, null], [[8], null], [null, [9, 1]], [[8, 0, 5], [8, 9]]];
+    const ranges: [number[] | null, number[] | null][] = [
+      [null, null],
+      [[8], null],
+      [null, [9, 1]],
+      [
+        [8, 0, 5],
+        [8, 9],
+      ],
+    ];
     const lists = [null, { include: ["a"] }, { exclude: ["b"] }, { include: ["a", "b"], exclude: ["b"] }];
     let eligibleCount = 0;
     for (let i = 0; i < 20_000; i++) {
@@ -459,7 +556,9 @@ describe("verified-only tasks (issue 10)", () => {
 
   it("explains the refusal: the account is not verified", () => {
     const v = verdict(capped, client({ guid: "G-1", account: "alice" }));
-    expect(v.conditions.find((c) => c.condition === "verified_user")?.detail).toMatch(/alice is not verified/);
+    expect(v.conditions.find((c) => c.condition === "verified_user")?.detail).toMatch(
+      /alice is not verified/,
+    );
     expect(passOf(v, "user_id")).toBe(false);
   });
 });
@@ -476,7 +575,8 @@ describe("loose version range check", () => {
       expect(isLooseVersion(text)).toBe(parsed !== undefined);
       const min = [Math.floor(r() * 10)];
       const max = [Math.floor(r() * 10) + 5, Math.floor(r() * 10)];
-      const expected = parsed !== undefined && compareLoose(parsed, min) >= 0 && compareLoose(parsed, max) <= 0;
+      const expected =
+        parsed !== undefined && compareLoose(parsed, min) >= 0 && compareLoose(parsed, max) <= 0;
       expect(versionInRange(text, [min, max])).toBe(expected);
     }
   });
@@ -494,7 +594,9 @@ describe("rollout buckets: invariants", () => {
   });
 
   it("depend on the task: the same users land elsewhere in another task", () => {
-    const same = keys.slice(0, 1000).filter((k) => rolloutBucket("task-a", k) === rolloutBucket("task-b", k)).length;
+    const same = keys
+      .slice(0, 1000)
+      .filter((k) => rolloutBucket("task-a", k) === rolloutBucket("task-b", k)).length;
     expect(same).toBeLessThan(5);
   });
 
@@ -502,7 +604,9 @@ describe("rollout buckets: invariants", () => {
     const steps = [0, 1, 10, 100, 500, 1000, 2500, 5000, 7500, 9999, 10_000];
     const admitted = (bp: number) => {
       const t = task({ percentageBp: bp, id: "task-widen" });
-      return new Set(keys.filter((k) => isTaskEligible(t, client({ guid: k.slice(2) }), {}, NOW, NO_WHITELIST)));
+      return new Set(
+        keys.filter((k) => isTaskEligible(t, client({ guid: k.slice(2) }), {}, NOW, NO_WHITELIST)),
+      );
     };
     let previous = admitted(steps[0] as number);
     for (const bp of steps.slice(1)) {

@@ -28,7 +28,14 @@ function task(id: string, version: string, overrides: Partial<CompiledTask> = {}
   };
 }
 
-const client: ClientContext = { appId: "app", hostAppId: "host1", hostAppVersion: "8.0", platform: "android", osVersion: "14", guid: "G-1" };
+const client: ClientContext = {
+  appId: "app",
+  hostAppId: "host1",
+  hostAppVersion: "8.0",
+  platform: "android",
+  osVersion: "14",
+  guid: "G-1",
+};
 
 describe("rankTasks (PRODUCT.md G6: a client matching several gets the highest version)", () => {
   const tasks = [
@@ -47,7 +54,13 @@ describe("rankTasks (PRODUCT.md G6: a client matching several gets the highest v
   it("the first eligible verdict is the highest version the client matches", () => {
     const ranked = rankTasks(tasks, client, {}, NOW, () => false);
     expect(ranked.find((v) => v.eligible)?.version).toBe("1.10.0");
-    const only = rankTasks([task("a", "1.3.0"), task("b", "2.0.0", { platforms: { ios: [null, null] } })], client, {}, NOW, () => false);
+    const only = rankTasks(
+      [task("a", "1.3.0"), task("b", "2.0.0", { platforms: { ios: [null, null] } })],
+      client,
+      {},
+      NOW,
+      () => false,
+    );
     expect(only.map((v) => [v.version, v.eligible])).toEqual([
       ["2.0.0", false],
       ["1.3.0", true],
@@ -63,10 +76,30 @@ describe("rankTasks (PRODUCT.md G6: a client matching several gets the highest v
 
 describe("explainTasks", () => {
   it("names the failing conditions with their details", () => {
-    const ranked = rankTasks([task("t1", "1.3.0", { networks: ["wifi"], phase: "sticky" }), task("t2", "1.2.0")], client, {}, NOW, () => false);
+    const ranked = rankTasks(
+      [task("t1", "1.3.0", { networks: ["wifi"], phase: "sticky" }), task("t2", "1.2.0")],
+      client,
+      {},
+      NOW,
+      () => false,
+    );
     const [first, second] = explainTasks(ranked);
-    expect(first).toMatchObject({ taskId: "t1", eligible: false, stickyOnly: true, failed: ["phase", "network"] });
-    expect(first?.summary).toMatch(/^1\.3\.0 \(t1\): not eligible: phase \(.+\); network \(network unknown; task needs wifi\)$/);
-    expect(second).toEqual({ taskId: "t2", version: "1.2.0", eligible: true, stickyOnly: false, failed: [], summary: "1.2.0 (t2): eligible" });
+    expect(first).toMatchObject({
+      taskId: "t1",
+      eligible: false,
+      stickyOnly: true,
+      failed: ["phase", "network"],
+    });
+    expect(first?.summary).toMatch(
+      /^1\.3\.0 \(t1\): not eligible: phase \(.+\); network \(network unknown; task needs wifi\)$/,
+    );
+    expect(second).toEqual({
+      taskId: "t2",
+      version: "1.2.0",
+      eligible: true,
+      stickyOnly: false,
+      failed: [],
+      summary: "1.2.0 (t2): eligible",
+    });
   });
 });

@@ -3,23 +3,28 @@ import { murmur3Utf16, murmur3Utf16Prefix, murmur3Utf16Rest, murmur3Utf16x3 } fr
 import { rolloutBucket } from "../core/grayscale/rules";
 import type { WhitelistRef } from "../core/grayscale/types";
 import {
-  MAX_TARGET_LENGTH,
-  MAX_WHITELIST_LINES,
   addToBloom,
   bloomHas,
+  bloomHasHashes,
   bloomSize,
   hashValue,
-  parseWhitelistLine,
-  shardCount,
-  bloomHasHashes,
   indexShardBytes,
+  MAX_TARGET_LENGTH,
+  MAX_WHITELIST_LINES,
+  parseWhitelistLine,
   shardBytesCount,
   shardBytesHas,
+  shardCount,
   shardHas,
   shardOf,
   valueHashes,
 } from "../core/grayscale/whitelist";
-import { buildWhitelist, parseShardText, parseWhitelistText, shardText } from "../core/grayscale/whitelist-build";
+import {
+  buildWhitelist,
+  parseShardText,
+  parseWhitelistText,
+  shardText,
+} from "../core/grayscale/whitelist-build";
 
 /** MurmurHash3 x86_32 over bytes, written from the reference algorithm independently of core. */
 function murmur3Bytes(bytes: Uint8Array, seed: number): number {
@@ -37,19 +42,15 @@ function murmur3Bytes(bytes: Uint8Array, seed: number): number {
   }
   const tail = blocks * 4;
   let k = 0;
-  switch (bytes.length & 3) {
-    case 3:
-      k ^= bytes[tail + 2]! << 16;
-    // falls through
-    case 2:
-      k ^= bytes[tail + 1]! << 8;
-    // falls through
-    case 1:
-      k ^= bytes[tail]!;
-      k = Math.imul(k, 0xcc9e2d51) >>> 0;
-      k = ((k << 15) | (k >>> 17)) >>> 0;
-      k = Math.imul(k, 0x1b873593) >>> 0;
-      h = (h ^ k) >>> 0;
+  const rest = bytes.length & 3;
+  if (rest === 3) k ^= bytes[tail + 2]! << 16;
+  if (rest >= 2) k ^= bytes[tail + 1]! << 8;
+  if (rest >= 1) {
+    k ^= bytes[tail]!;
+    k = Math.imul(k, 0xcc9e2d51) >>> 0;
+    k = ((k << 15) | (k >>> 17)) >>> 0;
+    k = Math.imul(k, 0x1b873593) >>> 0;
+    h = (h ^ k) >>> 0;
   }
   h = (h ^ bytes.length) >>> 0;
   h ^= h >>> 16;
@@ -137,14 +138,25 @@ describe("hashing: murmur3 x86_32 over UTF-16LE", () => {
     expect(murmur3Bytes(ascii("The quick brown fox jumps over the lazy dog"), 0x9747b28c)).toBe(0x2fa826cd);
   });
 
-  it.each(["", "a", "ab", "abc", "GUID-0001", "张三", "id-😀", "x".repeat(128)])("hashValue(%j) is murmur3 of its UTF-16LE bytes, seeds s and s ^ 0x9e3779b9", (value) => {
-    for (const seed of [0, 1, 42, -7, 0x7fffffff]) {
-      expect(hashValue(value, seed)).toEqual([murmur3Bytes(utf16le(value), seed), murmur3Bytes(utf16le(value), (seed ^ 0x9e3779b9) >>> 0)]);
-    }
-  });
+  it.each(["", "a", "ab", "abc", "GUID-0001", "张三", "id-😀", "x".repeat(128)])(
+    "hashValue(%j) is murmur3 of its UTF-16LE bytes, seeds s and s ^ 0x9e3779b9",
+    (value) => {
+      for (const seed of [0, 1, 42, -7, 0x7fffffff]) {
+        expect(hashValue(value, seed)).toEqual([
+          murmur3Bytes(utf16le(value), seed),
+          murmur3Bytes(utf16le(value), (seed ^ 0x9e3779b9) >>> 0),
+        ]);
+      }
+    },
+  );
 
   it("rolloutBucket is murmur3 (seed 0) of `${taskId}\\u0000${userKey}` mod 10000", () => {
-    for (const [task, key] of [["t1", "g:abc"], ["task-42", "a:alice"], ["", ""], ["x", "d:😀"]] as const) {
+    for (const [task, key] of [
+      ["t1", "g:abc"],
+      ["task-42", "a:alice"],
+      ["", ""],
+      ["x", "d:😀"],
+    ] as const) {
       expect(rolloutBucket(task, key)).toBe(murmur3Bytes(utf16le(`${task}\u0000${key}`), 0) % 10_000);
       expect(murmur3Utf16(task, 0, key)).toBe(murmur3Bytes(utf16le(`${task}\u0000${key}`), 0));
     }
@@ -230,7 +242,11 @@ describe("one-pass hashes (hot path)", () => {
   it.each(values)("murmur3Utf16x3(%j) equals three murmur3Utf16 calls", (value) => {
     const out = new Uint32Array(3);
     murmur3Utf16x3(value, 7, 0x9e3779b9 ^ 7, -5, out);
-    expect([...out]).toEqual([murmur3Utf16(value, 7), murmur3Utf16(value, 0x9e3779b9 ^ 7), murmur3Utf16(value, -5)]);
+    expect([...out]).toEqual([
+      murmur3Utf16(value, 7),
+      murmur3Utf16(value, 0x9e3779b9 ^ 7),
+      murmur3Utf16(value, -5),
+    ]);
   });
 
   it("a prefix computed once (a task id) finishes to the same hash as hashing the pair, for every length parity", () => {
@@ -242,17 +258,20 @@ describe("one-pass hashes (hot path)", () => {
     }
   });
 
-  it.each(values)("valueHashes(%j) equals hashValue and shardOf, and drives the same Bloom answer", (value) => {
-    for (const shards of [1, 2, 256]) {
-      const ref = { seed: 12345, shards, bloomBits: 960, bloomHashes: 7 };
-      const { h1, h2, shard } = valueHashes(ref, value);
-      expect([h1, h2]).toEqual(hashValue(value, ref.seed));
-      expect(shard).toBe(shardOf(ref, value));
-      const bits = new Uint8Array(120);
-      addToBloom(bits, ref, "member");
-      expect(bloomHasHashes(bits, ref, h1, h2)).toBe(bloomHas(bits, ref, value));
-    }
-  });
+  it.each(values)(
+    "valueHashes(%j) equals hashValue and shardOf, and drives the same Bloom answer",
+    (value) => {
+      for (const shards of [1, 2, 256]) {
+        const ref = { seed: 12345, shards, bloomBits: 960, bloomHashes: 7 };
+        const { h1, h2, shard } = valueHashes(ref, value);
+        expect([h1, h2]).toEqual(hashValue(value, ref.seed));
+        expect(shard).toBe(shardOf(ref, value));
+        const bits = new Uint8Array(120);
+        addToBloom(bits, ref, "member");
+        expect(bloomHasHashes(bits, ref, h1, h2)).toBe(bloomHas(bits, ref, value));
+      }
+    },
+  );
 });
 
 describe("shardBytesHas (raw shard bytes, offsets and hash table)", () => {
@@ -311,7 +330,15 @@ describe("Bloom filter + shards: invariants", () => {
   const values = [...members].sort();
   const seed = 0x1234567;
   const { bloomBits, bloomHashes } = bloomSize(values.length);
-  const ref: WhitelistRef = { id: "wl", kind: "guid", count: values.length, seed, bloomBits, bloomHashes, shards: shardCount(values.length) };
+  const ref: WhitelistRef = {
+    id: "wl",
+    kind: "guid",
+    count: values.length,
+    seed,
+    bloomBits,
+    bloomHashes,
+    shards: shardCount(values.length),
+  };
   // built here, from the primitives, not by buildWhitelist
   const bits = new Uint8Array(bloomBits / 8);
   const shards: string[][] = Array.from({ length: ref.shards }, () => []);
@@ -347,7 +374,12 @@ describe("Bloom filter + shards: invariants", () => {
   });
 
   it("buildWhitelist gives the same filter and shards as the primitives", () => {
-    const built = buildWhitelist({ id: "wl", kind: "guid", seed, values: [...values].reverse().concat(values.slice(0, 10)) });
+    const built = buildWhitelist({
+      id: "wl",
+      kind: "guid",
+      seed,
+      values: [...values].reverse().concat(values.slice(0, 10)),
+    });
     expect(built.ref).toEqual(ref);
     expect(built.bloom).toEqual(bits);
     expect(built.shards).toEqual(shards);
@@ -357,7 +389,10 @@ describe("Bloom filter + shards: invariants", () => {
 
 describe("parseWhitelistText", () => {
   it("reads one value per line (LF or CRLF), skips blank lines, deduplicates and sorts", () => {
-    expect(parseWhitelistText("\uFEFFb-2\r\na-1\r\n\r\n  \nb-2\nC-3\n")).toEqual({ ok: true, values: ["C-3", "a-1", "b-2"] });
+    expect(parseWhitelistText("\uFEFFb-2\r\na-1\r\n\r\n  \nb-2\nC-3\n")).toEqual({
+      ok: true,
+      values: ["C-3", "a-1", "b-2"],
+    });
     expect(parseWhitelistText("")).toEqual({ ok: true, values: [] });
   });
 

@@ -3,7 +3,17 @@
  * compiled snapshot in R2 (ARCHITECTURE.md "The hot path"), and clients get signed answers.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { type World, approveVersion, callAdmin, expectJson, makeMiniProgram, makePackage, makeWorld, publish, upload } from "./support/admin";
+import {
+  approveVersion,
+  callAdmin,
+  expectJson,
+  makeMiniProgram,
+  makePackage,
+  makeWorld,
+  publish,
+  upload,
+  type World,
+} from "./support/admin";
 import { mintAssertion, registerAssertionKey } from "./support/assertions";
 import { checkClaims, edgeFetch, sha256Hex } from "./support/edge";
 
@@ -30,7 +40,14 @@ describe("release lifecycle seen by clients", () => {
     expect((await checkClaims(clientOf(world, appId))).status).toBe("no_release");
     await publish(world, appId, "1.0.0");
     const claims = await checkClaims(clientOf(world, appId));
-    expect(claims).toMatchObject({ status: "ok", reason: "online", version: "1.0.0", sub: appId, aud: world.host1, rollback: false });
+    expect(claims).toMatchObject({
+      status: "ok",
+      reason: "online",
+      version: "1.0.0",
+      sub: appId,
+      aud: world.host1,
+      rollback: false,
+    });
     const res = await edgeFetch(new URL(claims.package!.url).pathname);
     const bytes = new Uint8Array(await res.arrayBuffer());
     expect(bytes).toEqual(makePackage("1.0.0"));
@@ -43,7 +60,11 @@ describe("release lifecycle seen by clients", () => {
     await approveVersion(world, appId, "2.0.0", [world.host1, world.host2]);
     await publish(world, appId, "2.0.0");
     for (const hostAppId of [world.host1, world.host2]) {
-      expect(await checkClaims(clientOf(world, appId, { hostAppId }))).toMatchObject({ status: "ok", version: "2.0.0", aud: hostAppId });
+      expect(await checkClaims(clientOf(world, appId, { hostAppId }))).toMatchObject({
+        status: "ok",
+        version: "2.0.0",
+        aud: hostAppId,
+      });
     }
   });
 
@@ -53,22 +74,52 @@ describe("release lifecycle seen by clients", () => {
       await approveVersion(world, appId, v);
       await publish(world, appId, v);
     }
-    expect(await checkClaims(clientOf(world, appId, { installedVersion: "1.1.0" }))).toMatchObject({ version: "1.1.0", reason: "up_to_date", rollback: false });
-    await expectJson(callAdmin("POST", `/v1/mini-programs/${appId}/rollback`, { token: world.devA.token, json: { version: "1.0.0" } }), 200);
-    expect(await checkClaims(clientOf(world, appId, { installedVersion: "1.1.0" }))).toMatchObject({ status: "ok", version: "1.0.0", reason: "rollback", rollback: true });
-    expect(await checkClaims(clientOf(world, appId, { installedVersion: "0.9.0" }))).toMatchObject({ version: "1.0.0", rollback: false });
+    expect(await checkClaims(clientOf(world, appId, { installedVersion: "1.1.0" }))).toMatchObject({
+      version: "1.1.0",
+      reason: "up_to_date",
+      rollback: false,
+    });
+    await expectJson(
+      callAdmin("POST", `/v1/mini-programs/${appId}/rollback`, {
+        token: world.devA.token,
+        json: { version: "1.0.0" },
+      }),
+      200,
+    );
+    expect(await checkClaims(clientOf(world, appId, { installedVersion: "1.1.0" }))).toMatchObject({
+      status: "ok",
+      version: "1.0.0",
+      reason: "rollback",
+      rollback: true,
+    });
+    expect(await checkClaims(clientOf(world, appId, { installedVersion: "0.9.0" }))).toMatchObject({
+      version: "1.0.0",
+      rollback: false,
+    });
   });
 
   it("seed: delisted -> 'all associated applications will not be able to obtain corresponding services'; relisting restores them", async () => {
     const appId = await makeMiniProgram(world);
     await approveVersion(world, appId, "1.0.0");
     await publish(world, appId, "1.0.0");
-    await expectJson(callAdmin("PUT", `/v1/mini-programs/${appId}/shelf`, { token: world.devA.token, json: { listed: false } }), 200);
+    await expectJson(
+      callAdmin("PUT", `/v1/mini-programs/${appId}/shelf`, {
+        token: world.devA.token,
+        json: { listed: false },
+      }),
+      200,
+    );
     const claims = await checkClaims(clientOf(world, appId, { installedVersion: "1.0.0" }));
     expect(claims).toMatchObject({ status: "delisted", reason: "delisted" });
     expect(claims.version).toBeUndefined();
     expect(claims.package).toBeUndefined();
-    await expectJson(callAdmin("PUT", `/v1/mini-programs/${appId}/shelf`, { token: world.devA.token, json: { listed: true } }), 200);
+    await expectJson(
+      callAdmin("PUT", `/v1/mini-programs/${appId}/shelf`, {
+        token: world.devA.token,
+        json: { listed: true },
+      }),
+      200,
+    );
     expect((await checkClaims(clientOf(world, appId))).status).toBe("ok");
   });
 
@@ -77,9 +128,20 @@ describe("release lifecycle seen by clients", () => {
     await approveVersion(world, appId, "1.0.0");
     await publish(world, appId, "1.0.0");
     expect((await checkClaims(clientOf(world, appId, { hostAppId: world.host2 }))).status).toBe("not_bound");
-    await expectJson(callAdmin("POST", `/v1/mini-programs/${appId}/bindings`, { token: world.devA.token, json: { hostAppId: world.host2 } }), 201);
+    await expectJson(
+      callAdmin("POST", `/v1/mini-programs/${appId}/bindings`, {
+        token: world.devA.token,
+        json: { hostAppId: world.host2 },
+      }),
+      201,
+    );
     expect((await checkClaims(clientOf(world, appId, { hostAppId: world.host2 }))).status).toBe("not_bound");
-    await expectJson(callAdmin("DELETE", `/v1/mini-programs/${appId}/bindings/${world.host1}`, { token: world.adminA.token }), 200);
+    await expectJson(
+      callAdmin("DELETE", `/v1/mini-programs/${appId}/bindings/${world.host1}`, {
+        token: world.adminA.token,
+      }),
+      200,
+    );
     expect((await checkClaims(clientOf(world, appId))).status).toBe("not_bound");
   });
 
@@ -88,16 +150,34 @@ describe("release lifecycle seen by clients", () => {
     await approveVersion(world, appId, "1.0.0");
     await publish(world, appId, "1.0.0");
     await expectJson(upload(world.devA.token, appId, "1.1.0"), 201);
-    await expectJson(callAdmin("PUT", `/v1/mini-programs/${appId}/trial`, { token: world.devA.token, json: { pagePath: "pages/index/index?trial=1", testers: ["qa-1"] } }), 200);
+    await expectJson(
+      callAdmin("PUT", `/v1/mini-programs/${appId}/trial`, {
+        token: world.devA.token,
+        json: { pagePath: "pages/index/index?trial=1", testers: ["qa-1"] },
+      }),
+      200,
+    );
     // Testers are accounts the host app vouches for (docs/trust.md): its server's key mints assertions.
     const key = await registerAssertionKey(world.manager1.token, world.host1);
     const as = (account: string) => mintAssertion(key, { iss: world.host1, sub: account });
-    expect(await checkClaims(clientOf(world, appId, { trial: true, assertion: await as("qa-1") }))).toMatchObject({ reason: "trial", version: "1.1.0", pagePath: "pages/index/index?trial=1" });
-    expect(await checkClaims(clientOf(world, appId, { trial: true, account: "qa-1" }))).toMatchObject({ reason: "online", version: "1.0.0" });
-    expect(await checkClaims(clientOf(world, appId, { trial: true, assertion: await as("someone-else") }))).toMatchObject({ reason: "online", version: "1.0.0" });
-    expect(await checkClaims(clientOf(world, appId, { assertion: await as("qa-1") }))).toMatchObject({ reason: "online", version: "1.0.0" });
+    expect(
+      await checkClaims(clientOf(world, appId, { trial: true, assertion: await as("qa-1") })),
+    ).toMatchObject({ reason: "trial", version: "1.1.0", pagePath: "pages/index/index?trial=1" });
+    expect(await checkClaims(clientOf(world, appId, { trial: true, account: "qa-1" }))).toMatchObject({
+      reason: "online",
+      version: "1.0.0",
+    });
+    expect(
+      await checkClaims(clientOf(world, appId, { trial: true, assertion: await as("someone-else") })),
+    ).toMatchObject({ reason: "online", version: "1.0.0" });
+    expect(await checkClaims(clientOf(world, appId, { assertion: await as("qa-1") }))).toMatchObject({
+      reason: "online",
+      version: "1.0.0",
+    });
     // a newer upload becomes the trial version
     await expectJson(upload(world.devA.token, appId, "1.1.1"), 201);
-    expect(await checkClaims(clientOf(world, appId, { trial: true, assertion: await as("qa-1") }))).toMatchObject({ reason: "trial", version: "1.1.1" });
+    expect(
+      await checkClaims(clientOf(world, appId, { trial: true, assertion: await as("qa-1") })),
+    ).toMatchObject({ reason: "trial", version: "1.1.1" });
   });
 });

@@ -15,11 +15,30 @@ import { decodeJwt } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CompiledTask } from "../core/grayscale/types";
 import type { ManifestClaims } from "../core/manifest";
-import { admitFromLease, DEMAND, FLUSH_DELAY_MS, holdsLeaseForTests, noteDirectAdmission, resetLeasesForTests, type LeaseIo, type LeaseStub } from "../edge-worker/src/admission-leases";
+import {
+  admitFromLease,
+  DEMAND,
+  holdsLeaseForTests,
+  type LeaseIo,
+  type LeaseStub,
+  noteDirectAdmission,
+  resetLeasesForTests,
+} from "../edge-worker/src/admission-leases";
 import edge from "../edge-worker/src/index";
 import { answerCheck } from "../edge-worker/src/routes/check";
 import { ManualClock } from "./support/clock";
-import { checkQuery, client, compiledTask, counterOf, edgeEnv, newAppId, online, ORIGIN, packageRef, putSnapshot } from "./support/edge";
+import {
+  checkQuery,
+  client,
+  compiledTask,
+  counterOf,
+  edgeEnv,
+  newAppId,
+  ORIGIN,
+  online,
+  packageRef,
+  putSnapshot,
+} from "./support/edge";
 
 const ONLINE = "2.0.0";
 const GRAY = "2.1.0";
@@ -38,18 +57,30 @@ interface Answer {
 }
 
 /** One GET check as `guid` with leases on, at the clock's time; its background work is in `done`. */
-async function checkAs(clock: ManualClock, appId: string, guid: string, tickets: string[] = [], env: typeof leaseEnv = leaseEnv): Promise<Answer> {
+async function checkAs(
+  clock: ManualClock,
+  appId: string,
+  guid: string,
+  tickets: string[] = [],
+  env: typeof leaseEnv = leaseEnv,
+): Promise<Answer> {
   const ctx = createExecutionContext();
   const url = `${ORIGIN}/v1/check?${checkQuery(client(appId, { guid, ...(tickets.length ? { tickets } : {}) }))}`;
   const res = await answerCheck(new Request(url), url, env, ctx, clock);
   const text = await res.text();
   if (res.status !== 200) throw new Error(`check answered ${res.status}: ${text}`);
   const body = JSON.parse(text) as { manifest: string; tickets?: string[] };
-  return { guid, version: decodeJwt<ManifestClaims>(body.manifest).version, tickets: body.tickets ?? [], done: waitOnExecutionContext(ctx) };
+  return {
+    guid,
+    version: decodeJwt<ManifestClaims>(body.manifest).version,
+    tickets: body.tickets ?? [],
+    done: waitOnExecutionContext(ctx),
+  };
 }
 
 /** Runs the answers' background work to its end, time moving whenever it sleeps (leases end, reports go out). */
-const finish = (clock: ManualClock, answers: Answer[]) => clock.runUntilSettled(Promise.all(answers.map((a) => a.done)));
+const finish = (clock: ManualClock, answers: Answer[]) =>
+  clock.runUntilSettled(Promise.all(answers.map((a) => a.done)));
 
 async function appWithCap(userCap: number): Promise<{ appId: string; task: CompiledTask }> {
   const appId = newAppId();
@@ -61,13 +92,19 @@ async function appWithCap(userCap: number): Promise<{ appId: string; task: Compi
 /** The leases the counter granted, as it stores them. */
 function leasesOf(taskId: string) {
   return runInDurableObject(counterOf(taskId), (_instance, state) =>
-    state.storage.sql.exec<{ granted: number; settled: number; open: number }>("SELECT granted, settled, open FROM leases").toArray(),
+    state.storage.sql
+      .exec<{ granted: number; settled: number; open: number }>("SELECT granted, settled, open FROM leases")
+      .toArray(),
   );
 }
 
 /** Users reported over all leases, leases still open, and the distinct lease sizes granted. */
 function summary(leases: { granted: number; settled: number; open: number }[]) {
-  return { settled: leases.reduce((n, l) => n + l.settled, 0), open: leases.filter((l) => l.open === 1).length, sizes: [...new Set(leases.map((l) => l.granted))] };
+  return {
+    settled: leases.reduce((n, l) => n + l.settled, 0),
+    open: leases.filter((l) => l.open === 1).length,
+    sizes: [...new Set(leases.map((l) => l.granted))],
+  };
 }
 
 /**
@@ -103,11 +140,16 @@ describe("admission leases", () => {
 
     await finish(clock, [...direct, ...leased]);
     const progress = await counterOf(task.id).progress();
-    expect(progress).toMatchObject({ admitted: direct.length + 10, reserved: 0, byPlatform: { android: direct.length + 10 } });
+    expect(progress).toMatchObject({
+      admitted: direct.length + 10,
+      reserved: 0,
+      byPlatform: { android: direct.length + 10 },
+    });
     // The leases (the first, and the next one taken when it was half used) are closed and
     // reported exactly the ten users admitted from them.
     expect(summary(await leasesOf(task.id))).toEqual({ settled: 10, open: 0, sizes: [LEASE_SIZE] });
-    for (const guid of leased.map((a) => a.guid)) expect(await counterOf(task.id).isAdmitted(`g:${guid}`)).toBe(true);
+    for (const guid of leased.map((a) => a.guid))
+      expect(await counterOf(task.id).isAdmitted(`g:${guid}`)).toBe(true);
   });
 
   it("a user admitted from the lease keeps the version on later checks, with or without the ticket, and takes one slot", async () => {
@@ -131,7 +173,9 @@ describe("admission leases", () => {
     // Waves of concurrent new users, until one wave admits nobody: by then the cap is full and
     // every lease has given its unused slots back.
     for (let wave = 0; wave < 20; wave++) {
-      const batch = await Promise.all(Array.from({ length: 30 }, (_, i) => checkAs(clock, appId, `w${wave}-${i}`, [], shortLeaseEnv)));
+      const batch = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => checkAs(clock, appId, `w${wave}-${i}`, [], shortLeaseEnv)),
+      );
       answers.push(...batch);
       await finish(clock, batch);
       const progress = await counterOf(task.id).progress();
@@ -140,13 +184,18 @@ describe("admission leases", () => {
     }
     const admitted = answers.filter((a) => a.version === GRAY);
     expect(admitted).toHaveLength(cap);
-    expect(answers.filter((a) => a.version !== GRAY).every((a) => a.version === ONLINE && a.tickets.length === 0)).toBe(true);
+    expect(
+      answers.filter((a) => a.version !== GRAY).every((a) => a.version === ONLINE && a.tickets.length === 0),
+    ).toBe(true);
     expect(await counterOf(task.id).progress()).toMatchObject({ admitted: cap, reserved: 0 });
     // The leases were used, and every slot they took is accounted for.
     const leases = await leasesOf(task.id);
     expect(leases.length).toBeGreaterThan(0);
     expect(leases.every((l) => l.open === 0)).toBe(true);
-    const rows = await runInDurableObject(counterOf(task.id), (_i, state) => state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM admitted").one().n);
+    const rows = await runInDurableObject(
+      counterOf(task.id),
+      (_i, state) => state.storage.sql.exec<{ n: number }>("SELECT count(*) AS n FROM admitted").one().n,
+    );
     expect(rows).toBe(cap);
     for (const a of admitted) expect(await counterOf(task.id).isAdmitted(`g:${a.guid}`)).toBe(true);
   });
@@ -157,7 +206,12 @@ describe("admission leases", () => {
     const warm = await warmUntilLeased(clock, appId, task.id);
     const fromLease = await checkAs(clock, appId, "before-change");
     // A new revision with another cap: the lease was granted under the old one.
-    await putSnapshot({ appId, revision: 2, online: online(ONLINE, packageRef("0")), tasks: [{ ...task, userCap: 900 }] });
+    await putSnapshot({
+      appId,
+      revision: 2,
+      online: online(ONLINE, packageRef("0")),
+      tasks: [{ ...task, userCap: 900 }],
+    });
     // The edge rereads its snapshot once its time is past the last read (SNAPSHOT_TTL_MS is 0 in
     // tests), and the snapshot cache stamps reads with the wall clock (edge-worker/src/snapshot-cache.ts):
     // bring this clock past that stamp (well within the lease).
@@ -178,7 +232,11 @@ describe("admission leases", () => {
     const answers = [];
     for (let i = 0; i < 8; i++) {
       const ctx = createExecutionContext();
-      const res = await edge.fetch(new Request(`${ORIGIN}/v1/check?${checkQuery(client(appId, { guid: `off-${i}` }))}`), { ...leaseEnv, ADMISSION_LEASE_SIZE: "0" }, ctx);
+      const res = await edge.fetch(
+        new Request(`${ORIGIN}/v1/check?${checkQuery(client(appId, { guid: `off-${i}` }))}`),
+        { ...leaseEnv, ADMISSION_LEASE_SIZE: "0" },
+        ctx,
+      );
       expect(res.status).toBe(200);
       await waitOnExecutionContext(ctx);
       answers.push(i);

@@ -5,20 +5,23 @@
  * values (which must never let a refused value through), and the answers shared between clients
  * (edge-worker/src/answer-cache.ts) with the shared response headers (edge-worker/src/headers.ts).
  */
-import { userAssertion } from "./support/assertions";
+
 import { createExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { ManifestClaims } from "../core/manifest";
-import { ApiError } from "../core/errors";
 import { validationError } from "../core/contracts/validation";
-import { CheckRequestSchema, MAX_TICKETS, QUERY_LIMIT, checkRequestFromQuery } from "../edge-worker/src/contracts";
+import { ApiError } from "../core/errors";
+import type { ManifestClaims } from "../core/manifest";
+import {
+  CheckRequestSchema,
+  checkRequestFromQuery,
+  MAX_TICKETS,
+  QUERY_LIMIT,
+} from "../edge-worker/src/contracts";
 import { CHECK_HEADERS } from "../edge-worker/src/headers";
-import { seededRandom } from "./support/random";
 import edgeApp from "../edge-worker/src/index";
 import { peekTicket } from "../edge-worker/src/tickets";
+import { userAssertion } from "./support/assertions";
 import {
-  HOST_APP,
-  ORIGIN,
   checkQuery,
   client,
   compiledTask,
@@ -27,13 +30,16 @@ import {
   edgeEnv,
   edgeFetch,
   getCheck,
+  HOST_APP,
   newAppId,
+  ORIGIN,
   online,
   packageRef,
   postCheck,
   putSnapshot,
   verifyManifest,
 } from "./support/edge";
+import { seededRandom } from "./support/random";
 
 interface ErrorBody {
   error: { code: string; message: string; issues?: { path: string; message: string }[] };
@@ -51,7 +57,10 @@ interface Answer {
 async function answerOf(res: Response): Promise<Answer> {
   if (res.status !== 200) throw new Error(`check answered ${res.status}: ${await res.text()}`);
   const bytes = new Uint8Array(await res.arrayBuffer());
-  const { manifest, tickets } = JSON.parse(new TextDecoder().decode(bytes)) as { manifest: string; tickets?: string[] };
+  const { manifest, tickets } = JSON.parse(new TextDecoder().decode(bytes)) as {
+    manifest: string;
+    tickets?: string[];
+  };
   return { manifest, claims: (await verifyManifest(manifest)).payload, tickets: tickets ?? [], bytes };
 }
 
@@ -62,7 +71,10 @@ const postAnswer = async (body: Record<string, unknown>) => answerOf(await postC
  * `first` then `second`, retried once when they straddle a signing window (10 s): answers are
  * only shared, and `iat` only equal, within one window.
  */
-async function inOneWindow<A extends { claims: ManifestClaims }, B extends { claims: ManifestClaims }>(first: () => Promise<A>, second: () => Promise<B>): Promise<[A, B]> {
+async function inOneWindow<A extends { claims: ManifestClaims }, B extends { claims: ManifestClaims }>(
+  first: () => Promise<A>,
+  second: () => Promise<B>,
+): Promise<[A, B]> {
   let a = await first();
   let b = await second();
   if (a.claims.iat !== b.claims.iat) {
@@ -103,14 +115,28 @@ describe("GET /v1/check answers as POST does", () => {
 
     const clients = [
       client(appId),
-      client(appId, { guid: "g-1", installedVersion: "1.1.0", network: "wifi", brand: "Xiaomi", model: "Redmi Note 12" }),
+      client(appId, {
+        guid: "g-1",
+        installedVersion: "1.1.0",
+        network: "wifi",
+        brand: "Xiaomi",
+        model: "Redmi Note 12",
+      }),
       client(appId, { installedVersion: "1.0.0", deviceId: "dev 1", account: "a+b@example.com" }),
       client(appId, { installedVersion: "1.2.0", trial: false }),
-      client(appId, { installedVersion: "1.3.0", platform: "ios", osVersion: "17.4.1", baseLibraryVersion: "3.4" }),
+      client(appId, {
+        installedVersion: "1.3.0",
+        platform: "ios",
+        osVersion: "17.4.1",
+        baseLibraryVersion: "3.4",
+      }),
     ];
     const byGet: ManifestClaims[] = [];
     for (const body of clients) {
-      const [get, post] = await inOneWindow(() => getAnswer(body), () => postAnswer(body));
+      const [get, post] = await inOneWindow(
+        () => getAnswer(body),
+        () => postAnswer(body),
+      );
       expect(get.claims, JSON.stringify(body)).toEqual(post.claims);
       byGet.push(get.claims);
     }
@@ -122,7 +148,13 @@ describe("GET /v1/check answers as POST does", () => {
       ["up_to_date", "1.2.0", false],
       ["rollback", "1.3.0", true],
     ]);
-    expect(byGet[1]?.increment).toEqual({ url: `${ORIGIN}/v1/increments/${"b".repeat(64)}`, size: 700, sha256: "b".repeat(64), fromVersion: "1.1.0", from: "c".repeat(64) });
+    expect(byGet[1]?.increment).toEqual({
+      url: `${ORIGIN}/v1/increments/${"b".repeat(64)}`,
+      size: 700,
+      sha256: "b".repeat(64),
+      fromVersion: "1.1.0",
+      from: "c".repeat(64),
+    });
     expect(byGet[0]?.increment).toBeUndefined();
     expect(byGet[2]?.increment).toBeUndefined();
   });
@@ -141,7 +173,10 @@ describe("GET /v1/check answers as POST does", () => {
       [client(delisted), "delisted"],
     ];
     for (const [body, status] of cases) {
-      const [get, post] = await inOneWindow(() => getAnswer(body), () => postAnswer(body));
+      const [get, post] = await inOneWindow(
+        () => getAnswer(body),
+        () => postAnswer(body),
+      );
       expect(get.claims).toEqual(post.claims);
       expect(get.claims).toMatchObject({ status, reason: status, sub: body.appId, aud: body.hostAppId });
       expect(get.claims.package).toBeUndefined();
@@ -160,15 +195,34 @@ describe("GET /v1/check answers as POST does", () => {
     await putSnapshot({
       appId,
       online: online("1.0.0", packageRef("0")),
-      trial: { version: "1.1.0", package: packageRef("f", 99), pagePath: "pages/index/index", testers: ["alice"] },
+      trial: {
+        version: "1.1.0",
+        package: packageRef("f", 99),
+        pagePath: "pages/index/index",
+        testers: ["alice"],
+      },
     });
     // The tester's assertion travels in the user header (never the URL).
     const user = { headers: { "x-graycast-user": `assertion=${await userAssertion("alice")}` } };
-    expect((await answerOf(await edgeFetch(`/v1/check?${checkQuery(client(appId, { trial: true }))}`, user))).claims).toMatchObject({ reason: "trial", version: "1.1.0", pagePath: "pages/index/index" });
-    expect((await getAnswer(client(appId, { trial: true, account: "alice" }))).claims).toMatchObject({ reason: "online", version: "1.0.0" });
-    expect((await getQuery(`${checkQuery(client(appId, { account: "alice" }))}&trial=true`)).status).toBe(200);
-    expect((await answerOf(await edgeFetch(`/v1/check?${checkQuery(client(appId, { trial: false }))}`, user))).claims).toMatchObject({ reason: "online", version: "1.0.0" });
-    expect((await getAnswer(client(appId, { account: "alice" }))).claims).toMatchObject({ reason: "online", version: "1.0.0" });
+    expect(
+      (await answerOf(await edgeFetch(`/v1/check?${checkQuery(client(appId, { trial: true }))}`, user)))
+        .claims,
+    ).toMatchObject({ reason: "trial", version: "1.1.0", pagePath: "pages/index/index" });
+    expect((await getAnswer(client(appId, { trial: true, account: "alice" }))).claims).toMatchObject({
+      reason: "online",
+      version: "1.0.0",
+    });
+    expect((await getQuery(`${checkQuery(client(appId, { account: "alice" }))}&trial=true`)).status).toBe(
+      200,
+    );
+    expect(
+      (await answerOf(await edgeFetch(`/v1/check?${checkQuery(client(appId, { trial: false }))}`, user)))
+        .claims,
+    ).toMatchObject({ reason: "online", version: "1.0.0" });
+    expect((await getAnswer(client(appId, { account: "alice" }))).claims).toMatchObject({
+      reason: "online",
+      version: "1.0.0",
+    });
   });
 });
 
@@ -188,9 +242,15 @@ describe("GET /v1/check with admission tickets", () => {
       },
       async update(change: Parameters<typeof compiledTask>[2]) {
         task = { ...task, ...change };
-        await putSnapshot({ appId, revision: ++revision, online: online(ONLINE, packageRef("0")), tasks: [task] });
+        await putSnapshot({
+          appId,
+          revision: ++revision,
+          online: online(ONLINE, packageRef("0")),
+          tasks: [task],
+        });
       },
-      get: (guid: string, tickets?: string[]) => getAnswer(client(appId, { guid, ...(tickets ? { tickets } : {}) })),
+      get: (guid: string, tickets?: string[]) =>
+        getAnswer(client(appId, { guid, ...(tickets ? { tickets } : {}) })),
     };
   }
 
@@ -229,7 +289,11 @@ describe("GET /v1/check with admission tickets", () => {
     expect((await app.get("u1", junk)).claims.version).toBe(ONLINE);
 
     // One more is refused, whatever the tickets are.
-    const over = await expectError(await getCheck(client(app.appId, { guid: "u1", tickets: [...junk, valid, valid] })), 400, "bad_request");
+    const over = await expectError(
+      await getCheck(client(app.appId, { guid: "u1", tickets: [...junk, valid, valid] })),
+      400,
+      "bad_request",
+    );
     expect(issuePaths(over).length).toBeGreaterThan(0);
     for (const path of issuePaths(over)) expect(path).toMatch(/^tickets/);
   });
@@ -237,18 +301,35 @@ describe("GET /v1/check with admission tickets", () => {
   it("names the N-th `ticket` as tickets.N, as for a POST body", async () => {
     const appId = newAppId();
     await putSnapshot({ appId, online: online(ONLINE, packageRef("0")) });
-    for (const tickets of [["a.b", "c.d", "bad ticket"], ["a".repeat(513)], [""], Array.from({ length: MAX_TICKETS + 1 }, () => "a.b")]) {
+    for (const tickets of [
+      ["a.b", "c.d", "bad ticket"],
+      ["a".repeat(513)],
+      [""],
+      Array.from({ length: MAX_TICKETS + 1 }, () => "a.b"),
+    ]) {
       const body = client(appId, { tickets });
       const get = await expectError(await getCheck(body), 400, "bad_request");
       const post = await expectError(await postCheck(body), 400, "bad_request");
       expect(get, JSON.stringify(tickets)).toEqual(post);
     }
-    const third = await expectError(await getCheck(client(appId, { tickets: ["a.b", "c.d", "bad ticket"] })), 400, "bad_request");
+    const third = await expectError(
+      await getCheck(client(appId, { tickets: ["a.b", "c.d", "bad ticket"] })),
+      400,
+      "bad_request",
+    );
     expect(issuePaths(third)).toEqual(["tickets.2"]);
     // A bare `ticket` is an empty ticket, refused.
-    expect(new Set(issuePaths(await expectError(await getQuery(`${checkQuery(client(appId))}&ticket`), 400, "bad_request")))).toEqual(new Set(["tickets.0"]));
+    expect(
+      new Set(
+        issuePaths(
+          await expectError(await getQuery(`${checkQuery(client(appId))}&ticket`), 400, "bad_request"),
+        ),
+      ),
+    ).toEqual(new Set(["tickets.0"]));
     // MAX_TICKETS of the longest: accepted, and no grayscale means no tickets key at all.
-    const ok = await getCheck(client(appId, { tickets: Array.from({ length: MAX_TICKETS }, () => "a".repeat(512)) }));
+    const ok = await getCheck(
+      client(appId, { tickets: Array.from({ length: MAX_TICKETS }, () => "a".repeat(512)) }),
+    );
     expect(ok.status).toBe(200);
     expect(Object.keys(await ok.json<object>())).toEqual(["manifest"]);
   });
@@ -273,13 +354,20 @@ describe("GET /v1/check with the user in the x-graycast-user header", () => {
     const appId = newAppId();
     const task = definedTask({ version: GRAY, targets: { guid: ["in-header"] } }, packageRef("h"));
     await putSnapshot({ appId, revision: 1, online: online(ONLINE, packageRef("0")), tasks: [task] });
-    const body = client(appId, { guid: "in-header", deviceId: "dev 1", account: "acct&1", installedVersion: "1.0.0" });
+    const body = client(appId, {
+      guid: "in-header",
+      deviceId: "dev 1",
+      account: "acct&1",
+      installedVersion: "1.0.0",
+    });
     const viaHeader = await answerOf(await getSplit(body));
     const viaQuery = await getAnswer(body);
     expect(viaHeader.claims).toMatchObject({ reason: "grayscale", version: GRAY, installedVersion: "1.0.0" });
     expect(viaHeader.claims).toEqual(viaQuery.claims);
     // The admission ticket travels back in the header too.
-    const again = await answerOf(await getSplit({ ...body, installedVersion: GRAY, tickets: viaHeader.tickets }));
+    const again = await answerOf(
+      await getSplit({ ...body, installedVersion: GRAY, tickets: viaHeader.tickets }),
+    );
     expect(again.claims).toMatchObject({ reason: "grayscale", version: GRAY });
     expect(again.tickets).toEqual(viaHeader.tickets);
   });
@@ -288,15 +376,21 @@ describe("GET /v1/check with the user in the x-graycast-user header", () => {
     const appId = newAppId();
     await putSnapshot({ appId, online: online(ONLINE, packageRef("0")) });
     const { query } = split(client(appId, { guid: "g1" }));
-    const twice = await edgeFetch(`/v1/check?${query}&guid=g1`, { headers: { "x-graycast-user": "guid=g1" } });
+    const twice = await edgeFetch(`/v1/check?${query}&guid=g1`, {
+      headers: { "x-graycast-user": "guid=g1" },
+    });
     expect(twice.status).toBe(400);
     expect(issuePaths(await twice.json<ErrorBody>())).toEqual(["guid"]);
-    const notThere = await edgeFetch(`/v1/check?${query}`, { headers: { "x-graycast-user": "guid=g1&platform=ios" } });
+    const notThere = await edgeFetch(`/v1/check?${query}`, {
+      headers: { "x-graycast-user": "guid=g1&platform=ios" },
+    });
     expect(notThere.status).toBe(400);
     const body = await notThere.json<ErrorBody>();
     expect(issuePaths(body)).toEqual(["platform"]);
     expect(body.error.issues?.[0]?.message).toMatch(/not allowed in x-graycast-user/);
-    const tooLong = await edgeFetch(`/v1/check?${query}`, { headers: { "x-graycast-user": `guid=${"g".repeat(QUERY_LIMIT)}` } });
+    const tooLong = await edgeFetch(`/v1/check?${query}`, {
+      headers: { "x-graycast-user": `guid=${"g".repeat(QUERY_LIMIT)}` },
+    });
     expect(tooLong.status).toBe(400);
     expect((await tooLong.json<ErrorBody>()).error.message).toMatch(/x-graycast-user header is limited/);
     const broken = await edgeFetch(`/v1/check?${query}`, { headers: { "x-graycast-user": "guid=%E0%A4%A" } });
@@ -305,10 +399,19 @@ describe("GET /v1/check with the user in the x-graycast-user header", () => {
     const raw = await edgeFetch(`/v1/check?${query}`, { headers: { "x-graycast-user": "guid=caf\u00e9" } });
     expect(raw.status).toBe(400);
     expect((await raw.json<ErrorBody>()).error.message).toMatch(/form-encoded/);
-    const joined = await edgeFetch(`/v1/check?${query}`, { headers: [["x-graycast-user", "guid=a"], ["x-graycast-user", "guid=a"]] });
+    const joined = await edgeFetch(`/v1/check?${query}`, {
+      headers: [
+        ["x-graycast-user", "guid=a"],
+        ["x-graycast-user", "guid=a"],
+      ],
+    });
     expect(joined.status).toBe(400);
     // A POST carries identifiers in its body: the header is refused, not ignored.
-    const post = await edgeFetch("/v1/check", { method: "POST", headers: { "content-type": "application/json", "x-graycast-user": "guid=g1" }, body: JSON.stringify(client(appId)) });
+    const post = await edgeFetch("/v1/check", {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-graycast-user": "guid=g1" },
+      body: JSON.stringify(client(appId)),
+    });
     expect(post.status).toBe(400);
     expect((await post.json<ErrorBody>()).error.message).toMatch(/x-graycast-user is for GET/);
     // A bad value in the header is reported like any other.
@@ -320,7 +423,11 @@ describe("GET /v1/check with the user in the x-graycast-user header", () => {
     const body = client("gcaaaabbbbccccddddeeeeff", { guid: "g+1", account: "a=b", tickets: ["t0", "t1"] });
     const { query, user } = split(body);
     expect(checkRequestFromQuery(query, user)).toEqual(checkRequestFromQuery(checkQuery(body)));
-    expect(checkRequestFromQuery(query, user)).toMatchObject({ guid: "g+1", account: "a=b", tickets: ["t0", "t1"] });
+    expect(checkRequestFromQuery(query, user)).toMatchObject({
+      guid: "g+1",
+      account: "a=b",
+      tickets: ["t0", "t1"],
+    });
   });
 });
 
@@ -353,9 +460,13 @@ describe("GET /v1/check validation, in the one error shape", () => {
     const body = await expectError(await getQuery(`${valid}&installedVersoin=1.0.0`), 400, "bad_request");
     expect(issuePaths(body)).toEqual(["installedVersoin"]);
     // Even with an empty value or no value at all.
-    expect(issuePaths(await expectError(await getQuery(`${valid}&debug`), 400, "bad_request"))).toEqual(["debug"]);
+    expect(issuePaths(await expectError(await getQuery(`${valid}&debug`), 400, "bad_request"))).toEqual([
+      "debug",
+    ]);
     // Decoded before it is looked up: an escaped name is the name.
-    expect(issuePaths(await expectError(await getQuery(`${valid}&inst%61lledVersoin=1.0.0`), 400, "bad_request"))).toEqual(["installedVersoin"]);
+    expect(
+      issuePaths(await expectError(await getQuery(`${valid}&inst%61lledVersoin=1.0.0`), 400, "bad_request")),
+    ).toEqual(["installedVersoin"]);
     expect((await getQuery(`${valid}&inst%61lledVersion=1.0.0`)).status).toBe(200);
   });
 
@@ -368,7 +479,12 @@ describe("GET /v1/check validation, in the one error shape", () => {
 
   it("refuses a field given twice, with the same or another value", async () => {
     await ready;
-    for (const query of [`${valid}&platform=ios`, `${valid}&platform=android`, `guid=a&${valid}&guid=b`, `trial=true&trial=true&${valid}`]) {
+    for (const query of [
+      `${valid}&platform=ios`,
+      `${valid}&platform=android`,
+      `guid=a&${valid}&guid=b`,
+      `trial=true&trial=true&${valid}`,
+    ]) {
       const body = await expectError(await getQuery(query), 400, "bad_request");
       expect(issuePaths(body).length, query).toBe(1);
       expect(body.error.issues?.[0]?.message, query).toMatch(/more than once/);
@@ -377,7 +493,13 @@ describe("GET /v1/check validation, in the one error shape", () => {
 
   it("refuses a broken percent-escape", async () => {
     await ready;
-    for (const query of [`${valid}&guid=%E0%A4%A`, `${valid}&guid=%ZZ`, `${valid}&guid=abc%`, `${valid}&guid=%ED%A0%80`, `${valid}&%E0%A4%A=1`]) {
+    for (const query of [
+      `${valid}&guid=%E0%A4%A`,
+      `${valid}&guid=%ZZ`,
+      `${valid}&guid=abc%`,
+      `${valid}&guid=%ED%A0%80`,
+      `${valid}&%E0%A4%A=1`,
+    ]) {
       await expectError(await getQuery(query), 400, "bad_request");
     }
     // The same bytes escaped properly are a valid guid.
@@ -398,8 +520,16 @@ describe("GET /v1/check validation, in the one error shape", () => {
 
   it("names missing required fields", async () => {
     await ready;
-    expect(issuePaths(await expectError(await getQuery(""), 400, "bad_request")).sort()).toEqual(["appId", "hostAppId", "hostAppVersion", "osVersion", "platform"]);
-    expect(issuePaths(await expectError(await getQuery(`appId=${appId}`), 400, "bad_request")).sort()).toEqual(["hostAppId", "hostAppVersion", "osVersion", "platform"]);
+    expect(issuePaths(await expectError(await getQuery(""), 400, "bad_request")).sort()).toEqual([
+      "appId",
+      "hostAppId",
+      "hostAppVersion",
+      "osVersion",
+      "platform",
+    ]);
+    expect(
+      issuePaths(await expectError(await getQuery(`appId=${appId}`), 400, "bad_request")).sort(),
+    ).toEqual(["hostAppId", "hostAppVersion", "osVersion", "platform"]);
     const { platform: _dropped, ...rest } = client(appId);
     expect(issuePaths(await expectError(await getCheck(rest), 400, "bad_request"))).toEqual(["platform"]);
   });
@@ -437,17 +567,23 @@ describe("GET /v1/check validation, in the one error shape", () => {
 
   it("refuses trial=yes and accepts trial=true and trial=false", async () => {
     await ready;
-    expect(issuePaths(await expectError(await getQuery(`${valid}&trial=yes`), 400, "bad_request"))).toEqual(["trial"]);
+    expect(issuePaths(await expectError(await getQuery(`${valid}&trial=yes`), 400, "bad_request"))).toEqual([
+      "trial",
+    ]);
     expect((await getQuery(`${valid}&trial=true`)).status).toBe(200);
     expect((await getQuery(`${valid}&trial=false`)).status).toBe(200);
   });
 
   it("decodes `+` as a space and percent-escapes such as %2C before the rules see the value", async () => {
     const appId = newAppId();
-    const task = definedTask({ version: GRAY, models: { include: ["iPhone15,2", "Redmi Note 12"] } }, packageRef("9"));
+    const task = definedTask(
+      { version: GRAY, models: { include: ["iPhone15,2", "Redmi Note 12"] } },
+      packageRef("9"),
+    );
     await putSnapshot({ appId, online: online(ONLINE, packageRef("0")), tasks: [task] });
     const base = checkQuery(client(appId));
-    const versionFor = async (model: string) => (await answerOf(await getQuery(`${base}&model=${model}`))).claims.version;
+    const versionFor = async (model: string) =>
+      (await answerOf(await getQuery(`${base}&model=${model}`))).claims.version;
 
     expect(await versionFor("iPhone15%2C2")).toBe(GRAY);
     expect(await versionFor("iPhone15,2")).toBe(GRAY);
@@ -468,7 +604,13 @@ describe("GET /v1/check validation, in the one error shape", () => {
 // ------------------------------------------------------------------ the memo of accepted values
 
 describe("the memo of accepted values never lets a refused value through", () => {
-  const base = { appId: "gcaaaabbbbccccddddeeeeff", hostAppId: "ha_testhostapp01", hostAppVersion: "8.0.1", platform: "android", osVersion: "14" };
+  const base = {
+    appId: "gcaaaabbbbccccddddeeeeff",
+    hostAppId: "ha_testhostapp01",
+    hostAppVersion: "8.0.1",
+    platform: "android",
+    osVersion: "14",
+  };
   const query = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
   const refusal = (q: string): ApiError => {
     try {
@@ -482,9 +624,15 @@ describe("the memo of accepted values never lets a refused value through", () =>
 
   it("refuses the same invalid value every time it is sent", () => {
     for (let i = 0; i < 3; i++) {
-      expect(refusal(query({ ...base, osVersion: "fourteen" })).issues?.map((x) => x.path)).toEqual(["osVersion"]);
-      expect(refusal(query({ ...base, model: "bad\u0007model" })).issues?.map((x) => x.path)).toEqual(["model"]);
-      expect(refusal(query({ ...base, platform: "windows" })).issues?.map((x) => x.path)).toEqual(["platform"]);
+      expect(refusal(query({ ...base, osVersion: "fourteen" })).issues?.map((x) => x.path)).toEqual([
+        "osVersion",
+      ]);
+      expect(refusal(query({ ...base, model: "bad\u0007model" })).issues?.map((x) => x.path)).toEqual([
+        "model",
+      ]);
+      expect(refusal(query({ ...base, platform: "windows" })).issues?.map((x) => x.path)).toEqual([
+        "platform",
+      ]);
     }
   });
 
@@ -502,7 +650,10 @@ describe("the memo of accepted values never lets a refused value through", () =>
     for (const [field, good, bad] of cases) {
       expect(checkRequestFromQuery(query({ ...base, [field]: good }))).toMatchObject({ [field]: good });
       expect(checkRequestFromQuery(query({ ...base, [field]: good }))).toMatchObject({ [field]: good });
-      expect(refusal(query({ ...base, [field]: bad })).issues?.map((x) => x.path), field).toEqual([field]);
+      expect(
+        refusal(query({ ...base, [field]: bad })).issues?.map((x) => x.path),
+        field,
+      ).toEqual([field]);
     }
   });
 
@@ -516,8 +667,13 @@ describe("the memo of accepted values never lets a refused value through", () =>
       ["model", "osVersion", "iPhone15,2"],
     ];
     for (const [accepted, other, value] of cases) {
-      expect(checkRequestFromQuery(query({ ...base, [accepted]: value }))).toMatchObject({ [accepted]: value });
-      expect(refusal(query({ ...base, [other]: value })).issues?.map((x) => x.path), `${value} as ${other}`).toEqual([other]);
+      expect(checkRequestFromQuery(query({ ...base, [accepted]: value }))).toMatchObject({
+        [accepted]: value,
+      });
+      expect(
+        refusal(query({ ...base, [other]: value })).issues?.map((x) => x.path),
+        `${value} as ${other}`,
+      ).toEqual([other]);
     }
   });
 
@@ -526,8 +682,16 @@ describe("the memo of accepted values never lets a refused value through", () =>
     await putSnapshot({ appId, online: online("1.0.0", packageRef("a")) });
     expect((await getCheck(client(appId, { brand: "Xiaomi" }))).status).toBe(200);
     for (let i = 0; i < 2; i++) {
-      expect(issuePaths(await expectError(await getCheck(client(appId, { brand: "Xiaomi\u0001" })), 400, "bad_request"))).toEqual(["brand"]);
-      expect(issuePaths(await expectError(await getCheck(client(appId, { osVersion: "14.x" })), 400, "bad_request"))).toEqual(["osVersion"]);
+      expect(
+        issuePaths(
+          await expectError(await getCheck(client(appId, { brand: "Xiaomi\u0001" })), 400, "bad_request"),
+        ),
+      ).toEqual(["brand"]);
+      expect(
+        issuePaths(
+          await expectError(await getCheck(client(appId, { osVersion: "14.x" })), 400, "bad_request"),
+        ),
+      ).toEqual(["osVersion"]);
     }
     expect((await getCheck(client(appId, { brand: "Xiaomi" }))).status).toBe(200);
   });
@@ -558,7 +722,10 @@ describe("answers shared between clients", () => {
     const appId = newAppId();
     await putSnapshot({ appId, online: online("1.2.0", packageRef("s")) });
     const [a, b] = await inOneWindow(
-      () => getAnswer(client(appId, { installedVersion: "1.1.0", guid: "user-a", deviceId: "d-a", account: "a" })),
+      () =>
+        getAnswer(
+          client(appId, { installedVersion: "1.1.0", guid: "user-a", deviceId: "d-a", account: "a" }),
+        ),
       () => getAnswer(client(appId, { installedVersion: "1.1.0", guid: "user-b", model: "Mi 11" })),
     );
     expect(b.bytes).toEqual(a.bytes);
@@ -590,10 +757,16 @@ describe("answers shared between clients", () => {
     // Another origin: the package URL is built on the origin the client called.
     const elsewhere = "http://127.0.0.1:8787";
     const ctx = createExecutionContext();
-    const res = await edgeApp.fetch(new Request(`${elsewhere}/v1/check?${checkQuery(client(appId, { installedVersion: "1.1.0" }))}`), edgeEnv, ctx);
+    const res = await edgeApp.fetch(
+      new Request(`${elsewhere}/v1/check?${checkQuery(client(appId, { installedVersion: "1.1.0" }))}`),
+      edgeEnv,
+      ctx,
+    );
     const there = await answerOf(res);
     expect(there.claims.package?.url).toBe(`${elsewhere}/v1/packages/${"s".repeat(64)}`);
-    expect((await getAnswer(client(appId, { installedVersion: "1.1.0" }))).claims.package?.url).toBe(`${ORIGIN}/v1/packages/${"s".repeat(64)}`);
+    expect((await getAnswer(client(appId, { installedVersion: "1.1.0" }))).claims.package?.url).toBe(
+      `${ORIGIN}/v1/packages/${"s".repeat(64)}`,
+    );
   });
 
   it("serves a publish at once, never the answer cached from the previous snapshot", async () => {
@@ -601,16 +774,28 @@ describe("answers shared between clients", () => {
     const body = client(appId, { installedVersion: "1.0.0" });
     await putSnapshot({ appId, revision: 1, online: online("1.2.0", packageRef("s")) });
     const first = await getAnswer(body);
-    expect(first.claims).toMatchObject({ version: "1.2.0", revision: 1, package: { sha256: "s".repeat(64) } });
+    expect(first.claims).toMatchObject({
+      version: "1.2.0",
+      revision: 1,
+      package: { sha256: "s".repeat(64) },
+    });
     expect((await getAnswer(body)).claims.revision).toBe(1);
 
     // Same version, another package: the decision's key is the same, the snapshot is not.
     await putSnapshot({ appId, revision: 2, online: online("1.2.0", packageRef("t")) });
     const repackaged = await getAnswer(body);
-    expect(repackaged.claims).toMatchObject({ version: "1.2.0", revision: 2, package: { sha256: "t".repeat(64) } });
+    expect(repackaged.claims).toMatchObject({
+      version: "1.2.0",
+      revision: 2,
+      package: { sha256: "t".repeat(64) },
+    });
 
     await putSnapshot({ appId, revision: 3, online: online("1.3.0", packageRef("u")) });
-    expect((await getAnswer(body)).claims).toMatchObject({ version: "1.3.0", revision: 3, package: { sha256: "u".repeat(64) } });
+    expect((await getAnswer(body)).claims).toMatchObject({
+      version: "1.3.0",
+      revision: 3,
+      package: { sha256: "u".repeat(64) },
+    });
     expect((await postAnswer(body)).claims).toMatchObject({ version: "1.3.0", revision: 3 });
 
     await putSnapshot({ appId, revision: 4, listed: false, online: online("1.3.0", packageRef("u")) });
@@ -637,16 +822,20 @@ describe("answers shared between clients", () => {
     const appId = newAppId();
     await putSnapshot({ appId, online: online("1.2.0", packageRef("s")) });
     // The Worker's own Response (not a copy made on the way to the test), whose body is the shared bytes.
-    const call = async () => answerOf(await edgeApp.fetch(new Request(`${ORIGIN}/v1/check?${checkQuery(client(appId, { installedVersion: "1.1.0" }))}`), edgeEnv, createExecutionContext()));
-    const [first, second] = await inOneWindow(
-      async () => {
-        const answer = await call();
-        const copy = answer.bytes.slice();
-        answer.bytes.fill(0x20);
-        return { ...answer, bytes: copy };
-      },
-      call,
-    );
+    const call = async () =>
+      answerOf(
+        await edgeApp.fetch(
+          new Request(`${ORIGIN}/v1/check?${checkQuery(client(appId, { installedVersion: "1.1.0" }))}`),
+          edgeEnv,
+          createExecutionContext(),
+        ),
+      );
+    const [first, second] = await inOneWindow(async () => {
+      const answer = await call();
+      const copy = answer.bytes.slice();
+      answer.bytes.fill(0x20);
+      return { ...answer, bytes: copy };
+    }, call);
     expect(second.bytes).toEqual(first.bytes);
   });
 });
@@ -660,7 +849,8 @@ describe("check response headers", () => {
     "referrer-policy": "no-referrer",
     "x-frame-options": "DENY",
   };
-  const headersOf = (res: Response) => Object.fromEntries(Object.keys(expected).map((name) => [name, res.headers.get(name)]));
+  const headersOf = (res: Response) =>
+    Object.fromEntries(Object.keys(expected).map((name) => [name, res.headers.get(name)]));
 
   it("carries JSON, no-store and the security headers on answers, ticket answers and errors", async () => {
     const appId = newAppId();
@@ -685,7 +875,12 @@ describe("check response headers", () => {
   it("changing one response's headers changes neither the next response nor the shared headers", async () => {
     const appId = newAppId();
     await putSnapshot({ appId, online: online("1.0.0", packageRef("a")) });
-    const call = () => edgeApp.fetch(new Request(`${ORIGIN}/v1/check?${checkQuery(client(appId))}`), edgeEnv, createExecutionContext());
+    const call = () =>
+      edgeApp.fetch(
+        new Request(`${ORIGIN}/v1/check?${checkQuery(client(appId))}`),
+        edgeEnv,
+        createExecutionContext(),
+      );
 
     const first = await call();
     expect(first.status).toBe(200);
@@ -706,7 +901,6 @@ describe("check response headers", () => {
 
 // ------------------------------------------------------------------ generated queries
 
-
 type Rng = () => number;
 const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)] as T;
 const chance = (rng: Rng, p: number) => rng() < p;
@@ -715,7 +909,21 @@ const chance = (rng: Rng, p: number) => rng() < p;
 const FIELD_NAMES = Object.keys(CheckRequestSchema.shape).filter((n) => n !== "tickets" && n !== "assertion");
 const REQUIRED = ["appId", "hostAppId", "hostAppVersion", "platform", "osVersion"];
 const OPTIONAL = FIELD_NAMES.filter((n) => !REQUIRED.includes(n));
-const UNKNOWN_NAMES = ["tickets", "assertion", "installedVersoin", "AppId", "app_id", "foo", "__proto__", "constructor", "toString", "hasOwnProperty", "x".repeat(100), "ticket ", " appId"];
+const UNKNOWN_NAMES = [
+  "tickets",
+  "assertion",
+  "installedVersoin",
+  "AppId",
+  "app_id",
+  "foo",
+  "__proto__",
+  "constructor",
+  "toString",
+  "hasOwnProperty",
+  "x".repeat(100),
+  "ticket ",
+  " appId",
+];
 
 /** Mostly valid values per field, drawn from small sets so they repeat (and hit the memo). */
 const GOOD: Record<string, (rng: Rng) => string> = {
@@ -738,7 +946,13 @@ const GOOD: Record<string, (rng: Rng) => string> = {
 
 /** Values just outside a field's schema (or just inside it), per field. */
 const NEAR_MISS: Record<string, readonly string[]> = {
-  appId: ["gc" + "a".repeat(15), "gc" + "a".repeat(41), "gc" + "a".repeat(40), "gcaaaabbbbccccdddd1", "GCaaaabbbbccccddddeeee"],
+  appId: [
+    `gc${"a".repeat(15)}`,
+    `gc${"a".repeat(41)}`,
+    `gc${"a".repeat(40)}`,
+    "gcaaaabbbbccccdddd1",
+    "GCaaaabbbbccccddddeeee",
+  ],
   hostAppId: ["", "h".repeat(64), "h".repeat(65), "ha.x", "ha x"],
   hostAppVersion: ["1".repeat(32), "1".repeat(33), "1.", ".1", "1..2", "v1"],
   platform: ["Android", "IOS", "windows", ""],
@@ -760,7 +974,7 @@ const POOL = [
   ...Object.values(GOOD).flatMap((gen) => [gen(seededRandom(1)), gen(seededRandom(2))]),
   "",
   " ",
-  "gc" + "a".repeat(15),
+  `gc${"a".repeat(15)}`,
   "GCAAAABBBBCCCCDDDDEEEEFF",
   "ha/../x",
   "fourteen",
@@ -807,7 +1021,10 @@ interface Generated {
 
 /** Percent-encodes every UTF-8 byte, in upper or lower case hex (all of it must decode alike). */
 function encodeAll(s: string, lower: boolean): string {
-  return Array.from(new TextEncoder().encode(s), (b) => `%${b.toString(16).padStart(2, "0")[lower ? "toLowerCase" : "toUpperCase"]()}`).join("");
+  return Array.from(
+    new TextEncoder().encode(s),
+    (b) => `%${b.toString(16).padStart(2, "0")[lower ? "toLowerCase" : "toUpperCase"]()}`,
+  ).join("");
 }
 
 function encodePart(rng: Rng, s: string): string {
@@ -904,15 +1121,27 @@ function expectAgreement({ query, params }: Generated): "ok" | "schema" | "struc
       expect(error.issues, where).toHaveLength(1);
       const issue = error.issues?.[0];
       if (p.name.length > 0 && p.name.length <= 64) expect(issue?.path, where).toBe(p.name);
-      expect(issue?.message, where).toMatch(!unknown ? /more than once/ : p.name === "tickets" ? /"ticket"/ : p.name === "assertion" ? /never in the URL/ : /unknown parameter/);
+      expect(issue?.message, where).toMatch(
+        !unknown
+          ? /more than once/
+          : p.name === "tickets"
+            ? /"ticket"/
+            : p.name === "assertion"
+              ? /never in the URL/
+              : /unknown parameter/,
+      );
       return "structural";
     }
     seen.add(p.name);
-    fields[p.name] = p.name === "trial" && (p.value === "true" || p.value === "false") ? p.value === "true" : p.value;
+    fields[p.name] =
+      p.name === "trial" && (p.value === "true" || p.value === "false") ? p.value === "true" : p.value;
   }
   const schema = CheckRequestSchema.safeParse(fields);
   if (schema.success) {
-    if ("error" in outcome) throw new Error(`refused (${String(outcome.error)}: ${JSON.stringify((outcome.error as ApiError).issues)}), the schema accepts; ${where}`);
+    if ("error" in outcome)
+      throw new Error(
+        `refused (${String(outcome.error)}: ${JSON.stringify((outcome.error as ApiError).issues)}), the schema accepts; ${where}`,
+      );
     expect(outcome.value, where).toStrictEqual(schema.data);
     return "ok";
   }

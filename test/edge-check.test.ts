@@ -1,14 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { MANIFEST_TYPE } from "../core/manifest";
-import { userAssertion } from "./support/assertions";
 import { originOf } from "../edge-worker/src/routes/check";
+import { userAssertion } from "./support/assertions";
 import {
-  HOST_APP,
-  ORIGIN,
   checkClaims,
   client,
   edgeFetch,
+  HOST_APP,
   newAppId,
+  ORIGIN,
   online,
   packageRef,
   postCheck,
@@ -53,7 +53,8 @@ describe("POST /v1/check", () => {
   it("signs once per answer and window: identical checks share a JWS, a different answer does not", async () => {
     const appId = newAppId();
     await putSnapshot({ appId, revision: 1, online: online("1.2.0", packageRef("s")) });
-    const manifestOf = async (body: unknown) => (await (await postCheck(body)).json<{ manifest: string }>()).manifest;
+    const manifestOf = async (body: unknown) =>
+      (await (await postCheck(body)).json<{ manifest: string }>()).manifest;
 
     // Two users with the same facts in one window: the same bytes (retry once across a window edge).
     let first = "";
@@ -89,7 +90,13 @@ describe("POST /v1/check", () => {
     const appId = newAppId();
     await putSnapshot({ appId, online: { ...online("1.0.0", packageRef("c")), via: "rollback" } });
     const claims = await checkClaims(client(appId, { installedVersion: "1.3.0" }));
-    expect(claims).toMatchObject({ status: "ok", reason: "rollback", version: "1.0.0", rollback: true, installedVersion: "1.3.0" });
+    expect(claims).toMatchObject({
+      status: "ok",
+      reason: "rollback",
+      version: "1.0.0",
+      rollback: true,
+      installedVersion: "1.3.0",
+    });
   });
 
   it("refuses service with a signed delisted answer and no package", async () => {
@@ -123,11 +130,19 @@ describe("POST /v1/check", () => {
     await putSnapshot({
       appId,
       online: online("1.0.0", packageRef("0")),
-      trial: { version: "1.1.0", package: trialPkg, pagePath: "pages/index/index", testers: ["alice", "bob"] },
+      trial: {
+        version: "1.1.0",
+        package: trialPkg,
+        pagePath: "pages/index/index",
+        testers: ["alice", "bob"],
+      },
     });
 
     // issue 10: the tester's account must be vouched for by the host app.
-    expect(await checkClaims(client(appId, { trial: true, account: "alice" }))).toMatchObject({ reason: "online", version: "1.0.0" });
+    expect(await checkClaims(client(appId, { trial: true, account: "alice" }))).toMatchObject({
+      reason: "online",
+      version: "1.0.0",
+    });
     const tester = await checkClaims(client(appId, { trial: true, assertion: await userAssertion("alice") }));
     expect(tester).toMatchObject({
       status: "ok",
@@ -137,12 +152,17 @@ describe("POST /v1/check", () => {
       package: { url: `${ORIGIN}/v1/packages/${trialPkg.sha256}`, size: 99, sha256: trialPkg.sha256 },
     });
 
-    const stranger = await checkClaims(client(appId, { trial: true, assertion: await userAssertion("mallory") }));
+    const stranger = await checkClaims(
+      client(appId, { trial: true, assertion: await userAssertion("mallory") }),
+    );
     expect(stranger).toMatchObject({ reason: "online", version: "1.0.0" });
     expect(stranger.pagePath).toBeUndefined();
 
     // A tester who does not ask for the trial gets the online version.
-    expect(await checkClaims(client(appId, { assertion: await userAssertion("alice") }))).toMatchObject({ reason: "online", version: "1.0.0" });
+    expect(await checkClaims(client(appId, { assertion: await userAssertion("alice") }))).toMatchObject({
+      reason: "online",
+      version: "1.0.0",
+    });
   });
 
   it("answers 404 in the error shape for an unknown app, and sees it once it exists", async () => {
@@ -205,7 +225,12 @@ describe("GET /healthz", () => {
 });
 
 describe("originOf", () => {
-  it.each(["https://edge.test/v1/check", "http://127.0.0.1:8787/v1/check?x=1", "https://edge.test", "http://[::1]:8080/a/b"])("equals new URL(%j).origin", (url) => {
+  it.each([
+    "https://edge.test/v1/check",
+    "http://127.0.0.1:8787/v1/check?x=1",
+    "https://edge.test",
+    "http://[::1]:8080/a/b",
+  ])("equals new URL(%j).origin", (url) => {
     expect(originOf(url)).toBe(new URL(url).origin);
   });
 });

@@ -15,7 +15,18 @@ const base = {
 
 const cases: Record<string, unknown>[] = [
   base,
-  { ...base, guid: "g-1", deviceId: "d", account: "a@b", network: "5g", brand: "Apple", model: "iPhone15,2", installedVersion: "1.2.3", baseLibraryVersion: "3.4.1", trial: true },
+  {
+    ...base,
+    guid: "g-1",
+    deviceId: "d",
+    account: "a@b",
+    network: "5g",
+    brand: "Apple",
+    model: "iPhone15,2",
+    installedVersion: "1.2.3",
+    baseLibraryVersion: "3.4.1",
+    trial: true,
+  },
   { ...base, tickets: ["abc.def"] },
   { ...base, tickets: Array.from({ length: 9 }, () => "a.b") },
   { ...base, tickets: ["x".repeat(513)] },
@@ -37,8 +48,10 @@ const cases: Record<string, unknown>[] = [
   { appId: base.appId },
 ];
 
-const pathsOf = (result: { success: boolean; error?: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } }) =>
-  result.success ? [] : (validationError(result.error!).issues ?? []).map((i) => i.path).sort();
+const pathsOf = (result: {
+  success: boolean;
+  error?: { issues: readonly { path: readonly PropertyKey[]; message: string }[] };
+}) => (result.success ? [] : (validationError(result.error!).issues ?? []).map((i) => i.path).sort());
 
 describe("edge check contract (zod/mini) vs core contract (classic zod)", () => {
   it("accept and refuse the same requests, naming the same fields", () => {

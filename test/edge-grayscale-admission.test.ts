@@ -6,7 +6,19 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { CompiledTask } from "../core/grayscale/types";
 import { issueTicket, loadTicketKey, peekTicket, ticketExpiry } from "../edge-worker/src/tickets";
-import { check, client, compiledTask, counterOf, edgeEnv, newAppId, newTaskId, online, packageRef, postCheck, putSnapshot } from "./support/edge";
+import {
+  check,
+  client,
+  compiledTask,
+  counterOf,
+  edgeEnv,
+  newAppId,
+  newTaskId,
+  online,
+  packageRef,
+  postCheck,
+  putSnapshot,
+} from "./support/edge";
 
 const ONLINE = "2.0.0";
 const GRAY = "2.1.0";
@@ -24,7 +36,12 @@ async function appWithTask(extra: Partial<CompiledTask>) {
     },
     async update(change: Partial<CompiledTask>) {
       task = { ...task, ...change };
-      await putSnapshot({ appId, revision: ++revision, online: online(ONLINE, packageRef("0")), tasks: [task] });
+      await putSnapshot({
+        appId,
+        revision: ++revision,
+        online: online(ONLINE, packageRef("0")),
+        tasks: [task],
+      });
     },
     /** check as `guid`, presenting `tickets` */
     check: (guid: string, tickets?: string[], extraFields: Record<string, unknown> = {}, verify = true) =>
@@ -41,11 +58,19 @@ describe("capped grayscale tasks", () => {
     expect([a, b, c].map((r) => r.claims.version)).toEqual([GRAY, GRAY, ONLINE]);
     expect(a.tickets).toHaveLength(1);
     expect(c.tickets).toEqual([]);
-    expect(peekTicket(a.tickets[0] as string)).toEqual({ t: app.task.id, u: "g:a", v: GRAY, exp: ticketExpiry(app.task.endAt) });
+    expect(peekTicket(a.tickets[0] as string)).toEqual({
+      t: app.task.id,
+      u: "g:a",
+      v: GRAY,
+      exp: ticketExpiry(app.task.endAt),
+    });
     // Even without its ticket, an admitted user is recognised by the counter (admission is idempotent).
     expect((await app.check("a")).claims.version).toBe(GRAY);
     expect((await app.check("b", b.tickets)).claims.version).toBe(GRAY);
-    expect(await counterOf(app.task.id).progress()).toMatchObject({ admitted: 2, byPlatform: { android: 2 } });
+    expect(await counterOf(app.task.id).progress()).toMatchObject({
+      admitted: 2,
+      byPlatform: { android: 2 },
+    });
   });
 
   it("a ticket alone carries its holder: the counter is not needed to keep the version", async () => {
@@ -74,10 +99,17 @@ describe("capped grayscale tasks", () => {
 
     const [body, mac] = valid.split(".") as [string, string];
     const payload = peekTicket(valid)!;
-    const encode = (p: object) => btoa(JSON.stringify(p)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    const encode = (p: object) =>
+      btoa(JSON.stringify(p)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
     const flipped = `${body}.${mac.slice(0, -2)}${mac.at(-2) === "A" ? "B" : "A"}${mac.at(-1)}`;
     const key = await loadTicketKey(edgeEnv.ADMISSION_TICKET_SECRET);
-    const otherKey = await crypto.subtle.importKey("raw", new TextEncoder().encode("another-secret-another-secret-0123456789"), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    const otherKey = await crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode("another-secret-another-secret-0123456789"),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
     const refused: Record<string, [guid: string, ticket: string]> = {
       "MAC altered": ["alice", flipped],
       "payload rewritten for another user": ["bob", `${encode({ ...payload, u: "g:bob" })}.${mac}`],
@@ -142,7 +174,9 @@ describe("capped grayscale tasks", () => {
     const app = await appWithTask({ userCap: cap });
     const order = Array.from({ length: 2000 }, (_, i) => `user-${(i * 7) % users}`);
     // Signatures are verified by the other tests; here the client side only decodes, to keep the load on the Worker.
-    const answers = await Promise.all(order.map(async (guid) => ({ guid, ...(await app.check(guid, undefined, {}, false)) })));
+    const answers = await Promise.all(
+      order.map(async (guid) => ({ guid, ...(await app.check(guid, undefined, {}, false)) })),
+    );
 
     const winners = new Map<string, Set<string>>();
     for (const { guid, claims, tickets } of answers) {
@@ -160,7 +194,9 @@ describe("capped grayscale tasks", () => {
     for (const [guid, tickets] of winners) {
       expect((await app.check(guid, [...tickets].slice(0, 1))).claims.version).toBe(GRAY);
     }
-    const recheck = await Promise.all(Array.from({ length: users }, (_, i) => app.check(`user-${i}`, undefined, {}, false)));
+    const recheck = await Promise.all(
+      Array.from({ length: users }, (_, i) => app.check(`user-${i}`, undefined, {}, false)),
+    );
     const again = recheck.flatMap((r, i) => (r.claims.version === GRAY ? [`user-${i}`] : []));
     expect(new Set(again)).toEqual(new Set(winners.keys()));
     expect(await counterOf(app.task.id).progress()).toMatchObject({ admitted: cap });

@@ -1,16 +1,16 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import {
+  type AdmitMeta,
+  type CounterProgress,
   GrayscaleCounter,
   LEASE_TTL_MS,
+  type LeasedAdmission,
   MAX_LEASE,
   MAX_LEASE_TTL_MS,
   MAX_SETTLE_BATCH,
   MIN_LEASE_TTL_MS,
   STRANDED_AFTER_MS,
-  type AdmitMeta,
-  type CounterProgress,
-  type LeasedAdmission,
 } from "../durable-objects/grayscale-counter";
 import { edgeEnv } from "./support/edge";
 import { seededRandom } from "./support/random";
@@ -50,11 +50,15 @@ describe("GrayscaleCounter.admit", () => {
   it("admits exactly `cap` of many concurrent distinct users", async () => {
     const task = counter("task-concurrent");
     const cap = 7;
-    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => task.admit(`user-${i}`, cap, ANDROID)));
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => task.admit(`user-${i}`, cap, ANDROID)),
+    );
     expect(results.filter((r) => r.admitted)).toHaveLength(cap);
     expect(Math.max(...results.map((r) => r.count))).toBe(cap);
     // Retries of the same users change nothing.
-    const again = await Promise.all(Array.from({ length: 60 }, (_, i) => task.admit(`user-${i}`, cap, ANDROID)));
+    const again = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => task.admit(`user-${i}`, cap, ANDROID)),
+    );
     expect(again.map((r) => r.admitted)).toEqual(results.map((r) => r.admitted));
     expect(await task.admit("late", cap, ANDROID)).toEqual({ admitted: false, count: cap });
     expect((await task.progress()).admitted).toBe(cap);
@@ -74,7 +78,9 @@ describe("GrayscaleCounter.admit", () => {
       await expect(instance.admit("u", -1, ANDROID)).rejects.toThrow(/cap/);
       await expect(instance.admit("u", 1.5, ANDROID)).rejects.toThrow(/cap/);
       await expect(instance.admit("u", 1, { hostAppId: "", platform: "ios" })).rejects.toThrow(/hostAppId/);
-      await expect(instance.admit("u", 1, { hostAppId: "ha", platform: "windows" as "ios" })).rejects.toThrow(/platform/);
+      await expect(instance.admit("u", 1, { hostAppId: "ha", platform: "windows" as "ios" })).rejects.toThrow(
+        /platform/,
+      );
       await expect(instance.isAdmitted("")).rejects.toThrow(/userKey/);
     });
     expect(await counter("task-args").admit("u", 1, ANDROID)).toEqual({ admitted: true, count: 1 });
@@ -88,10 +94,13 @@ describe("GrayscaleCounter.admit", () => {
     await task.admit("p", 5, IOS);
     const rows = await runInDurableObject(task, (_instance: GrayscaleCounter, state) => ({
       users: state.storage.sql
-        .exec<{ user_key: string; host_app_id: string; platform: string }>("SELECT user_key, host_app_id, platform FROM admitted ORDER BY user_key")
+        .exec<{ user_key: string; host_app_id: string; platform: string }>(
+          "SELECT user_key, host_app_id, platform FROM admitted ORDER BY user_key",
+        )
         .toArray(),
       counter: state.storage.sql.exec<{ admitted: number }>("SELECT admitted FROM counter").one().admitted,
-      version: state.storage.sql.exec<{ version: number }>("SELECT version FROM schema_version").one().version,
+      version: state.storage.sql.exec<{ version: number }>("SELECT version FROM schema_version").one()
+        .version,
     }));
     expect(rows).toEqual({
       users: [
@@ -118,7 +127,14 @@ describe("GrayscaleCounter.isAdmitted", () => {
 
 describe("GrayscaleCounter.progress", () => {
   it("is empty for a task nobody joined", async () => {
-    expect(await counter("task-empty").progress()).toEqual({ admitted: 0, reserved: 0, stranded: 0, byHostApp: {}, byPlatform: {}, byHour: [] });
+    expect(await counter("task-empty").progress()).toEqual({
+      admitted: 0,
+      reserved: 0,
+      stranded: 0,
+      byHostApp: {},
+      byPlatform: {},
+      byHour: [],
+    });
   });
 
   it("counts admitted users by host app, platform and hour of admission", async () => {
@@ -132,7 +148,11 @@ describe("GrayscaleCounter.progress", () => {
     const after = Date.now();
 
     const progress = await task.progress();
-    expect(progress).toMatchObject({ admitted: 3, byHostApp: { ha_one: 2, ha_two: 1 }, byPlatform: { android: 2, ios: 1 } });
+    expect(progress).toMatchObject({
+      admitted: 3,
+      byHostApp: { ha_one: 2, ha_two: 1 },
+      byPlatform: { android: 2, ios: 1 },
+    });
     const hours = [...new Set([before, after].map((t) => Math.floor(t / HOUR) * HOUR))];
     expect(progress.byHour.map((h) => h.hour).every((h) => hours.includes(h))).toBe(true);
     expect(progress.byHour.reduce((n, h) => n + h.admitted, 0)).toBe(3);
@@ -141,14 +161,22 @@ describe("GrayscaleCounter.progress", () => {
   it("keeps its tallies equal to the admitted users under concurrent admissions", async () => {
     const task = counter("task-tallies");
     const metas = [ANDROID, IOS, { hostAppId: "ha_three", platform: "android" as const }];
-    await Promise.all(Array.from({ length: 90 }, (_, i) => task.admit(`user-${i % 45}`, 40, metas[i % 3] as AdmitMeta)));
+    await Promise.all(
+      Array.from({ length: 90 }, (_, i) => task.admit(`user-${i % 45}`, 40, metas[i % 3] as AdmitMeta)),
+    );
     const progress = await task.progress();
     const rows = await runInDurableObject(task, (_instance: GrayscaleCounter, state) =>
-      state.storage.sql.exec<{ host_app_id: string; platform: string }>("SELECT host_app_id, platform FROM admitted").toArray(),
+      state.storage.sql
+        .exec<{ host_app_id: string; platform: string }>("SELECT host_app_id, platform FROM admitted")
+        .toArray(),
     );
     expect(progress.admitted).toBe(40);
     expect(rows).toHaveLength(40);
-    const tally = (key: "host_app_id" | "platform") => rows.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r[key]]: (acc[r[key]] ?? 0) + 1 }), {});
+    const tally = (key: "host_app_id" | "platform") =>
+      rows.reduce<Record<string, number>>((acc, r) => {
+        acc[r[key]] = (acc[r[key]] ?? 0) + 1;
+        return acc;
+      }, {});
     expect(progress.byHostApp).toEqual(tally("host_app_id"));
     expect(progress.byPlatform).toEqual(tally("platform"));
     expect(progress.byHour.reduce((n, h) => n + h.admitted, 0)).toBe(40);
@@ -163,16 +191,26 @@ describe("GrayscaleCounter schema", () => {
     await runInDurableObject(task, async (_instance: GrayscaleCounter, state) => {
       const sql = state.storage.sql;
       // Put the object back into the first schema, with three users admitted in two earlier hours.
-      for (const table of ["admitted", "by_host_app", "by_platform", "by_hour", "leases", "counter"]) sql.exec(`DROP TABLE ${table}`);
-      sql.exec("CREATE TABLE admitted (user_key TEXT PRIMARY KEY, admitted_at INTEGER NOT NULL) WITHOUT ROWID");
+      for (const table of ["admitted", "by_host_app", "by_platform", "by_hour", "leases", "counter"])
+        sql.exec(`DROP TABLE ${table}`);
+      sql.exec(
+        "CREATE TABLE admitted (user_key TEXT PRIMARY KEY, admitted_at INTEGER NOT NULL) WITHOUT ROWID",
+      );
       sql.exec("CREATE TABLE counter (id INTEGER PRIMARY KEY CHECK (id = 1), admitted INTEGER NOT NULL)");
-      sql.exec("INSERT INTO admitted VALUES ('old-1', ?), ('old-2', ?), ('old-3', ?)", now - 5 * HOUR, now - 5 * HOUR, now - 2 * HOUR);
+      sql.exec(
+        "INSERT INTO admitted VALUES ('old-1', ?), ('old-2', ?), ('old-3', ?)",
+        now - 5 * HOUR,
+        now - 5 * HOUR,
+        now - 2 * HOUR,
+      );
       sql.exec("INSERT INTO counter (id, admitted) VALUES (1, 3)");
       sql.exec("UPDATE schema_version SET version = 1");
       // A new instance on the same storage runs the missing step in its constructor, as after a deploy.
       new GrayscaleCounter(state, edgeEnv);
       await state.blockConcurrencyWhile(async () => {});
-      const columns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('admitted') ORDER BY cid").toArray();
+      const columns = sql
+        .exec<{ name: string }>("SELECT name FROM pragma_table_info('admitted') ORDER BY cid")
+        .toArray();
       expect(columns.map((c) => c.name)).toEqual(["user_key", "admitted_at", "host_app_id", "platform"]);
       expect(sql.exec<{ version: number }>("SELECT version FROM schema_version").one().version).toBe(4);
       expect(sql.exec<{ reserved: number }>("SELECT reserved FROM counter").one().reserved).toBe(0);
@@ -211,18 +249,23 @@ describe("GrayscaleCounter leases", () => {
       const sql = state.storage.sql;
       return {
         users: sql
-          .exec<{ user_key: string; admitted_at: number; host_app_id: string; platform: string }>("SELECT user_key, admitted_at, host_app_id, platform FROM admitted ORDER BY user_key")
+          .exec<{ user_key: string; admitted_at: number; host_app_id: string; platform: string }>(
+            "SELECT user_key, admitted_at, host_app_id, platform FROM admitted ORDER BY user_key",
+          )
           .toArray()
           .map((r) => ({ ...r })),
-        counter: { ...sql.exec<{ admitted: number; reserved: number }>("SELECT admitted, reserved FROM counter").one() },
+        counter: {
+          ...sql.exec<{ admitted: number; reserved: number }>("SELECT admitted, reserved FROM counter").one(),
+        },
         leases: sql
-          .exec<{ id: string; granted: number; settled: number; next_batch: number; open: number }>("SELECT id, granted, settled, next_batch, open FROM leases ORDER BY id")
+          .exec<{ id: string; granted: number; settled: number; next_batch: number; open: number }>(
+            "SELECT id, granted, settled, next_batch, open FROM leases ORDER BY id",
+          )
           .toArray()
           .map((r) => ({ ...r })),
       };
     });
   }
-
 
   describe("lease", () => {
     it("grants at most `want` and at most a quarter of the free slots, and counts them as reserved", async () => {
@@ -268,7 +311,8 @@ describe("GrayscaleCounter leases", () => {
       // 4 - 1 reserved = 3 free: nothing.
       expect(await task.lease(4, 100)).toBeNull();
       // Under a cap of 7 with 4 users admitted and the lease of 1: 2 free, nothing.
-      for (const u of ["a", "b", "c", "d"]) expect(await task.admit(u, 7, ANDROID)).toMatchObject({ admitted: true });
+      for (const u of ["a", "b", "c", "d"])
+        expect(await task.admit(u, 7, ANDROID)).toMatchObject({ admitted: true });
       expect(await task.lease(7, 100)).toBeNull();
       expect(await task.progress()).toMatchObject({ admitted: 4, reserved: 1 });
       expect((await stored(task)).leases).toHaveLength(1);
@@ -278,13 +322,18 @@ describe("GrayscaleCounter leases", () => {
       const task = counter("lease-admit");
       const lease = await task.lease(8, 2);
       expect(lease).toMatchObject({ granted: 2 });
-      for (let i = 1; i <= 6; i++) expect(await task.admit(`u${i}`, 8, ANDROID)).toEqual({ admitted: true, count: i });
+      for (let i = 1; i <= 6; i++)
+        expect(await task.admit(`u${i}`, 8, ANDROID)).toEqual({ admitted: true, count: i });
       // 6 admitted + 2 reserved = 8.
       expect(await task.admit("u7", 8, ANDROID)).toEqual({ admitted: false, count: 6 });
       // An admitted user stays admitted.
       expect(await task.admit("u1", 8, IOS)).toEqual({ admitted: true, count: 6 });
       // One user from the lease, and `done` gives back the other slot.
-      expect(await task.settle(lease!.id, 0, [admission("leased-1")], true)).toEqual({ admitted: 1, duplicates: 0, count: 7 });
+      expect(await task.settle(lease!.id, 0, [admission("leased-1")], true)).toEqual({
+        admitted: 1,
+        duplicates: 0,
+        count: 7,
+      });
       expect(await task.progress()).toMatchObject({ admitted: 7, reserved: 0 });
       expect(await task.admit("u7", 8, ANDROID)).toEqual({ admitted: true, count: 8 });
       expect(await task.admit("u8", 8, ANDROID)).toEqual({ admitted: false, count: 8 });
@@ -296,8 +345,16 @@ describe("GrayscaleCounter leases", () => {
       const task = counter("settle-new");
       const lease = await task.lease(100, 8);
       expect(lease).toMatchObject({ granted: 8 });
-      const batch0 = [admission("n1", ANDROID, AT), admission("n2", IOS, LATER), admission("n3", THREE, LATER + 1)];
-      expect(await task.settle(lease!.id, 0, batch0, false)).toEqual({ admitted: 3, duplicates: 0, count: 3 });
+      const batch0 = [
+        admission("n1", ANDROID, AT),
+        admission("n2", IOS, LATER),
+        admission("n3", THREE, LATER + 1),
+      ];
+      expect(await task.settle(lease!.id, 0, batch0, false)).toEqual({
+        admitted: 3,
+        duplicates: 0,
+        count: 3,
+      });
       expect(await task.progress()).toEqual({
         admitted: 3,
         reserved: 5,
@@ -309,7 +366,11 @@ describe("GrayscaleCounter leases", () => {
           { hour: Date.UTC(2026, 0, 5, 12), admitted: 2 },
         ],
       });
-      expect(await task.settle(lease!.id, 1, [admission("n4", IOS, AT + 5)], false)).toEqual({ admitted: 1, duplicates: 0, count: 4 });
+      expect(await task.settle(lease!.id, 1, [admission("n4", IOS, AT + 5)], false)).toEqual({
+        admitted: 1,
+        duplicates: 0,
+        count: 4,
+      });
       const state = await stored(task);
       expect(state.users).toEqual([
         { user_key: "n1", admitted_at: AT, host_app_id: "ha_one", platform: "android" },
@@ -334,22 +395,48 @@ describe("GrayscaleCounter leases", () => {
       // free = 7: one slot.
       const lease = await task.lease(8, 4);
       expect(lease).toMatchObject({ granted: 1 });
-      for (let i = 1; i <= 6; i++) expect(await task.admit(`x${i}`, 8, ANDROID)).toMatchObject({ admitted: true });
+      for (let i = 1; i <= 6; i++)
+        expect(await task.admit(`x${i}`, 8, ANDROID)).toMatchObject({ admitted: true });
       expect(await task.admit("x7", 8, ANDROID)).toEqual({ admitted: false, count: 7 });
       // The isolate admitted `dup` too (from another host app): a duplicate, counted under its first admission.
-      expect(await task.settle(lease!.id, 0, [admission("dup", IOS, LATER)], false)).toEqual({ admitted: 0, duplicates: 1, count: 7 });
-      expect(await task.progress()).toMatchObject({ admitted: 7, reserved: 0, byHostApp: { ha_one: 7 }, byPlatform: { android: 7 } });
+      expect(await task.settle(lease!.id, 0, [admission("dup", IOS, LATER)], false)).toEqual({
+        admitted: 0,
+        duplicates: 1,
+        count: 7,
+      });
+      expect(await task.progress()).toMatchObject({
+        admitted: 7,
+        reserved: 0,
+        byHostApp: { ha_one: 7 },
+        byPlatform: { android: 7 },
+      });
       expect(await task.admit("x7", 8, ANDROID)).toEqual({ admitted: true, count: 8 });
       expect(await task.admit("x8", 8, ANDROID)).toEqual({ admitted: false, count: 8 });
-      expect((await stored(task)).users.find((u) => u.user_key === "dup")).toEqual({ user_key: "dup", admitted_at: expect.any(Number), host_app_id: "ha_one", platform: "android" });
+      expect((await stored(task)).users.find((u) => u.user_key === "dup")).toEqual({
+        user_key: "dup",
+        admitted_at: expect.any(Number),
+        host_app_id: "ha_one",
+        platform: "android",
+      });
     });
 
     it("counts a user reported twice in one batch, or by two leases, once", async () => {
       const task = counter("settle-duplicate-leases");
       const one = await task.lease(100, 4);
       const two = await task.lease(100, 4);
-      expect(await task.settle(one!.id, 0, [admission("twice"), admission("twice", IOS), admission("solo")], false)).toEqual({ admitted: 2, duplicates: 1, count: 2 });
-      expect(await task.settle(two!.id, 0, [admission("twice", IOS), admission("other")], true)).toEqual({ admitted: 1, duplicates: 1, count: 3 });
+      expect(
+        await task.settle(
+          one!.id,
+          0,
+          [admission("twice"), admission("twice", IOS), admission("solo")],
+          false,
+        ),
+      ).toEqual({ admitted: 2, duplicates: 1, count: 2 });
+      expect(await task.settle(two!.id, 0, [admission("twice", IOS), admission("other")], true)).toEqual({
+        admitted: 1,
+        duplicates: 1,
+        count: 3,
+      });
       expect(await task.settle(one!.id, 1, [], true)).toEqual({ admitted: 0, duplicates: 0, count: 3 });
       const state = await stored(task);
       expect(state.users.map((u) => u.user_key)).toEqual(["other", "solo", "twice"]);
@@ -360,18 +447,34 @@ describe("GrayscaleCounter leases", () => {
     it("applies a batch number once: a replay changes nothing, and the last batch resent with other content is refused", async () => {
       const task = counter("settle-replay");
       const lease = await task.lease(100, 6);
-      expect(await task.settle(lease!.id, 0, [admission("r1"), admission("r2")], false)).toEqual({ admitted: 2, duplicates: 0, count: 2 });
+      expect(await task.settle(lease!.id, 0, [admission("r1"), admission("r2")], false)).toEqual({
+        admitted: 2,
+        duplicates: 0,
+        count: 2,
+      });
       const before = { progress: await task.progress(), state: await stored(task) };
-      expect(await task.settle(lease!.id, 0, [admission("r1"), admission("r2")], false)).toEqual({ admitted: 0, duplicates: 0, count: 2 });
+      expect(await task.settle(lease!.id, 0, [admission("r1"), admission("r2")], false)).toEqual({
+        admitted: 0,
+        duplicates: 0,
+        count: 2,
+      });
       // A holder must resend its last batch unchanged: another size, or `done` added, is a bug to refuse.
       await runInDurableObject(task, async (instance: GrayscaleCounter) => {
-        await expect(instance.settle(lease!.id, 0, [admission("r1"), admission("r2"), admission("r3")], false)).rejects.toThrow(/batch 0 was applied with other content/);
-        await expect(instance.settle(lease!.id, 0, [admission("r1"), admission("r2")], true)).rejects.toThrow(/batch 0 was applied with other content/);
+        await expect(
+          instance.settle(lease!.id, 0, [admission("r1"), admission("r2"), admission("r3")], false),
+        ).rejects.toThrow(/batch 0 was applied with other content/);
+        await expect(instance.settle(lease!.id, 0, [admission("r1"), admission("r2")], true)).rejects.toThrow(
+          /batch 0 was applied with other content/,
+        );
       });
       expect({ progress: await task.progress(), state: await stored(task) }).toEqual(before);
       expect(await task.isAdmitted("r3")).toBe(false);
       // The next batch number is still 1.
-      expect(await task.settle(lease!.id, 1, [admission("r3")], false)).toEqual({ admitted: 1, duplicates: 0, count: 3 });
+      expect(await task.settle(lease!.id, 1, [admission("r3")], false)).toEqual({
+        admitted: 1,
+        duplicates: 0,
+        count: 3,
+      });
       expect(await task.progress()).toMatchObject({ admitted: 3, reserved: 3 });
     });
 
@@ -389,19 +492,48 @@ describe("GrayscaleCounter leases", () => {
         await expect(instance.settle(id, 2, [admission("s2")], false)).rejects.toThrow(/expected batch 1/);
         await expect(instance.settle(id, 2, [], true)).rejects.toThrow(/expected batch 1/);
         // 3 left.
-        await expect(instance.settle(id, 1, ["s2", "s3", "s4", "s5"].map((u) => admission(u)), false)).rejects.toThrow(/more admissions/);
-        await expect(instance.settle(id, 1, ["s2", "s3", "s4", "s5"].map((u) => admission(u)), true)).rejects.toThrow(/more admissions/);
-        await expect(instance.settle("no-such-lease", 0, [admission("s2")], false)).rejects.toThrow(/no such lease/);
+        await expect(
+          instance.settle(
+            id,
+            1,
+            ["s2", "s3", "s4", "s5"].map((u) => admission(u)),
+            false,
+          ),
+        ).rejects.toThrow(/more admissions/);
+        await expect(
+          instance.settle(
+            id,
+            1,
+            ["s2", "s3", "s4", "s5"].map((u) => admission(u)),
+            true,
+          ),
+        ).rejects.toThrow(/more admissions/);
+        await expect(instance.settle("no-such-lease", 0, [admission("s2")], false)).rejects.toThrow(
+          /no such lease/,
+        );
         await expect(instance.settle("no-such-lease", 1, [], true)).rejects.toThrow(/no such lease/);
         // One malformed entry refuses the whole batch, the good users in it included.
-        await expect(instance.settle(id, 1, [admission("s2"), admission("")], false)).rejects.toThrow(/userKey/);
-        await expect(instance.settle(id, 1, [admission("s2"), { ...admission("s3"), platform: "web" as "ios" }], false)).rejects.toThrow(/admissions\[1\]\.platform/);
-        await expect(instance.settle(id, 1, [admission("s2"), { ...admission("s3"), at: -1 }], false)).rejects.toThrow(/admissions\[1\]\.at/);
+        await expect(instance.settle(id, 1, [admission("s2"), admission("")], false)).rejects.toThrow(
+          /userKey/,
+        );
+        await expect(
+          instance.settle(id, 1, [admission("s2"), { ...admission("s3"), platform: "web" as "ios" }], false),
+        ).rejects.toThrow(/admissions\[1\]\.platform/);
+        await expect(
+          instance.settle(id, 1, [admission("s2"), { ...admission("s3"), at: -1 }], false),
+        ).rejects.toThrow(/admissions\[1\]\.at/);
       });
       expect({ progress: await task.progress(), state: await stored(task) }).toEqual(before);
       expect(await task.isAdmitted("s2")).toBe(false);
       // Still batch 1 next, with its 3 slots.
-      expect(await task.settle(id, 1, ["s2", "s3", "s4"].map((u) => admission(u)), false)).toEqual({ admitted: 3, duplicates: 0, count: 4 });
+      expect(
+        await task.settle(
+          id,
+          1,
+          ["s2", "s3", "s4"].map((u) => admission(u)),
+          false,
+        ),
+      ).toEqual({ admitted: 3, duplicates: 0, count: 4 });
       await runInDurableObject(task, async (instance: GrayscaleCounter) => {
         await expect(instance.settle(id, 2, [admission("s5")], false)).rejects.toThrow(/more admissions/);
       });
@@ -413,7 +545,11 @@ describe("GrayscaleCounter leases", () => {
       const task = counter("settle-closed");
       const lease = await task.lease(100, 8);
       const id = lease!.id;
-      expect(await task.settle(id, 0, [admission("c1")], true)).toEqual({ admitted: 1, duplicates: 0, count: 1 });
+      expect(await task.settle(id, 0, [admission("c1")], true)).toEqual({
+        admitted: 1,
+        duplicates: 0,
+        count: 1,
+      });
       const before = { progress: await task.progress(), state: await stored(task) };
       expect(before.state.counter).toEqual({ admitted: 1, reserved: 0 });
       expect(before.state.leases).toEqual([{ id, granted: 8, settled: 1, next_batch: 1, open: 0 }]);
@@ -432,12 +568,27 @@ describe("GrayscaleCounter leases", () => {
       const lease = await task.lease(40, 8);
       expect(lease).toMatchObject({ granted: 8 });
       const id = lease!.id;
-      expect(await task.settle(id, 0, ["d1", "d2", "d3"].map((u) => admission(u)), false)).toMatchObject({ admitted: 3 });
+      expect(
+        await task.settle(
+          id,
+          0,
+          ["d1", "d2", "d3"].map((u) => admission(u)),
+          false,
+        ),
+      ).toMatchObject({ admitted: 3 });
       expect(await task.progress()).toMatchObject({ admitted: 3, reserved: 5 });
-      expect(await task.settle(id, 1, [admission("d4")], true)).toEqual({ admitted: 1, duplicates: 0, count: 4 });
+      expect(await task.settle(id, 1, [admission("d4")], true)).toEqual({
+        admitted: 1,
+        duplicates: 0,
+        count: 4,
+      });
       expect(await task.progress()).toMatchObject({ admitted: 4, reserved: 0 });
       // The answer was lost and the isolate retries `done` as is: nothing happens.
-      expect(await task.settle(id, 1, [admission("d4")], true)).toEqual({ admitted: 0, duplicates: 0, count: 4 });
+      expect(await task.settle(id, 1, [admission("d4")], true)).toEqual({
+        admitted: 0,
+        duplicates: 0,
+        count: 4,
+      });
       expect(await task.settle(id, 0, [], true)).toEqual({ admitted: 0, duplicates: 0, count: 4 });
       // A `done` under a new batch number is refused, and frees nothing either.
       await runInDurableObject(task, async (instance: GrayscaleCounter) => {
@@ -456,7 +607,14 @@ describe("GrayscaleCounter leases", () => {
       expect(lease).toMatchObject({ granted: 5 });
       expect(await task.progress()).toMatchObject({ admitted: 0, reserved: 5 });
       expect(await task.settle(lease!.id, 0, [], true)).toEqual({ admitted: 0, duplicates: 0, count: 0 });
-      expect(await task.progress()).toEqual({ admitted: 0, reserved: 0, stranded: 0, byHostApp: {}, byPlatform: {}, byHour: [] });
+      expect(await task.progress()).toEqual({
+        admitted: 0,
+        reserved: 0,
+        stranded: 0,
+        byHostApp: {},
+        byPlatform: {},
+        byHour: [],
+      });
       expect(await task.lease(20, 1000)).toMatchObject({ granted: 5 });
     });
   });
@@ -476,7 +634,15 @@ describe("GrayscaleCounter leases", () => {
       const metas: AdmitMeta[] = [ANDROID, IOS, THREE];
       /** users told they got the version (a ticket), by a lease or by the object */
       const told = new Set<string>();
-      const seen = { samples: 0, maxTaken: 0, minReserved: Infinity, leases: 0, refusedLeases: 0, duplicates: 0, replays: 0 };
+      const seen = {
+        samples: 0,
+        maxTaken: 0,
+        minReserved: Infinity,
+        leases: 0,
+        refusedLeases: 0,
+        duplicates: 0,
+        replays: 0,
+      };
       const sample = (p: CounterProgress) => {
         seen.samples++;
         seen.maxTaken = Math.max(seen.maxTaken, p.admitted + p.reserved);
@@ -519,7 +685,10 @@ describe("GrayscaleCounter leases", () => {
               seen.duplicates += result.duplicates;
               if (random() < 0.3) {
                 seen.replays++;
-                expect(await task.settle(lease.id, batch, pending, false)).toMatchObject({ admitted: 0, duplicates: 0 });
+                expect(await task.settle(lease.id, batch, pending, false)).toMatchObject({
+                  admitted: 0,
+                  duplicates: 0,
+                });
               }
               batch++;
               pending = [];
@@ -546,7 +715,10 @@ describe("GrayscaleCounter leases", () => {
         while (running) sample(await task.progress());
       })();
       try {
-        await Promise.all([...Array.from({ length: 6 }, (_, i) => isolate(i)), ...Array.from({ length: 3 }, (_, i) => direct(i))]);
+        await Promise.all([
+          ...Array.from({ length: 6 }, (_, i) => isolate(i)),
+          ...Array.from({ length: 3 }, (_, i) => direct(i)),
+        ]);
       } finally {
         running = false;
         await sampler;
@@ -564,7 +736,9 @@ describe("GrayscaleCounter leases", () => {
       expect(settled.counter.admitted).toBeLessThanOrEqual(cap);
 
       // Clients check again: the cap fills exactly.
-      const again = await Promise.all(pool.map((user, i) => task.admit(user, cap, metas[i % 3] as AdmitMeta)));
+      const again = await Promise.all(
+        pool.map((user, i) => task.admit(user, cap, metas[i % 3] as AdmitMeta)),
+      );
       const progress = await task.progress();
       sample(progress);
       expect(progress.admitted).toBe(Math.min(cap, poolSize));
@@ -573,7 +747,9 @@ describe("GrayscaleCounter leases", () => {
       const final = await stored(task);
       expect(final.users).toHaveLength(progress.admitted);
       expect(final.counter).toEqual({ admitted: progress.admitted, reserved: 0 });
-      expect(new Set(final.users.map((u) => u.user_key))).toEqual(new Set(pool.filter((_, i) => again[i]!.admitted)));
+      expect(new Set(final.users.map((u) => u.user_key))).toEqual(
+        new Set(pool.filter((_, i) => again[i]!.admitted)),
+      );
       const sum = (tally: Record<string, number>) => Object.values(tally).reduce((n, v) => n + v, 0);
       expect(sum(progress.byHostApp)).toBe(progress.admitted);
       expect(sum(progress.byPlatform)).toBe(progress.admitted);
@@ -639,19 +815,35 @@ describe("GrayscaleCounter leases", () => {
         await expect(instance.settle("x".repeat(65), 0, [good], false)).rejects.toThrow(/leaseId/);
         await expect(instance.settle(id, -1, [good], false)).rejects.toThrow(/batch/);
         await expect(instance.settle(id, 0.5, [good], false)).rejects.toThrow(/batch/);
-        await expect(instance.settle(id, 0, "ok" as unknown as LeasedAdmission[], false)).rejects.toThrow(/admissions must be an array/);
-        await expect(instance.settle(id, 0, { 0: good, length: 1 } as unknown as LeasedAdmission[], false)).rejects.toThrow(/admissions must be an array/);
-        await expect(instance.settle(id, 0, null as unknown as LeasedAdmission[], false)).rejects.toThrow(/admissions must be an array/);
+        await expect(instance.settle(id, 0, "ok" as unknown as LeasedAdmission[], false)).rejects.toThrow(
+          /admissions must be an array/,
+        );
+        await expect(
+          instance.settle(id, 0, { 0: good, length: 1 } as unknown as LeasedAdmission[], false),
+        ).rejects.toThrow(/admissions must be an array/);
+        await expect(instance.settle(id, 0, null as unknown as LeasedAdmission[], false)).rejects.toThrow(
+          /admissions must be an array/,
+        );
         const tooMany = Array.from({ length: MAX_SETTLE_BATCH + 1 }, (_, i) => admission(`many-${i}`));
-        await expect(instance.settle(id, 0, tooMany, false)).rejects.toThrow(new RegExp(`at most ${MAX_SETTLE_BATCH}`));
+        await expect(instance.settle(id, 0, tooMany, false)).rejects.toThrow(
+          new RegExp(`at most ${MAX_SETTLE_BATCH}`),
+        );
         await expect(bad(null)).rejects.toThrow(/userKey/);
         await expect(bad({ ...good, userKey: "" })).rejects.toThrow(/userKey/);
         await expect(bad({ ...good, userKey: "u".repeat(257) })).rejects.toThrow(/userKey/);
         await expect(bad({ ...good, userKey: 42 })).rejects.toThrow(/userKey/);
-        await expect(bad({ ...good, userKey: "b", hostAppId: "" })).rejects.toThrow(/admissions\[1\]\.hostAppId/);
-        await expect(bad({ ...good, userKey: "b", hostAppId: "h".repeat(65) })).rejects.toThrow(/admissions\[1\]\.hostAppId/);
-        await expect(bad({ ...good, userKey: "b", platform: "windows" })).rejects.toThrow(/admissions\[1\]\.platform/);
-        await expect(bad({ userKey: "b", hostAppId: "ha_one", at: AT })).rejects.toThrow(/admissions\[1\]\.platform/);
+        await expect(bad({ ...good, userKey: "b", hostAppId: "" })).rejects.toThrow(
+          /admissions\[1\]\.hostAppId/,
+        );
+        await expect(bad({ ...good, userKey: "b", hostAppId: "h".repeat(65) })).rejects.toThrow(
+          /admissions\[1\]\.hostAppId/,
+        );
+        await expect(bad({ ...good, userKey: "b", platform: "windows" })).rejects.toThrow(
+          /admissions\[1\]\.platform/,
+        );
+        await expect(bad({ userKey: "b", hostAppId: "ha_one", at: AT })).rejects.toThrow(
+          /admissions\[1\]\.platform/,
+        );
         await expect(bad({ ...good, userKey: "b", at: -1 })).rejects.toThrow(/admissions\[1\]\.at/);
         await expect(bad({ ...good, userKey: "b", at: AT + 0.5 })).rejects.toThrow(/admissions\[1\]\.at/);
         await expect(bad({ ...good, userKey: "b", at: String(AT) })).rejects.toThrow(/admissions\[1\]\.at/);
@@ -661,7 +853,11 @@ describe("GrayscaleCounter leases", () => {
       expect({ progress: await task.progress(), state: await stored(task) }).toEqual(before);
       // The largest batch is accepted, as batch 0: none of the refusals used up a batch number.
       const full = Array.from({ length: MAX_SETTLE_BATCH }, (_, i) => admission(`full-${i}`));
-      expect(await task.settle(id, 0, full, true)).toEqual({ admitted: MAX_SETTLE_BATCH, duplicates: 0, count: MAX_SETTLE_BATCH });
+      expect(await task.settle(id, 0, full, true)).toEqual({
+        admitted: MAX_SETTLE_BATCH,
+        duplicates: 0,
+        count: MAX_SETTLE_BATCH,
+      });
       expect(await task.progress()).toMatchObject({ admitted: MAX_SETTLE_BATCH, reserved: 0 });
     });
   });
@@ -701,7 +897,8 @@ describe("GrayscaleCounter leases", () => {
       expect(await task.progress()).toMatchObject({ admitted: 1, reserved: 0, stranded: 7 });
       // 40 - 1 admitted - 7 stranded = 32 free: a new lease gets a quarter of that, direct admits the rest.
       expect(await task.lease(40, 100)).toMatchObject({ granted: 8 });
-      for (let i = 0; i < 24; i++) expect(await task.admit(`d${i}`, 40, ANDROID)).toMatchObject({ admitted: true });
+      for (let i = 0; i < 24; i++)
+        expect(await task.admit(`d${i}`, 40, ANDROID)).toMatchObject({ admitted: true });
       expect(await task.admit("one-too-many", 40, ANDROID)).toMatchObject({ admitted: false });
     });
 
@@ -713,7 +910,11 @@ describe("GrayscaleCounter leases", () => {
       expect(await task.progress()).toMatchObject({ reserved: 0, stranded: 8 });
       // Its users were real: recorded; a duplicate and the unused slots go back to the free pool.
       await task.admit("known", 40, IOS);
-      expect(await task.settle(lease!.id, 0, [admission("late-1"), admission("known")], false)).toEqual({ admitted: 1, duplicates: 1, count: 2 });
+      expect(await task.settle(lease!.id, 0, [admission("late-1"), admission("known")], false)).toEqual({
+        admitted: 1,
+        duplicates: 1,
+        count: 2,
+      });
       expect(await task.progress()).toMatchObject({ admitted: 2, reserved: 0, stranded: 6 });
       expect(await task.settle(lease!.id, 1, [], true)).toMatchObject({ admitted: 0 });
       expect(await task.progress()).toMatchObject({ admitted: 2, reserved: 0, stranded: 0 });
@@ -754,7 +955,9 @@ describe("GrayscaleCounter leases", () => {
       sql.exec("DROP INDEX leases_by_state");
       sql.exec("CREATE TABLE counter_old AS SELECT id, admitted, reserved FROM counter");
       sql.exec("DROP TABLE counter");
-      sql.exec("CREATE TABLE counter (id INTEGER PRIMARY KEY CHECK (id = 1), admitted INTEGER NOT NULL, reserved INTEGER NOT NULL DEFAULT 0)");
+      sql.exec(
+        "CREATE TABLE counter (id INTEGER PRIMARY KEY CHECK (id = 1), admitted INTEGER NOT NULL, reserved INTEGER NOT NULL DEFAULT 0)",
+      );
       sql.exec("INSERT INTO counter SELECT * FROM counter_old");
       sql.exec("DROP TABLE counter_old");
       sql.exec("UPDATE schema_version SET version = 3");
@@ -763,7 +966,9 @@ describe("GrayscaleCounter leases", () => {
       expect(sql.exec<{ version: number }>("SELECT version FROM schema_version").one().version).toBe(4);
     });
     expect(await task.progress()).toMatchObject({ admitted: 0, reserved: 8, stranded: 0 });
-    expect(await task.settle(lease!.id, 0, [admission("after-upgrade")], true)).toMatchObject({ admitted: 1 });
+    expect(await task.settle(lease!.id, 0, [admission("after-upgrade")], true)).toMatchObject({
+      admitted: 1,
+    });
     expect(await task.progress()).toMatchObject({ admitted: 1, reserved: 0, stranded: 0 });
   });
 });

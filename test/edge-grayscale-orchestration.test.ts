@@ -10,19 +10,52 @@ import type { ClientContext } from "../core/decide";
 import type { CompiledTask, Geo } from "../core/grayscale/types";
 import { bloomHas, shardOf } from "../core/grayscale/whitelist";
 import { compileSnapshot, type Snapshot } from "../core/snapshot";
-import { chooseGrayscale, COUNTER_TIMEOUT_MS, type CounterNamespace, type CounterStub, type GrayscaleDeps } from "../edge-worker/src/grayscale";
+import {
+  COUNTER_TIMEOUT_MS,
+  type CounterNamespace,
+  type CounterStub,
+  chooseGrayscale,
+  type GrayscaleDeps,
+} from "../edge-worker/src/grayscale";
 import { issueTicket, loadTicketKey, TICKET_GRACE_MS } from "../edge-worker/src/tickets";
 import { ByteLru, WhitelistCache } from "../edge-worker/src/whitelist-cache";
-import { HOST_APP, compiledTask, counterOf, edgeEnv, newAppId, online, packageRef, putWhitelist } from "./support/edge";
+import {
+  compiledTask,
+  counterOf,
+  edgeEnv,
+  HOST_APP,
+  newAppId,
+  online,
+  packageRef,
+  putWhitelist,
+} from "./support/edge";
 
 const ONLINE = "3.0.0";
 
 function snapshotWith(tasks: CompiledTask[]): Snapshot {
-  return compileSnapshot({ appId: newAppId(), revision: 1, listed: true, hostApps: [HOST_APP], online: online(ONLINE, packageRef("0")), trial: null, tasks }, Date.now());
+  return compileSnapshot(
+    {
+      appId: newAppId(),
+      revision: 1,
+      listed: true,
+      hostApps: [HOST_APP],
+      online: online(ONLINE, packageRef("0")),
+      trial: null,
+      tasks,
+    },
+    Date.now(),
+  );
 }
 
 function clientOf(fields: Partial<ClientContext> = {}): ClientContext {
-  return { appId: "gcx", hostAppId: HOST_APP, hostAppVersion: "8.0.1", platform: "android", osVersion: "14", ...fields };
+  return {
+    appId: "gcx",
+    hostAppId: HOST_APP,
+    hostAppVersion: "8.0.1",
+    platform: "android",
+    osVersion: "14",
+    ...fields,
+  };
 }
 
 /** The real counters, recording every call made through them. */
@@ -69,59 +102,137 @@ describe("counter calls on the hot path", () => {
     const { calls, counters } = countingCounters();
     const now = Date.now();
 
-    const free = await chooseGrayscale(snapshotWith([uncapped, capped]), clientOf({ guid: "u" }), NO_GEO, [], now, deps(counters));
+    const free = await chooseGrayscale(
+      snapshotWith([uncapped, capped]),
+      clientOf({ guid: "u" }),
+      NO_GEO,
+      [],
+      now,
+      deps(counters),
+    );
     expect(free.choice).toMatchObject({ taskId: uncapped.id, version: "3.2.0" });
     expect(calls).toEqual([]);
 
-    const first = await chooseGrayscale(snapshotWith([capped]), clientOf({ guid: "u" }), NO_GEO, [], now, deps(counters));
+    const first = await chooseGrayscale(
+      snapshotWith([capped]),
+      clientOf({ guid: "u" }),
+      NO_GEO,
+      [],
+      now,
+      deps(counters),
+    );
     expect(first.choice).toMatchObject({ taskId: capped.id });
     expect(calls).toEqual([`admit ${capped.id}`]);
 
-    const held = await chooseGrayscale(snapshotWith([capped]), clientOf({ guid: "u" }), NO_GEO, first.tickets, now, deps(counters));
+    const held = await chooseGrayscale(
+      snapshotWith([capped]),
+      clientOf({ guid: "u" }),
+      NO_GEO,
+      first.tickets,
+      now,
+      deps(counters),
+    );
     expect(held).toEqual({ choice: first.choice, tickets: first.tickets });
 
     const sticky = { ...capped, phase: "sticky" as const };
-    const gone = await chooseGrayscale(snapshotWith([sticky]), clientOf({ guid: "u" }), NO_GEO, [], now, deps(counters));
+    const gone = await chooseGrayscale(
+      snapshotWith([sticky]),
+      clientOf({ guid: "u" }),
+      NO_GEO,
+      [],
+      now,
+      deps(counters),
+    );
     expect(gone.choice).toBeNull();
 
     const androidOnly = { ...capped, platforms: { android: [null, null] as [null, null] } };
-    const refusedByRule = await chooseGrayscale(snapshotWith([androidOnly]), clientOf({ guid: "w", platform: "ios" }), NO_GEO, [], now, deps(counters));
+    const refusedByRule = await chooseGrayscale(
+      snapshotWith([androidOnly]),
+      clientOf({ guid: "w", platform: "ios" }),
+      NO_GEO,
+      [],
+      now,
+      deps(counters),
+    );
     expect(refusedByRule.choice).toBeNull();
     expect(calls).toEqual([`admit ${capped.id}`]);
 
     // A sticky task asks only about a client that runs its version.
-    const kept = await chooseGrayscale(snapshotWith([sticky]), clientOf({ guid: "u", installedVersion: "3.1.0" }), NO_GEO, [], now, deps(counters));
+    const kept = await chooseGrayscale(
+      snapshotWith([sticky]),
+      clientOf({ guid: "u", installedVersion: "3.1.0" }),
+      NO_GEO,
+      [],
+      now,
+      deps(counters),
+    );
     expect(kept.choice).toMatchObject({ taskId: capped.id });
     expect(calls.at(-1)).toBe(`isAdmitted ${capped.id}`);
   });
 
   it("30 days after its end a sticky task keeps nobody: neither tickets nor the counter count any more", async () => {
     const endAt = Date.now() - TICKET_GRACE_MS - 1;
-    const task = compiledTask("3.1.0", packageRef("1"), { userCap: 10, phase: "sticky", startAt: endAt - 3_600_000, endAt });
+    const task = compiledTask("3.1.0", packageRef("1"), {
+      userCap: 10,
+      phase: "sticky",
+      startAt: endAt - 3_600_000,
+      endAt,
+    });
     await counterOf(task.id).admit("g:u", 10, { hostAppId: HOST_APP, platform: "android" });
     const key = await loadTicketKey(edgeEnv.ADMISSION_TICKET_SECRET);
     // Even a ticket issued with a later expiry (before the end time was moved earlier).
-    const ticket = await issueTicket(key, { t: task.id, u: "g:u", v: "3.1.0", exp: Math.floor(Date.now() / 1000) + 3600 });
+    const ticket = await issueTicket(key, {
+      t: task.id,
+      u: "g:u",
+      v: "3.1.0",
+      exp: Math.floor(Date.now() / 1000) + 3600,
+    });
     const { calls, counters } = countingCounters();
-    const outcome = await chooseGrayscale(snapshotWith([task]), clientOf({ guid: "u", installedVersion: "3.1.0" }), NO_GEO, [ticket], Date.now(), deps(counters));
+    const outcome = await chooseGrayscale(
+      snapshotWith([task]),
+      clientOf({ guid: "u", installedVersion: "3.1.0" }),
+      NO_GEO,
+      [ticket],
+      Date.now(),
+      deps(counters),
+    );
     expect(outcome).toEqual({ choice: null, tickets: [] });
     expect(calls).toEqual([]);
     // One day earlier, the same client is kept.
-    const kept = await chooseGrayscale(snapshotWith([{ ...task, endAt: endAt + 86_400_000 }]), clientOf({ guid: "u" }), NO_GEO, [ticket], Date.now(), deps(counters));
+    const kept = await chooseGrayscale(
+      snapshotWith([{ ...task, endAt: endAt + 86_400_000 }]),
+      clientOf({ guid: "u" }),
+      NO_GEO,
+      [ticket],
+      Date.now(),
+      deps(counters),
+    );
     expect(kept.choice).toMatchObject({ taskId: task.id });
   });
 
   it("none for whitelist non-members, and the Bloom filter spares them any shard read", async () => {
     const members = Array.from({ length: 20_000 }, (_, i) => `dev-${i}`);
     const { ref, bloom } = await putWhitelist("deviceId", members, 99);
-    const task = compiledTask("3.1.0", packageRef("1"), { userCap: 100, targets: { inline: {}, whitelists: [ref] } });
+    const task = compiledTask("3.1.0", packageRef("1"), {
+      userCap: 100,
+      targets: { inline: {}, whitelists: [ref] },
+    });
     const whitelists = new WhitelistCache();
     const { calls, counters } = countingCounters();
-    const strangers = Array.from({ length: 500 }, (_, i) => `nobody-${i}`).filter((v) => !bloomHas(bloom, ref, v));
+    const strangers = Array.from({ length: 500 }, (_, i) => `nobody-${i}`).filter(
+      (v) => !bloomHas(bloom, ref, v),
+    );
     expect(strangers.length).toBeGreaterThan(450);
 
     for (const deviceId of strangers) {
-      const outcome = await chooseGrayscale(snapshotWith([task]), clientOf({ deviceId }), NO_GEO, [], Date.now(), deps(counters, { whitelists }));
+      const outcome = await chooseGrayscale(
+        snapshotWith([task]),
+        clientOf({ deviceId }),
+        NO_GEO,
+        [],
+        Date.now(),
+        deps(counters, { whitelists }),
+      );
       expect(outcome.choice).toBeNull();
     }
     expect(calls).toEqual([]);
@@ -129,28 +240,63 @@ describe("counter calls on the hot path", () => {
 
     // A client failing another rule is not even looked up.
     const wifiOnly = { ...task, networks: ["wifi" as const] };
-    const offRule = await chooseGrayscale(snapshotWith([wifiOnly]), clientOf({ deviceId: "dev-1", network: "4g" }), NO_GEO, [], Date.now(), deps(counters, { whitelists }));
+    const offRule = await chooseGrayscale(
+      snapshotWith([wifiOnly]),
+      clientOf({ deviceId: "dev-1", network: "4g" }),
+      NO_GEO,
+      [],
+      Date.now(),
+      deps(counters, { whitelists }),
+    );
     expect(offRule.choice).toBeNull();
     expect(whitelists.stats.shardReads).toBe(0);
 
-    const member = await chooseGrayscale(snapshotWith([task]), clientOf({ deviceId: "dev-7" }), NO_GEO, [], Date.now(), deps(counters, { whitelists }));
+    const member = await chooseGrayscale(
+      snapshotWith([task]),
+      clientOf({ deviceId: "dev-7" }),
+      NO_GEO,
+      [],
+      Date.now(),
+      deps(counters, { whitelists }),
+    );
     expect(member.choice).toMatchObject({ taskId: task.id });
     expect(calls).toEqual([`admit ${task.id}`]);
     expect(whitelists.stats).toEqual({ bloomReads: 1, shardReads: 1 });
     // Another member of the same shard is answered from the cache.
-    const sameShard = members.find((m) => m !== "dev-7" && shardOf(ref, m) === shardOf(ref, "dev-7")) as string;
-    await chooseGrayscale(snapshotWith([task]), clientOf({ deviceId: sameShard }), NO_GEO, [], Date.now(), deps(counters, { whitelists }));
+    const sameShard = members.find(
+      (m) => m !== "dev-7" && shardOf(ref, m) === shardOf(ref, "dev-7"),
+    ) as string;
+    await chooseGrayscale(
+      snapshotWith([task]),
+      clientOf({ deviceId: sameShard }),
+      NO_GEO,
+      [],
+      Date.now(),
+      deps(counters, { whitelists }),
+    );
     expect(whitelists.stats).toEqual({ bloomReads: 1, shardReads: 1 });
     expect(await counterOf(task.id).progress()).toMatchObject({ admitted: 2 });
   });
 
   it("a whitelist missing from R2 admits nobody instead of failing the check", async () => {
     const task = compiledTask("3.1.0", packageRef("1"), {
-      targets: { inline: {}, whitelists: [{ id: "wl_missing", kind: "guid", count: 10, seed: 1, bloomBits: 96, bloomHashes: 7, shards: 1 }] },
+      targets: {
+        inline: {},
+        whitelists: [
+          { id: "wl_missing", kind: "guid", count: 10, seed: 1, bloomBits: 96, bloomHashes: 7, shards: 1 },
+        ],
+      },
     });
     const whitelists = new WhitelistCache();
     for (const guid of ["g1", "g2", "g3"]) {
-      const outcome = await chooseGrayscale(snapshotWith([task]), clientOf({ guid }), NO_GEO, [], Date.now(), deps(countingCounters().counters, { whitelists }));
+      const outcome = await chooseGrayscale(
+        snapshotWith([task]),
+        clientOf({ guid }),
+        NO_GEO,
+        [],
+        Date.now(),
+        deps(countingCounters().counters, { whitelists }),
+      );
       expect(outcome.choice).toBeNull();
     }
     // Known missing: not asked for again on every check.
@@ -162,7 +308,14 @@ describe("an unreachable counter", () => {
   it("a hanging counter gives up after the timeout: the online version, no error, no ticket", async () => {
     const task = compiledTask("3.1.0", packageRef("1"), { userCap: 10 });
     const started = Date.now();
-    const outcome = await chooseGrayscale(snapshotWith([task]), clientOf({ guid: "u" }), NO_GEO, [], Date.now(), deps(brokenFor([task.id], hanging), { counterTimeoutMs: 50 }));
+    const outcome = await chooseGrayscale(
+      snapshotWith([task]),
+      clientOf({ guid: "u" }),
+      NO_GEO,
+      [],
+      Date.now(),
+      deps(brokenFor([task.id], hanging), { counterTimeoutMs: 50 }),
+    );
     expect(outcome).toEqual({ choice: null, tickets: [] });
     expect(Date.now() - started).toBeLessThan(COUNTER_TIMEOUT_MS);
   });
@@ -170,7 +323,14 @@ describe("an unreachable counter", () => {
   it("the default timeout is about one second", async () => {
     const task = compiledTask("3.1.0", packageRef("1"), { userCap: 10 });
     const started = Date.now();
-    const outcome = await chooseGrayscale(snapshotWith([task]), clientOf({ guid: "u" }), NO_GEO, [], Date.now(), deps(brokenFor([task.id], hanging)));
+    const outcome = await chooseGrayscale(
+      snapshotWith([task]),
+      clientOf({ guid: "u" }),
+      NO_GEO,
+      [],
+      Date.now(),
+      deps(brokenFor([task.id], hanging)),
+    );
     expect(outcome.choice).toBeNull();
     expect(Date.now() - started).toBeGreaterThanOrEqual(COUNTER_TIMEOUT_MS - 50);
     expect(Date.now() - started).toBeLessThan(COUNTER_TIMEOUT_MS + 1_500);
@@ -181,9 +341,17 @@ describe("an unreachable counter", () => {
     const slow = compiledTask("3.2.0", packageRef("2"), { userCap: 10 });
     const fallback = compiledTask("3.1.0", packageRef("1"), { userCap: 10 });
     const counters: CounterNamespace = {
-      getByName: (name) => (name === broken.id ? failing : name === slow.id ? hanging : edgeEnv.GRAYSCALE_COUNTER.getByName(name)),
+      getByName: (name) =>
+        name === broken.id ? failing : name === slow.id ? hanging : edgeEnv.GRAYSCALE_COUNTER.getByName(name),
     };
-    const outcome = await chooseGrayscale(snapshotWith([broken, slow, fallback]), clientOf({ guid: "u" }), NO_GEO, [], Date.now(), deps(counters, { counterTimeoutMs: 50 }));
+    const outcome = await chooseGrayscale(
+      snapshotWith([broken, slow, fallback]),
+      clientOf({ guid: "u" }),
+      NO_GEO,
+      [],
+      Date.now(),
+      deps(counters, { counterTimeoutMs: 50 }),
+    );
     expect(outcome.choice).toMatchObject({ taskId: fallback.id, version: "3.1.0" });
     expect(outcome.tickets).toHaveLength(1);
     expect(await counterOf(fallback.id).progress()).toMatchObject({ admitted: 1 });
@@ -191,7 +359,14 @@ describe("an unreachable counter", () => {
 
   it("a sticky task whose counter throws keeps ticketless users on online", async () => {
     const task = compiledTask("3.1.0", packageRef("1"), { userCap: 10, phase: "sticky" });
-    const outcome = await chooseGrayscale(snapshotWith([task]), clientOf({ guid: "u", installedVersion: "3.1.0" }), NO_GEO, [], Date.now(), deps(brokenFor([task.id], failing)));
+    const outcome = await chooseGrayscale(
+      snapshotWith([task]),
+      clientOf({ guid: "u", installedVersion: "3.1.0" }),
+      NO_GEO,
+      [],
+      Date.now(),
+      deps(brokenFor([task.id], failing)),
+    );
     expect(outcome).toEqual({ choice: null, tickets: [] });
   });
 });

@@ -3,24 +3,42 @@
  * compiled from a developer's definition by the control plane's compiler (`compileTask`), and
  * clients that do and do not match.
  */
-import { userAssertion } from "./support/assertions";
+
 import { describe, expect, it } from "vitest";
 import { rolloutBucket } from "../core/grayscale/rules";
-import { bloomHas } from "../core/grayscale/whitelist";
 import type { CompiledTask, TaskDefinition, WhitelistRef } from "../core/grayscale/types";
-import { HOST_APP, check, client, compiledTask, counterOf, definedTask, newAppId, online, packageRef, putSnapshot, putWhitelist } from "./support/edge";
+import { bloomHas } from "../core/grayscale/whitelist";
+import { userAssertion } from "./support/assertions";
+import {
+  check,
+  client,
+  compiledTask,
+  counterOf,
+  definedTask,
+  HOST_APP,
+  newAppId,
+  online,
+  packageRef,
+  putSnapshot,
+  putWhitelist,
+} from "./support/edge";
 
 const ONLINE = "1.0.0";
 const GRAY = "1.1.0";
 const grayPkg = packageRef("9", 2222);
 
 /** A fresh app whose online version is ONLINE and whose only task is GRAY, defined by `def` (or given compiled). */
-async function appWithTask(def: Partial<TaskDefinition> | CompiledTask = {}, hostApps = [HOST_APP], whitelists: WhitelistRef[] = []) {
+async function appWithTask(
+  def: Partial<TaskDefinition> | CompiledTask = {},
+  hostApps = [HOST_APP],
+  whitelists: WhitelistRef[] = [],
+) {
   const appId = newAppId();
   const task = "phase" in def ? def : definedTask({ version: GRAY, ...def }, grayPkg, { whitelists });
   await putSnapshot({ appId, hostApps, online: online(ONLINE, packageRef("0")), tasks: [task] });
   /** the version `extra` fields give this client, via the real Worker */
-  const versionFor = async (fields: Record<string, unknown> = {}, geo?: string) => (await check(client(appId, fields), geo)).claims.version;
+  const versionFor = async (fields: Record<string, unknown> = {}, geo?: string) =>
+    (await check(client(appId, fields), geo)).claims.version;
   return { appId, task, versionFor };
 }
 
@@ -40,7 +58,10 @@ describe("grayscale rules through /v1/check", () => {
   });
 
   it("host app and app version range", async () => {
-    const { versionFor } = await appWithTask({ hostApps: { [HOST_APP]: { min: "8.0", max: "8.5" } } }, [HOST_APP, "ha_otherhostapp"]);
+    const { versionFor } = await appWithTask({ hostApps: { [HOST_APP]: { min: "8.0", max: "8.5" } } }, [
+      HOST_APP,
+      "ha_otherhostapp",
+    ]);
     expect(await versionFor({ hostAppVersion: "8.0.1" })).toBe(GRAY);
     expect(await versionFor({ hostAppVersion: "8.5" })).toBe(GRAY);
     expect(await versionFor({ hostAppVersion: "8.5.1" })).toBe(ONLINE);
@@ -58,7 +79,9 @@ describe("grayscale rules through /v1/check", () => {
   });
 
   it("target objects typed in: GUID, device id or account, exact and case-sensitive", async () => {
-    const { versionFor } = await appWithTask({ targets: { guid: ["G-2", " G-1 "], deviceId: ["D-1"], account: ["alice"] } });
+    const { versionFor } = await appWithTask({
+      targets: { guid: ["G-2", " G-1 "], deviceId: ["D-1"], account: ["alice"] },
+    });
     expect(await versionFor({ guid: "G-2" })).toBe(GRAY);
     expect(await versionFor({ deviceId: "D-1" })).toBe(GRAY);
     // issue 10: an account counts only when the host app vouches for it.
@@ -72,7 +95,10 @@ describe("grayscale rules through /v1/check", () => {
   });
 
   it("an uploaded whitelist of 100k GUIDs: members get the version; non-members never reach the counter", async () => {
-    const members = Array.from({ length: 100_000 }, (_, i) => `guid-${i.toString(36)}-${(i * 7919) % 100_003}`);
+    const members = Array.from(
+      { length: 100_000 },
+      (_, i) => `guid-${i.toString(36)}-${(i * 7919) % 100_003}`,
+    );
     const { ref, bloom } = await putWhitelist("guid", members);
     expect(ref.count).toBe(100_000);
     const { task, versionFor } = await appWithTask({ userCap: 1_000_000 }, [HOST_APP], [ref]);
@@ -80,12 +106,18 @@ describe("grayscale rules through /v1/check", () => {
     // Non-members, including some the Bloom filter lets through (confirmed absent in their shard).
     const strangers = Array.from({ length: 300 }, (_, i) => `stranger-${i}`);
     const bloomPositives = strangers.filter((s) => bloomHas(bloom, ref, s));
-    for (const guid of strangers.slice(0, 40).concat(bloomPositives)) expect(await versionFor({ guid })).toBe(ONLINE);
+    for (const guid of strangers.slice(0, 40).concat(bloomPositives))
+      expect(await versionFor({ guid })).toBe(ONLINE);
     expect(await versionFor({ account: members[5] })).toBe(ONLINE); // a GUID list does not name accounts
     expect(await counterOf(task.id).progress()).toMatchObject({ admitted: 0 });
 
-    for (const guid of [members[0], members[54_321], members[99_999]]) expect(await versionFor({ guid })).toBe(GRAY);
-    expect(await counterOf(task.id).progress()).toMatchObject({ admitted: 3, byHostApp: { [HOST_APP]: 3 }, byPlatform: { android: 3 } });
+    for (const guid of [members[0], members[54_321], members[99_999]])
+      expect(await versionFor({ guid })).toBe(GRAY);
+    expect(await counterOf(task.id).progress()).toMatchObject({
+      admitted: 3,
+      byHostApp: { [HOST_APP]: 3 },
+      byPlatform: { android: 3 },
+    });
   });
 
   it("network type", async () => {
@@ -97,7 +129,10 @@ describe("grayscale rules through /v1/check", () => {
   });
 
   it("device brand and model include / exclude, case-insensitive", async () => {
-    const { versionFor } = await appWithTask({ brands: { include: ["Xiaomi", "HUAWEI"] }, models: { exclude: ["Redmi Note 12"] } });
+    const { versionFor } = await appWithTask({
+      brands: { include: ["Xiaomi", "HUAWEI"] },
+      models: { exclude: ["Redmi Note 12"] },
+    });
     expect(await versionFor({ brand: "Xiaomi", model: "Mi 11" })).toBe(GRAY);
     expect(await versionFor({ brand: "HUAWEI" })).toBe(GRAY);
     expect(await versionFor({ brand: "Xiaomi", model: "Redmi Note 12" })).toBe(ONLINE);
@@ -106,7 +141,11 @@ describe("grayscale rules through /v1/check", () => {
   });
 
   it("country, region and city from the edge's geolocation (x-graycast-geo in tests)", async () => {
-    const { versionFor } = await appWithTask({ countries: { include: ["CN"] }, regions: { include: ["GD", "BJ"] }, cities: { exclude: ["Shenzhen"] } });
+    const { versionFor } = await appWithTask({
+      countries: { include: ["CN"] },
+      regions: { include: ["GD", "BJ"] },
+      cities: { exclude: ["Shenzhen"] },
+    });
     expect(await versionFor({}, "country=CN;region=GD;city=Guangzhou")).toBe(GRAY);
     expect(await versionFor({}, "country=CN; region=BJ")).toBe(GRAY);
     expect(await versionFor({}, "country=CN;region=GD;city=Shenzhen")).toBe(ONLINE);
@@ -120,7 +159,9 @@ describe("grayscale rules through /v1/check", () => {
     const early = await appWithTask({ startAt: now + 3_600_000, endAt: now + 7_200_000 });
     expect(await early.versionFor({ guid: "u1" })).toBe(ONLINE);
     // Compiled while delivering; the end time passed before the next compile (a late cron run).
-    const late = await appWithTask(compiledTask(GRAY, grayPkg, { startAt: now - 7_200_000, endAt: now - 1, userCap: 10 }));
+    const late = await appWithTask(
+      compiledTask(GRAY, grayPkg, { startAt: now - 7_200_000, endAt: now - 1, userCap: 10 }),
+    );
     expect(late.task.phase).toBe("admitting");
     expect(await late.versionFor({ guid: "u1" })).toBe(ONLINE);
     expect(await counterOf(late.task.id).progress()).toMatchObject({ admitted: 0 });
@@ -146,10 +187,20 @@ describe("grayscale rules through /v1/check", () => {
     const t12 = definedTask({ version: "1.2.0", networks: ["wifi"] }, packageRef("2"));
     const t11 = definedTask({ version: "1.1.0" }, packageRef("1"));
     await putSnapshot({ appId, online: online(ONLINE, packageRef("0")), tasks: [t11, t13, t12] });
-    const versionOf = async (fields: Record<string, unknown>) => (await check(client(appId, { guid: "multi", ...fields }))).claims;
-    expect(await versionOf({ platform: "ios", network: "wifi" })).toMatchObject({ version: "1.3.0", taskId: t13.id });
-    expect(await versionOf({ platform: "android", network: "wifi" })).toMatchObject({ version: "1.2.0", taskId: t12.id });
-    expect(await versionOf({ platform: "android", network: "4g" })).toMatchObject({ version: "1.1.0", taskId: t11.id });
+    const versionOf = async (fields: Record<string, unknown>) =>
+      (await check(client(appId, { guid: "multi", ...fields }))).claims;
+    expect(await versionOf({ platform: "ios", network: "wifi" })).toMatchObject({
+      version: "1.3.0",
+      taskId: t13.id,
+    });
+    expect(await versionOf({ platform: "android", network: "wifi" })).toMatchObject({
+      version: "1.2.0",
+      taskId: t12.id,
+    });
+    expect(await versionOf({ platform: "android", network: "4g" })).toMatchObject({
+      version: "1.1.0",
+      taskId: t11.id,
+    });
   });
 
   it("a task whose version is not above online gives nothing and takes no slot", async () => {
@@ -165,11 +216,16 @@ describe("grayscale rules through /v1/check", () => {
 
   it("delisted and not-bound answers take no slot", async () => {
     const appId = newAppId();
-    const task = definedTask({ version: GRAY, userCap: 5, hostApps: { [HOST_APP]: {}, ha_unbound: {} } }, grayPkg);
+    const task = definedTask(
+      { version: GRAY, userCap: 5, hostApps: { [HOST_APP]: {}, ha_unbound: {} } },
+      grayPkg,
+    );
     await putSnapshot({ appId, listed: false, online: online(ONLINE, packageRef("0")), tasks: [task] });
     expect((await check(client(appId, { guid: "u" }))).claims).toMatchObject({ status: "delisted" });
     await putSnapshot({ appId, revision: 2, online: online(ONLINE, packageRef("0")), tasks: [task] });
-    expect((await check(client(appId, { guid: "u", hostAppId: "ha_unbound" }))).claims).toMatchObject({ status: "not_bound" });
+    expect((await check(client(appId, { guid: "u", hostAppId: "ha_unbound" }))).claims).toMatchObject({
+      status: "not_bound",
+    });
     expect(await counterOf(task.id).progress()).toMatchObject({ admitted: 0 });
   });
 });

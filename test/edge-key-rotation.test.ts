@@ -4,13 +4,21 @@
  * switch the signing key (old key retired), pass the retireAfter, remove the old key. Clients
  * are modelled as docs/key-rotation.md says: a key set pinned at build time, any pinned kid accepted.
  */
-import { createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, type JSONWebKeySet } from "jose";
+
 import { createExecutionContext } from "cloudflare:test";
+import {
+  createLocalJWKSet,
+  decodeProtectedHeader,
+  exportJWK,
+  generateKeyPair,
+  type JSONWebKeySet,
+  jwtVerify,
+} from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { MANIFEST_ISSUER, MANIFEST_TYPE } from "../core/manifest";
 import edgeApp from "../edge-worker/src/index";
 import { JWKS_MAX_AGE_SECONDS } from "../edge-worker/src/signing";
-import { ORIGIN, client, edgeEnv, newAppId, online, packageRef, putSnapshot } from "./support/edge";
+import { client, edgeEnv, newAppId, ORIGIN, online, packageRef, putSnapshot } from "./support/edge";
 
 interface Config {
   signing: string;
@@ -19,14 +27,21 @@ interface Config {
 
 async function newKey(kid: string) {
   const { privateKey } = await generateKeyPair("EdDSA", { extractable: true });
-  const jwk = { ...(await exportJWK(privateKey)), kid } as { kty: string; crv: string; x: string; d: string; kid: string };
+  const jwk = { ...(await exportJWK(privateKey)), kid } as {
+    kty: string;
+    crv: string;
+    x: string;
+    d: string;
+    kid: string;
+  };
   return { kid, secret: JSON.stringify(jwk), public: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, kid } };
 }
 
 /** Calls the edge Worker's app with the bindings of the test plus this rotation step's keys. */
 function edgeWith(config: Config) {
   const env = { ...edgeEnv, MANIFEST_SIGNING_KEY: config.signing, MANIFEST_VERIFY_KEYS: config.verify };
-  const call = (path: string, init?: RequestInit) => edgeApp.fetch(new Request(`${ORIGIN}${path}`, init), env, createExecutionContext());
+  const call = (path: string, init?: RequestInit) =>
+    edgeApp.fetch(new Request(`${ORIGIN}${path}`, init), env, createExecutionContext());
   return {
     async jwksResponse() {
       return call("/.well-known/jwks.json");
@@ -37,7 +52,11 @@ function edgeWith(config: Config) {
       return res.json();
     },
     async manifest(appId: string): Promise<string> {
-      const res = await call("/v1/check", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(client(appId)) });
+      const res = await call("/v1/check", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(client(appId)),
+      });
       if (res.status !== 200) throw new Error(`check answered ${res.status}: ${await res.text()}`);
       return (await res.json<{ manifest: string }>()).manifest;
     },
@@ -46,7 +65,11 @@ function edgeWith(config: Config) {
 
 /** A client verifies against a key set (pinned at build time, or the published JWKS). */
 function verifyWith(keys: JSONWebKeySet, manifest: string) {
-  return jwtVerify(manifest, createLocalJWKSet(keys), { issuer: MANIFEST_ISSUER, typ: MANIFEST_TYPE, algorithms: ["EdDSA"] });
+  return jwtVerify(manifest, createLocalJWKSet(keys), {
+    issuer: MANIFEST_ISSUER,
+    typ: MANIFEST_TYPE,
+    algorithms: ["EdDSA"],
+  });
 }
 
 const kidOf = (manifest: string) => decodeProtectedHeader(manifest).kid;
@@ -72,7 +95,10 @@ describe("platform key rotation with overlap", () => {
     expect(kidOf(m0)).toBe("gc-old");
 
     // Step 1, publish K2 as upcoming: published, never signing. A client build now pins both.
-    const upcoming = edgeWith({ signing: k1.secret, verify: JSON.stringify([{ ...k2.public, status: "upcoming" }]) });
+    const upcoming = edgeWith({
+      signing: k1.secret,
+      verify: JSON.stringify([{ ...k2.public, status: "upcoming" }]),
+    });
     const buildB = await upcoming.jwks();
     expect(kids(buildB)).toEqual(["gc-old", "gc-new"]);
     const m1 = await upcoming.manifest(appId);
@@ -81,7 +107,10 @@ describe("platform key rotation with overlap", () => {
 
     // Step 2, switch: K2 signs, K1 is retired until its retireAfter (overlap).
     const retireAfter = new Date(Date.now() + 2 * HOUR).toISOString();
-    const switched = edgeWith({ signing: k2.secret, verify: JSON.stringify([{ ...k1.public, status: "retired", retireAfter }]) });
+    const switched = edgeWith({
+      signing: k2.secret,
+      verify: JSON.stringify([{ ...k1.public, status: "retired", retireAfter }]),
+    });
     const during = await switched.jwks();
     expect(kids(during)).toEqual(["gc-new", "gc-old"]);
     const m2 = await switched.manifest(appId);
@@ -98,7 +127,12 @@ describe("platform key rotation with overlap", () => {
     await verifyWith(buildB, m0);
 
     // Step 3, past retireAfter: K1 leaves the JWKS by itself (same configuration, later time).
-    const past = edgeWith({ signing: k2.secret, verify: JSON.stringify([{ ...k1.public, status: "retired", retireAfter: new Date(Date.now() - 1000).toISOString() }]) });
+    const past = edgeWith({
+      signing: k2.secret,
+      verify: JSON.stringify([
+        { ...k1.public, status: "retired", retireAfter: new Date(Date.now() - 1000).toISOString() },
+      ]),
+    });
     const after = await past.jwks();
     expect(kids(after)).toEqual(["gc-new"]);
     await expect(verifyWith(after, m0)).rejects.toMatchObject({ code: "ERR_JWKS_NO_MATCHING_KEY" });
@@ -109,7 +143,10 @@ describe("platform key rotation with overlap", () => {
   });
 
   it("an upcoming key never signs, however many answers the edge gives", async () => {
-    const step = edgeWith({ signing: k1.secret, verify: JSON.stringify([{ ...k2.public, status: "upcoming" }]) });
+    const step = edgeWith({
+      signing: k1.secret,
+      verify: JSON.stringify([{ ...k2.public, status: "upcoming" }]),
+    });
     const apps = [appId];
     for (let i = 0; i < 3; i++) {
       const id = newAppId();
@@ -120,18 +157,26 @@ describe("platform key rotation with overlap", () => {
   });
 
   it("the JWKS is cacheable for the stated short time and publishes only public members", async () => {
-    const res = await edgeWith({ signing: k2.secret, verify: JSON.stringify([{ ...k1.public, status: "retired", retireAfter: new Date(Date.now() + HOUR).toISOString() }]) }).jwksResponse();
+    const res = await edgeWith({
+      signing: k2.secret,
+      verify: JSON.stringify([
+        { ...k1.public, status: "retired", retireAfter: new Date(Date.now() + HOUR).toISOString() },
+      ]),
+    }).jwksResponse();
     expect(res.status).toBe(200);
     expect(JWKS_MAX_AGE_SECONDS).toBe(300);
     expect(res.headers.get("cache-control")).toBe("public, max-age=300");
     const body = await res.json<JSONWebKeySet>();
-    for (const key of body.keys) expect(Object.keys(key).sort()).toEqual(["alg", "crv", "kid", "kty", "use", "x"]);
+    for (const key of body.keys)
+      expect(Object.keys(key).sort()).toEqual(["alg", "crv", "kid", "kty", "use", "x"]);
   });
 
   it("a refused MANIFEST_VERIFY_KEYS fails only the JWKS (500, one error shape); checks keep signing", async () => {
     const bad = [
       JSON.stringify([{ ...JSON.parse(k2.secret), status: "upcoming" }]), // private part
-      JSON.stringify([{ ...k1.public, status: "retired", retireAfter: new Date(Date.now() + HOUR).toISOString() }]), // K1 still signs
+      JSON.stringify([
+        { ...k1.public, status: "retired", retireAfter: new Date(Date.now() + HOUR).toISOString() },
+      ]), // K1 still signs
       JSON.stringify([
         { ...k2.public, status: "upcoming" },
         { ...k2.public, status: "upcoming" },

@@ -118,11 +118,17 @@ describe("GET /v1/packages/{sha256}", () => {
 
   it("answers 404 in the error shape for a hash that is not stored", async () => {
     const missing = `/v1/packages/${"0".repeat(64)}`;
-    const inits: RequestInit[] = [{}, { method: "HEAD" }, { headers: { range: "bytes=0-1" } }, { headers: { "if-none-match": `"${"0".repeat(64)}"` } }];
+    const inits: RequestInit[] = [
+      {},
+      { method: "HEAD" },
+      { headers: { range: "bytes=0-1" } },
+      { headers: { "if-none-match": `"${"0".repeat(64)}"` } },
+    ];
     for (const init of inits) {
       const res = await edgeFetch(missing, init);
       expect(res.status, JSON.stringify(init)).toBe(404);
-      if (init.method !== "HEAD") expect(await res.json()).toEqual({ error: { code: "not_found", message: "package not found" } });
+      if (init.method !== "HEAD")
+        expect(await res.json()).toEqual({ error: { code: "not_found", message: "package not found" } });
     }
   });
 
@@ -130,7 +136,9 @@ describe("GET /v1/packages/{sha256}", () => {
     for (const bad of ["abc", sha.toUpperCase(), `${sha}0`, "g".repeat(64)]) {
       const res = await edgeFetch(`/v1/packages/${bad}`);
       expect(res.status, bad).toBe(400);
-      expect(await res.json()).toMatchObject({ error: { code: "bad_request", issues: [{ path: "sha256" }] } });
+      expect(await res.json()).toMatchObject({
+        error: { code: "bad_request", issues: [{ path: "sha256" }] },
+      });
     }
   });
 });

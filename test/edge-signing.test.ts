@@ -5,16 +5,33 @@
  */
 import { exportJWK, generateKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
-import { MAX_VERIFY_KEYS, keyRing, publicKeys } from "../edge-worker/src/signing";
+import { keyRing, MAX_VERIFY_KEYS, publicKeys } from "../edge-worker/src/signing";
 
 async function newKey(kid: string) {
   const { privateKey } = await generateKeyPair("EdDSA", { extractable: true });
-  return { ...(await exportJWK(privateKey)), kid } as { kty: string; crv: string; x: string; d: string; kid: string };
+  return { ...(await exportJWK(privateKey)), kid } as {
+    kty: string;
+    crv: string;
+    x: string;
+    d: string;
+    kid: string;
+  };
 }
 
 /** The public half of a key, as an operator lists it in MANIFEST_VERIFY_KEYS. */
-function listed(key: { kty: string; crv: string; x: string; kid: string }, status: "upcoming" | "retired", retireAfter?: string) {
-  return { kty: key.kty, crv: key.crv, x: key.x, kid: key.kid, status, ...(retireAfter !== undefined ? { retireAfter } : {}) };
+function listed(
+  key: { kty: string; crv: string; x: string; kid: string },
+  status: "upcoming" | "retired",
+  retireAfter?: string,
+) {
+  return {
+    kty: key.kty,
+    crv: key.crv,
+    x: key.x,
+    kid: key.kid,
+    status,
+    ...(retireAfter !== undefined ? { retireAfter } : {}),
+  };
 }
 
 const HOUR = 3_600_000;
@@ -25,10 +42,20 @@ describe("JWKS from the key ring", () => {
     const signing = await newKey("k2");
     const upcoming = await newKey("k3");
     const retired = await newKey("k1");
-    const verify = JSON.stringify([listed(retired, "retired", iso(Date.now() + HOUR)), listed(upcoming, "upcoming")]);
+    const verify = JSON.stringify([
+      listed(retired, "retired", iso(Date.now() + HOUR)),
+      listed(upcoming, "upcoming"),
+    ]);
     const keys = await publicKeys(JSON.stringify(signing), verify);
     expect(keys.map((k) => k.kid)).toEqual(["k2", "k3", "k1"]);
-    expect(keys[2]).toEqual({ kty: "OKP", crv: "Ed25519", x: retired.x, kid: "k1", alg: "EdDSA", use: "sig" });
+    expect(keys[2]).toEqual({
+      kty: "OKP",
+      crv: "Ed25519",
+      x: retired.x,
+      kid: "k1",
+      alg: "EdDSA",
+      use: "sig",
+    });
     expect(JSON.stringify(keys)).not.toContain('"d"');
     expect(JSON.stringify(keys)).not.toContain("status");
     const ring = await keyRing(JSON.stringify(signing), verify);
@@ -45,30 +72,58 @@ describe("JWKS from the key ring", () => {
   it("drops a retired key from the JWKS at its retireAfter, with no configuration change", async () => {
     const signing = JSON.stringify(await newKey("new"));
     const retireAt = Date.parse("2026-12-24T00:00:00Z");
-    const verify = JSON.stringify([listed(await newKey("old"), "retired", "2026-12-24T00:00:00Z"), listed(await newKey("next"), "upcoming")]);
-    expect((await publicKeys(signing, verify, retireAt - 1)).map((k) => k.kid)).toEqual(["new", "next", "old"]);
+    const verify = JSON.stringify([
+      listed(await newKey("old"), "retired", "2026-12-24T00:00:00Z"),
+      listed(await newKey("next"), "upcoming"),
+    ]);
+    expect((await publicKeys(signing, verify, retireAt - 1)).map((k) => k.kid)).toEqual([
+      "new",
+      "next",
+      "old",
+    ]);
     expect((await publicKeys(signing, verify, retireAt)).map((k) => k.kid)).toEqual(["new", "next"]);
-    expect((await publicKeys(signing, verify, retireAt + 30 * 24 * HOUR)).map((k) => k.kid)).toEqual(["new", "next"]);
+    expect((await publicKeys(signing, verify, retireAt + 30 * 24 * HOUR)).map((k) => k.kid)).toEqual([
+      "new",
+      "next",
+    ]);
   });
 });
 
 describe("refused configurations", () => {
   const refused = async (signing: object, verify: unknown, message: RegExp) =>
-    expect(publicKeys(JSON.stringify(signing), typeof verify === "string" ? verify : JSON.stringify(verify))).rejects.toThrow(message);
+    expect(
+      publicKeys(JSON.stringify(signing), typeof verify === "string" ? verify : JSON.stringify(verify)),
+    ).rejects.toThrow(message);
 
   it("refuses a listed key that carries a private part, naming it", async () => {
     const signing = await newKey("c");
     const leaked = await newKey("leaked");
-    await refused(signing, [{ ...listed(leaked, "upcoming"), d: leaked.d }], /MANIFEST_VERIFY_KEYS: entry 0 \(kid "leaked"\) carries a private key part "d"/);
-    await refused(signing, [{ ...leaked, status: "retired", retireAfter: iso(Date.now() + HOUR) }], /private key part/);
+    await refused(
+      signing,
+      [{ ...listed(leaked, "upcoming"), d: leaked.d }],
+      /MANIFEST_VERIFY_KEYS: entry 0 \(kid "leaked"\) carries a private key part "d"/,
+    );
+    await refused(
+      signing,
+      [{ ...leaked, status: "retired", retireAfter: iso(Date.now() + HOUR) }],
+      /private key part/,
+    );
   });
 
   it("refuses duplicate kids and one public key under two kids", async () => {
     const signing = await newKey("c");
     const a = await newKey("a");
     const b = await newKey("b");
-    await refused(signing, [listed(a, "upcoming"), listed({ ...b, kid: "a" }, "retired", iso(Date.now() + HOUR))], /entry 1 \(kid "a"\): kid listed twice/);
-    await refused(signing, [listed(a, "upcoming"), listed({ ...a, kid: "a2" }, "retired", iso(Date.now() + HOUR))], /same public key is listed twice/);
+    await refused(
+      signing,
+      [listed(a, "upcoming"), listed({ ...b, kid: "a" }, "retired", iso(Date.now() + HOUR))],
+      /entry 1 \(kid "a"\): kid listed twice/,
+    );
+    await refused(
+      signing,
+      [listed(a, "upcoming"), listed({ ...a, kid: "a2" }, "retired", iso(Date.now() + HOUR))],
+      /same public key is listed twice/,
+    );
   });
 
   it("refuses the signing key listed as retired or upcoming, by kid or by key", async () => {
@@ -76,7 +131,11 @@ describe("refused configurations", () => {
     const other = await newKey("o");
     const later = iso(Date.now() + HOUR);
     await refused(signing, [listed(signing, "retired", later)], /entry 0 \(kid "c"\) is the signing key/);
-    await refused(signing, [listed({ ...signing, kid: "c-renamed" }, "retired", later)], /is the signing key/);
+    await refused(
+      signing,
+      [listed({ ...signing, kid: "c-renamed" }, "retired", later)],
+      /is the signing key/,
+    );
     await refused(signing, [listed({ ...other, kid: "c" }, "retired", later)], /is the signing key/);
     await refused(signing, [listed(signing, "upcoming")], /is the signing key/);
   });
@@ -85,7 +144,11 @@ describe("refused configurations", () => {
     const signing = await newKey("c");
     const k = await newKey("k");
     await refused(signing, [listed(k, "retired")], /a retired key needs retireAfter/);
-    await refused(signing, [listed(k, "upcoming", iso(Date.now() + HOUR))], /an upcoming key has no retireAfter/);
+    await refused(
+      signing,
+      [listed(k, "upcoming", iso(Date.now() + HOUR))],
+      /an upcoming key has no retireAfter/,
+    );
     await refused(signing, [listed(k, "retired", "2026-12-24T08:00:00+08:00")], /retireAfter/);
     await refused(signing, [listed(k, "retired", "2026-12-24")], /retireAfter/);
     await refused(signing, [listed(k, "retired", "2026-13-45T00:00:00Z")], /retireAfter is not a real date/);
@@ -112,7 +175,11 @@ describe("refused configurations", () => {
     await refused(signing, "[not json", /MANIFEST_VERIFY_KEYS: not valid JSON/);
     await refused(signing, { keys: [] }, /not a JSON array/);
     const many = await Promise.all(Array.from({ length: MAX_VERIFY_KEYS + 1 }, (_, i) => newKey(`k${i}`)));
-    await refused(signing, many.map((k) => listed(k, "upcoming")), /more than 16 keys/);
+    await refused(
+      signing,
+      many.map((k) => listed(k, "upcoming")),
+      /more than 16 keys/,
+    );
   });
 
   it("refuses a signing secret that is not a private Ed25519 JWK with a kid", async () => {

@@ -50,13 +50,21 @@ describe("POST /v1/check validation", () => {
 
   it("refuses an unknown platform", async () => {
     await ready;
-    const body = await expectError(await postCheck(client(appId, { platform: "windows" })), 400, "bad_request");
+    const body = await expectError(
+      await postCheck(client(appId, { platform: "windows" })),
+      400,
+      "bad_request",
+    );
     expect(issuePaths(body)).toEqual(["platform"]);
   });
 
   it("refuses unknown keys instead of ignoring them", async () => {
     await ready;
-    const body = await expectError(await postCheck(client(appId, { installedVersoin: "1.0.0" })), 400, "bad_request");
+    const body = await expectError(
+      await postCheck(client(appId, { installedVersoin: "1.0.0" })),
+      400,
+      "bad_request",
+    );
     expect(JSON.stringify(body.error.issues)).toContain("installedVersoin");
   });
 
@@ -79,13 +87,21 @@ describe("POST /v1/check validation", () => {
   });
 
   it("answers malformed JSON with 400", async () => {
-    const res = await edgeFetch("/v1/check", { method: "POST", headers: { "content-type": "application/json" }, body: '{"appId": ' });
+    const res = await edgeFetch("/v1/check", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"appId": ',
+    });
     await expectError(res, 400, "bad_request");
   });
 
   it("answers a non-JSON or missing content type with 415", async () => {
     const json = JSON.stringify(client(appId));
-    const wrong = await edgeFetch("/v1/check", { method: "POST", headers: { "content-type": "text/plain" }, body: json });
+    const wrong = await edgeFetch("/v1/check", {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: json,
+    });
     await expectError(wrong, 415, "unsupported_media_type");
 
     const missing = await edgeFetch("/v1/check", { method: "POST", body: new TextEncoder().encode(json) });
@@ -93,7 +109,10 @@ describe("POST /v1/check validation", () => {
   });
 
   it("answers an empty body with 400, not a check of `{}`", async () => {
-    const res = await edgeFetch("/v1/check", { method: "POST", headers: { "content-type": "application/json" } });
+    const res = await edgeFetch("/v1/check", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+    });
     await expectError(res, 400, "bad_request");
     const none = await edgeFetch("/v1/check", { method: "POST" });
     await expectError(none, 400, "bad_request");
@@ -101,7 +120,11 @@ describe("POST /v1/check validation", () => {
 
   it("answers bodies over 16 KiB with 413, with or without a content-length", async () => {
     const big = JSON.stringify(client(appId, { model: "m".repeat(17 * 1024) }));
-    const sized = await edgeFetch("/v1/check", { method: "POST", headers: { "content-type": "application/json" }, body: big });
+    const sized = await edgeFetch("/v1/check", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: big,
+    });
     await expectError(sized, 413, "payload_too_large");
 
     const bytes = new TextEncoder().encode(big);
@@ -111,7 +134,11 @@ describe("POST /v1/check validation", () => {
         controller.close();
       },
     });
-    const chunked = await edgeFetch("/v1/check", { method: "POST", headers: { "content-type": "application/json" }, body: stream });
+    const chunked = await edgeFetch("/v1/check", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: stream,
+    });
     await expectError(chunked, 413, "payload_too_large");
   });
 

@@ -16,13 +16,31 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../control-plane/src/db/client";
 import { miniPrograms } from "../control-plane/src/db/schema";
 import adminApp from "../control-plane/src/index";
-import { bumpHostAppSnapshotRevisions, publishSnapshot, sweepSnapshots } from "../control-plane/src/services/snapshot";
+import {
+  bumpHostAppSnapshotRevisions,
+  publishSnapshot,
+  sweepSnapshots,
+} from "../control-plane/src/services/snapshot";
 import { snapshotKey } from "../core/snapshot";
 import edgeApp from "../edge-worker/src/index";
 import { testEnv } from "./env";
+import {
+  adminEnv,
+  appWithVersions,
+  type CallOptions,
+  callAdmin,
+  createTask,
+  expectError,
+  expectJson,
+  makeMiniProgram,
+  makePackage,
+  makeWorld,
+  runCron,
+  storedSnapshot,
+  type World,
+} from "./support/admin";
 import { FAILING_STATEMENT, interceptD1 } from "./support/d1-faults";
-import { type CallOptions, type World, adminEnv, appWithVersions, callAdmin, createTask, expectError, expectJson, makeMiniProgram, makePackage, makeWorld, runCron, storedSnapshot } from "./support/admin";
-import { ORIGIN, edgeEnv, verifyManifest } from "./support/edge";
+import { edgeEnv, ORIGIN, verifyManifest } from "./support/edge";
 
 let world: World;
 beforeAll(async () => {
@@ -42,20 +60,33 @@ const clientOf = (appId: string, extra: Record<string, unknown> = {}) => ({
 });
 
 /** Calls the admin Worker with some of its bindings replaced (by fault-injecting wrappers). */
-async function callAdminWith(bindings: Partial<AdminEnv>, method: string, path: string, options: CallOptions = {}): Promise<Response> {
+async function callAdminWith(
+  bindings: Partial<AdminEnv>,
+  method: string,
+  path: string,
+  options: CallOptions = {},
+): Promise<Response> {
   const headers = new Headers(options.headers);
   if (options.token) headers.set("authorization", `Bearer ${options.token}`);
   const body = options.json !== undefined ? JSON.stringify(options.json) : (options.body ?? null);
   if (options.json !== undefined) headers.set("content-type", "application/json");
   const ctx = createExecutionContext();
-  const res = await adminApp.fetch(new Request(`https://admin.test${path}`, { method, headers, body }), { ...adminEnv(), ...bindings }, ctx);
+  const res = await adminApp.fetch(
+    new Request(`https://admin.test${path}`, { method, headers, body }),
+    { ...adminEnv(), ...bindings },
+    ctx,
+  );
   await waitOnExecutionContext(ctx);
   return res;
 }
 
 /** A check on the real edge Worker (optionally with replaced bindings): status 200 and the verified claims and tickets. */
 async function edgeCheck(body: Record<string, unknown>, bindings: Partial<EdgeEnv> = {}) {
-  const req = new Request(`${ORIGIN}/v1/check`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const req = new Request(`${ORIGIN}/v1/check`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
   const res = await edgeApp.fetch(req, { ...edgeEnv, ...bindings }, createExecutionContext());
   expect(res.status).toBe(200);
   const { manifest, tickets = [] } = await res.json<{ manifest: string; tickets?: string[] }>();
@@ -118,9 +149,18 @@ function orderedBucket(bucket: R2Bucket, landed: number[], pauseOn: ReadonlyArra
 }
 
 async function revisions(appId: string) {
-  const row = await db().select({ revision: miniPrograms.snapshotRevision, published: miniPrograms.publishedRevision }).from(miniPrograms).where(eq(miniPrograms.id, appId)).get();
+  const row = await db()
+    .select({ revision: miniPrograms.snapshotRevision, published: miniPrograms.publishedRevision })
+    .from(miniPrograms)
+    .where(eq(miniPrograms.id, appId))
+    .get();
   const object = await testEnv.PACKAGES.head(snapshotKey(appId));
-  return { d1: row!.revision, published: row!.published, r2: Number(object?.customMetadata?.revision), etag: object?.etag };
+  return {
+    d1: row!.revision,
+    published: row!.published,
+    r2: Number(object?.customMetadata?.revision),
+    etag: object?.etag,
+  };
 }
 
 const nonDecreasing = (xs: number[]) => xs.every((x, i) => i === 0 || x >= xs[i - 1]!);
@@ -132,24 +172,51 @@ describe("an R2 write failing after the change committed", { timeout: 30_000 }, 
     const before = await revisions(appId);
 
     const r2 = failingSnapshotPuts(testEnv.PACKAGES, () => true);
-    const res = await callAdminWith({ PACKAGES: r2.bucket }, "POST", `/v1/mini-programs/${appId}/versions/1.1.0/publish`, { token: world.devA.token });
+    const res = await callAdminWith(
+      { PACKAGES: r2.bucket },
+      "POST",
+      `/v1/mini-programs/${appId}/versions/1.1.0/publish`,
+      { token: world.devA.token },
+    );
     expect(r2.stats.failed).toBeGreaterThan(0);
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ version: "1.1.0", status: "released", online: true });
 
     // Committed in D1 (with its revision bump), not yet in R2; the console says the edge update is pending.
-    const details = await expectJson<any>(callAdmin("GET", `/v1/mini-programs/${appId}`, { token: world.devA.token }), 200);
-    expect(details).toMatchObject({ onlineVersion: "1.1.0", edge: { revision: before.d1 + 1, publishedRevision: before.d1, pending: true } });
-    expect(await revisions(appId)).toMatchObject({ d1: before.d1 + 1, published: before.published, r2: before.r2, etag: before.etag });
-    expect((await edgeCheck(clientOf(appId))).claims).toMatchObject({ status: "ok", version: "1.0.0", revision: before.r2 });
+    const details = await expectJson<any>(
+      callAdmin("GET", `/v1/mini-programs/${appId}`, { token: world.devA.token }),
+      200,
+    );
+    expect(details).toMatchObject({
+      onlineVersion: "1.1.0",
+      edge: { revision: before.d1 + 1, publishedRevision: before.d1, pending: true },
+    });
+    expect(await revisions(appId)).toMatchObject({
+      d1: before.d1 + 1,
+      published: before.published,
+      r2: before.r2,
+      etag: before.etag,
+    });
+    expect((await edgeCheck(clientOf(appId))).claims).toMatchObject({
+      status: "ok",
+      version: "1.0.0",
+      revision: before.r2,
+    });
 
     // The cron may also publish a newer revision (its increment build republishes), never an older one.
     await runCron();
     const swept = await revisions(appId);
     expect(swept.d1).toBeGreaterThan(before.d1);
     expect(swept).toMatchObject({ published: swept.d1, r2: swept.d1 });
-    expect((await edgeCheck(clientOf(appId))).claims).toMatchObject({ status: "ok", version: "1.1.0", revision: swept.d1 });
-    const after = await expectJson<any>(callAdmin("GET", `/v1/mini-programs/${appId}`, { token: world.devA.token }), 200);
+    expect((await edgeCheck(clientOf(appId))).claims).toMatchObject({
+      status: "ok",
+      version: "1.1.0",
+      revision: swept.d1,
+    });
+    const after = await expectJson<any>(
+      callAdmin("GET", `/v1/mini-programs/${appId}`, { token: world.devA.token }),
+      200,
+    );
     expect(after.edge).toEqual({ revision: swept.d1, publishedRevision: swept.d1, pending: false });
   });
 
@@ -159,25 +226,44 @@ describe("an R2 write failing after the change committed", { timeout: 30_000 }, 
     const r2 = failingSnapshotPuts(testEnv.PACKAGES, () => true);
     const result = await publishSnapshot(db(), r2.bucket, appId);
     expect(result).toMatchObject({ appId, status: "pending" });
-    expect(await revisions(appId)).toMatchObject({ d1: before.d1 + 1, published: before.published, etag: before.etag });
-    expect(await sweepSnapshots(db(), testEnv.PACKAGES)).toMatchObject({ published: expect.arrayContaining([appId]), pending: [] });
-    expect(await revisions(appId)).toMatchObject({ d1: before.d1 + 1, published: before.d1 + 1, r2: before.d1 + 1 });
+    expect(await revisions(appId)).toMatchObject({
+      d1: before.d1 + 1,
+      published: before.published,
+      etag: before.etag,
+    });
+    expect(await sweepSnapshots(db(), testEnv.PACKAGES)).toMatchObject({
+      published: expect.arrayContaining([appId]),
+      pending: [],
+    });
+    expect(await revisions(appId)).toMatchObject({
+      d1: before.d1 + 1,
+      published: before.d1 + 1,
+      r2: before.d1 + 1,
+    });
   });
 
   it("the sweep is bounded per run and picks up the rest on the next", async () => {
     const apps = [await appWithVersions(world, "1.0.0", []), await appWithVersions(world, "1.0.0", [])];
     const r2 = failingSnapshotPuts(testEnv.PACKAGES, () => true);
     for (const appId of apps) {
-      await expectJson(callAdminWith({ PACKAGES: r2.bucket }, "PUT", `/v1/mini-programs/${appId}/shelf`, { token: world.devA.token, json: { listed: false } }), 200);
+      await expectJson(
+        callAdminWith({ PACKAGES: r2.bucket }, "PUT", `/v1/mini-programs/${appId}/shelf`, {
+          token: world.devA.token,
+          json: { listed: false },
+        }),
+        200,
+      );
     }
-    const behind = async () => (await Promise.all(apps.map(revisions))).filter((r) => r.published < r.d1).length;
+    const behind = async () =>
+      (await Promise.all(apps.map(revisions))).filter((r) => r.published < r.d1).length;
     expect(await behind()).toBe(2);
     const first = await sweepSnapshots(db(), testEnv.PACKAGES, { limit: 1 });
     expect(first.published).toHaveLength(1);
     expect(await behind()).toBe(1);
     await sweepSnapshots(db(), testEnv.PACKAGES, { limit: 1 });
     expect(await behind()).toBe(0);
-    for (const appId of apps) expect((await edgeCheck(clientOf(appId))).claims).toMatchObject({ status: "delisted" });
+    for (const appId of apps)
+      expect((await edgeCheck(clientOf(appId))).claims).toMatchObject({ status: "delisted" });
   });
 });
 
@@ -192,7 +278,11 @@ describe("a change that concerns every mini program of a host app", { timeout: 3
     const report = await sweepSnapshots(db(), testEnv.PACKAGES, { hostAppId: world.host1, limit: 100 });
     expect(report.published).toEqual(expect.arrayContaining(bound));
     expect(report.published).not.toContain(other);
-    for (const appId of bound) expect(await revisions(appId)).toMatchObject({ published: bumped[bound.indexOf(appId)]!.d1, r2: bumped[bound.indexOf(appId)]!.d1 });
+    for (const appId of bound)
+      expect(await revisions(appId)).toMatchObject({
+        published: bumped[bound.indexOf(appId)]!.d1,
+        r2: bumped[bound.indexOf(appId)]!.d1,
+      });
   });
 });
 
@@ -217,15 +307,30 @@ describe("a D1 batch failing", { timeout: 30_000 }, () => {
     const appId = await appWithVersions(world, "1.0.0", []);
     const before = await revisions(appId);
     const fault = failingBatches(testEnv.DB);
-    const res = await callAdminWith({ DB: fault.d1 }, "PUT", `/v1/mini-programs/${appId}/shelf`, { token: world.devA.token, json: { listed: false } });
+    const res = await callAdminWith({ DB: fault.d1 }, "PUT", `/v1/mini-programs/${appId}/shelf`, {
+      token: world.devA.token,
+      json: { listed: false },
+    });
     expect(res.status).toBe(500);
     expect(await res.json()).toMatchObject({ error: { code: "internal" } });
-    expect(fault.failed.some((sql) => sql.some((q) => /^update "mini_programs" set "listed"/.test(q)))).toBe(true);
+    expect(fault.failed.some((sql) => sql.some((q) => /^update "mini_programs" set "listed"/.test(q)))).toBe(
+      true,
+    );
 
-    const details = await expectJson<any>(callAdmin("GET", `/v1/mini-programs/${appId}`, { token: world.devA.token }), 200);
-    expect(details).toMatchObject({ listed: true, edge: { revision: before.d1, publishedRevision: before.published, pending: false } });
+    const details = await expectJson<any>(
+      callAdmin("GET", `/v1/mini-programs/${appId}`, { token: world.devA.token }),
+      200,
+    );
+    expect(details).toMatchObject({
+      listed: true,
+      edge: { revision: before.d1, publishedRevision: before.published, pending: false },
+    });
     expect(await revisions(appId)).toEqual(before);
-    expect((await edgeCheck(clientOf(appId))).claims).toMatchObject({ status: "ok", version: "1.0.0", revision: before.r2 });
+    expect((await edgeCheck(clientOf(appId))).claims).toMatchObject({
+      status: "ok",
+      version: "1.0.0",
+      revision: before.r2,
+    });
   });
 });
 
@@ -260,13 +365,23 @@ describe("racing publishes", { timeout: 30_000 }, () => {
     await stale.paused;
     // ...while the mini program goes off the shelf (a newer revision) and that is published.
     const fresh = orderedBucket(testEnv.PACKAGES, landed);
-    await expectJson(callAdminWith({ PACKAGES: fresh.bucket }, "PUT", `/v1/mini-programs/${appId}/shelf`, { token: world.devA.token, json: { listed: false } }), 200);
+    await expectJson(
+      callAdminWith({ PACKAGES: fresh.bucket }, "PUT", `/v1/mini-programs/${appId}/shelf`, {
+        token: world.devA.token,
+        json: { listed: false },
+      }),
+      200,
+    );
     const delisted = await revisions(appId);
     stale.release();
     await first;
 
     expect(nonDecreasing(landed)).toBe(true);
-    expect(await revisions(appId)).toMatchObject({ d1: delisted.d1, published: delisted.d1, r2: delisted.d1 });
+    expect(await revisions(appId)).toMatchObject({
+      d1: delisted.d1,
+      published: delisted.d1,
+      r2: delisted.d1,
+    });
     expect((await storedSnapshot(appId)).listed).toBe(false);
     expect((await edgeCheck(clientOf(appId))).claims).toMatchObject({ status: "delisted" });
   });
@@ -278,9 +393,12 @@ describe("the Durable Object down", { timeout: 30_000 }, () => {
     get(target, prop) {
       if (prop === "getByName" || prop === "get") {
         return () =>
-          new Proxy({}, {
-            get: () => () => Promise.reject(new Error("injected: Durable Object unreachable")),
-          });
+          new Proxy(
+            {},
+            {
+              get: () => () => Promise.reject(new Error("injected: Durable Object unreachable")),
+            },
+          );
       }
       return passThrough(target, prop);
     },
@@ -290,7 +408,13 @@ describe("the Durable Object down", { timeout: 30_000 }, () => {
     const appId = await appWithVersions(world, "1.0.0", ["1.1.0"]);
     const task = await createTask(world, appId, "1.1.0", { userCap: 5 });
     const down = await edgeCheck(clientOf(appId, { guid: "do-down-1" }), { GRAYSCALE_COUNTER: unreachable });
-    expect(down.claims).toMatchObject({ status: "ok", reason: "online", version: "1.0.0", sub: appId, aud: world.host1 });
+    expect(down.claims).toMatchObject({
+      status: "ok",
+      reason: "online",
+      version: "1.0.0",
+      sub: appId,
+      aud: world.host1,
+    });
     expect(down.tickets).toEqual([]);
     // The same client, the counter back: the task admits it (so the answer above was the fault's doing).
     const up = await edgeCheck(clientOf(appId, { guid: "do-down-1" }));
@@ -304,7 +428,8 @@ describe("an audit's settlement failing after the last decision", { timeout: 30_
     let armed = true;
     return interceptD1(d1, {
       batch(statements, sqlOf, real) {
-        if (!armed || !statements.some((st) => /^update "audits" set "status"/.test(sqlOf(st)))) return real.batch(statements);
+        if (!armed || !statements.some((st) => /^update "audits" set "status"/.test(sqlOf(st))))
+          return real.batch(statements);
         armed = false;
         return real.batch([...statements, real.prepare(FAILING_STATEMENT)]);
       },
@@ -313,17 +438,58 @@ describe("an audit's settlement failing after the last decision", { timeout: 30_
 
   it("the auditor repeats the decision: the audit is settled (not refused as already decided), the version approved and reaching the edge", async () => {
     const appId = await makeMiniProgram(world, [world.host1]);
-    await expectJson(callAdmin("POST", `/v1/mini-programs/${appId}/versions?version=1.0.0`, { token: world.devA.token, body: makePackage("1.0.0"), headers: { "content-type": "application/zip" } }), 201);
-    const { auditId } = await expectJson<any>(callAdmin("POST", `/v1/mini-programs/${appId}/versions/1.0.0/submit`, { token: world.devA.token, json: {} }), 201);
+    await expectJson(
+      callAdmin("POST", `/v1/mini-programs/${appId}/versions?version=1.0.0`, {
+        token: world.devA.token,
+        body: makePackage("1.0.0"),
+        headers: { "content-type": "application/zip" },
+      }),
+      201,
+    );
+    const { auditId } = await expectJson<any>(
+      callAdmin("POST", `/v1/mini-programs/${appId}/versions/1.0.0/submit`, {
+        token: world.devA.token,
+        json: {},
+      }),
+      201,
+    );
     const decision = { hostAppId: world.host1, decision: "approve" };
-    const failed = await callAdminWith({ DB: failingSettlement(testEnv.DB) }, "POST", `/v1/audits/${auditId}/decision`, { token: world.auditor1.token, json: decision });
+    const failed = await callAdminWith(
+      { DB: failingSettlement(testEnv.DB) },
+      "POST",
+      `/v1/audits/${auditId}/decision`,
+      { token: world.auditor1.token, json: decision },
+    );
     expect(failed.status).toBe(500);
     // the decision landed, the settlement did not
-    expect((await expectJson<any>(callAdmin("GET", `/v1/mini-programs/${appId}/versions/1.0.0`, { token: world.devA.token }), 200)).status).toBe("in_audit");
+    expect(
+      (
+        await expectJson<any>(
+          callAdmin("GET", `/v1/mini-programs/${appId}/versions/1.0.0`, { token: world.devA.token }),
+          200,
+        )
+      ).status,
+    ).toBe("in_audit");
 
-    expect(await expectJson<any>(callAdmin("POST", `/v1/audits/${auditId}/decision`, { token: world.auditor1.token, json: decision }), 200)).toMatchObject({ outcome: "approved" });
-    expect((await expectJson<any>(callAdmin("GET", `/v1/mini-programs/${appId}/versions/1.0.0`, { token: world.devA.token }), 200)).status).toBe("approved");
+    expect(
+      await expectJson<any>(
+        callAdmin("POST", `/v1/audits/${auditId}/decision`, { token: world.auditor1.token, json: decision }),
+        200,
+      ),
+    ).toMatchObject({ outcome: "approved" });
+    expect(
+      (
+        await expectJson<any>(
+          callAdmin("GET", `/v1/mini-programs/${appId}/versions/1.0.0`, { token: world.devA.token }),
+          200,
+        )
+      ).status,
+    ).toBe("approved");
     // settled once: a third attempt is refused as before
-    await expectError(callAdmin("POST", `/v1/audits/${auditId}/decision`, { token: world.auditor1.token, json: decision }), 409, "conflict");
+    await expectError(
+      callAdmin("POST", `/v1/audits/${auditId}/decision`, { token: world.auditor1.token, json: decision }),
+      409,
+      "conflict",
+    );
   });
 });

@@ -11,7 +11,17 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { beforeAll, describe, expect, it } from "vitest";
 import adminApp from "../control-plane/src/index";
 import edgeWorker from "../edge-worker/src/index";
-import { type World, adminEnv, appWithVersions, callAdmin, createTask, expectError, makeMiniProgram, makeWorld, tasksPath } from "./support/admin";
+import {
+  adminEnv,
+  appWithVersions,
+  callAdmin,
+  createTask,
+  expectError,
+  makeMiniProgram,
+  makeWorld,
+  tasksPath,
+  type World,
+} from "./support/admin";
 import { edgeEnv, edgeFetch } from "./support/edge";
 
 const KiB = 1024;
@@ -49,12 +59,15 @@ async function errorOf(res: Response): Promise<{ code: string; message: string }
 describe("methods no route serves", () => {
   it("the edge answers 405 with Allow for TRACE, OPTIONS, PROPFIND, PUT, PATCH and DELETE on every path", async () => {
     for (const method of ["TRACE", "OPTIONS", "PROPFIND", "PUT", "PATCH", "DELETE"]) {
-      for (const path of ["/v1/check", "/healthz", "/v1/packages/" + "a".repeat(64), "/nope"]) {
+      for (const path of ["/v1/check", "/healthz", `/v1/packages/${"a".repeat(64)}`, "/nope"]) {
         const res = await edgeFetch(path, { method });
         expect(res.status, `${method} ${path}`).toBe(405);
         expect(res.headers.get("allow")).toBe("GET, HEAD, POST");
         expect(res.headers.get("x-content-type-options")).toBe("nosniff");
-        expect(await errorOf(res)).toEqual({ code: "method_not_allowed", message: `${method} is not allowed here; use one of GET, HEAD, POST` });
+        expect(await errorOf(res)).toEqual({
+          code: "method_not_allowed",
+          message: `${method} is not allowed here; use one of GET, HEAD, POST`,
+        });
       }
     }
   });
@@ -76,7 +89,8 @@ describe("methods no route serves", () => {
     // are still called with one here, as a plain object, so that a runtime that did pass it on
     // would get the 405 too.
     expect(() => new Request("https://edge.test/v1/check", { method: "CONNECT" })).toThrow(TypeError);
-    const connect = (url: string) => ({ method: "CONNECT", url, headers: new Headers(), body: null, bodyUsed: false }) as unknown as Request;
+    const connect = (url: string) =>
+      ({ method: "CONNECT", url, headers: new Headers(), body: null, bodyUsed: false }) as unknown as Request;
 
     const ctx = createExecutionContext();
     const edge = await edgeWorker.fetch(connect("https://edge.test/v1/check"), edgeEnv, ctx);
@@ -100,7 +114,11 @@ describe("oversized and unread bodies are drained before the answer", () => {
 
   it("the edge check: a 1 MiB streamed body gets 413 after the whole body was read, none of it kept", async () => {
     const { stream, state } = countedBody(1 * MiB, 4 * KiB);
-    const res = await edgeFetch("/v1/check", { method: "POST", headers: { "content-type": "application/json" }, body: stream });
+    const res = await edgeFetch("/v1/check", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: stream,
+    });
     expect(res.status).toBe(413);
     expect((await errorOf(res)).code).toBe("payload_too_large");
     expect(state.pulled).toBe(1 * MiB);
@@ -108,7 +126,10 @@ describe("oversized and unread bodies are drained before the answer", () => {
   });
 
   it("the edge: a body sent to a route that reads none is drained too (404, 405)", async () => {
-    for (const [method, path, status] of [["POST", "/nope", 404], ["PUT", "/v1/check", 405]] as const) {
+    for (const [method, path, status] of [
+      ["POST", "/nope", 404],
+      ["PUT", "/v1/check", 405],
+    ] as const) {
       const { stream, state } = countedBody(512 * KiB);
       const res = await edgeFetch(path, { method, body: stream });
       expect(res.status).toBe(status);
@@ -119,7 +140,15 @@ describe("oversized and unread bodies are drained before the answer", () => {
   it("a package upload over 32 MiB without Content-Length gets 413 after the whole body was read", async () => {
     const appId = await makeMiniProgram(world);
     const { stream, state } = countedBody(33 * MiB);
-    await expectError(callAdmin("POST", `/v1/mini-programs/${appId}/versions?version=1.0.0`, { token: world.devA.token, body: stream, headers: { "content-type": "application/zip" } }), 413, "payload_too_large");
+    await expectError(
+      callAdmin("POST", `/v1/mini-programs/${appId}/versions?version=1.0.0`, {
+        token: world.devA.token,
+        body: stream,
+        headers: { "content-type": "application/zip" },
+      }),
+      413,
+      "payload_too_large",
+    );
     expect(state.pulled).toBe(33 * MiB);
     expect(state.cancelled).toBe(false);
   });
@@ -133,7 +162,11 @@ describe("oversized and unread bodies are drained before the answer", () => {
     ];
     for (const c of cases) {
       const { stream, state } = countedBody(2 * MiB);
-      const res = callAdmin("POST", `/v1/mini-programs/${appId}/versions?version=1.0.0`, { token: c.token, body: stream, headers: { "content-type": c.type } });
+      const res = callAdmin("POST", `/v1/mini-programs/${appId}/versions?version=1.0.0`, {
+        token: c.token,
+        body: stream,
+        headers: { "content-type": c.type },
+      });
       await expectError(res, c.status, c.code);
       expect(state.pulled, c.code).toBe(2 * MiB);
     }
@@ -141,17 +174,32 @@ describe("oversized and unread bodies are drained before the answer", () => {
 
   it("a JSON body over 256 KiB without Content-Length gets 413 after the whole body was read", async () => {
     const { stream, state } = countedBody(1 * MiB);
-    await expectError(callAdmin("POST", "/v1/mini-programs", { token: world.devA.token, body: stream, headers: { "content-type": "application/json" } }), 413, "payload_too_large");
+    await expectError(
+      callAdmin("POST", "/v1/mini-programs", {
+        token: world.devA.token,
+        body: stream,
+        headers: { "content-type": "application/json" },
+      }),
+      413,
+      "payload_too_large",
+    );
     expect(state.pulled).toBe(1 * MiB);
   });
 
   it("a whitelist over 64 MiB, or one refused halfway (too many lines), is drained before the 413", async () => {
     const appId = await appWithVersions(world);
     const task = await createTask(world, appId, "1.1.0", { startAt: Date.now() + 3_600_000 });
-    const put = (body: ReadableStream<Uint8Array>) => callAdmin("PUT", tasksPath(appId, `/${task.id}/whitelists/guid`), { token: world.devA.token, body, headers: { "content-type": "text/plain" } });
+    const put = (body: ReadableStream<Uint8Array>) =>
+      callAdmin("PUT", tasksPath(appId, `/${task.id}/whitelists/guid`), {
+        token: world.devA.token,
+        body,
+        headers: { "content-type": "text/plain" },
+      });
 
     const big = countedBody(65 * MiB, 256 * KiB, "\n");
-    expect(await expectError(put(big.stream), 413, "payload_too_large")).toBe("the body is limited to 67108864 bytes");
+    expect(await expectError(put(big.stream), 413, "payload_too_large")).toBe(
+      "the body is limited to 67108864 bytes",
+    );
     expect(big.state.pulled).toBe(65 * MiB);
     expect(big.state.cancelled).toBe(false);
 

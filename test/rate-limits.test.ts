@@ -10,7 +10,16 @@ import { createExecutionContext } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import edgeApp from "../edge-worker/src/index";
 import { callAdmin, expectError, expectJson, makeUser } from "./support/admin";
-import { ORIGIN, checkQuery, client, edgeEnv, newAppId, online, packageRef, putSnapshot } from "./support/edge";
+import {
+  checkQuery,
+  client,
+  edgeEnv,
+  newAppId,
+  ORIGIN,
+  online,
+  packageRef,
+  putSnapshot,
+} from "./support/edge";
 
 /** Each test sends hundreds of requests: on a busy machine that takes longer than vitest's default 5 s. */
 const LONG = 120_000;
@@ -25,7 +34,11 @@ const limitedEnv = { ...edgeEnv, CHECK_RATE_LIMIT: "on" };
 function checkFrom(address: string, query: string, init: RequestInit = {}): Promise<Response> {
   const headers = new Headers(init.headers);
   headers.set("cf-connecting-ip", address);
-  return edgeApp.fetch(new Request(`${ORIGIN}/v1/check?${query}`, { ...init, headers }), limitedEnv, createExecutionContext());
+  return edgeApp.fetch(
+    new Request(`${ORIGIN}/v1/check?${query}`, { ...init, headers }),
+    limitedEnv,
+    createExecutionContext(),
+  );
 }
 
 /** Checks from `address` until one is refused; returns that response (fails after 2 * limit + 1). */
@@ -59,38 +72,57 @@ describe("GET and POST /v1/check: per client address", () => {
     body = JSON.stringify(client(appId));
   });
 
-  it("refuses an address over its limit with 429 and Retry-After; other addresses are still answered", async () => {
-    const address = `10.${randomOctet()}.${randomOctet()}.${randomOctet()}`;
-    const refused = await exhaust(() => checkFrom(address, query), CHECK_LIMIT);
-    await expectRateLimited(refused, "10");
-    // POST counts against the same address
-    await expectRateLimited(await checkFrom(address, "", { method: "POST", headers: { "content-type": "application/json" }, body }), "10");
-    // a malformed check is still answered 400 (validated before the counter)
-    const malformed = await checkFrom(address, "appId=not-an-app");
-    expect(malformed.status).toBe(400);
-    expect(((await malformed.json()) as { error: { code: string } }).error.code).toBe("bad_request");
-    // another address is not affected
-    const other = await checkFrom(`10.${randomOctet()}.${randomOctet()}.${randomOctet()}`, query);
-    expect(other.status).toBe(200);
-  }, LONG);
+  it(
+    "refuses an address over its limit with 429 and Retry-After; other addresses are still answered",
+    async () => {
+      const address = `10.${randomOctet()}.${randomOctet()}.${randomOctet()}`;
+      const refused = await exhaust(() => checkFrom(address, query), CHECK_LIMIT);
+      await expectRateLimited(refused, "10");
+      // POST counts against the same address
+      await expectRateLimited(
+        await checkFrom(address, "", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body,
+        }),
+        "10",
+      );
+      // a malformed check is still answered 400 (validated before the counter)
+      const malformed = await checkFrom(address, "appId=not-an-app");
+      expect(malformed.status).toBe(400);
+      expect(((await malformed.json()) as { error: { code: string } }).error.code).toBe("bad_request");
+      // another address is not affected
+      const other = await checkFrom(`10.${randomOctet()}.${randomOctet()}.${randomOctet()}`, query);
+      expect(other.status).toBe(200);
+    },
+    LONG,
+  );
 
-  it("counts an IPv6 client by its /64", async () => {
-    const prefix = `2001:db8:${randomOctet().toString(16)}:${randomOctet().toString(16)}`;
-    await exhaust(() => checkFrom(`${prefix}::1`, query), CHECK_LIMIT);
-    await expectRateLimited(await checkFrom(`${prefix}:0:0:0:abcd`, query), "10");
-    expect((await checkFrom(`2001:db8:ffff:${randomOctet().toString(16)}::1`, query)).status).toBe(200);
-  }, LONG);
+  it(
+    "counts an IPv6 client by its /64",
+    async () => {
+      const prefix = `2001:db8:${randomOctet().toString(16)}:${randomOctet().toString(16)}`;
+      await exhaust(() => checkFrom(`${prefix}::1`, query), CHECK_LIMIT);
+      await expectRateLimited(await checkFrom(`${prefix}:0:0:0:abcd`, query), "10");
+      expect((await checkFrom(`2001:db8:ffff:${randomOctet().toString(16)}::1`, query)).status).toBe(200);
+    },
+    LONG,
+  );
 });
 
 describe("admin writes: per session or API token", () => {
-  it("refuses a credential over its write limit with 429 and Retry-After; its reads and other credentials go on", async () => {
-    const user = await makeUser("ratelimited");
-    const other = await makeUser("unlimited");
-    // An invalid body: cheap, and still counted (the limit is checked before the route validates).
-    const write = (token: string) => callAdmin("POST", "/v1/teams", { token, json: {} });
-    const refused = await exhaust(() => write(user.token), WRITE_LIMIT);
-    await expectRateLimited(refused, "60");
-    await expectJson(callAdmin("GET", "/v1/auth/me", { token: user.token }), 200);
-    await expectError(write(other.token), 400, "bad_request");
-  }, LONG);
+  it(
+    "refuses a credential over its write limit with 429 and Retry-After; its reads and other credentials go on",
+    async () => {
+      const user = await makeUser("ratelimited");
+      const other = await makeUser("unlimited");
+      // An invalid body: cheap, and still counted (the limit is checked before the route validates).
+      const write = (token: string) => callAdmin("POST", "/v1/teams", { token, json: {} });
+      const refused = await exhaust(() => write(user.token), WRITE_LIMIT);
+      await expectRateLimited(refused, "60");
+      await expectJson(callAdmin("GET", "/v1/auth/me", { token: user.token }), 200);
+      await expectError(write(other.token), 400, "bad_request");
+    },
+    LONG,
+  );
 });

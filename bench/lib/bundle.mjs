@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { BIN, NODE, ROOT, WORKER_CONFIGS, run } from "./util.mjs";
+import { BIN, NODE, ROOT, run, WORKER_CONFIGS } from "./util.mjs";
 
 /**
  * `wrangler deploy --dry-run -c <the Worker's config> --env production --outdir <outdir> [--minify]`. Returns the bundle path,
@@ -14,9 +14,24 @@ export async function bundleWorker(worker, outdir, { minify = false } = {}) {
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
   const meta = join(outdir, "meta.json");
-  const args = [join(BIN, "wrangler"), "deploy", "--dry-run", "-c", WORKER_CONFIGS[worker], "--env", "production", "--outdir", outdir, "--metafile", meta];
+  const args = [
+    join(BIN, "wrangler"),
+    "deploy",
+    "--dry-run",
+    "-c",
+    WORKER_CONFIGS[worker],
+    "--env",
+    "production",
+    "--outdir",
+    outdir,
+    "--metafile",
+    meta,
+  ];
   if (minify) args.push("--minify");
-  const r = await run(NODE, args, { env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" }, timeoutMs: 120_000 });
+  const r = await run(NODE, args, {
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" },
+    timeoutMs: 120_000,
+  });
   const command = `wrangler deploy --dry-run -c ${WORKER_CONFIGS[worker]} --env production --outdir <tmp>${minify ? " --minify" : ""}`;
   const script = join(outdir, "index.js");
   if (r.code !== 0 || !existsSync(script)) {
@@ -43,7 +58,13 @@ function breakdown(meta) {
   for (const out of Object.values(meta.outputs ?? {})) {
     for (const [input, info] of Object.entries(out.inputs ?? {})) {
       const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
-      const key = pkg ? pkg[1] : input.replace(/^(\.\.\/)+/, "").split("/").slice(0, 2).join("/");
+      const key = pkg
+        ? pkg[1]
+        : input
+            .replace(/^(\.\.\/)+/, "")
+            .split("/")
+            .slice(0, 2)
+            .join("/");
       by.set(key, (by.get(key) ?? 0) + info.bytesInOutput);
     }
   }
@@ -73,7 +94,9 @@ const CORE_MODULES = {
 export async function bundleCore(outfile) {
   const { build } = await import("esbuild");
   const present = Object.entries(CORE_MODULES).filter(([, rel]) => existsSync(join(ROOT, rel)));
-  const contents = present.map(([name, rel]) => `export * as ${name} from ${JSON.stringify(join(ROOT, rel))};`).join("\n");
+  const contents = present
+    .map(([name, rel]) => `export * as ${name} from ${JSON.stringify(join(ROOT, rel))};`)
+    .join("\n");
   try {
     await build({
       stdin: { contents, resolveDir: ROOT, loader: "ts", sourcefile: "bench-core-entry.ts" },
@@ -86,7 +109,13 @@ export async function bundleCore(outfile) {
     });
     return { ok: true, path: outfile, modules: present.map(([name]) => name) };
   } catch (err) {
-    return { ok: false, error: String(err.message ?? err).split("\n").slice(0, 6).join("\n") };
+    return {
+      ok: false,
+      error: String(err.message ?? err)
+        .split("\n")
+        .slice(0, 6)
+        .join("\n"),
+    };
   }
 }
 

@@ -8,12 +8,20 @@
 import { WORKER_NAMES } from "./host.mjs";
 
 /** { counter, rows, reserved } of the task's object (named by task id, as the edge names it); NaN when unreadable. */
-export async function admittedCount(mf, taskId, { scriptName = WORKER_NAMES.edge, binding = "GRAYSCALE_COUNTER" } = {}) {
+export async function admittedCount(
+  mf,
+  taskId,
+  { scriptName = WORKER_NAMES.edge, binding = "GRAYSCALE_COUNTER" } = {},
+) {
   try {
     const ns = await mf.getDurableObjectNamespace(binding, scriptName);
     const progress = JSON.parse(JSON.stringify(await ns.get(ns.idFromName(taskId)).progress()));
     const rows = Object.values(progress.byPlatform ?? {}).reduce((sum, n) => sum + Number(n), 0);
-    return { counter: Number(progress.admitted), rows: progress.byPlatform ? rows : NaN, reserved: Number(progress.reserved ?? 0) };
+    return {
+      counter: Number(progress.admitted),
+      rows: progress.byPlatform ? rows : NaN,
+      reserved: Number(progress.reserved ?? 0),
+    };
   } catch (err) {
     return { counter: NaN, rows: NaN, reserved: NaN, error: String(err.message ?? err) };
   }

@@ -71,7 +71,10 @@ function definition(over) {
  * Returns { objects: [{ key, body }], apps, members, nonMembers, packageSha, packageBytes, tasks }
  * or throws when the core cannot build it yet (the caller reports "not available").
  */
-export function buildWorld(core, { whitelistSize = 1_000_000, admitCap = 10_000_000, exactCap = 1_000, log = () => {} } = {}) {
+export function buildWorld(
+  core,
+  { whitelistSize = 1_000_000, admitCap = 10_000_000, exactCap = 1_000, log = () => {} } = {},
+) {
   const now = Date.now();
   const objects = [];
 
@@ -79,13 +82,30 @@ export function buildWorld(core, { whitelistSize = 1_000_000, admitCap = 10_000_
   const packageBytes = randomBytes(1024 * 1024);
   const packageSha = createHash("sha256").update(packageBytes).digest("hex");
   objects.push({ key: core.snapshot.packageKey(packageSha), body: packageBytes });
-  const online = { version: "2.0.0", package: { sha256: packageSha, size: packageBytes.length }, releasedAt: now - DAY, via: "publish" };
+  const online = {
+    version: "2.0.0",
+    package: { sha256: packageSha, size: packageBytes.length },
+    releasedAt: now - DAY,
+    via: "publish",
+  };
   const pkg = (v) => ({ sha256: fakeSha(`bench-${v}`), size: 200_000 });
 
   const snapshotOf = (appId, tasks) =>
-    core.snapshot.compileSnapshot({ appId, revision: 1, listed: true, hostApps: [HOST_APP], online, trial: null, tasks }, now);
+    core.snapshot.compileSnapshot(
+      { appId, revision: 1, listed: true, hostApps: [HOST_APP], online, trial: null, tasks },
+      now,
+    );
   const compile = (id, def, whitelists = []) => {
-    const task = core.lifecycle.compileTask({ id, definition: def, status: { state: "delivering", endReason: null }, package: pkg(def.version), whitelists }, now);
+    const task = core.lifecycle.compileTask(
+      {
+        id,
+        definition: def,
+        status: { state: "delivering", endReason: null },
+        package: pkg(def.version),
+        whitelists,
+      },
+      now,
+    );
     if (!task) throw new Error(`compileTask gave null for ${id}`);
     return task;
   };
@@ -99,22 +119,40 @@ export function buildWorld(core, { whitelistSize = 1_000_000, admitCap = 10_000_
   const values = guids(whitelistSize, 0x5eed);
   const built = core.whitelistBuild.buildWhitelist({ id: "wl_bench_1m", kind: "guid", seed: 42, values });
   objects.push({ key: core.snapshot.whitelistBloomKey(built.ref.id), body: Buffer.from(built.bloom) });
-  built.shards.forEach((shard, i) => objects.push({ key: core.snapshot.whitelistShardKey(built.ref.id, i), body: core.whitelistBuild.shardText(shard) }));
+  for (const [i, shard] of built.shards.entries())
+    objects.push({
+      key: core.snapshot.whitelistShardKey(built.ref.id, i),
+      body: core.whitelistBuild.shardText(shard),
+    });
   const taskSet = [
-    compile("t_bench_appver", definition({ name: "app version", version: "2.5.0", hostApps: { [HOST_APP]: { min: "9.0" } } })),
-    compile("t_bench_android", definition({ name: "android only", version: "2.4.0", platforms: { android: {} } })),
+    compile(
+      "t_bench_appver",
+      definition({ name: "app version", version: "2.5.0", hostApps: { [HOST_APP]: { min: "9.0" } } }),
+    ),
+    compile(
+      "t_bench_android",
+      definition({ name: "android only", version: "2.4.0", platforms: { android: {} } }),
+    ),
     compile("t_bench_wifi", definition({ name: "wifi only", version: "2.3.0", networks: ["wifi"] })),
-    compile("t_bench_brand", definition({ name: "huawei only", version: "2.2.0", brands: { include: ["huawei"] } })),
+    compile(
+      "t_bench_brand",
+      definition({ name: "huawei only", version: "2.2.0", brands: { include: ["huawei"] } }),
+    ),
     compile("t_bench_list", definition({ name: "whitelist 1M", version: "2.1.0" }), [built.ref]),
   ];
   snapshots.tasks = snapshotOf(APPS.tasks, taskSet);
 
   // Capped tasks: one with a cap far above what a run admits (measures first admissions), one
   // with a small cap that a burst of new users must fill exactly.
-  snapshots.admit = snapshotOf(APPS.admit, [compile("t_bench_admit", definition({ name: "capped big", userCap: admitCap }))]);
-  snapshots.cap = snapshotOf(APPS.cap, [compile("t_bench_cap", definition({ name: "capped exact", userCap: exactCap }))]);
+  snapshots.admit = snapshotOf(APPS.admit, [
+    compile("t_bench_admit", definition({ name: "capped big", userCap: admitCap })),
+  ]);
+  snapshots.cap = snapshotOf(APPS.cap, [
+    compile("t_bench_cap", definition({ name: "capped exact", userCap: exactCap })),
+  ]);
 
-  for (const s of Object.values(snapshots)) objects.push({ key: core.snapshot.snapshotKey(s.appId), body: JSON.stringify(s) });
+  for (const s of Object.values(snapshots))
+    objects.push({ key: core.snapshot.snapshotKey(s.appId), body: JSON.stringify(s) });
 
   return {
     objects,

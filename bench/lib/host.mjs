@@ -7,7 +7,7 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
-import { Log, LogLevel, Miniflare, convertV4MiniflareOptions } from "miniflare";
+import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions, unstable_readConfig } from "wrangler";
 import { ROOT, WORKER_CONFIGS } from "./util.mjs";
 
@@ -32,7 +32,8 @@ export function benchSecrets() {
 export const BENCH_EDGE_VARS = { CHECK_RATE_LIMIT: "off" };
 
 /** A Worker's configuration (top level), as Miniflare options. */
-const optionsOf = (worker) => unstable_getMiniflareWorkerOptions(join(ROOT, WORKER_CONFIGS[worker])).workerOptions;
+const optionsOf = (worker) =>
+  unstable_getMiniflareWorkerOptions(join(ROOT, WORKER_CONFIGS[worker])).workerOptions;
 
 /**
  * The Workers' names in their configurations: the host runs them under these, as the admin
@@ -52,7 +53,12 @@ export function workerFromWrangler(worker, scriptPath, { vars = {}, secrets = {}
     name,
     modules: bundleModules(scriptPath),
     modulesRoot: dirname(scriptPath),
-    bindings: { ...workerOptions.bindings, ...(worker === "edge" ? BENCH_EDGE_VARS : {}), ...secrets, ...vars },
+    bindings: {
+      ...workerOptions.bindings,
+      ...(worker === "edge" ? BENCH_EDGE_VARS : {}),
+      ...secrets,
+      ...vars,
+    },
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
   };
 }
@@ -62,7 +68,13 @@ export function workerFromWrangler(worker, scriptPath, { vars = {}, secrets = {}
  * class an empty stub: for start-up, the difference to `worker` is then its script alone.
  */
 export function helloWithBindingsOf(worker) {
-  const classes = [...new Set(Object.values(worker.durableObjects ?? {}).map((d) => (typeof d === "string" ? d : d.scriptName ? undefined : d.className)).filter(Boolean))];
+  const classes = [
+    ...new Set(
+      Object.values(worker.durableObjects ?? {})
+        .map((d) => (typeof d === "string" ? d : d.scriptName ? undefined : d.className))
+        .filter(Boolean),
+    ),
+  ];
   const { modules: _m, modulesRoot: _r, scriptPath: _s, ...rest } = worker;
   return {
     ...rest,
@@ -85,7 +97,8 @@ function bundleModules(scriptPath) {
   const modules = [{ type: "ESModule", path: scriptPath }];
   for (const file of readdirSync(dir)) {
     const path = join(dir, file);
-    if (path === scriptPath || file === "meta.json" || file === "README.md" || file.endsWith(".map")) continue;
+    if (path === scriptPath || file === "meta.json" || file === "README.md" || file.endsWith(".map"))
+      continue;
     const type = MODULE_TYPES.find(([re]) => re.test(file))?.[1];
     if (type) modules.push({ type, path });
   }
@@ -158,19 +171,21 @@ export async function startHost({ workers, stateDir, verbose = false, inspector 
   mkdirSync(stateDir, { recursive: true });
   const before = new Set(childPids(process.pid));
   // wrangler hands out Worker options in Miniflare 4's shape; this Miniflare converts them.
-  const mf = new Miniflare(convertV4MiniflareOptions({
-    workers,
-    resourcePersistencePath: join(stateDir, "persist"),
-    resourceTmpPath: join(stateDir, "tmp"),
-    enableDevRegistry: false,
-    telemetry: { enabled: false },
-    // A fixed cf object: no fetch of the real one (no internet here) and the same on every run.
-    cf: { country: "CN", region: "Guangdong", city: "Shenzhen", colo: "SZX", asn: 4134 },
-    log: new Log(verbose ? LogLevel.INFO : LogLevel.WARN),
-    host: "127.0.0.1",
-    port: 0,
-    ...(inspector ? { inspectorPort: await freePort() } : {}),
-  }));
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      workers,
+      resourcePersistencePath: join(stateDir, "persist"),
+      resourceTmpPath: join(stateDir, "tmp"),
+      enableDevRegistry: false,
+      telemetry: { enabled: false },
+      // A fixed cf object: no fetch of the real one (no internet here) and the same on every run.
+      cf: { country: "CN", region: "Guangdong", city: "Shenzhen", colo: "SZX", asn: 4134 },
+      log: new Log(verbose ? LogLevel.INFO : LogLevel.WARN),
+      host: "127.0.0.1",
+      port: 0,
+      ...(inspector ? { inspectorPort: await freePort() } : {}),
+    }),
+  );
   try {
     await mf.ready;
   } catch (err) {

@@ -76,11 +76,12 @@ const result = await instance;
 const cpu = process.cpuUsage(cpuBefore);
 
 const sorted = Float64Array.from(latencies).sort();
-const pct = (p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : null);
+const pct = (p) =>
+  sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : null;
 const seconds = result.duration;
 const ok = result["2xx"];
 process.stdout.write(
-  JSON.stringify({
+  `${JSON.stringify({
     seconds,
     requests: result.requests.total,
     ok,
@@ -94,5 +95,5 @@ process.stdout.write(
     bytesPerSec: result.throughput.average,
     clientCpuPct: ((cpu.user + cpu.system) / 1e6 / seconds) * 100,
     ...(spec.countReasons ? { reasons, taskIds } : {}),
-  }) + "\n",
+  })}\n`,
 );

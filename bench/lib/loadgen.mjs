@@ -43,7 +43,9 @@ export async function runLoad(spec, { serverPids = [], cpu } = {}) {
   try {
     result = JSON.parse(line);
   } catch {
-    return { error: `load generator failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split("\n").slice(-5).join(" | ")}` };
+    return {
+      error: `load generator failed (exit ${r.code}): ${(r.stderr || r.stdout).trim().split("\n").slice(-5).join(" | ")}`,
+    };
   }
   const serverCpuMs = cpuAfter - cpuBefore;
   const wallMs = r.ms;

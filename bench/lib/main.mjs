@@ -19,14 +19,23 @@ import { pathToFileURL } from "node:url";
 import { bundleCore, bundleWorker } from "./bundle.mjs";
 import { admittedCount, settledCount } from "./counter.mjs";
 import { APPS, buildWorld, clientBody, seedR2 } from "./fixtures.mjs";
-import { WORKER_NAMES, benchSecrets, machineBusyMs, helloWithBindingsOf, helloWorker, r2FloorWorker, startHost, workerFromWrangler } from "./host.mjs";
+import {
+  benchSecrets,
+  helloWithBindingsOf,
+  helloWorker,
+  machineBusyMs,
+  r2FloorWorker,
+  startHost,
+  WORKER_NAMES,
+  workerFromWrangler,
+} from "./host.mjs";
 import { loadCommand, removeSpecs, runLoad } from "./loadgen.mjs";
 import { profileWorker } from "./profile.mjs";
 import { publishToEdge } from "./publish.mjs";
 import { writeReport } from "./report.mjs";
-import { Unavailable, checkGet, edgeScenarios } from "./scenarios.mjs";
+import { checkGet, edgeScenarios, Unavailable } from "./scenarios.mjs";
 import { coldStart, startupProfile } from "./startup.mjs";
-import { NODE, ROOT, hasTaskset, log, median, pinPid, run } from "./util.mjs";
+import { hasTaskset, log, NODE, pinPid, ROOT, run } from "./util.mjs";
 
 // ---------------------------------------------------------------- options
 const argv = process.argv.slice(2);
@@ -102,20 +111,28 @@ if (multiCore) pinPid(process.pid, CLIENT_CPU);
   const before = machineBusyMs();
   await new Promise((r) => setTimeout(r, 2000));
   results.machine.backgroundCpuPctStart = ((machineBusyMs() - before) / 2000) * 100;
-  log(`machine busy before start: ${Math.round(results.machine.backgroundCpuPctStart)}% of one core (${cpus().length} cores)`);
+  log(
+    `machine busy before start: ${Math.round(results.machine.backgroundCpuPctStart)}% of one core (${cpus().length} cores)`,
+  );
 }
 
 // ---------------------------------------------------------------- 1. bundles
 log("bundling the Workers (wrangler deploy --dry-run)");
 const edgeBundle = await bundleWorker("edge", join(tmp, "edge"));
-const edgeMin = edgeBundle.ok ? await bundleWorker("edge", join(tmp, "edge-min"), { minify: true }) : edgeBundle;
-const adminBundle = options.skip.has("publish") ? { ok: false, error: "skipped" } : await bundleWorker("admin", join(tmp, "admin"));
+const edgeMin = edgeBundle.ok
+  ? await bundleWorker("edge", join(tmp, "edge-min"), { minify: true })
+  : edgeBundle;
+const adminBundle = options.skip.has("publish")
+  ? { ok: false, error: "skipped" }
+  : await bundleWorker("admin", join(tmp, "admin"));
 results.bundle = { edge: strip(edgeBundle), edgeMinified: strip(edgeMin), admin: strip(adminBundle) };
 results.commands.push(edgeBundle.command, edgeMin.command);
 if (!edgeBundle.ok) note(`edge Worker does not bundle: ${edgeBundle.error}`);
 
 const coreBuild = await bundleCore(join(tmp, "core.mjs"));
-const core = coreBuild.ok ? await import(pathToFileURL(coreBuild.path).href).catch((err) => ({ error: err })) : undefined;
+const core = coreBuild.ok
+  ? await import(pathToFileURL(coreBuild.path).href).catch((err) => ({ error: err }))
+  : undefined;
 if (!coreBuild.ok) note(`core does not bundle: ${coreBuild.error}`);
 else if (core?.error) note(`bundled core does not load: ${core.error.message ?? core.error}`);
 
@@ -134,23 +151,39 @@ if (!options.skip.has("startup") && edgeBundle.ok) {
 
 // ---------------------------------------------------------------- 3. edge under load
 if (edgeBundle.ok && !options.skip.has("load")) {
-  await loadPhase().catch((err) => note(`load phase failed: ${String(err.message ?? err).split("\n").slice(0, 3).join(" ")}`));
+  await loadPhase().catch((err) =>
+    note(
+      `load phase failed: ${String(err.message ?? err)
+        .split("\n")
+        .slice(0, 3)
+        .join(" ")}`,
+    ),
+  );
 }
 
 async function loadPhase() {
   log("starting workerd (Miniflare, direct sockets): hello-world + edge");
   const edge = workerFromWrangler("edge", edgeBundle.script, { secrets });
-  activeHost = await startHost({ workers: [helloWorker(), edge, r2FloorWorker(edge)], stateDir: join(tmp, "load") });
+  activeHost = await startHost({
+    workers: [helloWorker(), edge, r2FloorWorker(edge)],
+    stateDir: join(tmp, "load"),
+  });
   const host = activeHost;
   const urls = { hello: host.urls.hello, edge: host.urls[WORKER_NAMES.edge], r2floor: host.urls["r2-floor"] };
   if (multiCore) for (const pid of host.workerdPids) pinPid(pid, SERVER_CPU);
-  if (host.workerdPids.length === 0) note("could not find the workerd process: server CPU per request not measured");
+  if (host.workerdPids.length === 0)
+    note("could not find the workerd process: server CPU per request not measured");
   results.host = { workerdPids: host.workerdPids.length, urls };
 
   let world;
   if (core && !core.error) {
     try {
-      world = buildWorld(core, { whitelistSize: options.whitelistSize, admitCap: options.admitCap, exactCap: options.exactCap, log });
+      world = buildWorld(core, {
+        whitelistSize: options.whitelistSize,
+        admitCap: options.admitCap,
+        exactCap: options.exactCap,
+        log,
+      });
       world.admitCap = options.admitCap;
       log(`seeding R2 with ${world.objects.length} objects`);
       await seedR2(await host.mf.getR2Bucket("PACKAGES", WORKER_NAMES.edge), world.objects);
@@ -195,13 +228,17 @@ async function loadPhase() {
       r.admissionsPerSec = r.admitted / r.seconds;
     }
     if (r.error) log(`${label}: ${r.error}`);
-    else log(`${label}: ${Math.round(r.rps)} req/s, p50 ${r.p50?.toFixed(2)} ms, p99 ${r.p99?.toFixed(2)} ms, server CPU ${r.serverCpuUsPerReq?.toFixed(0)} µs/req${r.non2xx || r.errors ? `, non-2xx ${r.non2xx}, errors ${r.errors}` : ""}`);
+    else
+      log(
+        `${label}: ${Math.round(r.rps)} req/s, p50 ${r.p50?.toFixed(2)} ms, p99 ${r.p99?.toFixed(2)} ms, server CPU ${r.serverCpuUsPerReq?.toFixed(0)} µs/req${r.non2xx || r.errors ? `, non-2xx ${r.non2xx}, errors ${r.errors}` : ""}`,
+      );
     return r;
   };
 
   // Warm-up: JIT, snapshot and whitelist caches, DO creation.
   log(`warm-up (${options.warmup} s each)`);
-  for (const a of available) await runLoad({ ...a.s.spec(0), duration: options.warmup }, { serverPids: [], cpu: CLIENT_CPU });
+  for (const a of available)
+    await runLoad({ ...a.s.spec(0), duration: options.warmup }, { serverPids: [], cpu: CLIENT_CPU });
 
   for (let round = 1; round <= options.rounds; round++) {
     for (const a of measured) {
@@ -229,7 +266,12 @@ async function loadPhase() {
       method: "GET",
       connections: options.connections,
       amount,
-      newUser: { path: checkGet(clientBody(APPS.cap)).path, header: "x-graycast-user", field: "guid", prefix: `cap-${Date.now()}-${n}-` },
+      newUser: {
+        path: checkGet(clientBody(APPS.cap)).path,
+        header: "x-graycast-user",
+        field: "guid",
+        prefix: `cap-${Date.now()}-${n}-`,
+      },
       countReasons: true,
     });
     const r = await runLoad(wave(options.exactCap * 3, 0), { serverPids: host.workerdPids, cpu: CLIENT_CPU });
@@ -237,7 +279,10 @@ async function loadPhase() {
     let count = await settledCount(host.mf, world.tasks.cap, { untilFree: true });
     const waves = [grayscaleAnswers];
     while (!r.error && count.rows < options.exactCap && waves.length < 6) {
-      const more = await runLoad(wave(options.exactCap, waves.length), { serverPids: host.workerdPids, cpu: CLIENT_CPU });
+      const more = await runLoad(wave(options.exactCap, waves.length), {
+        serverPids: host.workerdPids,
+        cpu: CLIENT_CPU,
+      });
       const admittedNow = more.taskIds?.[world.tasks.cap] ?? 0;
       waves.push(admittedNow);
       grayscaleAnswers += admittedNow;
@@ -255,10 +300,16 @@ async function loadPhase() {
       rows: count.rows,
       reserved: count.reserved,
       overCap: Math.max(0, (Number.isFinite(count.rows) ? count.rows : grayscaleAnswers) - options.exactCap),
-      exact: count.rows === options.exactCap && (Number.isNaN(count.counter) || count.counter === options.exactCap) && grayscaleAnswers === options.exactCap && count.reserved === 0,
+      exact:
+        count.rows === options.exactCap &&
+        (Number.isNaN(count.counter) || count.counter === options.exactCap) &&
+        grayscaleAnswers === options.exactCap &&
+        count.reserved === 0,
       error: r.error,
     };
-    log(`exact cap: admitted rows ${count.rows}, counter ${count.counter}, grayscale answers ${grayscaleAnswers} in ${waves.length} wave(s) [${waves.join(", ")}], reserved ${count.reserved} (cap ${options.exactCap})`);
+    log(
+      `exact cap: admitted rows ${count.rows}, counter ${count.counter}, grayscale answers ${grayscaleAnswers} in ${waves.length} wave(s) [${waves.join(", ")}], reserved ${count.reserved} (cap ${options.exactCap})`,
+    );
   }
 
   // The big capped task: every grayscale answer of the admission runs is one admitted row.
@@ -274,19 +325,34 @@ async function loadPhase() {
   // Where the edge's CPU goes during one scenario: a fresh host with workerd's inspector, the
   // same fixtures, one extra run with the CPU profiler attached (not counted in the figures).
   const profiled = options.profile && available.find((a) => a.s.id === options.profile && !a.s.baseline);
-  if (has("--profile") && options.profile && !profiled) note(`--profile ${options.profile}: no such available scenario`);
+  if (has("--profile") && options.profile && !profiled)
+    note(`--profile ${options.profile}: no such available scenario`);
   if (profiled && world && !overBudget()) {
     log(`profiling the edge during ${profiled.s.id} (separate host, inspector attached)`);
-    activeHost = await startHost({ workers: [helloWorker(), edge, r2FloorWorker(edge)], stateDir: join(tmp, "profile"), inspector: true });
+    activeHost = await startHost({
+      workers: [helloWorker(), edge, r2FloorWorker(edge)],
+      stateDir: join(tmp, "profile"),
+      inspector: true,
+    });
     const p = activeHost;
     if (multiCore) for (const pid of p.workerdPids) pinPid(pid, SERVER_CPU);
     await seedR2(await p.mf.getR2Bucket("PACKAGES", WORKER_NAMES.edge), world.objects);
-    const again = edgeScenarios({ urls: { hello: p.urls.hello, edge: p.urls[WORKER_NAMES.edge], r2floor: p.urls["r2-floor"] }, world, options }).find((x) => x.id === profiled.s.id);
+    const again = edgeScenarios({
+      urls: { hello: p.urls.hello, edge: p.urls[WORKER_NAMES.edge], r2floor: p.urls["r2-floor"] },
+      world,
+      options,
+    }).find((x) => x.id === profiled.s.id);
     try {
       await again.prepare();
       await runLoad({ ...again.spec(0), duration: options.warmup }, { serverPids: [], cpu: CLIENT_CPU });
       const spec = again.spec(99);
-      results.profile = { scenario: again.id, label: again.label, ...(await profileWorker(await p.mf.getInspectorURL(), WORKER_NAMES.edge, edgeBundle.script, () => runLoad(spec, { serverPids: p.workerdPids, cpu: CLIENT_CPU }))) };
+      results.profile = {
+        scenario: again.id,
+        label: again.label,
+        ...(await profileWorker(await p.mf.getInspectorURL(), WORKER_NAMES.edge, edgeBundle.script, () =>
+          runLoad(spec, { serverPids: p.workerdPids, cpu: CLIENT_CPU }),
+        )),
+      };
       if (results.profile.error) note(`profile failed: ${results.profile.error}`);
     } catch (err) {
       note(`profile failed: ${err.message}`);
@@ -299,15 +365,28 @@ async function loadPhase() {
 // ---------------------------------------------------------------- 4. decide micro-benchmark
 if (!options.skip.has("decide") && !overBudget()) {
   log("decide micro-benchmark (one core)");
-  const args = [join(ROOT, "bench", "decide.mjs"), "--json", ...(coreBuild.ok ? ["--core", coreBuild.path] : []), ...(quick ? ["--trials", "3"] : [])];
-  const r = multiCore ? await run("taskset", ["-c", String(CLIENT_CPU), NODE, ...args], { timeoutMs: 180_000 }) : await run(NODE, args, { timeoutMs: 180_000 });
+  const args = [
+    join(ROOT, "bench", "decide.mjs"),
+    "--json",
+    ...(coreBuild.ok ? ["--core", coreBuild.path] : []),
+    ...(quick ? ["--trials", "3"] : []),
+  ];
+  const r = multiCore
+    ? await run("taskset", ["-c", String(CLIENT_CPU), NODE, ...args], { timeoutMs: 180_000 })
+    : await run(NODE, args, { timeoutMs: 180_000 });
   try {
     results.decide = JSON.parse(r.stdout.trim().split("\n").pop());
   } catch {
-    results.decide = { available: false, note: `decide.mjs failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-4).join(" | ")}` };
+    results.decide = {
+      available: false,
+      note: `decide.mjs failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-4).join(" | ")}`,
+    };
   }
   results.commands.push(`${multiCore ? `taskset -c ${CLIENT_CPU} ` : ""}node bench/decide.mjs --json`);
-  if (results.decide.available) log(`decide: ${Math.round(results.decide.hot.median)} decisions/s (hot path), ${Math.round(results.decide.explained.median)} (rankTasks)`);
+  if (results.decide.available)
+    log(
+      `decide: ${Math.round(results.decide.hot.median)} decisions/s (hot path), ${Math.round(results.decide.explained.median)} (rankTasks)`,
+    );
   else log(`decide: ${results.decide.note}`);
 }
 
@@ -337,7 +416,8 @@ results.commands.push(loadCommand(CLIENT_CPU));
 const summary = writeReport(results, { path: join(ROOT, "BENCHMARKS.md"), write: options.write });
 console.log(summary);
 if (options.json) writeFileSync(options.json, JSON.stringify(results, null, 2));
-if (!options.write) log(`BENCHMARKS.md not written (${quick ? "--quick" : options.only ? "--only" : "--no-write"})`);
+if (!options.write)
+  log(`BENCHMARKS.md not written (${quick ? "--quick" : options.only ? "--only" : "--no-write"})`);
 await cleanup();
 log(`done in ${Math.round(results.elapsedSeconds)} s`);
 // Nothing may keep the process alive (a Miniflare that failed to start can leave a socket open).
@@ -372,16 +452,25 @@ function versions() {
       return "?";
     }
   };
-  return { node: process.version, wrangler: pkg("wrangler"), miniflare: pkg("miniflare"), workerd: pkg("workerd"), autocannon: pkg("autocannon"), esbuild: pkg("esbuild") };
+  return {
+    node: process.version,
+    wrangler: pkg("wrangler"),
+    miniflare: pkg("miniflare"),
+    workerd: pkg("workerd"),
+    autocannon: pkg("autocannon"),
+    esbuild: pkg("esbuild"),
+  };
 }
 
 function gitState() {
   try {
     const commit = execSync("git rev-parse --short HEAD", { cwd: ROOT, encoding: "utf8" }).trim();
-    const dirty = execSync("git status --porcelain", { cwd: ROOT, encoding: "utf8" }).trim().split("\n").filter(Boolean).length;
+    const dirty = execSync("git status --porcelain", { cwd: ROOT, encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .filter(Boolean).length;
     return { commit, dirtyFiles: dirty };
   } catch {
     return { commit: "?", dirtyFiles: 0 };
   }
 }
-

@@ -35,18 +35,25 @@ export async function tarball(cacheDir, { name, version, integrity }, log = () =
     const bytes = readFileSync(file);
     const got = sriSha512(bytes);
     if (got === integrity) return { bytes, source: "cache" };
-    log(`${name}@${version}: cached tarball fails its integrity check (${got.slice(0, 24)}...), downloading again`);
+    log(
+      `${name}@${version}: cached tarball fails its integrity check (${got.slice(0, 24)}...), downloading again`,
+    );
   }
   const meta = await (await fetchOk(`${REGISTRY}/${encodedName(name)}/${version}`)).json();
   const registryIntegrity = meta?.dist?.integrity;
   if (registryIntegrity !== integrity) {
-    throw new Error(`${name}@${version}: the registry's dist.integrity (${registryIntegrity}) differs from the pinned one (${integrity})`);
+    throw new Error(
+      `${name}@${version}: the registry's dist.integrity (${registryIntegrity}) differs from the pinned one (${integrity})`,
+    );
   }
   const url = meta.dist.tarball;
   log(`${name}@${version}: downloading ${url}`);
   const bytes = Buffer.from(await (await fetchOk(url)).arrayBuffer());
   const got = sriSha512(bytes);
-  if (got !== integrity) throw new Error(`${name}@${version}: the tarball's sha512 (${got}) differs from dist.integrity (${integrity})`);
+  if (got !== integrity)
+    throw new Error(
+      `${name}@${version}: the tarball's sha512 (${got}) differs from dist.integrity (${integrity})`,
+    );
   if (meta.dist.shasum && createHash("sha1").update(bytes).digest("hex") !== meta.dist.shasum) {
     throw new Error(`${name}@${version}: the tarball's sha1 differs from dist.shasum`);
   }
@@ -61,13 +68,16 @@ export async function tarball(cacheDir, { name, version, integrity }, log = () =
  * { ok, listed, between } where `between` names releases the registry has between them.
  */
 export async function checkConsecutive(name, versions) {
-  const res = await fetchOk(`${REGISTRY}/${encodedName(name)}`, { headers: { accept: "application/vnd.npm.install-v1+json" } });
+  const res = await fetchOk(`${REGISTRY}/${encodedName(name)}`, {
+    headers: { accept: "application/vnd.npm.install-v1+json" },
+  });
   const doc = await res.json();
   const releases = Object.keys(doc.versions ?? {})
     .filter((v) => !v.includes("-"))
     .sort(compareSemver);
   const at = versions.map((v) => releases.indexOf(v));
-  if (at.some((i) => i < 0)) return { ok: false, listed: releases.length, between: [], missing: versions.filter((_, i) => at[i] < 0) };
+  if (at.some((i) => i < 0))
+    return { ok: false, listed: releases.length, between: [], missing: versions.filter((_, i) => at[i] < 0) };
   const between = [];
   for (let i = 1; i < at.length; i++) between.push(...releases.slice(at[i - 1] + 1, at[i]));
   return { ok: between.length === 0, listed: releases.length, between };
@@ -144,8 +154,11 @@ export function untar(archive) {
       longName = cString(data, 0, data.length);
       continue;
     }
-    const prefix = decoder.decode(block.subarray(257, 263)).startsWith("ustar") ? cString(block, 345, 155) : "";
-    const name = pax.path ?? longName ?? (prefix ? `${prefix}/${cString(block, 0, 100)}` : cString(block, 0, 100));
+    const prefix = decoder.decode(block.subarray(257, 263)).startsWith("ustar")
+      ? cString(block, 345, 155)
+      : "";
+    const name =
+      pax.path ?? longName ?? (prefix ? `${prefix}/${cString(block, 0, 100)}` : cString(block, 0, 100));
     pax = {};
     longName = undefined;
     if (type !== "0" && type !== "7") continue;
@@ -167,6 +180,7 @@ export function npmFiles(tgz) {
     out.push({ path, bytes });
   }
   out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  for (let i = 1; i < out.length; i++) if (out[i].path === out[i - 1].path) throw new Error(`tar: ${out[i].path} appears twice`);
+  for (let i = 1; i < out.length; i++)
+    if (out[i].path === out[i - 1].path) throw new Error(`tar: ${out[i].path} appears twice`);
   return out;
 }

@@ -11,7 +11,14 @@ function moduleMap(bundlePath) {
   let current = "(bundle)";
   for (let i = 0; i < lines.length; i++) {
     const m = /^\/\/ ((?:\.\.\/)*(?:node_modules\/((?:@[^/]+\/)?[^/]+)|[\w.-]+\/[\w./-]+))/.exec(lines[i]);
-    if (m) current = m[2] ?? m[1].replace(/^(\.\.\/)+/, "").split("/").slice(0, 2).join("/");
+    if (m)
+      current =
+        m[2] ??
+        m[1]
+          .replace(/^(\.\.\/)+/, "")
+          .split("/")
+          .slice(0, 2)
+          .join("/");
     map[i] = current;
   }
   return map;
@@ -50,7 +57,10 @@ export async function profileWorker(inspectorUrl, workerName, bundlePath, during
     const base = inspectorUrl.toString().replace(/^ws/, "http").replace(/\/$/, "");
     const targets = await (await fetch(`${base}/json`)).json();
     const target = targets.find((t) => `${t.id} ${t.title} ${t.url}`.includes(workerName));
-    if (!target) return { error: `no inspector target for ${workerName} (targets: ${targets.map((t) => t.title ?? t.id).join(", ")})` };
+    if (!target)
+      return {
+        error: `no inspector target for ${workerName} (targets: ${targets.map((t) => t.title ?? t.id).join(", ")})`,
+      };
     const session = cdp(target.webSocketDebuggerUrl);
     await session.opened;
     await session.send("Profiler.enable");
@@ -59,7 +69,11 @@ export async function profileWorker(inspectorUrl, workerName, bundlePath, during
     const result = await during();
     const { result: stopped } = await session.send("Profiler.stop");
     session.close();
-    if (process.env.BENCH_PROFILE_DUMP) (await import("node:fs")).writeFileSync(process.env.BENCH_PROFILE_DUMP, JSON.stringify(stopped.profile));
+    if (process.env.BENCH_PROFILE_DUMP)
+      (await import("node:fs")).writeFileSync(
+        process.env.BENCH_PROFILE_DUMP,
+        JSON.stringify(stopped.profile),
+      );
     return { ...summarise(stopped.profile, moduleMap(bundlePath)), load: result };
   } catch (err) {
     return { error: String(err.message ?? err) };
@@ -68,7 +82,8 @@ export async function profileWorker(inspectorUrl, workerName, bundlePath, during
 
 function summarise(profile, lineModule) {
   const self = new Map();
-  for (let i = 0; i < profile.samples.length; i++) self.set(profile.samples[i], (self.get(profile.samples[i]) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  for (let i = 0; i < profile.samples.length; i++)
+    self.set(profile.samples[i], (self.get(profile.samples[i]) ?? 0) + (profile.timeDeltas[i] ?? 0));
   const byModule = new Map();
   const byFunction = new Map();
   let total = 0;
@@ -83,11 +98,27 @@ function summarise(profile, lineModule) {
     }
     total += us;
     // Frames without a URL are workerd's own (native) code: request body reads, crypto, Response.
-    const module = f.url.endsWith("index.js") && f.lineNumber >= 0 ? (lineModule[f.lineNumber] ?? "(bundle)") : f.url ? f.url : f.functionName.startsWith("(") ? f.functionName : "(runtime)";
+    const module =
+      f.url.endsWith("index.js") && f.lineNumber >= 0
+        ? (lineModule[f.lineNumber] ?? "(bundle)")
+        : f.url
+          ? f.url
+          : f.functionName.startsWith("(")
+            ? f.functionName
+            : "(runtime)";
     byModule.set(module, (byModule.get(module) ?? 0) + us);
     const fn = `${f.functionName || `(anonymous):${f.lineNumber + 1}`} [${module}]`;
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + us);
   }
-  const top = (m, n) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([name, us]) => ({ name, pct: (us / total) * 100 }));
-  return { busyMs: total / 1000, idleMs: idle / 1000, byModule: top(byModule, 12), byFunction: top(byFunction, 15) };
+  const top = (m, n) =>
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([name, us]) => ({ name, pct: (us / total) * 100 }));
+  return {
+    busyMs: total / 1000,
+    idleMs: idle / 1000,
+    byModule: top(byModule, 12),
+    byFunction: top(byFunction, 15),
+  };
 }

@@ -5,8 +5,8 @@
 // through the admin API and the edge's check is polled until it answers with that version.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { WORKER_NAMES, startHost, workerFromWrangler } from "./host.mjs";
-import { ROOT, jwsClaims, median, sleep } from "./util.mjs";
+import { startHost, WORKER_NAMES, workerFromWrangler } from "./host.mjs";
+import { jwsClaims, median, ROOT, sleep } from "./util.mjs";
 
 // The demo accounts and package builder of `npm start`, loaded when needed (scripts/ may be
 // mid-edit; a failure then only makes this figure "not available").
@@ -35,7 +35,12 @@ function api(base) {
     if (token) headers.authorization = `Bearer ${token}`;
     if (json !== undefined) headers["content-type"] = "application/json";
     else if (contentType) headers["content-type"] = contentType;
-    const res = await fetch(base + path, { method, headers, body: json !== undefined ? JSON.stringify(json) : body, signal: AbortSignal.timeout(30_000) });
+    const res = await fetch(base + path, {
+      method,
+      headers,
+      body: json !== undefined ? JSON.stringify(json) : body,
+      signal: AbortSignal.timeout(30_000),
+    });
     const text = await res.text();
     let data;
     try {
@@ -53,7 +58,13 @@ async function edgeVersion(edgeUrl, appId) {
   const res = await fetch(`${edgeUrl}/v1/check`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ appId, hostAppId: DEMO_HOST_APP.id, hostAppVersion: "8.0.0", platform: "ios", osVersion: "17.4" }),
+    body: JSON.stringify({
+      appId,
+      hostAppId: DEMO_HOST_APP.id,
+      hostAppVersion: "8.0.0",
+      platform: "ios",
+      osVersion: "17.4",
+    }),
     signal: AbortSignal.timeout(5_000),
   });
   const json = await res.json().catch(() => undefined);
@@ -73,7 +84,15 @@ async function waitFor(edgeUrl, appId, version, timeoutMs, pollMs) {
  * Runs `trials` publishes; returns { ok, samples: [{ version, publishMs, reachMs }], medianMs,
  * maxMs, ttlMs } or { ok: false, error }.
  */
-export async function publishToEdge({ edgeScript, adminScript, secrets, stateDir, trials = 5, pollMs = 25, log = () => {} }) {
+export async function publishToEdge({
+  edgeScript,
+  adminScript,
+  secrets,
+  stateDir,
+  trials = 5,
+  pollMs = 25,
+  log = () => {},
+}) {
   const edge = workerFromWrangler("edge", edgeScript, { secrets });
   const admin = workerFromWrangler("admin", adminScript, { secrets });
   const ttlMs = Number(edge.bindings.SNAPSHOT_TTL_MS ?? 2000);
@@ -84,25 +103,43 @@ export async function publishToEdge({ edgeScript, adminScript, secrets, stateDir
     host = await startHost({ workers: [edge, admin], stateDir });
     await applyMigrations(await host.mf.getD1Database("DB", WORKER_NAMES.admin));
     const call = api(host.urls[WORKER_NAMES.admin]);
-    const login = async (u) => (await call("POST", "/v1/auth/login", { json: { email: u.email, password: u.password } })).token;
+    const login = async (u) =>
+      (await call("POST", "/v1/auth/login", { json: { email: u.email, password: u.password } })).token;
     const dev = await login(DEMO_USERS.find((u) => u.team === "developer"));
     const manager = await login(DEMO_USERS.find((u) => u.hostApp === "manager"));
     const auditor = await login(DEMO_USERS.find((u) => u.hostApp === "auditor"));
 
-    const { appId } = await call("POST", "/v1/mini-programs", { token: dev, json: { teamId: DEMO_TEAM.id, name: "Bench Reach" } });
-    await call("POST", `/v1/mini-programs/${appId}/bindings`, { token: dev, json: { hostAppId: DEMO_HOST_APP.id } });
+    const { appId } = await call("POST", "/v1/mini-programs", {
+      token: dev,
+      json: { teamId: DEMO_TEAM.id, name: "Bench Reach" },
+    });
+    await call("POST", `/v1/mini-programs/${appId}/bindings`, {
+      token: dev,
+      json: { hostAppId: DEMO_HOST_APP.id },
+    });
     await call("POST", `/v1/host-apps/${DEMO_HOST_APP.id}/bindings/${appId}/approve`, { token: manager });
     const approve = async (version) => {
-      await call("POST", `/v1/mini-programs/${appId}/versions?version=${version}`, { token: dev, body: demoPackage(version), contentType: "application/zip" });
-      const audit = await call("POST", `/v1/mini-programs/${appId}/versions/${version}/submit`, { token: dev, json: {} });
-      await call("POST", `/v1/audits/${audit.auditId}/decision`, { token: auditor, json: { hostAppId: DEMO_HOST_APP.id, decision: "approve" } });
+      await call("POST", `/v1/mini-programs/${appId}/versions?version=${version}`, {
+        token: dev,
+        body: demoPackage(version),
+        contentType: "application/zip",
+      });
+      const audit = await call("POST", `/v1/mini-programs/${appId}/versions/${version}/submit`, {
+        token: dev,
+        json: {},
+      });
+      await call("POST", `/v1/audits/${audit.auditId}/decision`, {
+        token: auditor,
+        json: { hostAppId: DEMO_HOST_APP.id, decision: "approve" },
+      });
     };
     const edgeUrl = host.urls[WORKER_NAMES.edge];
 
     // A first release, so every trial below replaces a version the edge already caches.
     await approve("1.0.0");
     await call("POST", `/v1/mini-programs/${appId}/versions/1.0.0/publish`, { token: dev });
-    if ((await waitFor(edgeUrl, appId, "1.0.0", 30_000, 50)) === undefined) throw new Error("the edge never served the first release");
+    if ((await waitFor(edgeUrl, appId, "1.0.0", 30_000, 50)) === undefined)
+      throw new Error("the edge never served the first release");
 
     const samples = [];
     for (let i = 1; i <= trials; i++) {
@@ -116,7 +153,9 @@ export async function publishToEdge({ edgeScript, adminScript, secrets, stateDir
       const seen = await waitFor(edgeUrl, appId, version, 30_000, pollMs);
       if (seen === undefined) throw new Error(`the edge did not serve ${version} within 30 s of its publish`);
       samples.push({ version, publishMs: published - t0, reachMs: seen - t0 });
-      log(`publish ${version}: API ${Math.round(published - t0)} ms, edge serves it after ${Math.round(seen - t0)} ms`);
+      log(
+        `publish ${version}: API ${Math.round(published - t0)} ms, edge serves it after ${Math.round(seen - t0)} ms`,
+      );
     }
     const reach = samples.map((s) => s.reachMs);
     return { ok: true, samples, medianMs: median(reach), maxMs: Math.max(...reach), ttlMs, pollMs };

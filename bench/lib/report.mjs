@@ -39,17 +39,21 @@ export function writeReport(results, { path, write }) {
     "",
     `Written by \`npm run bench\` (\`node bench/run.mjs\`) on ${results.finishedAt}; every full run rewrites this file, so edit`,
     "bench/lib/report.mjs rather than this page. Goals are the ones of the benchmark issue; how each figure is",
-    "measured is under \"Method\".",
+    'measured is under "Method".',
     "",
   );
   // Other work on the machine: before the start, and during every load run (machine busy time minus
   // workerd, the load generator and this script).
-  const others = results.scenarios.flatMap((e) => e.runs.flatMap((r) => [r.otherCpuPct, r.baseline?.otherCpuPct])).filter(Number.isFinite);
+  const others = results.scenarios
+    .flatMap((e) => e.runs.flatMap((r) => [r.otherCpuPct, r.baseline?.otherCpuPct]))
+    .filter(Number.isFinite);
   const otherMedian = median(others);
   const otherMax = others.length ? Math.max(...others) : NaN;
   results.noise = { before: m.backgroundCpuPctStart, duringMedian: otherMedian, duringMax: otherMax };
   if (m.backgroundCpuPctStart > 15 || otherMedian > 15) {
-    const during = Number.isFinite(otherMedian) ? ` and ${fmtInt(otherMedian)}% (median; max ${fmtInt(otherMax)}%) during the load runs` : "";
+    const during = Number.isFinite(otherMedian)
+      ? ` and ${fmtInt(otherMedian)}% (median; max ${fmtInt(otherMax)}%) during the load runs`
+      : "";
     push(
       `> **Noisy run.** Other work kept the machine ${fmtInt(m.backgroundCpuPctStart)}% busy (of one core; ${m.cores} cores) just before the start${during},`,
       "> so absolute figures are low and ratios wobble. Re-run on a quiet machine before reading much into them.",
@@ -57,7 +61,10 @@ export function writeReport(results, { path, write }) {
     );
   }
   if (results.git.dirtyFiles > 0) {
-    push(`> Code under test: commit ${results.git.commit} plus ${results.git.dirtyFiles} uncommitted changed files (work in progress).`, "");
+    push(
+      `> Code under test: commit ${results.git.commit} plus ${results.git.dirtyFiles} uncommitted changed files (work in progress).`,
+      "",
+    );
   }
 
   // -------------------------------------------------------------- edge under load
@@ -74,13 +81,19 @@ export function writeReport(results, { path, write }) {
     const s = e.available ? scenarioStats(e) : undefined;
     stats[e.id] = s;
     if (!s) {
-      push(`| ${e.label} | — | — | — | — | ${e.goal ? `>= ${e.goal.ratio}` : ""} | — | ${e.note ?? "not run"} |`);
+      push(
+        `| ${e.label} | — | — | — | — | ${e.goal ? `>= ${e.goal.ratio}` : ""} | — | ${e.note ?? "not run"} |`,
+      );
       continue;
     }
-    const goal = e.goal ? `>= ${e.goal.ratio}: ${verdict(s.ratio >= e.goal.ratio && (e.id !== "admit" || results.admission.exact?.overCap === 0))}` : "";
+    const goal = e.goal
+      ? `>= ${e.goal.ratio}: ${verdict(s.ratio >= e.goal.ratio && (e.id !== "admit" || results.admission.exact?.overCap === 0))}`
+      : "";
     const errors = s.non2xx > 0 ? `; ${s.non2xx} non-2xx/errors of ${fmtInt(s.requests)}` : "";
     const above = !e.baseline && stats.hello ? ` (+${fmtInt(s.cpuUs - stats.hello.cpuUs)})` : "";
-    push(`| ${e.label} | ${fmtInt(s.rps)} | ${fmt(s.p50)} | ${fmt(s.p99)} | ${e.baseline ? "1" : fmt(s.ratio)} | ${goal} | ${fmtInt(s.cpuUs)} µs${above} | ${e.note ?? ""}${errors} |`);
+    push(
+      `| ${e.label} | ${fmtInt(s.rps)} | ${fmt(s.p50)} | ${fmt(s.p99)} | ${e.baseline ? "1" : fmt(s.ratio)} | ${goal} | ${fmtInt(s.cpuUs)} µs${above} | ${e.note ?? ""}${errors} |`,
+    );
   }
   if (results.scenarios.length === 0) push("| (the load phase did not run) | | | | | | | |");
   push("");
@@ -89,46 +102,74 @@ export function writeReport(results, { path, write }) {
   push("## Other figures", "", "| figure | value | goal |", "| --- | --- | --- |");
   const d = results.decide;
   if (d?.available) {
-    push(`| pure \`decide\`, hot path: ${d.tasks} tasks, ${fmtInt(d.whitelistSize)}-entry whitelist, one core | ${fmtInt(d.hot.median)} decisions/s (trials ${fmtInt(d.hot.min)}–${fmtInt(d.hot.max)}) | >= 1,000,000/s: ${verdict(d.hot.median >= 1_000_000)} |`);
-    push(`| pure \`decide\`, explaining form (\`rankTasks\`, every condition reported) | ${fmtInt(d.explained.median)} decisions/s | (for comparison) |`);
+    push(
+      `| pure \`decide\`, hot path: ${d.tasks} tasks, ${fmtInt(d.whitelistSize)}-entry whitelist, one core | ${fmtInt(d.hot.median)} decisions/s (trials ${fmtInt(d.hot.min)}–${fmtInt(d.hot.max)}) | >= 1,000,000/s: ${verdict(d.hot.median >= 1_000_000)} |`,
+    );
+    push(
+      `| pure \`decide\`, explaining form (\`rankTasks\`, every condition reported) | ${fmtInt(d.explained.median)} decisions/s | (for comparison) |`,
+    );
   } else push(`| pure \`decide\` | ${d ? d.note : "not run"} | >= 1,000,000/s: n/a |`);
 
   const admit = stats.admit;
   if (admit?.admissionsPerSec !== undefined) {
-    push(`| Durable Object admission rate (new users admitted per second through the edge, one capped task) | ${fmtInt(admit.admissionsPerSec)} admissions/s | |`);
+    push(
+      `| Durable Object admission rate (new users admitted per second through the edge, one capped task) | ${fmtInt(admit.admissionsPerSec)} admissions/s | |`,
+    );
   } else push("| Durable Object admission rate | not available | |");
   const ex = results.admission.exact;
   if (ex) {
-    const waves = ex.waves && ex.waves.length > 1 ? ` (burst, then ${ex.waves.length - 1} wave(s) of ${fmtInt(ex.cap)} new users once the leases ended: grayscale answers per wave ${ex.waves.map(fmtInt).join(", ")})` : "";
-    push(`| exact cap: ${fmtInt(ex.requests)} new users in a burst against a cap of ${fmtInt(ex.cap)}${waves} | admitted rows ${fmtInt(ex.rows)}, counter ${fmtInt(ex.counter)}, grayscale answers ${fmtInt(ex.grayscaleAnswers)}, slots still leased ${fmtInt(ex.reserved ?? 0)}; over the cap: ${fmtInt(ex.overCap)} | equal to the cap, zero over: ${verdict(ex.exact)} |`);
+    const waves =
+      ex.waves && ex.waves.length > 1
+        ? ` (burst, then ${ex.waves.length - 1} wave(s) of ${fmtInt(ex.cap)} new users once the leases ended: grayscale answers per wave ${ex.waves.map(fmtInt).join(", ")})`
+        : "";
+    push(
+      `| exact cap: ${fmtInt(ex.requests)} new users in a burst against a cap of ${fmtInt(ex.cap)}${waves} | admitted rows ${fmtInt(ex.rows)}, counter ${fmtInt(ex.counter)}, grayscale answers ${fmtInt(ex.grayscaleAnswers)}, slots still leased ${fmtInt(ex.reserved ?? 0)}; over the cap: ${fmtInt(ex.overCap)} | equal to the cap, zero over: ${verdict(ex.exact)} |`,
+    );
   } else push("| exact cap (admitted count against the cap) | not available | equal to the cap: n/a |");
   const at = results.admission.admitTask;
   if (at && admit) {
     const consistent = at.rows === at.counter;
-    push(`| admission runs: counter of the big capped task vs its admitted rows | counter ${fmtInt(at.counter)}, rows ${fmtInt(at.rows)} (probe and pool users included) | equal: ${verdict(consistent)} |`);
+    push(
+      `| admission runs: counter of the big capped task vs its admitted rows | counter ${fmtInt(at.counter)}, rows ${fmtInt(at.rows)} (probe and pool users included) | equal: ${verdict(consistent)} |`,
+    );
   }
 
   const p = results.publish;
   if (p?.ok) {
-    push(`| publish -> edge serves it (${p.samples.length} publishes, edge snapshot TTL ${p.ttlMs} ms, polled every ${p.pollMs} ms) | median ${fmt(p.medianMs / 1000)} s, max ${fmt(p.maxMs / 1000)} s (publish API call alone: median ${fmtInt(median(p.samples.map((s) => s.publishMs)))} ms) | < 10 s: ${verdict(p.maxMs < 10_000)} |`);
+    push(
+      `| publish -> edge serves it (${p.samples.length} publishes, edge snapshot TTL ${p.ttlMs} ms, polled every ${p.pollMs} ms) | median ${fmt(p.medianMs / 1000)} s, max ${fmt(p.maxMs / 1000)} s (publish API call alone: median ${fmtInt(median(p.samples.map((s) => s.publishMs)))} ms) | < 10 s: ${verdict(p.maxMs < 10_000)} |`,
+    );
   } else push(`| publish -> edge serves it | ${p ? `not available: ${p.error}` : "not run"} | < 10 s: n/a |`);
 
   const b = results.bundle.edge;
   if (b?.ok) {
     const gz = b.wranglerGzipKiB ?? b.gzipBytes / KiB;
-    push(`| edge bundle as deployed (wrangler.toml: no minify) | ${fmt(gz, 1)} KiB gzip (${fmt(b.wranglerUploadKiB ?? b.rawBytes / KiB, 1)} KiB raw) | < 100 KiB gzip: ${verdict(gz < 100)} |`);
+    push(
+      `| edge bundle as deployed (wrangler.toml: no minify) | ${fmt(gz, 1)} KiB gzip (${fmt(b.wranglerUploadKiB ?? b.rawBytes / KiB, 1)} KiB raw) | < 100 KiB gzip: ${verdict(gz < 100)} |`,
+    );
     const bm = results.bundle.edgeMinified;
-    if (bm?.ok) push(`| edge bundle with \`--minify\` | ${fmt(bm.wranglerGzipKiB ?? bm.gzipBytes / KiB, 1)} KiB gzip (${fmt(bm.wranglerUploadKiB ?? bm.rawBytes / KiB, 1)} KiB raw) | (what minify alone would give) |`);
+    if (bm?.ok)
+      push(
+        `| edge bundle with \`--minify\` | ${fmt(bm.wranglerGzipKiB ?? bm.gzipBytes / KiB, 1)} KiB gzip (${fmt(bm.wranglerUploadKiB ?? bm.rawBytes / KiB, 1)} KiB raw) | (what minify alone would give) |`,
+      );
   } else push(`| edge bundle | does not build: ${b?.error?.split("\n")[0] ?? "?"} | < 100 KiB gzip: n/a |`);
 
   const st = results.startup;
-  if (st.profile?.ok) push(`| edge start-up CPU (workerd profile of the script's start-up phase) | ${fmt(st.profile.activeMs, 1)} ms active (incl. ${fmt(st.profile.gcMs, 1)} ms GC) | (Cloudflare's limit: 1 s) |`);
-  else if (st.profile) push(`| edge start-up CPU | not available: ${String(st.profile.error).split("\n").pop()} | |`);
+  if (st.profile?.ok)
+    push(
+      `| edge start-up CPU (workerd profile of the script's start-up phase) | ${fmt(st.profile.activeMs, 1)} ms active (incl. ${fmt(st.profile.gcMs, 1)} ms GC) | (Cloudflare's limit: 1 s) |`,
+    );
+  else if (st.profile)
+    push(`| edge start-up CPU | not available: ${String(st.profile.error).split("\n").pop()} | |`);
   if ((st.edge && !st.edge.ok) || (st.hello && !st.hello.ok)) {
-    push(`| cold start under the host | not available: ${String((st.edge?.ok ? st.hello : st.edge)?.error ?? "no successful start").split("\n")[0]} | |`);
+    push(
+      `| cold start under the host | not available: ${String((st.edge?.ok ? st.hello : st.edge)?.error ?? "no successful start").split("\n")[0]} | |`,
+    );
   }
   if (st.edge?.ok && st.hello?.ok) {
-    push(`| cold start under the host: \`new Miniflare()\` -> first 200 (median of ${st.edge.samples.length}) | edge ${fmtInt(st.edge.medianMs)} ms; hello-world with the same bindings ${fmtInt(st.hello.medianMs)} ms; difference (the edge script) ${fmtInt(st.edge.medianMs - st.hello.medianMs)} ms | |`);
+    push(
+      `| cold start under the host: \`new Miniflare()\` -> first 200 (median of ${st.edge.samples.length}) | edge ${fmtInt(st.edge.medianMs)} ms; hello-world with the same bindings ${fmtInt(st.hello.medianMs)} ms; difference (the edge script) ${fmtInt(st.edge.medianMs - st.hello.medianMs)} ms | |`,
+    );
   }
   push("");
 
@@ -137,9 +178,14 @@ export function writeReport(results, { path, write }) {
   const missed = (id) => {
     const e = results.scenarios.find((x) => x.id === id);
     const st = stats[id];
-    return e?.goal && st && st.ratio < e.goal.ratio ? { e, st, above: stats.hello ? st.cpuUs - stats.hello.cpuUs : undefined } : undefined;
+    return e?.goal && st && st.ratio < e.goal.ratio
+      ? { e, st, above: stats.hello ? st.cpuUs - stats.hello.cpuUs : undefined }
+      : undefined;
   };
-  const budget = (m) => (stats.hello && m ? ` The goal leaves ${fmtInt(stats.hello.cpuUs * (1 / m.e.goal.ratio - 1))} µs of CPU above hello-world per request; this run spent ${fmtInt(m.above)} µs.` : "");
+  const budget = (m) =>
+    stats.hello && m
+      ? ` The goal leaves ${fmtInt(stats.hello.cpuUs * (1 / m.e.goal.ratio - 1))} µs of CPU above hello-world per request; this run spent ${fmtInt(m.above)} µs.`
+      : "";
   // The bare Workers under the same host: what the check's exchange costs with no work at all.
   const floorNote = () => {
     const get = stats.getfloor;
@@ -221,9 +267,9 @@ export function writeReport(results, { path, write }) {
     "  the Worker. The edge runs the bundle `wrangler deploy --dry-run -c wrangler.toml --env production` produces, with the bindings wrangler.toml",
     "  declares (R2 `PACKAGES`, Durable Object `GRAYSCALE_COUNTER`, vars, translated by wrangler's own",
     "  `unstable_getMiniflareWorkerOptions`) and freshly generated secrets, with one var set over wrangler.toml's:",
-    "  `CHECK_RATE_LIMIT = \"off\"` (bench/lib/host.mjs `BENCH_EDGE_VARS`): locally the rate limit binding's `limit()` is a",
+    '  `CHECK_RATE_LIMIT = "off"` (bench/lib/host.mjs `BENCH_EDGE_VARS`): locally the rate limit binding\'s `limit()` is a',
     "  Durable Object round trip the deployed binding does not make. State (R2, Durable Objects, D1) lives on tmpfs",
-    "  (`/dev/shm`). The hello-world Worker (`new Response(\"hello world\")`) runs in the same workerd.",
+    '  (`/dev/shm`). The hello-world Worker (`new Response("hello world")`) runs in the same workerd.',
     "- **Pinning.** workerd's threads are moved to core 0 (`taskset -a -p`), the load generator runs on core 1 (`taskset -c 1`).",
     "- **Load.** autocannon, HTTP/1.1, keep-alive, no pipelining. Every scenario run is preceded by a hello-world run, and",
     "  its ratio is against that run; the table gives medians over rounds. Latency percentiles come from every response's",
@@ -243,12 +289,14 @@ export function writeReport(results, { path, write }) {
     "  the reference client sends them: `GET /v1/check?…`, the guid and tickets in the `x-graycast-user` header.",
     "  Range: `GET /v1/packages/{sha256}` for 64 KiB of a 1 MiB package in R2.",
     "  Before any load each scenario is checked once (status, reason, task, tickets, bytes); a scenario the code cannot",
-    "  serve yet is reported \"not available\" with the reason.",
+    '  serve yet is reported "not available" with the reason.',
     "- **Durable Object admission rate.** Users added to the capped task's GrayscaleCounter during each first-admission",
     "  run (its `progress()` read through Miniflare's Durable Object namespace: the per-platform tallies are a GROUP BY over",
     "  its `admitted` rows), read once the edge's last batch is settled, divided by the run's length; median over rounds.",
     "  The edge and the object share workerd's one core here. Many isolates and one object: docs/scale.md.",
-    "- **Exact cap.** A burst of 3x the cap in new users at full concurrency against a task capped at " + fmtInt(o.exactCap) + "; then,",
+    "- **Exact cap.** A burst of 3x the cap in new users at full concurrency against a task capped at " +
+      fmtInt(o.exactCap) +
+      "; then,",
     "  once every admission lease has ended (unused slots go back), further waves of new users while any is admitted;",
     "  the object's counter (`progress()`), its `admitted` rows and the number of answers carrying the task's version must",
     "  all equal the cap, with no slot still leased.",
@@ -265,8 +313,8 @@ export function writeReport(results, { path, write }) {
     "- **Profile.** After the measured runs, a second host with workerd's inspector runs one scenario again (`--profile`,",
     "  default the online check) with the DevTools CPU profiler attached; self time is grouped by the bundle's source",
     "  modules. The profiled run is not part of any figure.",
-    "- **Bundle size.** wrangler's own \"Total Upload / gzip\" line of `wrangler deploy --dry-run -c wrangler.toml --env production`.",
-    "- **Start-up.** `wrangler check startup` profiles the script's start-up phase in workerd (\"Active\" CPU time, what",
+    '- **Bundle size.** wrangler\'s own "Total Upload / gzip" line of `wrangler deploy --dry-run -c wrangler.toml --env production`.',
+    '- **Start-up.** `wrangler check startup` profiles the script\'s start-up phase in workerd ("Active" CPU time, what',
     "  Cloudflare's start-up limit measures); the cold start is wall time from `new Miniflare()` to the first 200 on the",
     "  Worker's own port, which includes spawning workerd and Miniflare's services for R2 and Durable Objects; the",
     "  baseline is a hello-world Worker with the same bindings (empty Durable Object classes), so the difference is what",
@@ -288,13 +336,16 @@ export function writeReport(results, { path, write }) {
   );
   for (const e of results.scenarios) {
     if (e.baseline) continue;
-    e.runs.forEach((r, i) => {
-      if (r.error) return push(`| ${e.id} | ${i + 1} | error: ${r.error} | | | | | | | | | |`);
+    for (const [i, r] of e.runs.entries()) {
+      if (r.error) {
+        push(`| ${e.id} | ${i + 1} | error: ${r.error} | | | | | | | | | |`);
+        continue;
+      }
       const h = r.baseline ?? {};
       push(
         `| ${e.id} | ${i + 1} | ${fmtInt(r.rps)} | ${fmt(r.ratio)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmtInt(r.serverCpuUsPerReq)} | ${fmtInt(r.serverCpuPct)} | ${fmtInt(r.clientCpuPct)} | ${fmtInt(r.hostNodeCpuPct)} | ${fmtInt(r.otherCpuPct)} | ${fmtInt(h.rps)}, ${fmtInt(h.serverCpuPct)}, ${fmtInt(h.clientCpuPct)}, ${fmtInt(h.otherCpuPct)} |`,
       );
-    });
+    }
   }
   push("");
 
@@ -319,12 +370,20 @@ export function writeReport(results, { path, write }) {
   }
 
   if (b?.ok && b.breakdown?.length) {
-    push("## What the edge bundle is made of", "", "Bytes in the unminified bundle per package (esbuild metafile):", "", "| input | KiB |", "| --- | ---: |");
+    push(
+      "## What the edge bundle is made of",
+      "",
+      "Bytes in the unminified bundle per package (esbuild metafile):",
+      "",
+      "| input | KiB |",
+      "| --- | ---: |",
+    );
     for (const x of b.breakdown.slice(0, 10)) push(`| ${x.name} | ${fmt(x.bytes / KiB, 1)} |`);
     push("");
   }
 
-  if (results.notes.length) push("## Notes from this run", "", ...results.notes.map((n) => `- ${n.replace(/\n/g, " ")}`), "");
+  if (results.notes.length)
+    push("## Notes from this run", "", ...results.notes.map((n) => `- ${n.replace(/\n/g, " ")}`), "");
 
   // `npm run bench:increments` owns the section between its markers: carry it over unchanged.
   const previous = existsSync(path) ? readFileSync(path, "utf8") : "";

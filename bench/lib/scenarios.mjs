@@ -31,20 +31,33 @@ export function checkGet(body) {
 export async function check(edgeUrl, body, method = "GET") {
   try {
     const get = checkGet(body);
-    const init = method === "GET" ? { headers: get.headers } : { method: "POST", headers: JSON_HEADERS, body: JSON.stringify(body) };
-    const res = await fetch(`${edgeUrl}${method === "GET" ? get.path : "/v1/check"}`, { ...init, signal: AbortSignal.timeout(TIMEOUT_MS) });
+    const init =
+      method === "GET"
+        ? { headers: get.headers }
+        : { method: "POST", headers: JSON_HEADERS, body: JSON.stringify(body) };
+    const res = await fetch(`${edgeUrl}${method === "GET" ? get.path : "/v1/check"}`, {
+      ...init,
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
     const text = await res.text();
     let json;
     try {
       json = JSON.parse(text);
     } catch {}
-    return { status: res.status, json, text, claims: jwsClaims(json?.manifest), tickets: Array.isArray(json?.tickets) ? json.tickets : [] };
+    return {
+      status: res.status,
+      json,
+      text,
+      claims: jwsClaims(json?.manifest),
+      tickets: Array.isArray(json?.tickets) ? json.tickets : [],
+    };
   } catch (err) {
     return { status: 0, text: String(err), tickets: [] };
   }
 }
 
-const brief = (r) => `HTTP ${r.status} ${r.claims ? `reason=${r.claims.reason} version=${r.claims.version ?? "-"} task=${r.claims.taskId ?? "-"}` : String(r.text).slice(0, 160)}`;
+const brief = (r) =>
+  `HTTP ${r.status} ${r.claims ? `reason=${r.claims.reason} version=${r.claims.version ?? "-"} task=${r.claims.taskId ?? "-"}` : String(r.text).slice(0, 160)}`;
 
 class Unavailable extends Error {}
 const expect = (ok, message) => {
@@ -76,9 +89,17 @@ export function edgeScenarios({ urls, world, options }) {
   const hello = urls.hello;
   const base = { connections: options.connections, duration: options.duration };
   const checkSpec = (extra) => ({ ...base, url: edge, method: "GET", ...extra });
-  const postSpec = (extra) => ({ ...base, url: edge, method: "POST", path: "/v1/check", headers: JSON_HEADERS, ...extra });
+  const postSpec = (extra) => ({
+    ...base,
+    url: edge,
+    method: "POST",
+    path: "/v1/check",
+    headers: JSON_HEADERS,
+    ...extra,
+  });
   // The online pool: distinct users (GUIDs) of one host app on one installed version.
-  const onlineUsers = () => world.nonMembers.slice(0, options.poolSize).map((guid) => clientBody(APPS.online, { guid }));
+  const onlineUsers = () =>
+    world.nonMembers.slice(0, options.poolSize).map((guid) => clientBody(APPS.online, { guid }));
   const state = {};
 
   return [
@@ -89,7 +110,7 @@ export function edgeScenarios({ urls, world, options }) {
       prepare: async () => {
         const r = await fetch(hello, { signal: AbortSignal.timeout(TIMEOUT_MS) });
         expect(r.ok, `hello-world answered ${r.status}`);
-        return "GET / -> 200 \"hello world\"";
+        return 'GET / -> 200 "hello world"';
       },
       spec: () => ({ ...base, url: hello, method: "GET", path: "/" }),
     },
@@ -99,7 +120,10 @@ export function edgeScenarios({ urls, world, options }) {
       goal: { ratio: 0.85 },
       prepare: async () => {
         const r = await check(edge, clientBody(APPS.online, { guid: world.nonMembers[0] }));
-        expect(r.status === 200 && r.claims?.reason === "online" && r.claims?.version === "2.0.0", `expected reason=online version=2.0.0, got ${brief(r)}`);
+        expect(
+          r.status === 200 && r.claims?.reason === "online" && r.claims?.version === "2.0.0",
+          `expected reason=online version=2.0.0, got ${brief(r)}`,
+        );
         return `GET /v1/check?… with the guid in x-graycast-user (the reference client's form); ${options.poolSize} distinct users in rotation, snapshot with no tasks; answer: online 2.0.0, signed`;
       },
       spec: () => checkSpec({ gets: onlineUsers().map(checkGet) }),
@@ -109,7 +133,10 @@ export function edgeScenarios({ urls, world, options }) {
       label: "check, online path, POST with a JSON body",
       prepare: async () => {
         const r = await check(edge, clientBody(APPS.online, { guid: world.nonMembers[0] }), "POST");
-        expect(r.status === 200 && r.claims?.reason === "online" && r.claims?.version === "2.0.0", `expected reason=online version=2.0.0, got ${brief(r)}`);
+        expect(
+          r.status === 200 && r.claims?.reason === "online" && r.claims?.version === "2.0.0",
+          `expected reason=online version=2.0.0, got ${brief(r)}`,
+        );
         return "the same users and answers as the row above, the client context sent as a JSON body";
       },
       spec: () => postSpec({ bodies: onlineUsers().map((b) => JSON.stringify(b)) }),
@@ -130,14 +157,24 @@ export function edgeScenarios({ urls, world, options }) {
           acc += share;
           const isMember = acc >= 1;
           if (isMember) acc -= 1;
-          const guid = isMember ? members[Math.floor((i / poolSize) * members.length) + 7] : world.nonMembers[i];
+          const guid = isMember
+            ? members[Math.floor((i / poolSize) * members.length) + 7]
+            : world.nonMembers[i];
           bodies.push(checkGet(clientBody(APPS.tasks, { guid })));
         }
         const probe = clientBody(APPS.tasks, { guid: members[7] });
         const member = await check(edge, probe);
-        expect(member.status === 200 && member.claims?.reason === "grayscale" && member.claims?.taskId === world.tasks.list, `whitelisted user: expected grayscale from ${world.tasks.list}, got ${brief(member)}`);
+        expect(
+          member.status === 200 &&
+            member.claims?.reason === "grayscale" &&
+            member.claims?.taskId === world.tasks.list,
+          `whitelisted user: expected grayscale from ${world.tasks.list}, got ${brief(member)}`,
+        );
         const other = await check(edge, clientBody(APPS.tasks, { guid: world.nonMembers[0] }));
-        expect(other.status === 200 && other.claims?.reason === "online", `user not in the whitelist: expected online, got ${brief(other)}`);
+        expect(
+          other.status === 200 && other.claims?.reason === "online",
+          `user not in the whitelist: expected online, got ${brief(other)}`,
+        );
         state.taskBodies = bodies;
         return `${poolSize} distinct users in rotation, ${Math.round(share * 100)}% of them in the whitelist (grayscale 2.1.0 from the 5th task), the rest not (online); four higher tasks each fail on one rule`;
       },
@@ -150,11 +187,22 @@ export function edgeScenarios({ urls, world, options }) {
       admissions: world.tasks.admit,
       prepare: async () => {
         const r = await check(edge, clientBody(APPS.admit, { guid: `probe-${Date.now()}` }));
-        expect(r.status === 200 && r.claims?.reason === "grayscale" && r.claims?.taskId === world.tasks.admit, `new user: expected grayscale from ${world.tasks.admit}, got ${brief(r)}`);
+        expect(
+          r.status === 200 && r.claims?.reason === "grayscale" && r.claims?.taskId === world.tasks.admit,
+          `new user: expected grayscale from ${world.tasks.admit}, got ${brief(r)}`,
+        );
         expect(r.tickets.length > 0, "admitted, but the answer carries no admission ticket");
         return `cap ${world.admitCap.toLocaleString("en-US")} (never reached); every request a new GUID: a first admission, from the isolate's admission lease (ADMISSION_LEASE_SIZE slots, wrangler.toml) settled in batches, or one GrayscaleCounter.admit while it holds none`;
       },
-      spec: (round) => checkSpec({ newUser: { path: checkGet(clientBody(APPS.admit)).path, header: "x-graycast-user", field: "guid", prefix: `r${round}-${Date.now()}-` } }),
+      spec: (round) =>
+        checkSpec({
+          newUser: {
+            path: checkGet(clientBody(APPS.admit)).path,
+            header: "x-graycast-user",
+            field: "guid",
+            prefix: `r${round}-${Date.now()}-`,
+          },
+        }),
     },
     {
       id: "repeat",
@@ -163,12 +211,19 @@ export function edgeScenarios({ urls, world, options }) {
       prepare: async () => {
         const users = Array.from({ length: options.poolSize }, (_, i) => `pool-${i}-${Date.now()}`);
         const answers = await pool(users, 16, (guid) => check(edge, clientBody(APPS.admit, { guid })));
-        const bad = answers.find((r) => r.status !== 200 || r.claims?.reason !== "grayscale" || r.tickets.length === 0);
+        const bad = answers.find(
+          (r) => r.status !== 200 || r.claims?.reason !== "grayscale" || r.tickets.length === 0,
+        );
         expect(!bad, `admitting the pool: expected grayscale with a ticket, got ${bad && brief(bad)}`);
-        const replays = users.map((guid, i) => clientBody(APPS.admit, { guid, installedVersion: "2.1.0", tickets: answers[i].tickets }));
+        const replays = users.map((guid, i) =>
+          clientBody(APPS.admit, { guid, installedVersion: "2.1.0", tickets: answers[i].tickets }),
+        );
         state.repeatPaths = replays.map(checkGet);
         const again = await check(edge, replays[0]);
-        expect(again.status === 200 && again.claims?.reason === "grayscale", `replay with the ticket: expected grayscale, got ${brief(again)}`);
+        expect(
+          again.status === 200 && again.claims?.reason === "grayscale",
+          `replay with the ticket: expected grayscale, got ${brief(again)}`,
+        );
         return `${options.poolSize} users admitted first, then their checks replayed with their tickets (no counter call expected)`;
       },
       spec: () => checkSpec({ gets: state.repeatPaths }),
@@ -177,48 +232,92 @@ export function edgeScenarios({ urls, world, options }) {
       id: "range",
       label: "package download, Range (64 KiB of a 1 MiB package)",
       prepare: async () => {
-        const res = await fetch(`${edge}/v1/packages/${world.packageSha}`, { headers: { range: rangeHeader() }, signal: AbortSignal.timeout(TIMEOUT_MS) });
+        const res = await fetch(`${edge}/v1/packages/${world.packageSha}`, {
+          headers: { range: rangeHeader() },
+          signal: AbortSignal.timeout(TIMEOUT_MS),
+        });
         const body = Buffer.from(await res.arrayBuffer());
         const want = world.packageBytes.subarray(RANGE.start, RANGE.start + RANGE.length);
-        expect(res.status === 206 && body.equals(want), `expected 206 with the requested bytes, got HTTP ${res.status}, ${body.length} bytes`);
+        expect(
+          res.status === 206 && body.equals(want),
+          `expected 206 with the requested bytes, got HTTP ${res.status}, ${body.length} bytes`,
+        );
         return `GET /v1/packages/{sha256} with "Range: ${rangeHeader()}" -> 206, 64 KiB from R2`;
       },
-      spec: () => ({ ...base, url: edge, method: "GET", path: `/v1/packages/${world.packageSha}`, headers: { range: rangeHeader() } }),
+      spec: () => ({
+        ...base,
+        url: edge,
+        method: "GET",
+        path: `/v1/packages/${world.packageSha}`,
+        headers: { range: rangeHeader() },
+      }),
     },
     {
       id: "r2floor",
       label: "(reference) the same Range read by a bare Worker: one bucket.get",
       prepare: async () => {
         expect(urls.r2floor, "no reference Worker");
-        const res = await fetch(`${urls.r2floor}/packages/${world.packageSha}`, { headers: { range: rangeHeader() }, signal: AbortSignal.timeout(TIMEOUT_MS) });
+        const res = await fetch(`${urls.r2floor}/packages/${world.packageSha}`, {
+          headers: { range: rangeHeader() },
+          signal: AbortSignal.timeout(TIMEOUT_MS),
+        });
         const body = Buffer.from(await res.arrayBuffer());
-        expect(res.status === 206 && body.length === RANGE.length, `expected 206 with ${RANGE.length} bytes, got HTTP ${res.status}, ${body.length} bytes`);
+        expect(
+          res.status === 206 && body.length === RANGE.length,
+          `expected 206 with ${RANGE.length} bytes, got HTTP ${res.status}, ${body.length} bytes`,
+        );
         return "bench-only Worker on the same bucket: what the local R2 simulator costs for this read";
       },
-      spec: () => ({ ...base, url: urls.r2floor, method: "GET", path: `/packages/${world.packageSha}`, headers: { range: rangeHeader() } }),
+      spec: () => ({
+        ...base,
+        url: urls.r2floor,
+        method: "GET",
+        path: `/packages/${world.packageSha}`,
+        headers: { range: rangeHeader() },
+      }),
     },
     {
       id: "getfloor",
-      label: "(reference) a bare Worker answering the check's GET: the same queries, ~1 KB already encoded, the same headers",
+      label:
+        "(reference) a bare Worker answering the check's GET: the same queries, ~1 KB already encoded, the same headers",
       prepare: async () => {
         expect(urls.r2floor, "no reference Worker");
         const first = checkGet(onlineUsers()[0]);
-        const res = await fetch(`${urls.r2floor}${first.path}`, { headers: first.headers, signal: AbortSignal.timeout(TIMEOUT_MS) });
-        expect(res.status === 200 && res.headers.get("cache-control") === "no-store", `expected 200 with the check's headers, got HTTP ${res.status}`);
+        const res = await fetch(`${urls.r2floor}${first.path}`, {
+          headers: first.headers,
+          signal: AbortSignal.timeout(TIMEOUT_MS),
+        });
+        expect(
+          res.status === 200 && res.headers.get("cache-control") === "no-store",
+          `expected 200 with the check's headers, got HTTP ${res.status}`,
+        );
         return "bench-only Worker: what the runtime charges for the check's GET exchange itself, with none of Graycast's work";
       },
       spec: () => ({ ...base, url: urls.r2floor, method: "GET", gets: onlineUsers().map(checkGet) }),
     },
     {
       id: "jsonfloor",
-      label: "(reference) a bare Worker answering the check's POST: read the body, JSON.parse, the same answer",
+      label:
+        "(reference) a bare Worker answering the check's POST: read the body, JSON.parse, the same answer",
       prepare: async () => {
         expect(urls.r2floor, "no reference Worker");
-        const res = await fetch(`${urls.r2floor}/v1/check`, { method: "POST", headers: JSON_HEADERS, body: JSON.stringify(onlineUsers()[0]), signal: AbortSignal.timeout(TIMEOUT_MS) });
+        const res = await fetch(`${urls.r2floor}/v1/check`, {
+          method: "POST",
+          headers: JSON_HEADERS,
+          body: JSON.stringify(onlineUsers()[0]),
+          signal: AbortSignal.timeout(TIMEOUT_MS),
+        });
         expect(res.status === 200, `expected 200, got HTTP ${res.status}`);
         return "bench-only Worker: what reading and parsing a POST body and answering costs in this runtime, with none of Graycast's work";
       },
-      spec: () => ({ ...base, url: urls.r2floor, method: "POST", path: "/v1/check", headers: JSON_HEADERS, bodies: onlineUsers().map((b) => JSON.stringify(b)) }),
+      spec: () => ({
+        ...base,
+        url: urls.r2floor,
+        method: "POST",
+        path: "/v1/check",
+        headers: JSON_HEADERS,
+        bodies: onlineUsers().map((b) => JSON.stringify(b)),
+      }),
     },
   ];
 }
@@ -227,4 +326,4 @@ function rangeHeader() {
   return `bytes=${RANGE.start}-${RANGE.start + RANGE.length - 1}`;
 }
 
-export { Unavailable, brief, pool };
+export { brief, pool, Unavailable };

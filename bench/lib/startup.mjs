@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startHost } from "./host.mjs";
-import { BIN, NODE, WORKER_CONFIGS, median, run, sleep } from "./util.mjs";
+import { BIN, median, NODE, run, sleep, WORKER_CONFIGS } from "./util.mjs";
 
 async function firstOk(url, deadlineMs) {
   while (performance.now() < deadlineMs) {
@@ -47,8 +47,18 @@ export async function coldStart(worker, probePath, { times = 3, stateRoot }) {
 export async function startupProfile(worker) {
   const dir = mkdtempSync(join(tmpdir(), "graycast-startup-"));
   const outfile = join(dir, "startup.cpuprofile");
-  const args = [join(BIN, "wrangler"), "check", "startup", `--args=-c ${WORKER_CONFIGS[worker]} --env production`, "--outfile", outfile];
-  const r = await run(NODE, args, { env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" }, timeoutMs: 120_000 });
+  const args = [
+    join(BIN, "wrangler"),
+    "check",
+    "startup",
+    `--args=-c ${WORKER_CONFIGS[worker]} --env production`,
+    "--outfile",
+    outfile,
+  ];
+  const r = await run(NODE, args, {
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", NO_COLOR: "1", FORCE_COLOR: "0" },
+    timeoutMs: 120_000,
+  });
   rmSync(dir, { recursive: true, force: true });
   const text = r.stdout + r.stderr;
   const num = (re) => {
@@ -56,7 +66,8 @@ export async function startupProfile(worker) {
     return m ? Number(m[1]) : NaN;
   };
   const active = num(/Active:\s*([\d.]+)\s*ms/);
-  if (r.code !== 0 || !Number.isFinite(active)) return { ok: false, error: text.trim().split("\n").slice(-6).join("\n") };
+  if (r.code !== 0 || !Number.isFinite(active))
+    return { ok: false, error: text.trim().split("\n").slice(-6).join("\n") };
   return {
     ok: true,
     command: `wrangler check startup --args="-c ${WORKER_CONFIGS[worker]} --env production"`,

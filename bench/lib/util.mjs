@@ -13,7 +13,11 @@ export const NODE = process.execPath;
  * deploys them; the host takes bindings and vars from the top level (local development), whose
  * names (graycast-edge-dev...) the cross-Worker bindings refer to.
  */
-export const WORKER_CONFIGS = { edge: "wrangler.toml", admin: "control-plane/wrangler.toml", builder: "control-plane/builder/wrangler.toml" };
+export const WORKER_CONFIGS = {
+  edge: "wrangler.toml",
+  admin: "control-plane/wrangler.toml",
+  builder: "control-plane/builder/wrangler.toml",
+};
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -38,14 +42,17 @@ export function pinPrefix(cpus) {
 
 let tasksetKnown;
 export function hasTaskset() {
-  if (tasksetKnown === undefined) tasksetKnown = spawnSync("taskset", ["--version"], { stdio: "ignore" }).status === 0;
+  if (tasksetKnown === undefined)
+    tasksetKnown = spawnSync("taskset", ["--version"], { stdio: "ignore" }).status === 0;
   return tasksetKnown;
 }
 
 /** Moves every thread of `pid` to `cpus`; false when taskset is missing or refused. */
 export function pinPid(pid, cpus) {
   if (!hasTaskset()) return false;
-  return spawnSync("taskset", ["-a", "-c", "-p", String(cpus), String(pid)], { stdio: "ignore" }).status === 0;
+  return (
+    spawnSync("taskset", ["-a", "-c", "-p", String(cpus), String(pid)], { stdio: "ignore" }).status === 0
+  );
 }
 
 /** Runs a command to completion, capturing output; never throws. */

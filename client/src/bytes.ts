@@ -17,7 +17,12 @@ export async function sha256Hex(data: Uint8Array): Promise<string> {
  * Reads a whole response body, refusing it with `code` as soon as more than `max` bytes arrived
  * (a Content-Length header is not trusted); the rest is never read.
  */
-export async function readCapped(res: Response, max: number, code: ClientErrorCode, what: string): Promise<Uint8Array> {
+export async function readCapped(
+  res: Response,
+  max: number,
+  code: ClientErrorCode,
+  what: string,
+): Promise<Uint8Array> {
   if (!res.body) return new Uint8Array(0);
   return readStreamCapped(res.body, max, () => {
     throw new ClientError(code, `${what} is larger than ${max} bytes`);

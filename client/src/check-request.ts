@@ -33,11 +33,15 @@ const ASSERTION = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 export const MAX_ASSERTION_LENGTH = 2048;
 
 /** The host app's assertion if it can be sent; a provider that fails never stops the check. */
-export async function assertionFrom(provider: (() => Promise<string | undefined>) | undefined): Promise<string | undefined> {
+export async function assertionFrom(
+  provider: (() => Promise<string | undefined>) | undefined,
+): Promise<string | undefined> {
   if (provider === undefined) return undefined;
   try {
     const token = await provider();
-    return typeof token === "string" && token.length <= MAX_ASSERTION_LENGTH && ASSERTION.test(token) ? token : undefined;
+    return typeof token === "string" && token.length <= MAX_ASSERTION_LENGTH && ASSERTION.test(token)
+      ? token
+      : undefined;
   } catch {
     return undefined;
   }
@@ -69,14 +73,24 @@ export function checkQuery(body: CheckBody, part: "all" | "url" | "user" = "all"
  * that is the one valid check that goes as POST. There is no fallback on an error answer: the
  * edge answers both forms the same, so retrying would only double the requests a failing edge gets.
  */
-export function checkRequestFor(edge: string, body: CheckBody, method: CheckMethod): { url: string; init: RequestInit } {
+export function checkRequestFor(
+  edge: string,
+  body: CheckBody,
+  method: CheckMethod,
+): { url: string; init: RequestInit } {
   const url = `${edge.replace(/\/+$/, "")}/v1/check`;
   if (method === "GET") {
     const query = checkQuery(body, "url");
     const user = checkQuery(body, "user");
     if (query.length <= CHECK_QUERY_LIMIT && user.length <= CHECK_QUERY_LIMIT) {
-      return { url: `${url}?${query}`, init: { method: "GET", ...(user !== "" ? { headers: { [CHECK_USER_HEADER]: user } } : {}) } };
+      return {
+        url: `${url}?${query}`,
+        init: { method: "GET", ...(user !== "" ? { headers: { [CHECK_USER_HEADER]: user } } : {}) },
+      };
     }
   }
-  return { url, init: { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) } };
+  return {
+    url,
+    init: { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) },
+  };
 }

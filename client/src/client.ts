@@ -9,23 +9,47 @@
  * used, and any refusal leaves the trusted state (client/src/store.ts) unchanged.
  */
 import { applyIncrement, IncrementError } from "../../core/increment";
-import { MANIFEST_TYPE, type ManifestClaims, type ManifestIncrement, type ManifestPackage } from "../../core/manifest";
+import {
+  MANIFEST_TYPE,
+  type ManifestClaims,
+  type ManifestIncrement,
+  type ManifestPackage,
+} from "../../core/manifest";
 import { compareVersions } from "../../core/semver";
 import { readCapped, sha256Hex } from "./bytes";
-import { type CheckBody, assertionFrom, checkRequestFor } from "./check-request";
-import { download, type DownloadTarget } from "./download";
+import { assertionFrom, type CheckBody, checkRequestFor } from "./check-request";
+import { type DownloadTarget, download } from "./download";
 import { ClientError, type ClientErrorCode } from "./errors";
 import { checkManifestClaims, PinnedKeys } from "./manifest";
-import { checkDeveloperSignature, decryptVerified, isSafePath, unpackPackage, type DeveloperSignatureCheck, type UnpackedFiles } from "./package";
+import {
+  checkDeveloperSignature,
+  type DeveloperSignatureCheck,
+  decryptVerified,
+  isSafePath,
+  type UnpackedFiles,
+  unpackPackage,
+} from "./package";
 import { verifyPreset } from "./preset";
 import { emptyState, type InstalledVersion, type TrustedState } from "./store";
 import { isSendableTicket, MAX_TICKETS, mergeTickets, refusesTickets } from "./tickets";
-import type { CheckResult, ClientConfig, ClientDeps, OpenedVersion, Plan, PresetResult, UpdateResult } from "./types";
+import type {
+  CheckResult,
+  ClientConfig,
+  ClientDeps,
+  OpenedVersion,
+  Plan,
+  PresetResult,
+  UpdateResult,
+} from "./types";
 
 const MAX_CHECK_ANSWER_BYTES = 64 * 1024;
 
 /** A check answer as parsed, before anything of it is trusted. */
-type CheckAnswer = { manifest?: unknown; tickets?: unknown; error?: { message?: unknown; issues?: unknown } } | null;
+type CheckAnswer = {
+  manifest?: unknown;
+  tickets?: unknown;
+  error?: { message?: unknown; issues?: unknown };
+} | null;
 
 interface Traffic {
   transferred: number;
@@ -46,7 +70,8 @@ export class GraycastClient {
   /** The trusted state as stored (an empty one before the first accepted answer). */
   async trustedState(): Promise<TrustedState> {
     const state = await this.#deps.store.load();
-    if (state !== null && state.appId !== this.#config.appId) throw new Error(`this store belongs to ${state.appId}, not ${this.#config.appId}`);
+    if (state !== null && state.appId !== this.#config.appId)
+      throw new Error(`this store belongs to ${state.appId}, not ${this.#config.appId}`);
     return state ?? emptyState(this.#config.appId);
   }
 
@@ -72,9 +97,22 @@ export class GraycastClient {
     const pkg = claims.package!;
     const got = await this.#obtain(pkg, claims.increment, state.installed, traffic);
     const developerSignature = await this.#checkDeveloperSignature(version, got.files.digest, pkg);
-    const installed: InstalledVersion = { version, files: got.files.digest, list: got.files.list, package: pkg.sha256, source: "check" };
+    const installed: InstalledVersion = {
+      version,
+      files: got.files.digest,
+      list: got.files.list,
+      package: pkg.sha256,
+      source: "check",
+    };
     await this.#deps.store.activate({ ...next, installed }, got.files.bytes);
-    return { ...result, activated: true, via: got.via, ...(got.fallback ? { fallback: got.fallback } : {}), developerSignature, ...traffic };
+    return {
+      ...result,
+      activated: true,
+      via: got.via,
+      ...(got.fallback ? { fallback: got.fallback } : {}),
+      developerSignature,
+      ...traffic,
+    };
   }
 
   /**
@@ -84,18 +122,39 @@ export class GraycastClient {
    */
   async installPreset(apkg: Uint8Array, fileName?: string): Promise<PresetResult> {
     const state = await this.trustedState();
-    if (state.delisted) throw new ClientError("delisted", `${this.#config.appId} was delisted: its preset must not be used`);
+    if (state.delisted)
+      throw new ClientError("delisted", `${this.#config.appId} was delisted: its preset must not be used`);
     const { appId, hostAppId } = this.#config;
-    const { claims, packageZip } = await verifyPreset(apkg, this.#keys, { appId, hostAppId, ...(fileName !== undefined ? { fileName } : {}) });
+    const { claims, packageZip } = await verifyPreset(apkg, this.#keys, {
+      appId,
+      hostAppId,
+      ...(fileName !== undefined ? { fileName } : {}),
+    });
     // A preset is a first-run baseline: once a check answer was accepted (the platform may have
     // rolled back since the App was built), only checks move the installed version.
-    if (state.installed && (state.installed.source !== "preset" || state.highestRevision > 0 || compareVersions(claims.version, state.installed.version) <= 0)) {
+    if (
+      state.installed &&
+      (state.installed.source !== "preset" ||
+        state.highestRevision > 0 ||
+        compareVersions(claims.version, state.installed.version) <= 0)
+    ) {
       return { installed: false, version: state.installed.version };
     }
     const files = await unpackPackage(packageZip);
-    if (claims.package.files !== undefined && files.digest !== claims.package.files) throw new ClientError("hash_mismatch", "the preset's files differ from the signed file list");
-    const developerSignature = await this.#checkDeveloperSignature(claims.version, files.digest, claims.package);
-    const installed: InstalledVersion = { version: claims.version, files: files.digest, list: files.list, package: claims.package.sha256, source: "preset" };
+    if (claims.package.files !== undefined && files.digest !== claims.package.files)
+      throw new ClientError("hash_mismatch", "the preset's files differ from the signed file list");
+    const developerSignature = await this.#checkDeveloperSignature(
+      claims.version,
+      files.digest,
+      claims.package,
+    );
+    const installed: InstalledVersion = {
+      version: claims.version,
+      files: files.digest,
+      list: files.list,
+      package: claims.package.sha256,
+      source: "preset",
+    };
     await this.#deps.store.activate({ ...state, installed }, files.bytes);
     return { installed: true, version: claims.version, developerSignature };
   }
@@ -103,8 +162,10 @@ export class GraycastClient {
   /** The installed version, for running it; refused while delisted or when nothing is installed. */
   async open(): Promise<OpenedVersion> {
     const state = await this.trustedState();
-    if (state.delisted) throw new ClientError("delisted", `${this.#config.appId} was delisted and must not run`);
-    if (!state.installed) throw new ClientError("not_installed", `no version of ${this.#config.appId} is installed`);
+    if (state.delisted)
+      throw new ClientError("delisted", `${this.#config.appId} was delisted and must not run`);
+    if (!state.installed)
+      throw new ClientError("not_installed", `no version of ${this.#config.appId} is installed`);
     const { version, list } = state.installed;
     const byPath = new Map(list.map((f) => [f.path, f]));
     const store = this.#deps.store;
@@ -113,9 +174,14 @@ export class GraycastClient {
       files: list,
       async read(path) {
         const entry = byPath.get(path);
-        if (!entry) throw new ClientError("not_installed", `${JSON.stringify(path)} is not a file of ${version}`);
+        if (!entry)
+          throw new ClientError("not_installed", `${JSON.stringify(path)} is not a file of ${version}`);
         const bytes = await store.readFile(path);
-        if (bytes.byteLength !== entry.size || (await sha256Hex(bytes)) !== entry.sha256) throw new ClientError("hash_mismatch", `${JSON.stringify(path)} changed on disk since it was verified`);
+        if (bytes.byteLength !== entry.size || (await sha256Hex(bytes)) !== entry.sha256)
+          throw new ClientError(
+            "hash_mismatch",
+            `${JSON.stringify(path)} changed on disk since it was verified`,
+          );
         return bytes;
       },
     };
@@ -135,8 +201,13 @@ export class GraycastClient {
       exchange = await this.#exchange(state, tickets);
     }
     const { res, answer } = exchange;
-    if (res.status !== 200) throw new ClientError("check_failed", `the edge answered HTTP ${res.status}: ${String(answer?.error?.message ?? "no message")}`);
-    if (typeof answer?.manifest !== "string") throw new ClientError("bad_manifest", "the check answer carries no manifest");
+    if (res.status !== 200)
+      throw new ClientError(
+        "check_failed",
+        `the edge answered HTTP ${res.status}: ${String(answer?.error?.message ?? "no message")}`,
+      );
+    if (typeof answer?.manifest !== "string")
+      throw new ClientError("bad_manifest", "the check answer carries no manifest");
     const { appId, hostAppId } = this.#config;
     const claims = checkManifestClaims(await this.#keys.verify(answer.manifest, MANIFEST_TYPE), {
       appId,
@@ -152,7 +223,8 @@ export class GraycastClient {
       ...state,
       highestIat: Math.max(state.highestIat, claims.iat),
       highestRevision: Math.max(state.highestRevision, claims.revision),
-      delisted: claims.status === "delisted" ? { iat: claims.iat } : claims.status === "ok" ? null : state.delisted,
+      delisted:
+        claims.status === "delisted" ? { iat: claims.iat } : claims.status === "ok" ? null : state.delisted,
       // Unsigned: only tickets the edge would accept are stored (client/src/tickets.ts).
       tickets: mergeTickets(tickets, answer.tickets),
     };
@@ -186,10 +258,16 @@ export class GraycastClient {
     let text: string;
     try {
       res = await this.#deps.fetch(url, { ...init, signal });
-      text = new TextDecoder().decode(await readCapped(res, MAX_CHECK_ANSWER_BYTES, "check_failed", "the check answer"));
+      text = new TextDecoder().decode(
+        await readCapped(res, MAX_CHECK_ANSWER_BYTES, "check_failed", "the check answer"),
+      );
     } catch (error) {
       if (error instanceof ClientError) throw error;
-      throw new ClientError("check_failed", `the edge cannot be reached: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new ClientError(
+        "check_failed",
+        `the edge cannot be reached: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
     }
     try {
       return { res, answer: JSON.parse(text) as CheckAnswer };
@@ -202,14 +280,25 @@ export class GraycastClient {
    * The new version's files: through the increment when one is offered for exactly the
    * installed files, else (or after ANY failure of the increment path) the full package.
    */
-  async #obtain(pkg: ManifestPackage, increment: ManifestIncrement | undefined, installed: InstalledVersion | null, traffic: Traffic) {
+  async #obtain(
+    pkg: ManifestPackage,
+    increment: ManifestIncrement | undefined,
+    installed: InstalledVersion | null,
+    traffic: Traffic,
+  ) {
     let fallback: { code: ClientErrorCode; message: string } | undefined;
     if (increment && installed && pkg.files !== undefined) {
       if (increment.fromVersion !== installed.version || increment.from !== installed.files) {
-        fallback = { code: "wrong_base", message: `the increment starts from ${increment.fromVersion} (${increment.from}), the installed files are ${installed.version} (${installed.files})` };
+        fallback = {
+          code: "wrong_base",
+          message: `the increment starts from ${increment.fromVersion} (${increment.from}), the installed files are ${installed.version} (${installed.files})`,
+        };
       } else {
         try {
-          return { files: await this.#viaIncrement(increment, pkg.files, installed, traffic), via: "increment" as const };
+          return {
+            files: await this.#viaIncrement(increment, pkg.files, installed, traffic),
+            via: "increment" as const,
+          };
         } catch (error) {
           fallback = asFallback(error);
         }
@@ -218,11 +307,17 @@ export class GraycastClient {
     let bytes = await this.#download(pkg, traffic);
     if (pkg.encryption) bytes = await decryptVerified(bytes, pkg.encryption, "the package");
     const files = await unpackPackage(bytes);
-    if (pkg.files !== undefined && files.digest !== pkg.files) throw new ClientError("hash_mismatch", "the package's files differ from the signed file list");
+    if (pkg.files !== undefined && files.digest !== pkg.files)
+      throw new ClientError("hash_mismatch", "the package's files differ from the signed file list");
     return { files, via: "full" as const, fallback };
   }
 
-  async #viaIncrement(increment: ManifestIncrement, target: string, installed: InstalledVersion, traffic: Traffic): Promise<UnpackedFiles> {
+  async #viaIncrement(
+    increment: ManifestIncrement,
+    target: string,
+    installed: InstalledVersion,
+    traffic: Traffic,
+  ): Promise<UnpackedFiles> {
     let bytes = await this.#download(increment, traffic);
     if (increment.encryption) bytes = await decryptVerified(bytes, increment.encryption, "the increment");
     const base = new Map<string, Uint8Array>();
@@ -237,7 +332,11 @@ export class GraycastClient {
       sha256: sha256Hex,
     });
     const unsafe = result.files.find((f) => !isSafePath(f.path));
-    if (unsafe) throw new ClientError("bad_package", `the increment produces an unsafe path ${JSON.stringify(unsafe.path)}`);
+    if (unsafe)
+      throw new ClientError(
+        "bad_package",
+        `the increment produces an unsafe path ${JSON.stringify(unsafe.path)}`,
+      );
     return { list: result.files, bytes: result.bytes, digest: target };
   }
 
@@ -252,7 +351,11 @@ export class GraycastClient {
     return got.bytes;
   }
 
-  #checkDeveloperSignature(version: string, files: string, pkg: Pick<ManifestPackage, "signature">): Promise<DeveloperSignatureCheck> {
+  #checkDeveloperSignature(
+    version: string,
+    files: string,
+    pkg: Pick<ManifestPackage, "signature">,
+  ): Promise<DeveloperSignatureCheck> {
     return checkDeveloperSignature(
       { appId: this.#config.appId, version, files, signature: pkg.signature },
       { keys: this.#config.developerKeys ?? {}, required: this.#config.requireDeveloperSignature ?? false },
@@ -269,13 +372,21 @@ function planFor(claims: ManifestClaims, installed: InstalledVersion | null): Pl
   if (order > 0) return "update";
   if (order === 0) return "none";
   if (claims.rollback === true) return "rollback";
-  throw new ClientError("rollback", `the manifest offers ${claims.version}, older than the installed ${installed.version}, without a signed rollback order`);
+  throw new ClientError(
+    "rollback",
+    `the manifest offers ${claims.version}, older than the installed ${installed.version}, without a signed rollback order`,
+  );
 }
 
 function asFallback(error: unknown): { code: ClientErrorCode; message: string } {
   if (error instanceof ClientError) return { code: error.code, message: error.message };
   if (error instanceof IncrementError) {
-    const code: ClientErrorCode = error.reason === "wrong_base" ? "wrong_base" : error.reason === "corrupt" ? "hash_mismatch" : "bad_package";
+    const code: ClientErrorCode =
+      error.reason === "wrong_base"
+        ? "wrong_base"
+        : error.reason === "corrupt"
+          ? "hash_mismatch"
+          : "bad_package";
     return { code, message: error.message };
   }
   return { code: "bad_package", message: error instanceof Error ? error.message : String(error) };

@@ -41,8 +41,16 @@ export interface Downloaded {
 
 const CONTENT_RANGE = /^bytes (\d+)-(\d+)\/(\d+)$/;
 
-export async function download(fetch: Fetch, target: DownloadTarget, options: DownloadOptions): Promise<Downloaded> {
-  if (target.size > options.maxBytes) throw new ClientError("too_large", `${target.url}: ${target.size} bytes is more than this client accepts (${options.maxBytes})`);
+export async function download(
+  fetch: Fetch,
+  target: DownloadTarget,
+  options: DownloadOptions,
+): Promise<Downloaded> {
+  if (target.size > options.maxBytes)
+    throw new ClientError(
+      "too_large",
+      `${target.url}: ${target.size} bytes is more than this client accepts (${options.maxBytes})`,
+    );
   const buffer = new Uint8Array(target.size);
   let received = 0;
   let transferred = 0;
@@ -89,7 +97,10 @@ export async function download(fetch: Fetch, target: DownloadTarget, options: Do
     const declared = res.headers.get("content-length");
     if (declared !== null && received + Number(declared) > target.size) {
       controller.abort();
-      throw new ClientError("endless_data", `${target.url}: the server announces ${received + Number(declared)} bytes, the signed size is ${target.size}`);
+      throw new ClientError(
+        "endless_data",
+        `${target.url}: the server announces ${received + Number(declared)} bytes, the signed size is ${target.size}`,
+      );
     }
 
     try {
@@ -109,7 +120,11 @@ export async function download(fetch: Fetch, target: DownloadTarget, options: Do
     }
     if (received === target.size) {
       const actual = await sha256Hex(buffer);
-      if (actual !== target.sha256) throw new ClientError("hash_mismatch", `${target.url}: SHA-256 is ${actual}, the manifest signed ${target.sha256}`);
+      if (actual !== target.sha256)
+        throw new ClientError(
+          "hash_mismatch",
+          `${target.url}: SHA-256 is ${actual}, the manifest signed ${target.sha256}`,
+        );
       return { bytes: buffer, transferred, resumed };
     }
     lastProblem = `the body ended after ${received} of ${target.size} bytes`;
@@ -139,7 +154,14 @@ function idleWatchdog(controller: AbortController, ms: number): { poke: () => vo
 }
 
 /** Copies a body into `buffer` from `offset`; returns the new fill level. */
-async function pump(body: ReadableStream<Uint8Array> | null, buffer: Uint8Array, offset: number, url: string, abort: () => void, progress: () => void): Promise<number> {
+async function pump(
+  body: ReadableStream<Uint8Array> | null,
+  buffer: Uint8Array,
+  offset: number,
+  url: string,
+  abort: () => void,
+  progress: () => void,
+): Promise<number> {
   if (!body) return offset;
   const reader = body.getReader();
   let at = offset;
@@ -156,7 +178,10 @@ async function pump(body: ReadableStream<Uint8Array> | null, buffer: Uint8Array,
     if (at + value.byteLength > buffer.byteLength) {
       abort();
       await reader.cancel().catch(() => {});
-      throw new ClientError("endless_data", `${url}: more bytes arrived than the signed size of ${buffer.byteLength}; download aborted`);
+      throw new ClientError(
+        "endless_data",
+        `${url}: more bytes arrived than the signed size of ${buffer.byteLength}; download aborted`,
+      );
     }
     buffer.set(value, at);
     at += value.byteLength;

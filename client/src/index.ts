@@ -3,10 +3,26 @@
  * `GraycastClient` with a config (pinned keys, ids, device facts) and injected dependencies.
  * Node bindings live in ./node.ts.
  */
+
+export { CHECK_QUERY_LIMIT, CHECK_USER_HEADER, type CheckMethod, checkQuery } from "./check-request";
 export { GraycastClient } from "./client";
-export type { CheckResult, ClientConfig, ClientDeps, OpenedVersion, Plan, PresetResult, UpdateResult } from "./types";
-export { CHECK_QUERY_LIMIT, CHECK_USER_HEADER, checkQuery, type CheckMethod } from "./check-request";
 export type { Fetch } from "./download";
 export { ClientError, type ClientErrorCode } from "./errors";
 export type { DeveloperSignatureCheck } from "./package";
-export { emptyState, MemoryStore, STATE_FORMAT, type InstalledVersion, type Store, type TrustedState } from "./store";
+export {
+  emptyState,
+  type InstalledVersion,
+  MemoryStore,
+  STATE_FORMAT,
+  type Store,
+  type TrustedState,
+} from "./store";
+export type {
+  CheckResult,
+  ClientConfig,
+  ClientDeps,
+  OpenedVersion,
+  Plan,
+  PresetResult,
+  UpdateResult,
+} from "./types";

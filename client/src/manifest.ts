@@ -15,7 +15,7 @@
  *  7. the claims have the shape core/manifest.ts describes                  bad_manifest
  */
 import { compactVerify, decodeProtectedHeader, importJWK, type JSONWebKeySet, type JWK } from "jose";
-import { MANIFEST_ISSUER, MANIFEST_TYPE, type ManifestClaims } from "../../core/manifest";
+import { MANIFEST_ISSUER, type ManifestClaims } from "../../core/manifest";
 import { isSemver } from "../../core/semver";
 import { ClientError } from "./errors";
 
@@ -25,7 +25,11 @@ export class PinnedKeys {
   readonly #imported = new Map<string, Promise<CryptoKey | Uint8Array>>();
 
   constructor(jwks: JSONWebKeySet) {
-    this.#jwks = new Map(jwks.keys.filter((k) => typeof k.kid === "string" && k.kty === "OKP" && k.crv === "Ed25519").map((k) => [k.kid!, k]));
+    this.#jwks = new Map(
+      jwks.keys
+        .filter((k) => typeof k.kid === "string" && k.kty === "OKP" && k.crv === "Ed25519")
+        .map((k) => [k.kid!, k]),
+    );
   }
 
   /**
@@ -39,10 +43,18 @@ export class PinnedKeys {
     } catch {
       throw new ClientError("bad_manifest", "the signed statement is not a compact JWS");
     }
-    if (header.alg !== "EdDSA") throw new ClientError("bad_signature", `algorithm ${JSON.stringify(header.alg)} is not accepted (EdDSA only)`);
+    if (header.alg !== "EdDSA")
+      throw new ClientError(
+        "bad_signature",
+        `algorithm ${JSON.stringify(header.alg)} is not accepted (EdDSA only)`,
+      );
     const kid = header.kid;
     const jwk = kid === undefined ? undefined : this.#jwks.get(kid);
-    if (kid === undefined || jwk === undefined) throw new ClientError("unknown_key", `signed with key ${JSON.stringify(kid)}, which this app does not pin`);
+    if (kid === undefined || jwk === undefined)
+      throw new ClientError(
+        "unknown_key",
+        `signed with key ${JSON.stringify(kid)}, which this app does not pin`,
+      );
     let imported = this.#imported.get(kid);
     if (imported === undefined) {
       imported = importJWK(jwk, "EdDSA");
@@ -52,16 +64,22 @@ export class PinnedKeys {
     try {
       ({ payload } = await compactVerify(jws, await imported, { algorithms: ["EdDSA"] }));
     } catch (error) {
-      throw new ClientError("bad_signature", `the signature does not verify with pinned key ${JSON.stringify(kid)}`, { cause: error });
+      throw new ClientError(
+        "bad_signature",
+        `the signature does not verify with pinned key ${JSON.stringify(kid)}`,
+        { cause: error },
+      );
     }
-    if (header.typ !== typ) throw new ClientError("mix_and_match", `a ${JSON.stringify(header.typ)} statement is not a ${typ}`);
+    if (header.typ !== typ)
+      throw new ClientError("mix_and_match", `a ${JSON.stringify(header.typ)} statement is not a ${typ}`);
     let claims: unknown;
     try {
       claims = JSON.parse(new TextDecoder().decode(payload));
     } catch {
       throw new ClientError("bad_manifest", "the signed payload is not JSON");
     }
-    if (claims === null || typeof claims !== "object" || Array.isArray(claims)) throw new ClientError("bad_manifest", "the signed payload is not a JSON object");
+    if (claims === null || typeof claims !== "object" || Array.isArray(claims))
+      throw new ClientError("bad_manifest", "the signed payload is not a JSON object");
     return claims as Record<string, unknown>;
   }
 }
@@ -86,22 +104,55 @@ export interface ManifestExpectations {
 export const MAX_REVISION_JUMP = 1_000_000;
 
 /** Steps 4-7 for a check manifest whose signature verified. */
-export function checkManifestClaims(claims: Record<string, unknown>, expect: ManifestExpectations): ManifestClaims {
-  if (claims.iss !== MANIFEST_ISSUER) throw new ClientError("mix_and_match", `issuer ${JSON.stringify(claims.iss)} is not ${MANIFEST_ISSUER}`);
-  if (claims.sub !== expect.appId) throw new ClientError("mix_and_match", `the manifest is for mini program ${JSON.stringify(claims.sub)}, not ${expect.appId}`);
-  if (claims.aud !== expect.hostAppId) throw new ClientError("mix_and_match", `the manifest is for host app ${JSON.stringify(claims.aud)}, not ${expect.hostAppId}`);
+export function checkManifestClaims(
+  claims: Record<string, unknown>,
+  expect: ManifestExpectations,
+): ManifestClaims {
+  if (claims.iss !== MANIFEST_ISSUER)
+    throw new ClientError("mix_and_match", `issuer ${JSON.stringify(claims.iss)} is not ${MANIFEST_ISSUER}`);
+  if (claims.sub !== expect.appId)
+    throw new ClientError(
+      "mix_and_match",
+      `the manifest is for mini program ${JSON.stringify(claims.sub)}, not ${expect.appId}`,
+    );
+  if (claims.aud !== expect.hostAppId)
+    throw new ClientError(
+      "mix_and_match",
+      `the manifest is for host app ${JSON.stringify(claims.aud)}, not ${expect.hostAppId}`,
+    );
   const { iat, exp, revision } = claims;
-  if (!isCount(iat) || !isCount(exp) || !isCount(revision)) throw new ClientError("bad_manifest", "iat, exp and revision must be non-negative integers");
-  if (exp + expect.clockSkewSeconds <= expect.now) throw new ClientError("expired", `the manifest expired at ${new Date(exp * 1000).toISOString()}`);
-  if (iat < expect.highestIat) throw new ClientError("replayed", `the manifest was issued at ${iat}, before one already accepted (${expect.highestIat})`);
+  if (!isCount(iat) || !isCount(exp) || !isCount(revision))
+    throw new ClientError("bad_manifest", "iat, exp and revision must be non-negative integers");
+  if (exp + expect.clockSkewSeconds <= expect.now)
+    throw new ClientError("expired", `the manifest expired at ${new Date(exp * 1000).toISOString()}`);
+  if (iat < expect.highestIat)
+    throw new ClientError(
+      "replayed",
+      `the manifest was issued at ${iat}, before one already accepted (${expect.highestIat})`,
+    );
   // A manifest from the future would lock out every genuine one after it (iat only grows).
-  if (iat > expect.now + expect.clockSkewSeconds) throw new ClientError("bad_manifest", `the manifest claims to be issued at ${new Date(iat * 1000).toISOString()}, in the future`);
-  if (revision < expect.highestRevision) throw new ClientError("replayed", `the manifest describes revision ${revision}, older than ${expect.highestRevision} already seen`);
-  if (expect.highestRevision > 0 && revision > expect.highestRevision + MAX_REVISION_JUMP) throw new ClientError("bad_manifest", `revision ${revision} jumps implausibly far past ${expect.highestRevision}`);
+  if (iat > expect.now + expect.clockSkewSeconds)
+    throw new ClientError(
+      "bad_manifest",
+      `the manifest claims to be issued at ${new Date(iat * 1000).toISOString()}, in the future`,
+    );
+  if (revision < expect.highestRevision)
+    throw new ClientError(
+      "replayed",
+      `the manifest describes revision ${revision}, older than ${expect.highestRevision} already seen`,
+    );
+  if (expect.highestRevision > 0 && revision > expect.highestRevision + MAX_REVISION_JUMP)
+    throw new ClientError(
+      "bad_manifest",
+      `revision ${revision} jumps implausibly far past ${expect.highestRevision}`,
+    );
   // The answer (a rollback order above all) was computed for the version this device runs: one
   // fetched for another installed version must not steer this device.
   if (claims.installedVersion !== expect.installedVersion) {
-    throw new ClientError("replayed", `the manifest was made for installed version ${JSON.stringify(claims.installedVersion ?? null)}, this device runs ${JSON.stringify(expect.installedVersion ?? null)}`);
+    throw new ClientError(
+      "replayed",
+      `the manifest was made for installed version ${JSON.stringify(claims.installedVersion ?? null)}, this device runs ${JSON.stringify(expect.installedVersion ?? null)}`,
+    );
   }
   checkShape(claims);
   return claims as unknown as ManifestClaims;
@@ -111,7 +162,8 @@ const STATUSES = new Set(["ok", "delisted", "no_release", "not_bound"]);
 const HEX64 = /^[0-9a-f]{64}$/;
 
 function checkShape(claims: Record<string, unknown>): void {
-  if (typeof claims.status !== "string" || !STATUSES.has(claims.status)) malformed(`unknown status ${JSON.stringify(claims.status)}`);
+  if (typeof claims.status !== "string" || !STATUSES.has(claims.status))
+    malformed(`unknown status ${JSON.stringify(claims.status)}`);
   if (claims.status !== "ok") return;
   if (typeof claims.version !== "string" || !isSemver(claims.version)) malformed("version");
   if (claims.rollback !== undefined && typeof claims.rollback !== "boolean") malformed("rollback");
@@ -122,7 +174,8 @@ function checkShape(claims: Record<string, unknown>): void {
   if (pkg.encryption !== undefined && !isEncryption(pkg.encryption)) malformed("package.encryption");
   const inc = claims.increment;
   if (inc === undefined) return;
-  if (!isObject(inc) || !isDownload(inc) || !isHex64(inc.from) || typeof inc.fromVersion !== "string") malformed("increment");
+  if (!isObject(inc) || !isDownload(inc) || !isHex64(inc.from) || typeof inc.fromVersion !== "string")
+    malformed("increment");
   if (inc.encryption !== undefined && !isEncryption(inc.encryption)) malformed("increment.encryption");
 }
 
@@ -130,10 +183,21 @@ function malformed(why: string): never {
   throw new ClientError("bad_manifest", `the manifest is malformed: ${why}`);
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 const isHex64 = (v: unknown) => typeof v === "string" && HEX64.test(v);
-const isDownload = (v: Record<string, unknown>) => typeof v.url === "string" && isCount(v.size) && isHex64(v.sha256);
-const isSignature = (v: unknown) => isObject(v) && typeof v.kid === "string" && (v.alg === "EdDSA" || v.alg === "ES256") && typeof v.sig === "string";
+const isDownload = (v: Record<string, unknown>) =>
+  typeof v.url === "string" && isCount(v.size) && isHex64(v.sha256);
+const isSignature = (v: unknown) =>
+  isObject(v) &&
+  typeof v.kid === "string" &&
+  (v.alg === "EdDSA" || v.alg === "ES256") &&
+  typeof v.sig === "string";
 const isEncryption = (v: unknown) =>
-  isObject(v) && v.alg === "A256GCM" && typeof v.key === "string" && typeof v.iv === "string" && isHex64(v.plainSha256) && isCount(v.plainSize);
+  isObject(v) &&
+  v.alg === "A256GCM" &&
+  typeof v.key === "string" &&
+  typeof v.iv === "string" &&
+  isHex64(v.plainSha256) &&
+  isCount(v.plainSize);

@@ -28,5 +28,8 @@ declare module "node:path" {
 }
 
 declare module "node:zlib" {
-  export function zstdDecompressSync(data: Uint8Array, options: { dictionary: Uint8Array; maxOutputLength: number }): Uint8Array;
+  export function zstdDecompressSync(
+    data: Uint8Array,
+    options: { dictionary: Uint8Array; maxOutputLength: number },
+  ): Uint8Array;
 }

@@ -91,7 +91,8 @@ export class FsStore implements Store {
   /** Removes version directories other than `keep` (the replaced one, leftovers of a crash). */
   async #removeAllBut(keep: string): Promise<void> {
     for (const name of await readdir(join(this.root, VERSIONS))) {
-      if (`${VERSIONS}/${name}` !== keep) await rm(join(this.root, VERSIONS, name), { recursive: true, force: true });
+      if (`${VERSIONS}/${name}` !== keep)
+        await rm(join(this.root, VERSIONS, name), { recursive: true, force: true });
     }
   }
 
@@ -100,7 +101,8 @@ export class FsStore implements Store {
     const base = resolve(this.root, dir);
     const target = resolve(base, path);
     const rel = relative(base, target);
-    if (rel === "" || isAbsolute(rel) || rel.split(/[\\/]/)[0] === "..") throw new Error(`${JSON.stringify(path)} leaves the install directory`);
+    if (rel === "" || isAbsolute(rel) || rel.split(/[\\/]/)[0] === "..")
+      throw new Error(`${JSON.stringify(path)} leaves the install directory`);
     return target;
   }
 }

@@ -3,11 +3,12 @@
  * AES-256-GCM decryption of encrypted objects (PRODUCT.md S3), unpacking a package zip into a
  * file list, and the developer's signature over that list (PRODUCT.md S2, core/signature.ts).
  */
-import { filesDigest, type FileEntry } from "../../core/increment";
+
+import { decryptObject, fromBase64Url } from "../../core/encryption";
+import { type FileEntry, filesDigest } from "../../core/increment";
 import { unpackPackageFiles } from "../../core/package-archive";
 import { packageSigningInput } from "../../core/signature";
 import type { DeveloperSignature, PackageEncryption } from "../../core/snapshot";
-import { decryptObject, fromBase64Url } from "../../core/encryption";
 import { sha256Hex } from "./bytes";
 import { ClientError } from "./errors";
 
@@ -24,12 +25,18 @@ export interface UnpackedFiles {
  * plaintext against the signed `plainSize` / `plainSha256`. The ciphertext carries the 16-byte
  * GCM tag at its end (WebCrypto's layout).
  */
-export async function decryptVerified(ciphertext: Uint8Array, encryption: PackageEncryption, what: string): Promise<Uint8Array> {
+export async function decryptVerified(
+  ciphertext: Uint8Array,
+  encryption: PackageEncryption,
+  what: string,
+): Promise<Uint8Array> {
   let plain: Uint8Array;
   try {
     plain = await decryptObject(fromBase64Url(encryption.key), encryption.iv, ciphertext);
   } catch (error) {
-    throw new ClientError("decrypt_failed", `${what} does not decrypt with the key the manifest signed`, { cause: error });
+    throw new ClientError("decrypt_failed", `${what} does not decrypt with the key the manifest signed`, {
+      cause: error,
+    });
   }
   if (plain.byteLength !== encryption.plainSize || (await sha256Hex(plain)) !== encryption.plainSha256) {
     throw new ClientError("hash_mismatch", `${what} decrypts to other bytes than the manifest signed`);
@@ -49,17 +56,23 @@ export async function unpackPackage(zip: Uint8Array): Promise<UnpackedFiles> {
   try {
     unpacked = await unpackPackageFiles(zip);
   } catch (error) {
-    throw new ClientError("bad_package", `the package is not a readable zip: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new ClientError(
+      "bad_package",
+      `the package is not a readable zip: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
   }
   const unsafe = unpacked.files.find((f) => !isSafePath(f.path));
-  if (unsafe) throw new ClientError("bad_package", `the package holds an unsafe path ${JSON.stringify(unsafe.path)}`);
+  if (unsafe)
+    throw new ClientError("bad_package", `the package holds an unsafe path ${JSON.stringify(unsafe.path)}`);
   const list: FileEntry[] = unpacked.files.map(({ path, size, sha256 }) => ({ path, size, sha256 }));
   return { list, bytes: unpacked.bytes, digest: await filesDigest(list, sha256Hex) };
 }
 
 /** A relative path of non-empty segments, none "." or "..", no backslash or control character. */
 export function isSafePath(path: string): boolean {
-  if (path === "" || path.startsWith("/") || path.includes("\\") || /[\u0000-\u001f\u007f]/.test(path)) return false;
+  if (path === "" || path.startsWith("/") || path.includes("\\") || /[\u0000-\u001f\u007f]/.test(path))
+    return false;
   return path.split("/").every((segment) => segment !== "" && segment !== "." && segment !== "..");
 }
 
@@ -83,12 +96,20 @@ export async function checkDeveloperSignature(
 ): Promise<DeveloperSignatureCheck> {
   const { signature } = input;
   if (signature === undefined) {
-    if (policy.required) throw new ClientError("signature_required", `version ${input.version} carries no developer signature and this app requires one`);
+    if (policy.required)
+      throw new ClientError(
+        "signature_required",
+        `version ${input.version} carries no developer signature and this app requires one`,
+      );
     return "absent";
   }
   const jwk = Object.hasOwn(policy.keys, signature.kid) ? policy.keys[signature.kid] : undefined;
   if (jwk === undefined) {
-    if (policy.required) throw new ClientError("signature_required", `version ${input.version} is signed with developer key ${JSON.stringify(signature.kid)}, which this app does not pin`);
+    if (policy.required)
+      throw new ClientError(
+        "signature_required",
+        `version ${input.version} is signed with developer key ${JSON.stringify(signature.kid)}, which this app does not pin`,
+      );
     return "unverifiable";
   }
   const data = packageSigningInput(input.appId, input.version, input.files);
@@ -96,19 +117,33 @@ export async function checkDeveloperSignature(
   try {
     valid = await verifyRaw(signature.alg, jwk, fromBase64Url(signature.sig), data);
   } catch (error) {
-    throw new ClientError("bad_developer_signature", `the developer signature of version ${input.version} cannot be checked with key ${JSON.stringify(signature.kid)}`, { cause: error });
+    throw new ClientError(
+      "bad_developer_signature",
+      `the developer signature of version ${input.version} cannot be checked with key ${JSON.stringify(signature.kid)}`,
+      { cause: error },
+    );
   }
-  if (!valid) throw new ClientError("bad_developer_signature", `the developer signature of version ${input.version} does not verify with key ${JSON.stringify(signature.kid)}`);
+  if (!valid)
+    throw new ClientError(
+      "bad_developer_signature",
+      `the developer signature of version ${input.version} does not verify with key ${JSON.stringify(signature.kid)}`,
+    );
   return "verified";
 }
 
 /** WebCrypto verification; ES256 signatures are raw r||s (64 bytes), as in JWS. */
-async function verifyRaw(alg: DeveloperSignature["alg"], jwk: JsonWebKey, signature: Uint8Array, data: Uint8Array): Promise<boolean> {
+async function verifyRaw(
+  alg: DeveloperSignature["alg"],
+  jwk: JsonWebKey,
+  signature: Uint8Array,
+  data: Uint8Array,
+): Promise<boolean> {
   if (alg === "EdDSA") {
     const key = await crypto.subtle.importKey("jwk", jwk, { name: "Ed25519" }, false, ["verify"]);
     return crypto.subtle.verify({ name: "Ed25519" }, key, signature, data);
   }
-  const key = await crypto.subtle.importKey("jwk", jwk, { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]);
+  const key = await crypto.subtle.importKey("jwk", jwk, { name: "ECDSA", namedCurve: "P-256" }, false, [
+    "verify",
+  ]);
   return crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, signature, data);
 }
-

@@ -5,7 +5,14 @@
  * rules about what a preset may replace, are the client's (client/src/client.ts).
  */
 import { MANIFEST_ISSUER } from "../../core/manifest";
-import { ApkgFormatError, OFFLINE_KIND, OFFLINE_MANIFEST_TYPE, parseApkgFileName, readApkg, type OfflineManifestClaims } from "../../core/offline";
+import {
+  ApkgFormatError,
+  OFFLINE_KIND,
+  OFFLINE_MANIFEST_TYPE,
+  type OfflineManifestClaims,
+  parseApkgFileName,
+  readApkg,
+} from "../../core/offline";
 import { isSemver } from "../../core/semver";
 import { sha256Hex } from "./bytes";
 import { ClientError } from "./errors";
@@ -32,22 +39,47 @@ export async function verifyPreset(
   try {
     contents = readApkg(apkg);
   } catch (error) {
-    if (error instanceof ApkgFormatError) throw new ClientError("bad_package", error.message, { cause: error });
+    if (error instanceof ApkgFormatError)
+      throw new ClientError("bad_package", error.message, { cause: error });
     throw error;
   }
   const claims = await keys.verify(contents.manifest, OFFLINE_MANIFEST_TYPE);
-  if (claims.iss !== MANIFEST_ISSUER || claims.kind !== OFFLINE_KIND) throw new ClientError("mix_and_match", "the preset's manifest is not an offline manifest of this platform");
-  if (claims.sub !== expect.appId) throw new ClientError("mix_and_match", `the preset is for mini program ${JSON.stringify(claims.sub)}, not ${expect.appId}`);
-  if (claims.aud !== expect.hostAppId) throw new ClientError("mix_and_match", `the preset is for host app ${JSON.stringify(claims.aud)}, not ${expect.hostAppId}`);
+  if (claims.iss !== MANIFEST_ISSUER || claims.kind !== OFFLINE_KIND)
+    throw new ClientError(
+      "mix_and_match",
+      "the preset's manifest is not an offline manifest of this platform",
+    );
+  if (claims.sub !== expect.appId)
+    throw new ClientError(
+      "mix_and_match",
+      `the preset is for mini program ${JSON.stringify(claims.sub)}, not ${expect.appId}`,
+    );
+  if (claims.aud !== expect.hostAppId)
+    throw new ClientError(
+      "mix_and_match",
+      `the preset is for host app ${JSON.stringify(claims.aud)}, not ${expect.hostAppId}`,
+    );
   const pkg = claims.package as Record<string, unknown> | undefined;
-  if (typeof claims.version !== "string" || !isSemver(claims.version) || pkg === null || typeof pkg !== "object" || !Number.isSafeInteger(pkg.size) || typeof pkg.sha256 !== "string") {
+  if (
+    typeof claims.version !== "string" ||
+    !isSemver(claims.version) ||
+    pkg === null ||
+    typeof pkg !== "object" ||
+    !Number.isSafeInteger(pkg.size) ||
+    typeof pkg.sha256 !== "string"
+  ) {
     throw new ClientError("bad_manifest", "the preset's manifest is malformed");
   }
   if (expect.fileName !== undefined) {
     const named = parseApkgFileName(expect.fileName);
-    if (named?.appId !== claims.sub || named.version !== claims.version) throw new ClientError("mix_and_match", `${JSON.stringify(expect.fileName)} is not the name of this preset (${claims.sub} ${claims.version})`);
+    if (named?.appId !== claims.sub || named.version !== claims.version)
+      throw new ClientError(
+        "mix_and_match",
+        `${JSON.stringify(expect.fileName)} is not the name of this preset (${claims.sub} ${claims.version})`,
+      );
   }
   const packageZip = contents.packageZip;
-  if (packageZip.byteLength !== pkg.size || (await sha256Hex(packageZip)) !== pkg.sha256) throw new ClientError("hash_mismatch", "the preset's package differs from the one its manifest signed");
+  if (packageZip.byteLength !== pkg.size || (await sha256Hex(packageZip)) !== pkg.sha256)
+    throw new ClientError("hash_mismatch", "the preset's package differs from the one its manifest signed");
   return { claims: claims as unknown as OfflineManifestClaims, packageZip };
 }

@@ -43,7 +43,15 @@ export interface TrustedState {
 }
 
 export function emptyState(appId: string): TrustedState {
-  return { format: STATE_FORMAT, appId, installed: null, highestIat: 0, highestRevision: 0, delisted: null, tickets: [] };
+  return {
+    format: STATE_FORMAT,
+    appId,
+    installed: null,
+    highestIat: 0,
+    highestRevision: 0,
+    delisted: null,
+    tickets: [],
+  };
 }
 
 /** Where one mini program's trusted state and installed files live. */

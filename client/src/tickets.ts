@@ -17,7 +17,12 @@ const TICKET_ALPHABET = /^[A-Za-z0-9_.-]+$/;
 
 /** Whether the edge would accept `value` as an admission ticket. */
 export function isSendableTicket(value: unknown): value is string {
-  return typeof value === "string" && value.length >= 1 && value.length <= MAX_TICKET_LENGTH && TICKET_ALPHABET.test(value);
+  return (
+    typeof value === "string" &&
+    value.length >= 1 &&
+    value.length <= MAX_TICKET_LENGTH &&
+    TICKET_ALPHABET.test(value)
+  );
 }
 
 /**
@@ -32,5 +37,12 @@ export function mergeTickets(kept: readonly string[], fresh: unknown): string[] 
 /** Whether an error answer's body names the tickets (`tickets`, `tickets.3`, `ticket`). */
 export function refusesTickets(answer: { error?: { issues?: unknown } } | null | undefined): boolean {
   const issues = answer?.error?.issues;
-  return Array.isArray(issues) && issues.some((i) => typeof (i as { path?: unknown })?.path === "string" && /^tickets?(\.|$)/.test((i as { path: string }).path));
+  return (
+    Array.isArray(issues) &&
+    issues.some(
+      (i) =>
+        typeof (i as { path?: unknown })?.path === "string" &&
+        /^tickets?(\.|$)/.test((i as { path: string }).path),
+    )
+  );
 }

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { checkRequestFromQuery, QUERY_LIMIT } from "../../edge-worker/src/contracts";
-import { type CheckBody, CHECK_QUERY_LIMIT, checkQuery, checkRequestFor } from "../src/check-request";
+import { CHECK_QUERY_LIMIT, type CheckBody, checkQuery, checkRequestFor } from "../src/check-request";
 import { deviceFor, freshEdgeAndDevice } from "./support/client";
 import { APP_ID, HOST_APP, twoVersions } from "./support/fixtures";
 
@@ -20,7 +20,16 @@ const checks = () => t.edge.requests.filter((r) => r.path === "/v1/check");
 describe("check by GET (the default)", () => {
   it("sends the facts as a form-encoded query, identifiers and tickets (repeated) in the user header, and no body", async () => {
     const device = deviceFor(t.edge, {
-      device: { hostAppVersion: "8.0.1", platform: "ios", osVersion: "17.4", guid: "guid 1&x=y", account: "tester-001", model: "iPhone15,2", network: "wifi", trial: true },
+      device: {
+        hostAppVersion: "8.0.1",
+        platform: "ios",
+        osVersion: "17.4",
+        guid: "guid 1&x=y",
+        account: "tester-001",
+        model: "iPhone15,2",
+        network: "wifi",
+        trial: true,
+      },
     });
     try {
       t.edge.answer(await t.edge.claims(v1));
@@ -34,12 +43,21 @@ describe("check by GET (the default)", () => {
         expect(request.body).toBe("");
         expect(request.headers["content-type"]).toBeUndefined();
       }
-      expect(first!.query).toBe(`hostAppVersion=8.0.1&platform=ios&osVersion=17.4&model=iPhone15%2C2&network=wifi&trial=true&appId=${APP_ID}&hostAppId=${HOST_APP}`);
+      expect(first!.query).toBe(
+        `hostAppVersion=8.0.1&platform=ios&osVersion=17.4&model=iPhone15%2C2&network=wifi&trial=true&appId=${APP_ID}&hostAppId=${HOST_APP}`,
+      );
       expect(first!.headers["x-graycast-user"]).toBe("guid=guid+1%26x%3Dy&account=tester-001");
       // No identifier and no ticket ever in a URL.
       expect(second!.query).toMatch(/&installedVersion=1\.0\.0$/);
-      expect(second!.headers["x-graycast-user"]).toBe("guid=guid+1%26x%3Dy&account=tester-001&ticket=t0.a-b_c&ticket=t1");
-      expect(second!.check).toMatchObject({ guid: "guid 1&x=y", trial: true, installedVersion: "1.0.0", tickets: ["t0.a-b_c", "t1"] });
+      expect(second!.headers["x-graycast-user"]).toBe(
+        "guid=guid+1%26x%3Dy&account=tester-001&ticket=t0.a-b_c&ticket=t1",
+      );
+      expect(second!.check).toMatchObject({
+        guid: "guid 1&x=y",
+        trial: true,
+        installedVersion: "1.0.0",
+        tickets: ["t0.a-b_c", "t1"],
+      });
     } finally {
       device.cleanup();
     }
@@ -49,7 +67,16 @@ describe("check by GET (the default)", () => {
     const long = (c: string, n: number) => c.repeat(n);
     // Every field at its cap, percent-encoded at 9 characters per CJK character.
     const device = deviceFor(t.edge, {
-      device: { hostAppVersion: "8.0.1", platform: "android", osVersion: "14", guid: long("设", 128), deviceId: long("备", 128), account: long("账", 128), brand: long("华", 64), model: long("型", 64) },
+      device: {
+        hostAppVersion: "8.0.1",
+        platform: "android",
+        osVersion: "14",
+        guid: long("设", 128),
+        deviceId: long("备", 128),
+        account: long("账", 128),
+        brand: long("华", 64),
+        model: long("型", 64),
+      },
     });
     try {
       t.edge.answer(await t.edge.claims(v1));
@@ -64,14 +91,24 @@ describe("check by GET (the default)", () => {
       expect(user.length).toBeGreaterThan(CHECK_QUERY_LIMIT / 2);
       expect(user.length).toBeLessThanOrEqual(CHECK_QUERY_LIMIT);
       expect(second!.check?.tickets).toEqual(t.edge.tickets);
-      expect(checkRequestFromQuery(second!.query, user)).toMatchObject({ guid: long("设", 128), tickets: t.edge.tickets });
+      expect(checkRequestFromQuery(second!.query, user)).toMatchObject({
+        guid: long("设", 128),
+        tickets: t.edge.tickets,
+      });
     } finally {
       device.cleanup();
     }
   });
 
   it("a check the edge would refuse as too long for GET goes as POST", () => {
-    const body: CheckBody = { appId: APP_ID, hostAppId: HOST_APP, hostAppVersion: "8.0.1", platform: "android", osVersion: "14", guid: "设".repeat(1000) };
+    const body: CheckBody = {
+      appId: APP_ID,
+      hostAppId: HOST_APP,
+      hostAppVersion: "8.0.1",
+      platform: "android",
+      osVersion: "14",
+      guid: "设".repeat(1000),
+    };
     expect(checkQuery(body, "user").length).toBeGreaterThan(CHECK_QUERY_LIMIT);
     const { url, init } = checkRequestFor("https://edge.example/", body, "GET");
     expect(url).toBe("https://edge.example/v1/check");
@@ -86,12 +123,27 @@ describe("check by POST (configured)", () => {
     try {
       t.edge.answer(await t.edge.claims(v1));
       t.edge.tickets = ["t0", "t1"];
-      expect(await device.client.update()).toMatchObject({ plan: "install", activated: true, version: "1.0.0" });
+      expect(await device.client.update()).toMatchObject({
+        plan: "install",
+        activated: true,
+        version: "1.0.0",
+      });
       expect(await device.client.check()).toMatchObject({ plan: "none" });
 
       const [first, second] = checks();
-      for (const request of [first!, second!]) expect(request).toMatchObject({ method: "POST", query: "", headers: { "content-type": "application/json" } });
-      expect(JSON.parse(first!.body)).toEqual({ hostAppVersion: "8.0.1", platform: "android", osVersion: "14", appId: APP_ID, hostAppId: HOST_APP });
+      for (const request of [first!, second!])
+        expect(request).toMatchObject({
+          method: "POST",
+          query: "",
+          headers: { "content-type": "application/json" },
+        });
+      expect(JSON.parse(first!.body)).toEqual({
+        hostAppVersion: "8.0.1",
+        platform: "android",
+        osVersion: "14",
+        appId: APP_ID,
+        hostAppId: HOST_APP,
+      });
       expect(JSON.parse(second!.body)).toMatchObject({ installedVersion: "1.0.0", tickets: ["t0", "t1"] });
     } finally {
       device.cleanup();

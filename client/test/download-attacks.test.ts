@@ -41,7 +41,16 @@ describe("download attacks", () => {
   });
 
   it("a package whose unpacked files differ from the signed file list: hash_mismatch", async () => {
-    t.edge.answer(await t.edge.claims(v2, { package: { url: (await t.edge.host("packages", v2.zip)).url, size: v2.zip.byteLength, sha256: v2.sha256, files: v1.digest } }));
+    t.edge.answer(
+      await t.edge.claims(v2, {
+        package: {
+          url: (await t.edge.host("packages", v2.zip)).url,
+          size: v2.zip.byteLength,
+          sha256: v2.sha256,
+          files: v1.digest,
+        },
+      }),
+    );
     const before = t.device.contents();
     await expect(t.device.client.update()).rejects.toMatchObject({ code: "hash_mismatch" });
     expect(t.device.contents()).toEqual(before);
@@ -49,7 +58,10 @@ describe("download attacks", () => {
 
   it("more bytes than the signed size (endless data): endless_data, aborted without reading on", async () => {
     const GiB = 1024 * 1024 * 1024;
-    const hosted = await t.edge.host("packages", v2.zip, { sha256: v2.sha256, behaviour: { kind: "endless", limit: GiB } });
+    const hosted = await t.edge.host("packages", v2.zip, {
+      sha256: v2.sha256,
+      behaviour: { kind: "endless", limit: GiB },
+    });
     t.edge.answer(await t.edge.claims(v2));
     const before = t.device.contents();
     await expect(t.device.client.update()).rejects.toMatchObject({ code: "endless_data" });
@@ -68,7 +80,11 @@ describe("download attacks", () => {
       await t.edge.host("packages", v2.zip, { behaviour: { kind: "stall", after: half } });
       t.edge.answer(await t.edge.claims(v2));
       expect(await device.client.update()).toMatchObject({ activated: true, version: "1.1.0", resumed: 1 });
-      expect(t.edge.requests.filter((r) => r.path === `/v1/packages/${v2.sha256}`).map((r) => r.headers.range ?? null)).toEqual([null, `bytes=${half}-`]);
+      expect(
+        t.edge.requests
+          .filter((r) => r.path === `/v1/packages/${v2.sha256}`)
+          .map((r) => r.headers.range ?? null),
+      ).toEqual([null, `bytes=${half}-`]);
     } finally {
       device.cleanup();
     }
@@ -79,7 +95,13 @@ describe("download attacks", () => {
     await t.edge.host("packages", v2.zip, { behaviour: { kind: "cut", after: half } });
     t.edge.answer(await t.edge.claims(v2));
     const result = await t.device.client.update();
-    expect(result).toMatchObject({ activated: true, version: "1.1.0", via: "full", resumed: 1, transferred: v2.zip.byteLength });
+    expect(result).toMatchObject({
+      activated: true,
+      version: "1.1.0",
+      via: "full",
+      resumed: 1,
+      transferred: v2.zip.byteLength,
+    });
     const gets = t.edge.requests.filter((r) => r.path === `/v1/packages/${v2.sha256}`);
     expect(gets).toHaveLength(2);
     expect(gets[0]!.headers.range).toBeUndefined();
@@ -88,16 +110,30 @@ describe("download attacks", () => {
     for (const f of v2.list) expect(await opened.read(f.path)).toEqual(v2.bytes.get(f.path));
   });
 
-  it.each(["wrong_range", "full"] as const)("a resumption answered with %s starts over and still ends correct", async (resume) => {
-    await t.edge.host("packages", v2.zip, { behaviour: { kind: "cut", after: v2.zip.byteLength >> 1, resume } });
-    t.edge.answer(await t.edge.claims(v2));
-    expect(await t.device.client.update()).toMatchObject({ activated: true, version: "1.1.0" });
-    const opened = await t.device.client.open();
-    for (const f of v2.list) expect(await opened.read(f.path)).toEqual(v2.bytes.get(f.path));
-  });
+  it.each(["wrong_range", "full"] as const)(
+    "a resumption answered with %s starts over and still ends correct",
+    async (resume) => {
+      await t.edge.host("packages", v2.zip, {
+        behaviour: { kind: "cut", after: v2.zip.byteLength >> 1, resume },
+      });
+      t.edge.answer(await t.edge.claims(v2));
+      expect(await t.device.client.update()).toMatchObject({ activated: true, version: "1.1.0" });
+      const opened = await t.device.client.open();
+      for (const f of v2.list) expect(await opened.read(f.path)).toEqual(v2.bytes.get(f.path));
+    },
+  );
 
   it("a download that keeps failing is refused as download_failed and changes nothing", async () => {
-    t.edge.answer(await t.edge.claims(v2, { package: { url: `${t.edge.url}/v1/packages/${"0".repeat(64)}`, size: v2.zip.byteLength, sha256: v2.sha256, files: v2.digest } }));
+    t.edge.answer(
+      await t.edge.claims(v2, {
+        package: {
+          url: `${t.edge.url}/v1/packages/${"0".repeat(64)}`,
+          size: v2.zip.byteLength,
+          sha256: v2.sha256,
+          files: v2.digest,
+        },
+      }),
+    );
     const before = t.device.contents();
     await expect(t.device.client.update()).rejects.toMatchObject({ code: "download_failed" });
     expect(t.device.contents()).toEqual(before);

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { freshEdgeAndDevice } from "./support/client";
-import { buildIncrementBetween, buildVersion, type BuiltVersion } from "./support/fixtures";
+import { type BuiltVersion, buildIncrementBetween, buildVersion } from "./support/fixtures";
 
 const t = freshEdgeAndDevice();
 
@@ -29,7 +29,6 @@ beforeEach(async () => {
   await t.device.client.update();
 });
 
-
 async function expectRunning(version: BuiltVersion): Promise<void> {
   const opened = await t.device.client.open();
   expect(opened.version).toBe(version.version);
@@ -37,7 +36,8 @@ async function expectRunning(version: BuiltVersion): Promise<void> {
   for (const f of version.list) expect(await opened.read(f.path)).toEqual(version.bytes.get(f.path));
 }
 
-const packageRequests = (v: BuiltVersion) => t.edge.requests.filter((r) => r.path === `/v1/packages/${v.sha256}`).length;
+const packageRequests = (v: BuiltVersion) =>
+  t.edge.requests.filter((r) => r.path === `/v1/packages/${v.sha256}`).length;
 
 describe("increments", () => {
   it("full install of v1, then v2 through its increment: byte-identical files for fewer bytes", async () => {
@@ -45,7 +45,12 @@ describe("increments", () => {
     expect(bytes.byteLength).toBeLessThan(v2.zip.byteLength);
     t.edge.answer(await t.edge.claims(v2, { increment: await t.edge.increment(bytes, v1) }));
     const result = await t.device.client.update();
-    expect(result).toMatchObject({ activated: true, version: "1.1.0", via: "increment", transferred: bytes.byteLength });
+    expect(result).toMatchObject({
+      activated: true,
+      version: "1.1.0",
+      via: "increment",
+      transferred: bytes.byteLength,
+    });
     expect(result.fallback).toBeUndefined();
     expect(packageRequests(v2)).toBe(0);
     await expectRunning(v2);
@@ -59,8 +64,14 @@ describe("increments", () => {
     const bytes = readFileSync(file);
     bytes[0]! ^= 0x01; // same size, other bytes
     writeFileSync(file, bytes);
-    t.edge.answer(await t.edge.claims(v2, { increment: await t.edge.increment(await buildIncrementBetween(v1, v2), v1) }));
-    expect(await t.device.client.update()).toMatchObject({ activated: true, via: "full", fallback: { code: "wrong_base" } });
+    t.edge.answer(
+      await t.edge.claims(v2, { increment: await t.edge.increment(await buildIncrementBetween(v1, v2), v1) }),
+    );
+    expect(await t.device.client.update()).toMatchObject({
+      activated: true,
+      via: "full",
+      fallback: { code: "wrong_base" },
+    });
     await expectRunning(v2);
   });
 
@@ -71,31 +82,54 @@ describe("increments", () => {
     tampered[tampered.length - 5]! ^= 0xff;
     await t.edge.host("increments", tampered, { sha256: increment.sha256 });
     t.edge.answer(await t.edge.claims(v2, { increment }));
-    expect(await t.device.client.update()).toMatchObject({ activated: true, via: "full", fallback: { code: "hash_mismatch" } });
+    expect(await t.device.client.update()).toMatchObject({
+      activated: true,
+      via: "full",
+      fallback: { code: "hash_mismatch" },
+    });
     await expectRunning(v2);
   });
 
   it("a genuine-looking increment that yields other files than the manifest names falls back", async () => {
     const wrongTarget = await buildIncrementBetween(v1, v3);
     t.edge.answer(await t.edge.claims(v2, { increment: await t.edge.increment(wrongTarget, v1) }));
-    expect(await t.device.client.update()).toMatchObject({ activated: true, via: "full", fallback: { code: "hash_mismatch" } });
+    expect(await t.device.client.update()).toMatchObject({
+      activated: true,
+      via: "full",
+      fallback: { code: "hash_mismatch" },
+    });
     await expectRunning(v2);
   });
 
   it("an endless increment falls back too", async () => {
     const bytes = await buildIncrementBetween(v1, v2);
     const increment = await t.edge.increment(bytes, v1);
-    await t.edge.host("increments", bytes, { sha256: increment.sha256, behaviour: { kind: "endless", limit: 1 << 30 } });
+    await t.edge.host("increments", bytes, {
+      sha256: increment.sha256,
+      behaviour: { kind: "endless", limit: 1 << 30 },
+    });
     t.edge.answer(await t.edge.claims(v2, { increment }));
-    expect(await t.device.client.update()).toMatchObject({ activated: true, via: "full", fallback: { code: "endless_data" } });
+    expect(await t.device.client.update()).toMatchObject({
+      activated: true,
+      via: "full",
+      fallback: { code: "endless_data" },
+    });
     await expectRunning(v2);
   });
 
   it("when the increment AND the full package are tampered, the update is refused and nothing changes", async () => {
     const bytes = await buildIncrementBetween(v1, v2);
     const increment = await t.edge.increment(bytes, v1);
-    await t.edge.host("increments", bytes.map((b, i) => (i === 20 ? b ^ 1 : b)), { sha256: increment.sha256 });
-    await t.edge.host("packages", v2.zip.map((b, i) => (i === 40 ? b ^ 1 : b)), { sha256: v2.sha256 });
+    await t.edge.host(
+      "increments",
+      bytes.map((b, i) => (i === 20 ? b ^ 1 : b)),
+      { sha256: increment.sha256 },
+    );
+    await t.edge.host(
+      "packages",
+      v2.zip.map((b, i) => (i === 40 ? b ^ 1 : b)),
+      { sha256: v2.sha256 },
+    );
     t.edge.answer(await t.edge.claims(v2, { increment }));
     const before = t.device.contents();
     await expect(t.device.client.update()).rejects.toMatchObject({ code: "hash_mismatch" });
@@ -108,7 +142,11 @@ describe("increments", () => {
       const fromV0 = await buildIncrementBetween(v0, v2);
       const increment = await t.edge.increment(fromV0, v0);
       t.edge.answer(await t.edge.claims(v2, { increment: { ...increment, fromVersion: "1.0.0" } }));
-      expect(await t.device.client.update()).toMatchObject({ activated: true, via: "full", fallback: { code: "wrong_base" } });
+      expect(await t.device.client.update()).toMatchObject({
+        activated: true,
+        via: "full",
+        fallback: { code: "wrong_base" },
+      });
       expect(t.edge.requests.some((r) => r.path.startsWith("/v1/increments/"))).toBe(false);
       await expectRunning(v2);
     });
@@ -116,13 +154,21 @@ describe("increments", () => {
     it("whose bytes were made from another base than the manifest says: applyIncrement refuses, the full package is used", async () => {
       const fromV0 = await buildIncrementBetween(v0, v2);
       t.edge.answer(await t.edge.claims(v2, { increment: await t.edge.increment(fromV0, v1) }));
-      expect(await t.device.client.update()).toMatchObject({ activated: true, via: "full", fallback: { code: "wrong_base" } });
+      expect(await t.device.client.update()).toMatchObject({
+        activated: true,
+        via: "full",
+        fallback: { code: "wrong_base" },
+      });
       await expectRunning(v2);
     });
 
     it("and a tampered full package: refused (hash_mismatch), nothing changes", async () => {
       const fromV0 = await buildIncrementBetween(v0, v2);
-      await t.edge.host("packages", v2.zip.map((b, i) => (i === 40 ? b ^ 1 : b)), { sha256: v2.sha256 });
+      await t.edge.host(
+        "packages",
+        v2.zip.map((b, i) => (i === 40 ? b ^ 1 : b)),
+        { sha256: v2.sha256 },
+      );
       t.edge.answer(await t.edge.claims(v2, { increment: await t.edge.increment(fromV0, v1) }));
       const before = t.device.contents();
       await expect(t.device.client.update()).rejects.toMatchObject({ code: "hash_mismatch" });

@@ -17,12 +17,19 @@ const t = freshEdgeAndDevice();
 
 const { v1, v2 } = await twoVersions();
 
-
-
 /** A signed answer without a version (delisted, no_release, not_bound). */
 function statusClaims(status: ManifestClaims["status"], revision: number): ManifestClaims {
   const iat = Math.floor(Date.now() / 1000);
-  return { iss: MANIFEST_ISSUER, sub: APP_ID, aud: HOST_APP, iat, exp: iat + 3600, status, reason: status === "ok" ? "online" : status, revision };
+  return {
+    iss: MANIFEST_ISSUER,
+    sub: APP_ID,
+    aud: HOST_APP,
+    iat,
+    exp: iat + 3600,
+    status,
+    reason: status === "ok" ? "online" : status,
+    revision,
+  };
 }
 
 describe("delisting", () => {
@@ -30,9 +37,15 @@ describe("delisting", () => {
     t.edge.answer(await t.edge.claims(v1));
     await t.device.client.update();
     t.edge.answer(statusClaims("delisted", 100));
-    expect(await t.device.client.update()).toMatchObject({ plan: "delisted", status: "delisted", activated: false });
+    expect(await t.device.client.update()).toMatchObject({
+      plan: "delisted",
+      status: "delisted",
+      activated: false,
+    });
     await expect(t.device.client.open()).rejects.toMatchObject({ code: "delisted" });
-    await expect(t.device.client.installPreset(buildApkg("a.b.c", v1.zip))).rejects.toMatchObject({ code: "delisted" });
+    await expect(t.device.client.installPreset(buildApkg("a.b.c", v1.zip))).rejects.toMatchObject({
+      code: "delisted",
+    });
     // The files stay: relisting the same version needs no download.
     expect((await t.device.client.trustedState()).installed?.version).toBe("1.0.0");
 
@@ -46,7 +59,11 @@ describe("delisting", () => {
       t.edge.answer(statusClaims(status, 5));
       expect(await t.device.client.update()).toMatchObject({ plan: "unavailable", status, activated: false });
     }
-    expect(await t.device.client.trustedState()).toMatchObject({ installed: null, highestRevision: 5, delisted: null });
+    expect(await t.device.client.trustedState()).toMatchObject({
+      installed: null,
+      highestRevision: 5,
+      delisted: null,
+    });
     await expect(t.device.client.open()).rejects.toMatchObject({ code: "not_installed" });
   });
 });
@@ -72,14 +89,27 @@ describe("filesystem store", () => {
     const before = t.device.contents();
     const state = (await store.load())!;
     const next = { ...state, installed: { ...state.installed!, version: "9.9.9" } };
-    await expect(store.activate(next, new Map([["ok.js", new Uint8Array([1])], ["../escape.js", new Uint8Array([2])]]))).rejects.toThrow(/leaves the install directory/);
+    await expect(
+      store.activate(
+        next,
+        new Map([
+          ["ok.js", new Uint8Array([1])],
+          ["../escape.js", new Uint8Array([2])],
+        ]),
+      ),
+    ).rejects.toThrow(/leaves the install directory/);
     expect(await store.load()).toEqual(state);
     expect(await store.readFile("app.json")).toEqual(v1.bytes.get("app.json"));
     expect(t.device.contents().length).toBe(before.length + 1); // the half-written 9.9.9/ok.js
 
     t.edge.answer(await t.edge.claims(v2));
     await t.device.client.update();
-    const dirs = new Set(t.device.contents().map(([path]) => path.split("/").slice(0, 3).join("/")).filter((p) => p.includes("/versions/")));
+    const dirs = new Set(
+      t.device
+        .contents()
+        .map(([path]) => path.split("/").slice(0, 3).join("/"))
+        .filter((p) => p.includes("/versions/")),
+    );
     expect([...dirs]).toEqual([expect.stringMatching(new RegExp(`^${APP_ID}/versions/1\\.1\\.0-`))]);
   });
 });
@@ -92,14 +122,38 @@ describe("CLI", () => {
       writeFileSync(keys, JSON.stringify(t.edge.pinned));
       mkdirSync(join(dir, "device"));
       t.edge.answer(await t.edge.claims(v1));
-      const run = await cli(["--edge", t.edge.url, "--app", APP_ID, "--host-app", HOST_APP, "--dir", join(dir, "device"), "--keys", keys]);
+      const run = await cli([
+        "--edge",
+        t.edge.url,
+        "--app",
+        APP_ID,
+        "--host-app",
+        HOST_APP,
+        "--dir",
+        join(dir, "device"),
+        "--keys",
+        keys,
+      ]);
       expect(run.code).toBe(0);
       expect(run.stdout).toContain("check: ok (online) version 1.0.0, installed nothing -> install");
       expect(run.stdout).toContain("installed 1.0.0 via full package");
-      expect(readFileSync(join(dir, "device", APP_ID, "current.json"), "utf8")).toContain('"version": "1.0.0"');
+      expect(readFileSync(join(dir, "device", APP_ID, "current.json"), "utf8")).toContain(
+        '"version": "1.0.0"',
+      );
 
       t.edge.answer(await t.edge.claims(v1, { sub: "gcsomeotherappaaaabbbbcc" }));
-      const refused = await cli(["--edge", t.edge.url, "--app", APP_ID, "--host-app", HOST_APP, "--dir", join(dir, "device"), "--keys", keys]);
+      const refused = await cli([
+        "--edge",
+        t.edge.url,
+        "--app",
+        APP_ID,
+        "--host-app",
+        HOST_APP,
+        "--dir",
+        join(dir, "device"),
+        "--keys",
+        keys,
+      ]);
       expect(refused.code).toBe(1);
       expect(refused.stderr).toContain("refused (mix_and_match)");
     } finally {
@@ -110,7 +164,9 @@ describe("CLI", () => {
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(import.meta.dirname, "..", "cli.mjs"), ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [join(import.meta.dirname, "..", "cli.mjs"), ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));

@@ -21,7 +21,6 @@ beforeEach(async () => {
   expect((await t.device.client.update()).activated).toBe(true);
 });
 
-
 const now = () => Math.floor(Date.now() / 1000);
 
 /** The update is refused with `code`, the store is unchanged, and v1 still opens. */
@@ -56,7 +55,11 @@ describe("manifest attacks", () => {
     await expectRefused("expired");
 
     t.edge.answer(await t.edge.claims(v2, { exp: now() - 30 }));
-    expect(await t.device.client.update()).toMatchObject({ plan: "update", activated: true, version: "1.1.0" });
+    expect(await t.device.client.update()).toMatchObject({
+      plan: "update",
+      activated: true,
+      version: "1.1.0",
+    });
   });
 
   it("a replayed manifest older than one already accepted (iat or revision lower): replayed", async () => {
@@ -80,7 +83,11 @@ describe("manifest attacks", () => {
     t.edge.answer(await t.edge.claims(v2));
     await t.device.client.update();
     t.edge.answer(await t.edge.claims(v1, { rollback: true, reason: "rollback" }));
-    expect(await t.device.client.update()).toMatchObject({ plan: "rollback", activated: true, version: "1.0.0" });
+    expect(await t.device.client.update()).toMatchObject({
+      plan: "rollback",
+      activated: true,
+      version: "1.0.0",
+    });
     const opened = await t.device.client.open();
     expect(opened.files).toEqual(v1.list);
     for (const f of v1.list) expect(await opened.read(f.path)).toEqual(v1.bytes.get(f.path));
@@ -90,7 +97,9 @@ describe("manifest attacks", () => {
     t.edge.answer(await t.edge.claims(v2));
     await t.device.client.update();
     const before = t.device.contents();
-    t.edge.answer(await t.edge.claims(v1, { rollback: true, reason: "rollback", installedVersion: "999999.0.0" }));
+    t.edge.answer(
+      await t.edge.claims(v1, { rollback: true, reason: "rollback", installedVersion: "999999.0.0" }),
+    );
     await expect(t.device.client.update()).rejects.toMatchObject({ code: "replayed" });
     expect(t.device.contents()).toEqual(before);
     expect((await t.device.client.open()).version).toBe("1.1.0");
@@ -123,7 +132,15 @@ describe("manifest attacks", () => {
 
     const claims = await t.edge.claims(v2);
     t.edge.answer(claims);
-    expect(await t.device.client.check()).toMatchObject({ plan: "update", version: "1.1.0", installed: "1.0.0" });
-    expect(await t.device.client.trustedState()).toMatchObject({ highestIat: claims.iat, highestRevision: claims.revision, installed: { version: "1.0.0" } });
+    expect(await t.device.client.check()).toMatchObject({
+      plan: "update",
+      version: "1.1.0",
+      installed: "1.0.0",
+    });
+    expect(await t.device.client.trustedState()).toMatchObject({
+      highestIat: claims.iat,
+      highestRevision: claims.revision,
+      installed: { version: "1.0.0" },
+    });
   });
 });

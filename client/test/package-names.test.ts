@@ -10,7 +10,7 @@
  */
 import { Zip, ZipDeflate } from "fflate";
 import { describe, expect, it } from "vitest";
-import { filesDigest, type FileEntry } from "../../core/increment";
+import { type FileEntry, filesDigest } from "../../core/increment";
 import { sha256Hex } from "../src/bytes";
 import { unpackPackage } from "../src/package";
 import { freshEdgeAndDevice } from "./support/client";
@@ -40,7 +40,14 @@ async function versionWith(version: string, files: [string, string][]): Promise<
   const list: FileEntry[] = [];
   for (const [path, data] of map) list.push({ path, size: data.byteLength, sha256: await sha256Hex(data) });
   list.sort((a, b) => (a.path < b.path ? -1 : 1));
-  return { version, zip: bytes, sha256: await sha256Hex(bytes), list, bytes: map, digest: await filesDigest(list, sha256Hex) };
+  return {
+    version,
+    zip: bytes,
+    sha256: await sha256Hex(bytes),
+    list,
+    bytes: map,
+    digest: await filesDigest(list, sha256Hex),
+  };
 }
 
 const FILES: [string, string][] = [
@@ -57,7 +64,13 @@ describe("packages with files named like Object.prototype members", () => {
   it("unpackPackage lists and keeps every file", async () => {
     const v = await versionWith("1.0.0", FILES);
     const unpacked = await unpackPackage(v.zip);
-    expect(unpacked.list.map((f) => f.path)).toEqual(["__proto__", "app.json", "constructor", "pages/__proto__/hasOwnProperty.js", "toString"]);
+    expect(unpacked.list.map((f) => f.path)).toEqual([
+      "__proto__",
+      "app.json",
+      "constructor",
+      "pages/__proto__/hasOwnProperty.js",
+      "toString",
+    ]);
     expect(unpacked.digest).toBe(v.digest);
     expect(new TextDecoder().decode(unpacked.bytes.get("__proto__"))).toBe("a file named __proto__");
     expect(new TextDecoder().decode(unpacked.bytes.get("constructor"))).toBe("a file named constructor");
@@ -66,9 +79,19 @@ describe("packages with files named like Object.prototype members", () => {
   it("a fresh install of such a package activates, and every file opens", async () => {
     const v = await versionWith("1.0.0", FILES);
     t.edge.answer(await t.edge.claims(v));
-    expect(await t.device.client.update()).toMatchObject({ plan: "install", activated: true, version: "1.0.0" });
+    expect(await t.device.client.update()).toMatchObject({
+      plan: "install",
+      activated: true,
+      version: "1.0.0",
+    });
     const opened = await t.device.client.open();
-    expect(opened.files.map((f) => f.path)).toEqual(["__proto__", "app.json", "constructor", "pages/__proto__/hasOwnProperty.js", "toString"]);
+    expect(opened.files.map((f) => f.path)).toEqual([
+      "__proto__",
+      "app.json",
+      "constructor",
+      "pages/__proto__/hasOwnProperty.js",
+      "toString",
+    ]);
     for (const [path, text] of FILES) expect(new TextDecoder().decode(await opened.read(path))).toBe(text);
   });
 });

@@ -8,8 +8,16 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ManifestPackage } from "../../core/manifest";
 import type { ClientConfig } from "../src/types";
 import { deviceFor, type TestDevice } from "./support/client";
-import { startFakeEdge, type FakeEdge } from "./support/edge";
-import { APP_ID, buildIncrementBetween, buildVersion, type BuiltVersion, developerKey, encrypt, twoVersions } from "./support/fixtures";
+import { type FakeEdge, startFakeEdge } from "./support/edge";
+import {
+  APP_ID,
+  type BuiltVersion,
+  buildIncrementBetween,
+  buildVersion,
+  developerKey,
+  encrypt,
+  twoVersions,
+} from "./support/fixtures";
 
 const { v1, v2 } = await twoVersions();
 let dev: Awaited<ReturnType<typeof developerKey>>;
@@ -67,23 +75,37 @@ describe("developer signatures", () => {
   it.each([
     ["required", true],
     ["not required", false],
-  ])("invalid (moved from another version, or garbage), %s: bad_developer_signature", async (_, requireDeveloperSignature) => {
-    await startWith({ developerKeys: { [dev.kid]: dev.publicJwk }, requireDeveloperSignature });
-    await offer(v2, { signature: await dev.sign(APP_ID, v1.version, v2.digest) });
-    await expectRefused("bad_developer_signature");
-    await offer(v2, { signature: { kid: dev.kid, alg: "EdDSA", sig: base64url.encode(new Uint8Array(64)) } });
-    await expectRefused("bad_developer_signature");
-  });
+  ])(
+    "invalid (moved from another version, or garbage), %s: bad_developer_signature",
+    async (_, requireDeveloperSignature) => {
+      await startWith({ developerKeys: { [dev.kid]: dev.publicJwk }, requireDeveloperSignature });
+      await offer(v2, { signature: await dev.sign(APP_ID, v1.version, v2.digest) });
+      await expectRefused("bad_developer_signature");
+      await offer(v2, {
+        signature: { kid: dev.kid, alg: "EdDSA", sig: base64url.encode(new Uint8Array(64)) },
+      });
+      await expectRefused("bad_developer_signature");
+    },
+  );
 
   it("valid EdDSA after a full download and ES256 after an increment: verified", async () => {
     const es = await developerKey("dev-key-es", "ES256");
-    await startWith({ developerKeys: { [dev.kid]: dev.publicJwk, [es.kid]: es.publicJwk }, requireDeveloperSignature: true });
+    await startWith({
+      developerKeys: { [dev.kid]: dev.publicJwk, [es.kid]: es.publicJwk },
+      requireDeveloperSignature: true,
+    });
     expect(await device.client.open()).toMatchObject({ version: "1.0.0" });
 
-    const claims = await edge.claims(v2, { increment: await edge.increment(await buildIncrementBetween(v1, v2), v1) });
+    const claims = await edge.claims(v2, {
+      increment: await edge.increment(await buildIncrementBetween(v1, v2), v1),
+    });
     claims.package!.signature = await es.sign(APP_ID, v2.version, v2.digest);
     edge.answer(claims);
-    expect(await device.client.update()).toMatchObject({ activated: true, via: "increment", developerSignature: "verified" });
+    expect(await device.client.update()).toMatchObject({
+      activated: true,
+      via: "increment",
+      developerSignature: "verified",
+    });
   });
 
   it("not required: a package without one is 'absent', one by an unpinned key 'unverifiable'", async () => {
@@ -92,7 +114,10 @@ describe("developer signatures", () => {
     expect(await device.client.update()).toMatchObject({ activated: true, developerSignature: "absent" });
     const v3 = await buildVersion("1.2.0");
     await offer(v3, { signature: await dev.sign(APP_ID, v3.version, v3.digest) });
-    expect(await device.client.update()).toMatchObject({ activated: true, developerSignature: "unverifiable" });
+    expect(await device.client.update()).toMatchObject({
+      activated: true,
+      developerSignature: "unverifiable",
+    });
   });
 });
 
@@ -113,9 +138,19 @@ describe("encrypted packages", () => {
     const { ciphertext, encryption } = await encrypt(v2.zip);
     const hosted = await edge.host("packages", ciphertext);
     const otherKey = base64url.encode(crypto.getRandomValues(new Uint8Array(32)));
-    await offer(v2, { url: hosted.url, size: hosted.size, sha256: hosted.sha256, encryption: { ...encryption, key: otherKey } });
+    await offer(v2, {
+      url: hosted.url,
+      size: hosted.size,
+      sha256: hosted.sha256,
+      encryption: { ...encryption, key: otherKey },
+    });
     await expectRefused("decrypt_failed");
-    await offer(v2, { url: hosted.url, size: hosted.size, sha256: hosted.sha256, encryption: { ...encryption, plainSha256: v1.sha256 } });
+    await offer(v2, {
+      url: hosted.url,
+      size: hosted.size,
+      sha256: hosted.sha256,
+      encryption: { ...encryption, plainSha256: v1.sha256 },
+    });
     await expectRefused("hash_mismatch");
   });
 
@@ -124,7 +159,11 @@ describe("encrypted packages", () => {
     const { ciphertext, encryption } = await encrypt(await buildIncrementBetween(v1, v2));
     const increment = await edge.increment(ciphertext, v1);
     edge.answer(await edge.claims(v2, { increment: { ...increment, encryption } }));
-    expect(await device.client.update()).toMatchObject({ activated: true, via: "increment", transferred: ciphertext.byteLength });
+    expect(await device.client.update()).toMatchObject({
+      activated: true,
+      via: "increment",
+      transferred: ciphertext.byteLength,
+    });
     const opened = await device.client.open();
     for (const f of v2.list) expect(await opened.read(f.path)).toEqual(v2.bytes.get(f.path));
   });

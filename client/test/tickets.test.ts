@@ -7,7 +7,11 @@
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CheckRequestSchema, MAX_TICKET_LENGTH as EDGE_MAX_TICKET_LENGTH, MAX_TICKETS as EDGE_MAX_TICKETS } from "../../core/contracts/check";
+import {
+  CheckRequestSchema,
+  MAX_TICKET_LENGTH as EDGE_MAX_TICKET_LENGTH,
+  MAX_TICKETS as EDGE_MAX_TICKETS,
+} from "../../core/contracts/check";
 import { FsStore } from "../src/node";
 import { isSendableTicket, MAX_TICKET_LENGTH, MAX_TICKETS } from "../src/tickets";
 import { deviceFor, freshEdgeAndDevice } from "./support/client";
@@ -31,13 +35,28 @@ async function seedTickets(tickets: string[]): Promise<void> {
 describe("admission tickets from unsigned answers", () => {
   it("keeps only tickets the edge would accept from a tampered answer, and later checks still work", async () => {
     t.edge.answer(await t.edge.claims(v1));
-    t.edge.tickets = ["good.t1", "bad ticket!", "x".repeat(MAX_TICKET_LENGTH + 1), "", 42, null, { t: 1 }, "ok_2-Z", "good.t1"];
+    t.edge.tickets = [
+      "good.t1",
+      "bad ticket!",
+      "x".repeat(MAX_TICKET_LENGTH + 1),
+      "",
+      42,
+      null,
+      { t: 1 },
+      "ok_2-Z",
+      "good.t1",
+    ];
     await t.device.client.check();
     expect(await storedTickets()).toEqual(["good.t1", "ok_2-Z"]);
 
     t.edge.tickets = [];
     for (let i = 0; i < 3; i++) expect((await t.device.client.check()).status).toBe("ok");
-    expect(sentTickets()).toEqual([undefined, ["good.t1", "ok_2-Z"], ["good.t1", "ok_2-Z"], ["good.t1", "ok_2-Z"]]);
+    expect(sentTickets()).toEqual([
+      undefined,
+      ["good.t1", "ok_2-Z"],
+      ["good.t1", "ok_2-Z"],
+      ["good.t1", "ok_2-Z"],
+    ]);
   });
 
   it("keeps at most 8 tickets, the newest, however many an answer carries", async () => {
@@ -52,33 +71,44 @@ describe("admission tickets from unsigned answers", () => {
   it("never sends a stored ticket the edge would refuse (one an older client kept)", async () => {
     t.edge.answer(await t.edge.claims(v1));
     await t.device.client.check();
-    await seedTickets(["t1", "bad ticket!", "y".repeat(600), ...Array.from({ length: 9 }, (_, i) => `n${i}`)]);
+    await seedTickets([
+      "t1",
+      "bad ticket!",
+      "y".repeat(600),
+      ...Array.from({ length: 9 }, (_, i) => `n${i}`),
+    ]);
     expect((await t.device.client.check()).status).toBe("ok");
     expect(sentTickets()[1]).toEqual(["n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8"]);
     expect(await storedTickets()).toEqual(["n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8"]);
   });
 
-  it.each(["GET", "POST"] as const)("when the edge refuses the stored tickets (400 naming them), drops them and asks once more (%s)", async (checkMethod) => {
-    const device = deviceFor(t.edge, { checkMethod });
-    try {
-      t.edge.answer(await t.edge.claims(v1));
-      await device.client.check();
-      const store = new FsStore(join(device.root, APP_ID));
-      await store.save({ ...(await device.client.trustedState()), tickets: ["old.ticket-1", "old.ticket-2"] });
-      // Well-formed, but this edge refuses them (an edge with other limits, a rotated format).
-      t.edge.refuseTickets = (tickets) => tickets.some((x) => x.startsWith("old."));
-      t.edge.requests.length = 0;
+  it.each(["GET", "POST"] as const)(
+    "when the edge refuses the stored tickets (400 naming them), drops them and asks once more (%s)",
+    async (checkMethod) => {
+      const device = deviceFor(t.edge, { checkMethod });
+      try {
+        t.edge.answer(await t.edge.claims(v1));
+        await device.client.check();
+        const store = new FsStore(join(device.root, APP_ID));
+        await store.save({
+          ...(await device.client.trustedState()),
+          tickets: ["old.ticket-1", "old.ticket-2"],
+        });
+        // Well-formed, but this edge refuses them (an edge with other limits, a rotated format).
+        t.edge.refuseTickets = (tickets) => tickets.some((x) => x.startsWith("old."));
+        t.edge.requests.length = 0;
 
-      expect((await device.client.check()).status).toBe("ok");
-      expect(sentTickets()).toEqual([["old.ticket-1", "old.ticket-2"], undefined]);
-      expect((await device.client.trustedState()).tickets).toEqual([]);
-      // Only once: the next check carries nothing to refuse.
-      expect((await device.client.check()).status).toBe("ok");
-      expect(sentTickets()).toEqual([["old.ticket-1", "old.ticket-2"], undefined, undefined]);
-    } finally {
-      device.cleanup();
-    }
-  });
+        expect((await device.client.check()).status).toBe("ok");
+        expect(sentTickets()).toEqual([["old.ticket-1", "old.ticket-2"], undefined]);
+        expect((await device.client.trustedState()).tickets).toEqual([]);
+        // Only once: the next check carries nothing to refuse.
+        expect((await device.client.check()).status).toBe("ok");
+        expect(sentTickets()).toEqual([["old.ticket-1", "old.ticket-2"], undefined, undefined]);
+      } finally {
+        device.cleanup();
+      }
+    },
+  );
 
   it("any other refusal is not retried", async () => {
     t.edge.answer(await t.edge.claims(v1));
@@ -99,7 +129,24 @@ describe("the client's ticket limits are the edge's", () => {
   });
 
   it("accepts exactly the tickets the edge's schema accepts", () => {
-    const samples = ["a", "eyJ0IjoiZ3QifQ.c2ln", "A-Z_a-z.0-9", "x".repeat(512), "x".repeat(513), "", "a b", "a+b", "a/b", "a=b", "ü", "a\n", "tab\t"];
-    for (const ticket of samples) expect(isSendableTicket(ticket), JSON.stringify(ticket)).toBe(CheckRequestSchema.shape.tickets.safeParse([ticket]).success);
+    const samples = [
+      "a",
+      "eyJ0IjoiZ3QifQ.c2ln",
+      "A-Z_a-z.0-9",
+      "x".repeat(512),
+      "x".repeat(513),
+      "",
+      "a b",
+      "a+b",
+      "a/b",
+      "a=b",
+      "ü",
+      "a\n",
+      "tab\t",
+    ];
+    for (const ticket of samples)
+      expect(isSendableTicket(ticket), JSON.stringify(ticket)).toBe(
+        CheckRequestSchema.shape.tickets.safeParse([ticket]).success,
+      );
   });
 });

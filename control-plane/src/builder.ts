@@ -6,13 +6,14 @@
  * admin Worker stalled every admin request sharing its isolate (measured in docs/increments.md).
  * Bindings: D1, R2 and PACKAGE_KEY_SECRET only.
  */
-import { type IncrementMessage, consumeDeadIncrements, consumeIncrements } from "./increments/queue";
+import { consumeDeadIncrements, consumeIncrements, type IncrementMessage } from "./increments/queue";
 
 export type BuilderBindings = BuilderEnv & { PACKAGE_KEY_SECRET?: string };
 
 /** Liveness only (`npm start` waits for it); the builder serves nothing else over HTTP. */
 async function fetch(request: Request, env: BuilderBindings): Promise<Response> {
-  if (new URL(request.url).pathname !== "/healthz") return Response.json({ error: { code: "not_found", message: "no such route" } }, { status: 404 });
+  if (new URL(request.url).pathname !== "/healthz")
+    return Response.json({ error: { code: "not_found", message: "no such route" } }, { status: 404 });
   await env.DB.prepare("select 1").first();
   return Response.json({ ok: true, service: "graycast-builder" });
 }

@@ -13,26 +13,26 @@ import { ApiError, RateLimitedError, toApiError } from "../../core/errors";
 import { authenticate } from "./auth/middleware";
 import { createDb } from "./db/client";
 import type { AdminHono } from "./env";
+import { sweepIncrements } from "./increments/queue";
+import { limitJsonBodies } from "./lib/request-body";
 import { auditRoutes } from "./routes/audits";
 import { authRoutes } from "./routes/auth";
 import { changeLogRoutes } from "./routes/change-log";
 import { explainRoutes } from "./routes/explain";
 import { grayscaleTaskRoutes } from "./routes/grayscale-tasks";
 import { grayscaleWhitelistRoutes } from "./routes/grayscale-whitelists";
-import { hostAppRoutes } from "./routes/host-apps";
 import { hostAppKeyRoutes } from "./routes/host-app-keys";
+import { hostAppRoutes } from "./routes/host-apps";
 import { incrementRoutes } from "./routes/increments";
 import { miniProgramRoutes } from "./routes/mini-programs";
-import { packageEncryptionRoutes } from "./routes/package-encryption";
 import { offlinePackageRoutes } from "./routes/offline-packages";
+import { packageEncryptionRoutes } from "./routes/package-encryption";
 import { signingKeyRoutes } from "./routes/signing-keys";
 import { teamRoutes } from "./routes/teams";
 import { userRoutes } from "./routes/users";
 import { versionRoutes } from "./routes/versions";
-import { sweepIncrements } from "./increments/queue";
 import { runGrayscaleCron } from "./services/grayscale-cron";
 import { sweepSnapshots } from "./services/snapshot";
-import { limitJsonBodies } from "./lib/request-body";
 
 /** The methods the admin API serves; any other gets 405 with this list in `Allow`. */
 const ALLOWED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
@@ -54,7 +54,10 @@ app.use("*", secureHeaders({ crossOriginResourcePolicy: false }));
 // Methods no route serves (TRACE, PROPFIND, ...): 405 with `Allow`, before authentication.
 app.use("*", async (c, next) => {
   if (ALLOWED_METHODS.includes(c.req.method)) return next();
-  throw new ApiError("method_not_allowed", `${c.req.method} is not allowed here; use one of ${ALLOWED_METHODS.join(", ")}`);
+  throw new ApiError(
+    "method_not_allowed",
+    `${c.req.method} is not allowed here; use one of ${ALLOWED_METHODS.join(", ")}`,
+  );
 });
 app.use("*", async (c, next) => {
   c.set("db", createDb(c.env.DB));
@@ -64,7 +67,11 @@ app.use("*", async (c, next) => {
 // (routes/versions.ts, routes/grayscale-whitelists.ts).
 app.use(
   "/v1/*",
-  limitJsonBodies((method, path) => (method === "POST" && /\/versions$/.test(path)) || (method === "PUT" && /\/grayscale-tasks\/[^/]+\/whitelists\/[^/]+$/.test(path))),
+  limitJsonBodies(
+    (method, path) =>
+      (method === "POST" && /\/versions$/.test(path)) ||
+      (method === "PUT" && /\/grayscale-tasks\/[^/]+\/whitelists\/[^/]+$/.test(path)),
+  ),
 );
 
 // Liveness of the Worker and its D1 binding.
@@ -118,7 +125,8 @@ app.notFound(() => {
 
 app.onError((err, c) => {
   const { error, internal } = toApiError(err);
-  if (internal) console.error("unhandled error", { path: c.req.path, method: c.req.method, error: String(err) });
+  if (internal)
+    console.error("unhandled error", { path: c.req.path, method: c.req.method, error: String(err) });
   if (error.code === "method_not_allowed") c.header("allow", ALLOWED_METHODS.join(", "));
   if (error instanceof RateLimitedError) c.header("retry-after", String(error.retryAfterSeconds));
   return c.json(error.toBody(), error.status);
@@ -128,7 +136,11 @@ app.onError((err, c) => {
  * The cron trigger: grayscale transitions by time and cap (services/grayscale-cron.ts). Not a
  * named export: workerd treats named exports as entrypoints.
  */
-async function scheduled(controller: ScheduledController, env: AdminEnv, _ctx: ExecutionContext): Promise<void> {
+async function scheduled(
+  controller: ScheduledController,
+  env: AdminEnv,
+  _ctx: ExecutionContext,
+): Promise<void> {
   // A run is never evaluated before the time it was scheduled for.
   const now = Math.max(Date.now(), controller.scheduledTime);
   // Each step on its own: one failing must not keep the others from running.
@@ -140,7 +152,8 @@ async function scheduled(controller: ScheduledController, env: AdminEnv, _ctx: E
   // Snapshots whose publish failed after their change committed (services/snapshot.ts).
   try {
     const swept = await sweepSnapshots(createDb(env.DB), env.PACKAGES);
-    if (swept.pending.length > 0) console.error("snapshot sweep left mini programs behind", { pending: swept.pending });
+    if (swept.pending.length > 0)
+      console.error("snapshot sweep left mini programs behind", { pending: swept.pending });
   } catch (err) {
     console.error("snapshot sweep failed", { error: String(err instanceof Error ? err.message : err) });
   }

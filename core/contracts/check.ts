@@ -4,7 +4,7 @@
  * admission tickets, which are transport, not client facts; the type assertion at the bottom
  * fails the build if the two drift apart.
  */
-import { z } from "@hono/zod-openapi";
+import { z } from "zod";
 import { MAX_ASSERTION_LENGTH } from "../assertion";
 import type { ClientContext } from "../decide";
 import { parseLooseVersion } from "../semver";
@@ -18,7 +18,7 @@ const LooseVersionSchema = z
   .string()
   .max(32)
   .refine((v) => parseLooseVersion(v) !== undefined, "must be dot-separated numbers, e.g. 17.4.1")
-  .openapi({ example: "8.0.50" });
+  .meta({ example: "8.0.50" });
 
 /** Free-form client identifiers and device facts: printable, no control characters. */
 const ClientTextSchema = (max: number) =>
@@ -52,7 +52,10 @@ export const AssertionSchema = z
   .string()
   .min(1)
   .max(MAX_ASSERTION_LENGTH)
-  .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, "must be a compact JWS (header.claims.signature)");
+  .regex(
+    /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/,
+    "must be a compact JWS (header.claims.signature)",
+  );
 
 export const PlatformSchema = z.enum(["android", "ios"]);
 export const NetworkSchema = z.enum(["wifi", "5g", "4g", "3g", "2g", "ethernet", "other"]);
@@ -60,7 +63,7 @@ export const NetworkSchema = z.enum(["wifi", "5g", "4g", "3g", "2g", "ethernet",
 export const CheckRequestSchema = z
   .object({
     appId: AppIdSchema,
-    hostAppId: IdSchema.openapi({ example: "ha_aaaabbbbccccdddd" }),
+    hostAppId: IdSchema.meta({ example: "ha_aaaabbbbccccdddd" }),
     hostAppVersion: LooseVersionSchema,
     platform: PlatformSchema,
     osVersion: LooseVersionSchema,
@@ -75,7 +78,7 @@ export const CheckRequestSchema = z
     baseLibraryVersion: LooseVersionSchema.optional(),
     /** asks for the trial version; granted to the team's testers only */
     trial: z.boolean().optional(),
-    assertion: AssertionSchema.optional().openapi({
+    assertion: AssertionSchema.optional().meta({
       description: `A user assertion from the host app's server (docs/trust.md): a compact EdDSA JWS, at most ${MAX_ASSERTION_LENGTH} characters, naming the host app (iss), the account (sub) and optionally the device id (did). When it verifies, the account is vouched for: trial versions, account targets and verified-only grayscale tasks need that. \`account\` / \`deviceId\` sent beside it must equal its sub / did (400 otherwise). In a GET it travels only in the x-graycast-user header.`,
     }),
     /** admission tickets this client stored from earlier check answers for this mini program */
@@ -83,29 +86,28 @@ export const CheckRequestSchema = z
       .array(TicketSchema)
       .max(MAX_TICKETS)
       .optional()
-      .openapi({
+      .meta({
         description: `Grayscale admission tickets previously returned by check for this mini program (at most ${MAX_TICKETS}); a ticket lets an admitted user keep a capped or suspended grayscale version.`,
       }),
   })
   // Unknown keys are refused rather than dropped, so a client typo ("installedVersoin") is
   // reported instead of silently changing the answer.
   .strict()
-  .openapi("CheckRequest");
+  .meta({ id: "CheckRequest" });
 
 export type CheckRequest = z.infer<typeof CheckRequestSchema>;
 
 export const CheckResponseSchema = z
   .object({
-    manifest: z.string().openapi({ description: "Compact JWS (EdDSA) of the manifest claims; verify with /.well-known/jwks.json" }),
-    tickets: z
-      .array(z.string())
-      .optional()
-      .openapi({
-        description:
-          "Grayscale admission tickets to store for this mini program and send back in `tickets` on later checks: a new ticket when the client was just admitted to a grayscale task, or the ticket that kept it there. Absent when there is nothing to store; keep earlier tickets (drop the oldest beyond 8).",
-      }),
+    manifest: z.string().meta({
+      description: "Compact JWS (EdDSA) of the manifest claims; verify with /.well-known/jwks.json",
+    }),
+    tickets: z.array(z.string()).optional().meta({
+      description:
+        "Grayscale admission tickets to store for this mini program and send back in `tickets` on later checks: a new ticket when the client was just admitted to a grayscale task, or the ticket that kept it there. Absent when there is nothing to store; keep earlier tickets (drop the oldest beyond 8).",
+    }),
   })
-  .openapi("CheckResponse");
+  .meta({ id: "CheckResponse" });
 
 export type CheckResponse = z.infer<typeof CheckResponseSchema>;
 
@@ -113,10 +115,10 @@ export type CheckResponse = z.infer<typeof CheckResponseSchema>;
 export const Sha256Schema = z
   .string()
   .regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters")
-  .openapi({ example: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" });
+  .meta({ example: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" });
 
 export const PackageParamsSchema = z.object({
-  sha256: Sha256Schema.openapi({ param: { name: "sha256", in: "path" } }),
+  sha256: Sha256Schema.meta({ param: { name: "sha256", in: "path" } }),
 });
 
 /** A public Ed25519 key as published in the JWKS (never a private `d`). */
@@ -129,14 +131,18 @@ export const PublicJwkSchema = z
     alg: z.literal("EdDSA"),
     use: z.literal("sig"),
   })
-  .openapi("PublicJwk");
+  .meta({ id: "PublicJwk" });
 
 export type PublicJwk = z.infer<typeof PublicJwkSchema>;
 
-export const JwksSchema = z.object({ keys: z.array(PublicJwkSchema) }).openapi("Jwks");
+export const JwksSchema = z.object({ keys: z.array(PublicJwkSchema) }).meta({ id: "Jwks" });
 
 /** Splits a check request into the client's facts (what the domain decides on) and its tickets. */
-export function splitCheckRequest(request: CheckRequest): { client: ClientContext; tickets: string[]; assertion: string | undefined } {
+export function splitCheckRequest(request: CheckRequest): {
+  client: ClientContext;
+  tickets: string[];
+  assertion: string | undefined;
+} {
   const { tickets = [], assertion, ...client } = request;
   return { client, tickets, assertion };
 }
@@ -144,5 +150,8 @@ export function splitCheckRequest(request: CheckRequest): { client: ClientContex
 // Compile-time check that the wire schema (minus transport fields) and the domain type describe the same thing.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 // `verifiedAccount` is the edge's finding, never the client's word: the wire has no such field.
-const checkRequestMatchesClientContext: Same<Omit<CheckRequest, "tickets" | "assertion">, Omit<ClientContext, "verifiedAccount">> = true;
+const checkRequestMatchesClientContext: Same<
+  Omit<CheckRequest, "tickets" | "assertion">,
+  Omit<ClientContext, "verifiedAccount">
+> = true;
 void checkRequestMatchesClientContext;

@@ -1,26 +1,51 @@
-import { z } from "@hono/zod-openapi";
+import { z } from "zod";
 import { isSemver } from "../semver";
 import { ErrorBodySchema } from "./error";
 
-export const AppIdSchema = z.string().regex(/^gc[a-z2-7]{16,40}$/, "not an App ID").openapi({ example: "gcaaaabbbbccccddddeeeeff" });
-export const IdSchema = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/, "not an id");
+export const AppIdSchema = z
+  .string()
+  .regex(/^gc[a-z2-7]{16,40}$/, "not an App ID")
+  .meta({ example: "gcaaaabbbbccccddddeeeeff" });
+export const IdSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/, "not an id");
 export const SemverSchema = z
   .string()
   .max(20)
   .refine(isSemver, "must be a semantic version MAJOR.MINOR.PATCH, e.g. 1.2.0")
-  .openapi({ example: "1.2.0" });
-export const OkSchema = z.object({ ok: z.literal(true) }).openapi("Ok");
+  .meta({ example: "1.2.0" });
+export const OkSchema = z.object({ ok: z.literal(true) }).meta({ id: "Ok" });
 
 /** Error responses every admin route can give; spread into `responses`. */
 export const errorResponses = {
-  400: { description: "Malformed or invalid request", content: { "application/json": { schema: ErrorBodySchema } } },
-  401: { description: "Missing or invalid credentials", content: { "application/json": { schema: ErrorBodySchema } } },
-  403: { description: "Your role, or your API token's scope, does not allow this", content: { "application/json": { schema: ErrorBodySchema } } },
-  404: { description: "Not found, or not visible to you", content: { "application/json": { schema: ErrorBodySchema } } },
-  409: { description: "Refused by a lifecycle rule", content: { "application/json": { schema: ErrorBodySchema } } },
+  400: {
+    description: "Malformed or invalid request",
+    content: { "application/json": { schema: ErrorBodySchema } },
+  },
+  401: {
+    description: "Missing or invalid credentials",
+    content: { "application/json": { schema: ErrorBodySchema } },
+  },
+  403: {
+    description: "Your role, or your API token's scope, does not allow this",
+    content: { "application/json": { schema: ErrorBodySchema } },
+  },
+  404: {
+    description: "Not found, or not visible to you",
+    content: { "application/json": { schema: ErrorBodySchema } },
+  },
+  409: {
+    description: "Refused by a lifecycle rule",
+    content: { "application/json": { schema: ErrorBodySchema } },
+  },
   429: {
-    description: "Rate limited (login attempts per address and account, writes per session or API token): retry after the `Retry-After` seconds",
-    headers: { "Retry-After": { description: "seconds until the limit's window ends", schema: { type: "integer" } } },
+    description:
+      "Rate limited (login attempts per address and account, writes per session or API token): retry after the `Retry-After` seconds",
+    headers: {
+      "Retry-After": { description: "seconds until the limit's window ends", schema: { type: "integer" } },
+    },
     content: { "application/json": { schema: ErrorBodySchema } },
   },
 } as const;
@@ -44,8 +69,14 @@ const PRIVATE_JWK_MEMBERS = new Set(["d", "p", "q", "dp", "dq", "qi", "oth", "k"
 export function publicJwkMembers(known: ReadonlySet<string>, privateKeyHolder: string) {
   return (jwk: object, ctx: z.RefinementCtx) => {
     for (const member of Object.keys(jwk)) {
-      if (PRIVATE_JWK_MEMBERS.has(member)) ctx.addIssue({ code: "custom", path: [member], message: `this is a private key: register the public JWK only, and keep the private key ${privateKeyHolder}` });
-      else if (!known.has(member)) ctx.addIssue({ code: "custom", path: [member], message: "not a public JWK member" });
+      if (PRIVATE_JWK_MEMBERS.has(member))
+        ctx.addIssue({
+          code: "custom",
+          path: [member],
+          message: `this is a private key: register the public JWK only, and keep the private key ${privateKeyHolder}`,
+        });
+      else if (!known.has(member))
+        ctx.addIssue({ code: "custom", path: [member], message: "not a public JWK member" });
     }
   };
 }

@@ -1,12 +1,12 @@
-import { z } from "@hono/zod-openapi";
+import { z } from "zod";
 
 /** The one error shape of both Workers (see core/errors.ts). */
 export const ErrorBodySchema = z
   .object({
     error: z.object({
-      code: z.string().openapi({ example: "conflict" }),
+      code: z.string().meta({ example: "conflict" }),
       message: z.string(),
       issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
     }),
   })
-  .openapi("Error");
+  .meta({ id: "Error" });

@@ -10,6 +10,8 @@ export interface ValidationFailure {
 
 /** Formats a zod failure once, for every route of both Workers (Hono `defaultHook`, edge `parseJsonBody`). */
 export function validationError(error: ValidationFailure): ApiError {
-  const issues = error.issues.slice(0, 20).map((i) => ({ path: i.path.map(String).join(".") || "(root)", message: i.message }));
+  const issues = error.issues
+    .slice(0, 20)
+    .map((i) => ({ path: i.path.map(String).join(".") || "(root)", message: i.message }));
   return new ApiError("bad_request", "the request is invalid", issues);
 }

@@ -4,8 +4,8 @@
  * names the broken rule (core/lifecycle.ts). Re-exported by ./lifecycle.ts.
  */
 import type { Network, Platform } from "../decide";
-import { refusalOf } from "../lifecycle";
 import type { Refusal } from "../lifecycle";
+import { refusalOf } from "../lifecycle";
 import { compareLoose, compareVersions, isSemver, parseLooseVersion } from "../semver";
 import type { IncludeExclude, TaskDefinition, TaskState, VersionRange } from "./types";
 import { TARGET_KINDS } from "./types";
@@ -21,7 +21,15 @@ export const MAX_RULE_LIST = 200;
 export const MAX_RULE_ENTRY = 64;
 
 /** Every network and platform, checked against the unions at compile time. */
-export const NETWORKS: Readonly<Record<Network, true>> = { wifi: true, "5g": true, "4g": true, "3g": true, "2g": true, ethernet: true, other: true };
+export const NETWORKS: Readonly<Record<Network, true>> = {
+  wifi: true,
+  "5g": true,
+  "4g": true,
+  "3g": true,
+  "2g": true,
+  ethernet: true,
+  other: true,
+};
 export const PLATFORMS: Readonly<Record<Platform, true>> = { android: true, ios: true };
 
 export interface TaskFacts {
@@ -69,7 +77,8 @@ function isValidName(name: unknown): boolean {
   return points <= MAX_TASK_NAME;
 }
 
-const isIntIn = (n: unknown, min: number, max: number): boolean => Number.isInteger(n) && (n as number) >= min && (n as number) <= max;
+const isIntIn = (n: unknown, min: number, max: number): boolean =>
+  Number.isInteger(n) && (n as number) >= min && (n as number) <= max;
 const isValidCap = (cap: unknown) => cap === null || isIntIn(cap, 1, MAX_USER_CAP);
 const isValidPercentage = (bp: unknown) => bp === null || isIntIn(bp, 1, MAX_PERCENTAGE_BP);
 
@@ -113,13 +122,16 @@ export function checkTaskDefinition(def: TaskDefinition, facts: TaskFacts, now: 
 
   if (typeof def.version !== "string" || !isSemver(def.version)) return refusalOf("task_version_invalid");
   // A released version has status "released", so "has been online" must be told first.
-  if (facts.versionEverReleased || facts.versionStatus === "released") return refusalOf("task_version_was_online");
+  if (facts.versionEverReleased || facts.versionStatus === "released")
+    return refusalOf("task_version_was_online");
   if (facts.versionStatus !== "approved") return refusalOf("task_version_not_approved");
-  if (facts.onlineVersion !== null && compareVersions(def.version, facts.onlineVersion) <= 0) return refusalOf("task_version_not_higher");
+  if (facts.onlineVersion !== null && compareVersions(def.version, facts.onlineVersion) <= 0)
+    return refusalOf("task_version_not_higher");
 
   if (!isValidName(def.name)) return refusalOf("task_name_invalid");
 
-  if (!Number.isFinite(def.startAt) || !Number.isFinite(def.endAt) || def.startAt >= def.endAt) return refusalOf("task_time_invalid");
+  if (!Number.isFinite(def.startAt) || !Number.isFinite(def.endAt) || def.startAt >= def.endAt)
+    return refusalOf("task_time_invalid");
   if (def.endAt < now) return refusalOf("task_end_in_past");
 
   if (!isValidCap(def.userCap)) return refusalOf("task_cap_invalid");
@@ -128,25 +140,30 @@ export function checkTaskDefinition(def: TaskDefinition, facts: TaskFacts, now: 
   if (typeof def.hostApps !== "object" || def.hostApps === null) return refusalOf("task_no_host_app");
   const hostApps = Object.keys(def.hostApps);
   if (hostApps.length === 0) return refusalOf("task_no_host_app");
-  for (const id of hostApps) if (!facts.boundHostApps.includes(id)) return refusalOf("task_host_app_not_bound");
+  for (const id of hostApps)
+    if (!facts.boundHostApps.includes(id)) return refusalOf("task_host_app_not_bound");
   for (const id of hostApps) if (!isValidRange(def.hostApps[id])) return refusalOf("task_range_invalid");
 
   if (typeof def.platforms !== "object" || def.platforms === null) return refusalOf("task_no_platform");
   const platforms = Object.keys(def.platforms);
   if (platforms.length === 0) return refusalOf("task_no_platform");
   for (const p of platforms) if (!Object.hasOwn(PLATFORMS, p)) return refusalOf("task_platform_invalid");
-  for (const p of platforms) if (!isValidRange(def.platforms[p as Platform])) return refusalOf("task_range_invalid");
+  for (const p of platforms)
+    if (!isValidRange(def.platforms[p as Platform])) return refusalOf("task_range_invalid");
 
   if (typeof def.targets !== "object" || def.targets === null) return refusalOf("task_target_invalid");
   for (const [kind, values] of Object.entries(def.targets)) {
-    if (!(TARGET_KINDS as readonly string[]).includes(kind) || !Array.isArray(values)) return refusalOf("task_target_invalid");
+    if (!(TARGET_KINDS as readonly string[]).includes(kind) || !Array.isArray(values))
+      return refusalOf("task_target_invalid");
     if (values.length > MAX_INLINE_TARGETS) return refusalOf("task_too_many_targets");
-    for (const v of values) if (typeof v !== "string" || !parseWhitelistLine(v).ok) return refusalOf("task_target_invalid");
+    for (const v of values)
+      if (typeof v !== "string" || !parseWhitelistLine(v).ok) return refusalOf("task_target_invalid");
   }
 
   if (def.networks !== undefined) {
     if (!Array.isArray(def.networks)) return refusalOf("task_network_invalid");
-    for (const n of def.networks) if (typeof n !== "string" || !Object.hasOwn(NETWORKS, n)) return refusalOf("task_network_invalid");
+    for (const n of def.networks)
+      if (typeof n !== "string" || !Object.hasOwn(NETWORKS, n)) return refusalOf("task_network_invalid");
   }
 
   for (const rule of [def.brands, def.models, def.countries, def.regions, def.cities]) {
@@ -160,7 +177,8 @@ function isSameValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => isSameValue(x, b[i]));
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((x, i) => isSameValue(x, b[i]));
   const ra = a as Record<string, unknown>;
   const rb = b as Record<string, unknown>;
   const keys = new Set([...Object.keys(ra), ...Object.keys(rb)]);
@@ -169,12 +187,30 @@ function isSameValue(a: unknown, b: unknown): boolean {
 }
 
 /** Fields that stay editable once a task has started (a running audience cannot be redefined). */
-export const RUNNING_EDITABLE: readonly (keyof TaskDefinition)[] = ["name", "endAt", "userCap", "percentageBp"];
+export const RUNNING_EDITABLE: readonly (keyof TaskDefinition)[] = [
+  "name",
+  "endAt",
+  "userCap",
+  "percentageBp",
+];
 
 /** Every field of TaskDefinition: a new field fails the build until it is listed here. */
 const FIELDS: Readonly<Record<keyof TaskDefinition, true>> = {
-  name: true, version: true, startAt: true, endAt: true, userCap: true, percentageBp: true, hostApps: true,
-  platforms: true, targets: true, networks: true, brands: true, models: true, countries: true, regions: true, cities: true,
+  name: true,
+  version: true,
+  startAt: true,
+  endAt: true,
+  userCap: true,
+  percentageBp: true,
+  hostApps: true,
+  platforms: true,
+  targets: true,
+  networks: true,
+  brands: true,
+  models: true,
+  countries: true,
+  regions: true,
+  cities: true,
   verifiedOnly: true,
 };
 export const ALL_FIELDS = Object.keys(FIELDS) as readonly (keyof TaskDefinition)[];
@@ -192,19 +228,28 @@ export const ALL_FIELDS = Object.keys(FIELDS) as readonly (keyof TaskDefinition)
  *    user; lowering would).
  * A pending task's full edit must also pass `checkTaskDefinition` (the caller has the facts).
  */
-export function checkTaskEdit(before: TaskDefinition, after: TaskDefinition, state: TaskState, now: number, admittedSoFar: number): Refusal | null {
+export function checkTaskEdit(
+  before: TaskDefinition,
+  after: TaskDefinition,
+  state: TaskState,
+  now: number,
+  admittedSoFar: number,
+): Refusal | null {
   if (state === "ended") return refusalOf("task_ended");
   const editable = state === "pending" ? ALL_FIELDS : RUNNING_EDITABLE;
   for (const field of ALL_FIELDS) {
-    if (!editable.includes(field) && !isSameValue(before[field], after[field])) return refusalOf("task_field_locked");
+    if (!editable.includes(field) && !isSameValue(before[field], after[field]))
+      return refusalOf("task_field_locked");
   }
   if (!isValidName(after.name)) return refusalOf("task_name_invalid");
-  if (!Number.isFinite(after.startAt) || !Number.isFinite(after.endAt) || after.startAt >= after.endAt) return refusalOf("task_time_invalid");
+  if (!Number.isFinite(after.startAt) || !Number.isFinite(after.endAt) || after.startAt >= after.endAt)
+    return refusalOf("task_time_invalid");
   if (after.endAt < now) return refusalOf("task_end_in_past");
   if (!isValidCap(after.userCap)) return refusalOf("task_cap_invalid");
   if (after.userCap !== null && after.userCap < admittedSoFar) return refusalOf("task_cap_below_admitted");
   if (!isValidPercentage(after.percentageBp)) return refusalOf("task_percentage_invalid");
-  if (state !== "pending" && lowersPercentage(before.percentageBp, after.percentageBp)) return refusalOf("task_percentage_lowered");
+  if (state !== "pending" && lowersPercentage(before.percentageBp, after.percentageBp))
+    return refusalOf("task_percentage_lowered");
   return null;
 }
 

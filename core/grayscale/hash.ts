@@ -66,7 +66,7 @@ export function murmur3Utf16Rest(prefix: Murmur3Prefix, b: string): number {
   let h = prefix.h;
   let j = 0;
   if (prefix.carry >= 0) {
-    if (b.length === 0) return fmix((h ^ scramble(prefix.carry)) ^ (total * 2));
+    if (b.length === 0) return fmix(h ^ scramble(prefix.carry) ^ (total * 2));
     h = mixState(h, scramble(prefix.carry | (b.charCodeAt(0) << 16)));
     j = 1;
   }
@@ -80,7 +80,13 @@ export function murmur3Utf16Rest(prefix: Murmur3Prefix, b: string): number {
  * not depend on the seed, so it is done once and folded into three states. Writes the three
  * unsigned results to `out[0..2]` (identical to three separate calls).
  */
-export function murmur3Utf16x3(value: string, seed0: number, seed1: number, seed2: number, out: Uint32Array): void {
+export function murmur3Utf16x3(
+  value: string,
+  seed0: number,
+  seed1: number,
+  seed2: number,
+  out: Uint32Array,
+): void {
   const total = value.length;
   let h0 = seed0 | 0;
   let h1 = seed1 | 0;

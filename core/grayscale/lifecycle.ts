@@ -12,13 +12,22 @@
 import type { Refusal } from "../lifecycle";
 import { refusalOf } from "../lifecycle";
 import type { PackageRef } from "../snapshot";
-import { ALL_FIELDS, PLATFORMS, RUNNING_EDITABLE, parseRangeEnd } from "./definition";
-import type { CompiledTask, CompiledTargets, EndReason, IncludeExclude, TaskDefinition, TaskState, VersionRange, WhitelistRef } from "./types";
+import { ALL_FIELDS, PLATFORMS, parseRangeEnd, RUNNING_EDITABLE } from "./definition";
+import type {
+  CompiledTargets,
+  CompiledTask,
+  EndReason,
+  IncludeExclude,
+  TaskDefinition,
+  TaskState,
+  VersionRange,
+  WhitelistRef,
+} from "./types";
 import { TARGET_KINDS } from "./types";
 import { parseWhitelistLine } from "./whitelist";
 
-export { MAX_TASK_NAME, checkTaskDefinition, checkTaskEdit } from "./definition";
 export type { TaskFacts } from "./definition";
+export { checkTaskDefinition, checkTaskEdit, MAX_TASK_NAME } from "./definition";
 
 export type TaskAction = "suspend" | "resume" | "end" | "end_and_revert";
 
@@ -56,7 +65,13 @@ export function effectiveStatus(status: TaskStatus, startAt: number, endAt: numb
  * - end_and_revert: any task not yet withdrawn -> ended(reverted), including a sticky ended one
  *   (manual, end_time, cap_reached); everyone gets the online version back.
  */
-export function applyAction(status: TaskStatus, action: TaskAction, startAt: number, endAt: number, now: number): TaskStatus | Refusal {
+export function applyAction(
+  status: TaskStatus,
+  action: TaskAction,
+  startAt: number,
+  endAt: number,
+  now: number,
+): TaskStatus | Refusal {
   const current = effectiveStatus(status, startAt, endAt, now);
   const { state } = current;
   switch (action) {
@@ -72,7 +87,8 @@ export function applyAction(status: TaskStatus, action: TaskAction, startAt: num
       if (state === "ended") return refusalOf("task_ended");
       return { state: "ended", endReason: "manual" };
     case "end_and_revert":
-      if (state === "ended" && current.endReason !== null && WITHDRAWN.has(current.endReason)) return refusalOf("task_already_withdrawn");
+      if (state === "ended" && current.endReason !== null && WITHDRAWN.has(current.endReason))
+        return refusalOf("task_already_withdrawn");
       return { state: "ended", endReason: "reverted" };
   }
 }
@@ -151,7 +167,14 @@ function compileTargets(def: TaskDefinition, whitelists: readonly WhitelistRef[]
  * the compiled task, so no client of theirs gets the version, not even with a ticket.
  */
 export function compileTask(
-  input: { id: string; definition: TaskDefinition; status: TaskStatus; package: PackageRef; whitelists: readonly WhitelistRef[]; unreviewedHostApps?: readonly string[] },
+  input: {
+    id: string;
+    definition: TaskDefinition;
+    status: TaskStatus;
+    package: PackageRef;
+    whitelists: readonly WhitelistRef[];
+    unreviewedHostApps?: readonly string[];
+  },
   now: number,
 ): CompiledTask | null {
   const def = input.definition;
@@ -161,7 +184,8 @@ export function compileTask(
 
   const hostApps: CompiledTask["hostApps"] = {};
   const unreviewed = [...new Set(input.unreviewedHostApps ?? [])].sort();
-  for (const [id, range] of Object.entries(def.hostApps)) if (!unreviewed.includes(id)) hostApps[id] = compileRange(range);
+  for (const [id, range] of Object.entries(def.hostApps))
+    if (!unreviewed.includes(id)) hostApps[id] = compileRange(range);
   const platforms: CompiledTask["platforms"] = {};
   for (const p of Object.keys(PLATFORMS) as (keyof typeof PLATFORMS)[]) {
     if (Object.hasOwn(def.platforms, p)) platforms[p] = compileRange(def.platforms[p]);

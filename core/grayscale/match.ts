@@ -2,7 +2,7 @@
  * The allocation-free predicates behind each grayscale condition, shared by `evaluateTask`
  * (which also explains) and `isTaskEligible` (the hot path), so both always agree.
  */
-import { verifiedAccountOf, type ClientContext, type Network } from "../decide";
+import { type ClientContext, type Network, verifiedAccountOf } from "../decide";
 import type { CompiledTargets, IncludeExclude, TargetKind, WhitelistRef } from "./types";
 import { TARGET_KINDS } from "./types";
 import { shardHas } from "./whitelist";
@@ -41,7 +41,7 @@ function parseLooseIntoScratch(text: string): number {
 
 /** `compareLoose(SCRATCH[0..n), b)`: missing parts count as 0. */
 function compareScratch(n: number, b: readonly number[]): number {
-  const len = n > b.length ? n : b.length;
+  const len = Math.max(n, b.length);
   for (let i = 0; i < len; i++) {
     const d = (i < n ? (SCRATCH[i] as number) : 0) - (b[i] ?? 0);
     if (d !== 0) return d;
@@ -75,7 +75,8 @@ export function isLooseVersion(text: string): boolean {
 export function listRuleAllows(rule: IncludeExclude | null, value: string | undefined): boolean {
   if (rule === null) return true;
   const include = rule.include;
-  if (include !== undefined && include.length > 0 && (value === undefined || !include.includes(value))) return false;
+  if (include !== undefined && include.length > 0 && (value === undefined || !include.includes(value)))
+    return false;
   const exclude = rule.exclude;
   if (exclude !== undefined && value !== undefined && exclude.includes(value)) return false;
   return true;
@@ -124,7 +125,11 @@ export function matchTarget(
 }
 
 /** Boolean form of `matchTarget` that allocates nothing. */
-export function targetMatches(targets: CompiledTargets | null, client: ClientContext, whitelistMember: (ref: WhitelistRef) => boolean): boolean {
+export function targetMatches(
+  targets: CompiledTargets | null,
+  client: ClientContext,
+  whitelistMember: (ref: WhitelistRef) => boolean,
+): boolean {
   if (targets === null) return true;
   for (const kind of TARGET_KINDS) {
     const value = targetValue(client, kind);

@@ -8,11 +8,27 @@
  * with no allocation and stops at the first failing condition (for the hot path). Both use the
  * predicates of ./match.ts, and a test checks that they agree.
  */
-import { verifiedAccountOf, type ClientContext } from "../decide";
-import { murmur3Utf16Prefix, murmur3Utf16Rest, type Murmur3Prefix } from "./hash";
+import { type ClientContext, verifiedAccountOf } from "../decide";
+import { type Murmur3Prefix, murmur3Utf16Prefix, murmur3Utf16Rest } from "./hash";
 import type { ParsedRange } from "./match";
-import { formatRange, listRuleAllows, lowerOrUndefined, matchTarget, networkAllows, targetMatches, versionInRange } from "./match";
-import type { CompiledTask, ConditionName, ConditionResult, Geo, IncludeExclude, TaskVerdict, WhitelistRef } from "./types";
+import {
+  formatRange,
+  listRuleAllows,
+  lowerOrUndefined,
+  matchTarget,
+  networkAllows,
+  targetMatches,
+  versionInRange,
+} from "./match";
+import type {
+  CompiledTask,
+  ConditionName,
+  ConditionResult,
+  Geo,
+  IncludeExclude,
+  TaskVerdict,
+  WhitelistRef,
+} from "./types";
 
 /** Buckets of a percentage rollout: 10000, so a bucket is one basis point. */
 export const ROLLOUT_BUCKETS = 10_000;
@@ -73,39 +89,89 @@ const rangeOf = (ranges: Partial<Record<string, ParsedRange>>, key: string): Par
  * A sticky task is never eligible; whether an already admitted user keeps it is the caller's
  * business (admission ticket), whatever the conditions say now.
  */
-export function evaluateTask(task: CompiledTask, client: ClientContext, geo: Geo, now: number, whitelistMember: (ref: WhitelistRef) => boolean, memo?: RuleMemo): TaskVerdict {
+export function evaluateTask(
+  task: CompiledTask,
+  client: ClientContext,
+  geo: Geo,
+  now: number,
+  whitelistMember: (ref: WhitelistRef) => boolean,
+  memo?: RuleMemo,
+): TaskVerdict {
   const conditions: ConditionResult[] = [];
-  const add = (condition: ConditionName, pass: boolean, detail: string) => conditions.push({ condition, pass, detail });
+  const add = (condition: ConditionName, pass: boolean, detail: string) =>
+    conditions.push({ condition, pass, detail });
 
   const sticky = task.phase === "sticky";
-  add("phase", !sticky, sticky ? "sticky: no new users; users already admitted keep the version" : "admitting new users");
+  add(
+    "phase",
+    !sticky,
+    sticky ? "sticky: no new users; users already admitted keep the version" : "admitting new users",
+  );
 
   if (now < task.startAt) add("time_window", false, `not started: starts at ${task.startAt}, now ${now}`);
   else if (now >= task.endAt) add("time_window", false, `ended: ended at ${task.endAt}, now ${now}`);
   else add("time_window", true, `now ${now} in [${task.startAt}, ${task.endAt})`);
 
   const appRange = rangeOf(task.hostApps, client.hostAppId);
-  add("host_app", appRange !== undefined, appRange ? `host app ${client.hostAppId} is targeted` : hostAppMiss(task, client.hostAppId));
-  versionCondition(add, "host_app_version", `app version ${client.hostAppVersion}`, client.hostAppVersion, appRange);
+  add(
+    "host_app",
+    appRange !== undefined,
+    appRange ? `host app ${client.hostAppId} is targeted` : hostAppMiss(task, client.hostAppId),
+  );
+  versionCondition(
+    add,
+    "host_app_version",
+    `app version ${client.hostAppVersion}`,
+    client.hostAppVersion,
+    appRange,
+  );
 
   const osRange = rangeOf(task.platforms, client.platform);
-  add("platform", osRange !== undefined, osRange ? `platform ${client.platform} is targeted` : `platform ${client.platform} is not targeted`);
+  add(
+    "platform",
+    osRange !== undefined,
+    osRange ? `platform ${client.platform} is targeted` : `platform ${client.platform} is not targeted`,
+  );
   versionCondition(add, "os_version", `OS version ${client.osVersion}`, client.osVersion, osRange);
 
   if (task.targets === null) add("target", true, "no target objects: every user");
   else {
     const match = matchTarget(task.targets, client, whitelistMember);
-    if (match === undefined) add("target", false, `no GUID, device id or account of the client is a target object${unverifiedNote(client)}`);
-    else add("target", true, match.whitelist ? `${match.kind} in whitelist ${match.whitelist.id}` : `${match.kind} listed in the task`);
+    if (match === undefined)
+      add(
+        "target",
+        false,
+        `no GUID, device id or account of the client is a target object${unverifiedNote(client)}`,
+      );
+    else
+      add(
+        "target",
+        true,
+        match.whitelist
+          ? `${match.kind} in whitelist ${match.whitelist.id}`
+          : `${match.kind} listed in the task`,
+      );
   }
 
   if (task.verifiedOnly !== true) add("verified_user", true, "any user (the task is not verified-only)");
-  else if (verifiedAccountOf(client) !== undefined) add("verified_user", true, `account ${client.account} is verified by the host app`);
-  else add("verified_user", false, `verified users only: ${client.account ? `account ${client.account} is not verified (no valid user assertion from the host app)` : "no verified account (send a user assertion from the host app)"}`);
+  else if (verifiedAccountOf(client) !== undefined)
+    add("verified_user", true, `account ${client.account} is verified by the host app`);
+  else
+    add(
+      "verified_user",
+      false,
+      `verified users only: ${client.account ? `account ${client.account} is not verified (no valid user assertion from the host app)` : "no verified account (send a user assertion from the host app)"}`,
+    );
 
   if (task.networks === null) add("network", true, "any network");
-  else if (client.network === undefined) add("network", false, `network unknown; task needs ${task.networks.join("/")}`);
-  else add("network", networkAllows(task.networks, client.network), `network ${client.network}; task needs ${task.networks.join("/")}`);
+  else if (client.network === undefined)
+    add("network", false, `network unknown; task needs ${task.networks.join("/")}`);
+  else
+    add(
+      "network",
+      networkAllows(task.networks, client.network),
+      `network ${client.network}; task needs ${task.networks.join("/")}`,
+    );
 
   listCondition(add, "brand", task.brands, client.brand);
   listCondition(add, "model", task.models, client.model);
@@ -115,16 +181,29 @@ export function evaluateTask(task: CompiledTask, client: ClientContext, geo: Geo
 
   const userKey = taskUserKey(task, client);
   if (task.percentageBp === null) add("percentage", true, "no percentage: every eligible user");
-  else if (userKey === undefined) add("percentage", false, `percentage ${task.percentageBp}bp needs a GUID, device id or account`);
+  else if (userKey === undefined)
+    add("percentage", false, `percentage ${task.percentageBp}bp needs a GUID, device id or account`);
   else {
     const bucket = rolloutBucket(task.id, userKey, memo);
-    add("percentage", bucket < task.percentageBp, `bucket ${bucket} ${bucket < task.percentageBp ? "<" : ">="} ${task.percentageBp}bp`);
+    add(
+      "percentage",
+      bucket < task.percentageBp,
+      `bucket ${bucket} ${bucket < task.percentageBp ? "<" : ">="} ${task.percentageBp}bp`,
+    );
   }
 
   const needsKey = task.userCap !== null || task.percentageBp !== null;
   if (userKey !== undefined) add("user_id", true, `user ${userKey}`);
-  else if (task.verifiedOnly === true) add("user_id", false, "no verified account: a verified-only task counts users by their verified account");
-  else add("user_id", !needsKey, needsKey ? "no GUID, device id or account: a capped or percentage task cannot count this user" : "no user id (not needed)");
+  else if (task.verifiedOnly === true)
+    add("user_id", false, "no verified account: a verified-only task counts users by their verified account");
+  else
+    add(
+      "user_id",
+      !needsKey,
+      needsKey
+        ? "no GUID, device id or account: a capped or percentage task cannot count this user"
+        : "no user id (not needed)",
+    );
 
   let eligible = true;
   for (const c of conditions) eligible &&= c.pass;
@@ -140,7 +219,9 @@ function hostAppMiss(task: CompiledTask, hostAppId: string): string {
 
 /** Why an account the client sent did not count (explain only). */
 function unverifiedNote(client: ClientContext): string {
-  return client.account && verifiedAccountOf(client) === undefined ? ` (account ${client.account} is not verified: account targets need a user assertion from the host app)` : "";
+  return client.account && verifiedAccountOf(client) === undefined
+    ? ` (account ${client.account} is not verified: account targets need a user assertion from the host app)`
+    : "";
 }
 
 function versionCondition(
@@ -171,7 +252,13 @@ function listCondition(
   const value = lowerOrUndefined(raw);
   const pass = listRuleAllows(rule, value);
   const shown = value === undefined ? `${condition} unknown` : `${condition} ${value}`;
-  add(condition, pass, pass ? `${shown}: allowed` : `${shown}: ${value !== undefined && rule.exclude?.includes(value) ? "excluded" : "not included"}`);
+  add(
+    condition,
+    pass,
+    pass
+      ? `${shown}: allowed`
+      : `${shown}: ${value !== undefined && rule.exclude?.includes(value) ? "excluded" : "not included"}`,
+  );
 }
 
 /**
@@ -201,7 +288,12 @@ class LastUserKey {
 
   of(client: ClientContext): string | undefined {
     const ids = this.#ids;
-    if (client.guid !== ids[0] || client.deviceId !== ids[1] || client.account !== ids[2] || this.#key === undefined) {
+    if (
+      client.guid !== ids[0] ||
+      client.deviceId !== ids[1] ||
+      client.account !== ids[2] ||
+      this.#key === undefined
+    ) {
       ids[0] = client.guid;
       ids[1] = client.deviceId;
       ids[2] = client.account;
@@ -237,7 +329,8 @@ export class RuleMemo {
   }
 }
 
-const lowerVia = (memo: LastLower | undefined, raw: string | undefined) => (memo === undefined ? lowerOrUndefined(raw) : memo.of(raw));
+const lowerVia = (memo: LastLower | undefined, raw: string | undefined) =>
+  memo === undefined ? lowerOrUndefined(raw) : memo.of(raw);
 
 /**
  * The same answer as `evaluateTask(...).eligible` (every condition must hold, so the order does
@@ -245,7 +338,14 @@ const lowerVia = (memo: LastLower | undefined, raw: string | undefined) => (memo
  * whitelist probes) last, and allocating only the user key and lower-cased list values (with a
  * `memo`, once per client rather than once per task).
  */
-export function isTaskEligible(task: CompiledTask, client: ClientContext, geo: Geo, now: number, whitelistMember: (ref: WhitelistRef) => boolean, memo?: RuleMemo): boolean {
+export function isTaskEligible(
+  task: CompiledTask,
+  client: ClientContext,
+  geo: Geo,
+  now: number,
+  whitelistMember: (ref: WhitelistRef) => boolean,
+  memo?: RuleMemo,
+): boolean {
   if (task.phase !== "admitting") return false;
   if (now < task.startAt || now >= task.endAt) return false;
   const appRange = rangeOf(task.hostApps, client.hostAppId);
@@ -255,15 +355,23 @@ export function isTaskEligible(task: CompiledTask, client: ClientContext, geo: G
   if (!networkAllows(task.networks, client.network)) return false;
   if (task.brands !== null && !listRuleAllows(task.brands, lowerVia(memo?.brand, client.brand))) return false;
   if (task.models !== null && !listRuleAllows(task.models, lowerVia(memo?.model, client.model))) return false;
-  if (task.countries !== null && !listRuleAllows(task.countries, lowerVia(memo?.country, geo.country))) return false;
-  if (task.regions !== null && !listRuleAllows(task.regions, lowerVia(memo?.region, geo.region))) return false;
+  if (task.countries !== null && !listRuleAllows(task.countries, lowerVia(memo?.country, geo.country)))
+    return false;
+  if (task.regions !== null && !listRuleAllows(task.regions, lowerVia(memo?.region, geo.region)))
+    return false;
   if (task.cities !== null && !listRuleAllows(task.cities, lowerVia(memo?.city, geo.city))) return false;
   // Issue 10: only an account the host app vouched for; counted by that account.
   if (task.verifiedOnly === true && verifiedAccountOf(client) === undefined) return false;
   if (task.percentageBp !== null || task.userCap !== null) {
-    const userKey = task.verifiedOnly === true ? taskUserKey(task, client) : memo !== undefined ? memo.userKey.of(client) : userKeyOf(client);
+    const userKey =
+      task.verifiedOnly === true
+        ? taskUserKey(task, client)
+        : memo !== undefined
+          ? memo.userKey.of(client)
+          : userKeyOf(client);
     if (userKey === undefined) return false;
-    if (task.percentageBp !== null && rolloutBucket(task.id, userKey, memo) >= task.percentageBp) return false;
+    if (task.percentageBp !== null && rolloutBucket(task.id, userKey, memo) >= task.percentageBp)
+      return false;
   }
   // Last: the only rule that may hash the client's ids and probe a whitelist.
   return targetMatches(task.targets, client, whitelistMember);

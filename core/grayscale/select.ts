@@ -5,11 +5,14 @@
  */
 import type { ClientContext } from "../decide";
 import { compareVersions } from "../semver";
-import { type RuleMemo, evaluateTask } from "./rules";
+import { evaluateTask, type RuleMemo } from "./rules";
 import type { CompiledTask, ConditionName, Geo, TaskVerdict, WhitelistRef } from "./types";
 
 /** Highest version first; equal versions by task id, as `compileSnapshot` orders tasks. */
-function byVersionDesc(a: { version: string; taskId: string }, b: { version: string; taskId: string }): number {
+function byVersionDesc(
+  a: { version: string; taskId: string },
+  b: { version: string; taskId: string },
+): number {
   return compareVersions(b.version, a.version) || (a.taskId < b.taskId ? -1 : a.taskId > b.taskId ? 1 : 0);
 }
 
@@ -54,6 +57,13 @@ export function explainTasks(verdicts: readonly TaskVerdict[]): TaskExplanation[
     const summary = v.eligible
       ? `${head}: eligible`
       : `${head}: not eligible: ${failing.map((c) => `${c.condition} (${c.detail})`).join("; ")}`;
-    return { taskId: v.taskId, version: v.version, eligible: v.eligible, stickyOnly: v.stickyOnly, failed: failing.map((c) => c.condition), summary };
+    return {
+      taskId: v.taskId,
+      version: v.version,
+      eligible: v.eligible,
+      stickyOnly: v.stickyOnly,
+      failed: failing.map((c) => c.condition),
+      summary,
+    };
   });
 }

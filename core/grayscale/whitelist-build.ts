@@ -4,7 +4,14 @@
  * the same upload and seed always give the same bytes.
  */
 import type { TargetKind, WhitelistRef } from "./types";
-import { MAX_WHITELIST_LINES, addToBloom, bloomSize, parseWhitelistLine, shardCount, shardOf } from "./whitelist";
+import {
+  addToBloom,
+  bloomSize,
+  MAX_WHITELIST_LINES,
+  parseWhitelistLine,
+  shardCount,
+  shardOf,
+} from "./whitelist";
 
 export interface WhitelistLineError {
   /** 1-based line number in the uploaded text */
@@ -60,7 +67,12 @@ export interface BuiltWhitelist {
 }
 
 /** Builds the Bloom filter and the shards of already parsed values (duplicates are dropped). */
-export function buildWhitelist(input: { id: string; kind: TargetKind; seed: number; values: readonly string[] }): BuiltWhitelist {
+export function buildWhitelist(input: {
+  id: string;
+  kind: TargetKind;
+  seed: number;
+  values: readonly string[];
+}): BuiltWhitelist {
   const unique = [...new Set(input.values)].sort();
   const { bloomBits, bloomHashes } = bloomSize(unique.length);
   const ref: WhitelistRef = {

@@ -56,7 +56,8 @@ function isSpace(c: number): boolean {
 export function parseWhitelistLine(line: string): LineResult {
   const value = line.trim();
   if (value.length === 0) return { ok: false, error: "empty value" };
-  if (value.length > MAX_TARGET_LENGTH) return { ok: false, error: `longer than ${MAX_TARGET_LENGTH} characters` };
+  if (value.length > MAX_TARGET_LENGTH)
+    return { ok: false, error: `longer than ${MAX_TARGET_LENGTH} characters` };
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
     if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return { ok: false, error: "control character" };
@@ -107,7 +108,12 @@ export function valueHashes(ref: Pick<WhitelistRef, "seed" | "shards">, value: s
 }
 
 /** `bloomHas` from precomputed hashes (`valueHashes`). */
-export function bloomHasHashes(bits: Uint8Array, ref: Pick<WhitelistRef, "bloomBits" | "bloomHashes">, h1: number, h2: number): boolean {
+export function bloomHasHashes(
+  bits: Uint8Array,
+  ref: Pick<WhitelistRef, "bloomBits" | "bloomHashes">,
+  h1: number,
+  h2: number,
+): boolean {
   const m = ref.bloomBits;
   if (m <= 0) return false;
   for (let i = 0; i < ref.bloomHashes; i++) {
@@ -175,7 +181,6 @@ export function shardBytesCount(shard: ShardBytes): number {
   return shard.starts.length - 1;
 }
 
-
 /**
  * Exact membership of a value, its UTF-8 bytes in `value[0, n)`, in an indexed shard, through
  * its hash table (`n` lets a caller encode into one reused buffer).
@@ -198,7 +203,11 @@ export function shardBytesHas(shard: ShardBytes, value: Uint8Array, n = value.le
  * Bloom positions by double hashing: position i = (h1 + i * h2) mod bloomBits, i = 0..k-1,
  * in exact integer arithmetic (i * h2 < 2^36). Bit p is bit (p & 7) of byte p >> 3 (LSB first).
  */
-export function bloomHas(bits: Uint8Array, ref: Pick<WhitelistRef, "seed" | "bloomBits" | "bloomHashes">, value: string): boolean {
+export function bloomHas(
+  bits: Uint8Array,
+  ref: Pick<WhitelistRef, "seed" | "bloomBits" | "bloomHashes">,
+  value: string,
+): boolean {
   const m = ref.bloomBits;
   if (m <= 0) return false;
   const h1 = murmur3Utf16(value, ref.seed);
@@ -210,7 +219,11 @@ export function bloomHas(bits: Uint8Array, ref: Pick<WhitelistRef, "seed" | "blo
   return true;
 }
 
-export function addToBloom(bits: Uint8Array, ref: Pick<WhitelistRef, "seed" | "bloomBits" | "bloomHashes">, value: string): void {
+export function addToBloom(
+  bits: Uint8Array,
+  ref: Pick<WhitelistRef, "seed" | "bloomBits" | "bloomHashes">,
+  value: string,
+): void {
   const m = ref.bloomBits;
   if (bits.length * 8 < m) throw new RangeError(`Bloom filter has ${bits.length * 8} bits, expected ${m}`);
   const h1 = murmur3Utf16(value, ref.seed);

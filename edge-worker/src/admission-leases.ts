@@ -25,7 +25,12 @@
  * request's `now`, the report delay, lease ends, back-off) comes from the request's clock:
  * the wall clock in production, a clock the test moves in the tests.
  */
-import type { AdmitMeta, Lease, LeasedAdmission, SettleResult } from "../../durable-objects/grayscale-counter";
+import type {
+  AdmitMeta,
+  Lease,
+  LeasedAdmission,
+  SettleResult,
+} from "../../durable-objects/grayscale-counter";
 import { LEASE_MARGIN_MS, MAX_LEASE, MAX_SETTLE_BATCH } from "../../durable-objects/grayscale-counter";
 import { TIMED_OUT, withTimeout } from "./timeout";
 
@@ -132,20 +137,38 @@ const byTask = new Map<string, TaskLeases>();
 function stateOf(taskId: string, io: LeaseIo): TaskLeases {
   let state = byTask.get(taskId);
   if (state === undefined) {
-    state = { current: undefined, next: undefined, open: new Set(), acquiringSince: 0, acquireAfter: 0, failures: 0, want: io.size, demandSecond: 0, demand: 0 };
+    state = {
+      current: undefined,
+      next: undefined,
+      open: new Set(),
+      acquiringSince: 0,
+      acquireAfter: 0,
+      failures: 0,
+      want: io.size,
+      demandSecond: 0,
+      demand: 0,
+    };
     byTask.set(taskId, state);
   }
   return state;
 }
 
-const usable = (held: Held, cap: number, now: number) => held.cap === cap && held.left > 0 && now < held.usableUntil;
+const usable = (held: Held, cap: number, now: number) =>
+  held.cap === cap && held.left > 0 && now < held.usableUntil;
 const running = (since: number, now: number) => since !== 0 && now - since < STUCK_MS;
 
 /**
  * Admits `userKey` to `taskId` from this isolate's lease when it holds a usable one for `cap`:
  * true = admitted (the caller issues the ticket), false = ask the counter directly.
  */
-export function admitFromLease(taskId: string, cap: number, userKey: string, meta: AdmitMeta, now: number, io: LeaseIo): boolean {
+export function admitFromLease(
+  taskId: string,
+  cap: number,
+  userKey: string,
+  meta: AdmitMeta,
+  now: number,
+  io: LeaseIo,
+): boolean {
   const state = byTask.get(taskId);
   if (state === undefined) return false;
   retryReports(state, now, io);
@@ -173,7 +196,8 @@ export function admitFromLease(taskId: string, cap: number, userKey: string, met
     if (now < held.usableUntil - io.ttlMs / 2) state.want = Math.min(state.want * 2, MAX_LEASE);
     retire(state, held, now, io);
   } else flushSoon(state, held, now, io);
-  if (held.left <= held.granted / 2 && state.next === undefined && !running(state.acquiringSince, now)) startAcquire(state, taskId, cap, now, io);
+  if (held.left <= held.granted / 2 && state.next === undefined && !running(state.acquiringSince, now))
+    startAcquire(state, taskId, cap, now, io);
   return true;
 }
 
@@ -189,7 +213,13 @@ export function noteDirectAdmission(taskId: string, cap: number, now: number, io
     state.demandSecond = second;
     state.demand = 0;
   }
-  if (++state.demand < DEMAND || running(state.acquiringSince, now) || state.current !== undefined || state.next !== undefined) return;
+  if (
+    ++state.demand < DEMAND ||
+    running(state.acquiringSince, now) ||
+    state.current !== undefined ||
+    state.next !== undefined
+  )
+    return;
   startAcquire(state, taskId, cap, now, io);
 }
 
@@ -245,7 +275,14 @@ async function acquire(state: TaskLeases, taskId: string, cap: number, io: Lease
   retire(state, held, io.clock.now(), io);
 }
 
-function newHeld(taskId: string, id: string, cap: number, granted: number, expiresAt: number, io: LeaseIo): Held {
+function newHeld(
+  taskId: string,
+  id: string,
+  cap: number,
+  granted: number,
+  expiresAt: number,
+  io: LeaseIo,
+): Held {
   return {
     taskId,
     id,
@@ -286,7 +323,9 @@ export function retryLeaseReports(taskId: string, now: number, io: LeaseIo): voi
 
 /** Restarts the reporting of leases whose last attempt failed (or whose loop was cut off). */
 function retryReports(state: TaskLeases, now: number, io: LeaseIo): void {
-  for (const held of state.open) if (held.inflight !== undefined || held.pending.length > 0 || held.retired) flushSoon(state, held, now, io);
+  for (const held of state.open)
+    if (held.inflight !== undefined || held.pending.length > 0 || held.retired)
+      flushSoon(state, held, now, io);
 }
 
 /** Starts the reporting loop of `held` in this request's `waitUntil`, unless one runs already or it is backing off. */
@@ -312,7 +351,12 @@ async function flush(state: TaskLeases, held: Held, io: LeaseIo): Promise<void> 
         held.inflight = { number: held.nextBatch++, admissions, done };
       }
       const batch = held.inflight;
-      const result = await call(held.taskId, "settle", (stub) => stub.settle(held.id, batch.number, batch.admissions, batch.done), io);
+      const result = await call(
+        held.taskId,
+        "settle",
+        (stub) => stub.settle(held.id, batch.number, batch.admissions, batch.done),
+        io,
+      );
       if (result === FAILED) {
         held.failures++;
         held.retryAt = io.clock.now() + backoffMs(held.failures);
@@ -329,7 +373,8 @@ async function flush(state: TaskLeases, held: Held, io: LeaseIo): Promise<void> 
   } catch (err) {
     // The object refused the batch for good (a bug, not an outage; for a ghost, the lease was
     // never made): stop reporting this lease. Its unreported slots stay counted, so the cap holds.
-    if (!held.ghost) console.error("admission lease refused", { taskId: held.taskId, leaseId: held.id, error: String(err) });
+    if (!held.ghost)
+      console.error("admission lease refused", { taskId: held.taskId, leaseId: held.id, error: String(err) });
     close(state, held);
   } finally {
     held.flushingSince = 0;
@@ -350,7 +395,12 @@ const FAILED = Symbol("failed");
  * when it never answered. A refusal by the object (RangeError: the arguments are wrong for its
  * state) is thrown to the caller: trying it again cannot help.
  */
-async function call<T>(taskId: string, method: string, run: (stub: LeaseStub) => Promise<T>, io: LeaseIo): Promise<T | typeof FAILED> {
+async function call<T>(
+  taskId: string,
+  method: string,
+  run: (stub: LeaseStub) => Promise<T>,
+  io: LeaseIo,
+): Promise<T | typeof FAILED> {
   for (let attempt = 1; ; attempt++) {
     try {
       const result = await withTimeout(run(io.stub(taskId)), CALL_TIMEOUT_MS);

@@ -41,8 +41,16 @@ const encoder = new TextEncoder();
  * app and installed version (`aud`, `installedVersion`, the increment offered), the manifest TTL
  * and the origin the package URLs are built on.
  */
-export function answerKey(decision: Decision, client: ClientContext, ttlSeconds: number, origin: string): string {
-  const d = decision.status === "ok" ? `${decision.reason}\n${decision.version}\n${decision.taskId ?? ""}\n${decision.pagePath ?? ""}` : decision.reason;
+export function answerKey(
+  decision: Decision,
+  client: ClientContext,
+  ttlSeconds: number,
+  origin: string,
+): string {
+  const d =
+    decision.status === "ok"
+      ? `${decision.reason}\n${decision.version}\n${decision.taskId ?? ""}\n${decision.pagePath ?? ""}`
+      : decision.reason;
   return `${client.hostAppId}\n${client.installedVersion ?? ""}\n${ttlSeconds}\n${origin}\n${d}`;
 }
 
@@ -60,13 +68,26 @@ export function bodyWithTickets(answer: Answer, tickets: readonly string[]): Uin
 }
 
 /** The answer already built for `key` from this snapshot, in this window, with this key. */
-export function cachedAnswer(snapshot: Snapshot, key: string, windowStart: number, secret: string): Answer | undefined {
+export function cachedAnswer(
+  snapshot: Snapshot,
+  key: string,
+  windowStart: number,
+  secret: string,
+): Answer | undefined {
   const entry = answers.get(`${windowStart}\n${snapshot.appId}\n${snapshot.revision}\n${key}`);
-  return entry !== undefined && entry.snapshot.deref() === snapshot && entry.secret === secret ? entry.answer : undefined;
+  return entry !== undefined && entry.snapshot.deref() === snapshot && entry.secret === secret
+    ? entry.answer
+    : undefined;
 }
 
 /** Keeps the signed `manifest` as the answer for `key`; returns it with its encoded body. */
-export function rememberAnswer(snapshot: Snapshot, key: string, windowStart: number, secret: string, manifest: string): Answer {
+export function rememberAnswer(
+  snapshot: Snapshot,
+  key: string,
+  windowStart: number,
+  secret: string,
+  manifest: string,
+): Answer {
   const answer: Answer = { manifest, body: encoder.encode(JSON.stringify({ manifest })) };
   const full = `${windowStart}\n${snapshot.appId}\n${snapshot.revision}\n${key}`;
   answers.delete(full);

@@ -11,7 +11,13 @@
  * - Entries are keyed by host app and token; at most MAX_ENTRIES, the oldest dropped first
  *   (invented tokens cannot grow it).
  */
-import { CLOCK_SKEW_SECONDS, type AssertionResult, type HostAppKey, usableKey, verifyUserAssertion } from "../../core/assertion";
+import {
+  type AssertionResult,
+  CLOCK_SKEW_SECONDS,
+  type HostAppKey,
+  usableKey,
+  verifyUserAssertion,
+} from "../../core/assertion";
 
 export const MAX_ENTRIES = 4_096;
 export const REFUSAL_TTL_MS = 10_000;
@@ -27,7 +33,12 @@ interface Entry {
 const entries = new Map<string, Entry>();
 
 /** The outcome of `token` for a check from `hostAppId`, with that host app's snapshot `keys`, at `now` (ms). */
-export async function checkAssertion(token: string, hostAppId: string, keys: readonly HostAppKey[] | undefined, now: number): Promise<AssertionResult> {
+export async function checkAssertion(
+  token: string,
+  hostAppId: string,
+  keys: readonly HostAppKey[] | undefined,
+  now: number,
+): Promise<AssertionResult> {
   const cacheKey = `${hostAppId}\n${token}`;
   const hit = entries.get(cacheKey);
   if (hit !== undefined && now < hit.until) {

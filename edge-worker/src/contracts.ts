@@ -5,12 +5,13 @@
  * (test/edge-contracts.test.ts) runs both schemas over the same inputs so they cannot drift,
  * and the type assertion at the bottom fails the build if this one drifts from ClientContext.
  */
-import en from "zod/v4/locales/en.js";
+
 import * as z from "zod/mini";
+import en from "zod/v4/locales/en.js";
+import { MAX_ASSERTION_LENGTH } from "../../core/assertion";
+import { validationError } from "../../core/contracts/validation";
 import type { ClientContext } from "../../core/decide";
 import { ApiError } from "../../core/errors";
-import { validationError } from "../../core/contracts/validation";
-import { MAX_ASSERTION_LENGTH } from "../../core/assertion";
 import { isSemver, parseLooseVersion } from "../../core/semver";
 
 // zod/mini ships no messages by default; the error shape names them (`issues[].message`).
@@ -24,11 +25,35 @@ const LooseVersionSchema = z.string().check(
   z.refine((v) => parseLooseVersion(v) !== undefined, "must be dot-separated numbers, e.g. 17.4.1"),
 );
 /** No control character (Unicode category Cc, which is exactly U+0000-U+001F and U+007F-U+009F). */
-const ClientTextSchema = (max: number) => z.string().check(z.minLength(1), z.maxLength(max), z.regex(/^[^\x00-\x1f\x7f-\x9f]+$/, "must not contain control characters"));
-const SemverSchema = z.string().check(z.maxLength(20), z.refine(isSemver, "must be a semantic version MAJOR.MINOR.PATCH, e.g. 1.2.0"));
-const TicketSchema = z.string().check(z.minLength(1), z.maxLength(MAX_TICKET_LENGTH), z.regex(/^[A-Za-z0-9_.-]+$/, "must be an admission ticket as issued by check"));
+const ClientTextSchema = (max: number) =>
+  z
+    .string()
+    .check(
+      z.minLength(1),
+      z.maxLength(max),
+      z.regex(/^[^\x00-\x1f\x7f-\x9f]+$/, "must not contain control characters"),
+    );
+const SemverSchema = z
+  .string()
+  .check(z.maxLength(20), z.refine(isSemver, "must be a semantic version MAJOR.MINOR.PATCH, e.g. 1.2.0"));
+const TicketSchema = z
+  .string()
+  .check(
+    z.minLength(1),
+    z.maxLength(MAX_TICKET_LENGTH),
+    z.regex(/^[A-Za-z0-9_.-]+$/, "must be an admission ticket as issued by check"),
+  );
 /** A host-app user assertion (core/assertion.ts): shape only; the edge verifies it (edge-worker/src/assertions.ts). */
-const AssertionSchema = z.string().check(z.minLength(1), z.maxLength(MAX_ASSERTION_LENGTH), z.regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, "must be a compact JWS (header.claims.signature)"));
+const AssertionSchema = z
+  .string()
+  .check(
+    z.minLength(1),
+    z.maxLength(MAX_ASSERTION_LENGTH),
+    z.regex(
+      /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/,
+      "must be a compact JWS (header.claims.signature)",
+    ),
+  );
 
 /** `POST /v1/check` body; unknown keys are refused (a typo must not silently change the answer). */
 export const CheckRequestSchema = z.strictObject({
@@ -57,7 +82,9 @@ export const CheckResponseSchema = z.object({
   tickets: z.optional(z.array(z.string())),
 });
 
-export const Sha256Schema = z.string().check(z.regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters"));
+export const Sha256Schema = z
+  .string()
+  .check(z.regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters"));
 
 const ErrorBodySchema = z.object({
   error: z.object({
@@ -95,20 +122,38 @@ interface QueryField {
   required: boolean;
   accepted: Set<string> | null;
 }
-const REPEATING_FIELDS = new Set(["appId", "hostAppId", "hostAppVersion", "platform", "osVersion", "network", "brand", "model", "installedVersion", "baseLibraryVersion"]);
+const REPEATING_FIELDS = new Set([
+  "appId",
+  "hostAppId",
+  "hostAppVersion",
+  "platform",
+  "osVersion",
+  "network",
+  "brand",
+  "model",
+  "installedVersion",
+  "baseLibraryVersion",
+]);
 /** Distinct accepted values kept per field; past it the memo starts over (made-up values cannot grow it). */
 const MAX_ACCEPTED = 512;
 const QUERY_FIELDS: ReadonlyMap<string, QueryField> = new Map(
   Object.entries(CheckRequestSchema.shape)
     .filter(([name]) => name !== "tickets")
-    .map(([name, schema]): [string, QueryField] => [name, { schema, required: !(schema instanceof z.ZodMiniOptional), accepted: REPEATING_FIELDS.has(name) ? new Set() : null }]),
+    .map(([name, schema]): [string, QueryField] => [
+      name,
+      {
+        schema,
+        required: !(schema instanceof z.ZodMiniOptional),
+        accepted: REPEATING_FIELDS.has(name) ? new Set() : null,
+      },
+    ]),
 );
 const REQUIRED_FIELDS = [...QUERY_FIELDS.values()].filter((f) => f.required).length;
 
 /** Whether `field` accepts `value`: the memo, else the field's own zod schema. */
 function accepts(field: QueryField, value: unknown): boolean {
   const memo = field.accepted;
-  if (memo !== null && memo.has(value as string)) return true;
+  if (memo?.has(value as string)) return true;
   if (!field.schema.safeParse(value).success) return false;
   if (memo !== null) {
     if (memo.size >= MAX_ACCEPTED) memo.clear();
@@ -141,11 +186,17 @@ const FORM_ENCODED = /^[\x21-\x7e]*$/;
  * `tickets.N` for the N-th `ticket`).
  */
 export function checkRequestFromQuery(query: string, user: string | null = null): CheckRequest {
-  if (query.length > QUERY_LIMIT) throw new ApiError("uri_too_long", `check queries are limited to ${QUERY_LIMIT} characters`);
-  if (user !== null && user.length > QUERY_LIMIT) throw new ApiError("bad_request", `the ${USER_HEADER} header is limited to ${QUERY_LIMIT} characters`);
+  if (query.length > QUERY_LIMIT)
+    throw new ApiError("uri_too_long", `check queries are limited to ${QUERY_LIMIT} characters`);
+  if (user !== null && user.length > QUERY_LIMIT)
+    throw new ApiError("bad_request", `the ${USER_HEADER} header is limited to ${QUERY_LIMIT} characters`);
   // Form encoding is printable ASCII: raw bytes would reach us as Latin-1 (another user key than
   // the same value percent-encoded), and a header sent twice is joined with ", ".
-  if (user !== null && !FORM_ENCODED.test(user)) throw new ApiError("bad_request", `the ${USER_HEADER} header must be form-encoded (percent-encode anything but printable ASCII), and sent once`);
+  if (user !== null && !FORM_ENCODED.test(user))
+    throw new ApiError(
+      "bad_request",
+      `the ${USER_HEADER} header must be form-encoded (percent-encode anything but printable ASCII), and sent once`,
+    );
   const form = new CheckForm();
   form.read(query, null);
   if (user !== null) form.read(user, USER_FIELDS);
@@ -170,9 +221,17 @@ class CheckForm {
         const split = eq >= 0 && eq < end;
         const name = decodeQueryPart(text.slice(start, split ? eq : end));
         const value = split ? decodeQueryPart(text.slice(eq + 1, end)) : "";
-        if (only !== null && !only.has(name)) throw queryIssue(name, `not allowed in ${USER_HEADER} (only guid, deviceId, account, ticket and assertion)`);
+        if (only !== null && !only.has(name))
+          throw queryIssue(
+            name,
+            `not allowed in ${USER_HEADER} (only guid, deviceId, account, ticket and assertion)`,
+          );
         // A bearer credential in a URL ends up in logs and proxies: the header or a POST body only.
-        if (only === null && name === "assertion") throw queryIssue(name, `a user assertion travels in the ${USER_HEADER} header (or a POST body), never in the URL`);
+        if (only === null && name === "assertion")
+          throw queryIssue(
+            name,
+            `a user assertion travels in the ${USER_HEADER} header (or a POST body), never in the URL`,
+          );
         this.#add(name, value);
       }
       start = end + 1;
@@ -185,7 +244,11 @@ class CheckForm {
       return;
     }
     const field = QUERY_FIELDS.get(name);
-    if (field === undefined) throw queryIssue(name, name === "tickets" ? 'pass each ticket as its own "ticket" parameter' : "unknown parameter");
+    if (field === undefined)
+      throw queryIssue(
+        name,
+        name === "tickets" ? 'pass each ticket as its own "ticket" parameter' : "unknown parameter",
+      );
     if (Object.hasOwn(this.fields, name)) throw queryIssue(name, "given more than once");
     const parsed = name === "trial" ? (value === "true" ? true : value === "false" ? false : value) : value;
     this.fields[name] = parsed;
@@ -208,7 +271,9 @@ class CheckForm {
 }
 
 function queryIssue(name: string, message: string): ApiError {
-  return validationError({ issues: [{ path: [name.length > 64 ? `${name.slice(0, 64)}…` : name], message }] });
+  return validationError({
+    issues: [{ path: [name.length > 64 ? `${name.slice(0, 64)}…` : name], message }],
+  });
 }
 
 /** One name or value of a form-encoded query: `+` is a space, then percent-decoding. */
@@ -222,7 +287,11 @@ function decodeQueryPart(part: string): string {
 }
 
 /** Splits a check request into the client's facts (what the domain decides on) and its tickets. */
-export function splitCheckRequest(request: CheckRequest): { client: ClientContext; tickets: string[]; assertion: string | undefined } {
+export function splitCheckRequest(request: CheckRequest): {
+  client: ClientContext;
+  tickets: string[];
+  assertion: string | undefined;
+} {
   const { tickets = [], assertion, ...client } = request;
   return { client, tickets, assertion };
 }
@@ -232,8 +301,12 @@ const ref = (name: string) => json({ $ref: `#/components/schemas/${name}` });
 const error = (description: string) => ({ description, content: ref("Error") });
 /** The check's per-address rate limit (edge-worker/src/rate-limit.ts). */
 const rateLimited = {
-  ...error("Too many checks from this client address (after validation: a malformed check is still answered 400)"),
-  headers: { "Retry-After": { description: "seconds until the limit's window ends", schema: { type: "integer" } } },
+  ...error(
+    "Too many checks from this client address (after validation: a malformed check is still answered 400)",
+  ),
+  headers: {
+    "Retry-After": { description: "seconds until the limit's window ends", schema: { type: "integer" } },
+  },
 };
 
 function componentOf(schema: z.core.$ZodType): Record<string, unknown> {
@@ -249,7 +322,10 @@ function download(what: string, contentType: string, description?: string): Reco
       ...(description !== undefined ? { description } : {}),
       parameters: [{ name: "sha256", in: "path", required: true, schema: componentOf(Sha256Schema) }],
       responses: {
-        200: { description: `The whole ${what}`, content: { [contentType]: { schema: { type: "string", format: "binary" } } } },
+        200: {
+          description: `The whole ${what}`,
+          content: { [contentType]: { schema: { type: "string", format: "binary" } } },
+        },
         206: { description: "The requested byte range" },
         304: { description: "Not modified: the client already holds these bytes" },
         400: error("Not a sha256"),
@@ -265,13 +341,26 @@ function download(what: string, contentType: string, description?: string): Reco
  * required as in the body, and `ticket` as a repeated (exploded) array parameter for `tickets`.
  */
 function checkQueryParameters(): Record<string, unknown>[] {
-  const { properties, required = [] } = componentOf(CheckRequestSchema) as { properties: Record<string, Record<string, unknown>>; required?: string[] };
+  const { properties, required = [] } = componentOf(CheckRequestSchema) as {
+    properties: Record<string, Record<string, unknown>>;
+    required?: string[];
+  };
   // The assertion is refused in the URL: it travels only in the user header.
-  return Object.entries(properties).filter(([name]) => name !== "assertion").map(([name, schema]) =>
-    name === "tickets"
-      ? { name: "ticket", in: "query", required: false, style: "form", explode: true, description: "one admission ticket per parameter", schema }
-      : { name, in: "query", required: required.includes(name), schema },
-  );
+  return Object.entries(properties)
+    .filter(([name]) => name !== "assertion")
+    .map(([name, schema]) =>
+      name === "tickets"
+        ? {
+            name: "ticket",
+            in: "query",
+            required: false,
+            style: "form",
+            explode: true,
+            description: "one admission ticket per parameter",
+            schema,
+          }
+        : { name, in: "query", required: required.includes(name), schema },
+    );
 }
 
 /** The edge's OpenAPI 3.1 document, built from the schemas above on first request. */
@@ -279,25 +368,35 @@ export function edgeOpenApiDocument(): Record<string, unknown> {
   const checkDescription =
     "Every answer, including delisted / not bound / nothing released, is a signed manifest; clients must verify it against /.well-known/jwks.json.";
   const checkAnswer = {
-    description: "A signed manifest, and admission tickets to store when a grayscale task admitted the client",
+    description:
+      "A signed manifest, and admission tickets to store when a grayscale task admitted the client",
     content: ref("CheckResponse"),
     headers: {
       [ASSERTION_STATUS_HEADER]: {
-        description: "Present when the request carried a user assertion: `verified`, or why it was ignored (malformed, unknown_key, bad_signature, wrong_issuer, wrong_audience, not_yet_valid, expired, lifetime_too_long); an ignored assertion leaves the account unverified, the answer is still given",
+        description:
+          "Present when the request carried a user assertion: `verified`, or why it was ignored (malformed, unknown_key, bad_signature, wrong_issuer, wrong_audience, not_yet_valid, expired, lifetime_too_long); an ignored assertion leaves the account unverified, the answer is still given",
         schema: { type: "string" },
       },
     },
   };
   return {
     openapi: "3.1.0",
-    info: { title: "Graycast edge API", version: "1.0.0", description: "Client API of the Graycast mini program delivery network." },
+    info: {
+      title: "Graycast edge API",
+      version: "1.0.0",
+      description: "Client API of the Graycast mini program delivery network.",
+    },
     components: {
       schemas: {
         CheckRequest: componentOf(CheckRequestSchema),
         CheckResponse: componentOf(CheckResponseSchema),
         Error: componentOf(ErrorBodySchema),
         PublicJwk: componentOf(PublicJwkSchema),
-        Jwks: { type: "object", properties: { keys: { type: "array", items: { $ref: "#/components/schemas/PublicJwk" } } }, required: ["keys"] },
+        Jwks: {
+          type: "object",
+          properties: { keys: { type: "array", items: { $ref: "#/components/schemas/PublicJwk" } } },
+          required: ["keys"],
+        },
       },
     },
     paths: {
@@ -307,11 +406,20 @@ export function edgeOpenApiDocument(): Record<string, unknown> {
           description: `${checkDescription} The POST body's fields, form-encoded: \`ticket\` once per admission ticket, \`trial=true|false\`, any other parameter at most once; unknown parameters are refused. Same answer as POST. Who the user is (guid, deviceId, account, ticket) may go in the \`${USER_HEADER}\` header, form-encoded the same way, instead of the URL: URLs end up in request logs, headers are not logged by default. The reference client does so. A host-app user \`assertion\` (docs/trust.md) travels only in that header: in the query it is refused with 400.`,
           parameters: [
             ...checkQueryParameters(),
-            { name: USER_HEADER, in: "header", required: false, description: "guid, deviceId, account, ticket (repeated) and assertion (a host-app user assertion, only here), form-encoded like the query; each at most once across query and header", schema: { type: "string", maxLength: QUERY_LIMIT } },
+            {
+              name: USER_HEADER,
+              in: "header",
+              required: false,
+              description:
+                "guid, deviceId, account, ticket (repeated) and assertion (a host-app user assertion, only here), form-encoded like the query; each at most once across query and header",
+              schema: { type: "string", maxLength: QUERY_LIMIT },
+            },
           ],
           responses: {
             200: checkAnswer,
-            400: error(`Malformed or invalid query or ${USER_HEADER}: an unknown or repeated parameter, a field the header may not carry, an assertion in the query, a broken percent-escape, an invalid value (issues name the parameter, \`tickets.N\` the N-th ticket), or an account / deviceId that differs from the verified assertion's`),
+            400: error(
+              `Malformed or invalid query or ${USER_HEADER}: an unknown or repeated parameter, a field the header may not carry, an assertion in the query, a broken percent-escape, an invalid value (issues name the parameter, \`tickets.N\` the N-th ticket), or an account / deviceId that differs from the verified assertion's`,
+            ),
             404: error("No such mini program"),
             414: error(`Query over ${QUERY_LIMIT / 1024} KiB`),
             429: rateLimited,
@@ -323,7 +431,9 @@ export function edgeOpenApiDocument(): Record<string, unknown> {
           requestBody: { required: true, content: ref("CheckRequest") },
           responses: {
             200: checkAnswer,
-            400: error("Malformed or invalid request, or an account / deviceId that differs from the verified assertion's"),
+            400: error(
+              "Malformed or invalid request, or an account / deviceId that differs from the verified assertion's",
+            ),
             404: error("No such mini program"),
             413: error("Request body over 16 KiB"),
             415: error("Body is not JSON"),
@@ -340,7 +450,13 @@ export function edgeOpenApiDocument(): Record<string, unknown> {
       "/.well-known/jwks.json": {
         get: {
           summary: "Public keys that verify check manifests",
-          responses: { 200: { description: "The signing key first, then upcoming keys (published before they sign) and retired keys (until their retireAfter); see docs/key-rotation.md", content: ref("Jwks") } },
+          responses: {
+            200: {
+              description:
+                "The signing key first, then upcoming keys (published before they sign) and retired keys (until their retireAfter); see docs/key-rotation.md",
+              content: ref("Jwks"),
+            },
+          },
         },
       },
     },
@@ -350,5 +466,8 @@ export function edgeOpenApiDocument(): Record<string, unknown> {
 // Compile-time check that the wire schema (minus transport fields) and the domain type describe the same thing.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 // `verifiedAccount` is the edge's finding, never the client's word: the wire has no such field.
-const checkRequestMatchesClientContext: Same<Omit<CheckRequest, "tickets" | "assertion">, Omit<ClientContext, "verifiedAccount">> = true;
+const checkRequestMatchesClientContext: Same<
+  Omit<CheckRequest, "tickets" | "assertion">,
+  Omit<ClientContext, "verifiedAccount">
+> = true;
 void checkRequestMatchesClientContext;

@@ -19,9 +19,15 @@ export function readGeo(request: Request, allowOverride: boolean): Geo {
     const header = request.headers.get(GEO_OVERRIDE_HEADER);
     if (header !== null) return parseGeoHeader(header);
   }
-  const cf = request.cf as { country?: unknown; region?: unknown; regionCode?: unknown; city?: unknown } | undefined;
+  const cf = request.cf as
+    | { country?: unknown; region?: unknown; regionCode?: unknown; city?: unknown }
+    | undefined;
   if (!cf) return {};
-  return compact({ country: text(cf.country), region: text(cf.regionCode) ?? text(cf.region), city: text(cf.city) });
+  return compact({
+    country: text(cf.country),
+    region: text(cf.regionCode) ?? text(cf.region),
+    city: text(cf.city),
+  });
 }
 
 /** `country=CN;region=GD;city=Shenzhen`: unknown keys, empty and over-long values are ignored. */

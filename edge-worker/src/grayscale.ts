@@ -19,8 +19,8 @@ import { RuleMemo } from "../../core/grayscale/rules";
 import type { CompiledTask, Geo, WhitelistRef } from "../../core/grayscale/types";
 import type { PackageRef, Snapshot } from "../../core/snapshot";
 import type { AdmitMeta, AdmitResult } from "../../durable-objects/grayscale-counter";
-import { admitFromLease, noteDirectAdmission, retryLeaseReports, type LeaseIo } from "./admission-leases";
-import { issueTicket, loadTicketKey, peekTicket, verifyTicket, type TicketPayload } from "./tickets";
+import { admitFromLease, type LeaseIo, noteDirectAdmission, retryLeaseReports } from "./admission-leases";
+import { issueTicket, loadTicketKey, peekTicket, type TicketPayload, verifyTicket } from "./tickets";
 import { TIMED_OUT, withTimeout } from "./timeout";
 import { whitelistCache as defaultWhitelistCache, type WhitelistCache } from "./whitelist-cache";
 
@@ -112,7 +112,8 @@ export class EdgePorts implements DecidePorts {
     // The task's end time may have been moved earlier since the ticket was issued.
     if (this.#presented.length === 0 || ticketExpiry(task.endAt) * 1000 <= this.now) return false;
     for (const { payload } of this.#presented) {
-      if (payload.t === task.id && payload.u === userKey && payload.v === task.version) return this.#verify(task, userKey);
+      if (payload.t === task.id && payload.u === userKey && payload.v === task.version)
+        return this.#verify(task, userKey);
     }
     return false;
   }
@@ -134,7 +135,10 @@ export class EdgePorts implements DecidePorts {
     const expiry = ticketExpiry(task.endAt);
     const held = this.#held;
     if (held !== undefined && held.taskId === task.id && held.exp >= expiry) this.issued.push(held.token);
-    else this.issued.push(await issueTicket(await this.#loadKey(), { t: task.id, u: userKey, v: task.version, exp: expiry }));
+    else
+      this.issued.push(
+        await issueTicket(await this.#loadKey(), { t: task.id, u: userKey, v: task.version, exp: expiry }),
+      );
   }
 
   reach(task: CompiledTask): void {
@@ -143,7 +147,10 @@ export class EdgePorts implements DecidePorts {
 
   lease(task: CompiledTask, userKey: string, client: ClientContext): boolean {
     const leases = this.deps.leases;
-    return leases !== undefined && admitFromLease(task.id, task.userCap as number, userKey, metaOf(client), this.now, leases);
+    return (
+      leases !== undefined &&
+      admitFromLease(task.id, task.userCap as number, userKey, metaOf(client), this.now, leases)
+    );
   }
 
   async admit(task: CompiledTask, userKey: string, client: ClientContext): Promise<boolean> {
@@ -160,9 +167,16 @@ export class EdgePorts implements DecidePorts {
   }
 
   /** A counter call bounded in time; undefined on error or timeout (the walk moves on). */
-  async #callCounter<T>(task: CompiledTask, method: string, call: (stub: CounterStub) => Promise<T>): Promise<T | undefined> {
+  async #callCounter<T>(
+    task: CompiledTask,
+    method: string,
+    call: (stub: CounterStub) => Promise<T>,
+  ): Promise<T | undefined> {
     try {
-      const result = await withTimeout(call(this.deps.counters.getByName(task.id)), this.deps.counterTimeoutMs ?? COUNTER_TIMEOUT_MS);
+      const result = await withTimeout(
+        call(this.deps.counters.getByName(task.id)),
+        this.deps.counterTimeoutMs ?? COUNTER_TIMEOUT_MS,
+      );
       if (result === TIMED_OUT) {
         console.error("grayscale counter timed out", { taskId: task.id, method });
         return undefined;
@@ -180,7 +194,10 @@ export class EdgePorts implements DecidePorts {
   }
 }
 
-const metaOf = (client: ClientContext): AdmitMeta => ({ hostAppId: client.hostAppId, platform: client.platform });
+const metaOf = (client: ClientContext): AdmitMeta => ({
+  hostAppId: client.hostAppId,
+  platform: client.platform,
+});
 
 /**
  * The grayscale part of the decision alone: the task the edge's ports gave `client` at `now`,
@@ -196,6 +213,10 @@ export async function chooseGrayscale(
 ): Promise<GrayscaleOutcome> {
   const ports = new EdgePorts(deps, presentedTickets, now);
   const decision: Decision = await decide(snapshot, client, now, ports, geo);
-  if (decision.status !== "ok" || decision.taskId === undefined) return ports.issued.length === 0 ? NO_GRAYSCALE : { choice: null, tickets: ports.issued };
-  return { choice: { taskId: decision.taskId, version: decision.version, package: decision.package }, tickets: ports.issued };
+  if (decision.status !== "ok" || decision.taskId === undefined)
+    return ports.issued.length === 0 ? NO_GRAYSCALE : { choice: null, tickets: ports.issued };
+  return {
+    choice: { taskId: decision.taskId, version: decision.version, package: decision.package },
+    tickets: ports.issued,
+  };
 }

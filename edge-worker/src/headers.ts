@@ -15,6 +15,10 @@ export const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = [
   ["x-frame-options", "DENY"],
 ];
 
-export const JSON_NO_STORE_HEADERS: [string, string][] = [["content-type", "application/json"], ["cache-control", "no-store"], ...SECURITY_HEADERS.map(([k, v]): [string, string] => [k, v])];
+export const JSON_NO_STORE_HEADERS: [string, string][] = [
+  ["content-type", "application/json"],
+  ["cache-control", "no-store"],
+  ...SECURITY_HEADERS.map(([k, v]): [string, string] => [k, v]),
+];
 
 export const CHECK_HEADERS = new Headers(JSON_NO_STORE_HEADERS);

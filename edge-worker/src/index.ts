@@ -46,8 +46,16 @@ app.onError((err, c) => errorResponse(err, c.req.raw));
 /** The one error shape (core/errors.ts); an unexpected error is logged and answered with 500. */
 function errorResponse(err: unknown, request: Request): Response {
   const { error, internal } = toApiError(err);
-  if (internal) console.error("unhandled error", { path: pathOf(request.url), method: request.method, error: String(err) });
-  return new Response(JSON.stringify(error.toBody()), { status: error.status, headers: JSON_NO_STORE_HEADERS });
+  if (internal)
+    console.error("unhandled error", {
+      path: pathOf(request.url),
+      method: request.method,
+      error: String(err),
+    });
+  return new Response(JSON.stringify(error.toBody()), {
+    status: error.status,
+    headers: JSON_NO_STORE_HEADERS,
+  });
 }
 
 /**
@@ -60,7 +68,10 @@ export default {
     const method = request.method;
     if (method === "GET" || method === "POST") {
       const url = request.url;
-      if (pathOf(url) === "/v1/check") return answerCheck(request, url, env, ctx).catch((err: unknown) => withBodyDrained(errorResponse(err, request), request));
+      if (pathOf(url) === "/v1/check")
+        return answerCheck(request, url, env, ctx).catch((err: unknown) =>
+          withBodyDrained(errorResponse(err, request), request),
+        );
     } else if (method !== "HEAD") {
       return withBodyDrained(methodNotAllowed(method), request);
     }
@@ -77,8 +88,14 @@ const ALLOWED_METHODS = "GET, HEAD, POST";
  * miniflare's entry Worker answers it before any Graycast code runs): see README "Local runs".
  */
 function methodNotAllowed(method: string): Response {
-  const error = new ApiError("method_not_allowed", `${method} is not allowed here; use one of ${ALLOWED_METHODS}`);
-  const res = new Response(JSON.stringify(error.toBody()), { status: error.status, headers: JSON_NO_STORE_HEADERS });
+  const error = new ApiError(
+    "method_not_allowed",
+    `${method} is not allowed here; use one of ${ALLOWED_METHODS}`,
+  );
+  const res = new Response(JSON.stringify(error.toBody()), {
+    status: error.status,
+    headers: JSON_NO_STORE_HEADERS,
+  });
   res.headers.set("allow", ALLOWED_METHODS);
   return res;
 }

@@ -3,14 +3,18 @@
  * carries each encrypted version's key wrapped under PACKAGE_KEY_SECRET; the edge unwraps it
  * only when it answers an eligible client, once per isolate and key (a bounded cache).
  */
-import { type Decision } from "../../core/decide";
+import type { Decision } from "../../core/decide";
 import { packageKeyContext, toBase64Url, unwrapPackageKey } from "../../core/encryption";
 
 const CACHE_MAX = 256;
 const cache = new Map<string, string>();
 
 /** The base64url raw key for the decided version's encrypted objects, or undefined if none. */
-export async function decisionKey(decision: Decision, appId: string, secret: string | undefined): Promise<string | undefined> {
+export async function decisionKey(
+  decision: Decision,
+  appId: string,
+  secret: string | undefined,
+): Promise<string | undefined> {
   if (decision.status !== "ok" || !decision.package.encryption) return undefined;
   const wrapped = decision.package.encryption.wrappedKey;
   const context = packageKeyContext(appId, decision.version);

@@ -9,19 +9,27 @@
  * `CHECK_RATE_LIMIT = "off"` (a var, set only by the benchmark host and the test suite's default
  * env) skips it; any other value, or none, keeps it on.
  */
-import { RATE_LIMIT_PERIOD_SECONDS, clientAddressKey } from "../../core/rate-limit";
+
 import { RateLimitedError } from "../../core/errors";
+import { clientAddressKey, RATE_LIMIT_PERIOD_SECONDS } from "../../core/rate-limit";
 import type { EdgeBindings } from "./env";
 import { JSON_NO_STORE_HEADERS } from "./headers";
 
 const PERIOD = RATE_LIMIT_PERIOD_SECONDS.CHECK_LIMITER;
-const REFUSAL = new RateLimitedError("too many checks from this address: retry after the Retry-After seconds", PERIOD);
+const REFUSAL = new RateLimitedError(
+  "too many checks from this address: retry after the Retry-After seconds",
+  PERIOD,
+);
 const REFUSAL_BODY = JSON.stringify(REFUSAL.toBody());
 const REFUSAL_HEADERS = new Headers([...JSON_NO_STORE_HEADERS, ["retry-after", String(PERIOD)]]);
 
 /** `undefined` when the check may go on; otherwise the 429 to answer (the one error shape, `Retry-After`). */
 export async function limitCheck(request: Request, env: EdgeBindings): Promise<Response | undefined> {
   if (env.CHECK_RATE_LIMIT === "off") return undefined;
-  const { success } = await env.CHECK_LIMITER.limit({ key: clientAddressKey(request.headers.get("cf-connecting-ip")) });
-  return success ? undefined : new Response(REFUSAL_BODY, { status: REFUSAL.status, headers: REFUSAL_HEADERS });
+  const { success } = await env.CHECK_LIMITER.limit({
+    key: clientAddressKey(request.headers.get("cf-connecting-ip")),
+  });
+  return success
+    ? undefined
+    : new Response(REFUSAL_BODY, { status: REFUSAL.status, headers: REFUSAL_HEADERS });
 }

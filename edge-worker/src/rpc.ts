@@ -14,7 +14,12 @@ import { SignJWT } from "jose";
 import * as z from "zod/mini";
 
 import { MANIFEST_ISSUER } from "../../core/manifest";
-import { MAX_APKG_PACKAGE_BYTES, OFFLINE_KIND, OFFLINE_MANIFEST_TYPE, type OfflineManifestClaims } from "../../core/offline";
+import {
+  MAX_APKG_PACKAGE_BYTES,
+  OFFLINE_KIND,
+  OFFLINE_MANIFEST_TYPE,
+  type OfflineManifestClaims,
+} from "../../core/offline";
 import { isSemver } from "../../core/semver";
 import type { EdgeBindings } from "./env";
 import { loadSigner } from "./signing";
@@ -54,11 +59,16 @@ export class EdgeSigner extends WorkerEntrypoint<EdgeBindings> {
     const parsed = OfflineClaimsSchema.safeParse(claims);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new TypeError(`invalid offline manifest claims at ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "invalid"}`);
+      throw new TypeError(
+        `invalid offline manifest claims at ${issue?.path.join(".") || "(root)"}: ${issue?.message ?? "invalid"}`,
+      );
     }
     const now = Math.floor(Date.now() / 1000);
-    if (Math.abs(parsed.data.iat - now) > IAT_SKEW_SECONDS) throw new TypeError("invalid offline manifest claims at iat: not within 5 minutes of now");
+    if (Math.abs(parsed.data.iat - now) > IAT_SKEW_SECONDS)
+      throw new TypeError("invalid offline manifest claims at iat: not within 5 minutes of now");
     const signer = await loadSigner(this.env.MANIFEST_SIGNING_KEY);
-    return new SignJWT({ ...parsed.data }).setProtectedHeader({ alg: "EdDSA", kid: signer.kid, typ: OFFLINE_MANIFEST_TYPE }).sign(signer.key);
+    return new SignJWT({ ...parsed.data })
+      .setProtectedHeader({ alg: "EdDSA", kid: signer.kid, typ: OFFLINE_MANIFEST_TYPE })
+      .sign(signer.key);
   }
 }

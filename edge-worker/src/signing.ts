@@ -13,8 +13,9 @@
  * key itself). Only the JWKS reads it: a bad list fails `/.well-known/jwks.json` with a 500 and
  * never stops `/v1/check` from signing.
  */
-import * as z from "zod/mini";
+
 import { importJWK, SignJWT } from "jose";
+import * as z from "zod/mini";
 
 import { MANIFEST_TYPE, type ManifestClaims } from "../../core/manifest";
 
@@ -111,7 +112,9 @@ export async function loadSigner(secret: string): Promise<Signer> {
 
 /** Signs the claims as a compact JWS whose header names the key and the manifest type. */
 export function signManifest(claims: ManifestClaims, signer: Signer): Promise<string> {
-  return new SignJWT({ ...claims }).setProtectedHeader({ alg: "EdDSA", kid: signer.kid, typ: MANIFEST_TYPE }).sign(signer.key);
+  return new SignJWT({ ...claims })
+    .setProtectedHeader({ alg: "EdDSA", kid: signer.kid, typ: MANIFEST_TYPE })
+    .sign(signer.key);
 }
 
 /**
@@ -142,34 +145,51 @@ function parseVerifyKeys(raw: string, signing: PublicJwk): RingKey[] {
   const name = "MANIFEST_VERIFY_KEYS";
   const list = parseJson(raw, name);
   if (!Array.isArray(list)) throw configError(name, "not a JSON array of public JWKs");
-  if (list.length > MAX_VERIFY_KEYS) throw configError(name, `more than ${MAX_VERIFY_KEYS} keys; remove retired keys past their retireAfter`);
+  if (list.length > MAX_VERIFY_KEYS)
+    throw configError(name, `more than ${MAX_VERIFY_KEYS} keys; remove retired keys past their retireAfter`);
   const ring: RingKey[] = [];
   const seenKid = new Set([signing.kid]);
   const seenX = new Set([signing.x]);
   list.forEach((entry: unknown, i) => {
-    const kidOf = (e: unknown) => (e !== null && typeof e === "object" && typeof (e as { kid?: unknown }).kid === "string" ? ` (kid ${JSON.stringify((e as { kid: string }).kid)})` : "");
+    const kidOf = (e: unknown) =>
+      e !== null && typeof e === "object" && typeof (e as { kid?: unknown }).kid === "string"
+        ? ` (kid ${JSON.stringify((e as { kid: string }).kid)})`
+        : "";
     const at = `entry ${i}${kidOf(entry)}`;
     if (entry !== null && typeof entry === "object" && Object.hasOwn(entry, "d")) {
-      throw configError(name, `${at} carries a private key part "d": list public keys only, and treat that key as exposed`);
+      throw configError(
+        name,
+        `${at} carries a private key part "d": list public keys only, and treat that key as exposed`,
+      );
     }
     const parsed = VerifyKeySchema.safeParse(entry);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw configError(name, `${at} is not a public Ed25519 JWK with kid and status "upcoming" | "retired" (${issue ? `${issue.path.map(String).join(".") || "(entry)"}: ${issue.message}` : "invalid"})`);
+      throw configError(
+        name,
+        `${at} is not a public Ed25519 JWK with kid and status "upcoming" | "retired" (${issue ? `${issue.path.map(String).join(".") || "(entry)"}: ${issue.message}` : "invalid"})`,
+      );
     }
     const key = parsed.data;
-    if (key.kid === signing.kid || key.x === signing.x) throw configError(name, `${at} is the signing key; the signing key is published by itself and is neither upcoming nor retired`);
+    if (key.kid === signing.kid || key.x === signing.x)
+      throw configError(
+        name,
+        `${at} is the signing key; the signing key is published by itself and is neither upcoming nor retired`,
+      );
     if (seenKid.has(key.kid)) throw configError(name, `${at}: kid listed twice`);
-    if (seenX.has(key.x)) throw configError(name, `${at}: the same public key is listed twice under different kids`);
+    if (seenX.has(key.x))
+      throw configError(name, `${at}: the same public key is listed twice under different kids`);
     seenKid.add(key.kid);
     seenX.add(key.x);
     const jwk = toPublicJwk(key);
     if (key.status === "upcoming") {
-      if (key.retireAfter !== undefined) throw configError(name, `${at}: an upcoming key has no retireAfter (it has not signed yet)`);
+      if (key.retireAfter !== undefined)
+        throw configError(name, `${at}: an upcoming key has no retireAfter (it has not signed yet)`);
       ring.push({ status: "upcoming", jwk });
       return;
     }
-    if (key.retireAfter === undefined) throw configError(name, `${at}: a retired key needs retireAfter (ISO 8601 UTC) so it leaves the JWKS`);
+    if (key.retireAfter === undefined)
+      throw configError(name, `${at}: a retired key needs retireAfter (ISO 8601 UTC) so it leaves the JWKS`);
     const retireAfterMs = Date.parse(key.retireAfter);
     if (!Number.isFinite(retireAfterMs)) throw configError(name, `${at}: retireAfter is not a real date`);
     ring.push({ status: "retired", jwk, retireAfterMs });
@@ -185,8 +205,13 @@ export async function keyRing(secret: string, verifyKeys: string | undefined): P
   const raw = `${secret}\n${verifyKeys ?? ""}`;
   if (ringCache?.raw === raw) return ringCache.ring;
   const signing = (await loadSigner(secret)).publicJwk;
-  const listed = verifyKeys === undefined || verifyKeys.trim() === "" ? [] : parseVerifyKeys(verifyKeys, signing);
-  const ring: RingKey[] = [{ status: "signing", jwk: signing }, ...listed.filter((k) => k.status === "upcoming"), ...listed.filter((k) => k.status === "retired")];
+  const listed =
+    verifyKeys === undefined || verifyKeys.trim() === "" ? [] : parseVerifyKeys(verifyKeys, signing);
+  const ring: RingKey[] = [
+    { status: "signing", jwk: signing },
+    ...listed.filter((k) => k.status === "upcoming"),
+    ...listed.filter((k) => k.status === "retired"),
+  ];
   ringCache = { raw, ring };
   return ring;
 }
@@ -195,7 +220,11 @@ export async function keyRing(secret: string, verifyKeys: string | undefined): P
  * Public keys to publish at `nowMs`: the signing key, the upcoming keys, and the retired keys
  * whose `retireAfter` has not passed. A retired key leaves the JWKS at its `retireAfter`.
  */
-export async function publicKeys(secret: string, verifyKeys: string | undefined, nowMs = Date.now()): Promise<PublicJwk[]> {
+export async function publicKeys(
+  secret: string,
+  verifyKeys: string | undefined,
+  nowMs = Date.now(),
+): Promise<PublicJwk[]> {
   const ring = await keyRing(secret, verifyKeys);
   return ring.filter((k) => k.status !== "retired" || nowMs < k.retireAfterMs).map((k) => k.jwk);
 }

@@ -11,7 +11,7 @@
  *   turn into one R2 read per request.
  * - Concurrent loads of one app share a single R2 read.
  */
-import { SNAPSHOT_SCHEMA, snapshotKey, type Snapshot } from "../../core/snapshot";
+import { SNAPSHOT_SCHEMA, type Snapshot, snapshotKey } from "../../core/snapshot";
 import { TIMED_OUT, withTimeout } from "./timeout";
 
 interface Entry {
@@ -128,7 +128,11 @@ function parseSnapshot(text: string, appId: string): Snapshot | undefined {
   }
   if (typeof value !== "object" || value === null) return undefined;
   const s = value as Partial<Snapshot>;
-  const ok = s.schema === SNAPSHOT_SCHEMA && s.appId === appId && Number.isSafeInteger(s.revision) && Array.isArray(s.hostApps);
+  const ok =
+    s.schema === SNAPSHOT_SCHEMA &&
+    s.appId === appId &&
+    Number.isSafeInteger(s.revision) &&
+    Array.isArray(s.hostApps);
   return ok ? (value as Snapshot) : undefined;
 }
 

@@ -34,13 +34,21 @@ export async function loadTicketKey(secret: string): Promise<CryptoKey> {
   if (keyCache?.raw === secret) return keyCache.key;
   // A configuration error is the operator's: it surfaces as a 500, not as silently weak tickets.
   if (secret.length < 32) throw new Error("ADMISSION_TICKET_SECRET must be at least 32 characters");
-  const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+  const key = await crypto.subtle.importKey(
+    "raw",
+    encoder.encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign", "verify"],
+  );
   keyCache = { raw: secret, key };
   return key;
 }
 
 export async function issueTicket(key: CryptoKey, payload: TicketPayload): Promise<string> {
-  const body = toBase64Url(encoder.encode(JSON.stringify({ t: payload.t, u: payload.u, v: payload.v, exp: payload.exp })));
+  const body = toBase64Url(
+    encoder.encode(JSON.stringify({ t: payload.t, u: payload.u, v: payload.v, exp: payload.exp })),
+  );
   // The MAC is deterministic: the same payload under the same key is the same token.
   if (verifiedKey === key) {
     const known = issued.get(body);
@@ -73,7 +81,13 @@ export function peekTicket(token: string): TicketPayload | undefined {
   }
   if (typeof value !== "object" || value === null) return undefined;
   const p = value as Record<string, unknown>;
-  if (typeof p.t !== "string" || typeof p.u !== "string" || typeof p.v !== "string" || !Number.isSafeInteger(p.exp)) return undefined;
+  if (
+    typeof p.t !== "string" ||
+    typeof p.u !== "string" ||
+    typeof p.v !== "string" ||
+    !Number.isSafeInteger(p.exp)
+  )
+    return undefined;
   return { t: p.t, u: p.u, v: p.v, exp: p.exp as number };
 }
 
@@ -92,12 +106,13 @@ export async function verifyTicket(
 ): Promise<boolean> {
   const payload = peekTicket(token);
   if (!payload) return false;
-  if (payload.t !== expected.taskId || payload.u !== expected.userKey || payload.v !== expected.version) return false;
+  if (payload.t !== expected.taskId || payload.u !== expected.userKey || payload.v !== expected.version)
+    return false;
   if (payload.exp * 1000 <= nowMs) return false;
   if (verifiedKey === key && verified.has(token)) return true;
   const dot = token.indexOf(".");
   const mac = fromBase64Url(token.slice(dot + 1));
-  if (!mac || mac.byteLength !== 32) return false;
+  if (mac?.byteLength !== 32) return false;
   const ok = await crypto.subtle.verify("HMAC", key, mac, encoder.encode(token.slice(0, dot)));
   if (ok) remember(key, token, payload);
   return ok;
@@ -130,7 +145,10 @@ type Base64Options = { alphabet: "base64url"; omitPadding?: boolean; lastChunkHa
 const base64 = Uint8Array as unknown as { fromBase64(text: string, options: Base64Options): Uint8Array };
 
 function toBase64Url(bytes: Uint8Array): string {
-  return (bytes as unknown as { toBase64(options: Base64Options): string }).toBase64({ alphabet: "base64url", omitPadding: true });
+  return (bytes as unknown as { toBase64(options: Base64Options): string }).toBase64({
+    alphabet: "base64url",
+    omitPadding: true,
+  });
 }
 
 function fromBase64Url(text: string): Uint8Array | undefined {

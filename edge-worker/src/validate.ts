@@ -4,7 +4,7 @@
  * the size limit, then `JSON.parse` and the zod/mini schema.
  */
 import type * as z from "zod/mini";
-import { REQUEST_DISCARD_LIMIT, discardRequestBody, readRequestBody } from "../../core/bytes";
+import { discardRequestBody, REQUEST_DISCARD_LIMIT, readRequestBody } from "../../core/bytes";
 import { validationError } from "../../core/contracts/validation";
 import { ApiError } from "../../core/errors";
 
@@ -21,7 +21,10 @@ const tooLarge = () => new ApiError("payload_too_large", `request bodies are lim
  * 3. non-empty, well-formed JSON: else 400;
  * 4. the schema: else 400 with the issues.
  */
-export async function parseJsonRequest<T extends z.ZodMiniType>(request: Request, schema: T): Promise<z.infer<T>> {
+export async function parseJsonRequest<T extends z.ZodMiniType>(
+  request: Request,
+  schema: T,
+): Promise<z.infer<T>> {
   const length = request.headers.get("content-length");
   if (length !== null && Number(length) > BODY_LIMIT) {
     // Drained, not kept, so the 413 reaches the client (core/bytes.ts REQUEST_DISCARD_LIMIT).
@@ -53,9 +56,14 @@ export async function parseJsonRequest<T extends z.ZodMiniType>(request: Request
 }
 
 /** A path or query value validated by `schema`, or 400 naming `name`. */
-export function parseParam<T extends z.ZodMiniType>(value: string | undefined, name: string, schema: T): z.infer<T> {
+export function parseParam<T extends z.ZodMiniType>(
+  value: string | undefined,
+  name: string,
+  schema: T,
+): z.infer<T> {
   const result = schema.safeParse(value);
-  if (!result.success) throw validationError({ issues: result.error.issues.map((i) => ({ ...i, path: [name, ...i.path] })) });
+  if (!result.success)
+    throw validationError({ issues: result.error.issues.map((i) => ({ ...i, path: [name, ...i.path] })) });
   return result.data as z.infer<T>;
 }
 

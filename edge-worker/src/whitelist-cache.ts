@@ -14,7 +14,14 @@
  * Concurrent loads of one object share a single R2 read (with a fallback, see COALESCE_WAIT_MS).
  */
 import type { WhitelistRef } from "../../core/grayscale/types";
-import { bloomHasHashes, indexShardBytes, shardBytesHas, shardBytesSize, valueHashes, type ShardBytes } from "../../core/grayscale/whitelist";
+import {
+  bloomHasHashes,
+  indexShardBytes,
+  type ShardBytes,
+  shardBytesHas,
+  shardBytesSize,
+  valueHashes,
+} from "../../core/grayscale/whitelist";
 import { whitelistBloomKey, whitelistShardKey } from "../../core/snapshot";
 import { TIMED_OUT, withTimeout } from "./timeout";
 
@@ -104,7 +111,9 @@ export class WhitelistCache {
     // Encoded into one reused buffer (no allocation per lookup); a value too long for it, never
     // seen from a validated client, is encoded on its own.
     const { read, written } = encoder.encodeInto(value, SCRATCH);
-    return read === value.length ? shardBytesHas(shard, SCRATCH, written) : shardBytesHas(shard, encoder.encode(value));
+    return read === value.length
+      ? shardBytesHas(shard, SCRATCH, written)
+      : shardBytesHas(shard, encoder.encode(value));
   }
 
   async #bloom(bucket: R2Bucket, ref: WhitelistRef): Promise<Uint8Array | undefined> {
@@ -117,7 +126,8 @@ export class WhitelistCache {
       if (!object) return this.#unreadableObject(ref, key, "missing");
       const bits = new Uint8Array(await object.arrayBuffer());
       // Too few bytes would read absent bits as 0: a false negative, which a Bloom filter must never give.
-      if (bits.byteLength * 8 < ref.bloomBits) return this.#unreadableObject(ref, key, "shorter than bloomBits");
+      if (bits.byteLength * 8 < ref.bloomBits)
+        return this.#unreadableObject(ref, key, "shorter than bloomBits");
       this.#blooms.set(key, bits, bits.byteLength);
       return bits;
     });
@@ -152,7 +162,10 @@ export class WhitelistCache {
     if (retryAt !== undefined && now < retryAt) return undefined;
     const pending = this.#loads.get(key);
     if (pending && pending.startedAt + COALESCE_WAIT_MS > now) {
-      const shared = await withTimeout(pending.promise as Promise<T | undefined>, pending.startedAt + COALESCE_WAIT_MS - now);
+      const shared = await withTimeout(
+        pending.promise as Promise<T | undefined>,
+        pending.startedAt + COALESCE_WAIT_MS - now,
+      );
       if (shared !== TIMED_OUT) return shared;
     }
     const promise = load().catch((err: unknown) => {

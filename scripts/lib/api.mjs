@@ -7,7 +7,11 @@ export async function call(base, method, path, { token, json, body, contentType 
   if (token) headers.authorization = `Bearer ${token}`;
   if (json !== undefined) headers["content-type"] = "application/json";
   else if (contentType) headers["content-type"] = contentType;
-  const res = await fetch(base + path, { method, headers, body: json !== undefined ? JSON.stringify(json) : body });
+  const res = await fetch(base + path, {
+    method,
+    headers,
+    body: json !== undefined ? JSON.stringify(json) : body,
+  });
   const text = await res.text();
   let data;
   try {
@@ -35,7 +39,17 @@ export async function login(email, password) {
 export function demoPackage(version) {
   const enc = new TextEncoder();
   return zipSync({
-    "app.json": enc.encode(JSON.stringify({ pages: ["pages/index/index", "pages/cart/cart"], window: { navigationBarTitleText: "Demo Mall" }, version }, null, 2)),
+    "app.json": enc.encode(
+      JSON.stringify(
+        {
+          pages: ["pages/index/index", "pages/cart/cart"],
+          window: { navigationBarTitleText: "Demo Mall" },
+          version,
+        },
+        null,
+        2,
+      ),
+    ),
     "app.js": enc.encode(`App({ onLaunch() { console.log("Demo Mall ${version}"); } });\n`),
     "pages/index/index.js": enc.encode(`Page({ data: { banner: "Welcome to ${version}" } });\n`),
     "pages/index/index.wxml": enc.encode(`<view class="banner">{{banner}}</view>\n`),
@@ -45,5 +59,9 @@ export function demoPackage(version) {
 }
 
 export async function uploadVersion(token, appId, version, description = "") {
-  return admin("POST", `/v1/mini-programs/${appId}/versions?version=${version}&description=${encodeURIComponent(description)}`, { token, body: demoPackage(version), contentType: "application/zip" });
+  return admin(
+    "POST",
+    `/v1/mini-programs/${appId}/versions?version=${version}&description=${encodeURIComponent(description)}`,
+    { token, body: demoPackage(version), contentType: "application/zip" },
+  );
 }

@@ -19,7 +19,10 @@ export const BUILDER_PORT = Number(process.env.BUILDER_PORT ?? savedPorts.builde
 /** Records the ports of a running `npm start` for the demos (scripts/start.mjs). */
 export function savePorts() {
   mkdirSync(join(ROOT, ".graycast"), { recursive: true });
-  writeFileSync(PORTS_FILE, JSON.stringify({ edge: EDGE_PORT, admin: ADMIN_PORT, builder: BUILDER_PORT }, null, 2));
+  writeFileSync(
+    PORTS_FILE,
+    JSON.stringify({ edge: EDGE_PORT, admin: ADMIN_PORT, builder: BUILDER_PORT }, null, 2),
+  );
 }
 export const EDGE_URL = `http://127.0.0.1:${EDGE_PORT}`;
 export const ADMIN_URL = `http://127.0.0.1:${ADMIN_PORT}`;
@@ -37,16 +40,52 @@ export const REGISTRY_DIR = join(ROOT, ".graycast", "registry");
  * Worker, and local geolocation comes from the x-graycast-geo header): local runs make no outside calls.
  */
 export function localWranglerEnv() {
-  return { ...process.env, WRANGLER_REGISTRY_PATH: REGISTRY_DIR, WRANGLER_SEND_METRICS: "false", WRANGLER_HIDE_BANNER: "true", CLOUDFLARE_CF_FETCH_ENABLED: "false" };
+  return {
+    ...process.env,
+    WRANGLER_REGISTRY_PATH: REGISTRY_DIR,
+    WRANGLER_SEND_METRICS: "false",
+    WRANGLER_HIDE_BANNER: "true",
+    CLOUDFLARE_CF_FETCH_ENABLED: "false",
+  };
 }
 
 /** Demo accounts (local only). Their passwords are printed by `npm start`. */
 export const DEMO_USERS = [
-  { id: "usr_demo_platform", email: "admin@graycast.local", name: "Platform Admin", password: "platform-admin-pass", platformAdmin: true },
-  { id: "usr_demo_team_admin", email: "lead@acme.local", name: "Acme Team Admin", password: "team-admin-pass", team: "admin" },
-  { id: "usr_demo_developer", email: "dev@acme.local", name: "Acme Developer", password: "developer-pass", team: "developer" },
-  { id: "usr_demo_manager", email: "manager@superapp.local", name: "SuperApp Manager", password: "manager-pass", hostApp: "manager" },
-  { id: "usr_demo_auditor", email: "auditor@superapp.local", name: "SuperApp Auditor", password: "auditor-pass", hostApp: "auditor" },
+  {
+    id: "usr_demo_platform",
+    email: "admin@graycast.local",
+    name: "Platform Admin",
+    password: "platform-admin-pass",
+    platformAdmin: true,
+  },
+  {
+    id: "usr_demo_team_admin",
+    email: "lead@acme.local",
+    name: "Acme Team Admin",
+    password: "team-admin-pass",
+    team: "admin",
+  },
+  {
+    id: "usr_demo_developer",
+    email: "dev@acme.local",
+    name: "Acme Developer",
+    password: "developer-pass",
+    team: "developer",
+  },
+  {
+    id: "usr_demo_manager",
+    email: "manager@superapp.local",
+    name: "SuperApp Manager",
+    password: "manager-pass",
+    hostApp: "manager",
+  },
+  {
+    id: "usr_demo_auditor",
+    email: "auditor@superapp.local",
+    name: "SuperApp Auditor",
+    password: "auditor-pass",
+    hostApp: "auditor",
+  },
 ];
 export const DEMO_TEAM = { id: "team_demo_acme", name: "Acme" };
 export const DEMO_HOST_APP = { id: "ha_demo_superapp", name: "SuperApp" };
@@ -93,9 +132,21 @@ export function hashPassword(password) {
  * edge's EdgeSigner entrypoint).
  */
 export const WORKERS = {
-  edge: { config: "wrangler.toml", devVars: ".dev.vars", secrets: ["MANIFEST_SIGNING_KEY", "ADMISSION_TICKET_SECRET", "PACKAGE_KEY_SECRET"] },
-  admin: { config: "control-plane/wrangler.toml", devVars: "control-plane/.dev.vars", secrets: ["JWT_SECRET", "PACKAGE_KEY_SECRET"] },
-  builder: { config: "control-plane/builder/wrangler.toml", devVars: "control-plane/builder/.dev.vars", secrets: ["PACKAGE_KEY_SECRET"] },
+  edge: {
+    config: "wrangler.toml",
+    devVars: ".dev.vars",
+    secrets: ["MANIFEST_SIGNING_KEY", "ADMISSION_TICKET_SECRET", "PACKAGE_KEY_SECRET"],
+  },
+  admin: {
+    config: "control-plane/wrangler.toml",
+    devVars: "control-plane/.dev.vars",
+    secrets: ["JWT_SECRET", "PACKAGE_KEY_SECRET"],
+  },
+  builder: {
+    config: "control-plane/builder/wrangler.toml",
+    devVars: "control-plane/builder/.dev.vars",
+    secrets: ["PACKAGE_KEY_SECRET"],
+  },
 };
 
 /** The value of `name` in a dotenv-style file's text (quotes removed), or undefined. */
@@ -113,28 +164,46 @@ function devVar(text, name) {
 export function ensureDevVars(root = ROOT) {
   const read = (file) => (existsSync(join(root, file)) ? readFileSync(join(root, file), "utf8") : undefined);
   const texts = Object.fromEntries(Object.entries(WORKERS).map(([worker, w]) => [worker, read(w.devVars)]));
-  const known = (name) => Object.values(texts).map((t) => t && devVar(t, name)).find((v) => v);
+  const known = (name) =>
+    Object.values(texts)
+      .map((t) => t && devVar(t, name))
+      .find((v) => v);
   const fresh = {
-    MANIFEST_SIGNING_KEY: () => `'${JSON.stringify({ ...generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }), kid: `local-${randomBytes(4).toString("hex")}` })}'`,
+    MANIFEST_SIGNING_KEY: () =>
+      `'${JSON.stringify({ ...generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }), kid: `local-${randomBytes(4).toString("hex")}` })}'`,
   };
   const values = {};
   for (const w of Object.values(WORKERS)) {
     for (const name of w.secrets) {
       if (values[name]) continue;
       const value = known(name);
-      values[name] = value ? (name === "MANIFEST_SIGNING_KEY" ? `'${value}'` : `"${value}"`) : (fresh[name]?.() ?? `"${randomBytes(32).toString("hex")}"`);
+      values[name] = value
+        ? name === "MANIFEST_SIGNING_KEY"
+          ? `'${value}'`
+          : `"${value}"`
+        : (fresh[name]?.() ?? `"${randomBytes(32).toString("hex")}"`);
     }
   }
   for (const [worker, w] of Object.entries(WORKERS)) {
     // Another Worker's secret is removed (an older checkout's root .dev.vars held all of them);
     // any other line (a var or MANIFEST_VERIFY_KEYS set by hand) is kept.
-    const foreign = new Set(Object.values(WORKERS).flatMap((o) => o.secrets).filter((name) => !w.secrets.includes(name)));
-    const text = texts[worker] ?? `# Local secrets of the ${worker} Worker (${w.config}) for wrangler dev, generated by npm start. Never commit.\n`;
+    const foreign = new Set(
+      Object.values(WORKERS)
+        .flatMap((o) => o.secrets)
+        .filter((name) => !w.secrets.includes(name)),
+    );
+    const text =
+      texts[worker] ??
+      `# Local secrets of the ${worker} Worker (${w.config}) for wrangler dev, generated by npm start. Never commit.\n`;
     const lines = text.replace(/\n$/, "").split("\n");
     const kept = lines.filter((line) => !foreign.has(/^([A-Z0-9_]+)=/.exec(line)?.[1] ?? ""));
     const missing = w.secrets.filter((name) => devVar(text, name) === undefined);
     if (texts[worker] !== undefined && kept.length === lines.length && !missing.length) continue;
-    writeFileSync(join(root, w.devVars), `${[...kept, ...missing.map((name) => `${name}=${values[name]}`)].join("\n")}\n`, { mode: 0o600 });
+    writeFileSync(
+      join(root, w.devVars),
+      `${[...kept, ...missing.map((name) => `${name}=${values[name]}`)].join("\n")}\n`,
+      { mode: 0o600 },
+    );
   }
 }
 
@@ -143,13 +212,25 @@ export function seedSql() {
   const q = (s) => `'${String(s).replaceAll("'", "''")}'`;
   const lines = [];
   for (const u of DEMO_USERS) {
-    lines.push(`INSERT OR IGNORE INTO users (id, email, name, password_hash, is_platform_admin, created_at) VALUES (${q(u.id)}, ${q(u.email)}, ${q(u.name)}, ${q(hashPassword(u.password))}, ${u.platformAdmin ? 1 : 0}, ${now});`);
+    lines.push(
+      `INSERT OR IGNORE INTO users (id, email, name, password_hash, is_platform_admin, created_at) VALUES (${q(u.id)}, ${q(u.email)}, ${q(u.name)}, ${q(hashPassword(u.password))}, ${u.platformAdmin ? 1 : 0}, ${now});`,
+    );
   }
-  lines.push(`INSERT OR IGNORE INTO teams (id, name, created_at) VALUES (${q(DEMO_TEAM.id)}, ${q(DEMO_TEAM.name)}, ${now});`);
-  lines.push(`INSERT OR IGNORE INTO host_apps (id, name, created_at) VALUES (${q(DEMO_HOST_APP.id)}, ${q(DEMO_HOST_APP.name)}, ${now});`);
+  lines.push(
+    `INSERT OR IGNORE INTO teams (id, name, created_at) VALUES (${q(DEMO_TEAM.id)}, ${q(DEMO_TEAM.name)}, ${now});`,
+  );
+  lines.push(
+    `INSERT OR IGNORE INTO host_apps (id, name, created_at) VALUES (${q(DEMO_HOST_APP.id)}, ${q(DEMO_HOST_APP.name)}, ${now});`,
+  );
   for (const u of DEMO_USERS) {
-    if (u.team) lines.push(`INSERT OR IGNORE INTO team_members (team_id, user_id, role, created_at) VALUES (${q(DEMO_TEAM.id)}, ${q(u.id)}, ${q(u.team)}, ${now});`);
-    if (u.hostApp) lines.push(`INSERT OR IGNORE INTO host_app_members (host_app_id, user_id, role, created_at) VALUES (${q(DEMO_HOST_APP.id)}, ${q(u.id)}, ${q(u.hostApp)}, ${now});`);
+    if (u.team)
+      lines.push(
+        `INSERT OR IGNORE INTO team_members (team_id, user_id, role, created_at) VALUES (${q(DEMO_TEAM.id)}, ${q(u.id)}, ${q(u.team)}, ${now});`,
+      );
+    if (u.hostApp)
+      lines.push(
+        `INSERT OR IGNORE INTO host_app_members (host_app_id, user_id, role, created_at) VALUES (${q(DEMO_HOST_APP.id)}, ${q(u.id)}, ${q(u.hostApp)}, ${now});`,
+      );
   }
   return lines.join("\n");
 }

@@ -13,7 +13,10 @@ export function ensureZstdNode(scriptUrl, what) {
   if (typeof zlib.zstdCompressSync === "function") return;
   const node22 = join(ROOT, "node_modules", ".bin", "node");
   if (existsSync(node22) && process.env.GRAYCAST_REEXEC !== "1") {
-    const r = spawnSync(node22, [fileURLToPath(scriptUrl), ...process.argv.slice(2)], { stdio: "inherit", env: { ...process.env, GRAYCAST_REEXEC: "1" } });
+    const r = spawnSync(node22, [fileURLToPath(scriptUrl), ...process.argv.slice(2)], {
+      stdio: "inherit",
+      env: { ...process.env, GRAYCAST_REEXEC: "1" },
+    });
     process.exit(r.status ?? 1);
   }
   console.error(`${what} needs a Node with zstd in node:zlib (22.15 or later); this is ${process.version}`);

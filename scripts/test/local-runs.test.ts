@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 // @ts-expect-error: a plain .mjs module without types
-import { REGISTRY_DIR, ROOT, WORKERS, ensureDevVars, localWranglerEnv } from "../lib/local.mjs";
+import { ensureDevVars, localWranglerEnv, REGISTRY_DIR, ROOT, WORKERS } from "../lib/local.mjs";
 
 describe("local wrangler processes", () => {
   it("use a dev registry under this checkout's .graycast/, with metrics and the update check off", () => {
@@ -23,14 +23,19 @@ describe("local wrangler processes", () => {
   });
 
   it("each Worker runs from its own configuration and reads only its own local secrets", () => {
-    expect(Object.fromEntries(Object.entries(WORKERS).map(([name, w]) => [name, (w as { config: string }).config]))).toEqual({
+    expect(
+      Object.fromEntries(
+        Object.entries(WORKERS).map(([name, w]) => [name, (w as { config: string }).config]),
+      ),
+    ).toEqual({
       edge: "wrangler.toml",
       admin: "control-plane/wrangler.toml",
       builder: "control-plane/builder/wrangler.toml",
     });
     // wrangler dev reads the .dev.vars beside the configuration; the admin Worker never holds the
     // manifest signing key or the ticket secret.
-    for (const w of Object.values(WORKERS) as { config: string; devVars: string; secrets: string[] }[]) expect(w.devVars).toBe(join(dirname(w.config), ".dev.vars"));
+    for (const w of Object.values(WORKERS) as { config: string; devVars: string; secrets: string[] }[])
+      expect(w.devVars).toBe(join(dirname(w.config), ".dev.vars"));
     expect(WORKERS.admin.secrets).not.toContain("MANIFEST_SIGNING_KEY");
     expect(WORKERS.admin.secrets).not.toContain("ADMISSION_TICKET_SECRET");
     expect(WORKERS.builder.secrets).toEqual(["PACKAGE_KEY_SECRET"]);
@@ -52,11 +57,25 @@ describe("local wrangler processes", () => {
     const root = mkdtempSync(join(tmpdir(), "graycast-devvars-"));
     try {
       mkdirSync(join(root, "control-plane", "builder"), { recursive: true });
-      writeFileSync(join(root, ".dev.vars"), 'MANIFEST_SIGNING_KEY=\'{"kid":"old"}\'\nJWT_SECRET="jwt-old"\nADMISSION_TICKET_SECRET="ticket-old"\nPACKAGE_KEY_SECRET="pk-old"\nMANIFEST_VERIFY_KEYS=\'[]\'\n');
+      writeFileSync(
+        join(root, ".dev.vars"),
+        'MANIFEST_SIGNING_KEY=\'{"kid":"old"}\'\nJWT_SECRET="jwt-old"\nADMISSION_TICKET_SECRET="ticket-old"\nPACKAGE_KEY_SECRET="pk-old"\nMANIFEST_VERIFY_KEYS=\'[]\'\n',
+      );
       ensureDevVars(root);
-      const names = (file: string) => [...readFileSync(join(root, file), "utf8").matchAll(/^([A-Z_]+)=(.*)$/gm)].map((m) => `${m[1]}=${m[2]}`);
-      expect(names(".dev.vars")).toEqual([`MANIFEST_SIGNING_KEY='{"kid":"old"}'`, 'ADMISSION_TICKET_SECRET="ticket-old"', 'PACKAGE_KEY_SECRET="pk-old"', "MANIFEST_VERIFY_KEYS='[]'"]);
-      expect(names("control-plane/.dev.vars")).toEqual(['JWT_SECRET="jwt-old"', 'PACKAGE_KEY_SECRET="pk-old"']);
+      const names = (file: string) =>
+        [...readFileSync(join(root, file), "utf8").matchAll(/^([A-Z_]+)=(.*)$/gm)].map(
+          (m) => `${m[1]}=${m[2]}`,
+        );
+      expect(names(".dev.vars")).toEqual([
+        `MANIFEST_SIGNING_KEY='{"kid":"old"}'`,
+        'ADMISSION_TICKET_SECRET="ticket-old"',
+        'PACKAGE_KEY_SECRET="pk-old"',
+        "MANIFEST_VERIFY_KEYS='[]'",
+      ]);
+      expect(names("control-plane/.dev.vars")).toEqual([
+        'JWT_SECRET="jwt-old"',
+        'PACKAGE_KEY_SECRET="pk-old"',
+      ]);
       expect(names("control-plane/builder/.dev.vars")).toEqual(['PACKAGE_KEY_SECRET="pk-old"']);
       // A fresh checkout gets fresh values, one PACKAGE_KEY_SECRET for all three.
       rmSync(join(root, ".dev.vars"));
@@ -65,7 +84,11 @@ describe("local wrangler processes", () => {
       ensureDevVars(root);
       const admin = names("control-plane/.dev.vars");
       expect(admin.map((l) => l.split("=")[0])).toEqual(["JWT_SECRET", "PACKAGE_KEY_SECRET"]);
-      expect(names(".dev.vars").map((l) => l.split("=")[0])).toEqual(["MANIFEST_SIGNING_KEY", "ADMISSION_TICKET_SECRET", "PACKAGE_KEY_SECRET"]);
+      expect(names(".dev.vars").map((l) => l.split("=")[0])).toEqual([
+        "MANIFEST_SIGNING_KEY",
+        "ADMISSION_TICKET_SECRET",
+        "PACKAGE_KEY_SECRET",
+      ]);
       expect(names("control-plane/builder/.dev.vars")).toEqual([admin[1]]);
       expect(names(".dev.vars")[2]).toBe(admin[1]);
     } finally {

@@ -6,11 +6,18 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { exports } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { zipSync } from "fflate";
-import adminApp from "../../control-plane/src/index";
 import { hashPassword } from "../../control-plane/src/auth/password";
 import { createDb } from "../../control-plane/src/db/client";
+import {
+  grayscaleTasks,
+  hostAppMembers,
+  hostApps,
+  teamMembers,
+  teams,
+  users,
+} from "../../control-plane/src/db/schema";
+import adminApp from "../../control-plane/src/index";
 import { openSession } from "../../control-plane/src/services/auth";
-import { grayscaleTasks, hostAppMembers, hostApps, teamMembers, teams, users } from "../../control-plane/src/db/schema";
 import type { AdmitMeta, GrayscaleCounter } from "../../durable-objects/grayscale-counter";
 import { testEnv } from "../env";
 
@@ -26,7 +33,10 @@ export interface CallOptions {
  * entrypoint (edge-worker/src/rpc.ts) reached over RPC as the wrangler.toml service binding does.
  */
 export function adminEnv(): AdminEnv {
-  return { ...testEnv, EDGE_SIGNER: (exports as unknown as { EdgeSigner: AdminEnv["EDGE_SIGNER"] }).EdgeSigner };
+  return {
+    ...testEnv,
+    EDGE_SIGNER: (exports as unknown as { EdgeSigner: AdminEnv["EDGE_SIGNER"] }).EdgeSigner,
+  };
 }
 
 export async function callAdmin(method: string, path: string, options: CallOptions = {}): Promise<Response> {
@@ -38,7 +48,11 @@ export async function callAdmin(method: string, path: string, options: CallOptio
     if (!headers.has("content-type")) headers.set("content-type", "application/json");
   }
   const ctx = createExecutionContext();
-  const res = await adminApp.fetch(new Request(`https://admin.test${path}`, { method, headers, body: body ?? null }), adminEnv(), ctx);
+  const res = await adminApp.fetch(
+    new Request(`https://admin.test${path}`, { method, headers, body: body ?? null }),
+    adminEnv(),
+    ctx,
+  );
   await waitOnExecutionContext(ctx);
   return res;
 }
@@ -52,7 +66,11 @@ export async function expectJson<T = any>(res: Response | Promise<Response>, sta
 }
 
 /** Expects the one error shape with the given status and code; returns the message. */
-export async function expectError(res: Response | Promise<Response>, status: number, code: string): Promise<string> {
+export async function expectError(
+  res: Response | Promise<Response>,
+  status: number,
+  code: string,
+): Promise<string> {
   const body = await expectJson<{ error: { code: string; message: string } }>(res, status);
   if (body.error?.code !== code) throw new Error(`expected error code ${code}, got ${JSON.stringify(body)}`);
   return body.error.message;
@@ -67,7 +85,17 @@ export async function makeUser(label: string, opts: { platformAdmin?: boolean } 
   const db = createDb(testEnv.DB);
   const id = `usr_${label}_${crypto.randomUUID().slice(0, 8)}`;
   const email = `${label}-${id.slice(-8)}@example.test`.toLowerCase();
-  await db.insert(users).values({ id, email, name: label, passwordHash: await passwordHash, isPlatformAdmin: opts.platformAdmin ?? false, createdAt: Date.now() }).run();
+  await db
+    .insert(users)
+    .values({
+      id,
+      email,
+      name: label,
+      passwordHash: await passwordHash,
+      isPlatformAdmin: opts.platformAdmin ?? false,
+      createdAt: Date.now(),
+    })
+    .run();
   const { token } = await openSession(db, id, { secret: testEnv.JWT_SECRET, ttlSeconds: 3600 });
   return { id, email, token };
 }
@@ -82,7 +110,9 @@ export async function makeWorld() {
   const db = createDb(testEnv.DB);
   const suffix = crypto.randomUUID().slice(0, 8);
   const [platform, adminA, devA, viewerA, devB, manager1, auditor1, manager2, auditor2] = await Promise.all(
-    ["platform", "adminA", "devA", "viewerA", "devB", "manager1", "auditor1", "manager2", "auditor2"].map((l) => makeUser(l, { platformAdmin: l === "platform" })),
+    ["platform", "adminA", "devA", "viewerA", "devB", "manager1", "auditor1", "manager2", "auditor2"].map(
+      (l) => makeUser(l, { platformAdmin: l === "platform" }),
+    ),
   );
   const teamA = `team_a_${suffix}`;
   const teamB = `team_b_${suffix}`;
@@ -98,12 +128,34 @@ export async function makeWorld() {
     db.insert(teamMembers).values({ teamId: teamB, userId: devB!.id, role: "developer", createdAt: now }),
     db.insert(hostApps).values({ id: host1, name: `Host One ${suffix}`, createdAt: now }),
     db.insert(hostApps).values({ id: host2, name: `Host Two ${suffix}`, createdAt: now }),
-    db.insert(hostAppMembers).values({ hostAppId: host1, userId: manager1!.id, role: "manager", createdAt: now }),
-    db.insert(hostAppMembers).values({ hostAppId: host1, userId: auditor1!.id, role: "auditor", createdAt: now }),
-    db.insert(hostAppMembers).values({ hostAppId: host2, userId: manager2!.id, role: "manager", createdAt: now }),
-    db.insert(hostAppMembers).values({ hostAppId: host2, userId: auditor2!.id, role: "auditor", createdAt: now }),
+    db
+      .insert(hostAppMembers)
+      .values({ hostAppId: host1, userId: manager1!.id, role: "manager", createdAt: now }),
+    db
+      .insert(hostAppMembers)
+      .values({ hostAppId: host1, userId: auditor1!.id, role: "auditor", createdAt: now }),
+    db
+      .insert(hostAppMembers)
+      .values({ hostAppId: host2, userId: manager2!.id, role: "manager", createdAt: now }),
+    db
+      .insert(hostAppMembers)
+      .values({ hostAppId: host2, userId: auditor2!.id, role: "auditor", createdAt: now }),
   ]);
-  return { platform: platform!, adminA: adminA!, devA: devA!, viewerA: viewerA!, devB: devB!, manager1: manager1!, auditor1: auditor1!, manager2: manager2!, auditor2: auditor2!, teamA, teamB, host1, host2 };
+  return {
+    platform: platform!,
+    adminA: adminA!,
+    devA: devA!,
+    viewerA: viewerA!,
+    devB: devB!,
+    manager1: manager1!,
+    auditor1: auditor1!,
+    manager2: manager2!,
+    auditor2: auditor2!,
+    teamA,
+    teamB,
+    host1,
+    host2,
+  };
 }
 
 export type World = Awaited<ReturnType<typeof makeWorld>>;
@@ -121,34 +173,78 @@ export function makePackage(version: string, extra: Record<string, string> = {})
   return zipSync(files, { mtime: new Date("2026-01-01T00:00:00Z") });
 }
 
-export function upload(token: string, appId: string, version: string, zip: Uint8Array = makePackage(version)) {
-  return callAdmin("POST", `/v1/mini-programs/${appId}/versions?version=${version}`, { token, body: zip, headers: { "content-type": "application/zip" } });
+export function upload(
+  token: string,
+  appId: string,
+  version: string,
+  zip: Uint8Array = makePackage(version),
+) {
+  return callAdmin("POST", `/v1/mini-programs/${appId}/versions?version=${version}`, {
+    token,
+    body: zip,
+    headers: { "content-type": "application/zip" },
+  });
 }
 
 /** Creates a mini program in team A bound (approved) to the given host apps. */
 export async function makeMiniProgram(world: World, hostAppIds: string[] = [world.host1]) {
-  const mp = await expectJson<{ appId: string }>(callAdmin("POST", "/v1/mini-programs", { token: world.devA.token, json: { teamId: world.teamA, name: "Demo" } }), 201);
+  const mp = await expectJson<{ appId: string }>(
+    callAdmin("POST", "/v1/mini-programs", {
+      token: world.devA.token,
+      json: { teamId: world.teamA, name: "Demo" },
+    }),
+    201,
+  );
   for (const hostAppId of hostAppIds) {
-    await expectJson(callAdmin("POST", `/v1/mini-programs/${mp.appId}/bindings`, { token: world.devA.token, json: { hostAppId } }), 201);
+    await expectJson(
+      callAdmin("POST", `/v1/mini-programs/${mp.appId}/bindings`, {
+        token: world.devA.token,
+        json: { hostAppId },
+      }),
+      201,
+    );
     const manager = hostAppId === world.host1 ? world.manager1 : world.manager2;
-    await expectJson(callAdmin("POST", `/v1/host-apps/${hostAppId}/bindings/${mp.appId}/approve`, { token: manager.token }), 200);
+    await expectJson(
+      callAdmin("POST", `/v1/host-apps/${hostAppId}/bindings/${mp.appId}/approve`, { token: manager.token }),
+      200,
+    );
   }
   return mp.appId;
 }
 
 /** Uploads, submits and has every bound host app approve `version`. */
-export async function approveVersion(world: World, appId: string, version: string, hostAppIds: string[] = [world.host1]) {
+export async function approveVersion(
+  world: World,
+  appId: string,
+  version: string,
+  hostAppIds: string[] = [world.host1],
+) {
   await expectJson(upload(world.devA.token, appId, version), 201);
-  const audit = await expectJson<{ auditId: string }>(callAdmin("POST", `/v1/mini-programs/${appId}/versions/${version}/submit`, { token: world.devA.token, json: {} }), 201);
+  const audit = await expectJson<{ auditId: string }>(
+    callAdmin("POST", `/v1/mini-programs/${appId}/versions/${version}/submit`, {
+      token: world.devA.token,
+      json: {},
+    }),
+    201,
+  );
   for (const hostAppId of hostAppIds) {
     const auditor = hostAppId === world.host1 ? world.auditor1 : world.auditor2;
-    await expectJson(callAdmin("POST", `/v1/audits/${audit.auditId}/decision`, { token: auditor.token, json: { hostAppId, decision: "approve" } }), 200);
+    await expectJson(
+      callAdmin("POST", `/v1/audits/${audit.auditId}/decision`, {
+        token: auditor.token,
+        json: { hostAppId, decision: "approve" },
+      }),
+      200,
+    );
   }
   return audit.auditId;
 }
 
 export async function publish(world: World, appId: string, version: string) {
-  return expectJson(callAdmin("POST", `/v1/mini-programs/${appId}/versions/${version}/publish`, { token: world.devA.token }), 200);
+  return expectJson(
+    callAdmin("POST", `/v1/mini-programs/${appId}/versions/${version}/publish`, { token: world.devA.token }),
+    200,
+  );
 }
 
 // ---------------------------------------------------------------- grayscale tasks
@@ -158,13 +254,29 @@ const DAY = 86_400_000;
 /** A valid grayscale task body: running from a second ago for a day, host app 1, both platforms. */
 export function taskBody(world: World, version: string, extra: Record<string, unknown> = {}) {
   const now = Date.now();
-  return { version, name: "Beta", startAt: now - 1000, endAt: now + DAY, hostApps: [{ hostAppId: world.host1 }], platforms: [{ platform: "android" }, { platform: "ios" }], ...extra };
+  return {
+    version,
+    name: "Beta",
+    startAt: now - 1000,
+    endAt: now + DAY,
+    hostApps: [{ hostAppId: world.host1 }],
+    platforms: [{ platform: "android" }, { platform: "ios" }],
+    ...extra,
+  };
 }
 
 export const tasksPath = (appId: string, rest = "") => `/v1/mini-programs/${appId}/grayscale-tasks${rest}`;
 
-export async function createTask(world: World, appId: string, version: string, extra: Record<string, unknown> = {}) {
-  return expectJson<any>(callAdmin("POST", tasksPath(appId), { token: world.devA.token, json: taskBody(world, version, extra) }), 201);
+export async function createTask(
+  world: World,
+  appId: string,
+  version: string,
+  extra: Record<string, unknown> = {},
+) {
+  return expectJson<any>(
+    callAdmin("POST", tasksPath(appId), { token: world.devA.token, json: taskBody(world, version, extra) }),
+    201,
+  );
 }
 
 export function taskAction(world: World, appId: string, taskId: string, action: string) {
@@ -172,7 +284,11 @@ export function taskAction(world: World, appId: string, taskId: string, action: 
 }
 
 /** A mini program bound to host app 1 with `online` published and each of `approved` approved. */
-export async function appWithVersions(world: World, online: string | null = "1.0.0", approved: string[] = ["1.1.0"]) {
+export async function appWithVersions(
+  world: World,
+  online: string | null = "1.0.0",
+  approved: string[] = ["1.1.0"],
+) {
   const appId = await makeMiniProgram(world);
   if (online) {
     await approveVersion(world, appId, online);
@@ -189,7 +305,11 @@ export async function moveTaskTimes(taskId: string, times: { startAt?: number; e
   if (!row) throw new Error(`no task ${taskId}`);
   const startAt = times.startAt ?? row.startAt;
   const endAt = times.endAt ?? row.endAt;
-  await db.update(grayscaleTasks).set({ startAt, endAt, definition: { ...row.definition, startAt, endAt } }).where(eq(grayscaleTasks.id, taskId)).run();
+  await db
+    .update(grayscaleTasks)
+    .set({ startAt, endAt, definition: { ...row.definition, startAt, endAt } })
+    .where(eq(grayscaleTasks.id, taskId))
+    .run();
 }
 
 /** Runs the admin Worker's scheduled handler once, as the cron trigger does. */
@@ -202,7 +322,9 @@ export async function runCron(scheduledTime = Date.now()) {
 
 /** Admits users into a capped task's counter, as the edge does on first admission. */
 export async function admitUsers(taskId: string, cap: number, users: { key: string; meta: AdmitMeta }[]) {
-  const stub = (testEnv.GRAYSCALE_COUNTER as unknown as DurableObjectNamespace<GrayscaleCounter>).getByName(taskId);
+  const stub = (testEnv.GRAYSCALE_COUNTER as unknown as DurableObjectNamespace<GrayscaleCounter>).getByName(
+    taskId,
+  );
   const results = [];
   for (const u of users) results.push(await stub.admit(u.key, cap, u.meta));
   return results;

@@ -18,8 +18,13 @@ export interface AssertionKey {
 }
 
 /** A fresh Ed25519 key pair; `kid` may be filled in once registered. */
-export async function makeAssertionKey(kid = `hk_test${crypto.randomUUID().slice(0, 8)}`): Promise<AssertionKey> {
-  const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"])) as CryptoKeyPair;
+export async function makeAssertionKey(
+  kid = `hk_test${crypto.randomUUID().slice(0, 8)}`,
+): Promise<AssertionKey> {
+  const pair = (await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
+    "sign",
+    "verify",
+  ])) as CryptoKeyPair;
   const privateJwk = (await crypto.subtle.exportKey("jwk", pair.privateKey)) as JsonWebKey;
   const x = privateJwk.x as string;
   return { kid, privateKey: pair.privateKey, x, publicJwk: { kty: "OKP", crv: "Ed25519", x }, privateJwk };
@@ -37,9 +42,16 @@ export interface AssertionClaims {
 }
 
 /** Signs an assertion with `key` (header kid = `kid`, default the key's). */
-export async function mintAssertion(key: AssertionKey, claims: AssertionClaims, kid = key.kid): Promise<string> {
+export async function mintAssertion(
+  key: AssertionKey,
+  claims: AssertionClaims,
+  kid = key.kid,
+): Promise<string> {
   const iat = claims.iat ?? Math.floor(Date.now() / 1000);
-  const payload: Record<string, unknown> = { sub: claims.sub, ...(claims.did !== undefined ? { did: claims.did } : {}) };
+  const payload: Record<string, unknown> = {
+    sub: claims.sub,
+    ...(claims.did !== undefined ? { did: claims.did } : {}),
+  };
   return new SignJWT(payload)
     .setProtectedHeader({ alg: "EdDSA", kid })
     .setIssuer(claims.iss)
@@ -55,11 +67,18 @@ export function snapshotKeyOf(key: AssertionKey, notAfter?: number): HostAppKey 
 }
 
 /** Registers a fresh key for `hostAppId` through the admin API (as `token`, a manager) and returns it with its kid. */
-export async function registerAssertionKey(token: string, hostAppId: string, name = "test server"): Promise<AssertionKey> {
+export async function registerAssertionKey(
+  token: string,
+  hostAppId: string,
+  name = "test server",
+): Promise<AssertionKey> {
   // Imported here: edge-only tests use this module without loading the admin Worker.
   const { callAdmin, expectJson } = await import("./admin");
   const key = await makeAssertionKey();
-  const body = await expectJson<{ id: string }>(callAdmin("POST", `/v1/host-apps/${hostAppId}/keys`, { token, json: { name, jwk: key.publicJwk } }), 201);
+  const body = await expectJson<{ id: string }>(
+    callAdmin("POST", `/v1/host-apps/${hostAppId}/keys`, { token, json: { name, jwk: key.publicJwk } }),
+    201,
+  );
   return { ...key, kid: body.id };
 }
 
@@ -71,6 +90,10 @@ export function edgeTestKey(): Promise<AssertionKey> {
 }
 
 /** A valid assertion for `account` on the edge tests' host app (`hostAppId`, default HOST_APP). */
-export async function userAssertion(account: string, extra: Partial<AssertionClaims> = {}, hostAppId = "ha_testhostapp01"): Promise<string> {
+export async function userAssertion(
+  account: string,
+  extra: Partial<AssertionClaims> = {},
+  hostAppId = "ha_testhostapp01",
+): Promise<string> {
   return mintAssertion(await edgeTestKey(), { iss: hostAppId, sub: account, ...extra });
 }

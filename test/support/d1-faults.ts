@@ -5,11 +5,16 @@
  */
 
 /** Appended to a batch, it violates a NOT NULL constraint: D1 rolls back the whole batch. */
-export const FAILING_STATEMENT = "insert into mini_programs (id, team_id, name, created_by, updated_at) values (null, null, null, null, null)";
+export const FAILING_STATEMENT =
+  "insert into mini_programs (id, team_id, name, created_by, updated_at) values (null, null, null, null, null)";
 
 export interface D1Faults {
   /** replaces `batch`: gets the real statements, their SQL, and the real binding */
-  batch?(statements: D1PreparedStatement[], sqlOf: (statement: D1PreparedStatement) => string, real: D1Database): Promise<D1Result[]>;
+  batch?(
+    statements: D1PreparedStatement[],
+    sqlOf: (statement: D1PreparedStatement) => string,
+    real: D1Database,
+  ): Promise<D1Result[]>;
   /** statements with this SQL fail when run on their own (outside a batch) */
   failAlone?(query: string): boolean;
 }
@@ -36,7 +41,8 @@ export function interceptD1(d1: D1Database, faults: D1Faults): D1Database {
                 if (!faults.failAlone?.(query)) return bound;
                 const guarded = new Proxy(bound, {
                   get(b, q) {
-                    if (q === "run" || q === "all" || q === "first" || q === "raw") return () => Promise.reject(new Error("D1 unavailable (injected)"));
+                    if (q === "run" || q === "all" || q === "first" || q === "raw")
+                      return () => Promise.reject(new Error("D1 unavailable (injected)"));
                     return bindTo(b, q);
                   },
                 });

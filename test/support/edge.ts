@@ -3,13 +3,22 @@
  * workerd and write snapshots, packages and whitelists straight into its real R2 bucket.
  */
 import { env, exports } from "cloudflare:workers";
-import { createLocalJWKSet, decodeJwt, jwtVerify, type JWTVerifyResult } from "jose";
-import type { ManifestClaims } from "../../core/manifest";
-import { MANIFEST_ISSUER, MANIFEST_TYPE } from "../../core/manifest";
-import { compileSnapshot, packageKey, snapshotKey, whitelistBloomKey, whitelistShardKey, type PackageRef, type Snapshot, type SnapshotSource } from "../../core/snapshot";
+import { createLocalJWKSet, decodeJwt, type JWTVerifyResult, jwtVerify } from "jose";
 import { compileTask, type TaskStatus } from "../../core/grayscale/lifecycle";
 import type { CompiledTask, TargetKind, TaskDefinition, WhitelistRef } from "../../core/grayscale/types";
-import { buildWhitelist, shardText, type BuiltWhitelist } from "../../core/grayscale/whitelist-build";
+import { type BuiltWhitelist, buildWhitelist, shardText } from "../../core/grayscale/whitelist-build";
+import type { ManifestClaims } from "../../core/manifest";
+import { MANIFEST_ISSUER, MANIFEST_TYPE } from "../../core/manifest";
+import {
+  compileSnapshot,
+  type PackageRef,
+  packageKey,
+  type Snapshot,
+  type SnapshotSource,
+  snapshotKey,
+  whitelistBloomKey,
+  whitelistShardKey,
+} from "../../core/snapshot";
 import type { GrayscaleCounter } from "../../durable-objects/grayscale-counter";
 import { edgeTestKey, snapshotKeyOf } from "./assertions";
 
@@ -26,7 +35,11 @@ export function edgeFetch(path: string, init?: RequestInit): Promise<Response> {
 }
 
 export function postCheck(body: unknown): Promise<Response> {
-  return edgeFetch("/v1/check", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  return edgeFetch("/v1/check", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
 }
 
 const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
@@ -75,14 +88,25 @@ export function online(version: string, pkg: PackageRef) {
 
 /** A valid client context for `appId`; override fields per test. */
 export function client(appId: string, extra: Record<string, unknown> = {}) {
-  return { appId, hostAppId: HOST_APP, hostAppVersion: "8.0.1", platform: "android", osVersion: "14", ...extra };
+  return {
+    appId,
+    hostAppId: HOST_APP,
+    hostAppVersion: "8.0.1",
+    platform: "android",
+    osVersion: "14",
+    ...extra,
+  };
 }
 
 /** Verifies a manifest against the Worker's own JWKS, as a client does. */
 export async function verifyManifest(manifest: string): Promise<JWTVerifyResult<ManifestClaims>> {
   const res = await edgeFetch("/.well-known/jwks.json");
   const jwks = createLocalJWKSet(await res.json());
-  return jwtVerify<ManifestClaims>(manifest, jwks, { issuer: MANIFEST_ISSUER, typ: MANIFEST_TYPE, algorithms: ["EdDSA"] });
+  return jwtVerify<ManifestClaims>(manifest, jwks, {
+    issuer: MANIFEST_ISSUER,
+    typ: MANIFEST_TYPE,
+    algorithms: ["EdDSA"],
+  });
 }
 
 /** POST /v1/check, expects 200, returns the verified claims. */
@@ -107,7 +131,11 @@ const DAY = 24 * 3_600_000;
  * an hour ago, ending in a day, no cap, no percentage, HOST_APP at any version, both platforms at
  * any OS version, every user. Ranges are given parsed, lists lower-cased (as compileTask does).
  */
-export function compiledTask(version: string, pkg: PackageRef, extra: Partial<CompiledTask> = {}): CompiledTask {
+export function compiledTask(
+  version: string,
+  pkg: PackageRef,
+  extra: Partial<CompiledTask> = {},
+): CompiledTask {
   const now = Date.now();
   return {
     id: newTaskId(),
@@ -138,7 +166,10 @@ export function compiledTask(version: string, pkg: PackageRef, extra: Partial<Co
 export function definedTask(
   def: Partial<TaskDefinition> & { version: string },
   pkg: PackageRef,
-  { status = { state: "delivering", endReason: null }, whitelists = [] }: { status?: TaskStatus; whitelists?: WhitelistRef[] } = {},
+  {
+    status = { state: "delivering", endReason: null },
+    whitelists = [],
+  }: { status?: TaskStatus; whitelists?: WhitelistRef[] } = {},
 ): CompiledTask {
   const now = Date.now();
   const definition: TaskDefinition = {
@@ -158,10 +189,18 @@ export function definedTask(
 }
 
 /** Builds an uploaded whitelist with the core functions and stores its Bloom filter and shards in R2. */
-export async function putWhitelist(kind: TargetKind, values: readonly string[], seed = 12345): Promise<BuiltWhitelist> {
+export async function putWhitelist(
+  kind: TargetKind,
+  values: readonly string[],
+  seed = 12345,
+): Promise<BuiltWhitelist> {
   const built = buildWhitelist({ id: `wl_${newTaskId().slice(3)}`, kind, seed, values });
   await edgeEnv.PACKAGES.put(whitelistBloomKey(built.ref.id), built.bloom);
-  await Promise.all(built.shards.map((shard, i) => edgeEnv.PACKAGES.put(whitelistShardKey(built.ref.id, i), shardText(shard))));
+  await Promise.all(
+    built.shards.map((shard, i) =>
+      edgeEnv.PACKAGES.put(whitelistShardKey(built.ref.id, i), shardText(shard)),
+    ),
+  );
   return built;
 }
 
@@ -182,7 +221,11 @@ export async function check(body: unknown, geo?: string, { verify = true } = {})
   const { manifest, tickets } = await res.json<{ manifest: string; tickets?: string[] }>();
   if (!verify) return { claims: decodeJwt<ManifestClaims>(manifest), tickets: tickets ?? [] };
   jwks ??= createLocalJWKSet(await (await edgeFetch("/.well-known/jwks.json")).json());
-  const { payload } = await jwtVerify<ManifestClaims>(manifest, jwks, { issuer: MANIFEST_ISSUER, typ: MANIFEST_TYPE, algorithms: ["EdDSA"] });
+  const { payload } = await jwtVerify<ManifestClaims>(manifest, jwks, {
+    issuer: MANIFEST_ISSUER,
+    typ: MANIFEST_TYPE,
+    algorithms: ["EdDSA"],
+  });
   return { claims: payload, tickets: tickets ?? [] };
 }
 
@@ -204,7 +247,8 @@ export function checkQuery(body: Record<string, unknown>): string {
   const params = new URLSearchParams();
   for (const [name, value] of Object.entries(body)) {
     if (value === undefined) continue;
-    if (name === "tickets" && Array.isArray(value)) for (const ticket of value) params.append("ticket", String(ticket));
+    if (name === "tickets" && Array.isArray(value))
+      for (const ticket of value) params.append("ticket", String(ticket));
     else params.append(name, String(value));
   }
   return params.toString();
@@ -212,5 +256,8 @@ export function checkQuery(body: Record<string, unknown>): string {
 
 /** GET /v1/check with `body` as its query (see `checkQuery`), optionally with an `x-graycast-geo` header. */
 export function getCheck(body: Record<string, unknown>, geo?: string): Promise<Response> {
-  return edgeFetch(`/v1/check?${checkQuery(body)}`, geo !== undefined ? { headers: { "x-graycast-geo": geo } } : undefined);
+  return edgeFetch(
+    `/v1/check?${checkQuery(body)}`,
+    geo !== undefined ? { headers: { "x-graycast-geo": geo } } : undefined,
+  );
 }

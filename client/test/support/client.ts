@@ -5,9 +5,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ClientConfig } from "../../src/types";
-import { createNodeClient } from "../../src/node";
 import { afterEach, beforeEach } from "vitest";
+import { createNodeClient } from "../../src/node";
+import type { ClientConfig } from "../../src/types";
 import { type FakeEdge, startFakeEdge } from "./edge";
 import { APP_ID, HOST_APP, storeContents } from "./fixtures";
 
@@ -33,7 +33,12 @@ export function deviceFor(edge: FakeEdge, extra: Partial<ClientConfig> = {}): Te
     },
     dir,
   );
-  return { root: dir, client, contents: () => storeContents(dir), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    root: dir,
+    client,
+    contents: () => storeContents(dir),
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 /**

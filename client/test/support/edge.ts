@@ -8,11 +8,17 @@
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { exportJWK, generateKeyPair, SignJWT, type JSONWebKeySet } from "jose";
-import { MANIFEST_ISSUER, MANIFEST_TYPE, type ManifestClaims, type ManifestIncrement, type ManifestPackage } from "../../../core/manifest";
+import { exportJWK, generateKeyPair, type JSONWebKeySet, SignJWT } from "jose";
 import { CheckRequestSchema } from "../../../core/contracts/check";
+import {
+  MANIFEST_ISSUER,
+  MANIFEST_TYPE,
+  type ManifestClaims,
+  type ManifestIncrement,
+  type ManifestPackage,
+} from "../../../core/manifest";
 import { sha256Hex } from "../../src/bytes";
-import { APP_ID, HOST_APP, type BuiltVersion } from "./fixtures";
+import { APP_ID, type BuiltVersion, HOST_APP } from "./fixtures";
 
 export interface SigningKey {
   kid: string;
@@ -22,7 +28,11 @@ export interface SigningKey {
 
 export async function signingKey(kid: string): Promise<SigningKey> {
   const { publicKey, privateKey } = await generateKeyPair("EdDSA", { extractable: true });
-  return { kid, privateKey: privateKey as CryptoKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg: "EdDSA", use: "sig" } };
+  return {
+    kid,
+    privateKey: privateKey as CryptoKey,
+    publicJwk: { ...(await exportJWK(publicKey)), kid, alg: "EdDSA", use: "sig" },
+  };
 }
 
 /** How an object is served. */
@@ -72,12 +82,20 @@ export interface FakeEdge {
   /** the next check answer: claims (signed with `key`) or a ready JWS */
   answer(next: ManifestClaims | string | ((body: Record<string, unknown>) => ManifestClaims | string)): void;
   /** serves `bytes` at the content address of `sha256` (of other bytes, for a substitution) */
-  host(kind: "packages" | "increments", bytes: Uint8Array, options?: { sha256?: string; behaviour?: Behaviour }): Promise<{ url: string; sha256: string; size: number }>;
+  host(
+    kind: "packages" | "increments",
+    bytes: Uint8Array,
+    options?: { sha256?: string; behaviour?: Behaviour },
+  ): Promise<{ url: string; sha256: string; size: number }>;
   sign(claims: object, options?: { key?: SigningKey; kid?: string; typ?: string }): Promise<string>;
   /** ok-claims for a version, its package hosted here; `revision` grows with every call */
   claims(version: BuiltVersion, extra?: Partial<ManifestClaims>): Promise<ManifestClaims>;
   /** an increment descriptor for claims, the bytes hosted here */
-  increment(bytes: Uint8Array, from: BuiltVersion, options?: { sha256?: string; behaviour?: Behaviour }): Promise<ManifestIncrement>;
+  increment(
+    bytes: Uint8Array,
+    from: BuiltVersion,
+    options?: { sha256?: string; behaviour?: Behaviour },
+  ): Promise<ManifestIncrement>;
   close(): Promise<void>;
 }
 
@@ -92,7 +110,9 @@ export async function startFakeEdge(): Promise<FakeEdge> {
 
   const sign = (claims: object, options: { key?: SigningKey; kid?: string; typ?: string } = {}) => {
     const k = options.key ?? key;
-    return new SignJWT({ ...claims }).setProtectedHeader({ alg: "EdDSA", kid: options.kid ?? k.kid, typ: options.typ ?? MANIFEST_TYPE }).sign(k.privateKey);
+    return new SignJWT({ ...claims })
+      .setProtectedHeader({ alg: "EdDSA", kid: options.kid ?? k.kid, typ: options.typ ?? MANIFEST_TYPE })
+      .sign(k.privateKey);
   };
 
   const server: Server = createServer(async (req, res) => {
@@ -103,27 +123,52 @@ export async function startFakeEdge(): Promise<FakeEdge> {
     const body = Buffer.concat(chunks).toString("utf8");
     const user = req.headers["x-graycast-user"];
     const check =
-      path !== "/v1/check" ? undefined : req.method === "GET" ? checkFromQuery(target.searchParams, typeof user === "string" ? new URLSearchParams(user) : undefined) : req.method === "POST" ? (JSON.parse(body) as Record<string, unknown>) : undefined;
-    requests.push({ method: req.method ?? "", path, query: target.search.slice(1), headers: req.headers, body, ...(check ? { check } : {}) });
+      path !== "/v1/check"
+        ? undefined
+        : req.method === "GET"
+          ? checkFromQuery(
+              target.searchParams,
+              typeof user === "string" ? new URLSearchParams(user) : undefined,
+            )
+          : req.method === "POST"
+            ? (JSON.parse(body) as Record<string, unknown>)
+            : undefined;
+    requests.push({
+      method: req.method ?? "",
+      path,
+      query: target.search.slice(1),
+      headers: req.headers,
+      body,
+      ...(check ? { check } : {}),
+    });
     if (check) {
       // Like the real edge: malformed tickets, or more than 8, get 400 naming them (core/contracts/check.ts).
       const tickets = check.tickets as string[] | undefined;
       if (tickets !== undefined) {
         const parsed = CheckRequestSchema.shape.tickets.safeParse(tickets);
-        const refused = !parsed.success ? parsed.error.issues.map((i) => ({ path: ["tickets", ...i.path].join("."), message: i.message })) : fake.refuseTickets?.(tickets) ? [{ path: "tickets.0", message: "refused by this edge" }] : [];
-        if (refused.length > 0) return json(res, 400, { error: { code: "bad_request", message: "the request is invalid", issues: refused } });
+        const refused = !parsed.success
+          ? parsed.error.issues.map((i) => ({ path: ["tickets", ...i.path].join("."), message: i.message }))
+          : fake.refuseTickets?.(tickets)
+            ? [{ path: "tickets.0", message: "refused by this edge" }]
+            : [];
+        if (refused.length > 0)
+          return json(res, 400, {
+            error: { code: "bad_request", message: "the request is invalid", issues: refused },
+          });
       }
       if (!next) return json(res, 404, { error: { code: "not_found", message: "no answer prepared" } });
       const request = check;
       const made = next(request);
       // Like the real edge, the answer names the installed version it was computed for (a test
       // may still set installedVersion itself, to forge one made for another device).
-      const echo = typeof request.installedVersion === "string" ? { installedVersion: request.installedVersion } : {};
+      const echo =
+        typeof request.installedVersion === "string" ? { installedVersion: request.installedVersion } : {};
       const manifest = typeof made === "string" ? made : await sign({ ...echo, ...made });
       return json(res, 200, fake.tickets.length > 0 ? { manifest, tickets: fake.tickets } : { manifest });
     }
     const hosted = objects.get(path);
-    if (req.method !== "GET" || !hosted) return json(res, 404, { error: { code: "not_found", message: "no such object" } });
+    if (req.method !== "GET" || !hosted)
+      return json(res, 404, { error: { code: "not_found", message: "no such object" } });
     await serveObject(path, hosted, req, res, endlessWritten, endlessStopped);
   });
   server.listen(0, "127.0.0.1");
@@ -150,14 +195,40 @@ export async function startFakeEdge(): Promise<FakeEdge> {
     host,
     sign,
     async claims(version, extra = {}) {
-      const hosted = objects.get(`/v1/packages/${version.sha256}`) ? { url: `${url}/v1/packages/${version.sha256}` } : await host("packages", version.zip);
+      const hosted = objects.get(`/v1/packages/${version.sha256}`)
+        ? { url: `${url}/v1/packages/${version.sha256}` }
+        : await host("packages", version.zip);
       const iat = Math.floor(Date.now() / 1000);
-      const pkg: ManifestPackage = { url: hosted.url, size: version.zip.byteLength, sha256: version.sha256, files: version.digest };
-      return { iss: MANIFEST_ISSUER, sub: APP_ID, aud: HOST_APP, iat, exp: iat + 3600, status: "ok", reason: "online", version: version.version, package: pkg, rollback: false, revision: revision++, ...extra };
+      const pkg: ManifestPackage = {
+        url: hosted.url,
+        size: version.zip.byteLength,
+        sha256: version.sha256,
+        files: version.digest,
+      };
+      return {
+        iss: MANIFEST_ISSUER,
+        sub: APP_ID,
+        aud: HOST_APP,
+        iat,
+        exp: iat + 3600,
+        status: "ok",
+        reason: "online",
+        version: version.version,
+        package: pkg,
+        rollback: false,
+        revision: revision++,
+        ...extra,
+      };
     },
     async increment(bytes, from, options = {}) {
       const hosted = await host("increments", bytes, options);
-      return { url: hosted.url, size: bytes.byteLength, sha256: hosted.sha256, fromVersion: from.version, from: from.digest };
+      return {
+        url: hosted.url,
+        size: bytes.byteLength,
+        sha256: hosted.sha256,
+        fromVersion: from.version,
+        from: from.digest,
+      };
     },
     close: () =>
       new Promise((resolve) => {
@@ -187,7 +258,12 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /** Writes `A`s until the client hangs up (or `limit` bytes), reporting the running total. */
-async function writeEndless(res: ServerResponse, etag: string, limit: number, report: (written: number) => void): Promise<void> {
+async function writeEndless(
+  res: ServerResponse,
+  etag: string,
+  limit: number,
+  report: (written: number) => void,
+): Promise<void> {
   res.writeHead(200, { etag, "content-type": "application/octet-stream" });
   const chunk = new Uint8Array(64 * 1024).fill(0x41);
   let written = 0;
@@ -195,7 +271,11 @@ async function writeEndless(res: ServerResponse, etag: string, limit: number, re
   while (written < limit) {
     written += chunk.byteLength;
     report(written);
-    if (!res.write(chunk) && (await Promise.race([closed, new Promise<false>((resolve) => res.once("drain", () => resolve(false)))]))) return;
+    if (
+      !res.write(chunk) &&
+      (await Promise.race([closed, new Promise<false>((resolve) => res.once("drain", () => resolve(false)))]))
+    )
+      return;
   }
   res.end();
 }
@@ -220,7 +300,11 @@ async function serveObject(
   const resume = behaviour.kind === "cut" ? (behaviour.resume ?? "honour") : "honour";
   if (m && (ifRange === undefined || ifRange === etag) && resume !== "full") {
     const start = resume === "wrong_range" ? 0 : Number(m[1]);
-    res.writeHead(206, { etag, "content-range": `bytes ${start}-${bytes.byteLength - 1}/${bytes.byteLength}`, "content-length": String(bytes.byteLength - start) });
+    res.writeHead(206, {
+      etag,
+      "content-range": `bytes ${start}-${bytes.byteLength - 1}/${bytes.byteLength}`,
+      "content-length": String(bytes.byteLength - start),
+    });
     res.end(bytes.subarray(start));
     return;
   }

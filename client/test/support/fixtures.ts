@@ -9,7 +9,7 @@ import { join, relative } from "node:path";
 import { constants, zstdCompressSync } from "node:zlib";
 import { zipSync } from "fflate";
 import { base64url, exportJWK, generateKeyPair } from "jose";
-import { buildIncrement, filesDigest, type FileEntry } from "../../../core/increment";
+import { buildIncrement, type FileEntry, filesDigest } from "../../../core/increment";
 import { APKG_MANIFEST_ENTRY, APKG_PACKAGE_ENTRY } from "../../../core/offline";
 import { packageSigningInput } from "../../../core/signature";
 import type { DeveloperSignature, PackageEncryption } from "../../../core/snapshot";
@@ -32,12 +32,16 @@ export interface BuiltVersion {
 /** Text that compresses like code: a long shared part plus a version-specific tail. */
 function bundle(version: string, lines: number): string {
   let text = "";
-  for (let i = 0; i < lines; i++) text += `export function handler${i}(input) { return input.map((x) => x * ${i} + ${i % 7}); }\n`;
+  for (let i = 0; i < lines; i++)
+    text += `export function handler${i}(input) { return input.map((x) => x * ${i} + ${i % 7}); }\n`;
   return `${text}// build ${version}\n`;
 }
 
 /** A mini program version: most bytes shared between versions, some changed, one file added. */
-export async function buildVersion(version: string, extra: Record<string, string> = {}): Promise<BuiltVersion> {
+export async function buildVersion(
+  version: string,
+  extra: Record<string, string> = {},
+): Promise<BuiltVersion> {
   const enc = new TextEncoder();
   const texts: Record<string, string> = {
     "app.json": JSON.stringify({ pages: ["pages/index/index"], version }),
@@ -52,13 +56,23 @@ export async function buildVersion(version: string, extra: Record<string, string
   const list: FileEntry[] = [];
   for (const [path, data] of bytes) list.push({ path, size: data.byteLength, sha256: await sha256Hex(data) });
   list.sort((a, b) => (a.path < b.path ? -1 : 1));
-  return { version, zip, sha256: await sha256Hex(zip), list, bytes, digest: await filesDigest(list, sha256Hex) };
+  return {
+    version,
+    zip,
+    sha256: await sha256Hex(zip),
+    list,
+    bytes,
+    digest: await filesDigest(list, sha256Hex),
+  };
 }
 
 /** An increment from one built version to another, as the control plane builds it. */
 /** The two versions most tests use: 1.0.0, and 1.1.0 with one more page. */
 export async function twoVersions(): Promise<{ v1: BuiltVersion; v2: BuiltVersion }> {
-  return { v1: await buildVersion("1.0.0"), v2: await buildVersion("1.1.0", { "pages/new/new.js": "Page({});\n" }) };
+  return {
+    v1: await buildVersion("1.0.0"),
+    v2: await buildVersion("1.1.0", { "pages/new/new.js": "Page({});\n" }),
+  };
 }
 
 export async function buildIncrementBetween(from: BuiltVersion, to: BuiltVersion): Promise<Uint8Array> {
@@ -66,21 +80,32 @@ export async function buildIncrementBetween(from: BuiltVersion, to: BuiltVersion
     from: { files: from.list, bytesOf: (p) => from.bytes.get(p)! },
     to: { files: to.list, bytesOf: (p) => to.bytes.get(p)! },
     level: 19,
-    compress: (content, dictionary, level) => new Uint8Array(zstdCompressSync(content, { dictionary, params: { [constants.ZSTD_c_compressionLevel]: level } })),
+    compress: (content, dictionary, level) =>
+      new Uint8Array(
+        zstdCompressSync(content, { dictionary, params: { [constants.ZSTD_c_compressionLevel]: level } }),
+      ),
     sha256: sha256Hex,
   });
   return bytes;
 }
 
 /** AES-256-GCM with a fresh key and IV; the ciphertext ends with the tag (WebCrypto layout). */
-export async function encrypt(plain: Uint8Array): Promise<{ ciphertext: Uint8Array; encryption: PackageEncryption }> {
+export async function encrypt(
+  plain: Uint8Array,
+): Promise<{ ciphertext: Uint8Array; encryption: PackageEncryption }> {
   const raw = crypto.getRandomValues(new Uint8Array(32));
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt"]);
   const ciphertext = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, key, plain));
   return {
     ciphertext,
-    encryption: { alg: "A256GCM", key: base64url.encode(raw), iv: base64url.encode(iv), plainSha256: await sha256Hex(plain), plainSize: plain.byteLength },
+    encryption: {
+      alg: "A256GCM",
+      key: base64url.encode(raw),
+      iv: base64url.encode(iv),
+      plainSha256: await sha256Hex(plain),
+      plainSize: plain.byteLength,
+    },
   };
 }
 
@@ -92,7 +117,13 @@ export async function developerKey(kid: string, alg: "EdDSA" | "ES256" = "EdDSA"
     kid,
     publicJwk: (await exportJWK(publicKey)) as JsonWebKey,
     async sign(appId: string, version: string, files: string): Promise<DeveloperSignature> {
-      const sig = new Uint8Array(await crypto.subtle.sign(algorithm, privateKey as CryptoKey, packageSigningInput(appId, version, files)));
+      const sig = new Uint8Array(
+        await crypto.subtle.sign(
+          algorithm,
+          privateKey as CryptoKey,
+          packageSigningInput(appId, version, files),
+        ),
+      );
       return { kid, alg, sig: base64url.encode(sig) };
     },
   };
@@ -102,7 +133,10 @@ export async function developerKey(kid: string, alg: "EdDSA" | "ES256" = "EdDSA"
 export function buildApkg(manifestJws: string, packageZip: Uint8Array): Uint8Array {
   const mtime = new Date("2026-01-01T00:00:00Z");
   return zipSync(
-    { [APKG_MANIFEST_ENTRY]: [new TextEncoder().encode(manifestJws), { level: 0, mtime }], [APKG_PACKAGE_ENTRY]: [packageZip, { level: 0, mtime }] },
+    {
+      [APKG_MANIFEST_ENTRY]: [new TextEncoder().encode(manifestJws), { level: 0, mtime }],
+      [APKG_PACKAGE_ENTRY]: [packageZip, { level: 0, mtime }],
+    },
     { level: 0 },
   );
 }

@@ -2,8 +2,8 @@ import { and, eq, gt, isNull, or } from "drizzle-orm";
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { matchedRoutes } from "hono/route";
+import { ApiError, forbidden, RateLimitedError } from "../../../core/errors";
 import { RATE_LIMIT_PERIOD_SECONDS } from "../../../core/rate-limit";
-import { ApiError, RateLimitedError, forbidden } from "../../../core/errors";
 import { apiTokens, sessions, users } from "../db/schema";
 import type { AdminHono } from "../env";
 import type { Actor } from "./actor";
@@ -31,21 +31,34 @@ export const authenticate = createMiddleware<AdminHono>(async (c, next) => {
   if (!match?.[1]) throw new ApiError("unauthenticated", "send Authorization: Bearer <token>");
   const token = match[1];
   const now = Date.now();
-  const actor = token.startsWith(API_TOKEN_PREFIX) ? await tokenActor(c, token, now) : await sessionActor(c, token, now);
+  const actor = token.startsWith(API_TOKEN_PREFIX)
+    ? await tokenActor(c, token, now)
+    : await sessionActor(c, token, now);
   if (!actor) throw new ApiError("unauthenticated", UNAUTHENTICATED);
 
   const method = c.req.method;
   if (actor.scopes) {
-    const route = matchedRoutes(c).find((r) => r.method === method || (method === "HEAD" && r.method === "GET"));
+    const route = matchedRoutes(c).find(
+      (r) => r.method === method || (method === "HEAD" && r.method === "GET"),
+    );
     // No route matched: let the router answer 404 rather than guess a scope.
     if (route) {
       const scope = requiredScope(method, route.path);
-      if (!actor.scopes.includes(scope)) throw forbidden(`this API token lacks the "${scope}" scope (it has: ${actor.scopes.join(", ") || "none"})`);
+      if (!actor.scopes.includes(scope))
+        throw forbidden(
+          `this API token lacks the "${scope}" scope (it has: ${actor.scopes.join(", ") || "none"})`,
+        );
     }
   }
   if (isWrite(method)) {
-    const { success } = await c.env.ADMIN_WRITE_LIMITER.limit({ key: actor.tokenId ?? actor.sessionId ?? actor.userId });
-    if (!success) throw new RateLimitedError("too many changes with this credential: slow down and retry later", RATE_LIMIT_PERIOD_SECONDS.ADMIN_WRITE_LIMITER);
+    const { success } = await c.env.ADMIN_WRITE_LIMITER.limit({
+      key: actor.tokenId ?? actor.sessionId ?? actor.userId,
+    });
+    if (!success)
+      throw new RateLimitedError(
+        "too many changes with this credential: slow down and retry later",
+        RATE_LIMIT_PERIOD_SECONDS.ADMIN_WRITE_LIMITER,
+      );
   }
   c.set("actor", actor);
   await next();
@@ -54,14 +67,44 @@ export const authenticate = createMiddleware<AdminHono>(async (c, next) => {
 async function tokenActor(c: Context<AdminHono>, token: string, now: number): Promise<Actor | undefined> {
   const db = c.var.db;
   const row = await db
-    .select({ tokenId: apiTokens.id, scopes: apiTokens.scopes, userId: users.id, email: users.email, isPlatformAdmin: users.isPlatformAdmin })
+    .select({
+      tokenId: apiTokens.id,
+      scopes: apiTokens.scopes,
+      userId: users.id,
+      email: users.email,
+      isPlatformAdmin: users.isPlatformAdmin,
+    })
     .from(apiTokens)
     .innerJoin(users, eq(users.id, apiTokens.userId))
-    .where(and(eq(apiTokens.tokenHash, await hashApiToken(token)), isNull(apiTokens.revokedAt), or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now)), isNull(users.disabledAt)))
+    .where(
+      and(
+        eq(apiTokens.tokenHash, await hashApiToken(token)),
+        isNull(apiTokens.revokedAt),
+        or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now)),
+        isNull(users.disabledAt),
+      ),
+    )
     .get();
   if (!row) return undefined;
-  c.executionCtx.waitUntil(db.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.tokenId)).run().then(() => undefined, () => undefined));
-  return { userId: row.userId, email: row.email, isPlatformAdmin: row.isPlatformAdmin, via: "api_token", tokenId: row.tokenId, scopes: row.scopes };
+  c.executionCtx.waitUntil(
+    db
+      .update(apiTokens)
+      .set({ lastUsedAt: now })
+      .where(eq(apiTokens.id, row.tokenId))
+      .run()
+      .then(
+        () => undefined,
+        () => undefined,
+      ),
+  );
+  return {
+    userId: row.userId,
+    email: row.email,
+    isPlatformAdmin: row.isPlatformAdmin,
+    via: "api_token",
+    tokenId: row.tokenId,
+    scopes: row.scopes,
+  };
 }
 
 async function sessionActor(c: Context<AdminHono>, token: string, now: number): Promise<Actor | undefined> {
@@ -71,8 +114,22 @@ async function sessionActor(c: Context<AdminHono>, token: string, now: number): 
     .select({ userId: users.id, email: users.email, isPlatformAdmin: users.isPlatformAdmin })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
-    .where(and(eq(sessions.id, claims.sessionId), eq(sessions.userId, claims.userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), isNull(users.disabledAt)))
+    .where(
+      and(
+        eq(sessions.id, claims.sessionId),
+        eq(sessions.userId, claims.userId),
+        isNull(sessions.revokedAt),
+        gt(sessions.expiresAt, now),
+        isNull(users.disabledAt),
+      ),
+    )
     .get();
   if (!row) return undefined;
-  return { userId: row.userId, email: row.email, isPlatformAdmin: row.isPlatformAdmin, via: "session", sessionId: claims.sessionId };
+  return {
+    userId: row.userId,
+    email: row.email,
+    isPlatformAdmin: row.isPlatformAdmin,
+    via: "session",
+    sessionId: claims.sessionId,
+  };
 }

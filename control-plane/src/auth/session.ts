@@ -8,7 +8,7 @@
  *
  * API tokens for scripts and CI are opaque random strings (`gct_...`) stored only as their SHA-256.
  */
-import { SignJWT, jwtVerify } from "jose";
+import { jwtVerify, SignJWT } from "jose";
 import { randomId, sha256Hex } from "../lib/encoding";
 
 const ISSUER = "graycast-admin";
@@ -25,7 +25,10 @@ function secretKey(secret: string): Uint8Array {
 export const newSessionId = () => randomId("ses_", 16);
 
 /** Signs the JWT of session `sessionId` (times in ms since epoch, as everywhere in the control plane). */
-export async function signSessionJwt(input: { userId: string; sessionId: string; issuedAt: number; expiresAt: number }, secret: string): Promise<string> {
+export async function signSessionJwt(
+  input: { userId: string; sessionId: string; issuedAt: number; expiresAt: number },
+  secret: string,
+): Promise<string> {
   return new SignJWT({})
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(input.userId)
@@ -42,7 +45,11 @@ export async function signSessionJwt(input: { userId: string; sessionId: string;
  * else (bad signature, another algorithm, a missing `exp`/`iat`/`sub`/`jti`, issued more than
  * `maxAgeSeconds` ago). Whether the session is still open is the caller's D1 lookup.
  */
-export async function verifySessionJwt(token: string, secret: string, maxAgeSeconds: number): Promise<{ userId: string; sessionId: string } | undefined> {
+export async function verifySessionJwt(
+  token: string,
+  secret: string,
+  maxAgeSeconds: number,
+): Promise<{ userId: string; sessionId: string } | undefined> {
   try {
     const { payload } = await jwtVerify(token, secretKey(secret), {
       issuer: ISSUER,

@@ -11,8 +11,9 @@
  * no email, and no unsalted hash of one, sits in a rate-limit key. Known and unknown emails are
  * counted alike: the counters never read D1.
  */
-import { RATE_LIMIT_PERIOD_SECONDS, clientAddressKey } from "../../../core/rate-limit";
+
 import { RateLimitedError } from "../../../core/errors";
+import { clientAddressKey, RATE_LIMIT_PERIOD_SECONDS } from "../../../core/rate-limit";
 import { toHex } from "../lib/encoding";
 
 export interface LoginLimiters {
@@ -24,8 +25,18 @@ export interface LoginLimiters {
 export const THROTTLED_MESSAGE = "too many sign-in attempts from this address: wait a minute and try again";
 
 async function accountKey(email: string, secret: string): Promise<string> {
-  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`login-throttle\u0000${email.toLowerCase()}`));
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const mac = await crypto.subtle.sign(
+    "HMAC",
+    key,
+    new TextEncoder().encode(`login-throttle\u0000${email.toLowerCase()}`),
+  );
   return toHex(mac).slice(0, 32);
 }
 
@@ -33,14 +44,23 @@ async function accountKey(email: string, secret: string): Promise<string> {
  * Counts one sign-in attempt (or a password check) by `address` for `email`; returns the refusal
  * to throw when either counter is over its limit, `undefined` when the attempt may go on.
  */
-export async function countLoginAttempt(limiters: LoginLimiters, address: string | null, email: string, secret: string): Promise<RateLimitedError | undefined> {
+export async function countLoginAttempt(
+  limiters: LoginLimiters,
+  address: string | null,
+  email: string,
+  secret: string,
+): Promise<RateLimitedError | undefined> {
   const addressKey = clientAddressKey(address);
   const [byAddress, byAccount] = await Promise.all([
     limiters.byAddress.limit({ key: addressKey }),
-    accountKey(email, secret).then((account) => limiters.byAddressAndAccount.limit({ key: `${addressKey}|${account}` })),
+    accountKey(email, secret).then((account) =>
+      limiters.byAddressAndAccount.limit({ key: `${addressKey}|${account}` }),
+    ),
   ]);
   if (byAddress.success && byAccount.success) return undefined;
-  const period = byAddress.success ? RATE_LIMIT_PERIOD_SECONDS.LOGIN_ACCOUNT_LIMITER : RATE_LIMIT_PERIOD_SECONDS.LOGIN_IP_LIMITER;
+  const period = byAddress.success
+    ? RATE_LIMIT_PERIOD_SECONDS.LOGIN_ACCOUNT_LIMITER
+    : RATE_LIMIT_PERIOD_SECONDS.LOGIN_IP_LIMITER;
   return new RateLimitedError(THROTTLED_MESSAGE, period);
 }
 

@@ -17,9 +17,13 @@ const isBusy = (err: unknown) => /SQLITE_BUSY/.test(message(err));
  * Local D1 reports a lock met after a read as "Failed to get session commit token: internal
  * error" (the bookmark read hit the lock). Retried for reads only: a write may have committed.
  */
-const isBusyAfterRead = (err: unknown) => isBusy(err) || /Failed to get session commit token/.test(message(err));
+const isBusyAfterRead = (err: unknown) =>
+  isBusy(err) || /Failed to get session commit token/.test(message(err));
 
-async function retrying<T>(call: () => Promise<T>, retryable: (err: unknown) => boolean = isBusy): Promise<T> {
+async function retrying<T>(
+  call: () => Promise<T>,
+  retryable: (err: unknown) => boolean = isBusy,
+): Promise<T> {
   for (const delay of DELAYS_MS) {
     try {
       return await call();
@@ -38,10 +42,18 @@ function wrapStatement(real: D1PreparedStatement, query: string): D1PreparedStat
   const retryable = /^\s*select\b/i.test(query) ? isBusyAfterRead : isBusy;
   const wrapped: D1PreparedStatement = {
     bind: (...values: unknown[]) => wrapStatement(real.bind(...values), query),
-    first: ((column?: string) => retrying(() => (column === undefined ? real.first() : real.first(column)), retryable)) as D1PreparedStatement["first"],
+    first: ((column?: string) =>
+      retrying(
+        () => (column === undefined ? real.first() : real.first(column)),
+        retryable,
+      )) as D1PreparedStatement["first"],
     run: (() => retrying(() => real.run(), retryable)) as D1PreparedStatement["run"],
     all: (() => retrying(() => real.all(), retryable)) as D1PreparedStatement["all"],
-    raw: ((options?: { columnNames?: boolean }) => retrying<unknown>(() => (options?.columnNames ? real.raw({ columnNames: true }) : real.raw()), retryable)) as D1PreparedStatement["raw"],
+    raw: ((options?: { columnNames?: boolean }) =>
+      retrying<unknown>(
+        () => (options?.columnNames ? real.raw({ columnNames: true }) : real.raw()),
+        retryable,
+      )) as D1PreparedStatement["raw"],
   };
   unwrapped.set(wrapped, real);
   return wrapped;
@@ -51,7 +63,8 @@ function wrapStatement(real: D1PreparedStatement, query: string): D1PreparedStat
 export function retryBusy(d1: D1Database): D1Database {
   return {
     prepare: (query: string) => wrapStatement(d1.prepare(query), query),
-    batch: ((statements: D1PreparedStatement[]) => retrying(() => d1.batch(statements.map((s) => unwrapped.get(s) ?? s)))) as D1Database["batch"],
+    batch: ((statements: D1PreparedStatement[]) =>
+      retrying(() => d1.batch(statements.map((s) => unwrapped.get(s) ?? s)))) as D1Database["batch"],
     exec: (query: string) => retrying(() => d1.exec(query)),
     withSession: (constraintOrBookmark?: string) => d1.withSession(constraintOrBookmark),
     dump: () => d1.dump(),

@@ -4,9 +4,9 @@
  * See docs/storage.md for what each table holds and what is hashed.
  */
 import { sql } from "drizzle-orm";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import type { EndReason, TargetKind, TaskDefinition, TaskState } from "../../../core/grayscale/types";
 import type { VersionStatus } from "../../../core/lifecycle";
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 const createdAt = () => integer("created_at").notNull();
 
@@ -32,7 +32,9 @@ export const sessions = sqliteTable(
   {
     /** the JWT's `jti` */
     id: text("id").primaryKey(),
-    userId: text("user_id").notNull().references(() => users.id),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
     createdAt: createdAt(),
     expiresAt: integer("expires_at").notNull(),
     revokedAt: integer("revoked_at"),
@@ -48,7 +50,9 @@ export const apiTokens = sqliteTable(
   "api_tokens",
   {
     id: text("id").primaryKey(),
-    userId: text("user_id").notNull().references(() => users.id),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
     name: text("name").notNull(),
     tokenHash: text("token_hash").notNull().unique(),
     createdAt: createdAt(),
@@ -56,13 +60,20 @@ export const apiTokens = sqliteTable(
     lastUsedAt: integer("last_used_at"),
     revokedAt: integer("revoked_at"),
     /** tokens made before scopes existed acted with every right of their user, so they keep all four */
-    scopes: text("scopes", { mode: "json" }).$type<TokenScope[]>().notNull().default(["read", "write", "publish", "admin"]),
+    scopes: text("scopes", { mode: "json" })
+      .$type<TokenScope[]>()
+      .notNull()
+      .default(["read", "write", "publish", "admin"]),
     /** the session that created the token; revoking a credential revokes what it created */
     createdBySessionId: text("created_by_session_id"),
     /** the token that created this one (only tokens made before tokens were refused minting) */
     createdByTokenId: text("created_by_token_id"),
   },
-  (t) => [index("api_tokens_user").on(t.userId), index("api_tokens_parent_session").on(t.createdBySessionId), index("api_tokens_parent_token").on(t.createdByTokenId)],
+  (t) => [
+    index("api_tokens_user").on(t.userId),
+    index("api_tokens_parent_session").on(t.createdBySessionId),
+    index("api_tokens_parent_token").on(t.createdByTokenId),
+  ],
 );
 
 export const teams = sqliteTable("teams", {
@@ -76,8 +87,12 @@ export type TeamRole = "admin" | "developer" | "viewer";
 export const teamMembers = sqliteTable(
   "team_members",
   {
-    teamId: text("team_id").notNull().references(() => teams.id),
-    userId: text("user_id").notNull().references(() => users.id),
+    teamId: text("team_id")
+      .notNull()
+      .references(() => teams.id),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
     role: text("role").$type<TeamRole>().notNull(),
     createdAt: createdAt(),
   },
@@ -103,7 +118,9 @@ export const hostAppKeys = sqliteTable(
   {
     /** the `kid` assertions name */
     id: text("id").primaryKey(),
-    hostAppId: text("host_app_id").notNull().references(() => hostApps.id),
+    hostAppId: text("host_app_id")
+      .notNull()
+      .references(() => hostApps.id),
     name: text("name").notNull(),
     alg: text("alg").$type<"EdDSA">().notNull(),
     /** public JWK, JSON */
@@ -116,14 +133,21 @@ export const hostAppKeys = sqliteTable(
     retiredAt: integer("retired_at"),
     revokedAt: integer("revoked_at"),
   },
-  (t) => [index("host_app_keys_host_app").on(t.hostAppId), uniqueIndex("host_app_keys_thumbprint").on(t.hostAppId, t.thumbprint)],
+  (t) => [
+    index("host_app_keys_host_app").on(t.hostAppId),
+    uniqueIndex("host_app_keys_thumbprint").on(t.hostAppId, t.thumbprint),
+  ],
 );
 
 export const hostAppMembers = sqliteTable(
   "host_app_members",
   {
-    hostAppId: text("host_app_id").notNull().references(() => hostApps.id),
-    userId: text("user_id").notNull().references(() => users.id),
+    hostAppId: text("host_app_id")
+      .notNull()
+      .references(() => hostApps.id),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
     role: text("role").$type<HostAppRole>().notNull(),
     createdAt: createdAt(),
   },
@@ -135,7 +159,9 @@ export const miniPrograms = sqliteTable(
   {
     /** the App ID: unguessable, shown in details */
     id: text("id").primaryKey(),
-    teamId: text("team_id").notNull().references(() => teams.id),
+    teamId: text("team_id")
+      .notNull()
+      .references(() => teams.id),
     name: text("name").notNull(),
     description: text("description").notNull().default(""),
     listed: integer("listed", { mode: "boolean" }).notNull().default(true),
@@ -162,7 +188,9 @@ export const miniPrograms = sqliteTable(
 export const trialTesters = sqliteTable(
   "trial_testers",
   {
-    miniProgramId: text("mini_program_id").notNull().references(() => miniPrograms.id),
+    miniProgramId: text("mini_program_id")
+      .notNull()
+      .references(() => miniPrograms.id),
     account: text("account").notNull(),
   },
   (t) => [primaryKey({ columns: [t.miniProgramId, t.account] })],
@@ -173,15 +201,22 @@ export type BindingStatus = "pending" | "approved" | "rejected";
 export const bindings = sqliteTable(
   "bindings",
   {
-    miniProgramId: text("mini_program_id").notNull().references(() => miniPrograms.id),
-    hostAppId: text("host_app_id").notNull().references(() => hostApps.id),
+    miniProgramId: text("mini_program_id")
+      .notNull()
+      .references(() => miniPrograms.id),
+    hostAppId: text("host_app_id")
+      .notNull()
+      .references(() => hostApps.id),
     status: text("status").$type<BindingStatus>().notNull(),
     requestedBy: text("requested_by").notNull(),
     decidedBy: text("decided_by"),
     createdAt: createdAt(),
     decidedAt: integer("decided_at"),
   },
-  (t) => [primaryKey({ columns: [t.miniProgramId, t.hostAppId] }), index("bindings_host_app").on(t.hostAppId)],
+  (t) => [
+    primaryKey({ columns: [t.miniProgramId, t.hostAppId] }),
+    index("bindings_host_app").on(t.hostAppId),
+  ],
 );
 
 export type { VersionStatus } from "../../../core/lifecycle";
@@ -190,7 +225,9 @@ export const versions = sqliteTable(
   "versions",
   {
     id: text("id").primaryKey(),
-    miniProgramId: text("mini_program_id").notNull().references(() => miniPrograms.id),
+    miniProgramId: text("mini_program_id")
+      .notNull()
+      .references(() => miniPrograms.id),
     version: text("version").notNull(),
     /** zero-padded semver: string order equals version order */
     versionKey: text("version_key").notNull(),
@@ -237,8 +274,12 @@ export const audits = sqliteTable(
   "audits",
   {
     id: text("id").primaryKey(),
-    miniProgramId: text("mini_program_id").notNull().references(() => miniPrograms.id),
-    versionId: text("version_id").notNull().references(() => versions.id),
+    miniProgramId: text("mini_program_id")
+      .notNull()
+      .references(() => miniPrograms.id),
+    versionId: text("version_id")
+      .notNull()
+      .references(() => versions.id),
     kind: text("kind").$type<AuditKind>().notNull().default("version"),
     status: text("status").$type<AuditStatus>().notNull(),
     note: text("note").notNull().default(""),
@@ -257,8 +298,12 @@ export const audits = sqliteTable(
 export const auditReviews = sqliteTable(
   "audit_reviews",
   {
-    auditId: text("audit_id").notNull().references(() => audits.id),
-    hostAppId: text("host_app_id").notNull().references(() => hostApps.id),
+    auditId: text("audit_id")
+      .notNull()
+      .references(() => audits.id),
+    hostAppId: text("host_app_id")
+      .notNull()
+      .references(() => hostApps.id),
     decision: text("decision").$type<"approve" | "reject">(),
     reason: text("reason"),
     auditorId: text("auditor_id"),
@@ -272,10 +317,14 @@ export const releases = sqliteTable(
   "releases",
   {
     id: text("id").primaryKey(),
-    miniProgramId: text("mini_program_id").notNull().references(() => miniPrograms.id),
+    miniProgramId: text("mini_program_id")
+      .notNull()
+      .references(() => miniPrograms.id),
     /** 1, 2, 3... per mini program; unique, so two racing releases cannot both land */
     seq: integer("seq").notNull(),
-    versionId: text("version_id").notNull().references(() => versions.id),
+    versionId: text("version_id")
+      .notNull()
+      .references(() => versions.id),
     version: text("version").notNull(),
     via: text("via").$type<"publish" | "rollback">().notNull(),
     fromVersion: text("from_version"),
@@ -294,8 +343,12 @@ export const grayscaleTasks = sqliteTable(
   "grayscale_tasks",
   {
     id: text("id").primaryKey(),
-    miniProgramId: text("mini_program_id").notNull().references(() => miniPrograms.id),
-    versionId: text("version_id").notNull().references(() => versions.id),
+    miniProgramId: text("mini_program_id")
+      .notNull()
+      .references(() => miniPrograms.id),
+    versionId: text("version_id")
+      .notNull()
+      .references(() => versions.id),
     version: text("version").notNull(),
     name: text("name").notNull(),
     definition: text("definition", { mode: "json" }).$type<TaskDefinition>().notNull(),
@@ -312,7 +365,10 @@ export const grayscaleTasks = sqliteTable(
     createdAt: createdAt(),
     updatedAt: integer("updated_at").notNull(),
   },
-  (t) => [index("grayscale_tasks_app").on(t.miniProgramId, t.createdAt), index("grayscale_tasks_state").on(t.state)],
+  (t) => [
+    index("grayscale_tasks_app").on(t.miniProgramId, t.createdAt),
+    index("grayscale_tasks_state").on(t.state),
+  ],
 );
 
 /**
@@ -324,7 +380,9 @@ export const whitelists = sqliteTable(
   "whitelists",
   {
     id: text("id").primaryKey(),
-    taskId: text("task_id").notNull().references(() => grayscaleTasks.id),
+    taskId: text("task_id")
+      .notNull()
+      .references(() => grayscaleTasks.id),
     kind: text("kind").$type<TargetKind>().notNull(),
     /** unique values */
     count: integer("count").notNull(),
@@ -358,7 +416,10 @@ export const changeLog = sqliteTable(
     /** JSON; never holds a secret */
     detail: text("detail").notNull().default("{}"),
   },
-  (t) => [index("change_log_team").on(t.teamId, t.at), index("change_log_target").on(t.targetType, t.targetId, t.at)],
+  (t) => [
+    index("change_log_team").on(t.teamId, t.at),
+    index("change_log_target").on(t.targetType, t.targetId, t.at),
+  ],
 );
 
 export type IncrementStatus = "queued" | "building" | "built" | "skipped" | "failed";
@@ -372,7 +433,9 @@ export const increments = sqliteTable(
   "increments",
   {
     id: text("id").primaryKey(),
-    miniProgramId: text("mini_program_id").notNull().references(() => miniPrograms.id),
+    miniProgramId: text("mini_program_id")
+      .notNull()
+      .references(() => miniPrograms.id),
     fromVersion: text("from_version").notNull(),
     toVersion: text("to_version").notNull(),
     fromPackageSha256: text("from_package_sha256").notNull(),
@@ -397,7 +460,10 @@ export const increments = sqliteTable(
     /** when it finished: built, skipped or failed */
     builtAt: integer("built_at"),
   },
-  (t) => [uniqueIndex("increments_pair").on(t.miniProgramId, t.toPackageSha256, t.fromPackageSha256), index("increments_status").on(t.status)],
+  (t) => [
+    uniqueIndex("increments_pair").on(t.miniProgramId, t.toPackageSha256, t.fromPackageSha256),
+    index("increments_status").on(t.status),
+  ],
 );
 
 /**
@@ -409,7 +475,9 @@ export const teamSigningKeys = sqliteTable(
   {
     /** the key id clients and uploads name */
     id: text("id").primaryKey(),
-    teamId: text("team_id").notNull().references(() => teams.id),
+    teamId: text("team_id")
+      .notNull()
+      .references(() => teams.id),
     name: text("name").notNull(),
     alg: text("alg").$type<"EdDSA" | "ES256">().notNull(),
     /** public JWK, JSON */
@@ -421,7 +489,10 @@ export const teamSigningKeys = sqliteTable(
     createdAt: createdAt(),
     revokedAt: integer("revoked_at"),
   },
-  (t) => [index("team_signing_keys_team").on(t.teamId), uniqueIndex("team_signing_keys_thumbprint").on(t.teamId, t.thumbprint)],
+  (t) => [
+    index("team_signing_keys_team").on(t.teamId),
+    uniqueIndex("team_signing_keys_thumbprint").on(t.teamId, t.thumbprint),
+  ],
 );
 
 /**
@@ -432,8 +503,12 @@ export const offlinePackages = sqliteTable(
   "offline_packages",
   {
     id: text("id").primaryKey(),
-    miniProgramId: text("mini_program_id").notNull().references(() => miniPrograms.id),
-    versionId: text("version_id").notNull().references(() => versions.id),
+    miniProgramId: text("mini_program_id")
+      .notNull()
+      .references(() => miniPrograms.id),
+    versionId: text("version_id")
+      .notNull()
+      .references(() => versions.id),
     version: text("version").notNull(),
     packageSha256: text("package_sha256").notNull(),
     downloadedBy: text("downloaded_by").notNull(),

@@ -19,8 +19,14 @@
  */
 import { and, eq, or, sql } from "drizzle-orm";
 import { unzipSync } from "fflate";
-import { type FileEntry, applyIncrement, buildIncrement, filesDigest, incrementKey } from "../../../core/increment";
 import { encryptObject } from "../../../core/encryption";
+import {
+  applyIncrement,
+  buildIncrement,
+  type FileEntry,
+  filesDigest,
+  incrementKey,
+} from "../../../core/increment";
 import { fileManifestKey } from "../../../core/snapshot";
 import type { Db } from "../db/client";
 import { increments, versions } from "../db/schema";
@@ -45,7 +51,10 @@ export const STALE_BUILDING_MS = 15 * 60 * 1000;
 type IncrementRow = typeof increments.$inferSelect;
 type VersionRow = typeof versions.$inferSelect;
 
-export type BuildOutcome = { status: "built"; sha256: string; size: number } | { status: "skipped" | "failed"; detail: string } | { status: "gone" };
+export type BuildOutcome =
+  | { status: "built"; sha256: string; size: number }
+  | { status: "skipped" | "failed"; detail: string }
+  | { status: "gone" };
 
 interface Unpacked {
   files: FileEntry[];
@@ -55,19 +64,27 @@ interface Unpacked {
 
 /** The version's files from its zip in R2, each checked against the list recorded at upload. */
 async function unpack(bucket: R2Bucket, v: VersionRow): Promise<Unpacked> {
-  const [zipObject, listObject] = await Promise.all([bucket.get(plainPackageKey(v)), bucket.get(fileManifestKey(v.packageSha256))]);
-  if (!zipObject || !listObject) throw new Error(`package ${v.packageSha256} of ${v.version} is missing from R2`);
+  const [zipObject, listObject] = await Promise.all([
+    bucket.get(plainPackageKey(v)),
+    bucket.get(fileManifestKey(v.packageSha256)),
+  ]);
+  if (!zipObject || !listObject)
+    throw new Error(`package ${v.packageSha256} of ${v.version} is missing from R2`);
   const { files } = (await listObject.json()) as { files: FileEntry[] };
   const wanted = new Set(files.map((f) => f.path));
-  const entries = unzipSync(new Uint8Array(await zipObject.arrayBuffer()), { filter: (f) => wanted.has(f.name) });
+  const entries = unzipSync(new Uint8Array(await zipObject.arrayBuffer()), {
+    filter: (f) => wanted.has(f.name),
+  });
   const bytes = new Map<string, Uint8Array>();
   for (const f of files) {
     const data = entries[f.path];
-    if (!data || data.byteLength !== f.size || (await sha256Hex(data)) !== f.sha256) throw new Error(`${v.version}: ${JSON.stringify(f.path)} differs from its upload record`);
+    if (!data || data.byteLength !== f.size || (await sha256Hex(data)) !== f.sha256)
+      throw new Error(`${v.version}: ${JSON.stringify(f.path)} differs from its upload record`);
     bytes.set(f.path, data);
   }
   const digest = await filesDigest(files, sha256Hex);
-  if (v.filesSha256 && v.filesSha256 !== digest) throw new Error(`${v.version}: files digest differs from its upload record`);
+  if (v.filesSha256 && v.filesSha256 !== digest)
+    throw new Error(`${v.version}: files digest differs from its upload record`);
   return { files, digest, bytes };
 }
 
@@ -78,7 +95,17 @@ const bytesOf = (u: Unpacked) => (path: string) => {
 };
 
 const versionOf = (db: Db, appId: string, version: string, sha256: string) =>
-  db.select().from(versions).where(and(eq(versions.miniProgramId, appId), eq(versions.version, version), eq(versions.packageSha256, sha256))).get();
+  db
+    .select()
+    .from(versions)
+    .where(
+      and(
+        eq(versions.miniProgramId, appId),
+        eq(versions.version, version),
+        eq(versions.packageSha256, sha256),
+      ),
+    )
+    .get();
 
 /**
  * Claims row `id` for one build attempt: `queued` (or `building` and stale) -> `building`, with
@@ -89,7 +116,15 @@ export async function claimIncrement(db: Db, id: string, now: number): Promise<I
   return db
     .update(increments)
     .set({ status: "building", startedAt: now, builtAt: null, attempts: sql`${increments.attempts} + 1` })
-    .where(and(eq(increments.id, id), or(eq(increments.status, "queued"), and(eq(increments.status, "building"), sql`${increments.startedAt} < ${now - STALE_BUILDING_MS}`))))
+    .where(
+      and(
+        eq(increments.id, id),
+        or(
+          eq(increments.status, "queued"),
+          and(eq(increments.status, "building"), sql`${increments.startedAt} < ${now - STALE_BUILDING_MS}`),
+        ),
+      ),
+    )
     .returning()
     .get();
 }
@@ -99,7 +134,13 @@ async function finish(db: Db, row: IncrementRow, set: Partial<IncrementRow>): Pr
   const update = db
     .update(increments)
     .set(set)
-    .where(and(eq(increments.id, row.id), eq(increments.status, "building"), eq(increments.startedAt, row.startedAt ?? 0)))
+    .where(
+      and(
+        eq(increments.id, row.id),
+        eq(increments.status, "building"),
+        eq(increments.startedAt, row.startedAt ?? 0),
+      ),
+    )
     .returning({ id: increments.id });
   if (set.status !== "built") return (await update.all()).length > 0;
   // A built increment changes what clients are offered: the snapshot revision is bumped in the
@@ -124,7 +165,14 @@ export interface BuildOptions {
  * the row back to `queued` with the error in `detail` and throws (so a queue retries it), or marks
  * it `failed` once `giveUpAfter` attempts are used.
  */
-export async function buildIncrementRow(db: Db, bucket: R2Bucket, id: string, now = Date.now(), packageKeySecret?: string, options: BuildOptions = {}): Promise<BuildOutcome> {
+export async function buildIncrementRow(
+  db: Db,
+  bucket: R2Bucket,
+  id: string,
+  now = Date.now(),
+  packageKeySecret?: string,
+  options: BuildOptions = {},
+): Promise<BuildOutcome> {
   const giveUpAfter = options.giveUpAfter ?? MAX_ATTEMPTS;
   // The finish time is read when the attempt ends (never before its start).
   const clock = () => Math.max(Date.now(), now);
@@ -133,7 +181,11 @@ export async function buildIncrementRow(db: Db, bucket: R2Bucket, id: string, no
   // Attempts that never reached the catch below (the isolate was killed: memory, CPU) count too.
   if (row.attempts > giveUpAfter) {
     const detail = `gave up after ${row.attempts - 1} attempts (the last ones ended without a result)`;
-    await finish(db, row, { status: "failed", detail: row.detail ? `${detail}; last error: ${row.detail}` : detail, builtAt: clock() });
+    await finish(db, row, {
+      status: "failed",
+      detail: row.detail ? `${detail}; last error: ${row.detail}` : detail,
+      builtAt: clock(),
+    });
     return { status: "failed", detail };
   }
   const [from, to] = await Promise.all([
@@ -141,7 +193,11 @@ export async function buildIncrementRow(db: Db, bucket: R2Bucket, id: string, no
     versionOf(db, row.miniProgramId, row.toVersion, row.toPackageSha256),
   ]);
   if (!from || !to) {
-    await finish(db, row, { status: "failed", detail: "a version of this pair no longer exists", builtAt: clock() });
+    await finish(db, row, {
+      status: "failed",
+      detail: "a version of this pair no longer exists",
+      builtAt: clock(),
+    });
     return { status: "failed", detail: "version gone" };
   }
   if (from.unpackedSize + to.unpackedSize > MAX_PAIR_UNPACKED_BYTES) {
@@ -159,26 +215,54 @@ export async function buildIncrementRow(db: Db, bucket: R2Bucket, id: string, no
       sha256: sha256Hex,
     });
     // What a client will do, done once here: the increment must give exactly the target's files.
-    await applyIncrement({ increment: bytes, base: base.files, bytesOf: bytesOf(base), expect: { from: base.digest, to: target.digest }, decompress: zstdDecompress, sha256: sha256Hex });
+    await applyIncrement({
+      increment: bytes,
+      base: base.files,
+      bytesOf: bytesOf(base),
+      expect: { from: base.digest, to: target.digest },
+      decompress: zstdDecompress,
+      sha256: sha256Hex,
+    });
     const sha256 = await sha256Hex(bytes);
     const finishedAt = clock();
     if (bytes.byteLength >= to.packageSize) {
       const detail = `the increment (${bytes.byteLength} bytes) is not smaller than the full package (${to.packageSize} bytes)`;
-      await finish(db, row, { status: "skipped", detail, sha256, size: bytes.byteLength, fromFilesSha256: base.digest, builtAt: finishedAt });
+      await finish(db, row, {
+        status: "skipped",
+        detail,
+        sha256,
+        size: bytes.byteLength,
+        fromFilesSha256: base.digest,
+        builtAt: finishedAt,
+      });
       return { status: "skipped", detail };
     }
-    const built = { status: "built" as const, sha256, size: bytes.byteLength, fromFilesSha256: base.digest, detail: `zstd level ${prelude.level}`, builtAt: finishedAt };
+    const built = {
+      status: "built" as const,
+      sha256,
+      size: bytes.byteLength,
+      fromFilesSha256: base.digest,
+      detail: `zstd level ${prelude.level}`,
+      builtAt: finishedAt,
+    };
     if (to.encKeyWrapped) {
       // Encrypted target: only the ciphertext is stored (under the target version's key).
       const { ciphertext, iv } = await encryptObject(await versionKey(packageKeySecret, to), bytes);
       const encSha256 = await sha256Hex(ciphertext);
-      await bucket.put(incrementKey(encSha256), ciphertext, { sha256: encSha256, httpMetadata: { contentType: "application/octet-stream" } });
+      await bucket.put(incrementKey(encSha256), ciphertext, {
+        sha256: encSha256,
+        httpMetadata: { contentType: "application/octet-stream" },
+      });
       // A fresh IV makes each build's ciphertext its own object: if a takeover of a stale claim
       // finished first, ours is referenced by nothing and goes.
-      if (!(await finish(db, row, { ...built, encSha256, encSize: ciphertext.byteLength, encIv: iv }))) await bucket.delete(incrementKey(encSha256));
+      if (!(await finish(db, row, { ...built, encSha256, encSize: ciphertext.byteLength, encIv: iv })))
+        await bucket.delete(incrementKey(encSha256));
     } else {
       if (!(await bucket.head(incrementKey(sha256)))) {
-        await bucket.put(incrementKey(sha256), bytes, { sha256, httpMetadata: { contentType: "application/octet-stream" } });
+        await bucket.put(incrementKey(sha256), bytes, {
+          sha256,
+          httpMetadata: { contentType: "application/octet-stream" },
+        });
       }
       await finish(db, row, built);
     }
@@ -186,7 +270,11 @@ export async function buildIncrementRow(db: Db, bucket: R2Bucket, id: string, no
   } catch (err) {
     const detail = String(err instanceof Error ? err.message : err).slice(0, 500);
     const failed = row.attempts >= giveUpAfter;
-    await finish(db, row, failed ? { status: "failed", detail, builtAt: clock() } : { status: "queued", detail });
+    await finish(
+      db,
+      row,
+      failed ? { status: "failed", detail, builtAt: clock() } : { status: "queued", detail },
+    );
     if (!failed) throw err;
     return { status: "failed", detail };
   }

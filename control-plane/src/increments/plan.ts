@@ -34,18 +34,42 @@ export async function incrementBases(db: Db, appId: string, target: VersionRow):
       .limit(RECENT_PRESETS * 4)
       .all(),
   ]);
-  const pick = (ids: string[], limit: number) => [...new Set(ids)].filter((id) => id !== target.id).slice(0, limit);
-  const ids = [...new Set([...pick(released.map((r) => r.versionId), RECENT_RELEASES), ...pick(presets.map((p) => p.versionId), RECENT_PRESETS)])];
+  const pick = (ids: string[], limit: number) =>
+    [...new Set(ids)].filter((id) => id !== target.id).slice(0, limit);
+  const ids = [
+    ...new Set([
+      ...pick(
+        released.map((r) => r.versionId),
+        RECENT_RELEASES,
+      ),
+      ...pick(
+        presets.map((p) => p.versionId),
+        RECENT_PRESETS,
+      ),
+    ]),
+  ];
   if (ids.length === 0) return [];
-  const rows = await db.select().from(versions).where(and(inArray(versions.id, ids), ne(versions.packageSha256, target.packageSha256))).all();
+  const rows = await db
+    .select()
+    .from(versions)
+    .where(and(inArray(versions.id, ids), ne(versions.packageSha256, target.packageSha256)))
+    .all();
   const seen = new Set<string>();
   return ids
     .map((id) => rows.find((r) => r.id === id))
-    .filter((r): r is VersionRow => r !== undefined && !seen.has(r.packageSha256) && (seen.add(r.packageSha256), true));
+    .filter(
+      (r): r is VersionRow =>
+        r !== undefined && !seen.has(r.packageSha256) && (seen.add(r.packageSha256), true),
+    );
 }
 
 /** Inserts the queued rows for `target` (existing pairs are left alone). */
-export async function planIncrements(db: Db, appId: string, target: VersionRow, now = Date.now()): Promise<void> {
+export async function planIncrements(
+  db: Db,
+  appId: string,
+  target: VersionRow,
+  now = Date.now(),
+): Promise<void> {
   const bases = await incrementBases(db, appId, target);
   if (bases.length === 0) return;
   await db
@@ -90,10 +114,19 @@ export async function pendingIncrements(db: Db, opts: { appId?: string; olderTha
  * until the next approval or release (the sweep only re-sends rows that exist); clients meanwhile
  * download the full package.
  */
-export async function planIncrementsAfter(db: Db, appId: string, target: VersionRow, now = Date.now()): Promise<void> {
+export async function planIncrementsAfter(
+  db: Db,
+  appId: string,
+  target: VersionRow,
+  now = Date.now(),
+): Promise<void> {
   try {
     await planIncrements(db, appId, target, now);
   } catch (err) {
-    console.error("planning increments failed", { appId, version: target.version, error: String(err instanceof Error ? err.message : err) });
+    console.error("planning increments failed", {
+      appId,
+      version: target.version,
+      error: String(err instanceof Error ? err.message : err),
+    });
   }
 }

@@ -11,7 +11,7 @@ import { and, eq, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { createDb } from "../db/client";
 import { increments } from "../db/schema";
-import { STALE_BUILDING_MS, buildIncrementRow } from "./build";
+import { buildIncrementRow, STALE_BUILDING_MS } from "./build";
 import { pendingIncrements } from "./plan";
 
 export interface IncrementMessage {
@@ -44,7 +44,8 @@ export const STALE_PENDING_MS = 5 * 60 * 1000;
  * Delay before delivery `attempts + 1` of a failed build: 30 s, 60 s, 120 s. All are below
  * STALE_PENDING_MS, so the sweep never re-sends a row that is only waiting for its retry.
  */
-export const retryDelaySeconds = (attempts: number): number => Math.min(30 * 2 ** Math.max(0, attempts - 1), 120);
+export const retryDelaySeconds = (attempts: number): number =>
+  Math.min(30 * 2 ** Math.max(0, attempts - 1), 120);
 
 async function send(queue: Queue<IncrementMessage>, ids: string[]): Promise<void> {
   for (let i = 0; i < ids.length; i += SEND_BATCH) {
@@ -63,7 +64,10 @@ export async function kickIncrements(env: IncrementProducerBindings, appId: stri
   if (!env.INCREMENTS) return 0;
   try {
     const rows = await pendingIncrements(createDb(env.DB), { appId, limit: 500 });
-    await send(env.INCREMENTS, rows.map((r) => r.id));
+    await send(
+      env.INCREMENTS,
+      rows.map((r) => r.id),
+    );
     return rows.length;
   } catch (err) {
     console.error("sending increments to the builder queue failed", { appId, error: errorText(err) });
@@ -76,7 +80,11 @@ export async function kickIncrements(env: IncrementProducerBindings, appId: stri
  * skipped, failed or being built by another delivery is acked as a no-op (buildIncrementRow
  * claims the row first); a thrown build leaves the row `queued` and is retried with backoff.
  */
-export async function consumeIncrements(batch: MessageBatch<IncrementMessage>, env: IncrementBuilderBindings, clock: () => number = Date.now): Promise<void> {
+export async function consumeIncrements(
+  batch: MessageBatch<IncrementMessage>,
+  env: IncrementBuilderBindings,
+  clock: () => number = Date.now,
+): Promise<void> {
   const db = createDb(env.DB);
   for (const message of batch.messages) {
     const id = message.body?.incrementId;
@@ -85,10 +93,16 @@ export async function consumeIncrements(batch: MessageBatch<IncrementMessage>, e
       continue;
     }
     try {
-      await buildIncrementRow(db, env.PACKAGES, id, clock(), env.PACKAGE_KEY_SECRET, { giveUpAfter: Infinity });
+      await buildIncrementRow(db, env.PACKAGES, id, clock(), env.PACKAGE_KEY_SECRET, {
+        giveUpAfter: Infinity,
+      });
       message.ack();
     } catch (err) {
-      console.error("increment build failed; will retry", { incrementId: id, attempt: message.attempts, error: errorText(err) });
+      console.error("increment build failed; will retry", {
+        incrementId: id,
+        attempt: message.attempts,
+        error: errorText(err),
+      });
       message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     }
   }
@@ -98,7 +112,11 @@ export async function consumeIncrements(batch: MessageBatch<IncrementMessage>, e
  * The `graycast-increments-dlq` consumer: the queue gave up on these builds. Marks each row
  * `failed` (keeping the last error), unless it finished meanwhile or a live build owns it.
  */
-export async function consumeDeadIncrements(batch: MessageBatch<IncrementMessage>, env: Pick<IncrementBuilderBindings, "DB">, clock: () => number = Date.now): Promise<void> {
+export async function consumeDeadIncrements(
+  batch: MessageBatch<IncrementMessage>,
+  env: Pick<IncrementBuilderBindings, "DB">,
+  clock: () => number = Date.now,
+): Promise<void> {
   const db = createDb(env.DB);
   for (const message of batch.messages) {
     const id = message.body?.incrementId;
@@ -111,7 +129,18 @@ export async function consumeDeadIncrements(batch: MessageBatch<IncrementMessage
           builtAt: now,
           detail: sql`substr('gave up after ' || ${increments.attempts} || ' attempts' || case when ${increments.detail} <> '' then '; last error: ' || ${increments.detail} else '' end, 1, 600)`,
         })
-        .where(and(eq(increments.id, id), or(eq(increments.status, "queued"), and(eq(increments.status, "building"), sql`${increments.startedAt} < ${now - STALE_BUILDING_MS}`))))
+        .where(
+          and(
+            eq(increments.id, id),
+            or(
+              eq(increments.status, "queued"),
+              and(
+                eq(increments.status, "building"),
+                sql`${increments.startedAt} < ${now - STALE_BUILDING_MS}`,
+              ),
+            ),
+          ),
+        )
         .run();
     }
     message.ack();
@@ -125,7 +154,10 @@ export async function staleIncrements(db: Db, now: number, limit = 500) {
     .from(increments)
     .where(
       or(
-        and(eq(increments.status, "queued"), sql`coalesce(${increments.startedAt}, ${increments.createdAt}) < ${now - STALE_PENDING_MS}`),
+        and(
+          eq(increments.status, "queued"),
+          sql`coalesce(${increments.startedAt}, ${increments.createdAt}) < ${now - STALE_PENDING_MS}`,
+        ),
         and(eq(increments.status, "building"), sql`${increments.startedAt} < ${now - STALE_BUILDING_MS}`),
       ),
     )
@@ -138,9 +170,16 @@ export async function staleIncrements(db: Db, now: number, limit = 500) {
  * Cron (admin Worker): re-send stale rows to the builder queue. It never builds: a build in the
  * admin Worker would stall its requests. Without a queue bound there is nothing to send to.
  */
-export async function sweepIncrements(env: IncrementProducerBindings, now: number, db: Db = createDb(env.DB)): Promise<{ resent: number }> {
+export async function sweepIncrements(
+  env: IncrementProducerBindings,
+  now: number,
+  db: Db = createDb(env.DB),
+): Promise<{ resent: number }> {
   if (!env.INCREMENTS) return { resent: 0 };
   const stale = await staleIncrements(db, now);
-  await send(env.INCREMENTS, stale.map((r) => r.id));
+  await send(
+    env.INCREMENTS,
+    stale.map((r) => r.id),
+  );
   return { resent: stale.length };
 }

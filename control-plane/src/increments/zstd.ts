@@ -10,7 +10,10 @@ import zstdWasm from "../../../node_modules/@bokuweb/zstd-wasm/dist/web/zstd.was
 
 interface ZstdModule {
   init(path: string): void;
-  instantiateWasm?: (imports: WebAssembly.Imports, receive: (instance: WebAssembly.Instance) => void) => WebAssembly.Exports;
+  instantiateWasm?: (
+    imports: WebAssembly.Imports,
+    receive: (instance: WebAssembly.Instance) => void,
+  ) => WebAssembly.Exports;
   onRuntimeInitialized?: () => void;
   HEAPU8: Uint8Array;
   _malloc(size: number): number;
@@ -18,10 +21,27 @@ interface ZstdModule {
   _ZSTD_compressBound(size: number): number;
   _ZSTD_createCCtx(): number;
   _ZSTD_freeCCtx(cctx: number): number;
-  _ZSTD_compress_usingDict(cctx: number, dst: number, cap: number, src: number, srcSize: number, dict: number, dictSize: number, level: number): number;
+  _ZSTD_compress_usingDict(
+    cctx: number,
+    dst: number,
+    cap: number,
+    src: number,
+    srcSize: number,
+    dict: number,
+    dictSize: number,
+    level: number,
+  ): number;
   _ZSTD_createDCtx(): number;
   _ZSTD_freeDCtx(dctx: number): number;
-  _ZSTD_decompress_usingDict(dctx: number, dst: number, cap: number, src: number, srcSize: number, dict: number, dictSize: number): number;
+  _ZSTD_decompress_usingDict(
+    dctx: number,
+    dst: number,
+    cap: number,
+    src: number,
+    srcSize: number,
+    dict: number,
+    dictSize: number,
+  ): number;
   _ZSTD_isError(code: number): number;
 }
 
@@ -70,13 +90,26 @@ function withBuffers<T>(sizes: number[], inputs: Uint8Array[], run: (ptrs: numbe
 }
 
 /** One zstd frame of `content`, with `dictionary` as raw content (zstd's `--patch-from` model). */
-export async function zstdCompress(content: Uint8Array, dictionary: Uint8Array, level: number): Promise<Uint8Array> {
+export async function zstdCompress(
+  content: Uint8Array,
+  dictionary: Uint8Array,
+  level: number,
+): Promise<Uint8Array> {
   await load();
   const bound = zstd._ZSTD_compressBound(content.byteLength);
   const cctx = zstd._ZSTD_createCCtx();
   try {
     return withBuffers([bound], [content, dictionary], ([src, dict, dst]) => {
-      const n = zstd._ZSTD_compress_usingDict(cctx, dst!, bound, src!, content.byteLength, dict!, dictionary.byteLength, level);
+      const n = zstd._ZSTD_compress_usingDict(
+        cctx,
+        dst!,
+        bound,
+        src!,
+        content.byteLength,
+        dict!,
+        dictionary.byteLength,
+        level,
+      );
       if (zstd._ZSTD_isError(n)) throw new Error(`zstd: compression failed (${n})`);
       return zstd.HEAPU8.slice(dst!, dst! + n);
     });
@@ -86,12 +119,24 @@ export async function zstdCompress(content: Uint8Array, dictionary: Uint8Array, 
 }
 
 /** Decodes a frame made by `zstdCompress`; `contentSize` bounds the output (never the frame's claim). */
-export async function zstdDecompress(frame: Uint8Array, dictionary: Uint8Array, contentSize: number): Promise<Uint8Array> {
+export async function zstdDecompress(
+  frame: Uint8Array,
+  dictionary: Uint8Array,
+  contentSize: number,
+): Promise<Uint8Array> {
   await load();
   const dctx = zstd._ZSTD_createDCtx();
   try {
     return withBuffers([contentSize], [frame, dictionary], ([src, dict, dst]) => {
-      const n = zstd._ZSTD_decompress_usingDict(dctx, dst!, contentSize, src!, frame.byteLength, dict!, dictionary.byteLength);
+      const n = zstd._ZSTD_decompress_usingDict(
+        dctx,
+        dst!,
+        contentSize,
+        src!,
+        frame.byteLength,
+        dict!,
+        dictionary.byteLength,
+      );
       if (zstd._ZSTD_isError(n)) throw new Error(`zstd: decompression failed (${n})`);
       return zstd.HEAPU8.slice(dst!, dst! + n);
     });

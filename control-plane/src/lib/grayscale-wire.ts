@@ -100,8 +100,12 @@ export function toTaskDefinition(input: TaskInputWire): TaskDefinition {
     endAt: toEpochMs(input.endAt),
     userCap: input.userCap ?? null,
     percentageBp: percentageToBp(input.percentage),
-    hostApps: Object.fromEntries((input.hostApps ?? []).map((h) => [h.hostAppId, range(h.minVersion, h.maxVersion)])),
-    platforms: Object.fromEntries(input.platforms.map((p) => [p.platform, range(p.minOsVersion, p.maxOsVersion)])),
+    hostApps: Object.fromEntries(
+      (input.hostApps ?? []).map((h) => [h.hostAppId, range(h.minVersion, h.maxVersion)]),
+    ),
+    platforms: Object.fromEntries(
+      input.platforms.map((p) => [p.platform, range(p.minOsVersion, p.maxOsVersion)]),
+    ),
     targets: targetsOf(input.targets),
   };
   if (input.networks?.length) def.networks = [...new Set(input.networks)];
@@ -144,9 +148,14 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stri
  * Applies a PATCH to a definition. Returns the new definition and the fields whose value really
  * changed (a console that sends back the whole form changes only what the developer edited).
  */
-export function applyTaskPatch(current: TaskDefinition, patch: TaskPatchWire): { definition: TaskDefinition; changed: (keyof TaskDefinition)[] } {
+export function applyTaskPatch(
+  current: TaskDefinition,
+  patch: TaskPatchWire,
+): { definition: TaskDefinition; changed: (keyof TaskDefinition)[] } {
   // Omitted fields keep their value; null clears a cap, a percentage or an advanced rule.
-  const provided = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)) as TaskPatchWire;
+  const provided = Object.fromEntries(
+    Object.entries(patch).filter(([, v]) => v !== undefined),
+  ) as TaskPatchWire;
   const next = toTaskDefinition({ ...definitionToWire(current), ...provided });
   const changed = new Set<keyof TaskDefinition>();
   for (const key of Object.keys(patch) as (keyof TaskInputWire)[]) {
@@ -166,13 +175,21 @@ export function definitionToWire(def: TaskDefinition) {
     endAt: def.endAt,
     userCap: def.userCap,
     percentage: def.percentageBp === null ? null : def.percentageBp / 100,
-    hostApps: Object.entries(def.hostApps).map(([hostAppId, r]) => ({ hostAppId, ...(r.min !== undefined ? { minVersion: r.min } : {}), ...(r.max !== undefined ? { maxVersion: r.max } : {}) })),
+    hostApps: Object.entries(def.hostApps).map(([hostAppId, r]) => ({
+      hostAppId,
+      ...(r.min !== undefined ? { minVersion: r.min } : {}),
+      ...(r.max !== undefined ? { maxVersion: r.max } : {}),
+    })),
     platforms: (Object.entries(def.platforms) as [Platform, VersionRange][]).map(([platform, r]) => ({
       platform,
       ...(r.min !== undefined ? { minOsVersion: r.min } : {}),
       ...(r.max !== undefined ? { maxOsVersion: r.max } : {}),
     })),
-    targets: { guids: def.targets.guid ?? [], deviceIds: def.targets.deviceId ?? [], accounts: def.targets.account ?? [] },
+    targets: {
+      guids: def.targets.guid ?? [],
+      deviceIds: def.targets.deviceId ?? [],
+      accounts: def.targets.account ?? [],
+    },
     networks: def.networks ?? [],
     brands: def.brands ?? null,
     models: def.models ?? null,

@@ -7,7 +7,7 @@
  * a body nobody read is drained after the answer by the app's outermost middleware.
  */
 import type { MiddlewareHandler } from "hono";
-import { REQUEST_DISCARD_LIMIT, discardRequestBody, readRequestBody } from "../../../core/bytes";
+import { discardRequestBody, REQUEST_DISCARD_LIMIT, readRequestBody } from "../../../core/bytes";
 import { ApiError } from "../../../core/errors";
 
 /** JSON bodies above this are refused with 413 (uploads have their own, larger limits). */
@@ -35,9 +35,19 @@ export function limitJsonBodies(isUpload: (method: string, path: string) => bool
     const request = c.req.raw;
     // No route reads the body of a GET or HEAD (a Request cannot even be rebuilt with one); the
     // app's outermost middleware drains it.
-    if (request.method === "GET" || request.method === "HEAD" || request.body === null || isUpload(request.method, c.req.path)) return next();
+    if (
+      request.method === "GET" ||
+      request.method === "HEAD" ||
+      request.body === null ||
+      isUpload(request.method, c.req.path)
+    )
+      return next();
     await refuseDeclaredLength(request, JSON_BODY_LIMIT, message);
-    const bytes = await readRequestBody(request.body, JSON_BODY_LIMIT, () => new ApiError("payload_too_large", message));
+    const bytes = await readRequestBody(
+      request.body,
+      JSON_BODY_LIMIT,
+      () => new ApiError("payload_too_large", message),
+    );
     c.req.raw = new Request(request, { body: bytes });
     return next();
   };

@@ -20,7 +20,11 @@ export interface LineLimits {
  * a refusal (413, or an error thrown by `onLine`) drains the rest before it propagates: the
  * client gets the answer, not a reset.
  */
-export async function forEachLine(body: ReadableStream<Uint8Array> | null, limits: LineLimits, onLine: (text: string | null, lineNumber: number) => void): Promise<void> {
+export async function forEachLine(
+  body: ReadableStream<Uint8Array> | null,
+  limits: LineLimits,
+  onLine: (text: string | null, lineNumber: number) => void,
+): Promise<void> {
   if (!body) throw new ApiError("bad_request", "the request has no body");
   const tooLarge = () => new ApiError("payload_too_large", `the body is limited to ${limits.maxBytes} bytes`);
   const reader = limitRequestBody(body, limits.maxBytes, tooLarge).getReader();

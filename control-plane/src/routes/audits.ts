@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { IdSchema, errorResponses, jsonBody, jsonResponse } from "../../../core/contracts/common";
+import { errorResponses, IdSchema, jsonBody, jsonResponse } from "../../../core/contracts/common";
 import { createRouter } from "../app";
 import { kickIncrements } from "../increments/queue";
 import { auditQueue, decideAudit } from "../services/audits";
@@ -7,19 +7,47 @@ import { auditQueue, decideAudit } from "../services/audits";
 export const auditRoutes = createRouter();
 
 const DecisionSchema = z
-  .object({ hostAppId: IdSchema, decision: z.enum(["approve", "reject"]), reason: z.string().trim().max(2000).optional() })
-  .refine((d) => d.decision === "approve" || (d.reason ?? "").length > 0, { message: "a rejection needs a reason", path: ["reason"] })
+  .object({
+    hostAppId: IdSchema,
+    decision: z.enum(["approve", "reject"]),
+    reason: z.string().trim().max(2000).optional(),
+  })
+  .refine((d) => d.decision === "approve" || (d.reason ?? "").length > 0, {
+    message: "a rejection needs a reason",
+    path: ["reason"],
+  })
   .openapi("AuditDecision");
 /** "version": is this version fit to release; "binding": a released or approved version a host app bound later has not reviewed. */
-export const AuditKindSchema = z.enum(["version", "binding"]).openapi({ description: "version: a new version; binding: an approved or released version sent to host apps bound after it was audited (README, Audits)" });
+export const AuditKindSchema = z.enum(["version", "binding"]).openapi({
+  description:
+    "version: a new version; binding: an approved or released version sent to host apps bound after it was audited (README, Audits)",
+});
 const QueueItemSchema = z
-  .object({ id: z.string(), kind: AuditKindSchema, miniProgramId: z.string(), miniProgramName: z.string(), version: z.string(), hostAppId: z.string(), hostAppName: z.string(), note: z.string(), submittedAt: z.number() })
+  .object({
+    id: z.string(),
+    kind: AuditKindSchema,
+    miniProgramId: z.string(),
+    miniProgramName: z.string(),
+    version: z.string(),
+    hostAppId: z.string(),
+    hostAppName: z.string(),
+    note: z.string(),
+    submittedAt: z.number(),
+  })
   .passthrough()
   .openapi("AuditQueueItem");
 
 // My audit queue: versions (version and binding audits) waiting for a decision from a host app I audit.
 auditRoutes.openapi(
-  createRoute({ method: "get", path: "/", tags: ["audits"], responses: { 200: jsonResponse(z.object({ audits: z.array(QueueItemSchema) }), "Pending audits"), ...errorResponses } }),
+  createRoute({
+    method: "get",
+    path: "/",
+    tags: ["audits"],
+    responses: {
+      200: jsonResponse(z.object({ audits: z.array(QueueItemSchema) }), "Pending audits"),
+      ...errorResponses,
+    },
+  }),
   async (c) => c.json({ audits: await auditQueue(c.var.db, c.var.actor) }, 200),
 );
 
@@ -31,12 +59,29 @@ auditRoutes.openapi(
     tags: ["audits"],
     request: { params: z.object({ auditId: IdSchema }), body: jsonBody(DecisionSchema) },
     responses: {
-      200: jsonResponse(z.object({ auditId: z.string(), kind: AuditKindSchema, miniProgramId: z.string(), version: z.string(), hostAppId: z.string(), decision: z.enum(["approve", "reject"]), outcome: z.enum(["approved", "rejected", "pending"]) }), "Decided"),
+      200: jsonResponse(
+        z.object({
+          auditId: z.string(),
+          kind: AuditKindSchema,
+          miniProgramId: z.string(),
+          version: z.string(),
+          hostAppId: z.string(),
+          decision: z.enum(["approve", "reject"]),
+          outcome: z.enum(["approved", "rejected", "pending"]),
+        }),
+        "Decided",
+      ),
       ...errorResponses,
     },
   }),
   async (c) => {
-    const result = await decideAudit(c.var.db, c.env.PACKAGES, c.var.actor, c.req.valid("param").auditId, c.req.valid("json"));
+    const result = await decideAudit(
+      c.var.db,
+      c.env.PACKAGES,
+      c.var.actor,
+      c.req.valid("param").auditId,
+      c.req.valid("json"),
+    );
     // Sent after the answer (a queue send can wait on a busy local builder); the cron re-sends if it fails.
     if (result.outcome === "approved") c.executionCtx.waitUntil(kickIncrements(c.env, result.miniProgramId));
     return c.json(result, 200);

@@ -1,17 +1,34 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { IdSchema, OkSchema, errorResponses, jsonBody, jsonResponse } from "../../../core/contracts/common";
+import { errorResponses, IdSchema, jsonBody, jsonResponse, OkSchema } from "../../../core/contracts/common";
 import { createRouter } from "../app";
-import { loginLimiters } from "../auth/throttle";
 import { TOKEN_SCOPES } from "../auth/scopes";
-import { DEFAULT_TOKEN_DAYS, DEFAULT_TOKEN_SCOPES, MAX_TOKEN_DAYS, changePassword, createApiToken, describeMe, listApiTokens, login, logout, revokeApiToken } from "../services/auth";
+import { loginLimiters } from "../auth/throttle";
 import type { AdminBindings } from "../env";
+import {
+  changePassword,
+  createApiToken,
+  DEFAULT_TOKEN_DAYS,
+  DEFAULT_TOKEN_SCOPES,
+  describeMe,
+  listApiTokens,
+  login,
+  logout,
+  MAX_TOKEN_DAYS,
+  revokeApiToken,
+} from "../services/auth";
 import { PasswordSchema } from "./users";
 
 export const authRoutes = createRouter();
 
-const LoginSchema = z.object({ email: z.email().max(254), password: z.string().min(1).max(256) }).openapi("Login");
+const LoginSchema = z
+  .object({ email: z.email().max(254), password: z.string().min(1).max(256) })
+  .openapi("Login");
 const SessionSchema = z
-  .object({ token: z.string(), expiresAt: z.number(), user: z.object({ id: z.string(), email: z.string(), name: z.string() }) })
+  .object({
+    token: z.string(),
+    expiresAt: z.number(),
+    user: z.object({ id: z.string(), email: z.string(), name: z.string() }),
+  })
   .openapi("Session");
 const MeSchema = z
   .object({
@@ -23,7 +40,9 @@ const MeSchema = z
     hostApps: z.array(z.object({ id: z.string(), name: z.string(), role: z.string() })),
   })
   .openapi("Me");
-const ChangePasswordSchema = z.object({ currentPassword: z.string().min(1).max(256), newPassword: PasswordSchema }).openapi("ChangePassword");
+const ChangePasswordSchema = z
+  .object({ currentPassword: z.string().min(1).max(256), newPassword: PasswordSchema })
+  .openapi("ChangePassword");
 const ScopeSchema = z.enum(TOKEN_SCOPES);
 const CreateTokenSchema = z
   .object({
@@ -33,13 +52,17 @@ const CreateTokenSchema = z
       .min(1)
       .max(MAX_TOKEN_DAYS)
       .optional()
-      .openapi({ description: `days until the token expires; ${DEFAULT_TOKEN_DAYS} when left out, at most ${MAX_TOKEN_DAYS}` }),
+      .openapi({
+        description: `days until the token expires; ${DEFAULT_TOKEN_DAYS} when left out, at most ${MAX_TOKEN_DAYS}`,
+      }),
     scopes: z
       .array(ScopeSchema)
       .min(1)
       .max(4)
       .optional()
-      .openapi({ description: `what the token may do (README, "Sessions, API tokens and rate limits"); ${JSON.stringify(DEFAULT_TOKEN_SCOPES)} when left out` }),
+      .openapi({
+        description: `what the token may do (README, "Sessions, API tokens and rate limits"); ${JSON.stringify(DEFAULT_TOKEN_SCOPES)} when left out`,
+      }),
   })
   .openapi("CreateApiToken");
 const TokenSchema = z
@@ -53,9 +76,14 @@ const TokenSchema = z
     revokedAt: z.number().nullable().optional(),
   })
   .openapi("ApiToken");
-const NewTokenSchema = TokenSchema.extend({ token: z.string().openapi({ description: "shown once; only its hash is stored" }) }).openapi("NewApiToken");
+const NewTokenSchema = TokenSchema.extend({
+  token: z.string().openapi({ description: "shown once; only its hash is stored" }),
+}).openapi("NewApiToken");
 
-const sessionConfig = (env: AdminBindings) => ({ secret: env.JWT_SECRET, ttlSeconds: Number(env.SESSION_TTL_SECONDS) });
+const sessionConfig = (env: AdminBindings) => ({
+  secret: env.JWT_SECRET,
+  ttlSeconds: Number(env.SESSION_TTL_SECONDS),
+});
 
 // Log in with email and password; returns a short-lived session JWT.
 authRoutes.openapi(
@@ -71,7 +99,17 @@ authRoutes.openapi(
     request: { body: jsonBody(LoginSchema) },
     responses: { 200: jsonResponse(SessionSchema, "A session"), ...errorResponses },
   }),
-  async (c) => c.json(await login(c.var.db, loginLimiters(c.env), c.req.valid("json"), c.req.header("cf-connecting-ip") ?? null, sessionConfig(c.env)), 200),
+  async (c) =>
+    c.json(
+      await login(
+        c.var.db,
+        loginLimiters(c.env),
+        c.req.valid("json"),
+        c.req.header("cf-connecting-ip") ?? null,
+        sessionConfig(c.env),
+      ),
+      200,
+    ),
 );
 
 // End this session (a session only; an API token is revoked instead).
@@ -81,7 +119,8 @@ authRoutes.openapi(
     path: "/logout",
     tags: ["auth"],
     summary: "Log out",
-    description: "Revokes the caller's session at once. An API token gets 403: revoke it with `DELETE /v1/auth/tokens/{tokenId}`. API tokens the session created stay valid.",
+    description:
+      "Revokes the caller's session at once. An API token gets 403: revoke it with `DELETE /v1/auth/tokens/{tokenId}`. API tokens the session created stay valid.",
     responses: { 200: jsonResponse(OkSchema, "Logged out"), ...errorResponses },
   }),
   async (c) => {
@@ -103,12 +142,28 @@ authRoutes.openapi(
     request: { body: jsonBody(ChangePasswordSchema) },
     responses: { 200: jsonResponse(SessionSchema, "A new session"), ...errorResponses },
   }),
-  async (c) => c.json(await changePassword(c.var.db, loginLimiters(c.env), c.var.actor, c.req.valid("json"), c.req.header("cf-connecting-ip") ?? null, sessionConfig(c.env)), 200),
+  async (c) =>
+    c.json(
+      await changePassword(
+        c.var.db,
+        loginLimiters(c.env),
+        c.var.actor,
+        c.req.valid("json"),
+        c.req.header("cf-connecting-ip") ?? null,
+        sessionConfig(c.env),
+      ),
+      200,
+    ),
 );
 
 // Who am I: my teams and host apps with my roles.
 authRoutes.openapi(
-  createRoute({ method: "get", path: "/me", tags: ["auth"], responses: { 200: jsonResponse(MeSchema, "The caller"), ...errorResponses } }),
+  createRoute({
+    method: "get",
+    path: "/me",
+    tags: ["auth"],
+    responses: { 200: jsonResponse(MeSchema, "The caller"), ...errorResponses },
+  }),
   async (c) => c.json(await describeMe(c.var.db, c.var.actor), 200),
 );
 
@@ -130,13 +185,28 @@ authRoutes.openapi(
 
 // List my API tokens (never the tokens themselves).
 authRoutes.openapi(
-  createRoute({ method: "get", path: "/tokens", tags: ["auth"], responses: { 200: jsonResponse(z.object({ tokens: z.array(TokenSchema) }), "My tokens"), ...errorResponses } }),
+  createRoute({
+    method: "get",
+    path: "/tokens",
+    tags: ["auth"],
+    responses: {
+      200: jsonResponse(z.object({ tokens: z.array(TokenSchema) }), "My tokens"),
+      ...errorResponses,
+    },
+  }),
   async (c) => c.json({ tokens: await listApiTokens(c.var.db, c.var.actor) }, 200),
 );
 
 // Revoke one of my API tokens, and every token created from it; they stop working at once.
 authRoutes.openapi(
-  createRoute({ method: "delete", path: "/tokens/{tokenId}", tags: ["auth"], summary: "Revoke an API token and every token it created", request: { params: z.object({ tokenId: IdSchema }) }, responses: { 200: jsonResponse(OkSchema, "Revoked"), ...errorResponses } }),
+  createRoute({
+    method: "delete",
+    path: "/tokens/{tokenId}",
+    tags: ["auth"],
+    summary: "Revoke an API token and every token it created",
+    request: { params: z.object({ tokenId: IdSchema }) },
+    responses: { 200: jsonResponse(OkSchema, "Revoked"), ...errorResponses },
+  }),
   async (c) => {
     await revokeApiToken(c.var.db, c.var.actor, c.req.valid("param").tokenId);
     return c.json({ ok: true as const }, 200);

@@ -7,8 +7,8 @@
 import { z } from "@hono/zod-openapi";
 import { NetworkSchema, PlatformSchema } from "../../../core/contracts/check";
 import { AppIdSchema, IdSchema, SemverSchema } from "../../../core/contracts/common";
-import { parseWhitelistLine } from "../../../core/grayscale/whitelist";
 import { TARGET_KINDS } from "../../../core/grayscale/types";
+import { parseWhitelistLine } from "../../../core/grayscale/whitelist";
 import { parseLooseVersion } from "../../../core/semver";
 
 const LooseVersionSchema = z
@@ -19,15 +19,26 @@ const LooseVersionSchema = z
 
 const TimeSchema = z
   .union([z.number().int().min(0).max(8_640_000_000_000_000), z.iso.datetime({ offset: true })])
-  .openapi({ description: "epoch milliseconds, or an ISO 8601 date-time with a zone", example: "2026-12-01T08:00:00Z" });
+  .openapi({
+    description: "epoch milliseconds, or an ISO 8601 date-time with a zone",
+    example: "2026-12-01T08:00:00Z",
+  });
 
 const HostAppRuleSchema = z
-  .object({ hostAppId: IdSchema, minVersion: LooseVersionSchema.optional(), maxVersion: LooseVersionSchema.optional() })
+  .object({
+    hostAppId: IdSchema,
+    minVersion: LooseVersionSchema.optional(),
+    maxVersion: LooseVersionSchema.optional(),
+  })
   .strict()
   .openapi("GrayscaleHostAppRule");
 
 const PlatformRuleSchema = z
-  .object({ platform: PlatformSchema, minOsVersion: LooseVersionSchema.optional(), maxOsVersion: LooseVersionSchema.optional() })
+  .object({
+    platform: PlatformSchema,
+    minOsVersion: LooseVersionSchema.optional(),
+    maxOsVersion: LooseVersionSchema.optional(),
+  })
   .strict()
   .openapi("GrayscalePlatformRule");
 
@@ -40,17 +51,28 @@ const TargetValueSchema = z.string().superRefine((v, ctx) => {
 const TargetListSchema = z.array(TargetValueSchema).max(10_000);
 
 const TargetsSchema = z
-  .object({ guids: TargetListSchema.optional(), deviceIds: TargetListSchema.optional(), accounts: TargetListSchema.optional() })
+  .object({
+    guids: TargetListSchema.optional(),
+    deviceIds: TargetListSchema.optional(),
+    accounts: TargetListSchema.optional(),
+  })
   .strict()
-  .openapi("GrayscaleTargets", { description: "typed-in target objects; a client matching any of them (or an uploaded whitelist) is a target" });
+  .openapi("GrayscaleTargets", {
+    description:
+      "typed-in target objects; a client matching any of them (or an uploaded whitelist) is a target",
+  });
 
 const RuleTextSchema = z.string().trim().min(1).max(64);
 const IncludeExcludeSchema = z
-  .object({ include: z.array(RuleTextSchema).max(200).optional(), exclude: z.array(RuleTextSchema).max(200).optional() })
+  .object({
+    include: z.array(RuleTextSchema).max(200).optional(),
+    exclude: z.array(RuleTextSchema).max(200).optional(),
+  })
   .strict()
   .openapi("IncludeExclude", { description: "case-insensitive; empty = no restriction" });
 
-const unique = <T>(items: readonly T[], key: (item: T) => string) => new Set(items.map(key)).size === items.length;
+const unique = <T>(items: readonly T[], key: (item: T) => string) =>
+  new Set(items.map(key)).size === items.length;
 
 const taskFields = {
   version: SemverSchema,
@@ -58,8 +80,21 @@ const taskFields = {
   name: z.string().trim().min(1).max(200),
   startAt: TimeSchema,
   endAt: TimeSchema,
-  userCap: z.number().int().min(1).max(1_000_000_000).nullable().optional().openapi({ description: "total users admitted at most; null = no cap" }),
-  percentage: z.number().min(0.01).max(100).nullable().optional().openapi({ description: "share of eligible users, 0.01..100 (%)" }),
+  userCap: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000_000)
+    .nullable()
+    .optional()
+    .openapi({ description: "total users admitted at most; null = no cap" }),
+  percentage: z
+    .number()
+    .min(0.01)
+    .max(100)
+    .nullable()
+    .optional()
+    .openapi({ description: "share of eligible users, 0.01..100 (%)" }),
   hostApps: z
     .array(HostAppRuleSchema)
     .max(100)
@@ -79,10 +114,10 @@ const taskFields = {
   countries: IncludeExcludeSchema.nullable().optional(),
   regions: IncludeExcludeSchema.nullable().optional(),
   cities: IncludeExcludeSchema.nullable().optional(),
-  verifiedOnly: z
-    .boolean()
-    .optional()
-    .openapi({ description: "admit only clients whose account the host app vouched for with a user assertion, counted by that account (docs/trust.md); a capped task's slots then cannot be taken by invented GUIDs" }),
+  verifiedOnly: z.boolean().optional().openapi({
+    description:
+      "admit only clients whose account the host app vouched for with a user assertion, counted by that account (docs/trust.md); a capped task's slots then cannot be taken by invented GUIDs",
+  }),
 };
 
 export const CreateTaskSchema = z.object(taskFields).strict().openapi("CreateGrayscaleTask");
@@ -95,10 +130,27 @@ export const EditTaskSchema = z
   .openapi("EditGrayscaleTask");
 
 export const TaskStateSchema = z.enum(["pending", "delivering", "suspended", "ended"]);
-export const EndReasonSchema = z.enum(["manual", "end_time", "cap_reached", "released", "reverted", "delisted"]);
-export const TargetKindSchema = z.enum(TARGET_KINDS as [string, ...string[]]).openapi({ param: { name: "kind", in: "path" }, example: "guid" });
+export const EndReasonSchema = z.enum([
+  "manual",
+  "end_time",
+  "cap_reached",
+  "released",
+  "reverted",
+  "delisted",
+]);
+export const TargetKindSchema = z
+  .enum(TARGET_KINDS as [string, ...string[]])
+  .openapi({ param: { name: "kind", in: "path" }, example: "guid" });
 
-const WhitelistSummarySchema = z.object({ id: z.string(), kind: z.string(), count: z.number(), uploadedBy: z.string(), createdAt: z.number() }).openapi("WhitelistSummary");
+const WhitelistSummarySchema = z
+  .object({
+    id: z.string(),
+    kind: z.string(),
+    count: z.number(),
+    uploadedBy: z.string(),
+    createdAt: z.number(),
+  })
+  .openapi("WhitelistSummary");
 
 export const TaskSchema = z
   .object({
@@ -106,7 +158,9 @@ export const TaskSchema = z
     appId: z.string(),
     version: z.string(),
     name: z.string(),
-    state: TaskStateSchema.openapi({ description: "effective now: a pending task past its start is delivering, past its end it has ended" }),
+    state: TaskStateSchema.openapi({
+      description: "effective now: a pending task past its start is delivering, past its end it has ended",
+    }),
     endReason: EndReasonSchema.nullable(),
     suspendedByDelisting: z.boolean(),
     startAt: z.number(),
@@ -115,7 +169,11 @@ export const TaskSchema = z
     percentage: z.number().nullable(),
     hostApps: z.array(HostAppRuleSchema),
     platforms: z.array(PlatformRuleSchema),
-    targets: z.object({ guids: z.array(z.string()), deviceIds: z.array(z.string()), accounts: z.array(z.string()) }),
+    targets: z.object({
+      guids: z.array(z.string()),
+      deviceIds: z.array(z.string()),
+      accounts: z.array(z.string()),
+    }),
     networks: z.array(z.string()),
     brands: IncludeExcludeSchema.nullable(),
     models: IncludeExcludeSchema.nullable(),
@@ -124,7 +182,9 @@ export const TaskSchema = z
     cities: IncludeExcludeSchema.nullable(),
     verifiedOnly: z.boolean(),
     whitelists: z.array(WhitelistSummarySchema),
-    editableFields: z.array(z.string()).openapi({ description: "fields PATCH may change in the current state" }),
+    editableFields: z
+      .array(z.string())
+      .openapi({ description: "fields PATCH may change in the current state" }),
     createdBy: z.string(),
     createdAt: z.number(),
     updatedAt: z.number(),
@@ -132,5 +192,7 @@ export const TaskSchema = z
   .openapi("GrayscaleTask");
 
 export const AppParams = z.object({ appId: AppIdSchema });
-export const TaskParams = AppParams.extend({ taskId: IdSchema.openapi({ param: { name: "taskId", in: "path" } }) });
+export const TaskParams = AppParams.extend({
+  taskId: IdSchema.openapi({ param: { name: "taskId", in: "path" } }),
+});
 export const WhitelistParams = TaskParams.extend({ kind: TargetKindSchema });

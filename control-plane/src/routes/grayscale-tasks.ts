@@ -3,8 +3,8 @@
  * manual actions. Team admins and developers write, viewers read, other teams get 404.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import type { TaskAction } from "../../../core/grayscale/lifecycle";
 import { errorResponses, jsonBody, jsonResponse } from "../../../core/contracts/common";
+import type { TaskAction } from "../../../core/grayscale/lifecycle";
 import { createRouter } from "../app";
 import { toTaskDefinition } from "../lib/grayscale-wire";
 import { actOnTask, createTask, editTask, getTask, listTasks } from "../services/grayscale-tasks";
@@ -12,7 +12,12 @@ import { AppParams, CreateTaskSchema, EditTaskSchema, TaskParams, TaskSchema } f
 
 export const grayscaleTaskRoutes = createRouter();
 
-const ACTIONS: Record<string, TaskAction> = { suspend: "suspend", resume: "resume", end: "end", "end-and-revert": "end_and_revert" };
+const ACTIONS: Record<string, TaskAction> = {
+  suspend: "suspend",
+  resume: "resume",
+  end: "end",
+  "end-and-revert": "end_and_revert",
+};
 
 // Create a grayscale task (seed rules checked by core: 409 with the rule).
 grayscaleTaskRoutes.openapi(
@@ -23,7 +28,17 @@ grayscaleTaskRoutes.openapi(
     request: { params: AppParams, body: jsonBody(CreateTaskSchema) },
     responses: { 201: jsonResponse(TaskSchema, "Created"), ...errorResponses },
   }),
-  async (c) => c.json(await createTask(c.var.db, c.env.PACKAGES, c.var.actor, c.req.valid("param").appId, toTaskDefinition(c.req.valid("json"))), 201),
+  async (c) =>
+    c.json(
+      await createTask(
+        c.var.db,
+        c.env.PACKAGES,
+        c.var.actor,
+        c.req.valid("param").appId,
+        toTaskDefinition(c.req.valid("json")),
+      ),
+      201,
+    ),
 );
 
 // List the tasks, newest first, each with its effective state.
@@ -33,14 +48,23 @@ grayscaleTaskRoutes.openapi(
     path: "/{appId}/grayscale-tasks",
     tags: ["grayscale"],
     request: { params: AppParams },
-    responses: { 200: jsonResponse(z.object({ tasks: z.array(TaskSchema) }), "Tasks, newest first"), ...errorResponses },
+    responses: {
+      200: jsonResponse(z.object({ tasks: z.array(TaskSchema) }), "Tasks, newest first"),
+      ...errorResponses,
+    },
   }),
   async (c) => c.json({ tasks: await listTasks(c.var.db, c.var.actor, c.req.valid("param").appId) }, 200),
 );
 
 // One task.
 grayscaleTaskRoutes.openapi(
-  createRoute({ method: "get", path: "/{appId}/grayscale-tasks/{taskId}", tags: ["grayscale"], request: { params: TaskParams }, responses: { 200: jsonResponse(TaskSchema, "Task"), ...errorResponses } }),
+  createRoute({
+    method: "get",
+    path: "/{appId}/grayscale-tasks/{taskId}",
+    tags: ["grayscale"],
+    request: { params: TaskParams },
+    responses: { 200: jsonResponse(TaskSchema, "Task"), ...errorResponses },
+  }),
   async (c) => {
     const { appId, taskId } = c.req.valid("param");
     return c.json(await getTask(c.var.db, c.var.actor, appId, taskId), 200);
@@ -58,7 +82,18 @@ grayscaleTaskRoutes.openapi(
   }),
   async (c) => {
     const { appId, taskId } = c.req.valid("param");
-    return c.json(await editTask(c.var.db, c.env.PACKAGES, c.env.GRAYSCALE_COUNTER, c.var.actor, appId, taskId, c.req.valid("json")), 200);
+    return c.json(
+      await editTask(
+        c.var.db,
+        c.env.PACKAGES,
+        c.env.GRAYSCALE_COUNTER,
+        c.var.actor,
+        appId,
+        taskId,
+        c.req.valid("json"),
+      ),
+      200,
+    );
   },
 );
 
@@ -68,11 +103,20 @@ grayscaleTaskRoutes.openapi(
     method: "post",
     path: "/{appId}/grayscale-tasks/{taskId}/{action}",
     tags: ["grayscale"],
-    request: { params: TaskParams.extend({ action: z.enum(["suspend", "resume", "end", "end-and-revert"]).openapi({ param: { name: "action", in: "path" } }) }) },
+    request: {
+      params: TaskParams.extend({
+        action: z
+          .enum(["suspend", "resume", "end", "end-and-revert"])
+          .openapi({ param: { name: "action", in: "path" } }),
+      }),
+    },
     responses: { 200: jsonResponse(TaskSchema, "The task after the action"), ...errorResponses },
   }),
   async (c) => {
     const { appId, taskId, action } = c.req.valid("param");
-    return c.json(await actOnTask(c.var.db, c.env.PACKAGES, c.var.actor, appId, taskId, ACTIONS[action] as TaskAction), 200);
+    return c.json(
+      await actOnTask(c.var.db, c.env.PACKAGES, c.var.actor, appId, taskId, ACTIONS[action] as TaskAction),
+      200,
+    );
   },
 );

@@ -2,15 +2,15 @@
  * Uploaded txt whitelists of a grayscale task and its progress (PRODUCT.md G1, G4).
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { OkSchema, errorResponses, jsonResponse } from "../../../core/contracts/common";
+import { errorResponses, jsonResponse, OkSchema } from "../../../core/contracts/common";
+import { ApiError } from "../../../core/errors";
 import type { TargetKind } from "../../../core/grayscale/types";
 import { MAX_WHITELIST_LINES } from "../../../core/grayscale/whitelist";
-import { ApiError } from "../../../core/errors";
 import { createRouter } from "../app";
 import { refuseDeclaredLength } from "../lib/request-body";
 import { taskProgress } from "../services/grayscale-insight";
 import { MAX_WHITELIST_BYTES, removeWhitelist, uploadWhitelist } from "../services/grayscale-whitelists";
-import { TaskParams, TaskStateSchema, EndReasonSchema, WhitelistParams } from "./grayscale-schemas";
+import { EndReasonSchema, TaskParams, TaskStateSchema, WhitelistParams } from "./grayscale-schemas";
 
 export const grayscaleWhitelistRoutes = createRouter();
 
@@ -34,14 +34,23 @@ const ProgressSchema = z
     state: TaskStateSchema,
     endReason: EndReasonSchema.nullable(),
     userCap: z.number().nullable(),
-    tracked: z.boolean().openapi({ description: "false for tasks without a cap: the edge does not count their users" }),
+    tracked: z
+      .boolean()
+      .openapi({ description: "false for tasks without a cap: the edge does not count their users" }),
     admitted: z.number().nullable(),
-    leased: z.number().nullable().openapi({ description: "slots edge isolates hold in admission leases, not yet settled (including leases never settled, presumed used): admitted + leased never exceeds the cap" }),
+    leased: z.number().nullable().openapi({
+      description:
+        "slots edge isolates hold in admission leases, not yet settled (including leases never settled, presumed used): admitted + leased never exceeds the cap",
+    }),
     remaining: z.number().nullable(),
     note: z.string().nullable(),
     byHostApp: z.array(CountSchema.extend({ hostAppId: z.string() })),
     byPlatform: z.array(CountSchema.extend({ platform: z.string() })),
-    byHour: z.array(CountSchema.extend({ hour: z.number().openapi({ description: "epoch ms of the start of the hour (UTC)" }) })),
+    byHour: z.array(
+      CountSchema.extend({
+        hour: z.number().openapi({ description: "epoch ms of the start of the hour (UTC)" }),
+      }),
+    ),
   })
   .openapi("GrayscaleProgress");
 
@@ -59,20 +68,47 @@ grayscaleWhitelistRoutes.openapi(
         description: `UTF-8 text, one GUID / device id / account per line, at most ${MAX_WHITELIST_LINES} lines and ${MAX_WHITELIST_BYTES} bytes (64 MiB), with or without Content-Length; a longer body gets 413 payload_too_large`,
       },
     },
-    responses: { 200: jsonResponse(UploadedSchema, "Stored; the previous whitelist of this kind is replaced"), 413: errorResponses[400], 415: errorResponses[400], ...errorResponses },
+    responses: {
+      200: jsonResponse(UploadedSchema, "Stored; the previous whitelist of this kind is replaced"),
+      413: errorResponses[400],
+      415: errorResponses[400],
+      ...errorResponses,
+    },
   }),
   async (c) => {
     const type = (c.req.header("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
-    if (type !== "text/plain") throw new ApiError("unsupported_media_type", "send the whitelist as Content-Type: text/plain");
-    await refuseDeclaredLength(c.req.raw, MAX_WHITELIST_BYTES, `whitelists are limited to ${MAX_WHITELIST_BYTES} bytes`);
+    if (type !== "text/plain")
+      throw new ApiError("unsupported_media_type", "send the whitelist as Content-Type: text/plain");
+    await refuseDeclaredLength(
+      c.req.raw,
+      MAX_WHITELIST_BYTES,
+      `whitelists are limited to ${MAX_WHITELIST_BYTES} bytes`,
+    );
     const { appId, taskId, kind } = c.req.valid("param");
-    return c.json(await uploadWhitelist(c.var.db, c.env.PACKAGES, c.var.actor, appId, taskId, kind as TargetKind, c.req.raw.body), 200);
+    return c.json(
+      await uploadWhitelist(
+        c.var.db,
+        c.env.PACKAGES,
+        c.var.actor,
+        appId,
+        taskId,
+        kind as TargetKind,
+        c.req.raw.body,
+      ),
+      200,
+    );
   },
 );
 
 // Remove the task's uploaded whitelist of one kind.
 grayscaleWhitelistRoutes.openapi(
-  createRoute({ method: "delete", path: "/{appId}/grayscale-tasks/{taskId}/whitelists/{kind}", tags: ["grayscale"], request: { params: WhitelistParams }, responses: { 200: jsonResponse(OkSchema, "Removed"), ...errorResponses } }),
+  createRoute({
+    method: "delete",
+    path: "/{appId}/grayscale-tasks/{taskId}/whitelists/{kind}",
+    tags: ["grayscale"],
+    request: { params: WhitelistParams },
+    responses: { 200: jsonResponse(OkSchema, "Removed"), ...errorResponses },
+  }),
   async (c) => {
     const { appId, taskId, kind } = c.req.valid("param");
     await removeWhitelist(c.var.db, c.env.PACKAGES, c.var.actor, appId, taskId, kind as TargetKind);
@@ -82,7 +118,13 @@ grayscaleWhitelistRoutes.openapi(
 
 // Progress: admitted users against the cap, by host app, platform and hour.
 grayscaleWhitelistRoutes.openapi(
-  createRoute({ method: "get", path: "/{appId}/grayscale-tasks/{taskId}/progress", tags: ["grayscale"], request: { params: TaskParams }, responses: { 200: jsonResponse(ProgressSchema, "Progress"), ...errorResponses } }),
+  createRoute({
+    method: "get",
+    path: "/{appId}/grayscale-tasks/{taskId}/progress",
+    tags: ["grayscale"],
+    request: { params: TaskParams },
+    responses: { 200: jsonResponse(ProgressSchema, "Progress"), ...errorResponses },
+  }),
   async (c) => {
     const { appId, taskId } = c.req.valid("param");
     return c.json(await taskProgress(c.var.db, c.env.GRAYSCALE_COUNTER, c.var.actor, appId, taskId), 200);

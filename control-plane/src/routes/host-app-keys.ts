@@ -4,15 +4,29 @@
  * Mounted under /v1/host-apps.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { IdSchema, publicJwkMembers, errorResponses, jsonBody, jsonResponse } from "../../../core/contracts/common";
 import { MAX_ASSERTION_LIFETIME_SECONDS } from "../../../core/assertion";
+import {
+  errorResponses,
+  IdSchema,
+  jsonBody,
+  jsonResponse,
+  publicJwkMembers,
+} from "../../../core/contracts/common";
 import { createRouter } from "../app";
-import { MAX_HOST_APP_KEYS, listHostAppKeys, registerHostAppKey, retireHostAppKey, revokeHostAppKey } from "../services/host-app-keys";
+import {
+  listHostAppKeys,
+  MAX_HOST_APP_KEYS,
+  registerHostAppKey,
+  retireHostAppKey,
+  revokeHostAppKey,
+} from "../services/host-app-keys";
 
 export const hostAppKeyRoutes = createRouter();
 
 /** 32 bytes in unpadded base64url (an Ed25519 public key). */
-const Bytes32 = z.string().regex(/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/, "32 bytes, base64url without padding");
+const Bytes32 = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/, "32 bytes, base64url without padding");
 /** Members only private (or symmetric) JWKs have. */
 const KNOWN_MEMBERS = new Set(["kty", "crv", "x", "kid", "alg", "use", "key_ops", "ext"]);
 
@@ -33,9 +47,13 @@ export const HostAppJwkSchema = z
     ext: z.boolean().optional(),
   })
   .superRefine(publicJwkMembers(KNOWN_MEMBERS, "on the host app's server"))
-  .openapi("HostAppKeyJwk", { example: { kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" } });
+  .openapi("HostAppKeyJwk", {
+    example: { kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" },
+  });
 
-const RegisterSchema = z.object({ name: z.string().trim().min(1).max(80), jwk: HostAppJwkSchema }).openapi("RegisterHostAppKey");
+const RegisterSchema = z
+  .object({ name: z.string().trim().min(1).max(80), jwk: HostAppJwkSchema })
+  .openapi("RegisterHostAppKey");
 const HostAppKeySchema = z
   .object({
     id: z.string().openapi({ description: "the key id: the `kid` header of the assertions it signs" }),
@@ -48,7 +66,10 @@ const HostAppKeySchema = z
     createdAt: z.number(),
     retiredAt: z.number().nullable(),
     revokedAt: z.number().nullable(),
-    verifiesUntil: z.number().nullable().openapi({ description: "when the key stops verifying assertions (ms): null while active, retiredAt + overlap once retired, revokedAt once revoked" }),
+    verifiesUntil: z.number().nullable().openapi({
+      description:
+        "when the key stops verifying assertions (ms): null while active, retiredAt + overlap once retired, revokedAt once revoked",
+    }),
   })
   .openapi("HostAppKey");
 const HostParams = z.object({ hostAppId: IdSchema });
@@ -63,9 +84,25 @@ hostAppKeyRoutes.openapi(
     summary: "Register a user-assertion key",
     description: `A public Ed25519 JWK (never the private \`d\`). At most ${MAX_HOST_APP_KEYS} active or retired keys per host app; a key already registered (same RFC 7638 thumbprint) is refused with 409. Reaches the edge with the snapshots of the host app's bound mini programs.`,
     request: { params: HostParams, body: jsonBody(RegisterSchema) },
-    responses: { 201: jsonResponse(HostAppKeySchema, "Registered; assertions signed with it and naming its id as kid verify at the edge"), ...errorResponses },
+    responses: {
+      201: jsonResponse(
+        HostAppKeySchema,
+        "Registered; assertions signed with it and naming its id as kid verify at the edge",
+      ),
+      ...errorResponses,
+    },
   }),
-  async (c) => c.json(await registerHostAppKey(c.var.db, c.env.PACKAGES, c.var.actor, c.req.valid("param").hostAppId, c.req.valid("json")), 201),
+  async (c) =>
+    c.json(
+      await registerHostAppKey(
+        c.var.db,
+        c.env.PACKAGES,
+        c.var.actor,
+        c.req.valid("param").hostAppId,
+        c.req.valid("json"),
+      ),
+      201,
+    ),
 );
 
 // List the host app's keys, newest first (managers, auditors, platform admins).
@@ -76,9 +113,13 @@ hostAppKeyRoutes.openapi(
     tags: ["host apps"],
     summary: "List user-assertion keys",
     request: { params: HostParams },
-    responses: { 200: jsonResponse(z.object({ keys: z.array(HostAppKeySchema) }), "Keys, newest first"), ...errorResponses },
+    responses: {
+      200: jsonResponse(z.object({ keys: z.array(HostAppKeySchema) }), "Keys, newest first"),
+      ...errorResponses,
+    },
   }),
-  async (c) => c.json({ keys: await listHostAppKeys(c.var.db, c.var.actor, c.req.valid("param").hostAppId) }, 200),
+  async (c) =>
+    c.json({ keys: await listHostAppKeys(c.var.db, c.var.actor, c.req.valid("param").hostAppId) }, 200),
 );
 
 // Retire a key: it keeps verifying assertions it already signed for the overlap (manager or platform admin).
@@ -105,7 +146,8 @@ hostAppKeyRoutes.openapi(
     path: "/{hostAppId}/keys/{keyId}/revoke",
     tags: ["host apps"],
     summary: "Revoke a user-assertion key (leaked key)",
-    description: "Assertions signed with it stop verifying as soon as the edge has the republished snapshots (seconds).",
+    description:
+      "Assertions signed with it stop verifying as soon as the edge has the republished snapshots (seconds).",
     request: { params: KeyParams },
     responses: { 200: jsonResponse(HostAppKeySchema, "Revoked"), ...errorResponses },
   }),

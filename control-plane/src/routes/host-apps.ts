@@ -1,16 +1,39 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { AppIdSchema, IdSchema, errorResponses, jsonBody, jsonResponse } from "../../../core/contracts/common";
+import {
+  AppIdSchema,
+  errorResponses,
+  IdSchema,
+  jsonBody,
+  jsonResponse,
+} from "../../../core/contracts/common";
 import { createRouter } from "../app";
-import { createHostApp, decideBinding, listHostAppBindings, listHostAppMembers, listHostApps, setHostAppMember } from "../services/host-apps";
+import {
+  createHostApp,
+  decideBinding,
+  listHostAppBindings,
+  listHostAppMembers,
+  listHostApps,
+  setHostAppMember,
+} from "../services/host-apps";
 
 export const hostAppRoutes = createRouter();
 
 const HostAppRoleSchema = z.enum(["manager", "auditor"]);
 const BindingStatusSchema = z.enum(["pending", "approved", "rejected"]);
-const HostAppSchema = z.object({ id: z.string(), name: z.string(), createdAt: z.number() }).openapi("HostApp");
-const MemberSchema = z.object({ userId: z.string(), email: z.string(), name: z.string(), role: HostAppRoleSchema }).openapi("HostAppMember");
+const HostAppSchema = z
+  .object({ id: z.string(), name: z.string(), createdAt: z.number() })
+  .openapi("HostApp");
+const MemberSchema = z
+  .object({ userId: z.string(), email: z.string(), name: z.string(), role: HostAppRoleSchema })
+  .openapi("HostAppMember");
 const BindingRequestSchema = z
-  .object({ miniProgramId: z.string(), name: z.string(), status: BindingStatusSchema, createdAt: z.number(), decidedAt: z.number().nullable() })
+  .object({
+    miniProgramId: z.string(),
+    name: z.string(),
+    status: BindingStatusSchema,
+    createdAt: z.number(),
+    decidedAt: z.number().nullable(),
+  })
   .openapi("BindingRequest");
 const HostParams = z.object({ hostAppId: IdSchema });
 
@@ -20,7 +43,9 @@ hostAppRoutes.openapi(
     method: "post",
     path: "/",
     tags: ["host apps"],
-    request: { body: jsonBody(z.object({ name: z.string().trim().min(1).max(80) }).openapi("CreateHostApp")) },
+    request: {
+      body: jsonBody(z.object({ name: z.string().trim().min(1).max(80) }).openapi("CreateHostApp")),
+    },
     responses: { 201: jsonResponse(HostAppSchema, "Created"), ...errorResponses },
   }),
   async (c) => c.json(await createHostApp(c.var.db, c.var.actor, c.req.valid("json")), 201),
@@ -28,14 +53,32 @@ hostAppRoutes.openapi(
 
 // List host apps (to pick bindings from).
 hostAppRoutes.openapi(
-  createRoute({ method: "get", path: "/", tags: ["host apps"], responses: { 200: jsonResponse(z.object({ hostApps: z.array(HostAppSchema) }), "Host apps"), ...errorResponses } }),
+  createRoute({
+    method: "get",
+    path: "/",
+    tags: ["host apps"],
+    responses: {
+      200: jsonResponse(z.object({ hostApps: z.array(HostAppSchema) }), "Host apps"),
+      ...errorResponses,
+    },
+  }),
   async (c) => c.json({ hostApps: await listHostApps(c.var.db) }, 200),
 );
 
 // List a host app's managers and auditors.
 hostAppRoutes.openapi(
-  createRoute({ method: "get", path: "/{hostAppId}/members", tags: ["host apps"], request: { params: HostParams }, responses: { 200: jsonResponse(z.object({ members: z.array(MemberSchema) }), "Members"), ...errorResponses } }),
-  async (c) => c.json({ members: await listHostAppMembers(c.var.db, c.var.actor, c.req.valid("param").hostAppId) }, 200),
+  createRoute({
+    method: "get",
+    path: "/{hostAppId}/members",
+    tags: ["host apps"],
+    request: { params: HostParams },
+    responses: {
+      200: jsonResponse(z.object({ members: z.array(MemberSchema) }), "Members"),
+      ...errorResponses,
+    },
+  }),
+  async (c) =>
+    c.json({ members: await listHostAppMembers(c.var.db, c.var.actor, c.req.valid("param").hostAppId) }, 200),
 );
 
 // Add a manager or auditor (platform admin or host app manager).
@@ -44,10 +87,19 @@ hostAppRoutes.openapi(
     method: "post",
     path: "/{hostAppId}/members",
     tags: ["host apps"],
-    request: { params: HostParams, body: jsonBody(z.object({ email: z.email().max(254), role: HostAppRoleSchema }).openapi("SetHostAppMember")) },
+    request: {
+      params: HostParams,
+      body: jsonBody(
+        z.object({ email: z.email().max(254), role: HostAppRoleSchema }).openapi("SetHostAppMember"),
+      ),
+    },
     responses: { 200: jsonResponse(MemberSchema, "Member"), ...errorResponses },
   }),
-  async (c) => c.json(await setHostAppMember(c.var.db, c.var.actor, c.req.valid("param").hostAppId, c.req.valid("json")), 200),
+  async (c) =>
+    c.json(
+      await setHostAppMember(c.var.db, c.var.actor, c.req.valid("param").hostAppId, c.req.valid("json")),
+      200,
+    ),
 );
 
 // Binding requests of mini programs to this host app.
@@ -57,9 +109,23 @@ hostAppRoutes.openapi(
     path: "/{hostAppId}/bindings",
     tags: ["host apps"],
     request: { params: HostParams, query: z.object({ status: BindingStatusSchema.optional() }) },
-    responses: { 200: jsonResponse(z.object({ bindings: z.array(BindingRequestSchema) }), "Binding requests"), ...errorResponses },
+    responses: {
+      200: jsonResponse(z.object({ bindings: z.array(BindingRequestSchema) }), "Binding requests"),
+      ...errorResponses,
+    },
   }),
-  async (c) => c.json({ bindings: await listHostAppBindings(c.var.db, c.var.actor, c.req.valid("param").hostAppId, c.req.valid("query").status) }, 200),
+  async (c) =>
+    c.json(
+      {
+        bindings: await listHostAppBindings(
+          c.var.db,
+          c.var.actor,
+          c.req.valid("param").hostAppId,
+          c.req.valid("query").status,
+        ),
+      },
+      200,
+    ),
 );
 
 // Approve or reject a binding request (host app manager).
@@ -75,7 +141,10 @@ hostAppRoutes.openapi(
           miniProgramId: z.string(),
           hostAppId: z.string(),
           status: BindingStatusSchema,
-          awaitingAudit: z.string().nullable().openapi({ description: "the online version when this host app's auditor has not approved it: its clients get it only after a binding audit (README, Audits)" }),
+          awaitingAudit: z.string().nullable().openapi({
+            description:
+              "the online version when this host app's auditor has not approved it: its clients get it only after a binding audit (README, Audits)",
+          }),
         }),
         "Decided",
       ),
@@ -84,6 +153,9 @@ hostAppRoutes.openapi(
   }),
   async (c) => {
     const { hostAppId, appId, decision } = c.req.valid("param");
-    return c.json(await decideBinding(c.var.db, c.env.PACKAGES, c.var.actor, hostAppId, appId, decision), 200);
+    return c.json(
+      await decideBinding(c.var.db, c.env.PACKAGES, c.var.actor, hostAppId, appId, decision),
+      200,
+    );
   },
 );

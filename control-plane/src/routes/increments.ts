@@ -3,7 +3,7 @@
  * the incremental packages planned for a mini program, and a retry of a failed build.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { AppIdSchema, IdSchema, errorResponses, jsonResponse } from "../../../core/contracts/common";
+import { AppIdSchema, errorResponses, IdSchema, jsonResponse } from "../../../core/contracts/common";
 import { createRouter } from "../app";
 import { kickIncrements } from "../increments/queue";
 import { listIncrements, retryIncrement } from "../services/increments";
@@ -16,7 +16,8 @@ const IncrementSchema = z
     fromVersion: z.string(),
     toVersion: z.string(),
     status: z.enum(["queued", "building", "built", "skipped", "failed"]).openapi({
-      description: "queued: waiting for the builder (also between retries); building: a builder claimed it at startedAt; built / skipped / failed: finished at finishedAt",
+      description:
+        "queued: waiting for the builder (also between retries); building: a builder claimed it at startedAt; built / skipped / failed: finished at finishedAt",
     }),
     size: z.number().nullable().openapi({ description: "bytes clients download, once built" }),
     fullSize: z.number(),
@@ -25,9 +26,18 @@ const IncrementSchema = z
     attempts: z.number(),
     detail: z.string(),
     createdAt: z.number(),
-    startedAt: z.number().nullable().openapi({ description: "when the current (or last) build attempt started (ms since the epoch)" }),
-    finishedAt: z.number().nullable().openapi({ description: "when the build finished: built, skipped or failed (ms since the epoch)" }),
-    builtAt: z.number().nullable().openapi({ description: "same as finishedAt (kept for existing clients)", deprecated: true }),
+    startedAt: z
+      .number()
+      .nullable()
+      .openapi({ description: "when the current (or last) build attempt started (ms since the epoch)" }),
+    finishedAt: z
+      .number()
+      .nullable()
+      .openapi({ description: "when the build finished: built, skipped or failed (ms since the epoch)" }),
+    builtAt: z
+      .number()
+      .nullable()
+      .openapi({ description: "same as finishedAt (kept for existing clients)", deprecated: true }),
   })
   .openapi("Increment");
 
@@ -38,9 +48,13 @@ incrementRoutes.openapi(
     tags: ["versions"],
     summary: "List a mini program's incremental packages with their build state and times",
     request: { params: z.object({ appId: AppIdSchema }) },
-    responses: { 200: jsonResponse(z.object({ increments: z.array(IncrementSchema) }), "Newest first"), ...errorResponses },
+    responses: {
+      200: jsonResponse(z.object({ increments: z.array(IncrementSchema) }), "Newest first"),
+      ...errorResponses,
+    },
   }),
-  async (c) => c.json({ increments: await listIncrements(c.var.db, c.var.actor, c.req.valid("param").appId) }, 200),
+  async (c) =>
+    c.json({ increments: await listIncrements(c.var.db, c.var.actor, c.req.valid("param").appId) }, 200),
 );
 
 incrementRoutes.openapi(

@@ -1,18 +1,45 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { AppIdSchema, IdSchema, OkSchema, errorResponses, jsonBody, jsonResponse } from "../../../core/contracts/common";
+import {
+  AppIdSchema,
+  errorResponses,
+  IdSchema,
+  jsonBody,
+  jsonResponse,
+  OkSchema,
+} from "../../../core/contracts/common";
 import { createRouter } from "../app";
-import { createMiniProgram, editMiniProgram, getMiniProgram, listMiniPrograms, removeBinding, requestBinding, setShelf } from "../services/mini-programs";
+import {
+  createMiniProgram,
+  editMiniProgram,
+  getMiniProgram,
+  listMiniPrograms,
+  removeBinding,
+  requestBinding,
+  setShelf,
+} from "../services/mini-programs";
 
 export const miniProgramRoutes = createRouter();
 
 const NameSchema = z.string().trim().min(1).max(60);
 const DescriptionSchema = z.string().max(2000);
-const BindingSchema = z.object({ hostAppId: z.string(), hostAppName: z.string(), status: z.enum(["pending", "approved", "rejected"]), createdAt: z.number(), decidedAt: z.number().nullable() });
+const BindingSchema = z.object({
+  hostAppId: z.string(),
+  hostAppName: z.string(),
+  status: z.enum(["pending", "approved", "rejected"]),
+  createdAt: z.number(),
+  decidedAt: z.number().nullable(),
+});
 const EdgeStateSchema = z
   .object({
-    revision: z.number().int().openapi({ description: "snapshot revision of the latest change clients can see" }),
+    revision: z
+      .number()
+      .int()
+      .openapi({ description: "snapshot revision of the latest change clients can see" }),
     publishedRevision: z.number().int().openapi({ description: "highest revision written for the edge" }),
-    pending: z.boolean().openapi({ description: "true while the latest change has not reached the edge yet (a failed publish is retried by the sweep within a minute)" }),
+    pending: z.boolean().openapi({
+      description:
+        "true while the latest change has not reached the edge yet (a failed publish is retried by the sweep within a minute)",
+    }),
   })
   .openapi("EdgeState");
 const MiniProgramSchema = z
@@ -31,7 +58,15 @@ const MiniProgramSchema = z
   })
   .openapi("MiniProgram");
 const MiniProgramSummarySchema = z
-  .object({ id: z.string(), teamId: z.string(), name: z.string(), description: z.string(), listed: z.boolean(), createdAt: z.number(), updatedAt: z.number() })
+  .object({
+    id: z.string(),
+    teamId: z.string(),
+    name: z.string(),
+    description: z.string(),
+    listed: z.boolean(),
+    createdAt: z.number(),
+    updatedAt: z.number(),
+  })
   .openapi("MiniProgramSummary");
 const AppParams = z.object({ appId: AppIdSchema });
 
@@ -41,7 +76,13 @@ miniProgramRoutes.openapi(
     method: "post",
     path: "/",
     tags: ["mini programs"],
-    request: { body: jsonBody(z.object({ teamId: IdSchema, name: NameSchema, description: DescriptionSchema.optional() }).openapi("CreateMiniProgram")) },
+    request: {
+      body: jsonBody(
+        z
+          .object({ teamId: IdSchema, name: NameSchema, description: DescriptionSchema.optional() })
+          .openapi("CreateMiniProgram"),
+      ),
+    },
     responses: { 201: jsonResponse(MiniProgramSchema, "Created"), ...errorResponses },
   }),
   async (c) => {
@@ -57,15 +98,32 @@ miniProgramRoutes.openapi(
     path: "/",
     tags: ["mini programs"],
     request: { query: z.object({ teamId: IdSchema.optional() }) },
-    responses: { 200: jsonResponse(z.object({ miniPrograms: z.array(MiniProgramSummarySchema) }), "Mini programs"), ...errorResponses },
+    responses: {
+      200: jsonResponse(z.object({ miniPrograms: z.array(MiniProgramSummarySchema) }), "Mini programs"),
+      ...errorResponses,
+    },
   }),
-  async (c) => c.json({ miniPrograms: await listMiniPrograms(c.var.db, c.var.actor, c.req.valid("query").teamId) }, 200),
+  async (c) =>
+    c.json({ miniPrograms: await listMiniPrograms(c.var.db, c.var.actor, c.req.valid("query").teamId) }, 200),
 );
 
 // Details: App ID, shelf status, online version, bindings, IDE download link.
 miniProgramRoutes.openapi(
-  createRoute({ method: "get", path: "/{appId}", tags: ["mini programs"], request: { params: AppParams }, responses: { 200: jsonResponse(MiniProgramSchema, "Details"), ...errorResponses } }),
-  async (c) => c.json({ ...(await getMiniProgram(c.var.db, c.var.actor, c.req.valid("param").appId)), ideDownloadUrl: c.env.IDE_DOWNLOAD_URL }, 200),
+  createRoute({
+    method: "get",
+    path: "/{appId}",
+    tags: ["mini programs"],
+    request: { params: AppParams },
+    responses: { 200: jsonResponse(MiniProgramSchema, "Details"), ...errorResponses },
+  }),
+  async (c) =>
+    c.json(
+      {
+        ...(await getMiniProgram(c.var.db, c.var.actor, c.req.valid("param").appId)),
+        ideDownloadUrl: c.env.IDE_DOWNLOAD_URL,
+      },
+      200,
+    ),
 );
 
 // Edit the name and description.
@@ -86,7 +144,14 @@ miniProgramRoutes.openapi(
     },
     responses: { 200: jsonResponse(MiniProgramSchema, "Edited"), ...errorResponses },
   }),
-  async (c) => c.json({ ...(await editMiniProgram(c.var.db, c.var.actor, c.req.valid("param").appId, c.req.valid("json"))), ideDownloadUrl: c.env.IDE_DOWNLOAD_URL }, 200),
+  async (c) =>
+    c.json(
+      {
+        ...(await editMiniProgram(c.var.db, c.var.actor, c.req.valid("param").appId, c.req.valid("json"))),
+        ideDownloadUrl: c.env.IDE_DOWNLOAD_URL,
+      },
+      200,
+    ),
 );
 
 // Put the mini program on or off the shelf.
@@ -99,7 +164,19 @@ miniProgramRoutes.openapi(
     responses: { 200: jsonResponse(MiniProgramSchema, "Shelf status changed"), ...errorResponses },
   }),
   async (c) =>
-    c.json({ ...(await setShelf(c.var.db, c.env.PACKAGES, c.var.actor, c.req.valid("param").appId, c.req.valid("json").listed)), ideDownloadUrl: c.env.IDE_DOWNLOAD_URL }, 200),
+    c.json(
+      {
+        ...(await setShelf(
+          c.var.db,
+          c.env.PACKAGES,
+          c.var.actor,
+          c.req.valid("param").appId,
+          c.req.valid("json").listed,
+        )),
+        ideDownloadUrl: c.env.IDE_DOWNLOAD_URL,
+      },
+      200,
+    ),
 );
 
 // Ask a host app to carry this mini program (its manager approves).
@@ -108,10 +185,23 @@ miniProgramRoutes.openapi(
     method: "post",
     path: "/{appId}/bindings",
     tags: ["mini programs"],
-    request: { params: AppParams, body: jsonBody(z.object({ hostAppId: IdSchema }).openapi("RequestBinding")) },
-    responses: { 201: jsonResponse(z.object({ miniProgramId: z.string(), hostAppId: z.string(), status: z.literal("pending") }), "Requested"), ...errorResponses },
+    request: {
+      params: AppParams,
+      body: jsonBody(z.object({ hostAppId: IdSchema }).openapi("RequestBinding")),
+    },
+    responses: {
+      201: jsonResponse(
+        z.object({ miniProgramId: z.string(), hostAppId: z.string(), status: z.literal("pending") }),
+        "Requested",
+      ),
+      ...errorResponses,
+    },
   }),
-  async (c) => c.json(await requestBinding(c.var.db, c.var.actor, c.req.valid("param").appId, c.req.valid("json").hostAppId), 201),
+  async (c) =>
+    c.json(
+      await requestBinding(c.var.db, c.var.actor, c.req.valid("param").appId, c.req.valid("json").hostAppId),
+      201,
+    ),
 );
 
 // Remove a binding (team admin): clients of that host app stop getting the mini program.

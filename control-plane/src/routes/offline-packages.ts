@@ -5,7 +5,7 @@
  * the refusals.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { AppIdSchema, IdSchema, errorResponses } from "../../../core/contracts/common";
+import { AppIdSchema, errorResponses, IdSchema } from "../../../core/contracts/common";
 import { createRouter } from "../app";
 import { buildOfflinePackage } from "../services/offline-packages";
 
@@ -19,12 +19,23 @@ offlinePackageRoutes.openapi(
     summary: "Download the online version as an offline package (.apkg)",
     request: {
       params: z.object({ appId: AppIdSchema }),
-      query: z.object({ hostAppId: IdSchema.openapi({ description: "the host app that will ship the preset (the manifest's `aud`); needs an approved binding, and its auditor's approval of the online version", example: "ha_demo_superapp" }) }),
+      query: z.object({
+        hostAppId: IdSchema.openapi({
+          description:
+            "the host app that will ship the preset (the manifest's `aud`); needs an approved binding, and its auditor's approval of the online version",
+          example: "ha_demo_superapp",
+        }),
+      }),
     },
     responses: {
       200: {
-        description: "The `.apkg`: a stored zip of `manifest.jws` (signed offline manifest) and `package.zip` (the online version's package)",
-        headers: z.object({ "content-disposition": z.string().openapi({ example: 'attachment; filename="gcaaaabbbbccccdddd_1.2.0.apkg"' }) }),
+        description:
+          "The `.apkg`: a stored zip of `manifest.jws` (signed offline manifest) and `package.zip` (the online version's package)",
+        headers: z.object({
+          "content-disposition": z
+            .string()
+            .openapi({ example: 'attachment; filename="gcaaaabbbbccccdddd_1.2.0.apkg"' }),
+        }),
         content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } },
       },
       ...errorResponses,

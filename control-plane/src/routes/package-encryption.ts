@@ -13,12 +13,21 @@ const AppParams = z.object({ appId: AppIdSchema });
 const EncryptionSchema = z
   .object({
     appId: z.string(),
-    enabled: z.boolean().openapi({ description: "versions uploaded while on are stored and delivered AES-256-GCM encrypted; the key travels only in signed manifests" }),
+    enabled: z.boolean().openapi({
+      description:
+        "versions uploaded while on are stored and delivered AES-256-GCM encrypted; the key travels only in signed manifests",
+    }),
   })
   .openapi("PackageEncryption");
 
 packageEncryptionRoutes.openapi(
-  createRoute({ method: "get", path: "/{appId}/encryption", tags: ["mini programs"], request: { params: AppParams }, responses: { 200: jsonResponse(EncryptionSchema, "Setting"), ...errorResponses } }),
+  createRoute({
+    method: "get",
+    path: "/{appId}/encryption",
+    tags: ["mini programs"],
+    request: { params: AppParams },
+    responses: { 200: jsonResponse(EncryptionSchema, "Setting"), ...errorResponses },
+  }),
   async (c) => c.json(await getEncryption(c.var.db, c.var.actor, c.req.valid("param").appId), 200),
 );
 
@@ -27,8 +36,21 @@ packageEncryptionRoutes.openapi(
     method: "put",
     path: "/{appId}/encryption",
     tags: ["mini programs"],
-    request: { params: AppParams, body: jsonBody(z.object({ enabled: z.boolean() }).strict().openapi("SetPackageEncryption")) },
+    request: {
+      params: AppParams,
+      body: jsonBody(z.object({ enabled: z.boolean() }).strict().openapi("SetPackageEncryption")),
+    },
     responses: { 200: jsonResponse(EncryptionSchema, "Changed"), ...errorResponses },
   }),
-  async (c) => c.json(await setEncryption(c.var.db, c.var.actor, c.req.valid("param").appId, c.req.valid("json").enabled, c.env.PACKAGE_KEY_SECRET), 200),
+  async (c) =>
+    c.json(
+      await setEncryption(
+        c.var.db,
+        c.var.actor,
+        c.req.valid("param").appId,
+        c.req.valid("json").enabled,
+        c.env.PACKAGE_KEY_SECRET,
+      ),
+      200,
+    ),
 );

@@ -4,14 +4,27 @@
  * verify (`x-graycast-signature`) is declared here and used by routes/versions.ts.
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { IdSchema, publicJwkMembers, errorResponses, jsonBody, jsonResponse } from "../../../core/contracts/common";
+import {
+  errorResponses,
+  IdSchema,
+  jsonBody,
+  jsonResponse,
+  publicJwkMembers,
+} from "../../../core/contracts/common";
 import { createRouter } from "../app";
-import { SIGNATURE_HEADER_PATTERN, listSigningKeys, registerSigningKey, revokeSigningKey } from "../services/signing-keys";
+import {
+  listSigningKeys,
+  registerSigningKey,
+  revokeSigningKey,
+  SIGNATURE_HEADER_PATTERN,
+} from "../services/signing-keys";
 
 export const signingKeyRoutes = createRouter();
 
 /** 32 bytes in unpadded base64url (an Ed25519 key, a P-256 coordinate). */
-const Bytes32 = z.string().regex(/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/, "32 bytes, base64url without padding");
+const Bytes32 = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/, "32 bytes, base64url without padding");
 /** Members that only private (or symmetric) JWKs have. */
 const KNOWN_MEMBERS = new Set(["kty", "crv", "x", "y", "kid", "alg", "use", "key_ops", "ext"]);
 
@@ -22,15 +35,34 @@ const extras = {
   key_ops: z.array(z.literal("verify")).max(1).optional(),
   ext: z.boolean().optional(),
 };
-const Ed25519Jwk = z.looseObject({ kty: z.literal("OKP"), crv: z.literal("Ed25519", { error: "OKP keys must be Ed25519 (not X25519 or Ed448)" }), x: Bytes32, alg: z.enum(["EdDSA", "Ed25519"]).optional(), ...extras });
-const P256Jwk = z.looseObject({ kty: z.literal("EC"), crv: z.literal("P-256", { error: "EC keys must be P-256 (ES256)" }), x: Bytes32, y: Bytes32, alg: z.literal("ES256").optional(), ...extras });
+const Ed25519Jwk = z.looseObject({
+  kty: z.literal("OKP"),
+  crv: z.literal("Ed25519", { error: "OKP keys must be Ed25519 (not X25519 or Ed448)" }),
+  x: Bytes32,
+  alg: z.enum(["EdDSA", "Ed25519"]).optional(),
+  ...extras,
+});
+const P256Jwk = z.looseObject({
+  kty: z.literal("EC"),
+  crv: z.literal("P-256", { error: "EC keys must be P-256 (ES256)" }),
+  x: Bytes32,
+  y: Bytes32,
+  alg: z.literal("ES256").optional(),
+  ...extras,
+});
 
 export const PublicJwkSchema = z
-  .discriminatedUnion("kty", [Ed25519Jwk, P256Jwk], { error: "only Ed25519 (kty OKP) and P-256 (kty EC) public keys" })
+  .discriminatedUnion("kty", [Ed25519Jwk, P256Jwk], {
+    error: "only Ed25519 (kty OKP) and P-256 (kty EC) public keys",
+  })
   .superRefine(publicJwkMembers(KNOWN_MEMBERS, "with the signer"))
-  .openapi("SigningKeyJwk", { example: { kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" } });
+  .openapi("SigningKeyJwk", {
+    example: { kty: "OKP", crv: "Ed25519", x: "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" },
+  });
 
-const RegisterSchema = z.object({ name: z.string().trim().min(1).max(80), jwk: PublicJwkSchema }).openapi("RegisterSigningKey");
+const RegisterSchema = z
+  .object({ name: z.string().trim().min(1).max(80), jwk: PublicJwkSchema })
+  .openapi("RegisterSigningKey");
 const SigningKeySchema = z
   .object({
     id: z.string().openapi({ description: "the key id (kid) uploads name in x-graycast-signature" }),
@@ -63,9 +95,19 @@ signingKeyRoutes.openapi(
     path: "/{teamId}/signing-keys",
     tags: ["signing keys"],
     request: { params: TeamParams, body: jsonBody(RegisterSchema) },
-    responses: { 201: jsonResponse(SigningKeySchema, "Registered; uploads of the team's mini programs must now be signed"), ...errorResponses },
+    responses: {
+      201: jsonResponse(
+        SigningKeySchema,
+        "Registered; uploads of the team's mini programs must now be signed",
+      ),
+      ...errorResponses,
+    },
   }),
-  async (c) => c.json(await registerSigningKey(c.var.db, c.var.actor, c.req.valid("param").teamId, c.req.valid("json")), 201),
+  async (c) =>
+    c.json(
+      await registerSigningKey(c.var.db, c.var.actor, c.req.valid("param").teamId, c.req.valid("json")),
+      201,
+    ),
 );
 
 // List the team's keys, newest first (any member).
@@ -75,9 +117,13 @@ signingKeyRoutes.openapi(
     path: "/{teamId}/signing-keys",
     tags: ["signing keys"],
     request: { params: TeamParams },
-    responses: { 200: jsonResponse(z.object({ keys: z.array(SigningKeySchema) }), "Keys"), ...errorResponses },
+    responses: {
+      200: jsonResponse(z.object({ keys: z.array(SigningKeySchema) }), "Keys"),
+      ...errorResponses,
+    },
   }),
-  async (c) => c.json({ keys: await listSigningKeys(c.var.db, c.var.actor, c.req.valid("param").teamId) }, 200),
+  async (c) =>
+    c.json({ keys: await listSigningKeys(c.var.db, c.var.actor, c.req.valid("param").teamId) }, 200),
 );
 
 // Revoke a key (team admin, or a platform admin responding to an incident).
@@ -87,7 +133,13 @@ signingKeyRoutes.openapi(
     path: "/{teamId}/signing-keys/{keyId}/revoke",
     tags: ["signing keys"],
     request: { params: KeyParams },
-    responses: { 200: jsonResponse(SigningKeySchema, "Revoked: uploads signed by it are refused, and the versions it signed are no longer published, rolled back to, put in a grayscale task or offered offline (what is already delivered stays until the next release or task change)"), ...errorResponses },
+    responses: {
+      200: jsonResponse(
+        SigningKeySchema,
+        "Revoked: uploads signed by it are refused, and the versions it signed are no longer published, rolled back to, put in a grayscale task or offered offline (what is already delivered stays until the next release or task change)",
+      ),
+      ...errorResponses,
+    },
   }),
   async (c) => {
     const { teamId, keyId } = c.req.valid("param");

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { IdSchema, errorResponses, jsonBody, jsonResponse } from "../../../core/contracts/common";
+import { errorResponses, IdSchema, jsonBody, jsonResponse } from "../../../core/contracts/common";
 import { createRouter } from "../app";
 import { requirePlatformAdmin } from "../services/access";
 import { createUser, disableUser, enableUser, listUsers } from "../services/auth";
@@ -8,16 +8,37 @@ export const userRoutes = createRouter();
 
 export const PasswordSchema = z.string().min(10, "at least 10 characters").max(256);
 const CreateUserSchema = z
-  .object({ email: z.email().max(254), name: z.string().trim().min(1).max(80), password: PasswordSchema, isPlatformAdmin: z.boolean().optional() })
+  .object({
+    email: z.email().max(254),
+    name: z.string().trim().min(1).max(80),
+    password: PasswordSchema,
+    isPlatformAdmin: z.boolean().optional(),
+  })
   .openapi("CreateUser");
 const UserSchema = z
-  .object({ id: z.string(), email: z.string(), name: z.string(), isPlatformAdmin: z.boolean(), disabledAt: z.number().nullable().optional().openapi({ description: "set while the account is disabled" }) })
+  .object({
+    id: z.string(),
+    email: z.string(),
+    name: z.string(),
+    isPlatformAdmin: z.boolean(),
+    disabledAt: z
+      .number()
+      .nullable()
+      .optional()
+      .openapi({ description: "set while the account is disabled" }),
+  })
   .openapi("User");
 const UserParams = z.object({ userId: IdSchema });
 
 // Create a user account (platform admin).
 userRoutes.openapi(
-  createRoute({ method: "post", path: "/", tags: ["users"], request: { body: jsonBody(CreateUserSchema) }, responses: { 201: jsonResponse(UserSchema, "Created"), ...errorResponses } }),
+  createRoute({
+    method: "post",
+    path: "/",
+    tags: ["users"],
+    request: { body: jsonBody(CreateUserSchema) },
+    responses: { 201: jsonResponse(UserSchema, "Created"), ...errorResponses },
+  }),
   async (c) => {
     requirePlatformAdmin(c.var.actor);
     return c.json(await createUser(c.var.db, c.var.actor, c.req.valid("json")), 201);
@@ -26,7 +47,12 @@ userRoutes.openapi(
 
 // List users (platform admin).
 userRoutes.openapi(
-  createRoute({ method: "get", path: "/", tags: ["users"], responses: { 200: jsonResponse(z.object({ users: z.array(UserSchema) }), "Users"), ...errorResponses } }),
+  createRoute({
+    method: "get",
+    path: "/",
+    tags: ["users"],
+    responses: { 200: jsonResponse(z.object({ users: z.array(UserSchema) }), "Users"), ...errorResponses },
+  }),
   async (c) => {
     requirePlatformAdmin(c.var.actor);
     return c.json({ users: await listUsers(c.var.db) }, 200);
@@ -59,7 +85,8 @@ userRoutes.openapi(
     path: "/{userId}/enable",
     tags: ["users"],
     summary: "Enable a disabled user",
-    description: "Platform admin only. The user can log in again; sessions and API tokens revoked by the disable stay revoked.",
+    description:
+      "Platform admin only. The user can log in again; sessions and API tokens revoked by the disable stay revoked.",
     request: { params: UserParams },
     responses: { 200: jsonResponse(UserSchema, "Enabled"), ...errorResponses },
   }),

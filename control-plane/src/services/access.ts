@@ -7,7 +7,14 @@ import { and, eq } from "drizzle-orm";
 import { ApiError, forbidden, notFound } from "../../../core/errors";
 import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
-import { type HostAppRole, type TeamRole, hostAppMembers, hostApps, miniPrograms, teamMembers } from "../db/schema";
+import {
+  type HostAppRole,
+  hostAppMembers,
+  hostApps,
+  miniPrograms,
+  type TeamRole,
+  teamMembers,
+} from "../db/schema";
 
 export const READ_ROLES: readonly TeamRole[] = ["admin", "developer", "viewer"];
 export const WRITE_ROLES: readonly TeamRole[] = ["admin", "developer"];
@@ -27,7 +34,12 @@ export async function teamRoleOf(db: Db, actor: Actor, teamId: string): Promise<
 }
 
 /** Throws unless the actor holds one of `allowed` in the team. */
-export async function requireTeamRole(db: Db, actor: Actor, teamId: string, allowed: readonly TeamRole[]): Promise<TeamRole> {
+export async function requireTeamRole(
+  db: Db,
+  actor: Actor,
+  teamId: string,
+  allowed: readonly TeamRole[],
+): Promise<TeamRole> {
   const role = await teamRoleOf(db, actor, teamId);
   if (!role) throw notFound("team");
   if (!allowed.includes(role)) throw forbidden(`this needs one of the team roles: ${allowed.join(", ")}`);
@@ -37,7 +49,12 @@ export async function requireTeamRole(db: Db, actor: Actor, teamId: string, allo
 export type MiniProgramRow = typeof miniPrograms.$inferSelect;
 
 /** Loads a mini program the actor may act on with one of `allowed` team roles. */
-export async function requireMiniProgram(db: Db, actor: Actor, appId: string, allowed: readonly TeamRole[]): Promise<MiniProgramRow> {
+export async function requireMiniProgram(
+  db: Db,
+  actor: Actor,
+  appId: string,
+  allowed: readonly TeamRole[],
+): Promise<MiniProgramRow> {
   const row = await db.select().from(miniPrograms).where(eq(miniPrograms.id, appId)).get();
   if (!row) throw notFound("mini program");
   const role = await teamRoleOf(db, actor, row.teamId);
@@ -56,11 +73,17 @@ export async function hostAppRolesOf(db: Db, actor: Actor, hostAppId: string): P
 }
 
 /** Throws unless the actor holds one of `allowed` in the host app (404 if the host app is unknown). */
-export async function requireHostAppRole(db: Db, actor: Actor, hostAppId: string, allowed: readonly HostAppRole[]): Promise<void> {
+export async function requireHostAppRole(
+  db: Db,
+  actor: Actor,
+  hostAppId: string,
+  allowed: readonly HostAppRole[],
+): Promise<void> {
   const app = await db.select({ id: hostApps.id }).from(hostApps).where(eq(hostApps.id, hostAppId)).get();
   if (!app) throw notFound("host app");
   const roles = await hostAppRolesOf(db, actor, hostAppId);
-  if (!roles.some((r) => allowed.includes(r))) throw forbidden(`this needs one of the host app roles: ${allowed.join(", ")}`);
+  if (!roles.some((r) => allowed.includes(r)))
+    throw forbidden(`this needs one of the host app roles: ${allowed.join(", ")}`);
 }
 
 export function assertFound<T>(value: T | undefined | null, what: string): T {

@@ -24,7 +24,13 @@ export async function approvalsOf(db: Db, appId: string): Promise<Map<string, Se
     .from(auditReviews)
     .innerJoin(audits, eq(audits.id, auditReviews.auditId))
     .innerJoin(versions, eq(versions.id, audits.versionId))
-    .where(and(eq(audits.miniProgramId, appId), eq(auditReviews.decision, "approve"), ne(versions.status, "discarded")))
+    .where(
+      and(
+        eq(audits.miniProgramId, appId),
+        eq(auditReviews.decision, "approve"),
+        ne(versions.status, "discarded"),
+      ),
+    )
     .all();
   const approvals = new Map<string, Set<string>>();
   for (const r of rows) {
@@ -37,12 +43,19 @@ export async function approvalsOf(db: Db, appId: string): Promise<Map<string, Se
 
 /** Host apps with an approved binding to `appId`. */
 export async function boundHostApps(db: Db, appId: string): Promise<string[]> {
-  const rows = await db.select({ hostAppId: bindings.hostAppId }).from(bindings).where(and(eq(bindings.miniProgramId, appId), eq(bindings.status, "approved"))).all();
+  const rows = await db
+    .select({ hostAppId: bindings.hostAppId })
+    .from(bindings)
+    .where(and(eq(bindings.miniProgramId, appId), eq(bindings.status, "approved")))
+    .all();
   return rows.map((r) => r.hostAppId);
 }
 
 /** Bound host apps and approvals together: what the grayscale compiler and the binding audit need. */
-export async function auditScopeOf(db: Db, appId: string): Promise<{ bound: string[]; approvals: Approvals }> {
+export async function auditScopeOf(
+  db: Db,
+  appId: string,
+): Promise<{ bound: string[]; approvals: Approvals }> {
   const [bound, approvals] = await Promise.all([boundHostApps(db, appId), approvalsOf(db, appId)]);
   return { bound, approvals };
 }
@@ -58,7 +71,13 @@ export async function unreviewedHostAppsOf(db: Db, appId: string, version: strin
  * bound host app approved the online version, which is the common case, and then the release
  * history is not even read.
  */
-export async function hostAppReleasesOf(db: Db, appId: string, bound: readonly string[], online: SnapshotRelease | null, approvals: Approvals): Promise<Record<string, SnapshotRelease | null>> {
+export async function hostAppReleasesOf(
+  db: Db,
+  appId: string,
+  bound: readonly string[],
+  online: SnapshotRelease | null,
+  approvals: Approvals,
+): Promise<Record<string, SnapshotRelease | null>> {
   if (online === null || unreviewedHostApps(approvals, online.version, bound).length === 0) return {};
   const rows = await db
     .select({ release: releases, version: versions })
@@ -70,7 +89,13 @@ export async function hostAppReleasesOf(db: Db, appId: string, bound: readonly s
   // One entry per version, from its newest release; shared by every host app that falls back to it.
   const byVersion = new Map<string, SnapshotRelease>();
   for (const { release, version } of rows) {
-    if (!byVersion.has(release.version)) byVersion.set(release.version, { version: release.version, package: packageRefOf(version), releasedAt: release.releasedAt, via: release.via });
+    if (!byVersion.has(release.version))
+      byVersion.set(release.version, {
+        version: release.version,
+        package: packageRefOf(version),
+        releasedAt: release.releasedAt,
+        via: release.via,
+      });
   }
   return pickHostAppReleases({ boundHostApps: bound, online, history: [...byVersion.values()], approvals });
 }

@@ -1,5 +1,5 @@
-import type { Db } from "../db/client";
 import { ApiError } from "../../../core/errors";
+import type { Db } from "../db/client";
 
 /**
  * Runs a D1 write whose unique indexes guard a rule under races (one version in audit, one
@@ -10,7 +10,11 @@ export async function guardedWrite<T>(write: Promise<T>, message: string): Promi
   try {
     return await write;
   } catch (err) {
-    if (/UNIQUE constraint failed/i.test(String((err as Error)?.message ?? err) + String((err as { cause?: unknown })?.cause ?? ""))) {
+    if (
+      /UNIQUE constraint failed/i.test(
+        String((err as Error)?.message ?? err) + String((err as { cause?: unknown })?.cause ?? ""),
+      )
+    ) {
       throw new ApiError("conflict", message);
     }
     throw err;

@@ -20,10 +20,21 @@ function counter(ns: CounterNamespace, taskId: string) {
 /** Admitted users so far, by host app, platform and hour of admission, and slots leased to edge isolates. */
 export async function counterProgress(ns: CounterNamespace, taskId: string): Promise<CounterProgress> {
   const p = await counter(ns, taskId).progress();
-  return { admitted: p.admitted, reserved: p.reserved, stranded: p.stranded, byHostApp: { ...p.byHostApp }, byPlatform: { ...p.byPlatform }, byHour: p.byHour.map((h) => ({ hour: h.hour, admitted: h.admitted })) };
+  return {
+    admitted: p.admitted,
+    reserved: p.reserved,
+    stranded: p.stranded,
+    byHostApp: { ...p.byHostApp },
+    byPlatform: { ...p.byPlatform },
+    byHour: p.byHour.map((h) => ({ hour: h.hour, admitted: h.admitted })),
+  };
 }
 
 /** Whether the counter ever admitted `userKey` (read only). */
-export async function counterHasAdmitted(ns: CounterNamespace, taskId: string, userKey: string): Promise<boolean> {
+export async function counterHasAdmitted(
+  ns: CounterNamespace,
+  taskId: string,
+  userKey: string,
+): Promise<boolean> {
   return counter(ns, taskId).isAdmitted(userKey);
 }

@@ -16,12 +16,17 @@ import { grayscaleTasks, miniPrograms } from "../db/schema";
 import { recordChange } from "./change-log";
 import { runBatch } from "./d1";
 import { type CounterNamespace, counterProgress } from "./grayscale-counter";
-import { type TaskRow, statusOf } from "./grayscale-store";
+import { statusOf, type TaskRow } from "./grayscale-store";
 import { purgeReplacedWhitelists } from "./grayscale-whitelists";
 import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
 
 /** Who the audit trail names for the cron's changes. */
-export const CRON_ACTOR: Actor = { userId: "system:cron", email: "cron@graycast.internal", isPlatformAdmin: false, via: "system" };
+export const CRON_ACTOR: Actor = {
+  userId: "system:cron",
+  email: "cron@graycast.internal",
+  isPlatformAdmin: false,
+  via: "system",
+};
 
 export interface CronBindings {
   DB: D1Database;
@@ -48,7 +53,11 @@ async function nextStatus(env: CronBindings, row: TaskRow, now: number): Promise
 export async function runGrayscaleCron(env: CronBindings, now: number): Promise<CronReport> {
   const db = createDb(env.DB);
   const report: CronReport = { transitions: [], republished: [], purgedWhitelists: 0, failures: [] };
-  const rows = await db.select().from(grayscaleTasks).where(inArray(grayscaleTasks.state, ["pending", "delivering", "suspended"])).all();
+  const rows = await db
+    .select()
+    .from(grayscaleTasks)
+    .where(inArray(grayscaleTasks.state, ["pending", "delivering", "suspended"]))
+    .all();
   const byApp = new Map<string, { row: TaskRow; to: TaskStatus }[]>();
   for (const row of rows) {
     try {
@@ -61,19 +70,46 @@ export async function runGrayscaleCron(env: CronBindings, now: number): Promise<
   }
   for (const [appId, changes] of byApp) {
     try {
-      const mp = await db.select({ teamId: miniPrograms.teamId }).from(miniPrograms).where(eq(miniPrograms.id, appId)).get();
+      const mp = await db
+        .select({ teamId: miniPrograms.teamId })
+        .from(miniPrograms)
+        .where(eq(miniPrograms.id, appId))
+        .get();
       await runBatch(db, [
         ...changes.flatMap(({ row, to }) => [
           // Only if nobody changed the task since it was read (a manual action wins).
           db
             .update(grayscaleTasks)
             .set({ state: to.state, endReason: to.endReason, updatedAt: now })
-            .where(and(eq(grayscaleTasks.id, row.id), eq(grayscaleTasks.state, row.state), eq(grayscaleTasks.updatedAt, row.updatedAt))),
-          recordChange(db, CRON_ACTOR, { action: to.state === "ended" ? "grayscale_task.end" : "grayscale_task.start", teamId: mp?.teamId ?? null, targetType: "grayscale_task", targetId: row.id, detail: { appId, from: row.state, to: to.state, endReason: to.endReason } }, now),
+            .where(
+              and(
+                eq(grayscaleTasks.id, row.id),
+                eq(grayscaleTasks.state, row.state),
+                eq(grayscaleTasks.updatedAt, row.updatedAt),
+              ),
+            ),
+          recordChange(
+            db,
+            CRON_ACTOR,
+            {
+              action: to.state === "ended" ? "grayscale_task.end" : "grayscale_task.start",
+              teamId: mp?.teamId ?? null,
+              targetType: "grayscale_task",
+              targetId: row.id,
+              detail: { appId, from: row.state, to: to.state, endReason: to.endReason },
+            },
+            now,
+          ),
         ]),
         bumpSnapshotRevision(db, appId),
       ]);
-      for (const { row, to } of changes) report.transitions.push({ taskId: row.id, appId, from: { state: row.state, endReason: row.endReason ?? null }, to });
+      for (const { row, to } of changes)
+        report.transitions.push({
+          taskId: row.id,
+          appId,
+          from: { state: row.state, endReason: row.endReason ?? null },
+          to,
+        });
       // A failed publish is not a failure of the transition: the sweep after this run retries it.
       const published = await publishCurrentSnapshot(db, env.PACKAGES, appId);
       if (published.status !== "pending") report.republished.push(appId);

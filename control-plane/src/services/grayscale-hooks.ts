@@ -24,17 +24,51 @@ const STICKY_ENDS: ReadonlySet<string> = new Set(["manual", "end_time", "cap_rea
  * running ones, and ended ones whose admitted users were keeping the version (manual, end
  * time, cap), since everyone now moves to the release.
  */
-export async function endTasksOnPublish(db: Db, actor: Actor, appId: string, teamId: string, version: string, now: number) {
+export async function endTasksOnPublish(
+  db: Db,
+  actor: Actor,
+  appId: string,
+  teamId: string,
+  version: string,
+  now: number,
+) {
   const rows = await db
-    .select({ id: grayscaleTasks.id, version: grayscaleTasks.version, state: grayscaleTasks.state, endReason: grayscaleTasks.endReason })
+    .select({
+      id: grayscaleTasks.id,
+      version: grayscaleTasks.version,
+      state: grayscaleTasks.state,
+      endReason: grayscaleTasks.endReason,
+    })
     .from(grayscaleTasks)
     .where(eq(grayscaleTasks.miniProgramId, appId))
     .all();
-  const ids = rows.filter((t) => (t.state !== "ended" || STICKY_ENDS.has(t.endReason ?? "")) && compareVersions(t.version, version) <= 0).map((t) => t.id);
+  const ids = rows
+    .filter(
+      (t) =>
+        (t.state !== "ended" || STICKY_ENDS.has(t.endReason ?? "")) &&
+        compareVersions(t.version, version) <= 0,
+    )
+    .map((t) => t.id);
   if (ids.length === 0) return [];
   return [
-    db.update(grayscaleTasks).set({ state: "ended", endReason: "released", suspendedByDelisting: false, updatedAt: now }).where(inArray(grayscaleTasks.id, ids)),
-    ...ids.map((id) => recordChange(db, actor, { action: "grayscale_task.end", teamId, targetType: "grayscale_task", targetId: id, detail: { appId, endReason: "released", releasedVersion: version } }, now)),
+    db
+      .update(grayscaleTasks)
+      .set({ state: "ended", endReason: "released", suspendedByDelisting: false, updatedAt: now })
+      .where(inArray(grayscaleTasks.id, ids)),
+    ...ids.map((id) =>
+      recordChange(
+        db,
+        actor,
+        {
+          action: "grayscale_task.end",
+          teamId,
+          targetType: "grayscale_task",
+          targetId: id,
+          detail: { appId, endReason: "released", releasedVersion: version },
+        },
+        now,
+      ),
+    ),
   ];
 }
 
@@ -43,14 +77,37 @@ export async function endTasksOnPublish(db: Db, actor: Actor, appId: string, tea
  * delisting; tasks whose end time has passed are recorded as ended instead.
  */
 export async function suspendTasksOnDelist(db: Db, actor: Actor, appId: string, teamId: string, now: number) {
-  const rows = await db.select().from(grayscaleTasks).where(and(eq(grayscaleTasks.miniProgramId, appId), inArray(grayscaleTasks.state, ["pending", "delivering"]))).all();
+  const rows = await db
+    .select()
+    .from(grayscaleTasks)
+    .where(
+      and(eq(grayscaleTasks.miniProgramId, appId), inArray(grayscaleTasks.state, ["pending", "delivering"])),
+    )
+    .all();
   const statements = [];
   for (const row of rows) {
     const status = statusOf(row, now);
-    const set = status.state === "ended" ? { state: status.state, endReason: status.endReason } : { state: "suspended" as const, endReason: null, suspendedByDelisting: true };
+    const set =
+      status.state === "ended"
+        ? { state: status.state, endReason: status.endReason }
+        : { state: "suspended" as const, endReason: null, suspendedByDelisting: true };
     statements.push(
-      db.update(grayscaleTasks).set({ ...set, updatedAt: now }).where(and(eq(grayscaleTasks.id, row.id), eq(grayscaleTasks.state, row.state))),
-      recordChange(db, actor, { action: status.state === "ended" ? "grayscale_task.end" : "grayscale_task.suspend", teamId, targetType: "grayscale_task", targetId: row.id, detail: { appId, from: status.state, to: set.state, cause: "delisted" } }, now),
+      db
+        .update(grayscaleTasks)
+        .set({ ...set, updatedAt: now })
+        .where(and(eq(grayscaleTasks.id, row.id), eq(grayscaleTasks.state, row.state))),
+      recordChange(
+        db,
+        actor,
+        {
+          action: status.state === "ended" ? "grayscale_task.end" : "grayscale_task.suspend",
+          teamId,
+          targetType: "grayscale_task",
+          targetId: row.id,
+          detail: { appId, from: status.state, to: set.state, cause: "delisted" },
+        },
+        now,
+      ),
     );
   }
   return statements;

@@ -3,9 +3,15 @@
  * Grayscale Progress to view the delivery status of the current grayscale task") and the
  * "why does this client get this version" explanation (G7). Neither admits anyone.
  */
+
+import {
+  ASSERTION_REFUSAL_TEXT,
+  clientWithVerifiedUser,
+  keysOfHostApp,
+  verifyUserAssertion,
+} from "../../../core/assertion";
 import type { ClientContext, DecidePorts, Decision, TaskOutcome } from "../../../core/decide";
 import { candidateTasks, decide, verifiedAccountOf } from "../../../core/decide";
-import { ASSERTION_REFUSAL_TEXT, clientWithVerifiedUser, keysOfHostApp, verifyUserAssertion } from "../../../core/assertion";
 import { notFound } from "../../../core/errors";
 import { targetValue } from "../../../core/grayscale/match";
 import { evaluateTask, taskUserKey, userKeyOf } from "../../../core/grayscale/rules";
@@ -14,25 +20,47 @@ import { releaseFor } from "../../../core/snapshot";
 import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
 import { READ_ROLES, requireMiniProgram } from "./access";
-import { type CounterNamespace, type CounterProgress, counterHasAdmitted, counterProgress } from "./grayscale-counter";
+import {
+  type CounterNamespace,
+  type CounterProgress,
+  counterHasAdmitted,
+  counterProgress,
+} from "./grayscale-counter";
 import { requireTask, statusOf, tasksOf } from "./grayscale-store";
 import { whitelistHas } from "./grayscale-whitelists";
 import { compileCurrentSnapshot } from "./snapshot";
 
-const byCount = (record: Record<string, number>) => Object.entries(record).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+const byCount = (record: Record<string, number>) =>
+  Object.entries(record).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
 
 /**
  * Admitted users against the cap, by host app, platform and hour, from the task's counter.
  * Uncapped tasks are not counted at all (the edge admits every eligible user without asking a
  * counter): `tracked: false` says so.
  */
-export async function taskProgress(db: Db, counters: CounterNamespace, actor: Actor, appId: string, taskId: string) {
+export async function taskProgress(
+  db: Db,
+  counters: CounterNamespace,
+  actor: Actor,
+  appId: string,
+  taskId: string,
+) {
   await requireMiniProgram(db, actor, appId, READ_ROLES);
   const row = await requireTask(db, appId, taskId);
   const status = statusOf(row, Date.now());
   const base = { taskId: row.id, state: status.state, endReason: status.endReason, userCap: row.userCap };
   if (row.userCap === null) {
-    return { ...base, tracked: false, admitted: null, leased: null, remaining: null, note: "tasks without a user cap are not counted: every eligible user gets the version", byHostApp: [], byPlatform: [], byHour: [] };
+    return {
+      ...base,
+      tracked: false,
+      admitted: null,
+      leased: null,
+      remaining: null,
+      note: "tasks without a user cap are not counted: every eligible user gets the version",
+      byHostApp: [],
+      byPlatform: [],
+      byHour: [],
+    };
   }
   const p = await counterProgress(counters, row.id);
   return {
@@ -53,7 +81,16 @@ export async function taskProgress(db: Db, counters: CounterNamespace, actor: Ac
   };
 }
 
-type Outcome = "chosen" | "kept" | "cap_reached" | "not_eligible" | "sticky_not_admitted" | "sticky_unknown" | "not_considered" | "not_reviewed" | "superseded";
+type Outcome =
+  | "chosen"
+  | "kept"
+  | "cap_reached"
+  | "not_eligible"
+  | "sticky_not_admitted"
+  | "sticky_unknown"
+  | "not_considered"
+  | "not_reviewed"
+  | "superseded";
 
 const OUTCOME_TEXT: Record<Outcome, string> = {
   chosen: "gives the version: every condition holds and the counter would admit this user",
@@ -61,9 +98,12 @@ const OUTCOME_TEXT: Record<Outcome, string> = {
   cap_reached: "every condition holds, but the cap is reached and this user was not admitted before",
   not_eligible: "a condition fails",
   sticky_not_admitted: "the task admits no new users and this user was not admitted before",
-  sticky_unknown: "the task admits no new users; clients admitted before keep it with their admission ticket (not visible here)",
-  not_considered: "not reached: a task with a higher version gave the version first, or the answer does not depend on grayscale (delisted, not bound or trial)",
-  not_reviewed: "this host app's auditor has not approved the task's version: none of its clients gets it, admitted before or not, until a binding audit approves it",
+  sticky_unknown:
+    "the task admits no new users; clients admitted before keep it with their admission ticket (not visible here)",
+  not_considered:
+    "not reached: a task with a higher version gave the version first, or the answer does not depend on grayscale (delisted, not bound or trial)",
+  not_reviewed:
+    "this host app's auditor has not approved the task's version: none of its clients gets it, admitted before or not, until a binding audit approves it",
   superseded: "a release of the same or a higher version is online: the task's version is never delivered",
 };
 
@@ -111,7 +151,10 @@ class ExplainPorts implements DecidePorts {
   read(task: CompiledTask, userKey: string | undefined) {
     let view = this.counterViews.get(task.id);
     if (view === undefined) {
-      view = Promise.all([counterProgress(this.counters, task.id), userKey !== undefined ? counterHasAdmitted(this.counters, task.id, userKey) : false]).then(([progress, admittedBefore]) => ({ progress, admittedBefore }));
+      view = Promise.all([
+        counterProgress(this.counters, task.id),
+        userKey !== undefined ? counterHasAdmitted(this.counters, task.id, userKey) : false,
+      ]).then(([progress, admittedBefore]) => ({ progress, admittedBefore }));
       this.counterViews.set(task.id, view);
     }
     return view;
@@ -120,7 +163,9 @@ class ExplainPorts implements DecidePorts {
   async admit(task: CompiledTask, userKey: string): Promise<boolean> {
     const { progress, admittedBefore } = await this.read(task, userKey);
     // Slots leased to edge isolates are not free for this user either.
-    return admittedBefore || progress.admitted + progress.reserved + progress.stranded < (task.userCap as number);
+    return (
+      admittedBefore || progress.admitted + progress.reserved + progress.stranded < (task.userCap as number)
+    );
   }
 
   async isAdmitted(task: CompiledTask, userKey: string): Promise<boolean> {
@@ -157,7 +202,12 @@ export async function explainClient(
   let client: ClientContext = { ...claimed, verifiedAccount: false };
   let assertionStatus: string | null = null;
   if ("assertion" in identity) {
-    const result = await verifyUserAssertion(identity.assertion, claimed.hostAppId, keysOfHostApp(snapshot.hostAppKeys, claimed.hostAppId), now);
+    const result = await verifyUserAssertion(
+      identity.assertion,
+      claimed.hostAppId,
+      keysOfHostApp(snapshot.hostAppKeys, claimed.hostAppId),
+      now,
+    );
     if (result.ok) client = clientWithVerifiedUser(claimed, result);
     assertionStatus = result.ok ? "verified" : result.reason;
   } else if (identity.verifiedAccount) client = { ...claimed, verifiedAccount: true };
@@ -193,7 +243,18 @@ export async function explainClient(
               : chosen === undefined && verdict.stickyOnly
                 ? "sticky_unknown"
                 : "not_considered";
-      return { taskId: task.id, name: names.get(task.id) ?? null, version: task.version, phase: task.phase, eligible: verdict.eligible, stickyOnly: verdict.stickyOnly, outcome, why: OUTCOME_TEXT[outcome], counter, conditions: verdict.conditions };
+      return {
+        taskId: task.id,
+        name: names.get(task.id) ?? null,
+        version: task.version,
+        phase: task.phase,
+        eligible: verdict.eligible,
+        stickyOnly: verdict.stickyOnly,
+        outcome,
+        why: OUTCOME_TEXT[outcome],
+        counter,
+        conditions: verdict.conditions,
+      };
     }),
   );
   return {
@@ -217,7 +278,11 @@ export async function explainClient(
 }
 
 /** A capped task's counter as explain shows it (read by the walk, or now for display). */
-async function counterView(ports: ExplainPorts, task: CompiledTask, userKey: string | undefined): Promise<CounterView> {
+async function counterView(
+  ports: ExplainPorts,
+  task: CompiledTask,
+  userKey: string | undefined,
+): Promise<CounterView> {
   const { progress, admittedBefore } = await ports.read(task, userKey);
   return { userCap: task.userCap as number, admitted: progress.admitted, admittedBefore };
 }
@@ -226,7 +291,10 @@ async function counterView(ports: ExplainPorts, task: CompiledTask, userKey: str
 function describeUser(client: ClientContext, assertionStatus: string | null) {
   const account = client.account ?? null;
   const verified = verifiedAccountOf(client) !== undefined;
-  const refused = assertionStatus !== null && assertionStatus !== "verified" ? ASSERTION_REFUSAL_TEXT[assertionStatus as keyof typeof ASSERTION_REFUSAL_TEXT] : undefined;
+  const refused =
+    assertionStatus !== null && assertionStatus !== "verified"
+      ? ASSERTION_REFUSAL_TEXT[assertionStatus as keyof typeof ASSERTION_REFUSAL_TEXT]
+      : undefined;
   const why = verified
     ? `account ${account} is vouched for by host app ${client.hostAppId}: trial versions, account targets and verified-only tasks apply`
     : `${refused !== undefined ? `the user assertion is ignored (${refused}); ` : ""}${account !== null ? `account ${account} is not verified` : "no account"}: no trial version, no account target, no verified-only task`;

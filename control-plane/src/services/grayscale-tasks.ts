@@ -5,22 +5,36 @@
  * Whitelists live in grayscale-whitelists.ts, progress and explain in grayscale-insight.ts.
  */
 import { and, eq } from "drizzle-orm";
-import type { TaskAction, TaskFacts, TaskStatus } from "../../../core/grayscale/lifecycle";
-import { applyAction, checkTaskDefinition, checkTaskEdit, editableFields, effectiveStatus } from "../../../core/grayscale/lifecycle";
-import type { TaskDefinition } from "../../../core/grayscale/types";
 import { ApiError } from "../../../core/errors";
+import type { TaskAction, TaskFacts, TaskStatus } from "../../../core/grayscale/lifecycle";
+import {
+  applyAction,
+  checkTaskDefinition,
+  checkTaskEdit,
+  editableFields,
+  effectiveStatus,
+} from "../../../core/grayscale/lifecycle";
+import type { TaskDefinition } from "../../../core/grayscale/types";
 import { refusalOf } from "../../../core/lifecycle";
 import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
 import { bindings, grayscaleTasks, versions } from "../db/schema";
 import { randomId } from "../lib/encoding";
-import { type TaskPatchWire, applyTaskPatch, definitionToWire, wireFieldOf } from "../lib/grayscale-wire";
-import { type MiniProgramRow, READ_ROLES, WRITE_ROLES, requireMiniProgram } from "./access";
+import { applyTaskPatch, definitionToWire, type TaskPatchWire, wireFieldOf } from "../lib/grayscale-wire";
+import { type MiniProgramRow, READ_ROLES, requireMiniProgram, WRITE_ROLES } from "./access";
 import { recordChange } from "./change-log";
 import { type CounterNamespace, counterProgress } from "./grayscale-counter";
-import { type TaskRow, type WhitelistRow, currentWhitelists, definitionOf, requireTask, statusOf, tasksOf } from "./grayscale-store";
-import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
+import {
+  currentWhitelists,
+  definitionOf,
+  requireTask,
+  statusOf,
+  type TaskRow,
+  tasksOf,
+  type WhitelistRow,
+} from "./grayscale-store";
 import { requireTrustedSignature } from "./signing-keys";
+import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
 import { refusalError, requireVersion } from "./versions";
 
 /** What the admin API shows of a task; `state` is the effective one at `now`. */
@@ -33,7 +47,15 @@ export function describeTask(row: TaskRow, lists: readonly WhitelistRow[], now: 
     state: status.state,
     endReason: status.endReason,
     suspendedByDelisting: row.suspendedByDelisting && status.state === "suspended",
-    whitelists: lists.filter((w) => w.taskId === row.id).map((w) => ({ id: w.id, kind: w.kind, count: w.count, uploadedBy: w.uploadedBy, createdAt: w.createdAt })),
+    whitelists: lists
+      .filter((w) => w.taskId === row.id)
+      .map((w) => ({
+        id: w.id,
+        kind: w.kind,
+        count: w.count,
+        uploadedBy: w.uploadedBy,
+        createdAt: w.createdAt,
+      })),
     editableFields: editableFields(status.state).map(wireFieldOf),
     createdBy: row.createdBy,
     createdAt: row.createdAt,
@@ -47,8 +69,18 @@ async function taskFacts(db: Db, mp: MiniProgramRow, version: string) {
   // A version signed with a since-revoked developer key is not delivered (services/signing-keys.ts).
   await requireTrustedSignature(db, target);
   const [online, bound] = await Promise.all([
-    mp.onlineVersionId ? db.select({ version: versions.version }).from(versions).where(eq(versions.id, mp.onlineVersionId)).get() : undefined,
-    db.select({ hostAppId: bindings.hostAppId }).from(bindings).where(and(eq(bindings.miniProgramId, mp.id), eq(bindings.status, "approved"))).all(),
+    mp.onlineVersionId
+      ? db
+          .select({ version: versions.version })
+          .from(versions)
+          .where(eq(versions.id, mp.onlineVersionId))
+          .get()
+      : undefined,
+    db
+      .select({ hostAppId: bindings.hostAppId })
+      .from(bindings)
+      .where(and(eq(bindings.miniProgramId, mp.id), eq(bindings.status, "approved")))
+      .all(),
   ]);
   const facts: TaskFacts = {
     versionStatus: target.status,
@@ -62,24 +94,61 @@ async function taskFacts(db: Db, mp: MiniProgramRow, version: string) {
 
 /** The columns written together with the definition. */
 function definitionColumns(def: TaskDefinition) {
-  return { definition: def, name: def.name, version: def.version, startAt: def.startAt, endAt: def.endAt, userCap: def.userCap, percentageBp: def.percentageBp };
+  return {
+    definition: def,
+    name: def.name,
+    version: def.version,
+    startAt: def.startAt,
+    endAt: def.endAt,
+    userCap: def.userCap,
+    percentageBp: def.percentageBp,
+  };
 }
 
 /**
  * Writes a task's new status (and other columns) only if nobody changed its state meanwhile; a
  * lost race is a 409, never a silent overwrite. Runs with the audit-trail entry in one batch.
  */
-async function updateTask(db: Db, actor: Actor, row: TaskRow, teamId: string, set: Partial<typeof grayscaleTasks.$inferInsert>, change: { action: string; detail: Record<string, unknown> }, now: number) {
+async function updateTask(
+  db: Db,
+  actor: Actor,
+  row: TaskRow,
+  teamId: string,
+  set: Partial<typeof grayscaleTasks.$inferInsert>,
+  change: { action: string; detail: Record<string, unknown> },
+  now: number,
+) {
   const [updated] = await db.batch([
     db
       .update(grayscaleTasks)
       .set({ ...set, updatedAt: now })
-      .where(and(eq(grayscaleTasks.id, row.id), eq(grayscaleTasks.state, row.state), eq(grayscaleTasks.updatedAt, row.updatedAt)))
+      .where(
+        and(
+          eq(grayscaleTasks.id, row.id),
+          eq(grayscaleTasks.state, row.state),
+          eq(grayscaleTasks.updatedAt, row.updatedAt),
+        ),
+      )
       .returning({ id: grayscaleTasks.id }),
-    recordChange(db, actor, { action: change.action, teamId, targetType: "grayscale_task", targetId: row.id, detail: { appId: row.miniProgramId, ...change.detail } }, now),
+    recordChange(
+      db,
+      actor,
+      {
+        action: change.action,
+        teamId,
+        targetType: "grayscale_task",
+        targetId: row.id,
+        detail: { appId: row.miniProgramId, ...change.detail },
+      },
+      now,
+    ),
     bumpSnapshotRevision(db, row.miniProgramId),
   ]);
-  if (updated.length === 0) throw new ApiError("conflict", "the grayscale task was changed by someone else at the same time; reload and try again");
+  if (updated.length === 0)
+    throw new ApiError(
+      "conflict",
+      "the grayscale task was changed by someone else at the same time; reload and try again",
+    );
 }
 
 async function taskView(db: Db, appId: string, taskId: string, now = Date.now()) {
@@ -113,7 +182,18 @@ export async function createTask(db: Db, bucket: R2Bucket, actor: Actor, appId: 
       createdAt: now,
       updatedAt: now,
     }),
-    recordChange(db, actor, { action: "grayscale_task.create", teamId: mp.teamId, targetType: "grayscale_task", targetId: id, detail: { appId, version: def.version, name: def.name } }, now),
+    recordChange(
+      db,
+      actor,
+      {
+        action: "grayscale_task.create",
+        teamId: mp.teamId,
+        targetType: "grayscale_task",
+        targetId: id,
+        detail: { appId, version: def.version, name: def.name },
+      },
+      now,
+    ),
     bumpSnapshotRevision(db, appId),
   ]);
   await publishCurrentSnapshot(db, bucket, appId);
@@ -125,7 +205,10 @@ export async function listTasks(db: Db, actor: Actor, appId: string) {
   await requireMiniProgram(db, actor, appId, READ_ROLES);
   const now = Date.now();
   const rows = await tasksOf(db, appId);
-  const lists = await currentWhitelists(db, rows.map((r) => r.id));
+  const lists = await currentWhitelists(
+    db,
+    rows.map((r) => r.id),
+  );
   return rows.map((r) => describeTask(r, lists, now));
 }
 
@@ -139,7 +222,15 @@ export async function getTask(db: Db, actor: Actor, appId: string, taskId: strin
  * while pending, name / end time / cap / percentage once started, nothing once ended); a
  * pending task's edit must also pass every creation rule again.
  */
-export async function editTask(db: Db, bucket: R2Bucket, counters: CounterNamespace, actor: Actor, appId: string, taskId: string, patch: TaskPatchWire) {
+export async function editTask(
+  db: Db,
+  bucket: R2Bucket,
+  counters: CounterNamespace,
+  actor: Actor,
+  appId: string,
+  taskId: string,
+  patch: TaskPatchWire,
+) {
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
   const row = await requireTask(db, appId, taskId);
   const now = Date.now();
@@ -149,7 +240,13 @@ export async function editTask(db: Db, bucket: R2Bucket, counters: CounterNamesp
   if (changed.length === 0) return taskView(db, appId, taskId, now);
   // Admitted users are sticky, so a cap cannot drop below them (the edge counts only capped tasks),
   // nor below the slots edge isolates hold in leases: they may be admitting from them right now.
-  const counted = status.state !== "pending" && status.state !== "ended" && changed.includes("userCap") && after.userCap !== null ? await counterProgress(counters, row.id) : undefined;
+  const counted =
+    status.state !== "pending" &&
+    status.state !== "ended" &&
+    changed.includes("userCap") &&
+    after.userCap !== null
+      ? await counterProgress(counters, row.id)
+      : undefined;
   const taken = counted ? counted.admitted + counted.reserved + counted.stranded : 0;
   let refusal = checkTaskEdit(before, after, status.state, now, taken);
   let versionId = row.versionId;
@@ -161,7 +258,15 @@ export async function editTask(db: Db, bucket: R2Bucket, counters: CounterNamesp
   if (refusal) throw refusalError(refusal);
   // New times may move the task on at once (a pending task whose start moved into the past delivers).
   const next = effectiveStatus(status, after.startAt, after.endAt, now);
-  await updateTask(db, actor, row, mp.teamId, { ...definitionColumns(after), versionId, state: next.state, endReason: next.endReason }, { action: "grayscale_task.edit", detail: { changed: changed.map(wireFieldOf) } }, now);
+  await updateTask(
+    db,
+    actor,
+    row,
+    mp.teamId,
+    { ...definitionColumns(after), versionId, state: next.state, endReason: next.endReason },
+    { action: "grayscale_task.edit", detail: { changed: changed.map(wireFieldOf) } },
+    now,
+  );
   await publishCurrentSnapshot(db, bucket, appId);
   return taskView(db, appId, taskId, now);
 }
@@ -172,7 +277,14 @@ export async function editTask(db: Db, bucket: R2Bucket, counters: CounterNamesp
  * leaves the snapshot, clients get the online version with a signed rollback). A task cannot be
  * resumed while the mini program is off the shelf (M4: "no new grayscale").
  */
-export async function actOnTask(db: Db, bucket: R2Bucket, actor: Actor, appId: string, taskId: string, action: TaskAction) {
+export async function actOnTask(
+  db: Db,
+  bucket: R2Bucket,
+  actor: Actor,
+  appId: string,
+  taskId: string,
+  action: TaskAction,
+) {
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
   const row = await requireTask(db, appId, taskId);
   const now = Date.now();
@@ -187,7 +299,10 @@ export async function actOnTask(db: Db, bucket: R2Bucket, actor: Actor, appId: s
     row,
     mp.teamId,
     { state: next.state, endReason: next.endReason, suspendedByDelisting: false },
-    { action: `grayscale_task.${action}`, detail: { from: from.state, to: next.state, endReason: next.endReason } },
+    {
+      action: `grayscale_task.${action}`,
+      detail: { from: from.state, to: next.state, endReason: next.endReason },
+    },
     now,
   );
   await publishCurrentSnapshot(db, bucket, appId);

@@ -12,20 +12,30 @@
  */
 import { and, eq, isNull, lt } from "drizzle-orm";
 import { ApiError } from "../../../core/errors";
-import { refusalOf } from "../../../core/lifecycle";
-import { parseShardText } from "../../../core/grayscale/whitelist-build";
 import type { TargetKind, WhitelistRef } from "../../../core/grayscale/types";
-import { MAX_TARGET_LENGTH, MAX_WHITELIST_LINES, addToBloom, bloomHas, bloomSize, parseWhitelistLine, shardCount, shardHas, shardOf } from "../../../core/grayscale/whitelist";
+import {
+  addToBloom,
+  bloomHas,
+  bloomSize,
+  MAX_TARGET_LENGTH,
+  MAX_WHITELIST_LINES,
+  parseWhitelistLine,
+  shardCount,
+  shardHas,
+  shardOf,
+} from "../../../core/grayscale/whitelist";
+import { parseShardText } from "../../../core/grayscale/whitelist-build";
+import { refusalOf } from "../../../core/lifecycle";
 import { whitelistBloomKey, whitelistShardKey } from "../../../core/snapshot";
 import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
 import { whitelists } from "../db/schema";
 import { randomId } from "../lib/encoding";
 import { forEachLine } from "../lib/text-lines";
-import { WRITE_ROLES, requireMiniProgram } from "./access";
+import { requireMiniProgram, WRITE_ROLES } from "./access";
 import { recordChange } from "./change-log";
 import { guardedWrite } from "./d1";
-import { type TaskRow, requireTask, statusOf, whitelistRefOf } from "./grayscale-store";
+import { requireTask, statusOf, type TaskRow, whitelistRefOf } from "./grayscale-store";
 import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
 import { refusalError } from "./versions";
 
@@ -61,17 +71,30 @@ export async function readWhitelist(body: ReadableStream<Uint8Array> | null): Pr
   const bad: { line: number; error: string }[] = [];
   let badCount = 0;
   let lines = 0;
-  await forEachLine(body, { maxBytes: MAX_WHITELIST_BYTES, maxLineChars: MAX_LINE_CHARS }, (text, lineNumber) => {
-    if (text !== null && text.trim().length === 0) return;
-    if (++lines > MAX_WHITELIST_LINES) throw new ApiError("payload_too_large", `a whitelist holds at most ${MAX_WHITELIST_LINES} lines`);
-    const parsed = text === null ? ({ ok: false, error: `longer than ${MAX_TARGET_LENGTH} characters` } as const) : parseWhitelistLine(text);
-    if (parsed.ok) values.push(parsed.value);
-    else if (++badCount <= MAX_REPORTED_BAD_LINES) bad.push({ line: lineNumber, error: parsed.error });
-  });
+  await forEachLine(
+    body,
+    { maxBytes: MAX_WHITELIST_BYTES, maxLineChars: MAX_LINE_CHARS },
+    (text, lineNumber) => {
+      if (text !== null && text.trim().length === 0) return;
+      if (++lines > MAX_WHITELIST_LINES)
+        throw new ApiError("payload_too_large", `a whitelist holds at most ${MAX_WHITELIST_LINES} lines`);
+      const parsed =
+        text === null
+          ? ({ ok: false, error: `longer than ${MAX_TARGET_LENGTH} characters` } as const)
+          : parseWhitelistLine(text);
+      if (parsed.ok) values.push(parsed.value);
+      else if (++badCount <= MAX_REPORTED_BAD_LINES) bad.push({ line: lineNumber, error: parsed.error });
+    },
+  );
   if (badCount > 0) {
-    const listed = badCount > MAX_REPORTED_BAD_LINES ? ` (the first ${MAX_REPORTED_BAD_LINES} are listed)` : "";
+    const listed =
+      badCount > MAX_REPORTED_BAD_LINES ? ` (the first ${MAX_REPORTED_BAD_LINES} are listed)` : "";
     const issues = bad.map((b) => ({ path: `line ${b.line}`, message: b.error }));
-    throw new ApiError("bad_request", `${badCount} line(s) are not valid target objects${listed}; nothing was stored`, issues);
+    throw new ApiError(
+      "bad_request",
+      `${badCount} line(s) are not valid target objects${listed}; nothing was stored`,
+      issues,
+    );
   }
   if (values.length === 0) throw new ApiError("bad_request", "the whitelist holds no values");
   return { values, lines };
@@ -93,8 +116,21 @@ async function inPool(count: number, work: (i: number) => Promise<unknown>): Pro
  * costs less than sorting a million. The shard count and the Bloom size are taken from the
  * number of values before deduplication (an upper bound; the ref carries both to the edge).
  */
-export async function writeWhitelist(bucket: R2Bucket, id: string, kind: TargetKind, seed: number, values: readonly string[]): Promise<WhitelistRef> {
-  const ref: WhitelistRef = { id, kind, count: 0, seed, ...bloomSize(values.length), shards: shardCount(values.length) };
+export async function writeWhitelist(
+  bucket: R2Bucket,
+  id: string,
+  kind: TargetKind,
+  seed: number,
+  values: readonly string[],
+): Promise<WhitelistRef> {
+  const ref: WhitelistRef = {
+    id,
+    kind,
+    count: 0,
+    seed,
+    ...bloomSize(values.length),
+    shards: shardCount(values.length),
+  };
   const shardOfValue = new Uint32Array(values.length);
   const starts = new Uint32Array(ref.shards + 1);
   values.forEach((v, i) => {
@@ -120,15 +156,25 @@ export async function writeWhitelist(bucket: R2Bucket, id: string, kind: TargetK
     }
     shard.length = unique;
     ref.count += unique;
-    await bucket.put(whitelistShardKey(id, s), shard.join("\n"), { httpMetadata: { contentType: "text/plain; charset=utf-8" } });
+    await bucket.put(whitelistShardKey(id, s), shard.join("\n"), {
+      httpMetadata: { contentType: "text/plain; charset=utf-8" },
+    });
   });
-  await bucket.put(whitelistBloomKey(id), bloom, { httpMetadata: { contentType: "application/octet-stream" } });
+  await bucket.put(whitelistBloomKey(id), bloom, {
+    httpMetadata: { contentType: "application/octet-stream" },
+  });
   return ref;
 }
 
 /** Deletes a whitelist's objects from R2 (bloom and every shard). */
-export async function deleteWhitelistObjects(bucket: R2Bucket, ref: Pick<WhitelistRef, "id" | "shards">): Promise<void> {
-  const keys = [whitelistBloomKey(ref.id), ...Array.from({ length: ref.shards }, (_, i) => whitelistShardKey(ref.id, i))];
+export async function deleteWhitelistObjects(
+  bucket: R2Bucket,
+  ref: Pick<WhitelistRef, "id" | "shards">,
+): Promise<void> {
+  const keys = [
+    whitelistBloomKey(ref.id),
+    ...Array.from({ length: ref.shards }, (_, i) => whitelistShardKey(ref.id, i)),
+  ];
   for (let i = 0; i < keys.length; i += 1000) await bucket.delete(keys.slice(i, i + 1000));
 }
 
@@ -144,11 +190,23 @@ export async function whitelistHas(bucket: R2Bucket, ref: WhitelistRef, value: s
 function requireListEditable(row: TaskRow, now: number): void {
   const { state } = statusOf(row, now);
   if (state === "ended") throw refusalError(refusalOf("task_ended"));
-  if (state === "delivering") throw new ApiError("conflict", "suspend the grayscale task before changing its whitelists: it is admitting users");
+  if (state === "delivering")
+    throw new ApiError(
+      "conflict",
+      "suspend the grayscale task before changing its whitelists: it is admitting users",
+    );
 }
 
 /** PUT .../whitelists/{kind}: replaces the task's whitelist of that kind. */
-export async function uploadWhitelist(db: Db, bucket: R2Bucket, actor: Actor, appId: string, taskId: string, kind: TargetKind, body: ReadableStream<Uint8Array> | null) {
+export async function uploadWhitelist(
+  db: Db,
+  bucket: R2Bucket,
+  actor: Actor,
+  appId: string,
+  taskId: string,
+  kind: TargetKind,
+  body: ReadableStream<Uint8Array> | null,
+) {
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
   requireListEditable(await requireTask(db, appId, taskId), Date.now());
   const parsed = await readWhitelist(body);
@@ -161,9 +219,36 @@ export async function uploadWhitelist(db: Db, bucket: R2Bucket, actor: Actor, ap
     requireListEditable(await requireTask(db, appId, taskId), now);
     await guardedWrite(
       db.batch([
-        db.update(whitelists).set({ replacedAt: now }).where(and(eq(whitelists.taskId, taskId), eq(whitelists.kind, kind), isNull(whitelists.replacedAt))),
-        db.insert(whitelists).values({ id, taskId, kind, count: ref.count, seed, bloomBits: ref.bloomBits, bloomHashes: ref.bloomHashes, shards: ref.shards, uploadedBy: actor.userId, createdAt: now }),
-        recordChange(db, actor, { action: "grayscale_task.whitelist_upload", teamId: mp.teamId, targetType: "grayscale_task", targetId: taskId, detail: { appId, kind, whitelistId: id, count: ref.count } }, now),
+        db
+          .update(whitelists)
+          .set({ replacedAt: now })
+          .where(
+            and(eq(whitelists.taskId, taskId), eq(whitelists.kind, kind), isNull(whitelists.replacedAt)),
+          ),
+        db.insert(whitelists).values({
+          id,
+          taskId,
+          kind,
+          count: ref.count,
+          seed,
+          bloomBits: ref.bloomBits,
+          bloomHashes: ref.bloomHashes,
+          shards: ref.shards,
+          uploadedBy: actor.userId,
+          createdAt: now,
+        }),
+        recordChange(
+          db,
+          actor,
+          {
+            action: "grayscale_task.whitelist_upload",
+            teamId: mp.teamId,
+            targetType: "grayscale_task",
+            targetId: taskId,
+            detail: { appId, kind, whitelistId: id, count: ref.count },
+          },
+          now,
+        ),
         bumpSnapshotRevision(db, appId),
       ]),
       "another whitelist upload for this task finished at the same time; upload again",
@@ -173,27 +258,68 @@ export async function uploadWhitelist(db: Db, bucket: R2Bucket, actor: Actor, ap
     throw err;
   }
   await publishCurrentSnapshot(db, bucket, appId);
-  return { id, kind, count: ref.count, lines: parsed.lines, duplicates: parsed.lines - ref.count, shards: ref.shards, uploadedBy: actor.userId, createdAt: now };
+  return {
+    id,
+    kind,
+    count: ref.count,
+    lines: parsed.lines,
+    duplicates: parsed.lines - ref.count,
+    shards: ref.shards,
+    uploadedBy: actor.userId,
+    createdAt: now,
+  };
 }
 
 /** DELETE .../whitelists/{kind}: the task no longer uses an uploaded list of that kind. */
-export async function removeWhitelist(db: Db, bucket: R2Bucket, actor: Actor, appId: string, taskId: string, kind: TargetKind) {
+export async function removeWhitelist(
+  db: Db,
+  bucket: R2Bucket,
+  actor: Actor,
+  appId: string,
+  taskId: string,
+  kind: TargetKind,
+) {
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
   const now = Date.now();
   requireListEditable(await requireTask(db, appId, taskId), now);
-  const current = await db.select().from(whitelists).where(and(eq(whitelists.taskId, taskId), eq(whitelists.kind, kind), isNull(whitelists.replacedAt))).get();
+  const current = await db
+    .select()
+    .from(whitelists)
+    .where(and(eq(whitelists.taskId, taskId), eq(whitelists.kind, kind), isNull(whitelists.replacedAt)))
+    .get();
   if (!current) throw new ApiError("not_found", "this task has no whitelist of that kind");
   await db.batch([
     db.update(whitelists).set({ replacedAt: now }).where(eq(whitelists.id, current.id)),
-    recordChange(db, actor, { action: "grayscale_task.whitelist_remove", teamId: mp.teamId, targetType: "grayscale_task", targetId: taskId, detail: { appId, kind, whitelistId: current.id } }, now),
+    recordChange(
+      db,
+      actor,
+      {
+        action: "grayscale_task.whitelist_remove",
+        teamId: mp.teamId,
+        targetType: "grayscale_task",
+        targetId: taskId,
+        detail: { appId, kind, whitelistId: current.id },
+      },
+      now,
+    ),
     bumpSnapshotRevision(db, appId),
   ]);
   await publishCurrentSnapshot(db, bucket, appId);
 }
 
 /** Cron: deletes whitelists replaced longer ago than the retention, objects first, then rows. */
-export async function purgeReplacedWhitelists(db: Db, bucket: R2Bucket, now: number, limit = 20): Promise<number> {
-  const old = await db.select().from(whitelists).where(lt(whitelists.replacedAt, now - REPLACED_RETENTION_MS)).limit(limit).all();
+export async function purgeReplacedWhitelists(
+  db: Db,
+  bucket: R2Bucket,
+  now: number,
+  limit = 20,
+): Promise<number> {
+  const old = await db
+    .select()
+    .from(whitelists)
+    .where(lt(whitelists.replacedAt, now - REPLACED_RETENTION_MS))
+    .limit(limit)
+    .all();
   for (const row of old) {
     await deleteWhitelistObjects(bucket, whitelistRefOf(row));
     await db.delete(whitelists).where(eq(whitelists.id, row.id)).run();

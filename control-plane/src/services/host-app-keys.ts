@@ -16,7 +16,7 @@
  */
 import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import { calculateJwkThumbprint } from "jose";
-import { RETIRED_KEY_OVERLAP_MS, type HostAppKey } from "../../../core/assertion";
+import { type HostAppKey, RETIRED_KEY_OVERLAP_MS } from "../../../core/assertion";
 import { conflict, notFound } from "../../../core/errors";
 import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
@@ -37,12 +37,18 @@ export interface HostAppPublicJwk {
   x: string;
 }
 
-async function requireHostApp(db: Db, actor: Actor, hostAppId: string, roles: readonly ("manager" | "auditor")[]): Promise<void> {
+async function requireHostApp(
+  db: Db,
+  actor: Actor,
+  hostAppId: string,
+  roles: readonly ("manager" | "auditor")[],
+): Promise<void> {
   if (!actor.isPlatformAdmin) {
     await requireHostAppRole(db, actor, hostAppId, roles);
     return;
   }
-  if (!(await db.select({ id: hostApps.id }).from(hostApps).where(eq(hostApps.id, hostAppId)).get())) throw notFound("host app");
+  if (!(await db.select({ id: hostApps.id }).from(hostApps).where(eq(hostApps.id, hostAppId)).get()))
+    throw notFound("host app");
 }
 
 /** When a key stops verifying: never (active), retiredAt + overlap (retired), at once (revoked). */
@@ -79,7 +85,13 @@ export async function republishBoundApps(db: Db, bucket: R2Bucket, hostAppId: st
 }
 
 /** Registers a public Ed25519 key (manager or platform admin); the JWK's members were validated by the route's schema. */
-export async function registerHostAppKey(db: Db, bucket: R2Bucket, actor: Actor, hostAppId: string, input: { name: string; jwk: HostAppPublicJwk }) {
+export async function registerHostAppKey(
+  db: Db,
+  bucket: R2Bucket,
+  actor: Actor,
+  hostAppId: string,
+  input: { name: string; jwk: HostAppPublicJwk },
+) {
   await requireHostApp(db, actor, hostAppId, ["manager"]);
   const jwk: HostAppPublicJwk = { kty: "OKP", crv: "Ed25519", x: input.jwk.x };
   const thumbprint = await calculateJwkThumbprint(jwk, "sha256");
@@ -100,18 +112,28 @@ export async function registerHostAppKey(db: Db, bucket: R2Bucket, actor: Actor,
   // The limit is checked inside the batch, so two racing registrations cannot pass it together.
   await guardedWrite(
     db.batch([
-      db
-        .insert(hostAppKeys)
-        .select(
-          sql`SELECT ${row.id}, ${row.hostAppId}, ${row.name}, ${row.alg}, ${row.publicJwk}, ${row.thumbprint}, ${row.status}, ${row.createdBy}, ${row.createdAt}, NULL, NULL
+      db.insert(hostAppKeys).select(
+        sql`SELECT ${row.id}, ${row.hostAppId}, ${row.name}, ${row.alg}, ${row.publicJwk}, ${row.thumbprint}, ${row.status}, ${row.createdBy}, ${row.createdAt}, NULL, NULL
               WHERE (SELECT count(*) FROM host_app_keys WHERE host_app_id = ${hostAppId} AND status != 'revoked') < ${MAX_HOST_APP_KEYS}`,
-        ),
-      recordChangeIfChanged(db, actor, { action: "host_app_key.register", teamId: null, targetType: "host_app", targetId: hostAppId, detail: { keyId: row.id, name: row.name, thumbprint } }, row.createdAt),
+      ),
+      recordChangeIfChanged(
+        db,
+        actor,
+        {
+          action: "host_app_key.register",
+          teamId: null,
+          targetType: "host_app",
+          targetId: hostAppId,
+          detail: { keyId: row.id, name: row.name, thumbprint },
+        },
+        row.createdAt,
+      ),
       bumpHostAppSnapshotRevisions(db, hostAppId),
     ]),
     "this public key is already registered for the host app (a revoked or retired key cannot be registered again)",
   );
-  if (!(await db.select({ id: hostAppKeys.id }).from(hostAppKeys).where(eq(hostAppKeys.id, row.id)).get())) throw conflict(limit);
+  if (!(await db.select({ id: hostAppKeys.id }).from(hostAppKeys).where(eq(hostAppKeys.id, row.id)).get()))
+    throw conflict(limit);
   await republishBoundApps(db, bucket, hostAppId);
   return describeKey(row);
 }
@@ -119,12 +141,21 @@ export async function registerHostAppKey(db: Db, bucket: R2Bucket, actor: Actor,
 /** The host app's keys, newest first (managers, auditors, platform admins). */
 export async function listHostAppKeys(db: Db, actor: Actor, hostAppId: string) {
   await requireHostApp(db, actor, hostAppId, ["manager", "auditor"]);
-  const rows = await db.select().from(hostAppKeys).where(eq(hostAppKeys.hostAppId, hostAppId)).orderBy(desc(hostAppKeys.createdAt), desc(hostAppKeys.id)).all();
+  const rows = await db
+    .select()
+    .from(hostAppKeys)
+    .where(eq(hostAppKeys.hostAppId, hostAppId))
+    .orderBy(desc(hostAppKeys.createdAt), desc(hostAppKeys.id))
+    .all();
   return rows.map(describeKey);
 }
 
 async function requireKey(db: Db, hostAppId: string, keyId: string): Promise<KeyRow> {
-  const row = await db.select().from(hostAppKeys).where(and(eq(hostAppKeys.hostAppId, hostAppId), eq(hostAppKeys.id, keyId))).get();
+  const row = await db
+    .select()
+    .from(hostAppKeys)
+    .where(and(eq(hostAppKeys.hostAppId, hostAppId), eq(hostAppKeys.id, keyId)))
+    .get();
   if (!row) throw notFound("host app key");
   return row;
 }
@@ -133,15 +164,36 @@ async function requireKey(db: Db, hostAppId: string, keyId: string): Promise<Key
  * Retires an active key (manager or platform admin): assertions it already signed keep verifying
  * until `retiredAt + RETIRED_KEY_OVERLAP_MS`; mint new ones with another key.
  */
-export async function retireHostAppKey(db: Db, bucket: R2Bucket, actor: Actor, hostAppId: string, keyId: string) {
+export async function retireHostAppKey(
+  db: Db,
+  bucket: R2Bucket,
+  actor: Actor,
+  hostAppId: string,
+  keyId: string,
+) {
   await requireHostApp(db, actor, hostAppId, ["manager"]);
   const row = await requireKey(db, hostAppId, keyId);
   if (row.status !== "active") throw conflict(`this key is already ${row.status}`);
   const now = Date.now();
   // Guarded by the status: of two racing changes one applies (and logs), the other gets 409.
   const [changed] = await db.batch([
-    db.update(hostAppKeys).set({ status: "retired", retiredAt: now }).where(and(eq(hostAppKeys.id, keyId), eq(hostAppKeys.status, "active"))).returning({ id: hostAppKeys.id }),
-    recordChangeIfChanged(db, actor, { action: "host_app_key.retire", teamId: null, targetType: "host_app", targetId: hostAppId, detail: { keyId, name: row.name, thumbprint: row.thumbprint } }, now),
+    db
+      .update(hostAppKeys)
+      .set({ status: "retired", retiredAt: now })
+      .where(and(eq(hostAppKeys.id, keyId), eq(hostAppKeys.status, "active")))
+      .returning({ id: hostAppKeys.id }),
+    recordChangeIfChanged(
+      db,
+      actor,
+      {
+        action: "host_app_key.retire",
+        teamId: null,
+        targetType: "host_app",
+        targetId: hostAppId,
+        detail: { keyId, name: row.name, thumbprint: row.thumbprint },
+      },
+      now,
+    ),
     bumpHostAppSnapshotRevisions(db, hostAppId),
   ]);
   if (changed.length === 0) throw conflict("this key changed meanwhile; list the keys again");
@@ -150,14 +202,35 @@ export async function retireHostAppKey(db: Db, bucket: R2Bucket, actor: Actor, h
 }
 
 /** Revokes an active or retired key (manager or platform admin): its assertions stop verifying at once. */
-export async function revokeHostAppKey(db: Db, bucket: R2Bucket, actor: Actor, hostAppId: string, keyId: string) {
+export async function revokeHostAppKey(
+  db: Db,
+  bucket: R2Bucket,
+  actor: Actor,
+  hostAppId: string,
+  keyId: string,
+) {
   await requireHostApp(db, actor, hostAppId, ["manager"]);
   const row = await requireKey(db, hostAppId, keyId);
   if (row.status === "revoked") throw conflict("this key is already revoked");
   const now = Date.now();
   const [changed] = await db.batch([
-    db.update(hostAppKeys).set({ status: "revoked", revokedAt: now }).where(and(eq(hostAppKeys.id, keyId), inArray(hostAppKeys.status, ["active", "retired"]))).returning({ id: hostAppKeys.id }),
-    recordChangeIfChanged(db, actor, { action: "host_app_key.revoke", teamId: null, targetType: "host_app", targetId: hostAppId, detail: { keyId, name: row.name, thumbprint: row.thumbprint } }, now),
+    db
+      .update(hostAppKeys)
+      .set({ status: "revoked", revokedAt: now })
+      .where(and(eq(hostAppKeys.id, keyId), inArray(hostAppKeys.status, ["active", "retired"])))
+      .returning({ id: hostAppKeys.id }),
+    recordChangeIfChanged(
+      db,
+      actor,
+      {
+        action: "host_app_key.revoke",
+        teamId: null,
+        targetType: "host_app",
+        targetId: hostAppId,
+        detail: { keyId, name: row.name, thumbprint: row.thumbprint },
+      },
+      now,
+    ),
     bumpHostAppSnapshotRevisions(db, hostAppId),
   ]);
   if (changed.length === 0) throw conflict("this key is already revoked");
@@ -171,10 +244,24 @@ export async function revokeHostAppKey(db: Db, bucket: R2Bucket, actor: Actor, h
  * `notAfter`); public `x` only. One query (the bindings in a subquery), so `loadSource` runs it
  * alongside its other reads.
  */
-export async function verificationKeysOf(db: Db, appId: string, now: number): Promise<Record<string, HostAppKey[]>> {
-  const bound = db.select({ hostAppId: bindings.hostAppId }).from(bindings).where(and(eq(bindings.miniProgramId, appId), eq(bindings.status, "approved")));
+export async function verificationKeysOf(
+  db: Db,
+  appId: string,
+  now: number,
+): Promise<Record<string, HostAppKey[]>> {
+  const bound = db
+    .select({ hostAppId: bindings.hostAppId })
+    .from(bindings)
+    .where(and(eq(bindings.miniProgramId, appId), eq(bindings.status, "approved")));
   const rows = await db
-    .select({ id: hostAppKeys.id, hostAppId: hostAppKeys.hostAppId, publicJwk: hostAppKeys.publicJwk, status: hostAppKeys.status, retiredAt: hostAppKeys.retiredAt, revokedAt: hostAppKeys.revokedAt })
+    .select({
+      id: hostAppKeys.id,
+      hostAppId: hostAppKeys.hostAppId,
+      publicJwk: hostAppKeys.publicJwk,
+      status: hostAppKeys.status,
+      retiredAt: hostAppKeys.retiredAt,
+      revokedAt: hostAppKeys.revokedAt,
+    })
     .from(hostAppKeys)
     .where(and(inArray(hostAppKeys.hostAppId, bound), inArray(hostAppKeys.status, ["active", "retired"])))
     .all();

@@ -3,7 +3,16 @@ import { isApprovedBy } from "../../../core/audit-scope";
 import { ApiError, notFound } from "../../../core/errors";
 import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
-import { type BindingStatus, type HostAppRole, bindings, hostAppMembers, hostApps, miniPrograms, users, versions } from "../db/schema";
+import {
+  type BindingStatus,
+  bindings,
+  type HostAppRole,
+  hostAppMembers,
+  hostApps,
+  miniPrograms,
+  users,
+  versions,
+} from "../db/schema";
 import { randomId } from "../lib/encoding";
 import { requireHostAppRole, requirePlatformAdmin } from "./access";
 import { approvalsOf } from "./audit-scope";
@@ -19,7 +28,18 @@ export async function createHostApp(db: Db, actor: Actor, input: { name: string 
   const now = Date.now();
   await db.batch([
     db.insert(hostApps).values({ id, name: input.name, createdAt: now }),
-    recordChange(db, actor, { action: "host_app.create", teamId: null, targetType: "host_app", targetId: id, detail: { name: input.name } }, now),
+    recordChange(
+      db,
+      actor,
+      {
+        action: "host_app.create",
+        teamId: null,
+        targetType: "host_app",
+        targetId: id,
+        detail: { name: input.name },
+      },
+      now,
+    ),
   ]);
   return { id, name: input.name, createdAt: now };
 }
@@ -38,7 +58,12 @@ async function requireManagerOrPlatform(db: Db, actor: Actor, hostAppId: string)
   await requireHostAppRole(db, actor, hostAppId, ["manager"]);
 }
 
-export async function setHostAppMember(db: Db, actor: Actor, hostAppId: string, input: { email: string; role: HostAppRole }) {
+export async function setHostAppMember(
+  db: Db,
+  actor: Actor,
+  hostAppId: string,
+  input: { email: string; role: HostAppRole },
+) {
   await requireManagerOrPlatform(db, actor, hostAppId);
   const user = await findUserByEmail(db, input.email);
   const now = Date.now();
@@ -46,8 +71,22 @@ export async function setHostAppMember(db: Db, actor: Actor, hostAppId: string, 
     db
       .insert(hostAppMembers)
       .values({ hostAppId, userId: user.id, role: input.role, createdAt: now })
-      .onConflictDoUpdate({ target: [hostAppMembers.hostAppId, hostAppMembers.userId], set: { role: input.role } }),
-    recordChange(db, actor, { action: "host_app.member.set", teamId: null, targetType: "host_app", targetId: hostAppId, detail: { user: user.email, role: input.role } }, now),
+      .onConflictDoUpdate({
+        target: [hostAppMembers.hostAppId, hostAppMembers.userId],
+        set: { role: input.role },
+      }),
+    recordChange(
+      db,
+      actor,
+      {
+        action: "host_app.member.set",
+        teamId: null,
+        targetType: "host_app",
+        targetId: hostAppId,
+        detail: { user: user.email, role: input.role },
+      },
+      now,
+    ),
   ]);
   return { userId: user.id, email: user.email, name: user.name, role: input.role };
 }
@@ -66,7 +105,13 @@ export async function listHostAppMembers(db: Db, actor: Actor, hostAppId: string
 export async function listHostAppBindings(db: Db, actor: Actor, hostAppId: string, status?: BindingStatus) {
   await requireHostAppRole(db, actor, hostAppId, ["manager", "auditor"]);
   const rows = await db
-    .select({ miniProgramId: bindings.miniProgramId, name: miniPrograms.name, status: bindings.status, createdAt: bindings.createdAt, decidedAt: bindings.decidedAt })
+    .select({
+      miniProgramId: bindings.miniProgramId,
+      name: miniPrograms.name,
+      status: bindings.status,
+      createdAt: bindings.createdAt,
+      decidedAt: bindings.decidedAt,
+    })
     .from(bindings)
     .innerJoin(miniPrograms, eq(miniPrograms.id, bindings.miniProgramId))
     .where(and(eq(bindings.hostAppId, hostAppId), status ? eq(bindings.status, status) : undefined))
@@ -80,12 +125,27 @@ export async function listHostAppBindings(db: Db, actor: Actor, hostAppId: strin
  * version audited before the binding reaches them only after a binding audit; `awaitingAudit`
  * names the online version when that is the case.
  */
-export async function decideBinding(db: Db, bucket: R2Bucket, actor: Actor, hostAppId: string, appId: string, decision: "approve" | "reject") {
+export async function decideBinding(
+  db: Db,
+  bucket: R2Bucket,
+  actor: Actor,
+  hostAppId: string,
+  appId: string,
+  decision: "approve" | "reject",
+) {
   await requireHostAppRole(db, actor, hostAppId, ["manager"]);
-  const row = await db.select().from(bindings).where(and(eq(bindings.hostAppId, hostAppId), eq(bindings.miniProgramId, appId))).get();
+  const row = await db
+    .select()
+    .from(bindings)
+    .where(and(eq(bindings.hostAppId, hostAppId), eq(bindings.miniProgramId, appId)))
+    .get();
   if (!row) throw notFound("binding request");
   if (row.status !== "pending") throw new ApiError("conflict", `this binding is already ${row.status}`);
-  const mp = await db.select({ teamId: miniPrograms.teamId, onlineVersionId: miniPrograms.onlineVersionId }).from(miniPrograms).where(eq(miniPrograms.id, appId)).get();
+  const mp = await db
+    .select({ teamId: miniPrograms.teamId, onlineVersionId: miniPrograms.onlineVersionId })
+    .from(miniPrograms)
+    .where(eq(miniPrograms.id, appId))
+    .get();
   const now = Date.now();
   const status: BindingStatus = decision === "approve" ? "approved" : "rejected";
   // Guarded by the pending status: of an approve and a reject racing, one applies (and is logged), the other gets 409.
@@ -93,20 +153,55 @@ export async function decideBinding(db: Db, bucket: R2Bucket, actor: Actor, host
     db
       .update(bindings)
       .set({ status, decidedBy: actor.userId, decidedAt: now })
-      .where(and(eq(bindings.hostAppId, hostAppId), eq(bindings.miniProgramId, appId), eq(bindings.status, "pending")))
+      .where(
+        and(
+          eq(bindings.hostAppId, hostAppId),
+          eq(bindings.miniProgramId, appId),
+          eq(bindings.status, "pending"),
+        ),
+      )
       .returning({ status: bindings.status }),
-    recordChangeIfChanged(db, actor, { action: `binding.${decision}`, teamId: mp?.teamId ?? null, targetType: "mini_program", targetId: appId, detail: { hostAppId } }, now),
+    recordChangeIfChanged(
+      db,
+      actor,
+      {
+        action: `binding.${decision}`,
+        teamId: mp?.teamId ?? null,
+        targetType: "mini_program",
+        targetId: appId,
+        detail: { hostAppId },
+      },
+      now,
+    ),
     ...(status === "approved" ? [bumpSnapshotRevision(db, appId)] : []),
   ]);
-  if (changed.length === 0) throw new ApiError("conflict", "this binding was decided meanwhile; read it again");
+  if (changed.length === 0)
+    throw new ApiError("conflict", "this binding was decided meanwhile; read it again");
   if (status === "approved") await publishCurrentSnapshot(db, bucket, appId);
-  return { miniProgramId: appId, hostAppId, status, awaitingAudit: status === "approved" ? await unapprovedOnlineVersion(db, appId, hostAppId, mp?.onlineVersionId ?? null) : null };
+  return {
+    miniProgramId: appId,
+    hostAppId,
+    status,
+    awaitingAudit:
+      status === "approved"
+        ? await unapprovedOnlineVersion(db, appId, hostAppId, mp?.onlineVersionId ?? null)
+        : null,
+  };
 }
 
 /** The online version of `appId` when `hostAppId`'s auditor has not approved it, else null. */
-async function unapprovedOnlineVersion(db: Db, appId: string, hostAppId: string, onlineVersionId: string | null): Promise<string | null> {
+async function unapprovedOnlineVersion(
+  db: Db,
+  appId: string,
+  hostAppId: string,
+  onlineVersionId: string | null,
+): Promise<string | null> {
   if (onlineVersionId === null) return null;
-  const online = await db.select({ version: versions.version }).from(versions).where(eq(versions.id, onlineVersionId)).get();
+  const online = await db
+    .select({ version: versions.version })
+    .from(versions)
+    .where(eq(versions.id, onlineVersionId))
+    .get();
   if (!online) return null;
   return isApprovedBy(await approvalsOf(db, appId), online.version, hostAppId) ? null : online.version;
 }

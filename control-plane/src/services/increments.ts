@@ -7,7 +7,7 @@ import { ApiError, notFound } from "../../../core/errors";
 import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
 import { increments } from "../db/schema";
-import { READ_ROLES, WRITE_ROLES, requireMiniProgram } from "./access";
+import { READ_ROLES, requireMiniProgram, WRITE_ROLES } from "./access";
 import { recordChange } from "./change-log";
 
 type IncrementRow = typeof increments.$inferSelect;
@@ -39,20 +39,45 @@ function describeIncrement(row: IncrementRow) {
 /** The mini program's increments, newest first (at most 200). */
 export async function listIncrements(db: Db, actor: Actor, appId: string) {
   await requireMiniProgram(db, actor, appId, READ_ROLES);
-  const rows = await db.select().from(increments).where(eq(increments.miniProgramId, appId)).orderBy(desc(increments.createdAt)).limit(200).all();
+  const rows = await db
+    .select()
+    .from(increments)
+    .where(eq(increments.miniProgramId, appId))
+    .orderBy(desc(increments.createdAt))
+    .limit(200)
+    .all();
   return rows.map(describeIncrement);
 }
 
 /** Puts a failed increment back in the queue with fresh attempts (the caller sends it). */
 export async function retryIncrement(db: Db, actor: Actor, appId: string, incrementId: string) {
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
-  const row = await db.select().from(increments).where(and(eq(increments.id, incrementId), eq(increments.miniProgramId, appId))).get();
+  const row = await db
+    .select()
+    .from(increments)
+    .where(and(eq(increments.id, incrementId), eq(increments.miniProgramId, appId)))
+    .get();
   if (!row) throw notFound("increment");
-  if (row.status !== "failed") throw new ApiError("conflict", `only a failed increment can be retried; this one is ${row.status}`);
+  if (row.status !== "failed")
+    throw new ApiError("conflict", `only a failed increment can be retried; this one is ${row.status}`);
   const now = Date.now();
   await db.batch([
-    db.update(increments).set({ status: "queued", attempts: 0, detail: "", startedAt: null, builtAt: null }).where(and(eq(increments.id, incrementId), eq(increments.status, "failed"))),
-    recordChange(db, actor, { action: "increment.retry", teamId: mp.teamId, targetType: "mini_program", targetId: appId, detail: { incrementId, from: row.fromVersion, to: row.toVersion } }, now),
+    db
+      .update(increments)
+      .set({ status: "queued", attempts: 0, detail: "", startedAt: null, builtAt: null })
+      .where(and(eq(increments.id, incrementId), eq(increments.status, "failed"))),
+    recordChange(
+      db,
+      actor,
+      {
+        action: "increment.retry",
+        teamId: mp.teamId,
+        targetType: "mini_program",
+        targetId: appId,
+        detail: { incrementId, from: row.fromVersion, to: row.toVersion },
+      },
+      now,
+    ),
   ]);
   const updated = await db.select().from(increments).where(eq(increments.id, incrementId)).get();
   return describeIncrement(updated!);

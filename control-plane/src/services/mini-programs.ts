@@ -4,7 +4,7 @@ import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
 import { bindings, hostApps, miniPrograms, teamMembers, versions } from "../db/schema";
 import { randomId } from "../lib/encoding";
-import { ADMIN_ROLES, READ_ROLES, WRITE_ROLES, requireMiniProgram, requireTeamRole } from "./access";
+import { ADMIN_ROLES, READ_ROLES, requireMiniProgram, requireTeamRole, WRITE_ROLES } from "./access";
 import { recordChange } from "./change-log";
 import { runBatch } from "./d1";
 import { suspendTasksOnDelist } from "./grayscale-hooks";
@@ -13,14 +13,38 @@ import { bumpSnapshotRevision, edgeStateOf, publishCurrentSnapshot } from "./sna
 /** App IDs: "gc" + 24 base32 chars (120 random bits), unguessable (PRODUCT.md M2). */
 export const newAppId = () => randomId("gc", 15);
 
-export async function createMiniProgram(db: Db, bucket: R2Bucket, actor: Actor, input: { teamId: string; name: string; description?: string | undefined }) {
+export async function createMiniProgram(
+  db: Db,
+  bucket: R2Bucket,
+  actor: Actor,
+  input: { teamId: string; name: string; description?: string | undefined },
+) {
   // seed: "License holders can directly create small programs, and such code resources belong to the user's team."
   await requireTeamRole(db, actor, input.teamId, WRITE_ROLES);
   const id = newAppId();
   const now = Date.now();
   await db.batch([
-    db.insert(miniPrograms).values({ id, teamId: input.teamId, name: input.name, description: input.description ?? "", createdBy: actor.userId, createdAt: now, updatedAt: now }),
-    recordChange(db, actor, { action: "mini_program.create", teamId: input.teamId, targetType: "mini_program", targetId: id, detail: { name: input.name } }, now),
+    db.insert(miniPrograms).values({
+      id,
+      teamId: input.teamId,
+      name: input.name,
+      description: input.description ?? "",
+      createdBy: actor.userId,
+      createdAt: now,
+      updatedAt: now,
+    }),
+    recordChange(
+      db,
+      actor,
+      {
+        action: "mini_program.create",
+        teamId: input.teamId,
+        targetType: "mini_program",
+        targetId: id,
+        detail: { name: input.name },
+      },
+      now,
+    ),
     bumpSnapshotRevision(db, id),
   ]);
   await publishCurrentSnapshot(db, bucket, id);
@@ -29,11 +53,23 @@ export async function createMiniProgram(db: Db, bucket: R2Bucket, actor: Actor, 
 
 /** Mini programs of my teams, optionally of one team (seed: "select the team you belong to in the top filter box"). */
 export async function listMiniPrograms(db: Db, actor: Actor, teamId?: string) {
-  const mine = await db.select({ teamId: teamMembers.teamId }).from(teamMembers).where(eq(teamMembers.userId, actor.userId)).all();
+  const mine = await db
+    .select({ teamId: teamMembers.teamId })
+    .from(teamMembers)
+    .where(eq(teamMembers.userId, actor.userId))
+    .all();
   const teamIds = mine.map((m) => m.teamId).filter((t) => !teamId || t === teamId);
   if (teamIds.length === 0) return [];
   return db
-    .select({ id: miniPrograms.id, teamId: miniPrograms.teamId, name: miniPrograms.name, description: miniPrograms.description, listed: miniPrograms.listed, createdAt: miniPrograms.createdAt, updatedAt: miniPrograms.updatedAt })
+    .select({
+      id: miniPrograms.id,
+      teamId: miniPrograms.teamId,
+      name: miniPrograms.name,
+      description: miniPrograms.description,
+      listed: miniPrograms.listed,
+      createdAt: miniPrograms.createdAt,
+      updatedAt: miniPrograms.updatedAt,
+    })
     .from(miniPrograms)
     .where(inArray(miniPrograms.teamId, teamIds))
     .orderBy(desc(miniPrograms.createdAt))
@@ -44,12 +80,24 @@ export async function getMiniProgram(db: Db, actor: Actor, appId: string) {
   const mp = await requireMiniProgram(db, actor, appId, READ_ROLES);
   const [bound, online] = await Promise.all([
     db
-      .select({ hostAppId: bindings.hostAppId, hostAppName: hostApps.name, status: bindings.status, createdAt: bindings.createdAt, decidedAt: bindings.decidedAt })
+      .select({
+        hostAppId: bindings.hostAppId,
+        hostAppName: hostApps.name,
+        status: bindings.status,
+        createdAt: bindings.createdAt,
+        decidedAt: bindings.decidedAt,
+      })
       .from(bindings)
       .innerJoin(hostApps, eq(hostApps.id, bindings.hostAppId))
       .where(eq(bindings.miniProgramId, appId))
       .all(),
-    mp.onlineVersionId ? db.select({ version: versions.version }).from(versions).where(eq(versions.id, mp.onlineVersionId)).get() : undefined,
+    mp.onlineVersionId
+      ? db
+          .select({ version: versions.version })
+          .from(versions)
+          .where(eq(versions.id, mp.onlineVersionId))
+          .get()
+      : undefined,
   ]);
   return {
     appId: mp.id,
@@ -65,13 +113,33 @@ export async function getMiniProgram(db: Db, actor: Actor, appId: string) {
   };
 }
 
-export async function editMiniProgram(db: Db, actor: Actor, appId: string, input: { name?: string | undefined; description?: string | undefined }) {
+export async function editMiniProgram(
+  db: Db,
+  actor: Actor,
+  appId: string,
+  input: { name?: string | undefined; description?: string | undefined },
+) {
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
   const now = Date.now();
-  const set = { ...(input.name !== undefined ? { name: input.name } : {}), ...(input.description !== undefined ? { description: input.description } : {}), updatedAt: now };
+  const set = {
+    ...(input.name !== undefined ? { name: input.name } : {}),
+    ...(input.description !== undefined ? { description: input.description } : {}),
+    updatedAt: now,
+  };
   await db.batch([
     db.update(miniPrograms).set(set).where(eq(miniPrograms.id, appId)),
-    recordChange(db, actor, { action: "mini_program.edit", teamId: mp.teamId, targetType: "mini_program", targetId: appId, detail: { ...input } }, now),
+    recordChange(
+      db,
+      actor,
+      {
+        action: "mini_program.edit",
+        teamId: mp.teamId,
+        targetType: "mini_program",
+        targetId: appId,
+        detail: { ...input },
+      },
+      now,
+    ),
   ]);
   return getMiniProgram(db, actor, appId);
 }
@@ -83,13 +151,27 @@ export async function editMiniProgram(db: Db, actor: Actor, appId: string, input
  */
 export async function setShelf(db: Db, bucket: R2Bucket, actor: Actor, appId: string, listed: boolean) {
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
-  if (mp.listed === listed) throw new ApiError("conflict", listed ? "the mini program is already on the shelf" : "the mini program is already off the shelf");
+  if (mp.listed === listed)
+    throw new ApiError(
+      "conflict",
+      listed ? "the mini program is already on the shelf" : "the mini program is already off the shelf",
+    );
   const now = Date.now();
   // Delisting suspends running grayscale tasks in the same batch; relisting leaves them suspended.
   const suspend = listed ? [] : await suspendTasksOnDelist(db, actor, appId, mp.teamId, now);
   await runBatch(db, [
     db.update(miniPrograms).set({ listed, updatedAt: now }).where(eq(miniPrograms.id, appId)),
-    recordChange(db, actor, { action: listed ? "mini_program.list" : "mini_program.delist", teamId: mp.teamId, targetType: "mini_program", targetId: appId }, now),
+    recordChange(
+      db,
+      actor,
+      {
+        action: listed ? "mini_program.list" : "mini_program.delist",
+        teamId: mp.teamId,
+        targetType: "mini_program",
+        targetId: appId,
+      },
+      now,
+    ),
     ...suspend,
     bumpSnapshotRevision(db, appId),
   ]);
@@ -102,25 +184,68 @@ export async function requestBinding(db: Db, actor: Actor, appId: string, hostAp
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
   const host = await db.select({ id: hostApps.id }).from(hostApps).where(eq(hostApps.id, hostAppId)).get();
   if (!host) throw notFound("host app");
-  const existing = await db.select().from(bindings).where(and(eq(bindings.miniProgramId, appId), eq(bindings.hostAppId, hostAppId))).get();
-  if (existing && existing.status !== "rejected") throw new ApiError("conflict", `a binding to this host app is already ${existing.status}`);
+  const existing = await db
+    .select()
+    .from(bindings)
+    .where(and(eq(bindings.miniProgramId, appId), eq(bindings.hostAppId, hostAppId)))
+    .get();
+  if (existing && existing.status !== "rejected")
+    throw new ApiError("conflict", `a binding to this host app is already ${existing.status}`);
   const now = Date.now();
-  const row = { miniProgramId: appId, hostAppId, status: "pending" as const, requestedBy: actor.userId, createdAt: now, decidedBy: null, decidedAt: null };
+  const row = {
+    miniProgramId: appId,
+    hostAppId,
+    status: "pending" as const,
+    requestedBy: actor.userId,
+    createdAt: now,
+    decidedBy: null,
+    decidedAt: null,
+  };
   await db.batch([
-    db.insert(bindings).values(row).onConflictDoUpdate({ target: [bindings.miniProgramId, bindings.hostAppId], set: row }),
-    recordChange(db, actor, { action: "binding.request", teamId: mp.teamId, targetType: "mini_program", targetId: appId, detail: { hostAppId } }, now),
+    db
+      .insert(bindings)
+      .values(row)
+      .onConflictDoUpdate({ target: [bindings.miniProgramId, bindings.hostAppId], set: row }),
+    recordChange(
+      db,
+      actor,
+      {
+        action: "binding.request",
+        teamId: mp.teamId,
+        targetType: "mini_program",
+        targetId: appId,
+        detail: { hostAppId },
+      },
+      now,
+    ),
   ]);
   return { miniProgramId: appId, hostAppId, status: "pending" as const };
 }
 
 /** Unbinding stops delivery through that host app at once (team admin). */
-export async function removeBinding(db: Db, bucket: R2Bucket, actor: Actor, appId: string, hostAppId: string) {
+export async function removeBinding(
+  db: Db,
+  bucket: R2Bucket,
+  actor: Actor,
+  appId: string,
+  hostAppId: string,
+) {
   const mp = await requireMiniProgram(db, actor, appId, ADMIN_ROLES);
-  const existing = await db.select().from(bindings).where(and(eq(bindings.miniProgramId, appId), eq(bindings.hostAppId, hostAppId))).get();
+  const existing = await db
+    .select()
+    .from(bindings)
+    .where(and(eq(bindings.miniProgramId, appId), eq(bindings.hostAppId, hostAppId)))
+    .get();
   if (!existing) throw notFound("binding");
   await db.batch([
     db.delete(bindings).where(and(eq(bindings.miniProgramId, appId), eq(bindings.hostAppId, hostAppId))),
-    recordChange(db, actor, { action: "binding.remove", teamId: mp.teamId, targetType: "mini_program", targetId: appId, detail: { hostAppId } }),
+    recordChange(db, actor, {
+      action: "binding.remove",
+      teamId: mp.teamId,
+      targetType: "mini_program",
+      targetId: appId,
+      detail: { hostAppId },
+    }),
     bumpSnapshotRevision(db, appId),
   ]);
   await publishCurrentSnapshot(db, bucket, appId);

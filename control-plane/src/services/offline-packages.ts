@@ -12,7 +12,13 @@ import { zipSync } from "fflate";
 import { isApprovedBy } from "../../../core/audit-scope";
 import { conflict } from "../../../core/errors";
 import { MANIFEST_ISSUER } from "../../../core/manifest";
-import { APKG_MANIFEST_ENTRY, APKG_PACKAGE_ENTRY, OFFLINE_KIND, apkgFileName, type OfflineManifestClaims } from "../../../core/offline";
+import {
+  APKG_MANIFEST_ENTRY,
+  APKG_PACKAGE_ENTRY,
+  apkgFileName,
+  OFFLINE_KIND,
+  type OfflineManifestClaims,
+} from "../../../core/offline";
 import { packageKey } from "../../../core/snapshot";
 import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
@@ -42,29 +48,47 @@ export interface OfflinePackageFile {
  * first), or its online version is encrypted (not offered offline yet: the key would have to
  * travel outside a short-lived manifest).
  */
-export async function buildOfflinePackage(db: Db, env: AdminEnv, actor: Actor, appId: string, hostAppId: string, now = Date.now()): Promise<OfflinePackageFile> {
+export async function buildOfflinePackage(
+  db: Db,
+  env: AdminEnv,
+  actor: Actor,
+  appId: string,
+  hostAppId: string,
+  now = Date.now(),
+): Promise<OfflinePackageFile> {
   const mp = await requireMiniProgram(db, actor, appId, READ_ROLES);
-  if (!mp.listed) throw conflict(`${ONLY_ONLINE_MESSAGE}: the mini program is delisted, and its presets cannot be used`);
+  if (!mp.listed)
+    throw conflict(`${ONLY_ONLINE_MESSAGE}: the mini program is delisted, and its presets cannot be used`);
   if (!mp.onlineVersionId) throw conflict(`${ONLY_ONLINE_MESSAGE}: this one has no online version yet`);
   const binding = await db
     .select({ status: bindings.status })
     .from(bindings)
     .where(and(eq(bindings.miniProgramId, appId), eq(bindings.hostAppId, hostAppId)))
     .get();
-  if (binding?.status !== "approved") throw conflict(`the mini program has no approved binding to host app ${hostAppId}`);
+  if (binding?.status !== "approved")
+    throw conflict(`the mini program has no approved binding to host app ${hostAppId}`);
   const version = await db.select().from(versions).where(eq(versions.id, mp.onlineVersionId)).get();
   if (!version) throw new Error(`online version ${mp.onlineVersionId} of ${appId} is missing`);
   // Audit scope: a preset is delivery too, so the host app that ships it must have approved it.
   if (!isApprovedBy(await approvalsOf(db, appId), version.version, hostAppId)) {
-    throw conflict(`host app ${hostAppId} has not approved the online version ${version.version} in an audit: submit that version for a binding audit (POST /v1/mini-programs/${appId}/versions/${version.version}/submit) and download after its auditor approves`);
+    throw conflict(
+      `host app ${hostAppId} has not approved the online version ${version.version} in an audit: submit that version for a binding audit (POST /v1/mini-programs/${appId}/versions/${version.version}/submit) and download after its auditor approves`,
+    );
   }
-  if (version.encSha256 !== null) throw conflict("the online version is encrypted; encrypted versions are not offered as offline packages yet");
+  if (version.encSha256 !== null)
+    throw conflict(
+      "the online version is encrypted; encrypted versions are not offered as offline packages yet",
+    );
   await requireTrustedSignature(db, version);
 
   const object = await env.PACKAGES.get(packageKey(version.packageSha256));
-  if (!object) throw new Error(`package ${version.packageSha256} of ${appId} ${version.version} is missing from R2`);
+  if (!object)
+    throw new Error(`package ${version.packageSha256} of ${appId} ${version.version} is missing from R2`);
   const packageZip = new Uint8Array(await object.arrayBuffer());
-  if (packageZip.byteLength !== version.packageSize) throw new Error(`package ${version.packageSha256} has ${packageZip.byteLength} bytes, ${version.packageSize} expected`);
+  if (packageZip.byteLength !== version.packageSize)
+    throw new Error(
+      `package ${version.packageSha256} has ${packageZip.byteLength} bytes, ${version.packageSize} expected`,
+    );
 
   const ref = packageRefOf(version);
   const iat = Math.floor(now / 1000);
@@ -96,8 +120,27 @@ export async function buildOfflinePackage(db: Db, env: AdminEnv, actor: Actor, a
 
   const fileName = apkgFileName(appId, version.version);
   await db.batch([
-    db.insert(offlinePackages).values({ id: randomId("off_", 10), miniProgramId: appId, versionId: version.id, version: version.version, packageSha256: version.packageSha256, downloadedBy: actor.userId, createdAt: now }),
-    recordChange(db, actor, { action: "offline_package.download", teamId: mp.teamId, targetType: "mini_program", targetId: appId, detail: { version: version.version, hostAppId, fileName } }, now),
+    db.insert(offlinePackages).values({
+      id: randomId("off_", 10),
+      miniProgramId: appId,
+      versionId: version.id,
+      version: version.version,
+      packageSha256: version.packageSha256,
+      downloadedBy: actor.userId,
+      createdAt: now,
+    }),
+    recordChange(
+      db,
+      actor,
+      {
+        action: "offline_package.download",
+        teamId: mp.teamId,
+        targetType: "mini_program",
+        targetId: appId,
+        detail: { version: version.version, hostAppId, fileName },
+      },
+      now,
+    ),
   ]);
   return { fileName, version: version.version, bytes };
 }

@@ -9,7 +9,14 @@
  * manifests as `plainSha256`), so it must never sit under the served prefix.
  */
 import { eq } from "drizzle-orm";
-import { MIN_PACKAGE_KEY_SECRET_LENGTH, encryptObject, newPackageKey, packageKeyContext, unwrapPackageKey, wrapPackageKey } from "../../../core/encryption";
+import {
+  encryptObject,
+  MIN_PACKAGE_KEY_SECRET_LENGTH,
+  newPackageKey,
+  packageKeyContext,
+  unwrapPackageKey,
+  wrapPackageKey,
+} from "../../../core/encryption";
 import { ApiError } from "../../../core/errors";
 import { packageKey } from "../../../core/snapshot";
 import type { Actor } from "../auth/actor";
@@ -24,7 +31,8 @@ export const privatePackageKey = (sha256: string) => `private/packages/${sha256}
 type VersionRow = typeof versions.$inferSelect;
 
 /** Where the plaintext zip of a version lives (the builder and offline packages read it). */
-export const plainPackageKey = (v: Pick<VersionRow, "packageSha256" | "encSha256">) => (v.encSha256 ? privatePackageKey(v.packageSha256) : packageKey(v.packageSha256));
+export const plainPackageKey = (v: Pick<VersionRow, "packageSha256" | "encSha256">) =>
+  v.encSha256 ? privatePackageKey(v.packageSha256) : packageKey(v.packageSha256);
 
 export interface EncryptedUpload {
   encSha256: string;
@@ -37,15 +45,32 @@ export interface EncryptedUpload {
  * Encrypts an uploaded zip under a fresh key, stores ciphertext and plaintext, and returns the
  * columns of the version row. `secret` is PACKAGE_KEY_SECRET.
  */
-export async function storeEncrypted(bucket: R2Bucket, secret: string | undefined, appId: string, version: string, zip: Uint8Array, plainSha256: string): Promise<EncryptedUpload> {
+export async function storeEncrypted(
+  bucket: R2Bucket,
+  secret: string | undefined,
+  appId: string,
+  version: string,
+  zip: Uint8Array,
+  plainSha256: string,
+): Promise<EncryptedUpload> {
   const key = newPackageKey();
   // Wrapped first: nothing is stored for a key that could not be kept.
-  const encKeyWrapped = await wrapPackageKey(requirePackageKeySecret(secret), key, packageKeyContext(appId, version));
+  const encKeyWrapped = await wrapPackageKey(
+    requirePackageKeySecret(secret),
+    key,
+    packageKeyContext(appId, version),
+  );
   const { ciphertext, iv } = await encryptObject(key, zip);
   const encSha256 = await sha256Hex(ciphertext);
   await Promise.all([
-    bucket.put(packageKey(encSha256), ciphertext, { sha256: encSha256, httpMetadata: { contentType: "application/octet-stream" } }),
-    bucket.put(privatePackageKey(plainSha256), zip, { sha256: plainSha256, httpMetadata: { contentType: "application/zip" } }),
+    bucket.put(packageKey(encSha256), ciphertext, {
+      sha256: encSha256,
+      httpMetadata: { contentType: "application/octet-stream" },
+    }),
+    bucket.put(privatePackageKey(plainSha256), zip, {
+      sha256: plainSha256,
+      httpMetadata: { contentType: "application/zip" },
+    }),
   ]);
   return { encSha256, encSize: ciphertext.byteLength, encIv: iv, encKeyWrapped };
 }
@@ -56,13 +81,19 @@ export async function storeEncrypted(bucket: R2Bucket, secret: string | undefine
  */
 export function requirePackageKeySecret(secret: string | undefined): string {
   if (!secret || secret.length < MIN_PACKAGE_KEY_SECRET_LENGTH) {
-    throw new ApiError("conflict", `package encryption is not configured on this deployment: PACKAGE_KEY_SECRET must be set, at least ${MIN_PACKAGE_KEY_SECRET_LENGTH} characters`);
+    throw new ApiError(
+      "conflict",
+      `package encryption is not configured on this deployment: PACKAGE_KEY_SECRET must be set, at least ${MIN_PACKAGE_KEY_SECRET_LENGTH} characters`,
+    );
   }
   return secret;
 }
 
 /** The raw key of an encrypted version (increment builds encrypt with it). */
-export async function versionKey(secret: string | undefined, v: Pick<VersionRow, "miniProgramId" | "version" | "encKeyWrapped">): Promise<Uint8Array> {
+export async function versionKey(
+  secret: string | undefined,
+  v: Pick<VersionRow, "miniProgramId" | "version" | "encKeyWrapped">,
+): Promise<Uint8Array> {
   if (!v.encKeyWrapped) throw new Error(`version ${v.version} is not encrypted`);
   if (!secret) throw new Error("PACKAGE_KEY_SECRET is not set but a version is encrypted");
   return unwrapPackageKey(secret, v.encKeyWrapped, packageKeyContext(v.miniProgramId, v.version));
@@ -73,14 +104,33 @@ export async function getEncryption(db: Db, actor: Actor, appId: string) {
   return { appId, enabled: mp.encryptPackages };
 }
 
-export async function setEncryption(db: Db, actor: Actor, appId: string, enabled: boolean, secret: string | undefined) {
+export async function setEncryption(
+  db: Db,
+  actor: Actor,
+  appId: string,
+  enabled: boolean,
+  secret: string | undefined,
+) {
   const mp = await requireMiniProgram(db, actor, appId, ADMIN_ROLES);
   if (enabled) requirePackageKeySecret(secret);
   if (mp.encryptPackages === enabled) return { appId, enabled };
   const now = Date.now();
   await db.batch([
-    db.update(miniPrograms).set({ encryptPackages: enabled, updatedAt: now }).where(eq(miniPrograms.id, appId)),
-    recordChange(db, actor, { action: enabled ? "mini_program.encryption_on" : "mini_program.encryption_off", teamId: mp.teamId, targetType: "mini_program", targetId: appId }, now),
+    db
+      .update(miniPrograms)
+      .set({ encryptPackages: enabled, updatedAt: now })
+      .where(eq(miniPrograms.id, appId)),
+    recordChange(
+      db,
+      actor,
+      {
+        action: enabled ? "mini_program.encryption_on" : "mini_program.encryption_off",
+        teamId: mp.teamId,
+        targetType: "mini_program",
+        targetId: appId,
+      },
+      now,
+    ),
   ]);
   return { appId, enabled };
 }

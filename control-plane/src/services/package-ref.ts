@@ -5,17 +5,30 @@
 import { and, eq, inArray } from "drizzle-orm";
 import type { IncrementRef, PackageRef } from "../../../core/snapshot";
 import type { Db } from "../db/client";
-import { increments, versions } from "../db/schema";
+import { increments, type versions } from "../db/schema";
 
 export function packageRefOf(v: typeof versions.$inferSelect): PackageRef {
-  const encrypted = v.encSha256 !== null && v.encSize !== null && v.encIv !== null && v.encKeyWrapped !== null;
+  const encrypted =
+    v.encSha256 !== null && v.encSize !== null && v.encIv !== null && v.encKeyWrapped !== null;
   return {
     // Clients download the ciphertext of an encrypted version (services/package-encryption.ts).
     sha256: encrypted ? v.encSha256! : v.packageSha256,
     size: encrypted ? v.encSize! : v.packageSize,
     ...(v.filesSha256 ? { files: v.filesSha256 } : {}),
-    ...(v.signature && v.signatureKid && v.signatureAlg ? { signature: { kid: v.signatureKid, alg: v.signatureAlg, sig: v.signature } } : {}),
-    ...(encrypted ? { encryption: { alg: "A256GCM" as const, wrappedKey: v.encKeyWrapped!, iv: v.encIv!, plainSha256: v.packageSha256, plainSize: v.packageSize } } : {}),
+    ...(v.signature && v.signatureKid && v.signatureAlg
+      ? { signature: { kid: v.signatureKid, alg: v.signatureAlg, sig: v.signature } }
+      : {}),
+    ...(encrypted
+      ? {
+          encryption: {
+            alg: "A256GCM" as const,
+            wrappedKey: v.encKeyWrapped!,
+            iv: v.encIv!,
+            plainSha256: v.packageSha256,
+            plainSize: v.packageSize,
+          },
+        }
+      : {}),
   };
 }
 
@@ -26,25 +39,61 @@ const plainShaOf = (ref: PackageRef) => ref.encryption?.plainSha256 ?? ref.sha25
  * Adds to each package the built increments that are smaller than it, keyed by the version they
  * start from. Packages are matched by their plaintext hash (`versions.package_sha256`).
  */
-export async function attachIncrements(db: Db, appId: string, deliverable: ReadonlyArray<{ version: string; package: PackageRef } | null | undefined>): Promise<void> {
-  const targets = deliverable.filter((t): t is { version: string; package: PackageRef } => t !== null && t !== undefined);
+export async function attachIncrements(
+  db: Db,
+  appId: string,
+  deliverable: ReadonlyArray<{ version: string; package: PackageRef } | null | undefined>,
+): Promise<void> {
+  const targets = deliverable.filter(
+    (t): t is { version: string; package: PackageRef } => t !== null && t !== undefined,
+  );
   if (targets.length === 0) return;
   const shas = [...new Set(targets.map((t) => plainShaOf(t.package)))];
   const rows = await db
     .select()
     .from(increments)
-    .where(and(eq(increments.miniProgramId, appId), eq(increments.status, "built"), inArray(increments.toPackageSha256, shas)))
+    .where(
+      and(
+        eq(increments.miniProgramId, appId),
+        eq(increments.status, "built"),
+        inArray(increments.toPackageSha256, shas),
+      ),
+    )
     .all();
   for (const { version, package: ref } of targets) {
     const map: Record<string, IncrementRef> = {};
     for (const row of rows) {
-      if (row.toPackageSha256 !== plainShaOf(ref) || row.sha256 === null || row.size === null || row.fromFilesSha256 === null) continue;
+      if (
+        row.toPackageSha256 !== plainShaOf(ref) ||
+        row.sha256 === null ||
+        row.size === null ||
+        row.fromFilesSha256 === null
+      )
+        continue;
       if (ref.encryption) {
         // An encrypted target's increments are served encrypted under that version's own key:
         // a row built for another version with the same package bytes has another key.
-        if (row.toVersion !== version || row.encSha256 === null || row.encSize === null || row.encIv === null || row.encSize >= ref.size) continue;
-        const encryption = { alg: "A256GCM" as const, wrappedKey: ref.encryption.wrappedKey, iv: row.encIv, plainSha256: row.sha256, plainSize: row.size };
-        map[row.fromVersion] = { sha256: row.encSha256, size: row.encSize, from: row.fromFilesSha256, encryption };
+        if (
+          row.toVersion !== version ||
+          row.encSha256 === null ||
+          row.encSize === null ||
+          row.encIv === null ||
+          row.encSize >= ref.size
+        )
+          continue;
+        const encryption = {
+          alg: "A256GCM" as const,
+          wrappedKey: ref.encryption.wrappedKey,
+          iv: row.encIv,
+          plainSha256: row.sha256,
+          plainSize: row.size,
+        };
+        map[row.fromVersion] = {
+          sha256: row.encSha256,
+          size: row.encSize,
+          from: row.fromFilesSha256,
+          encryption,
+        };
         continue;
       }
       // A row built for an encrypted twin of this package stored only ciphertext.

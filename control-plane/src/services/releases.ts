@@ -9,32 +9,82 @@ import { checkPublish, checkRollback } from "../../../core/lifecycle";
 import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
 import { miniPrograms, releases, versions } from "../db/schema";
+import { planIncrementsAfter } from "../increments/plan";
 import { randomId } from "../lib/encoding";
-import { WRITE_ROLES, requireMiniProgram } from "./access";
+import { requireMiniProgram, WRITE_ROLES } from "./access";
 import { recordChange } from "./change-log";
 import { guardedWrite, runBatch } from "./d1";
 import { endTasksOnPublish } from "./grayscale-hooks";
-import { planIncrementsAfter } from "../increments/plan";
 import { requireTrustedSignature } from "./signing-keys";
 import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
-import { type VersionRow, describeVersion, liveVersions, refusalError, requireVersion, rollbackCandidates } from "./versions";
+import {
+  describeVersion,
+  liveVersions,
+  refusalError,
+  requireVersion,
+  rollbackCandidates,
+  type VersionRow,
+} from "./versions";
 
 async function nextReleaseSeq(db: Db, appId: string): Promise<number> {
-  const last = await db.select({ seq: releases.seq }).from(releases).where(eq(releases.miniProgramId, appId)).orderBy(desc(releases.seq)).limit(1).get();
+  const last = await db
+    .select({ seq: releases.seq })
+    .from(releases)
+    .where(eq(releases.miniProgramId, appId))
+    .orderBy(desc(releases.seq))
+    .limit(1)
+    .get();
   return (last?.seq ?? 0) + 1;
 }
 
-async function release(db: Db, bucket: R2Bucket, actor: Actor, appId: string, teamId: string, target: VersionRow, from: VersionRow | null, via: "publish" | "rollback") {
+async function release(
+  db: Db,
+  bucket: R2Bucket,
+  actor: Actor,
+  appId: string,
+  teamId: string,
+  target: VersionRow,
+  from: VersionRow | null,
+  via: "publish" | "rollback",
+) {
   const now = Date.now();
   const seq = await nextReleaseSeq(db, appId);
   // A publish ends the grayscale tasks it supersedes, in the same batch; a rollback leaves them.
-  const endTasks = via === "publish" ? await endTasksOnPublish(db, actor, appId, teamId, target.version, now) : [];
+  const endTasks =
+    via === "publish" ? await endTasksOnPublish(db, actor, appId, teamId, target.version, now) : [];
   await guardedWrite(
     runBatch(db, [
-      db.insert(releases).values({ id: randomId("rel_", 10), miniProgramId: appId, seq, versionId: target.id, version: target.version, via, fromVersion: from?.version ?? null, releasedBy: actor.userId, releasedAt: now }),
-      db.update(versions).set({ status: "released", firstReleasedAt: target.firstReleasedAt ?? now }).where(eq(versions.id, target.id)),
-      db.update(miniPrograms).set({ onlineVersionId: target.id, lastReleaseVia: via, updatedAt: now }).where(eq(miniPrograms.id, appId)),
-      recordChange(db, actor, { action: `version.${via}`, teamId, targetType: "mini_program", targetId: appId, detail: { version: target.version, from: from?.version ?? null, seq } }, now),
+      db.insert(releases).values({
+        id: randomId("rel_", 10),
+        miniProgramId: appId,
+        seq,
+        versionId: target.id,
+        version: target.version,
+        via,
+        fromVersion: from?.version ?? null,
+        releasedBy: actor.userId,
+        releasedAt: now,
+      }),
+      db
+        .update(versions)
+        .set({ status: "released", firstReleasedAt: target.firstReleasedAt ?? now })
+        .where(eq(versions.id, target.id)),
+      db
+        .update(miniPrograms)
+        .set({ onlineVersionId: target.id, lastReleaseVia: via, updatedAt: now })
+        .where(eq(miniPrograms.id, appId)),
+      recordChange(
+        db,
+        actor,
+        {
+          action: `version.${via}`,
+          teamId,
+          targetType: "mini_program",
+          targetId: appId,
+          detail: { version: target.version, from: from?.version ?? null, seq },
+        },
+        now,
+      ),
       ...endTasks,
       bumpSnapshotRevision(db, appId),
     ]),
@@ -67,7 +117,13 @@ export async function rollbackTo(db: Db, bucket: R2Bucket, actor: Actor, appId: 
   const target = await requireVersion(db, appId, version);
   const all = await liveVersions(db, appId);
   const online = all.find((v) => v.id === mp.onlineVersionId) ?? null;
-  const refusal = checkRollback({ target, online, lastReleaseVia: mp.lastReleaseVia ?? null, listed: mp.listed, releasedBelowOnline: rollbackCandidates(all, online) });
+  const refusal = checkRollback({
+    target,
+    online,
+    lastReleaseVia: mp.lastReleaseVia ?? null,
+    listed: mp.listed,
+    releasedBelowOnline: rollbackCandidates(all, online),
+  });
   if (refusal) throw refusalError(refusal);
   await requireTrustedSignature(db, target);
   await release(db, bucket, actor, appId, mp.teamId, target, online, "rollback");

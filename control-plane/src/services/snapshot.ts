@@ -14,7 +14,13 @@
  *   republishes every mini program whose published revision is behind.
  */
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
-import { type PackageRef, type Snapshot, type SnapshotSource, compileSnapshot, snapshotKey } from "../../../core/snapshot";
+import {
+  compileSnapshot,
+  type PackageRef,
+  type Snapshot,
+  type SnapshotSource,
+  snapshotKey,
+} from "../../../core/snapshot";
 import type { Db } from "../db/client";
 import { bindings, miniPrograms, releases, trialTesters, versions } from "../db/schema";
 import { approvalsOf, hostAppReleasesOf } from "./audit-scope";
@@ -22,15 +28,47 @@ import { compiledTasksOf } from "./grayscale-store";
 import { verificationKeysOf } from "./host-app-keys";
 import { attachIncrements, packageRefOf } from "./package-ref";
 
-async function loadSource(db: Db, appId: string, revision: number, now: number): Promise<SnapshotSource | undefined> {
+async function loadSource(
+  db: Db,
+  appId: string,
+  revision: number,
+  now: number,
+): Promise<SnapshotSource | undefined> {
   const mp = await db.select().from(miniPrograms).where(eq(miniPrograms.id, appId)).get();
   if (!mp) return undefined;
   const [bound, onlineVersion, lastRelease, devVersion, testers, tasks, hostAppKeys] = await Promise.all([
-    db.select({ hostAppId: bindings.hostAppId }).from(bindings).where(and(eq(bindings.miniProgramId, appId), eq(bindings.status, "approved"))).all(),
-    mp.onlineVersionId ? db.select().from(versions).where(eq(versions.id, mp.onlineVersionId)).get() : undefined,
-    db.select().from(releases).where(eq(releases.miniProgramId, appId)).orderBy(sql`${releases.releasedAt} desc`, sql`rowid desc`).limit(1).get(),
-    db.select().from(versions).where(and(eq(versions.miniProgramId, appId), sql`${versions.status} in ('development','in_audit','rejected')`)).orderBy(sql`${versions.createdAt} desc`).limit(1).get(),
-    db.select({ account: trialTesters.account }).from(trialTesters).where(eq(trialTesters.miniProgramId, appId)).all(),
+    db
+      .select({ hostAppId: bindings.hostAppId })
+      .from(bindings)
+      .where(and(eq(bindings.miniProgramId, appId), eq(bindings.status, "approved")))
+      .all(),
+    mp.onlineVersionId
+      ? db.select().from(versions).where(eq(versions.id, mp.onlineVersionId)).get()
+      : undefined,
+    db
+      .select()
+      .from(releases)
+      .where(eq(releases.miniProgramId, appId))
+      .orderBy(sql`${releases.releasedAt} desc`, sql`rowid desc`)
+      .limit(1)
+      .get(),
+    db
+      .select()
+      .from(versions)
+      .where(
+        and(
+          eq(versions.miniProgramId, appId),
+          sql`${versions.status} in ('development','in_audit','rejected')`,
+        ),
+      )
+      .orderBy(sql`${versions.createdAt} desc`)
+      .limit(1)
+      .get(),
+    db
+      .select({ account: trialTesters.account })
+      .from(trialTesters)
+      .where(eq(trialTesters.miniProgramId, appId))
+      .all(),
     compiledTasksOf(db, appId, now),
     // Issue 10: the keys that verify user assertions of each bound host app.
     verificationKeysOf(db, appId, now),
@@ -51,15 +89,31 @@ async function loadSource(db: Db, appId: string, revision: number, now: number):
       : null,
     trial:
       devVersion && mp.trialPagePath
-        ? { version: devVersion.version, package: ref(devVersion), pagePath: mp.trialPagePath, testers: testers.map((t) => t.account) }
+        ? {
+            version: devVersion.version,
+            package: ref(devVersion),
+            pagePath: mp.trialPagePath,
+            testers: testers.map((t) => t.account),
+          }
         : null,
     tasks,
     hostAppKeys,
   };
   // Audit scope: bound host apps that have not approved the online version get their own release.
-  const hostAppReleases = await hostAppReleasesOf(db, appId, source.hostApps, source.online, await approvalsOf(db, appId));
+  const hostAppReleases = await hostAppReleasesOf(
+    db,
+    appId,
+    source.hostApps,
+    source.online,
+    await approvalsOf(db, appId),
+  );
   if (Object.keys(hostAppReleases).length > 0) source.hostAppReleases = hostAppReleases;
-  await attachIncrements(db, appId, [source.online, source.trial, ...tasks, ...Object.values(hostAppReleases)]);
+  await attachIncrements(db, appId, [
+    source.online,
+    source.trial,
+    ...tasks,
+    ...Object.values(hostAppReleases),
+  ]);
   return source;
 }
 
@@ -76,7 +130,10 @@ export function bumpSnapshotRevision(db: Db, appId: string) {
  * app keys, say); publish them after the batch with `sweepSnapshots(db, bucket, { hostAppId })`.
  */
 export function bumpHostAppSnapshotRevisions(db: Db, hostAppId: string) {
-  const bound = db.select({ id: bindings.miniProgramId }).from(bindings).where(and(eq(bindings.hostAppId, hostAppId), eq(bindings.status, "approved")));
+  const bound = db
+    .select({ id: bindings.miniProgramId })
+    .from(bindings)
+    .where(and(eq(bindings.hostAppId, hostAppId), eq(bindings.status, "approved")));
   return db
     .update(miniPrograms)
     .set({ snapshotRevision: sql`${miniPrograms.snapshotRevision} + 1` })
@@ -135,10 +192,19 @@ function messageOf(err: unknown): string {
  * has a higher revision, so it is published by its own publish or by the sweep, and a snapshot
  * compiled at revision r never replaces one of a higher revision.
  */
-export async function publishCurrentSnapshot(db: Db, bucket: R2Bucket, appId: string, now = Date.now()): Promise<PublishResult> {
+export async function publishCurrentSnapshot(
+  db: Db,
+  bucket: R2Bucket,
+  appId: string,
+  now = Date.now(),
+): Promise<PublishResult> {
   let revision: number | undefined;
   try {
-    const mp = await db.select({ revision: miniPrograms.snapshotRevision, published: miniPrograms.publishedRevision }).from(miniPrograms).where(eq(miniPrograms.id, appId)).get();
+    const mp = await db
+      .select({ revision: miniPrograms.snapshotRevision, published: miniPrograms.publishedRevision })
+      .from(miniPrograms)
+      .where(eq(miniPrograms.id, appId))
+      .get();
     if (!mp) return { appId, status: "gone" };
     revision = mp.revision;
     if (mp.published >= revision) return { appId, status: "current", revision };
@@ -153,7 +219,11 @@ export async function publishCurrentSnapshot(db: Db, bucket: R2Bucket, appId: st
     return { appId, status, revision };
   } catch (err) {
     const error = messageOf(err);
-    console.error("snapshot publish failed; the change is committed and the sweep will publish it", { appId, revision, error });
+    console.error("snapshot publish failed; the change is committed and the sweep will publish it", {
+      appId,
+      revision,
+      error,
+    });
     return { appId, status: "pending", error };
   }
 }
@@ -190,13 +260,26 @@ export interface SweepReport {
  * publish that failed, or a host-app-wide change), at most `limit` per run, those behind the
  * longest first. Run by the admin cron, after host-app-wide changes, and by tests.
  */
-export async function sweepSnapshots(db: Db, bucket: R2Bucket, options: { limit?: number; hostAppId?: string; now?: number } = {}): Promise<SweepReport> {
+export async function sweepSnapshots(
+  db: Db,
+  bucket: R2Bucket,
+  options: { limit?: number; hostAppId?: string; now?: number } = {},
+): Promise<SweepReport> {
   const { limit = SWEEP_LIMIT, hostAppId, now = Date.now() } = options;
   const behind = lt(miniPrograms.publishedRevision, miniPrograms.snapshotRevision);
   const bound = hostAppId
-    ? inArray(miniPrograms.id, db.select({ id: bindings.miniProgramId }).from(bindings).where(eq(bindings.hostAppId, hostAppId)))
+    ? inArray(
+        miniPrograms.id,
+        db.select({ id: bindings.miniProgramId }).from(bindings).where(eq(bindings.hostAppId, hostAppId)),
+      )
     : undefined;
-  const rows = await db.select({ id: miniPrograms.id }).from(miniPrograms).where(and(behind, bound)).orderBy(miniPrograms.updatedAt).limit(limit).all();
+  const rows = await db
+    .select({ id: miniPrograms.id })
+    .from(miniPrograms)
+    .where(and(behind, bound))
+    .orderBy(miniPrograms.updatedAt)
+    .limit(limit)
+    .all();
   const report: SweepReport = { published: [], pending: [] };
   for (const { id } of rows) {
     const result = await publishCurrentSnapshot(db, bucket, id, now);
@@ -211,15 +294,27 @@ export async function sweepSnapshots(db: Db, bucket: R2Bucket, options: { limit?
  * one written to R2; `pending` until the sweep catches up after a failed publish.
  */
 export function edgeStateOf(mp: { snapshotRevision: number; publishedRevision: number }) {
-  return { revision: mp.snapshotRevision, publishedRevision: mp.publishedRevision, pending: mp.publishedRevision < mp.snapshotRevision };
+  return {
+    revision: mp.snapshotRevision,
+    publishedRevision: mp.publishedRevision,
+    pending: mp.publishedRevision < mp.snapshotRevision,
+  };
 }
 
 /**
  * The snapshot the current D1 state compiles to at `now`, without publishing it (explain: "why
  * does this client get this version"). Carries the latest revision.
  */
-export async function compileCurrentSnapshot(db: Db, appId: string, now: number): Promise<Snapshot | undefined> {
-  const mp = await db.select({ revision: miniPrograms.snapshotRevision }).from(miniPrograms).where(eq(miniPrograms.id, appId)).get();
+export async function compileCurrentSnapshot(
+  db: Db,
+  appId: string,
+  now: number,
+): Promise<Snapshot | undefined> {
+  const mp = await db
+    .select({ revision: miniPrograms.snapshotRevision })
+    .from(miniPrograms)
+    .where(eq(miniPrograms.id, appId))
+    .get();
   if (!mp) return undefined;
   const source = await loadSource(db, appId, mp.revision, now);
   return source ? compileSnapshot(source, now) : undefined;

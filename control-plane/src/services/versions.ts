@@ -3,22 +3,22 @@
  * (PRODUCT.md V1, V5, V6). Audits live in audits.ts, publish and rollback in releases.ts.
  */
 import { and, desc, eq, inArray, ne, sql } from "drizzle-orm";
-import { type Refusal, checkUpload } from "../../../core/lifecycle";
 import { ApiError, notFound } from "../../../core/errors";
-import { compareVersions, versionKey } from "../../../core/semver";
 import { filesDigest } from "../../../core/increment";
+import { checkUpload, type Refusal } from "../../../core/lifecycle";
+import { compareVersions, versionKey } from "../../../core/semver";
 import { fileManifestKey, packageKey } from "../../../core/snapshot";
 import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
-import { audits, auditReviews, miniPrograms, releases, trialTesters, versions } from "../db/schema";
+import { auditReviews, audits, miniPrograms, releases, trialTesters, versions } from "../db/schema";
 import { randomId, sha256Hex } from "../lib/encoding";
 import { inspectPackage, readLimitedBody } from "../lib/package-archive";
-import { READ_ROLES, WRITE_ROLES, requireMiniProgram } from "./access";
+import { READ_ROLES, requireMiniProgram, WRITE_ROLES } from "./access";
 import { unreviewedHostAppsOf } from "./audit-scope";
 import { recordChange } from "./change-log";
 import { guardedWrite, runBatch } from "./d1";
-import { type PackageSignature, uploadSigningKey, verifyPackageSignature } from "./signing-keys";
 import { requirePackageKeySecret, storeEncrypted } from "./package-encryption";
+import { type PackageSignature, uploadSigningKey, verifyPackageSignature } from "./signing-keys";
 import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
 
 /** Largest accepted code package (zip bytes). */
@@ -31,11 +31,22 @@ export function refusalError(refusal: Refusal): ApiError {
 }
 
 export async function liveVersions(db: Db, appId: string): Promise<VersionRow[]> {
-  return db.select().from(versions).where(and(eq(versions.miniProgramId, appId), ne(versions.status, "discarded"))).orderBy(desc(versions.versionKey)).all();
+  return db
+    .select()
+    .from(versions)
+    .where(and(eq(versions.miniProgramId, appId), ne(versions.status, "discarded")))
+    .orderBy(desc(versions.versionKey))
+    .all();
 }
 
 export async function requireVersion(db: Db, appId: string, version: string): Promise<VersionRow> {
-  const row = await db.select().from(versions).where(and(eq(versions.miniProgramId, appId), eq(versions.version, version), ne(versions.status, "discarded"))).get();
+  const row = await db
+    .select()
+    .from(versions)
+    .where(
+      and(eq(versions.miniProgramId, appId), eq(versions.version, version), ne(versions.status, "discarded")),
+    )
+    .get();
   if (!row) throw notFound("version");
   return row;
 }
@@ -51,7 +62,13 @@ export async function uploadVersion(
   bucket: R2Bucket,
   actor: Actor,
   appId: string,
-  input: { version: string; description?: string | undefined; body: ReadableStream<Uint8Array> | null; signature?: PackageSignature | undefined; packageKeySecret?: string | undefined },
+  input: {
+    version: string;
+    description?: string | undefined;
+    body: ReadableStream<Uint8Array> | null;
+    signature?: PackageSignature | undefined;
+    packageKeySecret?: string | undefined;
+  },
 ) {
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
   const existing = await liveVersions(db, appId);
@@ -66,22 +83,44 @@ export async function uploadVersion(
   const zip = await readLimitedBody(input.body, MAX_PACKAGE_BYTES);
   const inspection = await inspectPackage(zip);
   const filesSha256 = await filesDigest(inspection.files, sha256Hex);
-  if (signingKey && input.signature) await verifyPackageSignature(signingKey, input.signature, appId, input.version, filesSha256);
+  if (signingKey && input.signature)
+    await verifyPackageSignature(signingKey, input.signature, appId, input.version, filesSha256);
   // PRODUCT.md S3: an encrypted version's plaintext never goes under the served prefix.
-  const encrypted = mp.encryptPackages ? await storeEncrypted(bucket, input.packageKeySecret, appId, input.version, zip, inspection.sha256) : undefined;
+  const encrypted = mp.encryptPackages
+    ? await storeEncrypted(bucket, input.packageKeySecret, appId, input.version, zip, inspection.sha256)
+    : undefined;
   if (!encrypted && !(await bucket.head(packageKey(inspection.sha256)))) {
-    await bucket.put(packageKey(inspection.sha256), zip, { httpMetadata: { contentType: "application/zip" }, sha256: inspection.sha256 });
+    await bucket.put(packageKey(inspection.sha256), zip, {
+      httpMetadata: { contentType: "application/zip" },
+      sha256: inspection.sha256,
+    });
   }
-  await bucket.put(fileManifestKey(inspection.sha256), JSON.stringify({ sha256: inspection.sha256, size: inspection.size, files: inspection.files }), {
-    httpMetadata: { contentType: "application/json" },
-  });
+  await bucket.put(
+    fileManifestKey(inspection.sha256),
+    JSON.stringify({ sha256: inspection.sha256, size: inspection.size, files: inspection.files }),
+    {
+      httpMetadata: { contentType: "application/json" },
+    },
+  );
 
   const replaced = existing.filter((v) => v.status === "development" || v.status === "rejected");
   const id = randomId("ver_", 10);
   const now = Date.now();
   await guardedWrite(
     runBatch(db, [
-      ...(replaced.length ? [db.update(versions).set({ status: "discarded" }).where(inArray(versions.id, replaced.map((v) => v.id)))] : []),
+      ...(replaced.length
+        ? [
+            db
+              .update(versions)
+              .set({ status: "discarded" })
+              .where(
+                inArray(
+                  versions.id,
+                  replaced.map((v) => v.id),
+                ),
+              ),
+          ]
+        : []),
       db.insert(versions).values({
         id,
         miniProgramId: appId,
@@ -101,13 +140,25 @@ export async function uploadVersion(
         uploadedBy: actor.userId,
         createdAt: now,
       }),
-      recordChange(db, actor, {
-        action: "version.upload",
-        teamId: mp.teamId,
-        targetType: "mini_program",
-        targetId: appId,
-        detail: { version: input.version, sha256: inspection.sha256, size: inspection.size, replaced: replaced.map((v) => v.version), ...(input.signature ? { signatureKid: input.signature.kid } : {}), ...(encrypted ? { encrypted: true } : {}) },
-      }, now),
+      recordChange(
+        db,
+        actor,
+        {
+          action: "version.upload",
+          teamId: mp.teamId,
+          targetType: "mini_program",
+          targetId: appId,
+          detail: {
+            version: input.version,
+            sha256: inspection.sha256,
+            size: inspection.size,
+            replaced: replaced.map((v) => v.version),
+            ...(input.signature ? { signatureKid: input.signature.kid } : {}),
+            ...(encrypted ? { encrypted: true } : {}),
+          },
+        },
+        now,
+      ),
       // The trial version is the newest development version: clients see it when a trial is set.
       ...(mp.trialPagePath ? [bumpSnapshotRevision(db, appId)] : []),
     ]),
@@ -124,7 +175,13 @@ export function describeVersion(v: VersionRow, onlineVersionId: string | null) {
     status: v.status,
     online: v.id === onlineVersionId,
     description: v.description,
-    package: { sha256: v.packageSha256, size: v.packageSize, fileCount: v.fileCount, unpackedSize: v.unpackedSize, filesSha256: v.filesSha256 },
+    package: {
+      sha256: v.packageSha256,
+      size: v.packageSize,
+      fileCount: v.fileCount,
+      unpackedSize: v.unpackedSize,
+      filesSha256: v.filesSha256,
+    },
     signature: v.signatureKid && v.signatureAlg ? { kid: v.signatureKid, alg: v.signatureAlg } : null,
     encrypted: v.encSha256 !== null,
     uploadedBy: v.uploadedBy,
@@ -143,7 +200,9 @@ export async function getVersion(db: Db, bucket: R2Bucket, actor: Actor, appId: 
   const mp = await requireMiniProgram(db, actor, appId, READ_ROLES);
   const row = await requireVersion(db, appId, version);
   const manifest = await bucket.get(fileManifestKey(row.packageSha256));
-  const files = manifest ? ((await manifest.json()) as { files: { path: string; size: number; sha256: string }[] }).files : [];
+  const files = manifest
+    ? ((await manifest.json()) as { files: { path: string; size: number; sha256: string }[] }).files
+    : [];
   return { ...describeVersion(row, mp.onlineVersionId), files };
 }
 
@@ -157,24 +216,43 @@ export async function versionOverview(db: Db, actor: Actor, appId: string) {
   const history = await releaseHistory(db, appId, 10);
   let auditProgress = null;
   if (inAudit) {
-    const audit = await db.select().from(audits).where(and(eq(audits.versionId, inAudit.id), eq(audits.status, "pending"))).get();
+    const audit = await db
+      .select()
+      .from(audits)
+      .where(and(eq(audits.versionId, inAudit.id), eq(audits.status, "pending")))
+      .get();
     if (audit) {
       const reviews = await db.select().from(auditReviews).where(eq(auditReviews.auditId, audit.id)).all();
-      auditProgress = { auditId: audit.id, submittedAt: audit.submittedAt, reviews: reviews.map((r) => ({ hostAppId: r.hostAppId, decision: r.decision, reason: r.reason, decidedAt: r.decidedAt })) };
+      auditProgress = {
+        auditId: audit.id,
+        submittedAt: audit.submittedAt,
+        reviews: reviews.map((r) => ({
+          hostAppId: r.hostAppId,
+          decision: r.decision,
+          reason: r.reason,
+          decidedAt: r.decidedAt,
+        })),
+      };
     }
   }
   const describe = (v: VersionRow | null) => (v ? describeVersion(v, mp.onlineVersionId) : null);
   // Audit scope: bound host apps that have not approved the online version, and a binding audit in progress.
-  const [awaitingAudit, bindingAudit] = await Promise.all([online ? unreviewedHostAppsOf(db, appId, online.version) : [], bindingAuditInProgress(db, appId)]);
+  const [awaitingAudit, bindingAudit] = await Promise.all([
+    online ? unreviewedHostAppsOf(db, appId, online.version) : [],
+    bindingAuditInProgress(db, appId),
+  ]);
   return {
     listed: mp.listed,
-    online: online ? { ...describeVersion(online, mp.onlineVersionId), via: mp.lastReleaseVia, awaitingAudit } : null,
+    online: online
+      ? { ...describeVersion(online, mp.onlineVersionId), via: mp.lastReleaseVia, awaitingAudit }
+      : null,
     inAudit: inAudit ? { ...describeVersion(inAudit, mp.onlineVersionId), progress: auditProgress } : null,
     bindingAudit,
     development: describe(development),
     approved: all.filter((v) => v.status === "approved").map((v) => describeVersion(v, mp.onlineVersionId)),
     rollbackCandidates: rollbackCandidates(all, online),
-    rollbackAllowed: mp.lastReleaseVia !== "rollback" && online !== null && rollbackCandidates(all, online).length > 0,
+    rollbackAllowed:
+      mp.lastReleaseVia !== "rollback" && online !== null && rollbackCandidates(all, online).length > 0,
     releases: history,
   };
 }
@@ -189,7 +267,17 @@ async function bindingAuditInProgress(db: Db, appId: string) {
     .get();
   if (!row) return null;
   const reviews = await db.select().from(auditReviews).where(eq(auditReviews.auditId, row.audit.id)).all();
-  return { auditId: row.audit.id, version: row.version, submittedAt: row.audit.submittedAt, reviews: reviews.map((r) => ({ hostAppId: r.hostAppId, decision: r.decision, reason: r.reason, decidedAt: r.decidedAt })) };
+  return {
+    auditId: row.audit.id,
+    version: row.version,
+    submittedAt: row.audit.submittedAt,
+    reviews: reviews.map((r) => ({
+      hostAppId: r.hostAppId,
+      decision: r.decision,
+      reason: r.reason,
+      decidedAt: r.decidedAt,
+    })),
+  };
 }
 
 /** Released versions lower than the online one, newest first (the rollback menu, PRODUCT.md V4). */
@@ -203,8 +291,21 @@ export function rollbackCandidates(all: readonly VersionRow[], online: VersionRo
 }
 
 export async function releaseHistory(db: Db, appId: string, limit = 100) {
-  const rows = await db.select().from(releases).where(eq(releases.miniProgramId, appId)).orderBy(desc(releases.seq)).limit(limit).all();
-  return rows.map((r) => ({ seq: r.seq, version: r.version, via: r.via, fromVersion: r.fromVersion, releasedBy: r.releasedBy, releasedAt: r.releasedAt }));
+  const rows = await db
+    .select()
+    .from(releases)
+    .where(eq(releases.miniProgramId, appId))
+    .orderBy(desc(releases.seq))
+    .limit(limit)
+    .all();
+  return rows.map((r) => ({
+    seq: r.seq,
+    version: r.version,
+    via: r.via,
+    fromVersion: r.fromVersion,
+    releasedBy: r.releasedBy,
+    releasedAt: r.releasedAt,
+  }));
 }
 
 export async function listReleases(db: Db, actor: Actor, appId: string) {
@@ -213,15 +314,35 @@ export async function listReleases(db: Db, actor: Actor, appId: string) {
 }
 
 /** seed: "Configure the trial version: Configure the applet to open the page and use relative address configuration." */
-export async function setTrial(db: Db, bucket: R2Bucket, actor: Actor, appId: string, input: { pagePath: string; testers: string[] }) {
+export async function setTrial(
+  db: Db,
+  bucket: R2Bucket,
+  actor: Actor,
+  appId: string,
+  input: { pagePath: string; testers: string[] },
+) {
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
   const testers = [...new Set(input.testers)];
   const now = Date.now();
   await db.batch([
-    db.update(miniPrograms).set({ trialPagePath: input.pagePath, updatedAt: now }).where(eq(miniPrograms.id, appId)),
+    db
+      .update(miniPrograms)
+      .set({ trialPagePath: input.pagePath, updatedAt: now })
+      .where(eq(miniPrograms.id, appId)),
     db.delete(trialTesters).where(eq(trialTesters.miniProgramId, appId)),
     ...testers.map((account) => db.insert(trialTesters).values({ miniProgramId: appId, account })),
-    recordChange(db, actor, { action: "trial.set", teamId: mp.teamId, targetType: "mini_program", targetId: appId, detail: { pagePath: input.pagePath, testers: testers.length } }, now),
+    recordChange(
+      db,
+      actor,
+      {
+        action: "trial.set",
+        teamId: mp.teamId,
+        targetType: "mini_program",
+        targetId: appId,
+        detail: { pagePath: input.pagePath, testers: testers.length },
+      },
+      now,
+    ),
     bumpSnapshotRevision(db, appId),
   ]);
   await publishCurrentSnapshot(db, bucket, appId);
@@ -230,8 +351,19 @@ export async function setTrial(db: Db, bucket: R2Bucket, actor: Actor, appId: st
 
 export async function getTrial(db: Db, actor: Actor, appId: string) {
   const mp = await requireMiniProgram(db, actor, appId, READ_ROLES);
-  const testers = await db.select({ account: trialTesters.account }).from(trialTesters).where(eq(trialTesters.miniProgramId, appId)).orderBy(sql`account`).all();
+  const testers = await db
+    .select({ account: trialTesters.account })
+    .from(trialTesters)
+    .where(eq(trialTesters.miniProgramId, appId))
+    .orderBy(sql`account`)
+    .all();
   const all = await liveVersions(db, appId);
-  const dev = all.filter((v) => v.status === "development" || v.status === "rejected" || v.status === "in_audit").sort((a, b) => b.createdAt - a.createdAt)[0];
-  return { pagePath: mp.trialPagePath, testers: testers.map((t) => t.account), version: dev?.version ?? null };
+  const dev = all
+    .filter((v) => v.status === "development" || v.status === "rejected" || v.status === "in_audit")
+    .sort((a, b) => b.createdAt - a.createdAt)[0];
+  return {
+    pagePath: mp.trialPagePath,
+    testers: testers.map((t) => t.account),
+    version: dev?.version ?? null,
+  };
 }

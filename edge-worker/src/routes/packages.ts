@@ -10,8 +10,8 @@
 import { ApiError, notFound } from "../../../core/errors";
 import { incrementKey } from "../../../core/increment";
 import { packageKey } from "../../../core/snapshot";
-import { etagListMatches, parseRange, resolveRange, type ByteRange } from "../http-range";
 import { Sha256Schema } from "../contracts";
+import { type ByteRange, etagListMatches, parseRange, resolveRange } from "../http-range";
 import { createRouter } from "../router";
 import { parseParam } from "../validate";
 
@@ -43,14 +43,30 @@ interface ObjectKind {
 /** Routes serving one kind of content-addressed object by its hash: 200, 206, 304, 416 or 404. */
 function contentAddressedRoutes(kind: ObjectKind) {
   const routes = createRouter();
-  routes.get("/:sha256", (c) => serveObject(c.env.PACKAGES, kind, c.req.param("sha256"), c.req.method, (name) => c.req.header(name)));
+  routes.get("/:sha256", (c) =>
+    serveObject(c.env.PACKAGES, kind, c.req.param("sha256"), c.req.method, (name) => c.req.header(name)),
+  );
   return routes;
 }
 
-export const packageRoutes = contentAddressedRoutes({ what: "package", keyOf: packageKey, contentType: "application/zip" });
-export const incrementRoutes = contentAddressedRoutes({ what: "increment", keyOf: incrementKey, contentType: "application/octet-stream" });
+export const packageRoutes = contentAddressedRoutes({
+  what: "package",
+  keyOf: packageKey,
+  contentType: "application/zip",
+});
+export const incrementRoutes = contentAddressedRoutes({
+  what: "increment",
+  keyOf: incrementKey,
+  contentType: "application/octet-stream",
+});
 
-async function serveObject(bucket: R2Bucket, kind: ObjectKind, param: string, method: string, header: (name: string) => string | undefined): Promise<Response> {
+async function serveObject(
+  bucket: R2Bucket,
+  kind: ObjectKind,
+  param: string,
+  method: string,
+  header: (name: string) => string | undefined,
+): Promise<Response> {
   const sha256 = parseParam(param, "sha256", Sha256Schema);
   const key = kind.keyOf(sha256);
   const etag = `"${sha256}"`;
@@ -96,7 +112,13 @@ async function serveObject(bucket: R2Bucket, kind: ObjectKind, param: string, me
   return new Response(object.body, { status: 206, headers });
 }
 
-async function answerBadRange(bucket: R2Bucket, kind: ObjectKind, key: string, range: ByteRange, err: unknown): Promise<Response> {
+async function answerBadRange(
+  bucket: R2Bucket,
+  kind: ObjectKind,
+  key: string,
+  range: ByteRange,
+  err: unknown,
+): Promise<Response> {
   const head = await bucket.head(key);
   if (!head) throw notFound(kind.what);
   if (resolveRange(range, head.size)) throw err;
