@@ -178,6 +178,11 @@ export const miniPrograms = sqliteTable(
     snapshotRevision: integer("snapshot_revision").notNull().default(0),
     /** the highest revision written to R2; a sweep republishes every app where it lags behind */
     publishedRevision: integer("published_revision").notNull().default(0),
+    /**
+     * the runtime config's own revision (D5, issue 12): bumped with the snapshot revision by a
+     * change to anything the runtime config holds, so clients can refuse an older config
+     */
+    configRevision: integer("config_revision").notNull().default(0),
     createdBy: text("created_by").notNull(),
     createdAt: createdAt(),
     updatedAt: integer("updated_at").notNull(),
@@ -515,4 +520,210 @@ export const offlinePackages = sqliteTable(
     createdAt: createdAt(),
   },
   (t) => [index("offline_packages_app").on(t.miniProgramId, t.createdAt)],
+);
+
+// ---------------------------------------------------------------------------------------------
+// Development management, key management, login and settings (issue 12; PRODUCT.md X1-X3,
+// X5-X7, D5). What clients see of it is compiled into the runtime config (D5).
+// ---------------------------------------------------------------------------------------------
+
+export type DomainKind = "request" | "uploadFile" | "downloadFile" | "socket" | "business";
+
+/**
+ * Server domains a mini program may reach (PRODUCT.md X1), one row per (kind, domain). Business
+ * (web-view) domains carry a verification token the team places on the domain; the others have
+ * no verification state.
+ */
+export const miniProgramDomains = sqliteTable(
+  "mini_program_domains",
+  {
+    id: text("id").primaryKey(),
+    miniProgramId: text("mini_program_id")
+      .notNull()
+      .references(() => miniPrograms.id),
+    kind: text("kind").$type<DomainKind>().notNull(),
+    /** lower-case host name (and port when not the default), no scheme or path */
+    domain: text("domain").notNull(),
+    /** business domains only: the file content the team serves to prove control */
+    verificationToken: text("verification_token"),
+    verifiedAt: integer("verified_at"),
+    createdBy: text("created_by").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("mini_program_domains_unique").on(t.miniProgramId, t.kind, t.domain)],
+);
+
+/** The life of an application a host app decides on (X2 skip-domain, X3 sensitive APIs). */
+export type ApplicationStatus = "pending" | "approved" | "rejected" | "revoked";
+
+/** X2: a developer asks a host app to skip domain verification for a mini program. */
+export const skipDomainApplications = sqliteTable(
+  "skip_domain_applications",
+  {
+    id: text("id").primaryKey(),
+    miniProgramId: text("mini_program_id")
+      .notNull()
+      .references(() => miniPrograms.id),
+    hostAppId: text("host_app_id")
+      .notNull()
+      .references(() => hostApps.id),
+    status: text("status").$type<ApplicationStatus>().notNull(),
+    reason: text("reason").notNull(),
+    appliedBy: text("applied_by").notNull(),
+    appliedAt: integer("applied_at").notNull(),
+    decidedBy: text("decided_by"),
+    decidedAt: integer("decided_at"),
+    decisionReason: text("decision_reason"),
+  },
+  (t) => [
+    index("skip_domain_applications_app").on(t.miniProgramId, t.hostAppId),
+    index("skip_domain_applications_host_app").on(t.hostAppId, t.status),
+  ],
+);
+
+/** X3: the sensitive APIs a host app declares (name as clients call it, and what it does). */
+export const hostAppSensitiveApis = sqliteTable(
+  "host_app_sensitive_apis",
+  {
+    hostAppId: text("host_app_id")
+      .notNull()
+      .references(() => hostApps.id),
+    name: text("name").notNull(),
+    description: text("description").notNull(),
+    createdBy: text("created_by").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.hostAppId, t.name] })],
+);
+
+/** X3: a mini program's application for one sensitive API of one host app, and its decision. */
+export const sensitiveApiApplications = sqliteTable(
+  "sensitive_api_applications",
+  {
+    id: text("id").primaryKey(),
+    miniProgramId: text("mini_program_id")
+      .notNull()
+      .references(() => miniPrograms.id),
+    hostAppId: text("host_app_id")
+      .notNull()
+      .references(() => hostApps.id),
+    apiName: text("api_name").notNull(),
+    status: text("status").$type<ApplicationStatus>().notNull(),
+    reason: text("reason").notNull(),
+    appliedBy: text("applied_by").notNull(),
+    appliedAt: integer("applied_at").notNull(),
+    decidedBy: text("decided_by"),
+    decidedAt: integer("decided_at"),
+    decisionReason: text("decision_reason"),
+  },
+  (t) => [
+    index("sensitive_api_applications_app").on(t.miniProgramId, t.hostAppId, t.apiName),
+    index("sensitive_api_applications_host_app").on(t.hostAppId, t.status),
+  ],
+);
+
+export type SwitchType = "string" | "number" | "boolean" | "json";
+
+/**
+ * Switch configuration (D5, mPaaS "switch configuration"): typed key/values per mini program,
+ * optionally narrowed to one host app and/or one grayscale task ("" = every host app / no task,
+ * so the unique index holds; SQLite treats NULLs as distinct).
+ */
+export const switches = sqliteTable(
+  "switches",
+  {
+    id: text("id").primaryKey(),
+    miniProgramId: text("mini_program_id")
+      .notNull()
+      .references(() => miniPrograms.id),
+    hostAppId: text("host_app_id").notNull().default(""),
+    taskId: text("task_id").notNull().default(""),
+    key: text("key").notNull(),
+    type: text("type").$type<SwitchType>().notNull(),
+    /** JSON text of the value */
+    value: text("value").notNull(),
+    updatedBy: text("updated_by").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("switches_unique").on(t.miniProgramId, t.hostAppId, t.taskId, t.key)],
+);
+
+/** X7: the team's working copy of the privacy agreement (template fields), before publishing. */
+export const privacyDrafts = sqliteTable("privacy_drafts", {
+  miniProgramId: text("mini_program_id")
+    .primaryKey()
+    .references(() => miniPrograms.id),
+  /** JSON of the template's fields */
+  fields: text("fields").notNull(),
+  updatedBy: text("updated_by").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** X7: published, numbered privacy agreement versions (1, 2, ...), immutable once published. */
+export const privacyAgreements = sqliteTable(
+  "privacy_agreements",
+  {
+    miniProgramId: text("mini_program_id")
+      .notNull()
+      .references(() => miniPrograms.id),
+    version: integer("version").notNull(),
+    /** JSON of the template's fields as published */
+    fields: text("fields").notNull(),
+    /** the rendered text clients show */
+    text: text("text").notNull(),
+    sha256: text("sha256").notNull(),
+    publishedBy: text("published_by").notNull(),
+    publishedAt: integer("published_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.miniProgramId, t.version] })],
+);
+
+/**
+ * X5: a mini program's AppSecret, kept only as a keyed, salted hash (HMAC with a platform
+ * key over salt and secret). `generation` grows on every reset, so access tokens minted from an
+ * older secret die with it.
+ */
+export const appSecrets = sqliteTable("app_secrets", {
+  miniProgramId: text("mini_program_id")
+    .primaryKey()
+    .references(() => miniPrograms.id),
+  salt: text("salt").notNull(),
+  secretHash: text("secret_hash").notNull(),
+  generation: integer("generation").notNull(),
+  frozen: integer("frozen", { mode: "boolean" }).notNull().default(false),
+  createdBy: text("created_by").notNull(),
+  createdAt: createdAt(),
+  resetAt: integer("reset_at"),
+  frozenAt: integer("frozen_at"),
+});
+
+/** X6: login codes already exchanged (a code works once); rows are swept after they expire. */
+export const usedLoginCodes = sqliteTable(
+  "used_login_codes",
+  {
+    codeId: text("code_id").primaryKey(),
+    miniProgramId: text("mini_program_id").notNull(),
+    usedAt: integer("used_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("used_login_codes_expiry").on(t.expiresAt)],
+);
+
+/** X6: server access tokens (`/cgi-bin/token`), stored as SHA-256 hashes, 7200 s. */
+export const serverAccessTokens = sqliteTable(
+  "server_access_tokens",
+  {
+    tokenHash: text("token_hash").primaryKey(),
+    miniProgramId: text("mini_program_id")
+      .notNull()
+      .references(() => miniPrograms.id),
+    /** the AppSecret generation it was minted from; a reset kills it */
+    secretGeneration: integer("secret_generation").notNull(),
+    createdAt: createdAt(),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [
+    index("server_access_tokens_app").on(t.miniProgramId),
+    index("server_access_tokens_expiry").on(t.expiresAt),
+  ],
 );

@@ -1,0 +1,1 @@
+ALTER TABLE `mini_programs` ADD `config_revision` integer DEFAULT 0 NOT NULL;
