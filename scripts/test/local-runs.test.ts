@@ -39,17 +39,18 @@ describe("local wrangler processes", () => {
     expect(WORKERS.admin.secrets).not.toContain("MANIFEST_SIGNING_KEY");
     expect(WORKERS.admin.secrets).not.toContain("ADMISSION_TICKET_SECRET");
     expect(WORKERS.builder.secrets).toEqual(["PACKAGE_KEY_SECRET"]);
-    const start = readFileSync(join(ROOT, "scripts", "start.mjs"), "utf8");
-    expect(start).toContain(`["dev", "-c", WORKERS[worker].config,`);
-    expect(start).toMatch(/"migrations", "apply", "DB", "--local", "-c", WORKERS\.admin\.config/);
+    // Compared without whitespace, so the formatter's line breaks do not matter.
+    const start = readFileSync(join(ROOT, "scripts", "start.mjs"), "utf8").replace(/\s+/g, "");
+    expect(start).toContain(`["dev","-c",WORKERS[worker].config,`);
+    expect(start).toMatch(/"migrations","apply","DB","--local","-c",WORKERS\.admin\.config/);
   });
 
   it("start.mjs starts every wrangler process with that environment and the admin Worker with --test-scheduled", () => {
-    const start = readFileSync(join(ROOT, "scripts", "start.mjs"), "utf8");
+    const start = readFileSync(join(ROOT, "scripts", "start.mjs"), "utf8").replace(/\s+/g, "");
     const spawns = start.match(/spawn(Sync)?\(wrangler[^;]*/g) ?? [];
     expect(spawns.length).toBeGreaterThanOrEqual(2);
-    for (const call of spawns) expect(call).toContain("env: localWranglerEnv()");
-    expect(start).toMatch(/startWorker\("admin", ADMIN_PORT, \[[^\]]*"--test-scheduled"/);
+    for (const call of spawns) expect(call).toContain("env:localWranglerEnv()");
+    expect(start).toMatch(/startWorker\("admin",ADMIN_PORT,\[[^\]]*"--test-scheduled"/);
     expect(start).toContain("/__scheduled?cron=*+*+*+*+*");
   });
 
