@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { isSemver } from "../semver";
 import { ErrorBodySchema } from "./error";
 

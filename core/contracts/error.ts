@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /** The one error shape of both Workers (see core/errors.ts). */
 export const ErrorBodySchema = z

@@ -1,107 +1,26 @@
 /**
- * The edge's wire contract in `zod/mini` (zod 4's tree-shakable API): the same checks as
- * core/contracts/check.ts (which the control plane uses through @hono/zod-openapi), without
- * pulling the classic API and the OpenAPI generator into the edge bundle. A test
- * (test/edge-contracts.test.ts) runs both schemas over the same inputs so they cannot drift,
- * and the type assertion at the bottom fails the build if this one drifts from ClientContext.
+ * The edge's side of the check contract: the request schema itself is core/contracts/check.ts,
+ * the one definition the control plane's explain route documents and validates with too (zod 4
+ * classic: @hono/zod-openapi's generator cannot read zod/mini schemas, which lack `.meta()`).
+ * Here: the GET form of the check (query string and user header), read field by field with a
+ * per-isolate memo of accepted values.
  */
 
-import * as z from "zod/mini";
-import en from "zod/v4/locales/en.js";
-import { MAX_ASSERTION_LENGTH } from "../../core/assertion";
+import * as z from "zod";
+import {
+  type CheckRequest,
+  CheckRequestSchema,
+  CheckResponseSchema,
+  PublicJwkSchema,
+  Sha256Schema,
+  splitCheckRequest,
+} from "../../core/contracts/check";
+import { ErrorBodySchema } from "../../core/contracts/error";
 import { validationError } from "../../core/contracts/validation";
-import type { ClientContext } from "../../core/decide";
 import { ApiError } from "../../core/errors";
-import { isSemver, parseLooseVersion } from "../../core/semver";
 
-// zod/mini ships no messages by default; the error shape names them (`issues[].message`).
-z.config(en());
-
-export const MAX_TICKETS = 8;
-export const MAX_TICKET_LENGTH = 512;
-
-const LooseVersionSchema = z.string().check(
-  z.maxLength(32),
-  z.refine((v) => parseLooseVersion(v) !== undefined, "must be dot-separated numbers, e.g. 17.4.1"),
-);
-/** No control character (Unicode category Cc, which is exactly U+0000-U+001F and U+007F-U+009F). */
-const ClientTextSchema = (max: number) =>
-  z
-    .string()
-    .check(
-      z.minLength(1),
-      z.maxLength(max),
-      z.regex(/^[^\x00-\x1f\x7f-\x9f]+$/, "must not contain control characters"),
-    );
-const SemverSchema = z
-  .string()
-  .check(z.maxLength(20), z.refine(isSemver, "must be a semantic version MAJOR.MINOR.PATCH, e.g. 1.2.0"));
-const TicketSchema = z
-  .string()
-  .check(
-    z.minLength(1),
-    z.maxLength(MAX_TICKET_LENGTH),
-    z.regex(/^[A-Za-z0-9_.-]+$/, "must be an admission ticket as issued by check"),
-  );
-/** A host-app user assertion (core/assertion.ts): shape only; the edge verifies it (edge-worker/src/assertions.ts). */
-const AssertionSchema = z
-  .string()
-  .check(
-    z.minLength(1),
-    z.maxLength(MAX_ASSERTION_LENGTH),
-    z.regex(
-      /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/,
-      "must be a compact JWS (header.claims.signature)",
-    ),
-  );
-
-/** `POST /v1/check` body; unknown keys are refused (a typo must not silently change the answer). */
-export const CheckRequestSchema = z.strictObject({
-  appId: z.string().check(z.regex(/^gc[a-z2-7]{16,40}$/, "not an App ID")),
-  hostAppId: z.string().check(z.minLength(1), z.maxLength(64), z.regex(/^[A-Za-z0-9_-]+$/, "not an id")),
-  hostAppVersion: LooseVersionSchema,
-  platform: z.enum(["android", "ios"]),
-  osVersion: LooseVersionSchema,
-  guid: z.optional(ClientTextSchema(128)),
-  deviceId: z.optional(ClientTextSchema(128)),
-  account: z.optional(ClientTextSchema(128)),
-  network: z.optional(z.enum(["wifi", "5g", "4g", "3g", "2g", "ethernet", "other"])),
-  brand: z.optional(ClientTextSchema(64)),
-  model: z.optional(ClientTextSchema(64)),
-  installedVersion: z.optional(SemverSchema),
-  baseLibraryVersion: z.optional(LooseVersionSchema),
-  trial: z.optional(z.boolean()),
-  assertion: z.optional(AssertionSchema),
-  tickets: z.optional(z.array(TicketSchema).check(z.maxLength(MAX_TICKETS))),
-});
-
-export type CheckRequest = z.infer<typeof CheckRequestSchema>;
-
-export const CheckResponseSchema = z.object({
-  manifest: z.string(),
-  tickets: z.optional(z.array(z.string())),
-});
-
-export const Sha256Schema = z
-  .string()
-  .check(z.regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters"));
-
-const ErrorBodySchema = z.object({
-  error: z.object({
-    code: z.string(),
-    message: z.string(),
-    issues: z.optional(z.array(z.object({ path: z.string(), message: z.string() }))),
-  }),
-});
-
-const PublicJwkSchema = z.object({
-  kty: z.literal("OKP"),
-  crv: z.literal("Ed25519"),
-  x: z.string().check(z.minLength(1), z.maxLength(64)),
-  kid: z.string().check(z.minLength(1), z.maxLength(128)),
-  alg: z.literal("EdDSA"),
-  use: z.literal("sig"),
-});
+export { MAX_TICKET_LENGTH, MAX_TICKETS } from "../../core/contracts/check";
+export { type CheckRequest, CheckRequestSchema, CheckResponseSchema, Sha256Schema, splitCheckRequest };
 
 /**
  * `GET /v1/check` carries the same fields as the POST body in its query string
@@ -118,7 +37,7 @@ export const QUERY_LIMIT = 8 * 1024;
  * Per-user values (guid, deviceId, account) and tickets are checked by zod every time.
  */
 interface QueryField {
-  schema: z.ZodMiniType;
+  schema: z.ZodType;
   required: boolean;
   accepted: Set<string> | null;
 }
@@ -143,7 +62,7 @@ const QUERY_FIELDS: ReadonlyMap<string, QueryField> = new Map(
       name,
       {
         schema,
-        required: !(schema instanceof z.ZodMiniOptional),
+        required: !(schema instanceof z.ZodOptional),
         accepted: REPEATING_FIELDS.has(name) ? new Set() : null,
       },
     ]),
@@ -286,16 +205,6 @@ function decodeQueryPart(part: string): string {
   }
 }
 
-/** Splits a check request into the client's facts (what the domain decides on) and its tickets. */
-export function splitCheckRequest(request: CheckRequest): {
-  client: ClientContext;
-  tickets: string[];
-  assertion: string | undefined;
-} {
-  const { tickets = [], assertion, ...client } = request;
-  return { client, tickets, assertion };
-}
-
 const json = (schema: unknown) => ({ "application/json": { schema } });
 const ref = (name: string) => json({ $ref: `#/components/schemas/${name}` });
 const error = (description: string) => ({ description, content: ref("Error") });
@@ -309,8 +218,8 @@ const rateLimited = {
   },
 };
 
-function componentOf(schema: z.core.$ZodType): Record<string, unknown> {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(schema) as Record<string, unknown>;
+function componentOf(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _drop, id: _id, ...rest } = z.toJSONSchema(schema) as Record<string, unknown>;
   return rest;
 }
 
@@ -462,12 +371,3 @@ export function edgeOpenApiDocument(): Record<string, unknown> {
     },
   };
 }
-
-// Compile-time check that the wire schema (minus transport fields) and the domain type describe the same thing.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-// `verifiedAccount` is the edge's finding, never the client's word: the wire has no such field.
-const checkRequestMatchesClientContext: Same<
-  Omit<CheckRequest, "tickets" | "assertion">,
-  Omit<ClientContext, "verifiedAccount">
-> = true;
-void checkRequestMatchesClientContext;

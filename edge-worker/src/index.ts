@@ -33,7 +33,7 @@ app.route("/v1/packages", packageRoutes);
 app.route("/v1/increments", incrementRoutes);
 app.route("/.well-known", jwksRoutes);
 
-// The edge API description, generated from the same zod/mini schemas the routes validate with.
+// The edge API description, generated from the same zod schemas the routes validate with.
 let openApiDocument: Record<string, unknown> | undefined;
 app.get("/openapi.json", (c) => c.json((openApiDocument ??= edgeOpenApiDocument())));
 

@@ -193,6 +193,6 @@ export const TaskSchema = z
 
 export const AppParams = z.object({ appId: AppIdSchema });
 export const TaskParams = AppParams.extend({
-  taskId: IdSchema.openapi({ param: { name: "taskId", in: "path" } }),
+  taskId: IdSchema.meta({ param: { name: "taskId", in: "path" } }),
 });
 export const WhitelistParams = TaskParams.extend({ kind: TargetKindSchema });

@@ -20,7 +20,7 @@ offlinePackageRoutes.openapi(
     request: {
       params: z.object({ appId: AppIdSchema }),
       query: z.object({
-        hostAppId: IdSchema.openapi({
+        hostAppId: IdSchema.meta({
           description:
             "the host app that will ship the preset (the manifest's `aud`); needs an approved binding, and its auditor's approval of the online version",
           example: "ha_demo_superapp",
