@@ -8,9 +8,9 @@
 import { Hono } from "hono";
 import { discardRequestBody } from "../../core/bytes";
 import { ApiError, toApiError } from "../../core/errors";
-import { edgeOpenApiDocument } from "./contracts";
 import type { EdgeBindings, EdgeHono } from "./env";
 import { JSON_NO_STORE_HEADERS, SECURITY_HEADERS } from "./headers";
+import { EDGE_OPENAPI_DOCUMENT } from "./openapi-document";
 import { answerCheck, pathOf } from "./routes/check";
 import { jwksRoutes } from "./routes/jwks";
 import { incrementRoutes, packageRoutes } from "./routes/packages";
@@ -33,9 +33,9 @@ app.route("/v1/packages", packageRoutes);
 app.route("/v1/increments", incrementRoutes);
 app.route("/.well-known", jwksRoutes);
 
-// The edge API description, generated from the same zod schemas the routes validate with.
-let openApiDocument: Record<string, unknown> | undefined;
-app.get("/openapi.json", (c) => c.json((openApiDocument ??= edgeOpenApiDocument())));
+// The edge API description, generated at build time (`npm run openapi:edge`) from the route
+// descriptions in edge-worker/openapi/routes.ts and the zod schemas the routes validate with.
+app.get("/openapi.json", (c) => c.json(EDGE_OPENAPI_DOCUMENT));
 
 app.notFound(() => {
   throw new ApiError("not_found", "no such route");
