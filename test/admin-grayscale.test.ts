@@ -30,11 +30,12 @@ beforeAll(async () => {
 
 const HOUR = 3_600_000;
 
-/** Expects a 409 refusal naming `rule` (the one error shape, rule in `issues`). */
+/** Expects a 409 refusal naming `rule` (the one error shape, with its typed `rule` field). */
 async function expectRule(res: Response | Promise<Response>, rule: string) {
   const body = await expectJson<any>(res, 409);
   expect(body.error.code).toBe("conflict");
-  expect(body.error.issues).toEqual([{ path: "rule", message: rule }]);
+  expect(body.error.rule).toBe(rule);
+  expect(body.error.issues).toBeUndefined();
   return body.error.message as string;
 }
 

@@ -333,7 +333,8 @@ export async function requireTrustedSignature(
     throw new ApiError(
       "conflict",
       `version ${version.version} was signed with key ${version.signatureKid}, which has been revoked; upload it again signed with an active key`,
-      [{ path: "rule", message: "revoked_signing_key" }],
+      undefined,
+      "revoked_signing_key",
     );
   }
 }

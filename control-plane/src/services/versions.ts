@@ -3,7 +3,7 @@
  * (PRODUCT.md V1, V5, V6). Audits live in audits.ts, publish and rollback in releases.ts.
  */
 import { and, desc, eq, inArray, ne, sql } from "drizzle-orm";
-import { ApiError, notFound } from "../../../core/errors";
+import { ApiError, ErrorCode, notFound } from "../../../core/errors";
 import { filesDigest } from "../../../core/increment";
 import { checkUpload, type Refusal } from "../../../core/lifecycle";
 import { compareVersions, versionKey } from "../../../core/semver";
@@ -27,7 +27,7 @@ export const MAX_PACKAGE_BYTES = 32 * 1024 * 1024;
 export type VersionRow = typeof versions.$inferSelect;
 
 export function refusalError(refusal: Refusal): ApiError {
-  return new ApiError("conflict", refusal.message, [{ path: "rule", message: refusal.rule }]);
+  return new ApiError(ErrorCode.Conflict, refusal.message, undefined, refusal.rule);
 }
 
 export async function liveVersions(db: Db, appId: string): Promise<VersionRow[]> {
