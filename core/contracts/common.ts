@@ -1,4 +1,5 @@
 import * as z from "zod";
+import type { RefusalRule } from "../lifecycle";
 import { isSemver } from "../semver";
 import { ErrorBodySchema } from "./error";
 
@@ -78,5 +79,17 @@ export function publicJwkMembers(known: ReadonlySet<string>, privateKeyHolder: s
       else if (!known.has(member))
         ctx.addIssue({ code: "custom", path: [member], message: "not a public JWK member" });
     }
+  };
+}
+
+/**
+ * A seed rule's limit checked by zod (documented limits equal the enforced ones, issue 11): a
+ * value past it is refused with 400 and the error body names `rule` (core/contracts/validation.ts),
+ * the same rule core's guard would name. `.meta()` the JSON Schema keyword the limit is, since a
+ * custom check documents nothing by itself.
+ */
+export function seedLimit<T>(rule: RefusalRule, allows: (value: T) => boolean, message: string) {
+  return (value: T, ctx: z.RefinementCtx) => {
+    if (!allows(value)) ctx.addIssue({ code: "custom", message, params: { rule } });
   };
 }
