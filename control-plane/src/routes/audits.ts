@@ -6,7 +6,7 @@ import { auditQueue, decideAudit } from "../services/audits";
 
 export const auditRoutes = createRouter();
 
-const DecisionSchema = z
+export const DecisionSchema = z
   .object({
     hostAppId: IdSchema,
     decision: z.enum(["approve", "reject"]),
@@ -17,6 +17,7 @@ const DecisionSchema = z
     path: ["reason"],
   })
   .openapi("AuditDecision");
+export type AuditDecisionInput = z.infer<typeof DecisionSchema>;
 /** "version": is this version fit to release; "binding": a released or approved version a host app bound later has not reviewed. */
 export const AuditKindSchema = z.enum(["version", "binding"]).openapi({
   description:

@@ -20,9 +20,10 @@ import { PasswordSchema } from "./users";
 
 export const authRoutes = createRouter();
 
-const LoginSchema = z
+export const LoginSchema = z
   .object({ email: z.email().max(254), password: z.string().min(1).max(256) })
   .openapi("Login");
+export type LoginInput = z.infer<typeof LoginSchema>;
 const SessionSchema = z
   .object({
     token: z.string(),
@@ -40,11 +41,12 @@ const MeSchema = z
     hostApps: z.array(z.object({ id: z.string(), name: z.string(), role: z.string() })),
   })
   .openapi("Me");
-const ChangePasswordSchema = z
+export const ChangePasswordSchema = z
   .object({ currentPassword: z.string().min(1).max(256), newPassword: PasswordSchema })
   .openapi("ChangePassword");
+export type ChangePasswordInput = z.infer<typeof ChangePasswordSchema>;
 const ScopeSchema = z.enum(TOKEN_SCOPES);
-const CreateTokenSchema = z
+export const CreateTokenSchema = z
   .object({
     name: z.string().trim().min(1).max(64),
     expiresInDays: z
@@ -65,6 +67,7 @@ const CreateTokenSchema = z
       }),
   })
   .openapi("CreateApiToken");
+export type CreateTokenInput = z.infer<typeof CreateTokenSchema>;
 const TokenSchema = z
   .object({
     id: z.string(),

@@ -31,7 +31,7 @@ const TimeSchema = z
     example: "2026-12-01T08:00:00Z",
   });
 
-const HostAppRuleSchema = z
+export const HostAppRuleSchema = z
   .object({
     hostAppId: IdSchema,
     minVersion: LooseVersionSchema.optional(),
@@ -40,7 +40,7 @@ const HostAppRuleSchema = z
   .strict()
   .openapi("GrayscaleHostAppRule");
 
-const PlatformRuleSchema = z
+export const PlatformRuleSchema = z
   .object({
     platform: PlatformSchema,
     minOsVersion: LooseVersionSchema.optional(),
@@ -66,7 +66,7 @@ const TargetListSchema = z
   )
   .meta({ maxItems: MAX_INLINE_TARGETS });
 
-const TargetsSchema = z
+export const TargetsSchema = z
   .object({
     guids: TargetListSchema.optional(),
     deviceIds: TargetListSchema.optional(),

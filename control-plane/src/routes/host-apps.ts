@@ -37,6 +37,15 @@ const BindingRequestSchema = z
   .openapi("BindingRequest");
 const HostParams = z.object({ hostAppId: IdSchema });
 
+export const CreateHostAppSchema = z
+  .object({ name: z.string().trim().min(1).max(80) })
+  .openapi("CreateHostApp");
+export type CreateHostAppInput = z.infer<typeof CreateHostAppSchema>;
+export const SetHostAppMemberSchema = z
+  .object({ email: z.email().max(254), role: HostAppRoleSchema })
+  .openapi("SetHostAppMember");
+export type SetHostAppMemberInput = z.infer<typeof SetHostAppMemberSchema>;
+
 // Register a host app (platform admin).
 hostAppRoutes.openapi(
   createRoute({
@@ -44,7 +53,7 @@ hostAppRoutes.openapi(
     path: "/",
     tags: ["host apps"],
     request: {
-      body: jsonBody(z.object({ name: z.string().trim().min(1).max(80) }).openapi("CreateHostApp")),
+      body: jsonBody(CreateHostAppSchema),
     },
     responses: { 201: jsonResponse(HostAppSchema, "Created"), ...errorResponses },
   }),
@@ -89,9 +98,7 @@ hostAppRoutes.openapi(
     tags: ["host apps"],
     request: {
       params: HostParams,
-      body: jsonBody(
-        z.object({ email: z.email().max(254), role: HostAppRoleSchema }).openapi("SetHostAppMember"),
-      ),
+      body: jsonBody(SetHostAppMemberSchema),
     },
     responses: { 200: jsonResponse(MemberSchema, "Member"), ...errorResponses },
   }),

@@ -70,6 +70,18 @@ const MiniProgramSummarySchema = z
   .openapi("MiniProgramSummary");
 const AppParams = z.object({ appId: AppIdSchema });
 
+export const CreateMiniProgramSchema = z
+  .object({ teamId: IdSchema, name: NameSchema, description: DescriptionSchema.optional() })
+  .openapi("CreateMiniProgram");
+export type CreateMiniProgramInput = z.infer<typeof CreateMiniProgramSchema>;
+
+export const EditMiniProgramSchema = z
+  .object({ name: NameSchema.optional(), description: DescriptionSchema.optional() })
+  .strict()
+  .refine((b) => b.name !== undefined || b.description !== undefined, "change at least one field")
+  .openapi("EditMiniProgram");
+export type EditMiniProgramInput = z.infer<typeof EditMiniProgramSchema>;
+
 // Create a mini program in one of my teams (admin or developer).
 miniProgramRoutes.openapi(
   createRoute({
@@ -77,11 +89,7 @@ miniProgramRoutes.openapi(
     path: "/",
     tags: ["mini programs"],
     request: {
-      body: jsonBody(
-        z
-          .object({ teamId: IdSchema, name: NameSchema, description: DescriptionSchema.optional() })
-          .openapi("CreateMiniProgram"),
-      ),
+      body: jsonBody(CreateMiniProgramSchema),
     },
     responses: { 201: jsonResponse(MiniProgramSchema, "Created"), ...errorResponses },
   }),
@@ -134,13 +142,7 @@ miniProgramRoutes.openapi(
     tags: ["mini programs"],
     request: {
       params: AppParams,
-      body: jsonBody(
-        z
-          .object({ name: NameSchema.optional(), description: DescriptionSchema.optional() })
-          .strict()
-          .refine((b) => b.name !== undefined || b.description !== undefined, "change at least one field")
-          .openapi("EditMiniProgram"),
-      ),
+      body: jsonBody(EditMiniProgramSchema),
     },
     responses: { 200: jsonResponse(MiniProgramSchema, "Edited"), ...errorResponses },
   }),

@@ -63,6 +63,7 @@ export const PublicJwkSchema = z
 const RegisterSchema = z
   .object({ name: z.string().trim().min(1).max(80), jwk: PublicJwkSchema })
   .openapi("RegisterSigningKey");
+export type RegisterSigningKeyInput = z.infer<typeof RegisterSchema>;
 const SigningKeySchema = z
   .object({
     id: z.string().openapi({ description: "the key id (kid) uploads name in x-graycast-signature" }),

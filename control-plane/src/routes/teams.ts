@@ -6,9 +6,10 @@ import { createTeam, listTeamMembers, listTeams, removeTeamMember, setTeamMember
 export const teamRoutes = createRouter();
 
 export const TeamRoleSchema = z.enum(["admin", "developer", "viewer"]);
-const CreateTeamSchema = z
+export const CreateTeamSchema = z
   .object({ name: z.string().trim().min(1).max(80), adminEmail: z.email().max(254).optional() })
   .openapi("CreateTeam");
+export type CreateTeamInput = z.infer<typeof CreateTeamSchema>;
 const TeamSchema = z
   .object({
     id: z.string(),
@@ -26,9 +27,10 @@ const MemberSchema = z
     since: z.number().optional(),
   })
   .openapi("TeamMember");
-const SetMemberSchema = z
+export const SetMemberSchema = z
   .object({ email: z.email().max(254), role: TeamRoleSchema })
   .openapi("SetTeamMember");
+export type SetTeamMemberInput = z.infer<typeof SetMemberSchema>;
 const TeamParams = z.object({ teamId: IdSchema });
 
 // Create a team (platform admin), optionally naming its first admin.

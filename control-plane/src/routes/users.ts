@@ -7,7 +7,7 @@ import { createUser, disableUser, enableUser, listUsers } from "../services/auth
 export const userRoutes = createRouter();
 
 export const PasswordSchema = z.string().min(10, "at least 10 characters").max(256);
-const CreateUserSchema = z
+export const CreateUserSchema = z
   .object({
     email: z.email().max(254),
     name: z.string().trim().min(1).max(80),
@@ -15,6 +15,7 @@ const CreateUserSchema = z
     isPlatformAdmin: z.boolean().optional(),
   })
   .openapi("CreateUser");
+export type CreateUserInput = z.infer<typeof CreateUserSchema>;
 const UserSchema = z
   .object({
     id: z.string(),

@@ -325,6 +325,11 @@ versionRoutes.openapi(
   async (c) => c.json({ audits: await auditRecords(c.var.db, c.var.actor, c.req.valid("param").appId) }, 200),
 );
 
+export const TrialConfigSchema = z
+  .object({ pagePath: PagePathSchema, testers: z.array(z.string().trim().min(1).max(128)).max(200) })
+  .openapi("TrialConfig");
+export type TrialConfigInput = z.infer<typeof TrialConfigSchema>;
+
 // Configure the trial version: start page and testers.
 versionRoutes.openapi(
   createRoute({
@@ -333,11 +338,7 @@ versionRoutes.openapi(
     tags: ["versions"],
     request: {
       params: AppParams,
-      body: jsonBody(
-        z
-          .object({ pagePath: PagePathSchema, testers: z.array(z.string().trim().min(1).max(128)).max(200) })
-          .openapi("TrialConfig"),
-      ),
+      body: jsonBody(TrialConfigSchema),
     },
     responses: {
       200: jsonResponse(

@@ -26,6 +26,7 @@ import type { Db } from "../db/client";
 import { auditReviews, audits, hostAppMembers, hostApps, miniPrograms, versions } from "../db/schema";
 import { planIncrementsAfter } from "../increments/plan";
 import { randomId } from "../lib/encoding";
+import type { AuditDecisionInput } from "../routes/audits";
 import { READ_ROLES, requireHostAppRole, requireMiniProgram, WRITE_ROLES } from "./access";
 import { auditScopeOf } from "./audit-scope";
 import { recordChange } from "./change-log";
@@ -263,7 +264,7 @@ export async function decideAudit(
   bucket: R2Bucket,
   actor: Actor,
   auditId: string,
-  input: { hostAppId: string; decision: "approve" | "reject"; reason?: string | undefined },
+  input: AuditDecisionInput,
 ) {
   await requireHostAppRole(db, actor, input.hostAppId, ["auditor"]);
   const audit = await db.select().from(audits).where(eq(audits.id, auditId)).get();

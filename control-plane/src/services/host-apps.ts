@@ -6,7 +6,6 @@ import type { Db } from "../db/client";
 import {
   type BindingStatus,
   bindings,
-  type HostAppRole,
   hostAppMembers,
   hostApps,
   miniPrograms,
@@ -14,13 +13,14 @@ import {
   versions,
 } from "../db/schema";
 import { randomId } from "../lib/encoding";
+import type { CreateHostAppInput, SetHostAppMemberInput } from "../routes/host-apps";
 import { requireHostAppRole, requirePlatformAdmin } from "./access";
 import { approvalsOf } from "./audit-scope";
 import { findUserByEmail } from "./auth";
 import { recordChange, recordChangeIfChanged } from "./change-log";
 import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
 
-export async function createHostApp(db: Db, actor: Actor, input: { name: string }) {
+export async function createHostApp(db: Db, actor: Actor, input: CreateHostAppInput) {
   requirePlatformAdmin(actor);
   const dup = await db.select({ id: hostApps.id }).from(hostApps).where(eq(hostApps.name, input.name)).get();
   if (dup) throw new ApiError("conflict", "a host app with this name already exists");
@@ -62,7 +62,7 @@ export async function setHostAppMember(
   db: Db,
   actor: Actor,
   hostAppId: string,
-  input: { email: string; role: HostAppRole },
+  input: SetHostAppMemberInput,
 ) {
   await requireManagerOrPlatform(db, actor, hostAppId);
   const user = await findUserByEmail(db, input.email);

@@ -13,6 +13,7 @@ import type { Db } from "../db/client";
 import { auditReviews, audits, miniPrograms, releases, trialTesters, versions } from "../db/schema";
 import { randomId, sha256Hex } from "../lib/encoding";
 import { inspectPackage, readLimitedBody } from "../lib/package-archive";
+import type { TrialConfigInput } from "../routes/versions";
 import { READ_ROLES, requireMiniProgram, WRITE_ROLES } from "./access";
 import { unreviewedHostAppsOf } from "./audit-scope";
 import { recordChange } from "./change-log";
@@ -319,7 +320,7 @@ export async function setTrial(
   bucket: R2Bucket,
   actor: Actor,
   appId: string,
-  input: { pagePath: string; testers: string[] },
+  input: TrialConfigInput,
 ) {
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
   const testers = [...new Set(input.testers)];
