@@ -77,6 +77,47 @@ describe("GET /openapi.json", () => {
   });
 });
 
+describe("every admin operation", () => {
+  const METHODS = ["get", "post", "put", "patch", "delete"] as const;
+
+  it("has a summary and a description", async () => {
+    const doc = await expectJson<any>(callAdmin("GET", "/openapi.json"), 200);
+    const lacking: string[] = [];
+    let operations = 0;
+    for (const [path, item] of Object.entries<any>(doc.paths))
+      for (const method of METHODS) {
+        const op = item[method];
+        if (op === undefined) continue;
+        operations++;
+        if (!(typeof op.summary === "string" && op.summary.trim().length > 0))
+          lacking.push(`${method.toUpperCase()} ${path}: summary`);
+        if (!(typeof op.description === "string" && op.description.trim().length > 0))
+          lacking.push(`${method.toUpperCase()} ${path}: description`);
+      }
+    expect(operations).toBeGreaterThan(50);
+    expect(lacking).toEqual([]);
+  });
+
+  it("describes 413, 415 and 422 as what they are, never as a generic 400", async () => {
+    const doc = await expectJson<any>(callAdmin("GET", "/openapi.json"), 200);
+    const described: Record<string, string[]> = { "413": [], "415": [], "422": [] };
+    for (const [path, item] of Object.entries<any>(doc.paths))
+      for (const method of METHODS) {
+        const responses = item[method]?.responses ?? {};
+        for (const status of Object.keys(described)) {
+          const answer = responses[status];
+          if (answer === undefined) continue;
+          expect(answer.description, `${method} ${path} ${status}`).not.toBe(responses["400"]?.description);
+          described[status]!.push(answer.description);
+        }
+      }
+    expect(described["413"]!.length).toBeGreaterThan(0);
+    for (const d of described["413"]!) expect(d).toMatch(/^Payload too large/);
+    for (const d of described["415"]!) expect(d).toMatch(/^Unsupported media type/);
+    expect(described["422"]).toEqual([expect.stringMatching(/bad_package.*bad_signature/)]);
+  });
+});
+
 describe("documented limits and error vocabulary", () => {
   it("documents the seed limits the schemas enforce (name, typed targets, user cap)", async () => {
     const doc = await expectJson<any>(callAdmin("GET", "/openapi.json"), 200);

@@ -124,7 +124,7 @@ describe("publishing reaches only the host apps that approved the version", () =
         expect.objectContaining({
           id: binding.auditId,
           kind: "binding",
-          miniProgramId: appId,
+          appId,
           version: "1.0.0",
           hostAppId: world.host2,
         }),

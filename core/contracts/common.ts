@@ -51,6 +51,11 @@ export const errorResponses = {
   },
 } as const;
 
+/** An error answer of one route, in the one error shape, described as what it is. */
+export function errorResponse(description: string) {
+  return { description, content: { "application/json": { schema: ErrorBodySchema } } } as const;
+}
+
 /** JSON body, required (Hono otherwise validates `{}` when the Content-Type is wrong). */
 export function jsonBody<T extends z.ZodType>(schema: T) {
   return { content: { "application/json": { schema } }, required: true } as const;

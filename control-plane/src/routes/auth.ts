@@ -165,6 +165,8 @@ authRoutes.openapi(
     method: "get",
     path: "/me",
     tags: ["auth"],
+    summary: "Who am I",
+    description: "Who am I: my teams and host apps with my roles.",
     responses: { 200: jsonResponse(MeSchema, "The caller"), ...errorResponses },
   }),
   async (c) => c.json(await describeMe(c.var.db, c.var.actor), 200),
@@ -192,6 +194,9 @@ authRoutes.openapi(
     method: "get",
     path: "/tokens",
     tags: ["auth"],
+    summary: "List my API tokens",
+    description:
+      "My API tokens with their names, scopes and expiry; never the tokens themselves (only their keyed hashes are stored).",
     responses: {
       200: jsonResponse(z.object({ tokens: z.array(TokenSchema) }), "My tokens"),
       ...errorResponses,
@@ -207,6 +212,7 @@ authRoutes.openapi(
     path: "/tokens/{tokenId}",
     tags: ["auth"],
     summary: "Revoke an API token and every token it created",
+    description: "Revoke one of my API tokens, and every token created from it; they stop working at once.",
     request: { params: z.object({ tokenId: IdSchema }) },
     responses: { 200: jsonResponse(OkSchema, "Revoked"), ...errorResponses },
   }),

@@ -113,6 +113,7 @@ hostAppKeyRoutes.openapi(
     path: "/{hostAppId}/keys",
     tags: ["host apps"],
     summary: "List user-assertion keys",
+    description: "List the host app's keys, newest first (managers, auditors, platform admins).",
     request: { params: HostParams },
     responses: {
       200: jsonResponse(z.object({ keys: z.array(HostAppKeySchema) }), "Keys, newest first"),

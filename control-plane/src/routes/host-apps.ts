@@ -28,7 +28,7 @@ const MemberSchema = z
   .openapi("HostAppMember");
 const BindingRequestSchema = z
   .object({
-    miniProgramId: z.string(),
+    appId: z.string(),
     name: z.string(),
     status: BindingStatusSchema,
     createdAt: z.number(),
@@ -52,6 +52,8 @@ hostAppRoutes.openapi(
     method: "post",
     path: "/",
     tags: ["host apps"],
+    summary: "Register a host app",
+    description: "Register a host app (platform admin).",
     request: {
       body: jsonBody(CreateHostAppSchema),
     },
@@ -66,6 +68,8 @@ hostAppRoutes.openapi(
     method: "get",
     path: "/",
     tags: ["host apps"],
+    summary: "List host apps",
+    description: "List host apps (to pick bindings from).",
     responses: {
       200: jsonResponse(z.object({ hostApps: z.array(HostAppSchema) }), "Host apps"),
       ...errorResponses,
@@ -80,6 +84,8 @@ hostAppRoutes.openapi(
     method: "get",
     path: "/{hostAppId}/members",
     tags: ["host apps"],
+    summary: "List host app members",
+    description: "List a host app's managers and auditors.",
     request: { params: HostParams },
     responses: {
       200: jsonResponse(z.object({ members: z.array(MemberSchema) }), "Members"),
@@ -96,6 +102,8 @@ hostAppRoutes.openapi(
     method: "post",
     path: "/{hostAppId}/members",
     tags: ["host apps"],
+    summary: "Add a host app member",
+    description: "Add a manager or auditor (platform admin or host app manager).",
     request: {
       params: HostParams,
       body: jsonBody(SetHostAppMemberSchema),
@@ -115,6 +123,9 @@ hostAppRoutes.openapi(
     method: "get",
     path: "/{hostAppId}/bindings",
     tags: ["host apps"],
+    summary: "List binding requests",
+    description:
+      "Binding requests of mini programs to this host app (managers and auditors), optionally filtered by status.",
     request: { params: HostParams, query: z.object({ status: BindingStatusSchema.optional() }) },
     responses: {
       200: jsonResponse(z.object({ bindings: z.array(BindingRequestSchema) }), "Binding requests"),
@@ -141,11 +152,13 @@ hostAppRoutes.openapi(
     method: "post",
     path: "/{hostAppId}/bindings/{appId}/{decision}",
     tags: ["host apps"],
+    summary: "Approve or reject a binding",
+    description: "Approve or reject a binding request (host app manager).",
     request: { params: HostParams.extend({ appId: AppIdSchema, decision: z.enum(["approve", "reject"]) }) },
     responses: {
       200: jsonResponse(
         z.object({
-          miniProgramId: z.string(),
+          appId: z.string(),
           hostAppId: z.string(),
           status: BindingStatusSchema,
           awaitingAudit: z.string().nullable().openapi({

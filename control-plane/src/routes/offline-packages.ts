@@ -17,6 +17,8 @@ offlinePackageRoutes.openapi(
     path: "/{appId}/offline-package",
     tags: ["versions"],
     summary: "Download the online version as an offline package (.apkg)",
+    description:
+      "The online version as an offline package (.apkg) for a host app to ship preset: the package with a manifest signed by the edge's key for that host app. Needs an approved binding and the host app auditor's approval of the online version.",
     request: {
       params: z.object({ appId: AppIdSchema }),
       query: z.object({

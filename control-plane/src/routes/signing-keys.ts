@@ -95,6 +95,9 @@ signingKeyRoutes.openapi(
     method: "post",
     path: "/{teamId}/signing-keys",
     tags: ["signing keys"],
+    summary: "Register a package signing key",
+    description:
+      "Register a developer's public key (team admin); uploads are then signed with its private half (x-graycast-signature).",
     request: { params: TeamParams, body: jsonBody(RegisterSchema) },
     responses: {
       201: jsonResponse(
@@ -117,6 +120,8 @@ signingKeyRoutes.openapi(
     method: "get",
     path: "/{teamId}/signing-keys",
     tags: ["signing keys"],
+    summary: "List package signing keys",
+    description: "List the team's keys, newest first (any member).",
     request: { params: TeamParams },
     responses: {
       200: jsonResponse(z.object({ keys: z.array(SigningKeySchema) }), "Keys"),
@@ -133,6 +138,8 @@ signingKeyRoutes.openapi(
     method: "post",
     path: "/{teamId}/signing-keys/{keyId}/revoke",
     tags: ["signing keys"],
+    summary: "Revoke a package signing key",
+    description: "Revoke a key (team admin, or a platform admin responding to an incident).",
     request: { params: KeyParams },
     responses: {
       200: jsonResponse(

@@ -37,6 +37,8 @@ userRoutes.openapi(
     method: "post",
     path: "/",
     tags: ["users"],
+    summary: "Create a user",
+    description: "Create a user account (platform admin).",
     request: { body: jsonBody(CreateUserSchema) },
     responses: { 201: jsonResponse(UserSchema, "Created"), ...errorResponses },
   }),
@@ -52,6 +54,8 @@ userRoutes.openapi(
     method: "get",
     path: "/",
     tags: ["users"],
+    summary: "List users",
+    description: "List users (platform admin).",
     responses: { 200: jsonResponse(z.object({ users: z.array(UserSchema) }), "Users"), ...errorResponses },
   }),
   async (c) => {

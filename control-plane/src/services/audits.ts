@@ -244,8 +244,9 @@ export async function auditQueue(db: Db, actor: Actor) {
     )
     .orderBy(audits.submittedAt)
     .all();
-  return rows.map((r) => ({
-    ...r.audit,
+  return rows.map(({ audit: { miniProgramId, ...audit }, ...r }) => ({
+    ...audit,
+    appId: miniProgramId,
     version: r.version,
     miniProgramName: r.miniProgramName,
     hostAppId: r.hostAppId,
@@ -297,7 +298,7 @@ export async function decideAudit(
   const result = {
     auditId,
     kind: audit.kind,
-    miniProgramId: audit.miniProgramId,
+    appId: audit.miniProgramId,
     version: version.version,
     hostAppId: input.hostAppId,
     decision: input.decision,

@@ -106,7 +106,7 @@ export async function listHostAppBindings(db: Db, actor: Actor, hostAppId: strin
   await requireHostAppRole(db, actor, hostAppId, ["manager", "auditor"]);
   const rows = await db
     .select({
-      miniProgramId: bindings.miniProgramId,
+      appId: bindings.miniProgramId,
       name: miniPrograms.name,
       status: bindings.status,
       createdAt: bindings.createdAt,
@@ -179,7 +179,7 @@ export async function decideBinding(
     throw new ApiError("conflict", "this binding was decided meanwhile; read it again");
   if (status === "approved") await publishCurrentSnapshot(db, bucket, appId);
   return {
-    miniProgramId: appId,
+    appId,
     hostAppId,
     status,
     awaitingAudit:

@@ -63,7 +63,7 @@ export async function listMiniPrograms(db: Db, actor: Actor, teamId?: string) {
   if (teamIds.length === 0) return [];
   return db
     .select({
-      id: miniPrograms.id,
+      appId: miniPrograms.id,
       teamId: miniPrograms.teamId,
       name: miniPrograms.name,
       description: miniPrograms.description,
@@ -215,7 +215,7 @@ export async function requestBinding(db: Db, actor: Actor, appId: string, hostAp
       now,
     ),
   ]);
-  return { miniProgramId: appId, hostAppId, status: "pending" as const };
+  return { appId, hostAppId, status: "pending" as const };
 }
 
 /** Unbinding stops delivery through that host app at once (team admin). */
