@@ -1,6 +1,6 @@
 /**
  * The one error shape both Workers answer with:
- *   { "error": { "code": ErrorCode, "message": string, "issues"?: Issue[] } }
+ *   { "error": { "code": ErrorCode, "message": string, "rule"?: RefusalRule, "issues"?: Issue[] } }
  * Codes are a closed set (`ErrorCode`); `statusOf` maps each to its HTTP status through a
  * record typed over every code, so a new code fails the build until it is mapped. A refusal by
  * a seed rule or limit also names the rule (`rule`, a `RefusalRule` of core/lifecycle.ts), so
