@@ -87,6 +87,17 @@ export const DEMO_USERS = [
     hostApp: "auditor",
   },
 ];
+/** @typedef {(typeof DEMO_USERS)[number]} DemoUser */
+/**
+ * The demo account `pred` picks (DEMO_USERS holds one per role the scripts log in as).
+ * @param {(user: DemoUser) => boolean} pred
+ * @returns {DemoUser}
+ */
+export function demoUser(pred) {
+  const user = DEMO_USERS.find(pred);
+  if (!user) throw new Error("no such demo account in DEMO_USERS");
+  return user;
+}
 export const DEMO_TEAM = { id: "team_demo_acme", name: "Acme" };
 export const DEMO_HOST_APP = { id: "ha_demo_superapp", name: "SuperApp" };
 /** The demo mini program's trial tester (an account of the demo host app). */
@@ -104,13 +115,19 @@ export function readHostAppKey() {
 export function newHostAppKey() {
   return generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" });
 }
+/** @param {JsonWebKey & { kid?: string }} jwk */
 export function saveHostAppKey(jwk) {
   mkdirSync(join(ROOT, ".graycast"), { recursive: true });
   writeFileSync(HOST_APP_KEY_FILE, JSON.stringify(jwk, null, 2), { mode: 0o600 });
 }
 
-/** A user assertion as the host app's server mints it: compact EdDSA JWS, node:crypto only. */
+/**
+ * A user assertion as the host app's server mints it: compact EdDSA JWS, node:crypto only.
+ * @param {JsonWebKey & { kid?: string }} jwk the host app's private Ed25519 key
+ * @param {{ iss?: string, sub: string, did?: string, lifetimeSeconds?: number }} claims
+ */
 export function mintUserAssertion(jwk, { iss = DEMO_HOST_APP.id, sub, did, lifetimeSeconds = 600 }) {
+  /** @param {unknown} value */
   const b64 = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
   const iat = Math.floor(Date.now() / 1000);
   const input = `${b64({ alg: "EdDSA", kid: jwk.kid })}.${b64({ iss, sub, ...(did ? { did } : {}), aud: "graycast", iat, exp: iat + lifetimeSeconds })}`;
@@ -118,7 +135,10 @@ export function mintUserAssertion(jwk, { iss = DEMO_HOST_APP.id, sub, did, lifet
   return `${input}.${sign(null, Buffer.from(input), key).toString("base64url")}`;
 }
 
-/** Same format as control-plane/src/auth/password.ts. */
+/**
+ * Same format as control-plane/src/auth/password.ts.
+ * @param {string} password
+ */
 export function hashPassword(password) {
   const salt = randomBytes(16);
   const hash = pbkdf2Sync(password, salt, 100_000, 32, "sha256");
@@ -149,10 +169,14 @@ export const WORKERS = {
   },
 };
 
-/** The value of `name` in a dotenv-style file's text (quotes removed), or undefined. */
+/**
+ * The value of `name` in a dotenv-style file's text (quotes removed), or undefined.
+ * @param {string} text
+ * @param {string} name
+ */
 function devVar(text, name) {
   const m = new RegExp(`^${name}=(.*)$`, "m").exec(text);
-  return m ? m[1].replace(/^(['"])(.*)\1$/, "$2") : undefined;
+  return m?.[1] !== undefined ? m[1].replace(/^(['"])(.*)\1$/, "$2") : undefined;
 }
 
 /**
@@ -162,16 +186,20 @@ function devVar(text, name) {
  * root `.dev.vars` (all secrets of all Workers) is reduced to the edge's; its values are kept.
  */
 export function ensureDevVars(root = ROOT) {
+  /** @param {string} file */
   const read = (file) => (existsSync(join(root, file)) ? readFileSync(join(root, file), "utf8") : undefined);
   const texts = Object.fromEntries(Object.entries(WORKERS).map(([worker, w]) => [worker, read(w.devVars)]));
+  /** @param {string} name */
   const known = (name) =>
     Object.values(texts)
       .map((t) => t && devVar(t, name))
       .find((v) => v);
+  /** @type {Record<string, () => string>} */
   const fresh = {
     MANIFEST_SIGNING_KEY: () =>
       `'${JSON.stringify({ ...generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }), kid: `local-${randomBytes(4).toString("hex")}` })}'`,
   };
+  /** @type {Record<string, string>} */
   const values = {};
   for (const w of Object.values(WORKERS)) {
     for (const name of w.secrets) {
@@ -209,6 +237,7 @@ export function ensureDevVars(root = ROOT) {
 
 export function seedSql() {
   const now = Date.now();
+  /** @param {unknown} s */
   const q = (s) => `'${String(s).replaceAll("'", "''")}'`;
   const lines = [];
   for (const u of DEMO_USERS) {
@@ -235,11 +264,16 @@ export function seedSql() {
   return lines.join("\n");
 }
 
+/**
+ * @param {string} name a file under .graycast/
+ * @param {unknown} value
+ */
 export function writeState(name, value) {
   mkdirSync(join(ROOT, ".graycast"), { recursive: true });
   writeFileSync(join(ROOT, ".graycast", name), JSON.stringify(value, null, 2));
 }
 
+/** @param {string} name a file under .graycast/ */
 export function readState(name) {
   const path = join(ROOT, ".graycast", name);
   return existsSync(path) ? JSON.parse(readFileSync(path, "utf8")) : undefined;

@@ -9,7 +9,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-// @ts-expect-error: a plain .mjs module without types
 import { ensureDevVars, localWranglerEnv, REGISTRY_DIR, ROOT, WORKERS } from "../lib/local.mjs";
 
 describe("local wrangler processes", () => {
