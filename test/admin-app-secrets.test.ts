@@ -8,6 +8,7 @@ import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../control-plane/src/db/client";
 import { appSecrets, changeLog } from "../control-plane/src/db/schema";
+import { authenticateAccessToken } from "../control-plane/src/services/server-api";
 import { testEnv } from "./env";
 import { callAdmin, expectError, expectJson, makeMiniProgram, makeWorld, type World } from "./support/admin";
 
@@ -99,7 +100,6 @@ describe("AppSecret lifecycle", () => {
     expect(refused.errcode).toBe(40001);
     await expectJson(token(appId, reset.secret), 200);
     // The access token minted from the old secret is gone with it.
-    const { authenticateAccessToken } = await import("../control-plane/src/services/server-api");
     await expect(authenticateAccessToken(createDb(testEnv.DB), oldToken)).rejects.toMatchObject({
       errcode: 40001,
     });
@@ -122,7 +122,6 @@ describe("AppSecret lifecycle", () => {
       201,
     );
     const accessToken = (await expectJson<any>(token(appId, secret), 200)).access_token as string;
-    const { authenticateAccessToken } = await import("../control-plane/src/services/server-api");
     const db = createDb(testEnv.DB);
     await expect(authenticateAccessToken(db, accessToken)).resolves.toMatchObject({ appId });
 

@@ -223,6 +223,17 @@ describe("scopes", () => {
       call: (token) => callAdmin("PUT", `/v1/mini-programs/${appId}/encryption`, { token, json: {} }),
     },
     {
+      // a read that needs admin (READ_ROUTE_SCOPES): key management is the team admin's alone
+      route: "GET /v1/mini-programs/{appId}/secret",
+      scope: "admin",
+      call: (token) => callAdmin("GET", `/v1/mini-programs/${appId}/secret`, { token }),
+    },
+    {
+      route: "POST /v1/mini-programs/{appId}/secret/freeze",
+      scope: "admin",
+      call: (token) => callAdmin("POST", `/v1/mini-programs/${appId}/secret/freeze`, { token }),
+    },
+    {
       route: "DELETE /v1/auth/tokens/{tokenId}",
       scope: "admin",
       call: (token) => callAdmin("DELETE", "/v1/auth/tokens/tok_none", { token }),

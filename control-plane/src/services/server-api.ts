@@ -21,10 +21,10 @@
  * the key. The account itself is never stored or logged here.
  */
 import { eq, lt } from "drizzle-orm";
-import { ServerErrcode, type ServerErrcodeValue } from "../../../core/contracts/login";
 import { toBase64Url } from "../../../core/encryption";
 import { MIN_LOGIN_CODE_KEY_LENGTH, openLoginCode } from "../../../core/login-code";
 import { RATE_LIMIT_PERIOD_SECONDS } from "../../../core/rate-limit";
+import { ServerErrcode, type ServerErrcodeValue } from "../../../core/server-errcode";
 import type { Db } from "../db/client";
 import { appSecrets, miniPrograms, serverAccessTokens, usedLoginCodes } from "../db/schema";
 import type { AdminBindings } from "../env";
