@@ -7,6 +7,7 @@
  */
 import { and, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
+import { GraycastClient, MemoryStore } from "../client/src/index";
 import { createDb } from "../control-plane/src/db/client";
 import { teamMembers } from "../control-plane/src/db/schema";
 import { ACCESS_TOKEN_TTL_SECONDS, authenticateAccessToken } from "../control-plane/src/services/server-api";
@@ -247,6 +248,56 @@ describe("login and jscode2session", () => {
       200,
     );
     await expectJson(exchange(code, id, s), 200);
+  });
+});
+
+describe("the reference client", () => {
+  it("client.login() gets a code from the real edge that the server exchanges for the user's openid", async () => {
+    const client = (account: string) =>
+      new GraycastClient(
+        {
+          edge: ORIGIN,
+          appId,
+          hostAppId: world.host1,
+          device: { hostAppVersion: "8.0.1", platform: "ios", osVersion: "17.4" },
+          platformKeys: { keys: [] },
+          userAssertion: () => mintAssertion(key1, { iss: world.host1, sub: account }),
+        },
+        {
+          fetch: (url, init) => edgeFetch(url.slice(ORIGIN.length), init),
+          store: new MemoryStore(),
+          decompress: () => {
+            throw new Error("not used");
+          },
+          now: () => Date.now(),
+        },
+      );
+    const { code, expiresAt } = await client("kate").login();
+    expect(expiresAt).toBeGreaterThan(Date.now() + 290_000);
+    const viaClient = await expectJson<any>(exchange(code), 200);
+    const viaEdge = await expectJson<any>(exchange(await codeFor("kate")), 200);
+    expect(viaClient.openid).toBe(viaEdge.openid);
+    // A user the host app's key does not vouch for gets no code.
+    const stranger = await makeAssertionKey(key1.kid);
+    const refused = new GraycastClient(
+      {
+        edge: ORIGIN,
+        appId,
+        hostAppId: world.host1,
+        device: { hostAppVersion: "8.0.1", platform: "ios", osVersion: "17.4" },
+        platformKeys: { keys: [] },
+        userAssertion: () => mintAssertion(stranger, { iss: world.host1, sub: "kate" }),
+      },
+      {
+        fetch: (url, init) => edgeFetch(url.slice(ORIGIN.length), init),
+        store: new MemoryStore(),
+        decompress: () => {
+          throw new Error("not used");
+        },
+        now: () => Date.now(),
+      },
+    );
+    await expect(refused.login()).rejects.toMatchObject({ code: "login_failed" });
   });
 });
 
