@@ -9,18 +9,32 @@ import { and, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { GraycastClient, MemoryStore } from "../client/src/index";
 import { createDb } from "../control-plane/src/db/client";
-import { teamMembers } from "../control-plane/src/db/schema";
-import { ACCESS_TOKEN_TTL_SECONDS, authenticateAccessToken } from "../control-plane/src/services/server-api";
+import { serverAccessTokens, teamMembers, usedLoginCodes } from "../control-plane/src/db/schema";
+import {
+  ACCESS_TOKEN_TTL_SECONDS,
+  authenticateAccessToken,
+  code2Session as exchangeInProcess,
+  sweepServerApi,
+} from "../control-plane/src/services/server-api";
 import { LOGIN_CODE_TTL_MS } from "../core/login-code";
 import { answerLogin } from "../edge-worker/src/routes/login";
 import { testEnv } from "./env";
-import { callAdmin, expectError, expectJson, makeMiniProgram, makeWorld, type World } from "./support/admin";
+import {
+  adminEnv,
+  callAdmin,
+  expectError,
+  expectJson,
+  makeMiniProgram,
+  makeWorld,
+  type World,
+} from "./support/admin";
 import {
   type AssertionKey,
   makeAssertionKey,
   mintAssertion,
   registerAssertionKey,
 } from "./support/assertions";
+import { interceptD1 } from "./support/d1-faults";
 import { edgeEnv, edgeFetch, ORIGIN } from "./support/edge";
 
 let world: World;
@@ -425,5 +439,65 @@ describe("GET /cgi-bin/token", () => {
       }),
       200,
     );
+  });
+});
+
+describe("storage and upkeep", () => {
+  it("a D1 failure while using the code is errcode -1 (503) and leaves the code usable", async () => {
+    const code = await codeFor("leo");
+    const failing = createDb(
+      interceptD1(testEnv.DB, { failAlone: (sql) => sql.includes('"used_login_codes"') }),
+    );
+    const query = { appid: appId, secret, js_code: code, grant_type: "authorization_code" };
+    await expect(exchangeInProcess(adminEnv(), failing, query)).rejects.toMatchObject({
+      errcode: -1,
+      status: 503,
+    });
+    await expectJson(exchange(code), 200);
+  });
+
+  it("two racing generates: one secret, the other 409", async () => {
+    const id = await makeMiniProgram(world);
+    const answers = await Promise.all(
+      [1, 2].map(() =>
+        callAdmin("POST", `/v1/mini-programs/${id}/secret/generate`, { token: world.adminA.token }),
+      ),
+    );
+    expect(answers.map((r) => r.status).sort()).toEqual([201, 409]);
+  });
+
+  it("the cron sweep forgets used codes and access tokens once expired, not before", async () => {
+    const db = createDb(testEnv.DB);
+    const now = Date.now();
+    const ids = [`sweep-old-${crypto.randomUUID()}`, `sweep-new-${crypto.randomUUID()}`];
+    await db.batch([
+      db
+        .insert(usedLoginCodes)
+        .values({ codeId: ids[0]!, miniProgramId: appId, usedAt: now - 10, expiresAt: now - 1 }),
+      db
+        .insert(usedLoginCodes)
+        .values({ codeId: ids[1]!, miniProgramId: appId, usedAt: now, expiresAt: now + 60_000 }),
+      db.insert(serverAccessTokens).values({
+        tokenHash: ids[0]!,
+        miniProgramId: appId,
+        secretGeneration: 1,
+        createdAt: now - 10,
+        expiresAt: now - 1,
+      }),
+      db.insert(serverAccessTokens).values({
+        tokenHash: ids[1]!,
+        miniProgramId: appId,
+        secretGeneration: 1,
+        createdAt: now,
+        expiresAt: now + 60_000,
+      }),
+    ]);
+    await sweepServerApi(db, now);
+    const codes = (await db.select().from(usedLoginCodes).all()).map((r) => r.codeId);
+    const tokens = (await db.select().from(serverAccessTokens).all()).map((r) => r.tokenHash);
+    expect(codes).not.toContain(ids[0]);
+    expect(codes).toContain(ids[1]);
+    expect(tokens).not.toContain(ids[0]);
+    expect(tokens).toContain(ids[1]);
   });
 });
