@@ -241,6 +241,16 @@ describe("login and jscode2session", () => {
       40002,
     );
     await expectErrcode(code2Session({ appid: appId, secret, js_code: code }), 400, 40002);
+    // A parameter given twice: the WeChat shape with that parameter's errcode, not the admin API's.
+    const twice = (name: string) =>
+      callAdmin(
+        "GET",
+        `/sns/jscode2session?appid=${appId}&secret=${secret}&js_code=${code}&grant_type=authorization_code&${name}=x`,
+      );
+    await expectErrcode(twice("appid"), 400, 40013);
+    await expectErrcode(twice("secret"), 401, 40001);
+    await expectErrcode(twice("js_code"), 400, 40029);
+    await expectErrcode(twice("grant_type"), 400, 40002);
     // A mini program without a secret: any secret is wrong.
     const bare = await makeMiniProgram(world);
     await expectErrcode(exchange(await codeFor("frank", bare), bare, secret), 401, 40001);
