@@ -15,6 +15,7 @@ import { createDb } from "./db/client";
 import type { AdminHono } from "./env";
 import { sweepIncrements } from "./increments/queue";
 import { limitJsonBodies } from "./lib/request-body";
+import { appSecretRoutes } from "./routes/app-secrets";
 import { auditRoutes } from "./routes/audits";
 import { authRoutes } from "./routes/auth";
 import { changeLogRoutes } from "./routes/change-log";
@@ -27,11 +28,13 @@ import { incrementRoutes } from "./routes/increments";
 import { miniProgramRoutes } from "./routes/mini-programs";
 import { offlinePackageRoutes } from "./routes/offline-packages";
 import { packageEncryptionRoutes } from "./routes/package-encryption";
+import { serverApiRoutes } from "./routes/server-api";
 import { signingKeyRoutes } from "./routes/signing-keys";
 import { teamRoutes } from "./routes/teams";
 import { userRoutes } from "./routes/users";
 import { versionRoutes } from "./routes/versions";
 import { runGrayscaleCron } from "./services/grayscale-cron";
+import { sweepServerApi } from "./services/server-api";
 import { sweepSnapshots } from "./services/snapshot";
 
 /** The methods the admin API serves; any other gets 405 with this list in `Allow`. */
@@ -99,8 +102,11 @@ app.route("/v1/mini-programs", explainRoutes);
 app.route("/v1/mini-programs", packageEncryptionRoutes);
 app.route("/v1/mini-programs", incrementRoutes);
 app.route("/v1/mini-programs", offlinePackageRoutes);
+app.route("/v1/mini-programs", appSecretRoutes);
 app.route("/v1/audits", auditRoutes);
 app.route("/v1/change-log", changeLogRoutes);
+// The mini program server API (WeChat-compatible paths at the root; the AppSecret authenticates).
+app.route("/", serverApiRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
   type: "http",
@@ -156,6 +162,11 @@ async function scheduled(
       console.error("snapshot sweep left mini programs behind", { pending: swept.pending });
   } catch (err) {
     console.error("snapshot sweep failed", { error: String(err instanceof Error ? err.message : err) });
+  }
+  try {
+    await sweepServerApi(createDb(env.DB), now);
+  } catch (err) {
+    console.error("server API sweep failed", { error: String(err instanceof Error ? err.message : err) });
   }
   try {
     await sweepIncrements(env, now);

@@ -155,12 +155,12 @@ export const WORKERS = {
   edge: {
     config: "wrangler.toml",
     devVars: ".dev.vars",
-    secrets: ["MANIFEST_SIGNING_KEY", "ADMISSION_TICKET_SECRET", "PACKAGE_KEY_SECRET"],
+    secrets: ["MANIFEST_SIGNING_KEY", "ADMISSION_TICKET_SECRET", "PACKAGE_KEY_SECRET", "LOGIN_CODE_KEY"],
   },
   admin: {
     config: "control-plane/wrangler.toml",
     devVars: "control-plane/.dev.vars",
-    secrets: ["JWT_SECRET", "PACKAGE_KEY_SECRET"],
+    secrets: ["JWT_SECRET", "PACKAGE_KEY_SECRET", "APP_SECRET_HASH_KEY", "USER_ID_KEY", "LOGIN_CODE_KEY"],
   },
   builder: {
     config: "control-plane/builder/wrangler.toml",
@@ -182,7 +182,8 @@ function devVar(text, name) {
 /**
  * Creates each Worker's local secrets file with fresh values, and adds any secret a newer version
  * needs to an existing one; restarts keep them (and the data). PACKAGE_KEY_SECRET is one value in
- * all three Workers (each derives the same package keys from it). An older checkout's single
+ * all three Workers (each derives the same package keys from it), LOGIN_CODE_KEY one value in the
+ * edge and admin Workers (the edge seals login codes, the admin Worker opens them). An older checkout's single
  * root `.dev.vars` (all secrets of all Workers) is reduced to the edge's; its values are kept.
  */
 export function ensureDevVars(root = ROOT) {
