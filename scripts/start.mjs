@@ -17,6 +17,7 @@ import {
   EDGE_PORT,
   EDGE_URL,
   ensureDevVars,
+  LOCAL_DIR,
   localWranglerEnv,
   newHostAppKey,
   ROOT,
@@ -64,7 +65,7 @@ runOrDie([
   "--persist-to",
   STATE_DIR,
 ]);
-const seedFile = join(ROOT, ".graycast", "seed.sql");
+const seedFile = join(LOCAL_DIR, "seed.sql");
 writeFileSync(seedFile, seedSql());
 runOrDie([
   "d1",

@@ -475,6 +475,13 @@ const ACTIONS: { action: string; label: string; when: string[]; confirm?: string
   },
 ];
 
+const DONE: Record<string, string> = {
+  suspend: "Task suspended: no new user is admitted until it resumes.",
+  resume: "Task resumed.",
+  end: "Task ended: admitted users keep the version.",
+  "end-and-revert": "Task ended and reverted: admitted users go back to the online version.",
+};
+
 export function TaskPage(props: {
   me: Me;
   appId: string;
@@ -498,7 +505,7 @@ export function TaskPage(props: {
     try {
       await api("POST", `${base}/${action}`);
       setError(undefined);
-      setNotice(`Task ${action.replace(/-/g, " ")}: done.`);
+      setNotice(DONE[action] ?? "Done.");
       task.reload();
       progress.reload();
     } catch (err) {
@@ -694,6 +701,8 @@ function ProgressView(props: { p: Progress; task: Task; hostName: (id: string) =
     .map((h) => ({ x: h.hour, y: (sum += h.admitted) }));
   if (points.length === 0 || points[0]!.x > task.startAt)
     points.unshift({ x: Math.min(task.startAt, Date.now()), y: 0 });
+  // The hourly buckets can trail the counter (admissions still held in edge leases): the total wins.
+  if ((p.admitted ?? 0) > sum) points.push({ x: Date.now(), y: p.admitted ?? 0 });
   return (
     <div class="progress-view">
       <p class="big" aria-live="polite">

@@ -62,7 +62,7 @@ export function HostAppsPage(props: { me: Me }) {
       ) : queue.data.audits.length === 0 ? (
         <p>No audit is waiting.</p>
       ) : (
-        queue.data.audits.map((a) => <AuditItem item={a} onDecided={queue.reload} />)
+        queue.data.audits.map((a) => <AuditItem item={a} />)
       )}
       {mine.map((h) => (
         <HostAppBlock hostApp={h} />
@@ -71,7 +71,7 @@ export function HostAppsPage(props: { me: Me }) {
   );
 }
 
-function AuditItem(props: { item: QueueItem; onDecided: () => void }) {
+function AuditItem(props: { item: QueueItem }) {
   const a = props.item;
   const [error, setError] = useState<ApiError | undefined>(undefined);
   const [done, setDone] = useState("");
@@ -84,8 +84,8 @@ function AuditItem(props: { item: QueueItem; onDecided: () => void }) {
         ...(reason ? { reason } : {}),
       });
       setError(undefined);
+      // The item stays with its outcome until the page is reloaded, so the decision can be read.
       setDone(decision === "approve" ? "Approved." : "Rejected.");
-      setTimeout(props.onDecided, 600);
     } catch (err) {
       setError(asApiError(err));
     }
@@ -112,22 +112,24 @@ function AuditItem(props: { item: QueueItem; onDecided: () => void }) {
       />
       <ErrorNote error={error} fields={["reason"]} />
       {done && <Notice>{done}</Notice>}
-      <div class="actions">
-        <button
-          type="button"
-          class="primary"
-          onClick={(e: Event) => decide((e.target as HTMLElement).closest("form")!, "approve")}
-        >
-          Approve
-        </button>
-        <button
-          type="button"
-          class="danger"
-          onClick={(e: Event) => decide((e.target as HTMLElement).closest("form")!, "reject")}
-        >
-          Reject
-        </button>
-      </div>
+      {!done && (
+        <div class="actions">
+          <button
+            type="button"
+            class="primary"
+            onClick={(e: Event) => decide((e.target as HTMLElement).closest("form")!, "approve")}
+          >
+            Approve
+          </button>
+          <button
+            type="button"
+            class="danger"
+            onClick={(e: Event) => decide((e.target as HTMLElement).closest("form")!, "reject")}
+          >
+            Reject
+          </button>
+        </div>
+      )}
     </form>
   );
 }
