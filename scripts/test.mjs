@@ -5,10 +5,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildConsole } from "./build-console.mjs";
 
-// The admin Worker's configuration names console/dist as its assets directory; build it first.
-await buildConsole({ quiet: true });
 const dir = mkdtempSync(join(tmpdir(), "graycast-test-"));
 const report = join(dir, "report.json");
 const args = [
