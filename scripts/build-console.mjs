@@ -12,15 +12,18 @@ const ROOT = new URL("..", import.meta.url).pathname;
 const SRC = join(ROOT, "console", "src");
 const OUT = join(ROOT, "console", "dist");
 
-/** Builds console/dist; npm start and scripts/test.mjs call it, `node scripts/build-console.mjs` too. */
-export async function buildConsole({ quiet = false } = {}) {
-  rmSync(OUT, { recursive: true, force: true });
-  mkdirSync(join(OUT, "assets"), { recursive: true });
+/**
+ * Builds the console into `out` (console/dist unless a test asks for another folder); npm start and
+ * npm run deploy:admin call it, and `node scripts/build-console.mjs`.
+ */
+export async function buildConsole({ quiet = false, out = OUT } = {}) {
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(join(out, "assets"), { recursive: true });
   // index.html, the stylesheet and _headers (the CSP of every console file) as they are.
-  cpSync(join(ROOT, "console", "public"), OUT, { recursive: true });
+  cpSync(join(ROOT, "console", "public"), out, { recursive: true });
   await build({
     entryPoints: { console: join(SRC, "main.tsx"), docs: join(SRC, "docs.tsx") },
-    outdir: join(OUT, "assets"),
+    outdir: join(out, "assets"),
     bundle: true,
     format: "esm",
     target: "es2022",
@@ -31,7 +34,7 @@ export async function buildConsole({ quiet = false } = {}) {
     legalComments: "none",
     logLevel: "warning",
   });
-  if (!quiet) console.log(`[console] built ${OUT}`);
+  if (!quiet) console.log(`[console] built ${out}`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)

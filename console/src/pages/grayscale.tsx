@@ -696,11 +696,14 @@ function ProgressView(props: { p: Progress; task: Task; hostName: (id: string) =
     return <p class="hint">{p.note ?? "This task has no user cap, so the edge does not count its users."}</p>;
   // Cumulative admitted users per hour, from the task's start, against the cap.
   let sum = 0;
-  const points = [...p.byHour]
-    .sort((a, b) => a.hour - b.hour)
-    .map((h) => ({ x: h.hour, y: (sum += h.admitted) }));
-  if (points.length === 0 || points[0]!.x > task.startAt)
-    points.unshift({ x: Math.min(task.startAt, Date.now()), y: 0 });
+  // Buckets are whole hours; the first one may begin before the task did, so it is drawn at the start.
+  const start = Math.min(task.startAt, Date.now());
+  const points = [
+    { x: start, y: 0 },
+    ...[...p.byHour]
+      .sort((a, b) => a.hour - b.hour)
+      .map((h) => ({ x: Math.max(h.hour, start), y: (sum += h.admitted) })),
+  ];
   // The hourly buckets can trail the counter (admissions still held in edge leases): the total wins.
   if ((p.admitted ?? 0) > sum) points.push({ x: Date.now(), y: p.admitted ?? 0 });
   return (
