@@ -1,6 +1,6 @@
 /** Small building blocks every page shares: loading data, forms with per-field errors, dates. */
 import type { Child } from "hono/jsx/dom";
-import { useEffect, useState } from "hono/jsx/dom";
+import { useEffect, useRef, useState } from "hono/jsx/dom";
 import { ApiError, type Issue } from "./api";
 
 /** Dates in the user's own time zone and locale. */
@@ -174,8 +174,22 @@ export function Confirm(props: {
   onConfirm: () => void;
   onCancel: () => void;
 }) {
+  const ref = useRef<HTMLDivElement>(null);
+  // Keyboard users land on the choice at once; Escape cancels.
+  useEffect(() => {
+    ref.current?.querySelector("button")?.focus();
+  }, []);
   return (
-    <div class="confirm" role="alertdialog" aria-labelledby="confirm-title" aria-describedby="confirm-body">
+    <div
+      class="confirm"
+      role="alertdialog"
+      aria-labelledby="confirm-title"
+      aria-describedby="confirm-body"
+      ref={ref}
+      onKeyDown={(e: KeyboardEvent) => {
+        if (e.key === "Escape") props.onCancel();
+      }}
+    >
       <h3 id="confirm-title">{props.title}</h3>
       <div id="confirm-body">{props.children}</div>
       <div class="actions">

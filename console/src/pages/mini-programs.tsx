@@ -182,7 +182,12 @@ export function DetailsPage(props: { me: Me; appId: string; mp: MiniProgram; rel
             Download the latest IDE
           </a>
           <small class="hint block">
-            CLI: <code>npx graycast login</code> then <code>npx graycast upload --app {appId}</code>
+            From the command line, with an <a href="#/tokens">API token</a> (<a href="/docs">API reference</a>
+            ):{" "}
+            <code>
+              curl -X POST "{location.origin}/v1/mini-programs/{appId}/versions?version=1.0.1" -H
+              "authorization: Bearer $TOKEN" -H "content-type: application/zip" --data-binary @package.zip
+            </code>
           </small>
         </dd>
         <dt>Created</dt>
