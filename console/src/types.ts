@@ -112,6 +112,8 @@ export interface Task {
   cities: IncludeExclude | null;
   verifiedOnly: boolean;
   whitelists: { id: string; kind: string; count: number; uploadedBy: string; createdAt: number }[];
+  /** fields PATCH may change in the current state */
+  editableFields: string[];
   createdAt: number;
 }
 export interface Progress {

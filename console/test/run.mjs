@@ -327,6 +327,18 @@ test("grayscale: seed rules shown next to the field, a task with a whitelist upl
   await dev.getByRole("img", { name: /By platform: android 2/ }).waitFor();
   await shot(dev, "grayscale-progress");
 
+  // A running task may still change its name, end, cap and share; the seed's rule is checked again.
+  await dev.getByRole("button", { name: "Edit task" }).click();
+  const edit = dev.getByRole("form", { name: "Edit task" });
+  await edit.getByLabel("Task name").fill("Console canary, second edition");
+  await edit.getByRole("button", { name: "Save task" }).click();
+  await dev.locator("#edit-name-err").getByText("the task name must have 1 to 20 characters").waitFor();
+  await edit.getByLabel("Task name").fill("Console canary");
+  await edit.getByLabel("Number of grayscale users (cap)").fill("3");
+  await edit.getByRole("button", { name: "Save task" }).click();
+  await see(dev, "Task saved.");
+  await see(dev, /of 3 users admitted/);
+
   await dev.getByRole("button", { name: "Suspend" }).click();
   await see(dev, "Task suspended");
   await dev.getByRole("button", { name: "Resume" }).click();

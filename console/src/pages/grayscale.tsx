@@ -617,10 +617,95 @@ export function TaskPage(props: {
         <dt>Created</dt>
         <dd>{fmtDate(t.createdAt)}</dd>
       </dl>
+      {writable && t.editableFields.length > 0 && (
+        <EditTask base={base} task={t} onSaved={() => (task.reload(), setNotice("Task saved."))} />
+      )}
       {writable && (t.state === "pending" || t.state === "suspended") && (
         <WhitelistUpload base={base} onDone={() => (task.reload(), setNotice("Whitelist uploaded."))} />
       )}
     </section>
+  );
+}
+
+/** The fields a task may still change (all while pending; name, end, cap and share once started). */
+const EDITABLE = [
+  { field: "name", label: "Task name", type: "text" },
+  { field: "startAt", label: "Start time", type: "datetime-local" },
+  { field: "endAt", label: "End time", type: "datetime-local" },
+  { field: "userCap", label: "Number of grayscale users (cap)", type: "number" },
+  { field: "percentage", label: "Share of eligible users (%)", type: "number" },
+] as const;
+
+function EditTask(props: { base: string; task: Task; onSaved: () => void }) {
+  const { task } = props;
+  const [open, setOpen] = useState(false);
+  const [error, setError] = useState<ApiError | undefined>(undefined);
+  const fields = EDITABLE.filter((f) => task.editableFields.includes(f.field));
+  if (!open)
+    return (
+      <button type="button" onClick={() => setOpen(true)}>
+        Edit task
+      </button>
+    );
+  const valueOf = (field: (typeof EDITABLE)[number]["field"]): string => {
+    const v = task[field];
+    if (v == null) return "";
+    return field === "startAt" || field === "endAt" ? localInput(Number(v)) : String(v);
+  };
+  return (
+    <form
+      class="card"
+      aria-label="Edit task"
+      novalidate
+      onSubmit={async (e: Event) => {
+        e.preventDefault();
+        const form = new FormData(e.target as HTMLFormElement);
+        const body: Record<string, unknown> = {};
+        for (const f of fields) {
+          const raw = formValue(form, f.field);
+          if (raw === valueOf(f.field)) continue;
+          if (f.type === "datetime-local") body[f.field] = raw ? new Date(raw).toISOString() : raw;
+          else if (f.type === "number") body[f.field] = raw === "" ? null : Number(raw);
+          else body[f.field] = raw;
+        }
+        if (Object.keys(body).length === 0) return setOpen(false);
+        try {
+          await api("PATCH", props.base, body);
+          setError(undefined);
+          setOpen(false);
+          props.onSaved();
+        } catch (err) {
+          setError(asApiError(err));
+        }
+      }}
+    >
+      <h3>Edit task</h3>
+      {task.state !== "pending" && (
+        <p class="hint">Once a task has started, only its name, end time, cap and share can change.</p>
+      )}
+      <div class="row">
+        {fields.map((f) => (
+          <Field
+            id={`edit-${f.field}`}
+            name={f.field}
+            label={f.label}
+            type={f.type}
+            step={f.type === "datetime-local" ? "1" : f.field === "percentage" ? "0.01" : undefined}
+            value={valueOf(f.field)}
+            messages={messagesFor(error, f.field)}
+          />
+        ))}
+      </div>
+      {!claimed(error) && <ErrorNote error={error} fields={fields.map((f) => f.field)} />}
+      <div class="actions">
+        <button type="submit" class="primary">
+          Save task
+        </button>
+        <button type="button" onClick={() => (setOpen(false), setError(undefined))}>
+          Cancel
+        </button>
+      </div>
+    </form>
   );
 }
 
