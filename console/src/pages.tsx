@@ -7,6 +7,7 @@
  *   { id: "domains", label: "Domains", paths: ["domains"], render: (c) => <DomainsPage {...c} /> }
  */
 import type { JSX } from "hono/jsx/dom/jsx-runtime";
+import { PlatformPage, TeamPage } from "./pages/admin";
 import { AccountPage } from "./pages/auth";
 import { ExplainPage } from "./pages/explain";
 import { GrayscaleList, NewTaskPage, TaskPage } from "./pages/grayscale";
@@ -67,6 +68,14 @@ export const PAGES: PageDef[] = [
     render: (c) => <HostAppsPage me={c.me} />,
   },
   {
+    id: "team",
+    path: "/team",
+    title: "Team",
+    nav: "Team",
+    visible: (me) => me.teams.length > 0,
+    render: (c) => <TeamPage me={c.me} teamId={c.teamId} />,
+  },
+  {
     id: "signing-keys",
     path: "/signing-keys",
     title: "Signing keys",
@@ -81,6 +90,14 @@ export const PAGES: PageDef[] = [
     nav: "Change log",
     visible: (me) => me.isPlatformAdmin || me.teams.length > 0,
     render: (c) => <ChangeLogPage me={c.me} teamId={c.teamId} />,
+  },
+  {
+    id: "platform",
+    path: "/platform",
+    title: "Platform",
+    nav: "Platform",
+    visible: (me) => me.isPlatformAdmin,
+    render: () => <PlatformPage />,
   },
   { id: "tokens", path: "/tokens", title: "API tokens", nav: "API tokens", render: () => <TokensPage /> },
   {

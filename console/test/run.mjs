@@ -438,6 +438,31 @@ test("team admin: API token shown once, a signing key registered, the change log
   await shot(lead, "change-log", false);
 });
 
+test("platform and team: the platform admin creates a user, the team admin makes them a viewer", async () => {
+  const platform = await as("admin@graycast.local", "platform-admin-pass");
+  await gotoHash(platform, "/platform");
+  const form = platform.getByRole("form", { name: "Create a user" });
+  await form.getByLabel("Email").fill("qa@acme.local");
+  await form.getByLabel("Name").fill("Acme QA");
+  await form.getByLabel("Initial password").fill("short");
+  await form.getByRole("button", { name: "Create user" }).click();
+  await platform.locator("#user-password-err").waitFor();
+  await form.getByLabel("Initial password").fill("a-long-enough-password");
+  await form.getByRole("button", { name: "Create user" }).click();
+  await see(platform, "User created.");
+  await platform.getByRole("button", { name: "Disable Acme QA" }).waitFor();
+  await shot(platform, "platform");
+
+  const lead = await as(...LEAD);
+  await gotoHash(lead, "/team");
+  await lead.getByLabel("Email of an existing user").fill("qa@acme.local");
+  await lead.getByLabel("Role", { exact: true }).selectOption("viewer");
+  await lead.getByRole("button", { name: "Add member" }).click();
+  await lead.getByRole("button", { name: "Remove Acme QA" }).waitFor();
+  assert((await lead.getByLabel("Role of Acme QA").inputValue()) === "viewer", "QA is a viewer");
+  await shot(lead, "team");
+});
+
 test("account: change password (the wrong current one is refused), sign out, sign in with the new one", async () => {
   const lead = await as(...LEAD);
   await gotoHash(lead, "/account");

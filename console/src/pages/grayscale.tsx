@@ -618,7 +618,11 @@ export function TaskPage(props: {
         <dd>{fmtDate(t.createdAt)}</dd>
       </dl>
       {writable && t.editableFields.length > 0 && (
-        <EditTask base={base} task={t} onSaved={() => (task.reload(), setNotice("Task saved."))} />
+        <EditTask
+          base={base}
+          task={t}
+          onSaved={() => (task.reload(), progress.reload(), setNotice("Task saved."))}
+        />
       )}
       {writable && (t.state === "pending" || t.state === "suspended") && (
         <WhitelistUpload base={base} onDone={() => (task.reload(), setNotice("Whitelist uploaded."))} />
