@@ -651,7 +651,7 @@ function EditTask(props: { base: string; task: Task; onSaved: () => void }) {
         Edit task
       </button>
     );
-  const valueOf = (field: (typeof EDITABLE)[number]["field"]): string => {
+  const currentOf = (field: (typeof EDITABLE)[number]["field"]): string => {
     const v = task[field];
     if (v == null) return "";
     return field === "startAt" || field === "endAt" ? localInput(Number(v)) : String(v);
@@ -667,7 +667,7 @@ function EditTask(props: { base: string; task: Task; onSaved: () => void }) {
         const body: Record<string, unknown> = {};
         for (const f of fields) {
           const raw = formValue(form, f.field);
-          if (raw === valueOf(f.field)) continue;
+          if (raw === currentOf(f.field)) continue;
           if (f.type === "datetime-local") body[f.field] = raw ? new Date(raw).toISOString() : raw;
           else if (f.type === "number") body[f.field] = raw === "" ? null : Number(raw);
           else body[f.field] = raw;
@@ -695,7 +695,7 @@ function EditTask(props: { base: string; task: Task; onSaved: () => void }) {
             label={f.label}
             type={f.type}
             step={f.type === "datetime-local" ? "1" : f.field === "percentage" ? "0.01" : undefined}
-            value={valueOf(f.field)}
+            value={currentOf(f.field)}
             messages={messagesFor(error, f.field)}
           />
         ))}
