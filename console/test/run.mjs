@@ -29,31 +29,50 @@ mkdirSync(SHOTS, { recursive: true });
 mkdirSync(FILES, { recursive: true });
 
 // ---- the stack ------------------------------------------------------------------------------
+// scripts/start.mjs in its own process group, so stopping the group stops every wrangler and
+// workerd process it started, even when start.mjs itself has already exited.
+let stack;
 let stackOutput = "";
-const stack = spawn(process.execPath, [join(ROOT, "scripts", "start.mjs")], {
-  cwd: ROOT,
-  detached: true,
-  stdio: ["ignore", "pipe", "pipe"],
-  env: {
-    ...process.env,
-    GRAYCAST_LOCAL_DIR: LOCAL_DIR,
-    EDGE_PORT: String(EDGE_PORT),
-    ADMIN_PORT: String(EDGE_PORT + 1),
-    BUILDER_PORT: String(EDGE_PORT + 2),
-  },
-});
-stack.stdout.on("data", (d) => (stackOutput += d));
-stack.stderr.on("data", (d) => (stackOutput += d));
-
-function stopStack() {
-  if (stack.exitCode !== null) return;
-  // start.mjs stops its wrangler processes on SIGTERM; the group signal catches any straggler.
+function startStack() {
+  rmSync(join(LOCAL_DIR, "state"), { recursive: true, force: true });
+  stackOutput = "";
+  stack = spawn(process.execPath, [join(ROOT, "scripts", "start.mjs")], {
+    cwd: ROOT,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      ...process.env,
+      GRAYCAST_LOCAL_DIR: LOCAL_DIR,
+      EDGE_PORT: String(EDGE_PORT),
+      ADMIN_PORT: String(EDGE_PORT + 1),
+      BUILDER_PORT: String(EDGE_PORT + 2),
+    },
+  });
+  stack.stdout.on("data", (d) => (stackOutput += d));
+  stack.stderr.on("data", (d) => (stackOutput += d));
+}
+const groupAlive = () => {
   try {
-    process.kill(-stack.pid, "SIGTERM");
+    process.kill(-stack.pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+function signalStack(signal) {
+  try {
+    process.kill(-stack.pid, signal);
   } catch {}
 }
+/** SIGTERM to the whole group (start.mjs stops its Workers on it), SIGKILL for what is left after 15 s. */
+async function stopStack() {
+  if (!stack) return;
+  signalStack("SIGTERM");
+  for (let i = 0; i < 60 && groupAlive(); i++) await new Promise((r) => setTimeout(r, 250));
+  signalStack("SIGKILL");
+}
 process.on("exit", () => {
-  stopStack();
+  if (stack) signalStack("SIGKILL");
   rmSync(LOCAL_DIR, { recursive: true, force: true });
 });
 process.on("SIGINT", () => process.exit(130));
@@ -72,6 +91,24 @@ async function waitForStack() {
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`the stack did not start in 240 s:\n${stackOutput.slice(-3000)}`);
+}
+
+/**
+ * Starts the stack and waits for its demo data. One more attempt from fresh state when the first
+ * fails: npm start seeds through the API while the builder works on the same local D1 file, and a
+ * seeding call that loses that race ends npm start (the runner logs it and starts over once).
+ */
+async function startAndWait() {
+  for (let attempt = 1; ; attempt++) {
+    startStack();
+    try {
+      return await waitForStack();
+    } catch (error) {
+      await stopStack();
+      if (attempt === 2) throw error;
+      log(`the stack did not come up (${String(error.message).split("\n")[0]}); starting it again`);
+    }
+  }
 }
 
 // ---- a tiny harness ---------------------------------------------------------------------------
@@ -524,7 +561,7 @@ let passed = 0;
 let failed = 0;
 try {
   log(`starting the stack on ${EDGE} / ${ADMIN} (state in ${LOCAL_DIR})`);
-  demoAppId = await waitForStack();
+  demoAppId = await startAndWait();
   log(`stack up in ${Math.round((Date.now() - started) / 1000)} s`);
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -559,7 +596,7 @@ try {
   log(`setup failed: ${error?.stack ?? error}`);
 } finally {
   await browser?.close().catch(() => {});
-  stopStack();
+  await stopStack();
 }
 log(`done in ${Math.round((Date.now() - started) / 1000)} s; screenshots in docs/console/`);
 console.log(`${passed} passed, ${failed} failed`);
