@@ -4,6 +4,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { buildConsole } from "./build-console.mjs";
 import { admin, login, uploadVersion } from "./lib/api.mjs";
 import {
   ADMIN_PORT,
@@ -17,6 +18,7 @@ import {
   EDGE_PORT,
   EDGE_URL,
   ensureDevVars,
+  LOCAL_DIR,
   localWranglerEnv,
   newHostAppKey,
   ROOT,
@@ -50,6 +52,9 @@ function runOrDie(args) {
 
 mkdirSync(STATE_DIR, { recursive: true });
 ensureDevVars();
+// The web console the admin Worker serves at / (console/dist, control-plane/wrangler.toml [assets]).
+log("building the web console");
+await buildConsole({ quiet: true });
 log("applying D1 migrations (local)");
 // D1 belongs to the admin Worker's configuration (the builder binds the same local database).
 runOrDie([
@@ -63,7 +68,7 @@ runOrDie([
   "--persist-to",
   STATE_DIR,
 ]);
-const seedFile = join(ROOT, ".graycast", "seed.sql");
+const seedFile = join(LOCAL_DIR, "seed.sql");
 writeFileSync(seedFile, seedSql());
 runOrDie([
   "d1",
@@ -284,6 +289,7 @@ console.log(`
   Graycast is running.
     edge (clients)          ${EDGE_URL}      check: GET /v1/check?… (or POST), JWKS: /.well-known/jwks.json
     control plane (admin)   ${ADMIN_URL}      API docs: ${ADMIN_URL}/docs
+    web console             ${ADMIN_URL}/     sign in with a demo login below
   Demo mini program ${appId} (Demo Mall) on host app ${DEMO_HOST_APP.id}: online 1.1.0, development 1.2.0 (trial for ${DEMO_TESTER}).
   Host app user-assertion key ${hostAppKid}: private JWK in .graycast/host-app-key.json (docs/trust.md).
   Demo logins (email, password, role):

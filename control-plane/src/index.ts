@@ -1,10 +1,10 @@
 /**
  * The control-plane (admin) Worker: admin API for teams, host apps, mini programs, versions,
  * audits, releases and grayscale tasks; OpenAPI description at /openapi.json and a docs page at
- * /docs. Its cron (every minute) applies the time- and cap-driven grayscale transitions and
+ * /docs. The web console (console/, built into console/dist) is served beside it as static assets
+ * (control-plane/wrangler.toml [assets]): /, /index.html and /assets/*; everything else reaches this app. Its cron (every minute) applies the time- and cap-driven grayscale transitions and
  * republishes snapshots whose publish failed.
  */
-import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { secureHeaders } from "hono/secure-headers";
 import { discardRequestBody } from "../../core/bytes";
@@ -123,7 +123,29 @@ app.doc31("/openapi.json", {
   },
   security: [{ bearer: [] }],
 });
-app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+// The API reference: a shell page whose script (console/src/docs.tsx, served from /assets) renders
+// /openapi.json. Nothing from a CDN, so it works offline; the CSP allows this origin only.
+const DOCS_HTML = `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
+    <title>Graycast admin API reference</title>
+    <link rel="stylesheet" href="/assets/console.css" />
+    <script type="module" src="/assets/docs.js"></script>
+  </head>
+  <body>
+    <div id="app"><p>Loading the API reference from <a href="/openapi.json">/openapi.json</a>…</p></div>
+  </body>
+</html>
+`;
+app.get("/docs", (c) => {
+  c.header(
+    "content-security-policy",
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  );
+  return c.html(DOCS_HTML);
+});
 
 app.notFound(() => {
   throw new ApiError("not_found", "no such route");

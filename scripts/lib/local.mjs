@@ -4,21 +4,27 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const ROOT = new URL("../..", import.meta.url).pathname;
-export const STATE_DIR = join(ROOT, ".graycast", "state");
+/**
+ * Everything a local run keeps (state, dev registry, ports, demo ids, the host app key):
+ * .graycast/ of this checkout, or GRAYCAST_LOCAL_DIR (the browser tests run a throwaway stack
+ * there, console/test/run.mjs, so they never touch the data of your own `npm start`).
+ */
+export const LOCAL_DIR = process.env.GRAYCAST_LOCAL_DIR || join(ROOT, ".graycast");
+export const STATE_DIR = join(LOCAL_DIR, "state");
 /**
  * The local ports, one config for `npm start` and the demos: EDGE_PORT / ADMIN_PORT / BUILDER_PORT
  * from the environment, else the ports the last `npm start` of this checkout used
  * (.graycast/ports.json, which it writes), else 8787 / 8788 / 8789. So `EDGE_PORT=9787 npm start`
  * followed by a plain `npm run demo` talks to that stack.
  */
-export const PORTS_FILE = join(ROOT, ".graycast", "ports.json");
+export const PORTS_FILE = join(LOCAL_DIR, "ports.json");
 const savedPorts = existsSync(PORTS_FILE) ? JSON.parse(readFileSync(PORTS_FILE, "utf8")) : {};
 export const EDGE_PORT = Number(process.env.EDGE_PORT ?? savedPorts.edge ?? 8787);
 export const ADMIN_PORT = Number(process.env.ADMIN_PORT ?? savedPorts.admin ?? 8788);
 export const BUILDER_PORT = Number(process.env.BUILDER_PORT ?? savedPorts.builder ?? ADMIN_PORT + 1);
 /** Records the ports of a running `npm start` for the demos (scripts/start.mjs). */
 export function savePorts() {
-  mkdirSync(join(ROOT, ".graycast"), { recursive: true });
+  mkdirSync(LOCAL_DIR, { recursive: true });
   writeFileSync(
     PORTS_FILE,
     JSON.stringify({ edge: EDGE_PORT, admin: ADMIN_PORT, builder: BUILDER_PORT }, null, 2),
@@ -28,7 +34,7 @@ export const EDGE_URL = `http://127.0.0.1:${EDGE_PORT}`;
 export const ADMIN_URL = `http://127.0.0.1:${ADMIN_PORT}`;
 
 /** Local-run plumbing for wrangler (scripts/start.mjs); see README "Local runs". */
-export const REGISTRY_DIR = join(ROOT, ".graycast", "registry");
+export const REGISTRY_DIR = join(LOCAL_DIR, "registry");
 
 /**
  * The environment of every wrangler process a local run starts. WRANGLER_REGISTRY_PATH: wrangler's
@@ -108,7 +114,7 @@ export const DEMO_TESTER = "tester-001";
  * server and stays in `.graycast/host-app-key.json` (git-ignored, mode 600) with the `kid` the
  * control plane assigned; only the public `x` is registered. Undefined until `npm start` made it.
  */
-export const HOST_APP_KEY_FILE = join(ROOT, ".graycast", "host-app-key.json");
+export const HOST_APP_KEY_FILE = join(LOCAL_DIR, "host-app-key.json");
 export function readHostAppKey() {
   return existsSync(HOST_APP_KEY_FILE) ? JSON.parse(readFileSync(HOST_APP_KEY_FILE, "utf8")) : undefined;
 }
@@ -117,7 +123,7 @@ export function newHostAppKey() {
 }
 /** @param {JsonWebKey & { kid?: string }} jwk */
 export function saveHostAppKey(jwk) {
-  mkdirSync(join(ROOT, ".graycast"), { recursive: true });
+  mkdirSync(LOCAL_DIR, { recursive: true });
   writeFileSync(HOST_APP_KEY_FILE, JSON.stringify(jwk, null, 2), { mode: 0o600 });
 }
 
@@ -270,12 +276,12 @@ export function seedSql() {
  * @param {unknown} value
  */
 export function writeState(name, value) {
-  mkdirSync(join(ROOT, ".graycast"), { recursive: true });
-  writeFileSync(join(ROOT, ".graycast", name), JSON.stringify(value, null, 2));
+  mkdirSync(LOCAL_DIR, { recursive: true });
+  writeFileSync(join(LOCAL_DIR, name), JSON.stringify(value, null, 2));
 }
 
 /** @param {string} name a file under .graycast/ */
 export function readState(name) {
-  const path = join(ROOT, ".graycast", name);
+  const path = join(LOCAL_DIR, name);
   return existsSync(path) ? JSON.parse(readFileSync(path, "utf8")) : undefined;
 }
