@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { CheckRequestSchema as CoreCheckRequestSchema } from "../core/contracts/check";
+import { LoginRequestSchema as CoreLoginRequestSchema } from "../core/contracts/login";
 import { validationError } from "../core/contracts/validation";
-import { CheckRequestSchema } from "../edge-worker/src/contracts";
+import { CheckRequestSchema, LoginRequestSchema } from "../edge-worker/src/contracts";
 
 // One check request schema (core/contracts/check.ts): the edge validates with it, the control
 // plane's explain route documents and validates with it. These cases pin what it accepts and
@@ -92,5 +93,28 @@ describe("the one check contract", () => {
     const result = CheckRequestSchema.safeParse({ ...base, installedVersoin: "1.0.0" });
     expect(result.success).toBe(false);
     expect(JSON.stringify(validationError(result.error!).issues)).toContain("installedVersoin");
+  });
+});
+
+describe("the one login contract", () => {
+  it("is the same schema object at the edge and in core", () => {
+    expect(LoginRequestSchema).toBe(CoreLoginRequestSchema);
+  });
+
+  it("accepts an App ID and a host app id, nothing else", () => {
+    const login = { appId: base.appId, hostAppId: base.hostAppId };
+    const loginCases: [unknown, string[]][] = [
+      [login, []],
+      [{ ...login, appId: "not-an-app-id" }, ["appId"]],
+      [{ ...login, hostAppId: "ha/../x" }, ["hostAppId"]],
+      [{ ...login, hostAppId: "x".repeat(65) }, ["hostAppId"]],
+      [{ appId: base.appId }, ["hostAppId"]],
+      [{ ...login, account: "a" }, ["(root)"]],
+      [{ ...login, assertion: "a.b.c" }, ["(root)"]],
+      [null, ["(root)"]],
+      ["text", ["(root)"]],
+    ];
+    for (const [input, paths] of loginCases)
+      expect(pathsOf(LoginRequestSchema.safeParse(input)), JSON.stringify(input)).toEqual(paths);
   });
 });

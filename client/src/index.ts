@@ -21,6 +21,7 @@ export type {
   CheckResult,
   ClientConfig,
   ClientDeps,
+  LoginResult,
   OpenedVersion,
   Plan,
   PresetResult,

@@ -14,6 +14,7 @@ import {
   PackageParamsSchema,
 } from "../../core/contracts/check";
 import { ErrorBodySchema } from "../../core/contracts/error";
+import { LoginRequestSchema, LoginResponseSchema } from "../../core/contracts/login";
 import { ASSERTION_STATUS_HEADER, QUERY_LIMIT, USER_HEADER } from "../src/contracts";
 import { BODY_LIMIT } from "../src/validate";
 
@@ -22,14 +23,16 @@ export const errorAnswer = (description: string) =>
   ({ description, content: { "application/json": { schema: ErrorBodySchema } } }) as const;
 
 /** The check's per-address rate limit (edge-worker/src/rate-limit.ts). */
-const rateLimited = {
-  ...errorAnswer(
-    "Too many checks from this client address (after validation: a malformed check is still answered 400)",
-  ),
-  headers: {
-    "Retry-After": { description: "seconds until the limit's window ends", schema: { type: "integer" } },
-  },
-} as const;
+const rateLimitedAnswer = (description: string) =>
+  ({
+    ...errorAnswer(description),
+    headers: {
+      "Retry-After": { description: "seconds until the limit's window ends", schema: { type: "integer" } },
+    },
+  }) as const;
+const rateLimited = rateLimitedAnswer(
+  "Too many checks from this client address (after validation: a malformed check is still answered 400)",
+);
 
 const checkDescription =
   "Every answer, including delisted / not bound / nothing released, is a signed manifest; clients must verify it against /.well-known/jwks.json.";
@@ -126,6 +129,46 @@ export const EDGE_ROUTES: RouteConfig[] = [
       413: errorAnswer(`Payload too large: the request body is over ${BODY_LIMIT / 1024} KiB`),
       415: errorAnswer("Unsupported media type: the body is not application/json"),
       429: rateLimited,
+    },
+  }),
+  createRoute({
+    method: "post",
+    path: "/v1/login",
+    summary: "A one-time login code for the host app's verified user (PRODUCT.md X6)",
+    description: `The user is the host app's user assertion (docs/trust.md) in the \`${USER_HEADER}\` header as \`assertion=<jws>\` (form-encoded), never in the body. The answer's \`code\` goes to the mini program's server, which exchanges it with the admin Worker's GET /sns/jscode2session (docs/server-api.md) within 5 minutes, once. The code is encrypted: it reveals nothing about the user.`,
+    request: {
+      headers: z.object({
+        [USER_HEADER]: z
+          .string()
+          .max(QUERY_LIMIT)
+          .meta({ description: "assertion=<the host app's user assertion>, form-encoded; nothing else" }),
+      }),
+      body: { required: true, content: { "application/json": { schema: LoginRequestSchema } } },
+    },
+    responses: {
+      200: {
+        description: "The code, valid 300 s, for one exchange",
+        content: { "application/json": { schema: LoginResponseSchema } },
+        headers: { [ASSERTION_STATUS_HEADER]: { description: "`verified`", schema: { type: "string" } } },
+      },
+      400: errorAnswer(`Malformed body or ${USER_HEADER} header`),
+      401: {
+        ...errorAnswer(
+          "No user assertion, or one that does not verify: the header says why (malformed, unknown_key, bad_signature, wrong_issuer, wrong_audience, not_yet_valid, expired, lifetime_too_long)",
+        ),
+        headers: {
+          [ASSERTION_STATUS_HEADER]: {
+            description: "why the assertion was refused",
+            schema: { type: "string" },
+          },
+        },
+      },
+      403: errorAnswer("The mini program is not bound to this host app"),
+      404: errorAnswer("No such mini program"),
+      409: errorAnswer("The mini program is off-shelf (delisted)"),
+      413: errorAnswer(`Payload too large: the request body is over ${BODY_LIMIT / 1024} KiB`),
+      415: errorAnswer("Unsupported media type: the body is not application/json"),
+      429: rateLimitedAnswer("Too many logins from this client address"),
     },
   }),
   download("/v1/packages/{sha256}", "package", "application/zip"),

@@ -8,6 +8,7 @@
 
 import * as z from "zod";
 import {
+  AssertionSchema,
   type CheckRequest,
   CheckRequestSchema,
   CheckResponseSchema,
@@ -18,7 +19,16 @@ import { validationError } from "../../core/contracts/validation";
 import { ApiError } from "../../core/errors";
 
 export { MAX_TICKET_LENGTH, MAX_TICKETS } from "../../core/contracts/check";
-export { type CheckRequest, CheckRequestSchema, CheckResponseSchema, Sha256Schema, splitCheckRequest };
+// `POST /v1/login` (PRODUCT.md X6): the one definition of core/contracts/login.ts, like the check's.
+export { LoginRequestSchema, LoginResponseSchema } from "../../core/contracts/login";
+export {
+  AssertionSchema,
+  type CheckRequest,
+  CheckRequestSchema,
+  CheckResponseSchema,
+  Sha256Schema,
+  splitCheckRequest,
+};
 
 /**
  * `GET /v1/check` carries the same fields as the POST body in its query string

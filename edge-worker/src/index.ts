@@ -1,6 +1,6 @@
 /**
- * The edge (client-facing) Worker: version check, full and incremental package downloads and the
- * manifest JWKS. It reads only delivery snapshots, whitelists, packages and increments from R2
+ * The edge (client-facing) Worker: version check, full and incremental package downloads, the
+ * manifest JWKS and login codes. It reads only delivery snapshots, whitelists, packages and increments from R2
  * (never D1), calls a GrayscaleCounter only for capped grayscale admission, and exports the
  * Durable Object classes bound in wrangler.toml (the edge's configuration) and the `EdgeSigner` RPC
  * entrypoint the admin Worker signs offline manifests with (reachable only by service binding).
@@ -13,6 +13,7 @@ import { JSON_NO_STORE_HEADERS, SECURITY_HEADERS } from "./headers";
 import { EDGE_OPENAPI_DOCUMENT } from "./openapi-document";
 import { answerCheck, pathOf } from "./routes/check";
 import { jwksRoutes } from "./routes/jwks";
+import { answerLogin } from "./routes/login";
 import { incrementRoutes, packageRoutes } from "./routes/packages";
 
 export { GrayscaleCounter } from "../../durable-objects/grayscale-counter";
@@ -32,6 +33,8 @@ app.get("/healthz", (c) => c.json({ ok: true, service: "graycast-edge" }));
 app.route("/v1/packages", packageRoutes);
 app.route("/v1/increments", incrementRoutes);
 app.route("/.well-known", jwksRoutes);
+// A one-time login code for the host app's verified user (PRODUCT.md X6; routes/login.ts).
+app.post("/v1/login", (c) => answerLogin(c.req.raw, c.env));
 
 // The edge API description, generated at build time (`npm run openapi:edge`) from the route
 // descriptions in edge-worker/openapi/routes.ts and the zod schemas the routes validate with.

@@ -232,6 +232,40 @@ export const EDGE_OPENAPI_DOCUMENT = {
         required: ["appId", "hostAppId", "hostAppVersion", "platform", "osVersion"],
         additionalProperties: false,
       },
+      LoginResponse: {
+        type: "object",
+        properties: {
+          code: {
+            type: "string",
+            description:
+              "One-time login code: hand it to your mini program's server, which exchanges it with GET /sns/jscode2session within 5 minutes. Opaque: it reveals nothing about the user.",
+          },
+          expiresIn: {
+            type: "integer",
+            description: "seconds the code stays valid (300)",
+          },
+        },
+        required: ["code", "expiresIn"],
+      },
+      LoginRequest: {
+        type: "object",
+        properties: {
+          appId: {
+            type: "string",
+            pattern: "^gc[a-z2-7]{16,40}$",
+            example: "gcaaaabbbbccccddddeeeeff",
+          },
+          hostAppId: {
+            type: "string",
+            minLength: 1,
+            maxLength: 64,
+            pattern: "^[A-Za-z0-9_-]+$",
+            example: "ha_aaaabbbbccccdddd",
+          },
+        },
+        required: ["appId", "hostAppId"],
+        additionalProperties: false,
+      },
       Jwks: {
         type: "object",
         properties: {
@@ -614,6 +648,153 @@ export const EDGE_OPENAPI_DOCUMENT = {
           "429": {
             description:
               "Too many checks from this client address (after validation: a malformed check is still answered 400)",
+            headers: {
+              "Retry-After": {
+                description: "seconds until the limit's window ends",
+                schema: {
+                  type: "integer",
+                },
+              },
+            },
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    "/v1/login": {
+      post: {
+        summary: "A one-time login code for the host app's verified user (PRODUCT.md X6)",
+        description:
+          "The user is the host app's user assertion (docs/trust.md) in the `x-graycast-user` header as `assertion=<jws>` (form-encoded), never in the body. The answer's `code` goes to the mini program's server, which exchanges it with the admin Worker's GET /sns/jscode2session (docs/server-api.md) within 5 minutes, once. The code is encrypted: it reveals nothing about the user.",
+        parameters: [
+          {
+            schema: {
+              type: "string",
+              maxLength: 8192,
+              description: "assertion=<the host app's user assertion>, form-encoded; nothing else",
+            },
+            required: true,
+            description: "assertion=<the host app's user assertion>, form-encoded; nothing else",
+            name: "x-graycast-user",
+            in: "header",
+          },
+        ],
+        requestBody: {
+          required: true,
+          content: {
+            "application/json": {
+              schema: {
+                $ref: "#/components/schemas/LoginRequest",
+              },
+            },
+          },
+        },
+        responses: {
+          "200": {
+            description: "The code, valid 300 s, for one exchange",
+            headers: {
+              "x-graycast-assertion": {
+                description: "`verified`",
+                schema: {
+                  type: "string",
+                },
+              },
+            },
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/LoginResponse",
+                },
+              },
+            },
+          },
+          "400": {
+            description: "Malformed body or x-graycast-user header",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "401": {
+            description:
+              "No user assertion, or one that does not verify: the header says why (malformed, unknown_key, bad_signature, wrong_issuer, wrong_audience, not_yet_valid, expired, lifetime_too_long)",
+            headers: {
+              "x-graycast-assertion": {
+                description: "why the assertion was refused",
+                schema: {
+                  type: "string",
+                },
+              },
+            },
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "403": {
+            description: "The mini program is not bound to this host app",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "404": {
+            description: "No such mini program",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "409": {
+            description: "The mini program is off-shelf (delisted)",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "413": {
+            description: "Payload too large: the request body is over 16 KiB",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "415": {
+            description: "Unsupported media type: the body is not application/json",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "429": {
+            description: "Too many logins from this client address",
             headers: {
               "Retry-After": {
                 description: "seconds until the limit's window ends",
