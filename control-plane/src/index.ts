@@ -18,6 +18,7 @@ import { limitJsonBodies } from "./lib/request-body";
 import { auditRoutes } from "./routes/audits";
 import { authRoutes } from "./routes/auth";
 import { changeLogRoutes } from "./routes/change-log";
+import { domainRoutes } from "./routes/domains";
 import { explainRoutes } from "./routes/explain";
 import { grayscaleTaskRoutes } from "./routes/grayscale-tasks";
 import { grayscaleWhitelistRoutes } from "./routes/grayscale-whitelists";
@@ -99,6 +100,8 @@ app.route("/v1/mini-programs", explainRoutes);
 app.route("/v1/mini-programs", packageEncryptionRoutes);
 app.route("/v1/mini-programs", incrementRoutes);
 app.route("/v1/mini-programs", offlinePackageRoutes);
+// Development management and runtime config (issue 12).
+app.route("/v1/mini-programs", domainRoutes);
 app.route("/v1/audits", auditRoutes);
 app.route("/v1/change-log", changeLogRoutes);
 

@@ -54,6 +54,10 @@ export const WRITE_ROUTE_SCOPES: Readonly<Record<string, TokenScope>> = {
   "POST /v1/mini-programs/:appId/grayscale-tasks/:taskId/:action": "publish",
   "PUT /v1/mini-programs/:appId/grayscale-tasks/:taskId/whitelists/:kind": "publish",
   "DELETE /v1/mini-programs/:appId/grayscale-tasks/:taskId/whitelists/:kind": "publish",
+  // runtime config (issue 12): what clients of the mini program may reach and see
+  "POST /v1/mini-programs/:appId/domains/:kind": "publish",
+  "DELETE /v1/mini-programs/:appId/domains/:kind/:domainId": "publish",
+  "POST /v1/mini-programs/:appId/domains/business/:domainId/verify": "publish",
   // content
   "POST /v1/mini-programs": "write",
   "PATCH /v1/mini-programs/:appId": "write",
