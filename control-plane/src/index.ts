@@ -15,6 +15,7 @@ import { createDb } from "./db/client";
 import type { AdminHono } from "./env";
 import { sweepIncrements } from "./increments/queue";
 import { limitJsonBodies } from "./lib/request-body";
+import { appApplicationRoutes, hostAppApplicationRoutes } from "./routes/applications";
 import { auditRoutes } from "./routes/audits";
 import { authRoutes } from "./routes/auth";
 import { changeLogRoutes } from "./routes/change-log";
@@ -102,6 +103,8 @@ app.route("/v1/mini-programs", incrementRoutes);
 app.route("/v1/mini-programs", offlinePackageRoutes);
 // Development management and runtime config (issue 12).
 app.route("/v1/mini-programs", domainRoutes);
+app.route("/v1/mini-programs", appApplicationRoutes);
+app.route("/v1/host-apps", hostAppApplicationRoutes);
 app.route("/v1/audits", auditRoutes);
 app.route("/v1/change-log", changeLogRoutes);
 

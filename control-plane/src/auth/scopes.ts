@@ -41,6 +41,7 @@ export const WRITE_ROUTE_SCOPES: Readonly<Record<string, TokenScope>> = {
   "POST /v1/host-apps/:hostAppId/keys/:keyId/retire": "admin",
   "POST /v1/host-apps/:hostAppId/keys/:keyId/revoke": "admin",
   "PUT /v1/mini-programs/:appId/encryption": "admin",
+  "POST /v1/host-apps/:hostAppId/sensitive-apis": "admin",
   // releases and what clients are served
   "POST /v1/host-apps/:hostAppId/bindings/:appId/:decision": "publish",
   "DELETE /v1/mini-programs/:appId/bindings/:hostAppId": "publish",
@@ -58,6 +59,8 @@ export const WRITE_ROUTE_SCOPES: Readonly<Record<string, TokenScope>> = {
   "POST /v1/mini-programs/:appId/domains/:kind": "publish",
   "DELETE /v1/mini-programs/:appId/domains/:kind/:domainId": "publish",
   "POST /v1/mini-programs/:appId/domains/business/:domainId/verify": "publish",
+  "POST /v1/host-apps/:hostAppId/skip-domain-applications/:applicationId/:decision": "publish",
+  "POST /v1/host-apps/:hostAppId/api-applications/:applicationId/:decision": "publish",
   // content
   "POST /v1/mini-programs": "write",
   "PATCH /v1/mini-programs/:appId": "write",
@@ -66,6 +69,8 @@ export const WRITE_ROUTE_SCOPES: Readonly<Record<string, TokenScope>> = {
   "POST /v1/mini-programs/:appId/versions/:version/submit": "write",
   "POST /v1/mini-programs/:appId/versions/:version/withdraw": "write",
   "POST /v1/mini-programs/:appId/increments/:incrementId/retry": "write",
+  "POST /v1/mini-programs/:appId/skip-domain-applications": "write",
+  "POST /v1/mini-programs/:appId/api-applications": "write",
   // computes an answer, changes nothing
   "POST /v1/mini-programs/:appId/explain": "read",
 };
