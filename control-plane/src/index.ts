@@ -30,6 +30,7 @@ import { miniProgramRoutes } from "./routes/mini-programs";
 import { offlinePackageRoutes } from "./routes/offline-packages";
 import { packageEncryptionRoutes } from "./routes/package-encryption";
 import { signingKeyRoutes } from "./routes/signing-keys";
+import { switchRoutes } from "./routes/switches";
 import { teamRoutes } from "./routes/teams";
 import { userRoutes } from "./routes/users";
 import { versionRoutes } from "./routes/versions";
@@ -105,6 +106,7 @@ app.route("/v1/mini-programs", offlinePackageRoutes);
 app.route("/v1/mini-programs", domainRoutes);
 app.route("/v1/mini-programs", appApplicationRoutes);
 app.route("/v1/host-apps", hostAppApplicationRoutes);
+app.route("/v1/mini-programs", switchRoutes);
 app.route("/v1/audits", auditRoutes);
 app.route("/v1/change-log", changeLogRoutes);
 

@@ -59,6 +59,8 @@ export const WRITE_ROUTE_SCOPES: Readonly<Record<string, TokenScope>> = {
   "POST /v1/mini-programs/:appId/domains/:kind": "publish",
   "DELETE /v1/mini-programs/:appId/domains/:kind/:domainId": "publish",
   "POST /v1/mini-programs/:appId/domains/business/:domainId/verify": "publish",
+  "PUT /v1/mini-programs/:appId/switches/:key": "publish",
+  "DELETE /v1/mini-programs/:appId/switches/:key": "publish",
   "POST /v1/host-apps/:hostAppId/skip-domain-applications/:applicationId/:decision": "publish",
   "POST /v1/host-apps/:hostAppId/api-applications/:applicationId/:decision": "publish",
   // content
