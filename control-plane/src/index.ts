@@ -29,6 +29,7 @@ import { incrementRoutes } from "./routes/increments";
 import { miniProgramRoutes } from "./routes/mini-programs";
 import { offlinePackageRoutes } from "./routes/offline-packages";
 import { packageEncryptionRoutes } from "./routes/package-encryption";
+import { privacyRoutes } from "./routes/privacy";
 import { signingKeyRoutes } from "./routes/signing-keys";
 import { switchRoutes } from "./routes/switches";
 import { teamRoutes } from "./routes/teams";
@@ -107,6 +108,7 @@ app.route("/v1/mini-programs", domainRoutes);
 app.route("/v1/mini-programs", appApplicationRoutes);
 app.route("/v1/host-apps", hostAppApplicationRoutes);
 app.route("/v1/mini-programs", switchRoutes);
+app.route("/v1/mini-programs", privacyRoutes);
 app.route("/v1/audits", auditRoutes);
 app.route("/v1/change-log", changeLogRoutes);
 

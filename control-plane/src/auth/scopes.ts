@@ -60,6 +60,7 @@ export const WRITE_ROUTE_SCOPES: Readonly<Record<string, TokenScope>> = {
   "DELETE /v1/mini-programs/:appId/domains/:kind/:domainId": "publish",
   "POST /v1/mini-programs/:appId/domains/business/:domainId/verify": "publish",
   "PUT /v1/mini-programs/:appId/switches/:key": "publish",
+  "POST /v1/mini-programs/:appId/privacy/publish": "publish",
   "DELETE /v1/mini-programs/:appId/switches/:key": "publish",
   "POST /v1/host-apps/:hostAppId/skip-domain-applications/:applicationId/:decision": "publish",
   "POST /v1/host-apps/:hostAppId/api-applications/:applicationId/:decision": "publish",
@@ -73,8 +74,10 @@ export const WRITE_ROUTE_SCOPES: Readonly<Record<string, TokenScope>> = {
   "POST /v1/mini-programs/:appId/increments/:incrementId/retry": "write",
   "POST /v1/mini-programs/:appId/skip-domain-applications": "write",
   "POST /v1/mini-programs/:appId/api-applications": "write",
+  "PUT /v1/mini-programs/:appId/privacy/draft": "write",
   // computes an answer, changes nothing
   "POST /v1/mini-programs/:appId/explain": "read",
+  "POST /v1/mini-programs/:appId/privacy/preview": "read",
 };
 
 /** The scope a request to route `routePath` (Hono syntax) with `method` needs from an API token. */
