@@ -9,6 +9,15 @@
 import * as z from "zod/mini";
 import en from "zod/v4/locales/en.js";
 import { MAX_ASSERTION_LENGTH } from "../../core/assertion";
+import {
+  ConfigClaimsSchema,
+  ConfigQuerySchema,
+  ConfigResponseSchema,
+  MANIFEST_HEADER,
+  MAX_MANIFEST_HEADER,
+  PrivacySha256Schema,
+  TASK_STATUS_HEADER,
+} from "../../core/contracts/config";
 import { validationError } from "../../core/contracts/validation";
 import type { ClientContext } from "../../core/decide";
 import { ApiError } from "../../core/errors";
@@ -392,6 +401,8 @@ export function edgeOpenApiDocument(): Record<string, unknown> {
         CheckResponse: componentOf(CheckResponseSchema),
         Error: componentOf(ErrorBodySchema),
         PublicJwk: componentOf(PublicJwkSchema),
+        ConfigResponse: componentOf(ConfigResponseSchema),
+        ConfigClaims: componentOf(ConfigClaimsSchema),
         Jwks: {
           type: "object",
           properties: { keys: { type: "array", items: { $ref: "#/components/schemas/PublicJwk" } } },
@@ -447,6 +458,58 @@ export function edgeOpenApiDocument(): Record<string, unknown> {
         "application/octet-stream",
         "Offered in a manifest's `increment` to a client on its base version; format in docs/increments.md. Encrypted (AES-256-GCM) when the manifest's `increment.encryption` says so.",
       ),
+      "/v1/config": {
+        get: {
+          summary: "The signed runtime config of a mini program in a host app",
+          description: `A compact JWS (typ \`graycast-config+jwt\`, Ed25519, signed with the manifest signing key: verify it against /.well-known/jwks.json) whose claims (ConfigClaims) carry the domain lists, the skip-domain flag, granted sensitive APIs, the privacy agreement version and text URL, the trial page path, the switches, and \`configRevision\`: clients never use an unsigned config or one with a lower revision than one they accepted. A client admitted to a grayscale task sends its signed check manifest in \`${MANIFEST_HEADER}\` to get that task's switch values (\`taskId\` in the claims); a manifest that does not verify is ignored, never an error. Shares the check's per-address rate limit. Reads only the snapshot, never D1.`,
+          parameters: [
+            ...Object.entries(
+              (componentOf(ConfigQuerySchema) as { properties: Record<string, unknown> }).properties,
+            ).map(([name, schema]) => ({ name, in: "query", required: true, schema })),
+            {
+              name: MANIFEST_HEADER,
+              in: "header",
+              required: false,
+              description:
+                "the client's signed check manifest (reason grayscale, taskId): proves admission to that task",
+              schema: { type: "string", maxLength: MAX_MANIFEST_HEADER },
+            },
+          ],
+          responses: {
+            200: {
+              description: "The signed runtime config",
+              content: ref("ConfigResponse"),
+              headers: {
+                [TASK_STATUS_HEADER]: {
+                  description:
+                    "Present when the request carried a manifest: `applied`, `no_task_switches`, or why it was ignored (malformed, unknown_key, bad_signature, wrong_app, expired, not_in_task, task_gone)",
+                  schema: { type: "string" },
+                },
+              },
+            },
+            400: error("A missing, unknown, repeated or invalid parameter, or a malformed manifest header"),
+            404: error("No such mini program, or it is not bound to this host app"),
+            414: error("Query over 1 KiB"),
+            429: rateLimited,
+          },
+        },
+      },
+      "/v1/privacy/{sha256}": {
+        get: {
+          summary: "A published privacy agreement text (also HEAD)",
+          description:
+            "Content-addressed by the SHA-256 of its UTF-8 bytes, as the runtime config's `privacy.url` names it; immutable, so caches keep it (strong ETag, If-None-Match).",
+          parameters: [
+            { name: "sha256", in: "path", required: true, schema: componentOf(PrivacySha256Schema) },
+          ],
+          responses: {
+            200: { description: "The text", content: { "text/plain": { schema: { type: "string" } } } },
+            304: { description: "Not modified" },
+            400: error("Not a sha256"),
+            404: error("No such text"),
+          },
+        },
+      },
       "/.well-known/jwks.json": {
         get: {
           summary: "Public keys that verify check manifests",

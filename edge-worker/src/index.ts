@@ -12,6 +12,7 @@ import { edgeOpenApiDocument } from "./contracts";
 import type { EdgeBindings, EdgeHono } from "./env";
 import { JSON_NO_STORE_HEADERS, SECURITY_HEADERS } from "./headers";
 import { answerCheck, pathOf } from "./routes/check";
+import { configRoutes, privacyRoutes } from "./routes/config";
 import { jwksRoutes } from "./routes/jwks";
 import { incrementRoutes, packageRoutes } from "./routes/packages";
 
@@ -32,6 +33,9 @@ app.get("/healthz", (c) => c.json({ ok: true, service: "graycast-edge" }));
 app.route("/v1/packages", packageRoutes);
 app.route("/v1/increments", incrementRoutes);
 app.route("/.well-known", jwksRoutes);
+// Runtime config and privacy texts (issue 12, PRODUCT.md D5 / X7).
+app.route("/v1/config", configRoutes);
+app.route("/v1/privacy", privacyRoutes);
 
 // The edge API description, generated from the same zod/mini schemas the routes validate with.
 let openApiDocument: Record<string, unknown> | undefined;
