@@ -8,6 +8,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { createLocalJWKSet, decodeProtectedHeader, generateKeyPair, jwtVerify, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
+import { RuntimeConfigClient } from "../client/src/runtime-config";
 import { CONFIG_TYPE, type ConfigClaims } from "../core/runtime-config";
 import edgeWorker from "../edge-worker/src/index";
 import { appWithVersions, callAdmin, createTask, expectJson, makeWorld, type World } from "./support/admin";
@@ -180,6 +181,34 @@ describe("GET /v1/config", () => {
     const { config } = (await res.json()) as { config: string };
     const { payload } = await jwtVerify<ConfigClaims>(config, jwks, { typ: CONFIG_TYPE });
     expect(payload.domains.request).toEqual(["api.example.com"]);
+  });
+});
+
+describe("the reference client against the real edge", () => {
+  it("verifies the signed config with the pinned JWKS and answers domains, switches (task-aware) and APIs", async () => {
+    const pinned = await (await edgeFetch("/.well-known/jwks.json")).json();
+    const rc = new RuntimeConfigClient({
+      edgeUrl: "https://edge.test",
+      appId,
+      hostAppId: world.host1,
+      jwks: pinned as never,
+      fetch: (url, init) => edgeFetch(url.slice("https://edge.test".length), init),
+    });
+    await rc.refresh();
+    expect(rc.isRequestAllowed("https://api.example.com/items", "request")).toBe(true);
+    expect(rc.isRequestAllowed("https://other.example.com/items", "request")).toBe(false);
+    expect(rc.isRequestAllowed("wss://ws.example.com/live", "socket")).toBe(true);
+    expect(rc.switch("newCheckout")).toBe(false);
+    expect(rc.isApiAllowed("getLocation")).toBe(false);
+    const body = client(appId, { hostAppId: world.host1, platform: "ios", osVersion: "17", guid: "g-rc" });
+    const res = await edgeFetch("/v1/check", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const { manifest } = (await res.json()) as { manifest: string };
+    await rc.refresh({ manifest });
+    expect(rc.switch("newCheckout")).toBe(true);
   });
 });
 
