@@ -289,6 +289,40 @@ describe("sensitive API permissions (X3)", () => {
     );
   });
 
+  it("two racing decisions on one application: one wins, the other gets 409, one change-log entry", async () => {
+    await expectJson(
+      declare(world.manager1.token, world.host1, { name: "chooseImage", description: "photos" }),
+      201,
+    );
+    const app = await expectJson<any>(
+      applyApi(world.devA.token, { hostAppId: world.host1, apiName: "chooseImage", reason: "avatars" }),
+      201,
+    );
+    const [a, b] = await Promise.all([
+      decideApi(world.manager1.token, world.host1, app.id, "approve"),
+      decideApi(world.auditor1.token, world.host1, app.id, "reject", { reason: "no" }),
+    ]);
+    expect([a.status, b.status].sort()).toEqual([200, 409]);
+    await a.body?.cancel();
+    await b.body?.cancel();
+    const entries = (await teamLog()).filter(
+      (e) => e.detail?.applicationId === app.id && e.action !== "sensitive_api.apply",
+    );
+    expect(entries).toHaveLength(1);
+    // Two racing applications for the same API: one is recorded.
+    await expectJson(
+      declare(world.manager1.token, world.host1, { name: "getWeRunData", description: "steps" }),
+      201,
+    );
+    const racing = await Promise.all(
+      [1, 2].map(() =>
+        applyApi(world.devA.token, { hostAppId: world.host1, apiName: "getWeRunData", reason: "r" }),
+      ),
+    );
+    expect(racing.map((r) => r.status).sort()).toEqual([201, 409]);
+    for (const r of racing) await r.body?.cancel();
+  });
+
   it("refuses every wrong caller and input", async () => {
     // Declaring: manager or platform admin only; valid names; a real host app.
     await expectError(
