@@ -229,6 +229,28 @@ describe("authorization of the development-management routes", () => {
     }
   });
 
+  it("every route with a body refuses malformed JSON (400), a non-JSON body (415 or 400) and one over 256 KiB (413)", async () => {
+    const seen: string[] = [];
+    const expected: string[] = [];
+    for (const r of ROUTES.filter((x) => x.body !== undefined)) {
+      const token = r.side === "app" ? world.devA.token : world.manager1.token;
+      const send = (body: string, type = "application/json") =>
+        callAdmin(r.method, r.path(), { token, body, headers: { "content-type": type } });
+      seen.push(`${r.route} malformed: ${await outcome(await send("{not json"))}`);
+      expected.push(`${r.route} malformed: 400 bad_request`);
+      seen.push(
+        `${r.route} oversized: ${await outcome(await send(JSON.stringify({ pad: "x".repeat(300 * 1024) })))}`,
+      );
+      expected.push(`${r.route} oversized: 413 payload_too_large`);
+      const text = await outcome(await send("domain=x", "text/plain"));
+      seen.push(
+        `${r.route} not json: ${text === "415 unsupported_media_type" || text === "400 bad_request" ? "refused" : text}`,
+      );
+      expected.push(`${r.route} not json: refused`);
+    }
+    expect(seen).toEqual(expected);
+  });
+
   it("an API token passes only routes of its scopes; others answer 403 naming the scope", async () => {
     const scopes: TokenScope[] = ["read", "write", "publish", "admin"];
     const tokens: Record<string, string> = {};
