@@ -3,11 +3,15 @@
  * wss://, no IP, no localhost, no wildcard, no path, at most 200 per kind, no duplicates),
  * business-domain verification by proof, the change log, and the runtime config in the snapshot.
  */
+
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../control-plane/src/db/client";
 import { miniProgramDomains } from "../control-plane/src/db/schema";
+import adminApp from "../control-plane/src/index";
 import { testEnv } from "./env";
 import {
+  adminEnv,
   callAdmin,
   expectError,
   expectJson,
@@ -252,5 +256,29 @@ describe("domains", () => {
     const entry = (await changeLog()).find((e) => e.action === "domain.verify");
     expect(entry.detail).toEqual({ kind: "business", domain: "web.example.com", method: "proof" });
     expect(entry.actorId).toBe(world.devA.id);
+  });
+
+  it("where the deployment fetches verification files, a caller's proof is not enough: an unreachable file leaves the domain pending", async () => {
+    const biz = await expectJson<any>(add(world.devA.token, "business", "https://unreachable.invalid"), 201);
+    const ctx = createExecutionContext();
+    const res = await adminApp.fetch(
+      new Request(`https://admin.test/v1/mini-programs/${appId}/domains/business/${biz.id}/verify`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${world.devA.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ proof: biz.verification.token }),
+      }),
+      { ...adminEnv(), DOMAIN_VERIFICATION_FETCH: "on" } as never,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    const message = await expectError(res, 409, "conflict");
+    expect(message).toMatch(
+      /verification failed: https:\/\/unreachable\.invalid\/\.well-known\/graycast-domain-verification\.txt/,
+    );
+    const listed = await expectJson<any>(
+      callAdmin("GET", `/v1/mini-programs/${appId}/domains`, { token: world.devA.token }),
+      200,
+    );
+    expect(listed.domains.business.find((d: any) => d.id === biz.id).verification.state).toBe("pending");
   });
 });
