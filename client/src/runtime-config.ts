@@ -11,7 +11,8 @@
  * - `switch(key)`: the switch's value; task-aware: `refresh({ manifest })` shows the edge the
  *   signed check manifest, so a client admitted to a grayscale task gets that task's values, and
  *   a config naming a task is accepted only when the manifest sent names that task;
- * - `mustAccept(acceptedVersion)`: the user has to accept a newer privacy agreement version.
+ * - `mustAccept(acceptedVersion)`: the user has to accept a newer privacy agreement version;
+ *   `privacyText()` fetches its text and checks it against the signed sha256.
  *
  * Before any config is accepted, nothing is allowed (deny by default) and switches are unset.
  */
@@ -28,11 +29,14 @@ import {
   type SwitchValue,
   switchValueError,
 } from "../../core/runtime-config";
+import { readCapped, sha256Hex } from "./bytes";
 import type { Fetch } from "./download";
 import { ClientError } from "./errors";
 import { MAX_REVISION_JUMP, PinnedKeys } from "./manifest";
 
 const MAX_CONFIG_ANSWER_BYTES = 256 * 1024;
+/** A privacy agreement is a few KiB; anything near this is not one. */
+const MAX_PRIVACY_TEXT_BYTES = 256 * 1024;
 
 export interface RuntimeConfigOptions {
   /** the edge's origin, e.g. https://edge.example.com */
@@ -185,6 +189,38 @@ export class RuntimeConfigClient {
       acceptedVersion === null || acceptedVersion === undefined || acceptedVersion < config.privacy.version
     );
   }
+
+  /** The published privacy agreement's text, verified against the signed config (null: none). */
+  privacyText(): Promise<string | null> {
+    return fetchPrivacyText(this, this.#options.fetch);
+  }
+}
+
+/**
+ * The text of the published privacy agreement, checked against the sha256 the signed config
+ * names (the URL and the network are not trusted). Null when none is published.
+ */
+export async function fetchPrivacyText(client: RuntimeConfigClient, fetch: Fetch): Promise<string | null> {
+  const privacy = client.config?.privacy;
+  if (privacy === undefined) throw new ClientError("check_failed", "no runtime config yet: refresh first");
+  if (privacy === null) return null;
+  let res: Response;
+  try {
+    res = await fetch(privacy.url);
+  } catch (error) {
+    throw new ClientError("download_failed", "the privacy agreement could not be fetched", { cause: error });
+  }
+  if (res.status !== 200) {
+    await res.body?.cancel();
+    throw new ClientError("download_failed", `the privacy agreement answered HTTP ${res.status}`);
+  }
+  const bytes = await readCapped(res, MAX_PRIVACY_TEXT_BYTES, "too_large", "the privacy agreement");
+  if ((await sha256Hex(bytes)) !== privacy.sha256)
+    throw new ClientError(
+      "hash_mismatch",
+      "the privacy agreement text is not the one the signed config names",
+    );
+  return new TextDecoder().decode(bytes);
 }
 
 /** The grayscale task a check manifest names (the edge verified it; the client only compares). */

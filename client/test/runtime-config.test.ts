@@ -3,6 +3,7 @@
  * never unsigned or older, task-aware switches, the domain and API rules, and privacy acceptance.
  * The "edge" is an injected fetch answering configs this test signs.
  */
+import { createHash } from "node:crypto";
 import { decodeJwt, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { CONFIG_TYPE, type ConfigClaims } from "../../core/runtime-config";
@@ -214,5 +215,36 @@ describe("RuntimeConfigClient", () => {
     answers.push(await sign(pinned, { ...claims({ revision: 12 }) }));
     await client.refresh();
     expect(client.switch("newCheckout")).toBe(false);
+  });
+
+  it("privacyText() returns the text only when its sha256 is the signed one", async () => {
+    const pinned = await signingKey("k1");
+    const text = "Privacy Agreement of Shop\n";
+    const sha = createHash("sha256").update(text).digest("hex");
+    let served = text;
+    const client = new RuntimeConfigClient({
+      edgeUrl: "https://edge.test",
+      appId: APP_ID,
+      hostAppId: HOST_APP,
+      jwks: { keys: [pinned.publicJwk as never] },
+      now: () => NOW,
+      fetch: async (url) =>
+        url.includes("/v1/config")
+          ? new Response(
+              JSON.stringify({
+                config: await sign(pinned, {
+                  ...claims({ privacy: { version: 1, sha256: sha, url: "https://edge.test/v1/privacy/x" } }),
+                }),
+              }),
+            )
+          : new Response(served),
+    });
+    await expect(client.privacyText()).rejects.toThrow(ClientError);
+    await client.refresh();
+    expect(await client.privacyText()).toBe(text);
+    served = "Privacy Agreement of Shop (altered)\n";
+    expect(await code(client.privacyText())).toBe("hash_mismatch");
+    served = "x".repeat(300 * 1024);
+    expect(await code(client.privacyText())).toBe("too_large");
   });
 });
