@@ -56,12 +56,18 @@ export default defineConfig(async () => {
                   ADMISSION_TICKET_SECRET: "test-admission-ticket-secret-0123456789abcdef",
                   ALLOW_GEO_OVERRIDE: "true",
                   PACKAGE_KEY_SECRET: "test-package-key-secret-0123456789abcdef0123",
+                  // Login and the server API (PRODUCT.md X5, X6): one LOGIN_CODE_KEY for both Workers.
+                  LOGIN_CODE_KEY: "test-login-code-key-0123456789abcdef0123456789",
+                  APP_SECRET_HASH_KEY: "test-app-secret-hash-key-0123456789abcdef012345",
+                  USER_ID_KEY: "test-user-id-key-0123456789abcdef0123456789abcd",
                   // Admission leases are off by default in tests, so counts are read right after answers;
                   // test/edge-admission-leases.test.ts turns them on for its own requests.
                   ADMISSION_LEASE_SIZE: "0",
                   // The suite checks thousands of times from one address: the per-address check limit is
                   // off by default here, and test/rate-limits.test.ts turns it on for its own requests.
                   CHECK_RATE_LIMIT: "off",
+                  // Likewise the per-address login-code limit (test/login.test.ts turns it on).
+                  LOGIN_RATE_LIMIT: "off",
                   // The builder's var naming its dead-letter queue: the production name, the one
                   // test/admin-increments.test.ts delivers on (INCREMENTS_DLQ of increments/queue.ts).
                   INCREMENTS_DLQ: "graycast-increments-dlq",

@@ -39,6 +39,7 @@ if (!corePath) {
 }
 const core = await import(pathToFileURL(corePath).href);
 if (ownDir) rmSync(ownDir, { recursive: true, force: true });
+/** @type {[string, string][]} */
 const need = [
   ["rules", "RuleMemo"],
   ["rules", "evaluateTask"],
@@ -75,7 +76,7 @@ let built;
 try {
   built = core.whitelistBuild.buildWhitelist({ id: "wl_decide_1m", kind: "guid", seed: 42, values });
 } catch (err) {
-  fail(`buildWhitelist failed: ${err.message}`);
+  fail(`buildWhitelist failed: ${err instanceof Error ? err.message : err}`);
 }
 const buildMs = performance.now() - t0;
 const ref = built.ref;

@@ -137,6 +137,7 @@ export const CORPUS = [
 ];
 
 /** Pairs measured per package, as indexes into its versions. */
+/** @type {[number, number, string][]} */
 const PAIRS = [
   [0, 1, "consecutive"],
   [1, 2, "consecutive"],
@@ -255,22 +256,22 @@ function archiveOf(version) {
 
 /** Size of `zstd <args> --patch-from=<dict> <content>`, or undefined when it fails. */
 function cliDelta(dir, dictFile, contentFile, run) {
+  const bin = ZSTD.bin;
+  if (!bin) return { error: "no zstd CLI" };
   const out = join(dir, `${run.key}.zst`);
-  const r = spawnSync(
-    ZSTD.bin,
-    [...run.args, `--patch-from=${dictFile}`, "-f", "-q", "-o", out, contentFile],
-    { encoding: "utf8", timeout: 300_000 },
-  );
+  const r = spawnSync(bin, [...run.args, `--patch-from=${dictFile}`, "-f", "-q", "-o", out, contentFile], {
+    encoding: "utf8",
+    timeout: 300_000,
+  });
   if (r.status !== 0 || !existsSync(out))
     return { error: (r.stderr || String(r.error ?? r.status)).trim().split("\n").pop() };
   const bytes = statSync(out).size;
   // A delta that does not give the new bytes back is no reference.
   const back = join(dir, `${run.key}.out`);
-  const d = spawnSync(
-    ZSTD.bin,
-    ["-d", "--long=31", `--patch-from=${dictFile}`, "-f", "-q", "-o", back, out],
-    { encoding: "utf8", timeout: 300_000 },
-  );
+  const d = spawnSync(bin, ["-d", "--long=31", `--patch-from=${dictFile}`, "-f", "-q", "-o", back, out], {
+    encoding: "utf8",
+    timeout: 300_000,
+  });
   if (d.status !== 0 || !readFileSync(back).equals(readFileSync(contentFile)))
     return { error: "the CLI delta does not decode to the new bytes" };
   return { bytes };
@@ -373,6 +374,7 @@ async function measurePair(from, to, kind) {
   const removed = from.files.filter((f) => !neu.has(f.path)).map((f) => f.path);
 
   // Baseline: the changed and added files whole, zipped at deflate level 9, plus the removed paths.
+  /** @type {import("fflate").Zippable} */
   const whole = {};
   for (const f of [...changed, ...added])
     whole[f.path] = [to.bytes.get(f.path), { level: 9, mtime: FIXED_MTIME }];
@@ -470,7 +472,7 @@ async function consecutiveNote(name, versions) {
       known[key] = { text, checked: new Date().toISOString().slice(0, 10) };
       writeFileSync(file, JSON.stringify(known, null, 2));
     } catch (err) {
-      return `adjacency not checked (${err.message})`;
+      return `adjacency not checked (${err instanceof Error ? err.message : err})`;
     }
   }
   return `${known[key].text}, checked ${known[key].checked}`;

@@ -49,14 +49,14 @@ export function simulateRevalidation({
   const cdf = new Float64Array(apps);
   let sum = 0;
   for (let i = 0; i < apps; i++) cdf[i] = sum += 1 / (i + 1) ** zipf;
-  for (let i = 0; i < apps; i++) cdf[i] /= sum;
+  for (let i = 0; i < apps; i++) cdf[i] = (cdf[i] ?? 0) / sum;
   const pickApp = () => {
     const u = rand();
     let lo = 0;
     let hi = apps - 1;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (cdf[mid] < u) lo = mid + 1;
+      if ((cdf[mid] ?? 1) < u) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -125,6 +125,7 @@ export function simulateAdmission({
     freeAt: 0,
     slots: sharded ? 0 : Infinity,
     pending: false,
+    refillAt: 0,
     refill: 0,
     exhausted: false,
   }));
@@ -167,6 +168,7 @@ export function simulateAdmission({
     t += exp(rand, 1000 / rate);
     requests++;
     const s = S[Math.floor(rand() * shards)];
+    if (!s) throw new Error("no such shard");
     if (sharded) {
       applyLease(s, t);
       // A shard with nothing leased asks before it can answer (its first user, or after a dry spell).
@@ -250,7 +252,10 @@ export function simulateEdgeLeases({
     let second = -1;
     let directThisSecond = 0;
     let want = size;
-    let current = null; // { left, granted, endsAt, startedAt }
+    /** @typedef {{ left: number, granted: number, startedAt: number, endsAt: number, endedAt: number }} Lease */
+    /** @type {Lease | null} */
+    let current = null;
+    /** @type {Lease | null} */
     let next = null;
     let acquiringUntil = -1;
     let batchOpenUntil = -1; // a batch is waiting for its settle until then

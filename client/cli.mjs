@@ -40,33 +40,47 @@ const { values: args } = parseArgs({
     "check-method": { type: "string", default: "GET" },
   },
 });
-for (const required of ["edge", "app", "host-app", "dir"]) {
-  if (!args[required]) {
-    console.error(
-      `missing --${required}\nusage: node client/cli.mjs --edge <url> --app <appId> --host-app <hostAppId> --dir <dir> [--keys <jwks.json>]`,
-    );
-    process.exit(2);
-  }
-}
-if (args["check-method"] !== "GET" && args["check-method"] !== "POST") {
+/** The networks a check may name (core/decide.ts `Network`). */
+const NETWORKS = ["wifi", "5g", "4g", "3g", "2g", "ethernet", "other"];
+const usage =
+  "usage: node client/cli.mjs --edge <url> --app <appId> --host-app <hostAppId> --dir <dir> [--keys <jwks.json>]";
+const edge = required("edge");
+const appId = required("app");
+const hostAppId = required("host-app");
+const dir = required("dir");
+const checkMethod = args["check-method"];
+if (checkMethod !== "GET" && checkMethod !== "POST") {
   console.error("--check-method is GET or POST");
+  process.exit(2);
+}
+// The edge validates the device facts too; refusing them here names the flag at fault.
+const platform = args.platform;
+if (!isPlatform(platform)) {
+  console.error("--platform is android or ios");
+  process.exit(2);
+}
+const network = args.network;
+if (network !== undefined && !isNetwork(network)) {
+  console.error(`--network is one of ${NETWORKS.join(", ")}`);
   process.exit(2);
 }
 
 const client = await loadClient();
-const dir = args.dir;
 mkdirSync(dir, { recursive: true });
 const pinned = await pinnedKeys();
-const device = { hostAppVersion: args["host-app-version"], platform: args.platform, osVersion: args.os };
-for (const key of ["guid", "account", "network"]) if (args[key]) device[key] = args[key];
+/** @type {import("./src/types").ClientConfig["device"]} */
+const device = { hostAppVersion: args["host-app-version"], platform, osVersion: args.os };
+if (args.guid) device.guid = args.guid;
+if (args.account) device.account = args.account;
+if (network) device.network = network;
 const graycast = client.createNodeClient(
   {
-    edge: args.edge,
-    appId: args.app,
-    hostAppId: args["host-app"],
+    edge,
+    appId,
+    hostAppId,
     device,
     platformKeys: pinned,
-    checkMethod: args["check-method"],
+    checkMethod,
   },
   dir,
 );
@@ -98,9 +112,9 @@ try {
   const state = await graycast.trustedState();
   console.log(
     state.delisted
-      ? `${args.app} is delisted: it must not run`
+      ? `${appId} is delisted: it must not run`
       : state.installed
-        ? `running ${state.installed.version} (${state.installed.list.length} files) from ${join(dir, args.app)}`
+        ? `running ${state.installed.version} (${state.installed.list.length} files) from ${join(dir, appId)}`
         : "nothing installed",
   );
 } catch (error) {
@@ -109,6 +123,38 @@ try {
   process.exit(1);
 }
 
+/**
+ * A required flag's value, or the usage line and exit 2.
+ * @param {"edge" | "app" | "host-app" | "dir"} name
+ * @returns {string}
+ */
+function required(name) {
+  const value = args[name];
+  if (value) return value;
+  console.error(`missing --${name}\n${usage}`);
+  process.exit(2);
+}
+
+/**
+ * @param {string} value
+ * @returns {value is import("../core/decide").Platform}
+ */
+function isPlatform(value) {
+  return value === "android" || value === "ios";
+}
+
+/**
+ * @param {string} value
+ * @returns {value is import("../core/decide").Network}
+ */
+function isNetwork(value) {
+  return NETWORKS.includes(value);
+}
+
+/**
+ * The client's Node entry, bundled from TypeScript on the fly.
+ * @returns {Promise<typeof import("./src/node")>}
+ */
 async function loadClient() {
   const temp = mkdtempSync(join(tmpdir(), "graycast-cli-"));
   try {
@@ -132,7 +178,7 @@ async function pinnedKeys() {
   if (args.keys) return JSON.parse(readFileSync(args.keys, "utf8"));
   const file = join(dir, "pinned-jwks.json");
   if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8"));
-  const res = await fetch(`${args.edge.replace(/\/+$/, "")}/.well-known/jwks.json`);
+  const res = await fetch(`${edge.replace(/\/+$/, "")}/.well-known/jwks.json`);
   if (!res.ok) throw new Error(`cannot fetch the edge's JWKS: HTTP ${res.status}`);
   const jwks = await res.json();
   writeFileSync(file, JSON.stringify(jwks, null, 2));

@@ -10,6 +10,8 @@
  * | `LOGIN_IP_LIMITER`      | client address                        | 30 / 60 s      | admin, POST /v1/auth/login |
  * | `LOGIN_ACCOUNT_LIMITER` | client address + keyed hash of email  | 5 / 60 s       | admin, POST /v1/auth/login |
  * | `ADMIN_WRITE_LIMITER`   | session id or API token id            | 600 / 60 s     | admin, every authenticated write |
+ * | `EDGE_LOGIN_LIMITER`    | client address                        | 60 / 60 s      | edge, POST /v1/login        |
+ * | `SERVER_API_LIMITER`    | App ID (`appid`)                      | 500 / 10 s     | admin, /sns/jscode2session and /cgi-bin/token |
  *
  * Counts are per Cloudflare location and approximate (Cloudflare's documentation); they are a
  * brake on floods and guessing, not a quota.
@@ -21,6 +23,8 @@ export const RATE_LIMIT_PERIOD_SECONDS = {
   LOGIN_IP_LIMITER: 60,
   LOGIN_ACCOUNT_LIMITER: 60,
   ADMIN_WRITE_LIMITER: 60,
+  EDGE_LOGIN_LIMITER: 60,
+  SERVER_API_LIMITER: 10,
 } as const;
 
 export type RateLimiterName = keyof typeof RATE_LIMIT_PERIOD_SECONDS;

@@ -4,21 +4,36 @@
 // tickets, explain, progress, suspend, end-and-revert, and a release that ends a task.
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { admin, call, login, uploadVersion } from "./lib/api.mjs";
-import { ADMIN_URL, DEMO_HOST_APP, DEMO_TEAM, DEMO_USERS, EDGE_URL } from "./lib/local.mjs";
+import { ADMIN_URL, DEMO_HOST_APP, DEMO_TEAM, demoUser, EDGE_URL } from "./lib/local.mjs";
 
+/**
+ * @param {number | string} n
+ * @param {string} text
+ */
 const step = (n, text) => console.log(`\n== ${n}. ${text}`);
+/**
+ * @param {string} label
+ * @param {unknown} value
+ */
 const show = (label, value) =>
   console.log(`   ${label}: ${typeof value === "string" ? value : JSON.stringify(value)}`);
 const jwks = createRemoteJWKSet(new URL(`${EDGE_URL}/.well-known/jwks.json`));
+/** @param {number} ms */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const SNAPSHOT_TTL_MS = 2_500; // the edge revalidates its snapshot every 2 s
 
-const dev = DEMO_USERS.find((u) => u.team === "developer");
-const auditor = DEMO_USERS.find((u) => u.hostApp === "auditor");
-const manager = DEMO_USERS.find((u) => u.hostApp === "manager");
-const tickets = new Map(); // what each device keeps between checks
+const dev = demoUser((u) => u.team === "developer");
+const auditor = demoUser((u) => u.hostApp === "auditor");
+const manager = demoUser((u) => u.hostApp === "manager");
+/** @type {Map<string, string[]>} what each device keeps between checks */
+const tickets = new Map();
 
-/** One client check from a device in Shenzhen on Wi-Fi, verified as a client would. */
+/**
+ * One client check from a device in Shenzhen on Wi-Fi, verified as a client would.
+ * @param {string} guid
+ * @param {string} [installedVersion]
+ * @param {Record<string, string | boolean>} [extra] more client facts
+ */
 async function check(guid, installedVersion, extra = {}) {
   const body = {
     appId,
@@ -32,12 +47,13 @@ async function check(guid, installedVersion, extra = {}) {
     ...extra,
   };
   // The query form of the check: each stored admission ticket as its own `ticket` parameter.
-  const query = new URLSearchParams(Object.entries(body).map(([k, v]) => [k, String(v)]));
+  const query = new URLSearchParams();
+  for (const [k, v] of Object.entries(body)) query.set(k, String(v));
   for (const ticket of tickets.get(guid) ?? []) query.append("ticket", ticket);
   const r = await fetch(`${EDGE_URL}/v1/check?${query}`, {
     headers: { "x-graycast-geo": "country=CN;region=GD;city=Shenzhen" },
   });
-  const data = await r.json();
+  const data = /** @type {import("../core/contracts/check").CheckResponse} */ (await r.json());
   if (r.status !== 200) throw new Error(`check -> ${r.status} ${JSON.stringify(data)}`);
   if (data.tickets?.length) tickets.set(guid, data.tickets);
   const { payload } = await jwtVerify(data.manifest, jwks, {
@@ -47,6 +63,7 @@ async function check(guid, installedVersion, extra = {}) {
   });
   return payload;
 }
+/** @param {import("jose").JWTPayload} p the signed manifest's claims */
 const brief = (p) =>
   `${p.version ?? "-"} (${p.reason}${p.rollback && p.reason !== "rollback" ? ", rollback" : ""})`;
 
@@ -154,7 +171,9 @@ for (const t of why.tasks ?? [])
   show(`task ${t.taskId}`, {
     outcome: t.outcome,
     counter: t.counter,
-    failing: t.conditions.filter((c) => !c.pass).map((c) => c.condition),
+    failing: t.conditions
+      .filter((/** @type {{ pass: boolean }} */ c) => !c.pass)
+      .map((/** @type {{ condition: string }} */ c) => c.condition),
   });
 
 step(7, "progress: admitted users against the cap, by host app and platform");
@@ -205,6 +224,9 @@ show("device-042", brief(await check("device-042", "1.2.0")));
 const list = await admin("GET", `/v1/mini-programs/${appId}/grayscale-tasks`, { token: devToken });
 show(
   "tasks, newest first",
-  list.tasks.map((t) => `${t.name}: ${t.state}/${t.endReason}`),
+  list.tasks.map(
+    (/** @type {{ name: string, state: string, endReason: string | null }} */ t) =>
+      `${t.name}: ${t.state}/${t.endReason}`,
+  ),
 );
 console.log("\nDone.");

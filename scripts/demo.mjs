@@ -9,21 +9,33 @@ import {
   DEMO_HOST_APP,
   DEMO_TEAM,
   DEMO_TESTER,
-  DEMO_USERS,
+  demoUser,
   EDGE_URL,
   mintUserAssertion,
   readHostAppKey,
 } from "./lib/local.mjs";
 
+/**
+ * @param {number | string} n
+ * @param {string} text
+ */
 const step = (n, text) => console.log(`\n== ${n}. ${text}`);
+/**
+ * @param {string} label
+ * @param {unknown} value
+ */
 const show = (label, value) =>
   console.log(`   ${label}: ${typeof value === "string" ? value : JSON.stringify(value)}`);
-const user = (pred) => DEMO_USERS.find(pred);
 const jwks = createRemoteJWKSet(new URL(`${EDGE_URL}/.well-known/jwks.json`));
 
 /**
  * Asks the edge until its answer shows `expected` (a change reaches every edge isolate within
  * the snapshot TTL, 2 s by default) and prints how long that took.
+ */
+/**
+ * @param {string} appId
+ * @param {string | undefined} installedVersion
+ * @param {Record<string, unknown>} expected
  */
 async function checkUntil(appId, installedVersion, expected) {
   const started = Date.now();
@@ -39,6 +51,7 @@ async function checkUntil(appId, installedVersion, expected) {
   }
 }
 
+/** @param {import("jose").JWTPayload} p the signed manifest's claims */
 const pick = (p) => ({
   status: p.status,
   reason: p.reason,
@@ -48,6 +61,11 @@ const pick = (p) => ({
 });
 
 /** Asks the edge which version to run and verifies the signed answer as a client would. */
+/**
+ * @param {string} appId
+ * @param {string} [installedVersion]
+ * @param {boolean} [quiet]
+ */
 async function check(appId, installedVersion, quiet = false) {
   const client = {
     appId,
@@ -71,9 +89,9 @@ async function check(appId, installedVersion, quiet = false) {
   return payload;
 }
 
-const dev = user((u) => u.team === "developer");
-const auditor = user((u) => u.hostApp === "auditor");
-const manager = user((u) => u.hostApp === "manager");
+const dev = demoUser((u) => u.team === "developer");
+const auditor = demoUser((u) => u.hostApp === "auditor");
+const manager = demoUser((u) => u.hostApp === "manager");
 
 step(1, "log in as the developer, the host app manager and the auditor");
 const devToken = await login(dev.email, dev.password);
@@ -130,7 +148,9 @@ for (const version of ["1.0.0", "1.1.0"]) {
     show("range", { status: part.status, contentRange: part.headers.get("content-range") });
     const joined = Buffer.concat([bytes.subarray(0, 100), tail]);
     show("sha256 matches manifest", createHash("sha256").update(joined).digest("hex") === m.package.sha256);
-    const again = await fetch(m.package.url, { headers: { "if-none-match": full.headers.get("etag") } });
+    const again = await fetch(m.package.url, {
+      headers: { "if-none-match": full.headers.get("etag") ?? "" },
+    });
     show("revalidation", again.status);
   }
 }
@@ -180,7 +200,10 @@ const overview = await admin("GET", `/v1/mini-programs/${appId}/overview`, { tok
 show("online", overview.online?.version);
 show(
   "releases",
-  overview.releases.map((r) => `${r.via} ${r.fromVersion ?? "-"} -> ${r.version}`),
+  overview.releases.map(
+    (/** @type {{ via: string, fromVersion: string | null, version: string }} */ r) =>
+      `${r.via} ${r.fromVersion ?? "-"} -> ${r.version}`,
+  ),
 );
 
 step(9, `who is the user (docs/trust.md): the trial version only for a tester the host app vouches for`);
@@ -193,6 +216,7 @@ const hostAppKey = readHostAppKey();
 if (!hostAppKey?.kid)
   throw new Error("no .graycast/host-app-key.json: run npm start (it registers the demo host app's key)");
 /** A trial check by GET; `user` goes in the x-graycast-user header (never the URL). */
+/** @param {Record<string, string>} user */
 async function trialCheck(user) {
   const facts = {
     appId,
@@ -206,7 +230,8 @@ async function trialCheck(user) {
     const res = await fetch(`${EDGE_URL}/v1/check?${new URLSearchParams(facts)}`, {
       headers: { "x-graycast-user": new URLSearchParams(user).toString() },
     });
-    const { payload } = await jwtVerify((await res.json()).manifest, jwks, {
+    const answer = /** @type {import("../core/contracts/check").CheckResponse} */ (await res.json());
+    const { payload } = await jwtVerify(answer.manifest, jwks, {
       issuer: "graycast",
       audience: DEMO_HOST_APP.id,
       subject: appId,

@@ -16,16 +16,16 @@ import { parseArgs } from "node:util";
 import { unzipSync } from "fflate";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 import { login } from "./lib/api.mjs";
-import { ADMIN_URL, DEMO_HOST_APP, DEMO_USERS, EDGE_URL, readState } from "./lib/local.mjs";
+import { ADMIN_URL, DEMO_HOST_APP, demoUser, EDGE_URL, readState } from "./lib/local.mjs";
 
-const developer = DEMO_USERS.find((u) => u.team === "developer");
+const developer = demoUser((u) => u.team === "developer");
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     host: { type: "string", default: DEMO_HOST_APP.id },
     out: { type: "string", default: "." },
-    email: { type: "string", default: developer?.email },
-    password: { type: "string", default: developer?.password },
+    email: { type: "string", default: developer.email },
+    password: { type: "string", default: developer.password },
   },
 });
 const appId = positionals[0] ?? readState("demo.json")?.appId;
@@ -48,24 +48,21 @@ const bytes = new Uint8Array(await res.arrayBuffer());
 // The checks a client makes before trusting a preset (core/offline.ts, header).
 const entries = unzipSync(bytes);
 const names = Object.keys(entries);
-if (names.join(",") !== "manifest.jws,package.zip")
+const manifestJws = entries["manifest.jws"];
+const pkg = entries["package.zip"];
+if (names.join(",") !== "manifest.jws,package.zip" || !manifestJws || !pkg)
   throw new Error(`unexpected entries: ${names.join(", ")}`);
 const jwks = createRemoteJWKSet(new URL(`${EDGE_URL}/.well-known/jwks.json`));
 const version = fileName.slice(appId.length + 1, -".apkg".length);
-const { payload, protectedHeader } = await jwtVerify(
-  new TextDecoder().decode(entries["manifest.jws"]),
-  jwks,
-  {
-    issuer: "graycast",
-    typ: "graycast-offline+jwt",
-    audience: values.host,
-    subject: appId,
-    algorithms: ["EdDSA"],
-  },
-);
+const { payload, protectedHeader } = await jwtVerify(new TextDecoder().decode(manifestJws), jwks, {
+  issuer: "graycast",
+  typ: "graycast-offline+jwt",
+  audience: values.host,
+  subject: appId,
+  algorithms: ["EdDSA"],
+});
 if (payload.kind !== "offline" || payload.version !== version)
   throw new Error(`manifest is for ${payload.kind} ${payload.version}, the file for ${version}`);
-const pkg = entries["package.zip"];
 const sha256 = createHash("sha256").update(pkg).digest("hex");
 if (sha256 !== payload.package.sha256 || pkg.byteLength !== payload.package.size)
   throw new Error("package.zip does not match the signed manifest");

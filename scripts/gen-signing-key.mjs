@@ -18,25 +18,33 @@ import { parseArgs } from "node:util";
 const usage =
   "usage: gen-signing-key.mjs [--kid KID] [--out FILE] | --developer [--alg EdDSA|ES256] [--out FILE]";
 
+/**
+ * @param {string} message
+ * @returns {never}
+ */
 function fail(message) {
   console.error(`gen-signing-key: ${message}\n${usage}`);
   process.exit(2);
 }
 
-let options;
-try {
-  ({ values: options } = parseArgs({
-    options: {
-      developer: { type: "boolean", default: false },
-      alg: { type: "string" },
-      kid: { type: "string" },
-      out: { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-  }));
-} catch (error) {
-  fail(error.message);
+const options = parseOptions();
+
+/** The flags; an unknown or malformed one fails with the usage line. */
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        developer: { type: "boolean", default: false },
+        alg: { type: "string" },
+        kid: { type: "string" },
+        out: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    }).values;
+  } catch (error) {
+    return fail(error instanceof Error ? error.message : String(error));
+  }
 }
 if (options.help) {
   console.log(usage);
@@ -79,7 +87,14 @@ if (options.out !== undefined) {
   try {
     writeFileSync(options.out, `${JSON.stringify(result, null, 2)}\n`, { mode: 0o600, flag: "wx" });
   } catch (error) {
-    fail(error.code === "EEXIST" ? `${options.out} exists; refusing to overwrite a key file` : error.message);
+    const code = error instanceof Error && "code" in error ? error.code : undefined;
+    fail(
+      code === "EEXIST"
+        ? `${options.out} exists; refusing to overwrite a key file`
+        : error instanceof Error
+          ? error.message
+          : String(error),
+    );
   }
   console.log(JSON.stringify(result.public));
   console.error(

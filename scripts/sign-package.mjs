@@ -24,12 +24,28 @@ import { build } from "esbuild";
 const usage =
   "usage: sign-package.mjs --zip FILE --app-id APP_ID --version X.Y.Z --key PRIVATE_JWK_FILE [--kid KEY_ID]";
 
+/**
+ * @param {string} message
+ * @returns {never}
+ */
 function fail(message) {
   console.error(`sign-package: ${message}\n${usage}`);
   process.exit(2);
 }
 
-/** The control plane's package code, compiled from TypeScript for Node. */
+/**
+ * @typedef {object} Core the control plane's own package code this script runs
+ * @property {typeof import("../control-plane/src/lib/package-archive").inspectPackage} inspectPackage
+ * @property {typeof import("../control-plane/src/lib/encoding").sha256Hex} sha256Hex
+ * @property {typeof import("../core/increment").filesDigest} filesDigest
+ * @property {typeof import("../core/signature").packageSigningInput} packageSigningInput
+ * @property {typeof import("../core/semver").isSemver} isSemver
+ */
+
+/**
+ * The control plane's package code, compiled from TypeScript for Node.
+ * @returns {Promise<Core>}
+ */
 async function loadCore() {
   const root = fileURLToPath(new URL("..", import.meta.url));
   const entry = [
@@ -51,43 +67,59 @@ async function loadCore() {
   // A real file (not a data: URL) so that stack traces stay readable; removed once loaded.
   const dir = mkdtempSync(join(tmpdir(), "graycast-sign-"));
   try {
-    writeFileSync(join(dir, "core.mjs"), out.outputFiles[0].text);
+    const [bundle] = out.outputFiles;
+    if (!bundle) throw new Error("esbuild produced no bundle");
+    writeFileSync(join(dir, "core.mjs"), bundle.text);
     return await import(pathToFileURL(join(dir, "core.mjs")).href);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-let args;
-try {
-  ({ values: args } = parseArgs({
-    options: {
-      zip: { type: "string" },
-      "app-id": { type: "string" },
-      version: { type: "string" },
-      key: { type: "string" },
-      kid: { type: "string" },
-    },
-    strict: true,
-  }));
-} catch (error) {
-  fail(error.message);
+const args = parseOptions();
+
+/** The flags; an unknown or malformed one fails with the usage line. */
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        zip: { type: "string" },
+        "app-id": { type: "string" },
+        version: { type: "string" },
+        key: { type: "string" },
+        kid: { type: "string" },
+      },
+      strict: true,
+    }).values;
+  } catch (error) {
+    return fail(error instanceof Error ? error.message : String(error));
+  }
 }
-for (const name of ["zip", "app-id", "version", "key"])
-  if (args[name] === undefined) fail(`--${name} is required`);
+
+/**
+ * A required flag's value; a missing one fails with the usage line.
+ * @param {"zip" | "app-id" | "version" | "key"} name
+ * @returns {string}
+ */
+function required(name) {
+  return args[name] ?? fail(`--${name} is required`);
+}
+const zip = required("zip");
+const appId = required("app-id");
+const version = required("version");
+const keyFile = required("key");
 
 const core = await loadCore();
-const appId = args["app-id"];
 if (!/^gc[a-z2-7]{16,40}$/.test(appId)) fail(`${JSON.stringify(appId)} is not an App ID`);
-if (args.version.length > 20 || !core.isSemver(args.version))
-  fail(`${JSON.stringify(args.version)} is not a version MAJOR.MINOR.PATCH`);
+if (version.length > 20 || !core.isSemver(version))
+  fail(`${JSON.stringify(version)} is not a version MAJOR.MINOR.PATCH`);
 
 let jwk;
 try {
-  const parsed = JSON.parse(readFileSync(args.key, "utf8"));
+  const parsed = JSON.parse(readFileSync(keyFile, "utf8"));
   jwk = parsed.private ?? parsed;
 } catch (error) {
-  fail(`cannot read the key: ${error.message}`);
+  fail(`cannot read the key: ${error instanceof Error ? error.message : String(error)}`);
 }
 if (typeof jwk?.d !== "string") fail('--key must be a private JWK (with "d")');
 const alg =
@@ -102,12 +134,12 @@ if (typeof kid !== "string" || !/^sk_[a-z2-7]{16}$/.test(kid))
 
 let inspection;
 try {
-  inspection = await core.inspectPackage(new Uint8Array(readFileSync(args.zip)));
+  inspection = await core.inspectPackage(new Uint8Array(readFileSync(zip)));
 } catch (error) {
-  fail(`${args.zip}: ${error.message}`);
+  fail(`${zip}: ${error instanceof Error ? error.message : String(error)}`);
 }
 const filesSha256 = await core.filesDigest(inspection.files, core.sha256Hex);
-const input = core.packageSigningInput(appId, args.version, filesSha256);
+const input = core.packageSigningInput(appId, version, filesSha256);
 
 const { kid: _kid, alg: _alg, ...material } = jwk;
 const privateKey = createPrivateKey({ key: material, format: "jwk" });

@@ -4,6 +4,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { buildConsole } from "./build-console.mjs";
 import { admin, login, uploadVersion } from "./lib/api.mjs";
 import {
   ADMIN_PORT,
@@ -13,9 +14,11 @@ import {
   DEMO_TEAM,
   DEMO_TESTER,
   DEMO_USERS,
+  demoUser,
   EDGE_PORT,
   EDGE_URL,
   ensureDevVars,
+  LOCAL_DIR,
   localWranglerEnv,
   newHostAppKey,
   ROOT,
@@ -30,8 +33,10 @@ import {
 } from "./lib/local.mjs";
 
 const wrangler = join(ROOT, "node_modules", ".bin", "wrangler");
+/** @param {string} msg */
 const log = (msg) => console.log(`[graycast] ${msg}`);
 
+/** @param {string[]} args */
 function runOrDie(args) {
   const r = spawnSync(wrangler, args, {
     cwd: ROOT,
@@ -47,6 +52,9 @@ function runOrDie(args) {
 
 mkdirSync(STATE_DIR, { recursive: true });
 ensureDevVars();
+// The web console the admin Worker serves at / (console/dist, control-plane/wrangler.toml [assets]).
+log("building the web console");
+await buildConsole({ quiet: true });
 log("applying D1 migrations (local)");
 // D1 belongs to the admin Worker's configuration (the builder binds the same local database).
 runOrDie([
@@ -60,7 +68,7 @@ runOrDie([
   "--persist-to",
   STATE_DIR,
 ]);
-const seedFile = join(ROOT, ".graycast", "seed.sql");
+const seedFile = join(LOCAL_DIR, "seed.sql");
 writeFileSync(seedFile, seedSql());
 runOrDie([
   "d1",
@@ -75,11 +83,18 @@ runOrDie([
   seedFile,
 ]);
 
+/** @type {import("node:child_process").ChildProcess[]} */
 const children = [];
+/** @type {NodeJS.Timeout | undefined} */
 let cronTimer;
 /**
  * One `wrangler dev` per Worker, each with its own configuration (its top level: local development)
  * and its own local secrets, the .dev.vars beside the config (scripts/lib/local.mjs, WORKERS).
+ */
+/**
+ * @param {keyof typeof WORKERS} worker
+ * @param {number} port
+ * @param {string[]} [extra] more `wrangler dev` arguments
  */
 function startWorker(worker, port, extra = []) {
   const child = spawn(
@@ -108,14 +123,19 @@ function startWorker(worker, port, extra = []) {
   // logs the lock (and its stack) although the call is retried and succeeds
   // (control-plane/src/db/busy-retry.ts). Those two lines are left out; nothing else is.
   let lockStack = false;
+  /** @param {string} line */
   const shown = (line) => {
     if (line.includes("database is locked: SQLITE_BUSY")) return !(lockStack = true);
     if (lockStack && line.trimStart().startsWith("stack:")) return (lockStack = false);
     lockStack = false;
     return true;
   };
+  /**
+   * @param {import("node:stream").Readable} stream
+   * @param {NodeJS.WriteStream} out
+   */
   const forward = (stream, out) =>
-    stream.on("data", (d) =>
+    stream.on("data", (/** @type {Buffer} */ d) =>
       out.write(
         String(d)
           .split("\n")
@@ -142,6 +162,10 @@ function shutdown(code = 0) {
 process.on("SIGINT", () => shutdown(0));
 process.on("SIGTERM", () => shutdown(0));
 
+/**
+ * @param {string} url
+ * @param {number} [seconds]
+ */
 async function waitHealthy(url, seconds = 90) {
   for (let i = 0; i < seconds * 4; i++) {
     try {
@@ -155,13 +179,14 @@ async function waitHealthy(url, seconds = 90) {
 
 /** The demo mini program: two released versions and a development version, created through the API. */
 async function seedDemoMiniProgram() {
-  const dev = DEMO_USERS.find((u) => u.team === "developer");
-  const manager = DEMO_USERS.find((u) => u.hostApp === "manager");
-  const auditor = DEMO_USERS.find((u) => u.hostApp === "auditor");
+  const dev = demoUser((u) => u.team === "developer");
+  const manager = demoUser((u) => u.hostApp === "manager");
+  const auditor = demoUser((u) => u.hostApp === "auditor");
   const devToken = await login(dev.email, dev.password);
   const known = readState("demo.json");
   const list = await admin("GET", `/v1/mini-programs?teamId=${DEMO_TEAM.id}`, { token: devToken });
-  if (known && list.miniPrograms.some((m) => m.id === known.appId)) return known.appId;
+  if (known && list.miniPrograms.some((/** @type {{ id: string }} */ m) => m.id === known.appId))
+    return known.appId;
   const mp = await admin("POST", "/v1/mini-programs", {
     token: devToken,
     json: { teamId: DEMO_TEAM.id, name: "Demo Mall", description: "A demo shop" },
@@ -200,11 +225,17 @@ async function seedDemoMiniProgram() {
  * state (`.graycast/host-app-key.json`), the public half is registered once; a restart keeps it.
  */
 async function seedDemoHostAppKey() {
-  const manager = DEMO_USERS.find((u) => u.hostApp === "manager");
+  const manager = demoUser((u) => u.hostApp === "manager");
   const token = await login(manager.email, manager.password);
   const known = readHostAppKey();
   const { keys } = await admin("GET", `/v1/host-apps/${DEMO_HOST_APP.id}/keys`, { token });
-  if (known?.kid && keys.some((k) => k.id === known.kid && k.status === "active")) return known.kid;
+  if (
+    known?.kid &&
+    keys.some(
+      (/** @type {{ id: string, status: string }} */ k) => k.id === known.kid && k.status === "active",
+    )
+  )
+    return known.kid;
   const jwk = newHostAppKey();
   const made = await admin("POST", `/v1/host-apps/${DEMO_HOST_APP.id}/keys`, {
     token,
@@ -224,7 +255,7 @@ function startCron() {
       const res = await fetch(`${ADMIN_URL}/__scheduled?cron=*+*+*+*+*`);
       if (!res.ok) log(`cron run answered HTTP ${res.status}`);
     } catch (error) {
-      log(`cron run failed: ${error.message}`);
+      log(`cron run failed: ${error instanceof Error ? error.message : String(error)}`);
     }
   };
   const schedule = () => {
@@ -258,6 +289,7 @@ console.log(`
   Graycast is running.
     edge (clients)          ${EDGE_URL}      check: GET /v1/check?… (or POST), JWKS: /.well-known/jwks.json
     control plane (admin)   ${ADMIN_URL}      API docs: ${ADMIN_URL}/docs
+    web console             ${ADMIN_URL}/     sign in with a demo login below
   Demo mini program ${appId} (Demo Mall) on host app ${DEMO_HOST_APP.id}: online 1.1.0, development 1.2.0 (trial for ${DEMO_TESTER}).
   Host app user-assertion key ${hostAppKid}: private JWK in .graycast/host-app-key.json (docs/trust.md).
   Demo logins (email, password, role):

@@ -75,14 +75,17 @@ describe("GET /openapi.json", () => {
 });
 
 describe("GET /docs", () => {
-  it("returns an HTML page pointing at the OpenAPI document", async () => {
+  it("returns the offline API reference: a page of this origin's own script rendering /openapi.json, no CDN", async () => {
     const res = await callAdmin("GET", "/docs");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/text\/html/);
     const html = await res.text();
     expect(html).toMatch(/<html/i);
     expect(html).toContain("/openapi.json");
-    expect(html.toLowerCase()).toContain("swagger");
+    expect(html).toContain('<script type="module" src="/assets/docs.js"></script>');
+    // Nothing loaded from another origin (the old page pulled swagger-ui from a CDN and was blank offline).
+    expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
+    expect(res.headers.get("content-security-policy")).toContain("script-src 'self'");
   });
 });
 

@@ -4,7 +4,7 @@
  * revoking a token revokes every token created from it.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { TOKEN_SCOPES, WRITE_ROUTE_SCOPES } from "../control-plane/src/auth/scopes";
+import { READ_ROUTE_SCOPES, TOKEN_SCOPES, WRITE_ROUTE_SCOPES } from "../control-plane/src/auth/scopes";
 import { hashApiToken, newApiToken } from "../control-plane/src/auth/session";
 import { createDb } from "../control-plane/src/db/client";
 import type { TokenScope } from "../control-plane/src/db/schema";
@@ -170,6 +170,13 @@ describe("scopes", () => {
       }
     }
     expect([...writes].filter((w) => !(w in WRITE_ROUTE_SCOPES)).sort()).toEqual([]);
+    // Reads that need more than `read` name real GET routes.
+    const reads = new Set(
+      Object.entries<Record<string, unknown>>(doc.paths)
+        .filter(([, item]) => "get" in item)
+        .map(([path]) => `GET ${path.replace(/\{([^}]+)\}/g, ":$1")}`),
+    );
+    expect(Object.keys(READ_ROUTE_SCOPES).filter((r) => !reads.has(r))).toEqual([]);
     expect(
       Object.keys(WRITE_ROUTE_SCOPES)
         .filter((w) => !writes.has(w))
@@ -221,6 +228,17 @@ describe("scopes", () => {
       route: "PUT /v1/mini-programs/{appId}/encryption",
       scope: "admin",
       call: (token) => callAdmin("PUT", `/v1/mini-programs/${appId}/encryption`, { token, json: {} }),
+    },
+    {
+      // a read that needs admin (READ_ROUTE_SCOPES): key management is the team admin's alone
+      route: "GET /v1/mini-programs/{appId}/secret",
+      scope: "admin",
+      call: (token) => callAdmin("GET", `/v1/mini-programs/${appId}/secret`, { token }),
+    },
+    {
+      route: "POST /v1/mini-programs/{appId}/secret/freeze",
+      scope: "admin",
+      call: (token) => callAdmin("POST", `/v1/mini-programs/${appId}/secret/freeze`, { token }),
     },
     {
       route: "DELETE /v1/auth/tokens/{tokenId}",

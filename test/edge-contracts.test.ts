@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { CheckRequestSchema as ClassicCheckRequestSchema } from "../core/contracts/check";
+import { LoginRequestSchema as ClassicLoginRequestSchema } from "../core/contracts/login";
 import { validationError } from "../core/contracts/validation";
-import { CheckRequestSchema } from "../edge-worker/src/contracts";
+import { CheckRequestSchema, LoginRequestSchema } from "../edge-worker/src/contracts";
 
 // The edge validates with zod/mini (edge-worker/src/contracts.ts), the control plane's explain
 // route with the classic schema of core/contracts/check.ts: both must accept and refuse alike.
@@ -68,5 +69,30 @@ describe("edge check contract (zod/mini) vs core contract (classic zod)", () => 
     const result = CheckRequestSchema.safeParse({ ...base, installedVersoin: "1.0.0" });
     expect(result.success).toBe(false);
     expect(JSON.stringify(validationError(result.error!).issues)).toContain("installedVersoin");
+  });
+});
+
+describe("edge login contract (zod/mini) vs core contract (classic zod)", () => {
+  it("accept and refuse the same requests, naming the same fields", () => {
+    const login = { appId: base.appId, hostAppId: base.hostAppId };
+    const loginCases: unknown[] = [
+      login,
+      { ...login, appId: "not-an-app-id" },
+      { ...login, hostAppId: "ha/../x" },
+      { ...login, hostAppId: "x".repeat(65) },
+      { appId: base.appId },
+      { ...login, account: "a" },
+      { ...login, assertion: "a.b.c" },
+      {},
+      null,
+      "text",
+    ];
+    for (const input of loginCases) {
+      const mini = LoginRequestSchema.safeParse(input);
+      const classic = ClassicLoginRequestSchema.safeParse(input);
+      expect(mini.success, JSON.stringify(input)).toBe(classic.success);
+      expect(pathsOf(mini), JSON.stringify(input)).toEqual(pathsOf(classic));
+      if (mini.success && classic.success) expect(mini.data).toEqual(classic.data);
+    }
   });
 });

@@ -1,6 +1,6 @@
 /**
- * Rate limits (issue 10): per client address on the edge's check (GET and POST), per session or
- * API token on admin writes. Real Workers Rate Limiting bindings with wrangler.toml's limits
+ * Rate limits (issue 10): per client address on the edge's check (GET and POST) and login (issue
+ * 12), per session or API token on admin writes, per appid on the server API (issue 12). Real Workers Rate Limiting bindings with wrangler.toml's limits
  * (core/rate-limit.ts); a refusal is 429, the one error shape and `Retry-After` = the period.
  *
  * The counters' windows are aligned to the clock, so a test sends up to twice the limit plus one
@@ -24,9 +24,11 @@ import {
 /** Each test sends hundreds of requests: on a busy machine that takes longer than vitest's default 5 s. */
 const LONG = 120_000;
 
-/** wrangler.toml's CHECK_LIMITER and ADMIN_WRITE_LIMITER (limit per period). */
+/** wrangler.toml's CHECK_LIMITER, EDGE_LOGIN_LIMITER; control-plane/wrangler.toml's ADMIN_WRITE_LIMITER, SERVER_API_LIMITER. */
 const CHECK_LIMIT = 300;
 const WRITE_LIMIT = 600;
+const LOGIN_LIMIT = 60;
+const SERVER_API_LIMIT = 500;
 
 /** The suite runs with the check limit off (vitest.config.ts); these requests turn it on, as deployed. */
 const limitedEnv = { ...edgeEnv, CHECK_RATE_LIMIT: "on" };
@@ -122,6 +124,67 @@ describe("admin writes: per session or API token", () => {
       await expectRateLimited(refused, "60");
       await expectJson(callAdmin("GET", "/v1/auth/me", { token: user.token }), 200);
       await expectError(write(other.token), 400, "bad_request");
+    },
+    LONG,
+  );
+});
+
+describe("POST /v1/login: per client address", () => {
+  it(
+    "refuses an address over its limit with 429 and Retry-After; a malformed login is still 400; other addresses go on",
+    async () => {
+      const loginEnv = { ...edgeEnv, LOGIN_RATE_LIMIT: "on" };
+      // A well-formed login of a mini program that does not exist: counted, then answered 404.
+      const body = JSON.stringify({ appId: newAppId(), hostAppId: "ha_ratelimited" });
+      const jws = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2ln";
+      const loginFrom = (address: string, text = body) =>
+        edgeApp.fetch(
+          new Request(`${ORIGIN}/v1/login`, {
+            method: "POST",
+            headers: {
+              "content-type": "application/json",
+              "cf-connecting-ip": address,
+              "x-graycast-user": `assertion=${jws}`,
+            },
+            body: text,
+          }),
+          loginEnv,
+          createExecutionContext(),
+        );
+      const address = `10.${randomOctet()}.${randomOctet()}.${randomOctet()}`;
+      await expectRateLimited(await exhaust(() => loginFrom(address), LOGIN_LIMIT), "60");
+      const malformed = await loginFrom(address, "{}");
+      expect(malformed.status).toBe(400);
+      await malformed.body?.cancel();
+      const other = await loginFrom(`10.${randomOctet()}.${randomOctet()}.${randomOctet()}`);
+      expect(other.status).toBe(404);
+      await other.body?.cancel();
+    },
+    LONG,
+  );
+});
+
+describe("server API: per appid", () => {
+  it(
+    "refuses an appid over its limit with errcode 45011, 429 and Retry-After; other appids go on",
+    async () => {
+      const appid = newAppId();
+      // A wrong grant_type: counted (the limit comes right after appid's shape), then refused without D1.
+      const call = (id: string) =>
+        callAdmin("GET", `/sns/jscode2session?appid=${id}&secret=x&js_code=y&grant_type=wrong`);
+      const refused = await exhaust(() => call(appid), SERVER_API_LIMIT);
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get("retry-after")).toBe("10");
+      expect(((await refused.json()) as { errcode: number }).errcode).toBe(45011);
+      const token = await callAdmin(
+        "GET",
+        `/cgi-bin/token?grant_type=client_credential&appid=${appid}&secret=x`,
+      );
+      expect(token.status).toBe(429);
+      await token.body?.cancel();
+      const other = await call(newAppId());
+      expect(other.status).toBe(400);
+      expect(((await other.json()) as { errcode: number }).errcode).toBe(40002);
     },
     LONG,
   );

@@ -35,13 +35,13 @@ export async function bundleWorker(worker, outdir, { minify = false } = {}) {
   const command = `wrangler deploy --dry-run -c ${WORKER_CONFIGS[worker]} --env production --outdir <tmp>${minify ? " --minify" : ""}`;
   const script = join(outdir, "index.js");
   if (r.code !== 0 || !existsSync(script)) {
-    return { ok: false, command, error: lastLines(r.stderr || r.stdout) };
+    return { ok: /** @type {const} */ (false), command, error: lastLines(r.stderr || r.stdout) };
   }
   const text = r.stdout + r.stderr;
   const m = /Total Upload:\s*([\d.]+)\s*KiB\s*\/\s*gzip:\s*([\d.]+)\s*KiB/.exec(text);
   const bytes = readFileSync(script);
   return {
-    ok: true,
+    ok: /** @type {const} */ (true),
     command,
     script,
     rawBytes: statSync(script).size,
@@ -111,7 +111,7 @@ export async function bundleCore(outfile) {
   } catch (err) {
     return {
       ok: false,
-      error: String(err.message ?? err)
+      error: String(err instanceof Error ? err.message : err)
         .split("\n")
         .slice(0, 6)
         .join("\n"),

@@ -23,7 +23,12 @@ export async function admittedCount(
       reserved: Number(progress.reserved ?? 0),
     };
   } catch (err) {
-    return { counter: NaN, rows: NaN, reserved: NaN, error: String(err.message ?? err) };
+    return {
+      counter: NaN,
+      rows: NaN,
+      reserved: NaN,
+      error: String(err instanceof Error ? err.message : err),
+    };
   }
 }
 

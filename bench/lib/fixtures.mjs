@@ -71,6 +71,10 @@ function definition(over) {
  * Returns { objects: [{ key, body }], apps, members, nonMembers, packageSha, packageBytes, tasks }
  * or throws when the core cannot build it yet (the caller reports "not available").
  */
+/**
+ * @param core the bundled core (bench/lib/bundle.mjs bundleCore: a module loaded at run time)
+ * @param {{ whitelistSize?: number, admitCap?: number, exactCap?: number, log?: (line: string) => void }} [options]
+ */
 export function buildWorld(
   core,
   { whitelistSize = 1_000_000, admitCap = 10_000_000, exactCap = 1_000, log = () => {} } = {},

@@ -48,17 +48,19 @@ export function workerFromWrangler(worker, scriptPath, { vars = {}, secrets = {}
   const name = WORKER_NAMES[worker];
   // The bundle is already resolved: its modules are listed explicitly instead of by rules.
   const { modulesRules: _rules, ...options } = workerOptions;
+  /** @type {Record<string, unknown>} the configuration's vars, then the benchmark's, secrets and `vars` */
+  const bindings = {
+    ...(workerOptions.bindings ?? {}),
+    ...(worker === "edge" ? BENCH_EDGE_VARS : {}),
+    ...secrets,
+    ...vars,
+  };
   return {
     ...options,
     name,
     modules: bundleModules(scriptPath),
     modulesRoot: dirname(scriptPath),
-    bindings: {
-      ...workerOptions.bindings,
-      ...(worker === "edge" ? BENCH_EDGE_VARS : {}),
-      ...secrets,
-      ...vars,
-    },
+    bindings,
     unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
   };
 }
@@ -84,6 +86,7 @@ export function helloWithBindingsOf(worker) {
   };
 }
 
+/** @type {[RegExp, string][]} */
 const MODULE_TYPES = [
   [/\.(m?js)$/, "ESModule"],
   [/\.(txt|html|sql)$/, "Text"],
@@ -203,7 +206,8 @@ function freePort() {
     const server = createServer();
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : undefined;
       server.close(() => resolve(port));
     });
   });
@@ -238,8 +242,9 @@ export function commOf(pid) {
  */
 export function machineBusyMs() {
   try {
-    const fields = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-    const [user, nice, system, , , , , steal] = fields;
+    const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
+    const fields = cpu.trim().split(/\s+/).slice(1).map(Number);
+    const [user = NaN, nice = NaN, system = NaN, , , , , steal = NaN] = fields;
     return ((user + nice + system + steal) * 1000) / 100;
   } catch {
     return NaN;

@@ -13,7 +13,9 @@
 import { readFileSync } from "node:fs";
 import autocannon from "autocannon";
 
-const spec = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const specFile = process.argv[2];
+if (!specFile) throw new Error("usage: node bench/lib/load.mjs <spec.json>");
+const spec = JSON.parse(readFileSync(specFile, "utf8"));
 
 const latencies = [];
 const reasons = {};

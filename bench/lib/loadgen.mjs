@@ -24,6 +24,10 @@ export function loadCommand(cpu) {
  * spec: see load.mjs. `serverPids`: workerd processes to charge CPU to. `cpu`: core for the load
  * generator. Returns load.mjs's result plus serverCpuMs and serverCpuUsPerReq, or { error }.
  */
+/**
+ * @param {{ duration?: number, [field: string]: unknown }} spec the load (load.mjs reads the rest)
+ * @param {{ serverPids?: number[], cpu?: number }} [options]
+ */
 export async function runLoad(spec, { serverPids = [], cpu } = {}) {
   const path = join(specDir, `spec-${++specCount}.json`);
   writeFileSync(path, JSON.stringify(spec));

@@ -69,6 +69,17 @@ const SERVER_CPU = multiCore ? 0 : undefined;
 const CLIENT_CPU = multiCore ? 1 : undefined;
 
 const tmp = mkdtempSync(join("/dev/shm", "graycast-bench-"));
+/**
+ * One scenario's record in the report.
+ * @typedef {object} ScenarioRecord
+ * @property {string} id
+ * @property {string} label
+ * @property {unknown} goal
+ * @property {boolean} baseline
+ * @property {object[]} runs
+ * @property {boolean} [available]
+ * @property {string} [note]
+ */
 const results = {
   startedAt: new Date(startedAt).toISOString(),
   options: { ...options, skip: [...options.skip] },
@@ -76,13 +87,18 @@ const results = {
   versions: versions(),
   git: gitState(),
   pinning: multiCore ? { server: SERVER_CPU, client: CLIENT_CPU } : null,
+  /** @type {string[]} */
   commands: [],
   bundle: {},
   startup: {},
+  /** @type {ScenarioRecord[]} */
   scenarios: [],
   admission: {},
+  /** @type {unknown} decide.mjs's --json answer */
   decide: null,
+  /** @type {Awaited<ReturnType<typeof publishToEdge>> | null} */
   publish: null,
+  /** @type {string[]} */
   notes: [],
 };
 const note = (text) => {
@@ -123,7 +139,7 @@ const edgeMin = edgeBundle.ok
   ? await bundleWorker("edge", join(tmp, "edge-min"), { minify: true })
   : edgeBundle;
 const adminBundle = options.skip.has("publish")
-  ? { ok: false, error: "skipped" }
+  ? { ok: /** @type {const} */ (false), error: "skipped" }
   : await bundleWorker("admin", join(tmp, "admin"));
 results.bundle = { edge: strip(edgeBundle), edgeMinified: strip(edgeMin), admin: strip(adminBundle) };
 results.commands.push(edgeBundle.command, edgeMin.command);
@@ -188,7 +204,9 @@ async function loadPhase() {
       log(`seeding R2 with ${world.objects.length} objects`);
       await seedR2(await host.mf.getR2Bucket("PACKAGES", WORKER_NAMES.edge), world.objects);
     } catch (err) {
-      note(`could not build the snapshots with the current core: ${err.message}`);
+      note(
+        `could not build the snapshots with the current core: ${err instanceof Error ? err.message : err}`,
+      );
       world = undefined;
     }
   }
@@ -210,7 +228,7 @@ async function loadPhase() {
       available.push({ s, entry });
     } catch (err) {
       entry.available = false;
-      entry.note = `not available: ${err instanceof Unavailable ? err.message : `error: ${err.message}`}`;
+      entry.note = `not available: ${err instanceof Unavailable ? err.message : `error: ${err instanceof Error ? err.message : err}`}`;
       log(`${s.id}: ${entry.note}`);
     }
   }
@@ -343,6 +361,7 @@ async function loadPhase() {
       options,
     }).find((x) => x.id === profiled.s.id);
     try {
+      if (!again) throw new Error(`no scenario ${profiled.s.id} in the profiling host`);
       await again.prepare();
       await runLoad({ ...again.spec(0), duration: options.warmup }, { serverPids: [], cpu: CLIENT_CPU });
       const spec = again.spec(99);
@@ -355,7 +374,7 @@ async function loadPhase() {
       };
       if (results.profile.error) note(`profile failed: ${results.profile.error}`);
     } catch (err) {
-      note(`profile failed: ${err.message}`);
+      note(`profile failed: ${err instanceof Error ? err.message : err}`);
     }
     await p.dispose();
     activeHost = undefined;
@@ -374,20 +393,22 @@ if (!options.skip.has("decide") && !overBudget()) {
   const r = multiCore
     ? await run("taskset", ["-c", String(CLIENT_CPU), NODE, ...args], { timeoutMs: 180_000 })
     : await run(NODE, args, { timeoutMs: 180_000 });
+  let decided;
   try {
-    results.decide = JSON.parse(r.stdout.trim().split("\n").pop());
+    decided = JSON.parse(r.stdout.trim().split("\n").pop() ?? "");
   } catch {
-    results.decide = {
+    decided = {
       available: false,
       note: `decide.mjs failed: ${(r.stderr || r.stdout).trim().split("\n").slice(-4).join(" | ")}`,
     };
   }
+  results.decide = decided;
   results.commands.push(`${multiCore ? `taskset -c ${CLIENT_CPU} ` : ""}node bench/decide.mjs --json`);
-  if (results.decide.available)
+  if (decided.available)
     log(
-      `decide: ${Math.round(results.decide.hot.median)} decisions/s (hot path), ${Math.round(results.decide.explained.median)} (rankTasks)`,
+      `decide: ${Math.round(decided.hot.median)} decisions/s (hot path), ${Math.round(decided.explained.median)} (rankTasks)`,
     );
-  else log(`decide: ${results.decide.note}`);
+  else log(`decide: ${decided.note}`);
 }
 
 // ---------------------------------------------------------------- 5. publish-to-edge
@@ -396,7 +417,7 @@ if (!options.skip.has("publish") && !overBudget()) {
     results.publish = { ok: false, error: `the ${!edgeBundle.ok ? "edge" : "admin"} Worker does not bundle` };
   } else {
     log("publish-to-edge (admin API publish -> edge check)");
-    results.publish = await publishToEdge({
+    const published = await publishToEdge({
       edgeScript: edgeBundle.script,
       adminScript: adminBundle.script,
       secrets,
@@ -404,7 +425,8 @@ if (!options.skip.has("publish") && !overBudget()) {
       trials: quick ? 2 : 5,
       log,
     });
-    if (!results.publish.ok) log(`publish-to-edge: ${results.publish.error}`);
+    results.publish = published;
+    if (!published.ok) log(`publish-to-edge: ${published.error}`);
   }
 }
 

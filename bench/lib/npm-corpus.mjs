@@ -28,6 +28,11 @@ async function fetchOk(url, init) {
  * against the pinned `integrity`; a mismatch with either throws, and nothing is cached.
  * Returns { bytes, source: "cache" | "registry" }.
  */
+/**
+ * @param {string} cacheDir
+ * @param {{ name: string, version: string, integrity: string }} pin
+ * @param {(line: string) => void} [log]
+ */
 export async function tarball(cacheDir, { name, version, integrity }, log = () => {}) {
   mkdirSync(cacheDir, { recursive: true });
   const file = join(cacheDir, cacheName(name, version));
@@ -39,14 +44,17 @@ export async function tarball(cacheDir, { name, version, integrity }, log = () =
       `${name}@${version}: cached tarball fails its integrity check (${got.slice(0, 24)}...), downloading again`,
     );
   }
-  const meta = await (await fetchOk(`${REGISTRY}/${encodedName(name)}/${version}`)).json();
+  const meta = /** @type {{ dist?: { integrity?: string, tarball: string, shasum?: string } }} */ (
+    await (await fetchOk(`${REGISTRY}/${encodedName(name)}/${version}`)).json()
+  );
   const registryIntegrity = meta?.dist?.integrity;
   if (registryIntegrity !== integrity) {
     throw new Error(
       `${name}@${version}: the registry's dist.integrity (${registryIntegrity}) differs from the pinned one (${integrity})`,
     );
   }
-  const url = meta.dist.tarball;
+  const url = meta.dist?.tarball;
+  if (!url) throw new Error(`${name}@${version}: the registry names no tarball`);
   log(`${name}@${version}: downloading ${url}`);
   const bytes = Buffer.from(await (await fetchOk(url)).arrayBuffer());
   const got = sriSha512(bytes);
@@ -54,7 +62,7 @@ export async function tarball(cacheDir, { name, version, integrity }, log = () =
     throw new Error(
       `${name}@${version}: the tarball's sha512 (${got}) differs from dist.integrity (${integrity})`,
     );
-  if (meta.dist.shasum && createHash("sha1").update(bytes).digest("hex") !== meta.dist.shasum) {
+  if (meta.dist?.shasum && createHash("sha1").update(bytes).digest("hex") !== meta.dist.shasum) {
     throw new Error(`${name}@${version}: the tarball's sha1 differs from dist.shasum`);
   }
   writeFileSync(`${file}.part`, bytes);
@@ -71,7 +79,7 @@ export async function checkConsecutive(name, versions) {
   const res = await fetchOk(`${REGISTRY}/${encodedName(name)}`, {
     headers: { accept: "application/vnd.npm.install-v1+json" },
   });
-  const doc = await res.json();
+  const doc = /** @type {{ versions?: Record<string, unknown> }} */ (await res.json());
   const releases = Object.keys(doc.versions ?? {})
     .filter((v) => !v.includes("-"))
     .sort(compareSemver);

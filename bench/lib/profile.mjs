@@ -10,11 +10,13 @@ function moduleMap(bundlePath) {
   const map = new Array(lines.length);
   let current = "(bundle)";
   for (let i = 0; i < lines.length; i++) {
-    const m = /^\/\/ ((?:\.\.\/)*(?:node_modules\/((?:@[^/]+\/)?[^/]+)|[\w.-]+\/[\w./-]+))/.exec(lines[i]);
+    const m = /^\/\/ ((?:\.\.\/)*(?:node_modules\/((?:@[^/]+\/)?[^/]+)|[\w.-]+\/[\w./-]+))/.exec(
+      lines[i] ?? "",
+    );
     if (m)
       current =
         m[2] ??
-        m[1]
+        (m[1] ?? "")
           .replace(/^(\.\.\/)+/, "")
           .split("/")
           .slice(0, 2)
@@ -55,7 +57,10 @@ function cdp(url) {
 export async function profileWorker(inspectorUrl, workerName, bundlePath, during) {
   try {
     const base = inspectorUrl.toString().replace(/^ws/, "http").replace(/\/$/, "");
-    const targets = await (await fetch(`${base}/json`)).json();
+    const targets =
+      /** @type {{ id: string, title?: string, url: string, webSocketDebuggerUrl: string }[]} */ (
+        await (await fetch(`${base}/json`)).json()
+      );
     const target = targets.find((t) => `${t.id} ${t.title} ${t.url}`.includes(workerName));
     if (!target)
       return {
@@ -76,7 +81,7 @@ export async function profileWorker(inspectorUrl, workerName, bundlePath, during
       );
     return { ...summarise(stopped.profile, moduleMap(bundlePath)), load: result };
   } catch (err) {
-    return { error: String(err.message ?? err) };
+    return { error: String(err instanceof Error ? err.message : err) };
   }
 }
 

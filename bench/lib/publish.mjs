@@ -29,8 +29,15 @@ async function applyMigrations(db) {
   for (const line of seedSql().split("\n")) if (line.trim()) await db.prepare(line).run();
 }
 
+/** @param {string} base */
 function api(base) {
+  /**
+   * @param {string} method
+   * @param {string} path
+   * @param {{ token?: string, json?: unknown, body?: RequestInit["body"], contentType?: string }} [options]
+   */
   return async (method, path, { token, json, body, contentType } = {}) => {
+    /** @type {Record<string, string>} */
     const headers = {};
     if (token) headers.authorization = `Bearer ${token}`;
     if (json !== undefined) headers["content-type"] = "application/json";
@@ -67,7 +74,7 @@ async function edgeVersion(edgeUrl, appId) {
     }),
     signal: AbortSignal.timeout(5_000),
   });
-  const json = await res.json().catch(() => undefined);
+  const json = /** @type {{ manifest?: string } | undefined} */ (await res.json().catch(() => undefined));
   return jwsClaims(json?.manifest)?.version;
 }
 
@@ -83,6 +90,10 @@ async function waitFor(edgeUrl, appId, version, timeoutMs, pollMs) {
 /**
  * Runs `trials` publishes; returns { ok, samples: [{ version, publishMs, reachMs }], medianMs,
  * maxMs, ttlMs } or { ok: false, error }.
+ */
+/**
+ * @param {{ edgeScript: string, adminScript: string, secrets: Record<string, string>, stateDir: string,
+ *   trials?: number, pollMs?: number, log?: (line: string) => void }} options
  */
 export async function publishToEdge({
   edgeScript,
@@ -160,7 +171,7 @@ export async function publishToEdge({
     const reach = samples.map((s) => s.reachMs);
     return { ok: true, samples, medianMs: median(reach), maxMs: Math.max(...reach), ttlMs, pollMs };
   } catch (err) {
-    return { ok: false, error: String(err.message ?? err) };
+    return { ok: false, error: String(err instanceof Error ? err.message : err) };
   } finally {
     await host?.dispose().catch(() => {});
   }

@@ -24,7 +24,9 @@ export function checkGet(body) {
     else params.append(name, String(value));
   }
   const header = user.toString();
-  return { path: `/v1/check?${query}`, headers: header ? { "x-graycast-user": header } : {} };
+  /** @type {Record<string, string>} */
+  const headers = header ? { "x-graycast-user": header } : {};
+  return { path: `/v1/check?${query}`, headers };
 }
 
 /** One check, `GET` (query) by default or `POST` (JSON body); never throws. */

@@ -34,7 +34,7 @@ export async function coldStart(worker, probePath, { times = 3, stateRoot }) {
       const ok = await firstOk(host.urls[worker.name] + probePath, t0 + 30_000);
       if (ok) samples.push(performance.now() - t0);
     } catch (err) {
-      return { ok: false, error: String(err.message ?? err) };
+      return { ok: false, error: String(err instanceof Error ? err.message : err) };
     } finally {
       await host?.dispose().catch(() => {});
       rmSync(stateDir, { recursive: true, force: true });

@@ -17,7 +17,7 @@ import {
 } from "../../core/manifest";
 import { compareVersions } from "../../core/semver";
 import { readCapped, sha256Hex } from "./bytes";
-import { assertionFrom, type CheckBody, checkRequestFor } from "./check-request";
+import { assertionFrom, CHECK_USER_HEADER, type CheckBody, checkRequestFor } from "./check-request";
 import { type DownloadTarget, download } from "./download";
 import { ClientError, type ClientErrorCode } from "./errors";
 import { checkManifestClaims, PinnedKeys } from "./manifest";
@@ -36,6 +36,7 @@ import type {
   CheckResult,
   ClientConfig,
   ClientDeps,
+  LoginResult,
   OpenedVersion,
   Plan,
   PresetResult,
@@ -43,6 +44,8 @@ import type {
 } from "./types";
 
 const MAX_CHECK_ANSWER_BYTES = 64 * 1024;
+/** A login answer is a code of at most 1 KiB and a number; anything much larger is not one. */
+const MAX_LOGIN_ANSWER_BYTES = 16 * 1024;
 
 /** A check answer as parsed, before anything of it is trusted. */
 type CheckAnswer = {
@@ -73,6 +76,71 @@ export class GraycastClient {
     if (state !== null && state.appId !== this.#config.appId)
       throw new Error(`this store belongs to ${state.appId}, not ${this.#config.appId}`);
     return state ?? emptyState(this.#config.appId);
+  }
+
+  /**
+   * A one-time login code for the host app's signed-in user (PRODUCT.md X6; `wx.login()` in
+   * WeChat): `POST /v1/login` with the user assertion from `userAssertion` in the
+   * `x-graycast-user` header (never the URL), the mini program and host app in the body. The
+   * mini program sends the code to its own server, which exchanges it with the platform's
+   * `GET /sns/jscode2session` for the user's openid within 5 minutes, once (docs/server-api.md).
+   * Throws `login_failed` when the host app supplies no usable assertion, the edge refuses
+   * (the message names its error code and, for an assertion it did not accept, why), or the edge
+   * cannot be reached. Changes no trusted state.
+   */
+  async login(): Promise<LoginResult> {
+    const { appId, hostAppId, edge } = this.#config;
+    const assertion = await assertionFrom(this.#config.userAssertion);
+    if (assertion === undefined)
+      throw new ClientError(
+        "login_failed",
+        "the host app supplied no user assertion (userAssertion returned nothing usable): a login needs the host app's signed-in user",
+      );
+    const signal = AbortSignal.timeout(this.#config.idleTimeoutMs ?? 30_000);
+    let res: Response;
+    let text: string;
+    try {
+      res = await this.#deps.fetch(`${edge.replace(/\/+$/, "")}/v1/login`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          [CHECK_USER_HEADER]: new URLSearchParams({ assertion }).toString(),
+        },
+        body: JSON.stringify({ appId, hostAppId }),
+        signal,
+      });
+      text = new TextDecoder().decode(
+        await readCapped(res, MAX_LOGIN_ANSWER_BYTES, "login_failed", "the login answer"),
+      );
+    } catch (error) {
+      if (error instanceof ClientError) throw error;
+      throw new ClientError(
+        "login_failed",
+        `the edge cannot be reached: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
+    let body: { code?: unknown; expiresIn?: unknown; error?: { code?: unknown; message?: unknown } };
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new ClientError("login_failed", `the login answer (HTTP ${res.status}) is not JSON`);
+    }
+    if (res.status !== 200) {
+      const why = res.headers.get("x-graycast-assertion");
+      throw new ClientError(
+        "login_failed",
+        `the edge refused the login (HTTP ${res.status} ${String(body.error?.code ?? "")}${why && why !== "verified" ? `, assertion ${why}` : ""}): ${String(body.error?.message ?? "")}`,
+      );
+    }
+    if (
+      typeof body.code !== "string" ||
+      !/^[A-Za-z0-9_-]{1,1024}$/.test(body.code) ||
+      typeof body.expiresIn !== "number" ||
+      !(body.expiresIn > 0)
+    )
+      throw new ClientError("login_failed", "the login answer has no valid code");
+    return { code: body.code, expiresAt: this.#deps.now() + body.expiresIn * 1000 };
   }
 
   /** Asks the edge, verifies the answer and records it (freshness, tickets, delisting). */

@@ -42,7 +42,9 @@ export type ClientErrorCode =
   /** a signed answer said the mini program is delisted: it must not run */
   | "delisted"
   /** nothing is installed */
-  | "not_installed";
+  | "not_installed"
+  /** login refused or failed: no user assertion from the host app, the edge refused it, or the edge cannot be reached */
+  | "login_failed";
 
 export class ClientError extends Error {
   readonly code: ClientErrorCode;

@@ -22,6 +22,7 @@ export type {
   CheckResult,
   ClientConfig,
   ClientDeps,
+  LoginResult,
   OpenedVersion,
   Plan,
   PresetResult,

@@ -100,3 +100,11 @@ export interface OpenedVersion {
   /** a file's bytes, checked against the signed file list */
   read(path: string): Promise<Uint8Array>;
 }
+
+/** A one-time login code (`client.login()`, PRODUCT.md X6). */
+export interface LoginResult {
+  /** hand it to the mini program's server, which exchanges it with /sns/jscode2session (once) */
+  code: string;
+  /** ms since the epoch (device clock) after which the server can no longer exchange it */
+  expiresAt: number;
+}

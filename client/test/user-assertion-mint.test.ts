@@ -5,7 +5,6 @@
  */
 import { describe, expect, it } from "vitest";
 import { verifyUserAssertion } from "../../core/assertion";
-// @ts-expect-error: a plain .mjs script without types
 import { mintUserAssertion, newHostAppKey } from "../../scripts/lib/local.mjs";
 
 describe("minting a user assertion with node:crypto", () => {

@@ -1,10 +1,10 @@
 /**
  * The control-plane (admin) Worker: admin API for teams, host apps, mini programs, versions,
  * audits, releases and grayscale tasks; OpenAPI description at /openapi.json and a docs page at
- * /docs. Its cron (every minute) applies the time- and cap-driven grayscale transitions and
+ * /docs. The web console (console/, built into console/dist) is served beside it as static assets
+ * (control-plane/wrangler.toml [assets]): /, /index.html and /assets/*; everything else reaches this app. Its cron (every minute) applies the time- and cap-driven grayscale transitions and
  * republishes snapshots whose publish failed.
  */
-import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { secureHeaders } from "hono/secure-headers";
 import { discardRequestBody } from "../../core/bytes";
@@ -15,6 +15,7 @@ import { createDb } from "./db/client";
 import type { AdminHono } from "./env";
 import { sweepIncrements } from "./increments/queue";
 import { limitJsonBodies } from "./lib/request-body";
+import { appSecretRoutes } from "./routes/app-secrets";
 import { appApplicationRoutes, hostAppApplicationRoutes } from "./routes/applications";
 import { auditRoutes } from "./routes/audits";
 import { authRoutes } from "./routes/auth";
@@ -30,12 +31,14 @@ import { miniProgramRoutes } from "./routes/mini-programs";
 import { offlinePackageRoutes } from "./routes/offline-packages";
 import { packageEncryptionRoutes } from "./routes/package-encryption";
 import { privacyRoutes } from "./routes/privacy";
+import { serverApiRoutes } from "./routes/server-api";
 import { signingKeyRoutes } from "./routes/signing-keys";
 import { switchRoutes } from "./routes/switches";
 import { teamRoutes } from "./routes/teams";
 import { userRoutes } from "./routes/users";
 import { versionRoutes } from "./routes/versions";
 import { runGrayscaleCron } from "./services/grayscale-cron";
+import { sweepServerApi } from "./services/server-api";
 import { sweepSnapshots } from "./services/snapshot";
 
 /** The methods the admin API serves; any other gets 405 with this list in `Allow`. */
@@ -109,8 +112,11 @@ app.route("/v1/mini-programs", appApplicationRoutes);
 app.route("/v1/host-apps", hostAppApplicationRoutes);
 app.route("/v1/mini-programs", switchRoutes);
 app.route("/v1/mini-programs", privacyRoutes);
+app.route("/v1/mini-programs", appSecretRoutes);
 app.route("/v1/audits", auditRoutes);
 app.route("/v1/change-log", changeLogRoutes);
+// The mini program server API (WeChat-compatible paths at the root; the AppSecret authenticates).
+app.route("/", serverApiRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
   type: "http",
@@ -127,7 +133,29 @@ app.doc31("/openapi.json", {
   },
   security: [{ bearer: [] }],
 });
-app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+// The API reference: a shell page whose script (console/src/docs.tsx, served from /assets) renders
+// /openapi.json. Nothing from a CDN, so it works offline; the CSP allows this origin only.
+const DOCS_HTML = `<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
+    <title>Graycast admin API reference</title>
+    <link rel="stylesheet" href="/assets/console.css" />
+    <script type="module" src="/assets/docs.js"></script>
+  </head>
+  <body>
+    <div id="app"><p>Loading the API reference from <a href="/openapi.json">/openapi.json</a>…</p></div>
+  </body>
+</html>
+`;
+app.get("/docs", (c) => {
+  c.header(
+    "content-security-policy",
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  );
+  return c.html(DOCS_HTML);
+});
 
 app.notFound(() => {
   throw new ApiError("not_found", "no such route");
@@ -166,6 +194,11 @@ async function scheduled(
       console.error("snapshot sweep left mini programs behind", { pending: swept.pending });
   } catch (err) {
     console.error("snapshot sweep failed", { error: String(err instanceof Error ? err.message : err) });
+  }
+  try {
+    await sweepServerApi(createDb(env.DB), now);
+  } catch (err) {
+    console.error("server API sweep failed", { error: String(err instanceof Error ? err.message : err) });
   }
   try {
     await sweepIncrements(env, now);

@@ -53,7 +53,7 @@ const TicketSchema = z
     z.regex(/^[A-Za-z0-9_.-]+$/, "must be an admission ticket as issued by check"),
   );
 /** A host-app user assertion (core/assertion.ts): shape only; the edge verifies it (edge-worker/src/assertions.ts). */
-const AssertionSchema = z
+export const AssertionSchema = z
   .string()
   .check(
     z.minLength(1),
@@ -85,6 +85,21 @@ export const CheckRequestSchema = z.strictObject({
 });
 
 export type CheckRequest = z.infer<typeof CheckRequestSchema>;
+
+/**
+ * `POST /v1/login` body (core/contracts/login.ts LoginRequestSchema, in zod/mini like the check's;
+ * test/edge-contracts.test.ts runs both over the same inputs). The user is the host app's user
+ * assertion in USER_HEADER, never a body field.
+ */
+export const LoginRequestSchema = z.strictObject({
+  appId: CheckRequestSchema.shape.appId,
+  hostAppId: CheckRequestSchema.shape.hostAppId,
+});
+
+export const LoginResponseSchema = z.object({
+  code: z.string(),
+  expiresIn: z.number(),
+});
 
 export const CheckResponseSchema = z.object({
   manifest: z.string(),
@@ -399,6 +414,8 @@ export function edgeOpenApiDocument(): Record<string, unknown> {
       schemas: {
         CheckRequest: componentOf(CheckRequestSchema),
         CheckResponse: componentOf(CheckResponseSchema),
+        LoginRequest: componentOf(LoginRequestSchema),
+        LoginResponse: componentOf(LoginResponseSchema),
         Error: componentOf(ErrorBodySchema),
         PublicJwk: componentOf(PublicJwkSchema),
         ConfigResponse: componentOf(ConfigResponseSchema),
@@ -449,6 +466,57 @@ export function edgeOpenApiDocument(): Record<string, unknown> {
             413: error("Request body over 16 KiB"),
             415: error("Body is not JSON"),
             429: rateLimited,
+          },
+        },
+      },
+      "/v1/login": {
+        post: {
+          summary: "A one-time login code for the host app's verified user (PRODUCT.md X6)",
+          description: `The user is the host app's user assertion (docs/trust.md) in the \`${USER_HEADER}\` header as \`assertion=<jws>\` (form-encoded), never in the body. The answer's \`code\` goes to the mini program's server, which exchanges it with the admin Worker's GET /sns/jscode2session (docs/server-api.md) within 5 minutes, once. The code is encrypted: it reveals nothing about the user.`,
+          parameters: [
+            {
+              name: USER_HEADER,
+              in: "header",
+              required: true,
+              description: "assertion=<the host app's user assertion>, form-encoded; nothing else",
+              schema: { type: "string", maxLength: QUERY_LIMIT },
+            },
+          ],
+          requestBody: { required: true, content: ref("LoginRequest") },
+          responses: {
+            200: {
+              description: "The code, valid 300 s, for one exchange",
+              content: ref("LoginResponse"),
+              headers: {
+                [ASSERTION_STATUS_HEADER]: { description: "`verified`", schema: { type: "string" } },
+              },
+            },
+            400: error(`Malformed body or ${USER_HEADER} header`),
+            401: {
+              ...error(
+                "No user assertion, or one that does not verify: the header says why (malformed, unknown_key, bad_signature, wrong_issuer, wrong_audience, not_yet_valid, expired, lifetime_too_long)",
+              ),
+              headers: {
+                [ASSERTION_STATUS_HEADER]: {
+                  description: "why the assertion was refused",
+                  schema: { type: "string" },
+                },
+              },
+            },
+            403: error("The mini program is not bound to this host app"),
+            404: error("No such mini program"),
+            409: error("The mini program is off-shelf (delisted)"),
+            413: error("Request body over 16 KiB"),
+            415: error("Body is not JSON"),
+            429: {
+              ...error("Too many logins from this client address"),
+              headers: {
+                "Retry-After": {
+                  description: "seconds until the limit's window ends",
+                  schema: { type: "integer" },
+                },
+              },
+            },
           },
         },
       },

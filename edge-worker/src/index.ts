@@ -1,6 +1,6 @@
 /**
- * The edge (client-facing) Worker: version check, full and incremental package downloads and the
- * manifest JWKS. It reads only delivery snapshots, whitelists, packages and increments from R2
+ * The edge (client-facing) Worker: version check, full and incremental package downloads, the
+ * manifest JWKS and login codes. It reads only delivery snapshots, whitelists, packages and increments from R2
  * (never D1), calls a GrayscaleCounter only for capped grayscale admission, and exports the
  * Durable Object classes bound in wrangler.toml (the edge's configuration) and the `EdgeSigner` RPC
  * entrypoint the admin Worker signs offline manifests with (reachable only by service binding).
@@ -14,6 +14,7 @@ import { JSON_NO_STORE_HEADERS, SECURITY_HEADERS } from "./headers";
 import { answerCheck, pathOf } from "./routes/check";
 import { configRoutes, privacyRoutes } from "./routes/config";
 import { jwksRoutes } from "./routes/jwks";
+import { answerLogin } from "./routes/login";
 import { incrementRoutes, packageRoutes } from "./routes/packages";
 
 export { GrayscaleCounter } from "../../durable-objects/grayscale-counter";
@@ -36,6 +37,8 @@ app.route("/.well-known", jwksRoutes);
 // Runtime config and privacy texts (issue 12, PRODUCT.md D5 / X7).
 app.route("/v1/config", configRoutes);
 app.route("/v1/privacy", privacyRoutes);
+// A one-time login code for the host app's verified user (PRODUCT.md X6; routes/login.ts).
+app.post("/v1/login", (c) => answerLogin(c.req.raw, c.env));
 
 // The edge API description, generated from the same zod/mini schemas the routes validate with.
 let openApiDocument: Record<string, unknown> | undefined;

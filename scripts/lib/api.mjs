@@ -2,7 +2,23 @@
 import { zipSync } from "fflate";
 import { ADMIN_URL, EDGE_URL } from "./local.mjs";
 
+/**
+ * @typedef {object} CallOptions
+ * @property {string} [token] a session or API token, sent as a bearer token
+ * @property {unknown} [json] a body sent as JSON
+ * @property {RequestInit["body"]} [body] a raw body (with `contentType`)
+ * @property {string} [contentType]
+ */
+
+/**
+ * One HTTP call; `data` is the parsed JSON answer (its text when it is not JSON).
+ * @param {string} base
+ * @param {string} method
+ * @param {string} path
+ * @param {CallOptions} [options]
+ */
 export async function call(base, method, path, { token, json, body, contentType } = {}) {
+  /** @type {Record<string, string>} */
   const headers = {};
   if (token) headers.authorization = `Bearer ${token}`;
   if (json !== undefined) headers["content-type"] = "application/json";
@@ -22,20 +38,39 @@ export async function call(base, method, path, { token, json, body, contentType 
   return { status: res.status, data, headers: res.headers };
 }
 
-/** Calls the admin API and throws with the error body unless the status is 2xx. */
+/**
+ * Calls the admin API and throws with the error body unless the status is 2xx.
+ * @param {string} method
+ * @param {string} path
+ * @param {CallOptions} [options]
+ */
 export async function admin(method, path, options) {
   const r = await call(ADMIN_URL, method, path, options);
   if (r.status >= 300) throw new Error(`${method} ${path} -> ${r.status} ${JSON.stringify(r.data)}`);
   return r.data;
 }
 
+/**
+ * @param {string} method
+ * @param {string} path
+ * @param {CallOptions} [options]
+ */
 export const edge = (method, path, options) => call(EDGE_URL, method, path, options);
 
+/**
+ * A session token for a user.
+ * @param {string} email
+ * @param {string} password
+ * @returns {Promise<string>}
+ */
 export async function login(email, password) {
   return (await admin("POST", "/v1/auth/login", { json: { email, password } })).token;
 }
 
-/** A small but real-looking mini program package for `version`. */
+/**
+ * A small but real-looking mini program package for `version`.
+ * @param {string} version
+ */
 export function demoPackage(version) {
   const enc = new TextEncoder();
   return zipSync({
@@ -58,6 +93,12 @@ export function demoPackage(version) {
   });
 }
 
+/**
+ * @param {string} token
+ * @param {string} appId
+ * @param {string} version
+ * @param {string} [description]
+ */
 export async function uploadVersion(token, appId, version, description = "") {
   return admin(
     "POST",

@@ -9,6 +9,10 @@ import * as zlib from "node:zlib";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
+/**
+ * @param {string} scriptUrl the calling script's import.meta.url
+ * @param {string} what what needs zstd, for the error message
+ */
 export function ensureZstdNode(scriptUrl, what) {
   if (typeof zlib.zstdCompressSync === "function") return;
   const node22 = join(ROOT, "node_modules", ".bin", "node");

@@ -9,7 +9,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
-// @ts-expect-error: a plain .mjs module without types
 import { ensureDevVars, localWranglerEnv, REGISTRY_DIR, ROOT, WORKERS } from "../lib/local.mjs";
 
 describe("local wrangler processes", () => {
@@ -67,16 +66,24 @@ describe("local wrangler processes", () => {
         [...readFileSync(join(root, file), "utf8").matchAll(/^([A-Z_]+)=(.*)$/gm)].map(
           (m) => `${m[1]}=${m[2]}`,
         );
-      expect(names(".dev.vars")).toEqual([
+      // Secrets added since (the login code key, the AppSecret and user-id keys) get fresh values;
+      // LOGIN_CODE_KEY is one value in the edge and admin Workers.
+      const edgeLines = names(".dev.vars");
+      expect(edgeLines.slice(0, 4)).toEqual([
         `MANIFEST_SIGNING_KEY='{"kid":"old"}'`,
         'ADMISSION_TICKET_SECRET="ticket-old"',
         'PACKAGE_KEY_SECRET="pk-old"',
         "MANIFEST_VERIFY_KEYS='[]'",
       ]);
-      expect(names("control-plane/.dev.vars")).toEqual([
-        'JWT_SECRET="jwt-old"',
-        'PACKAGE_KEY_SECRET="pk-old"',
+      expect(edgeLines.slice(4).map((l) => l.split("=")[0])).toEqual(["LOGIN_CODE_KEY"]);
+      const adminLines = names("control-plane/.dev.vars");
+      expect(adminLines.slice(0, 2)).toEqual(['JWT_SECRET="jwt-old"', 'PACKAGE_KEY_SECRET="pk-old"']);
+      expect(adminLines.slice(2).map((l) => l.split("=")[0])).toEqual([
+        "APP_SECRET_HASH_KEY",
+        "USER_ID_KEY",
+        "LOGIN_CODE_KEY",
       ]);
+      expect(adminLines[4]).toBe(edgeLines[4]);
       expect(names("control-plane/builder/.dev.vars")).toEqual(['PACKAGE_KEY_SECRET="pk-old"']);
       // A fresh checkout gets fresh values, one PACKAGE_KEY_SECRET for all three.
       rmSync(join(root, ".dev.vars"));
@@ -84,12 +91,21 @@ describe("local wrangler processes", () => {
       rmSync(join(root, "control-plane", "builder", ".dev.vars"));
       ensureDevVars(root);
       const admin = names("control-plane/.dev.vars");
-      expect(admin.map((l) => l.split("=")[0])).toEqual(["JWT_SECRET", "PACKAGE_KEY_SECRET"]);
+      expect(admin.map((l) => l.split("=")[0])).toEqual([
+        "JWT_SECRET",
+        "PACKAGE_KEY_SECRET",
+        "APP_SECRET_HASH_KEY",
+        "USER_ID_KEY",
+        "LOGIN_CODE_KEY",
+      ]);
       expect(names(".dev.vars").map((l) => l.split("=")[0])).toEqual([
         "MANIFEST_SIGNING_KEY",
         "ADMISSION_TICKET_SECRET",
         "PACKAGE_KEY_SECRET",
+        "LOGIN_CODE_KEY",
       ]);
+      expect(names(".dev.vars")[3]).toBe(admin[4]);
+      expect(new Set(admin.map((l) => l.split("=")[1])).size).toBe(5);
       expect(names("control-plane/builder/.dev.vars")).toEqual([admin[1]]);
       expect(names(".dev.vars")[2]).toBe(admin[1]);
     } finally {

@@ -3,14 +3,14 @@
  * one table. A session is not scope-limited: its user's roles decide (services/access.ts). A token
  * needs its scope AND its user's role; scopes only ever take rights away.
  *
- * - `read`: every GET and HEAD, and the read-only POST `explain`.
+ * - `read`: every GET and HEAD (but AppSecret status, READ_ROUTE_SCOPES), and the read-only POST `explain`.
  * - `write`: changes a mini program's content without changing what clients are served (create,
  *   edit, upload, submit, withdraw, ask for a binding, retry an increment build).
  * - `publish`: changes what clients are served or decides a release: publish, rollback, trial,
  *   shelf, grayscale tasks (create, edit, suspend/resume/end/revert, whitelists), audit decisions,
  *   binding decisions and removals.
  * - `admin`: accounts and trust: users, teams and members, host apps and members, signing keys,
- *   package encryption, API tokens.
+ *   package encryption, API tokens, AppSecrets (status included).
  *
  * A write route missing from the table needs `admin` (fail closed); test/admin-token-scopes.test.ts
  * checks that every write route of the OpenAPI document is in the table and nothing else is.
@@ -42,6 +42,11 @@ export const WRITE_ROUTE_SCOPES: Readonly<Record<string, TokenScope>> = {
   "POST /v1/host-apps/:hostAppId/keys/:keyId/revoke": "admin",
   "PUT /v1/mini-programs/:appId/encryption": "admin",
   "POST /v1/host-apps/:hostAppId/sensitive-apis": "admin",
+  // key management (PRODUCT.md X5: team admin only)
+  "POST /v1/mini-programs/:appId/secret/generate": "admin",
+  "POST /v1/mini-programs/:appId/secret/reset": "admin",
+  "POST /v1/mini-programs/:appId/secret/freeze": "admin",
+  "POST /v1/mini-programs/:appId/secret/unfreeze": "admin",
   // releases and what clients are served
   "POST /v1/host-apps/:hostAppId/bindings/:appId/:decision": "publish",
   "DELETE /v1/mini-programs/:appId/bindings/:hostAppId": "publish",
@@ -80,10 +85,18 @@ export const WRITE_ROUTE_SCOPES: Readonly<Record<string, TokenScope>> = {
   "POST /v1/mini-programs/:appId/privacy/preview": "read",
 };
 
+/**
+ * Reads that need more than `read`: AppSecret status (seed "Key Management": "Only the mini
+ * program team administrator has the authority to view and operate key management").
+ */
+export const READ_ROUTE_SCOPES: Readonly<Record<string, TokenScope>> = {
+  "GET /v1/mini-programs/:appId/secret": "admin",
+};
+
 /** The scope a request to route `routePath` (Hono syntax) with `method` needs from an API token. */
 export function requiredScope(method: string, routePath: string): TokenScope {
-  if (method === "GET" || method === "HEAD") return "read";
   const path = routePath.length > 1 && routePath.endsWith("/") ? routePath.slice(0, -1) : routePath;
+  if (method === "GET" || method === "HEAD") return READ_ROUTE_SCOPES[`GET ${path}`] ?? "read";
   return WRITE_ROUTE_SCOPES[`${method} ${path}`] ?? "admin";
 }
 

@@ -1,0 +1,612 @@
+#!/usr/bin/env node
+// `npm run test:browser`: the web console in a real browser (Chromium from the system package
+// manager, driven by playwright-core) against a whole local stack this runner starts itself
+// (scripts/start.mjs) on its own ports, in a throwaway GRAYCAST_LOCAL_DIR (state, dev registry),
+// so it never touches your own `npm start`. Each test does one page's main task end to end, as a
+// person would, and asserts what the page shows; screenshots go to docs/console/. The stack is
+// stopped at the end. Last line: `N passed, N failed`.
+//
+// Environment: CHROMIUM (default /usr/bin/chromium), CONSOLE_TEST_PORT (edge port, default 28787;
+// the admin Worker gets +1, the builder +2), CONSOLE_TEST_ONLY (run the tests whose name contains it).
+import { spawn } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+const SHOTS = join(ROOT, "docs", "console");
+const EDGE_PORT = Number(process.env.CONSOLE_TEST_PORT ?? 28787);
+const ADMIN = `http://127.0.0.1:${EDGE_PORT + 1}`;
+const EDGE = `http://127.0.0.1:${EDGE_PORT}`;
+const LOCAL_DIR = mkdtempSync(join(tmpdir(), "graycast-console-test-"));
+const FILES = join(LOCAL_DIR, "files");
+const WAIT = 30_000;
+const started = Date.now();
+const log = (msg) => console.log(`[console-test] ${msg}`);
+mkdirSync(SHOTS, { recursive: true });
+mkdirSync(FILES, { recursive: true });
+
+// ---- the stack ------------------------------------------------------------------------------
+// scripts/start.mjs in its own process group, so stopping the group stops every wrangler and
+// workerd process it started, even when start.mjs itself has already exited.
+let stack;
+let stackOutput = "";
+function startStack() {
+  rmSync(join(LOCAL_DIR, "state"), { recursive: true, force: true });
+  stackOutput = "";
+  stack = spawn(process.execPath, [join(ROOT, "scripts", "start.mjs")], {
+    cwd: ROOT,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      ...process.env,
+      GRAYCAST_LOCAL_DIR: LOCAL_DIR,
+      EDGE_PORT: String(EDGE_PORT),
+      ADMIN_PORT: String(EDGE_PORT + 1),
+      BUILDER_PORT: String(EDGE_PORT + 2),
+    },
+  });
+  stack.stdout.on("data", (d) => (stackOutput += d));
+  stack.stderr.on("data", (d) => (stackOutput += d));
+}
+const groupAlive = () => {
+  try {
+    process.kill(-stack.pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+function signalStack(signal) {
+  try {
+    process.kill(-stack.pid, signal);
+  } catch {}
+}
+/** SIGTERM to the whole group (start.mjs stops its Workers on it), SIGKILL for what is left after 15 s. */
+async function stopStack() {
+  if (!stack) return;
+  signalStack("SIGTERM");
+  for (let i = 0; i < 60 && groupAlive(); i++) await new Promise((r) => setTimeout(r, 250));
+  signalStack("SIGKILL");
+}
+process.on("exit", () => {
+  if (stack) signalStack("SIGKILL");
+  rmSync(LOCAL_DIR, { recursive: true, force: true });
+});
+process.on("SIGINT", () => process.exit(130));
+process.on("SIGTERM", () => process.exit(143));
+
+async function waitForStack() {
+  const deadline = Date.now() + 240_000;
+  while (Date.now() < deadline) {
+    if (stack.exitCode !== null)
+      throw new Error(`npm start exited (${stack.exitCode}):\n${stackOutput.slice(-3000)}`);
+    if (stackOutput.includes("Graycast is running.")) {
+      const appId = /Demo mini program (gc[a-z2-7]+)/.exec(stackOutput)?.[1];
+      if (!appId) throw new Error("no demo mini program in the start banner");
+      return appId;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`the stack did not start in 240 s:\n${stackOutput.slice(-3000)}`);
+}
+
+/**
+ * Starts the stack and waits for its demo data. One more attempt from fresh state when the first
+ * fails: npm start seeds through the API while the builder works on the same local D1 file, and a
+ * seeding call that loses that race ends npm start (the runner logs it and starts over once).
+ */
+async function startAndWait() {
+  for (let attempt = 1; ; attempt++) {
+    startStack();
+    try {
+      return await waitForStack();
+    } catch (error) {
+      await stopStack();
+      if (attempt === 2) throw error;
+      log(`the stack did not come up (${String(error.message).split("\n")[0]}); starting it again`);
+    }
+  }
+}
+
+// ---- a tiny harness ---------------------------------------------------------------------------
+const tests = [];
+const test = (name, fn) => tests.push({ name, fn });
+function assert(cond, message) {
+  if (!cond) throw new Error(`assertion failed: ${message}`);
+}
+/** Waits until the page shows `text` (a string or RegExp) somewhere visible. */
+async function see(page, text, timeout = WAIT) {
+  await page.getByText(text).first().waitFor({ state: "visible", timeout });
+}
+async function shot(page, name, fullPage = true) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
+}
+
+let browser;
+const sessions = new Map();
+/** A signed-in page per account (a login costs one of the account's 5 per minute: reuse it). */
+async function as(email, password) {
+  if (sessions.has(email)) return sessions.get(email);
+  const context = await browser.newContext({ viewport: { width: 1200, height: 800 }, acceptDownloads: true });
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT);
+  page.on("pageerror", (e) => log(`page error (${email}): ${e.message}`));
+  await page.goto(`${ADMIN}/`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("navigation", { name: "Main" }).waitFor();
+  sessions.set(email, page);
+  return page;
+}
+const DEV = ["dev@acme.local", "developer-pass"];
+const LEAD = ["lead@acme.local", "team-admin-pass"];
+const MANAGER = ["manager@superapp.local", "manager-pass"];
+const AUDITOR = ["auditor@superapp.local", "auditor-pass"];
+
+/** A small real code package (zip) for `version`, written where the file chooser can pick it. */
+async function packageFile(version) {
+  const { demoPackage } = await import("../../scripts/lib/api.mjs");
+  const path = join(FILES, `shop-${version}.zip`);
+  writeFileSync(path, demoPackage(version));
+  return path;
+}
+/** "2026-12-05T08:30:05" in the browser's zone (the runner and the browser share the machine's). */
+function localInput(ms) {
+  const d = new Date(ms);
+  const p = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+async function gotoHash(page, hash) {
+  const url = `${ADMIN}/#${hash}`;
+  // The same URL again is no navigation at all: reload, so the page shows fresh data.
+  if (page.url() === url) await page.reload();
+  else await page.goto(url);
+}
+
+// ---- state shared by the tests, in order -------------------------------------------------------
+let demoAppId;
+let shopAppId;
+let taskUrl;
+
+// ---- the tests ----------------------------------------------------------------------------------
+test("sign in: a wrong password is refused next to the form; then the list, filtered by the team switcher", async () => {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT);
+  await page.goto(`${ADMIN}/`);
+  await see(page, "Sign in with your Graycast account.");
+  await shot(page, "sign-in", false);
+  await page.getByLabel("Email").fill("dev@acme.local");
+  await page.getByLabel("Password").fill("not-the-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").first().waitFor();
+  assert((await page.getByRole("heading", { name: "Mini programs" }).count()) === 0, "not signed in");
+  await context.close();
+
+  const dev = await as(...DEV);
+  await see(dev, "Demo Mall");
+  await dev.getByLabel("Team").selectOption({ label: "Acme" });
+  await see(dev, "Demo Mall");
+  assert((await dev.getByRole("row").count()) >= 2, "the team's mini programs are listed");
+  await shot(dev, "mini-programs");
+});
+
+test("mini program list: create one, see its App ID with a copy button and the IDE link, edit it, request a binding", async () => {
+  const dev = await as(...DEV);
+  await gotoHash(dev, "/");
+  await dev.getByRole("button", { name: "Create mini program" }).click();
+  // The API's own message appears next to the field it is about.
+  await dev.getByLabel("Name").fill(" ");
+  await dev.getByRole("button", { name: "Create", exact: true }).click();
+  await dev.locator("#f-name-err").waitFor();
+  await dev.getByLabel("Name").fill("Console Shop");
+  await dev.getByLabel("Description").fill("Made in the browser test");
+  await dev.getByRole("button", { name: "Create", exact: true }).click();
+  await see(dev, "Very important: keep this ID safe.");
+  shopAppId = (await dev.locator("#app-id").textContent()).trim();
+  assert(/^gc[a-z2-7]{16,40}$/.test(shopAppId), `an App ID, got ${shopAppId}`);
+  assert(dev.url().includes(shopAppId), "the details page is the mini program's own");
+  await dev.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: ADMIN });
+  await dev.getByRole("button", { name: "Copy App ID" }).click();
+  await see(dev, "Copied");
+  assert(
+    (await dev.evaluate(() => navigator.clipboard.readText())) === shopAppId,
+    "the App ID is on the clipboard",
+  );
+  assert(
+    (await dev.getByRole("link", { name: "Download the latest IDE" }).getAttribute("href")).startsWith(
+      "http",
+    ),
+    "IDE link",
+  );
+  await dev.getByRole("button", { name: "Edit" }).click();
+  await dev.getByLabel("Description").fill("A shop made in the browser test");
+  await dev.getByRole("button", { name: "Save" }).click();
+  await see(dev, "A shop made in the browser test");
+  await dev.getByRole("button", { name: "Request binding" }).click();
+  await see(dev, "Binding requested");
+  await see(dev, /pending/);
+  await shot(dev, "details");
+});
+
+test("host app side: the manager approves the binding and sees the members", async () => {
+  const manager = await as(...MANAGER);
+  await gotoHash(manager, "/host-apps");
+  await see(manager, "SuperApp Auditor");
+  await manager.getByRole("button", { name: "Approve Console Shop" }).click();
+  await manager.getByRole("button", { name: "Approve Console Shop" }).waitFor({ state: "detached" });
+  const row = manager.getByRole("row").filter({ hasText: "Console Shop" });
+  await row.getByText("approved").waitFor();
+  await shot(manager, "host-apps");
+});
+
+test("versions: a bad archive gets a clear error; a zip uploads with a progress bar; submit for audit", async () => {
+  const dev = await as(...DEV);
+  await gotoHash(dev, `/apps/${shopAppId}/versions`);
+  await dev.getByRole("heading", { name: "Version overview" }).waitFor();
+  const bad = join(FILES, "not-a-zip.zip");
+  writeFileSync(bad, "this is not a zip archive");
+  await dev.getByLabel("Version number").fill("1.0.0");
+  await dev.getByLabel("Code package (.zip)").setInputFiles(bad);
+  await dev.getByRole("button", { name: "Upload" }).click();
+  await see(dev, /This archive cannot be used: not a zip archive/);
+  await dev.getByLabel("Code package (.zip)").setInputFiles(await packageFile("1.0.0"));
+  await dev.getByLabel("Description").fill("first release");
+  await dev.getByRole("button", { name: "Upload" }).click();
+  await see(dev, /Uploaded 1\.0\.0: 6 files/);
+  await dev.getByLabel("Note for the auditors").fill("please review");
+  await dev.getByRole("button", { name: "Submit for audit" }).click();
+  await see(dev, "1.0.0 submitted for audit");
+  await dev.getByRole("article", { name: "Audit progress" }).getByText("waiting").waitFor();
+  await shot(dev, "versions");
+});
+
+test("audits: the auditor must give a reason to reject, then approves; the developer publishes", async () => {
+  const auditor = await as(...AUDITOR);
+  await gotoHash(auditor, "/host-apps");
+  const form = auditor.getByRole("form", { name: "Audit of Console Shop 1.0.0" });
+  await form.getByRole("button", { name: "Reject" }).click();
+  await form.getByText("a rejection needs a reason").waitFor();
+  await shot(auditor, "audits");
+  await form.getByRole("button", { name: "Approve" }).click();
+  await form.getByText("Approved.").waitFor();
+
+  const dev = await as(...DEV);
+  await gotoHash(dev, `/apps/${shopAppId}/versions`);
+  await dev.getByRole("button", { name: "Publish 1.0.0" }).click();
+  await see(dev, "Published 1.0.0");
+  await dev.getByRole("article", { name: "Online version" }).getByText("1.0.0").first().waitFor();
+});
+
+test("grayscale: seed rules shown next to the field, a task with a whitelist upload, progress after edge checks, suspend / resume / end and revert", async () => {
+  const dev = await as(...DEV);
+  const auditor = await as(...AUDITOR);
+  // 1.1.0 approved, not online: the grayscale candidate.
+  await gotoHash(dev, `/apps/${shopAppId}/versions`);
+  await dev.getByLabel("Version number").fill("1.1.0");
+  await dev.getByLabel("Code package (.zip)").setInputFiles(await packageFile("1.1.0"));
+  await dev.getByRole("button", { name: "Upload" }).click();
+  await see(dev, /Uploaded 1\.1\.0/);
+  await dev.getByRole("button", { name: "Submit for audit" }).click();
+  await see(dev, "1.1.0 submitted for audit");
+  await gotoHash(auditor, "/host-apps");
+  await auditor
+    .getByRole("form", { name: "Audit of Console Shop 1.1.0" })
+    .getByRole("button", { name: "Approve" })
+    .click();
+  await auditor.getByText("Approved.").waitFor();
+
+  await gotoHash(dev, `/apps/${shopAppId}/grayscale/new`);
+  await dev.getByLabel("Task name").fill("A name far longer than twenty characters");
+  await dev.getByLabel("Number of grayscale users (cap)").fill("2");
+  const whitelist = join(FILES, "guids.txt");
+  writeFileSync(whitelist, "guid-001\nguid-002\nguid-003\nguid-001\n");
+  await dev.getByLabel("GUIDs: txt whitelist").setInputFiles(whitelist);
+  await dev.getByRole("button", { name: "Create grayscale task" }).click();
+  // The seed's rule, in the API's words, next to the name field.
+  await dev.locator("#f-name-err").getByText(/20/).waitFor();
+  await shot(dev, "grayscale-new");
+  await dev.getByLabel("Task name").fill("Console canary");
+  const startAt = Date.now() + 20_000;
+  await dev.getByLabel("Start time").fill(localInput(startAt));
+  await dev.getByRole("button", { name: "Create grayscale task" }).click();
+  await see(dev, "Grayscale task created.");
+  await see(dev, /whitelist guid: 3 entries/);
+  taskUrl = dev.url();
+
+  // Edit it: the seed's name rule is checked again, next to the field; the cap goes from 2 to 3.
+  await dev.getByRole("button", { name: "Edit task" }).click();
+  const edit = dev.getByRole("form", { name: "Edit task" });
+  await edit.getByLabel("Task name").fill("Console canary, second edition");
+  await edit.getByRole("button", { name: "Save task" }).click();
+  await dev.locator("#edit-name-err").getByText("the task name must have 1 to 20 characters").waitFor();
+  await edit.getByLabel("Task name").fill("Console canary");
+  await edit.getByLabel("Number of grayscale users (cap)").fill("3");
+  await edit.getByRole("button", { name: "Save task" }).click();
+  await see(dev, "Task saved.");
+
+  // The list: newest first, with its state.
+  await gotoHash(dev, `/apps/${shopAppId}/grayscale`);
+  await dev.getByRole("row").filter({ hasText: "Console canary" }).getByText("pending").waitFor();
+  await shot(dev, "grayscale-list");
+
+  // Clients check in at the edge once the task has started: two whitelisted GUIDs are admitted
+  // (the cap of 3 is not reached, so the task keeps delivering), one off the list is not.
+  await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now() + 1500)));
+  // The version a client is told to run (the signed manifest's payload; verification is the edge
+  // tests' business).
+  const check = async (guid) => {
+    const q = new URLSearchParams({
+      appId: shopAppId,
+      hostAppId: "ha_demo_superapp",
+      hostAppVersion: "8.2.0",
+      platform: "android",
+      osVersion: "14",
+      guid,
+      network: "wifi",
+    });
+    const res = await fetch(`${EDGE}/v1/check?${q}`);
+    const body = await res.json();
+    assert(res.status === 200, `edge check ${guid}: ${res.status} ${JSON.stringify(body)}`);
+    return JSON.parse(Buffer.from(body.manifest.split(".")[1], "base64url").toString()).version;
+  };
+  // The edge sees the task once its snapshot reaches it (a few seconds at most).
+  const seen = Date.now() + 45_000;
+  while ((await check("guid-001")) !== "1.1.0") {
+    assert(Date.now() < seen, "the edge admits guid-001 to the grayscale version");
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  assert((await check("guid-002")) === "1.1.0", "guid-002 is admitted");
+  assert((await check("not-on-the-list")) === "1.0.0", "a GUID off the whitelist gets the online version");
+  await dev.goto(taskUrl);
+  // Admissions settle into the count when the edge's lease is returned (ADMISSION_LEASE_TTL_MS).
+  const deadline = Date.now() + 60_000;
+  while (!(await dev.getByText("2 of 3 users admitted").count())) {
+    assert(Date.now() < deadline, "progress shows 2 of 3 admitted");
+    await new Promise((r) => setTimeout(r, 2000));
+    await dev.getByRole("button", { name: "Refresh" }).click();
+  }
+  await dev
+    .getByRole("img", { name: /Admitted users over time, against the cap: 2 admitted of a cap of 3/ })
+    .waitFor();
+  await dev.getByRole("img", { name: /By platform: android 2/ }).waitFor();
+  await shot(dev, "grayscale-progress");
+
+  // The explain tool while the task delivers: the task, its conditions, and what guid-001 gets.
+  await gotoHash(dev, `/apps/${shopAppId}/explain`);
+  await dev.getByLabel("GUID").fill("guid-001");
+  await dev.getByRole("button", { name: "Explain" }).click();
+  await dev.locator("#explain-reason").waitFor();
+  await dev.getByRole("heading", { name: /Console canary \(1\.1\.0\)/ }).waitFor();
+  await shot(dev, "explain");
+  await dev.goto(taskUrl);
+
+  await dev.getByRole("button", { name: "Suspend" }).click();
+  await see(dev, "Task suspended");
+  await dev.getByRole("button", { name: "Resume" }).click();
+  await see(dev, "Task resumed.");
+  await dev.getByRole("button", { name: "End and revert" }).click();
+  await see(dev, "every admitted user goes back to the online version");
+  await dev.getByRole("alertdialog").getByRole("button", { name: "End and revert" }).click();
+  await see(dev, "Task ended and reverted");
+  await see(dev, /State: ended \(reverted\)/);
+});
+
+test("explain: after the revert, the client is back on the online version", async () => {
+  const dev = await as(...DEV);
+  await gotoHash(dev, `/apps/${shopAppId}/explain`);
+  await dev.getByLabel("GUID").fill("guid-001");
+  await dev.getByRole("button", { name: "Explain" }).click();
+  await dev.locator("#explain-reason").waitFor();
+  // After "end and revert" the client is back on the online version.
+  await see(dev, /Gets 1\.0\.0/);
+});
+
+test("packages: the increment list and the .apkg download of the online version", async () => {
+  const dev = await as(...DEV);
+  demoAppId = /Demo mini program (gc[a-z2-7]+)/.exec(stackOutput)[1];
+  await gotoHash(dev, `/apps/${demoAppId}/packages`);
+  await dev.getByRole("heading", { name: "Incremental packages" }).waitFor();
+  await dev.getByRole("row").filter({ hasText: "1.0.0 → 1.1.0" }).waitFor();
+  const [download] = await Promise.all([
+    dev.waitForEvent("download"),
+    dev.getByRole("button", { name: `Download ${demoAppId}_1.1.0.apkg` }).click(),
+  ]);
+  assert(
+    download.suggestedFilename() === `${demoAppId}_1.1.0.apkg`,
+    `apkg name: ${download.suggestedFilename()}`,
+  );
+  await see(dev, `Downloaded ${demoAppId}_1.1.0.apkg`);
+  await shot(dev, "packages");
+});
+
+test("rollback: to an earlier release, then the seed's 'no continuous rollback' is explained", async () => {
+  const dev = await as(...DEV);
+  await gotoHash(dev, `/apps/${demoAppId}/versions`);
+  await dev.getByLabel("Roll back to").selectOption("1.0.0");
+  await dev.getByRole("button", { name: "Roll back", exact: true }).click();
+  await see(dev, "Continuous rollback is not supported: the next rollback needs a new publish first.");
+  await dev.getByRole("alertdialog").getByRole("button", { name: "Roll back to 1.0.0" }).click();
+  await see(dev, "Rolled back to 1.0.0");
+  await see(dev, /Continuous rollback is not supported: the online version came from a rollback/);
+  assert(
+    (await dev.getByRole("button", { name: "Roll back", exact: true }).count()) === 0,
+    "no second rollback",
+  );
+  await shot(dev, "rollback");
+});
+
+test("shelf: delisting says what it does before it happens; then back on the shelf", async () => {
+  const dev = await as(...DEV);
+  await gotoHash(dev, `/apps/${shopAppId}`);
+  await dev.getByRole("button", { name: "Take off the shelf" }).click();
+  const dialog = dev.getByRole("alertdialog");
+  await dialog.getByText("no version can be published and no new grayscale task started").waitFor();
+  await dialog.getByText("versions can still be submitted for audit").waitFor();
+  await shot(dev, "delist-confirm");
+  await dialog.getByRole("button", { name: "Delist" }).click();
+  await see(dev, "The mini program is delisted.");
+  await dev
+    .getByRole("heading", { name: /Console Shop/ })
+    .getByText("delisted")
+    .waitFor();
+  await dev.getByRole("button", { name: "Put on the shelf" }).click();
+  await dev.getByRole("alertdialog").getByRole("button", { name: "Put on the shelf" }).click();
+  await see(dev, "The mini program is on the shelf again.");
+});
+
+test("team admin: API token shown once, a signing key registered, the change log", async () => {
+  const lead = await as(...LEAD);
+  await gotoHash(lead, "/tokens");
+  await lead.getByLabel("Name").fill("ci");
+  await lead.getByLabel("write").check();
+  await lead.getByRole("button", { name: "Create token" }).click();
+  await see(lead, "it is shown only once");
+  assert(/^gct_/.test((await lead.locator("#new-token").textContent()).trim()), "the new token is shown");
+  await lead.getByRole("row").filter({ hasText: "read, write" }).waitFor();
+  await shot(lead, "tokens");
+
+  await gotoHash(lead, "/signing-keys");
+  const jwk = generateKeyPairSync("ed25519").publicKey.export({ format: "jwk" });
+  await lead.getByLabel("Name").fill("release laptop");
+  await lead.getByLabel("Public key (JWK)").fill(JSON.stringify(jwk));
+  await lead.getByRole("button", { name: "Register key" }).click();
+  await lead.getByRole("button", { name: "Revoke release laptop" }).waitFor();
+  await shot(lead, "signing-keys");
+
+  await gotoHash(lead, "/change-log");
+  await see(lead, "signing_key.register");
+  await see(lead, "mini_program.create");
+  await shot(lead, "change-log", false);
+});
+
+test("platform and team: the platform admin creates a user, the team admin makes them a viewer", async () => {
+  const platform = await as("admin@graycast.local", "platform-admin-pass");
+  await gotoHash(platform, "/platform");
+  const form = platform.getByRole("form", { name: "Create a user" });
+  await form.getByLabel("Email").fill("qa@acme.local");
+  await form.getByLabel("Name").fill("Acme QA");
+  await form.getByLabel("Initial password").fill("short");
+  await form.getByRole("button", { name: "Create user" }).click();
+  await platform.locator("#user-password-err").waitFor();
+  await form.getByLabel("Initial password").fill("a-long-enough-password");
+  await form.getByRole("button", { name: "Create user" }).click();
+  await see(platform, "User created.");
+  await platform.getByRole("button", { name: "Disable Acme QA" }).waitFor();
+  await shot(platform, "platform");
+
+  const lead = await as(...LEAD);
+  await gotoHash(lead, "/team");
+  await lead.getByLabel("Email of an existing user").fill("qa@acme.local");
+  await lead.getByLabel("Role", { exact: true }).selectOption("viewer");
+  await lead.getByRole("button", { name: "Add member" }).click();
+  await lead.getByRole("button", { name: "Remove Acme QA" }).waitFor();
+  assert((await lead.getByLabel("Role of Acme QA").inputValue()) === "viewer", "QA is a viewer");
+  await shot(lead, "team");
+});
+
+test("account: change password (the wrong current one is refused), sign out, sign in with the new one", async () => {
+  const lead = await as(...LEAD);
+  await gotoHash(lead, "/account");
+  await lead.getByLabel("Current password").fill("wrong-password");
+  await lead.getByLabel("New password").fill("a-brand-new-team-pass");
+  await lead.getByRole("button", { name: "Change password" }).click();
+  await lead.getByRole("form", { name: "Change password" }).getByRole("alert").first().waitFor();
+  await lead.getByLabel("Current password").fill("team-admin-pass");
+  await lead.getByLabel("New password").fill("a-brand-new-team-pass");
+  await lead.getByRole("button", { name: "Change password" }).click();
+  await see(lead, "Password changed.");
+  await shot(lead, "account");
+  await lead.getByRole("button", { name: "Sign out" }).first().click();
+  await see(lead, "Sign in with your Graycast account.");
+  await lead.getByLabel("Email").fill("lead@acme.local");
+  await lead.getByLabel("Password").fill("a-brand-new-team-pass");
+  await lead.getByRole("button", { name: "Sign in" }).click();
+  await lead.getByRole("navigation", { name: "Main" }).waitFor();
+});
+
+test("a 390 px phone: the version page fits the screen without sideways scrolling", async () => {
+  const dev = await as(...DEV);
+  await dev.setViewportSize({ width: 390, height: 844 });
+  await gotoHash(dev, `/apps/${shopAppId}/versions`);
+  await dev.getByRole("heading", { name: "Version overview" }).waitFor();
+  await dev.getByRole("article", { name: "Online version" }).waitFor();
+  await dev.getByRole("heading", { name: "Trial version" }).waitFor();
+  await dev.getByLabel("Page path").waitFor();
+  const width = await dev.evaluate(() => document.documentElement.scrollWidth);
+  assert(width <= 390, `page width ${width} fits 390 px`);
+  await shot(dev, "phone-versions");
+  await gotoHash(dev, taskUrl.split("#")[1]);
+  await dev.getByRole("heading", { name: "Progress" }).waitFor();
+  const taskWidth = await dev.evaluate(() => document.documentElement.scrollWidth);
+  assert(taskWidth <= 390, `task page width ${taskWidth} fits 390 px`);
+  await dev.setViewportSize({ width: 1200, height: 800 });
+});
+
+test("/docs: the API reference renders from /openapi.json with nothing from another origin", async () => {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  const page = await context.newPage();
+  const foreign = [];
+  page.on("request", (r) => {
+    if (!r.url().startsWith(ADMIN) && !r.url().startsWith("data:")) foreign.push(r.url());
+  });
+  await page.goto(`${ADMIN}/docs`);
+  await page.getByRole("heading", { name: /Graycast admin API/ }).waitFor();
+  const op = page.locator("#op-post-v1-mini-programs-appId-grayscale-tasks");
+  await op.locator("summary").click();
+  await op.getByRole("heading", { name: "Responses" }).waitFor();
+  await op.getByRole("link", { name: "CreateGrayscaleTask" }).waitFor();
+  assert(foreign.length === 0, `requests to other origins: ${foreign.join(", ")}`);
+  await shot(page, "docs", false);
+  await context.close();
+});
+
+// ---- run ------------------------------------------------------------------------------------------
+let passed = 0;
+let failed = 0;
+try {
+  log(`starting the stack on ${EDGE} / ${ADMIN} (state in ${LOCAL_DIR})`);
+  demoAppId = await startAndWait();
+  log(`stack up in ${Math.round((Date.now() - started) / 1000)} s`);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+  });
+  const only = process.env.CONSOLE_TEST_ONLY;
+  for (const t of tests) {
+    if (only && !t.name.includes(only)) continue;
+    const t0 = Date.now();
+    try {
+      await t.fn();
+      passed++;
+      log(`✓ ${t.name} (${Date.now() - t0} ms)`);
+    } catch (error) {
+      failed++;
+      log(
+        `✗ ${t.name}\n    ${String(error?.stack ?? error)
+          .split("\n")
+          .slice(0, 6)
+          .join("\n    ")}`,
+      );
+      // What each signed-in page showed when the test failed (kept after the run).
+      const dir = join(tmpdir(), "graycast-console-failures");
+      mkdirSync(dir, { recursive: true });
+      for (const [email, page] of sessions)
+        await page.screenshot({ path: join(dir, `${email}.png`), fullPage: true }).catch(() => {});
+      log(`    screenshots of the signed-in pages: ${dir}`);
+    }
+  }
+} catch (error) {
+  failed++;
+  log(`setup failed: ${error?.stack ?? error}`);
+} finally {
+  await browser?.close().catch(() => {});
+  await stopStack();
+}
+log(`done in ${Math.round((Date.now() - started) / 1000)} s; screenshots in docs/console/`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 && passed > 0 ? 0 : 1);
