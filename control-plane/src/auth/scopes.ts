@@ -3,14 +3,17 @@
  * one table. A session is not scope-limited: its user's roles decide (services/access.ts). A token
  * needs its scope AND its user's role; scopes only ever take rights away.
  *
- * - `read`: every GET and HEAD (but AppSecret status, READ_ROUTE_SCOPES), and the read-only POST `explain`.
+ * - `read`: every GET and HEAD (but AppSecret status, READ_ROUTE_SCOPES), and the read-only POSTs
+ *   `explain` and the privacy agreement preview.
  * - `write`: changes a mini program's content without changing what clients are served (create,
- *   edit, upload, submit, withdraw, ask for a binding, retry an increment build).
+ *   edit, upload, submit, withdraw, ask for a binding, retry an increment build, apply for skipping
+ *   domain verification or a sensitive API, save the privacy draft).
  * - `publish`: changes what clients are served or decides a release: publish, rollback, trial,
  *   shelf, grayscale tasks (create, edit, suspend/resume/end/revert, whitelists), audit decisions,
- *   binding decisions and removals.
+ *   binding decisions and removals, and the runtime config (issue 12): domains, switches, privacy
+ *   publish, skip-domain and sensitive API decisions.
  * - `admin`: accounts and trust: users, teams and members, host apps and members, signing keys,
- *   package encryption, API tokens, AppSecrets (status included).
+ *   package encryption, API tokens, AppSecrets (status included), a host app's sensitive APIs.
  *
  * A write route missing from the table needs `admin` (fail closed); test/admin-token-scopes.test.ts
  * checks that every write route of the OpenAPI document is in the table and nothing else is.
