@@ -190,6 +190,15 @@ export class RuntimeConfigClient {
     );
   }
 
+  /**
+   * Whether to refresh: no config yet, or a verified check manifest describes a newer snapshot
+   * (`revision`) than the config came from. Every config change bumps the snapshot revision, so a
+   * client that checks regularly learns of one without polling `/v1/config`.
+   */
+  isStale(manifestRevision: number): boolean {
+    return this.#config === undefined || manifestRevision > this.#config.revision;
+  }
+
   /** The published privacy agreement's text, verified against the signed config (null: none). */
   privacyText(): Promise<string | null> {
     return fetchPrivacyText(this, this.#options.fetch);

@@ -84,6 +84,7 @@ describe("RuntimeConfigClient", () => {
     expect(client.isApiAllowed("getLocation")).toBe(false);
     expect(client.switch("banner")).toBeUndefined();
     expect(() => client.mustAccept(1)).toThrow(ClientError);
+    expect(client.isStale(0)).toBe(true);
 
     answers.push(await sign(pinned, { ...claims() }));
     await client.refresh();
@@ -108,6 +109,9 @@ describe("RuntimeConfigClient", () => {
     expect(client.mustAccept(1)).toBe(true);
     expect(client.mustAccept(2)).toBe(false);
     expect(client.highest).toEqual({ configRevision: 4, revision: 10 });
+    // A check manifest of a newer snapshot says the config may have changed.
+    expect(client.isStale(10)).toBe(false);
+    expect(client.isStale(11)).toBe(true);
   });
 
   it("skip-domain-check allows any host with the kind's scheme, never another scheme", async () => {
