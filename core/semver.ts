@@ -51,18 +51,27 @@ function isSemverText(text: string): boolean {
   return dots === 2 && digits > 0;
 }
 
-/** `compareSemver(parseSemver(a), parseSemver(b))` for two texts `isSemverText` accepted, parsed in place. */
+/** The number of the part of a text `isSemverText` accepted that starts at `i` (its digits up to a dot or the end). */
+function partAt(text: string, i: number): number {
+  let value = 0;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) break;
+    value = value * 10 + (c - 48);
+  }
+  return value;
+}
+
+/** `compareSemver(parseSemver(a), parseSemver(b))` for two texts `isSemverText` accepted, read in place. */
 function compareSemverTexts(a: string, b: string): number {
   let i = 0;
   let j = 0;
   for (let part = 0; part < 3; part++) {
-    let x = 0;
-    let y = 0;
-    for (let c = a.charCodeAt(i); i < a.length && c !== 46; c = a.charCodeAt(++i)) x = x * 10 + (c - 48);
-    for (let c = b.charCodeAt(j); j < b.length && c !== 46; c = b.charCodeAt(++j)) y = y * 10 + (c - 48);
+    const x = partAt(a, i);
+    const y = partAt(b, j);
     if (x !== y) return x - y;
-    i++;
-    j++;
+    i = a.indexOf(".", i) + 1;
+    j = b.indexOf(".", j) + 1;
   }
   return 0;
 }
