@@ -28,7 +28,7 @@
 import type { Murmur3Prefix } from "./grayscale/hash";
 import { murmur3Utf16Prefix } from "./grayscale/hash";
 import { targetMatches, targetValue } from "./grayscale/match";
-import { isTaskEligible, RuleMemo, taskUserKey } from "./grayscale/rules";
+import { isTaskEligible, otherRulesHold, RuleMemo, taskUserKey } from "./grayscale/rules";
 import type { CompiledTask, Geo, WhitelistRef } from "./grayscale/types";
 import { compareSemver, compareVersions, parseSemver, type Semver } from "./semver";
 import { type PackageRef, releaseFor, type Snapshot, type SnapshotRelease } from "./snapshot";
@@ -503,15 +503,15 @@ function admit(walk: Walk, step: Step): MaybePromise<boolean> {
 
 /**
  * All of the task's rules hold, for a task with uploaded whitelists: they are asked only when
- * nothing else excludes the client. Membership only decides the target rule: every rule once
- * with membership granted, then the target rule alone (inline values first, no I/O), then the
- * lists. With no inline match, the rule holds exactly when one of the task's lists holds one
- * of the client's values.
+ * nothing else excludes the client. Membership only decides the target rule: every other rule
+ * first, then the target rule (inline values first, no I/O), then the lists. With no inline
+ * match, the rule holds exactly when one of the task's lists holds one of the client's values
+ * (a list of a kind the client sent no value of is never asked).
  */
 function isEligibleByLists(walk: Walk, step: Step, lists: readonly WhitelistRef[]): MaybePromise<boolean> {
   const { client, geo, now } = walk;
   const task = step.task;
-  if (!isTaskEligible(task, client, geo, now, anyMember, walk.memo, step.prefix)) return false;
+  if (!otherRulesHold(task, client, geo, now, walk.memo, step.prefix)) return false;
   if (step.inline && targetMatches(task.targets, client, notMember)) return true;
   let pending: Promise<boolean>[] | undefined;
   for (const ref of lists) {
@@ -553,4 +553,3 @@ function skip(walk: Walk, task: CompiledTask, outcome: TaskOutcome): false {
 
 const yes = () => true;
 const notMember = () => false;
-const anyMember = () => true;

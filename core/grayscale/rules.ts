@@ -368,6 +368,26 @@ export function isTaskEligible(
   memo?: RuleMemo,
   prefix?: Murmur3Prefix,
 ): boolean {
+  // Last: the only rule that may hash the client's ids and probe a whitelist.
+  const targets = task.targets;
+  return (
+    otherRulesHold(task, client, geo, now, memo, prefix) &&
+    (targets === null || targetMatches(targets, client, whitelistMember))
+  );
+}
+
+/**
+ * Every rule of `isTaskEligible` but the target rule, in the same order (core `decide` asks a
+ * task's uploaded whitelists only once these hold, then decides the target rule itself).
+ */
+export function otherRulesHold(
+  task: CompiledTask,
+  client: ClientContext,
+  geo: Geo,
+  now: number,
+  memo?: RuleMemo,
+  prefix?: Murmur3Prefix,
+): boolean {
   if (task.phase !== "admitting") return false;
   if (now < task.startAt || now >= task.endAt) return false;
   const appRange = rangeOf(task.hostApps, client.hostAppId);
@@ -400,6 +420,5 @@ export function isTaskEligible(
     )
       return false;
   }
-  // Last: the only rule that may hash the client's ids and probe a whitelist.
-  return targetMatches(task.targets, client, whitelistMember);
+  return true;
 }
