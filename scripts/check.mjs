@@ -18,6 +18,7 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const PROGRAMS = [
   "tsconfig.json", // the Workers: core/, edge-worker/, durable-objects/, control-plane/, test/ (workerd types)
   "client/tsconfig.json", // the reference client and its CLI (Node)
+  "console/tsconfig.json", // the web console (DOM, hono/jsx/dom)
   "scripts/tsconfig.json", // npm start, the demos, the signing tools, this gate (Node)
   "bench/tsconfig.json", // the benchmark (Node)
 ];
@@ -48,6 +49,8 @@ const STEPS = [
   })),
   { name: "npm run types:check", command: "npm", args: ["run", "--silent", "types:check"] },
   { name: "drizzle-kit check", command: "drizzle-kit", args: ["check"] },
+  // The admin Worker serves the console's build as static assets: the dry run needs it built.
+  { name: "build the console", command: "node", args: ["scripts/build-console.mjs"] },
   ...WORKER_CONFIGS.map((config, i) => ({
     name: `wrangler deploy --dry-run --env production -c ${config}`,
     command: "wrangler",

@@ -66,7 +66,7 @@ export function jsonResponse<T extends z.ZodType>(schema: T, description: string
 }
 
 /** JWK members that carry private key material (RFC 7518 section 6). */
-const PRIVATE_JWK_MEMBERS = new Set(["d", "p", "q", "dp", "dq", "qi", "oth", "k"]);
+const PRIVATE_JWK_MEMBERS: readonly string[] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 /**
  * A `superRefine` for registered public keys: refuses a private member (the key is exposed: the
@@ -75,7 +75,7 @@ const PRIVATE_JWK_MEMBERS = new Set(["d", "p", "q", "dp", "dq", "qi", "oth", "k"
 export function publicJwkMembers(known: ReadonlySet<string>, privateKeyHolder: string) {
   return (jwk: object, ctx: z.RefinementCtx) => {
     for (const member of Object.keys(jwk)) {
-      if (PRIVATE_JWK_MEMBERS.has(member))
+      if (PRIVATE_JWK_MEMBERS.includes(member))
         ctx.addIssue({
           code: "custom",
           path: [member],

@@ -4,11 +4,19 @@
  * the one set of schemas (core/contracts/) the same way.
  */
 import { OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
+import { ConfigClaimsSchema } from "../../core/contracts/config";
 import { EDGE_ROUTES } from "./routes";
 
 export function edgeOpenApiDocument(routes: readonly RouteConfig[] = EDGE_ROUTES): Record<string, unknown> {
   const app = new OpenAPIHono();
   for (const route of routes) app.openAPIRegistry.registerPath(route);
+  // Inside the signed config, so named by no route: documented for clients that verify it. A
+  // clone (made now, after @hono/zod-openapi extended zod) because `register` calls `.openapi()`,
+  // which schemas built before that extension lack.
+  app.openAPIRegistry.register(
+    "ConfigClaims",
+    ConfigClaimsSchema.meta({ description: "the claims of GET /v1/config's signed config" }),
+  );
   const doc = app.getOpenAPI31Document({
     openapi: "3.1.0",
     info: {

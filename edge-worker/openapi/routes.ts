@@ -13,6 +13,14 @@ import {
   MAX_TICKETS,
   PackageParamsSchema,
 } from "../../core/contracts/check";
+import {
+  ConfigQuerySchema,
+  ConfigResponseSchema,
+  MANIFEST_HEADER,
+  MAX_MANIFEST_HEADER,
+  PrivacySha256Schema,
+  TASK_STATUS_HEADER,
+} from "../../core/contracts/config";
 import { ErrorBodySchema } from "../../core/contracts/error";
 import { LoginRequestSchema, LoginResponseSchema } from "../../core/contracts/login";
 import { ASSERTION_STATUS_HEADER, QUERY_LIMIT, USER_HEADER } from "../src/contracts";
@@ -178,6 +186,52 @@ export const EDGE_ROUTES: RouteConfig[] = [
     "application/octet-stream",
     "Offered in a manifest's `increment` to a client on its base version; format in docs/increments.md. Encrypted (AES-256-GCM) when the manifest's `increment.encryption` says so.",
   ),
+  createRoute({
+    method: "get",
+    path: "/v1/config",
+    summary: "The signed runtime config of a mini program in a host app",
+    description: `A compact JWS (typ \`graycast-config+jwt\`, Ed25519, signed with the manifest signing key: verify it against /.well-known/jwks.json) whose claims (ConfigClaims) carry the domain lists, the skip-domain flag, granted sensitive APIs, the privacy agreement version and text URL, the trial page path, the switches, and \`configRevision\`: clients never use an unsigned config or one with a lower revision than one they accepted. A client admitted to a grayscale task sends its signed check manifest in \`${MANIFEST_HEADER}\` to get that task's switch values (\`taskId\` in the claims); a manifest that does not verify is ignored, never an error. Shares the check's per-address rate limit. Reads only the snapshot, never D1.`,
+    request: {
+      query: ConfigQuerySchema,
+      headers: z.object({
+        [MANIFEST_HEADER]: z.string().max(MAX_MANIFEST_HEADER).optional().meta({
+          description:
+            "the client's signed check manifest (reason grayscale, taskId): proves admission to that task",
+        }),
+      }),
+    },
+    responses: {
+      200: {
+        description: "The signed runtime config",
+        content: { "application/json": { schema: ConfigResponseSchema } },
+        headers: {
+          [TASK_STATUS_HEADER]: {
+            description:
+              "Present when the request carried a manifest: `applied`, `no_task_switches`, or why it was ignored (malformed, unknown_key, bad_signature, wrong_app, expired, not_in_task, task_gone)",
+            schema: { type: "string" },
+          },
+        },
+      },
+      400: errorAnswer("A missing, unknown, repeated or invalid parameter, or a malformed manifest header"),
+      404: errorAnswer("No such mini program, or it is not bound to this host app"),
+      414: errorAnswer("Query over 1 KiB"),
+      429: rateLimited,
+    },
+  }),
+  createRoute({
+    method: "get",
+    path: "/v1/privacy/{sha256}",
+    summary: "A published privacy agreement text (also HEAD)",
+    description:
+      "Content-addressed by the SHA-256 of its UTF-8 bytes, as the runtime config's `privacy.url` names it; immutable, so caches keep it (strong ETag, If-None-Match).",
+    request: { params: z.object({ sha256: PrivacySha256Schema }) },
+    responses: {
+      200: { description: "The text", content: { "text/plain": { schema: { type: "string" } } } },
+      304: { description: "Not modified" },
+      400: errorAnswer("Not a sha256"),
+      404: errorAnswer("No such text"),
+    },
+  }),
   createRoute({
     method: "get",
     path: "/.well-known/jwks.json",

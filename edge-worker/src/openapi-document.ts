@@ -10,6 +10,133 @@ export const EDGE_OPENAPI_DOCUMENT = {
   },
   components: {
     schemas: {
+      ConfigClaims: {
+        type: "object",
+        properties: {
+          iss: {
+            type: "string",
+            enum: ["graycast"],
+          },
+          sub: {
+            type: "string",
+            pattern: "^gc[a-z2-7]{16,40}$",
+          },
+          aud: {
+            type: "string",
+            minLength: 1,
+            maxLength: 64,
+            pattern: "^[A-Za-z0-9_-]+$",
+          },
+          iat: {
+            type: "number",
+          },
+          exp: {
+            type: "number",
+          },
+          revision: {
+            type: "number",
+          },
+          configRevision: {
+            type: "number",
+          },
+          domains: {
+            type: "object",
+            properties: {
+              request: {
+                type: "array",
+                items: {
+                  type: "string",
+                },
+              },
+              uploadFile: {
+                type: "array",
+                items: {
+                  type: "string",
+                },
+              },
+              downloadFile: {
+                type: "array",
+                items: {
+                  type: "string",
+                },
+              },
+              socket: {
+                type: "array",
+                items: {
+                  type: "string",
+                },
+              },
+              business: {
+                type: "array",
+                items: {
+                  type: "string",
+                },
+              },
+            },
+            required: ["request", "uploadFile", "downloadFile", "socket", "business"],
+          },
+          skipDomainCheck: {
+            type: "boolean",
+          },
+          apis: {
+            type: "array",
+            items: {
+              type: "string",
+            },
+          },
+          privacy: {
+            type: ["object", "null"],
+            properties: {
+              version: {
+                type: "number",
+              },
+              sha256: {
+                type: "string",
+              },
+              url: {
+                type: "string",
+              },
+            },
+            required: ["version", "sha256", "url"],
+          },
+          trialPagePath: {
+            type: ["string", "null"],
+          },
+          switches: {
+            type: "object",
+            additionalProperties: {
+              type: "object",
+              properties: {
+                type: {
+                  type: "string",
+                  enum: ["string", "number", "boolean", "json"],
+                },
+                value: {},
+              },
+              required: ["type"],
+            },
+          },
+          taskId: {
+            type: "string",
+          },
+        },
+        required: [
+          "iss",
+          "sub",
+          "aud",
+          "iat",
+          "exp",
+          "revision",
+          "configRevision",
+          "domains",
+          "skipDomainCheck",
+          "apis",
+          "privacy",
+          "trialPagePath",
+          "switches",
+        ],
+        description: "the claims of GET /v1/config's signed config",
+      },
       CheckResponse: {
         type: "object",
         properties: {
@@ -265,6 +392,15 @@ export const EDGE_OPENAPI_DOCUMENT = {
         },
         required: ["appId", "hostAppId"],
         additionalProperties: false,
+      },
+      ConfigResponse: {
+        type: "object",
+        properties: {
+          config: {
+            type: "string",
+          },
+        },
+        required: ["config"],
       },
       Jwks: {
         type: "object",
@@ -937,6 +1073,171 @@ export const EDGE_OPENAPI_DOCUMENT = {
           },
           "416": {
             description: "Range not satisfiable",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    "/v1/config": {
+      get: {
+        summary: "The signed runtime config of a mini program in a host app",
+        description:
+          "A compact JWS (typ `graycast-config+jwt`, Ed25519, signed with the manifest signing key: verify it against /.well-known/jwks.json) whose claims (ConfigClaims) carry the domain lists, the skip-domain flag, granted sensitive APIs, the privacy agreement version and text URL, the trial page path, the switches, and `configRevision`: clients never use an unsigned config or one with a lower revision than one they accepted. A client admitted to a grayscale task sends its signed check manifest in `x-graycast-manifest` to get that task's switch values (`taskId` in the claims); a manifest that does not verify is ignored, never an error. Shares the check's per-address rate limit. Reads only the snapshot, never D1.",
+        parameters: [
+          {
+            schema: {
+              type: "string",
+              pattern: "^gc[a-z2-7]{16,40}$",
+            },
+            required: true,
+            name: "appId",
+            in: "query",
+          },
+          {
+            schema: {
+              type: "string",
+              minLength: 1,
+              maxLength: 64,
+              pattern: "^[A-Za-z0-9_-]+$",
+            },
+            required: true,
+            name: "hostAppId",
+            in: "query",
+          },
+          {
+            schema: {
+              type: "string",
+              maxLength: 8192,
+              description:
+                "the client's signed check manifest (reason grayscale, taskId): proves admission to that task",
+            },
+            required: false,
+            description:
+              "the client's signed check manifest (reason grayscale, taskId): proves admission to that task",
+            name: "x-graycast-manifest",
+            in: "header",
+          },
+        ],
+        responses: {
+          "200": {
+            description: "The signed runtime config",
+            headers: {
+              "x-graycast-task": {
+                description:
+                  "Present when the request carried a manifest: `applied`, `no_task_switches`, or why it was ignored (malformed, unknown_key, bad_signature, wrong_app, expired, not_in_task, task_gone)",
+                schema: {
+                  type: "string",
+                },
+              },
+            },
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/ConfigResponse",
+                },
+              },
+            },
+          },
+          "400": {
+            description: "A missing, unknown, repeated or invalid parameter, or a malformed manifest header",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "404": {
+            description: "No such mini program, or it is not bound to this host app",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "414": {
+            description: "Query over 1 KiB",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "429": {
+            description:
+              "Too many checks from this client address (after validation: a malformed check is still answered 400)",
+            headers: {
+              "Retry-After": {
+                description: "seconds until the limit's window ends",
+                schema: {
+                  type: "integer",
+                },
+              },
+            },
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    "/v1/privacy/{sha256}": {
+      get: {
+        summary: "A published privacy agreement text (also HEAD)",
+        description:
+          "Content-addressed by the SHA-256 of its UTF-8 bytes, as the runtime config's `privacy.url` names it; immutable, so caches keep it (strong ETag, If-None-Match).",
+        parameters: [
+          {
+            schema: {
+              type: "string",
+              pattern: "^[0-9a-f]{64}$",
+            },
+            required: true,
+            name: "sha256",
+            in: "path",
+          },
+        ],
+        responses: {
+          "200": {
+            description: "The text",
+            content: {
+              "text/plain": {
+                schema: {
+                  type: "string",
+                },
+              },
+            },
+          },
+          "304": {
+            description: "Not modified",
+          },
+          "400": {
+            description: "Not a sha256",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "404": {
+            description: "No such text",
             content: {
               "application/json": {
                 schema: {

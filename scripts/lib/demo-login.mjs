@@ -12,15 +12,15 @@ import {
   ADMIN_URL,
   DEMO_HOST_APP,
   DEMO_TEAM,
-  DEMO_USERS,
+  demoUser,
   EDGE_URL,
   mintUserAssertion,
   readHostAppKey,
 } from "./local.mjs";
 
+/** @param {string} label @param {unknown} value */
 const show = (label, value) =>
   console.log(`   ${label}: ${typeof value === "string" ? value : JSON.stringify(value)}`);
-const demoUser = (pred) => DEMO_USERS.find(pred);
 
 /** A mini program of the demo team bound (approved) to the demo host app; returns its App ID. */
 export async function makeBoundMiniProgram() {
@@ -42,7 +42,12 @@ export async function makeBoundMiniProgram() {
   return mp.appId;
 }
 
-/** POST /v1/login, retried while the edge has not yet seen the binding (snapshot TTL, 2 s). */
+/**
+ * POST /v1/login, retried while the edge has not yet seen the binding (snapshot TTL, 2 s).
+ * @param {string} appId
+ * @param {string} assertion
+ * @returns {Promise<{ code: string; expiresIn: number; assertion: string | null }>}
+ */
 async function loginCode(appId, assertion) {
   const started = Date.now();
   for (;;) {
@@ -54,7 +59,7 @@ async function loginCode(appId, assertion) {
       },
       body: JSON.stringify({ appId, hostAppId: DEMO_HOST_APP.id }),
     });
-    const body = await res.json();
+    const body = /** @type {{ code: string; expiresIn: number }} */ (await res.json());
     if (res.status === 200) return { ...body, assertion: res.headers.get("x-graycast-assertion") };
     if (![403, 404].includes(res.status) || Date.now() - started > 15_000)
       throw new Error(`POST /v1/login -> ${res.status} ${JSON.stringify(body)}`);
@@ -66,8 +71,9 @@ async function loginCode(appId, assertion) {
  * The whole login against the local stack, printing each step; returns what a mini program's
  * server ends up with. `account` is the host app's user; `adminToken` a team admin's session
  * (the demo team admin's when omitted).
+ * @param {{ appId: string; account?: string; adminToken?: string }} options
  */
-export async function demoLogin({ appId, account = "user-4711", adminToken } = {}) {
+export async function demoLogin({ appId, account = "user-4711", adminToken }) {
   if (!appId) throw new Error("demoLogin needs the appId of a mini program bound to the demo host app");
   const hostAppKey = readHostAppKey();
   if (!hostAppKey?.kid)

@@ -10,9 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unstable_readConfig } from "wrangler";
-// @ts-expect-error: a plain .mjs module without types
 import { buildConsole } from "../build-console.mjs";
-// @ts-expect-error: a plain .mjs module without types
 import { ROOT } from "../lib/local.mjs";
 
 const ADMIN_CONFIG = join(ROOT, "control-plane", "wrangler.toml");

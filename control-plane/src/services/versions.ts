@@ -19,6 +19,7 @@ import { unreviewedHostAppsOf } from "./audit-scope";
 import { recordChange } from "./change-log";
 import { guardedWrite, runBatch } from "./d1";
 import { requirePackageKeySecret, storeEncrypted } from "./package-encryption";
+import { bumpConfigRevision } from "./runtime-config";
 import { type PackageSignature, uploadSigningKey, verifyPackageSignature } from "./signing-keys";
 import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
 
@@ -344,7 +345,8 @@ export async function setTrial(
       },
       now,
     ),
-    bumpSnapshotRevision(db, appId),
+    // The trial path is part of the runtime config (D5): its revision grows with the snapshot's.
+    bumpConfigRevision(db, appId),
   ]);
   await publishCurrentSnapshot(db, bucket, appId);
   return getTrial(db, actor, appId);
