@@ -376,18 +376,25 @@ register({
 });
 
 const ACTIONS = [
-  ["suspend", "suspend", "Suspend a task: no new users; admitted users keep the version", false],
-  ["resume", "resume", "Resume a suspended task", false],
-  ["end", "end", "End a task: admitted users keep the version until the next release", true],
+  ["suspend", "suspend", "Suspend a task: no new users; admitted users keep the version", false, ""],
+  ["resume", "resume", "Resume a suspended task", false, ""],
+  [
+    "end",
+    "end",
+    "End a task: admitted users keep the version until the next release",
+    true,
+    "End grayscale task %s",
+  ],
   [
     "revert",
     "end-and-revert",
     "End a task and send everyone back to the online version (signed rollback)",
     true,
+    "End grayscale task %s and send every admitted user back to the online version",
   ],
 ] as const;
 
-for (const [word, action, summary, destructive] of ACTIONS)
+for (const [word, action, summary, destructive, question] of ACTIONS)
   register({
     name: `gray ${word}`,
     summary,
@@ -398,7 +405,7 @@ for (const [word, action, summary, destructive] of ACTIONS)
     async run(ctx) {
       const appId = appArg(ctx);
       const taskId = ctx.positionals[0]!;
-      if (destructive && !(await ctx.confirm(`${summary.split(":")[0]} ${taskId}?`))) return CANCELLED;
+      if (destructive && !(await ctx.confirm(`${question.replace("%s", taskId)}?`))) return CANCELLED;
       return ok(
         ctx.api().POST("/v1/mini-programs/{appId}/grayscale-tasks/{taskId}/{action}", {
           params: { path: { appId, taskId, action } },

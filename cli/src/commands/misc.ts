@@ -6,7 +6,7 @@ import { CANCELLED } from "../cancel";
 import { UsageError } from "../errors";
 import { formatBytes, type Output } from "../output";
 import { group, register } from "../registry";
-import { APP_OPTION, appArg, hostAppArg, intArg, type Schemas, teamArg } from "./common";
+import { APP_OPTION, appArg, hostAppArg, intArg, me, type Schemas, teamArg } from "./common";
 
 group("increments", "Increment packages (deltas between versions) built for clients");
 
@@ -236,7 +236,8 @@ register({
   },
   examples: ["graycast log --limit 20", "graycast log --team team_demo_acme --json | jq '.entries[].action'"],
   async run(ctx) {
-    const teamId = ctx.str("team");
+    // A platform admin sees every team's entries; anyone else reads their team's (--team, or their only one).
+    const teamId = ctx.str("team") ?? ((await me(ctx)).isPlatformAdmin ? undefined : await teamArg(ctx));
     const before = intArg(ctx, "before");
     const limit = intArg(ctx, "limit");
     const r = await ok(
