@@ -35,7 +35,9 @@ register(
     examples: ["graycast apps list", "graycast apps list --team team_demo_acme --json"],
     async run(ctx) {
       const teamId = ctx.str("team");
-      return ok(ctx.api().GET("/v1/mini-programs", { params: { query: teamId ? { teamId } : {} } }));
+      const r = await ok(ctx.api().GET("/v1/mini-programs", { params: { query: teamId ? { teamId } : {} } }));
+      // Every mini program carries `appId` in the CLI's JSON, whatever the answer named it.
+      return { miniPrograms: r.miniPrograms.map((m) => ({ ...m, appId: appIdOf(m) })) };
     },
     show(r: { miniPrograms: Schemas["MiniProgramSummary"][] }, out: Output) {
       out.table(
@@ -154,11 +156,12 @@ register(
     async run(ctx) {
       const appId = appArg(ctx);
       const hostAppId = ctx.need("host-app");
-      return ok(
+      const r = await ok(
         ctx
           .api()
           .POST("/v1/mini-programs/{appId}/bindings", { params: { path: { appId } }, body: { hostAppId } }),
       );
+      return { ...r, appId: appIdOf(r) };
     },
   },
   {
@@ -261,10 +264,11 @@ for (const decision of ["approve", "reject"] as const)
     async run(ctx) {
       const appId = appArg(ctx, ctx.positionals[0]);
       const hostAppId = await hostAppArg(ctx);
-      return ok(
+      const r = await ok(
         ctx.api().POST("/v1/host-apps/{hostAppId}/bindings/{appId}/{decision}", {
           params: { path: { hostAppId, appId, decision } },
         }),
       );
+      return { ...r, appId: appIdOf(r) };
     },
   });

@@ -434,7 +434,11 @@ register(
     name: "gray whitelist upload",
     summary: "Upload (replace) a task's txt whitelist, with progress; up to 1,000,000 lines",
     positionals: [{ name: "file", required: true, description: "UTF-8 text, one value per line" }],
-    options: { ...APP_OPTION, ...KIND_OPTION },
+    options: {
+      ...APP_OPTION,
+      ...KIND_OPTION,
+      "dry-run": { type: "boolean", description: "count and check the lines, but do not upload" },
+    },
     details:
       "Checked before sending: at most 1,000,000 lines and 64 MiB. Duplicate lines collapse on the server.",
     examples: [
@@ -461,6 +465,7 @@ register(
           `${file} has ${lines.toLocaleString("en-US")} lines; a whitelist is at most ${MAX_WHITELIST_LINES.toLocaleString("en-US")}`,
         );
       ctx.out.note(`${file}: ${lines.toLocaleString("en-US")} lines, ${formatBytes(bytes.length)}`);
+      if (ctx.flag("dry-run")) return { file, kind, lines, bytes: bytes.length, dryRun: true };
       const api = ctx.api({ retry: false });
       // Replacing a whitelist is idempotent: a retry after a broken connection simply sends it again.
       return transfer<Schemas["WhitelistUpload"]>({
@@ -476,7 +481,13 @@ register(
           } as never) as Promise<Sent<Schemas["WhitelistUpload"]>>,
       });
     },
-    show(r: Schemas["WhitelistUpload"], out: Output) {
+    show(r: Schemas["WhitelistUpload"] | { dryRun: true; lines: number; kind: string }, out: Output) {
+      if ("dryRun" in r) {
+        out.line(
+          `Dry run: ${r.lines.toLocaleString("en-US")} ${r.kind} lines within the limits; nothing uploaded`,
+        );
+        return;
+      }
       out.line(
         `Stored ${r.kind} whitelist ${r.id}: ${r.count} values from ${r.lines} lines (${r.duplicates} duplicates), ${r.shards} shards`,
       );
