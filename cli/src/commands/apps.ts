@@ -186,6 +186,8 @@ register(
   {
     name: "bindings",
     summary: "A mini program's bindings (--app), or a host app's binding requests (--host-app)",
+    details:
+      "Host app managers decide with `graycast bindings approve <appId>` and `graycast bindings reject <appId>`.",
     options: {
       ...APP_OPTION,
       ...HOST_APP_OPTION,

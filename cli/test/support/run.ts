@@ -3,7 +3,7 @@
  * (XDG_CONFIG_HOME) and the test stack's URL; optionally on a pseudo-terminal (util-linux
  * `script`), where stdout and stderr arrive together as the terminal shows them.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -36,6 +36,12 @@ export interface RunOptions {
 
 const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
 
+/**
+ * util-linux `script` gives a real pseudo-terminal. Where it is missing, the CLI is told it is on
+ * a terminal (GRAYCAST_FORCE_TTY=1) and its two streams are read as one, as a terminal shows them.
+ */
+const HAS_SCRIPT = spawnSync("script", ["--version"], { encoding: "utf8" }).status === 0;
+
 export function makeRunner(defaultConfigHome: string) {
   const stack = inject("stack");
   return function graycast(args: string[], options: RunOptions = {}): Promise<Run> {
@@ -48,7 +54,10 @@ export function makeRunner(defaultConfigHome: string) {
       ...options.env,
     };
     for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
-    const [command, argv] = options.tty
+    const pty = options.tty === true && HAS_SCRIPT;
+    const merged = options.tty === true && !HAS_SCRIPT;
+    if (merged) env.GRAYCAST_FORCE_TTY = "1";
+    const [command, argv] = pty
       ? [
           "script",
           ["-q", "-e", "-c", [process.execPath, stack.bundle, ...args].map(quote).join(" "), "/dev/null"],
@@ -63,7 +72,10 @@ export function makeRunner(defaultConfigHome: string) {
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (d) => (stdout += String(d)));
-      child.stderr.on("data", (d) => (stderr += String(d)));
+      child.stderr.on("data", (d) => {
+        if (merged) stdout += String(d);
+        else stderr += String(d);
+      });
       child.on("error", reject);
       child.on("close", (code) =>
         resolve({
