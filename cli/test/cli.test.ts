@@ -645,6 +645,22 @@ describe("grayscale", () => {
       cities: { include: ["Shenzhen"], exclude: ["Lhasa"] },
       verifiedOnly: true,
     });
+    const edited = await graycast([
+      "gray",
+      "edit",
+      r.json().id,
+      "--app",
+      appId,
+      "--name",
+      "flags edited",
+      "--cap",
+      "7",
+      "--json",
+    ]);
+    expect(edited.json()).toMatchObject({ name: "flags edited", userCap: 7, percentage: 12.5 });
+    expect((await graycast(["gray", "edit", r.json().id, "--app", appId])).code).toBe(2);
+    const badEdit = await graycast(["gray", "edit", r.json().id, "--app", appId, "--name", "x".repeat(201)]);
+    expect(badEdit.code, badEdit.output).toBe(1);
     const ended = await graycast(["gray", "end", r.json().id, "--app", appId, "--yes", "--json"]);
     expect(ended.json()).toMatchObject({ state: "ended", endReason: "manual" });
   });

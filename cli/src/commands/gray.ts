@@ -95,7 +95,10 @@ function readTaskFile(path: string): Record<string, unknown> {
 }
 
 /** The task body from the file (if any) with every flag given laid over it. */
-export function taskBody(ctx: Parameters<Parameters<typeof register>[0]["run"]>[0]): CreateTask {
+export function taskBody(
+  ctx: Parameters<Parameters<typeof register>[0]["run"]>[0],
+  edit = false,
+): CreateTask {
   const file = ctx.str("file");
   const body: Record<string, unknown> = file ? readTaskFile(file) : {};
   const set = (key: string, value: unknown) => {
@@ -121,7 +124,8 @@ export function taskBody(ctx: Parameters<Parameters<typeof register>[0]["run"]>[
         ? parseTime(body.endAt)
         : body.endAt,
   );
-  if (body.startAt === undefined) body.startAt = Date.now();
+  // A new task starts now unless told otherwise; an edit changes only what it names.
+  if (body.startAt === undefined && !edit) body.startAt = Date.now();
   const cap = intArg(ctx, "cap");
   if (cap !== undefined) body.userCap = cap;
   const pct = ctx.str("percentage");
@@ -298,6 +302,32 @@ register(
     show: showTask,
   },
 );
+
+register({
+  name: "gray edit",
+  summary: "Change a task's conditions (the fields its state allows: see `gray show`)",
+  positionals: TASK_POSITIONAL,
+  options: { ...APP_OPTION, ...CONDITION_OPTIONS },
+  details:
+    "Only the fields given (flags, or a file's fields) are sent; each replaces the task's value. Which\nfields a task in its state may change is the server's rule (the task's `editableFields`).",
+  examples: [
+    "graycast gray edit gt_123 --app gc... --cap 5000 --end +14d",
+    "graycast gray edit gt_123 --app gc... --file changes.yaml",
+  ],
+  async run(ctx) {
+    const appId = appArg(ctx);
+    const taskId = ctx.positionals[0]!;
+    const body = taskBody(ctx, true) as Schemas["EditGrayscaleTask"];
+    if (!Object.keys(body).length) throw new UsageError("nothing to change: give a condition flag or --file");
+    return ok(
+      ctx.api().PATCH("/v1/mini-programs/{appId}/grayscale-tasks/{taskId}", {
+        params: { path: { appId, taskId } },
+        body,
+      }),
+    );
+  },
+  show: showTask,
+});
 
 type ProgressData = Schemas["GrayscaleProgress"];
 
