@@ -67,7 +67,7 @@ export function groupHelp(group: string, out: Output): string {
 /** Sections of the top-level help, in order; a command goes to the first section whose words start it. */
 const SECTIONS: [string, string[]][] = [
   ["Account", ["login", "logout", "whoami", "profiles", "tokens"]],
-  ["Mini programs", ["apps", "bind", "unbind", "bindings"]],
+  ["Mini programs", ["apps", "bind", "unbind", "bindings", "secret"]],
   ["Signing keys and change log", ["keys", "log"]],
   [
     "Releases",

@@ -96,7 +96,7 @@ export function childrenOf(prefix: string): CommandSpec[] {
 }
 
 /** Commands that still need their API (issue 12, on other branches); listed in help as planned. */
-export const PLANNED = ["secret", "domains", "switches", "privacy", "config"];
+export const PLANNED = ["domains", "switches", "privacy", "config"];
 
 /** Options every command takes. */
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {

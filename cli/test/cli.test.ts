@@ -67,7 +67,7 @@ describe("help and usage", () => {
     ])
       expect(top.stdout).toContain(c);
     expect(top.stdout).toContain("1 refused by the server");
-    expect(top.stdout).toMatch(/secret, domains, switches, privacy, config/);
+    expect(top.stdout).toMatch(/domains, switches, privacy, config/);
     const upload = await graycast(["upload", "--help"]);
     expect(upload.code, upload.output).toBe(0);
     expect(upload.stdout).toContain("--sign-key");
@@ -892,6 +892,31 @@ describe("increments, offline packages, signing keys, tokens, change log", () =>
       const revoked = await graycast(["keys", "revoke", kid, "--profile", "lead", "--yes", "--json"]);
       expect(revoked.json().status).toBe("revoked");
     }
+  });
+
+  it("secret: the team admin generates it (printed once, alone on stdout), show never prints it, freeze asks, reset replaces it; a developer is refused", async () => {
+    const refused = await graycast(["secret", "generate", "--app", appId]);
+    expect(refused.code, refused.output).toBe(1);
+    const made = await graycast(["secret", "generate", "--app", appId, "--profile", "lead"]);
+    expect(made.code, made.output).toBe(0);
+    const secret = made.stdout.trim();
+    expect(secret).toMatch(/^\S{16,}$/);
+    expect(made.stderr).toContain("shown once");
+    const shown = await graycast(["secret", "show", "--app", appId, "--profile", "lead", "--json"]);
+    expect(shown.json()).toMatchObject({ appId, exists: true, frozen: false, generation: 1 });
+    expect(shown.stdout).not.toContain(secret);
+    expect((await graycast(["secret", "generate", "--app", appId, "--profile", "lead"])).code).toBe(1);
+    expect((await graycast(["secret", "freeze", "--app", appId, "--profile", "lead"])).code).toBe(2);
+    expect(
+      (await graycast(["secret", "freeze", "--app", appId, "--profile", "lead", "--yes", "--json"])).json()
+        .frozen,
+    ).toBe(true);
+    expect(
+      (await graycast(["secret", "unfreeze", "--app", appId, "--profile", "lead", "--json"])).json().frozen,
+    ).toBe(false);
+    const reset = await graycast(["secret", "reset", "--app", appId, "--profile", "lead", "--yes", "--json"]);
+    expect(reset.json().generation).toBe(2);
+    expect(reset.json().secret).not.toBe(secret);
   });
 
   it("tokens: create prints the secret once, GRAYCAST_TOKEN logs CI in, revoke ends it", async () => {
