@@ -304,6 +304,18 @@ describe("upload", () => {
       names.push(zip.subarray(at + 46, at + 46 + zip.readUInt16LE(at + 28)).toString());
     }
     expect(names).toEqual(["app.js", "app.json", "pages/index/index.js"]);
+    // A zip is uploaded as it is: the one written above has the folder's sha256.
+    const asZip = await graycast([
+      "upload",
+      join(work, "a.zip"),
+      "--app",
+      appId,
+      "--version",
+      "1.0.0",
+      "--dry-run",
+      "--json",
+    ]);
+    expect(asZip.json().sha256).toBe(first.json().sha256);
   });
 
   it("refuses what the server would refuse before sending anything (exit 2, even with no server)", async () => {
@@ -888,6 +900,37 @@ describe("increments, offline packages, signing keys, tokens, change log", () =>
       expect(
         (await graycast(["keys", "list", "--json"])).json().keys.map((k: { id: string }) => k.id),
       ).toContain(kid);
+      // A P-256 key signs too (ES256, raw r||s as in JWS).
+      const p256 = join(work, "dev-key-p256.json");
+      expect((await graycast(["keys", "generate", "--out", p256, "--alg", "ES256"])).code).toBe(0);
+      const es = await graycast([
+        "keys",
+        "add",
+        "--name",
+        "ci-p256",
+        "--key",
+        p256,
+        "--profile",
+        "lead",
+        "--json",
+      ]);
+      const esKid = es.json().id as string;
+      const esSigned = await graycast([
+        "upload",
+        join(work, "v130"),
+        "--app",
+        appId,
+        "--version",
+        "1.3.0",
+        "--sign-key",
+        p256,
+        "--key-id",
+        esKid,
+        "--json",
+      ]);
+      expect(esSigned.code, esSigned.output).toBe(0);
+      expect(esSigned.json().signature).toEqual({ kid: esKid, alg: "ES256" });
+      expect((await graycast(["keys", "revoke", esKid, "--profile", "lead", "--yes"])).code).toBe(0);
     } finally {
       const revoked = await graycast(["keys", "revoke", kid, "--profile", "lead", "--yes", "--json"]);
       expect(revoked.json().status).toBe("revoked");
@@ -942,6 +985,20 @@ describe("increments, offline packages, signing keys, tokens, change log", () =>
       env: { GRAYCAST_TOKEN: token },
     });
     expect(ci.json().email).toBe("dev@acme.local");
+    // Stored for a profile from stdin (checked with the server first), then used like a session.
+    const cfg = newConfigHome();
+    const stored = await graycast(["login", "--token-stdin", "--profile", "ci", "--json"], {
+      configHome: cfg,
+      input: `${token}\n`,
+    });
+    expect(stored.json()).toMatchObject({ profile: "ci", kind: "api-token", email: "dev@acme.local" });
+    expect(stored.stdout).not.toContain(token);
+    expect((await graycast(["whoami", "--profile", "ci", "--json"], { configHome: cfg })).json().email).toBe(
+      "dev@acme.local",
+    );
+    expect((await graycast(["login", "--token-stdin"], { configHome: cfg, input: "gct_wrong\n" })).code).toBe(
+      1,
+    );
     const list = await graycast(["tokens", "list", "--json"]);
     expect(list.json().tokens.find((t: { id: string }) => t.id === id)).not.toHaveProperty("token");
     expect(list.stdout).not.toContain(token);
@@ -956,6 +1013,35 @@ describe("increments, offline packages, signing keys, tokens, change log", () =>
     expect(r.code, r.output).toBe(0);
     expect(r.json().entries.some((e: { targetId: string }) => e.targetId === appId)).toBe(true);
     expect((await graycast(["log", "--team", "team_nosuch"])).code).toBe(1);
+  });
+});
+
+describe("unbinding and a rejected binding", () => {
+  it("unbind asks first, needs a team admin, --yes removes the binding; the manager rejects a new request", async () => {
+    expect((await graycast(["unbind", "--app", appId, "--host-app", HOST_APP])).code).toBe(2);
+    const developer = await graycast(["unbind", "--app", appId, "--host-app", HOST_APP, "--yes", "--json"]);
+    expect(developer.errorJson().error).toMatchObject({
+      kind: "refused",
+      status: 403,
+      message: "this needs one of the team roles: admin",
+    });
+    const unbound = await graycast([
+      "unbind",
+      "--app",
+      appId,
+      "--host-app",
+      HOST_APP,
+      "--yes",
+      "--json",
+      "--profile",
+      "lead",
+    ]);
+    expect(unbound.json()).toMatchObject({ unbound: true });
+    expect((await graycast(["bindings", "--app", appId, "--json"])).json().bindings).toEqual([]);
+    expect((await graycast(["bind", "--app", appId, "--host-app", HOST_APP])).code).toBe(0);
+    const rejected = await graycast(["bindings", "reject", appId, "--profile", "mgr", "--json"]);
+    expect(rejected.json()).toMatchObject({ appId, status: "rejected" });
+    expect((await graycast(["bindings", "reject", appId, "--profile", "mgr"])).code).toBe(1);
   });
 });
 
