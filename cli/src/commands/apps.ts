@@ -166,7 +166,7 @@ register(
   },
   {
     name: "unbind",
-    summary: "Remove a mini program's binding to a host app",
+    summary: "Remove a mini program's binding to a host app (team admins)",
     destructive: true,
     options: { ...APP_OPTION, ...HOST_APP_OPTION },
     examples: ["graycast unbind --app gc... --host-app ha_demo_superapp --yes"],
