@@ -6,13 +6,13 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { makeRunner, newConfigHome } from "./support/run";
+import { makeRunner, newConfigHome, removeConfigHomes } from "./support/run";
 
 const stack = inject("stack");
 const home = newConfigHome();
@@ -1062,5 +1062,7 @@ describe("shell completion and the bin", () => {
 });
 
 afterAll(() => {
-  // Temporary folders are left for the OS: they hold nothing secret beyond this run's sessions.
+  // The sessions stored here belong to the throwaway stack, which is gone; nothing is left behind.
+  removeConfigHomes();
+  rmSync(work, { recursive: true, force: true });
 });

@@ -4,7 +4,7 @@
  * `script`), where stdout and stderr arrive together as the terminal shows them.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inject } from "vitest";
@@ -21,8 +21,17 @@ export interface Run {
   errorJson(): { error: { kind: string; status?: number; code?: string; message: string; hint?: string } };
 }
 
+const made: string[] = [];
+
+/** A fresh config folder (XDG_CONFIG_HOME) for one user of the CLI; removed by `removeConfigHomes`. */
 export function newConfigHome(): string {
-  return mkdtempSync(join(tmpdir(), "graycast-cli-config-"));
+  const dir = mkdtempSync(join(tmpdir(), "graycast-cli-config-"));
+  made.push(dir);
+  return dir;
+}
+
+export function removeConfigHomes(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 export interface RunOptions {
