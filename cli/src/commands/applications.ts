@@ -218,7 +218,7 @@ register(
   },
   {
     name: "host-app applications list",
-    summary: "API applications to the host app, pending first to decide",
+    summary: "API applications to the host app (--status pending: the ones to decide)",
     options: { ...HOST_APP_OPTION, ...STATUS_OPTION },
     examples: ["graycast host-app applications list --status pending --host-app ha_demo_superapp"],
     async run(ctx) {

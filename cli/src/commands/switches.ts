@@ -105,12 +105,14 @@ register(
       ...SCOPE_OPTIONS,
     },
     details:
-      "A client gets, per key, the most specific row: task and host app > task > host app > every one.",
+      "A client gets, per key, the most specific row: task and host app > task > host app > every one.\n" +
+      "A value starting with '-' goes last, after '--' (see the last example).",
     examples: [
       'graycast switches set banner "Winter sale" --type string --app gc...',
       "graycast switches set maxItems 20 --type number --host-app ha_demo_superapp --app gc...",
       "graycast switches set newCheckout true --type boolean --task gt_123 --app gc...",
       `graycast switches set theme '{"dark":true}' --type json --app gc... --json`,
+      "graycast switches set offset --type number --app gc... -- -5",
     ],
     async run(ctx) {
       const appId = appArg(ctx);
