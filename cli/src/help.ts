@@ -1,14 +1,6 @@
 /** Help text, read from the registry (registry.ts); docs/cli.md prints `graycast --help`. */
 import type { Output } from "./output";
-import {
-  COMMANDS,
-  type CommandSpec,
-  childrenOf,
-  GLOBAL_OPTIONS,
-  GROUPS,
-  type OptionSpec,
-  PLANNED,
-} from "./registry";
+import { COMMANDS, type CommandSpec, childrenOf, GLOBAL_OPTIONS, GROUPS, type OptionSpec } from "./registry";
 
 const optionLabel = (name: string, o: OptionSpec) =>
   `${o.short ? `-${o.short}, ` : "    "}--${name}${o.type === "string" ? ` <${o.placeholder ?? "value"}>` : ""}`;
@@ -88,6 +80,7 @@ const SECTIONS: [string, string[]][] = [
     ],
   ],
   ["Grayscale", ["gray"]],
+  ["Development management", ["domains", "apis", "skip-domain", "switches", "privacy", "config", "host-app"]],
   ["Other", []],
 ];
 
@@ -122,7 +115,6 @@ export function topHelp(out: Output): string {
     b("Exit codes:"),
     "  0 ok   1 refused by the server (its message shown as is)   2 usage error   3 network error",
     "",
-    `Not yet available (their APIs are being built): ${PLANNED.join(", ")}.`,
     "Run `graycast <command> --help` for a command's options and examples.",
     "",
   );

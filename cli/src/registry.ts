@@ -1,8 +1,8 @@
 /**
  * The command registry. Every command is one entry: its words ("gray whitelist upload"), options,
  * help text with examples, and what it does. Help, routing, completion and docs/cli.md are all
- * read from here, so a later feature (`secret`, `domains`, `switches`, `privacy`, `config`, ...)
- * adds its command by registering one more entry in its own module (commands/index.ts).
+ * read from here, so a later feature adds its command by registering one more entry in its own
+ * module (commands/index.ts).
  */
 import type { AdminClient } from "./api/client";
 import type { Config } from "./config";
@@ -94,9 +94,6 @@ export function route(words: string[]): { command?: CommandSpec; rest: string[];
 export function childrenOf(prefix: string): CommandSpec[] {
   return COMMANDS.filter((c) => c.name.startsWith(`${prefix} `));
 }
-
-/** Commands that still need their API (issue 12, on other branches); listed in help as planned. */
-export const PLANNED = ["domains", "switches", "privacy", "config"];
 
 /** Options every command takes. */
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {

@@ -1,4 +1,6 @@
 /** Options and look-ups several commands share. */
+import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
 import type { components } from "../api/admin-api";
 import { ok } from "../api/client";
 import { UsageError } from "../errors";
@@ -75,3 +77,35 @@ export function intArg(ctx: Context, name: string): number | undefined {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One object read from a JSON (by extension) or YAML file; a usage error when it is not one. */
+export function readObjectFile(path: string, what: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new UsageError(`cannot read ${path}: ${(error as Error).message}`);
+  }
+  const json = /\.json$/i.test(path);
+  let value: unknown;
+  try {
+    value = json ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new UsageError(`${path} is not valid ${json ? "JSON" : "YAML"}: ${(error as Error).message}`);
+  }
+  if (!value || typeof value !== "object" || Array.isArray(value))
+    throw new UsageError(`${path} must hold one object (${what})`);
+  return value as Record<string, unknown>;
+}
+
+export const HOST_APP_OPTION: Record<string, OptionSpec> = {
+  "host-app": {
+    type: "string",
+    placeholder: "hostAppId",
+    description: "the host app (default: your only one)",
+  },
+};
+
+export const REASON_OPTION: Record<string, OptionSpec> = {
+  reason: { type: "string", short: "r", placeholder: "text", description: "why (shown to the other side)" },
+};

@@ -1,6 +1,5 @@
 /**
- * Every command module, registered in help order. A new feature adds its module here (the
- * issue-12 commands `domains`, `switches`, `privacy`, `config` are still to come).
+ * Every command module, registered in help order. A new feature adds its module here.
  */
 import "./auth";
 import "./apps";
@@ -8,4 +7,8 @@ import "./release";
 import "./gray";
 import "./misc";
 import "./secret";
+import "./domains";
+import "./applications";
+import "./switches";
+import "./privacy";
 import "./completion";
