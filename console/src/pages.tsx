@@ -2,15 +2,17 @@
  * The console's page registry. A feature adds its page here in the same change that adds its API
  * (issue 13): a top-level page is one PAGES entry (shown in the navigation when it has `nav`),
  * a mini program page is one APP_TABS entry (a tab on every mini program). Pending (issue 12, their
- * own branches): domains, switches, privacy agreement, AppSecret, sensitive API applications; each
+ * own branches): domains, switches, privacy agreement, sensitive API applications; each
  * becomes one APP_TABS entry, e.g.
  *   { id: "domains", label: "Domains", paths: ["domains"], render: (c) => <DomainsPage {...c} /> }
  */
 import type { JSX } from "hono/jsx/dom/jsx-runtime";
 import { PlatformPage, TeamPage } from "./pages/admin";
+import { AppSecretPage } from "./pages/app-secret";
 import { AccountPage } from "./pages/auth";
 import { ExplainPage } from "./pages/explain";
 import { GrayscaleList, NewTaskPage, TaskPage } from "./pages/grayscale";
+import { HostAppKeysPage } from "./pages/host-app-keys";
 import { HostAppsPage } from "./pages/host-apps";
 import { DetailsPage, MiniProgramList } from "./pages/mini-programs";
 import { PackagesPage } from "./pages/packages";
@@ -66,6 +68,13 @@ export const PAGES: PageDef[] = [
     nav: "Host apps",
     visible: (me) => me.isPlatformAdmin || me.hostApps.length > 0,
     render: (c) => <HostAppsPage me={c.me} />,
+  },
+  {
+    id: "host-app-keys",
+    path: "/host-apps/:hostAppId/keys",
+    title: "User-assertion keys",
+    visible: (me) => me.isPlatformAdmin || me.hostApps.length > 0,
+    render: (c) => <HostAppKeysPage me={c.me} hostAppId={c.params.hostAppId ?? ""} />,
   },
   {
     id: "team",
@@ -138,4 +147,6 @@ export const APP_TABS: AppTab[] = [
     render: (c) => <ExplainPage appId={c.appId} mp={c.mp} />,
   },
   { id: "packages", label: "Packages", paths: ["packages"], render: (c) => <PackagesPage {...c} /> },
+  // Team admins only (seed, "Key Management"); everyone else sees why on the tab itself.
+  { id: "secret", label: "AppSecret", paths: ["secret"], render: (c) => <AppSecretPage {...c} /> },
 ];
