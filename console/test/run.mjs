@@ -7,10 +7,10 @@
 // stopped at the end. Last line: `N passed, N failed`.
 //
 // Environment: CHROMIUM (default /usr/bin/chromium), CONSOLE_TEST_PORT (edge port, default 28787;
-// the admin Worker gets +1, the builder +2), CONSOLE_TEST_ONLY (run the tests whose name contains it).
+// the admin Worker gets +1, the builder +2), CONSOLE_TEST_ONLY (run the tests whose name contains it, or one of its comma-separated parts).
 import { spawn } from "node:child_process";
-import { generateKeyPairSync } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createPrivateKey, generateKeyPairSync, sign } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -484,6 +484,176 @@ test("team admin: API token shown once, a signing key registered, the change log
   await shot(lead, "change-log", false);
 });
 
+/** A user assertion of the demo host app (docs/trust.md), signed with a private JWK and its kid. */
+function mintAssertion(privateJwk, kid, sub) {
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString("base64url");
+  const iat = Math.floor(Date.now() / 1000);
+  const input = `${b64({ alg: "EdDSA", kid })}.${b64({ iss: "ha_demo_superapp", sub, aud: "graycast", iat, exp: iat + 600 })}`;
+  const { kty, crv, x, d } = privateJwk;
+  const key = createPrivateKey({ key: { kty, crv, x, d }, format: "jwk" });
+  return `${input}.${sign(null, Buffer.from(input), key).toString("base64url")}`;
+}
+/** POST /v1/login at the edge for the Console Shop through SuperApp: { status, body, assertion }. */
+async function edgeLogin(assertion) {
+  const res = await fetch(`${EDGE}/v1/login`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-graycast-user": new URLSearchParams({ assertion }).toString(),
+    },
+    body: JSON.stringify({ appId: shopAppId, hostAppId: "ha_demo_superapp" }),
+  });
+  return { status: res.status, body: await res.json(), assertion: res.headers.get("x-graycast-assertion") };
+}
+/** Asks the edge until `ok` holds for its answer (a console change reaches it with the next snapshot, seconds). */
+async function edgeLoginUntil(assertion, ok, what) {
+  const deadline = Date.now() + WAIT;
+  let last;
+  while (Date.now() < deadline) {
+    last = await edgeLogin(assertion);
+    if (ok(last)) return last;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(
+    `${what}: the edge answered ${last?.status} ${JSON.stringify(last?.body)} (${last?.assertion})`,
+  );
+}
+const serverApi = async (path) => (await fetch(`${ADMIN}${path}`)).json();
+let hostKey; // { privateJwk, kid, name }
+let loginCode;
+
+test("host-app keys: the manager registers a user-assertion key (a private JWK is refused next to the field); the edge logs its users in", async () => {
+  const manager = await as(...MANAGER);
+  await gotoHash(manager, "/host-apps");
+  await manager.locator('a[href="#/host-apps/ha_demo_superapp/keys"]').click();
+  await manager.getByRole("heading", { name: "User-assertion keys of SuperApp" }).waitFor();
+  const privateJwk = generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" });
+  const form = manager.getByRole("form", { name: "Register a user-assertion key" });
+  await form.getByLabel("Name").fill("api server 2026");
+  await form.getByLabel("Public key (JWK)").fill(JSON.stringify(privateJwk));
+  await form.getByRole("button", { name: "Register key" }).click();
+  await manager.locator("#key-jwk-err").waitFor();
+  assert(
+    /this is a private key/.test(await manager.locator("#key-jwk-err").textContent()),
+    "the API's refusal of the private member is next to the field",
+  );
+  const { kty, crv, x } = privateJwk;
+  await form.getByLabel("Public key (JWK)").fill(JSON.stringify({ kty, crv, x }));
+  await form.getByRole("button", { name: "Register key" }).click();
+  await see(manager, "api server 2026 registered: sign assertions with kid");
+  const row = manager.getByRole("row").filter({ hasText: "api server 2026" });
+  await row.getByText("active", { exact: true }).waitFor();
+  const kid = /kid (\S+)\./.exec(await manager.getByText("api server 2026 registered").textContent())[1];
+  assert((await row.locator("code").textContent()).trim() === kid, "the row shows the kid");
+  hostKey = { privateJwk, kid };
+  await shot(manager, "host-app-keys");
+
+  // The key reaches the edge: an assertion it signs logs a user in to the Console Shop.
+  const ok = await edgeLoginUntil(
+    mintAssertion(privateJwk, kid, "shopper-1"),
+    (r) => r.status === 200,
+    "login",
+  );
+  assert(ok.assertion === "verified" && typeof ok.body.code === "string", "a login code for a verified user");
+  loginCode = ok.body.code;
+
+  // An auditor of the host app reads the keys but is not offered to change them.
+  const auditor = await as(...AUDITOR);
+  await gotoHash(auditor, "/host-apps/ha_demo_superapp/keys");
+  await auditor.getByRole("row").filter({ hasText: "api server 2026" }).waitFor();
+  await see(auditor, "Only the host app's managers register, retire and revoke keys.");
+  assert((await auditor.getByRole("button", { name: /Revoke/ }).count()) === 0, "no revoke button");
+});
+
+test("AppSecret: a developer is told why not; the team admin generates it (shown once), resets it (old one dead at once), freezes and unfreezes", async () => {
+  const dev = await as(...DEV);
+  await gotoHash(dev, `/apps/${shopAppId}/secret`);
+  await see(dev, "Only the mini program team administrator can view and operate key management");
+  assert((await dev.getByRole("button", { name: "Generate AppSecret" }).count()) === 0, "no generate button");
+
+  const lead = await as(...LEAD);
+  await gotoHash(lead, `/apps/${shopAppId}/secret`);
+  await see(lead, "not generated yet");
+  await lead.getByRole("button", { name: "Generate AppSecret" }).click();
+  await see(lead, "you will not see it again");
+  const first = (await lead.locator("#new-secret").textContent()).trim();
+  assert(/^[0-9a-f]{32}$/.test(first), `a 32-hex secret is shown, got ${first}`);
+  assert((await lead.locator("#secret-hint").textContent()).trim() === `${first.slice(0, 8)}…`, "hint");
+  await lead.getByRole("button", { name: "Copy AppSecret" }).waitFor();
+  await shot(lead, "app-secret");
+  // The secret shown works: the login code from the edge becomes an openid.
+  const session = await serverApi(
+    `/sns/jscode2session?appid=${shopAppId}&secret=${first}&js_code=${encodeURIComponent(loginCode)}&grant_type=authorization_code`,
+  );
+  assert(typeof session.openid === "string", `jscode2session: ${JSON.stringify(session)}`);
+  const token = (p) =>
+    serverApi(`/cgi-bin/token?grant_type=client_credential&appid=${shopAppId}&secret=${p}`);
+  assert(typeof (await token(first)).access_token === "string", "an access token for the secret");
+  // Leaving the page forgets it.
+  await lead.getByRole("button", { name: "I have copied it: hide it" }).click();
+  assert((await lead.locator("#new-secret").count()) === 0, "the secret is gone from the page");
+
+  await lead.getByRole("button", { name: "Reset AppSecret" }).click();
+  const dialog = lead.getByRole("alertdialog");
+  await dialog.getByText(/stops working at once, and so do the\s+access tokens minted with it/).waitFor();
+  await shot(lead, "app-secret-reset", false);
+  await dialog.getByRole("button", { name: "Reset now" }).click();
+  await see(lead, "New AppSecret");
+  const second = (await lead.locator("#new-secret").textContent()).trim();
+  assert(second !== first && /^[0-9a-f]{32}$/.test(second), "a new secret");
+  await see(lead, "2 (1 for the first secret, +1 on each reset)");
+  assert((await token(first)).errcode === 40001, "the old secret is refused at once");
+  assert(typeof (await token(second)).access_token === "string", "the new one works");
+
+  await lead.getByRole("button", { name: "Freeze", exact: true }).click();
+  await lead.getByRole("alertdialog").getByText("errcode 40243").waitFor();
+  await lead.getByRole("alertdialog").getByRole("button", { name: "Freeze", exact: true }).click();
+  await see(lead, "The AppSecret is frozen");
+  await lead.locator(".facts").getByText("frozen", { exact: true }).waitFor();
+  assert((await token(second)).errcode === 40243, "a frozen secret is refused");
+  await lead.getByRole("button", { name: "Unfreeze" }).click();
+  await lead.getByRole("alertdialog").getByRole("button", { name: "Unfreeze" }).click();
+  await see(lead, "The AppSecret is unfrozen");
+  assert(typeof (await token(second)).access_token === "string", "unfrozen, it works again");
+  await gotoHash(lead, "/change-log");
+  await see(lead, "app_secret.unfreeze");
+});
+
+test("host-app keys: retire then revoke, each confirmed; the edge refuses the revoked key's assertions", async () => {
+  const manager = await as(...MANAGER);
+  await gotoHash(manager, "/host-apps/ha_demo_superapp/keys");
+  await manager.getByRole("button", { name: "Retire api server 2026" }).click();
+  await manager
+    .getByRole("alertdialog")
+    .getByText(/keep\s+verifying for an hour and a minute/)
+    .waitFor();
+  await manager.getByRole("alertdialog").getByRole("button", { name: "Retire" }).click();
+  await see(manager, "api server 2026 is retired: assertions it signed verify until");
+  await manager
+    .getByRole("row")
+    .filter({ hasText: "api server 2026" })
+    .getByText("retired", { exact: true })
+    .waitFor();
+  await manager.getByRole("button", { name: "Revoke api server 2026" }).click();
+  await manager
+    .getByRole("alertdialog")
+    .getByText(/stops verifying/)
+    .waitFor();
+  await shot(manager, "host-app-keys-revoke", false);
+  await manager.getByRole("alertdialog").getByRole("button", { name: "Revoke" }).click();
+  await see(manager, "api server 2026 is revoked");
+  await manager
+    .getByRole("row")
+    .filter({ hasText: "api server 2026" })
+    .getByText("revoked", { exact: true })
+    .waitFor();
+  await edgeLoginUntil(
+    mintAssertion(hostKey.privateJwk, hostKey.kid, "shopper-2"),
+    (r) => r.status === 401 && r.assertion === "unknown_key",
+    "a revoked key must stop verifying",
+  );
+});
+
 test("platform and team: the platform admin creates a user, the team admin makes them a viewer", async () => {
   const platform = await as("admin@graycast.local", "platform-admin-pass");
   await gotoHash(platform, "/platform");
@@ -547,6 +717,27 @@ test("a 390 px phone: the version page fits the screen without sideways scrollin
   await dev.setViewportSize({ width: 1200, height: 800 });
 });
 
+test("bindings: the team admin removes one after a confirmation; the edge stops serving that host app", async () => {
+  // (the key npm start registered for SuperApp, kept in the stack's local dir): bound, it logs in
+  const demoKey = JSON.parse(readFileSync(join(LOCAL_DIR, "host-app-key.json"), "utf8"));
+  await edgeLoginUntil(mintAssertion(demoKey, demoKey.kid, "shopper-3"), (r) => r.status === 200, "login");
+  const lead = await as(...LEAD);
+  await gotoHash(lead, `/apps/${shopAppId}`);
+  await lead.getByRole("button", { name: "Remove binding to SuperApp" }).click();
+  const dialog = lead.getByRole("alertdialog");
+  await dialog.getByText(/Clients of SuperApp stop getting Console Shop/).waitFor();
+  await shot(lead, "binding-remove", false);
+  await dialog.getByRole("button", { name: "Remove binding" }).click();
+  await see(lead, "The binding to SuperApp is removed.");
+  await lead.getByRole("button", { name: "Remove binding to SuperApp" }).waitFor({ state: "detached" });
+  // The same user of SuperApp is now refused: the mini program is no longer bound to it.
+  await edgeLoginUntil(
+    mintAssertion(demoKey, demoKey.kid, "shopper-3"),
+    (r) => r.status === 403,
+    "an unbound mini program must refuse login through that host app",
+  );
+});
+
 test("/docs: the API reference renders from /openapi.json with nothing from another origin", async () => {
   const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
   const page = await context.newPage();
@@ -578,7 +769,7 @@ try {
   });
   const only = process.env.CONSOLE_TEST_ONLY;
   for (const t of tests) {
-    if (only && !t.name.includes(only)) continue;
+    if (only && !only.split(",").some((o) => t.name.includes(o))) continue;
     const t0 = Date.now();
     try {
       await t.fn();

@@ -110,7 +110,7 @@ export function HostAppKeysPage(props: { me: Me; hostAppId: string }) {
                     </small>
                   </td>
                   <td>
-                    <code>{k.id}</code> <CopyButton text={k.id} label={`Copy kid of ${k.name}`} />
+                    <code>{k.id}</code> <CopyButton text={k.id} label="Copy kid" />
                   </td>
                   <td>
                     <StatusBadge status={k.status} />
@@ -209,7 +209,7 @@ export function HostAppKeysPage(props: { me: Me; hostAppId: string }) {
         >
           <h2>Register a public key</h2>
           <p class="hint">
-            Make an Ed25519 key pair on your server once and paste the public half (<code>x</code> only, never
+            Make an Ed25519 key pair on your server once and paste the public half (<code>x</code> only, never{" "}
             <code>d</code>):
           </p>
           <pre class="detail">{KEYGEN}</pre>
