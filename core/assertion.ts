@@ -21,6 +21,7 @@
  */
 import type { ClientContext } from "./decide";
 import { ApiError } from "./errors";
+import { BoundedMemo } from "./memo";
 
 /** The `aud` every assertion carries. */
 export const ASSERTION_AUDIENCE = "graycast";
@@ -129,22 +130,21 @@ function parseAssertion(token: string): ParsedAssertion | undefined {
   };
 }
 
-/** Imported public keys by `x`: bounded, keys come from snapshots (a handful per host app). */
-const IMPORTED = new Map<string, Promise<CryptoKey | null>>();
-const MAX_IMPORTED = 256;
+/**
+ * Imported Ed25519 public keys by `x`, kept by the caller (the edge per isolate, the control
+ * plane its own; core/memo.ts). Bounded: keys come from snapshots, a handful per host app.
+ */
+export class ImportedKeys extends BoundedMemo<string, Promise<CryptoKey | null>> {
+  constructor() {
+    super(256);
+  }
+}
 
 function importKey(x: string): Promise<CryptoKey | null> {
-  let key = IMPORTED.get(x);
-  if (key === undefined) {
-    if (IMPORTED.size >= MAX_IMPORTED) IMPORTED.clear();
-    const raw = decodeBase64Url(x);
-    key =
-      raw === undefined || raw.length !== 32
-        ? Promise.resolve(null)
-        : crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]).catch(() => null);
-    IMPORTED.set(x, key);
-  }
-  return key;
+  const raw = decodeBase64Url(x);
+  return raw === undefined || raw.length !== 32
+    ? Promise.resolve(null)
+    : crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]).catch(() => null);
 }
 
 /** The keys of `hostAppId` in a snapshot's `hostAppKeys` (own entries only). */
@@ -174,19 +174,21 @@ export function usableKey(
  * Verifies `token` for a check from `hostAppId` with that host app's `keys` at `nowMs`. Checks,
  * in order: the shape (`parseAssertion`); the key (`usableKey`); the Ed25519 signature; `iss` is
  * the host app; `aud` is ASSERTION_AUDIENCE (a string or an array holding it); `exp - iat` at most
- * an hour; `iat` not after now + skew; `exp` not before now - skew.
+ * an hour; `iat` not after now + skew; `exp` not before now - skew. `imported` remembers the
+ * imported public keys across calls (absent: each call imports its key).
  */
 export async function verifyUserAssertion(
   token: string,
   hostAppId: string,
   keys: readonly HostAppKey[] | undefined,
   nowMs: number,
+  imported?: ImportedKeys,
 ): Promise<AssertionResult> {
   const parsed = parseAssertion(token);
   if (parsed === undefined) return { ok: false, reason: "malformed" };
   const key = usableKey(keys, parsed.kid, nowMs);
   if (key === undefined) return { ok: false, reason: "unknown_key" };
-  const publicKey = await importKey(key.x);
+  const publicKey = await (imported === undefined ? importKey(key.x) : imported.get(key.x, importKey));
   if (publicKey === null) return { ok: false, reason: "unknown_key" };
   const valid = await crypto.subtle.verify(
     { name: "Ed25519" },

@@ -121,19 +121,20 @@ async function discardRest(
   await reader.cancel("request body too large").catch(() => {});
 }
 
-let crcTable: Uint32Array | undefined;
+/** The CRC-32 byte table, built once when the module loads (256 entries; a constant, never written after). */
+const CRC_TABLE: Readonly<Uint32Array> = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
 
 /** Continues a CRC-32 (IEEE 802.3) over `data`; start with 0xffffffff, finish with `crc32Final`. */
 export function crc32Update(crc: number, data: Uint8Array): number {
-  if (!crcTable) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  for (let i = 0; i < data.length; i++) crc = crcTable[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
+  for (let i = 0; i < data.length; i++) crc = CRC_TABLE[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
   return crc;
 }
 

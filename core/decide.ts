@@ -24,11 +24,14 @@
  * with no promise and no await (the edge's common case, BENCHMARKS.md); a port that returns a
  * promise turns the rest of that decision asynchronous.
  */
+
+import type { Murmur3Prefix } from "./grayscale/hash";
+import { murmur3Utf16Prefix } from "./grayscale/hash";
 import { targetMatches, targetValue } from "./grayscale/match";
-import { isTaskEligible, RuleMemo, taskUserKey } from "./grayscale/rules";
+import { isTaskEligible, otherRulesHold, RuleMemo, taskUserKey } from "./grayscale/rules";
 import type { CompiledTask, Geo, WhitelistRef } from "./grayscale/types";
-import { compareVersions } from "./semver";
-import { type PackageRef, releaseFor, type Snapshot } from "./snapshot";
+import { compareSemver, compareVersions, parseSemver, type Semver } from "./semver";
+import { type PackageRef, releaseFor, type Snapshot, type SnapshotRelease } from "./snapshot";
 
 export type Platform = "android" | "ios";
 export type Network = "wifi" | "5g" | "4g" | "3g" | "2g" | "ethernet" | "other";
@@ -111,13 +114,16 @@ export type TaskOutcome =
 export interface DecidePorts {
   /** whether `value` (the client's value of `ref.kind`) is in the uploaded whitelist `ref` */
   member(ref: WhitelistRef, value: string): MaybePromise<boolean>;
-  tickets: TicketPort;
-  admission: AdmissionPort;
+  /** absent: the client presented no tickets, and none is handed over */
+  tickets?: TicketPort;
+  /** absent: a capped task admits nobody (no lease, no counter) and keeps no sticky user */
+  admission?: AdmissionPort;
   /**
-   * The tasks worth walking, by snapshot object, kept by the caller across decisions (the edge:
-   * one per isolate, for its cached snapshots). Absent: computed for each decision.
+   * What `decide` keeps per snapshot object (the tasks worth walking, and per task what each
+   * decision would otherwise compute again), kept by the caller across decisions (the edge: one
+   * per isolate, for its cached snapshots). Absent: made for each decision.
    */
-  plans?: WeakMap<Snapshot, readonly CompiledTask[]>;
+  plans?: WeakMap<Snapshot, DecidePlan>;
   /** what the rule walk remembers across decisions (the edge: one per isolate); absent: one per decision */
   memo?: RuleMemo;
   /** told what the walk did with each task it reached (explain) */
@@ -145,11 +151,7 @@ export interface AdmissionPort {
 }
 
 /** Ports that look nothing up and admit nobody: decisions without a grayscale walk (and tests). */
-export const CLOSED_PORTS: DecidePorts = {
-  member: () => false,
-  tickets: { presented: 0, valid: () => false, issue: () => undefined },
-  admission: { admit: () => false, isAdmitted: () => false },
-};
+export const CLOSED_PORTS: DecidePorts = Object.freeze({ member: () => false });
 
 /** Admission tickets stay valid this long after their task's end time (sticky users keep the version). */
 export const TICKET_GRACE_MS = 30 * 24 * 3_600_000;
@@ -197,30 +199,95 @@ export function decide(
   // Snapshots compiled before grayscale existed have no `tasks`. A bound host app that approved
   // no release yet may still get a task's version it approved.
   if (snapshot.tasks !== undefined && snapshot.tasks.length > 0) {
-    const tasks = candidateTasks(snapshot, ports.plans);
-    if (tasks.length > 0) return walkFrom(new Walk(snapshot, client, geo, now, ports), tasks, 0);
+    const plan = planOf(snapshot, ports.plans);
+    if (plan.steps.length > 0)
+      return walkFrom(new Walk(snapshot, plan, client, geo, now, ports, ports.memo ?? new RuleMemo()), 0);
   }
   return releaseDecision(snapshot, client, null);
 }
 
+/** One task of a plan, with what every decision would otherwise read from it or compute again. */
+class Step {
+  readonly capped: boolean;
+  readonly sticky: boolean;
+  /** audit scope: bound host apps whose auditor has not approved the version (undefined: none) */
+  readonly unreviewed: readonly string[] | undefined;
+  readonly verifiedOnly: boolean;
+  /** the task's uploaded whitelists (null: none), asked only when every other rule holds */
+  readonly lists: readonly WhitelistRef[] | null;
+  /** the task also names clients by typed-in values, checked before its lists */
+  readonly inline: boolean;
+  /** the hash state of the task id's part of each rollout bucket (percentage tasks only) */
+  readonly prefix: Murmur3Prefix | undefined;
+  /** the task's version, parsed */
+  readonly semver: Semver;
+  /**
+   * Admitting, uncapped, with no uploaded whitelist and no host app outside its audit scope: for
+   * a client without tickets, its rules alone decide (no port is asked before they hold).
+   */
+  readonly rulesOnly: boolean;
+
+  constructor(readonly task: CompiledTask) {
+    this.semver = semverOf(task.version);
+    this.capped = task.userCap !== null;
+    this.sticky = task.phase === "sticky";
+    this.unreviewed =
+      task.unreviewedHostApps !== undefined && task.unreviewedHostApps.length > 0
+        ? task.unreviewedHostApps
+        : undefined;
+    this.verifiedOnly = task.verifiedOnly === true;
+    const targets = task.targets;
+    this.lists = targets !== null && targets.whitelists.length > 0 ? targets.whitelists : null;
+    this.inline =
+      targets !== null &&
+      (targets.inline.guid !== undefined ||
+        targets.inline.deviceId !== undefined ||
+        targets.inline.account !== undefined);
+    this.prefix = task.percentageBp !== null ? murmur3Utf16Prefix(task.id, 0) : undefined;
+    this.rulesOnly = !this.sticky && !this.capped && this.lists === null && this.unreviewed === undefined;
+  }
+}
+
 /**
- * Tasks of a snapshot that can win, highest version first: a version not above online never
- * wins (a release of the same or higher version supersedes the task), so it must not take a cap
- * slot either.
+ * What `decide` keeps per snapshot object (`DecidePorts.plans`): the tasks that can win, highest
+ * version first, each with what the walk reads of it. A version not above online never wins (a
+ * release of the same or higher version supersedes the task), so it must not take a cap slot
+ * either. Immutable once made: one plan serves any number of decisions, in any order.
  */
-export function candidateTasks(
-  snapshot: Snapshot,
-  plans?: WeakMap<Snapshot, readonly CompiledTask[]>,
-): readonly CompiledTask[] {
-  let tasks = plans?.get(snapshot);
-  if (tasks === undefined) {
+export class DecidePlan {
+  readonly tasks: readonly CompiledTask[];
+  readonly steps: readonly Step[];
+  /** the snapshot's online release and its version, parsed */
+  readonly online: SnapshotRelease | null;
+  readonly onlineSemver: Semver | undefined;
+
+  constructor(snapshot: Snapshot) {
+    this.online = snapshot.online;
+    this.onlineSemver = snapshot.online === null ? undefined : parseSemver(snapshot.online.version);
     const online = snapshot.online?.version;
-    tasks = snapshot.tasks
+    this.tasks = (snapshot.tasks ?? [])
       .filter((t) => online === undefined || compareVersions(t.version, online) > 0)
       .sort((a, b) => compareVersions(b.version, a.version) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    plans?.set(snapshot, tasks);
+    this.steps = this.tasks.map((t) => new Step(t));
   }
-  return tasks;
+}
+
+/** The plan of `snapshot`: the one `plans` keeps for it, else a new one (kept there when given). */
+export function planOf(snapshot: Snapshot, plans?: WeakMap<Snapshot, DecidePlan>): DecidePlan {
+  let plan = plans?.get(snapshot);
+  if (plan === undefined) {
+    plan = new DecidePlan(snapshot);
+    plans?.set(snapshot, plan);
+  }
+  return plan;
+}
+
+/** Tasks of a snapshot that can win, highest version first (`DecidePlan`). */
+export function candidateTasks(
+  snapshot: Snapshot,
+  plans?: WeakMap<Snapshot, DecidePlan>,
+): readonly CompiledTask[] {
+  return planOf(snapshot, plans).tasks;
 }
 
 /** The answer after the walk: the chosen task's version when above the host app's release, else that release. */
@@ -254,7 +321,8 @@ function releaseDecision(snapshot: Snapshot, client: ClientContext, chosen: Comp
 
 /** One decision's walk over the tasks. */
 class Walk {
-  readonly memo: RuleMemo;
+  /** the client presented tickets: only then is a ticket looked for */
+  readonly presented: boolean;
   /** whitelist membership of this client, asked at most once per decision: the first list inline, others in a map made on first use */
   #firstId: string | undefined = undefined;
   #first = false;
@@ -262,12 +330,14 @@ class Walk {
 
   constructor(
     readonly snapshot: Snapshot,
+    readonly plan: DecidePlan,
     readonly client: ClientContext,
     readonly geo: Geo,
     readonly now: number,
     readonly ports: DecidePorts,
+    readonly memo: RuleMemo,
   ) {
-    this.memo = ports.memo ?? new RuleMemo();
+    this.presented = ports.tickets !== undefined && ports.tickets.presented > 0;
   }
 
   remembered(id: string): boolean | undefined {
@@ -283,81 +353,146 @@ class Walk {
   }
 }
 
-/** Walks `tasks` from index `i`; synchronous until a port returns a promise. */
-function walkFrom(walk: Walk, tasks: readonly CompiledTask[], i: number): MaybePromise<Decision> {
-  for (; i < tasks.length; i++) {
-    const task = tasks[i] as CompiledTask;
-    const given = visit(walk, task);
-    if (given === true) return releaseDecision(walk.snapshot, walk.client, task);
-    if (given !== false) {
-      const next = i + 1;
-      return given.then((yes) =>
-        yes ? releaseDecision(walk.snapshot, walk.client, task) : walkFrom(walk, tasks, next),
-      );
-    }
+/** Walks the plan's steps from index `i`; synchronous until a port returns a promise. */
+function walkFrom(walk: Walk, i: number): MaybePromise<Decision> {
+  const steps = walk.plan.steps;
+  for (; i < steps.length; i++) {
+    const step = steps[i] as Step;
+    // Most steps of a walk need only the rules (`visit` would take the same path, step by step).
+    const given =
+      step.rulesOnly && !walk.presented
+        ? isTaskEligible(step.task, walk.client, walk.geo, walk.now, notMember, walk.memo, step.prefix)
+          ? admit(walk, step)
+          : skip(walk, step.task, "not_eligible")
+        : visit(walk, step);
+    if (given === false) continue;
+    if (given === true) return walkedDecision(walk, step);
+    const next = i + 1;
+    return given.then((yes) => (yes ? walkedDecision(walk, step) : walkFrom(walk, next)));
   }
-  return releaseDecision(walk.snapshot, walk.client, null);
+  return walkedDecision(walk, null);
 }
 
-/** Whether `task` gives the client its version (and, when it does, its ticket was handed over). */
-function visit(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
-  const { client, ports } = walk;
+/**
+ * `releaseDecision` after a walk, with the versions the plan parsed: the same answer, compared
+ * as numbers (the client's installed version parsed once, through the memo).
+ */
+function walkedDecision(walk: Walk, chosen: Step | null): Decision {
+  const { snapshot, client, plan } = walk;
+  const online = releaseFor(snapshot, client.hostAppId);
+  if (online === null)
+    return chosen === null ? releaseDecision(snapshot, client, null) : grayscale(walk, chosen);
+  // parsed once per plan for the snapshot's online release; a host app's own release (audit scope) here
+  const onlineSemver =
+    online === plan.online && plan.onlineSemver !== undefined ? plan.onlineSemver : semverOf(online.version);
+  if (chosen !== null && compareSemver(chosen.semver, onlineSemver) > 0) return grayscale(walk, chosen);
+  const order =
+    client.installedVersion === undefined ? 1 : compareSemver(onlineSemver, installedOf(walk.memo, client));
+  return {
+    status: "ok",
+    reason: order === 0 ? "up_to_date" : order < 0 ? "rollback" : "online",
+    version: online.version,
+    package: online.package,
+    rollback: order < 0,
+  };
+}
+
+/** The chosen task's version. */
+function grayscale(walk: Walk, chosen: Step): Decision {
+  const client = walk.client;
+  const task = chosen.task;
+  const order =
+    client.installedVersion === undefined ? 1 : compareSemver(chosen.semver, installedOf(walk.memo, client));
+  return {
+    status: "ok",
+    reason: "grayscale",
+    version: task.version,
+    package: task.package,
+    rollback: order < 0,
+    taskId: task.id,
+  };
+}
+
+/** A version from a snapshot, parsed; one that is not a version is refused as `compareVersions` refuses it. */
+function semverOf(text: string): Semver {
+  const parsed = parseSemver(text);
+  if (parsed === undefined) throw new RangeError(`not a semantic version: ${text}`);
+  return parsed;
+}
+
+/** The client's installed version, parsed (the memo keeps the last one); refused as `compareVersions` refuses it. */
+function installedOf(memo: RuleMemo, client: ClientContext): Semver {
+  const text = client.installedVersion as string;
+  const parsed = memo.installed.of(text);
+  if (parsed === undefined) throw new RangeError(`not a semantic version: ${text}`);
+  return parsed;
+}
+
+/** Whether the step's task gives the client its version (and, when it does, its ticket was handed over). */
+function visit(walk: Walk, step: Step): MaybePromise<boolean> {
+  const task = step.task;
   // Audit scope: a host app whose auditor has not approved the version never gets it, ticket or not.
-  if (task.unreviewedHostApps?.includes(client.hostAppId)) return skip(walk, task, "not_reviewed");
-  if (task.userCap !== null) ports.admission.reach?.(task);
-  if (ports.tickets.presented > 0) {
-    const userKey = userKeyFor(walk, task);
+  if (step.unreviewed?.includes(walk.client.hostAppId) === true) return skip(walk, task, "not_reviewed");
+  if (step.capped) walk.ports.admission?.reach?.(task);
+  if (walk.presented) {
+    const userKey = userKeyFor(walk, step);
     if (userKey !== undefined) {
-      const held = ports.tickets.valid(task, userKey);
+      const held = (walk.ports.tickets as TicketPort).valid(task, userKey);
       if (held === true) return give(walk, task, userKey, "ticket");
       if (held !== false)
-        return held.then((yes) => (yes ? give(walk, task, userKey, "ticket") : withoutTicket(walk, task)));
+        return held.then((yes) => (yes ? give(walk, task, userKey, "ticket") : withoutTicket(walk, step)));
     }
   }
-  return withoutTicket(walk, task);
+  return withoutTicket(walk, step);
 }
 
-/** The identity `task` knows the client by: a verified-only task, its verified account (issue 10); any other, `userKeyOf`. */
-function userKeyFor(walk: Walk, task: CompiledTask): string | undefined {
-  if (task.verifiedOnly === true) return taskUserKey(task, walk.client);
+/** The identity the task knows the client by: a verified-only task, its verified account (issue 10); any other, `userKeyOf`. */
+function userKeyFor(walk: Walk, step: Step): string | undefined {
+  if (step.verifiedOnly) return taskUserKey(step.task, walk.client);
   // the memo's key: the one the rules already built for a percentage or capped task of this client
   return walk.memo.userKey.of(walk.client);
 }
 
-function withoutTicket(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
-  if (task.phase === "sticky") {
-    const userKey = userKeyFor(walk, task);
+function withoutTicket(walk: Walk, step: Step): MaybePromise<boolean> {
+  const task = step.task;
+  if (step.sticky) {
+    const userKey = userKeyFor(walk, step);
     // No new users. Only a client already running this version may have lost its ticket, and
     // only a capped task has a counter that remembers its users; past the tickets' own
     // lifetime the task keeps nobody new-ticketed either.
     if (
       userKey === undefined ||
-      task.userCap === null ||
+      !step.capped ||
       walk.client.installedVersion !== task.version ||
       ticketExpiry(task.endAt) * 1000 <= walk.now
     ) {
       return skip(walk, task, "sticky_closed");
     }
-    const admitted = walk.ports.admission.isAdmitted(task, userKey);
+    const admitted = walk.ports.admission?.isAdmitted(task, userKey) ?? false;
     if (admitted === true) return give(walk, task, userKey, "sticky_admitted");
     if (admitted === false) return skip(walk, task, "sticky_not_admitted");
     return admitted.then((yes) =>
       yes ? give(walk, task, userKey, "sticky_admitted") : skip(walk, task, "sticky_not_admitted"),
     );
   }
-  const eligible = isEligible(walk, task);
-  if (eligible === true) return admit(walk, task);
+  const eligible =
+    step.lists === null
+      ? isTaskEligible(task, walk.client, walk.geo, walk.now, notMember, walk.memo, step.prefix)
+      : isEligibleByLists(walk, step, step.lists);
+  if (eligible === true) return admit(walk, step);
   if (eligible === false) return skip(walk, task, "not_eligible");
-  return eligible.then((yes) => (yes ? admit(walk, task) : skip(walk, task, "not_eligible")));
+  return eligible.then((yes) => (yes ? admit(walk, step) : skip(walk, task, "not_eligible")));
 }
 
-function admit(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
-  const userKey = userKeyFor(walk, task);
+function admit(walk: Walk, step: Step): MaybePromise<boolean> {
+  const task = step.task;
+  const userKey = userKeyFor(walk, step);
   // Eligibility already required a user key for a capped or percentage task.
   if (userKey === undefined)
-    return task.userCap === null ? give(walk, task, undefined, "admitted") : skip(walk, task, "not_eligible");
-  if (task.userCap === null) return give(walk, task, userKey, "admitted");
+    return step.capped ? skip(walk, task, "not_eligible") : give(walk, task, undefined, "admitted");
+  if (!step.capped) return give(walk, task, userKey, "admitted");
   const admission = walk.ports.admission;
+  if (admission === undefined) return skip(walk, task, "refused");
   // A busy edge isolate admits from a lease of slots, with no call on the request path.
   if (admission.lease?.(task, userKey, walk.client) === true) return give(walk, task, userKey, "admitted");
   const admitted = admission.admit(task, userKey, walk.client);
@@ -366,24 +501,20 @@ function admit(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
   return admitted.then((yes) => (yes ? give(walk, task, userKey, "admitted") : skip(walk, task, "refused")));
 }
 
-/** All of the task's rules hold; whitelists are asked only when nothing else excludes the client. */
-function isEligible(walk: Walk, task: CompiledTask): MaybePromise<boolean> {
+/**
+ * All of the task's rules hold, for a task with uploaded whitelists: they are asked only when
+ * nothing else excludes the client. Membership only decides the target rule: every other rule
+ * first, then the target rule (inline values first, no I/O), then the lists. With no inline
+ * match, the rule holds exactly when one of the task's lists holds one of the client's values
+ * (a list of a kind the client sent no value of is never asked).
+ */
+function isEligibleByLists(walk: Walk, step: Step, lists: readonly WhitelistRef[]): MaybePromise<boolean> {
   const { client, geo, now } = walk;
-  const targets = task.targets;
-  if (targets === null || targets.whitelists.length === 0)
-    return isTaskEligible(task, client, geo, now, notMember, walk.memo);
-  // Membership only decides the target rule: every rule once with membership granted, then
-  // the target rule alone (inline values first, no I/O), then the lists. With no inline match,
-  // the rule holds exactly when one of the task's lists holds one of the client's values.
-  if (!isTaskEligible(task, client, geo, now, anyMember, walk.memo)) return false;
-  const inline = targets.inline;
-  if (
-    (inline.guid !== undefined || inline.deviceId !== undefined || inline.account !== undefined) &&
-    targetMatches(targets, client, notMember)
-  )
-    return true;
+  const task = step.task;
+  if (!otherRulesHold(task, client, geo, now, walk.memo, step.prefix)) return false;
+  if (step.inline && targetMatches(task.targets, client, notMember)) return true;
   let pending: Promise<boolean>[] | undefined;
-  for (const ref of targets.whitelists) {
+  for (const ref of lists) {
     let member = walk.remembered(ref.id);
     if (member === undefined) {
       const value = targetValue(client, ref.kind);
@@ -411,7 +542,7 @@ function give(
 ): MaybePromise<boolean> {
   walk.ports.trace?.(task, outcome);
   if (userKey === undefined) return true;
-  const issued = walk.ports.tickets.issue(task, userKey);
+  const issued = walk.ports.tickets?.issue(task, userKey);
   return issued === undefined ? true : issued.then(yes);
 }
 
@@ -422,4 +553,3 @@ function skip(walk: Walk, task: CompiledTask, outcome: TaskOutcome): false {
 
 const yes = () => true;
 const notMember = () => false;
-const anyMember = () => true;

@@ -12,6 +12,8 @@
  * WebCrypto only: the same code runs in both Workers and in the reference client.
  */
 
+import { BoundedMemo } from "./memo";
+
 const IV_BYTES = 12;
 /** PACKAGE_KEY_SECRET's minimum length (it is the HKDF input of every key-encryption key). */
 export const MIN_PACKAGE_KEY_SECRET_LENGTH = 32;
@@ -67,29 +69,35 @@ export async function decryptObject(
   );
 }
 
-const kekCache = new Map<string, Promise<CryptoKey>>();
+/**
+ * Key-encryption keys by Worker secret, kept by the caller (the edge per isolate, the control
+ * plane its own; core/memo.ts): deriving one costs an HKDF import and derivation.
+ */
+export class KeyEncryptionKeys extends BoundedMemo<string, Promise<CryptoKey>> {
+  constructor() {
+    // one secret per deployment; a few more while it is rotated
+    super(8);
+  }
+}
 
-/** The key-encryption key derived from the Worker secret (cached per secret and isolate). */
-function kekOf(secret: string): Promise<CryptoKey> {
+/** The key-encryption key derived from the Worker secret (remembered in `keks` when given). */
+function kekOf(secret: string, keks: KeyEncryptionKeys | undefined): Promise<CryptoKey> {
   if (secret.length < MIN_PACKAGE_KEY_SECRET_LENGTH)
     throw new Error(`PACKAGE_KEY_SECRET must be at least ${MIN_PACKAGE_KEY_SECRET_LENGTH} characters`);
-  let kek = kekCache.get(secret);
-  if (!kek) {
-    kek = (async () => {
-      const material = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), "HKDF", false, [
-        "deriveKey",
-      ]);
-      return crypto.subtle.deriveKey(
-        { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: new TextEncoder().encode(KEK_INFO) },
-        material,
-        { name: "AES-GCM", length: 256 },
-        false,
-        ["encrypt", "decrypt"],
-      );
-    })();
-    kekCache.set(secret, kek);
-  }
-  return kek;
+  return keks === undefined ? deriveKek(secret) : keks.get(secret, deriveKek);
+}
+
+async function deriveKek(secret: string): Promise<CryptoKey> {
+  const material = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), "HKDF", false, [
+    "deriveKey",
+  ]);
+  return crypto.subtle.deriveKey(
+    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: new TextEncoder().encode(KEK_INFO) },
+    material,
+    { name: "AES-GCM", length: 256 },
+    false,
+    ["encrypt", "decrypt"],
+  );
 }
 
 /**
@@ -97,11 +105,16 @@ function kekOf(secret: string): Promise<CryptoKey> {
  * mini program and version) as additional data, so a wrapped key copied to another version
  * does not unwrap.
  */
-export async function wrapPackageKey(secret: string, key: Uint8Array, context: string): Promise<string> {
+export async function wrapPackageKey(
+  secret: string,
+  key: Uint8Array,
+  context: string,
+  keks?: KeyEncryptionKeys,
+): Promise<string> {
   const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
   const sealed = await crypto.subtle.encrypt(
     { name: "AES-GCM", iv, additionalData: new TextEncoder().encode(context) },
-    await kekOf(secret),
+    await kekOf(secret, keks),
     key,
   );
   const out = new Uint8Array(IV_BYTES + sealed.byteLength);
@@ -115,11 +128,12 @@ export async function unwrapPackageKey(
   secret: string,
   wrapped: string,
   context: string,
+  keks?: KeyEncryptionKeys,
 ): Promise<Uint8Array> {
   const bytes = fromBase64Url(wrapped);
   const key = await crypto.subtle.decrypt(
     { name: "AES-GCM", iv: bytes.subarray(0, IV_BYTES), additionalData: new TextEncoder().encode(context) },
-    await kekOf(secret),
+    await kekOf(secret, keks),
     bytes.subarray(IV_BYTES),
   );
   return new Uint8Array(key);

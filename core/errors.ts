@@ -1,24 +1,67 @@
 /**
  * The one error shape both Workers answer with:
- *   { "error": { "code": ErrorCode, "message": string, "issues"?: Issue[] } }
- * Codes are a closed union; `statusOf` maps each to its HTTP status with an exhaustive switch,
- * so a new code fails the build until it is mapped.
+ *   { "error": { "code": ErrorCode, "message": string, "rule"?: RefusalRule, "issues"?: Issue[] } }
+ * Codes are a closed set (`ErrorCode`); `statusOf` maps each to its HTTP status through a
+ * record typed over every code, so a new code fails the build until it is mapped. A refusal by
+ * a seed rule or limit also names the rule (`rule`, a `RefusalRule` of core/lifecycle.ts), so
+ * clients can tell refusals apart without parsing messages.
  */
+import type { RefusalRule } from "./lifecycle";
 
-export type ErrorCode =
-  | "bad_request" // malformed JSON, failed validation
-  | "unauthenticated" // no or invalid credentials
-  | "forbidden" // authenticated, but the role does not allow it
-  | "not_found"
-  | "method_not_allowed" // a method the Worker serves on no route (TRACE, CONNECT, ...); `Allow` lists the served ones
-  | "conflict" // the request contradicts current state (a seed rule refuses it)
-  | "payload_too_large"
-  | "uri_too_long" // a query string over the route's limit (GET /v1/check)
-  | "unsupported_media_type"
-  | "rate_limited"
-  | "bad_package" // an uploaded archive is broken, empty or unsafe
-  | "internal"
-  | "bad_signature"; // an upload's developer signature is missing, unknown, revoked or wrong (PRODUCT.md S2)
+/**
+ * Every error code, by name: `ErrorCode.Conflict` in new code; the string values are the wire
+ * vocabulary (clients and tests match on them) and never change.
+ */
+export const ErrorCode = {
+  /** malformed JSON, failed validation (a seed limit's refusal names its `rule`) */
+  BadRequest: "bad_request",
+  /** no or invalid credentials */
+  Unauthenticated: "unauthenticated",
+  /** authenticated, but the role (or the token's scope) does not allow it */
+  Forbidden: "forbidden",
+  NotFound: "not_found",
+  /** a method the Worker serves on no route (TRACE, CONNECT, ...); `Allow` lists the served ones */
+  MethodNotAllowed: "method_not_allowed",
+  /** the request contradicts current state: a seed rule refuses it (`rule` names it) */
+  Conflict: "conflict",
+  PayloadTooLarge: "payload_too_large",
+  /** a query string over the route's limit (GET /v1/check) */
+  UriTooLong: "uri_too_long",
+  UnsupportedMediaType: "unsupported_media_type",
+  /** a Range past the end of a package or increment; `Content-Range: bytes *\/size` says the size */
+  RangeNotSatisfiable: "range_not_satisfiable",
+  RateLimited: "rate_limited",
+  /** an uploaded archive is broken, empty or unsafe */
+  BadPackage: "bad_package",
+  /** an upload's developer signature is missing, unknown, revoked or wrong (PRODUCT.md S2) */
+  BadSignature: "bad_signature",
+  Internal: "internal",
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Every code's value, for schemas that document the vocabulary (core/contracts/error.ts). */
+export const ERROR_CODES = Object.values(ErrorCode) as [ErrorCode, ...ErrorCode[]];
+
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 414 | 415 | 416 | 422 | 429 | 500;
+
+/** Each code's HTTP status; a new code fails the build until it is mapped here. */
+const STATUS: Readonly<Record<ErrorCode, ErrorStatus>> = {
+  bad_request: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  payload_too_large: 413,
+  uri_too_long: 414,
+  unsupported_media_type: 415,
+  range_not_satisfiable: 416,
+  bad_package: 422,
+  bad_signature: 422,
+  rate_limited: 429,
+  internal: 500,
+};
 
 export interface ErrorIssue {
   path: string;
@@ -26,40 +69,11 @@ export interface ErrorIssue {
 }
 
 export interface ErrorBody {
-  error: { code: ErrorCode; message: string; issues?: ErrorIssue[] };
+  error: { code: ErrorCode; message: string; rule?: RefusalRule; issues?: ErrorIssue[] };
 }
 
-export function statusOf(
-  code: ErrorCode,
-): 400 | 401 | 403 | 404 | 405 | 409 | 413 | 414 | 415 | 422 | 429 | 500 {
-  switch (code) {
-    case "bad_request":
-      return 400;
-    case "unauthenticated":
-      return 401;
-    case "forbidden":
-      return 403;
-    case "not_found":
-      return 404;
-    case "method_not_allowed":
-      return 405;
-    case "conflict":
-      return 409;
-    case "payload_too_large":
-      return 413;
-    case "uri_too_long":
-      return 414;
-    case "unsupported_media_type":
-      return 415;
-    case "bad_package":
-      return 422;
-    case "rate_limited":
-      return 429;
-    case "internal":
-      return 500;
-    case "bad_signature":
-      return 422;
-  }
+export function statusOf(code: ErrorCode): ErrorStatus {
+  return STATUS[code];
 }
 
 /** Thrown by services; serialised once by each Worker's `onError`. */
@@ -68,6 +82,7 @@ export class ApiError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly issues?: ErrorIssue[],
+    readonly rule?: RefusalRule,
   ) {
     super(message);
     this.name = "ApiError";
@@ -79,7 +94,12 @@ export class ApiError extends Error {
 
   toBody(): ErrorBody {
     return {
-      error: { code: this.code, message: this.message, ...(this.issues ? { issues: this.issues } : {}) },
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.rule !== undefined ? { rule: this.rule } : {}),
+        ...(this.issues ? { issues: this.issues } : {}),
+      },
     };
   }
 }
@@ -112,12 +132,14 @@ export function toApiError(err: unknown): { error: ApiError; internal: boolean }
   if (typeof status === "number" && status >= 400 && status < 500) {
     const code: ErrorCode =
       status === 413
-        ? "payload_too_large"
+        ? ErrorCode.PayloadTooLarge
         : status === 415
-          ? "unsupported_media_type"
-          : status === 404
-            ? "not_found"
-            : "bad_request";
+          ? ErrorCode.UnsupportedMediaType
+          : status === 416
+            ? ErrorCode.RangeNotSatisfiable
+            : status === 404
+              ? ErrorCode.NotFound
+              : ErrorCode.BadRequest;
     return { error: new ApiError(code, (err as Error).message || "bad request"), internal: false };
   }
   return { error: new ApiError("internal", "internal error"), internal: true };

@@ -1,7 +1,7 @@
 /**
  * Version lifecycle rules (PRODUCT.md V1-V4, M4), as pure guards. Each returns `null` when
  * the step is allowed, or a refusal whose `rule` names the broken rule; the control plane
- * turns a refusal into a 409 with the message below.
+ * turns a refusal into a 409 with the message below and the rule in the error body's `rule`.
  *
  * States: development -> in_audit -> approved | rejected; approved -> released (was online);
  * a newer upload discards an unsubmitted development version. "Online" is not a state of the
@@ -35,6 +35,8 @@ export type RefusalRule =
   | "continuous_rollback"
   | "rollback_too_old"
   | "nothing_online"
+  // uploads signed by developer keys (control-plane/src/services/signing-keys.ts)
+  | "revoked_signing_key"
   // grayscale tasks (core/grayscale/lifecycle.ts)
   | "task_delisted"
   | "task_version_invalid"
@@ -88,6 +90,8 @@ const MESSAGES: Record<RefusalRule, string> = {
   continuous_rollback: "continuous rollback is not supported: publish a new version first",
   rollback_too_old: "only the last 5 released versions can be rolled back to",
   nothing_online: "the mini program has no online version",
+  revoked_signing_key:
+    "the version was signed with a key that has been revoked: upload it again signed with an active key",
   task_delisted: "the mini program is off the shelf: no grayscale task can be started",
   task_version_invalid: "the grayscale version must be a semantic version (MAJOR.MINOR.PATCH)",
   task_version_not_approved: "the grayscale version must have passed the mini program audit",
@@ -121,6 +125,9 @@ const MESSAGES: Record<RefusalRule, string> = {
   task_percentage_lowered:
     "the percentage cannot be lowered once the task has started: admitted users would lose the version",
 };
+
+/** Every refusal rule id, for the error schema that documents `rule` (core/contracts/error.ts). */
+export const REFUSAL_RULES = Object.keys(MESSAGES) as [RefusalRule, ...RefusalRule[]];
 
 const refuse = (rule: RefusalRule): Refusal => ({ rule, message: MESSAGES[rule] });
 

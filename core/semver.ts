@@ -27,30 +27,61 @@ export function compareSemver(a: Semver, b: Semver): number {
 }
 
 /**
- * Parsed versions by text, for the hot path (`decide`, task ordering): the same few
- * versions (online, tasks, what clients run) are compared on every check, so the regex runs
- * once per distinct text. Bounded: cleared when full, so hostile inputs cannot grow it.
+ * Whether `text` has exactly the grammar of SEMVER (three parts `0|[1-9]\d{0,5}` joined by
+ * dots), read with `charCodeAt`: the hot path (`decide`, task ordering) compares versions on
+ * every check, and this costs no regex match, no allocation and no cache (issue 11: core keeps
+ * no module state).
  */
-const PARSED_MAX = 4_096;
-const parsed = new Map<string, Semver | null>();
-
-function parseSemverCached(text: string): Semver | undefined {
-  let v = parsed.get(text);
-  if (v === undefined) {
-    v = parseSemver(text) ?? null;
-    if (parsed.size >= PARSED_MAX) parsed.clear();
-    parsed.set(text, v);
+function isSemverText(text: string): boolean {
+  let dots = 0;
+  let digits = 0;
+  let leadingZero = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 2) return false;
+      dots++;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits === 0) leadingZero = c === 48;
+      else if (leadingZero || digits === 6) return false;
+      digits++;
+    } else return false;
   }
-  return v ?? undefined;
+  return dots === 2 && digits > 0;
+}
+
+/** The number of the part of a text `isSemverText` accepted that starts at `i` (its digits up to a dot or the end). */
+function partAt(text: string, i: number): number {
+  let value = 0;
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) break;
+    value = value * 10 + (c - 48);
+  }
+  return value;
+}
+
+/** `compareSemver(parseSemver(a), parseSemver(b))` for two texts `isSemverText` accepted, read in place. */
+function compareSemverTexts(a: string, b: string): number {
+  let i = 0;
+  let j = 0;
+  for (let part = 0; part < 3; part++) {
+    const x = partAt(a, i);
+    const y = partAt(b, j);
+    if (x !== y) return x - y;
+    i = a.indexOf(".", i) + 1;
+    j = b.indexOf(".", j) + 1;
+  }
+  return 0;
 }
 
 /** Compares two version strings; both must be valid (callers validate at the boundary). */
 export function compareVersions(a: string, b: string): number {
-  if (a === b && parseSemverCached(a)) return 0;
-  const pa = parseSemverCached(a);
-  const pb = parseSemverCached(b);
-  if (!pa || !pb) throw new RangeError(`not a semantic version: ${pa ? b : a}`);
-  return compareSemver(pa, pb);
+  if (!isSemverText(a)) throw new RangeError(`not a semantic version: ${a}`);
+  if (a === b) return 0;
+  if (!isSemverText(b)) throw new RangeError(`not a semantic version: ${b}`);
+  return compareSemverTexts(a, b);
 }
 
 /** Zero-padded key whose string order equals semver order (for SQL ORDER BY). */

@@ -6,6 +6,7 @@
 
 import type { HostAppKey } from "./assertion";
 import type { CompiledTask } from "./grayscale/types";
+import type { SnapshotConfig } from "./runtime-config";
 import { compareVersions } from "./semver";
 
 export const SNAPSHOT_SCHEMA = 1;
@@ -117,6 +118,11 @@ export interface Snapshot {
    * compiled before assertions existed (then no account is verified).
    */
   hostAppKeys?: Record<string, HostAppKey[]>;
+  /**
+   * The runtime config (PRODUCT.md D5, core/runtime-config.ts) the edge signs for
+   * `GET /v1/config`. Absent in snapshots compiled before it existed (then the edge answers 404).
+   */
+  config?: SnapshotConfig;
 }
 
 export interface SnapshotSource {
@@ -129,6 +135,7 @@ export interface SnapshotSource {
   trial: SnapshotTrial | null;
   tasks?: readonly CompiledTask[];
   hostAppKeys?: Readonly<Record<string, readonly HostAppKey[]>>;
+  config?: SnapshotConfig;
 }
 
 /** Builds the snapshot from control-plane state; pure, so the same state gives the same bytes. */
@@ -147,6 +154,7 @@ export function compileSnapshot(source: SnapshotSource, now: number): Snapshot {
       (a, b) => compareVersions(b.version, a.version) || a.id.localeCompare(b.id),
     ),
     ...(source.hostAppKeys !== undefined ? { hostAppKeys: compileHostAppKeys(source.hostAppKeys) } : {}),
+    ...(source.config !== undefined ? { config: source.config } : {}),
   };
 }
 

@@ -185,7 +185,7 @@ async function seedDemoMiniProgram() {
   const devToken = await login(dev.email, dev.password);
   const known = readState("demo.json");
   const list = await admin("GET", `/v1/mini-programs?teamId=${DEMO_TEAM.id}`, { token: devToken });
-  if (known && list.miniPrograms.some((/** @type {{ id: string }} */ m) => m.id === known.appId))
+  if (known && list.miniPrograms.some((/** @type {{ appId: string }} */ m) => m.appId === known.appId))
     return known.appId;
   const mp = await admin("POST", "/v1/mini-programs", {
     token: devToken,

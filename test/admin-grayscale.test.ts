@@ -30,12 +30,20 @@ beforeAll(async () => {
 
 const HOUR = 3_600_000;
 
-/** Expects a 409 refusal naming `rule` (the one error shape, rule in `issues`). */
+/** Expects a 409 refusal naming `rule` (the one error shape, with its typed `rule` field). */
 async function expectRule(res: Response | Promise<Response>, rule: string) {
   const body = await expectJson<any>(res, 409);
   expect(body.error.code).toBe("conflict");
-  expect(body.error.issues).toEqual([{ path: "rule", message: rule }]);
+  expect(body.error.rule).toBe(rule);
+  expect(body.error.issues).toBeUndefined();
   return body.error.message as string;
+}
+
+/** Expects a 400 for a request past a seed limit the schema documents, naming the seed `rule`. */
+async function expectLimit(res: Response | Promise<Response>, rule: string, path: string) {
+  const body = await expectJson<any>(res, 400);
+  expect(body.error).toMatchObject({ code: "bad_request", rule });
+  expect(body.error.issues.map((i: { path: string }) => i.path)).toContain(path);
 }
 
 const post = (appId: string, json: unknown, token = world.devA.token) =>
@@ -117,9 +125,19 @@ describe("create (G1)", () => {
     const twenty = "灰度发布第一批用户测试任务一二三四五六七";
     expect([...twenty]).toHaveLength(20);
     expect((await createTask(world, appId, "1.1.0", { name: twenty })).name).toBe(twenty);
-    await expectRule(post(appId, taskBody(world, "1.1.0", { name: `${twenty}九` })), "task_name_invalid");
-    await expectRule(post(appId, taskBody(world, "1.1.0", { name: "a".repeat(21) })), "task_name_invalid");
-    await expectError(post(appId, taskBody(world, "1.1.0", { name: "" })), 400, "bad_request");
+    // A limit on the request itself: 400 naming the seed rule (the schema documents maxLength 20).
+    await expectLimit(
+      post(appId, taskBody(world, "1.1.0", { name: `${twenty}九` })),
+      "task_name_invalid",
+      "name",
+    );
+    await expectLimit(
+      post(appId, taskBody(world, "1.1.0", { name: "a".repeat(21) })),
+      "task_name_invalid",
+      "name",
+    );
+    await expectLimit(post(appId, taskBody(world, "1.1.0", { name: "" })), "task_name_invalid", "name");
+    await expectLimit(post(appId, taskBody(world, "1.1.0", { name: "   " })), "task_name_invalid", "name");
   });
 
   it("seed: 'The end time of grayscale cannot be earlier than the time point when the creation is confirmed'", async () => {
@@ -178,13 +196,28 @@ describe("create (G1)", () => {
       ),
       "task_range_invalid",
     );
-    await expectRule(
+    // Seed limits on the request itself: 400 naming the rule (documented as maxItems / maximum).
+    await expectLimit(
       post(
         appId,
         taskBody(world, "1.1.0", { targets: { guids: Array.from({ length: 1001 }, (_, i) => `g${i}`) } }),
       ),
       "task_too_many_targets",
+      "targets.guids",
     );
+    await expectLimit(
+      post(appId, taskBody(world, "1.1.0", { userCap: 100_000_001 })),
+      "task_cap_invalid",
+      "userCap",
+    );
+    expect(
+      (
+        await createTask(world, appId, "1.1.0", {
+          userCap: 100_000_000,
+          targets: { guids: Array.from({ length: 1000 }, (_, i) => `g${i}`) },
+        })
+      ).userCap,
+    ).toBe(100_000_000);
   });
 
   it("refuses malformed bodies with 400: duplicates, unknown fields, out-of-range percentage, bad targets and networks", async () => {
@@ -294,7 +327,7 @@ describe("edit", () => {
       patch(appId, task.id, { hostApps: [{ hostAppId: world.host2 }] }),
       "task_host_app_not_bound",
     );
-    await expectRule(patch(appId, task.id, { name: "x".repeat(21) }), "task_name_invalid");
+    await expectLimit(patch(appId, task.id, { name: "x".repeat(21) }), "task_name_invalid", "name");
     await expectError(patch(appId, task.id, {}), 400, "bad_request");
     // moving the start into the past starts it at once
     expect((await expectJson<any>(patch(appId, task.id, { startAt: Date.now() - 1000 }), 200)).state).toBe(

@@ -173,23 +173,21 @@ describe("binding requests", () => {
     for (const token of [world.manager1.token, world.auditor1.token]) {
       const list = await expectJson<any>(bindingsOf(token, world.host1), 200);
       expect(list.bindings).toEqual(
-        expect.arrayContaining([
-          expect.objectContaining({ miniProgramId: appId, status: "pending", decidedAt: null }),
-        ]),
+        expect.arrayContaining([expect.objectContaining({ appId, status: "pending", decidedAt: null })]),
       );
     }
     const approved = await expectJson<any>(
       bindingsOf(world.manager1.token, world.host1, "?status=approved"),
       200,
     );
-    expect(approved.bindings.map((b: any) => b.miniProgramId)).not.toContain(appId);
+    expect(approved.bindings.map((b: any) => b.appId)).not.toContain(appId);
     await expectError(bindingsOf(world.manager1.token, world.host1, "?status=maybe"), 400, "bad_request");
     for (const token of [world.manager2.token, world.auditor2.token, world.devA.token, world.adminA.token])
       await expectError(bindingsOf(token, world.host1), 403, "forbidden");
     await expectError(bindingsOf(world.manager1.token, "ha_nope"), 404, "not_found");
     // host 2 does not see host 1's requests
     const other = await expectJson<any>(bindingsOf(world.manager2.token, world.host2), 200);
-    expect(other.bindings.map((b: any) => b.miniProgramId)).not.toContain(appId);
+    expect(other.bindings.map((b: any) => b.appId)).not.toContain(appId);
   });
 
   it("only that host app's manager approves; the approved binding shows in the mini program details", async () => {
@@ -203,7 +201,7 @@ describe("binding requests", () => {
     const ok = await expectJson<any>(decide(world.manager1.token, world.host1, appId, "approve"), 200);
     // nothing online yet: no version awaits this host app's audit
     expect(ok).toEqual({
-      miniProgramId: appId,
+      appId,
       hostAppId: world.host1,
       status: "approved",
       awaitingAudit: null,
@@ -216,7 +214,7 @@ describe("binding requests", () => {
       bindingsOf(world.auditor1.token, world.host1, "?status=approved"),
       200,
     );
-    expect(approved.bindings.map((b: any) => b.miniProgramId)).toContain(appId);
+    expect(approved.bindings.map((b: any) => b.appId)).toContain(appId);
   });
 
   it("a rejection shows in the details; deciding twice is 409 either way", async () => {

@@ -76,18 +76,18 @@ describe("list and details", () => {
       callAdmin("GET", "/v1/mini-programs", { token: world.viewerA.token }),
       200,
     );
-    expect(mineA.miniPrograms.map((m: any) => m.id)).toContain(a);
+    expect(mineA.miniPrograms.map((m: any) => m.appId)).toContain(a);
     expect(mineA.miniPrograms.every((m: any) => m.teamId === world.teamA)).toBe(true);
     const mineB = await expectJson<any>(
       callAdmin("GET", "/v1/mini-programs", { token: world.devB.token }),
       200,
     );
-    expect(mineB.miniPrograms.map((m: any) => m.id)).toEqual([b]);
+    expect(mineB.miniPrograms.map((m: any) => m.appId)).toEqual([b]);
     const filtered = await expectJson<any>(
       callAdmin("GET", `/v1/mini-programs?teamId=${world.teamB}`, { token: world.devB.token }),
       200,
     );
-    expect(filtered.miniPrograms.map((m: any) => m.id)).toEqual([b]);
+    expect(filtered.miniPrograms.map((m: any) => m.appId)).toEqual([b]);
     // filtering by a team I do not belong to shows nothing
     expect(
       (
@@ -140,7 +140,7 @@ describe("edit", () => {
       callAdmin("GET", "/v1/mini-programs", { token: world.devA.token }),
       200,
     );
-    expect(list.miniPrograms.find((m: any) => m.id === appId).name).toBe("Renamed");
+    expect(list.miniPrograms.find((m: any) => m.appId === appId).name).toBe("Renamed");
   });
 
   it("refuses an empty edit, an unknown field or a bad value (400), a viewer (403) and another team (404)", async () => {
@@ -187,7 +187,7 @@ describe("bindings", () => {
   it("a request is pending until decided; a duplicate pending or approved request is 409", async () => {
     const appId = await newApp();
     expect(await expectJson<any>(requestBinding(world.devA.token, appId, world.host1), 201)).toEqual({
-      miniProgramId: appId,
+      appId,
       hostAppId: world.host1,
       status: "pending",
     });
@@ -216,7 +216,7 @@ describe("bindings", () => {
       }),
       200,
     );
-    expect(queue.bindings.map((b: any) => b.miniProgramId)).toContain(appId);
+    expect(queue.bindings.map((b: any) => b.appId)).toContain(appId);
   });
 
   it("refuses a viewer (403), another team (404) and an unknown host app (404)", async () => {
@@ -241,7 +241,7 @@ describe("bindings", () => {
       callAdmin("GET", `/v1/host-apps/${world.host1}/bindings`, { token: world.manager1.token }),
       200,
     );
-    expect(approved.bindings.map((b: any) => b.miniProgramId)).not.toContain(appId);
+    expect(approved.bindings.map((b: any) => b.appId)).not.toContain(appId);
     // after unbinding, the mini program can ask again
     await expectJson(requestBinding(world.devA.token, appId, world.host1), 201);
   });

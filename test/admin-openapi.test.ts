@@ -3,6 +3,9 @@
  * page, the health check, and unknown routes in the one error shape.
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import { ERROR_CODES } from "../core/errors";
+import { MAX_INLINE_TARGETS, MAX_TASK_NAME, MAX_USER_CAP } from "../core/grayscale/definition";
+import { REFUSAL_RULES } from "../core/lifecycle";
 import { callAdmin, expectError, expectJson, makeUser } from "./support/admin";
 
 let token: string;
@@ -71,6 +74,73 @@ describe("GET /openapi.json", () => {
       expect.arrayContaining([expect.objectContaining({ name: "appId", in: "path", required: true })]),
     );
     expect(Object.keys(mp.responses)).toEqual(expect.arrayContaining(["200", "401", "403", "404"]));
+  });
+});
+
+describe("every admin operation", () => {
+  const METHODS = ["get", "post", "put", "patch", "delete"] as const;
+
+  it("has a summary and a description", async () => {
+    const doc = await expectJson<any>(callAdmin("GET", "/openapi.json"), 200);
+    const lacking: string[] = [];
+    let operations = 0;
+    for (const [path, item] of Object.entries<any>(doc.paths))
+      for (const method of METHODS) {
+        const op = item[method];
+        if (op === undefined) continue;
+        operations++;
+        if (!(typeof op.summary === "string" && op.summary.trim().length > 0))
+          lacking.push(`${method.toUpperCase()} ${path}: summary`);
+        if (!(typeof op.description === "string" && op.description.trim().length > 0))
+          lacking.push(`${method.toUpperCase()} ${path}: description`);
+      }
+    expect(operations).toBeGreaterThan(50);
+    expect(lacking).toEqual([]);
+  });
+
+  it("describes 413, 415 and 422 as what they are, never as a generic 400", async () => {
+    const doc = await expectJson<any>(callAdmin("GET", "/openapi.json"), 200);
+    const described: Record<string, string[]> = { "413": [], "415": [], "422": [] };
+    for (const [path, item] of Object.entries<any>(doc.paths))
+      for (const method of METHODS) {
+        const responses = item[method]?.responses ?? {};
+        for (const status of Object.keys(described)) {
+          const answer = responses[status];
+          if (answer === undefined) continue;
+          expect(answer.description, `${method} ${path} ${status}`).not.toBe(responses["400"]?.description);
+          described[status]!.push(answer.description);
+        }
+      }
+    expect(described["413"]!.length).toBeGreaterThan(0);
+    for (const d of described["413"]!) expect(d).toMatch(/^Payload too large/);
+    for (const d of described["415"]!) expect(d).toMatch(/^Unsupported media type/);
+    expect(described["422"]).toEqual([expect.stringMatching(/bad_package.*bad_signature/)]);
+  });
+});
+
+describe("documented limits and error vocabulary", () => {
+  it("documents the seed limits the schemas enforce (name, typed targets, user cap)", async () => {
+    const doc = await expectJson<any>(callAdmin("GET", "/openapi.json"), 200);
+    for (const name of ["CreateGrayscaleTask", "EditGrayscaleTask"]) {
+      const task = doc.components.schemas[name].properties;
+      expect(task.name).toMatchObject({ minLength: 1, maxLength: MAX_TASK_NAME });
+      expect(task.userCap).toMatchObject({ minimum: 1, maximum: MAX_USER_CAP });
+    }
+    const targets = doc.components.schemas.GrayscaleTargets.properties;
+    for (const kind of ["guids", "deviceIds", "accounts"])
+      expect(targets[kind]).toMatchObject({ maxItems: MAX_INLINE_TARGETS });
+  });
+
+  it("documents the error code and the refusal rule as closed sets", async () => {
+    const doc = await expectJson<any>(callAdmin("GET", "/openapi.json"), 200);
+    const error = doc.components.schemas.Error.properties.error;
+    expect(error.properties.code.enum).toEqual(ERROR_CODES);
+    expect(error.properties.code.enum).toContain("range_not_satisfiable");
+    expect(error.properties.rule.enum).toEqual(REFUSAL_RULES);
+    expect(error.properties.rule.enum).toEqual(
+      expect.arrayContaining(["task_name_invalid", "task_too_many_targets", "task_cap_invalid"]),
+    );
+    expect(error.required).not.toContain("rule");
   });
 });
 

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import {
   CLOSED_PORTS,
   type ClientContext,
+  DecidePlan,
   type DecidePorts,
   type Decision,
   decide,
@@ -408,11 +409,36 @@ describe("decide: the walk", () => {
 
   it("plans: the caller's cache of walkable tasks is filled once per snapshot object and used", () => {
     const s = snap([task("a", "1.1.0"), task("old", "0.5.0")]);
-    const plans = new WeakMap<Snapshot, readonly CompiledTask[]>();
+    const plans = new WeakMap<Snapshot, DecidePlan>();
     const ports = Object.assign(new MemoryPorts(), { plans });
+    expect(now(s, client(), ports)).toMatchObject({ reason: "grayscale", taskId: "a" });
+    const plan = plans.get(s);
+    expect(plan?.tasks.map((t) => t.id)).toEqual(["a"]);
     now(s, client(), ports);
-    expect(plans.get(s)?.map((t) => t.id)).toEqual(["a"]);
-    plans.set(s, []);
+    expect(plans.get(s)).toBe(plan);
+    // the kept plan is what the walk uses: a plan of the same snapshot without its tasks walks nothing
+    plans.set(s, new DecidePlan({ ...s, tasks: [] }));
     expect(now(s, client(), ports)).toMatchObject({ reason: "online" });
+  });
+
+  it("optional ports: without tickets and admission, a capped task admits nobody and keeps no sticky user", () => {
+    const s = snap([
+      task("cap", "1.2.0", { userCap: 10 }),
+      task("sticky", "1.1.5", { phase: "sticky", userCap: 10 }),
+      task("open", "1.1.0"),
+    ]);
+    const bare: DecidePorts = { member: () => false, trace: (t, o) => trail.push([t.id, o]) };
+    const trail: [string, TaskOutcome][] = [];
+    expect(now(s, client({ installedVersion: "1.1.5" }), bare)).toMatchObject({ taskId: "open" });
+    expect(trail).toEqual([
+      ["cap", "refused"],
+      ["sticky", "sticky_not_admitted"],
+      ["open", "admitted"],
+    ]);
+    // the same answers as ports that say no to everything
+    const closed = new MemoryPorts({ full: ["cap"] });
+    expect(now(s, client({ installedVersion: "1.1.5" }), closed)).toMatchObject({ taskId: "open" });
+    expect(closed.trail).toEqual(trail);
+    expect(now(s, client(), CLOSED_PORTS)).toMatchObject({ taskId: "open" });
   });
 });

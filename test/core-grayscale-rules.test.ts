@@ -573,10 +573,21 @@ describe("loose version range check", () => {
       for (let j = 0; j < len; j++) text += alphabet[Math.floor(r() * alphabet.length)];
       const parsed = parseLooseVersion(text);
       expect(isLooseVersion(text)).toBe(parsed !== undefined);
-      const min = [Math.floor(r() * 10)];
-      const max = [Math.floor(r() * 10) + 5, Math.floor(r() * 10)];
+      // bounds of 1..5 parts (shorter and longer than the text), either end sometimes open
+      const bound = (base: number) =>
+        r() < 0.15
+          ? null
+          : Array.from(
+              { length: 1 + Math.floor(r() * 5) },
+              (_, k) => (k === 0 ? base : 0) + Math.floor(r() * 3),
+            );
+      const min = bound(Math.floor(r() * 10));
+      const max = bound(Math.floor(r() * 10) + 5);
       const expected =
-        parsed !== undefined && compareLoose(parsed, min) >= 0 && compareLoose(parsed, max) <= 0;
+        (min === null && max === null) ||
+        (parsed !== undefined &&
+          (min === null || compareLoose(parsed, min) >= 0) &&
+          (max === null || compareLoose(parsed, max) <= 0));
       expect(versionInRange(text, [min, max])).toBe(expected);
     }
   });

@@ -86,7 +86,7 @@ describe("GET /v1/packages/{sha256}", () => {
       const res = await get({ range });
       expect(res.status, range).toBe(416);
       expect(res.headers.get("content-range")).toBe("bytes */1000");
-      expect(await res.json()).toMatchObject({ error: { code: "bad_request" } });
+      expect(await res.json()).toMatchObject({ error: { code: "range_not_satisfiable" } });
     }
   });
 

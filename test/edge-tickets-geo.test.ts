@@ -213,14 +213,16 @@ describe("edge OpenAPI document", () => {
     expect(Object.keys(get.responses).sort()).toEqual(["200", "400", "404", "414", "429"]);
   });
 
-  it("lists every client route: check, login, packages, increments, the JWKS", async () => {
+  it("lists every client route: check, login, config, privacy texts, packages, increments, the JWKS", async () => {
     const doc = await (await edgeFetch("/openapi.json")).json<{ paths: Record<string, unknown> }>();
     expect(Object.keys(doc.paths).sort()).toEqual([
       "/.well-known/jwks.json",
       "/v1/check",
+      "/v1/config",
       "/v1/increments/{sha256}",
       "/v1/login",
       "/v1/packages/{sha256}",
+      "/v1/privacy/{sha256}",
     ]);
   });
 });

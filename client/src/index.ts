@@ -9,6 +9,7 @@ export { GraycastClient } from "./client";
 export type { Fetch } from "./download";
 export { ClientError, type ClientErrorCode } from "./errors";
 export type { DeveloperSignatureCheck } from "./package";
+export { type ConfigOrder, RuntimeConfigClient, type RuntimeConfigOptions } from "./runtime-config";
 export {
   emptyState,
   type InstalledVersion,

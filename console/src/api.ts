@@ -15,6 +15,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly issues: Issue[] = [],
+    /** the seed rule that refused the request (core/lifecycle.ts RefusalRule), when one did */
+    readonly rule?: string,
   ) {
     super(message);
   }
@@ -34,12 +36,18 @@ export const whenSignedOut = (fn: () => void): void => {
 };
 
 async function errorOf(res: Response): Promise<ApiError> {
-  let body: { error?: { code?: string; message?: string; issues?: Issue[] } } = {};
+  let body: { error?: { code?: string; message?: string; issues?: Issue[]; rule?: string } } = {};
   try {
     body = await res.json();
   } catch {}
   const e = body.error ?? {};
-  return new ApiError(res.status, e.code ?? "error", e.message ?? `HTTP ${res.status}`, e.issues ?? []);
+  return new ApiError(
+    res.status,
+    e.code ?? "error",
+    e.message ?? `HTTP ${res.status}`,
+    e.issues ?? [],
+    e.rule,
+  );
 }
 
 function headers(extra: Record<string, string> = {}): Record<string, string> {
@@ -83,8 +91,10 @@ export function upload<T>(
       if (e.lengthComputable) onProgress(e.loaded / e.total);
     };
     xhr.onload = () => {
-      let body: { error?: { code?: string; message?: string; issues?: Issue[] } } & Record<string, unknown> =
-        {};
+      let body: { error?: { code?: string; message?: string; issues?: Issue[]; rule?: string } } & Record<
+        string,
+        unknown
+      > = {};
       try {
         body = JSON.parse(xhr.responseText);
       } catch {}
@@ -98,7 +108,13 @@ export function upload<T>(
           onSignedOut();
         }
         reject(
-          new ApiError(xhr.status, e.code ?? "error", e.message ?? `HTTP ${xhr.status}`, e.issues ?? []),
+          new ApiError(
+            xhr.status,
+            e.code ?? "error",
+            e.message ?? `HTTP ${xhr.status}`,
+            e.issues ?? [],
+            e.rule,
+          ),
         );
       }
     };

@@ -112,7 +112,7 @@ export function Field(props: {
 export function ErrorNote(props: { error?: ApiError; fields?: string[] }) {
   if (!props.error) return null;
   const loose = props.error.issues.filter(
-    (i) => i.path !== "rule" && !(props.fields ?? []).some((f) => i.path === f || i.path.startsWith(`${f}.`)),
+    (i) => !(props.fields ?? []).some((f) => i.path === f || i.path.startsWith(`${f}.`)),
   );
   return (
     <div class="error" role="alert">

@@ -4,7 +4,7 @@
  * admission tickets, which are transport, not client facts; the type assertion at the bottom
  * fails the build if the two drift apart.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { MAX_ASSERTION_LENGTH } from "../assertion";
 import type { ClientContext } from "../decide";
 import { parseLooseVersion } from "../semver";

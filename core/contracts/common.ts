@@ -1,4 +1,5 @@
-import { z } from "zod";
+import * as z from "zod";
+import type { RefusalRule } from "../lifecycle";
 import { isSemver } from "../semver";
 import { ErrorBodySchema } from "./error";
 
@@ -50,6 +51,11 @@ export const errorResponses = {
   },
 } as const;
 
+/** An error answer of one route, in the one error shape, described as what it is. */
+export function errorResponse(description: string) {
+  return { description, content: { "application/json": { schema: ErrorBodySchema } } } as const;
+}
+
 /** JSON body, required (Hono otherwise validates `{}` when the Content-Type is wrong). */
 export function jsonBody<T extends z.ZodType>(schema: T) {
   return { content: { "application/json": { schema } }, required: true } as const;
@@ -60,7 +66,7 @@ export function jsonResponse<T extends z.ZodType>(schema: T, description: string
 }
 
 /** JWK members that carry private key material (RFC 7518 section 6). */
-const PRIVATE_JWK_MEMBERS = new Set(["d", "p", "q", "dp", "dq", "qi", "oth", "k"]);
+const PRIVATE_JWK_MEMBERS: readonly string[] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 /**
  * A `superRefine` for registered public keys: refuses a private member (the key is exposed: the
@@ -69,7 +75,7 @@ const PRIVATE_JWK_MEMBERS = new Set(["d", "p", "q", "dp", "dq", "qi", "oth", "k"
 export function publicJwkMembers(known: ReadonlySet<string>, privateKeyHolder: string) {
   return (jwk: object, ctx: z.RefinementCtx) => {
     for (const member of Object.keys(jwk)) {
-      if (PRIVATE_JWK_MEMBERS.has(member))
+      if (PRIVATE_JWK_MEMBERS.includes(member))
         ctx.addIssue({
           code: "custom",
           path: [member],
@@ -78,5 +84,17 @@ export function publicJwkMembers(known: ReadonlySet<string>, privateKeyHolder: s
       else if (!known.has(member))
         ctx.addIssue({ code: "custom", path: [member], message: "not a public JWK member" });
     }
+  };
+}
+
+/**
+ * A seed rule's limit checked by zod (documented limits equal the enforced ones, issue 11): a
+ * value past it is refused with 400 and the error body names `rule` (core/contracts/validation.ts),
+ * the same rule core's guard would name. `.meta()` the JSON Schema keyword the limit is, since a
+ * custom check documents nothing by itself.
+ */
+export function seedLimit<T>(rule: RefusalRule, allows: (value: T) => boolean, message: string) {
+  return (value: T, ctx: z.RefinementCtx) => {
+    if (!allows(value)) ctx.addIssue({ code: "custom", message, params: { rule } });
   };
 }

@@ -4,7 +4,7 @@
  * server API of the admin Worker (`GET /sns/jscode2session`, `GET /cgi-bin/token`), whose errors
  * are `{ errcode, errmsg }` as the WeChat / Tencent mini program server APIs answer them.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { MAX_LOGIN_CODE_LENGTH } from "../login-code";
 import { AppIdSchema, IdSchema } from "./common";
 

@@ -61,8 +61,8 @@ function isValidRange(range: VersionRange | null | undefined): boolean {
   return min === null || max === null || compareLoose(min, max) <= 0;
 }
 
-/** 1..20 Unicode code points, not blank, no control characters. */
-function isValidName(name: unknown): boolean {
+/** 1..20 Unicode code points, not blank, no control characters (also the wire schema's check). */
+export function isValidName(name: unknown): boolean {
   if (typeof name !== "string" || name.trim().length === 0) return false;
   let points = 0;
   for (let i = 0; i < name.length; i++) {

@@ -75,18 +75,20 @@ export function murmur3Utf16Rest(prefix: Murmur3Prefix, b: string): number {
   return fmix(h ^ (total * 2));
 }
 
+/** `murmur3Utf16(value, seed)` under three seeds (`murmur3Utf16Three`). */
+export interface Murmur3Three {
+  h0: number;
+  h1: number;
+  h2: number;
+}
+
 /**
  * `murmur3Utf16(value, seed)` for three seeds in one pass over `value`: the block mixing does
- * not depend on the seed, so it is done once and folded into three states. Writes the three
- * unsigned results to `out[0..2]` (identical to three separate calls).
+ * not depend on the seed, so it is done once and folded into three states. Unsigned results,
+ * identical to three separate calls; one small object, no buffer (the whitelist lookup of every
+ * check calls it).
  */
-export function murmur3Utf16x3(
-  value: string,
-  seed0: number,
-  seed1: number,
-  seed2: number,
-  out: Uint32Array,
-): void {
+export function murmur3Utf16Three(value: string, seed0: number, seed1: number, seed2: number): Murmur3Three {
   const total = value.length;
   let h0 = seed0 | 0;
   let h1 = seed1 | 0;
@@ -104,9 +106,21 @@ export function murmur3Utf16x3(
     h1 ^= k;
     h2 ^= k;
   }
-  out[0] = fmix(h0 ^ (total * 2));
-  out[1] = fmix(h1 ^ (total * 2));
-  out[2] = fmix(h2 ^ (total * 2));
+  return { h0: fmix(h0 ^ (total * 2)), h1: fmix(h1 ^ (total * 2)), h2: fmix(h2 ^ (total * 2)) };
+}
+
+/** `murmur3Utf16Three`, its three results written to `out[0..2]`. */
+export function murmur3Utf16x3(
+  value: string,
+  seed0: number,
+  seed1: number,
+  seed2: number,
+  out: Uint32Array,
+): void {
+  const h = murmur3Utf16Three(value, seed0, seed1, seed2);
+  out[0] = h.h0;
+  out[1] = h.h1;
+  out[2] = h.h2;
 }
 
 /** MurmurHash3's per-block scramble of a 32-bit block (seed-independent). */

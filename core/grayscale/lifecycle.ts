@@ -41,7 +41,7 @@ export interface TaskStatus {
  * everyone), released (seed: "all users will be upgraded to the latest released version"),
  * delisted. The others (manual, end_time, cap_reached) stay sticky for admitted users.
  */
-const WITHDRAWN: ReadonlySet<EndReason> = new Set<EndReason>(["released", "reverted", "delisted"]);
+const WITHDRAWN: readonly EndReason[] = ["released", "reverted", "delisted"];
 
 /**
  * The state the task is really in at `now`: past its end time a pending, delivering or
@@ -87,7 +87,7 @@ export function applyAction(
       if (state === "ended") return refusalOf("task_ended");
       return { state: "ended", endReason: "manual" };
     case "end_and_revert":
-      if (state === "ended" && current.endReason !== null && WITHDRAWN.has(current.endReason))
+      if (state === "ended" && current.endReason !== null && WITHDRAWN.includes(current.endReason))
         return refusalOf("task_already_withdrawn");
       return { state: "ended", endReason: "reverted" };
   }
@@ -179,7 +179,8 @@ export function compileTask(
 ): CompiledTask | null {
   const def = input.definition;
   const status = effectiveStatus(input.status, def.startAt, def.endAt, now);
-  if (status.state === "ended" && status.endReason !== null && WITHDRAWN.has(status.endReason)) return null;
+  if (status.state === "ended" && status.endReason !== null && WITHDRAWN.includes(status.endReason))
+    return null;
   const phase = status.state === "pending" || status.state === "delivering" ? "admitting" : "sticky";
 
   const hostApps: CompiledTask["hostApps"] = {};

@@ -9,62 +9,61 @@ import { shardHas } from "./whitelist";
 
 export type ParsedRange = readonly [number[] | null, number[] | null];
 
-/** Scratch buffer for one parsed client version; the evaluator is synchronous, so one suffices. */
-const SCRATCH: number[] = [0, 0, 0, 0, 0];
-
-/**
- * Parses `text` into SCRATCH with exactly the grammar of `parseLooseVersion`
- * (/^\d{1,9}(\.\d{1,9}){0,4}$/) and returns the number of parts, or -1 when malformed.
- */
-function parseLooseIntoScratch(text: string): number {
-  let parts = 0;
-  let digits = 0;
-  let value = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 48 && c <= 57) {
-      if (++digits > 9) return -1;
-      value = value * 10 + (c - 48);
-    } else if (c === 46) {
-      if (digits === 0 || parts === 4) return -1;
-      SCRATCH[parts++] = value;
-      digits = 0;
-      value = 0;
-    } else {
-      return -1;
-    }
-  }
-  if (digits === 0) return -1;
-  SCRATCH[parts++] = value;
-  return parts;
-}
-
-/** `compareLoose(SCRATCH[0..n), b)`: missing parts count as 0. */
-function compareScratch(n: number, b: readonly number[]): number {
-  const len = Math.max(n, b.length);
-  for (let i = 0; i < len; i++) {
-    const d = (i < n ? (SCRATCH[i] as number) : 0) - (b[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
-
 /**
  * An inclusive range check of a loose client version. An unbounded range admits anything, even
  * a malformed version; a bounded one refuses a malformed version (we cannot say it is inside).
+ *
+ * One pass over `text` with exactly the grammar of `parseLooseVersion`
+ * (/^\d{1,9}(\.\d{1,9}){0,4}$/), comparing each part with the bounds as it is read, the way
+ * `compareLoose` orders them (missing parts count as 0): no array, no scratch buffer (issue 11:
+ * core keeps no module state).
  */
 export function versionInRange(text: string, range: ParsedRange): boolean {
   const min = range[0];
   const max = range[1];
   if (min === null && max === null) return true;
-  const n = parseLooseIntoScratch(text);
-  if (n < 0) return false;
-  return (min === null || compareScratch(n, min) >= 0) && (max === null || compareScratch(n, max) <= 0);
+  // the first non-zero difference of the text's parts from each bound's, once known
+  let toMin = 0;
+  let toMax = 0;
+  let parts = 0;
+  let digits = 0;
+  let value = 0;
+  const n = text.length;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? text.charCodeAt(i) : -1;
+    if (c >= 48 && c <= 57) {
+      if (++digits > 9) return false;
+      value = value * 10 + (c - 48);
+      continue;
+    }
+    // a dot ends a part (at most five parts), and so does the end of the text
+    if (digits === 0 || (c !== 46 && c !== -1) || (c === 46 && parts === 4)) return false;
+    if (toMin === 0 && min !== null) toMin = value - (min[parts] ?? 0);
+    if (toMax === 0 && max !== null) toMax = value - (max[parts] ?? 0);
+    parts++;
+    digits = 0;
+    value = 0;
+  }
+  if (min !== null) for (let k = parts; toMin === 0 && k < min.length; k++) toMin = -(min[k] ?? 0);
+  if (max !== null) for (let k = parts; toMax === 0 && k < max.length; k++) toMax = -(max[k] ?? 0);
+  return (min === null || toMin >= 0) && (max === null || toMax <= 0);
 }
 
 /** Whether `text` is a well-formed loose version (same grammar as parseLooseVersion). */
 export function isLooseVersion(text: string): boolean {
-  return parseLooseIntoScratch(text) >= 0;
+  let parts = 0;
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      if (++digits > 9) return false;
+    } else if (c === 46) {
+      if (digits === 0 || parts === 4) return false;
+      parts++;
+      digits = 0;
+    } else return false;
+  }
+  return digits > 0;
 }
 
 /**

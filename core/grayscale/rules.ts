@@ -9,6 +9,7 @@
  * predicates of ./match.ts, and a test checks that they agree.
  */
 import { type ClientContext, verifiedAccountOf } from "../decide";
+import { parseSemver, type Semver } from "../semver";
 import { type Murmur3Prefix, murmur3Utf16Prefix, murmur3Utf16Rest } from "./hash";
 import type { ParsedRange } from "./match";
 import {
@@ -304,6 +305,24 @@ class LastUserKey {
 }
 
 /**
+ * The parsed form of the last version text asked for (`parseSemver`): the installed versions of
+ * successive clients repeat (a handful of releases), and `decide` compares each against the
+ * version it answers with.
+ */
+class LastSemver {
+  #text: string | undefined;
+  #parsed: Semver | undefined;
+
+  of(text: string): Semver | undefined {
+    if (text !== this.#text) {
+      this.#parsed = parseSemver(text);
+      this.#text = text;
+    }
+    return this.#parsed;
+  }
+}
+
+/**
  * What the rule walk remembers between calls, owned by the caller (issue 11: the core keeps no
  * mutable module state): the edge keeps one per isolate, a walk without one computes afresh.
  * Nothing in it changes an answer, only what it costs.
@@ -317,6 +336,7 @@ export class RuleMemo {
   readonly country = new LastLower();
   readonly region = new LastLower();
   readonly city = new LastLower();
+  readonly installed = new LastSemver();
 
   prefix(taskId: string): Murmur3Prefix {
     let prefix = this.#prefixes.get(taskId);
@@ -336,7 +356,8 @@ const lowerVia = (memo: LastLower | undefined, raw: string | undefined) =>
  * The same answer as `evaluateTask(...).eligible` (every condition must hold, so the order does
  * not change it), stopping at the first failing condition, the costly target rule (hashes,
  * whitelist probes) last, and allocating only the user key and lower-cased list values (with a
- * `memo`, once per client rather than once per task).
+ * `memo`, once per client rather than once per task). `prefix`: the task id's hash state
+ * (`murmur3Utf16Prefix(task.id, 0)`) when the caller keeps it with the task (core `decide`'s plan).
  */
 export function isTaskEligible(
   task: CompiledTask,
@@ -345,6 +366,27 @@ export function isTaskEligible(
   now: number,
   whitelistMember: (ref: WhitelistRef) => boolean,
   memo?: RuleMemo,
+  prefix?: Murmur3Prefix,
+): boolean {
+  // Last: the only rule that may hash the client's ids and probe a whitelist.
+  const targets = task.targets;
+  return (
+    otherRulesHold(task, client, geo, now, memo, prefix) &&
+    (targets === null || targetMatches(targets, client, whitelistMember))
+  );
+}
+
+/**
+ * Every rule of `isTaskEligible` but the target rule, in the same order (core `decide` asks a
+ * task's uploaded whitelists only once these hold, then decides the target rule itself).
+ */
+export function otherRulesHold(
+  task: CompiledTask,
+  client: ClientContext,
+  geo: Geo,
+  now: number,
+  memo?: RuleMemo,
+  prefix?: Murmur3Prefix,
 ): boolean {
   if (task.phase !== "admitting") return false;
   if (now < task.startAt || now >= task.endAt) return false;
@@ -370,9 +412,13 @@ export function isTaskEligible(
           ? memo.userKey.of(client)
           : userKeyOf(client);
     if (userKey === undefined) return false;
-    if (task.percentageBp !== null && rolloutBucket(task.id, userKey, memo) >= task.percentageBp)
+    if (
+      task.percentageBp !== null &&
+      (prefix !== undefined
+        ? murmur3Utf16Rest(prefix, userKey) % ROLLOUT_BUCKETS
+        : rolloutBucket(task.id, userKey, memo)) >= task.percentageBp
+    )
       return false;
   }
-  // Last: the only rule that may hash the client's ids and probe a whitelist.
-  return targetMatches(task.targets, client, whitelistMember);
+  return true;
 }

@@ -11,7 +11,7 @@
  * false negative) answers "surely not a member" at the edge; a positive is confirmed in the
  * exact, sorted values of one shard. Hashes: `hashValue` (murmur3, ./hash.ts).
  */
-import { murmur3Utf16, murmur3Utf16x3 } from "./hash";
+import { murmur3Utf16, murmur3Utf16Three } from "./hash";
 import type { WhitelistRef } from "./types";
 
 export const MAX_WHITELIST_LINES = 1_000_000;
@@ -102,9 +102,8 @@ export interface ValueHashes {
  * path computes them once per check and reuses them for the Bloom filter and the shard).
  */
 export function valueHashes(ref: Pick<WhitelistRef, "seed" | "shards">, value: string): ValueHashes {
-  const out = new Uint32Array(3);
-  murmur3Utf16x3(value, ref.seed, ref.seed ^ SECOND_HASH, ref.seed ^ SHARD_HASH, out);
-  return { h1: out[0]!, h2: out[1]!, shard: ref.shards <= 1 ? 0 : out[2]! % ref.shards };
+  const h = murmur3Utf16Three(value, ref.seed, ref.seed ^ SECOND_HASH, ref.seed ^ SHARD_HASH);
+  return { h1: h.h0, h2: h.h1, shard: ref.shards <= 1 ? 0 : h.h2 % ref.shards };
 }
 
 /** `bloomHas` from precomputed hashes (`valueHashes`). */

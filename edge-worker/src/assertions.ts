@@ -15,6 +15,7 @@ import {
   type AssertionResult,
   CLOCK_SKEW_SECONDS,
   type HostAppKey,
+  ImportedKeys,
   usableKey,
   verifyUserAssertion,
 } from "../../core/assertion";
@@ -31,6 +32,8 @@ interface Entry {
 }
 
 const entries = new Map<string, Entry>();
+/** This isolate's imported host-app keys (core `ImportedKeys`), for the assertions not remembered above. */
+const imported = new ImportedKeys();
 
 /** The outcome of `token` for a check from `hostAppId`, with that host app's snapshot `keys`, at `now` (ms). */
 export async function checkAssertion(
@@ -45,7 +48,7 @@ export async function checkAssertion(
     if (!hit.result.ok) return hit.result;
     if (usableKey(keys, hit.result.kid, now)?.x === hit.x) return hit.result;
   }
-  const result = await verifyUserAssertion(token, hostAppId, keys, now);
+  const result = await verifyUserAssertion(token, hostAppId, keys, now, imported);
   if (hit !== undefined) entries.delete(cacheKey);
   else if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value as string);
   entries.set(cacheKey, {

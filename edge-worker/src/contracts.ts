@@ -1,122 +1,34 @@
 /**
- * The edge's wire contract in `zod/mini` (zod 4's tree-shakable API): the same checks as
- * core/contracts/check.ts (which the control plane uses through @hono/zod-openapi), without
- * pulling the classic API and the OpenAPI generator into the edge bundle. A test
- * (test/edge-contracts.test.ts) runs both schemas over the same inputs so they cannot drift,
- * and the type assertion at the bottom fails the build if this one drifts from ClientContext.
+ * The edge's side of the check contract: the request schema itself is core/contracts/check.ts,
+ * the one definition the control plane's explain route documents and validates with too (zod 4
+ * classic: @hono/zod-openapi's generator cannot read zod/mini schemas, which lack `.meta()`).
+ * Here: the GET form of the check (query string and user header), read field by field with a
+ * per-isolate memo of accepted values.
  */
 
-import * as z from "zod/mini";
-import en from "zod/v4/locales/en.js";
-import { MAX_ASSERTION_LENGTH } from "../../core/assertion";
+import * as z from "zod";
+import {
+  AssertionSchema,
+  type CheckRequest,
+  CheckRequestSchema,
+  CheckResponseSchema,
+  Sha256Schema,
+  splitCheckRequest,
+} from "../../core/contracts/check";
 import { validationError } from "../../core/contracts/validation";
-import type { ClientContext } from "../../core/decide";
 import { ApiError } from "../../core/errors";
-import { isSemver, parseLooseVersion } from "../../core/semver";
 
-// zod/mini ships no messages by default; the error shape names them (`issues[].message`).
-z.config(en());
-
-export const MAX_TICKETS = 8;
-export const MAX_TICKET_LENGTH = 512;
-
-const LooseVersionSchema = z.string().check(
-  z.maxLength(32),
-  z.refine((v) => parseLooseVersion(v) !== undefined, "must be dot-separated numbers, e.g. 17.4.1"),
-);
-/** No control character (Unicode category Cc, which is exactly U+0000-U+001F and U+007F-U+009F). */
-const ClientTextSchema = (max: number) =>
-  z
-    .string()
-    .check(
-      z.minLength(1),
-      z.maxLength(max),
-      z.regex(/^[^\x00-\x1f\x7f-\x9f]+$/, "must not contain control characters"),
-    );
-const SemverSchema = z
-  .string()
-  .check(z.maxLength(20), z.refine(isSemver, "must be a semantic version MAJOR.MINOR.PATCH, e.g. 1.2.0"));
-const TicketSchema = z
-  .string()
-  .check(
-    z.minLength(1),
-    z.maxLength(MAX_TICKET_LENGTH),
-    z.regex(/^[A-Za-z0-9_.-]+$/, "must be an admission ticket as issued by check"),
-  );
-/** A host-app user assertion (core/assertion.ts): shape only; the edge verifies it (edge-worker/src/assertions.ts). */
-export const AssertionSchema = z
-  .string()
-  .check(
-    z.minLength(1),
-    z.maxLength(MAX_ASSERTION_LENGTH),
-    z.regex(
-      /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/,
-      "must be a compact JWS (header.claims.signature)",
-    ),
-  );
-
-/** `POST /v1/check` body; unknown keys are refused (a typo must not silently change the answer). */
-export const CheckRequestSchema = z.strictObject({
-  appId: z.string().check(z.regex(/^gc[a-z2-7]{16,40}$/, "not an App ID")),
-  hostAppId: z.string().check(z.minLength(1), z.maxLength(64), z.regex(/^[A-Za-z0-9_-]+$/, "not an id")),
-  hostAppVersion: LooseVersionSchema,
-  platform: z.enum(["android", "ios"]),
-  osVersion: LooseVersionSchema,
-  guid: z.optional(ClientTextSchema(128)),
-  deviceId: z.optional(ClientTextSchema(128)),
-  account: z.optional(ClientTextSchema(128)),
-  network: z.optional(z.enum(["wifi", "5g", "4g", "3g", "2g", "ethernet", "other"])),
-  brand: z.optional(ClientTextSchema(64)),
-  model: z.optional(ClientTextSchema(64)),
-  installedVersion: z.optional(SemverSchema),
-  baseLibraryVersion: z.optional(LooseVersionSchema),
-  trial: z.optional(z.boolean()),
-  assertion: z.optional(AssertionSchema),
-  tickets: z.optional(z.array(TicketSchema).check(z.maxLength(MAX_TICKETS))),
-});
-
-export type CheckRequest = z.infer<typeof CheckRequestSchema>;
-
-/**
- * `POST /v1/login` body (core/contracts/login.ts LoginRequestSchema, in zod/mini like the check's;
- * test/edge-contracts.test.ts runs both over the same inputs). The user is the host app's user
- * assertion in USER_HEADER, never a body field.
- */
-export const LoginRequestSchema = z.strictObject({
-  appId: CheckRequestSchema.shape.appId,
-  hostAppId: CheckRequestSchema.shape.hostAppId,
-});
-
-export const LoginResponseSchema = z.object({
-  code: z.string(),
-  expiresIn: z.number(),
-});
-
-export const CheckResponseSchema = z.object({
-  manifest: z.string(),
-  tickets: z.optional(z.array(z.string())),
-});
-
-export const Sha256Schema = z
-  .string()
-  .check(z.regex(/^[0-9a-f]{64}$/, "must be 64 lowercase hex characters"));
-
-const ErrorBodySchema = z.object({
-  error: z.object({
-    code: z.string(),
-    message: z.string(),
-    issues: z.optional(z.array(z.object({ path: z.string(), message: z.string() }))),
-  }),
-});
-
-const PublicJwkSchema = z.object({
-  kty: z.literal("OKP"),
-  crv: z.literal("Ed25519"),
-  x: z.string().check(z.minLength(1), z.maxLength(64)),
-  kid: z.string().check(z.minLength(1), z.maxLength(128)),
-  alg: z.literal("EdDSA"),
-  use: z.literal("sig"),
-});
+export { MAX_TICKET_LENGTH, MAX_TICKETS } from "../../core/contracts/check";
+// `POST /v1/login` (PRODUCT.md X6): the one definition of core/contracts/login.ts, like the check's.
+export { LoginRequestSchema, LoginResponseSchema } from "../../core/contracts/login";
+export {
+  AssertionSchema,
+  type CheckRequest,
+  CheckRequestSchema,
+  CheckResponseSchema,
+  Sha256Schema,
+  splitCheckRequest,
+};
 
 /**
  * `GET /v1/check` carries the same fields as the POST body in its query string
@@ -133,7 +45,7 @@ export const QUERY_LIMIT = 8 * 1024;
  * Per-user values (guid, deviceId, account) and tickets are checked by zod every time.
  */
 interface QueryField {
-  schema: z.ZodMiniType;
+  schema: z.ZodType;
   required: boolean;
   accepted: Set<string> | null;
 }
@@ -158,7 +70,7 @@ const QUERY_FIELDS: ReadonlyMap<string, QueryField> = new Map(
       name,
       {
         schema,
-        required: !(schema instanceof z.ZodMiniOptional),
+        required: !(schema instanceof z.ZodOptional),
         accepted: REPEATING_FIELDS.has(name) ? new Set() : null,
       },
     ]),
@@ -300,242 +212,3 @@ function decodeQueryPart(part: string): string {
     throw new ApiError("bad_request", "the query string (or user header) has a broken percent-escape");
   }
 }
-
-/** Splits a check request into the client's facts (what the domain decides on) and its tickets. */
-export function splitCheckRequest(request: CheckRequest): {
-  client: ClientContext;
-  tickets: string[];
-  assertion: string | undefined;
-} {
-  const { tickets = [], assertion, ...client } = request;
-  return { client, tickets, assertion };
-}
-
-const json = (schema: unknown) => ({ "application/json": { schema } });
-const ref = (name: string) => json({ $ref: `#/components/schemas/${name}` });
-const error = (description: string) => ({ description, content: ref("Error") });
-/** The check's per-address rate limit (edge-worker/src/rate-limit.ts). */
-const rateLimited = {
-  ...error(
-    "Too many checks from this client address (after validation: a malformed check is still answered 400)",
-  ),
-  headers: {
-    "Retry-After": { description: "seconds until the limit's window ends", schema: { type: "integer" } },
-  },
-};
-
-function componentOf(schema: z.core.$ZodType): Record<string, unknown> {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(schema) as Record<string, unknown>;
-  return rest;
-}
-
-/** A content-addressed download route (packages, increments): the same answers for both. */
-function download(what: string, contentType: string, description?: string): Record<string, unknown> {
-  return {
-    get: {
-      summary: `Download ${what === "increment" ? "an incremental package" : "a package"} (also HEAD); supports Range and If-None-Match`,
-      ...(description !== undefined ? { description } : {}),
-      parameters: [{ name: "sha256", in: "path", required: true, schema: componentOf(Sha256Schema) }],
-      responses: {
-        200: {
-          description: `The whole ${what}`,
-          content: { [contentType]: { schema: { type: "string", format: "binary" } } },
-        },
-        206: { description: "The requested byte range" },
-        304: { description: "Not modified: the client already holds these bytes" },
-        400: error("Not a sha256"),
-        404: error(`No such ${what}`),
-        416: error("Range not satisfiable"),
-      },
-    },
-  };
-}
-
-/**
- * The query parameters of `GET /v1/check`, from CheckRequestSchema's JSON schema: one per field,
- * required as in the body, and `ticket` as a repeated (exploded) array parameter for `tickets`.
- */
-function checkQueryParameters(): Record<string, unknown>[] {
-  const { properties, required = [] } = componentOf(CheckRequestSchema) as {
-    properties: Record<string, Record<string, unknown>>;
-    required?: string[];
-  };
-  // The assertion is refused in the URL: it travels only in the user header.
-  return Object.entries(properties)
-    .filter(([name]) => name !== "assertion")
-    .map(([name, schema]) =>
-      name === "tickets"
-        ? {
-            name: "ticket",
-            in: "query",
-            required: false,
-            style: "form",
-            explode: true,
-            description: "one admission ticket per parameter",
-            schema,
-          }
-        : { name, in: "query", required: required.includes(name), schema },
-    );
-}
-
-/** The edge's OpenAPI 3.1 document, built from the schemas above on first request. */
-export function edgeOpenApiDocument(): Record<string, unknown> {
-  const checkDescription =
-    "Every answer, including delisted / not bound / nothing released, is a signed manifest; clients must verify it against /.well-known/jwks.json.";
-  const checkAnswer = {
-    description:
-      "A signed manifest, and admission tickets to store when a grayscale task admitted the client",
-    content: ref("CheckResponse"),
-    headers: {
-      [ASSERTION_STATUS_HEADER]: {
-        description:
-          "Present when the request carried a user assertion: `verified`, or why it was ignored (malformed, unknown_key, bad_signature, wrong_issuer, wrong_audience, not_yet_valid, expired, lifetime_too_long); an ignored assertion leaves the account unverified, the answer is still given",
-        schema: { type: "string" },
-      },
-    },
-  };
-  return {
-    openapi: "3.1.0",
-    info: {
-      title: "Graycast edge API",
-      version: "1.0.0",
-      description: "Client API of the Graycast mini program delivery network.",
-    },
-    components: {
-      schemas: {
-        CheckRequest: componentOf(CheckRequestSchema),
-        CheckResponse: componentOf(CheckResponseSchema),
-        LoginRequest: componentOf(LoginRequestSchema),
-        LoginResponse: componentOf(LoginResponseSchema),
-        Error: componentOf(ErrorBodySchema),
-        PublicJwk: componentOf(PublicJwkSchema),
-        Jwks: {
-          type: "object",
-          properties: { keys: { type: "array", items: { $ref: "#/components/schemas/PublicJwk" } } },
-          required: ["keys"],
-        },
-      },
-    },
-    paths: {
-      "/v1/check": {
-        get: {
-          summary: "Decide which version this client runs (the request in the query)",
-          description: `${checkDescription} The POST body's fields, form-encoded: \`ticket\` once per admission ticket, \`trial=true|false\`, any other parameter at most once; unknown parameters are refused. Same answer as POST. Who the user is (guid, deviceId, account, ticket) may go in the \`${USER_HEADER}\` header, form-encoded the same way, instead of the URL: URLs end up in request logs, headers are not logged by default. The reference client does so. A host-app user \`assertion\` (docs/trust.md) travels only in that header: in the query it is refused with 400.`,
-          parameters: [
-            ...checkQueryParameters(),
-            {
-              name: USER_HEADER,
-              in: "header",
-              required: false,
-              description:
-                "guid, deviceId, account, ticket (repeated) and assertion (a host-app user assertion, only here), form-encoded like the query; each at most once across query and header",
-              schema: { type: "string", maxLength: QUERY_LIMIT },
-            },
-          ],
-          responses: {
-            200: checkAnswer,
-            400: error(
-              `Malformed or invalid query or ${USER_HEADER}: an unknown or repeated parameter, a field the header may not carry, an assertion in the query, a broken percent-escape, an invalid value (issues name the parameter, \`tickets.N\` the N-th ticket), or an account / deviceId that differs from the verified assertion's`,
-            ),
-            404: error("No such mini program"),
-            414: error(`Query over ${QUERY_LIMIT / 1024} KiB`),
-            429: rateLimited,
-          },
-        },
-        post: {
-          summary: "Decide which version this client runs",
-          description: checkDescription,
-          requestBody: { required: true, content: ref("CheckRequest") },
-          responses: {
-            200: checkAnswer,
-            400: error(
-              "Malformed or invalid request, or an account / deviceId that differs from the verified assertion's",
-            ),
-            404: error("No such mini program"),
-            413: error("Request body over 16 KiB"),
-            415: error("Body is not JSON"),
-            429: rateLimited,
-          },
-        },
-      },
-      "/v1/login": {
-        post: {
-          summary: "A one-time login code for the host app's verified user (PRODUCT.md X6)",
-          description: `The user is the host app's user assertion (docs/trust.md) in the \`${USER_HEADER}\` header as \`assertion=<jws>\` (form-encoded), never in the body. The answer's \`code\` goes to the mini program's server, which exchanges it with the admin Worker's GET /sns/jscode2session (docs/server-api.md) within 5 minutes, once. The code is encrypted: it reveals nothing about the user.`,
-          parameters: [
-            {
-              name: USER_HEADER,
-              in: "header",
-              required: true,
-              description: "assertion=<the host app's user assertion>, form-encoded; nothing else",
-              schema: { type: "string", maxLength: QUERY_LIMIT },
-            },
-          ],
-          requestBody: { required: true, content: ref("LoginRequest") },
-          responses: {
-            200: {
-              description: "The code, valid 300 s, for one exchange",
-              content: ref("LoginResponse"),
-              headers: {
-                [ASSERTION_STATUS_HEADER]: { description: "`verified`", schema: { type: "string" } },
-              },
-            },
-            400: error(`Malformed body or ${USER_HEADER} header`),
-            401: {
-              ...error(
-                "No user assertion, or one that does not verify: the header says why (malformed, unknown_key, bad_signature, wrong_issuer, wrong_audience, not_yet_valid, expired, lifetime_too_long)",
-              ),
-              headers: {
-                [ASSERTION_STATUS_HEADER]: {
-                  description: "why the assertion was refused",
-                  schema: { type: "string" },
-                },
-              },
-            },
-            403: error("The mini program is not bound to this host app"),
-            404: error("No such mini program"),
-            409: error("The mini program is off-shelf (delisted)"),
-            413: error("Request body over 16 KiB"),
-            415: error("Body is not JSON"),
-            429: {
-              ...error("Too many logins from this client address"),
-              headers: {
-                "Retry-After": {
-                  description: "seconds until the limit's window ends",
-                  schema: { type: "integer" },
-                },
-              },
-            },
-          },
-        },
-      },
-      "/v1/packages/{sha256}": download("package", "application/zip"),
-      "/v1/increments/{sha256}": download(
-        "increment",
-        "application/octet-stream",
-        "Offered in a manifest's `increment` to a client on its base version; format in docs/increments.md. Encrypted (AES-256-GCM) when the manifest's `increment.encryption` says so.",
-      ),
-      "/.well-known/jwks.json": {
-        get: {
-          summary: "Public keys that verify check manifests",
-          responses: {
-            200: {
-              description:
-                "The signing key first, then upcoming keys (published before they sign) and retired keys (until their retireAfter); see docs/key-rotation.md",
-              content: ref("Jwks"),
-            },
-          },
-        },
-      },
-    },
-  };
-}
-
-// Compile-time check that the wire schema (minus transport fields) and the domain type describe the same thing.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-// `verifiedAccount` is the edge's finding, never the client's word: the wire has no such field.
-const checkRequestMatchesClientContext: Same<
-  Omit<CheckRequest, "tickets" | "assertion">,
-  Omit<ClientContext, "verifiedAccount">
-> = true;
-void checkRequestMatchesClientContext;

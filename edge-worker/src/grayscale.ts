@@ -14,7 +14,14 @@
  *   judge of the cap either way. An error or a timeout counts as a refusal: the walk moves on
  *   to the next task, a client never gets an error and the cap is never exceeded.
  */
-import { type ClientContext, type DecidePorts, type Decision, decide, ticketExpiry } from "../../core/decide";
+import {
+  type ClientContext,
+  type DecidePlan,
+  type DecidePorts,
+  type Decision,
+  decide,
+  ticketExpiry,
+} from "../../core/decide";
 import { RuleMemo } from "../../core/grayscale/rules";
 import type { CompiledTask, Geo, WhitelistRef } from "../../core/grayscale/types";
 import type { PackageRef, Snapshot } from "../../core/snapshot";
@@ -67,8 +74,8 @@ export const COUNTER_TIMEOUT_MS = 1_000;
 /** No grayscale task applies: the online (or trial) answer, no tickets. */
 export const NO_GRAYSCALE: GrayscaleOutcome = { choice: null, tickets: [] };
 
-/** The tasks worth walking of each cached snapshot object, computed once (core `candidateTasks`). */
-const plans = new WeakMap<Snapshot, readonly CompiledTask[]>();
+/** The walk's plan of each cached snapshot object, made once (core `DecidePlan`: the tasks worth walking, precomputed). */
+const plans = new WeakMap<Snapshot, DecidePlan>();
 /** What the rule walk remembers across this isolate's checks (core `RuleMemo`: hash states, lower-cased values). */
 const memo = new RuleMemo();
 

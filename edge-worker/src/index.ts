@@ -8,10 +8,11 @@
 import { Hono } from "hono";
 import { discardRequestBody } from "../../core/bytes";
 import { ApiError, toApiError } from "../../core/errors";
-import { edgeOpenApiDocument } from "./contracts";
 import type { EdgeBindings, EdgeHono } from "./env";
 import { JSON_NO_STORE_HEADERS, SECURITY_HEADERS } from "./headers";
+import { EDGE_OPENAPI_DOCUMENT } from "./openapi-document";
 import { answerCheck, pathOf } from "./routes/check";
+import { configRoutes, privacyRoutes } from "./routes/config";
 import { jwksRoutes } from "./routes/jwks";
 import { answerLogin } from "./routes/login";
 import { incrementRoutes, packageRoutes } from "./routes/packages";
@@ -33,12 +34,15 @@ app.get("/healthz", (c) => c.json({ ok: true, service: "graycast-edge" }));
 app.route("/v1/packages", packageRoutes);
 app.route("/v1/increments", incrementRoutes);
 app.route("/.well-known", jwksRoutes);
+// Runtime config and privacy texts (issue 12, PRODUCT.md D5 / X7).
+app.route("/v1/config", configRoutes);
+app.route("/v1/privacy", privacyRoutes);
 // A one-time login code for the host app's verified user (PRODUCT.md X6; routes/login.ts).
 app.post("/v1/login", (c) => answerLogin(c.req.raw, c.env));
 
-// The edge API description, generated from the same zod/mini schemas the routes validate with.
-let openApiDocument: Record<string, unknown> | undefined;
-app.get("/openapi.json", (c) => c.json((openApiDocument ??= edgeOpenApiDocument())));
+// The edge API description, generated at build time (`npm run openapi:edge`) from the route
+// descriptions in edge-worker/openapi/routes.ts and the zod schemas the routes validate with.
+app.get("/openapi.json", (c) => c.json(EDGE_OPENAPI_DOCUMENT));
 
 app.notFound(() => {
   throw new ApiError("not_found", "no such route");

@@ -4,10 +4,12 @@
  * only when it answers an eligible client, once per isolate and key (a bounded cache).
  */
 import type { Decision } from "../../core/decide";
-import { packageKeyContext, toBase64Url, unwrapPackageKey } from "../../core/encryption";
+import { KeyEncryptionKeys, packageKeyContext, toBase64Url, unwrapPackageKey } from "../../core/encryption";
 
 const CACHE_MAX = 256;
 const cache = new Map<string, string>();
+/** This isolate's key-encryption keys (core `KeyEncryptionKeys`: one HKDF derivation per secret). */
+const keks = new KeyEncryptionKeys();
 
 /** The base64url raw key for the decided version's encrypted objects, or undefined if none. */
 export async function decisionKey(
@@ -23,7 +25,7 @@ export async function decisionKey(
   if (hit !== undefined) return hit;
   // An operator error (missing or changed secret) is a 500, never a manifest without the key.
   if (!secret) throw new Error("PACKAGE_KEY_SECRET is not set but a package is encrypted");
-  const key = toBase64Url(await unwrapPackageKey(secret, wrapped, context));
+  const key = toBase64Url(await unwrapPackageKey(secret, wrapped, context, keks));
   if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
   cache.set(cacheKey, key);
   return key;

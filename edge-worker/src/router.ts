@@ -3,7 +3,7 @@ import type { EdgeHono } from "./env";
 
 /**
  * A router for one edge resource: plain Hono. Handlers validate their input with
- * ./validate.ts (zod/mini), whose failures take the one error shape; everything thrown reaches
+ * ./validate.ts (zod), whose failures take the one error shape; everything thrown reaches
  * the app's `onError`.
  */
 export function createRouter() {

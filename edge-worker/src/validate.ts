@@ -1,9 +1,9 @@
 /**
  * Request validation of the edge's routes: one helper per input, every failure in the one error
  * shape (core/contracts/validation.ts, core/errors.ts). The body is read once, as text, under
- * the size limit, then `JSON.parse` and the zod/mini schema.
+ * the size limit, then `JSON.parse` and the zod schema.
  */
-import type * as z from "zod/mini";
+import type { z } from "zod";
 import { discardRequestBody, REQUEST_DISCARD_LIMIT, readRequestBody } from "../../core/bytes";
 import { validationError } from "../../core/contracts/validation";
 import { ApiError } from "../../core/errors";
@@ -21,7 +21,7 @@ const tooLarge = () => new ApiError("payload_too_large", `request bodies are lim
  * 3. non-empty, well-formed JSON: else 400;
  * 4. the schema: else 400 with the issues.
  */
-export async function parseJsonRequest<T extends z.ZodMiniType>(
+export async function parseJsonRequest<T extends z.ZodType>(
   request: Request,
   schema: T,
 ): Promise<z.infer<T>> {
@@ -56,7 +56,7 @@ export async function parseJsonRequest<T extends z.ZodMiniType>(
 }
 
 /** A path or query value validated by `schema`, or 400 naming `name`. */
-export function parseParam<T extends z.ZodMiniType>(
+export function parseParam<T extends z.ZodType>(
   value: string | undefined,
   name: string,
   schema: T,

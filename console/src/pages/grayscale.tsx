@@ -43,7 +43,7 @@ const RULE_LISTS = [
   { field: "cities", label: "Cities" },
 ] as const;
 
-/** Which field a seed rule the API refused (409, issues[].path "rule") belongs to. */
+/** Which field a seed rule the API refused (the error's `rule`) belongs to. */
 const RULE_FIELD: Record<string, string> = {
   task_version_invalid: "version",
   task_version_was_online: "version",
@@ -68,16 +68,17 @@ const RULE_FIELD: Record<string, string> = {
 /** The API's message for a field: zod issues by path, and a refused seed rule by RULE_FIELD. */
 function messagesFor(error: ApiError | undefined, field: string): string[] {
   if (!error) return [];
-  const rule = error.issues.find((i) => i.path === "rule");
-  const fromRule = rule && RULE_FIELD[rule.message] === field ? [error.message] : [];
+  // A 409 says the rule in its message; a 400 past a seed limit says it in the field's issue.
+  const fromRule =
+    error.code === "conflict" && error.rule && RULE_FIELD[error.rule] === field ? [error.message] : [];
   return [
     ...issuesFor(error, field).map((i) => (i.path === field ? i.message : `${i.path}: ${i.message}`)),
     ...fromRule,
   ];
 }
 const claimed = (error: ApiError | undefined): boolean => {
-  const rule = error?.issues.find((i) => i.path === "rule");
-  return rule !== undefined && RULE_FIELD[rule.message] !== undefined;
+  const rule = error?.rule;
+  return rule !== undefined && RULE_FIELD[rule] !== undefined;
 };
 
 function FieldErrors(props: { id: string; messages: string[] }) {

@@ -19,8 +19,7 @@ import {
 } from "../ui";
 
 interface BindingRequest {
-  miniProgramId?: string;
-  appId?: string;
+  appId: string;
   name: string;
   status: string;
   createdAt: number;
@@ -29,8 +28,7 @@ interface BindingRequest {
 interface QueueItem {
   id: string;
   kind: "version" | "binding";
-  miniProgramId?: string;
-  appId?: string;
+  appId: string;
   miniProgramName: string;
   version: string;
   hostAppId: string;

@@ -3,14 +3,17 @@
  * one table. A session is not scope-limited: its user's roles decide (services/access.ts). A token
  * needs its scope AND its user's role; scopes only ever take rights away.
  *
- * - `read`: every GET and HEAD (but AppSecret status, READ_ROUTE_SCOPES), and the read-only POST `explain`.
+ * - `read`: every GET and HEAD (but AppSecret status, READ_ROUTE_SCOPES), and the read-only POSTs
+ *   `explain` and the privacy agreement preview.
  * - `write`: changes a mini program's content without changing what clients are served (create,
- *   edit, upload, submit, withdraw, ask for a binding, retry an increment build).
+ *   edit, upload, submit, withdraw, ask for a binding, retry an increment build, apply for skipping
+ *   domain verification or a sensitive API, save the privacy draft).
  * - `publish`: changes what clients are served or decides a release: publish, rollback, trial,
  *   shelf, grayscale tasks (create, edit, suspend/resume/end/revert, whitelists), audit decisions,
- *   binding decisions and removals.
+ *   binding decisions and removals, and the runtime config (issue 12): domains, switches, privacy
+ *   publish, skip-domain and sensitive API decisions.
  * - `admin`: accounts and trust: users, teams and members, host apps and members, signing keys,
- *   package encryption, API tokens, AppSecrets (status included).
+ *   package encryption, API tokens, AppSecrets (status included), a host app's sensitive APIs.
  *
  * A write route missing from the table needs `admin` (fail closed); test/admin-token-scopes.test.ts
  * checks that every write route of the OpenAPI document is in the table and nothing else is.
@@ -41,6 +44,7 @@ export const WRITE_ROUTE_SCOPES: Readonly<Record<string, TokenScope>> = {
   "POST /v1/host-apps/:hostAppId/keys/:keyId/retire": "admin",
   "POST /v1/host-apps/:hostAppId/keys/:keyId/revoke": "admin",
   "PUT /v1/mini-programs/:appId/encryption": "admin",
+  "POST /v1/host-apps/:hostAppId/sensitive-apis": "admin",
   // key management (PRODUCT.md X5: team admin only)
   "POST /v1/mini-programs/:appId/secret/generate": "admin",
   "POST /v1/mini-programs/:appId/secret/reset": "admin",
@@ -59,6 +63,15 @@ export const WRITE_ROUTE_SCOPES: Readonly<Record<string, TokenScope>> = {
   "POST /v1/mini-programs/:appId/grayscale-tasks/:taskId/:action": "publish",
   "PUT /v1/mini-programs/:appId/grayscale-tasks/:taskId/whitelists/:kind": "publish",
   "DELETE /v1/mini-programs/:appId/grayscale-tasks/:taskId/whitelists/:kind": "publish",
+  // runtime config (issue 12): what clients of the mini program may reach and see
+  "POST /v1/mini-programs/:appId/domains/:kind": "publish",
+  "DELETE /v1/mini-programs/:appId/domains/:kind/:domainId": "publish",
+  "POST /v1/mini-programs/:appId/domains/business/:domainId/verify": "publish",
+  "PUT /v1/mini-programs/:appId/switches/:key": "publish",
+  "POST /v1/mini-programs/:appId/privacy/publish": "publish",
+  "DELETE /v1/mini-programs/:appId/switches/:key": "publish",
+  "POST /v1/host-apps/:hostAppId/skip-domain-applications/:applicationId/:decision": "publish",
+  "POST /v1/host-apps/:hostAppId/api-applications/:applicationId/:decision": "publish",
   // content
   "POST /v1/mini-programs": "write",
   "PATCH /v1/mini-programs/:appId": "write",
@@ -67,8 +80,12 @@ export const WRITE_ROUTE_SCOPES: Readonly<Record<string, TokenScope>> = {
   "POST /v1/mini-programs/:appId/versions/:version/submit": "write",
   "POST /v1/mini-programs/:appId/versions/:version/withdraw": "write",
   "POST /v1/mini-programs/:appId/increments/:incrementId/retry": "write",
+  "POST /v1/mini-programs/:appId/skip-domain-applications": "write",
+  "POST /v1/mini-programs/:appId/api-applications": "write",
+  "PUT /v1/mini-programs/:appId/privacy/draft": "write",
   // computes an answer, changes nothing
   "POST /v1/mini-programs/:appId/explain": "read",
+  "POST /v1/mini-programs/:appId/privacy/preview": "read",
 };
 
 /**

@@ -3,55 +3,32 @@
  * converted both ways. On the wire, host apps and platforms are arrays of rules (a console form
  * is a list of rows), targets are named by plural kind, times are epoch ms (ISO strings are
  * accepted on input) and the share of users is a percentage; the core keeps maps and basis
- * points. Pure: no zod, no I/O (the zod schemas live in routes/grayscale-schemas.ts).
+ * points. Pure: no zod at run time, no I/O (the zod schemas live in routes/grayscale-schemas.ts;
+ * the wire types here are inferred from them).
  */
-import type { Network, Platform } from "../../../core/decide";
+import type { z } from "@hono/zod-openapi";
+import type { Platform } from "../../../core/decide";
 import type { IncludeExclude, TargetKind, TaskDefinition, VersionRange } from "../../../core/grayscale/types";
+import type {
+  CreateTaskSchema,
+  EditTaskSchema,
+  HostAppRuleSchema,
+  PlatformRuleSchema,
+  TargetsSchema,
+} from "../routes/grayscale-schemas";
 
-export interface HostAppRuleWire {
-  hostAppId: string;
-  minVersion?: string | undefined;
-  maxVersion?: string | undefined;
-}
-
-export interface PlatformRuleWire {
-  platform: Platform;
-  minOsVersion?: string | undefined;
-  maxOsVersion?: string | undefined;
-}
-
-export interface TargetsWire {
-  guids?: string[] | undefined;
-  deviceIds?: string[] | undefined;
-  accounts?: string[] | undefined;
-}
+// The wire types are the route schemas' (routes/grayscale-schemas.ts), inferred: one definition.
+export type HostAppRuleWire = z.infer<typeof HostAppRuleSchema>;
+export type PlatformRuleWire = z.infer<typeof PlatformRuleSchema>;
+export type TargetsWire = z.infer<typeof TargetsSchema>;
 
 type Advanced = "brands" | "models" | "countries" | "regions" | "cities";
 export const ADVANCED_RULES: readonly Advanced[] = ["brands", "models", "countries", "regions", "cities"];
 
 /** A task as the admin API accepts it (create; every field of PATCH is optional). */
-export interface TaskInputWire {
-  version: string;
-  name: string;
-  startAt: number | string;
-  endAt: number | string;
-  userCap?: number | null | undefined;
-  /** 0.01..100, or null for every eligible user */
-  percentage?: number | null | undefined;
-  hostApps?: HostAppRuleWire[] | undefined;
-  platforms: PlatformRuleWire[];
-  targets?: TargetsWire | undefined;
-  networks?: Network[] | undefined;
-  brands?: IncludeExclude | null | undefined;
-  models?: IncludeExclude | null | undefined;
-  countries?: IncludeExclude | null | undefined;
-  regions?: IncludeExclude | null | undefined;
-  cities?: IncludeExclude | null | undefined;
-  /** admit only users whose account the host app vouched for (docs/trust.md) */
-  verifiedOnly?: boolean | undefined;
-}
+export type TaskInputWire = z.infer<typeof CreateTaskSchema>;
 
-export type TaskPatchWire = Partial<TaskInputWire>;
+export type TaskPatchWire = z.infer<typeof EditTaskSchema>;
 
 /** Wire target field -> core target kind. */
 export const TARGET_FIELDS: ReadonlyArray<readonly [keyof TargetsWire, TargetKind]> = [

@@ -6,7 +6,7 @@ import { auditQueue, decideAudit } from "../services/audits";
 
 export const auditRoutes = createRouter();
 
-const DecisionSchema = z
+export const DecisionSchema = z
   .object({
     hostAppId: IdSchema,
     decision: z.enum(["approve", "reject"]),
@@ -17,6 +17,7 @@ const DecisionSchema = z
     path: ["reason"],
   })
   .openapi("AuditDecision");
+export type AuditDecisionInput = z.infer<typeof DecisionSchema>;
 /** "version": is this version fit to release; "binding": a released or approved version a host app bound later has not reviewed. */
 export const AuditKindSchema = z.enum(["version", "binding"]).openapi({
   description:
@@ -26,7 +27,7 @@ const QueueItemSchema = z
   .object({
     id: z.string(),
     kind: AuditKindSchema,
-    miniProgramId: z.string(),
+    appId: z.string(),
     miniProgramName: z.string(),
     version: z.string(),
     hostAppId: z.string(),
@@ -43,6 +44,9 @@ auditRoutes.openapi(
     method: "get",
     path: "/",
     tags: ["audits"],
+    summary: "My audit queue",
+    description:
+      "My audit queue: versions (version and binding audits) waiting for a decision from a host app I audit.",
     responses: {
       200: jsonResponse(z.object({ audits: z.array(QueueItemSchema) }), "Pending audits"),
       ...errorResponses,
@@ -57,13 +61,16 @@ auditRoutes.openapi(
     method: "post",
     path: "/{auditId}/decision",
     tags: ["audits"],
+    summary: "Approve or reject an audit for one host app",
+    description:
+      "Approve or reject (a rejection needs a reason) for one host app, as its auditor. Version audit: the version is approved when the last review lands, rejected at the first rejection. Binding audit: each decision stands for its host app alone.",
     request: { params: z.object({ auditId: IdSchema }), body: jsonBody(DecisionSchema) },
     responses: {
       200: jsonResponse(
         z.object({
           auditId: z.string(),
           kind: AuditKindSchema,
-          miniProgramId: z.string(),
+          appId: z.string(),
           version: z.string(),
           hostAppId: z.string(),
           decision: z.enum(["approve", "reject"]),
@@ -83,7 +90,7 @@ auditRoutes.openapi(
       c.req.valid("json"),
     );
     // Sent after the answer (a queue send can wait on a busy local builder); the cron re-sends if it fails.
-    if (result.outcome === "approved") c.executionCtx.waitUntil(kickIncrements(c.env, result.miniProgramId));
+    if (result.outcome === "approved") c.executionCtx.waitUntil(kickIncrements(c.env, result.appId));
     return c.json(result, 200);
   },
 );

@@ -20,9 +20,10 @@ import { PasswordSchema } from "./users";
 
 export const authRoutes = createRouter();
 
-const LoginSchema = z
+export const LoginSchema = z
   .object({ email: z.email().max(254), password: z.string().min(1).max(256) })
   .openapi("Login");
+export type LoginInput = z.infer<typeof LoginSchema>;
 const SessionSchema = z
   .object({
     token: z.string(),
@@ -40,11 +41,12 @@ const MeSchema = z
     hostApps: z.array(z.object({ id: z.string(), name: z.string(), role: z.string() })),
   })
   .openapi("Me");
-const ChangePasswordSchema = z
+export const ChangePasswordSchema = z
   .object({ currentPassword: z.string().min(1).max(256), newPassword: PasswordSchema })
   .openapi("ChangePassword");
+export type ChangePasswordInput = z.infer<typeof ChangePasswordSchema>;
 const ScopeSchema = z.enum(TOKEN_SCOPES);
-const CreateTokenSchema = z
+export const CreateTokenSchema = z
   .object({
     name: z.string().trim().min(1).max(64),
     expiresInDays: z
@@ -65,6 +67,7 @@ const CreateTokenSchema = z
       }),
   })
   .openapi("CreateApiToken");
+export type CreateTokenInput = z.infer<typeof CreateTokenSchema>;
 const TokenSchema = z
   .object({
     id: z.string(),
@@ -162,6 +165,8 @@ authRoutes.openapi(
     method: "get",
     path: "/me",
     tags: ["auth"],
+    summary: "Who am I",
+    description: "Who am I: my teams and host apps with my roles.",
     responses: { 200: jsonResponse(MeSchema, "The caller"), ...errorResponses },
   }),
   async (c) => c.json(await describeMe(c.var.db, c.var.actor), 200),
@@ -189,6 +194,9 @@ authRoutes.openapi(
     method: "get",
     path: "/tokens",
     tags: ["auth"],
+    summary: "List my API tokens",
+    description:
+      "My API tokens with their names, scopes and expiry; never the tokens themselves (only their keyed hashes are stored).",
     responses: {
       200: jsonResponse(z.object({ tokens: z.array(TokenSchema) }), "My tokens"),
       ...errorResponses,
@@ -204,6 +212,7 @@ authRoutes.openapi(
     path: "/tokens/{tokenId}",
     tags: ["auth"],
     summary: "Revoke an API token and every token it created",
+    description: "Revoke one of my API tokens, and every token created from it; they stop working at once.",
     request: { params: z.object({ tokenId: IdSchema }) },
     responses: { 200: jsonResponse(OkSchema, "Revoked"), ...errorResponses },
   }),

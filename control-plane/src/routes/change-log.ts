@@ -27,6 +27,9 @@ changeLogRoutes.openapi(
     method: "get",
     path: "/",
     tags: ["change log"],
+    summary: "Read the change log",
+    description:
+      "The audit trail (who changed what, when) of one team, or of everything for a platform admin.",
     request: {
       query: z.object({
         teamId: IdSchema.optional(),

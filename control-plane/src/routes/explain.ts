@@ -99,6 +99,9 @@ explainRoutes.openapi(
     method: "post",
     path: "/{appId}/explain",
     tags: ["grayscale"],
+    summary: "Explain which version a client gets",
+    description:
+      "Which version this client would get now and why: the decision the edge would make (the same core decide), with every grayscale task's every condition. Reads only: admits nobody, publishes nothing.",
     request: { params: AppParams, body: jsonBody(ExplainRequestSchema) },
     responses: {
       200: jsonResponse(ExplainResponseSchema, "The decision and every task's conditions"),

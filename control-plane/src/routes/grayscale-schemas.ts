@@ -1,12 +1,19 @@
 /**
  * Wire schemas of the grayscale task API (PRODUCT.md G1-G4, G7). The input mirrors core
  * `TaskDefinition` (see lib/grayscale-wire.ts for the conversion). zod checks shapes and
- * bounds; the seed rules (name length, end time, version, bound host apps...) are checked by
- * core `checkTaskDefinition`, which answers 409 with the rule.
+ * bounds, and the seed's limits on the request itself (name length, typed targets per kind, user
+ * cap) with their documented maxima: 400 naming the rule. The rules that depend on state (end
+ * time, version, bound host apps...) are checked by core `checkTaskDefinition`: 409 with the rule.
  */
 import { z } from "@hono/zod-openapi";
 import { NetworkSchema, PlatformSchema } from "../../../core/contracts/check";
-import { AppIdSchema, IdSchema, SemverSchema } from "../../../core/contracts/common";
+import { AppIdSchema, IdSchema, SemverSchema, seedLimit } from "../../../core/contracts/common";
+import {
+  isValidName,
+  MAX_INLINE_TARGETS,
+  MAX_TASK_NAME,
+  MAX_USER_CAP,
+} from "../../../core/grayscale/definition";
 import { TARGET_KINDS } from "../../../core/grayscale/types";
 import { parseWhitelistLine } from "../../../core/grayscale/whitelist";
 import { parseLooseVersion } from "../../../core/semver";
@@ -24,7 +31,7 @@ const TimeSchema = z
     example: "2026-12-01T08:00:00Z",
   });
 
-const HostAppRuleSchema = z
+export const HostAppRuleSchema = z
   .object({
     hostAppId: IdSchema,
     minVersion: LooseVersionSchema.optional(),
@@ -33,7 +40,7 @@ const HostAppRuleSchema = z
   .strict()
   .openapi("GrayscaleHostAppRule");
 
-const PlatformRuleSchema = z
+export const PlatformRuleSchema = z
   .object({
     platform: PlatformSchema,
     minOsVersion: LooseVersionSchema.optional(),
@@ -47,10 +54,19 @@ const TargetValueSchema = z.string().superRefine((v, ctx) => {
   if (!parsed.ok) ctx.addIssue({ code: "custom", message: parsed.error });
   else if (parsed.value !== v) ctx.addIssue({ code: "custom", message: "remove the surrounding whitespace" });
 });
-// Core refuses more than 1000 per kind with a rule that points to whitelist uploads (409).
-const TargetListSchema = z.array(TargetValueSchema).max(10_000);
+// seed limit: at most 1000 typed-in objects per kind; more go in an uploaded whitelist.
+const TargetListSchema = z
+  .array(TargetValueSchema)
+  .superRefine(
+    seedLimit(
+      "task_too_many_targets",
+      (l: readonly string[]) => l.length <= MAX_INLINE_TARGETS,
+      `at most ${MAX_INLINE_TARGETS} target objects of each kind can be typed in: upload a txt whitelist for more`,
+    ),
+  )
+  .meta({ maxItems: MAX_INLINE_TARGETS });
 
-const TargetsSchema = z
+export const TargetsSchema = z
   .object({
     guids: TargetListSchema.optional(),
     deviceIds: TargetListSchema.optional(),
@@ -76,15 +92,37 @@ const unique = <T>(items: readonly T[], key: (item: T) => string) =>
 
 const taskFields = {
   version: SemverSchema,
-  /** the 20-character limit is a seed rule, refused with 409 by checkTaskDefinition */
-  name: z.string().trim().min(1).max(200),
+  // seed: "Fill in the grayscale task name to distinguish it, no more than 20 words."
+  name: z
+    .string()
+    .trim()
+    .superRefine(
+      seedLimit(
+        "task_name_invalid",
+        isValidName,
+        `the task name must have 1 to ${MAX_TASK_NAME} characters, without control characters`,
+      ),
+    )
+    .meta({
+      minLength: 1,
+      maxLength: MAX_TASK_NAME,
+      description: `1 to ${MAX_TASK_NAME} characters (Unicode code points), trimmed`,
+    }),
   startAt: TimeSchema,
   endAt: TimeSchema,
+  // seed: "Set the limit on the total number of grayscale users"
   userCap: z
     .number()
     .int()
     .min(1)
-    .max(1_000_000_000)
+    .superRefine(
+      seedLimit(
+        "task_cap_invalid",
+        (n: number) => n <= MAX_USER_CAP,
+        `the user cap must be a whole number from 1 to ${MAX_USER_CAP.toLocaleString("en-US")}`,
+      ),
+    )
+    .meta({ maximum: MAX_USER_CAP })
     .nullable()
     .optional()
     .openapi({ description: "total users admitted at most; null = no cap" }),
@@ -193,6 +231,6 @@ export const TaskSchema = z
 
 export const AppParams = z.object({ appId: AppIdSchema });
 export const TaskParams = AppParams.extend({
-  taskId: IdSchema.openapi({ param: { name: "taskId", in: "path" } }),
+  taskId: IdSchema.meta({ param: { name: "taskId", in: "path" } }),
 });
 export const WhitelistParams = TaskParams.extend({ kind: TargetKindSchema });

@@ -25,6 +25,9 @@ grayscaleTaskRoutes.openapi(
     method: "post",
     path: "/{appId}/grayscale-tasks",
     tags: ["grayscale"],
+    summary: "Create a grayscale task",
+    description:
+      "Create a grayscale task. Limits on the request itself (name length, typed targets per kind, user cap) are refused with 400 naming the seed rule; rules that depend on current state (version approved and never online, end time, bound host apps...) with 409 naming the rule.",
     request: { params: AppParams, body: jsonBody(CreateTaskSchema) },
     responses: { 201: jsonResponse(TaskSchema, "Created"), ...errorResponses },
   }),
@@ -47,6 +50,8 @@ grayscaleTaskRoutes.openapi(
     method: "get",
     path: "/{appId}/grayscale-tasks",
     tags: ["grayscale"],
+    summary: "List grayscale tasks",
+    description: "List the tasks, newest first, each with its effective state.",
     request: { params: AppParams },
     responses: {
       200: jsonResponse(z.object({ tasks: z.array(TaskSchema) }), "Tasks, newest first"),
@@ -62,6 +67,8 @@ grayscaleTaskRoutes.openapi(
     method: "get",
     path: "/{appId}/grayscale-tasks/{taskId}",
     tags: ["grayscale"],
+    summary: "Get a grayscale task",
+    description: "One grayscale task with its definition and effective state.",
     request: { params: TaskParams },
     responses: { 200: jsonResponse(TaskSchema, "Task"), ...errorResponses },
   }),
@@ -77,6 +84,9 @@ grayscaleTaskRoutes.openapi(
     method: "patch",
     path: "/{appId}/grayscale-tasks/{taskId}",
     tags: ["grayscale"],
+    summary: "Edit a grayscale task",
+    description:
+      "Edit the fields the task's state allows (all while pending; name, end time, cap, percentage once started).",
     request: { params: TaskParams, body: jsonBody(EditTaskSchema) },
     responses: { 200: jsonResponse(TaskSchema, "Edited"), ...errorResponses },
   }),
@@ -103,6 +113,9 @@ grayscaleTaskRoutes.openapi(
     method: "post",
     path: "/{appId}/grayscale-tasks/{taskId}/{action}",
     tags: ["grayscale"],
+    summary: "Suspend, resume or end a grayscale task",
+    description:
+      "Suspend, resume, end (admitted users keep the version) or end and revert (everyone goes back).",
     request: {
       params: TaskParams.extend({
         action: z

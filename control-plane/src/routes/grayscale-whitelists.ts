@@ -2,7 +2,7 @@
  * Uploaded txt whitelists of a grayscale task and its progress (PRODUCT.md G1, G4).
  */
 import { createRoute, z } from "@hono/zod-openapi";
-import { errorResponses, jsonResponse, OkSchema } from "../../../core/contracts/common";
+import { errorResponse, errorResponses, jsonResponse, OkSchema } from "../../../core/contracts/common";
 import { ApiError } from "../../../core/errors";
 import type { TargetKind } from "../../../core/grayscale/types";
 import { MAX_WHITELIST_LINES } from "../../../core/grayscale/whitelist";
@@ -60,6 +60,9 @@ grayscaleWhitelistRoutes.openapi(
     method: "put",
     path: "/{appId}/grayscale-tasks/{taskId}/whitelists/{kind}",
     tags: ["grayscale"],
+    summary: "Upload a task whitelist",
+    description:
+      "Upload (replace) the task's txt whitelist of one kind: one value per line (pending or suspended tasks).",
     request: {
       params: WhitelistParams,
       body: {
@@ -70,8 +73,10 @@ grayscaleWhitelistRoutes.openapi(
     },
     responses: {
       200: jsonResponse(UploadedSchema, "Stored; the previous whitelist of this kind is replaced"),
-      413: errorResponses[400],
-      415: errorResponses[400],
+      413: errorResponse(
+        `Payload too large (payload_too_large): the whitelist is over ${MAX_WHITELIST_BYTES} bytes (64 MiB) or ${MAX_WHITELIST_LINES} lines`,
+      ),
+      415: errorResponse("Unsupported media type (unsupported_media_type): send the whitelist as text/plain"),
       ...errorResponses,
     },
   }),
@@ -106,6 +111,8 @@ grayscaleWhitelistRoutes.openapi(
     method: "delete",
     path: "/{appId}/grayscale-tasks/{taskId}/whitelists/{kind}",
     tags: ["grayscale"],
+    summary: "Remove a task whitelist",
+    description: "Remove the task's uploaded whitelist of one kind.",
     request: { params: WhitelistParams },
     responses: { 200: jsonResponse(OkSchema, "Removed"), ...errorResponses },
   }),
@@ -122,6 +129,8 @@ grayscaleWhitelistRoutes.openapi(
     method: "get",
     path: "/{appId}/grayscale-tasks/{taskId}/progress",
     tags: ["grayscale"],
+    summary: "Grayscale task progress",
+    description: "Progress: admitted users against the cap, by host app, platform and hour.",
     request: { params: TaskParams },
     responses: { 200: jsonResponse(ProgressSchema, "Progress"), ...errorResponses },
   }),

@@ -54,6 +54,7 @@ export const HostAppJwkSchema = z
 const RegisterSchema = z
   .object({ name: z.string().trim().min(1).max(80), jwk: HostAppJwkSchema })
   .openapi("RegisterHostAppKey");
+export type RegisterHostAppKeyInput = z.infer<typeof RegisterSchema>;
 const HostAppKeySchema = z
   .object({
     id: z.string().openapi({ description: "the key id: the `kid` header of the assertions it signs" }),
@@ -112,6 +113,7 @@ hostAppKeyRoutes.openapi(
     path: "/{hostAppId}/keys",
     tags: ["host apps"],
     summary: "List user-assertion keys",
+    description: "List the host app's keys, newest first (managers, auditors, platform admins).",
     request: { params: HostParams },
     responses: {
       200: jsonResponse(z.object({ keys: z.array(HostAppKeySchema) }), "Keys, newest first"),

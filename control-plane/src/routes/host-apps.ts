@@ -28,7 +28,7 @@ const MemberSchema = z
   .openapi("HostAppMember");
 const BindingRequestSchema = z
   .object({
-    miniProgramId: z.string(),
+    appId: z.string(),
     name: z.string(),
     status: BindingStatusSchema,
     createdAt: z.number(),
@@ -37,14 +37,25 @@ const BindingRequestSchema = z
   .openapi("BindingRequest");
 const HostParams = z.object({ hostAppId: IdSchema });
 
+export const CreateHostAppSchema = z
+  .object({ name: z.string().trim().min(1).max(80) })
+  .openapi("CreateHostApp");
+export type CreateHostAppInput = z.infer<typeof CreateHostAppSchema>;
+export const SetHostAppMemberSchema = z
+  .object({ email: z.email().max(254), role: HostAppRoleSchema })
+  .openapi("SetHostAppMember");
+export type SetHostAppMemberInput = z.infer<typeof SetHostAppMemberSchema>;
+
 // Register a host app (platform admin).
 hostAppRoutes.openapi(
   createRoute({
     method: "post",
     path: "/",
     tags: ["host apps"],
+    summary: "Register a host app",
+    description: "Register a host app (platform admin).",
     request: {
-      body: jsonBody(z.object({ name: z.string().trim().min(1).max(80) }).openapi("CreateHostApp")),
+      body: jsonBody(CreateHostAppSchema),
     },
     responses: { 201: jsonResponse(HostAppSchema, "Created"), ...errorResponses },
   }),
@@ -57,6 +68,8 @@ hostAppRoutes.openapi(
     method: "get",
     path: "/",
     tags: ["host apps"],
+    summary: "List host apps",
+    description: "List host apps (to pick bindings from).",
     responses: {
       200: jsonResponse(z.object({ hostApps: z.array(HostAppSchema) }), "Host apps"),
       ...errorResponses,
@@ -71,6 +84,8 @@ hostAppRoutes.openapi(
     method: "get",
     path: "/{hostAppId}/members",
     tags: ["host apps"],
+    summary: "List host app members",
+    description: "List a host app's managers and auditors.",
     request: { params: HostParams },
     responses: {
       200: jsonResponse(z.object({ members: z.array(MemberSchema) }), "Members"),
@@ -87,11 +102,11 @@ hostAppRoutes.openapi(
     method: "post",
     path: "/{hostAppId}/members",
     tags: ["host apps"],
+    summary: "Add a host app member",
+    description: "Add a manager or auditor (platform admin or host app manager).",
     request: {
       params: HostParams,
-      body: jsonBody(
-        z.object({ email: z.email().max(254), role: HostAppRoleSchema }).openapi("SetHostAppMember"),
-      ),
+      body: jsonBody(SetHostAppMemberSchema),
     },
     responses: { 200: jsonResponse(MemberSchema, "Member"), ...errorResponses },
   }),
@@ -108,6 +123,9 @@ hostAppRoutes.openapi(
     method: "get",
     path: "/{hostAppId}/bindings",
     tags: ["host apps"],
+    summary: "List binding requests",
+    description:
+      "Binding requests of mini programs to this host app (managers and auditors), optionally filtered by status.",
     request: { params: HostParams, query: z.object({ status: BindingStatusSchema.optional() }) },
     responses: {
       200: jsonResponse(z.object({ bindings: z.array(BindingRequestSchema) }), "Binding requests"),
@@ -134,11 +152,13 @@ hostAppRoutes.openapi(
     method: "post",
     path: "/{hostAppId}/bindings/{appId}/{decision}",
     tags: ["host apps"],
+    summary: "Approve or reject a binding",
+    description: "Approve or reject a binding request (host app manager).",
     request: { params: HostParams.extend({ appId: AppIdSchema, decision: z.enum(["approve", "reject"]) }) },
     responses: {
       200: jsonResponse(
         z.object({
-          miniProgramId: z.string(),
+          appId: z.string(),
           hostAppId: z.string(),
           status: BindingStatusSchema,
           awaitingAudit: z.string().nullable().openapi({

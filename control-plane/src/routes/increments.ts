@@ -47,6 +47,8 @@ incrementRoutes.openapi(
     path: "/{appId}/increments",
     tags: ["versions"],
     summary: "List a mini program's incremental packages with their build state and times",
+    description:
+      "Each planned incremental package (from a recent release to the online version) with its build state, size and share of the full package; clients are offered one only when it is smaller.",
     request: { params: z.object({ appId: AppIdSchema }) },
     responses: {
       200: jsonResponse(z.object({ increments: z.array(IncrementSchema) }), "Newest first"),
@@ -63,6 +65,8 @@ incrementRoutes.openapi(
     path: "/{appId}/increments/{incrementId}/retry",
     tags: ["versions"],
     summary: "Queue a failed incremental package for another build",
+    description:
+      "A failed build goes back to the queue for the builder Worker; other states are refused with 409.",
     request: { params: z.object({ appId: AppIdSchema, incrementId: IdSchema }) },
     responses: { 200: jsonResponse(IncrementSchema, "Pending again"), ...errorResponses },
   }),

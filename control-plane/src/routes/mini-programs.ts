@@ -59,7 +59,7 @@ const MiniProgramSchema = z
   .openapi("MiniProgram");
 const MiniProgramSummarySchema = z
   .object({
-    id: z.string(),
+    appId: z.string(),
     teamId: z.string(),
     name: z.string(),
     description: z.string(),
@@ -70,18 +70,28 @@ const MiniProgramSummarySchema = z
   .openapi("MiniProgramSummary");
 const AppParams = z.object({ appId: AppIdSchema });
 
+export const CreateMiniProgramSchema = z
+  .object({ teamId: IdSchema, name: NameSchema, description: DescriptionSchema.optional() })
+  .openapi("CreateMiniProgram");
+export type CreateMiniProgramInput = z.infer<typeof CreateMiniProgramSchema>;
+
+export const EditMiniProgramSchema = z
+  .object({ name: NameSchema.optional(), description: DescriptionSchema.optional() })
+  .strict()
+  .refine((b) => b.name !== undefined || b.description !== undefined, "change at least one field")
+  .openapi("EditMiniProgram");
+export type EditMiniProgramInput = z.infer<typeof EditMiniProgramSchema>;
+
 // Create a mini program in one of my teams (admin or developer).
 miniProgramRoutes.openapi(
   createRoute({
     method: "post",
     path: "/",
     tags: ["mini programs"],
+    summary: "Create a mini program",
+    description: "Create a mini program in one of my teams (admin or developer).",
     request: {
-      body: jsonBody(
-        z
-          .object({ teamId: IdSchema, name: NameSchema, description: DescriptionSchema.optional() })
-          .openapi("CreateMiniProgram"),
-      ),
+      body: jsonBody(CreateMiniProgramSchema),
     },
     responses: { 201: jsonResponse(MiniProgramSchema, "Created"), ...errorResponses },
   }),
@@ -97,6 +107,8 @@ miniProgramRoutes.openapi(
     method: "get",
     path: "/",
     tags: ["mini programs"],
+    summary: "List mini programs",
+    description: "List mini programs of my teams, optionally filtered by team.",
     request: { query: z.object({ teamId: IdSchema.optional() }) },
     responses: {
       200: jsonResponse(z.object({ miniPrograms: z.array(MiniProgramSummarySchema) }), "Mini programs"),
@@ -113,6 +125,8 @@ miniProgramRoutes.openapi(
     method: "get",
     path: "/{appId}",
     tags: ["mini programs"],
+    summary: "Get a mini program",
+    description: "Details: App ID, shelf status, online version, bindings, IDE download link.",
     request: { params: AppParams },
     responses: { 200: jsonResponse(MiniProgramSchema, "Details"), ...errorResponses },
   }),
@@ -132,15 +146,11 @@ miniProgramRoutes.openapi(
     method: "patch",
     path: "/{appId}",
     tags: ["mini programs"],
+    summary: "Edit a mini program",
+    description: "Edit the name and description.",
     request: {
       params: AppParams,
-      body: jsonBody(
-        z
-          .object({ name: NameSchema.optional(), description: DescriptionSchema.optional() })
-          .strict()
-          .refine((b) => b.name !== undefined || b.description !== undefined, "change at least one field")
-          .openapi("EditMiniProgram"),
-      ),
+      body: jsonBody(EditMiniProgramSchema),
     },
     responses: { 200: jsonResponse(MiniProgramSchema, "Edited"), ...errorResponses },
   }),
@@ -160,6 +170,9 @@ miniProgramRoutes.openapi(
     method: "put",
     path: "/{appId}/shelf",
     tags: ["mini programs"],
+    summary: "List or delist a mini program",
+    description:
+      "Put the mini program on or off the shelf: off the shelf, clients are told it is delisted and no version can be published or grayscaled.",
     request: { params: AppParams, body: jsonBody(z.object({ listed: z.boolean() }).openapi("Shelf")) },
     responses: { 200: jsonResponse(MiniProgramSchema, "Shelf status changed"), ...errorResponses },
   }),
@@ -185,13 +198,15 @@ miniProgramRoutes.openapi(
     method: "post",
     path: "/{appId}/bindings",
     tags: ["mini programs"],
+    summary: "Request a binding to a host app",
+    description: "Ask a host app to carry this mini program (its manager approves).",
     request: {
       params: AppParams,
       body: jsonBody(z.object({ hostAppId: IdSchema }).openapi("RequestBinding")),
     },
     responses: {
       201: jsonResponse(
-        z.object({ miniProgramId: z.string(), hostAppId: z.string(), status: z.literal("pending") }),
+        z.object({ appId: z.string(), hostAppId: z.string(), status: z.literal("pending") }),
         "Requested",
       ),
       ...errorResponses,
@@ -210,6 +225,8 @@ miniProgramRoutes.openapi(
     method: "delete",
     path: "/{appId}/bindings/{hostAppId}",
     tags: ["mini programs"],
+    summary: "Remove a binding",
+    description: "Remove a binding (team admin): clients of that host app stop getting the mini program.",
     request: { params: AppParams.extend({ hostAppId: IdSchema }) },
     responses: { 200: jsonResponse(OkSchema, "Removed"), ...errorResponses },
   }),

@@ -17,10 +17,12 @@ offlinePackageRoutes.openapi(
     path: "/{appId}/offline-package",
     tags: ["versions"],
     summary: "Download the online version as an offline package (.apkg)",
+    description:
+      "The online version as an offline package (.apkg) for a host app to ship preset: the package with a manifest signed by the edge's key for that host app. Needs an approved binding and the host app auditor's approval of the online version.",
     request: {
       params: z.object({ appId: AppIdSchema }),
       query: z.object({
-        hostAppId: IdSchema.openapi({
+        hostAppId: IdSchema.meta({
           description:
             "the host app that will ship the preset (the manifest's `aud`); needs an approved binding, and its auditor's approval of the online version",
           example: "ha_demo_superapp",

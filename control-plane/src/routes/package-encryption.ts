@@ -25,6 +25,8 @@ packageEncryptionRoutes.openapi(
     method: "get",
     path: "/{appId}/encryption",
     tags: ["mini programs"],
+    summary: "Read the package encryption setting",
+    description: "Whether versions uploaded from now on are stored and delivered AES-256-GCM encrypted.",
     request: { params: AppParams },
     responses: { 200: jsonResponse(EncryptionSchema, "Setting"), ...errorResponses },
   }),
@@ -36,6 +38,9 @@ packageEncryptionRoutes.openapi(
     method: "put",
     path: "/{appId}/encryption",
     tags: ["mini programs"],
+    summary: "Turn package encryption on or off",
+    description:
+      "Turn package encryption on or off for versions uploaded from now on (team admin); versions already uploaded keep how they were stored.",
     request: {
       params: AppParams,
       body: jsonBody(z.object({ enabled: z.boolean() }).strict().openapi("SetPackageEncryption")),

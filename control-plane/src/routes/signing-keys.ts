@@ -63,6 +63,7 @@ export const PublicJwkSchema = z
 const RegisterSchema = z
   .object({ name: z.string().trim().min(1).max(80), jwk: PublicJwkSchema })
   .openapi("RegisterSigningKey");
+export type RegisterSigningKeyInput = z.infer<typeof RegisterSchema>;
 const SigningKeySchema = z
   .object({
     id: z.string().openapi({ description: "the key id (kid) uploads name in x-graycast-signature" }),
@@ -94,6 +95,9 @@ signingKeyRoutes.openapi(
     method: "post",
     path: "/{teamId}/signing-keys",
     tags: ["signing keys"],
+    summary: "Register a package signing key",
+    description:
+      "Register a developer's public key (team admin); uploads are then signed with its private half (x-graycast-signature).",
     request: { params: TeamParams, body: jsonBody(RegisterSchema) },
     responses: {
       201: jsonResponse(
@@ -116,6 +120,8 @@ signingKeyRoutes.openapi(
     method: "get",
     path: "/{teamId}/signing-keys",
     tags: ["signing keys"],
+    summary: "List package signing keys",
+    description: "List the team's keys, newest first (any member).",
     request: { params: TeamParams },
     responses: {
       200: jsonResponse(z.object({ keys: z.array(SigningKeySchema) }), "Keys"),
@@ -132,6 +138,8 @@ signingKeyRoutes.openapi(
     method: "post",
     path: "/{teamId}/signing-keys/{keyId}/revoke",
     tags: ["signing keys"],
+    summary: "Revoke a package signing key",
+    description: "Revoke a key (team admin, or a platform admin responding to an incident).",
     request: { params: KeyParams },
     responses: {
       200: jsonResponse(

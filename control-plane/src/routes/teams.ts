@@ -6,9 +6,10 @@ import { createTeam, listTeamMembers, listTeams, removeTeamMember, setTeamMember
 export const teamRoutes = createRouter();
 
 export const TeamRoleSchema = z.enum(["admin", "developer", "viewer"]);
-const CreateTeamSchema = z
+export const CreateTeamSchema = z
   .object({ name: z.string().trim().min(1).max(80), adminEmail: z.email().max(254).optional() })
   .openapi("CreateTeam");
+export type CreateTeamInput = z.infer<typeof CreateTeamSchema>;
 const TeamSchema = z
   .object({
     id: z.string(),
@@ -26,9 +27,10 @@ const MemberSchema = z
     since: z.number().optional(),
   })
   .openapi("TeamMember");
-const SetMemberSchema = z
+export const SetMemberSchema = z
   .object({ email: z.email().max(254), role: TeamRoleSchema })
   .openapi("SetTeamMember");
+export type SetTeamMemberInput = z.infer<typeof SetMemberSchema>;
 const TeamParams = z.object({ teamId: IdSchema });
 
 // Create a team (platform admin), optionally naming its first admin.
@@ -37,6 +39,8 @@ teamRoutes.openapi(
     method: "post",
     path: "/",
     tags: ["teams"],
+    summary: "Create a team",
+    description: "Create a team (platform admin), optionally naming its first admin.",
     request: { body: jsonBody(CreateTeamSchema) },
     responses: { 201: jsonResponse(TeamSchema, "Created"), ...errorResponses },
   }),
@@ -49,6 +53,8 @@ teamRoutes.openapi(
     method: "get",
     path: "/",
     tags: ["teams"],
+    summary: "List my teams",
+    description: "List my teams with my role in each.",
     responses: { 200: jsonResponse(z.object({ teams: z.array(TeamSchema) }), "Teams"), ...errorResponses },
   }),
   async (c) => c.json({ teams: await listTeams(c.var.db, c.var.actor) }, 200),
@@ -60,6 +66,8 @@ teamRoutes.openapi(
     method: "get",
     path: "/{teamId}/members",
     tags: ["teams"],
+    summary: "List team members",
+    description: "List a team's members (any member).",
     request: { params: TeamParams },
     responses: {
       200: jsonResponse(z.object({ members: z.array(MemberSchema) }), "Members"),
@@ -76,6 +84,8 @@ teamRoutes.openapi(
     method: "post",
     path: "/{teamId}/members",
     tags: ["teams"],
+    summary: "Add a team member or change a role",
+    description: "Add a member or change a role (team admin).",
     request: { params: TeamParams, body: jsonBody(SetMemberSchema) },
     responses: { 200: jsonResponse(MemberSchema, "Member"), ...errorResponses },
   }),
@@ -89,6 +99,8 @@ teamRoutes.openapi(
     method: "delete",
     path: "/{teamId}/members/{userId}",
     tags: ["teams"],
+    summary: "Remove a team member",
+    description: "Remove a member (team admin); the last admin stays.",
     request: { params: TeamParams.extend({ userId: IdSchema }) },
     responses: { 200: jsonResponse(OkSchema, "Removed"), ...errorResponses },
   }),

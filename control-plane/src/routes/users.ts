@@ -7,7 +7,7 @@ import { createUser, disableUser, enableUser, listUsers } from "../services/auth
 export const userRoutes = createRouter();
 
 export const PasswordSchema = z.string().min(10, "at least 10 characters").max(256);
-const CreateUserSchema = z
+export const CreateUserSchema = z
   .object({
     email: z.email().max(254),
     name: z.string().trim().min(1).max(80),
@@ -15,6 +15,7 @@ const CreateUserSchema = z
     isPlatformAdmin: z.boolean().optional(),
   })
   .openapi("CreateUser");
+export type CreateUserInput = z.infer<typeof CreateUserSchema>;
 const UserSchema = z
   .object({
     id: z.string(),
@@ -36,6 +37,8 @@ userRoutes.openapi(
     method: "post",
     path: "/",
     tags: ["users"],
+    summary: "Create a user",
+    description: "Create a user account (platform admin).",
     request: { body: jsonBody(CreateUserSchema) },
     responses: { 201: jsonResponse(UserSchema, "Created"), ...errorResponses },
   }),
@@ -51,6 +54,8 @@ userRoutes.openapi(
     method: "get",
     path: "/",
     tags: ["users"],
+    summary: "List users",
+    description: "List users (platform admin).",
     responses: { 200: jsonResponse(z.object({ users: z.array(UserSchema) }), "Users"), ...errorResponses },
   }),
   async (c) => {

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import {
   AppIdSchema,
+  errorResponse,
   errorResponses,
   jsonBody,
   jsonResponse,
@@ -98,6 +99,8 @@ versionRoutes.openapi(
     method: "post",
     path: "/{appId}/versions",
     tags: ["versions"],
+    summary: "Upload a version",
+    description: "Upload a code package (zip body) as the new development version.",
     request: {
       params: AppParams,
       query: z.object({ version: SemverSchema, description: z.string().max(2000).optional() }),
@@ -110,9 +113,15 @@ versionRoutes.openapi(
     },
     responses: {
       201: jsonResponse(VersionSchema, "Uploaded"),
-      413: errorResponses[400],
-      415: errorResponses[400],
-      422: errorResponses[400],
+      413: errorResponse(
+        `Payload too large (payload_too_large): the package is over ${MAX_PACKAGE_BYTES} bytes (32 MiB)`,
+      ),
+      415: errorResponse(
+        "Unsupported media type (unsupported_media_type): send the package as application/zip (or application/octet-stream)",
+      ),
+      422: errorResponse(
+        "Unprocessable package: the archive is broken, empty or unsafe (bad_package), or its developer signature is missing, unknown, revoked or wrong (bad_signature)",
+      ),
       ...errorResponses,
     },
   }),
@@ -144,6 +153,8 @@ versionRoutes.openapi(
     method: "get",
     path: "/{appId}/versions",
     tags: ["versions"],
+    summary: "List versions",
+    description: "List versions, highest first.",
     request: { params: AppParams },
     responses: {
       200: jsonResponse(z.object({ versions: z.array(VersionSchema) }), "Versions"),
@@ -160,6 +171,8 @@ versionRoutes.openapi(
     method: "get",
     path: "/{appId}/versions/{version}",
     tags: ["versions"],
+    summary: "Get a version",
+    description: "One version with its file manifest.",
     request: { params: VersionParams },
     responses: {
       200: jsonResponse(VersionSchema.extend({ files: z.array(FileSchema) }), "Version"),
@@ -178,6 +191,9 @@ versionRoutes.openapi(
     method: "get",
     path: "/{appId}/overview",
     tags: ["versions"],
+    summary: "Version overview",
+    description:
+      "Version overview: online, in audit (with progress), development, approved, rollback menu, releases.",
     request: { params: AppParams },
     responses: {
       200: jsonResponse(z.record(z.string(), z.unknown()).openapi("VersionOverview"), "Overview"),
@@ -194,6 +210,8 @@ versionRoutes.openapi(
     method: "post",
     path: "/{appId}/versions/{version}/submit",
     tags: ["versions"],
+    description:
+      "Submit the development version for audit by every bound host app (version audit), or an approved or released version to the bound host apps that have not approved it (binding audit).",
     summary:
       "Submit a version for audit (version audit), or an approved or released one to the bound host apps that have not approved it (binding audit)",
     request: {
@@ -226,6 +244,8 @@ versionRoutes.openapi(
     method: "post",
     path: "/{appId}/versions/{version}/withdraw",
     tags: ["versions"],
+    summary: "Withdraw an audit",
+    description: "Withdraw a pending audit of this version (version or binding audit).",
     request: { params: VersionParams },
     responses: { 200: jsonResponse(VersionSchema, "Withdrawn"), ...errorResponses },
   }),
@@ -241,6 +261,8 @@ versionRoutes.openapi(
     method: "post",
     path: "/{appId}/versions/{version}/publish",
     tags: ["versions"],
+    summary: "Publish a version",
+    description: "Publish an approved version to every bound host app.",
     request: { params: VersionParams },
     responses: { 200: jsonResponse(VersionSchema, "Published"), ...errorResponses },
   }),
@@ -258,6 +280,8 @@ versionRoutes.openapi(
     method: "post",
     path: "/{appId}/rollback",
     tags: ["versions"],
+    summary: "Roll back",
+    description: "Roll back the online version to an earlier released one.",
     request: { params: AppParams, body: jsonBody(z.object({ version: SemverSchema }).openapi("Rollback")) },
     responses: { 200: jsonResponse(VersionSchema, "Rolled back"), ...errorResponses },
   }),
@@ -281,6 +305,8 @@ versionRoutes.openapi(
     method: "get",
     path: "/{appId}/releases",
     tags: ["versions"],
+    summary: "Release history",
+    description: "Release history, newest first.",
     request: { params: AppParams },
     responses: {
       200: jsonResponse(z.object({ releases: z.array(ReleaseSchema) }), "Releases"),
@@ -297,6 +323,8 @@ versionRoutes.openapi(
     method: "get",
     path: "/{appId}/audits",
     tags: ["versions"],
+    summary: "Audit records",
+    description: "Audit records of every version, newest first.",
     request: { params: AppParams },
     responses: {
       200: jsonResponse(
@@ -325,19 +353,22 @@ versionRoutes.openapi(
   async (c) => c.json({ audits: await auditRecords(c.var.db, c.var.actor, c.req.valid("param").appId) }, 200),
 );
 
+export const TrialConfigSchema = z
+  .object({ pagePath: PagePathSchema, testers: z.array(z.string().trim().min(1).max(128)).max(200) })
+  .openapi("TrialConfig");
+export type TrialConfigInput = z.infer<typeof TrialConfigSchema>;
+
 // Configure the trial version: start page and testers.
 versionRoutes.openapi(
   createRoute({
     method: "put",
     path: "/{appId}/trial",
     tags: ["versions"],
+    summary: "Configure the trial version",
+    description: "Configure the trial version: start page and testers.",
     request: {
       params: AppParams,
-      body: jsonBody(
-        z
-          .object({ pagePath: PagePathSchema, testers: z.array(z.string().trim().min(1).max(128)).max(200) })
-          .openapi("TrialConfig"),
-      ),
+      body: jsonBody(TrialConfigSchema),
     },
     responses: {
       200: jsonResponse(
@@ -366,6 +397,8 @@ versionRoutes.openapi(
     method: "get",
     path: "/{appId}/trial",
     tags: ["versions"],
+    summary: "Read the trial configuration",
+    description: "The trial configuration and the version it serves.",
     request: { params: AppParams },
     responses: {
       200: jsonResponse(

@@ -26,6 +26,7 @@ import type { Db } from "../db/client";
 import { auditReviews, audits, hostAppMembers, hostApps, miniPrograms, versions } from "../db/schema";
 import { planIncrementsAfter } from "../increments/plan";
 import { randomId } from "../lib/encoding";
+import type { AuditDecisionInput } from "../routes/audits";
 import { READ_ROLES, requireHostAppRole, requireMiniProgram, WRITE_ROLES } from "./access";
 import { auditScopeOf } from "./audit-scope";
 import { recordChange } from "./change-log";
@@ -243,8 +244,9 @@ export async function auditQueue(db: Db, actor: Actor) {
     )
     .orderBy(audits.submittedAt)
     .all();
-  return rows.map((r) => ({
-    ...r.audit,
+  return rows.map(({ audit: { miniProgramId, ...audit }, ...r }) => ({
+    ...audit,
+    appId: miniProgramId,
     version: r.version,
     miniProgramName: r.miniProgramName,
     hostAppId: r.hostAppId,
@@ -263,7 +265,7 @@ export async function decideAudit(
   bucket: R2Bucket,
   actor: Actor,
   auditId: string,
-  input: { hostAppId: string; decision: "approve" | "reject"; reason?: string | undefined },
+  input: AuditDecisionInput,
 ) {
   await requireHostAppRole(db, actor, input.hostAppId, ["auditor"]);
   const audit = await db.select().from(audits).where(eq(audits.id, auditId)).get();
@@ -296,7 +298,7 @@ export async function decideAudit(
   const result = {
     auditId,
     kind: audit.kind,
-    miniProgramId: audit.miniProgramId,
+    appId: audit.miniProgramId,
     version: version.version,
     hostAppId: input.hostAppId,
     decision: input.decision,

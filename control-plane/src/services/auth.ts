@@ -27,6 +27,8 @@ import {
   users,
 } from "../db/schema";
 import { randomId } from "../lib/encoding";
+import type { ChangePasswordInput, CreateTokenInput, LoginInput } from "../routes/auth";
+import type { CreateUserInput } from "../routes/users";
 import { recordChange } from "./change-log";
 
 /** Verified against when the email is unknown, so both paths cost one PBKDF2. */
@@ -81,7 +83,7 @@ export async function openSession(db: Db, userId: string, config: SessionConfig,
 export async function login(
   db: Db,
   limiters: LoginLimiters,
-  input: { email: string; password: string },
+  input: LoginInput,
   clientAddress: string | null,
   config: SessionConfig,
   now = Date.now(),
@@ -134,7 +136,7 @@ export async function changePassword(
   db: Db,
   limiters: LoginLimiters,
   actor: Actor,
-  input: { currentPassword: string; newPassword: string },
+  input: ChangePasswordInput,
   clientAddress: string | null,
   config: SessionConfig,
   now = Date.now(),
@@ -205,11 +207,7 @@ export async function describeMe(db: Db, actor: Actor) {
  * session may mint one (a leaked token must not breed more), with at most the scopes given and
  * an expiry of at most MAX_TOKEN_DAYS.
  */
-export async function createApiToken(
-  db: Db,
-  actor: Actor,
-  input: { name: string; expiresInDays?: number | undefined; scopes?: readonly TokenScope[] | undefined },
-) {
+export async function createApiToken(db: Db, actor: Actor, input: CreateTokenInput) {
   if (actor.via !== "session" || !actor.sessionId)
     throw forbidden("an API token cannot create API tokens: create them from a console session");
   const token = newApiToken();
@@ -287,11 +285,7 @@ export async function revokeApiToken(db: Db, actor: Actor, id: string) {
   ]);
 }
 
-export async function createUser(
-  db: Db,
-  actor: Actor,
-  input: { email: string; name: string; password: string; isPlatformAdmin?: boolean | undefined },
-) {
+export async function createUser(db: Db, actor: Actor, input: CreateUserInput) {
   const email = input.email.toLowerCase();
   const exists = await db.select({ id: users.id }).from(users).where(eq(users.email, email)).get();
   if (exists) throw new ApiError("conflict", "a user with this email already exists");

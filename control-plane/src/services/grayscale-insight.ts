@@ -7,6 +7,7 @@
 import {
   ASSERTION_REFUSAL_TEXT,
   clientWithVerifiedUser,
+  ImportedKeys,
   keysOfHostApp,
   verifyUserAssertion,
 } from "../../../core/assertion";
@@ -29,6 +30,9 @@ import {
 import { requireTask, statusOf, tasksOf } from "./grayscale-store";
 import { whitelistHas } from "./grayscale-whitelists";
 import { compileCurrentSnapshot } from "./snapshot";
+
+/** This isolate's imported host-app keys for explain's assertions (core `ImportedKeys`). */
+const importedKeys = new ImportedKeys();
 
 const byCount = (record: Record<string, number>) =>
   Object.entries(record).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
@@ -207,6 +211,7 @@ export async function explainClient(
       claimed.hostAppId,
       keysOfHostApp(snapshot.hostAppKeys, claimed.hostAppId),
       now,
+      importedKeys,
     );
     if (result.ok) client = clientWithVerifiedUser(claimed, result);
     assertionStatus = result.ok ? "verified" : result.reason;

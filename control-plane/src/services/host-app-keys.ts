@@ -22,6 +22,7 @@ import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
 import { bindings, hostAppKeys, hostApps } from "../db/schema";
 import { randomId } from "../lib/encoding";
+import type { RegisterHostAppKeyInput } from "../routes/host-app-keys";
 import { requireHostAppRole } from "./access";
 import { recordChangeIfChanged } from "./change-log";
 import { guardedWrite } from "./d1";
@@ -90,7 +91,7 @@ export async function registerHostAppKey(
   bucket: R2Bucket,
   actor: Actor,
   hostAppId: string,
-  input: { name: string; jwk: HostAppPublicJwk },
+  input: RegisterHostAppKeyInput,
 ) {
   await requireHostApp(db, actor, hostAppId, ["manager"]);
   const jwk: HostAppPublicJwk = { kty: "OKP", crv: "Ed25519", x: input.jwk.x };

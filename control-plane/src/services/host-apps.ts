@@ -6,7 +6,6 @@ import type { Db } from "../db/client";
 import {
   type BindingStatus,
   bindings,
-  type HostAppRole,
   hostAppMembers,
   hostApps,
   miniPrograms,
@@ -14,13 +13,14 @@ import {
   versions,
 } from "../db/schema";
 import { randomId } from "../lib/encoding";
+import type { CreateHostAppInput, SetHostAppMemberInput } from "../routes/host-apps";
 import { requireHostAppRole, requirePlatformAdmin } from "./access";
 import { approvalsOf } from "./audit-scope";
 import { findUserByEmail } from "./auth";
 import { recordChange, recordChangeIfChanged } from "./change-log";
 import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
 
-export async function createHostApp(db: Db, actor: Actor, input: { name: string }) {
+export async function createHostApp(db: Db, actor: Actor, input: CreateHostAppInput) {
   requirePlatformAdmin(actor);
   const dup = await db.select({ id: hostApps.id }).from(hostApps).where(eq(hostApps.name, input.name)).get();
   if (dup) throw new ApiError("conflict", "a host app with this name already exists");
@@ -62,7 +62,7 @@ export async function setHostAppMember(
   db: Db,
   actor: Actor,
   hostAppId: string,
-  input: { email: string; role: HostAppRole },
+  input: SetHostAppMemberInput,
 ) {
   await requireManagerOrPlatform(db, actor, hostAppId);
   const user = await findUserByEmail(db, input.email);
@@ -106,7 +106,7 @@ export async function listHostAppBindings(db: Db, actor: Actor, hostAppId: strin
   await requireHostAppRole(db, actor, hostAppId, ["manager", "auditor"]);
   const rows = await db
     .select({
-      miniProgramId: bindings.miniProgramId,
+      appId: bindings.miniProgramId,
       name: miniPrograms.name,
       status: bindings.status,
       createdAt: bindings.createdAt,
@@ -179,7 +179,7 @@ export async function decideBinding(
     throw new ApiError("conflict", "this binding was decided meanwhile; read it again");
   if (status === "approved") await publishCurrentSnapshot(db, bucket, appId);
   return {
-    miniProgramId: appId,
+    appId,
     hostAppId,
     status,
     awaitingAudit:

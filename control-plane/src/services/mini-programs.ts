@@ -4,6 +4,7 @@ import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
 import { bindings, hostApps, miniPrograms, teamMembers, versions } from "../db/schema";
 import { randomId } from "../lib/encoding";
+import type { CreateMiniProgramInput, EditMiniProgramInput } from "../routes/mini-programs";
 import { ADMIN_ROLES, READ_ROLES, requireMiniProgram, requireTeamRole, WRITE_ROLES } from "./access";
 import { recordChange } from "./change-log";
 import { runBatch } from "./d1";
@@ -17,7 +18,7 @@ export async function createMiniProgram(
   db: Db,
   bucket: R2Bucket,
   actor: Actor,
-  input: { teamId: string; name: string; description?: string | undefined },
+  input: CreateMiniProgramInput,
 ) {
   // seed: "License holders can directly create small programs, and such code resources belong to the user's team."
   await requireTeamRole(db, actor, input.teamId, WRITE_ROLES);
@@ -62,7 +63,7 @@ export async function listMiniPrograms(db: Db, actor: Actor, teamId?: string) {
   if (teamIds.length === 0) return [];
   return db
     .select({
-      id: miniPrograms.id,
+      appId: miniPrograms.id,
       teamId: miniPrograms.teamId,
       name: miniPrograms.name,
       description: miniPrograms.description,
@@ -113,12 +114,7 @@ export async function getMiniProgram(db: Db, actor: Actor, appId: string) {
   };
 }
 
-export async function editMiniProgram(
-  db: Db,
-  actor: Actor,
-  appId: string,
-  input: { name?: string | undefined; description?: string | undefined },
-) {
+export async function editMiniProgram(db: Db, actor: Actor, appId: string, input: EditMiniProgramInput) {
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
   const now = Date.now();
   const set = {
@@ -219,7 +215,7 @@ export async function requestBinding(db: Db, actor: Actor, appId: string, hostAp
       now,
     ),
   ]);
-  return { miniProgramId: appId, hostAppId, status: "pending" as const };
+  return { appId, hostAppId, status: "pending" as const };
 }
 
 /** Unbinding stops delivery through that host app at once (team admin). */

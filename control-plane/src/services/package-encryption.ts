@@ -11,6 +11,7 @@
 import { eq } from "drizzle-orm";
 import {
   encryptObject,
+  KeyEncryptionKeys,
   MIN_PACKAGE_KEY_SECRET_LENGTH,
   newPackageKey,
   packageKeyContext,
@@ -25,6 +26,9 @@ import { miniPrograms, type versions } from "../db/schema";
 import { sha256Hex } from "../lib/encoding";
 import { ADMIN_ROLES, READ_ROLES, requireMiniProgram } from "./access";
 import { recordChange } from "./change-log";
+
+/** This isolate's key-encryption keys (core `KeyEncryptionKeys`: one HKDF derivation per secret). */
+const keks = new KeyEncryptionKeys();
 
 export const privatePackageKey = (sha256: string) => `private/packages/${sha256}`;
 
@@ -59,6 +63,7 @@ export async function storeEncrypted(
     requirePackageKeySecret(secret),
     key,
     packageKeyContext(appId, version),
+    keks,
   );
   const { ciphertext, iv } = await encryptObject(key, zip);
   const encSha256 = await sha256Hex(ciphertext);
@@ -96,7 +101,7 @@ export async function versionKey(
 ): Promise<Uint8Array> {
   if (!v.encKeyWrapped) throw new Error(`version ${v.version} is not encrypted`);
   if (!secret) throw new Error("PACKAGE_KEY_SECRET is not set but a version is encrypted");
-  return unwrapPackageKey(secret, v.encKeyWrapped, packageKeyContext(v.miniProgramId, v.version));
+  return unwrapPackageKey(secret, v.encKeyWrapped, packageKeyContext(v.miniProgramId, v.version), keks);
 }
 
 export async function getEncryption(db: Db, actor: Actor, appId: string) {

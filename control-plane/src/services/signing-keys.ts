@@ -19,6 +19,7 @@ import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
 import { teamMembers, teamSigningKeys, teams } from "../db/schema";
 import { randomId, sha256Hex } from "../lib/encoding";
+import type { RegisterSigningKeyInput } from "../routes/signing-keys";
 import { ADMIN_ROLES, READ_ROLES, requireTeamRole } from "./access";
 import { recordChangeIfChanged } from "./change-log";
 import { guardedWrite } from "./d1";
@@ -102,7 +103,7 @@ export async function registerSigningKey(
   db: Db,
   actor: Actor,
   teamId: string,
-  input: { name: string; jwk: PublicSigningJwk },
+  input: RegisterSigningKeyInput,
 ) {
   if (
     actor.isPlatformAdmin &&
@@ -333,7 +334,8 @@ export async function requireTrustedSignature(
     throw new ApiError(
       "conflict",
       `version ${version.version} was signed with key ${version.signatureKid}, which has been revoked; upload it again signed with an active key`,
-      [{ path: "rule", message: "revoked_signing_key" }],
+      undefined,
+      "revoked_signing_key",
     );
   }
 }

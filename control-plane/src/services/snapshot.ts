@@ -27,6 +27,7 @@ import { approvalsOf, hostAppReleasesOf } from "./audit-scope";
 import { compiledTasksOf } from "./grayscale-store";
 import { verificationKeysOf } from "./host-app-keys";
 import { attachIncrements, packageRefOf } from "./package-ref";
+import { compiledConfigOf } from "./runtime-config";
 
 async function loadSource(
   db: Db,
@@ -98,6 +99,13 @@ async function loadSource(
         : null,
     tasks,
     hostAppKeys,
+    // Issue 12 (D5): the runtime config the edge signs for GET /v1/config.
+    config: await compiledConfigOf(
+      db,
+      mp,
+      bound.map((b) => b.hostAppId),
+      tasks.map((t) => t.id),
+    ),
   };
   // Audit scope: bound host apps that have not approved the online version get their own release.
   const hostAppReleases = await hostAppReleasesOf(

@@ -2,18 +2,15 @@ import { and, eq } from "drizzle-orm";
 import { ApiError, notFound } from "../../../core/errors";
 import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
-import { type TeamRole, teamMembers, teams, users } from "../db/schema";
+import { teamMembers, teams, users } from "../db/schema";
 import { randomId } from "../lib/encoding";
+import type { CreateTeamInput, SetTeamMemberInput } from "../routes/teams";
 import { ADMIN_ROLES, READ_ROLES, requirePlatformAdmin, requireTeamRole } from "./access";
 import { findUserByEmail } from "./auth";
 import { recordChange } from "./change-log";
 
 /** A platform admin bootstraps a team, optionally with its first admin. */
-export async function createTeam(
-  db: Db,
-  actor: Actor,
-  input: { name: string; adminEmail?: string | undefined },
-) {
+export async function createTeam(db: Db, actor: Actor, input: CreateTeamInput) {
   requirePlatformAdmin(actor);
   const dup = await db.select({ id: teams.id }).from(teams).where(eq(teams.name, input.name)).get();
   if (dup) throw new ApiError("conflict", "a team with this name already exists");
@@ -78,12 +75,7 @@ export async function listTeamMembers(db: Db, actor: Actor, teamId: string) {
 }
 
 /** Adds a member or changes a member's role (team admin or platform admin). */
-export async function setTeamMember(
-  db: Db,
-  actor: Actor,
-  teamId: string,
-  input: { email: string; role: TeamRole },
-) {
+export async function setTeamMember(db: Db, actor: Actor, teamId: string, input: SetTeamMemberInput) {
   await requireTeamAdminOrPlatform(db, actor, teamId);
   const user = await findUserByEmail(db, input.email);
   const current = await db

@@ -3,7 +3,7 @@
  * (PRODUCT.md V1, V5, V6). Audits live in audits.ts, publish and rollback in releases.ts.
  */
 import { and, desc, eq, inArray, ne, sql } from "drizzle-orm";
-import { ApiError, notFound } from "../../../core/errors";
+import { ApiError, ErrorCode, notFound } from "../../../core/errors";
 import { filesDigest } from "../../../core/increment";
 import { checkUpload, type Refusal } from "../../../core/lifecycle";
 import { compareVersions, versionKey } from "../../../core/semver";
@@ -13,11 +13,13 @@ import type { Db } from "../db/client";
 import { auditReviews, audits, miniPrograms, releases, trialTesters, versions } from "../db/schema";
 import { randomId, sha256Hex } from "../lib/encoding";
 import { inspectPackage, readLimitedBody } from "../lib/package-archive";
+import type { TrialConfigInput } from "../routes/versions";
 import { READ_ROLES, requireMiniProgram, WRITE_ROLES } from "./access";
 import { unreviewedHostAppsOf } from "./audit-scope";
 import { recordChange } from "./change-log";
 import { guardedWrite, runBatch } from "./d1";
 import { requirePackageKeySecret, storeEncrypted } from "./package-encryption";
+import { bumpConfigRevision } from "./runtime-config";
 import { type PackageSignature, uploadSigningKey, verifyPackageSignature } from "./signing-keys";
 import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
 
@@ -27,7 +29,7 @@ export const MAX_PACKAGE_BYTES = 32 * 1024 * 1024;
 export type VersionRow = typeof versions.$inferSelect;
 
 export function refusalError(refusal: Refusal): ApiError {
-  return new ApiError("conflict", refusal.message, [{ path: "rule", message: refusal.rule }]);
+  return new ApiError(ErrorCode.Conflict, refusal.message, undefined, refusal.rule);
 }
 
 export async function liveVersions(db: Db, appId: string): Promise<VersionRow[]> {
@@ -319,7 +321,7 @@ export async function setTrial(
   bucket: R2Bucket,
   actor: Actor,
   appId: string,
-  input: { pagePath: string; testers: string[] },
+  input: TrialConfigInput,
 ) {
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
   const testers = [...new Set(input.testers)];
@@ -343,7 +345,8 @@ export async function setTrial(
       },
       now,
     ),
-    bumpSnapshotRevision(db, appId),
+    // The trial path is part of the runtime config (D5): its revision grows with the snapshot's.
+    bumpConfigRevision(db, appId),
   ]);
   await publishCurrentSnapshot(db, bucket, appId);
   return getTrial(db, actor, appId);

@@ -7,7 +7,7 @@
  * answered from the URL plus a metadata-only `head()`, never a body read; ranges go to R2
  * as `range` so only the requested bytes leave storage.
  */
-import { ApiError, notFound } from "../../../core/errors";
+import { ApiError, ErrorCode, notFound } from "../../../core/errors";
 import { incrementKey } from "../../../core/increment";
 import { packageKey } from "../../../core/snapshot";
 import { Sha256Schema } from "../contracts";
@@ -29,9 +29,11 @@ function packageHeaders(object: R2Object, etag: string, contentType: string): He
 }
 
 function rangeNotSatisfiable(size: number): Response {
-  // ErrorCode has no 416 member; the body keeps the one shape, the status says 416.
-  const body = new ApiError("bad_request", `range not satisfiable for ${size} bytes`).toBody();
-  return Response.json(body, { status: 416, headers: { "content-range": `bytes */${size}` } });
+  const error = new ApiError(ErrorCode.RangeNotSatisfiable, `range not satisfiable for ${size} bytes`);
+  return Response.json(error.toBody(), {
+    status: error.status,
+    headers: { "content-range": `bytes */${size}` },
+  });
 }
 
 interface ObjectKind {
