@@ -10,6 +10,7 @@ import type { JSX } from "hono/jsx/dom/jsx-runtime";
 import { PlatformPage, TeamPage } from "./pages/admin";
 import { AppSecretPage } from "./pages/app-secret";
 import { AccountPage } from "./pages/auth";
+import { DomainsPage } from "./pages/domains";
 import { ExplainPage } from "./pages/explain";
 import { GrayscaleList, NewTaskPage, TaskPage } from "./pages/grayscale";
 import { HostAppKeysPage } from "./pages/host-app-keys";
@@ -17,6 +18,7 @@ import { HostAppsPage } from "./pages/host-apps";
 import { DetailsPage, MiniProgramList } from "./pages/mini-programs";
 import { PackagesPage } from "./pages/packages";
 import { ChangeLogPage, SigningKeysPage, TokensPage } from "./pages/security";
+import { SwitchesPage } from "./pages/switches";
 import { VersionsPage } from "./pages/versions";
 import type { Me, MiniProgram } from "./types";
 
@@ -147,6 +149,8 @@ export const APP_TABS: AppTab[] = [
     render: (c) => <ExplainPage appId={c.appId} mp={c.mp} />,
   },
   { id: "packages", label: "Packages", paths: ["packages"], render: (c) => <PackagesPage {...c} /> },
+  { id: "domains", label: "Domains", paths: ["domains"], render: (c) => <DomainsPage {...c} /> },
+  { id: "switches", label: "Switches", paths: ["switches"], render: (c) => <SwitchesPage {...c} /> },
   // Team admins only (seed, "Key Management"); everyone else sees why on the tab itself.
   { id: "secret", label: "AppSecret", paths: ["secret"], render: (c) => <AppSecretPage {...c} /> },
 ];
