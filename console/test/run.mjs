@@ -717,6 +717,80 @@ test("a 390 px phone: the version page fits the screen without sideways scrollin
   await dev.setViewportSize({ width: 1200, height: 800 });
 });
 
+test("domains: a rule refused in the API's words, a request domain added, a business domain verified by its token, one removed", async () => {
+  const dev = await as(...DEV);
+  await gotoHash(dev, `/apps/${shopAppId}/domains`);
+  const request = dev.getByRole("form", { name: "Add a request domain" });
+  await request.getByLabel("New request domain").fill("http://api.shop.example");
+  await request.getByRole("button", { name: "Add request domain" }).click();
+  await request.getByRole("alert").first().waitFor();
+  assert(/https/.test(await request.getByRole("alert").first().textContent()), "the refusal names https");
+  await request.getByLabel("New request domain").fill("https://api.shop.example");
+  await request.getByRole("button", { name: "Add request domain" }).click();
+  await see(dev, "https://api.shop.example added to request.");
+  const business = dev.getByRole("form", { name: "Add a business domain" });
+  await business.getByLabel("New business domain").fill("https://h5.shop.example");
+  await business.getByRole("button", { name: "Add business domain" }).click();
+  await see(dev, "place the verification file, then verify it");
+  const block = dev.getByRole("article", { name: /business/ });
+  await block.getByText("pending", { exact: true }).waitFor();
+  const token = (await block.locator("code[id^=token-]").textContent()).trim();
+  const verify = dev.getByRole("form", { name: "Verify https://h5.shop.example" });
+  await verify.getByLabel(/proof/).fill("not-the-token");
+  await verify.getByRole("button", { name: "Verify h5.shop.example" }).click();
+  await verify.getByRole("alert").first().waitFor();
+  await shot(dev, "domains");
+  await verify.getByLabel(/proof/).fill(token);
+  await verify.getByRole("button", { name: "Verify h5.shop.example" }).click();
+  await see(dev, "https://h5.shop.example verified (proof checked).");
+  await block.getByText("verified", { exact: true }).waitFor();
+  await request.getByLabel("New request domain").fill("https://old.shop.example");
+  await request.getByRole("button", { name: "Add request domain" }).click();
+  await dev.getByRole("button", { name: "Remove https://old.shop.example" }).click();
+  await dev.getByRole("alertdialog").getByText("Clients stop reaching it").waitFor();
+  await dev.getByRole("alertdialog").getByRole("button", { name: "Remove domain" }).click();
+  await see(dev, "https://old.shop.example removed from request.");
+});
+
+test("switches: a bad key refused next to the field; a typed switch set; the runtime-config preview shows it with the domains", async () => {
+  const dev = await as(...DEV);
+  await gotoHash(dev, `/apps/${shopAppId}/switches`);
+  const form = dev.getByRole("form", { name: "Set a switch" });
+  await form.getByLabel("Key").fill("1-not-a-key");
+  await form.getByRole("button", { name: "Save switch" }).click();
+  await form.getByRole("alert").first().waitFor();
+  await form.getByLabel("Key").fill("checkout.newFlow");
+  await form.getByLabel("Type").selectOption("boolean");
+  await form.getByLabel("Value").selectOption("true");
+  await form.getByRole("button", { name: "Save switch" }).click();
+  await see(dev, "checkout.newFlow = true for everyone.");
+  await form.getByLabel("Key").fill("banner.text");
+  await form.getByLabel("Type").selectOption("string");
+  await form.getByLabel("Value").fill("Winter sale");
+  await form.getByLabel("Host app").selectOption({ label: "SuperApp" });
+  await form.getByRole("button", { name: "Save switch" }).click();
+  await see(dev, "banner.text = Winter sale for SuperApp.");
+  await dev
+    .getByRole("row")
+    .filter({ hasText: "banner.text" })
+    .getByRole("cell", { name: "SuperApp", exact: true })
+    .waitFor();
+  const preview = dev.getByRole("form", { name: "Runtime config preview" });
+  await preview.getByLabel("Client of host app").selectOption({ label: "SuperApp" });
+  await preview.getByRole("button", { name: "Show runtime config" }).click();
+  await dev.locator("#runtime-config").waitFor();
+  const config = JSON.parse(await dev.locator("#runtime-config").textContent());
+  assert(config.switches["checkout.newFlow"]?.value === true, "the boolean switch");
+  assert(config.switches["banner.text"]?.value === "Winter sale", "SuperApp's string switch");
+  assert(
+    config.domains.request?.includes("api.shop.example") &&
+      config.domains.business?.includes("h5.shop.example"),
+    `domains: ${JSON.stringify(config.domains)}`,
+  );
+  assert(!config.domains.request?.includes("old.shop.example"), "the removed domain is gone");
+  await shot(dev, "switches");
+});
+
 test("bindings: the team admin removes one after a confirmation; the edge stops serving that host app", async () => {
   // (the key npm start registered for SuperApp, kept in the stack's local dir): bound, it logs in
   const demoKey = JSON.parse(readFileSync(join(LOCAL_DIR, "host-app-key.json"), "utf8"));

@@ -8,7 +8,7 @@ import { useState } from "hono/jsx/dom";
 import { type ApiError, api } from "../api";
 import type { AppContext } from "../pages";
 import { canWrite } from "../session";
-import type { Task } from "../types";
+import type { MiniProgram, Task } from "../types";
 import { asApiError, ErrorNote, Field, fmtDate, formValue, Loading, Notice, useLoad } from "../ui";
 
 type SwitchType = "string" | "number" | "boolean" | "json";
@@ -56,12 +56,14 @@ export function SwitchesPage(props: AppContext) {
     () => api<{ tasks: Task[] }>("GET", `/v1/mini-programs/${appId}/grayscale-tasks`),
     [appId],
   );
+  // The bindings as they are now (the tab's mini program may have been loaded before an approval).
+  const fresh = useLoad(() => api<MiniProgram>("GET", `/v1/mini-programs/${appId}`), [appId]);
   const writable = canWrite(me, mp.teamId);
   const [error, setError] = useState<ApiError | undefined>(undefined);
   const [notice, setNotice] = useState("");
   const [type, setType] = useState<SwitchType>("boolean");
   const liveTasks = (tasks.data?.tasks ?? []).filter((t) => t.state !== "ended");
-  const hostApps = mp.bindings.filter((b) => b.status === "approved");
+  const hostApps = (fresh.data ?? mp).bindings.filter((b) => b.status === "approved");
   const scope = (s: Switch) =>
     [
       s.hostAppId ? (hostApps.find((h) => h.hostAppId === s.hostAppId)?.hostAppName ?? s.hostAppId) : "",
