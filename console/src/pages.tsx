@@ -2,13 +2,14 @@
  * The console's page registry. A feature adds its page here in the same change that adds its API
  * (issue 13): a top-level page is one PAGES entry (shown in the navigation when it has `nav`),
  * a mini program page is one APP_TABS entry (a tab on every mini program). Pending (issue 12, their
- * own branches): domains, switches, privacy agreement, sensitive API applications; each
+ * own branches): the privacy agreement; each
  * becomes one APP_TABS entry, e.g.
  *   { id: "domains", label: "Domains", paths: ["domains"], render: (c) => <DomainsPage {...c} /> }
  */
 import type { JSX } from "hono/jsx/dom/jsx-runtime";
 import { PlatformPage, TeamPage } from "./pages/admin";
 import { AppSecretPage } from "./pages/app-secret";
+import { HostAppPermissionsPage, PermissionsPage } from "./pages/applications";
 import { AccountPage } from "./pages/auth";
 import { DomainsPage } from "./pages/domains";
 import { ExplainPage } from "./pages/explain";
@@ -70,6 +71,13 @@ export const PAGES: PageDef[] = [
     nav: "Host apps",
     visible: (me) => me.isPlatformAdmin || me.hostApps.length > 0,
     render: (c) => <HostAppsPage me={c.me} />,
+  },
+  {
+    id: "host-app-permissions",
+    path: "/host-apps/:hostAppId/permissions",
+    title: "Host app permissions",
+    visible: (me) => me.isPlatformAdmin || me.hostApps.length > 0,
+    render: (c) => <HostAppPermissionsPage me={c.me} hostAppId={c.params.hostAppId ?? ""} />,
   },
   {
     id: "host-app-keys",
@@ -150,6 +158,12 @@ export const APP_TABS: AppTab[] = [
   },
   { id: "packages", label: "Packages", paths: ["packages"], render: (c) => <PackagesPage {...c} /> },
   { id: "domains", label: "Domains", paths: ["domains"], render: (c) => <DomainsPage {...c} /> },
+  {
+    id: "permissions",
+    label: "Permissions",
+    paths: ["permissions"],
+    render: (c) => <PermissionsPage {...c} />,
+  },
   { id: "switches", label: "Switches", paths: ["switches"], render: (c) => <SwitchesPage {...c} /> },
   // Team admins only (seed, "Key Management"); everyone else sees why on the tab itself.
   { id: "secret", label: "AppSecret", paths: ["secret"], render: (c) => <AppSecretPage {...c} /> },

@@ -791,6 +791,56 @@ test("switches: a bad key refused next to the field; a typed switch set; the run
   await shot(dev, "switches");
 });
 
+test("permissions: the manager declares an API, the developer applies with a reason, a rejection needs a reason, approvals reach the runtime config, then a revoke", async () => {
+  const manager = await as(...MANAGER);
+  await gotoHash(manager, "/host-apps/ha_demo_superapp/permissions");
+  const declare = manager.getByRole("form", { name: "Declare a sensitive API" });
+  await declare.getByLabel("API name").fill("getLocation");
+  await declare.getByLabel("What it does").fill("the user's precise location");
+  await declare.getByRole("button", { name: "Declare API" }).click();
+  await see(manager, "getLocation declared: mini programs must apply for it.");
+
+  const dev = await as(...DEV);
+  await gotoHash(dev, `/apps/${shopAppId}/permissions`);
+  const apply = dev.getByRole("form", { name: "Apply for a sensitive API" });
+  await apply.getByLabel("API").selectOption("getLocation");
+  await apply.getByLabel("Reason").fill("store finder shows the nearest shop");
+  await apply.getByRole("button", { name: "Apply for the API" }).click();
+  await see(dev, "Applied for getLocation in SuperApp: the host app decides.");
+  const skip = dev.getByRole("form", { name: "Apply to skip domain verification" });
+  await skip.getByLabel("Reason").fill("the staging API has no certificate yet");
+  await skip.getByRole("button", { name: "Apply to skip verification" }).click();
+  await see(dev, "Applied to skip domain verification in SuperApp.");
+
+  await gotoHash(manager, "/host-apps/ha_demo_superapp/permissions");
+  const decideApi = manager.getByRole("form", { name: `Decide getLocation for ${shopAppId}` });
+  await decideApi.getByRole("button", { name: "Reject" }).click();
+  await decideApi.getByText("a reason is required to reject").waitFor();
+  await shot(manager, "host-app-permissions");
+  await decideApi.getByRole("button", { name: "Approve" }).click();
+  await see(manager, `getLocation for ${shopAppId}: approved.`);
+  const decideSkip = manager.getByRole("form", { name: `Decide skip domain verification for ${shopAppId}` });
+  await decideSkip.getByRole("button", { name: "Approve" }).click();
+  await see(manager, `skip domain verification for ${shopAppId}: approved.`);
+
+  await gotoHash(dev, `/apps/${shopAppId}/switches`);
+  const preview = dev.getByRole("form", { name: "Runtime config preview" });
+  await preview.getByLabel("Client of host app").selectOption({ label: "SuperApp" });
+  await preview.getByRole("button", { name: "Show runtime config" }).click();
+  await dev.locator("#runtime-config").waitFor();
+  const config = JSON.parse(await dev.locator("#runtime-config").textContent());
+  assert(config.apis.includes("getLocation") && config.skipDomainCheck === true, JSON.stringify(config));
+  await gotoHash(dev, `/apps/${shopAppId}/permissions`);
+  await dev.getByText("approved", { exact: true }).first().waitFor();
+  await shot(dev, "permissions");
+
+  await gotoHash(manager, "/host-apps/ha_demo_superapp/permissions");
+  const revoke = manager.getByRole("form", { name: `Decide getLocation for ${shopAppId}` });
+  await revoke.getByLabel(/Reason/).fill("the store finder is gone");
+  await revoke.getByRole("button", { name: "Revoke" }).click();
+  await see(manager, `getLocation for ${shopAppId}: revoked.`);
+});
+
 test("bindings: the team admin removes one after a confirmation; the edge stops serving that host app", async () => {
   // (the key npm start registered for SuperApp, kept in the stack's local dir): bound, it logs in
   const demoKey = JSON.parse(readFileSync(join(LOCAL_DIR, "host-app-key.json"), "utf8"));
