@@ -1,9 +1,7 @@
 /**
  * The console's page registry. A feature adds its page here in the same change that adds its API
  * (issue 13): a top-level page is one PAGES entry (shown in the navigation when it has `nav`),
- * a mini program page is one APP_TABS entry (a tab on every mini program). Pending (issue 12, their
- * own branches): the privacy agreement; each
- * becomes one APP_TABS entry, e.g.
+ * a mini program page is one APP_TABS entry (a tab on every mini program), e.g.
  *   { id: "domains", label: "Domains", paths: ["domains"], render: (c) => <DomainsPage {...c} /> }
  */
 import type { JSX } from "hono/jsx/dom/jsx-runtime";
@@ -18,6 +16,7 @@ import { HostAppKeysPage } from "./pages/host-app-keys";
 import { HostAppsPage } from "./pages/host-apps";
 import { DetailsPage, MiniProgramList } from "./pages/mini-programs";
 import { PackagesPage } from "./pages/packages";
+import { PrivacyPage } from "./pages/privacy";
 import { ChangeLogPage, SigningKeysPage, TokensPage } from "./pages/security";
 import { SwitchesPage } from "./pages/switches";
 import { VersionsPage } from "./pages/versions";
@@ -165,6 +164,7 @@ export const APP_TABS: AppTab[] = [
     render: (c) => <PermissionsPage {...c} />,
   },
   { id: "switches", label: "Switches", paths: ["switches"], render: (c) => <SwitchesPage {...c} /> },
+  { id: "privacy", label: "Privacy", paths: ["privacy"], render: (c) => <PrivacyPage {...c} /> },
   // Team admins only (seed, "Key Management"); everyone else sees why on the tab itself.
   { id: "secret", label: "AppSecret", paths: ["secret"], render: (c) => <AppSecretPage {...c} /> },
 ];

@@ -841,6 +841,38 @@ test("permissions: the manager declares an API, the developer applies with a rea
   await see(manager, `getLocation for ${shopAppId}: revoked.`);
 });
 
+test("privacy: the template filled in (a missing field refused next to it), previewed, published as version 1, read back", async () => {
+  const dev = await as(...DEV);
+  await gotoHash(dev, `/apps/${shopAppId}/privacy`);
+  const form = dev.getByRole("form", { name: "Privacy agreement" });
+  await form.getByLabel("Developer name").fill("Acme Shop Ltd.");
+  await form.getByLabel("Data collected (one per line)").fill("Nickname and avatar\nApproximate location");
+  await form.getByLabel("Purposes (one per line)").fill("Show nearby stores");
+  await form.getByLabel("Retention").fill("Until you delete your account, at most 2 years");
+  await form.getByRole("button", { name: "Save draft" }).click();
+  await dev.locator("#f-fields-contact-err").waitFor();
+  await form.getByLabel("Contact").fill("privacy@acme.example");
+  await form.getByRole("button", { name: "Preview" }).click();
+  await dev
+    .locator("#privacy-preview")
+    .getByText(/Acme Shop Ltd\./)
+    .waitFor();
+  const text = await dev.locator("#privacy-preview").textContent();
+  assert(
+    text.includes("Approximate location") && text.includes("privacy@acme.example"),
+    "the fields fill the template",
+  );
+  await see(dev, "Preview of version 1");
+  await shot(dev, "privacy");
+  await form.getByRole("button", { name: "Publish" }).click();
+  await see(dev, "Version 1 published: clients ask their users to accept it.");
+  await dev.getByRole("button", { name: "Read version 1" }).click();
+  await dev
+    .locator("#privacy-version")
+    .getByText(/Show nearby stores/)
+    .waitFor();
+});
+
 test("bindings: the team admin removes one after a confirmation; the edge stops serving that host app", async () => {
   // (the key npm start registered for SuperApp, kept in the stack's local dir): bound, it logs in
   const demoKey = JSON.parse(readFileSync(join(LOCAL_DIR, "host-app-key.json"), "utf8"));

@@ -301,11 +301,7 @@ function ConfigPreview(props: {
         </>
       )}
       <ErrorNote error={error} />
-      {result && (
-        <pre id="runtime-config" aria-label="Runtime config">
-          {JSON.stringify(result, null, 2)}
-        </pre>
-      )}
+      {result && <pre id="runtime-config">{JSON.stringify(result, null, 2)}</pre>}
     </form>
   );
 }
