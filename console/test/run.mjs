@@ -894,6 +894,53 @@ test("bindings: the team admin removes one after a confirmation; the edge stops 
   );
 });
 
+/** The elements that stick out of the viewport on the right (what made a page scroll sideways). */
+const overflowing = (page) =>
+  page.evaluate(() =>
+    [...document.querySelectorAll("body *")]
+      .filter((e) => e.getBoundingClientRect().right > innerWidth + 1 && !e.closest(".table-wrap"))
+      .slice(0, 4)
+      .map((e) => `${e.tagName.toLowerCase()}.${e.className}: ${(e.textContent ?? "").slice(0, 40)}`)
+      .join(" | "),
+  );
+test("a 390 px phone: the AppSecret, domains (a business domain waiting for verification), permissions, switches and privacy tabs and the host app's key page fit", async () => {
+  const lead = await as(...LEAD);
+  await lead.setViewportSize({ width: 390, height: 844 });
+  try {
+    await gotoHash(lead, `/apps/${demoAppId}/domains`);
+    const business = lead.getByRole("form", { name: "Add a business domain" });
+    await business.getByLabel("New business domain").fill("https://h5.phone-check.example");
+    await business.getByRole("button", { name: "Add business domain" }).click();
+    await see(lead, "place the verification file, then verify it");
+    for (const tab of ["domains", "permissions", "switches", "privacy", "secret"]) {
+      await gotoHash(lead, `/apps/${demoAppId}/${tab}`);
+      await lead.getByRole("heading", { level: 2 }).first().waitFor();
+      await lead.waitForFunction(() => !document.querySelector(".loading"));
+      const width = await lead.evaluate(() => document.documentElement.scrollWidth);
+      assert(width <= 390, `${tab}: page width ${width} fits 390 px; ${await overflowing(lead)}`);
+    }
+    await shot(lead, "phone-app-secret");
+  } finally {
+    await lead.setViewportSize({ width: 1200, height: 800 });
+  }
+  const manager = await as(...MANAGER);
+  await manager.setViewportSize({ width: 390, height: 844 });
+  try {
+    for (const page of ["keys", "permissions"]) {
+      await gotoHash(manager, `/host-apps/ha_demo_superapp/${page}`);
+      await manager.getByRole("heading", { level: 1 }).waitFor();
+      await manager.waitForFunction(() => !document.querySelector(".loading"));
+      const width = await manager.evaluate(() => document.documentElement.scrollWidth);
+      assert(
+        width <= 390,
+        `host app ${page}: page width ${width} fits 390 px; ${await overflowing(manager)}`,
+      );
+    }
+  } finally {
+    await manager.setViewportSize({ width: 1200, height: 800 });
+  }
+});
+
 test("/docs: the API reference renders from /openapi.json with nothing from another origin", async () => {
   const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
   const page = await context.newPage();
