@@ -21,6 +21,8 @@ const workerOptionsOf = (configPath: string) => unstable_getMiniflareWorkerOptio
  * - `node` (client/test/**, scripts/test/**): the reference client in plain Node, against local
  *   HTTP servers the tests run as attackers, and the developer scripts as developers run them.
  *   No Cloudflare plugin, no workerd.
+ * - `cli` (cli/test/**): the `graycast` CLI run as a subprocess against one real local stack that
+ *   the project's global setup starts (`npm run test:cli`).
  */
 export default defineConfig(async () => {
   const signingKey = {
@@ -90,6 +92,21 @@ export default defineConfig(async () => {
             name: "node",
             environment: "node",
             include: ["client/test/**/*.test.ts", "scripts/test/**/*.test.ts"],
+          },
+        },
+        {
+          extends: false,
+          test: {
+            name: "cli",
+            environment: "node",
+            include: ["cli/test/**/*.test.ts"],
+            // One real local stack (scripts/start.mjs) for every CLI test: cli/test/support/stack.ts.
+            globalSetup: ["./cli/test/support/stack.ts"],
+            fileParallelism: false,
+            // Hang guards, not speed checks: the stack starts in about a minute and a half on a
+            // loaded 2-core machine, and a 1,000,000-line whitelist takes seconds to store.
+            hookTimeout: 300_000,
+            testTimeout: 120_000,
           },
         },
       ],

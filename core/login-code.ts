@@ -13,6 +13,7 @@
  * `used_login_codes` when it is exchanged (insert-or-fail). WebCrypto only: both Workers run it.
  */
 import { fromBase64Url, toBase64Url } from "./encryption";
+import { BoundedMemo } from "./memo";
 
 /** How long a code may be exchanged after it is issued (issue 12: "codes expire in 5 minutes"). */
 export const LOGIN_CODE_TTL_MS = 5 * 60 * 1000;
@@ -39,29 +40,36 @@ export interface OpenedLoginCode extends LoginCodeClaims {
   codeId: string;
 }
 
-const keys = new Map<string, Promise<CryptoKey>>();
+/**
+ * The AES keys derived from LOGIN_CODE_KEY values, owned by the caller (core keeps no module
+ * state): each Worker holds one per isolate, so the HKDF runs once per secret there.
+ */
+export class LoginCodeKeys extends BoundedMemo<string, Promise<CryptoKey>> {
+  constructor() {
+    super(4);
+  }
+}
 
-/** The AES key derived from LOGIN_CODE_KEY (cached per secret and isolate). */
-function keyOf(secret: string): Promise<CryptoKey> {
+function deriveKey(secret: string): Promise<CryptoKey> {
+  return (async () => {
+    const material = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), "HKDF", false, [
+      "deriveKey",
+    ]);
+    return crypto.subtle.deriveKey(
+      { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: AAD },
+      material,
+      { name: "AES-GCM", length: 256 },
+      false,
+      ["encrypt", "decrypt"],
+    );
+  })();
+}
+
+/** The AES key derived from LOGIN_CODE_KEY (from `keys` when the caller keeps them). */
+function keyOf(secret: string, keys?: LoginCodeKeys): Promise<CryptoKey> {
   if (secret.length < MIN_LOGIN_CODE_KEY_LENGTH)
     throw new Error(`LOGIN_CODE_KEY must be at least ${MIN_LOGIN_CODE_KEY_LENGTH} characters`);
-  let key = keys.get(secret);
-  if (key === undefined) {
-    key = (async () => {
-      const material = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), "HKDF", false, [
-        "deriveKey",
-      ]);
-      return crypto.subtle.deriveKey(
-        { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: AAD },
-        material,
-        { name: "AES-GCM", length: 256 },
-        false,
-        ["encrypt", "decrypt"],
-      );
-    })();
-    keys.set(secret, key);
-  }
-  return key;
+  return keys ? keys.get(secret, deriveKey) : deriveKey(secret);
 }
 
 /** A fresh code for the user, valid LOGIN_CODE_TTL_MS from `nowMs`. */
@@ -69,6 +77,7 @@ export async function sealLoginCode(
   secret: string,
   user: { appId: string; hostAppId: string; account: string },
   nowMs: number,
+  keys?: LoginCodeKeys,
 ): Promise<{ code: string; expiresAt: number }> {
   const expiresAt = nowMs + LOGIN_CODE_TTL_MS;
   const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
@@ -76,7 +85,11 @@ export async function sealLoginCode(
     JSON.stringify({ v: 1, a: user.appId, h: user.hostAppId, u: user.account, e: expiresAt }),
   );
   const sealed = new Uint8Array(
-    await crypto.subtle.encrypt({ name: "AES-GCM", iv, additionalData: AAD }, await keyOf(secret), plain),
+    await crypto.subtle.encrypt(
+      { name: "AES-GCM", iv, additionalData: AAD },
+      await keyOf(secret, keys),
+      plain,
+    ),
   );
   const out = new Uint8Array(IV_BYTES + sealed.byteLength);
   out.set(iv, 0);
@@ -88,7 +101,11 @@ export async function sealLoginCode(
  * The claims of a code sealed with `secret`, or undefined when it is not one (wrong key, edited,
  * truncated, not base64url, too long). Expiry and single use are the caller's checks.
  */
-export async function openLoginCode(secret: string, code: string): Promise<OpenedLoginCode | undefined> {
+export async function openLoginCode(
+  secret: string,
+  code: string,
+  keys?: LoginCodeKeys,
+): Promise<OpenedLoginCode | undefined> {
   if (code.length === 0 || code.length > MAX_LOGIN_CODE_LENGTH || !/^[A-Za-z0-9_-]+$/.test(code))
     return undefined;
   let bytes: Uint8Array;
@@ -103,7 +120,7 @@ export async function openLoginCode(secret: string, code: string): Promise<Opene
   try {
     plain = await crypto.subtle.decrypt(
       { name: "AES-GCM", iv, additionalData: AAD },
-      await keyOf(secret),
+      await keyOf(secret, keys),
       bytes.subarray(IV_BYTES),
     );
   } catch {

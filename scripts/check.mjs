@@ -19,6 +19,7 @@ const PROGRAMS = [
   "tsconfig.json", // the Workers: core/, edge-worker/, durable-objects/, control-plane/, test/ (workerd types)
   "client/tsconfig.json", // the reference client and its CLI (Node)
   "console/tsconfig.json", // the web console (DOM, hono/jsx/dom)
+  "cli/tsconfig.json", // the developers' CLI, graycast (Node)
   "scripts/tsconfig.json", // npm start, the demos, the signing tools, this gate (Node)
   "bench/tsconfig.json", // the benchmark (Node)
 ];

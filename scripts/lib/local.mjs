@@ -7,7 +7,8 @@ export const ROOT = new URL("../..", import.meta.url).pathname;
 /**
  * Everything a local run keeps (state, dev registry, ports, demo ids, the host app key):
  * .graycast/ of this checkout, or GRAYCAST_LOCAL_DIR (the browser tests run a throwaway stack
- * there, console/test/run.mjs, so they never touch the data of your own `npm start`).
+ * there, console/test/run.mjs, and so do the CLI tests, cli/test/support/stack.ts: they never touch the
+ * data of your own `npm start`).
  */
 export const LOCAL_DIR = process.env.GRAYCAST_LOCAL_DIR || join(ROOT, ".graycast");
 export const STATE_DIR = join(LOCAL_DIR, "state");

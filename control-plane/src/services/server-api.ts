@@ -22,7 +22,7 @@
  */
 import { eq, lt } from "drizzle-orm";
 import { toBase64Url } from "../../../core/encryption";
-import { MIN_LOGIN_CODE_KEY_LENGTH, openLoginCode } from "../../../core/login-code";
+import { LoginCodeKeys, MIN_LOGIN_CODE_KEY_LENGTH, openLoginCode } from "../../../core/login-code";
 import { RATE_LIMIT_PERIOD_SECONDS } from "../../../core/rate-limit";
 import { ServerErrcode, type ServerErrcodeValue } from "../../../core/server-errcode";
 import type { Db } from "../db/client";
@@ -30,6 +30,9 @@ import { appSecrets, miniPrograms, serverAccessTokens, usedLoginCodes } from "..
 import type { AdminBindings } from "../env";
 import { sha256Hex, toBase64 } from "../lib/encoding";
 import { MIN_APP_SECRET_HASH_KEY_LENGTH, verifyAppSecret } from "./app-secrets";
+
+/** The login-code keys this isolate derived (HKDF once per secret). */
+const LOGIN_CODE_KEYS = new LoginCodeKeys();
 
 /** Seconds an access token lives (WeChat's `expires_in`). */
 export const ACCESS_TOKEN_TTL_SECONDS = 7200;
@@ -189,7 +192,7 @@ export async function code2Session(env: AdminBindings, db: Db, q: Code2SessionQu
   const { hashKey, codeKey, userKey } = requireKeys(env);
   const app = await storage(authenticateApp(db, hashKey, appId, q.secret));
   if (q.js_code === undefined || q.js_code === "") throw invalidCode("js_code is missing");
-  const code = await openLoginCode(codeKey, q.js_code);
+  const code = await openLoginCode(codeKey, q.js_code, LOGIN_CODE_KEYS);
   if (code === undefined) throw invalidCode("not a login code");
   if (code.appId !== appId) throw invalidCode("issued for another appid");
   if (now >= code.expiresAt) throw invalidCode("expired, log in again");

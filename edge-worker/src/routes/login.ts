@@ -15,7 +15,7 @@
 import { keysOfHostApp } from "../../../core/assertion";
 import { validationError } from "../../../core/contracts/validation";
 import { ApiError, forbidden, notFound, RateLimitedError } from "../../../core/errors";
-import { LOGIN_CODE_TTL_MS, sealLoginCode } from "../../../core/login-code";
+import { LOGIN_CODE_TTL_MS, LoginCodeKeys, sealLoginCode } from "../../../core/login-code";
 import { clientAddressKey, RATE_LIMIT_PERIOD_SECONDS } from "../../../core/rate-limit";
 import { checkAssertion } from "../assertions";
 import {
@@ -29,6 +29,9 @@ import { type EdgeBindings, readNumberVar } from "../env";
 import { JSON_NO_STORE_HEADERS } from "../headers";
 import { snapshotCache } from "../snapshot-cache";
 import { parseJsonRequest } from "../validate";
+
+/** The login-code keys this isolate derived (HKDF once per secret). */
+const LOGIN_CODE_KEYS = new LoginCodeKeys();
 
 const DEFAULT_SNAPSHOT_TTL_MS = 2_000;
 const FORM_ENCODED = /^[\x21-\x7e]*$/;
@@ -108,6 +111,7 @@ export async function answerLogin(request: Request, env: EdgeBindings, now = Dat
     env.LOGIN_CODE_KEY,
     { appId: body.appId, hostAppId: body.hostAppId, account: result.account },
     now,
+    LOGIN_CODE_KEYS,
   );
   return json({ code, expiresIn: LOGIN_CODE_TTL_MS / 1000 }, 200, [[ASSERTION_STATUS_HEADER, "verified"]]);
 }
