@@ -54,7 +54,7 @@ function App() {
     const page = PAGES.find((p) => match(p.path, route.path) && (!p.visible || p.visible(me)));
     title = page?.title ?? "Not found";
     content = page ? (
-      page.render(ctx)
+      page.render({ ...ctx, params: match(page.path, route.path) ?? {} })
     ) : (
       <p>
         No such page. <a href="#/">Back to the mini programs</a>

@@ -1,20 +1,24 @@
 /**
  * The console's page registry. A feature adds its page here in the same change that adds its API
  * (issue 13): a top-level page is one PAGES entry (shown in the navigation when it has `nav`),
- * a mini program page is one APP_TABS entry (a tab on every mini program). Pending (issue 12, their
- * own branches): domains, switches, privacy agreement, AppSecret, sensitive API applications; each
- * becomes one APP_TABS entry, e.g.
+ * a mini program page is one APP_TABS entry (a tab on every mini program), e.g.
  *   { id: "domains", label: "Domains", paths: ["domains"], render: (c) => <DomainsPage {...c} /> }
  */
 import type { JSX } from "hono/jsx/dom/jsx-runtime";
 import { PlatformPage, TeamPage } from "./pages/admin";
+import { AppSecretPage } from "./pages/app-secret";
+import { HostAppPermissionsPage, PermissionsPage } from "./pages/applications";
 import { AccountPage } from "./pages/auth";
+import { DomainsPage } from "./pages/domains";
 import { ExplainPage } from "./pages/explain";
 import { GrayscaleList, NewTaskPage, TaskPage } from "./pages/grayscale";
+import { HostAppKeysPage } from "./pages/host-app-keys";
 import { HostAppsPage } from "./pages/host-apps";
 import { DetailsPage, MiniProgramList } from "./pages/mini-programs";
 import { PackagesPage } from "./pages/packages";
+import { PrivacyPage } from "./pages/privacy";
 import { ChangeLogPage, SigningKeysPage, TokensPage } from "./pages/security";
+import { SwitchesPage } from "./pages/switches";
 import { VersionsPage } from "./pages/versions";
 import type { Me, MiniProgram } from "./types";
 
@@ -66,6 +70,20 @@ export const PAGES: PageDef[] = [
     nav: "Host apps",
     visible: (me) => me.isPlatformAdmin || me.hostApps.length > 0,
     render: (c) => <HostAppsPage me={c.me} />,
+  },
+  {
+    id: "host-app-permissions",
+    path: "/host-apps/:hostAppId/permissions",
+    title: "Host app permissions",
+    visible: (me) => me.isPlatformAdmin || me.hostApps.length > 0,
+    render: (c) => <HostAppPermissionsPage me={c.me} hostAppId={c.params.hostAppId ?? ""} />,
+  },
+  {
+    id: "host-app-keys",
+    path: "/host-apps/:hostAppId/keys",
+    title: "User-assertion keys",
+    visible: (me) => me.isPlatformAdmin || me.hostApps.length > 0,
+    render: (c) => <HostAppKeysPage me={c.me} hostAppId={c.params.hostAppId ?? ""} />,
   },
   {
     id: "team",
@@ -138,4 +156,15 @@ export const APP_TABS: AppTab[] = [
     render: (c) => <ExplainPage appId={c.appId} mp={c.mp} />,
   },
   { id: "packages", label: "Packages", paths: ["packages"], render: (c) => <PackagesPage {...c} /> },
+  { id: "domains", label: "Domains", paths: ["domains"], render: (c) => <DomainsPage {...c} /> },
+  {
+    id: "permissions",
+    label: "Permissions",
+    paths: ["permissions"],
+    render: (c) => <PermissionsPage {...c} />,
+  },
+  { id: "switches", label: "Switches", paths: ["switches"], render: (c) => <SwitchesPage {...c} /> },
+  { id: "privacy", label: "Privacy", paths: ["privacy"], render: (c) => <PrivacyPage {...c} /> },
+  // Team admins only (seed, "Key Management"); everyone else sees why on the tab itself.
+  { id: "secret", label: "AppSecret", paths: ["secret"], render: (c) => <AppSecretPage {...c} /> },
 ];

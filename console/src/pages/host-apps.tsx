@@ -145,6 +145,11 @@ function HostAppBlock(props: { hostApp: { id: string; name: string; role: string
       <h2 id={`ha-${h.id}`}>
         {h.name} <small>({h.role})</small>
       </h2>
+      <p>
+        <a href={`#/host-apps/${h.id}/permissions`}>Sensitive APIs and applications</a> ·{" "}
+        <a href={`#/host-apps/${h.id}/keys`}>User-assertion keys</a>{" "}
+        <small class="hint">the keys that verify the users your server signs in (docs/trust.md)</small>
+      </p>
       <h3>Binding requests</h3>
       <ErrorNote error={error} />
       {!bindings.data ? (

@@ -6,7 +6,7 @@ import { useState } from "hono/jsx/dom";
 import { type ApiError, api } from "../api";
 import { appIdOf } from "../app-id";
 import { navigate } from "../router";
-import { canWrite, getTeamFilter } from "../session";
+import { canWrite, getTeamFilter, isTeamAdmin } from "../session";
 import type { HostApp, Me, MiniProgram, MiniProgramSummary } from "../types";
 import {
   asApiError,
@@ -137,7 +137,21 @@ export function DetailsPage(props: { me: Me; appId: string; mp: MiniProgram; rel
   const [shelfAsk, setShelfAsk] = useState(false);
   const [shelfError, setShelfError] = useState<ApiError | undefined>(undefined);
   const [bindError, setBindError] = useState<ApiError | undefined>(undefined);
+  const [unbindAsk, setUnbindAsk] = useState<{ hostAppId: string; hostAppName: string } | null>(null);
+  const [unbindError, setUnbindError] = useState<ApiError | undefined>(undefined);
   const [notice, setNotice] = useState("");
+  const teamAdmin = isTeamAdmin(me, mp.teamId);
+  const unbind = async (hostAppId: string, hostAppName: string) => {
+    try {
+      await api("DELETE", `/v1/mini-programs/${appId}/bindings/${hostAppId}`);
+      setUnbindAsk(null);
+      setUnbindError(undefined);
+      setNotice(`The binding to ${hostAppName} is removed.`);
+      props.reload();
+    } catch (err) {
+      setUnbindError(asApiError(err));
+    }
+  };
   const hostApps = useLoad(() => api<{ hostApps: HostApp[] }>("GET", "/v1/host-apps"), []);
   const setShelf = async (listed: boolean) => {
     try {
@@ -281,9 +295,38 @@ export function DetailsPage(props: { me: Me; appId: string; mp: MiniProgram; rel
             <li>
               {b.hostAppName} <code>{b.hostAppId}</code> <StatusBadge status={b.status} />{" "}
               <small>since {fmtDate(b.decidedAt ?? b.createdAt)}</small>
+              {teamAdmin && (
+                <>
+                  {" "}
+                  <button
+                    type="button"
+                    class="small danger"
+                    onClick={() => setUnbindAsk({ hostAppId: b.hostAppId, hostAppName: b.hostAppName })}
+                  >
+                    Remove binding to {b.hostAppName}
+                  </button>
+                </>
+              )}
             </li>
           ))}
         </ul>
+      )}
+      {unbindAsk && (
+        <Confirm
+          title={`Remove the binding to ${unbindAsk.hostAppName}?`}
+          confirmLabel="Remove binding"
+          danger
+          onConfirm={() => unbind(unbindAsk.hostAppId, unbindAsk.hostAppName)}
+          onCancel={() => setUnbindAsk(null)}
+        >
+          <p>
+            Clients of {unbindAsk.hostAppName} stop getting {mp.name} as soon as the edge has the new snapshot
+            (seconds): their checks answer "not bound", and login through that host app is refused. Binding
+            again needs the host app manager's approval, and its auditor's approval of the versions it has not
+            reviewed.
+          </p>
+          <ErrorNote error={unbindError} />
+        </Confirm>
       )}
       {writable && hostApps.data?.hostApps.some((h) => !bound.has(h.id)) && (
         <form
