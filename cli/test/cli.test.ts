@@ -172,9 +172,11 @@ describe("login, whoami, logout, profiles", () => {
       "staging",
     );
     // The profile's own server is unreachable: without the override that is a network error (3).
-    const net = await graycast(["login", "--email", "dev@acme.local", "--password-stdin"], {
+    // Other accounts than the developer's: the sign-in limiter allows one address 5 attempts per
+    // account a minute, and the CLI test files sign in as the developer several times.
+    const net = await graycast(["login", "--email", "lead@acme.local", "--password-stdin"], {
       configHome: cfg,
-      input: "developer-pass\n",
+      input: "team-admin-pass\n",
       env: { GRAYCAST_API_URL: undefined },
     });
     expect(net.code, net.output).toBe(3);
@@ -182,9 +184,9 @@ describe("login, whoami, logout, profiles", () => {
     // GRAYCAST_API_URL (the test stack) wins over the profile's URL.
     expect(
       (
-        await graycast(["login", "--email", "dev@acme.local", "--password-stdin"], {
+        await graycast(["login", "--email", "lead@acme.local", "--password-stdin"], {
           configHome: cfg,
-          input: "developer-pass\n",
+          input: "team-admin-pass\n",
         })
       ).code,
     ).toBe(0);
@@ -195,9 +197,9 @@ describe("login, whoami, logout, profiles", () => {
 
   it("logout ends the session on the server; the old token is refused afterwards", async () => {
     const cfg = newConfigHome();
-    await graycast(["login", "--email", "dev@acme.local", "--password-stdin"], {
+    await graycast(["login", "--email", "lead@acme.local", "--password-stdin"], {
       configHome: cfg,
-      input: "developer-pass\n",
+      input: "team-admin-pass\n",
     });
     const token = JSON.parse(readFileSync(join(cfg, "graycast", "credentials.json"), "utf8")).profiles.default
       .token;
