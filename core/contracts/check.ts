@@ -14,14 +14,14 @@ import { AppIdSchema, IdSchema, SemverSchema } from "./common";
  * Host app and OS versions are not always semver ("17.4", "14", "8.0.1.2"); grayscale rules
  * compare them as loose versions, so refuse what `parseLooseVersion` cannot read.
  */
-const LooseVersionSchema = z
+export const LooseVersionSchema = z
   .string()
   .max(32)
   .refine((v) => parseLooseVersion(v) !== undefined, "must be dot-separated numbers, e.g. 17.4.1")
   .meta({ example: "8.0.50" });
 
 /** Free-form client identifiers and device facts: printable, no control characters. */
-const ClientTextSchema = (max: number) =>
+export const ClientTextSchema = (max: number) =>
   z
     .string()
     .min(1)
