@@ -4,7 +4,7 @@
  * carry as presets (offline packages downloaded from the console). Planning only writes
  * `queued` rows; building happens off the hot path, in the builder Worker (./queue.ts).
  */
-import { and, desc, eq, inArray, ne, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, or, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { increments, offlinePackages, releases, versions } from "../db/schema";
 import { randomId } from "../lib/encoding";
@@ -18,22 +18,44 @@ type VersionRow = typeof versions.$inferSelect;
 
 /** The bases for `target`: distinct packages other than the target's own, newest first. */
 export async function incrementBases(db: Db, appId: string, target: VersionRow): Promise<VersionRow[]> {
-  const [released, presets] = await Promise.all([
+  const [released, presets, candidates] = await db.batch(incrementBaseQueries(db, appId));
+  return pickIncrementBases(released, presets, candidates, target);
+}
+
+/**
+ * What `pickIncrementBases` reads, as queries for the caller's own D1 batch: the latest releases,
+ * the latest preset downloads, and the versions either names (found by subquery).
+ */
+export function incrementBaseQueries(db: Db, appId: string) {
+  const released = db
+    .select({ versionId: releases.versionId })
+    .from(releases)
+    .where(eq(releases.miniProgramId, appId))
+    .orderBy(desc(releases.seq))
+    .limit(RECENT_RELEASES * 4);
+  const presets = db
+    .select({ versionId: offlinePackages.versionId })
+    .from(offlinePackages)
+    .where(eq(offlinePackages.miniProgramId, appId))
+    .orderBy(desc(offlinePackages.createdAt))
+    .limit(RECENT_PRESETS * 4);
+  return [
+    released,
+    presets,
     db
-      .select({ versionId: releases.versionId })
-      .from(releases)
-      .where(eq(releases.miniProgramId, appId))
-      .orderBy(desc(releases.seq))
-      .limit(RECENT_RELEASES * 4)
-      .all(),
-    db
-      .select({ versionId: offlinePackages.versionId })
-      .from(offlinePackages)
-      .where(eq(offlinePackages.miniProgramId, appId))
-      .orderBy(desc(offlinePackages.createdAt))
-      .limit(RECENT_PRESETS * 4)
-      .all(),
-  ]);
+      .select()
+      .from(versions)
+      .where(or(inArray(versions.id, released), inArray(versions.id, presets))),
+  ] as const;
+}
+
+/** The bases for `target` from the rows of `incrementBaseQueries`. */
+export function pickIncrementBases(
+  released: readonly { versionId: string }[],
+  presets: readonly { versionId: string }[],
+  candidates: readonly VersionRow[],
+  target: VersionRow,
+): VersionRow[] {
   const pick = (ids: string[], limit: number) =>
     [...new Set(ids)].filter((id) => id !== target.id).slice(0, limit);
   const ids = [
@@ -48,12 +70,7 @@ export async function incrementBases(db: Db, appId: string, target: VersionRow):
       ),
     ]),
   ];
-  if (ids.length === 0) return [];
-  const rows = await db
-    .select()
-    .from(versions)
-    .where(and(inArray(versions.id, ids), ne(versions.packageSha256, target.packageSha256)))
-    .all();
+  const rows = candidates.filter((r) => r.packageSha256 !== target.packageSha256);
   const seen = new Set<string>();
   return ids
     .map((id) => rows.find((r) => r.id === id))
@@ -70,9 +87,19 @@ export async function planIncrements(
   target: VersionRow,
   now = Date.now(),
 ): Promise<void> {
-  const bases = await incrementBases(db, appId, target);
-  if (bases.length === 0) return;
-  await db
+  await queueIncrementsStatement(db, appId, target, await incrementBases(db, appId, target), now)?.run();
+}
+
+/** The insert of the queued rows from `target`'s bases (undefined when there are none). */
+export function queueIncrementsStatement(
+  db: Db,
+  appId: string,
+  target: VersionRow,
+  bases: readonly VersionRow[],
+  now: number,
+) {
+  if (bases.length === 0) return undefined;
+  return db
     .insert(increments)
     .values(
       bases.map((base) => ({
@@ -87,8 +114,7 @@ export async function planIncrements(
         createdAt: now,
       })),
     )
-    .onConflictDoNothing()
-    .run();
+    .onConflictDoNothing();
 }
 
 /** Queued increments, oldest first (optionally of one mini program). */

@@ -3,7 +3,7 @@
  * Host-app roles: manager, auditor. A caller who is not a member of the owning team gets 404
  * (the resource's existence is not disclosed); a member whose role is too low gets 403.
  */
-import { and, eq } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import { ApiError, forbidden, notFound } from "../../../core/errors";
 import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
@@ -56,8 +56,31 @@ export async function requireMiniProgram(
   allowed: readonly TeamRole[],
 ): Promise<MiniProgramRow> {
   const row = await db.select().from(miniPrograms).where(eq(miniPrograms.id, appId)).get();
+  return checkMiniProgramAccess(row, row ? await teamRoleOf(db, actor, row.teamId) : undefined, allowed);
+}
+
+/**
+ * `requireMiniProgram`'s reads as queries for the caller's own D1 batch: the mini program, and
+ * the actor's role in its team (found by subquery). Check the rows with `checkMiniProgramAccess`.
+ */
+export function miniProgramAccessQueries(db: Db, actor: Actor, appId: string) {
+  const team = db.select({ id: miniPrograms.teamId }).from(miniPrograms).where(eq(miniPrograms.id, appId));
+  return [
+    db.select().from(miniPrograms).where(eq(miniPrograms.id, appId)),
+    db
+      .select({ role: teamMembers.role })
+      .from(teamMembers)
+      .where(and(inArray(teamMembers.teamId, team), eq(teamMembers.userId, actor.userId))),
+  ] as const;
+}
+
+/** The rules of `requireMiniProgram` over rows already read: 404 unknown or not a member, 403 role too low. */
+export function checkMiniProgramAccess(
+  row: MiniProgramRow | undefined,
+  role: TeamRole | undefined,
+  allowed: readonly TeamRole[],
+): MiniProgramRow {
   if (!row) throw notFound("mini program");
-  const role = await teamRoleOf(db, actor, row.teamId);
   if (!role) throw notFound("mini program");
   if (!allowed.includes(role)) throw forbidden(`this needs one of the team roles: ${allowed.join(", ")}`);
   return row;

@@ -19,7 +19,12 @@ import { packageRefOf } from "./package-ref";
  * may be uploaded again as another package, which its host apps have not seen.
  */
 export async function approvalsOf(db: Db, appId: string): Promise<Map<string, Set<string>>> {
-  const rows = await db
+  return approvalsFrom(await approvalsQuery(db, appId).all());
+}
+
+/** `approvalsOf`'s query, for a caller that reads it in its own D1 batch. */
+export function approvalsQuery(db: Db, appId: string) {
+  return db
     .select({ version: versions.version, hostAppId: auditReviews.hostAppId })
     .from(auditReviews)
     .innerJoin(audits, eq(audits.id, auditReviews.auditId))
@@ -30,8 +35,13 @@ export async function approvalsOf(db: Db, appId: string): Promise<Map<string, Se
         eq(auditReviews.decision, "approve"),
         ne(versions.status, "discarded"),
       ),
-    )
-    .all();
+    );
+}
+
+/** The rows of `approvalsQuery` by version. */
+export function approvalsFrom(
+  rows: readonly { version: string; hostAppId: string }[],
+): Map<string, Set<string>> {
   const approvals = new Map<string, Set<string>>();
   for (const r of rows) {
     let set = approvals.get(r.version);
@@ -43,12 +53,16 @@ export async function approvalsOf(db: Db, appId: string): Promise<Map<string, Se
 
 /** Host apps with an approved binding to `appId`. */
 export async function boundHostApps(db: Db, appId: string): Promise<string[]> {
-  const rows = await db
+  const rows = await boundHostAppsQuery(db, appId).all();
+  return rows.map((r) => r.hostAppId);
+}
+
+/** `boundHostApps`'s query, for a D1 batch. */
+export function boundHostAppsQuery(db: Db, appId: string) {
+  return db
     .select({ hostAppId: bindings.hostAppId })
     .from(bindings)
-    .where(and(eq(bindings.miniProgramId, appId), eq(bindings.status, "approved")))
-    .all();
-  return rows.map((r) => r.hostAppId);
+    .where(and(eq(bindings.miniProgramId, appId), eq(bindings.status, "approved")));
 }
 
 /** Bound host apps and approvals together: what the grayscale compiler and the binding audit need. */
@@ -66,6 +80,15 @@ export async function unreviewedHostAppsOf(db: Db, appId: string, version: strin
   return unreviewedHostApps(approvals, version, bound);
 }
 
+/** Whether some bound host app has not approved the online version (then it gets its own release). */
+export function needsHostAppReleases(
+  bound: readonly string[],
+  online: SnapshotRelease | null,
+  approvals: Approvals,
+): online is SnapshotRelease {
+  return online !== null && unreviewedHostApps(approvals, online.version, bound).length > 0;
+}
+
 /**
  * The snapshot's `hostAppReleases` (core/audit-scope.ts `pickHostAppReleases`): empty when every
  * bound host app approved the online version, which is the common case, and then the release
@@ -78,7 +101,7 @@ export async function hostAppReleasesOf(
   online: SnapshotRelease | null,
   approvals: Approvals,
 ): Promise<Record<string, SnapshotRelease | null>> {
-  if (online === null || unreviewedHostApps(approvals, online.version, bound).length === 0) return {};
+  if (!needsHostAppReleases(bound, online, approvals)) return {};
   const rows = await db
     .select({ release: releases, version: versions })
     .from(releases)

@@ -32,7 +32,13 @@ export async function endTasksOnPublish(
   version: string,
   now: number,
 ) {
-  const rows = await db
+  const rows = await publishTasksQuery(db, appId).all();
+  return endTasksStatements(db, actor, appId, teamId, version, rows, now);
+}
+
+/** The task rows `endTasksStatements` decides from, as a query for the caller's own D1 batch. */
+export function publishTasksQuery(db: Db, appId: string) {
+  return db
     .select({
       id: grayscaleTasks.id,
       version: grayscaleTasks.version,
@@ -40,8 +46,19 @@ export async function endTasksOnPublish(
       endReason: grayscaleTasks.endReason,
     })
     .from(grayscaleTasks)
-    .where(eq(grayscaleTasks.miniProgramId, appId))
-    .all();
+    .where(eq(grayscaleTasks.miniProgramId, appId));
+}
+
+/** `endTasksOnPublish` over task rows already read (`publishTasksQuery`). */
+export function endTasksStatements(
+  db: Db,
+  actor: Actor,
+  appId: string,
+  teamId: string,
+  version: string,
+  rows: readonly { id: string; version: string; state: string; endReason: string | null }[],
+  now: number,
+) {
   const ids = rows
     .filter(
       (t) =>

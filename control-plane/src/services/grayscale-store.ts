@@ -3,7 +3,7 @@
  * the snapshot compiler, explain and the cron. No access checks here: callers check first.
  */
 import { and, desc, eq, inArray, isNull, sql } from "drizzle-orm";
-import { unreviewedHostApps } from "../../../core/audit-scope";
+import { type Approvals, unreviewedHostApps } from "../../../core/audit-scope";
 import { notFound } from "../../../core/errors";
 import type { TaskStatus } from "../../../core/grayscale/lifecycle";
 import { compileTask, effectiveStatus } from "../../../core/grayscale/lifecycle";
@@ -81,31 +81,74 @@ export async function currentWhitelists(db: Db, taskIds: readonly string[]): Pro
     .all();
 }
 
-/**
- * Every task of the mini program compiled for the snapshot (core `compileTask`, which drops the
- * tasks clients can no longer get: ended by release, revert or delisting). Audit scope: each task
- * leaves out the bound host apps whose auditor has not approved its version (core/audit-scope.ts).
- */
-export async function compiledTasksOf(db: Db, appId: string, now: number): Promise<CompiledTask[]> {
-  const rows = await db
+/** Tasks that are not withdrawn: withdrawn ones never reach the snapshot (skipped in SQL: a mini program collects many). */
+const notWithdrawn = sql`not (${grayscaleTasks.state} = 'ended' and coalesce(${grayscaleTasks.endReason}, '') in ('released', 'reverted', 'delisted'))`;
+
+/** The task rows `compileTaskRows` needs: every task of the mini program with its version, except withdrawn ones. */
+export function snapshotTaskRowsQuery(db: Db, appId: string) {
+  return db
     .select({ task: grayscaleTasks, version: versions })
     .from(grayscaleTasks)
     .innerJoin(versions, eq(versions.id, grayscaleTasks.versionId))
-    // Withdrawn tasks never reach the snapshot; skip them in SQL (a mini program collects many).
-    .where(
-      and(
-        eq(grayscaleTasks.miniProgramId, appId),
-        sql`not (${grayscaleTasks.state} = 'ended' and coalesce(${grayscaleTasks.endReason}, '') in ('released', 'reverted', 'delisted'))`,
+    .where(and(eq(grayscaleTasks.miniProgramId, appId), notWithdrawn));
+}
+
+/**
+ * `snapshotTaskRowsQuery` as two single-table queries for a D1 batch (drizzle maps a batch's rows
+ * by column name, so a join of two tables with the same column names would mix them up); join
+ * their rows with `joinTaskVersions`.
+ */
+export function snapshotTaskQueries(db: Db, appId: string) {
+  const live = and(eq(grayscaleTasks.miniProgramId, appId), notWithdrawn);
+  return [
+    db.select().from(grayscaleTasks).where(live),
+    db
+      .select()
+      .from(versions)
+      .where(
+        inArray(versions.id, db.select({ id: grayscaleTasks.versionId }).from(grayscaleTasks).where(live)),
       ),
-    )
-    .all();
-  const [lists, scope] = await Promise.all([
-    currentWhitelists(
-      db,
-      rows.map((r) => r.task.id),
-    ),
-    rows.length > 0 ? auditScopeOf(db, appId) : undefined,
-  ]);
+  ] as const;
+}
+
+/** The rows of `snapshotTaskQueries` as `snapshotTaskRowsQuery` gives them. */
+export function joinTaskVersions(
+  tasks: readonly TaskRow[],
+  taskVersions: readonly (typeof versions.$inferSelect)[],
+): SnapshotTaskRow[] {
+  const byId = new Map(taskVersions.map((v) => [v.id, v]));
+  return tasks.flatMap((task) => {
+    const version = byId.get(task.versionId);
+    return version ? [{ task, version }] : [];
+  });
+}
+
+/** The current (not replaced) whitelists of every task of a mini program, as a query for a batch. */
+export function appWhitelistsQuery(db: Db, appId: string) {
+  const tasks = db
+    .select({ id: grayscaleTasks.id })
+    .from(grayscaleTasks)
+    .where(eq(grayscaleTasks.miniProgramId, appId));
+  return db
+    .select()
+    .from(whitelists)
+    .where(and(inArray(whitelists.taskId, tasks), isNull(whitelists.replacedAt)))
+    .orderBy(whitelists.kind);
+}
+
+export type SnapshotTaskRow = { task: TaskRow; version: typeof versions.$inferSelect };
+
+/**
+ * Compiles task rows (core `compileTask`, which drops the tasks clients can no longer get: ended
+ * by release, revert or delisting). Audit scope: each task leaves out the bound host apps whose
+ * auditor has not approved its version (core/audit-scope.ts). `lists` may hold other tasks' lists.
+ */
+export function compileTaskRows(
+  rows: readonly SnapshotTaskRow[],
+  lists: readonly WhitelistRow[],
+  scope: { bound: readonly string[]; approvals: Approvals } | undefined,
+  now: number,
+): CompiledTask[] {
   const compiled: CompiledTask[] = [];
   for (const { task, version } of rows) {
     const refs = lists.filter((w) => w.taskId === task.id).map(whitelistRefOf);
@@ -125,4 +168,17 @@ export async function compiledTasksOf(db: Db, appId: string, now: number): Promi
     if (c) compiled.push(c);
   }
   return compiled;
+}
+
+/** Every task of the mini program compiled for the snapshot (`compileTaskRows` over D1's rows). */
+export async function compiledTasksOf(db: Db, appId: string, now: number): Promise<CompiledTask[]> {
+  const rows = await snapshotTaskRowsQuery(db, appId).all();
+  const [lists, scope] = await Promise.all([
+    currentWhitelists(
+      db,
+      rows.map((r) => r.task.id),
+    ),
+    rows.length > 0 ? auditScopeOf(db, appId) : undefined,
+  ]);
+  return compileTaskRows(rows, lists, scope, now);
 }

@@ -250,11 +250,16 @@ export async function verificationKeysOf(
   appId: string,
   now: number,
 ): Promise<Record<string, HostAppKey[]>> {
+  return verificationKeysFrom(await verificationKeysQuery(db, appId).all(), now);
+}
+
+/** `verificationKeysOf`'s query (active and retired keys of the bound host apps), for a D1 batch. */
+export function verificationKeysQuery(db: Db, appId: string) {
   const bound = db
     .select({ hostAppId: bindings.hostAppId })
     .from(bindings)
     .where(and(eq(bindings.miniProgramId, appId), eq(bindings.status, "approved")));
-  const rows = await db
+  return db
     .select({
       id: hostAppKeys.id,
       hostAppId: hostAppKeys.hostAppId,
@@ -264,8 +269,14 @@ export async function verificationKeysOf(
       revokedAt: hostAppKeys.revokedAt,
     })
     .from(hostAppKeys)
-    .where(and(inArray(hostAppKeys.hostAppId, bound), inArray(hostAppKeys.status, ["active", "retired"])))
-    .all();
+    .where(and(inArray(hostAppKeys.hostAppId, bound), inArray(hostAppKeys.status, ["active", "retired"])));
+}
+
+/** The keys of `verificationKeysQuery`'s rows that still verify at `now`, by host app. */
+export function verificationKeysFrom(
+  rows: readonly Pick<KeyRow, "id" | "hostAppId" | "publicJwk" | "status" | "retiredAt" | "revokedAt">[],
+  now: number,
+): Record<string, HostAppKey[]> {
   const out: Record<string, HostAppKey[]> = {};
   for (const row of rows) {
     const notAfter = keyNotAfter(row);

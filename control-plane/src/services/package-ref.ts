@@ -2,10 +2,10 @@
  * How a version appears to clients in the delivery snapshot: its package (or encrypted copy),
  * the digest of its files, the developer's signature, and the increments built to it.
  */
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, or } from "drizzle-orm";
 import type { IncrementRef, PackageRef } from "../../../core/snapshot";
 import type { Db } from "../db/client";
-import { increments, type versions } from "../db/schema";
+import { grayscaleTasks, increments, miniPrograms, versions } from "../db/schema";
 
 export function packageRefOf(v: typeof versions.$inferSelect): PackageRef {
   const encrypted =
@@ -60,6 +60,60 @@ export async function attachIncrements(
       ),
     )
     .all();
+  attachIncrementRows(rows, targets);
+}
+
+/**
+ * Built increments to the versions the snapshot delivers from its own rows (the online version,
+ * development versions for the trial, the tasks' versions), as one query for the snapshot
+ * compiler's D1 batch; `attachIncrementRows` picks each package's own. Older releases that a host
+ * app gets instead of the online version are not covered: `attachIncrements` reads theirs.
+ */
+export function deliveredIncrementsQuery(db: Db, appId: string) {
+  const online = db
+    .select({ id: miniPrograms.onlineVersionId })
+    .from(miniPrograms)
+    .where(eq(miniPrograms.id, appId));
+  const taskVersions = db
+    .select({ id: grayscaleTasks.versionId })
+    .from(grayscaleTasks)
+    .where(eq(grayscaleTasks.miniProgramId, appId));
+  const delivered = db
+    .select({ sha: versions.packageSha256 })
+    .from(versions)
+    .where(
+      and(
+        eq(versions.miniProgramId, appId),
+        or(
+          inArray(versions.id, online),
+          inArray(versions.status, ["development", "in_audit", "rejected"]),
+          inArray(versions.id, taskVersions),
+        ),
+      ),
+    );
+  return db
+    .select()
+    .from(increments)
+    .where(
+      and(
+        eq(increments.miniProgramId, appId),
+        eq(increments.status, "built"),
+        inArray(increments.toPackageSha256, delivered),
+      ),
+    );
+}
+
+/**
+ * Adds to each package the increments among `rows` (built increment rows of the mini program; rows
+ * to other packages are ignored) that are smaller than it, keyed by the version they start from.
+ */
+export function attachIncrementRows(
+  rows: readonly (typeof increments.$inferSelect)[],
+  deliverable: ReadonlyArray<{ version: string; package: PackageRef } | null | undefined>,
+): void {
+  const targets = deliverable.filter(
+    (t): t is { version: string; package: PackageRef } => t !== null && t !== undefined,
+  );
   for (const { version, package: ref } of targets) {
     const map: Record<string, IncrementRef> = {};
     for (const row of rows) {

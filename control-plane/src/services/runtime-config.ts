@@ -55,8 +55,13 @@ export async function compiledConfigOf(
   hostApps: readonly string[],
   liveTaskIds: readonly string[],
 ): Promise<SnapshotConfig> {
-  const appId = mp.id;
-  const [domains, skips, grants, privacy, rows] = await Promise.all([
+  const [domains, skips, grants, privacy, rows] = await db.batch(configQueries(db, mp.id));
+  return compileConfigFrom(mp, { domains, skips, grants, privacy, switches: rows }, hostApps, liveTaskIds);
+}
+
+/** The queries the runtime config compiles from, for the caller's own D1 batch (in this order). */
+export function configQueries(db: Db, appId: string) {
+  return [
     db
       .select({
         kind: miniProgramDomains.kind,
@@ -64,15 +69,13 @@ export async function compiledConfigOf(
         verifiedAt: miniProgramDomains.verifiedAt,
       })
       .from(miniProgramDomains)
-      .where(eq(miniProgramDomains.miniProgramId, appId))
-      .all(),
+      .where(eq(miniProgramDomains.miniProgramId, appId)),
     db
       .select({ hostAppId: skipDomainApplications.hostAppId })
       .from(skipDomainApplications)
       .where(
         and(eq(skipDomainApplications.miniProgramId, appId), eq(skipDomainApplications.status, "approved")),
-      )
-      .all(),
+      ),
     db
       .select({ hostAppId: sensitiveApiApplications.hostAppId, name: sensitiveApiApplications.apiName })
       .from(sensitiveApiApplications)
@@ -81,29 +84,45 @@ export async function compiledConfigOf(
           eq(sensitiveApiApplications.miniProgramId, appId),
           eq(sensitiveApiApplications.status, "approved"),
         ),
-      )
-      .all(),
+      ),
     db
       .select({ version: privacyAgreements.version, sha256: privacyAgreements.sha256 })
       .from(privacyAgreements)
       .where(eq(privacyAgreements.miniProgramId, appId))
       .orderBy(sql`${privacyAgreements.version} desc`)
-      .limit(1)
-      .get(),
-    db.select().from(switches).where(eq(switches.miniProgramId, appId)).all(),
-  ]);
+      .limit(1),
+    db.select().from(switches).where(eq(switches.miniProgramId, appId)),
+  ] as const;
+}
+
+type ConfigQueries = ReturnType<typeof configQueries>;
+type ConfigRows = { [K in keyof ConfigQueries]: Awaited<ConfigQueries[K]> };
+
+/** Compiles the runtime config from the rows of `configQueries`. */
+export function compileConfigFrom(
+  mp: { configRevision: number; trialPagePath: string | null },
+  rows: {
+    domains: ConfigRows[0];
+    skips: ConfigRows[1];
+    grants: ConfigRows[2];
+    privacy: ConfigRows[3];
+    switches: ConfigRows[4];
+  },
+  hostApps: readonly string[],
+  liveTaskIds: readonly string[],
+): SnapshotConfig {
   return compileConfig({
     revision: mp.configRevision,
-    domains: domains.map((d) => ({
+    domains: rows.domains.map((d) => ({
       kind: d.kind as DomainKind,
       domain: d.domain,
       verified: d.verifiedAt !== null,
     })),
-    skipDomainCheck: skips.map((s) => s.hostAppId),
-    apis: grants,
-    privacy: privacy ?? null,
+    skipDomainCheck: rows.skips.map((s) => s.hostAppId),
+    apis: rows.grants,
+    privacy: rows.privacy[0] ?? null,
     trialPagePath: mp.trialPagePath,
-    switches: rows.map(
+    switches: rows.switches.map(
       (r): SwitchEntry => ({
         key: r.key,
         type: r.type,

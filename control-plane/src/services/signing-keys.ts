@@ -330,7 +330,16 @@ export async function requireTrustedSignature(
     .from(teamSigningKeys)
     .where(eq(teamSigningKeys.id, version.signatureKid))
     .get();
-  if (key?.status !== "active") {
+  checkTrustedSignature(version, key?.status);
+}
+
+/** `requireTrustedSignature` with the status of the version's key already read (undefined: no such key). */
+export function checkTrustedSignature(
+  version: { version: string; signatureKid: string | null },
+  keyStatus: string | undefined,
+): void {
+  if (!version.signatureKid) return;
+  if (keyStatus !== "active") {
     throw new ApiError(
       "conflict",
       `version ${version.version} was signed with key ${version.signatureKid}, which has been revoked; upload it again signed with an active key`,

@@ -14,6 +14,7 @@
  *   republishes every mini program whose published revision is behind.
  */
 import { and, eq, inArray, lt, sql } from "drizzle-orm";
+import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import {
   compileSnapshot,
   type PackageRef,
@@ -23,36 +24,45 @@ import {
 } from "../../../core/snapshot";
 import type { Db } from "../db/client";
 import { bindings, miniPrograms, releases, trialTesters, versions } from "../db/schema";
-import { approvalsOf, hostAppReleasesOf } from "./audit-scope";
-import { compiledTasksOf } from "./grayscale-store";
-import { verificationKeysOf } from "./host-app-keys";
-import { attachIncrements, packageRefOf } from "./package-ref";
-import { compiledConfigOf } from "./runtime-config";
+import {
+  approvalsFrom,
+  approvalsQuery,
+  boundHostAppsQuery,
+  hostAppReleasesOf,
+  needsHostAppReleases,
+} from "./audit-scope";
+import {
+  appWhitelistsQuery,
+  compileTaskRows,
+  joinTaskVersions,
+  snapshotTaskQueries,
+} from "./grayscale-store";
+import { verificationKeysFrom, verificationKeysQuery } from "./host-app-keys";
+import { attachIncrementRows, attachIncrements, deliveredIncrementsQuery, packageRefOf } from "./package-ref";
+import { compileConfigFrom, configQueries } from "./runtime-config";
 
-async function loadSource(
-  db: Db,
-  appId: string,
-  revision: number,
-  now: number,
-): Promise<SnapshotSource | undefined> {
-  const mp = await db.select().from(miniPrograms).where(eq(miniPrograms.id, appId)).get();
-  if (!mp) return undefined;
-  const [bound, onlineVersion, lastRelease, devVersion, testers, tasks, hostAppKeys] = await Promise.all([
-    db
-      .select({ hostAppId: bindings.hostAppId })
-      .from(bindings)
-      .where(and(eq(bindings.miniProgramId, appId), eq(bindings.status, "approved")))
-      .all(),
-    mp.onlineVersionId
-      ? db.select().from(versions).where(eq(versions.id, mp.onlineVersionId)).get()
-      : undefined,
+/**
+ * Every query the snapshot compiles from, for one D1 batch: one round trip, and (a batch is one
+ * transaction) one consistent state. Nothing here depends on a value read before: the online
+ * version and the delivered increments are found by subqueries. A change may put these after its
+ * own writes in its batch (`releases.ts`): the snapshot then compiles exactly the state that change
+ * committed, at the revision it committed, with no read of its own afterwards.
+ */
+export function snapshotSourceQueries(db: Db, appId: string) {
+  const onlineId = db
+    .select({ id: miniPrograms.onlineVersionId })
+    .from(miniPrograms)
+    .where(eq(miniPrograms.id, appId));
+  return [
+    db.select().from(miniPrograms).where(eq(miniPrograms.id, appId)),
+    boundHostAppsQuery(db, appId),
+    db.select().from(versions).where(inArray(versions.id, onlineId)),
     db
       .select()
       .from(releases)
       .where(eq(releases.miniProgramId, appId))
       .orderBy(sql`${releases.releasedAt} desc`, sql`rowid desc`)
-      .limit(1)
-      .get(),
+      .limit(1),
     db
       .select()
       .from(versions)
@@ -63,23 +73,72 @@ async function loadSource(
         ),
       )
       .orderBy(sql`${versions.createdAt} desc`)
-      .limit(1)
-      .get(),
+      .limit(1),
     db
       .select({ account: trialTesters.account })
       .from(trialTesters)
-      .where(eq(trialTesters.miniProgramId, appId))
-      .all(),
-    compiledTasksOf(db, appId, now),
+      .where(eq(trialTesters.miniProgramId, appId)),
+    ...snapshotTaskQueries(db, appId),
+    appWhitelistsQuery(db, appId),
+    approvalsQuery(db, appId),
     // Issue 10: the keys that verify user assertions of each bound host app.
-    verificationKeysOf(db, appId, now),
-  ]);
+    verificationKeysQuery(db, appId),
+    deliveredIncrementsQuery(db, appId),
+    ...configQueries(db, appId),
+  ] as const;
+}
+
+export type SnapshotSourceRows = BatchResponse<ReturnType<typeof snapshotSourceQueries>>;
+
+/** Number of statements `snapshotSourceQueries` returns (to find its results in a longer batch). */
+export const SNAPSHOT_SOURCE_QUERIES = 17;
+
+/**
+ * Assembles the snapshot source from the rows of `snapshotSourceQueries`. Reads D1 again only in
+ * the uncommon case of a bound host app that has not approved the online version: the release
+ * history (and the increments to those older releases) it then needs is read on demand.
+ */
+async function assembleSource(
+  db: Db,
+  appId: string,
+  rows: SnapshotSourceRows,
+  now: number,
+): Promise<SnapshotSource | undefined> {
+  const [
+    [mp],
+    boundRows,
+    [onlineVersion],
+    [lastRelease],
+    [devVersion],
+    testers,
+    taskList,
+    taskVersions,
+    lists,
+    approvalRows,
+    keyRows,
+    incrementRows,
+    domains,
+    skips,
+    grants,
+    privacy,
+    switchRows,
+  ] = rows;
+  if (!mp) return undefined;
+  const hostApps = boundRows.map((b) => b.hostAppId);
+  const approvals = approvalsFrom(approvalRows);
+  const taskRows = joinTaskVersions(taskList, taskVersions);
+  const tasks = compileTaskRows(
+    taskRows,
+    lists,
+    taskRows.length > 0 ? { bound: hostApps, approvals } : undefined,
+    now,
+  );
   const ref = (v: typeof versions.$inferSelect): PackageRef => packageRefOf(v);
   const source: SnapshotSource = {
     appId,
-    revision,
+    revision: mp.snapshotRevision,
     listed: mp.listed,
-    hostApps: bound.map((b) => b.hostAppId),
+    hostApps,
     online: onlineVersion
       ? {
           version: onlineVersion.version,
@@ -98,31 +157,30 @@ async function loadSource(
           }
         : null,
     tasks,
-    hostAppKeys,
+    hostAppKeys: verificationKeysFrom(keyRows, now),
     // Issue 12 (D5): the runtime config the edge signs for GET /v1/config.
-    config: await compiledConfigOf(
-      db,
+    config: compileConfigFrom(
       mp,
-      bound.map((b) => b.hostAppId),
+      { domains, skips, grants, privacy, switches: switchRows },
+      hostApps,
       tasks.map((t) => t.id),
     ),
   };
+  attachIncrementRows(incrementRows, [source.online, source.trial, ...tasks]);
   // Audit scope: bound host apps that have not approved the online version get their own release.
-  const hostAppReleases = await hostAppReleasesOf(
-    db,
-    appId,
-    source.hostApps,
-    source.online,
-    await approvalsOf(db, appId),
-  );
-  if (Object.keys(hostAppReleases).length > 0) source.hostAppReleases = hostAppReleases;
-  await attachIncrements(db, appId, [
-    source.online,
-    source.trial,
-    ...tasks,
-    ...Object.values(hostAppReleases),
-  ]);
+  if (needsHostAppReleases(hostApps, source.online, approvals)) {
+    const hostAppReleases = await hostAppReleasesOf(db, appId, hostApps, source.online, approvals);
+    if (Object.keys(hostAppReleases).length > 0) {
+      source.hostAppReleases = hostAppReleases;
+      await attachIncrements(db, appId, Object.values(hostAppReleases));
+    }
+  }
   return source;
+}
+
+/** The snapshot source as D1 holds it now, at the revision read with it (one batch). */
+async function loadSource(db: Db, appId: string, now: number): Promise<SnapshotSource | undefined> {
+  return assembleSource(db, appId, await db.batch(snapshotSourceQueries(db, appId)), now);
 }
 
 /** The statement that marks a change clients can see: add it to the change's own D1 batch. */
@@ -196,9 +254,10 @@ function messageOf(err: unknown): string {
  * Publishes the state D1 holds now, after a change's batch committed. Never throws: a failure is
  * logged (app id, revision and the error message; no request data) and returned as "pending".
  *
- * The revision is read before the state: a change that commits while the state is being read
- * has a higher revision, so it is published by its own publish or by the sweep, and a snapshot
- * compiled at revision r never replaces one of a higher revision.
+ * The revision is read in the same batch (one transaction) as the state it compiles, so a
+ * snapshot of revision r holds exactly the state of revision r; a change that commits later has
+ * a higher revision and is published by its own publish or by the sweep, and a snapshot compiled
+ * at revision r never replaces one of a higher revision.
  */
 export async function publishCurrentSnapshot(
   db: Db,
@@ -206,34 +265,75 @@ export async function publishCurrentSnapshot(
   appId: string,
   now = Date.now(),
 ): Promise<PublishResult> {
-  let revision: number | undefined;
+  let rows: SnapshotSourceRows;
   try {
-    const mp = await db
-      .select({ revision: miniPrograms.snapshotRevision, published: miniPrograms.publishedRevision })
-      .from(miniPrograms)
-      .where(eq(miniPrograms.id, appId))
-      .get();
-    if (!mp) return { appId, status: "gone" };
-    revision = mp.revision;
-    if (mp.published >= revision) return { appId, status: "current", revision };
-    const source = await loadSource(db, appId, revision, now);
-    if (!source) return { appId, status: "gone" };
-    const status = await writeForward(bucket, compileSnapshot(source, now));
-    await db
-      .update(miniPrograms)
-      .set({ publishedRevision: sql`max(${miniPrograms.publishedRevision}, ${revision})` })
-      .where(eq(miniPrograms.id, appId))
-      .run();
-    return { appId, status, revision };
+    rows = await db.batch(snapshotSourceQueries(db, appId));
   } catch (err) {
-    const error = messageOf(err);
-    console.error("snapshot publish failed; the change is committed and the sweep will publish it", {
-      appId,
-      revision,
-      error,
-    });
-    return { appId, status: "pending", error };
+    return pendingAfter(err, appId, undefined);
   }
+  return publishSnapshotRows(db, bucket, appId, rows, now);
+}
+
+function pendingAfter(err: unknown, appId: string, revision: number | undefined): PublishResult {
+  const error = messageOf(err);
+  console.error("snapshot publish failed; the change is committed and the sweep will publish it", {
+    appId,
+    revision,
+    error,
+  });
+  return { appId, status: "pending", error };
+}
+
+/**
+ * `publishCurrentSnapshot` from rows already read by `snapshotSourceQueries` (a change that put
+ * them after its writes in its own batch). Never throws. `extra` statements (other follow-up
+ * writes of the change: queued increment rows) go into the batch that records the published
+ * revision, so the whole publish costs one more D1 round trip; their failure is logged.
+ */
+export async function publishSnapshotRows(
+  db: Db,
+  bucket: R2Bucket,
+  appId: string,
+  rows: SnapshotSourceRows,
+  now = Date.now(),
+  extra: BatchItem<"sqlite">[] = [],
+): Promise<PublishResult> {
+  const mp = rows[0][0];
+  const revision = mp?.snapshotRevision;
+  let result: PublishResult;
+  const followUps: BatchItem<"sqlite">[] = [...extra];
+  try {
+    if (!mp || revision === undefined) result = { appId, status: "gone" };
+    else if (mp.publishedRevision >= revision) result = { appId, status: "current", revision };
+    else {
+      const source = await assembleSource(db, appId, rows, now);
+      if (!source) result = { appId, status: "gone" };
+      else {
+        const status = await writeForward(bucket, compileSnapshot(source, now));
+        followUps.unshift(
+          db
+            .update(miniPrograms)
+            .set({ publishedRevision: sql`max(${miniPrograms.publishedRevision}, ${revision})` })
+            .where(eq(miniPrograms.id, appId)),
+        );
+        result = { appId, status, revision };
+      }
+    }
+  } catch (err) {
+    result = pendingAfter(err, appId, revision);
+  }
+  const [first, ...rest] = followUps;
+  if (first) {
+    try {
+      await db.batch([first, ...rest]);
+    } catch (err) {
+      // R2 holds the snapshot; the sweep raises published_revision (its write finds R2 current).
+      if (result.status === "published" || result.status === "current")
+        result = pendingAfter(err, appId, revision);
+      else console.error("follow-up writes after a change failed", { appId, error: messageOf(err) });
+    }
+  }
+  return result;
 }
 
 /**
@@ -318,12 +418,6 @@ export async function compileCurrentSnapshot(
   appId: string,
   now: number,
 ): Promise<Snapshot | undefined> {
-  const mp = await db
-    .select({ revision: miniPrograms.snapshotRevision })
-    .from(miniPrograms)
-    .where(eq(miniPrograms.id, appId))
-    .get();
-  if (!mp) return undefined;
-  const source = await loadSource(db, appId, mp.revision, now);
+  const source = await loadSource(db, appId, now);
   return source ? compileSnapshot(source, now) : undefined;
 }
