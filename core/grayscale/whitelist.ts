@@ -87,7 +87,15 @@ export function hashValue(value: string, seed: number): [number, number] {
  */
 export function shardOf(ref: Pick<WhitelistRef, "seed" | "shards">, value: string): number {
   if (ref.shards <= 1) return 0;
-  return murmur3Utf16(value, ref.seed ^ SHARD_HASH) % ref.shards;
+  return shardHash(ref.seed, value) % ref.shards;
+}
+
+/**
+ * The unsigned 32-bit hash `shardOf` reduces modulo the shard count: an uploader that reads a list
+ * before it knows how many values (so how many shards) it holds keeps this and reduces it later.
+ */
+export function shardHash(seed: number, value: string): number {
+  return murmur3Utf16(value, seed ^ SHARD_HASH);
 }
 
 /** A value's hashes in one whitelist: the two Bloom hashes and its shard (see `valueHashes`). */
