@@ -4,6 +4,7 @@
 // spec: { url, connections, duration (s) | amount, method, path, headers, body,
 //         bodies?: string[] (rotated, one per request), paths?: string[] (rotated, one per request),
 //         gets?: { path, headers }[] (rotated, one per request),
+//         requests?: { path, body }[] (rotated, one per request: the admin bench's writes),
 //         newUser?: { template, field, prefix } (a fresh value of `field` per request in the JSON
 //         body), { path, field, prefix } (appended to `path` as `&field=value`) or
 //         { path, header, field, prefix } (`field=value` as the value of request header `header`),
@@ -23,7 +24,11 @@ const taskIds = {};
 let next = 0;
 
 function setupRequest(req) {
-  if (spec.bodies) {
+  if (spec.requests) {
+    const r = spec.requests[next++ % spec.requests.length];
+    req.path = r.path;
+    if (r.body !== undefined) req.body = r.body;
+  } else if (spec.bodies) {
     req.body = spec.bodies[next++ % spec.bodies.length];
   } else if (spec.paths) {
     req.path = spec.paths[next++ % spec.paths.length];
@@ -59,7 +64,8 @@ function onResponse(status, body) {
 
 const request = { method: spec.method ?? "GET", path: spec.path ?? "/" };
 // Only when bodies vary: with setupRequest autocannon rebuilds every request, which costs client CPU.
-if (spec.bodies || spec.paths || spec.gets || spec.newUser) request.setupRequest = setupRequest;
+if (spec.requests || spec.bodies || spec.paths || spec.gets || spec.newUser)
+  request.setupRequest = setupRequest;
 if (spec.countReasons) request.onResponse = onResponse;
 if (spec.body !== undefined) request.body = spec.body;
 

@@ -11,13 +11,15 @@ import { jwsClaims, median, ROOT, sleep } from "./util.mjs";
 // The demo accounts and package builder of `npm start`, loaded when needed (scripts/ may be
 // mid-edit; a failure then only makes this figure "not available").
 let demo;
-async function loadDemo() {
+export async function loadDemo() {
   const local = await import("../../scripts/lib/local.mjs");
   const { demoPackage } = await import("../../scripts/lib/api.mjs");
   demo = { ...local, demoPackage };
+  return demo;
 }
 
-async function applyMigrations(db) {
+/** D1 migrated from migrations/ and seeded with the demo accounts of `npm start` (after `loadDemo`). */
+export async function applyMigrations(db) {
   const { seedSql } = demo;
   const journal = JSON.parse(readFileSync(join(ROOT, "migrations", "meta", "_journal.json"), "utf8"));
   for (const entry of journal.entries) {

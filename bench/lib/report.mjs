@@ -249,6 +249,7 @@ export function writeReport(results, { path, write }) {
     "npm run bench -- --profile admit    # profile another scenario (default: online; none: skip)",
     "node bench/decide.mjs               # the decide micro-benchmark alone",
     "node bench/shard-sim.mjs            # the admission-sharding simulation behind docs/scale.md",
+    "node bench/admin.mjs                # the control plane under load, publish alone, a 1M-line whitelist upload (its own section)",
     "```",
     "",
     "What run.mjs executes:",
@@ -386,11 +387,19 @@ export function writeReport(results, { path, write }) {
   if (results.notes.length)
     push("## Notes from this run", "", ...results.notes.map((n) => `- ${n.replace(/\n/g, " ")}`), "");
 
-  // `npm run bench:increments` owns the section between its markers: carry it over unchanged.
+  // `node bench/admin.mjs` and `npm run bench:increments` own the sections between their markers:
+  // carry them over unchanged.
   const previous = existsSync(path) ? readFileSync(path, "utf8") : "";
-  const start = previous.indexOf(INCREMENTS_START);
-  const end = previous.indexOf(INCREMENTS_END);
-  if (start >= 0 && end > start) push(previous.slice(start, end + INCREMENTS_END.length), "");
+  /** @type {[string, string][]} */
+  const owned = [
+    [ADMIN_START, ADMIN_END],
+    [INCREMENTS_START, INCREMENTS_END],
+  ];
+  for (const [open, close] of owned) {
+    const start = previous.indexOf(open);
+    const end = previous.indexOf(close);
+    if (start >= 0 && end > start) push(previous.slice(start, end + close.length), "");
+  }
 
   const text = L.join("\n");
   if (write) {
@@ -401,5 +410,7 @@ export function writeReport(results, { path, write }) {
   return text;
 }
 
+const ADMIN_START = "<!-- admin:start -->";
+const ADMIN_END = "<!-- admin:end -->";
 const INCREMENTS_START = "<!-- increments:start -->";
 const INCREMENTS_END = "<!-- increments:end -->";

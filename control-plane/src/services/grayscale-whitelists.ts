@@ -52,11 +52,17 @@ const R2_PARALLELISM = 6;
 export const REPLACED_RETENTION_MS = 60 * 60 * 1000;
 
 /**
+ * Shards of the largest list: every shard count is a power of two up to this, so a value's shard
+ * hash modulo this number determines its shard for any count (`h % s === (h % MAX_SHARDS) % s`).
+ */
+const MAX_SHARDS = shardCount(MAX_WHITELIST_LINES);
+
+/**
  * The values of an upload as they stream in, held compactly (issue 17: a 1,000,000-line upload
- * took ~190 MB of extra memory as one JS string per value): each value's UTF-8 bytes in 1 MiB
- * blocks, and per value its offset, byte length and shard hash in typed arrays; ~50 bytes per
- * 36-character GUID instead of a string and an array slot. The shard count depends on how many
- * values there are, so the full 32-bit shard hash (core `shardHash`) is kept and reduced at the end.
+ * held one JS string per value): each value's UTF-8 bytes in 1 MiB blocks, and per value its
+ * offset, byte length and shard hash modulo MAX_SHARDS in typed arrays; ~43 bytes per
+ * 36-character GUID. The shard count depends on how many values there are, so the hash is reduced
+ * to the shard only at the end.
  */
 export class WhitelistValues {
   static readonly BLOCK = 1 << 20;
@@ -66,7 +72,7 @@ export class WhitelistValues {
   /** block index * BLOCK + offset of each value's bytes */
   pos = new Uint32Array(4096);
   len = new Uint16Array(4096);
-  hash = new Uint32Array(4096);
+  hash: Uint8Array | Uint16Array | Uint32Array = newHashes(4096);
   count = 0;
 
   constructor(readonly seed: number) {}
@@ -82,7 +88,7 @@ export class WhitelistValues {
     const { written } = this.encoder.encodeInto(value, this.blocks[block]!.subarray(this.used));
     this.pos[this.count] = block * WhitelistValues.BLOCK + this.used;
     this.len[this.count] = written;
-    this.hash[this.count] = shardHash(this.seed, value);
+    this.hash[this.count] = shardHash(this.seed, value) % MAX_SHARDS;
     this.count++;
     this.used += written;
   }
@@ -101,12 +107,20 @@ export class WhitelistValues {
     pos.set(this.pos);
     const len = new Uint16Array(size);
     len.set(this.len);
-    const hash = new Uint32Array(size);
+    const hash = newHashes(size);
     hash.set(this.hash);
     this.pos = pos;
     this.len = len;
     this.hash = hash;
   }
+}
+
+function newHashes(size: number) {
+  return MAX_SHARDS <= 0x100
+    ? new Uint8Array(size)
+    : MAX_SHARDS <= 0x10000
+      ? new Uint16Array(size)
+      : new Uint32Array(size);
 }
 
 export interface ParsedWhitelist {
