@@ -112,6 +112,27 @@ describe("upload", () => {
     ]);
   });
 
+  it("keeps non-ASCII values exactly (accents, CJK, surrogate pairs), each in its own shard, every shard sorted in JS string order, across several shards", async () => {
+    const { appId, task } = await pendingTask();
+    const special = ["café-1", "账户-二", "😀-guid", "\uFFFD-x", "\uE000-y", "𝔸𝔹-z", "ñ"];
+    // Enough values for several shards (4,096 a shard), the special ones spread among them.
+    const count = 10_000;
+    const line = (i: number) => (i % 1000 === 0 ? special[(i / 1000) % special.length]! : `g-${i}`);
+    const res = await expectJson<any>(putList(appId, task.id, "guid", linesStream(count, line)), 200);
+    const unique = new Set(Array.from({ length: count }, (_, i) => line(i)));
+    expect(res).toMatchObject({ count: unique.size, lines: count, duplicates: count - unique.size });
+    expect(res.shards).toBeGreaterThan(1);
+    const [ref] = await refInSnapshot(appId, task.id);
+    const shards = await shardValues(ref!);
+    expect(shards.flat().sort()).toEqual([...unique].sort());
+    shards.forEach((values, s) => {
+      expect(values).toEqual([...values].sort());
+      for (const v of values) expect(shardOf(ref!, v)).toBe(s);
+    });
+    for (const v of special) expect(await isMember(ref!, v)).toBe(true);
+    expect(await isMember(ref!, "cafe-1")).toBe(false);
+  });
+
   it("a new upload gets a new id and replaces the old list; the old objects are purged by the cron after the retention", async () => {
     const { appId, task } = await pendingTask();
     const first = await expectJson<any>(putList(appId, task.id, "account", "alice\nbob\n"), 200);

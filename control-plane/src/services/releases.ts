@@ -20,7 +20,6 @@ import { checkTrustedSignature } from "./signing-keys";
 import {
   bumpSnapshotRevision,
   publishSnapshotRows,
-  SNAPSHOT_SOURCE_QUERIES,
   type SnapshotSourceRows,
   snapshotSourceQueries,
 } from "./snapshot";
@@ -139,8 +138,9 @@ async function release(
   ];
   // Read back in the same transaction, after the writes: what the snapshot compiles from, the
   // version for the answer, and the increment bases (control-plane/src/increments/plan.ts).
+  const source = snapshotSourceQueries(db, appId);
   const reads = [
-    ...snapshotSourceQueries(db, appId),
+    ...source,
     db.select().from(versions).where(eq(versions.id, target.id)),
     ...incrementBaseQueries(db, appId),
   ] as const;
@@ -149,8 +149,8 @@ async function release(
     "another release of this mini program happened at the same time; reload and try again",
   )) as unknown as unknown[];
   const read = results.slice(writes.length);
-  const sourceRows = read.slice(0, SNAPSHOT_SOURCE_QUERIES) as unknown as SnapshotSourceRows;
-  const [[released], released5, presets, candidates] = read.slice(SNAPSHOT_SOURCE_QUERIES) as [
+  const sourceRows = read.slice(0, source.length) as unknown as SnapshotSourceRows;
+  const [[released], released5, presets, candidates] = read.slice(source.length) as [
     VersionRow[],
     { versionId: string }[],
     { versionId: string }[],

@@ -90,9 +90,6 @@ export function snapshotSourceQueries(db: Db, appId: string) {
 
 export type SnapshotSourceRows = BatchResponse<ReturnType<typeof snapshotSourceQueries>>;
 
-/** Number of statements `snapshotSourceQueries` returns (to find its results in a longer batch). */
-export const SNAPSHOT_SOURCE_QUERIES = 17;
-
 /**
  * Assembles the snapshot source from the rows of `snapshotSourceQueries`. Reads D1 again only in
  * the uncommon case of a bound host app that has not approved the online version: the release
