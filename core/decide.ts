@@ -30,7 +30,8 @@ import { murmur3Utf16Prefix, murmur3Utf16Rest } from "./grayscale/hash";
 import { targetMatches, targetValue } from "./grayscale/match";
 import { RuleMasks } from "./grayscale/rule-masks";
 import { ROLLOUT_BUCKETS, RuleMemo, taskUserKey } from "./grayscale/rules";
-import type { CompiledTask, Geo, WhitelistRef } from "./grayscale/types";
+import type { CompiledTargets, CompiledTask, Geo, TargetKind, WhitelistRef } from "./grayscale/types";
+import { TARGET_KINDS } from "./grayscale/types";
 import { compareSemver, compareVersions, parseSemver, type Semver } from "./semver";
 import { type PackageRef, releaseFor, type Snapshot, type SnapshotRelease } from "./snapshot";
 
@@ -218,6 +219,12 @@ class Step {
   readonly lists: readonly WhitelistRef[] | null;
   /** the task also names clients by typed-in values, checked before its lists */
   readonly inline: boolean;
+  /**
+   * Those typed-in values as sets, by kind: what `targetMatches` finds by binary search in the
+   * sorted lists, in one hash lookup (undefined when a list is not sorted: then the search, whose
+   * answer on an unsorted list is not plain membership, is kept).
+   */
+  readonly inlineSets: Readonly<Record<TargetKind, ReadonlySet<string> | undefined>> | undefined;
   /** the hash state of the task id's part of each rollout bucket (percentage tasks only) */
   readonly prefix: Murmur3Prefix | undefined;
   /** the task's version, parsed */
@@ -246,6 +253,7 @@ class Step {
       (targets.inline.guid !== undefined ||
         targets.inline.deviceId !== undefined ||
         targets.inline.account !== undefined);
+    this.inlineSets = this.inline ? inlineSetsOf(task.targets as CompiledTargets) : undefined;
     this.prefix = task.percentageBp !== null ? murmur3Utf16Prefix(task.id, 0) : undefined;
     this.rulesOnly = !this.sticky && !this.capped && this.lists === null && this.unreviewed === undefined;
     this.rest = task.percentageBp !== null || targets !== null;
@@ -450,7 +458,31 @@ function walkFrom(walk: Walk, i: number): MaybePromise<Decision> {
  * bucket, then its target objects without uploaded whitelists (`isTaskEligible` then holds).
  */
 function restHolds(walk: Walk, step: Step): boolean {
-  return percentageHolds(walk, step) && targetMatches(step.task.targets, walk.client, notMember);
+  return percentageHolds(walk, step) && inlineMatches(step, walk.client);
+}
+
+/** `targetMatches(task.targets, client, notMember)`: a typed-in value names the client (or the task names nobody). */
+function inlineMatches(step: Step, client: ClientContext): boolean {
+  const sets = step.inlineSets;
+  if (sets === undefined) return targetMatches(step.task.targets, client, notMember);
+  for (const kind of TARGET_KINDS) {
+    const set = sets[kind];
+    if (set === undefined) continue;
+    const value = targetValue(client, kind);
+    if (value !== undefined && set.has(value)) return true;
+  }
+  return false;
+}
+
+/** The sets of `inlineMatches`, when every typed-in list is sorted as `shardHas` needs. */
+function inlineSetsOf(
+  targets: CompiledTargets,
+): Record<TargetKind, ReadonlySet<string> | undefined> | undefined {
+  const sorted = (list: readonly string[]) => list.every((v, i) => i === 0 || !(v < (list[i - 1] as string)));
+  const setOf = (list: readonly string[] | undefined) => (list === undefined ? undefined : new Set(list));
+  const { guid, deviceId, account } = targets.inline;
+  if (![guid, deviceId, account].every((list) => list === undefined || sorted(list))) return undefined;
+  return { guid: setOf(guid), deviceId: setOf(deviceId), account: setOf(account) };
 }
 
 /** The rollout bucket of the task's user key is inside its percentage (`otherRulesHold`'s last rule). */
@@ -609,7 +641,7 @@ function isEligibleByLists(walk: Walk, step: Step, lists: readonly WhitelistRef[
   const client = walk.client;
   const task = step.task;
   if (!percentageHolds(walk, step)) return false;
-  if (step.inline && targetMatches(task.targets, client, notMember)) return true;
+  if (step.inline && inlineMatches(step, client)) return true;
   let pending: Promise<boolean>[] | undefined;
   for (const ref of lists) {
     let member = walk.remembered(ref.id);

@@ -123,6 +123,11 @@ class Gen {
     if (this.chance(0.5)) out.exclude = this.subset(values);
     return out;
   }
+  /** typed-in values: sorted as `compileTask` sorts them, or now and then not (a hand-made snapshot) */
+  inline(values: readonly string[]): string[] {
+    const list = this.subset(values, 0.6).sort();
+    return this.chance(0.2) ? list.reverse() : list;
+  }
   ranges<K extends string>(keys: readonly K[], p: number): Partial<Record<K, Range>> {
     const out: Partial<Record<K, Range>> = {};
     for (const k of keys) if (this.chance(p)) out[k] = this.pick(RANGES);
@@ -132,8 +137,8 @@ class Gen {
     const targets = this.chance(0.35)
       ? {
           inline: {
-            ...(this.chance(0.5) ? { guid: this.subset(["u1", "u2", "u3"]).sort() } : {}),
-            ...(this.chance(0.3) ? { account: this.subset(["u2", "u4"]).sort() } : {}),
+            ...(this.chance(0.5) ? { guid: this.inline(["u1", "u2", "u3"]) } : {}),
+            ...(this.chance(0.3) ? { account: this.inline(["u2", "u4"]) } : {}),
           },
           whitelists: this.subset(LISTS),
         }
