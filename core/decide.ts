@@ -633,13 +633,11 @@ function admit(walk: Walk, step: Step): MaybePromise<boolean> {
  * All of the task's rules hold, for a task with uploaded whitelists whose masked rules hold: the
  * lists are asked only when nothing else excludes the client. Membership only decides the target
  * rule: every other rule first (the masked ones, then the percentage), then the target rule
- * (inline values first, no I/O), then the lists. With no inline
- * match, the rule holds exactly when one of the task's lists holds one of the client's values
+ * (inline values first, no I/O), then the lists. With no inline match, the rule holds exactly when one of the task's lists holds one of the client's values
  * (a list of a kind the client sent no value of is never asked).
  */
 function isEligibleByLists(walk: Walk, step: Step, lists: readonly WhitelistRef[]): MaybePromise<boolean> {
   const client = walk.client;
-  const task = step.task;
   if (!percentageHolds(walk, step)) return false;
   if (step.inline && inlineMatches(step, client)) return true;
   let pending: Promise<boolean>[] | undefined;
