@@ -259,16 +259,16 @@ for (const c of clients) {
   visited += idx;
 }
 
-function measure(fn) {
+function measure(fn, trials = TRIALS, warmSeconds = 0.5) {
   let sink = 0;
   // Warm-up: let the JIT settle.
-  const warmEnd = performance.now() + 500;
+  const warmEnd = performance.now() + warmSeconds * 1000;
   let i = 0;
   while (performance.now() < warmEnd)
     for (let k = 0; k < 1000; k++) sink += fn(clients[i++ % CLIENTS]).status.length;
   const rates = [];
   const cpuRates = [];
-  for (let trial = 0; trial < TRIALS; trial++) {
+  for (let trial = 0; trial < trials; trial++) {
     let n = 0;
     const cpu0 = process.cpuUsage();
     const start = performance.now();
@@ -299,12 +299,56 @@ function measure(fn) {
 }
 
 const only = value("--only");
+
+// `--compare <bundled core.mjs>`: A/B of two cores' hot `decide` in this one process, over the
+// same world, clients and ports, alternating one-second trials (A, B, A, B...), so that other
+// work on a shared machine weighs on both alike; reported as each one's median and the median
+// of the B/A ratios of adjacent trials. The other core must give the same decision to every
+// client first.
+const comparePath = value("--compare");
+/** @type {{ a: string, aMedian: number, bMedian: number, ratio: number, pairs: { a: number, b: number, ratio: number }[] } | null} */
+let compared = null;
+if (comparePath) {
+  const other = await import(pathToFileURL(comparePath).href);
+  if (typeof other.decide?.decide !== "function") fail("the compared core has no decide.decide");
+  const otherPorts = { ...ports, plans: new WeakMap(), memo: new other.rules.RuleMemo() };
+  const decideOther = (client) => {
+    current = client;
+    memoId = "";
+    const d = other.decide.decide(snapshot, client, now, otherPorts, GEO);
+    if (d instanceof Promise) fail("the compared decide returned a promise with synchronous ports");
+    return d;
+  };
+  for (const c of clients) {
+    const a = decideHot(c);
+    const b = decideOther(c);
+    if (JSON.stringify(a) !== JSON.stringify(b))
+      fail(`the cores disagree for ${c.guid}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+  }
+  const pairs = [];
+  const rateOf = (fn) => measure(fn, 1, 0.1).median;
+  measure(decideHot, 0, 0.5);
+  measure(decideOther, 0, 0.5);
+  for (let trial = 0; trial < TRIALS; trial++) {
+    const a = rateOf(decideOther);
+    const b = rateOf(decideHot);
+    pairs.push({ a, b, ratio: b / a });
+  }
+  const med = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
+  compared = {
+    a: comparePath,
+    aMedian: med(pairs.map((x) => x.a)),
+    bMedian: med(pairs.map((x) => x.b)),
+    ratio: med(pairs.map((x) => x.ratio)),
+    pairs,
+  };
+}
 // `--only parts`: what two parts of a hot decision cost alone, over the same clients: the
 // whitelist membership port (what every decision that reaches a list task asks, once) and the
 // plan's rule masks (core `RuleMasks.word`, when the core has them).
 const parts = only === "parts";
-const hot = only === "explained" || parts ? null : measure(decideHot);
-const explained = only === "hot" || parts ? null : measure(decideExplained);
+const hot = only === "explained" || parts || compared ? null : measure(decideHot);
+const explained = only === "hot" || parts || compared ? null : measure(decideExplained);
 const answer = { status: "ok" };
 const membership = parts
   ? measure((c) => {
@@ -337,6 +381,7 @@ const result = {
   hot,
   explained,
   ...(parts ? { membership, masks } : {}),
+  ...(compared ? { compared } : {}),
   node: process.version,
 };
 
@@ -348,6 +393,10 @@ else {
       : "skipped";
   console.log(`decide, hot path (core decide, synchronous ports): ${rate(hot)}`);
   console.log(`decide, explained (rankTasks + core decide):       ${rate(explained)}`);
+  if (compared)
+    console.log(
+      `A/B in one process, alternating 1 s trials: A (${compared.a}) ${Math.round(compared.aMedian).toLocaleString("en-US")}/s, B (this core) ${Math.round(compared.bMedian).toLocaleString("en-US")}/s, B/A median of pairs ${compared.ratio.toFixed(2)}`,
+    );
   if (parts) {
     console.log(`whitelist membership port alone:                   ${rate(membership)}`);
     console.log(`rule masks alone (RuleMasks.word):                 ${rate(masks)}`);
