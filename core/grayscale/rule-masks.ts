@@ -19,7 +19,7 @@
 import { type ClientContext, verifiedAccountOf } from "../decide";
 import type { ParsedRange } from "./match";
 import { listRuleAllows, networkAllows, versionInRange } from "./match";
-import type { RuleMemo } from "./rules";
+import type { LastLower, LastMask, RuleMemo } from "./rules";
 import type { CompiledTask, Geo, IncludeExclude } from "./types";
 
 /** One bit per task: word w holds tasks 32w .. 32w+31 (bit i & 31 of word i >> 5). */
@@ -133,12 +133,13 @@ export class RuleMasks {
       const network = client.network;
       m &= ((network === undefined ? undefined : networks.named.get(network)) ?? networks.other)[w] as number;
     }
-    if (this.#brands !== null) m &= valueWord(this.#brands, memo.brand.of(client.brand), w);
-    if (this.#models !== null) m &= valueWord(this.#models, memo.model.of(client.model), w);
+    if (this.#brands !== null) m &= listWord(this.#brands, memo.brand, memo.brandMask, client.brand, w);
+    if (this.#models !== null) m &= listWord(this.#models, memo.model, memo.modelMask, client.model, w);
     if (m === 0) return 0;
-    if (this.#countries !== null) m &= valueWord(this.#countries, memo.country.of(geo.country), w);
-    if (this.#regions !== null) m &= valueWord(this.#regions, memo.region.of(geo.region), w);
-    if (this.#cities !== null) m &= valueWord(this.#cities, memo.city.of(geo.city), w);
+    if (this.#countries !== null)
+      m &= listWord(this.#countries, memo.country, memo.countryMask, geo.country, w);
+    if (this.#regions !== null) m &= listWord(this.#regions, memo.region, memo.regionMask, geo.region, w);
+    if (this.#cities !== null) m &= listWord(this.#cities, memo.city, memo.cityMask, geo.city, w);
     if (this.#unverified !== null && verifiedAccountOf(client) === undefined)
       m &= this.#unverified[w] as number;
     // `userKeyOf` finds a key exactly when one of these is a non-empty string
@@ -172,6 +173,23 @@ function rangeWord(index: RangeIndex, version: string, alive: number, w: number)
 
 function valueWord(index: ValueIndex, value: string | undefined, w: number): number {
   return ((value === undefined ? undefined : index.named.get(value)) ?? index.other)[w] as number;
+}
+
+/** Word `w` of an include/exclude dimension for the raw client value: lower-cased, then looked up (or as last time). */
+function listWord(
+  index: ValueIndex,
+  lower: LastLower,
+  last: LastMask,
+  raw: string | undefined,
+  w: number,
+): number {
+  if (last.index === index && last.value === raw && last.w === w) return last.word;
+  const word = valueWord(index, lower.of(raw), w);
+  last.index = index;
+  last.value = raw;
+  last.w = w;
+  last.word = word;
+  return word;
 }
 
 /**
