@@ -14,7 +14,11 @@
  *    the task's tickets could still be valid;
  * 3. otherwise every rule of the task must hold (core/grayscale/rules.ts `isTaskEligible`; a
  *    verified-only task: a verified account, which is then the user key); whitelist membership
- *    is asked only when every other rule holds and no inline value names the client;
+ *    is asked only when every other rule holds and no inline value names the client. The rules
+ *    that do not depend on the user's ids are read from the plan's rule masks
+ *    (core/grayscale/rule-masks.ts: about ten lookups per decision for all tasks at once), so
+ *    the walk visits only the tasks they leave, and those a ticket, the trace, `reach` or a
+ *    sticky counter must hear of;
  * 4. an uncapped task is then chosen; a capped one needs its admission (`lease`, else `admit`).
  * A task a host app's auditor has not approved is skipped before any ticket (audit scope), and
  * only tasks above the online version are walked (a release of the same or higher version
