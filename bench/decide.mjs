@@ -188,8 +188,11 @@ const clients = Array.from({ length: CLIENTS }, (_, i) => ({
 let current = clients[0];
 let memoId = "";
 let memo = false;
+// lookups made (counted while the forms are checked, below)
+let lookups = 0;
 const member = (r, v = targetValue(current, r.kind)) => {
   if (memoId === r.id) return memo;
+  lookups++;
   if (v === undefined) memo = false;
   else {
     // As the edge: one hashing pass gives the Bloom positions and the shard.
@@ -239,8 +242,11 @@ function decideExplained(client) {
 // Both forms must agree on every client before anything is timed.
 const outcomes = {};
 let visited = 0;
+let hotLookups = 0;
 for (const c of clients) {
+  lookups = 0;
   const a = decideHot(c);
+  hotLookups += lookups;
   const b = decideExplained(c);
   // the hot walk must give what the first eligible task of rankTasks gives
   memoId = "";
@@ -253,16 +259,18 @@ for (const c of clients) {
   visited += idx;
 }
 
-function measure(fn) {
+function measure(fn, trials = TRIALS, warmSeconds = 0.5) {
   let sink = 0;
   // Warm-up: let the JIT settle.
-  const warmEnd = performance.now() + 500;
+  const warmEnd = performance.now() + warmSeconds * 1000;
   let i = 0;
   while (performance.now() < warmEnd)
     for (let k = 0; k < 1000; k++) sink += fn(clients[i++ % CLIENTS]).status.length;
   const rates = [];
-  for (let trial = 0; trial < TRIALS; trial++) {
+  const cpuRates = [];
+  for (let trial = 0; trial < trials; trial++) {
     let n = 0;
+    const cpu0 = process.cpuUsage();
     const start = performance.now();
     const end = start + SECONDS * 1000;
     let t = start;
@@ -273,15 +281,91 @@ function measure(fn) {
       t = performance.now();
     }
     rates.push(n / ((t - start) / 1000));
+    // per second of this process's own CPU time: what other work on a shared machine takes
+    // from the wall-clock rate does not count here
+    const cpu = process.cpuUsage(cpu0);
+    cpuRates.push(n / ((cpu.user + cpu.system) / 1e6));
   }
   if (sink === 42) console.log("");
   rates.sort((a, b) => a - b);
-  return { median: rates[rates.length >> 1], min: rates[0], max: rates[rates.length - 1], trials: rates };
+  cpuRates.sort((a, b) => a - b);
+  return {
+    median: rates[rates.length >> 1],
+    min: rates[0],
+    max: rates[rates.length - 1],
+    trials: rates,
+    perCpuSecond: cpuRates[cpuRates.length >> 1],
+  };
 }
 
 const only = value("--only");
-const hot = only === "explained" ? null : measure(decideHot);
-const explained = only === "hot" ? null : measure(decideExplained);
+
+// `--compare <bundled core.mjs>`: A/B of two cores' hot `decide` in this one process, over the
+// same world, clients and ports, alternating one-second trials (A, B, A, B...), so that other
+// work on a shared machine weighs on both alike; reported as each one's median and the median
+// of the B/A ratios of adjacent trials. The other core must give the same decision to every
+// client first.
+const comparePath = value("--compare");
+/** @type {{ a: string, aMedian: number, bMedian: number, ratio: number, pairs: { a: number, b: number, ratio: number }[] } | null} */
+let compared = null;
+if (comparePath) {
+  const other = await import(pathToFileURL(comparePath).href);
+  if (typeof other.decide?.decide !== "function") fail("the compared core has no decide.decide");
+  const otherPorts = { ...ports, plans: new WeakMap(), memo: new other.rules.RuleMemo() };
+  const decideOther = (client) => {
+    current = client;
+    memoId = "";
+    const d = other.decide.decide(snapshot, client, now, otherPorts, GEO);
+    if (d instanceof Promise) fail("the compared decide returned a promise with synchronous ports");
+    return d;
+  };
+  for (const c of clients) {
+    const a = decideHot(c);
+    const b = decideOther(c);
+    if (JSON.stringify(a) !== JSON.stringify(b))
+      fail(`the cores disagree for ${c.guid}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+  }
+  const pairs = [];
+  const rateOf = (fn) => measure(fn, 1, 0.1).median;
+  measure(decideHot, 0, 0.5);
+  measure(decideOther, 0, 0.5);
+  for (let trial = 0; trial < TRIALS; trial++) {
+    const a = rateOf(decideOther);
+    const b = rateOf(decideHot);
+    pairs.push({ a, b, ratio: b / a });
+  }
+  const med = (xs) => [...xs].sort((x, y) => x - y)[xs.length >> 1];
+  compared = {
+    a: comparePath,
+    aMedian: med(pairs.map((x) => x.a)),
+    bMedian: med(pairs.map((x) => x.b)),
+    ratio: med(pairs.map((x) => x.ratio)),
+    pairs,
+  };
+}
+// `--only parts`: what two parts of a hot decision cost alone, over the same clients: the
+// whitelist membership port (what every decision that reaches a list task asks, once) and the
+// plan's rule masks (core `RuleMasks.word`, when the core has them).
+const parts = only === "parts";
+const hot = only === "explained" || parts || compared ? null : measure(decideHot);
+const explained = only === "hot" || parts || compared ? null : measure(decideExplained);
+const answer = { status: "ok" };
+const membership = parts
+  ? measure((c) => {
+      current = c;
+      memoId = "";
+      member(ref);
+      return answer;
+    })
+  : null;
+const plan = core.decide.planOf(snapshot, ports.plans);
+const masks =
+  parts && plan.masks !== undefined
+    ? measure((c) => {
+        plan.masks.word(c, GEO, now, ports.memo, 0);
+        return answer;
+      })
+    : null;
 const result = {
   available: true,
   tasks: walk.length,
@@ -291,9 +375,13 @@ const result = {
   whitelistBuildMs: buildMs,
   clients: CLIENTS,
   meanTasksVisited: visited / CLIENTS,
+  // whitelist lookups per hot decision (the edge asks each list at most once per decision)
+  meanWhitelistLookups: hotLookups / CLIENTS,
   outcomes,
   hot,
   explained,
+  ...(parts ? { membership, masks } : {}),
+  ...(compared ? { compared } : {}),
   node: process.version,
 };
 
@@ -301,12 +389,20 @@ if (flag("--json")) process.stdout.write(`${JSON.stringify(result)}\n`);
 else {
   const rate = (m) =>
     m
-      ? `${Math.round(m.median).toLocaleString("en-US")} decisions/s (min ${Math.round(m.min).toLocaleString("en-US")}, max ${Math.round(m.max).toLocaleString("en-US")})`
+      ? `${Math.round(m.median).toLocaleString("en-US")} decisions/s (min ${Math.round(m.min).toLocaleString("en-US")}, max ${Math.round(m.max).toLocaleString("en-US")}; ${Math.round(m.perCpuSecond).toLocaleString("en-US")} per CPU second)`
       : "skipped";
   console.log(`decide, hot path (core decide, synchronous ports): ${rate(hot)}`);
   console.log(`decide, explained (rankTasks + core decide):       ${rate(explained)}`);
+  if (compared)
+    console.log(
+      `A/B in one process, alternating 1 s trials: A (${compared.a}) ${Math.round(compared.aMedian).toLocaleString("en-US")}/s, B (this core) ${Math.round(compared.bMedian).toLocaleString("en-US")}/s, B/A median of pairs ${compared.ratio.toFixed(2)}`,
+    );
+  if (parts) {
+    console.log(`whitelist membership port alone:                   ${rate(membership)}`);
+    console.log(`rule masks alone (RuleMasks.word):                 ${rate(masks)}`);
+  }
   console.log(
-    `${walk.length} tasks, ${WHITELIST_SIZE.toLocaleString("en-US")}-entry whitelist (${ref.shards} shards, Bloom ${(bloom.length / 1024).toFixed(0)} KiB), ${CLIENTS} clients; mean tasks visited ${(visited / CLIENTS).toFixed(1)}`,
+    `${walk.length} tasks, ${WHITELIST_SIZE.toLocaleString("en-US")}-entry whitelist (${ref.shards} shards, Bloom ${(bloom.length / 1024).toFixed(0)} KiB), ${CLIENTS} clients; mean tasks visited ${(visited / CLIENTS).toFixed(1)}, whitelist lookups per decision ${(hotLookups / CLIENTS).toFixed(2)}`,
   );
   console.log("outcomes:", outcomes);
 }

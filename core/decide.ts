@@ -14,7 +14,11 @@
  *    the task's tickets could still be valid;
  * 3. otherwise every rule of the task must hold (core/grayscale/rules.ts `isTaskEligible`; a
  *    verified-only task: a verified account, which is then the user key); whitelist membership
- *    is asked only when every other rule holds and no inline value names the client;
+ *    is asked only when every other rule holds and no inline value names the client. The rules
+ *    that do not depend on the user's ids are read from the plan's rule masks
+ *    (core/grayscale/rule-masks.ts: about ten lookups per decision for all tasks at once), so
+ *    the walk visits only the tasks they leave, and those a ticket, the trace, `reach` or a
+ *    sticky counter must hear of;
  * 4. an uncapped task is then chosen; a capped one needs its admission (`lease`, else `admit`).
  * A task a host app's auditor has not approved is skipped before any ticket (audit scope), and
  * only tasks above the online version are walked (a release of the same or higher version
@@ -26,10 +30,12 @@
  */
 
 import type { Murmur3Prefix } from "./grayscale/hash";
-import { murmur3Utf16Prefix } from "./grayscale/hash";
+import { murmur3Utf16Prefix, murmur3Utf16Rest } from "./grayscale/hash";
 import { targetMatches, targetValue } from "./grayscale/match";
-import { isTaskEligible, otherRulesHold, RuleMemo, taskUserKey } from "./grayscale/rules";
-import type { CompiledTask, Geo, WhitelistRef } from "./grayscale/types";
+import { RuleMasks } from "./grayscale/rule-masks";
+import { ROLLOUT_BUCKETS, RuleMemo, taskUserKey } from "./grayscale/rules";
+import type { CompiledTargets, CompiledTask, Geo, TargetKind, WhitelistRef } from "./grayscale/types";
+import { TARGET_KINDS } from "./grayscale/types";
 import { compareSemver, compareVersions, parseSemver, type Semver } from "./semver";
 import { type PackageRef, releaseFor, type Snapshot, type SnapshotRelease } from "./snapshot";
 
@@ -217,6 +223,12 @@ class Step {
   readonly lists: readonly WhitelistRef[] | null;
   /** the task also names clients by typed-in values, checked before its lists */
   readonly inline: boolean;
+  /**
+   * Those typed-in values as sets, by kind: what `targetMatches` finds by binary search in the
+   * sorted lists, in one hash lookup (undefined when a list is not sorted: then the search, whose
+   * answer on an unsorted list is not plain membership, is kept).
+   */
+  readonly inlineSets: Readonly<Record<TargetKind, ReadonlySet<string> | undefined>> | undefined;
   /** the hash state of the task id's part of each rollout bucket (percentage tasks only) */
   readonly prefix: Murmur3Prefix | undefined;
   /** the task's version, parsed */
@@ -226,6 +238,8 @@ class Step {
    * a client without tickets, its rules alone decide (no port is asked before they hold).
    */
   readonly rulesOnly: boolean;
+  /** the task's rules are not all in its bit of the plan's masks: a percentage or target objects remain */
+  readonly rest: boolean;
 
   constructor(readonly task: CompiledTask) {
     this.semver = semverOf(task.version);
@@ -243,8 +257,10 @@ class Step {
       (targets.inline.guid !== undefined ||
         targets.inline.deviceId !== undefined ||
         targets.inline.account !== undefined);
+    this.inlineSets = this.inline ? inlineSetsOf(task.targets as CompiledTargets) : undefined;
     this.prefix = task.percentageBp !== null ? murmur3Utf16Prefix(task.id, 0) : undefined;
     this.rulesOnly = !this.sticky && !this.capped && this.lists === null && this.unreviewed === undefined;
+    this.rest = task.percentageBp !== null || targets !== null;
   }
 }
 
@@ -260,6 +276,13 @@ export class DecidePlan {
   /** the snapshot's online release and its version, parsed */
   readonly online: SnapshotRelease | null;
   readonly onlineSemver: Semver | undefined;
+  /** the steps' rules indexed by the client's values (core/grayscale/rule-masks.ts) */
+  readonly masks: RuleMasks;
+  /** capped steps (each one the walk reaches tells `AdmissionPort.reach`), and those of them that are sticky */
+  readonly capped: Int32Array;
+  readonly stickyCapped: Int32Array;
+  /** per host app, the steps outside its audit scope (skipped before anything else) */
+  readonly unreviewed: ReadonlyMap<string, Int32Array>;
 
   constructor(snapshot: Snapshot) {
     this.online = snapshot.online;
@@ -269,6 +292,24 @@ export class DecidePlan {
       .filter((t) => online === undefined || compareVersions(t.version, online) > 0)
       .sort((a, b) => compareVersions(b.version, a.version) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     this.steps = this.tasks.map((t) => new Step(t));
+    this.masks = new RuleMasks(this.tasks);
+    const maskOf = (pass: (step: Step) => boolean) => {
+      const mask = new Int32Array(this.masks.words);
+      this.steps.forEach((step, i) => {
+        if (pass(step)) mask[i >>> 5] = (mask[i >>> 5] as number) | (1 << (i & 31));
+      });
+      return mask;
+    };
+    this.capped = maskOf((s) => s.capped);
+    this.stickyCapped = maskOf((s) => s.sticky && s.capped);
+    const hosts = new Set(this.steps.flatMap((s) => s.unreviewed ?? []));
+    this.unreviewed = new Map([...hosts].map((h) => [h, maskOf((s) => s.unreviewed?.includes(h) === true)]));
+  }
+
+  /** The bits of word `w` that are steps (all 32 but in the last word). */
+  full(w: number): number {
+    const left = this.steps.length - (w << 5);
+    return left >= 32 ? -1 : (1 << left) - 1;
   }
 }
 
@@ -328,6 +369,13 @@ class Walk {
   #first = false;
   #others: Map<string, boolean> | undefined = undefined;
 
+  /** which word of the plan's masks `rules` and `visits` hold (-1: none yet) */
+  word = -1;
+  /** the steps of that word whose rules hold, all but their percentage and target objects (`RuleMasks`) */
+  rules = 0;
+  /** the steps of that word the walk visits: those whose rules hold, and any other a port or the trace must hear of */
+  visits = 0;
+
   constructor(
     readonly snapshot: Snapshot,
     readonly plan: DecidePlan,
@@ -338,6 +386,29 @@ class Walk {
     readonly memo: RuleMemo,
   ) {
     this.presented = ports.tickets !== undefined && ports.tickets.presented > 0;
+  }
+
+  /**
+   * Reads word `w` of the masks. A step whose rules fail changes nothing unless it is visited
+   * for something else: a presented ticket may keep it (so is every step when tickets are
+   * presented), the trace reports every step (explain), `reach` hears of every capped step
+   * inside the host app's audit scope, and a sticky capped step may keep a user its counter
+   * admitted. Any other such step would only be skipped as not eligible (or not reviewed), so
+   * it is not visited at all.
+   */
+  load(w: number): void {
+    const plan = this.plan;
+    const rules = plan.masks.word(this.client, this.geo, this.now, this.memo, w);
+    this.word = w;
+    this.rules = rules;
+    if (this.presented || this.ports.trace !== undefined) this.visits = plan.full(w);
+    else {
+      const extra = (this.ports.admission?.reach !== undefined ? plan.capped : plan.stickyCapped)[
+        w
+      ] as number;
+      this.visits =
+        extra === 0 ? rules : rules | (extra & ~(plan.unreviewed.get(this.client.hostAppId)?.[w] ?? 0));
+    }
   }
 
   remembered(id: string): boolean | undefined {
@@ -356,21 +427,76 @@ class Walk {
 /** Walks the plan's steps from index `i`; synchronous until a port returns a promise. */
 function walkFrom(walk: Walk, i: number): MaybePromise<Decision> {
   const steps = walk.plan.steps;
-  for (; i < steps.length; i++) {
+  const n = steps.length;
+  while (i < n) {
+    const w = i >>> 5;
+    if (walk.word !== w) walk.load(w);
+    // the next step at or after i that is visited
+    const bits = walk.visits & (-1 << (i & 31));
+    if (bits === 0) {
+      i = (w + 1) << 5;
+      continue;
+    }
+    const bit = 31 - Math.clz32(bits & -bits);
+    i = (w << 5) | bit;
     const step = steps[i] as Step;
+    const pass = ((walk.rules >>> bit) & 1) === 1;
     // Most steps of a walk need only the rules (`visit` would take the same path, step by step).
     const given =
       step.rulesOnly && !walk.presented
-        ? isTaskEligible(step.task, walk.client, walk.geo, walk.now, notMember, walk.memo, step.prefix)
+        ? pass && (!step.rest || restHolds(walk, step))
           ? admit(walk, step)
           : skip(walk, step.task, "not_eligible")
-        : visit(walk, step);
+        : visit(walk, step, pass);
+    i++;
     if (given === false) continue;
     if (given === true) return walkedDecision(walk, step);
-    const next = i + 1;
+    const next = i;
     return given.then((yes) => (yes ? walkedDecision(walk, step) : walkFrom(walk, next)));
   }
   return walkedDecision(walk, null);
+}
+
+/**
+ * The task's rules the masks leave out, for a step whose masked rules hold: its percentage
+ * bucket, then its target objects without uploaded whitelists (`isTaskEligible` then holds).
+ */
+function restHolds(walk: Walk, step: Step): boolean {
+  return percentageHolds(walk, step) && inlineMatches(step, walk.client);
+}
+
+/** `targetMatches(task.targets, client, notMember)`: a typed-in value names the client (or the task names nobody). */
+function inlineMatches(step: Step, client: ClientContext): boolean {
+  const sets = step.inlineSets;
+  if (sets === undefined) return targetMatches(step.task.targets, client, notMember);
+  for (const kind of TARGET_KINDS) {
+    const set = sets[kind];
+    if (set === undefined) continue;
+    const value = targetValue(client, kind);
+    if (value !== undefined && set.has(value)) return true;
+  }
+  return false;
+}
+
+/** The sets of `inlineMatches`, when every typed-in list is sorted as `shardHas` needs. */
+function inlineSetsOf(
+  targets: CompiledTargets,
+): Record<TargetKind, ReadonlySet<string> | undefined> | undefined {
+  const sorted = (list: readonly string[]) => list.every((v, i) => i === 0 || !(v < (list[i - 1] as string)));
+  const setOf = (list: readonly string[] | undefined) => (list === undefined ? undefined : new Set(list));
+  const { guid, deviceId, account } = targets.inline;
+  if (![guid, deviceId, account].every((list) => list === undefined || sorted(list))) return undefined;
+  return { guid: setOf(guid), deviceId: setOf(deviceId), account: setOf(account) };
+}
+
+/** The rollout bucket of the task's user key is inside its percentage (`otherRulesHold`'s last rule). */
+function percentageHolds(walk: Walk, step: Step): boolean {
+  const bp = step.task.percentageBp;
+  if (bp === null) return true;
+  const userKey = step.verifiedOnly ? taskUserKey(step.task, walk.client) : walk.memo.userKey.of(walk.client);
+  return (
+    userKey !== undefined && murmur3Utf16Rest(step.prefix as Murmur3Prefix, userKey) % ROLLOUT_BUCKETS < bp
+  );
 }
 
 /**
@@ -428,8 +554,11 @@ function installedOf(memo: RuleMemo, client: ClientContext): Semver {
   return parsed;
 }
 
-/** Whether the step's task gives the client its version (and, when it does, its ticket was handed over). */
-function visit(walk: Walk, step: Step): MaybePromise<boolean> {
+/**
+ * Whether the step's task gives the client its version (and, when it does, its ticket was
+ * handed over). `pass`: its masked rules hold (`RuleMasks`).
+ */
+function visit(walk: Walk, step: Step, pass: boolean): MaybePromise<boolean> {
   const task = step.task;
   // Audit scope: a host app whose auditor has not approved the version never gets it, ticket or not.
   if (step.unreviewed?.includes(walk.client.hostAppId) === true) return skip(walk, task, "not_reviewed");
@@ -440,10 +569,12 @@ function visit(walk: Walk, step: Step): MaybePromise<boolean> {
       const held = (walk.ports.tickets as TicketPort).valid(task, userKey);
       if (held === true) return give(walk, task, userKey, "ticket");
       if (held !== false)
-        return held.then((yes) => (yes ? give(walk, task, userKey, "ticket") : withoutTicket(walk, step)));
+        return held.then((yes) =>
+          yes ? give(walk, task, userKey, "ticket") : withoutTicket(walk, step, pass),
+        );
     }
   }
-  return withoutTicket(walk, step);
+  return withoutTicket(walk, step, pass);
 }
 
 /** The identity the task knows the client by: a verified-only task, its verified account (issue 10); any other, `userKeyOf`. */
@@ -453,7 +584,7 @@ function userKeyFor(walk: Walk, step: Step): string | undefined {
   return walk.memo.userKey.of(walk.client);
 }
 
-function withoutTicket(walk: Walk, step: Step): MaybePromise<boolean> {
+function withoutTicket(walk: Walk, step: Step, pass: boolean): MaybePromise<boolean> {
   const task = step.task;
   if (step.sticky) {
     const userKey = userKeyFor(walk, step);
@@ -475,9 +606,10 @@ function withoutTicket(walk: Walk, step: Step): MaybePromise<boolean> {
       yes ? give(walk, task, userKey, "sticky_admitted") : skip(walk, task, "sticky_not_admitted"),
     );
   }
-  const eligible =
-    step.lists === null
-      ? isTaskEligible(task, walk.client, walk.geo, walk.now, notMember, walk.memo, step.prefix)
+  const eligible = !pass
+    ? false
+    : step.lists === null
+      ? !step.rest || restHolds(walk, step)
       : isEligibleByLists(walk, step, step.lists);
   if (eligible === true) return admit(walk, step);
   if (eligible === false) return skip(walk, task, "not_eligible");
@@ -502,17 +634,16 @@ function admit(walk: Walk, step: Step): MaybePromise<boolean> {
 }
 
 /**
- * All of the task's rules hold, for a task with uploaded whitelists: they are asked only when
- * nothing else excludes the client. Membership only decides the target rule: every other rule
- * first, then the target rule (inline values first, no I/O), then the lists. With no inline
- * match, the rule holds exactly when one of the task's lists holds one of the client's values
+ * All of the task's rules hold, for a task with uploaded whitelists whose masked rules hold: the
+ * lists are asked only when nothing else excludes the client. Membership only decides the target
+ * rule: every other rule first (the masked ones, then the percentage), then the target rule
+ * (inline values first, no I/O), then the lists. With no inline match, the rule holds exactly when one of the task's lists holds one of the client's values
  * (a list of a kind the client sent no value of is never asked).
  */
 function isEligibleByLists(walk: Walk, step: Step, lists: readonly WhitelistRef[]): MaybePromise<boolean> {
-  const { client, geo, now } = walk;
-  const task = step.task;
-  if (!otherRulesHold(task, client, geo, now, walk.memo, step.prefix)) return false;
-  if (step.inline && targetMatches(task.targets, client, notMember)) return true;
+  const client = walk.client;
+  if (!percentageHolds(walk, step)) return false;
+  if (step.inline && inlineMatches(step, client)) return true;
   let pending: Promise<boolean>[] | undefined;
   for (const ref of lists) {
     let member = walk.remembered(ref.id);

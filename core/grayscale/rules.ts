@@ -266,7 +266,7 @@ function listCondition(
  * `lowerOrUndefined` remembering its last input: a walk over many tasks asks for the same
  * client's brand (model, region...) once per task, and lower-casing allocates a string each time.
  */
-class LastLower {
+export class LastLower {
   #raw: string | undefined;
   #lower: string | undefined;
 
@@ -277,6 +277,18 @@ class LastLower {
     }
     return this.#lower;
   }
+}
+
+/**
+ * The mask word a rule index last gave for a raw client value (`RuleMasks`): successive clients
+ * often share a brand, a model, and above all the place the edge sees them in, and the mask of
+ * a value depends on nothing else (the index it came from and the word are compared too).
+ */
+export class LastMask {
+  index: object | undefined = undefined;
+  value: string | undefined = undefined;
+  w = -1;
+  word = 0;
 }
 
 /**
@@ -336,6 +348,12 @@ export class RuleMemo {
   readonly country = new LastLower();
   readonly region = new LastLower();
   readonly city = new LastLower();
+  /** the last mask word each list dimension's value gave (core/grayscale/rule-masks.ts) */
+  readonly brandMask = new LastMask();
+  readonly modelMask = new LastMask();
+  readonly countryMask = new LastMask();
+  readonly regionMask = new LastMask();
+  readonly cityMask = new LastMask();
   readonly installed = new LastSemver();
 
   prefix(taskId: string): Murmur3Prefix {
