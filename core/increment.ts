@@ -281,7 +281,8 @@ export async function buildIncrement(
 //   varint count of changed, then each: path, size (zigzag difference from the base file at
 //                                       that path; a plain varint for a new path)
 //   path: varint 0 and then a varint byte length and UTF-8 (a path the base lacks), or
-//         varint k > 0 for the base's path at index k - 1
+//         varint k > 0: the base path k indexes after the previous base path of the same list
+//         (the first: index k - 1); lists are in path order, so gaps are small
 //
 // The delta's source is the base ordered as for format 3's dictionary (changed files' old bytes
 // last), of which the last DELTA_SOURCE_LIMIT bytes. The builder codes the content all three
@@ -309,9 +310,16 @@ export function encodePlanBinary(plan: IncrementPlan, base: readonly FileEntry[]
   const index = new Map(sorted.map((f, i) => [f.path, i]));
   const w = new ByteWriter();
   const utf8 = new TextEncoder();
+  // Base paths in a list are named by the gap from the previous one (plans list them in path order).
+  let prevBase = -1;
   const path = (p: string) => {
     const i = index.get(p);
-    if (i !== undefined) return w.varint(i + 1);
+    if (i !== undefined) {
+      if (i <= prevBase) throw new Error("the plan's paths are not in path order");
+      w.varint(i - prevBase);
+      prevBase = i;
+      return;
+    }
     const bytes = utf8.encode(p);
     w.varint(0);
     w.varint(bytes.byteLength);
@@ -325,11 +333,13 @@ export function encodePlanBinary(plan: IncrementPlan, base: readonly FileEntry[]
     prev = i;
   }
   w.varint(plan.copied.length);
+  prevBase = -1;
   for (const [p, from] of plan.copied) {
     path(p);
     w.varint(index.get(from)!);
   }
   w.varint(plan.changed.length);
+  prevBase = -1;
   for (const [p, size] of plan.changed) {
     path(p);
     const i = index.get(p);
@@ -355,10 +365,12 @@ export function decodePlanBinary(bytes: Uint8Array, base: readonly FileEntry[]):
     if (n > bytes.byteLength - r.offset) throw bad("count larger than the plan");
     return n;
   };
+  let prevBase = -1;
   const path = (): { path: string; base?: FileEntry } => {
     const k = r.varint();
     if (k > 0) {
-      const f = baseIndex(k - 1);
+      prevBase += k;
+      const f = baseIndex(prevBase);
       return { path: f.path, base: f };
     }
     let p: string;
@@ -380,6 +392,7 @@ export function decodePlanBinary(bytes: Uint8Array, base: readonly FileEntry[]):
     plan.removed.push(baseIndex(prev).path);
   }
   for (let n = count(); n > 0; n--) plan.copied.push([path().path, baseIndex(r.varint()).path]);
+  prevBase = -1;
   for (let n = count(); n > 0; n--) {
     const p = path();
     const size = p.base ? p.base.size + r.zigzag() : r.varint();
