@@ -33,6 +33,7 @@ import {
   sweepSnapshots,
 } from "../control-plane/src/services/snapshot";
 import adminToml from "../control-plane/wrangler.toml?raw";
+import { decryptObject, fromBase64Url } from "../core/encryption";
 import {
   applyIncrement,
   decodeIncrement,
@@ -714,6 +715,27 @@ describe("redelivery and states", () => {
     expect(built.deltaEncSha256).not.toBeNull();
     expect(built.deltaEncIv).not.toBe(built.encIv);
     expect(written).toEqual([`increments/${built.encSha256}`, `increments/${built.deltaEncSha256}`]);
+
+    // Offered sealed: the manifest names the ciphertext and the key; it decrypts to the format 4
+    // object the row names, which rebuilds the target.
+    await publish(world, appId, "1.1.0");
+    const claims = await checkClaims(clientOf(appId, "1.0.0"));
+    const offer = claims.incrementDelta!;
+    expect(offer).toMatchObject({ sha256: built.deltaEncSha256, size: built.deltaEncSize });
+    expect(offer.encryption).toMatchObject({ iv: built.deltaEncIv, plainSha256: built.deltaSha256 });
+    const sealed = new Uint8Array(await (await edgeFetch(new URL(offer.url).pathname)).arrayBuffer());
+    const plain = await decryptObject(fromBase64Url(offer.encryption!.key), offer.encryption!.iv, sealed);
+    expect(incrementFormat(plain)).toBe(4);
+    const base = await filesOf(appPackage(appId, "1.0.0", { add: { "e.txt": "twice" } }));
+    const applied = await applyIncrement({
+      increment: plain,
+      base: base.files,
+      bytesOf: (p) => base.entries[p]!,
+      expect: { from: offer.from, to: claims.package!.files! },
+      decompress: zstdDecompress,
+      sha256: hex,
+    });
+    expect(applied.bytes.get("e.txt")).toEqual(new TextEncoder().encode("twice 2"));
   });
 });
 
