@@ -8,7 +8,7 @@
  *
  * Two sections:
  *
- *   ops       varint record count, varint byte length of the first two columns, then three
+ *   ops       varint record count, varint byte lengths of the first two columns, then three
  *             columns of numbers, one entry per record in each: the literal lengths (varints),
  *             the copy lengths (varints), and the copy's drift (zigzag varints, only for records
  *             whose copy length is not 0)
@@ -259,7 +259,8 @@ export function diffBytes(source: Uint8Array, target: Uint8Array): DeltaSections
   }
   const ops = new ByteWriter();
   ops.varint(records);
-  ops.varint(litLengths.length + copyLengths.length);
+  ops.varint(litLengths.length);
+  ops.varint(copyLengths.length);
   ops.bytes(litLengths.finish());
   ops.bytes(copyLengths.finish());
   ops.bytes(drifts.finish());
@@ -286,21 +287,20 @@ function walk(
   const fail = (why: string) => new DeltaError(`the delta is invalid: ${why}`);
   const head = new ByteReader(sections.ops, fail);
   const records = head.varint();
-  const split = head.varint();
+  const litColumn = head.varint();
+  const lenColumn = head.varint();
   // Every record has at least one byte in each of the first two columns.
-  if (records * 2 > split) throw fail("more records than numbers");
-  const columns = head.bytes(split);
-  const lengths = new ByteReader(columns, fail);
-  // The copy lengths start where the literal lengths end: read the literal column first.
-  const litLengths: number[] = new Array(records);
-  for (let i = 0; i < records; i++) litLengths[i] = lengths.varint();
+  if (records > litColumn || records > lenColumn) throw fail("more records than numbers");
+  // Three readers, one per column: nothing is allocated per record.
+  const litLengths = new ByteReader(head.bytes(litColumn), fail);
+  const lengths = new ByteReader(head.bytes(lenColumn), fail);
   const drifts = new ByteReader(sections.ops.subarray(head.offset), fail);
   let out = 0;
   let lits = 0;
   let prevEnd = 0;
   const record: Record = { lit: 0, len: 0, at: 0 };
   for (let i = 0; i < records; i++) {
-    const lit = litLengths[i]!;
+    const lit = litLengths.varint();
     if (lit > sections.literals.byteLength - lits) throw fail("more literals than the section holds");
     if (lit > maxSize - out) throw fail("output larger than announced");
     const len = lengths.varint();
@@ -318,7 +318,7 @@ function walk(
     lits += lit;
     out += lit + len;
   }
-  if (!lengths.done || !drifts.done) throw fail("numbers left over");
+  if (!litLengths.done || !lengths.done || !drifts.done) throw fail("numbers left over");
   if (lits !== sections.literals.byteLength) throw fail("literals left over");
   return out;
 }

@@ -147,7 +147,7 @@ const deltaRefusal = (source: Uint8Array, sections: DeltaSections, size: number)
 };
 
 /** Hand-made ops: records of [literal length, copy length, drift]. */
-function ops(records: [number, number, number?][], tweak?: { split?: number; count?: number }) {
+function ops(records: [number, number, number?][], tweak?: { count?: number }) {
   const lits = new ByteWriter();
   const lens = new ByteWriter();
   const drifts = new ByteWriter();
@@ -158,7 +158,8 @@ function ops(records: [number, number, number?][], tweak?: { split?: number; cou
   }
   const w = new ByteWriter();
   w.varint(tweak?.count ?? records.length);
-  w.varint(tweak?.split ?? lits.length + lens.length);
+  w.varint(lits.length);
+  w.varint(lens.length);
   w.bytes(lits.finish());
   w.bytes(lens.finish());
   w.bytes(drifts.finish());
@@ -210,7 +211,7 @@ describe("copy/insert delta", () => {
     const source = enc.encode("0123456789");
     const lit = enc.encode("ab");
     const cases: [string, DeltaSections, number][] = [
-      ["truncated", { ops: ops([[2, 4, 0]]).subarray(0, 4), literals: lit }, 6],
+      ["truncated", { ops: ops([[2, 4, 0]]).subarray(0, 5), literals: lit }, 6],
       ["truncated", { ops: new Uint8Array(0), literals: lit }, 2],
       ["more literals than the section holds", { ops: ops([[3, 0]]), literals: lit }, 3],
       ["output larger than announced", { ops: ops([[2, 9, -2]]), literals: lit }, 6],
@@ -220,8 +221,10 @@ describe("copy/insert delta", () => {
       ["literals left over", { ops: ops([[1, 4, 0]]), literals: lit }, 5],
       ["numbers left over", { ops: concat(ops([[2, 4, 0]]), Uint8Array.of(0)), literals: lit }, 6],
       ["more records than numbers", { ops: ops([[2, 4, 0]], { count: 9 }), literals: lit }, 6],
-      ["overlong number", { ops: Uint8Array.of(0x81, 0x00, 2, 0, 0), literals: new Uint8Array(0) }, 0],
+      ["overlong number", { ops: Uint8Array.of(0x81, 0x00, 1, 1, 0, 0), literals: new Uint8Array(0) }, 0],
       ["output size differs", { ops: ops([[2, 4, 0]]), literals: lit }, 7],
+      // A size announced far beyond what the records make: refused by the walk, before the output is allocated.
+      ["output size differs", { ops: ops([[2, 4, 0]]), literals: lit }, 200 * 1024 * 1024],
     ];
     for (const [why, sections, size] of cases)
       expect(deltaRefusal(source, sections, size), why).toContain(why);
@@ -403,6 +406,20 @@ describe("increment format 4 (the delta format)", () => {
     expect(
       await refusal(apply(forge({ opsSize: long.byteLength - 1, literalsSize: 1 }, undefined, long), v1, v2)),
     ).toBe("corrupt");
+  });
+
+  it("a pure rename in format 4: no content, the file travels as a reference", async () => {
+    const v1 = await version({ "app.js": bigOld, "a.txt": "same" });
+    const v2 = await version({ "moved/app.js": bigOld, "a.txt": "same" });
+    const { bytes, prelude } = await buildDeltaIncrement({
+      from: v1,
+      to: v2,
+      compress: zstdCompress,
+      sha256: sha256Hex,
+    });
+    expect(prelude.contentSize).toBe(0);
+    expect(bytes.byteLength).toBeLessThan(64);
+    expect((await apply(bytes, v1, v2)).bytes.get("moved/app.js")).toEqual(bigOld);
   });
 
   it("reads format 3 too: the same apply takes both, by the version byte", async () => {
