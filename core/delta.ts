@@ -166,7 +166,8 @@ function addressCost(v: number): number {
  * core/increment.ts puts the old versions of changed files last), with two predicted addresses
  * tried first at every position: right after the previous copy plus the literals since (a
  * substitution) and right after the previous copy (an insertion). Matches extend both ways.
- * Memory: the index is 4 bytes per bucket, at most 2^22 buckets (16 MiB).
+ * Memory: the index is 4 bytes per bucket, at most 2^20 buckets (4 MiB): the builder Worker holds
+ * this next to both versions unpacked and the WASM zstd heap, in 128 MB.
  */
 export function diffBytes(source: Uint8Array, target: Uint8Array): DeltaSections {
   const litLengths = new ByteWriter();
@@ -175,7 +176,7 @@ export function diffBytes(source: Uint8Array, target: Uint8Array): DeltaSections
   let records = 0;
   const literals = new ByteWriter();
   const n = source.byteLength;
-  const bits = Math.max(10, Math.min(22, Math.ceil(Math.log2(Math.max(1, n))) + 1));
+  const bits = Math.max(10, Math.min(20, Math.ceil(Math.log2(Math.max(1, n))) + 1));
   const shift = 32 - bits;
   const table = new Int32Array(1 << bits).fill(-1);
   for (let i = 0; i + MIN_MATCH <= n; i++) table[hashAt(source, i, shift)] = i;
