@@ -3,16 +3,20 @@
 // incremental packages (core/increment.ts) are on real multi-version front-end packages from
 // the npm registry, as a share of the full package, next to the alternatives:
 //
-//   - ours: `buildIncrement` exactly as the control plane calls it (control-plane/src/increments/
-//     build.ts): the zstd level from `incrementLevel(from unpacked, to unpacked)`, compressed by
-//     the WASM build of zstd the admin Worker runs (@bokuweb/zstd-wasm, same .wasm file), and once
-//     more by Node's zlib zstd to show the two codecs agree; each increment is then applied with
-//     `applyIncrement` + node:zlib's decoder and must give the target's files byte for byte;
+//   - ours: `buildIncrement` (format 3) and `buildDeltaIncrement` (format 4, the delta format)
+//     exactly as the builder calls them (control-plane/src/increments/build.ts): the zstd level
+//     from `incrementLevel(from unpacked, to unpacked)`, compressed by the WASM build of zstd the
+//     builder runs (@bokuweb/zstd-wasm, same .wasm file), format 3 once more by Node's zlib zstd
+//     to compare the codecs (size and time); each increment is then applied with
+//     `applyIncrement` + node:zlib's decoder and must give the target's files byte for byte.
+//     "Served" is the smaller of the two, what a current client downloads;
 //   - whole changed files: a zip (deflate level 9) of every changed or added file plus the list
 //     of removed paths, what a file-level diff without binary deltas would ship;
-//   - the zstd command-line tool (when installed) on the very same inputs our frame compresses:
-//     `zstd -19 --patch-from=<old files concatenated> <new bytes>` and `--ultra -22 --long`, as
-//     reference binary deltas.
+//   - reference binary deltas of one whole-package archive onto the other: the zstd command-line
+//     tool (`-19 --patch-from`, and `--ultra -22 --long --patch-from`) and xdelta3 (`-9`, with and
+//     without its secondary compressor, the smaller kept); the goal is served / the better of
+//     zstd -19 and xdelta3 <= 1.0x on every pair. Both tools are installed with the machine's
+//     package manager (`apt-get install -y zstd xdelta3`) when missing, unless --no-install.
 //
 // The corpus (pinned below: versions and the registry's sha512 integrity) is downloaded once into
 // bench/.cache/npm/; each version's files are treated as a mini program package, and the full
@@ -153,7 +157,8 @@ const value = (name, fallback) => (args.includes(name) ? args[args.indexOf(name)
 if (flag("--help")) {
   console.log(`node bench/increments.mjs [--no-write] [--no-cli] [--only <name,...>] [--cache <dir>]
   --no-write   print the table only; leave BENCHMARKS.md alone
-  --no-cli     skip the zstd command-line reference deltas even when zstd is installed
+  --no-cli     skip the zstd and xdelta3 reference deltas even when they are installed
+  --no-install do not install missing zstd / xdelta3 with apt-get
   --only       measure only these packages (comma-separated npm names)
   --cache      where tarballs are kept (default bench/.cache/npm)`);
   process.exit(0);
@@ -228,19 +233,77 @@ const nodeDecompress = (frame, dictionary, contentSize) =>
 
 // ---------------------------------------------------------------- zstd CLI
 
+/**
+ * The reference tools: installed from the machine's package manager when missing (the bench only,
+ * never the tests), unless --no-cli or --no-install.
+ */
+function ensureTool(bin, pkg, versionArgs) {
+  const probe = () => spawnSync(bin, versionArgs, { encoding: "utf8" });
+  let r = probe();
+  if (r.status === 0 || flag("--no-cli") || flag("--no-install")) return r;
+  const root = typeof process.getuid === "function" && process.getuid() === 0;
+  const [cmd, ...pre] = root ? ["apt-get"] : ["sudo", "-n", "apt-get"];
+  /** @param {string[]} a */
+  const apt = (a) => spawnSync(cmd ?? "apt-get", [...pre, ...a], { encoding: "utf8", stdio: "pipe" });
+  log(`${bin} is not installed: ${[cmd, ...pre].join(" ")} install -y ${pkg}`);
+  let install = apt(["install", "-y", pkg]);
+  if (install.status !== 0) {
+    // A fresh machine may not have the package lists yet.
+    apt(["update"]);
+    install = apt(["install", "-y", pkg]);
+  }
+  if (install.status !== 0)
+    log(`could not install ${pkg}: ${(install.stderr || "").trim().split("\n").pop()}`);
+  r = probe();
+  return r;
+}
+
 const ZSTD = (() => {
   if (flag("--no-cli")) return { available: false, why: "--no-cli" };
-  for (const bin of ["zstd", "/usr/bin/zstd", "/usr/local/bin/zstd"]) {
-    const r = spawnSync(bin, ["--version"], { encoding: "utf8" });
-    if (r.status === 0)
-      return {
-        available: true,
-        bin,
-        version: (/v(\d+\.\d+\.\d+)/.exec(r.stdout) ?? [])[1] ?? r.stdout.trim(),
-      };
-  }
+  const r = ensureTool("zstd", "zstd", ["--version"]);
+  if (r.status === 0)
+    return {
+      available: true,
+      bin: "zstd",
+      version: (/v(\d+\.\d+\.\d+)/.exec(r.stdout) ?? [])[1] ?? r.stdout.trim(),
+    };
   return { available: false, why: "zstd is not installed" };
 })();
+
+const XDELTA = (() => {
+  if (flag("--no-cli")) return { available: false, why: "--no-cli" };
+  const r = ensureTool("xdelta3", "xdelta3", ["-V"]);
+  const text = `${r.stdout ?? ""}${r.stderr ?? ""}`;
+  if (r.status === 0 || /xdelta3 version/i.test(text))
+    return { available: true, bin: "xdelta3", version: (/version (\S+)/i.exec(text) ?? [])[1] ?? "?" };
+  return { available: false, why: "xdelta3 is not installed" };
+})();
+
+/** xdelta3 runs tried on each pair; the smallest counts (its best shot). */
+const XDELTA_RUNS = [
+  { key: "xd9", args: ["-9"] },
+  { key: "xd9djw", args: ["-9", "-S", "djw"] },
+];
+
+/** Size of `xdelta3 -e <args> -s old new`, checked by decoding it back; or { error }. */
+function xdeltaDelta(dir, oldFile, newFile, run) {
+  const out = join(dir, `${run.key}.vcdiff`);
+  const bin = XDELTA.bin ?? "xdelta3";
+  const r = spawnSync(bin, ["-e", ...run.args, "-f", "-s", oldFile, newFile, out], {
+    encoding: "utf8",
+    timeout: 300_000,
+  });
+  if (r.status !== 0 || !existsSync(out))
+    return { error: (r.stderr || String(r.error ?? r.status)).trim().split("\n").pop() };
+  const back = join(dir, `${run.key}.out`);
+  const d = spawnSync(bin, ["-d", "-f", "-s", oldFile, out, back], {
+    encoding: "utf8",
+    timeout: 300_000,
+  });
+  if (d.status !== 0 || !readFileSync(back).equals(readFileSync(newFile)))
+    return { error: "the xdelta3 delta does not decode to the new bytes" };
+  return { bytes: statSync(out).size };
+}
 
 const CLI_RUNS = [
   { key: "cli19", label: "zstd -19 --patch-from", args: ["-19"] },
@@ -354,12 +417,22 @@ async function measurePair(from, to, kind) {
   t = performance.now();
   const viaNode = await core.buildIncrement(input(nodeCompress));
   const nodeBuildMs = performance.now() - t;
+  // Format 4 as the builder makes it: reusing format 3's content frame (same inputs, same level).
+  t = performance.now();
+  const delta = await core.buildDeltaIncrement({
+    ...input(wasmCompress),
+    level: ours.prelude.level,
+    contentFrame: core.decodeIncrement(ours.bytes).contentFrame,
+  });
+  const deltaBuildMs = performance.now() - t;
 
   // Both must apply with the reference client's decoder, byte for byte; the production one with WASM too.
   const what = `${from.name} ${from.version} -> ${to.version}`;
   await verifyApplies(ours.bytes, from, to, nodeDecompress, `${what} (WASM-built, node:zlib applies)`);
   await verifyApplies(ours.bytes, from, to, wasmDecompress, `${what} (WASM-built, WASM applies)`);
   await verifyApplies(viaNode.bytes, from, to, nodeDecompress, `${what} (node:zlib-built)`);
+  await verifyApplies(delta.bytes, from, to, nodeDecompress, `${what} (format 4, node:zlib applies)`);
+  await verifyApplies(delta.bytes, from, to, wasmDecompress, `${what} (format 4, WASM applies)`);
 
   // "frame": the content frame (the changed bytes against the dictionary); the rest is the
   // prelude and the plan frame, what a file-level format adds to a bare binary delta.
@@ -391,18 +464,20 @@ async function measurePair(from, to, kind) {
   // exactly the inputs of our content frame (our dictionary, the changed files' bytes), to check
   // the codec setting alone.
   const cli = {};
-  if (ZSTD.available) {
+  if (ZSTD.available || XDELTA.available) {
     const dir = mkdtempSync(join(tmpdir(), "graycast-zstd-"));
     try {
       const oldFile = join(dir, "old.archive");
       const newFile = join(dir, "new.archive");
       writeFileSync(oldFile, archiveOf(from));
       writeFileSync(newFile, archiveOf(to));
-      for (const run of CLI_RUNS) {
+      for (const run of ZSTD.available ? CLI_RUNS : []) {
         const s = performance.now();
         cli[run.key] = { ...cliDelta(dir, oldFile, newFile, run), ms: performance.now() - s };
       }
-      if (ours.prelude.contentSize > 0) {
+      if (XDELTA.available)
+        for (const run of XDELTA_RUNS) cli[run.key] = xdeltaDelta(dir, oldFile, newFile, run);
+      if (ZSTD.available && ours.prelude.contentSize > 0) {
         const dictFile = join(dir, "dictionary.bin");
         const contentFile = join(dir, "content.bin");
         writeFileSync(dictFile, core.baseDictionary(from.files, bytesOf(from), ours.plan));
@@ -415,6 +490,13 @@ async function measurePair(from, to, kind) {
   }
   const cliSizes = CLI_RUNS.map((r) => cli[r.key]?.bytes).filter((n) => Number.isFinite(n));
   const bestCli = cliSizes.length ? Math.min(...cliSizes) : undefined;
+  const xdSizes = XDELTA_RUNS.map((r) => cli[r.key]?.bytes).filter((n) => Number.isFinite(n));
+  const xdelta = xdSizes.length ? Math.min(...xdSizes) : undefined;
+  const xdeltaRun = XDELTA_RUNS.find((r) => cli[r.key]?.bytes === xdelta)?.args.join(" ");
+  // The goal's yardstick: the better of `zstd -19 --patch-from` and xdelta3.
+  const goalRefs = [cli.cli19?.bytes, xdelta].filter((n) => Number.isFinite(n));
+  const goalRef = goalRefs.length ? Math.min(...goalRefs) : undefined;
+  const served = Math.min(ours.bytes.byteLength, delta.bytes.byteLength);
 
   return {
     package: from.name,
@@ -446,6 +528,15 @@ async function measurePair(from, to, kind) {
     bestCli,
     buildMs,
     nodeBuildMs,
+    deltaBuildMs,
+    format4: delta.bytes.byteLength,
+    coding: ["delta", "delta+zstd", "zstd"][delta.prelude.coding],
+    served,
+    xdelta,
+    xdeltaRun,
+    goalRef,
+    servedOverGoal: goalRef ? served / goalRef : undefined,
+    servedShare: served / to.zipBytes,
     share: ours.bytes.byteLength / to.zipBytes,
     wholeOverOurs: wholeBytes / ours.bytes.byteLength,
     oursOverBestCli: bestCli ? ours.bytes.byteLength / bestCli : undefined,
@@ -480,6 +571,19 @@ async function consecutiveNote(name, versions) {
 
 // ---------------------------------------------------------------- run
 
+function median(values) {
+  const v = values.filter(Number.isFinite).sort((x, y) => x - y);
+  if (!v.length) return NaN;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+const max = (values) => Math.max(...values.filter(Number.isFinite));
+function pct(x) {
+  return `${(x * 100).toFixed(x < 0.1 ? 2 : 1)}%`;
+}
+const n = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "-");
+const r2 = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}x` : "-");
+
 const started = new Date();
 const t0 = performance.now();
 const rows = [];
@@ -507,7 +611,7 @@ for (const pkg of corpus) {
     const row = await measurePair(versions[a], versions[b], kind);
     rows.push(row);
     log(
-      `${row.package} ${row.from} -> ${row.to}: ours ${row.ours} B (${pct(row.share)} of ${row.fullBytes}), whole files ${row.wholeBytes}, CLI best ${row.bestCli ?? "-"}, ${Math.round(row.buildMs)} ms`,
+      `${row.package} ${row.from} -> ${row.to}: format 3 ${row.ours} B, format 4 ${row.format4} B (${row.coding}), zstd -19 ${row.cli19 ?? "-"}, xdelta3 ${row.xdelta ?? "-"}: ${r2(row.servedOverGoal)}; ${Math.round(row.buildMs)} ms`,
     );
   }
 }
@@ -515,31 +619,26 @@ const elapsed = (performance.now() - t0) / 1000;
 
 // ---------------------------------------------------------------- report
 
-function median(values) {
-  const v = values.filter(Number.isFinite).sort((x, y) => x - y);
-  if (!v.length) return NaN;
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
-}
-const max = (values) => Math.max(...values.filter(Number.isFinite));
-function pct(x) {
-  return `${(x * 100).toFixed(x < 0.1 ? 2 : 1)}%`;
-}
-const n = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "-");
-const r2 = (x) => (Number.isFinite(x) ? `${x.toFixed(2)}x` : "-");
-
 const summary = {
   rows: rows.length,
-  medianShare: median(rows.map((r) => r.share)),
-  worstShare: max(rows.map((r) => r.share)),
+  medianShare: median(rows.map((r) => r.servedShare)),
+  worstShare: max(rows.map((r) => r.servedShare)),
+  medianServedOverGoal: median(rows.map((r) => r.servedOverGoal)),
+  worstServedOverGoal: max(rows.map((r) => r.servedOverGoal)),
+  missed: rows.filter((r) => r.servedOverGoal > 1),
   medianOursOverCli: median(rows.map((r) => r.oursOverBestCli)),
   worstOursOverCli: max(rows.map((r) => r.oursOverBestCli)),
   medianFrameOverCli: median(rows.map((r) => r.frameOverBestCli)),
   worstFrameOverCli: max(rows.map((r) => r.frameOverBestCli)),
-  medianWholeOverOurs: median(rows.map((r) => r.wholeOverOurs)),
-  medianOverheadShare: median(rows.map((r) => r.overhead / r.ours)),
+  medianWholeOverOurs: median(rows.map((r) => r.wholeBytes / r.served)),
+  medianFormat4OverFormat3: median(rows.map((r) => r.format4 / r.ours)),
+  codings: [...new Set(rows.map((r) => r.coding))]
+    .map((c) => `${c} ${rows.filter((r) => r.coding === c).length}`)
+    .join(", "),
   medianWasmOverNode: median(rows.map((r) => r.frame / r.nodeFrame)),
   worstWasmOverNode: max(rows.map((r) => Math.max(r.frame / r.nodeFrame, r.nodeFrame / r.frame))),
+  medianWasmMsOverNode: median(rows.map((r) => r.buildMs / r.nodeBuildMs)),
+  medianXdeltaOverZstd: median(rows.map((r) => r.xdelta / r.cli19)),
 };
 
 const HEAD = [
@@ -547,48 +646,37 @@ const HEAD = [
   "from → to",
   "changed / added / removed (of files)",
   "full package (zip)",
-  "our increment: total (prelude and plan + content frame)",
-  "share of full",
-  "frame via node:zlib",
+  "format 3: total (prelude and plan + content frame)",
+  "format 4 (content coding)",
+  "served: share of full",
   "whole changed files",
-  "whole / ours",
-  "whole package: zstd -19 --patch-from",
-  "whole package: zstd -22 --long --patch-from",
-  "ours / best whole-package CLI (content frame / CLI -19 on its inputs)",
+  "zstd -19 --patch-from",
+  "xdelta3",
+  "zstd -22 --long --patch-from",
+  "served / best of zstd -19 and xdelta3",
+  "format 3 frame / zstd -19 on its inputs",
   "level",
-  "build ms",
+  "build ms: format 3 WASM / node:zlib, + format 4",
 ];
-const ALIGN = [
-  "---",
-  "---",
-  "---:",
-  "---:",
-  "---:",
-  "---:",
-  "---:",
-  "---:",
-  "---:",
-  "---:",
-  "---:",
-  "---:",
-  "---:",
-  "---:",
-];
+const ALIGN = HEAD.map((_, i) => (i < 2 ? "---" : "---:"));
 const cells = (r) => [
   r.package,
   `${r.from} → ${r.to}${r.kind === "3-version skip" ? " (skip)" : ""}`,
   `${r.changed} / ${r.added} / ${r.removed} (${r.filesTo})`,
   n(r.fullBytes),
   `${n(r.ours)} (${n(r.overhead)} + ${n(r.frame)})`,
-  pct(r.share),
-  n(r.nodeFrame),
+  `${n(r.format4)} (${r.coding})`,
+  `${pct(r.servedShare)}`,
   n(r.wholeBytes),
-  r2(r.wholeOverOurs),
   n(r.cli19),
+  r.xdelta ? `${n(r.xdelta)} (${r.xdeltaRun})` : "-",
   n(r.cli22),
-  r.bestCli ? `${r2(r.oursOverBestCli)} (${r2(r.frameOverBestCli)})` : "-",
+  r.goalRef
+    ? `${r.servedOverGoal > 1 ? "**" : ""}${r2(r.servedOverGoal)}${r.servedOverGoal > 1 ? "**" : ""}`
+    : "-",
+  r2(r.frameOverBestCli),
   String(r.level),
-  n(r.buildMs),
+  `${n(r.buildMs)} / ${n(r.nodeBuildMs)}, +${n(r.deltaBuildMs)}`,
 ];
 const tableLines = [
   `| ${HEAD.join(" | ")} |`,
@@ -597,21 +685,24 @@ const tableLines = [
 ];
 
 const summaryLines = [
-  `- Increment as a share of the full package: median **${pct(summary.medianShare)}**, worst **${pct(summary.worstShare)}** (${summary.rows} pairs).`,
+  `- Served increment (the smaller format) as a share of the full package: median **${pct(summary.medianShare)}**, worst **${pct(summary.worstShare)}** (${summary.rows} pairs).`,
+  ZSTD.available || XDELTA.available
+    ? `- Served / the better of \`zstd -19 --patch-from\` and xdelta3 on the whole-package archives (goal <= 1.0x on every pair): median **${r2(summary.medianServedOverGoal)}**, worst **${r2(summary.worstServedOverGoal)}**; ${summary.missed.length === 0 ? "met on every pair" : `missed on ${summary.missed.length} of ${summary.rows}: ${summary.missed.map((r) => `${r.package} ${r.from} → ${r.to} (${r2(r.servedOverGoal)})`).join(", ")}`}.`
+    : "- Reference deltas: not measured (--no-cli or tools missing).",
+  `- Format 4 / format 3: median ${r2(summary.medianFormat4OverFormat3)}; format 4's content coding chosen: ${summary.codings}. xdelta3 / zstd -19: median ${r2(summary.medianXdeltaOverZstd)}.`,
   ZSTD.available
-    ? `- Ours (whole increment: prelude, plan and content frame) / the best whole-package zstd CLI delta: median **${r2(summary.medianOursOverCli)}**, worst **${r2(summary.worstOursOverCli)}**; our content frame / the CLI at -19 on the same inputs: median ${r2(summary.medianFrameOverCli)}, worst ${r2(summary.worstFrameOverCli)}.`
-    : `- zstd CLI reference deltas: not measured (${ZSTD.why}).`,
-  `- Whole changed files / ours: median **${r2(summary.medianWholeOverOurs)}**.`,
-  `- The 37-byte prelude (magic, digest prefixes, sizes, level) and the compressed plan (what differs, by path) are a median ${pct(summary.medianOverheadShare)} of our increment.`,
-  `- The two codecs (WASM, production; node:zlib, reference client) at the same level: frames differ by at most ${((summary.worstWasmOverNode - 1) * 100).toFixed(1)}% (median WASM / node:zlib ${summary.medianWasmOverNode.toFixed(3)}).`,
-];
+    ? `- Format 3 alone / the best whole-package zstd CLI delta (-19 or -22 --long): median ${r2(summary.medianOursOverCli)}, worst ${r2(summary.worstOursOverCli)}; its content frame / the CLI at -19 on the same inputs: median ${r2(summary.medianFrameOverCli)}, worst ${r2(summary.worstFrameOverCli)}.`
+    : "",
+  `- Whole changed files / served: median **${r2(summary.medianWholeOverOurs)}**.`,
+  `- The two codecs (WASM, the builder's; node:zlib, native) on format 3 at the same level: frames differ by at most ${((summary.worstWasmOverNode - 1) * 100).toFixed(1)}% (median WASM / node:zlib ${summary.medianWasmOverNode.toFixed(3)}); build time WASM / node:zlib median ${summary.medianWasmMsOverNode.toFixed(2)}.`,
+].filter(Boolean);
 
 const cliFailures = rows.flatMap((r) => r.cliErrors.map((e) => `${r.package} ${r.from} → ${r.to}: ${e}`));
 if (cliFailures.length)
   summaryLines.push(`- zstd CLI runs that failed (left out of the ratios): ${cliFailures.join("; ")}.`);
 
 const cpu = cpus();
-const machine = `Node ${process.version} (zstd ${process.versions.zstd ?? "?"} in node:zlib), ${cpu[0]?.model?.trim() ?? "unknown CPU"}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${release()}; zstd CLI ${ZSTD.available ? ZSTD.version : `absent (${ZSTD.why})`}`;
+const machine = `Node ${process.version} (zstd ${process.versions.zstd ?? "?"} in node:zlib), ${cpu[0]?.model?.trim() ?? "unknown CPU"}, ${cpu.length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Linux ${release()}; zstd CLI ${ZSTD.available ? ZSTD.version : `absent (${ZSTD.why})`}; xdelta3 ${XDELTA.available ? XDELTA.version : `absent (${XDELTA.why})`}`;
 const command = `npm run bench:increments${args.length ? ` -- ${args.join(" ")}` : ""}`;
 
 console.log(tableLines.join("\n"));
@@ -635,9 +726,9 @@ if (WRITE) {
         `- \`${p.name}\` (${p.kind}): ${p.versions.map((v) => `${v.version} (${v.files} files, ${n(v.unpacked)} B unpacked, zip ${n(v.zip)} B)`).join(", ")}; ${p.consecutive}.`,
     ),
     "",
-    "Ours: `buildIncrement` (core/increment.ts) as the admin Worker calls it, zstd level from `incrementLevel(dictionary, content)`, compressed by the production WASM zstd (@bokuweb/zstd-wasm); the prelude (37 bytes) and the plan frame (only what differs from the base, by path) come first; \"frame\" is the content frame: the changed files' bytes against the dictionary (the base's files, those the target changes last, at most 8 MiB). Every increment was applied with `applyIncrement` and node:zlib's decoder (and the WASM one) and gave the target's files byte for byte. " +
+    "Ours, as the builder Worker makes them (control-plane/src/increments/build.ts): format 3, `buildIncrement` (core/increment.ts), zstd level from `incrementLevel(dictionary, content)`, compressed by the builder's WASM zstd (@bokuweb/zstd-wasm): the prelude (37 bytes) and the plan frame (only what differs from the base, by path), then the content frame, the changed files' bytes against the dictionary (the base's files, those the target changes last, at most 8 MiB). Format 4 (the delta format), `buildDeltaIncrement`: a binary plan, then the same content coded the smallest of three ways: a copy/insert delta (core/delta.ts), that delta zstd-compressed, or format 3's content frame. Served: the smaller of the two, what a current client downloads (older clients get format 3). Every increment was applied with `applyIncrement` and node:zlib's decoder (and the WASM one) and gave the target's files byte for byte. " +
       "Whole changed files: a zip (deflate level 9) of the changed and added files plus the list of removed paths. " +
-      "Whole-package CLI deltas: each version as one archive of its files in path order (`path\\0size\\n` then the bytes), `zstd -19 --patch-from=old new` and `zstd --ultra -22 --long --patch-from=old new`; like our increment they carry every path, and they are what a general binary delta tool ships. Same-input check: `zstd -19 --patch-from` on exactly our content frame's inputs (CLI frames carry a 4-byte checksum ours do not). Build ms: `buildIncrement` with the WASM codec, one run.",
+      "Whole-package reference deltas: each version as one archive of its files in path order (`path\\0size\\n` then the bytes); `zstd -19 --patch-from=old new`, `zstd --ultra -22 --long --patch-from=old new`, and `xdelta3 -e -9 -s old new` with and without `-S djw` (the smaller shown); each decoded back and compared. Like our increments they carry every path; they are what a general binary delta tool ships. Same-input check: `zstd -19 --patch-from` on exactly format 3's content frame inputs (CLI frames carry a 4-byte checksum ours do not). Build ms: one run each, on a machine shared with other work.",
     "",
     ...tableLines,
     "",

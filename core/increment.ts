@@ -30,6 +30,11 @@
  * (a level's window is 8 MiB or less), and the dictionary a builder and a client hold in memory
  * is bounded whatever the package size. Both sides derive the order from the plan, read first.
  *
+ * Format 4 ("GCINC\x00\x00\x04", the delta format) carries the same plan in binary and the
+ * changed files' bytes as a copy/insert delta (core/delta.ts) against the same ordered base,
+ * without the dictionary's size limit; see `encodeDeltaIncrement`. The builder makes both and
+ * offers format 4 only to clients that read it (the manifest's `incrementDelta`).
+ *
  * Applying one gives byte-identical files or fails: the digest prefixes tell an increment made
  * for another base or target before anything is decoded; the full digest of the result (every
  * path, size and SHA-256) is then checked against the one the signed manifest names (prefixes
@@ -37,7 +42,14 @@
  * on any failure.
  */
 
+import { ByteReader, ByteWriter, DeltaError, type DeltaSections, diffBytes, patchBytes } from "./delta";
+
 export const INCREMENT_MAGIC = new Uint8Array([0x47, 0x43, 0x49, 0x4e, 0x43, 0x00, 0x00, 0x03]);
+/** Format 4, the delta format: the same magic, version byte 4. */
+export const DELTA_INCREMENT_MAGIC = new Uint8Array([0x47, 0x43, 0x49, 0x4e, 0x43, 0x00, 0x00, 0x04]);
+/** The formats `applyIncrement` reads, by their version byte. */
+export const INCREMENT_FORMATS = [3, 4] as const;
+export type IncrementFormat = (typeof INCREMENT_FORMATS)[number];
 /** Bytes before the frames: magic, two digests, three sizes, level. */
 export const PRELUDE_BYTES = 37;
 /** Bytes of each digest the prelude carries. */
@@ -46,6 +58,10 @@ const PREFIX_BYTES = 8;
 export const DICTIONARY_LIMIT = 8 * 1024 * 1024;
 /** A plan above this is refused before it is decoded (5,000 paths of 256 bytes fit). */
 export const MAX_PLAN_BYTES = 4 * 1024 * 1024;
+/** Format 4's source: the end of the ordered base, at most this much (the builder's pairs are smaller). */
+export const DELTA_SOURCE_LIMIT = 64 * 1024 * 1024;
+/** Format 4 refuses to produce more than this (before allocating anything). */
+export const MAX_DELTA_CONTENT_BYTES = 256 * 1024 * 1024;
 
 /** One regular file of a package, as the control plane lists it (sorted by path). */
 export interface FileEntry {
@@ -124,6 +140,7 @@ export function baseDictionary(
   base: readonly FileEntry[],
   bytesOf: (path: string) => Uint8Array,
   plan: Pick<IncrementPlan, "changed">,
+  limit = DICTIONARY_LIMIT,
 ): Uint8Array {
   const changedAt = new Map(plan.changed.map(([path], i) => [path, i]));
   const rest = [...base].filter((f) => !changedAt.has(f.path)).sort(byPath);
@@ -133,7 +150,7 @@ export function baseDictionary(
   const ordered = [...rest, ...moved];
   let total = 0;
   for (const f of ordered) total += f.size;
-  const size = Math.min(total, DICTIONARY_LIMIT);
+  const size = Math.min(total, limit);
   const out = new Uint8Array(size);
   let skip = total - size;
   let at = 0;
@@ -199,36 +216,311 @@ export interface BuildIncrementInput {
   sha256: Sha256Hex;
 }
 
+/** The changed files' bytes, in plan order: what the content frame or the delta produces. */
+function contentOf(plan: IncrementPlan, to: BuildIncrementInput["to"]): Uint8Array {
+  let contentSize = 0;
+  for (const [, size] of plan.changed) contentSize += size;
+  const content = new Uint8Array(contentSize);
+  let at = 0;
+  for (const [path, size] of plan.changed) {
+    const bytes = to.bytesOf(path);
+    if (bytes.byteLength !== size) throw new Error(`${path}: size differs from the file list`);
+    content.set(bytes, at);
+    at += size;
+  }
+  return content;
+}
+
+async function prefixes(input: Pick<BuildIncrementInput, "from" | "to" | "sha256">) {
+  return {
+    fromPrefix: (await filesDigest(input.from.files, input.sha256)).slice(0, PREFIX_BYTES * 2),
+    toPrefix: (await filesDigest(input.to.files, input.sha256)).slice(0, PREFIX_BYTES * 2),
+  };
+}
+
 /** Builds an increment object (see the file comment for the layout). */
 export async function buildIncrement(
   input: BuildIncrementInput,
 ): Promise<{ bytes: Uint8Array; prelude: IncrementPrelude; plan: IncrementPlan }> {
   const plan = planIncrement(input.from.files, input.to.files);
   const planJson = new TextEncoder().encode(JSON.stringify(plan));
-  let contentSize = 0;
-  for (const [, size] of plan.changed) contentSize += size;
-  const content = new Uint8Array(contentSize);
-  let at = 0;
-  for (const [path, size] of plan.changed) {
-    const bytes = input.to.bytesOf(path);
-    if (bytes.byteLength !== size) throw new Error(`${path}: size differs from the file list`);
-    content.set(bytes, at);
-    at += size;
-  }
+  const content = contentOf(plan, input.to);
+  const contentSize = content.byteLength;
   const dictionary =
     contentSize > 0 ? baseDictionary(input.from.files, input.from.bytesOf, plan) : new Uint8Array(0);
   const level = input.level ?? incrementLevel(dictionary.byteLength, contentSize);
   const planFrame = await input.compress(planJson, planDictionary(input.from.files), level);
   const contentFrame = contentSize > 0 ? await input.compress(content, dictionary, level) : new Uint8Array(0);
   const prelude: IncrementPrelude = {
-    fromPrefix: (await filesDigest(input.from.files, input.sha256)).slice(0, PREFIX_BYTES * 2),
-    toPrefix: (await filesDigest(input.to.files, input.sha256)).slice(0, PREFIX_BYTES * 2),
+    ...(await prefixes(input)),
     planFrameSize: planFrame.byteLength,
     planSize: planJson.byteLength,
     contentSize,
     level,
   };
   return { bytes: encodeIncrement(prelude, planFrame, contentFrame), prelude, plan };
+}
+
+// ---------------------------------------------------------------- format 4: the delta format
+//
+//   bytes 0..7   magic "GCINC\x00\x00\x04"
+//   bytes 8..23  the two digest prefixes, as in format 3
+//   byte  24     how the content is coded: 0 a copy/insert delta (core/delta.ts), stored;
+//                1 the same delta, its ops and literals in one zstd frame (no dictionary);
+//                2 one zstd frame against the ordered base (format 3's content frame)
+//   then         varints: plan size, plan frame size (0: the plan is stored as is), content
+//                size, ops size, literals size (both 0 for coding 2)
+//   then         the binary plan: stored, or zstd with the base's paths as dictionary (format 3)
+//   the rest     the content section as byte 24 says (empty when there is no content)
+//
+// The binary plan names base paths by their index in the base's sorted list (a few bits where
+// JSON spells the path), and a changed file's size as the difference from its base size:
+//
+//   varint count of removed, then each: varint gap to the previous removed index (+1)
+//   varint count of copied,  then each: path, varint base index of the source
+//   varint count of changed, then each: path, size (zigzag difference from the base file at
+//                                       that path; a plain varint for a new path)
+//   path: varint 0 and then a varint byte length and UTF-8 (a path the base lacks), or
+//         varint k > 0: the base path k indexes after the previous base path of the same list
+//         (the first: index k - 1); lists are in path order, so gaps are small
+//
+// The delta's source is the base ordered as for format 3's dictionary (changed files' old bytes
+// last), of which the last DELTA_SOURCE_LIMIT bytes. The builder codes the content all three
+// ways and keeps the smallest: the delta wins where a few bytes change across large files, zstd
+// where changes are many and small (its entropy coding of matches beats plain numbers).
+
+export const DELTA_HEADER_BYTES = 25;
+export const DELTA_CODINGS = { delta: 0, deltaZstd: 1, zstd: 2 } as const;
+export type DeltaCoding = (typeof DELTA_CODINGS)[keyof typeof DELTA_CODINGS];
+
+export interface DeltaPrelude {
+  fromPrefix: string;
+  toPrefix: string;
+  coding: DeltaCoding;
+  planSize: number;
+  /** 0 when the plan is stored as is */
+  planFrameSize: number;
+  contentSize: number;
+  opsSize: number;
+  literalsSize: number;
+}
+
+export function encodePlanBinary(plan: IncrementPlan, base: readonly FileEntry[]): Uint8Array {
+  const sorted = [...base].sort(byPath);
+  const index = new Map(sorted.map((f, i) => [f.path, i]));
+  const w = new ByteWriter();
+  const utf8 = new TextEncoder();
+  // Base paths in a list are named by the gap from the previous one (plans list them in path order).
+  let prevBase = -1;
+  const path = (p: string) => {
+    const i = index.get(p);
+    if (i !== undefined) {
+      if (i <= prevBase) throw new Error("the plan's paths are not in path order");
+      w.varint(i - prevBase);
+      prevBase = i;
+      return;
+    }
+    const bytes = utf8.encode(p);
+    w.varint(0);
+    w.varint(bytes.byteLength);
+    w.bytes(bytes);
+  };
+  w.varint(plan.removed.length);
+  let prev = -1;
+  for (const p of [...plan.removed].sort()) {
+    const i = index.get(p)!;
+    w.varint(i - prev - 1);
+    prev = i;
+  }
+  w.varint(plan.copied.length);
+  prevBase = -1;
+  for (const [p, from] of plan.copied) {
+    path(p);
+    w.varint(index.get(from)!);
+  }
+  w.varint(plan.changed.length);
+  prevBase = -1;
+  for (const [p, size] of plan.changed) {
+    path(p);
+    const i = index.get(p);
+    if (i === undefined) w.varint(size);
+    else w.zigzag(size - sorted[i]!.size);
+  }
+  return w.finish();
+}
+
+export function decodePlanBinary(bytes: Uint8Array, base: readonly FileEntry[]): IncrementPlan {
+  const bad = (why: string) => new IncrementError("corrupt", `the increment's plan is invalid: ${why}`);
+  const sorted = [...base].sort(byPath);
+  const basePaths = new Set(sorted.map((f) => f.path));
+  const r = new ByteReader(bytes, bad);
+  const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  const baseIndex = (i: number) => {
+    if (i >= sorted.length) throw bad("names a file the base does not have");
+    return sorted[i]!;
+  };
+  // Counts are bounded by the bytes left (every entry takes at least one byte).
+  const count = () => {
+    const n = r.varint();
+    if (n > bytes.byteLength - r.offset) throw bad("count larger than the plan");
+    return n;
+  };
+  let prevBase = -1;
+  const path = (): { path: string; base?: FileEntry } => {
+    const k = r.varint();
+    if (k > 0) {
+      prevBase += k;
+      const f = baseIndex(prevBase);
+      return { path: f.path, base: f };
+    }
+    let p: string;
+    try {
+      p = utf8.decode(r.bytes(r.varint()));
+    } catch (e) {
+      if (e instanceof IncrementError) throw e;
+      throw bad("a path is not UTF-8");
+    }
+    if (p === "") throw bad("empty path");
+    // One spelling per plan: a base path is always named by its index.
+    if (basePaths.has(p)) throw bad("spells out a path the base has");
+    return { path: p };
+  };
+  const plan: IncrementPlan = { removed: [], copied: [], changed: [] };
+  let prev = -1;
+  for (let n = count(); n > 0; n--) {
+    prev += r.varint() + 1;
+    plan.removed.push(baseIndex(prev).path);
+  }
+  for (let n = count(); n > 0; n--) plan.copied.push([path().path, baseIndex(r.varint()).path]);
+  prevBase = -1;
+  for (let n = count(); n > 0; n--) {
+    const p = path();
+    const size = p.base ? p.base.size + r.zigzag() : r.varint();
+    if (!isSize(size)) throw bad("changed entry");
+    plan.changed.push([p.path, size]);
+  }
+  if (!r.done) throw bad("bytes after the plan");
+  return plan;
+}
+
+export interface BuildDeltaIncrementInput extends BuildIncrementInput {
+  /** format 3's content frame for the same pair and level, when already made (saves a compression) */
+  contentFrame?: Uint8Array;
+}
+
+/** Builds a format 4 increment (the delta format; see above), its content coded the smallest way. */
+export async function buildDeltaIncrement(
+  input: BuildDeltaIncrementInput,
+): Promise<{ bytes: Uint8Array; prelude: DeltaPrelude; plan: IncrementPlan }> {
+  const plan = planIncrement(input.from.files, input.to.files);
+  const planBytes = encodePlanBinary(plan, input.from.files);
+  const planFrame = await input.compress(planBytes, planDictionary(input.from.files), 19);
+  const planSection = planFrame.byteLength < planBytes.byteLength ? planFrame : planBytes;
+  const content = contentOf(plan, input.to);
+  const source =
+    content.byteLength > 0
+      ? baseDictionary(input.from.files, input.from.bytesOf, plan, DELTA_SOURCE_LIMIT)
+      : new Uint8Array(0);
+  const delta = diffBytes(source, content);
+  const stored = new Uint8Array(delta.ops.byteLength + delta.literals.byteLength);
+  stored.set(delta.ops, 0);
+  stored.set(delta.literals, delta.ops.byteLength);
+  const candidates: { coding: DeltaCoding; section: Uint8Array }[] = [
+    { coding: DELTA_CODINGS.delta, section: stored },
+  ];
+  if (content.byteLength > 0) {
+    candidates.push({
+      coding: DELTA_CODINGS.deltaZstd,
+      section: await input.compress(stored, new Uint8Array(0), 19),
+    });
+    let frame = input.contentFrame;
+    if (frame === undefined) {
+      const dictionary = baseDictionary(input.from.files, input.from.bytesOf, plan);
+      const level = input.level ?? incrementLevel(dictionary.byteLength, content.byteLength);
+      frame = await input.compress(content, dictionary, level);
+    }
+    candidates.push({ coding: DELTA_CODINGS.zstd, section: frame });
+  }
+  const best = candidates.reduce((a, b) => (b.section.byteLength < a.section.byteLength ? b : a));
+  const isDelta = best.coding !== DELTA_CODINGS.zstd;
+  const prelude: DeltaPrelude = {
+    ...(await prefixes(input)),
+    coding: best.coding,
+    planSize: planBytes.byteLength,
+    planFrameSize: planSection === planFrame ? planFrame.byteLength : 0,
+    contentSize: content.byteLength,
+    opsSize: isDelta ? delta.ops.byteLength : 0,
+    literalsSize: isDelta ? delta.literals.byteLength : 0,
+  };
+  return { bytes: encodeDeltaIncrement(prelude, planSection, best.section), prelude, plan };
+}
+
+export function encodeDeltaIncrement(
+  prelude: DeltaPrelude,
+  planSection: Uint8Array,
+  contentSection: Uint8Array,
+): Uint8Array {
+  if (!isPrefix(prelude.fromPrefix) || !isPrefix(prelude.toPrefix))
+    throw new Error("increment digest prefixes must be 16 hex digits");
+  const w = new ByteWriter();
+  w.bytes(DELTA_INCREMENT_MAGIC);
+  w.bytes(hexToBytes(prelude.fromPrefix));
+  w.bytes(hexToBytes(prelude.toPrefix));
+  w.bytes(Uint8Array.of(prelude.coding));
+  w.varint(prelude.planSize);
+  w.varint(prelude.planFrameSize);
+  w.varint(prelude.contentSize);
+  w.varint(prelude.opsSize);
+  w.varint(prelude.literalsSize);
+  w.bytes(planSection);
+  w.bytes(contentSection);
+  return w.finish();
+}
+
+/** Splits a format 4 increment into prelude, plan section and content section, checking every size. */
+export function decodeDeltaIncrement(bytes: Uint8Array): {
+  prelude: DeltaPrelude;
+  planSection: Uint8Array;
+  contentSection: Uint8Array;
+} {
+  const bad = (why: string) => new IncrementError("malformed", `not a valid increment: ${why}`);
+  if (bytes.byteLength <= DELTA_HEADER_BYTES) throw bad("too short");
+  for (let i = 0; i < DELTA_INCREMENT_MAGIC.length; i++)
+    if (bytes[i] !== DELTA_INCREMENT_MAGIC[i]) throw bad("wrong magic");
+  const r = new ByteReader(bytes.subarray(DELTA_HEADER_BYTES), bad);
+  const coding = bytes[24]!;
+  if (coding !== 0 && coding !== 1 && coding !== 2) throw bad("unknown content coding");
+  const prelude: DeltaPrelude = {
+    fromPrefix: bytesToHex(bytes.subarray(8, 16)),
+    toPrefix: bytesToHex(bytes.subarray(16, 24)),
+    coding,
+    planSize: r.varint(),
+    planFrameSize: r.varint(),
+    contentSize: r.varint(),
+    opsSize: r.varint(),
+    literalsSize: r.varint(),
+  };
+  // A plan has at least its three counts.
+  if (prelude.planSize < 3 || prelude.planSize > MAX_PLAN_BYTES) throw bad("plan size out of range");
+  if (prelude.contentSize > MAX_DELTA_CONTENT_BYTES) throw bad("content size over the limit");
+  if (coding === DELTA_CODINGS.zstd) {
+    if (prelude.opsSize !== 0 || prelude.literalsSize !== 0) throw bad("ops in a zstd-coded increment");
+  } else {
+    if (prelude.literalsSize > prelude.contentSize) throw bad("more literals than content");
+    // Each record takes at most 15 bytes of numbers and yields at least one byte; plus the head.
+    if (prelude.opsSize < 2 || prelude.opsSize > 15 * prelude.contentSize + 10)
+      throw bad("ops size out of range");
+  }
+  const planStart = DELTA_HEADER_BYTES + r.offset;
+  const planBytes = prelude.planFrameSize > 0 ? prelude.planFrameSize : prelude.planSize;
+  if (planBytes > bytes.byteLength - planStart) throw bad("plan out of range");
+  const planSection = bytes.subarray(planStart, planStart + planBytes);
+  const contentSection = bytes.subarray(planStart + planBytes);
+  if (coding === DELTA_CODINGS.delta && contentSection.byteLength !== prelude.opsSize + prelude.literalsSize)
+    throw bad("content does not match its size");
+  if (coding !== DELTA_CODINGS.delta && (prelude.contentSize === 0) !== (contentSection.byteLength === 0))
+    throw bad("content does not match its size");
+  return { prelude, planSection, contentSection };
 }
 
 const hexToBytes = (hex: string) => Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
@@ -298,14 +590,13 @@ export function decodeIncrement(bytes: Uint8Array): {
   };
 }
 
-/** Parses and checks the decoded plan against the base and the content size. */
-function readPlan(
-  text: Uint8Array,
+/** Checks a decoded plan against the base and the content size (both formats). */
+function checkPlan(
+  plan: IncrementPlan,
   base: ReadonlyMap<string, FileEntry>,
   contentSize: number,
 ): IncrementPlan {
   const bad = (why: string) => new IncrementError("corrupt", `the increment's plan is invalid: ${why}`);
-  const plan = parseJson(text, "plan") as IncrementPlan;
   if (
     plan === null ||
     typeof plan !== "object" ||
@@ -351,24 +642,36 @@ export interface ApplyIncrementInput {
   sha256: Sha256Hex;
 }
 
+/** The format of an increment by its magic, or undefined when it is none this code reads. */
+export function incrementFormat(bytes: Uint8Array): IncrementFormat | undefined {
+  if (bytes.byteLength < INCREMENT_MAGIC.length) return undefined;
+  for (let i = 0; i < INCREMENT_MAGIC.length - 1; i++) if (bytes[i] !== INCREMENT_MAGIC[i]) return undefined;
+  const version = bytes[INCREMENT_MAGIC.length - 1];
+  return version === 3 || version === 4 ? version : undefined;
+}
+
 /**
- * Applies an increment to the installed files. Returns the target's files, verified against the
- * signed digest; throws IncrementError (and changes nothing: the caller's files are only read)
- * when the increment is for another base, malformed, or yields other files than the manifest
- * names.
+ * Applies an increment (format 3 or 4) to the installed files. Returns the target's files,
+ * verified against the signed digest; throws IncrementError (and changes nothing: the caller's
+ * files are only read) when the increment is for another base, malformed, or yields other files
+ * than the manifest names.
  */
 export async function applyIncrement(
   input: ApplyIncrementInput,
 ): Promise<{ files: FileEntry[]; bytes: Map<string, Uint8Array> }> {
-  const { prelude, planFrame, contentFrame } = decodeIncrement(input.increment);
+  const format = incrementFormat(input.increment);
+  if (format === undefined)
+    throw new IncrementError("malformed", "not a valid increment: wrong magic or unknown version");
+  const split = format === 3 ? decodeIncrement(input.increment) : decodeDeltaIncrement(input.increment);
+  const { fromPrefix, toPrefix } = split.prelude;
   const baseDigest = await filesDigest(input.base, input.sha256);
-  if (!input.expect.from.startsWith(prelude.fromPrefix) || baseDigest !== input.expect.from) {
+  if (!input.expect.from.startsWith(fromPrefix) || baseDigest !== input.expect.from) {
     throw new IncrementError(
       "wrong_base",
       "the increment was made for another base than the installed version",
     );
   }
-  if (!input.expect.to.startsWith(prelude.toPrefix))
+  if (!input.expect.to.startsWith(toPrefix))
     throw new IncrementError("corrupt", "the increment does not produce the version the manifest names");
   // The installed bytes must be what the list says: unchanged and copied files are carried over
   // from them, so a file altered on disk must not slip into the new version as verified.
@@ -394,20 +697,60 @@ export async function applyIncrement(
       throw new IncrementError("corrupt", `the increment's ${what} decodes to the wrong size`);
     return out;
   };
-  const plan = readPlan(
-    await decode(planFrame, planDictionary(input.base), prelude.planSize, "plan"),
-    base,
-    prelude.contentSize,
-  );
-  const content =
-    prelude.contentSize > 0
-      ? await decode(
-          contentFrame,
-          baseDictionary(input.base, input.bytesOf, plan),
-          prelude.contentSize,
-          "content",
-        )
-      : new Uint8Array(0);
+  let plan: IncrementPlan;
+  let content: Uint8Array;
+  if ("planFrame" in split) {
+    const { prelude, planFrame, contentFrame } = split;
+    plan = checkPlan(
+      parseJson(
+        await decode(planFrame, planDictionary(input.base), prelude.planSize, "plan"),
+        "plan",
+      ) as IncrementPlan,
+      base,
+      prelude.contentSize,
+    );
+    content =
+      prelude.contentSize > 0
+        ? await decode(
+            contentFrame,
+            baseDictionary(input.base, input.bytesOf, plan),
+            prelude.contentSize,
+            "content",
+          )
+        : new Uint8Array(0);
+  } else {
+    const { prelude, planSection, contentSection } = split;
+    const planBytes =
+      prelude.planFrameSize > 0
+        ? await decode(planSection, planDictionary(input.base), prelude.planSize, "plan")
+        : planSection;
+    plan = checkPlan(decodePlanBinary(planBytes, input.base), base, prelude.contentSize);
+    if (prelude.contentSize === 0) content = new Uint8Array(0);
+    else if (prelude.coding === DELTA_CODINGS.zstd)
+      content = await decode(
+        contentSection,
+        baseDictionary(input.base, input.bytesOf, plan),
+        prelude.contentSize,
+        "content",
+      );
+    else {
+      const packed =
+        prelude.coding === DELTA_CODINGS.delta
+          ? contentSection
+          : await decode(contentSection, new Uint8Array(0), prelude.opsSize + prelude.literalsSize, "delta");
+      const sections: DeltaSections = {
+        ops: packed.subarray(0, prelude.opsSize),
+        literals: packed.subarray(prelude.opsSize),
+      };
+      const source = baseDictionary(input.base, input.bytesOf, plan, DELTA_SOURCE_LIMIT);
+      try {
+        content = patchBytes(source, sections, prelude.contentSize);
+      } catch (e) {
+        if (e instanceof DeltaError) throw new IncrementError("corrupt", `the increment's ${e.message}`);
+        throw e;
+      }
+    }
+  }
   const result = new Map<string, { entry: FileEntry; data: Uint8Array }>();
   const removed = new Set(plan.removed);
   for (const f of input.base)

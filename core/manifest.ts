@@ -47,6 +47,13 @@ export interface ManifestClaims {
   package?: ManifestPackage;
   /** only when the client reported an installed version that has one, and it is smaller */
   increment?: ManifestIncrement;
+  /**
+   * The same increment in format 4 (the delta format, core/increment.ts), when it is smaller than
+   * `increment` (or `increment` is absent because it saves nothing). A separate claim so clients
+   * that predate format 4 never see it and keep using `increment`; clients that read format 4
+   * prefer this one.
+   */
+  incrementDelta?: ManifestIncrement;
   rollback?: boolean;
   pagePath?: string;
   /** grayscale task id when reason is "grayscale" */
@@ -93,10 +100,41 @@ export function buildManifestClaims(input: {
       plainSize: stored.plainSize,
     };
   };
+  // An own-key lookup, so "__proto__" and friends miss.
   const increment =
-    client.installedVersion !== undefined && pkg.increments
+    client.installedVersion !== undefined &&
+    pkg.increments &&
+    Object.hasOwn(pkg.increments, client.installedVersion) &&
+    client.installedVersion !== decision.version
       ? pkg.increments[client.installedVersion]
       : undefined;
+  // Each format offered only when it saves bytes; format 4 only when also smaller than format 3.
+  const offerIncrements = (): Pick<ManifestClaims, "increment" | "incrementDelta"> => {
+    if (increment === undefined) return {};
+    const offer = (o: {
+      sha256: string;
+      size: number;
+      encryption?: StoredEncryption;
+    }): ManifestIncrement => ({
+      url: input.incrementUrl(o.sha256),
+      size: o.size,
+      sha256: o.sha256,
+      fromVersion: client.installedVersion!,
+      from: increment.from,
+      ...(o.encryption !== undefined ? { encryption: reveal(o.encryption) } : {}),
+    });
+    const zstd = increment.size < pkg.size ? offer(increment) : undefined;
+    const delta =
+      increment.delta !== undefined &&
+      increment.delta.size < pkg.size &&
+      (zstd === undefined || increment.delta.size < zstd.size)
+        ? offer(increment.delta)
+        : undefined;
+    return {
+      ...(zstd !== undefined ? { increment: zstd } : {}),
+      ...(delta !== undefined ? { incrementDelta: delta } : {}),
+    };
+  };
   return {
     ...claims,
     version: decision.version,
@@ -108,22 +146,7 @@ export function buildManifestClaims(input: {
       ...(pkg.signature !== undefined ? { signature: pkg.signature } : {}),
       ...(pkg.encryption !== undefined ? { encryption: reveal(pkg.encryption) } : {}),
     },
-    // Offered only when it saves bytes; an own-key lookup, so "__proto__" and friends miss.
-    ...(increment !== undefined &&
-    Object.hasOwn(pkg.increments!, client.installedVersion!) &&
-    increment.size < pkg.size &&
-    client.installedVersion !== decision.version
-      ? {
-          increment: {
-            url: input.incrementUrl(increment.sha256),
-            size: increment.size,
-            sha256: increment.sha256,
-            fromVersion: client.installedVersion!,
-            from: increment.from,
-            ...(increment.encryption !== undefined ? { encryption: reveal(increment.encryption) } : {}),
-          },
-        }
-      : {}),
+    ...offerIncrements(),
     rollback: decision.rollback,
     ...(decision.pagePath !== undefined ? { pagePath: decision.pagePath } : {}),
     ...(decision.taskId !== undefined ? { taskId: decision.taskId } : {}),

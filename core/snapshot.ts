@@ -28,13 +28,19 @@ export interface PackageRef {
   encryption?: StoredEncryption;
 }
 
-/** A built increment in R2 (`increments/{sha256}`), smaller than the full package. */
+/**
+ * A built increment in R2 (`increments/{sha256}`): format 3, which every client reads, and when
+ * smaller the same increment in format 4 (the delta format, core/increment.ts), offered only to
+ * clients that read it. The manifest offers each only when smaller than the full package.
+ */
 export interface IncrementRef {
   sha256: string;
   size: number;
   /** `filesSha256` of the base it applies to */
   from: string;
   encryption?: StoredEncryption;
+  /** format 4 of the same increment (its own object; encrypted with its own IV) */
+  delta?: { sha256: string; size: number; encryption?: StoredEncryption };
 }
 
 /**

@@ -163,7 +163,7 @@ export class GraycastClient {
     const { claims } = result;
     const version = claims.version!;
     const pkg = claims.package!;
-    const got = await this.#obtain(pkg, claims.increment, state.installed, traffic);
+    const got = await this.#obtain(pkg, claims, state.installed, traffic);
     const developerSignature = await this.#checkDeveloperSignature(version, got.files.digest, pkg);
     const installed: InstalledVersion = {
       version,
@@ -177,6 +177,7 @@ export class GraycastClient {
       ...result,
       activated: true,
       via: got.via,
+      ...("incrementFormat" in got ? { incrementFormat: got.incrementFormat } : {}),
       ...(got.fallback ? { fallback: got.fallback } : {}),
       developerSignature,
       ...traffic,
@@ -345,31 +346,39 @@ export class GraycastClient {
   }
 
   /**
-   * The new version's files: through the increment when one is offered for exactly the
-   * installed files, else (or after ANY failure of the increment path) the full package.
+   * The new version's files: through an increment when one is offered for exactly the installed
+   * files, else (or after ANY failure of the increment path) the full package. Format 4 (the
+   * manifest's `incrementDelta`, smaller) is tried first, then format 3 (`increment`).
    */
   async #obtain(
     pkg: ManifestPackage,
-    increment: ManifestIncrement | undefined,
+    claims: Pick<ManifestClaims, "increment" | "incrementDelta">,
     installed: InstalledVersion | null,
     traffic: Traffic,
   ) {
     let fallback: { code: ClientErrorCode; message: string } | undefined;
-    if (increment && installed && pkg.files !== undefined) {
+    const offers: [ManifestIncrement | undefined, 3 | 4][] = [
+      [claims.incrementDelta, 4],
+      [claims.increment, 3],
+    ];
+    for (const [increment, format] of offers) {
+      if (!increment || !installed || pkg.files === undefined) continue;
       if (increment.fromVersion !== installed.version || increment.from !== installed.files) {
         fallback = {
           code: "wrong_base",
           message: `the increment starts from ${increment.fromVersion} (${increment.from}), the installed files are ${installed.version} (${installed.files})`,
         };
-      } else {
-        try {
-          return {
-            files: await this.#viaIncrement(increment, pkg.files, installed, traffic),
-            via: "increment" as const,
-          };
-        } catch (error) {
-          fallback = asFallback(error);
-        }
+        continue;
+      }
+      try {
+        return {
+          files: await this.#viaIncrement(increment, pkg.files, installed, traffic),
+          via: "increment" as const,
+          incrementFormat: format,
+          fallback,
+        };
+      } catch (error) {
+        fallback = asFallback(error);
       }
     }
     let bytes = await this.#download(pkg, traffic);

@@ -172,11 +172,13 @@ function checkShape(claims: Record<string, unknown>): void {
   if (pkg.files !== undefined && !isHex64(pkg.files)) malformed("package.files");
   if (pkg.signature !== undefined && !isSignature(pkg.signature)) malformed("package.signature");
   if (pkg.encryption !== undefined && !isEncryption(pkg.encryption)) malformed("package.encryption");
-  const inc = claims.increment;
-  if (inc === undefined) return;
-  if (!isObject(inc) || !isDownload(inc) || !isHex64(inc.from) || typeof inc.fromVersion !== "string")
-    malformed("increment");
-  if (inc.encryption !== undefined && !isEncryption(inc.encryption)) malformed("increment.encryption");
+  for (const name of ["increment", "incrementDelta"] as const) {
+    const inc = claims[name];
+    if (inc === undefined) continue;
+    if (!isObject(inc) || !isDownload(inc) || !isHex64(inc.from) || typeof inc.fromVersion !== "string")
+      malformed(name);
+    if (inc.encryption !== undefined && !isEncryption(inc.encryption)) malformed(`${name}.encryption`);
+  }
 }
 
 function malformed(why: string): never {

@@ -78,7 +78,9 @@ export interface UpdateResult extends CheckResult {
   activated: boolean;
   /** how the new files were obtained */
   via?: "full" | "increment";
-  /** why an offered increment was not used (the full package was downloaded instead) */
+  /** with `via: "increment"`: 4 for the delta format (`incrementDelta`), 3 for `increment` */
+  incrementFormat?: 3 | 4;
+  /** why an offered increment was not used (a larger increment or the full package was downloaded instead) */
   fallback?: { code: ClientErrorCode; message: string };
   developerSignature?: DeveloperSignatureCheck;
   /** bytes received over the network */

@@ -6,8 +6,14 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { decodeDeltaIncrement, incrementFormat } from "../../core/increment";
 import { freshEdgeAndDevice } from "./support/client";
-import { type BuiltVersion, buildIncrementBetween, buildVersion } from "./support/fixtures";
+import {
+  type BuiltVersion,
+  buildDeltaIncrementBetween,
+  buildIncrementBetween,
+  buildVersion,
+} from "./support/fixtures";
 
 const t = freshEdgeAndDevice();
 
@@ -135,6 +141,85 @@ describe("increments", () => {
     await expect(t.device.client.update()).rejects.toMatchObject({ code: "hash_mismatch" });
     expect(t.device.contents()).toEqual(before);
     await expectRunning(v1);
+  });
+
+  describe("format 4 (the delta format), offered as incrementDelta", () => {
+    it("is preferred over format 3: only its bytes travel, the files are byte-identical", async () => {
+      const zstdFormat = await buildIncrementBetween(v1, v2);
+      const delta = await buildDeltaIncrementBetween(v1, v2);
+      expect(incrementFormat(delta)).toBe(4);
+      expect(delta.byteLength).toBeLessThan(zstdFormat.byteLength);
+      const increment = await t.edge.increment(zstdFormat, v1);
+      const incrementDelta = await t.edge.increment(delta, v1);
+      t.edge.answer(await t.edge.claims(v2, { increment, incrementDelta }));
+      const result = await t.device.client.update();
+      expect(result).toMatchObject({
+        activated: true,
+        via: "increment",
+        incrementFormat: 4,
+        transferred: delta.byteLength,
+      });
+      expect(result.fallback).toBeUndefined();
+      expect(t.edge.requests.filter((r) => r.path === `/v1/increments/${increment.sha256}`)).toEqual([]);
+      expect(packageRequests(v2)).toBe(0);
+      await expectRunning(v2);
+    });
+
+    it("applies each content coding: the plain copy/insert delta (no zstd at all) and a zstd frame", async () => {
+      const plain = await buildDeltaIncrementBetween(v1, v2, { coding: "delta" });
+      expect(decodeDeltaIncrement(plain).prelude.coding).toBe(0);
+      t.edge.answer(await t.edge.claims(v2, { incrementDelta: await t.edge.increment(plain, v1) }));
+      expect(await t.device.client.update()).toMatchObject({ via: "increment", incrementFormat: 4 });
+      await expectRunning(v2);
+
+      // Every number of a large file shifts: thousands of small edits, where zstd codes best.
+      const numbers = (shift: number) =>
+        Array.from({ length: 6000 }, (_, i) => `f(${((i * 7919) % 10007) + shift});`).join("");
+      const bigA = await buildVersion("1.1.1", { "lib/big.js": numbers(0) });
+      const bigB = await buildVersion("1.1.2", { "lib/big.js": numbers(1) });
+      t.edge.answer(await t.edge.claims(bigA));
+      expect(await t.device.client.update()).toMatchObject({ via: "full", version: "1.1.1" });
+      const packed = await buildDeltaIncrementBetween(bigA, bigB);
+      expect(decodeDeltaIncrement(packed).prelude.coding).toBe(2);
+      t.edge.answer(await t.edge.claims(bigB, { incrementDelta: await t.edge.increment(packed, bigA) }));
+      expect(await t.device.client.update()).toMatchObject({ via: "increment", incrementFormat: 4 });
+      await expectRunning(bigB);
+    });
+
+    it("a tampered format 4 falls back to format 3, then still ends correct", async () => {
+      const delta = await buildDeltaIncrementBetween(v1, v2, { coding: "delta" });
+      const incrementDelta = await t.edge.increment(delta, v1);
+      const tampered = delta.slice();
+      tampered[tampered.length - 1]! ^= 0x01;
+      await t.edge.host("increments", tampered, { sha256: incrementDelta.sha256 });
+      const increment = await t.edge.increment(await buildIncrementBetween(v1, v2), v1);
+      t.edge.answer(await t.edge.claims(v2, { increment, incrementDelta }));
+      expect(await t.device.client.update()).toMatchObject({
+        activated: true,
+        via: "increment",
+        incrementFormat: 3,
+        fallback: { code: "hash_mismatch" },
+      });
+      expect(packageRequests(v2)).toBe(0);
+      await expectRunning(v2);
+    });
+
+    it("a format 4 whose delta was altered (a copy moved) is refused; the full package is used", async () => {
+      const delta = await buildDeltaIncrementBetween(v1, v2, { coding: "delta" });
+      const { prelude } = decodeDeltaIncrement(delta);
+      // The first drift (after the ops' three heads and the two length columns) pushed far past the base.
+      const forged = delta.slice();
+      const opsStart = forged.length - prelude.opsSize - prelude.literalsSize;
+      const heads = [0, 1, 2].map((i) => forged[opsStart + i]!);
+      expect(heads.every((b) => b < 0x80)).toBe(true);
+      forged[opsStart + 3 + heads[1]! + heads[2]!] = 0x7e; // zigzag 126: +63 bytes of drift
+      const incrementDelta = await t.edge.increment(forged, v1);
+      t.edge.answer(await t.edge.claims(v2, { incrementDelta }));
+      const result = await t.device.client.update();
+      expect(result).toMatchObject({ activated: true, via: "full" });
+      expect(result.fallback?.code).toBe("hash_mismatch");
+      await expectRunning(v2);
+    });
   });
 
   describe("an increment for a different base", () => {

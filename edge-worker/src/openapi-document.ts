@@ -1020,7 +1020,7 @@ export const EDGE_OPENAPI_DOCUMENT = {
       get: {
         summary: "Download an incremental package (also HEAD); supports Range and If-None-Match",
         description:
-          "Offered in a manifest's `increment` to a client on its base version; format in docs/increments.md. Encrypted (AES-256-GCM) when the manifest's `increment.encryption` says so.",
+          "Offered in a manifest's `increment` (format 3) or `incrementDelta` (format 4, the delta format, for clients that read it) to a client on its base version; formats in docs/increments.md. Encrypted (AES-256-GCM) when the offer's `encryption` says so.",
         parameters: [
           {
             schema: {

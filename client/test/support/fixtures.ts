@@ -9,7 +9,7 @@ import { join, relative } from "node:path";
 import { constants, zstdCompressSync } from "node:zlib";
 import { zipSync } from "fflate";
 import { base64url, exportJWK, generateKeyPair } from "jose";
-import { buildIncrement, type FileEntry, filesDigest } from "../../../core/increment";
+import { buildDeltaIncrement, buildIncrement, type FileEntry, filesDigest } from "../../../core/increment";
 import { APKG_MANIFEST_ENTRY, APKG_PACKAGE_ENTRY } from "../../../core/offline";
 import { packageSigningInput } from "../../../core/signature";
 import type { DeveloperSignature, PackageEncryption } from "../../../core/snapshot";
@@ -153,4 +153,28 @@ export function storeContents(dir: string): [string, string][] {
   };
   walk(dir);
   return out.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+}
+
+/**
+ * The same pair in format 4 (the delta format), as the control plane builds it. With
+ * `coding: "delta"` the content is forced to the plain copy/insert delta (no zstd anywhere):
+ * a compressor whose every output is larger than its input is never kept.
+ */
+export async function buildDeltaIncrementBetween(
+  from: BuiltVersion,
+  to: BuiltVersion,
+  options: { coding?: "delta" } = {},
+): Promise<Uint8Array> {
+  const zstd = (content: Uint8Array, dictionary: Uint8Array, level: number) =>
+    new Uint8Array(
+      zstdCompressSync(content, { dictionary, params: { [constants.ZSTD_c_compressionLevel]: level } }),
+    );
+  const { bytes } = await buildDeltaIncrement({
+    from: { files: from.list, bytesOf: (p) => from.bytes.get(p)! },
+    to: { files: to.list, bytesOf: (p) => to.bytes.get(p)! },
+    level: 19,
+    compress: options.coding === "delta" ? (content) => new Uint8Array(content.byteLength + 64) : zstd,
+    sha256: sha256Hex,
+  });
+  return bytes;
 }

@@ -457,6 +457,16 @@ export const increments = sqliteTable(
     encIv: text("enc_iv"),
     encSha256: text("enc_sha256"),
     encSize: integer("enc_size"),
+    /**
+     * The same increment in format 4 (the delta format, core/increment.ts), when it is smaller
+     * than format 3: offered as the manifest's `incrementDelta` to clients that read it. The
+     * encrypted copy has its own IV under the same key.
+     */
+    deltaSha256: text("delta_sha256"),
+    deltaSize: integer("delta_size"),
+    deltaEncIv: text("delta_enc_iv"),
+    deltaEncSha256: text("delta_enc_sha256"),
+    deltaEncSize: integer("delta_enc_size"),
     attempts: integer("attempts").notNull().default(0),
     detail: text("detail").notNull().default(""),
     createdAt: createdAt(),

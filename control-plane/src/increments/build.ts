@@ -22,10 +22,12 @@ import { unzipSync } from "fflate";
 import { encryptObject } from "../../../core/encryption";
 import {
   applyIncrement,
+  buildDeltaIncrement,
   buildIncrement,
   type FileEntry,
   filesDigest,
   incrementKey,
+  PRELUDE_BYTES,
 } from "../../../core/increment";
 import { fileManifestKey } from "../../../core/snapshot";
 import type { Db } from "../db/client";
@@ -208,25 +210,36 @@ export async function buildIncrementRow(
   let stored: { sha256: string; size: number };
   try {
     const [base, target] = await Promise.all([unpack(bucket, from), unpack(bucket, to)]);
-    const { bytes, prelude } = await buildIncrement({
+    const pair = {
       from: { files: base.files, bytesOf: bytesOf(base) },
       to: { files: target.files, bytesOf: bytesOf(target) },
       compress: zstdCompress,
       sha256: sha256Hex,
-    });
-    // What a client will do, done once here: the increment must give exactly the target's files.
-    await applyIncrement({
-      increment: bytes,
-      base: base.files,
-      bytesOf: bytesOf(base),
-      expect: { from: base.digest, to: target.digest },
-      decompress: zstdDecompress,
-      sha256: sha256Hex,
-    });
+    };
+    // Format 3 for every client; format 4 (the delta format) for clients that read it, kept only
+    // when smaller. Both use the WASM zstd: workerd's node:zlib zstd drops the `dictionary`
+    // option (measured, docs/increments.md), so a native frame would not be a patch at all.
+    const { bytes, prelude } = await buildIncrement(pair);
+    const contentFrame = bytes.subarray(PRELUDE_BYTES + prelude.planFrameSize);
+    const delta = await buildDeltaIncrement({ ...pair, level: prelude.level, contentFrame });
+    const keepDelta = delta.bytes.byteLength < bytes.byteLength;
+    // What a client will do, done once here: each increment must give exactly the target's files.
+    for (const increment of keepDelta ? [bytes, delta.bytes] : [bytes]) {
+      await applyIncrement({
+        increment,
+        base: base.files,
+        bytesOf: bytesOf(base),
+        expect: { from: base.digest, to: target.digest },
+        decompress: zstdDecompress,
+        sha256: sha256Hex,
+      });
+    }
     const sha256 = await sha256Hex(bytes);
+    const deltaSha256 = keepDelta ? await sha256Hex(delta.bytes) : null;
     const finishedAt = clock();
-    if (bytes.byteLength >= to.packageSize) {
-      const detail = `the increment (${bytes.byteLength} bytes) is not smaller than the full package (${to.packageSize} bytes)`;
+    const smallest = keepDelta ? delta.bytes.byteLength : bytes.byteLength;
+    if (smallest >= to.packageSize) {
+      const detail = `the increment (${smallest} bytes) is not smaller than the full package (${to.packageSize} bytes)`;
       await finish(db, row, {
         status: "skipped",
         detail,
@@ -241,28 +254,49 @@ export async function buildIncrementRow(
       status: "built" as const,
       sha256,
       size: bytes.byteLength,
+      deltaSha256,
+      deltaSize: keepDelta ? delta.bytes.byteLength : null,
       fromFilesSha256: base.digest,
-      detail: `zstd level ${prelude.level}`,
+      detail: `zstd level ${prelude.level}${keepDelta ? `; delta format ${delta.bytes.byteLength} bytes (${["delta", "delta+zstd", "zstd"][delta.prelude.coding]})` : ""}`,
       builtAt: finishedAt,
     };
+    const objects: [Uint8Array, string][] = [[bytes, sha256]];
+    if (keepDelta && deltaSha256) objects.push([delta.bytes, deltaSha256]);
     if (to.encKeyWrapped) {
-      // Encrypted target: only the ciphertext is stored (under the target version's key).
-      const { ciphertext, iv } = await encryptObject(await versionKey(packageKeySecret, to), bytes);
-      const encSha256 = await sha256Hex(ciphertext);
-      await bucket.put(incrementKey(encSha256), ciphertext, {
-        sha256: encSha256,
-        httpMetadata: { contentType: "application/octet-stream" },
-      });
-      // A fresh IV makes each build's ciphertext its own object: if a takeover of a stale claim
-      // finished first, ours is referenced by nothing and goes.
-      if (!(await finish(db, row, { ...built, encSha256, encSize: ciphertext.byteLength, encIv: iv })))
-        await bucket.delete(incrementKey(encSha256));
-    } else {
-      if (!(await bucket.head(incrementKey(sha256)))) {
-        await bucket.put(incrementKey(sha256), bytes, {
-          sha256,
+      // Encrypted target: only ciphertexts are stored (under the target version's key), each
+      // with its own IV.
+      const key = await versionKey(packageKeySecret, to);
+      const sealed: { sha256: string; size: number; iv: string }[] = [];
+      for (const [plain] of objects) {
+        const { ciphertext, iv } = await encryptObject(key, plain);
+        const encSha256 = await sha256Hex(ciphertext);
+        await bucket.put(incrementKey(encSha256), ciphertext, {
+          sha256: encSha256,
           httpMetadata: { contentType: "application/octet-stream" },
         });
+        sealed.push({ sha256: encSha256, size: ciphertext.byteLength, iv });
+      }
+      const [enc, deltaEnc] = sealed;
+      // A fresh IV makes each build's ciphertext its own object: if a takeover of a stale claim
+      // finished first, ours are referenced by nothing and go.
+      const won = await finish(db, row, {
+        ...built,
+        encSha256: enc!.sha256,
+        encSize: enc!.size,
+        encIv: enc!.iv,
+        deltaEncSha256: deltaEnc?.sha256 ?? null,
+        deltaEncSize: deltaEnc?.size ?? null,
+        deltaEncIv: deltaEnc?.iv ?? null,
+      });
+      if (!won) for (const s of sealed) await bucket.delete(incrementKey(s.sha256));
+    } else {
+      for (const [plain, key] of objects) {
+        if (!(await bucket.head(incrementKey(key)))) {
+          await bucket.put(incrementKey(key), plain, {
+            sha256: key,
+            httpMetadata: { contentType: "application/octet-stream" },
+          });
+        }
       }
       await finish(db, row, built);
     }

@@ -127,32 +127,44 @@ export function attachIncrementRows(
       if (ref.encryption) {
         // An encrypted target's increments are served encrypted under that version's own key:
         // a row built for another version with the same package bytes has another key.
-        if (
-          row.toVersion !== version ||
-          row.encSha256 === null ||
-          row.encSize === null ||
-          row.encIv === null ||
-          row.encSize >= ref.size
-        )
+        if (row.toVersion !== version || row.encSha256 === null || row.encSize === null || row.encIv === null)
           continue;
-        const encryption = {
+        const sealed = (iv: string, plainSha256: string, plainSize: number) => ({
           alg: "A256GCM" as const,
-          wrappedKey: ref.encryption.wrappedKey,
-          iv: row.encIv,
-          plainSha256: row.sha256,
-          plainSize: row.size,
-        };
-        map[row.fromVersion] = {
+          wrappedKey: ref.encryption!.wrappedKey,
+          iv,
+          plainSha256,
+          plainSize,
+        });
+        const entry: IncrementRef = {
           sha256: row.encSha256,
           size: row.encSize,
           from: row.fromFilesSha256,
-          encryption,
+          encryption: sealed(row.encIv, row.sha256, row.size),
         };
+        if (
+          row.deltaEncSha256 !== null &&
+          row.deltaEncSize !== null &&
+          row.deltaEncIv !== null &&
+          row.deltaSha256 !== null &&
+          row.deltaSize !== null &&
+          row.deltaEncSize < ref.size
+        )
+          entry.delta = {
+            sha256: row.deltaEncSha256,
+            size: row.deltaEncSize,
+            encryption: sealed(row.deltaEncIv, row.deltaSha256, row.deltaSize),
+          };
+        if (entry.size < ref.size || entry.delta) map[row.fromVersion] = entry;
         continue;
       }
       // A row built for an encrypted twin of this package stored only ciphertext.
-      if (row.encSha256 !== null || row.size >= ref.size) continue;
-      map[row.fromVersion] = { sha256: row.sha256, size: row.size, from: row.fromFilesSha256 };
+      if (row.encSha256 !== null) continue;
+      const entry: IncrementRef = { sha256: row.sha256, size: row.size, from: row.fromFilesSha256 };
+      if (row.deltaSha256 !== null && row.deltaSize !== null && row.deltaSize < ref.size)
+        entry.delta = { sha256: row.deltaSha256, size: row.deltaSize };
+      // Listed when either format saves bytes; the manifest offers each only if it does.
+      if (entry.size < ref.size || entry.delta) map[row.fromVersion] = entry;
     }
     if (Object.keys(map).length > 0) ref.increments = map;
   }
