@@ -10,6 +10,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { and, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
+import { ClientError, SubscriptionMessages } from "../client/src/index";
 import { createDb } from "../control-plane/src/db/client";
 import { messageInbox, messageQuota, messageSubscriptions } from "../control-plane/src/db/schema";
 import adminApp from "../control-plane/src/index";
@@ -607,5 +608,60 @@ describe("the inbox through the edge (T5) and retention", () => {
     expect(await db.select().from(messageInbox).where(eq(messageInbox.id, msgid)).get()).toBeDefined();
     await runCron(row!.createdAt + INBOX_RETENTION_MS + 1000);
     expect(await db.select().from(messageInbox).where(eq(messageInbox.id, msgid)).get()).toBeUndefined();
+  });
+});
+
+describe("the reference client (client/src/messages.ts) against the edge", () => {
+  /** The client's fetch, reaching the edge's handlers (which forward to the in-process admin app). */
+  const edgeOf = async (input: RequestInfo | URL, init?: RequestInit) => {
+    const req = new Request(input, init);
+    const path = new URL(req.url).pathname;
+    const handler =
+      path === "/v1/messages/subscribe"
+        ? answerSubscribe
+        : path === "/v1/messages/inbox"
+          ? answerInbox
+          : answerMarkRead;
+    return viaEdge(handler(req, edgeEnvFull(), forward));
+  };
+  const clientFor = (account: string | undefined) =>
+    new SubscriptionMessages(
+      {
+        edge: ORIGIN,
+        appId,
+        hostAppId: world.host1,
+        userAssertion: async () =>
+          account === undefined ? undefined : mintAssertion(key1, { iss: world.host1, sub: account }),
+      },
+      { fetch: edgeOf as typeof fetch },
+    );
+
+  it("subscribes, reads the inbox, marks read; refusals are messages_failed", async () => {
+    const client = clientFor("client-user-1");
+    expect(await client.requestSubscribeMessage({ [T.paid]: "accept", [T.shipped]: "reject" })).toEqual({
+      [T.paid]: "accept",
+      [T.shipped]: "reject",
+    });
+    const { msgid } = await expectJson(
+      send(
+        {
+          touser: await openid("client-user-1"),
+          template_id: T.paid,
+          data: { character_string1: { value: "SO-7" }, amount2: { value: "¥7.00" } },
+        },
+        await accessToken(),
+      ), // a fresh token: the retention test's cron ran 30 days ahead
+      200,
+    );
+    const page = await client.inbox({ limit: 5 });
+    expect(page.messages.map((m) => m.id)).toEqual([msgid]);
+    expect(await client.markRead([msgid])).toBe(1);
+    await expect(
+      client.requestSubscribeMessage({ [T.paid]: "accept", [T.flight]: "accept" }),
+    ).rejects.toMatchObject({
+      code: "messages_failed",
+    });
+    const anonymous = clientFor(undefined);
+    await expect(anonymous.inbox()).rejects.toBeInstanceOf(ClientError);
   });
 });
