@@ -455,6 +455,28 @@ describe("send (T4)", () => {
     await expectErrcode(send("[1,2]"), 400, 47001);
     await expectErrcode(send(""), 400, 47001);
     await expectErrcode(send(`{"touser":"${"x".repeat(20_000)}"}`), 400, 47001);
+    // An expired token (7200 s), and a token of another mini program: its server cannot send with ours.
+    const expired = await accessToken(Date.now() - 7_201_000);
+    await expectErrcode(send({ touser: to, template_id: T.flight, data: flightData() }, expired), 401, 42001);
+    const otherApp = await makeMiniProgram(world);
+    const otherSecret = (
+      await expectJson(
+        callAdmin("POST", `/v1/mini-programs/${otherApp}/secret/generate`, { token: world.adminA.token }),
+        201,
+      )
+    ).secret;
+    const otherToken = (
+      await issueAccessToken(adminEnv(), createDb(testEnv.DB), {
+        grant_type: "client_credential",
+        appid: otherApp,
+        secret: otherSecret,
+      })
+    ).access_token;
+    await expectErrcode(
+      send({ touser: to, template_id: T.flight, data: flightData() }, otherToken),
+      400,
+      40037,
+    );
     // A template of another mini program is invalid here.
     const other = await makeMiniProgram(world);
     const foreign = await expectJson(
