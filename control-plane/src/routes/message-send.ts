@@ -85,7 +85,7 @@ messageSendRoutes.openAPIRegistry.registerPath({
     ),
     429: {
       ...serverError(
-        "40038 a long-term template's 5 messages for this user today are sent: retry after the Retry-After seconds (the next day in UTC+8)",
+        "40038 a long-term template's 5 messages for this user today are sent: retry after the Retry-After seconds (the next day in UTC+8); 45011 too many sends for this appid (500 per 10 s)",
       ),
       headers: {
         "Retry-After": { description: "seconds until the next quota day", schema: { type: "integer" } },

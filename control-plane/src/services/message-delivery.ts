@@ -27,6 +27,7 @@ import {
   quotaDay,
   type TemplateKeyword,
 } from "../../../core/messages";
+import { RATE_LIMIT_PERIOD_SECONDS } from "../../../core/rate-limit";
 import { ServerErrcode } from "../../../core/server-errcode";
 import type { ProvenUser } from "../../../core/user-proof";
 import type { Db } from "../db/client";
@@ -254,6 +255,15 @@ export async function sendMessage(
   now = Date.now(),
 ): Promise<{ errcode: 0; errmsg: "ok"; msgid: string }> {
   const { appId } = await authenticateAccessToken(db, accessToken, now);
+  // A brake on floods per mini program (core/rate-limit.ts), its own key beside the token API's.
+  const { success } = await env.SERVER_API_LIMITER.limit({ key: `send:${appId}` });
+  if (!success)
+    throw new ServerApiError(
+      ServerErrcode.RATE_LIMITED,
+      "api freq out of limit for this appid, retry after the Retry-After seconds",
+      429,
+      RATE_LIMIT_PERIOD_SECONDS.SERVER_API_LIMITER,
+    );
   const body = parseSendBody(raw);
   const template = await db
     .select()
