@@ -41,6 +41,9 @@ export default defineConfig(async () => {
               miniflare: {
                 compatibilityFlags: ["nodejs_compat"],
                 d1Databases: ["DB"],
+                // The admin Worker's producer of message pushes (issue 14), a real local queue; the
+                // tests run the builder's consumer on batches themselves (test/messages-webhooks.test.ts).
+                queueProducers: { MESSAGE_WEBHOOKS: "graycast-message-webhooks" },
                 // The tests load the edge's configuration; the admin Worker's limiters (login, writes) are
                 // added here with control-plane/wrangler.toml's values, so both run with their real limits.
                 ratelimits: {
@@ -60,6 +63,10 @@ export default defineConfig(async () => {
                   PACKAGE_KEY_SECRET: "test-package-key-secret-0123456789abcdef0123",
                   // Login and the server API (PRODUCT.md X5, X6): one LOGIN_CODE_KEY for both Workers.
                   LOGIN_CODE_KEY: "test-login-code-key-0123456789abcdef0123456789",
+                  // Subscription messages (issue 14): sealing of webhook secrets and subscribers' accounts,
+                  // and the admin Worker the edge forwards to (tests hand the edge the in-process admin app).
+                  MESSAGE_WEBHOOK_KEY: "test-message-webhook-key-0123456789abcdef012345",
+                  ADMIN_BASE_URL: "https://admin.test",
                   APP_SECRET_HASH_KEY: "test-app-secret-hash-key-0123456789abcdef012345",
                   USER_ID_KEY: "test-user-id-key-0123456789abcdef0123456789abcd",
                   // Admission leases are off by default in tests, so counts are read right after answers;
@@ -73,6 +80,7 @@ export default defineConfig(async () => {
                   // The builder's var naming its dead-letter queue: the production name, the one
                   // test/admin-increments.test.ts delivers on (INCREMENTS_DLQ of increments/queue.ts).
                   INCREMENTS_DLQ: "graycast-increments-dlq",
+                  MESSAGE_WEBHOOKS_DLQ: "graycast-message-webhooks-dlq",
                 },
               },
             }),

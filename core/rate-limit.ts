@@ -11,7 +11,7 @@
  * | `LOGIN_ACCOUNT_LIMITER` | client address + keyed hash of email  | 5 / 60 s       | admin, POST /v1/auth/login |
  * | `ADMIN_WRITE_LIMITER`   | session id or API token id            | 600 / 60 s     | admin, every authenticated write |
  * | `EDGE_LOGIN_LIMITER`    | client address                        | 60 / 60 s      | edge, POST /v1/login        |
- * | `SERVER_API_LIMITER`    | App ID (`appid`)                      | 500 / 10 s     | admin, /sns/jscode2session and /cgi-bin/token |
+ * | `SERVER_API_LIMITER`    | App ID (`appid`)                      | 500 / 10 s     | admin, /sns/jscode2session and /cgi-bin/token; the message send (`send:` + App ID, after its token) |
  *
  * Counts are per Cloudflare location and approximate (Cloudflare's documentation); they are a
  * brake on floods and guessing, not a quota.

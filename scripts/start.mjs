@@ -268,7 +268,7 @@ function startCron() {
 log("starting the edge and control-plane Workers");
 // One after the other: two wrangler dev processes starting at the same instant can race for
 // the same local socket.
-startWorker("edge", EDGE_PORT, ["--var", "ALLOW_GEO_OVERRIDE:true"]);
+startWorker("edge", EDGE_PORT, ["--var", "ALLOW_GEO_OVERRIDE:true", "--var", `ADMIN_BASE_URL:${ADMIN_URL}`]);
 await waitHealthy(EDGE_URL);
 // The increment builder (control-plane/src/builder.ts) consumes the admin Worker's queue from its
 // own process, through the dev registry: a build never runs where admin requests do.

@@ -605,14 +605,15 @@ describe("off the hot path", () => {
         new RegExp(`\\[\\[${prefix}queues\\.consumers\\]\\]\\s+queue = "graycast-increments${suffix}-dlq"`),
       );
       expect(b).toContain(`INCREMENTS_DLQ = "graycast-increments${suffix}-dlq"`);
-      // Nothing but D1, R2 (and the PACKAGE_KEY_SECRET secret) bound to the builder.
+      // Nothing but D1, R2 (and the PACKAGE_KEY_SECRET secret) bound to the builder; the second
+      // pair of queues is the subscription message pushes (issue 14, test/messages-webhooks.test.ts).
       expect(
         b
           .match(
             /^\[\[[\w.]*?(d1_databases|r2_buckets|queues|durable_objects|services|kv_namespaces|ratelimits)/gm,
           )
           ?.map((m) => m.replace(/^\[\[(env\.\w+\.)?/, "")),
-      ).toEqual(["d1_databases", "r2_buckets", "queues", "queues"]);
+      ).toEqual(["d1_databases", "r2_buckets", "queues", "queues", "queues", "queues"]);
     }
     expect(QUEUE_DELIVERIES).toBe(MAX_ATTEMPTS);
   });

@@ -44,7 +44,9 @@ export type ClientErrorCode =
   /** nothing is installed */
   | "not_installed"
   /** login refused or failed: no user assertion from the host app, the edge refused it, or the edge cannot be reached */
-  | "login_failed";
+  | "login_failed"
+  /** a subscription message call (subscribe, inbox, mark read) refused or failed (issue 14) */
+  | "messages_failed";
 
 export class ClientError extends Error {
   readonly code: ClientErrorCode;

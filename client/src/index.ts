@@ -8,6 +8,7 @@ export { CHECK_QUERY_LIMIT, CHECK_USER_HEADER, type CheckMethod, checkQuery } fr
 export { GraycastClient } from "./client";
 export type { Fetch } from "./download";
 export { ClientError, type ClientErrorCode } from "./errors";
+export { type InboxMessage, type MessagesOptions, SubscriptionMessages } from "./messages";
 export type { DeveloperSignatureCheck } from "./package";
 export { type ConfigOrder, RuntimeConfigClient, type RuntimeConfigOptions } from "./runtime-config";
 export {

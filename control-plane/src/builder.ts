@@ -4,9 +4,10 @@
  * dead-letter queue, whose name is the INCREMENTS_DLQ var (each environment has its own queues). Its own Worker, not the admin Worker's `queue` handler: a build is seconds of
  * synchronous CPU (unzip, zstd WASM), and an isolate runs one thing at a time, so a build in the
  * admin Worker stalled every admin request sharing its isolate (measured in docs/increments.md).
- * Bindings: D1, R2 and PACKAGE_KEY_SECRET only.
+ * Bindings: D1, R2, PACKAGE_KEY_SECRET and MESSAGE_WEBHOOK_KEY (to sign message pushes).
  */
 import { consumeDeadIncrements, consumeIncrements, type IncrementMessage } from "./increments/queue";
+import { consumeDeadPushes, consumePushes } from "./services/message-webhooks";
 
 export type BuilderBindings = BuilderEnv & { PACKAGE_KEY_SECRET?: string };
 
@@ -18,9 +19,18 @@ async function fetch(request: Request, env: BuilderBindings): Promise<Response> 
   return Response.json({ ok: true, service: "graycast-builder" });
 }
 
-/** Both queues arrive here; the batch names its queue, and INCREMENTS_DLQ names the dead-letter one. */
+/** Queues the builder consumes, by the batch's queue name (each environment has its own queues). */
+const MESSAGE_WEBHOOKS_QUEUE = /^graycast-message-webhooks(-dev|-staging)?$/;
+
+/**
+ * Every queue arrives here; the batch names its queue: INCREMENTS_DLQ and MESSAGE_WEBHOOKS_DLQ name
+ * the dead-letter ones. Subscription message pushes (issue 14) are consumed here too: an outbound
+ * POST per message, kept off the admin Worker as builds are (services/message-webhooks.ts).
+ */
 async function queue(batch: MessageBatch<IncrementMessage>, env: BuilderBindings): Promise<void> {
-  if (batch.queue === env.INCREMENTS_DLQ) await consumeDeadIncrements(batch, env);
+  if (batch.queue === env.MESSAGE_WEBHOOKS_DLQ) await consumeDeadPushes(batch, env);
+  else if (MESSAGE_WEBHOOKS_QUEUE.test(batch.queue)) await consumePushes(batch, env);
+  else if (batch.queue === env.INCREMENTS_DLQ) await consumeDeadIncrements(batch, env);
   else await consumeIncrements(batch, env);
 }
 

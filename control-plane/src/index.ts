@@ -27,6 +27,8 @@ import { grayscaleWhitelistRoutes } from "./routes/grayscale-whitelists";
 import { hostAppKeyRoutes } from "./routes/host-app-keys";
 import { hostAppRoutes } from "./routes/host-apps";
 import { incrementRoutes } from "./routes/increments";
+import { messageSendRoutes } from "./routes/message-send";
+import { messageLibraryRoutes, messageTemplateRoutes, messageWebhookRoutes } from "./routes/messages";
 import { miniProgramRoutes } from "./routes/mini-programs";
 import { offlinePackageRoutes } from "./routes/offline-packages";
 import { packageEncryptionRoutes } from "./routes/package-encryption";
@@ -38,6 +40,7 @@ import { teamRoutes } from "./routes/teams";
 import { userRoutes } from "./routes/users";
 import { versionRoutes } from "./routes/versions";
 import { runGrayscaleCron } from "./services/grayscale-cron";
+import { sweepMessages } from "./services/message-delivery";
 import { sweepServerApi } from "./services/server-api";
 import { sweepSnapshots } from "./services/snapshot";
 
@@ -113,10 +116,16 @@ app.route("/v1/host-apps", hostAppApplicationRoutes);
 app.route("/v1/mini-programs", switchRoutes);
 app.route("/v1/mini-programs", privacyRoutes);
 app.route("/v1/mini-programs", appSecretRoutes);
+// Subscription messages (issue 14): library, My Template, the host app's push webhook.
+app.route("/v1/message-library", messageLibraryRoutes);
+app.route("/v1/mini-programs", messageTemplateRoutes);
+app.route("/v1/host-apps", messageWebhookRoutes);
 app.route("/v1/audits", auditRoutes);
 app.route("/v1/change-log", changeLogRoutes);
 // The mini program server API (WeChat-compatible paths at the root; the AppSecret authenticates).
 app.route("/", serverApiRoutes);
+// The subscription message send (server API, access token) and the edge's forwards of clients' calls.
+app.route("/", messageSendRoutes);
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
   type: "http",
@@ -199,6 +208,12 @@ async function scheduled(
     await sweepServerApi(createDb(env.DB), now);
   } catch (err) {
     console.error("server API sweep failed", { error: String(err instanceof Error ? err.message : err) });
+  }
+  // Inbox entries past their 30 days (issue 14 "Retention"), old quota days and dead letters.
+  try {
+    await sweepMessages(createDb(env.DB), now);
+  } catch (err) {
+    console.error("message sweep failed", { error: String(err instanceof Error ? err.message : err) });
   }
   try {
     await sweepIncrements(env, now);

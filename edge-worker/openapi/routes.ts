@@ -23,6 +23,13 @@ import {
 } from "../../core/contracts/config";
 import { ErrorBodySchema } from "../../core/contracts/error";
 import { LoginRequestSchema, LoginResponseSchema } from "../../core/contracts/login";
+import {
+  InboxPageSchema,
+  InboxQuerySchema,
+  MarkReadRequestSchema,
+  SubscribeRequestSchema,
+  SubscribeResponseSchema,
+} from "../../core/contracts/messages";
 import { ASSERTION_STATUS_HEADER, QUERY_LIMIT, USER_HEADER } from "../src/contracts";
 import { BODY_LIMIT } from "../src/validate";
 
@@ -177,6 +184,85 @@ export const EDGE_ROUTES: RouteConfig[] = [
       413: errorAnswer(`Payload too large: the request body is over ${BODY_LIMIT / 1024} KiB`),
       415: errorAnswer("Unsupported media type: the body is not application/json"),
       429: rateLimitedAnswer("Too many logins from this client address"),
+    },
+  }),
+  createRoute({
+    method: "post",
+    path: "/v1/messages/subscribe",
+    summary: "Record the user's subscription choices (WeChat requestSubscribeMessage; PRODUCT.md T3)",
+    description: `After the user's tap, the host app shows the pop-up for the mini program's template ids and sends the user's choice per id. Rules (seed): at most 3 ids per call; one-time and long-term ids never in one call (400); ids whose template titles are the same collapse to the first ('filter' for the others). One-time: each accept allows one message; long-term: up to 5 a day per template. The user is the host app's assertion in the \`${USER_HEADER}\` header, as for POST /v1/login.`,
+    request: {
+      headers: z.object({
+        [USER_HEADER]: z.string().max(QUERY_LIMIT).meta({ description: "assertion=<jws>" }),
+      }),
+      body: {
+        required: true,
+        content: {
+          "application/json": {
+            schema: SubscribeRequestSchema,
+            example: {
+              appId: "gcaaaabbbbccccddddeeeeff",
+              hostAppId: "ha_demo_superapp",
+              choices: [{ templateId: "mtabcdefghijklmnopqrstuvwx", decision: "accept" }],
+            },
+          },
+        },
+      },
+    },
+    responses: {
+      200: {
+        description: "The result per template id: accept, reject or filter",
+        content: { "application/json": { schema: SubscribeResponseSchema } },
+      },
+      400: errorAnswer(
+        "Malformed; more than 3 ids; one-time and long-term mixed; an id that is not the mini program's template",
+      ),
+      401: errorAnswer("No user assertion, or one that does not verify"),
+      403: errorAnswer("The mini program is not bound to this host app"),
+      404: errorAnswer("No such mini program"),
+      409: errorAnswer("The mini program is off-shelf"),
+    },
+  }),
+  createRoute({
+    method: "get",
+    path: "/v1/messages/inbox",
+    summary: "The user's subscription messages of a mini program, newest first (PRODUCT.md T5)",
+    description: `Kept 30 days. \`cursor\` is \`nextCursor\` of the previous page. The user is the assertion in the \`${USER_HEADER}\` header.`,
+    request: {
+      headers: z.object({
+        [USER_HEADER]: z.string().max(QUERY_LIMIT).meta({ description: "assertion=<jws>" }),
+      }),
+      query: InboxQuerySchema,
+    },
+    responses: {
+      200: {
+        description: "A page of messages",
+        content: { "application/json": { schema: InboxPageSchema } },
+      },
+      400: errorAnswer("Malformed query"),
+      401: errorAnswer("No user assertion, or one that does not verify"),
+      403: errorAnswer("The mini program is not bound to this host app"),
+      404: errorAnswer("No such mini program"),
+    },
+  }),
+  createRoute({
+    method: "post",
+    path: "/v1/messages/inbox/read",
+    summary: "Mark inbox messages read",
+    description: `The user's own messages only; ids already read or not the user's are skipped. The user is the assertion in the \`${USER_HEADER}\` header.`,
+    request: {
+      headers: z.object({
+        [USER_HEADER]: z.string().max(QUERY_LIMIT).meta({ description: "assertion=<jws>" }),
+      }),
+      body: { required: true, content: { "application/json": { schema: MarkReadRequestSchema } } },
+    },
+    responses: {
+      200: {
+        description: "How many were marked",
+        content: { "application/json": { schema: z.object({ marked: z.number().int() }) } },
+      },
+      400: errorAnswer("Malformed body"),
+      401: errorAnswer("No user assertion, or one that does not verify"),
     },
   }),
   download("/v1/packages/{sha256}", "package", "application/zip"),

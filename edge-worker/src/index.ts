@@ -1,6 +1,6 @@
 /**
  * The edge (client-facing) Worker: version check, full and incremental package downloads, the
- * manifest JWKS and login codes. It reads only delivery snapshots, whitelists, packages and increments from R2
+ * manifest JWKS, login codes and subscription message calls (forwarded to the admin Worker). It reads only delivery snapshots, whitelists, packages and increments from R2
  * (never D1), calls a GrayscaleCounter only for capped grayscale admission, and exports the
  * Durable Object classes bound in wrangler.toml (the edge's configuration) and the `EdgeSigner` RPC
  * entrypoint the admin Worker signs offline manifests with (reachable only by service binding).
@@ -15,6 +15,7 @@ import { answerCheck, pathOf } from "./routes/check";
 import { configRoutes, privacyRoutes } from "./routes/config";
 import { jwksRoutes } from "./routes/jwks";
 import { answerLogin } from "./routes/login";
+import { answerInbox, answerMarkRead, answerSubscribe } from "./routes/messages";
 import { incrementRoutes, packageRoutes } from "./routes/packages";
 
 export { GrayscaleCounter } from "../../durable-objects/grayscale-counter";
@@ -39,6 +40,10 @@ app.route("/v1/config", configRoutes);
 app.route("/v1/privacy", privacyRoutes);
 // A one-time login code for the host app's verified user (PRODUCT.md X6; routes/login.ts).
 app.post("/v1/login", (c) => answerLogin(c.req.raw, c.env));
+// Subscription messages (issue 14; routes/messages.ts): verified here, forwarded to the admin Worker.
+app.post("/v1/messages/subscribe", (c) => answerSubscribe(c.req.raw, c.env));
+app.get("/v1/messages/inbox", (c) => answerInbox(c.req.raw, c.env));
+app.post("/v1/messages/inbox/read", (c) => answerMarkRead(c.req.raw, c.env));
 
 // The edge API description, generated at build time (`npm run openapi:edge`) from the route
 // descriptions in edge-worker/openapi/routes.ts and the zod schemas the routes validate with.

@@ -167,12 +167,19 @@ export const WORKERS = {
   admin: {
     config: "control-plane/wrangler.toml",
     devVars: "control-plane/.dev.vars",
-    secrets: ["JWT_SECRET", "PACKAGE_KEY_SECRET", "APP_SECRET_HASH_KEY", "USER_ID_KEY", "LOGIN_CODE_KEY"],
+    secrets: [
+      "JWT_SECRET",
+      "PACKAGE_KEY_SECRET",
+      "APP_SECRET_HASH_KEY",
+      "USER_ID_KEY",
+      "LOGIN_CODE_KEY",
+      "MESSAGE_WEBHOOK_KEY",
+    ],
   },
   builder: {
     config: "control-plane/builder/wrangler.toml",
     devVars: "control-plane/builder/.dev.vars",
-    secrets: ["PACKAGE_KEY_SECRET"],
+    secrets: ["PACKAGE_KEY_SECRET", "MESSAGE_WEBHOOK_KEY"],
   },
 };
 

@@ -37,7 +37,7 @@ describe("local wrangler processes", () => {
       expect(w.devVars).toBe(join(dirname(w.config), ".dev.vars"));
     expect(WORKERS.admin.secrets).not.toContain("MANIFEST_SIGNING_KEY");
     expect(WORKERS.admin.secrets).not.toContain("ADMISSION_TICKET_SECRET");
-    expect(WORKERS.builder.secrets).toEqual(["PACKAGE_KEY_SECRET"]);
+    expect(WORKERS.builder.secrets).toEqual(["PACKAGE_KEY_SECRET", "MESSAGE_WEBHOOK_KEY"]);
     // Compared without whitespace, so the formatter's line breaks do not matter.
     const start = readFileSync(join(ROOT, "scripts", "start.mjs"), "utf8").replace(/\s+/g, "");
     expect(start).toContain(`["dev","-c",WORKERS[worker].config,`);
@@ -82,9 +82,14 @@ describe("local wrangler processes", () => {
         "APP_SECRET_HASH_KEY",
         "USER_ID_KEY",
         "LOGIN_CODE_KEY",
+        "MESSAGE_WEBHOOK_KEY",
       ]);
       expect(adminLines[4]).toBe(edgeLines[4]);
-      expect(names("control-plane/builder/.dev.vars")).toEqual(['PACKAGE_KEY_SECRET="pk-old"']);
+      // MESSAGE_WEBHOOK_KEY (issue 14) is one value in the admin and builder Workers.
+      expect(names("control-plane/builder/.dev.vars")).toEqual([
+        'PACKAGE_KEY_SECRET="pk-old"',
+        adminLines[5],
+      ]);
       // A fresh checkout gets fresh values, one PACKAGE_KEY_SECRET for all three.
       rmSync(join(root, ".dev.vars"));
       rmSync(join(root, "control-plane", ".dev.vars"));
@@ -97,6 +102,7 @@ describe("local wrangler processes", () => {
         "APP_SECRET_HASH_KEY",
         "USER_ID_KEY",
         "LOGIN_CODE_KEY",
+        "MESSAGE_WEBHOOK_KEY",
       ]);
       expect(names(".dev.vars").map((l) => l.split("=")[0])).toEqual([
         "MANIFEST_SIGNING_KEY",
@@ -105,8 +111,8 @@ describe("local wrangler processes", () => {
         "LOGIN_CODE_KEY",
       ]);
       expect(names(".dev.vars")[3]).toBe(admin[4]);
-      expect(new Set(admin.map((l) => l.split("=")[1])).size).toBe(5);
-      expect(names("control-plane/builder/.dev.vars")).toEqual([admin[1]]);
+      expect(new Set(admin.map((l) => l.split("=")[1])).size).toBe(6);
+      expect(names("control-plane/builder/.dev.vars")).toEqual([admin[1], admin[5]]);
       expect(names(".dev.vars")[2]).toBe(admin[1]);
     } finally {
       rmSync(root, { recursive: true, force: true });

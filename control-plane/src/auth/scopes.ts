@@ -45,6 +45,9 @@ export const WRITE_ROUTE_SCOPES: Readonly<Record<string, TokenScope>> = {
   "POST /v1/host-apps/:hostAppId/keys/:keyId/revoke": "admin",
   "PUT /v1/mini-programs/:appId/encryption": "admin",
   "POST /v1/host-apps/:hostAppId/sensitive-apis": "admin",
+  // a host app's message push webhook: its signing secret is trust material (issue 14)
+  "PUT /v1/host-apps/:hostAppId/message-webhook": "admin",
+  "DELETE /v1/host-apps/:hostAppId/message-webhook": "admin",
   // key management (PRODUCT.md X5: team admin only)
   "POST /v1/mini-programs/:appId/secret/generate": "admin",
   "POST /v1/mini-programs/:appId/secret/reset": "admin",
@@ -83,9 +86,13 @@ export const WRITE_ROUTE_SCOPES: Readonly<Record<string, TokenScope>> = {
   "POST /v1/mini-programs/:appId/skip-domain-applications": "write",
   "POST /v1/mini-programs/:appId/api-applications": "write",
   "PUT /v1/mini-programs/:appId/privacy/draft": "write",
+  // subscription messages (issue 14): My Template is the mini program's content
+  "POST /v1/mini-programs/:appId/message-templates": "write",
+  "DELETE /v1/mini-programs/:appId/message-templates/:templateId": "write",
   // computes an answer, changes nothing
   "POST /v1/mini-programs/:appId/explain": "read",
   "POST /v1/mini-programs/:appId/privacy/preview": "read",
+  "POST /v1/mini-programs/:appId/message-templates/preview": "read",
 };
 
 /**

@@ -737,3 +737,141 @@ export const serverAccessTokens = sqliteTable(
     index("server_access_tokens_expiry").on(t.expiresAt),
   ],
 );
+
+// ---------------------------------------------------------------- subscription messages (issue 14)
+
+/**
+ * T2 "My Template": a mini program's template, chosen from the public library
+ * (core/message-templates.ts) with 1 to 5 keywords in order. Title, type and the chosen keywords
+ * are copied, so a library edit never changes what a mini program sends with. `keywordSet` is the
+ * sorted keys: the unique index refuses the same public template with the same keyword set twice
+ * (seed: "the keywords cannot be repeated").
+ */
+export const messageTemplates = sqliteTable(
+  "message_templates",
+  {
+    id: text("id").primaryKey(),
+    miniProgramId: text("mini_program_id")
+      .notNull()
+      .references(() => miniPrograms.id),
+    publicTemplateId: text("public_template_id").notNull(),
+    keywordSet: text("keyword_set").notNull(),
+    title: text("title").notNull(),
+    category: text("category").notNull(),
+    type: text("type").$type<"one-time" | "long-term">().notNull(),
+    /** JSON `[{ key, name, type, example }]` in the chosen order */
+    keywords: text("keywords").notNull(),
+    createdBy: text("created_by").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("message_templates_keyword_set").on(t.miniProgramId, t.publicTemplateId, t.keywordSet)],
+);
+
+/**
+ * T3: a user's subscription to one template, keyed by the template and the user's openid (per mini
+ * program and host-app account). One-time: `credits` messages may still be sent (each accept adds
+ * one, each send takes one). Long-term: `status` accept allows up to 5 a day (messageQuota).
+ * `lastMessageId` is set by the statement that takes a credit, so the inbox insert in the same
+ * batch happens only when that statement did (services/messages.ts). `accountSealed` is the
+ * host-app account, AES-GCM sealed, for the host app's push webhook only.
+ */
+export const messageSubscriptions = sqliteTable(
+  "message_subscriptions",
+  {
+    templateId: text("template_id")
+      .notNull()
+      .references(() => messageTemplates.id, { onDelete: "cascade" }),
+    openid: text("openid").notNull(),
+    miniProgramId: text("mini_program_id").notNull(),
+    hostAppId: text("host_app_id").notNull(),
+    accountSealed: text("account_sealed").notNull(),
+    type: text("type").$type<"one-time" | "long-term">().notNull(),
+    status: text("status").$type<"accept" | "reject">().notNull(),
+    credits: integer("credits").notNull().default(0),
+    lastMessageId: text("last_message_id"),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.templateId, t.openid] })],
+);
+
+/**
+ * T4: long-term sends per template, user and quota day (China Standard Time, core/messages.ts
+ * quotaDay). `used` only grows through `used < 5` conditional upserts, so concurrent sends never
+ * pass the limit. Rows older than the retention are swept with the inbox.
+ */
+export const messageQuota = sqliteTable(
+  "message_quota",
+  {
+    templateId: text("template_id").notNull(),
+    openid: text("openid").notNull(),
+    day: text("day").notNull(),
+    used: integer("used").notNull(),
+    lastMessageId: text("last_message_id").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.templateId, t.openid, t.day] }),
+    index("message_quota_updated").on(t.updatedAt),
+  ],
+);
+
+/** T5: a delivered message in the user's inbox (per mini program and openid); kept 30 days. */
+export const messageInbox = sqliteTable(
+  "message_inbox",
+  {
+    id: text("id").primaryKey(),
+    miniProgramId: text("mini_program_id").notNull(),
+    hostAppId: text("host_app_id").notNull(),
+    openid: text("openid").notNull(),
+    templateId: text("template_id").notNull(),
+    title: text("title").notNull(),
+    page: text("page"),
+    /** JSON `[{ key, name, value }]` in the template's order */
+    lines: text("lines").notNull(),
+    createdAt: createdAt(),
+    readAt: integer("read_at"),
+    /** the host app's push webhook: none configured, pending, delivered or failed (dead-lettered) */
+    pushState: text("push_state").$type<"none" | "pending" | "delivered" | "failed">().notNull(),
+    pushAttempts: integer("push_attempts").notNull().default(0),
+    /** the last push attempt's failure (status or error), for the dead-letter record */
+    pushError: text("push_error"),
+  },
+  (t) => [
+    index("message_inbox_user").on(t.miniProgramId, t.openid, t.createdAt),
+    index("message_inbox_created").on(t.createdAt),
+  ],
+);
+
+/**
+ * T5: a host app's push webhook. The signing secret is needed to sign, so it is stored AES-GCM
+ * encrypted under a key derived from the MESSAGE_WEBHOOK_KEY Worker secret, never in clear.
+ */
+export const messageWebhooks = sqliteTable("message_webhooks", {
+  hostAppId: text("host_app_id")
+    .primaryKey()
+    .references(() => hostApps.id),
+  url: text("url").notNull(),
+  secretSealed: text("secret_sealed").notNull(),
+  secretSetAt: integer("secret_set_at").notNull(),
+  updatedBy: text("updated_by").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** T5: a push that failed its last try (the webhook queue's dead-letter consumer writes it). */
+export const messageDeadLetters = sqliteTable(
+  "message_dead_letters",
+  {
+    id: text("id").primaryKey(),
+    hostAppId: text("host_app_id").notNull(),
+    messageId: text("message_id").notNull(),
+    miniProgramId: text("mini_program_id").notNull(),
+    url: text("url").notNull(),
+    attempts: integer("attempts").notNull(),
+    lastError: text("last_error").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index("message_dead_letters_host").on(t.hostAppId, t.createdAt),
+    uniqueIndex("message_dead_letters_message").on(t.messageId),
+  ],
+);

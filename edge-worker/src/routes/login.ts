@@ -37,7 +37,7 @@ const DEFAULT_SNAPSHOT_TTL_MS = 2_000;
 const FORM_ENCODED = /^[\x21-\x7e]*$/;
 
 /** The assertion of the `x-graycast-user` header (`assertion=<jws>`, form-encoded, nothing else). */
-function assertionFrom(header: string | null): string {
+export function assertionFrom(header: string | null): string {
   if (header === null || header === "")
     throw new ApiError(
       "unauthenticated",
@@ -86,27 +86,9 @@ export async function answerLogin(request: Request, env: EdgeBindings, now = Dat
       return json(refusal.toBody(), refusal.status, [["retry-after", String(period)]]);
     }
   }
-  const ttlMs = readNumberVar(env.SNAPSHOT_TTL_MS, DEFAULT_SNAPSHOT_TTL_MS);
-  const snapshot = await snapshotCache.get(env.PACKAGES, body.appId, ttlMs, now);
-  if (!snapshot) throw notFound("mini program");
-  if (!snapshot.hostApps.includes(body.hostAppId))
-    throw forbidden("this mini program is not bound to this host app");
-  if (!snapshot.listed) throw new ApiError("conflict", "this mini program is off-shelf: no login");
-  const result = await checkAssertion(
-    token,
-    body.hostAppId,
-    keysOfHostApp(snapshot.hostAppKeys, body.hostAppId),
-    now,
-  );
-  if (!result.ok)
-    return json(
-      new ApiError(
-        "unauthenticated",
-        `the user assertion did not verify (${result.reason}): get a fresh one from the host app's server`,
-      ).toBody(),
-      401,
-      [[ASSERTION_STATUS_HEADER, result.reason]],
-    );
+  const verified = await verifyUser(env, body, token, now);
+  if (!verified.ok) return verified.response;
+  const result = verified;
   const { code } = await sealLoginCode(
     env.LOGIN_CODE_KEY,
     { appId: body.appId, hostAppId: body.hostAppId, account: result.account },
@@ -114,4 +96,44 @@ export async function answerLogin(request: Request, env: EdgeBindings, now = Dat
     LOGIN_CODE_KEYS,
   );
   return json({ code, expiresIn: LOGIN_CODE_TTL_MS / 1000 }, 200, [[ASSERTION_STATUS_HEADER, "verified"]]);
+}
+
+/**
+ * The host app's verified user of `appId` (shared by login and the subscription message calls,
+ * routes/messages.ts): the mini program must exist, be listed and bound to the host app, and the
+ * assertion must verify with that host app's keys, all from the snapshot (never D1). An assertion
+ * that does not verify is a 401 with the reason in `x-graycast-assertion`.
+ */
+export async function verifyUser(
+  env: EdgeBindings,
+  body: { appId: string; hostAppId: string },
+  token: string,
+  now: number,
+): Promise<{ ok: true; account: string } | { ok: false; response: Response }> {
+  const ttlMs = readNumberVar(env.SNAPSHOT_TTL_MS, DEFAULT_SNAPSHOT_TTL_MS);
+  const snapshot = await snapshotCache.get(env.PACKAGES, body.appId, ttlMs, now);
+  if (!snapshot) throw notFound("mini program");
+  if (!snapshot.hostApps.includes(body.hostAppId))
+    throw forbidden("this mini program is not bound to this host app");
+  if (!snapshot.listed)
+    throw new ApiError("conflict", "this mini program is off-shelf: no login or messages");
+  const result = await checkAssertion(
+    token,
+    body.hostAppId,
+    keysOfHostApp(snapshot.hostAppKeys, body.hostAppId),
+    now,
+  );
+  if (!result.ok)
+    return {
+      ok: false,
+      response: json(
+        new ApiError(
+          "unauthenticated",
+          `the user assertion did not verify (${result.reason}): get a fresh one from the host app's server`,
+        ).toBody(),
+        401,
+        [[ASSERTION_STATUS_HEADER, result.reason]],
+      ),
+    };
+  return { ok: true, account: result.account };
 }
