@@ -40,7 +40,8 @@ export default defineConfig(async () => {
               wrangler: { configPath: EDGE_CONFIG },
               miniflare: {
                 compatibilityFlags: ["nodejs_compat"],
-                d1Databases: ["DB"],
+                // DB: the control plane's; LOGS_DB: real-time logs (control-plane/wrangler.toml).
+                d1Databases: ["DB", "LOGS_DB"],
                 // The tests load the edge's configuration; the admin Worker's limiters (login, writes) are
                 // added here with control-plane/wrangler.toml's values, so both run with their real limits.
                 ratelimits: {

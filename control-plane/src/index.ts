@@ -38,6 +38,7 @@ import { teamRoutes } from "./routes/teams";
 import { userRoutes } from "./routes/users";
 import { versionRoutes } from "./routes/versions";
 import { runGrayscaleCron } from "./services/grayscale-cron";
+import { consumeLogBatches, sweepLogs } from "./services/logs";
 import { sweepServerApi } from "./services/server-api";
 import { sweepSnapshots } from "./services/snapshot";
 
@@ -205,7 +206,30 @@ async function scheduled(
   } catch (err) {
     console.error("increment sweep failed", { error: String(err instanceof Error ? err.message : err) });
   }
+  // Real-time logs older than 7 days (services/logs.ts): whole day tables every run, the rows of
+  // the day straddling the cutoff once an hour (a scan of that day's table).
+  try {
+    await sweepLogs(env, now, new Date(now).getUTCMinutes() === 0);
+  } catch (err) {
+    console.error("log retention sweep failed", { error: String(err instanceof Error ? err.message : err) });
+  }
 }
 
-// No `queue` handler: increments are built by the builder Worker (control-plane/src/builder.ts).
-export default { fetch: app.fetch, scheduled } satisfies ExportedHandler<AdminEnv>;
+/**
+ * The log queue's consumer (issue 15; wrangler.toml: up to 100 messages or 5 s per delivery).
+ * A write that fails throws, and the queue redelivers the whole batch (it was one D1 transaction,
+ * so nothing of it is stored twice); after 3 retries it goes to the dead-letter queue.
+ */
+async function queue(batch: MessageBatch<unknown>, env: AdminEnv): Promise<void> {
+  const result = await consumeLogBatches(
+    env,
+    batch.messages.map((m) => m.body),
+  );
+  if (result.malformed > 0)
+    console.error("log queue: malformed messages dropped", { count: result.malformed });
+  batch.ackAll();
+}
+
+// The `queue` handler consumes the log queue only: increments are built by the builder Worker
+// (control-plane/src/builder.ts).
+export default { fetch: app.fetch, scheduled, queue } satisfies ExportedHandler<AdminEnv>;

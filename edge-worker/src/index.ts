@@ -15,6 +15,7 @@ import { answerCheck, pathOf } from "./routes/check";
 import { configRoutes, privacyRoutes } from "./routes/config";
 import { jwksRoutes } from "./routes/jwks";
 import { answerLogin } from "./routes/login";
+import { answerLogs } from "./routes/logs";
 import { incrementRoutes, packageRoutes } from "./routes/packages";
 
 export { GrayscaleCounter } from "../../durable-objects/grayscale-counter";
@@ -39,6 +40,8 @@ app.route("/v1/config", configRoutes);
 app.route("/v1/privacy", privacyRoutes);
 // A one-time login code for the host app's verified user (PRODUCT.md X6; routes/login.ts).
 app.post("/v1/login", (c) => answerLogin(c.req.raw, c.env));
+// Real-time logs (PRODUCT.md X4; routes/logs.ts): validated, rate limited and queued, never D1.
+app.post("/v1/logs", (c) => answerLogs(c.req.raw, c.env));
 
 // The edge API description, generated at build time (`npm run openapi:edge`) from the route
 // descriptions in edge-worker/openapi/routes.ts and the zod schemas the routes validate with.

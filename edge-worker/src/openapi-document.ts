@@ -393,6 +393,127 @@ export const EDGE_OPENAPI_DOCUMENT = {
         required: ["appId", "hostAppId"],
         additionalProperties: false,
       },
+      LogAccepted: {
+        type: "object",
+        properties: {
+          accepted: {
+            type: "integer",
+            minimum: 0,
+          },
+          dropped: {
+            type: "integer",
+            minimum: 0,
+            description: "entries older than the retention, or more than 5 minutes in the future",
+          },
+        },
+        required: ["accepted", "dropped"],
+      },
+      LogBatch: {
+        type: "object",
+        properties: {
+          appId: {
+            type: "string",
+            pattern: "^gc[a-z2-7]{16,40}$",
+            example: "gcaaaabbbbccccddddeeeeff",
+          },
+          hostAppId: {
+            type: "string",
+            minLength: 1,
+            maxLength: 64,
+            pattern: "^[A-Za-z0-9_-]+$",
+            example: "ha_aaaabbbbccccdddd",
+          },
+          hostAppVersion: {
+            type: "string",
+            maxLength: 32,
+            example: "8.0.50",
+          },
+          platform: {
+            type: "string",
+            enum: ["android", "ios"],
+          },
+          osVersion: {
+            type: "string",
+            maxLength: 32,
+            example: "8.0.50",
+          },
+          guid: {
+            type: "string",
+            minLength: 1,
+            maxLength: 128,
+            pattern: "^[^\\x00-\\x1f\\x7f-\\x9f]+$",
+          },
+          clientVersion: {
+            type: "string",
+            maxLength: 20,
+            example: "1.2.0",
+          },
+          baseLibraryVersion: {
+            type: "string",
+            maxLength: 32,
+            example: "8.0.50",
+          },
+          entries: {
+            type: "array",
+            items: {
+              $ref: "#/components/schemas/LogEntry",
+            },
+            minItems: 1,
+            maxItems: 100,
+          },
+        },
+        required: [
+          "appId",
+          "hostAppId",
+          "hostAppVersion",
+          "platform",
+          "osVersion",
+          "guid",
+          "clientVersion",
+          "baseLibraryVersion",
+          "entries",
+        ],
+        additionalProperties: false,
+      },
+      LogEntry: {
+        type: "object",
+        properties: {
+          time: {
+            type: "integer",
+            minimum: 0,
+          },
+          level: {
+            type: "string",
+            enum: ["debug", "info", "warn", "error"],
+          },
+          message: {
+            type: "string",
+            minLength: 1,
+            maxLength: 2048,
+          },
+          page: {
+            type: "string",
+            minLength: 1,
+            maxLength: 256,
+            pattern: "^[^\\x00-\\x1f\\x7f-\\x9f]+$",
+          },
+          filterMsg: {
+            type: "array",
+            items: {
+              type: "string",
+              minLength: 1,
+              maxLength: 64,
+              pattern: "^[^\\x00-\\x1f\\x7f-\\x9f]+$",
+            },
+            maxItems: 5,
+          },
+          crash: {
+            type: "boolean",
+          },
+        },
+        required: ["time", "level", "message", "page"],
+        additionalProperties: false,
+      },
       ConfigResponse: {
         type: "object",
         properties: {
@@ -931,6 +1052,106 @@ export const EDGE_OPENAPI_DOCUMENT = {
           },
           "429": {
             description: "Too many logins from this client address",
+            headers: {
+              "Retry-After": {
+                description: "seconds until the limit's window ends",
+                schema: {
+                  type: "integer",
+                },
+              },
+            },
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    "/v1/logs": {
+      post: {
+        summary: "Send a batch of real-time log entries (PRODUCT.md X4)",
+        description:
+          "At most 100 entries, the device facts once per batch; a message of at most 2048 characters, a page path of 256, 5 filterMsg tags of 64. The body may be gzip-compressed (`Content-Encoding: gzip`); at most 256 KiB on the wire and after decompression. Entries older than 7 days (the retention) or more than 5 minutes in the future are left out and counted as `dropped`. Accepted entries are queued and readable in the admin API (GET /v1/mini-programs/{appId}/logs) seconds later. Rate limited per device (App ID + guid: 30 batches a minute) and per mini program (1,000 batches in 10 s), per Cloudflare location.",
+        parameters: [
+          {
+            schema: {
+              type: "string",
+              enum: ["gzip", "identity"],
+              description: "gzip, or none",
+            },
+            required: false,
+            description: "gzip, or none",
+            name: "content-encoding",
+            in: "header",
+          },
+        ],
+        requestBody: {
+          required: true,
+          content: {
+            "application/json": {
+              schema: {
+                $ref: "#/components/schemas/LogBatch",
+              },
+            },
+          },
+        },
+        responses: {
+          "202": {
+            description: "Queued: how many entries were accepted and how many left out",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/LogAccepted",
+                },
+              },
+            },
+          },
+          "400": {
+            description: "Malformed JSON, broken gzip, or a batch the schema refuses (issues name the field)",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "404": {
+            description: "No such mini program",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "413": {
+            description: "Payload too large: over 256 KiB on the wire or after decompression",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "415": {
+            description: "The body is not application/json, or a Content-Encoding other than gzip",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "429": {
+            description: "Too many batches from this device, or for this mini program",
             headers: {
               "Retry-After": {
                 description: "seconds until the limit's window ends",
