@@ -27,6 +27,7 @@ import { grayscaleWhitelistRoutes } from "./routes/grayscale-whitelists";
 import { hostAppKeyRoutes } from "./routes/host-app-keys";
 import { hostAppRoutes } from "./routes/host-apps";
 import { incrementRoutes } from "./routes/increments";
+import { logRoutes } from "./routes/logs";
 import { miniProgramRoutes } from "./routes/mini-programs";
 import { offlinePackageRoutes } from "./routes/offline-packages";
 import { packageEncryptionRoutes } from "./routes/package-encryption";
@@ -114,6 +115,8 @@ app.route("/v1/host-apps", hostAppApplicationRoutes);
 app.route("/v1/mini-programs", switchRoutes);
 app.route("/v1/mini-programs", privacyRoutes);
 app.route("/v1/mini-programs", appSecretRoutes);
+// Real-time logs (issue 15): the query; the log queue's consumer is `queue` below.
+app.route("/v1/mini-programs", logRoutes);
 app.route("/v1/audits", auditRoutes);
 app.route("/v1/change-log", changeLogRoutes);
 // The mini program server API (WeChat-compatible paths at the root; the AppSecret authenticates).
