@@ -2,7 +2,7 @@
 // figure means; this script rewrites BENCHMARKS.md on every full run.
 //
 //   node bench/run.mjs [--rounds 3] [--duration 5] [--connections 50] [--quick]
-//                      [--only online,tasks,...] [--skip load,decide,publish,startup] [--no-write]
+//                      [--only online,tasks,...] [--skip load,decide,publish,startup,logs] [--no-write]
 //                      [--member-share 0.5] (whitelisted share of the tasks scenario's users)
 //                      [--json <path>] [--profile <scenario>|none] (CPU profile of the edge during a
 //                      scenario, in a separate host so the measured runs have no profiler attached; default online)

@@ -6,8 +6,8 @@
  *
  * Storage: the log database (binding LOGS_DB, not the control plane's DB) holds one table per UTC
  * day of the entries' time, `logs_YYYYMMDD`, created on its first write. A day's table is indexed
- * by (app_id, time) — every query's range, read newest first — and (app_id, guid, time) for the
- * one filter that picks a few rows out of many. Retention drops whole tables (no row-by-row
+ * by (app_id, time, then every filter column but guid) — every query's range, read newest first,
+ * filtered in the index — and (app_id, guid, time) for the one filter that picks a few rows out of many. Retention drops whole tables (no row-by-row
  * delete of a day) and deletes the rows of the boundary day once an hour; queries never read
  * past the retention whatever is still stored. Why this layout and what it holds: docs/storage.md.
  */
@@ -65,7 +65,14 @@ function createStatements(db: D1Database, table: string): D1PreparedStatement[] 
         received_at INTEGER NOT NULL
       ) STRICT`,
     ),
-    db.prepare(`CREATE INDEX IF NOT EXISTS ${table}_app_time ON ${table} (app_id, time)`),
+    // Every filter column but guid after (app_id, time): a filtered page is found by reading this
+    // index alone, in time order, and only the rows of the page are then read from the table.
+    // Measured (bench/logs.mjs): a filterMsg nobody logged over a 1,000,000-entry day took 8.4 s
+    // with an (app_id, time) index and a table lookup per row.
+    db.prepare(
+      `CREATE INDEX IF NOT EXISTS ${table}_app_time_filters ON ${table}
+        (app_id, time, level, platform, client_version, base_library_version, page, filter_msg)`,
+    ),
     db.prepare(`CREATE INDEX IF NOT EXISTS ${table}_app_guid_time ON ${table} (app_id, guid, time)`),
   ];
 }
@@ -328,13 +335,16 @@ export async function queryLogs(
   for (const table of await dayTables(db)) {
     if (table.start > upper.time) continue;
     if (table.start + DAY_MS <= from) break;
-    // A guid names a device: its index finds its few rows; otherwise the (app_id, time) range.
-    const index = q.guid !== undefined ? `${table.name}_app_guid_time` : `${table.name}_app_time`;
+    // A guid names a device: its index finds its few rows. Otherwise the filters index answers
+    // which ids make the page (it holds every column the filters read) and only those rows are read.
+    const order = `ORDER BY time DESC, id DESC LIMIT ${want - rows.length}`;
+    const sql =
+      q.guid !== undefined
+        ? `SELECT * FROM ${table.name} INDEXED BY ${table.name}_app_guid_time WHERE ${where.join(" AND ")} ${order}`
+        : `SELECT * FROM ${table.name} WHERE id IN (SELECT id FROM ${table.name} INDEXED BY ${table.name}_app_time_filters
+            WHERE ${where.join(" AND ")} ${order}) ORDER BY time DESC, id DESC`;
     const { results } = await db
-      .prepare(
-        `SELECT * FROM ${table.name} INDEXED BY ${index} WHERE ${where.join(" AND ")}
-         ORDER BY time DESC, id DESC LIMIT ${want - rows.length}`,
-      )
+      .prepare(sql)
       .bind(...params)
       .all<StoredRow>();
     rows.push(...results);
