@@ -333,6 +333,28 @@ describe("retention: 7 days, by the cron", () => {
     expect(results.map((r) => r.message)).toEqual(["kept"]);
   });
 
+  it("the consumer leaves out entries that passed the retention while queued", async () => {
+    const app = await makeMiniProgram(world);
+    const at = Date.now();
+    const result = await consumeLogBatches(
+      testEnv,
+      [
+        {
+          batch: logBatch(app, {
+            entries: [
+              entry({ message: "aged in the queue", time: at - LOG_LIMITS.maxAgeMs - 1 }),
+              entry({ message: "fresh", time: at - 1 }),
+            ],
+          }),
+          receivedAt: at - LOG_LIMITS.maxAgeMs + 1000,
+        },
+      ],
+      at,
+    );
+    expect(result).toEqual({ stored: 1, expired: 1, malformed: 0 });
+    expect((await logs("", world.devA.token, app)).entries.map((e) => e.message)).toEqual(["fresh"]);
+  });
+
   it("off the hour, the cron drops whole days only (the boundary scan runs hourly)", async () => {
     const app = await makeMiniProgram(world);
     const at = Math.ceil((Date.now() + 1) / 3_600_000) * 3_600_000 + 5 * 60_000;
