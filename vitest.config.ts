@@ -40,7 +40,8 @@ export default defineConfig(async () => {
               wrangler: { configPath: EDGE_CONFIG },
               miniflare: {
                 compatibilityFlags: ["nodejs_compat"],
-                d1Databases: ["DB"],
+                // DB: the control plane's; LOGS_DB: real-time logs (control-plane/wrangler.toml).
+                d1Databases: ["DB", "LOGS_DB"],
                 // The admin Worker's producer of message pushes (issue 14), a real local queue; the
                 // tests run the builder's consumer on batches themselves (test/messages-webhooks.test.ts).
                 queueProducers: { MESSAGE_WEBHOOKS: "graycast-message-webhooks" },

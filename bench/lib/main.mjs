@@ -2,7 +2,7 @@
 // figure means; this script rewrites BENCHMARKS.md on every full run.
 //
 //   node bench/run.mjs [--rounds 3] [--duration 5] [--connections 50] [--quick]
-//                      [--only online,tasks,...] [--skip load,decide,publish,startup] [--no-write]
+//                      [--only online,tasks,...] [--skip load,decide,publish,startup,logs] [--no-write]
 //                      [--member-share 0.5] (whitelisted share of the tasks scenario's users)
 //                      [--json <path>] [--profile <scenario>|none] (CPU profile of the edge during a
 //                      scenario, in a separate host so the measured runs have no profiler attached; default online)
@@ -30,6 +30,7 @@ import {
   workerFromWrangler,
 } from "./host.mjs";
 import { loadCommand, removeSpecs, runLoad } from "./loadgen.mjs";
+import { logsSection, measureLogQueries } from "./logs.mjs";
 import { profileWorker } from "./profile.mjs";
 import { publishToEdge } from "./publish.mjs";
 import { writeReport } from "./report.mjs";
@@ -427,6 +428,19 @@ if (!options.skip.has("publish") && !overBudget()) {
     });
     results.publish = published;
     if (!published.ok) log(`publish-to-edge: ${published.error}`);
+  }
+}
+
+// ---------------------------------------------------------------- 5b. real-time log queries
+// A day of one busy mini program's logs, then the admin API's filtered queries (bench/lib/logs.mjs;
+// alone: `node bench/logs.mjs`). A tenth of the volume with --quick.
+if (!options.skip.has("logs") && (!options.only || options.only.includes("logs")) && !overBudget()) {
+  log("real-time log queries (one day of one mini program's logs)");
+  try {
+    const measured = await measureLogQueries({ entries: quick ? 100_000 : 1_000_000, tmp, log });
+    results.logsSection = logsSection(measured);
+  } catch (err) {
+    results.notes.push(`log queries: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 

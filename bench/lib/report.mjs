@@ -390,6 +390,15 @@ export function writeReport(results, { path, write }) {
   if (results.notes.length)
     push("## Notes from this run", "", ...results.notes.map((n) => `- ${n.replace(/\n/g, " ")}`), "");
 
+  // The log query section (bench/lib/logs.mjs): this run's, else the one `node bench/logs.mjs` wrote.
+  const before = existsSync(path) ? readFileSync(path, "utf8") : "";
+  if (results.logsSection) push(results.logsSection, "");
+  else {
+    const from = before.indexOf(LOGS_START);
+    const to = before.indexOf(LOGS_END);
+    if (from >= 0 && to > from) push(before.slice(from, to + LOGS_END.length), "");
+  }
+
   // `node bench/admin.mjs` and `npm run bench:increments` own the sections between their markers:
   // carry them over unchanged.
   const previous = existsSync(path) ? readFileSync(path, "utf8") : "";
@@ -416,4 +425,6 @@ export function writeReport(results, { path, write }) {
 const ADMIN_START = "<!-- admin:start -->";
 const ADMIN_END = "<!-- admin:end -->";
 const INCREMENTS_START = "<!-- increments:start -->";
+const LOGS_START = "<!-- logs:start -->";
+const LOGS_END = "<!-- logs:end -->";
 const INCREMENTS_END = "<!-- increments:end -->";

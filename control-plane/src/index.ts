@@ -29,6 +29,7 @@ import { hostAppRoutes } from "./routes/host-apps";
 import { incrementRoutes } from "./routes/increments";
 import { messageSendRoutes } from "./routes/message-send";
 import { messageLibraryRoutes, messageTemplateRoutes, messageWebhookRoutes } from "./routes/messages";
+import { logRoutes } from "./routes/logs";
 import { miniProgramRoutes } from "./routes/mini-programs";
 import { offlinePackageRoutes } from "./routes/offline-packages";
 import { packageEncryptionRoutes } from "./routes/package-encryption";
@@ -41,6 +42,7 @@ import { userRoutes } from "./routes/users";
 import { versionRoutes } from "./routes/versions";
 import { runGrayscaleCron } from "./services/grayscale-cron";
 import { sweepMessages } from "./services/message-delivery";
+import { consumeLogBatches, sweepLogs } from "./services/logs";
 import { sweepServerApi } from "./services/server-api";
 import { sweepSnapshots } from "./services/snapshot";
 
@@ -120,6 +122,8 @@ app.route("/v1/mini-programs", appSecretRoutes);
 app.route("/v1/message-library", messageLibraryRoutes);
 app.route("/v1/mini-programs", messageTemplateRoutes);
 app.route("/v1/host-apps", messageWebhookRoutes);
+// Real-time logs (issue 15): the query; the log queue's consumer is `queue` below.
+app.route("/v1/mini-programs", logRoutes);
 app.route("/v1/audits", auditRoutes);
 app.route("/v1/change-log", changeLogRoutes);
 // The mini program server API (WeChat-compatible paths at the root; the AppSecret authenticates).
@@ -220,7 +224,30 @@ async function scheduled(
   } catch (err) {
     console.error("increment sweep failed", { error: String(err instanceof Error ? err.message : err) });
   }
+  // Real-time logs older than 7 days (services/logs.ts): whole day tables every run, the rows of
+  // the day straddling the cutoff once an hour (a scan of that day's table).
+  try {
+    await sweepLogs(env, now, new Date(now).getUTCMinutes() === 0);
+  } catch (err) {
+    console.error("log retention sweep failed", { error: String(err instanceof Error ? err.message : err) });
+  }
 }
 
-// No `queue` handler: increments are built by the builder Worker (control-plane/src/builder.ts).
-export default { fetch: app.fetch, scheduled } satisfies ExportedHandler<AdminEnv>;
+/**
+ * The log queue's consumer (issue 15; wrangler.toml: up to 100 messages or 5 s per delivery).
+ * A write that fails throws, and the queue redelivers the whole batch (it was one D1 transaction,
+ * so nothing of it is stored twice); after 3 retries it goes to the dead-letter queue.
+ */
+async function queue(batch: MessageBatch<unknown>, env: AdminEnv): Promise<void> {
+  const result = await consumeLogBatches(
+    env,
+    batch.messages.map((m) => m.body),
+  );
+  if (result.malformed > 0)
+    console.error("log queue: malformed messages dropped", { count: result.malformed });
+  batch.ackAll();
+}
+
+// The `queue` handler consumes the log queue only: increments are built by the builder Worker
+// (control-plane/src/builder.ts).
+export default { fetch: app.fetch, scheduled, queue } satisfies ExportedHandler<AdminEnv>;

@@ -85,3 +85,101 @@ export interface LogQueueMessage {
   batch: LogBatch;
   receivedAt: number;
 }
+
+/** What the edge answers a batch it took (202): entries queued, and entries left out as too old or too far ahead. */
+export const LogAcceptedSchema = z
+  .object({
+    accepted: z.number().int().nonnegative(),
+    dropped: z
+      .number()
+      .int()
+      .nonnegative()
+      .meta({ description: "entries older than the retention, or more than 5 minutes in the future" }),
+  })
+  .meta({ id: "LogAccepted" });
+
+export type LogAccepted = z.infer<typeof LogAcceptedSchema>;
+
+// ------------------------------------------------------------------------------------------------
+// The query (admin API `GET /v1/mini-programs/{appId}/logs`): exactly the seed's criteria.
+
+/** Page sizes of the query. */
+export const LOG_QUERY_LIMITS = { defaultPageSize: 50, maxPageSize: 200, cursorChars: 200 } as const;
+
+/** "all" keeps every level (debug included); "info" / "warn" / "error" mean that level and above. */
+export const LOG_QUERY_LEVELS = ["all", "info", "warn", "error"] as const;
+export const LogQueryLevelSchema = z.enum(LOG_QUERY_LEVELS);
+
+/** The lowest level index a query level keeps (LOG_LEVELS order). */
+export function minLevelIndex(level: (typeof LOG_QUERY_LEVELS)[number]): number {
+  return level === "all" ? 0 : LOG_LEVELS.indexOf(level);
+}
+
+const msQuery = (description: string) =>
+  z.coerce.number().int().nonnegative().max(8.64e15).optional().meta({ description });
+
+export const LogQuerySchema = z
+  .object({
+    from: msQuery("oldest entry time, ms since the epoch (inclusive); default: the retention's start"),
+    to: msQuery("newest entry time, ms since the epoch (inclusive); default: now"),
+    level: LogQueryLevelSchema.default("all").meta({
+      description: "all, or info / warn / error meaning that level and above",
+    }),
+    platform: PlatformSchema.optional().meta({ description: "system type" }),
+    guid: ClientTextSchema(128).optional().meta({ description: "one device, exact" }),
+    page: ClientTextSchema(LOG_LIMITS.pageChars)
+      .optional()
+      .meta({ description: "page link (path), exact, e.g. pages/order/detail" }),
+    filterMsg: ClientTextSchema(LOG_LIMITS.filterTagChars)
+      .optional()
+      .meta({ description: "text contained in one of the entry's filterMsg tags (case-sensitive)" }),
+    baseLibraryVersion: LooseVersionSchema.optional().meta({ description: "base library version, exact" }),
+    clientVersion: SemverSchema.optional().meta({ description: "mini program version, exact" }),
+    cursor: z
+      .string()
+      .min(1)
+      .max(LOG_QUERY_LIMITS.cursorChars)
+      .regex(/^[A-Za-z0-9_-]+$/, "not a cursor")
+      .optional()
+      .meta({ description: "the previous page's nextCursor; send the same filters with it" }),
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(LOG_QUERY_LIMITS.maxPageSize)
+      .default(LOG_QUERY_LIMITS.defaultPageSize)
+      .meta({ description: `entries per page (1-${LOG_QUERY_LIMITS.maxPageSize})` }),
+  })
+  .strict();
+
+export type LogQuery = z.infer<typeof LogQuerySchema>;
+
+/** One stored entry as the query answers it: the entry and its batch's device facts. */
+export const LogRecordSchema = z
+  .object({
+    time: z.number(),
+    level: LogLevelSchema,
+    message: z.string(),
+    page: z.string(),
+    filterMsg: z.array(z.string()),
+    crash: z.boolean(),
+    guid: z.string(),
+    platform: PlatformSchema,
+    osVersion: z.string(),
+    baseLibraryVersion: z.string(),
+    clientVersion: z.string(),
+    hostAppId: z.string(),
+    hostAppVersion: z.string(),
+    /** when the edge received the batch, ms */
+    receivedAt: z.number(),
+  })
+  .meta({ id: "LogRecord" });
+
+export type LogRecord = z.infer<typeof LogRecordSchema>;
+
+export const LogPageSchema = z
+  .object({
+    entries: z.array(LogRecordSchema).meta({ description: "newest first" }),
+    nextCursor: z.string().nullable().meta({ description: "null on the last page" }),
+  })
+  .meta({ id: "LogPage" });

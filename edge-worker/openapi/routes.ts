@@ -30,6 +30,7 @@ import {
   SubscribeRequestSchema,
   SubscribeResponseSchema,
 } from "../../core/contracts/messages";
+import { LOG_LIMITS, LogAcceptedSchema, LogBatchSchema } from "../../core/contracts/logs";
 import { ASSERTION_STATUS_HEADER, QUERY_LIMIT, USER_HEADER } from "../src/contracts";
 import { BODY_LIMIT } from "../src/validate";
 
@@ -263,6 +264,27 @@ export const EDGE_ROUTES: RouteConfig[] = [
       },
       400: errorAnswer("Malformed body"),
       401: errorAnswer("No user assertion, or one that does not verify"),
+    path: "/v1/logs",
+    summary: "Send a batch of real-time log entries (PRODUCT.md X4)",
+    description: `At most ${LOG_LIMITS.batchEntries} entries, the device facts once per batch; a message of at most ${LOG_LIMITS.messageChars} characters, a page path of ${LOG_LIMITS.pageChars}, ${LOG_LIMITS.filterTags} filterMsg tags of ${LOG_LIMITS.filterTagChars}. The body may be gzip-compressed (\`Content-Encoding: gzip\`); at most ${LOG_LIMITS.batchBytes / 1024} KiB on the wire and after decompression. Entries older than ${LOG_LIMITS.maxAgeMs / 86_400_000} days (the retention) or more than ${LOG_LIMITS.futureSkewMs / 60_000} minutes in the future are left out and counted as \`dropped\`. Accepted entries are queued and readable in the admin API (GET /v1/mini-programs/{appId}/logs) seconds later. Rate limited per device (App ID + guid: 30 batches a minute) and per mini program (1,000 batches in 10 s), per Cloudflare location.`,
+    request: {
+      headers: z.object({
+        "content-encoding": z.enum(["gzip", "identity"]).optional().meta({ description: "gzip, or none" }),
+      }),
+      body: { required: true, content: { "application/json": { schema: LogBatchSchema } } },
+    },
+    responses: {
+      202: {
+        description: "Queued: how many entries were accepted and how many left out",
+        content: { "application/json": { schema: LogAcceptedSchema } },
+      },
+      400: errorAnswer("Malformed JSON, broken gzip, or a batch the schema refuses (issues name the field)"),
+      404: errorAnswer("No such mini program"),
+      413: errorAnswer(
+        `Payload too large: over ${LOG_LIMITS.batchBytes / 1024} KiB on the wire or after decompression`,
+      ),
+      415: errorAnswer("The body is not application/json, or a Content-Encoding other than gzip"),
+      429: rateLimitedAnswer("Too many batches from this device, or for this mini program"),
     },
   }),
   download("/v1/packages/{sha256}", "package", "application/zip"),

@@ -16,6 +16,7 @@ import { configRoutes, privacyRoutes } from "./routes/config";
 import { jwksRoutes } from "./routes/jwks";
 import { answerLogin } from "./routes/login";
 import { answerInbox, answerMarkRead, answerSubscribe } from "./routes/messages";
+import { answerLogs } from "./routes/logs";
 import { incrementRoutes, packageRoutes } from "./routes/packages";
 
 export { GrayscaleCounter } from "../../durable-objects/grayscale-counter";
@@ -44,6 +45,8 @@ app.post("/v1/login", (c) => answerLogin(c.req.raw, c.env));
 app.post("/v1/messages/subscribe", (c) => answerSubscribe(c.req.raw, c.env));
 app.get("/v1/messages/inbox", (c) => answerInbox(c.req.raw, c.env));
 app.post("/v1/messages/inbox/read", (c) => answerMarkRead(c.req.raw, c.env));
+// Real-time logs (PRODUCT.md X4; routes/logs.ts): validated, rate limited and queued, never D1.
+app.post("/v1/logs", (c) => answerLogs(c.req.raw, c.env));
 
 // The edge API description, generated at build time (`npm run openapi:edge`) from the route
 // descriptions in edge-worker/openapi/routes.ts and the zod schemas the routes validate with.

@@ -393,29 +393,22 @@ export const EDGE_OPENAPI_DOCUMENT = {
         required: ["appId", "hostAppId"],
         additionalProperties: false,
       },
-      SubscribeResponse: {
+      LogAccepted: {
         type: "object",
         properties: {
-          errMsg: {
-            type: "string",
-            enum: ["requestSubscribeMessage:ok"],
+          accepted: {
+            type: "integer",
+            minimum: 0,
           },
-          results: {
-            type: "object",
-            additionalProperties: {
-              type: "string",
-              enum: ["accept", "reject", "filter"],
-              description:
-                "accept / reject: the user's choice, recorded; filter: dropped because an earlier id of the call has the same template title (WeChat's 'filter')",
-            },
-            example: {
-              mtabcdefghijklmnopqrstuvwx: "accept",
-            },
+          dropped: {
+            type: "integer",
+            minimum: 0,
+            description: "entries older than the retention, or more than 5 minutes in the future",
           },
         },
-        required: ["errMsg", "results"],
+        required: ["accepted", "dropped"],
       },
-      SubscribeRequest: {
+      LogBatch: {
         type: "object",
         properties: {
           appId: {
@@ -428,118 +421,97 @@ export const EDGE_OPENAPI_DOCUMENT = {
             minLength: 1,
             maxLength: 64,
             pattern: "^[A-Za-z0-9_-]+$",
-            example: "ha_demo_superapp",
+            example: "ha_aaaabbbbccccdddd",
           },
-          choices: {
+          hostAppVersion: {
+            type: "string",
+            maxLength: 32,
+            example: "8.0.50",
+          },
+          platform: {
+            type: "string",
+            enum: ["android", "ios"],
+          },
+          osVersion: {
+            type: "string",
+            maxLength: 32,
+            example: "8.0.50",
+          },
+          guid: {
+            type: "string",
+            minLength: 1,
+            maxLength: 128,
+            pattern: "^[^\\x00-\\x1f\\x7f-\\x9f]+$",
+          },
+          clientVersion: {
+            type: "string",
+            maxLength: 20,
+            example: "1.2.0",
+          },
+          baseLibraryVersion: {
+            type: "string",
+            maxLength: 32,
+            example: "8.0.50",
+          },
+          entries: {
             type: "array",
             items: {
-              type: "object",
-              properties: {
-                templateId: {
-                  type: "string",
-                  pattern: "^mt[a-z2-7]{24}$",
-                  example: "mtabcdefghijklmnopqrstuvwx",
-                },
-                decision: {
-                  type: "string",
-                  enum: ["accept", "reject"],
-                },
-              },
-              required: ["templateId", "decision"],
-              additionalProperties: false,
+              $ref: "#/components/schemas/LogEntry",
             },
             minItems: 1,
-            maxItems: 3,
-            description:
-              'at most 3 templates per call ("A maximum of 3 messages can be subscribed in one call"), all one-time or all long-term',
+            maxItems: 100,
           },
         },
-        required: ["appId", "hostAppId", "choices"],
+        required: [
+          "appId",
+          "hostAppId",
+          "hostAppVersion",
+          "platform",
+          "osVersion",
+          "guid",
+          "clientVersion",
+          "baseLibraryVersion",
+          "entries",
+        ],
         additionalProperties: false,
       },
-      InboxPage: {
+      LogEntry: {
         type: "object",
         properties: {
-          messages: {
-            type: "array",
-            items: {
-              $ref: "#/components/schemas/InboxMessage",
-            },
-          },
-          nextCursor: {
-            type: ["string", "null"],
-          },
-        },
-        required: ["messages", "nextCursor"],
-      },
-      InboxMessage: {
-        type: "object",
-        properties: {
-          id: {
-            type: "string",
-          },
-          templateId: {
-            type: "string",
-          },
-          title: {
-            type: "string",
-          },
-          page: {
-            type: ["string", "null"],
-          },
-          lines: {
-            type: "array",
-            items: {
-              type: "object",
-              properties: {
-                key: {
-                  type: "string",
-                },
-                name: {
-                  type: "string",
-                },
-                value: {
-                  type: "string",
-                },
-              },
-              required: ["key", "name", "value"],
-            },
-          },
-          createdAt: {
+          time: {
             type: "integer",
+            minimum: 0,
           },
-          readAt: {
-            type: ["integer", "null"],
-          },
-        },
-        required: ["id", "templateId", "title", "page", "lines", "createdAt", "readAt"],
-      },
-      MarkReadRequest: {
-        type: "object",
-        properties: {
-          appId: {
+          level: {
             type: "string",
-            pattern: "^gc[a-z2-7]{16,40}$",
-            example: "gcaaaabbbbccccddddeeeeff",
+            enum: ["debug", "info", "warn", "error"],
           },
-          hostAppId: {
+          message: {
             type: "string",
             minLength: 1,
-            maxLength: 64,
-            pattern: "^[A-Za-z0-9_-]+$",
+            maxLength: 2048,
           },
-          ids: {
+          page: {
+            type: "string",
+            minLength: 1,
+            maxLength: 256,
+            pattern: "^[^\\x00-\\x1f\\x7f-\\x9f]+$",
+          },
+          filterMsg: {
             type: "array",
             items: {
               type: "string",
               minLength: 1,
-              maxLength: 40,
+              maxLength: 64,
+              pattern: "^[^\\x00-\\x1f\\x7f-\\x9f]+$",
             },
-            minItems: 1,
-            maxItems: 50,
+            maxItems: 5,
+          },
+          crash: {
+            type: "boolean",
           },
         },
-        required: ["appId", "hostAppId", "ids"],
+        required: ["time", "level", "message", "page"],
         additionalProperties: false,
       },
       ConfigResponse: {
@@ -1099,21 +1071,21 @@ export const EDGE_OPENAPI_DOCUMENT = {
         },
       },
     },
-    "/v1/messages/subscribe": {
+    "/v1/logs": {
       post: {
-        summary: "Record the user's subscription choices (WeChat requestSubscribeMessage; PRODUCT.md T3)",
+        summary: "Send a batch of real-time log entries (PRODUCT.md X4)",
         description:
-          "After the user's tap, the host app shows the pop-up for the mini program's template ids and sends the user's choice per id. Rules (seed): at most 3 ids per call; one-time and long-term ids never in one call (400); ids whose template titles are the same collapse to the first ('filter' for the others). One-time: each accept allows one message; long-term: up to 5 a day per template. The user is the host app's assertion in the `x-graycast-user` header, as for POST /v1/login.",
+          "At most 100 entries, the device facts once per batch; a message of at most 2048 characters, a page path of 256, 5 filterMsg tags of 64. The body may be gzip-compressed (`Content-Encoding: gzip`); at most 256 KiB on the wire and after decompression. Entries older than 7 days (the retention) or more than 5 minutes in the future are left out and counted as `dropped`. Accepted entries are queued and readable in the admin API (GET /v1/mini-programs/{appId}/logs) seconds later. Rate limited per device (App ID + guid: 30 batches a minute) and per mini program (1,000 batches in 10 s), per Cloudflare location.",
         parameters: [
           {
             schema: {
               type: "string",
-              maxLength: 8192,
-              description: "assertion=<jws>",
+              enum: ["gzip", "identity"],
+              description: "gzip, or none",
             },
-            required: true,
-            description: "assertion=<jws>",
-            name: "x-graycast-user",
+            required: false,
+            description: "gzip, or none",
+            name: "content-encoding",
             in: "header",
           },
         ],
@@ -1121,56 +1093,25 @@ export const EDGE_OPENAPI_DOCUMENT = {
           required: true,
           content: {
             "application/json": {
-              example: {
-                appId: "gcaaaabbbbccccddddeeeeff",
-                hostAppId: "ha_demo_superapp",
-                choices: [
-                  {
-                    templateId: "mtabcdefghijklmnopqrstuvwx",
-                    decision: "accept",
-                  },
-                ],
-              },
               schema: {
-                $ref: "#/components/schemas/SubscribeRequest",
+                $ref: "#/components/schemas/LogBatch",
               },
             },
           },
         },
         responses: {
-          "200": {
-            description: "The result per template id: accept, reject or filter",
+          "202": {
+            description: "Queued: how many entries were accepted and how many left out",
             content: {
               "application/json": {
                 schema: {
-                  $ref: "#/components/schemas/SubscribeResponse",
+                  $ref: "#/components/schemas/LogAccepted",
                 },
               },
             },
           },
           "400": {
-            description:
-              "Malformed; more than 3 ids; one-time and long-term mixed; an id that is not the mini program's template",
-            content: {
-              "application/json": {
-                schema: {
-                  $ref: "#/components/schemas/Error",
-                },
-              },
-            },
-          },
-          "401": {
-            description: "No user assertion, or one that does not verify",
-            content: {
-              "application/json": {
-                schema: {
-                  $ref: "#/components/schemas/Error",
-                },
-              },
-            },
-          },
-          "403": {
-            description: "The mini program is not bound to this host app",
+            description: "Malformed JSON, broken gzip, or a batch the schema refuses (issues name the field)",
             content: {
               "application/json": {
                 schema: {
@@ -1189,8 +1130,8 @@ export const EDGE_OPENAPI_DOCUMENT = {
               },
             },
           },
-          "409": {
-            description: "The mini program is off-shelf",
+          "413": {
+            description: "Payload too large: over 256 KiB on the wire or after decompression",
             content: {
               "application/json": {
                 schema: {
@@ -1199,81 +1140,8 @@ export const EDGE_OPENAPI_DOCUMENT = {
               },
             },
           },
-        },
-      },
-    },
-    "/v1/messages/inbox": {
-      get: {
-        summary: "The user's subscription messages of a mini program, newest first (PRODUCT.md T5)",
-        description:
-          "Kept 30 days. `cursor` is `nextCursor` of the previous page. The user is the assertion in the `x-graycast-user` header.",
-        parameters: [
-          {
-            schema: {
-              type: "string",
-              pattern: "^gc[a-z2-7]{16,40}$",
-              example: "gcaaaabbbbccccddddeeeeff",
-            },
-            required: true,
-            name: "appId",
-            in: "query",
-          },
-          {
-            schema: {
-              type: "string",
-              minLength: 1,
-              maxLength: 64,
-              pattern: "^[A-Za-z0-9_-]+$",
-            },
-            required: true,
-            name: "hostAppId",
-            in: "query",
-          },
-          {
-            schema: {
-              type: "string",
-              maxLength: 100,
-            },
-            required: false,
-            name: "cursor",
-            in: "query",
-          },
-          {
-            schema: {
-              type: "integer",
-              minimum: 1,
-              maximum: 50,
-              default: 20,
-            },
-            required: false,
-            name: "limit",
-            in: "query",
-          },
-          {
-            schema: {
-              type: "string",
-              maxLength: 8192,
-              description: "assertion=<jws>",
-            },
-            required: true,
-            description: "assertion=<jws>",
-            name: "x-graycast-user",
-            in: "header",
-          },
-        ],
-        responses: {
-          "200": {
-            description: "A page of messages",
-            content: {
-              "application/json": {
-                schema: {
-                  $ref: "#/components/schemas/InboxPage",
-                },
-              },
-            },
-          },
-          "400": {
-            description: "Malformed query",
+          "415": {
+            description: "The body is not application/json, or a Content-Encoding other than gzip",
             content: {
               "application/json": {
                 schema: {
@@ -1282,96 +1150,16 @@ export const EDGE_OPENAPI_DOCUMENT = {
               },
             },
           },
-          "401": {
-            description: "No user assertion, or one that does not verify",
-            content: {
-              "application/json": {
+          "429": {
+            description: "Too many batches from this device, or for this mini program",
+            headers: {
+              "Retry-After": {
+                description: "seconds until the limit's window ends",
                 schema: {
-                  $ref: "#/components/schemas/Error",
+                  type: "integer",
                 },
               },
             },
-          },
-          "403": {
-            description: "The mini program is not bound to this host app",
-            content: {
-              "application/json": {
-                schema: {
-                  $ref: "#/components/schemas/Error",
-                },
-              },
-            },
-          },
-          "404": {
-            description: "No such mini program",
-            content: {
-              "application/json": {
-                schema: {
-                  $ref: "#/components/schemas/Error",
-                },
-              },
-            },
-          },
-        },
-      },
-    },
-    "/v1/messages/inbox/read": {
-      post: {
-        summary: "Mark inbox messages read",
-        description:
-          "The user's own messages only; ids already read or not the user's are skipped. The user is the assertion in the `x-graycast-user` header.",
-        parameters: [
-          {
-            schema: {
-              type: "string",
-              maxLength: 8192,
-              description: "assertion=<jws>",
-            },
-            required: true,
-            description: "assertion=<jws>",
-            name: "x-graycast-user",
-            in: "header",
-          },
-        ],
-        requestBody: {
-          required: true,
-          content: {
-            "application/json": {
-              schema: {
-                $ref: "#/components/schemas/MarkReadRequest",
-              },
-            },
-          },
-        },
-        responses: {
-          "200": {
-            description: "How many were marked",
-            content: {
-              "application/json": {
-                schema: {
-                  type: "object",
-                  properties: {
-                    marked: {
-                      type: "integer",
-                    },
-                  },
-                  required: ["marked"],
-                },
-              },
-            },
-          },
-          "400": {
-            description: "Malformed body",
-            content: {
-              "application/json": {
-                schema: {
-                  $ref: "#/components/schemas/Error",
-                },
-              },
-            },
-          },
-          "401": {
-            description: "No user assertion, or one that does not verify",
             content: {
               "application/json": {
                 schema: {
@@ -1453,7 +1241,7 @@ export const EDGE_OPENAPI_DOCUMENT = {
       get: {
         summary: "Download an incremental package (also HEAD); supports Range and If-None-Match",
         description:
-          "Offered in a manifest's `increment` (format 3) or `incrementDelta` (format 4, the delta format, for clients that read it) to a client on its base version; formats in docs/increments.md. Encrypted (AES-256-GCM) when the offer's `encryption` says so.",
+          "Offered in a manifest's `increment` to a client on its base version; format in docs/increments.md. Encrypted (AES-256-GCM) when the manifest's `increment.encryption` says so.",
         parameters: [
           {
             schema: {
