@@ -46,11 +46,22 @@ describe("guardrail fields", () => {
       crashes: { max: 0, windowMinutes: 60 },
     });
     expect(task).toMatchObject({ suspendCause: null, guardrailTrip: null });
+    expect(task.editableFields).toContain("guardrails");
     const read = await expectJson<any>(
       callAdmin("GET", tasksPath(appId, `/${task.id}`), { token: world.viewerA.token }),
       200,
     );
     expect(read.guardrails).toEqual(task.guardrails);
+  });
+
+  it("they are in the OpenAPI document: the create and edit bodies, the task and progress", async () => {
+    const doc = await expectJson<any>(callAdmin("GET", "/openapi.json"), 200);
+    const schemas = doc.components.schemas;
+    expect(Object.keys(schemas.GrayscaleGuardrails.properties)).toEqual(["errorRate", "crashes"]);
+    for (const name of ["CreateGrayscaleTask", "EditGrayscaleTask", "GrayscaleTask"])
+      expect(JSON.stringify(schemas[name].properties.guardrails), name).toContain("GrayscaleGuardrails");
+    expect(schemas.GrayscaleTask.properties.suspendCause).toBeDefined();
+    expect(JSON.stringify(schemas.GrayscaleProgress.properties.health)).toContain("GrayscaleHealth");
   });
 
   it("a task without them shows null", async () => {

@@ -61,7 +61,11 @@ export function describeTask(row: TaskRow, lists: readonly WhitelistRow[], now: 
         uploadedBy: w.uploadedBy,
         createdAt: w.createdAt,
       })),
-    editableFields: editableFields(status.state).map(wireFieldOf),
+    // Guardrails change in every state but ended (editTask).
+    editableFields: [
+      ...editableFields(status.state).map(wireFieldOf),
+      ...(status.state === "ended" ? [] : ["guardrails"]),
+    ],
     createdBy: row.createdBy,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
