@@ -22,6 +22,7 @@ import {
   tasksPath,
   type World,
 } from "./support/admin";
+import { edgeFetch, verifyManifest } from "./support/edge";
 import { logMessage, sessions } from "./support/logs";
 
 let world: World;
@@ -144,6 +145,39 @@ describe("error-rate guardrail", () => {
     ]);
     expect((await getTask(appId, task.id)).suspendCause).toBe("guardrail");
     expect(await guardrailEntries(task.id)).toHaveLength(1);
+  });
+});
+
+/** POST /v1/check on the real edge Worker: the verified version and reason, and admission tickets. */
+async function check(appId: string, guid: string, tickets: string[] = []) {
+  const body = {
+    appId,
+    hostAppId: world.host1,
+    hostAppVersion: "8.0.1",
+    platform: "android",
+    osVersion: "14",
+    guid,
+    tickets,
+  };
+  const res = await edgeFetch("/v1/check", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  expect(res.status).toBe(200);
+  const { manifest, tickets: issued = [] } = await res.json<{ manifest: string; tickets?: string[] }>();
+  const { payload } = await verifyManifest(manifest);
+  return { version: payload.version, reason: payload.reason, tickets: issued };
+}
+
+describe("what clients get after a trip", () => {
+  it("new users get the online version at once; users admitted before keep the gray one (suspend semantics)", async () => {
+    const { appId, gray, online } = await setup();
+    const early = await check(appId, "early-user");
+    expect(early).toMatchObject({ version: "1.1.0", reason: "grayscale" });
+    await recordHealth(testEnv, [...sessions(online, "on", 30, 0), ...sessions(gray, "gr", 30, 30)]);
+    expect(await check(appId, "late-user")).toMatchObject({ version: "1.0.0", reason: "online" });
+    expect(await check(appId, "early-user", early.tickets)).toMatchObject({ version: "1.1.0" });
   });
 });
 
