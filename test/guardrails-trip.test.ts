@@ -203,6 +203,37 @@ describe("crash guardrail", () => {
   });
 });
 
+describe("what is counted", () => {
+  it("the crash window spans buckets; other versions and unknown mini programs are ignored", async () => {
+    const { appId, task, gray } = await setup({ crashes: { max: 2, windowMinutes: 20 } });
+    const earlier = { ...gray, receivedAt: gray.receivedAt - 600_000 };
+    // The task has been running for half an hour (logs from before a task's creation do not count).
+    await db()
+      .update(grayscaleTasks)
+      .set({ healthSince: gray.receivedAt - 1_800_000 })
+      .where(eq(grayscaleTasks.id, task.id))
+      .run();
+    await recordHealth(testEnv, [
+      logMessage({ ...earlier, guid: "c-1", errors: 1, crashes: 1 }),
+      logMessage({ ...earlier, guid: "c-2", errors: 1, crashes: 1 }),
+      // Not the task's version, not the online one; and a mini program nobody has.
+      logMessage({ ...gray, version: "1.2.0", guid: "c-3", errors: 1, crashes: 1 }),
+      logMessage({ ...gray, appId: "gcaaaabbbbccccddddeeee22", guid: "c-4", errors: 1, crashes: 1 }),
+    ]);
+    expect((await getTask(appId, task.id)).state).toBe("delivering");
+    // One more in the current bucket: three in the 20-minute window.
+    await recordHealth(testEnv, [logMessage({ ...gray, guid: "c-5", errors: 1, crashes: 1 })]);
+    const t = await getTask(appId, task.id);
+    expect(t.guardrailTrip).toMatchObject({
+      guardrail: "crashes",
+      gray: { crashes: 3 },
+      window: { minutes: 20 },
+    });
+    const p = await progress(appId, task.id);
+    expect(p.health.buckets.map((b: any) => b.gray.crashes)).toEqual([2, 1]);
+  });
+});
+
 describe("figures in progress and explain", () => {
   it("progress shows both versions per 10-minute bucket next to admitted users, with the trip", async () => {
     const { appId, task, gray, online } = await setup({
