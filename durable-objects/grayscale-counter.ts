@@ -1,7 +1,9 @@
 /**
  * GrayscaleCounter: one object per capped grayscale task (ARCHITECTURE.md "The hot path",
  * step 3). It only counts and serialises admissions; the rules that decide whether a user is
- * eligible at all stay in the pure core and run before it is asked.
+ * eligible at all stay in the pure core and run before it is asked. The log consumer also keeps
+ * every running task's health figures here (capped or not; ./health-ledger.ts, PRODUCT.md G7),
+ * off the admission path: one object per task was already the unit that serialises its counts.
  *
  * Storage (SQLite):
  *   admitted(user_key TEXT PRIMARY KEY, admitted_at INTEGER,   one row per admitted user;

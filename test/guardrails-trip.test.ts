@@ -8,7 +8,7 @@
 import { and, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createDb } from "../control-plane/src/db/client";
-import { changeLog, grayscaleTasks } from "../control-plane/src/db/schema";
+import { changeLog, grayscaleTasks, miniPrograms } from "../control-plane/src/db/schema";
 import { recordHealth } from "../control-plane/src/services/health";
 import { testEnv } from "./env";
 import {
@@ -139,12 +139,23 @@ describe("error-rate guardrail", () => {
   it("consumers that see the same trip at once suspend the task once", async () => {
     const { appId, task, gray, online } = await setup();
     await recordHealth(testEnv, [...sessions(online, "on", 30, 0), ...sessions(gray, "gr", 19, 19)]);
+    const revision = async () =>
+      (
+        await db()
+          .select({ r: miniPrograms.snapshotRevision })
+          .from(miniPrograms)
+          .where(eq(miniPrograms.id, appId))
+          .get()
+      )?.r;
+    const before = await revision();
     await Promise.all([
       recordHealth(testEnv, [logMessage({ ...gray, guid: "gr-a", errors: 1 })]),
       recordHealth(testEnv, [logMessage({ ...gray, guid: "gr-b", errors: 1 })]),
     ]);
     expect((await getTask(appId, task.id)).suspendCause).toBe("guardrail");
     expect(await guardrailEntries(task.id)).toHaveLength(1);
+    // The consumer that lost the race bumped nothing.
+    expect(await revision()).toBe((before as number) + 1);
   });
 });
 

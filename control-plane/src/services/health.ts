@@ -12,7 +12,7 @@
  * entry and snapshot revision in one batch, then the snapshot is published): suspended tasks admit
  * nobody new, admitted users keep the version (core/grayscale/lifecycle.ts).
  */
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { LogQueueMessage } from "../../../core/contracts/logs";
 import {
   bucketOf,
@@ -31,7 +31,7 @@ import { grayscaleTasks, miniPrograms, versions } from "../db/schema";
 import { recordChangeIfChanged } from "./change-log";
 import type { CounterNamespace } from "./grayscale-counter";
 import { statusOf, type TaskRow } from "./grayscale-store";
-import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
+import { publishCurrentSnapshot } from "./snapshot";
 
 /** Who the audit trail names for a guardrail's suspension. */
 export const GUARDRAIL_ACTOR: Actor = {
@@ -171,6 +171,12 @@ async function suspendByGuardrail(
         ),
       )
       .returning({ id: grayscaleTasks.id }),
+    // Only if the task row changed (SQLite's changes() of the statement before), so a consumer
+    // that lost the race bumps nothing; the change-log entry after it likewise.
+    db
+      .update(miniPrograms)
+      .set({ snapshotRevision: sql`${miniPrograms.snapshotRevision} + 1` })
+      .where(and(eq(miniPrograms.id, row.miniProgramId), sql`changes() = 1`)),
     recordChangeIfChanged(
       db,
       GUARDRAIL_ACTOR,
@@ -191,12 +197,10 @@ async function suspendByGuardrail(
       },
       now,
     ),
-    bumpSnapshotRevision(db, row.miniProgramId),
   ]);
-  // Published either way: the batch bumped the revision even when another writer won.
+  if (updated.length === 0) return;
   await publishCurrentSnapshot(db, env.PACKAGES, row.miniProgramId);
-  if (updated.length > 0)
-    console.warn("grayscale task suspended by a guardrail", { taskId: row.id, trip: trip.summary });
+  console.warn("grayscale task suspended by a guardrail", { taskId: row.id, trip: trip.summary });
 }
 
 /** Why a task is suspended, as the API shows it (null unless suspended). */
