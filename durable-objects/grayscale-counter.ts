@@ -1,7 +1,9 @@
 /**
  * GrayscaleCounter: one object per capped grayscale task (ARCHITECTURE.md "The hot path",
  * step 3). It only counts and serialises admissions; the rules that decide whether a user is
- * eligible at all stay in the pure core and run before it is asked.
+ * eligible at all stay in the pure core and run before it is asked. The log consumer also keeps
+ * every running task's health figures here (capped or not; ./health-ledger.ts, PRODUCT.md G7),
+ * off the admission path: one object per task was already the unit that serialises its counts.
  *
  * Storage (SQLite):
  *   admitted(user_key TEXT PRIMARY KEY, admitted_at INTEGER,   one row per admitted user;
@@ -19,6 +21,8 @@
  *   by_hour(hour INTEGER PK, admitted INTEGER)                kept in step with `admitted` so
  *                                                             progress never scans the users
  *   schema_version(version INTEGER)                           migrations applied so far
+ *   health_seen, health_bucket, health_crash                  health guardrail figures
+ *                                                             (./health-ledger.ts)
  * Rows from before step 2 are tallied under host app and platform "unknown".
  *
  * Admission leases (docs/scale.md): a busy edge isolate takes a block of slots in one call
@@ -32,6 +36,8 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Platform } from "../core/decide";
+import type { TripFigures } from "../core/grayscale/health";
+import { HEALTH_MIGRATION, type HealthBucket, HealthLedger, type HealthReport } from "./health-ledger";
 
 export interface AdmitResult {
   admitted: boolean;
@@ -120,6 +126,8 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE leases (id TEXT PRIMARY KEY, granted INTEGER NOT NULL, settled INTEGER NOT NULL, next_batch INTEGER NOT NULL, last_size INTEGER NOT NULL, last_done INTEGER NOT NULL, expires_at INTEGER NOT NULL, open INTEGER NOT NULL) WITHOUT ROWID;`,
   `ALTER TABLE counter ADD COLUMN stranded INTEGER NOT NULL DEFAULT 0;
    CREATE INDEX leases_by_state ON leases (open, expires_at);`,
+  // Health figures of the task's guardrails (./health-ledger.ts).
+  HEALTH_MIGRATION,
 ];
 
 const MAX_USER_KEY_LENGTH = 256;
@@ -470,5 +478,22 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
       .toArray()
       .map((row) => ({ hour: row.hour, admitted: row.admitted }));
     return { admitted, reserved, stranded, byHostApp, byPlatform, byHour };
+  }
+
+  /**
+   * Health guardrails (PRODUCT.md G7): records what the log consumer read of one or more log
+   * batches and answers the figures of a guardrail that trips, if any (./health-ledger.ts). One
+   * transaction, so concurrent consumers count exactly; idempotent for a redelivered batch.
+   */
+  async recordHealth(report: HealthReport): Promise<TripFigures | null> {
+    return this.ctx.storage.transactionSync(() =>
+      new HealthLedger(this.ctx.storage.sql).record(report, Date.now()),
+    );
+  }
+
+  /** Health tallies per 10-minute bucket and version role from `from` (ms epoch), oldest first. */
+  async healthBuckets(from: number): Promise<HealthBucket[]> {
+    if (!Number.isSafeInteger(from)) throw new RangeError("from must be a ms epoch");
+    return new HealthLedger(this.ctx.storage.sql).buckets(from);
   }
 }

@@ -78,7 +78,7 @@ describe("create (G1)", () => {
       hostApps: [{ hostAppId: world.host1, minVersion: "8.0", maxVersion: "9.1.2" }],
       targets: { guids: ["g-2", "g-1"], deviceIds: [], accounts: ["alice"] },
       networks: ["wifi", "5g"],
-      editableFields: ["name", "endAt", "userCap", "percentage"],
+      editableFields: ["name", "endAt", "userCap", "percentage", "guardrails"],
       createdBy: world.devA.id,
     });
     const versions = await expectJson<any>(

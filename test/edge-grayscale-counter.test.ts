@@ -108,7 +108,7 @@ describe("GrayscaleCounter.admit", () => {
         { user_key: "q", host_app_id: "ha_two", platform: "ios" },
       ],
       counter: 2,
-      version: 4,
+      version: 5,
     });
   });
 });
@@ -191,7 +191,17 @@ describe("GrayscaleCounter schema", () => {
     await runInDurableObject(task, async (_instance: GrayscaleCounter, state) => {
       const sql = state.storage.sql;
       // Put the object back into the first schema, with three users admitted in two earlier hours.
-      for (const table of ["admitted", "by_host_app", "by_platform", "by_hour", "leases", "counter"])
+      for (const table of [
+        "admitted",
+        "by_host_app",
+        "by_platform",
+        "by_hour",
+        "leases",
+        "counter",
+        "health_seen",
+        "health_bucket",
+        "health_crash",
+      ])
         sql.exec(`DROP TABLE ${table}`);
       sql.exec(
         "CREATE TABLE admitted (user_key TEXT PRIMARY KEY, admitted_at INTEGER NOT NULL) WITHOUT ROWID",
@@ -212,7 +222,7 @@ describe("GrayscaleCounter schema", () => {
         .exec<{ name: string }>("SELECT name FROM pragma_table_info('admitted') ORDER BY cid")
         .toArray();
       expect(columns.map((c) => c.name)).toEqual(["user_key", "admitted_at", "host_app_id", "platform"]);
-      expect(sql.exec<{ version: number }>("SELECT version FROM schema_version").one().version).toBe(4);
+      expect(sql.exec<{ version: number }>("SELECT version FROM schema_version").one().version).toBe(5);
       expect(sql.exec<{ reserved: number }>("SELECT reserved FROM counter").one().reserved).toBe(0);
     });
     expect(await task.isAdmitted("old-1")).toBe(true);
@@ -953,6 +963,7 @@ describe("GrayscaleCounter leases", () => {
     await runInDurableObject(task, async (_instance: GrayscaleCounter, state) => {
       const sql = state.storage.sql;
       sql.exec("DROP INDEX leases_by_state");
+      for (const table of ["health_seen", "health_bucket", "health_crash"]) sql.exec(`DROP TABLE ${table}`);
       sql.exec("CREATE TABLE counter_old AS SELECT id, admitted, reserved FROM counter");
       sql.exec("DROP TABLE counter");
       sql.exec(
@@ -963,7 +974,7 @@ describe("GrayscaleCounter leases", () => {
       sql.exec("UPDATE schema_version SET version = 3");
       new GrayscaleCounter(state, edgeEnv);
       await state.blockConcurrencyWhile(async () => {});
-      expect(sql.exec<{ version: number }>("SELECT version FROM schema_version").one().version).toBe(4);
+      expect(sql.exec<{ version: number }>("SELECT version FROM schema_version").one().version).toBe(5);
     });
     expect(await task.progress()).toMatchObject({ admitted: 0, reserved: 8, stranded: 0 });
     expect(await task.settle(lease!.id, 0, [admission("after-upgrade")], true)).toMatchObject({

@@ -8,6 +8,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { secureHeaders } from "hono/secure-headers";
 import { discardRequestBody } from "../../core/bytes";
+import type { LogQueueMessage } from "../../core/contracts/logs";
 import { validationError } from "../../core/contracts/validation";
 import { ApiError, RateLimitedError, toApiError } from "../../core/errors";
 import { authenticate } from "./auth/middleware";
@@ -27,9 +28,9 @@ import { grayscaleWhitelistRoutes } from "./routes/grayscale-whitelists";
 import { hostAppKeyRoutes } from "./routes/host-app-keys";
 import { hostAppRoutes } from "./routes/host-apps";
 import { incrementRoutes } from "./routes/increments";
+import { logRoutes } from "./routes/logs";
 import { messageSendRoutes } from "./routes/message-send";
 import { messageLibraryRoutes, messageTemplateRoutes, messageWebhookRoutes } from "./routes/messages";
-import { logRoutes } from "./routes/logs";
 import { miniProgramRoutes } from "./routes/mini-programs";
 import { offlinePackageRoutes } from "./routes/offline-packages";
 import { packageEncryptionRoutes } from "./routes/package-encryption";
@@ -41,8 +42,9 @@ import { teamRoutes } from "./routes/teams";
 import { userRoutes } from "./routes/users";
 import { versionRoutes } from "./routes/versions";
 import { runGrayscaleCron } from "./services/grayscale-cron";
+import { recordHealth } from "./services/health";
+import { consumeLogBatches, parseMessage, sweepLogs } from "./services/logs";
 import { sweepMessages } from "./services/message-delivery";
-import { consumeLogBatches, sweepLogs } from "./services/logs";
 import { sweepServerApi } from "./services/server-api";
 import { sweepSnapshots } from "./services/snapshot";
 
@@ -239,12 +241,15 @@ async function scheduled(
  * so nothing of it is stored twice); after 3 retries it goes to the dead-letter queue.
  */
 async function queue(batch: MessageBatch<unknown>, env: AdminEnv): Promise<void> {
-  const result = await consumeLogBatches(
-    env,
-    batch.messages.map((m) => m.body),
-  );
+  const bodies = batch.messages.map((m) => m.body);
+  const result = await consumeLogBatches(env, bodies);
   if (result.malformed > 0)
     console.error("log queue: malformed messages dropped", { count: result.malformed });
+  // Health guardrails (issue 15, G7): the stored batches counted against the mini program's
+  // running tasks. recordHealth never throws, so the logs above are never redelivered for it; a
+  // batch the queue delivers twice is counted once (the counter object keeps exact sets).
+  const parsed = bodies.map(parseMessage).filter((m): m is LogQueueMessage => m !== undefined);
+  if (parsed.length > 0) await recordHealth(env, parsed);
   batch.ackAll();
 }
 

@@ -23,6 +23,7 @@ import {
 } from "../../core/contracts/config";
 import { ErrorBodySchema } from "../../core/contracts/error";
 import { LoginRequestSchema, LoginResponseSchema } from "../../core/contracts/login";
+import { LOG_LIMITS, LogAcceptedSchema, LogBatchSchema } from "../../core/contracts/logs";
 import {
   InboxPageSchema,
   InboxQuerySchema,
@@ -30,7 +31,6 @@ import {
   SubscribeRequestSchema,
   SubscribeResponseSchema,
 } from "../../core/contracts/messages";
-import { LOG_LIMITS, LogAcceptedSchema, LogBatchSchema } from "../../core/contracts/logs";
 import { ASSERTION_STATUS_HEADER, QUERY_LIMIT, USER_HEADER } from "../src/contracts";
 import { BODY_LIMIT } from "../src/validate";
 
@@ -264,6 +264,10 @@ export const EDGE_ROUTES: RouteConfig[] = [
       },
       400: errorAnswer("Malformed body"),
       401: errorAnswer("No user assertion, or one that does not verify"),
+    },
+  }),
+  createRoute({
+    method: "post",
     path: "/v1/logs",
     summary: "Send a batch of real-time log entries (PRODUCT.md X4)",
     description: `At most ${LOG_LIMITS.batchEntries} entries, the device facts once per batch; a message of at most ${LOG_LIMITS.messageChars} characters, a page path of ${LOG_LIMITS.pageChars}, ${LOG_LIMITS.filterTags} filterMsg tags of ${LOG_LIMITS.filterTagChars}. The body may be gzip-compressed (\`Content-Encoding: gzip\`); at most ${LOG_LIMITS.batchBytes / 1024} KiB on the wire and after decompression. Entries older than ${LOG_LIMITS.maxAgeMs / 86_400_000} days (the retention) or more than ${LOG_LIMITS.futureSkewMs / 60_000} minutes in the future are left out and counted as \`dropped\`. Accepted entries are queued and readable in the admin API (GET /v1/mini-programs/{appId}/logs) seconds later. Rate limited per device (App ID + guid: 30 batches a minute) and per mini program (1,000 batches in 10 s), per Cloudflare location.`,

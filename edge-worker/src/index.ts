@@ -15,8 +15,8 @@ import { answerCheck, pathOf } from "./routes/check";
 import { configRoutes, privacyRoutes } from "./routes/config";
 import { jwksRoutes } from "./routes/jwks";
 import { answerLogin } from "./routes/login";
-import { answerInbox, answerMarkRead, answerSubscribe } from "./routes/messages";
 import { answerLogs } from "./routes/logs";
+import { answerInbox, answerMarkRead, answerSubscribe } from "./routes/messages";
 import { incrementRoutes, packageRoutes } from "./routes/packages";
 
 export { GrayscaleCounter } from "../../durable-objects/grayscale-counter";

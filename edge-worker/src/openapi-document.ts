@@ -393,6 +393,155 @@ export const EDGE_OPENAPI_DOCUMENT = {
         required: ["appId", "hostAppId"],
         additionalProperties: false,
       },
+      SubscribeResponse: {
+        type: "object",
+        properties: {
+          errMsg: {
+            type: "string",
+            enum: ["requestSubscribeMessage:ok"],
+          },
+          results: {
+            type: "object",
+            additionalProperties: {
+              type: "string",
+              enum: ["accept", "reject", "filter"],
+              description:
+                "accept / reject: the user's choice, recorded; filter: dropped because an earlier id of the call has the same template title (WeChat's 'filter')",
+            },
+            example: {
+              mtabcdefghijklmnopqrstuvwx: "accept",
+            },
+          },
+        },
+        required: ["errMsg", "results"],
+      },
+      SubscribeRequest: {
+        type: "object",
+        properties: {
+          appId: {
+            type: "string",
+            pattern: "^gc[a-z2-7]{16,40}$",
+            example: "gcaaaabbbbccccddddeeeeff",
+          },
+          hostAppId: {
+            type: "string",
+            minLength: 1,
+            maxLength: 64,
+            pattern: "^[A-Za-z0-9_-]+$",
+            example: "ha_demo_superapp",
+          },
+          choices: {
+            type: "array",
+            items: {
+              type: "object",
+              properties: {
+                templateId: {
+                  type: "string",
+                  pattern: "^mt[a-z2-7]{24}$",
+                  example: "mtabcdefghijklmnopqrstuvwx",
+                },
+                decision: {
+                  type: "string",
+                  enum: ["accept", "reject"],
+                },
+              },
+              required: ["templateId", "decision"],
+              additionalProperties: false,
+            },
+            minItems: 1,
+            maxItems: 3,
+            description:
+              'at most 3 templates per call ("A maximum of 3 messages can be subscribed in one call"), all one-time or all long-term',
+          },
+        },
+        required: ["appId", "hostAppId", "choices"],
+        additionalProperties: false,
+      },
+      InboxPage: {
+        type: "object",
+        properties: {
+          messages: {
+            type: "array",
+            items: {
+              $ref: "#/components/schemas/InboxMessage",
+            },
+          },
+          nextCursor: {
+            type: ["string", "null"],
+          },
+        },
+        required: ["messages", "nextCursor"],
+      },
+      InboxMessage: {
+        type: "object",
+        properties: {
+          id: {
+            type: "string",
+          },
+          templateId: {
+            type: "string",
+          },
+          title: {
+            type: "string",
+          },
+          page: {
+            type: ["string", "null"],
+          },
+          lines: {
+            type: "array",
+            items: {
+              type: "object",
+              properties: {
+                key: {
+                  type: "string",
+                },
+                name: {
+                  type: "string",
+                },
+                value: {
+                  type: "string",
+                },
+              },
+              required: ["key", "name", "value"],
+            },
+          },
+          createdAt: {
+            type: "integer",
+          },
+          readAt: {
+            type: ["integer", "null"],
+          },
+        },
+        required: ["id", "templateId", "title", "page", "lines", "createdAt", "readAt"],
+      },
+      MarkReadRequest: {
+        type: "object",
+        properties: {
+          appId: {
+            type: "string",
+            pattern: "^gc[a-z2-7]{16,40}$",
+            example: "gcaaaabbbbccccddddeeeeff",
+          },
+          hostAppId: {
+            type: "string",
+            minLength: 1,
+            maxLength: 64,
+            pattern: "^[A-Za-z0-9_-]+$",
+          },
+          ids: {
+            type: "array",
+            items: {
+              type: "string",
+              minLength: 1,
+              maxLength: 40,
+            },
+            minItems: 1,
+            maxItems: 50,
+          },
+        },
+        required: ["appId", "hostAppId", "ids"],
+        additionalProperties: false,
+      },
       LogAccepted: {
         type: "object",
         properties: {
@@ -1071,6 +1220,290 @@ export const EDGE_OPENAPI_DOCUMENT = {
         },
       },
     },
+    "/v1/messages/subscribe": {
+      post: {
+        summary: "Record the user's subscription choices (WeChat requestSubscribeMessage; PRODUCT.md T3)",
+        description:
+          "After the user's tap, the host app shows the pop-up for the mini program's template ids and sends the user's choice per id. Rules (seed): at most 3 ids per call; one-time and long-term ids never in one call (400); ids whose template titles are the same collapse to the first ('filter' for the others). One-time: each accept allows one message; long-term: up to 5 a day per template. The user is the host app's assertion in the `x-graycast-user` header, as for POST /v1/login.",
+        parameters: [
+          {
+            schema: {
+              type: "string",
+              maxLength: 8192,
+              description: "assertion=<jws>",
+            },
+            required: true,
+            description: "assertion=<jws>",
+            name: "x-graycast-user",
+            in: "header",
+          },
+        ],
+        requestBody: {
+          required: true,
+          content: {
+            "application/json": {
+              example: {
+                appId: "gcaaaabbbbccccddddeeeeff",
+                hostAppId: "ha_demo_superapp",
+                choices: [
+                  {
+                    templateId: "mtabcdefghijklmnopqrstuvwx",
+                    decision: "accept",
+                  },
+                ],
+              },
+              schema: {
+                $ref: "#/components/schemas/SubscribeRequest",
+              },
+            },
+          },
+        },
+        responses: {
+          "200": {
+            description: "The result per template id: accept, reject or filter",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/SubscribeResponse",
+                },
+              },
+            },
+          },
+          "400": {
+            description:
+              "Malformed; more than 3 ids; one-time and long-term mixed; an id that is not the mini program's template",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "401": {
+            description: "No user assertion, or one that does not verify",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "403": {
+            description: "The mini program is not bound to this host app",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "404": {
+            description: "No such mini program",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "409": {
+            description: "The mini program is off-shelf",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    "/v1/messages/inbox": {
+      get: {
+        summary: "The user's subscription messages of a mini program, newest first (PRODUCT.md T5)",
+        description:
+          "Kept 30 days. `cursor` is `nextCursor` of the previous page. The user is the assertion in the `x-graycast-user` header.",
+        parameters: [
+          {
+            schema: {
+              type: "string",
+              pattern: "^gc[a-z2-7]{16,40}$",
+              example: "gcaaaabbbbccccddddeeeeff",
+            },
+            required: true,
+            name: "appId",
+            in: "query",
+          },
+          {
+            schema: {
+              type: "string",
+              minLength: 1,
+              maxLength: 64,
+              pattern: "^[A-Za-z0-9_-]+$",
+            },
+            required: true,
+            name: "hostAppId",
+            in: "query",
+          },
+          {
+            schema: {
+              type: "string",
+              maxLength: 100,
+            },
+            required: false,
+            name: "cursor",
+            in: "query",
+          },
+          {
+            schema: {
+              type: "integer",
+              minimum: 1,
+              maximum: 50,
+              default: 20,
+            },
+            required: false,
+            name: "limit",
+            in: "query",
+          },
+          {
+            schema: {
+              type: "string",
+              maxLength: 8192,
+              description: "assertion=<jws>",
+            },
+            required: true,
+            description: "assertion=<jws>",
+            name: "x-graycast-user",
+            in: "header",
+          },
+        ],
+        responses: {
+          "200": {
+            description: "A page of messages",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/InboxPage",
+                },
+              },
+            },
+          },
+          "400": {
+            description: "Malformed query",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "401": {
+            description: "No user assertion, or one that does not verify",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "403": {
+            description: "The mini program is not bound to this host app",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "404": {
+            description: "No such mini program",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    "/v1/messages/inbox/read": {
+      post: {
+        summary: "Mark inbox messages read",
+        description:
+          "The user's own messages only; ids already read or not the user's are skipped. The user is the assertion in the `x-graycast-user` header.",
+        parameters: [
+          {
+            schema: {
+              type: "string",
+              maxLength: 8192,
+              description: "assertion=<jws>",
+            },
+            required: true,
+            description: "assertion=<jws>",
+            name: "x-graycast-user",
+            in: "header",
+          },
+        ],
+        requestBody: {
+          required: true,
+          content: {
+            "application/json": {
+              schema: {
+                $ref: "#/components/schemas/MarkReadRequest",
+              },
+            },
+          },
+        },
+        responses: {
+          "200": {
+            description: "How many were marked",
+            content: {
+              "application/json": {
+                schema: {
+                  type: "object",
+                  properties: {
+                    marked: {
+                      type: "integer",
+                    },
+                  },
+                  required: ["marked"],
+                },
+              },
+            },
+          },
+          "400": {
+            description: "Malformed body",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+          "401": {
+            description: "No user assertion, or one that does not verify",
+            content: {
+              "application/json": {
+                schema: {
+                  $ref: "#/components/schemas/Error",
+                },
+              },
+            },
+          },
+        },
+      },
+    },
     "/v1/logs": {
       post: {
         summary: "Send a batch of real-time log entries (PRODUCT.md X4)",
@@ -1241,7 +1674,7 @@ export const EDGE_OPENAPI_DOCUMENT = {
       get: {
         summary: "Download an incremental package (also HEAD); supports Range and If-None-Match",
         description:
-          "Offered in a manifest's `increment` to a client on its base version; format in docs/increments.md. Encrypted (AES-256-GCM) when the manifest's `increment.encryption` says so.",
+          "Offered in a manifest's `increment` (format 3) or `incrementDelta` (format 4, the delta format, for clients that read it) to a client on its base version; formats in docs/increments.md. Encrypted (AES-256-GCM) when the offer's `encryption` says so.",
         parameters: [
           {
             schema: {

@@ -5,6 +5,7 @@
  */
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { Guardrails, GuardrailTrip } from "../../../core/grayscale/health";
 import type { EndReason, TargetKind, TaskDefinition, TaskState } from "../../../core/grayscale/types";
 import type { VersionStatus } from "../../../core/lifecycle";
 
@@ -366,6 +367,14 @@ export const grayscaleTasks = sqliteTable(
     percentageBp: integer("percentage_bp"),
     /** suspended because the mini program went off the shelf (ARCHITECTURE.md: "Delisting suspends running tasks") */
     suspendedByDelisting: integer("suspended_by_delisting", { mode: "boolean" }).notNull().default(false),
+    /** health guardrails (PRODUCT.md G7; core/grayscale/health.ts); null = none */
+    guardrails: text("guardrails", { mode: "json" }).$type<Guardrails>(),
+    /** log sightings before this (ms epoch) do not count towards a guardrail: a manual resume moves it */
+    healthSince: integer("health_since").notNull().default(0),
+    /** suspended because a guardrail tripped (the figures in `guardrail_trip`) */
+    suspendedByGuardrail: integer("suspended_by_guardrail", { mode: "boolean" }).notNull().default(false),
+    /** the figures of the last guardrail trip, kept after a resume for the record */
+    guardrailTrip: text("guardrail_trip", { mode: "json" }).$type<GuardrailTrip>(),
     createdBy: text("created_by").notNull(),
     createdAt: createdAt(),
     updatedAt: integer("updated_at").notNull(),

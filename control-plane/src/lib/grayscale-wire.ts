@@ -26,9 +26,10 @@ type Advanced = "brands" | "models" | "countries" | "regions" | "cities";
 export const ADVANCED_RULES: readonly Advanced[] = ["brands", "models", "countries", "regions", "cities"];
 
 /** A task as the admin API accepts it (create; every field of PATCH is optional). */
-export type TaskInputWire = z.infer<typeof CreateTaskSchema>;
+export type TaskInputWire = Omit<z.infer<typeof CreateTaskSchema>, "guardrails">;
 
-export type TaskPatchWire = z.infer<typeof EditTaskSchema>;
+/** A PATCH's definition fields; its guardrails are applied on their own (services/grayscale-tasks.ts). */
+export type TaskPatchWire = Omit<z.infer<typeof EditTaskSchema>, "guardrails">;
 
 /** Wire target field -> core target kind. */
 export const TARGET_FIELDS: ReadonlyArray<readonly [keyof TargetsWire, TargetKind]> = [

@@ -8,7 +8,7 @@ import { errorResponses, jsonBody, jsonResponse } from "../../../core/contracts/
 import { ApiError } from "../../../core/errors";
 import { createRouter } from "../app";
 import { explainClient } from "../services/grayscale-insight";
-import { AppParams } from "./grayscale-schemas";
+import { AppParams, GuardrailTripSchema } from "./grayscale-schemas";
 
 export const explainRoutes = createRouter();
 
@@ -87,6 +87,9 @@ const ExplainResponseSchema = z
         counter: z
           .object({ userCap: z.number(), admitted: z.number(), admittedBefore: z.boolean() })
           .nullable(),
+        guardrailTrip: GuardrailTripSchema.nullable().openapi({
+          description: "set when the task is suspended by a health guardrail: the figures that tripped it",
+        }),
         conditions: z.array(ConditionSchema),
       }),
     ),

@@ -14,6 +14,11 @@ import {
   MAX_TASK_NAME,
   MAX_USER_CAP,
 } from "../../../core/grayscale/definition";
+import {
+  ERROR_RATE_WINDOW_MINUTES,
+  HEALTH_BUCKET_MS,
+  MAX_CRASH_WINDOW_MINUTES,
+} from "../../../core/grayscale/health";
 import { TARGET_KINDS } from "../../../core/grayscale/types";
 import { parseWhitelistLine } from "../../../core/grayscale/whitelist";
 import { parseLooseVersion } from "../../../core/semver";
@@ -158,10 +163,67 @@ const taskFields = {
   }),
 };
 
-export const CreateTaskSchema = z.object(taskFields).strict().openapi("CreateGrayscaleTask");
+/** Health guardrails (PRODUCT.md G7; core/grayscale/health.ts, docs/grayscale.md "Health guardrails"). */
+export const GuardrailsSchema = z
+  .object({
+    errorRate: z
+      .object({
+        maxPointsAboveOnline: z.number().min(0).max(100).openapi({
+          description:
+            "percentage points the gray version's error rate (share of sessions with an error entry) may exceed the online version's by",
+          example: 5,
+        }),
+        minSessions: z.number().int().min(1).max(1_000_000).openapi({
+          description:
+            "sessions (distinct GUIDs) each version needs in the window before the rates are compared",
+          example: 50,
+        }),
+        windowMinutes: z
+          .literal(ERROR_RATE_WINDOW_MINUTES)
+          .default(ERROR_RATE_WINDOW_MINUTES)
+          .openapi({ description: "the window: one 10-minute bucket of the clock" }),
+      })
+      .strict()
+      .optional()
+      .openapi("ErrorRateGuardrail", {
+        description:
+          "suspend when the gray version's error rate exceeds the online version's by more than maxPointsAboveOnline points, both over at least minSessions sessions, in a 10-minute window",
+      }),
+    crashes: z
+      .object({
+        max: z.number().int().min(0).max(1_000_000).openapi({
+          description: "crash reports of the gray version tolerated in the window; one more suspends",
+          example: 10,
+        }),
+        windowMinutes: z
+          .number()
+          .int()
+          .min(HEALTH_BUCKET_MS / 60_000)
+          .max(MAX_CRASH_WINDOW_MINUTES)
+          .multipleOf(HEALTH_BUCKET_MS / 60_000)
+          .default(60)
+          .openapi({ description: "whole 10-minute buckets, up to a day; default 60" }),
+      })
+      .strict()
+      .optional()
+      .openapi("CrashGuardrail", { description: "suspend on more than `max` crash reports in the window" }),
+  })
+  .strict()
+  .refine((g) => g.errorRate !== undefined || g.crashes !== undefined, "set errorRate, crashes or both")
+  .openapi("GrayscaleGuardrails", {
+    description:
+      "health guardrails: the task suspends itself (suspendCause guardrail) when one trips; null or absent = none",
+  });
+
+const guardrailsField = { guardrails: GuardrailsSchema.nullable().optional() };
+
+export const CreateTaskSchema = z
+  .object({ ...taskFields, ...guardrailsField })
+  .strict()
+  .openapi("CreateGrayscaleTask");
 
 export const EditTaskSchema = z
-  .object(taskFields)
+  .object({ ...taskFields, ...guardrailsField })
   .partial()
   .strict()
   .refine((b) => Object.values(b).some((v) => v !== undefined), "change at least one field")
@@ -190,6 +252,25 @@ const WhitelistSummarySchema = z
   })
   .openapi("WhitelistSummary");
 
+const VersionHealthSchema = z.object({
+  sessions: z.number(),
+  errorSessions: z.number(),
+  errorRate: z.number().openapi({ description: "error sessions / sessions, percent" }),
+  crashes: z.number(),
+});
+
+export const GuardrailTripSchema = z
+  .object({
+    guardrail: z.enum(["error_rate", "crashes"]),
+    at: z.number(),
+    window: z.object({ from: z.number(), to: z.number(), minutes: z.number() }),
+    gray: VersionHealthSchema.extend({ version: z.string() }),
+    online: VersionHealthSchema.extend({ version: z.string().nullable() }),
+    limit: z.record(z.string(), z.number()),
+    summary: z.string(),
+  })
+  .openapi("GuardrailTrip");
+
 export const TaskSchema = z
   .object({
     id: z.string(),
@@ -201,6 +282,13 @@ export const TaskSchema = z
     }),
     endReason: EndReasonSchema.nullable(),
     suspendedByDelisting: z.boolean(),
+    suspendCause: z.enum(["manual", "delisted", "guardrail"]).nullable().openapi({
+      description: "why a suspended task is suspended; null unless suspended",
+    }),
+    guardrails: GuardrailsSchema.nullable(),
+    guardrailTrip: GuardrailTripSchema.nullable().openapi({
+      description: "the figures of the last guardrail trip (kept after a resume); null if none ever tripped",
+    }),
     startAt: z.number(),
     endAt: z.number(),
     userCap: z.number().nullable(),

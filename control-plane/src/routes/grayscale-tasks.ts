@@ -31,17 +31,20 @@ grayscaleTaskRoutes.openapi(
     request: { params: AppParams, body: jsonBody(CreateTaskSchema) },
     responses: { 201: jsonResponse(TaskSchema, "Created"), ...errorResponses },
   }),
-  async (c) =>
-    c.json(
+  async (c) => {
+    const body = c.req.valid("json");
+    return c.json(
       await createTask(
         c.var.db,
         c.env.PACKAGES,
         c.var.actor,
         c.req.valid("param").appId,
-        toTaskDefinition(c.req.valid("json")),
+        toTaskDefinition(body),
+        body.guardrails ?? null,
       ),
       201,
-    ),
+    );
+  },
 );
 
 // List the tasks, newest first, each with its effective state.

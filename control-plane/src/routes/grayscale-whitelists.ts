@@ -10,7 +10,14 @@ import { createRouter } from "../app";
 import { refuseDeclaredLength } from "../lib/request-body";
 import { taskProgress } from "../services/grayscale-insight";
 import { MAX_WHITELIST_BYTES, removeWhitelist, uploadWhitelist } from "../services/grayscale-whitelists";
-import { EndReasonSchema, TaskParams, TaskStateSchema, WhitelistParams } from "./grayscale-schemas";
+import {
+  EndReasonSchema,
+  GuardrailsSchema,
+  GuardrailTripSchema,
+  TaskParams,
+  TaskStateSchema,
+  WhitelistParams,
+} from "./grayscale-schemas";
 
 export const grayscaleWhitelistRoutes = createRouter();
 
@@ -28,6 +35,36 @@ const UploadedSchema = z
   .openapi("WhitelistUpload");
 
 const CountSchema = z.object({ admitted: z.number() });
+const HealthFiguresSchema = z.object({
+  sessions: z
+    .number()
+    .openapi({ description: "distinct GUIDs that sent logs of this version in the bucket" }),
+  errorSessions: z.number().openapi({ description: "of them, those with at least one error entry" }),
+  errorRate: z.number().openapi({ description: "errorSessions / sessions, percent" }),
+  crashes: z.number().openapi({ description: "crash reports (entries with crash: true)" }),
+});
+const HealthSchema = z
+  .object({
+    guardrails: GuardrailsSchema.nullable(),
+    suspendedByGuardrail: z.boolean(),
+    trip: GuardrailTripSchema.nullable().openapi({ description: "the figures of the last guardrail trip" }),
+    windowSince: z.number().openapi({
+      description:
+        "logs received before this (ms epoch) count for these figures but not towards a guardrail: a resume moves it",
+    }),
+    bucketMinutes: z.number(),
+    buckets: z.array(
+      z.object({
+        bucket: z.number().openapi({ description: "epoch ms of the start of the 10-minute bucket" }),
+        gray: HealthFiguresSchema.openapi({ description: "the task's version" }),
+        online: HealthFiguresSchema.openapi({ description: "the mini program's online version" }),
+      }),
+    ),
+  })
+  .openapi("GrayscaleHealth", {
+    description:
+      "health figures from real-time logs, per 10-minute bucket of the last 24 hours, oldest first",
+  });
 const ProgressSchema = z
   .object({
     taskId: z.string(),
@@ -51,6 +88,7 @@ const ProgressSchema = z
         hour: z.number().openapi({ description: "epoch ms of the start of the hour (UTC)" }),
       }),
     ),
+    health: HealthSchema,
   })
   .openapi("GrayscaleProgress");
 
@@ -130,7 +168,8 @@ grayscaleWhitelistRoutes.openapi(
     path: "/{appId}/grayscale-tasks/{taskId}/progress",
     tags: ["grayscale"],
     summary: "Grayscale task progress",
-    description: "Progress: admitted users against the cap, by host app, platform and hour.",
+    description:
+      "Progress: admitted users against the cap, by host app, platform and hour, and the health figures of the gray and the online version per 10-minute bucket (health guardrails).",
     request: { params: TaskParams },
     responses: { 200: jsonResponse(ProgressSchema, "Progress"), ...errorResponses },
   }),

@@ -29,6 +29,7 @@ import {
 } from "./grayscale-counter";
 import { requireTask, statusOf, tasksOf } from "./grayscale-store";
 import { whitelistHas } from "./grayscale-whitelists";
+import { healthProgress } from "./health";
 import { compileCurrentSnapshot } from "./snapshot";
 
 /** This isolate's imported host-app keys for explain's assertions (core `ImportedKeys`). */
@@ -53,9 +54,12 @@ export async function taskProgress(
   const row = await requireTask(db, appId, taskId);
   const status = statusOf(row, Date.now());
   const base = { taskId: row.id, state: status.state, endReason: status.endReason, userCap: row.userCap };
+  // Health figures are kept for every task, capped or not (services/health.ts).
+  const health = await healthProgress(counters, row, status.state);
   if (row.userCap === null) {
     return {
       ...base,
+      health,
       tracked: false,
       admitted: null,
       leased: null,
@@ -82,6 +86,7 @@ export async function taskProgress(
     byHostApp: byCount(p.byHostApp).map(([hostAppId, admitted]) => ({ hostAppId, admitted })),
     byPlatform: byCount(p.byPlatform).map(([platform, admitted]) => ({ platform, admitted })),
     byHour: p.byHour,
+    health,
   };
 }
 
@@ -229,7 +234,7 @@ export async function explainClient(
   const ports = new ExplainPorts(counters, membership);
   const decision: Decision = await decide(snapshot, client, now, ports, geo);
 
-  const names = new Map((await tasksOf(db, appId)).map((t) => [t.id, t.name]));
+  const rows = new Map((await tasksOf(db, appId)).map((t) => [t.id, t]));
   const walked = new Set(candidateTasks(snapshot).map((t) => t.id));
   const chosen = decision.status === "ok" ? decision.taskId : undefined;
   const tasks = await Promise.all(
@@ -238,6 +243,12 @@ export async function explainClient(
       const userKey = taskUserKey(task, client);
       const counter = task.userCap === null ? null : await counterView(ports, task, userKey);
       const traced = ports.outcomes.get(task.id);
+      const row = rows.get(task.id);
+      // A task a guardrail suspended says so, with the figures (PRODUCT.md G7).
+      const tripped =
+        row?.suspendedByGuardrail && statusOf(row, now).state === "suspended"
+          ? (row.guardrailTrip ?? null)
+          : null;
       const outcome: Outcome =
         traced === "admitted" && counter?.admittedBefore === true
           ? "kept"
@@ -250,14 +261,18 @@ export async function explainClient(
                 : "not_considered";
       return {
         taskId: task.id,
-        name: names.get(task.id) ?? null,
+        name: row?.name ?? null,
         version: task.version,
         phase: task.phase,
         eligible: verdict.eligible,
         stickyOnly: verdict.stickyOnly,
         outcome,
-        why: OUTCOME_TEXT[outcome],
+        why:
+          tripped !== null
+            ? `suspended by a health guardrail (${tripped.summary}); ${OUTCOME_TEXT[outcome]}`
+            : OUTCOME_TEXT[outcome],
         counter,
+        guardrailTrip: tripped,
         conditions: verdict.conditions,
       };
     }),

@@ -6,6 +6,7 @@
  */
 import { and, eq } from "drizzle-orm";
 import { ApiError } from "../../../core/errors";
+import type { Guardrails } from "../../../core/grayscale/health";
 import type { TaskAction, TaskFacts, TaskStatus } from "../../../core/grayscale/lifecycle";
 import {
   applyAction,
@@ -33,6 +34,7 @@ import {
   tasksOf,
   type WhitelistRow,
 } from "./grayscale-store";
+import { suspendCauseOf } from "./health";
 import { requireTrustedSignature } from "./signing-keys";
 import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
 import { refusalError, requireVersion } from "./versions";
@@ -47,6 +49,9 @@ export function describeTask(row: TaskRow, lists: readonly WhitelistRow[], now: 
     state: status.state,
     endReason: status.endReason,
     suspendedByDelisting: row.suspendedByDelisting && status.state === "suspended",
+    suspendCause: suspendCauseOf(row, status.state),
+    guardrails: row.guardrails ?? null,
+    guardrailTrip: row.guardrailTrip ?? null,
     whitelists: lists
       .filter((w) => w.taskId === row.id)
       .map((w) => ({
@@ -56,7 +61,11 @@ export function describeTask(row: TaskRow, lists: readonly WhitelistRow[], now: 
         uploadedBy: w.uploadedBy,
         createdAt: w.createdAt,
       })),
-    editableFields: editableFields(status.state).map(wireFieldOf),
+    // Guardrails change in every state but ended (editTask).
+    editableFields: [
+      ...editableFields(status.state).map(wireFieldOf),
+      ...(status.state === "ended" ? [] : ["guardrails"]),
+    ],
     createdBy: row.createdBy,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
@@ -162,7 +171,14 @@ async function taskView(db: Db, appId: string, taskId: string, now = Date.now())
  * more than 20 words"; "The end time of grayscale cannot be earlier than the time point when the
  * creation is confirmed" (all in core `checkTaskDefinition`).
  */
-export async function createTask(db: Db, bucket: R2Bucket, actor: Actor, appId: string, def: TaskDefinition) {
+export async function createTask(
+  db: Db,
+  bucket: R2Bucket,
+  actor: Actor,
+  appId: string,
+  def: TaskDefinition,
+  guardrails: Guardrails | null = null,
+) {
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
   const now = Date.now();
   const { target, facts } = await taskFacts(db, mp, def.version);
@@ -178,6 +194,8 @@ export async function createTask(db: Db, bucket: R2Bucket, actor: Actor, appId: 
       ...definitionColumns(def),
       state: status.state,
       endReason: status.endReason,
+      guardrails,
+      healthSince: now,
       createdBy: actor.userId,
       createdAt: now,
       updatedAt: now,
@@ -190,7 +208,7 @@ export async function createTask(db: Db, bucket: R2Bucket, actor: Actor, appId: 
         teamId: mp.teamId,
         targetType: "grayscale_task",
         targetId: id,
-        detail: { appId, version: def.version, name: def.name },
+        detail: { appId, version: def.version, name: def.name, ...(guardrails ? { guardrails } : {}) },
       },
       now,
     ),
@@ -229,15 +247,20 @@ export async function editTask(
   actor: Actor,
   appId: string,
   taskId: string,
-  patch: TaskPatchWire,
+  body: TaskPatchWire & { guardrails?: Guardrails | null },
 ) {
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
   const row = await requireTask(db, appId, taskId);
   const now = Date.now();
   const status = statusOf(row, now);
   const before = definitionOf(row);
+  const { guardrails, ...patch } = body;
   const { definition: after, changed } = applyTaskPatch(before, patch);
-  if (changed.length === 0) return taskView(db, appId, taskId, now);
+  // Guardrails may change in every state but ended (they only act while the task delivers).
+  const guardrailsChanged =
+    guardrails !== undefined && JSON.stringify(guardrails) !== JSON.stringify(row.guardrails ?? null);
+  if (changed.length === 0 && !guardrailsChanged) return taskView(db, appId, taskId, now);
+  if (guardrailsChanged && status.state === "ended") throw refusalError(refusalOf("task_ended"));
   // Admitted users are sticky, so a cap cannot drop below them (the edge counts only capped tasks),
   // nor below the slots edge isolates hold in leases: they may be admitting from them right now.
   const counted =
@@ -263,8 +286,20 @@ export async function editTask(
     actor,
     row,
     mp.teamId,
-    { ...definitionColumns(after), versionId, state: next.state, endReason: next.endReason },
-    { action: "grayscale_task.edit", detail: { changed: changed.map(wireFieldOf) } },
+    {
+      ...definitionColumns(after),
+      versionId,
+      state: next.state,
+      endReason: next.endReason,
+      ...(guardrailsChanged ? { guardrails } : {}),
+    },
+    {
+      action: "grayscale_task.edit",
+      detail: {
+        changed: [...changed.map(wireFieldOf), ...(guardrailsChanged ? ["guardrails"] : [])],
+        ...(guardrailsChanged ? { guardrails } : {}),
+      },
+    },
     now,
   );
   await publishCurrentSnapshot(db, bucket, appId);
@@ -298,10 +333,22 @@ export async function actOnTask(
     actor,
     row,
     mp.teamId,
-    { state: next.state, endReason: next.endReason, suspendedByDelisting: false },
+    {
+      state: next.state,
+      endReason: next.endReason,
+      suspendedByDelisting: false,
+      suspendedByGuardrail: false,
+      // A resume restarts the guardrails' window: the figures that suspended the task no longer count.
+      ...(action === "resume" ? { healthSince: now } : {}),
+    },
     {
       action: `grayscale_task.${action}`,
-      detail: { from: from.state, to: next.state, endReason: next.endReason },
+      detail: {
+        from: from.state,
+        to: next.state,
+        endReason: next.endReason,
+        ...(action === "resume" && row.suspendedByGuardrail ? { resumedFrom: "guardrail" } : {}),
+      },
     },
     now,
   );

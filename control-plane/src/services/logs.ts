@@ -205,7 +205,8 @@ export async function consumeLogBatches(
   return result;
 }
 
-function parseMessage(body: unknown): LogQueueMessage | undefined {
+/** A queue message's body as the edge enqueued it, or undefined when it does not parse. */
+export function parseMessage(body: unknown): LogQueueMessage | undefined {
   if (typeof body !== "object" || body === null) return undefined;
   const { batch, receivedAt } = body as Partial<LogQueueMessage>;
   if (typeof receivedAt !== "number" || !Number.isFinite(receivedAt)) return undefined;
