@@ -44,7 +44,7 @@ export default defineConfig(async () => {
                 d1Databases: ["DB", "LOGS_DB"],
                 // The admin Worker's producer of message pushes (issue 14), a real local queue; the
                 // tests run the builder's consumer on batches themselves (test/messages-webhooks.test.ts).
-                queueProducers: { MESSAGE_WEBHOOKS: "graycast-message-webhooks" },
+                queueProducers: { MESSAGE_WEBHOOKS: { queueName: "graycast-message-webhooks" } },
                 // The tests load the edge's configuration; the admin Worker's limiters (login, writes) are
                 // added here with control-plane/wrangler.toml's values, so both run with their real limits.
                 ratelimits: {

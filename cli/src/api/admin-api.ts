@@ -6,6 +6,61 @@
 export type Binary = string | Uint8Array | Blob | ReadableStream<Uint8Array>;
 
 export interface paths {
+  "/cgi-bin/message/subscribe/send": {
+    post: {
+      parameters: {
+        query: {
+          access_token: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["SubscribeSendRequest"];
+        };
+      };
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["SubscribeSendResponse"];
+          };
+        };
+        400: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["ServerError"];
+          };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["ServerError"];
+          };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["ServerError"];
+          };
+        };
+        429: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["ServerError"];
+          };
+        };
+        503: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["ServerError"];
+          };
+        };
+      };
+    };
+  };
   "/cgi-bin/token": {
     get: {
       parameters: {
@@ -1420,6 +1475,237 @@ export interface paths {
       };
     };
   };
+  "/v1/host-apps/{hostAppId}/message-webhook": {
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          hostAppId: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["MessageWebhook"];
+          };
+        };
+        400: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        404: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        409: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        429: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    put: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          hostAppId: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["PutMessageWebhook"];
+        };
+      };
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["MessageWebhook"];
+          };
+        };
+        400: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        404: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        409: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        429: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          hostAppId: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Ok"];
+          };
+        };
+        400: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        404: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        409: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        429: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+  };
+  "/v1/host-apps/{hostAppId}/message-webhook/dead-letters": {
+    get: {
+      parameters: {
+        query?: {
+          cursor?: string;
+          limit?: number;
+        };
+        header?: never;
+        path: {
+          hostAppId: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["MessageDeadLetterPage"];
+          };
+        };
+        400: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        404: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        409: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        429: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+  };
   "/v1/host-apps/{hostAppId}/sensitive-apis": {
     get: {
       parameters: {
@@ -1621,6 +1907,75 @@ export interface paths {
           headers: { [name: string]: unknown };
           content: {
             "application/json": components["schemas"]["Application"];
+          };
+        };
+        400: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        404: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        409: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        429: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+  };
+  "/v1/message-library": {
+    get: {
+      parameters: {
+        query?: {
+          q?: string;
+          type?: "one-time" | "long-term";
+          category?:
+            | "orders"
+            | "logistics"
+            | "travel"
+            | "government"
+            | "livelihood"
+            | "health"
+            | "finance"
+            | "education";
+          page?: number;
+          pageSize?: number;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["PublicTemplatePage"];
           };
         };
         400: {
@@ -3195,6 +3550,310 @@ export interface paths {
           headers: { [name: string]: unknown };
           content: {
             "application/json": components["schemas"]["Increment"];
+          };
+        };
+        400: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        404: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        409: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        429: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+  };
+  "/v1/mini-programs/{appId}/logs": {
+    get: {
+      parameters: {
+        query?: {
+          from?: number | null;
+          to?: number | null;
+          level?: "all" | "info" | "warn" | "error";
+          platform?: "android" | "ios";
+          guid?: string;
+          page?: string;
+          filterMsg?: string;
+          baseLibraryVersion?: string;
+          clientVersion?: string;
+          cursor?: string;
+          limit?: number;
+        };
+        header?: never;
+        path: {
+          appId: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["LogPage"];
+          };
+        };
+        400: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        404: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        409: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        429: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+  };
+  "/v1/mini-programs/{appId}/message-templates": {
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          appId: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["MyTemplateList"];
+          };
+        };
+        400: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        404: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        409: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        429: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          appId: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["AddMyTemplate"];
+        };
+      };
+      responses: {
+        201: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["MyTemplate"];
+          };
+        };
+        400: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        404: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        409: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        429: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+  };
+  "/v1/mini-programs/{appId}/message-templates/preview": {
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          appId: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["AddMyTemplate"];
+        };
+      };
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["MyTemplatePreview"];
+          };
+        };
+        400: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        404: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        409: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+        429: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Error"];
+          };
+        };
+      };
+    };
+  };
+  "/v1/mini-programs/{appId}/message-templates/{templateId}": {
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          appId: string;
+          templateId: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: {
+            "application/json": components["schemas"]["Ok"];
           };
         };
         400: {
@@ -5820,6 +6479,10 @@ export interface components {
     AddDomain: {
       domain: string;
     };
+    AddMyTemplate: {
+      publicTemplateId: string;
+      keywords: string[];
+    };
     ApiToken: {
       id: string;
       name: string;
@@ -5912,6 +6575,10 @@ export interface components {
       session_key: string;
       unionid: string;
     };
+    CrashGuardrail: {
+      max: number;
+      windowMinutes?: number;
+    };
     CreateApiToken: {
       name: string;
       expiresInDays?: number;
@@ -5934,6 +6601,7 @@ export interface components {
       regions?: components["schemas"]["IncludeExclude"];
       cities?: components["schemas"]["IncludeExclude"];
       verifiedOnly?: boolean;
+      guardrails?: components["schemas"]["GrayscaleGuardrails"];
     };
     CreateHostApp: {
       name: string;
@@ -5993,6 +6661,7 @@ export interface components {
       regions?: components["schemas"]["IncludeExclude"];
       cities?: components["schemas"]["IncludeExclude"];
       verifiedOnly?: boolean;
+      guardrails?: components["schemas"]["GrayscaleGuardrails"];
     };
     EditMiniProgram: {
       name?: string;
@@ -6067,6 +6736,11 @@ export interface components {
         }[];
       };
     };
+    ErrorRateGuardrail: {
+      maxPointsAboveOnline: number;
+      minSessions: number;
+      windowMinutes?: 10;
+    };
     ExplainRequest: {
       client: {
         appId?: string;
@@ -6136,11 +6810,38 @@ export interface components {
           admitted: number;
           admittedBefore: boolean;
         } | null;
+        guardrailTrip: components["schemas"]["GuardrailTrip"] & unknown;
         conditions: {
           condition: string;
           pass: boolean;
           detail: string;
         }[];
+      }[];
+    };
+    GrayscaleGuardrails: {
+      errorRate?: components["schemas"]["ErrorRateGuardrail"];
+      crashes?: components["schemas"]["CrashGuardrail"];
+    } | null;
+    GrayscaleHealth: {
+      guardrails: components["schemas"]["GrayscaleGuardrails"];
+      suspendedByGuardrail: boolean;
+      trip: components["schemas"]["GuardrailTrip"] & unknown;
+      windowSince: number;
+      bucketMinutes: number;
+      buckets: {
+        bucket: number;
+        gray: {
+          sessions: number;
+          errorSessions: number;
+          errorRate: number;
+          crashes: number;
+        };
+        online: {
+          sessions: number;
+          errorSessions: number;
+          errorRate: number;
+          crashes: number;
+        };
       }[];
     };
     GrayscaleHostAppRule: {
@@ -6175,6 +6876,7 @@ export interface components {
         admitted: number;
         hour: number;
       }[];
+      health: components["schemas"]["GrayscaleHealth"];
     };
     GrayscaleTargets: {
       guids?: string[];
@@ -6189,6 +6891,9 @@ export interface components {
       state: "pending" | "delivering" | "suspended" | "ended";
       endReason: "manual" | "end_time" | "cap_reached" | "released" | "reverted" | "delisted" | null;
       suspendedByDelisting: boolean;
+      suspendCause: "manual" | "delisted" | "guardrail" | null;
+      guardrails: components["schemas"]["GrayscaleGuardrails"];
+      guardrailTrip: components["schemas"]["GuardrailTrip"];
       startAt: number;
       endAt: number;
       userCap: number | null;
@@ -6213,6 +6918,33 @@ export interface components {
       createdAt: number;
       updatedAt: number;
     };
+    GuardrailTrip: {
+      guardrail: "error_rate" | "crashes";
+      at: number;
+      window: {
+        from: number;
+        to: number;
+        minutes: number;
+      };
+      gray: {
+        sessions: number;
+        errorSessions: number;
+        errorRate: number;
+        crashes: number;
+        version: string;
+      };
+      online: {
+        sessions: number;
+        errorSessions: number;
+        errorRate: number;
+        crashes: number;
+        version: string | null;
+      };
+      limit: {
+        [key: string]: number;
+      };
+      summary: string;
+    } | null;
     HostApp: {
       id: string;
       name: string;
@@ -6272,6 +7004,26 @@ export interface components {
       finishedAt: number | null;
       builtAt: number | null;
     };
+    LogPage: {
+      entries: components["schemas"]["LogRecord"][];
+      nextCursor: string | null;
+    };
+    LogRecord: {
+      time: number;
+      level: "debug" | "info" | "warn" | "error";
+      message: string;
+      page: string;
+      filterMsg: string[];
+      crash: boolean;
+      guid: string;
+      platform: "android" | "ios";
+      osVersion: string;
+      baseLibraryVersion: string;
+      clientVersion: string;
+      hostAppId: string;
+      hostAppVersion: string;
+      receivedAt: number;
+    };
     Login: {
       email: string;
       password: string;
@@ -6291,6 +7043,28 @@ export interface components {
         name: string;
         role: string;
       }[];
+    };
+    MessageDeadLetter: {
+      id: string;
+      hostAppId: string;
+      messageId: string;
+      appId: string;
+      url: string;
+      attempts: number;
+      lastError: string;
+      createdAt: number;
+    };
+    MessageDeadLetterPage: {
+      deadLetters: components["schemas"]["MessageDeadLetter"][];
+      nextCursor: string | null;
+    };
+    MessageWebhook: {
+      hostAppId: string;
+      url: string;
+      secretSetAt: number;
+      updatedBy: string;
+      updatedAt: number;
+      secret?: string;
     };
     MiniProgram: {
       appId: string;
@@ -6320,6 +7094,35 @@ export interface components {
       createdAt: number;
       updatedAt: number;
     };
+    MyTemplate: {
+      templateId: string;
+      appId: string;
+      publicTemplateId: string;
+      title: string;
+      category:
+        | "orders"
+        | "logistics"
+        | "travel"
+        | "government"
+        | "livelihood"
+        | "health"
+        | "finance"
+        | "education";
+      type: "one-time" | "long-term";
+      keywords: components["schemas"]["TemplateKeyword"][];
+      preview: string;
+      createdBy: string;
+      createdAt: number;
+    };
+    MyTemplateList: {
+      templates: components["schemas"]["MyTemplate"][];
+    };
+    MyTemplatePreview: {
+      title: string;
+      type: "one-time" | "long-term";
+      keywords: components["schemas"]["TemplateKeyword"][];
+      preview: string;
+    };
     NewApiToken: components["schemas"]["ApiToken"] & {
       token: string;
     };
@@ -6347,6 +7150,31 @@ export interface components {
       url: string;
       publishedBy: string;
       publishedAt: number;
+    };
+    PublicTemplate: {
+      id: string;
+      title: string;
+      category:
+        | "orders"
+        | "logistics"
+        | "travel"
+        | "government"
+        | "livelihood"
+        | "health"
+        | "finance"
+        | "education";
+      type: "one-time" | "long-term";
+      keywords: components["schemas"]["TemplateKeyword"][];
+    };
+    PublicTemplatePage: {
+      templates: components["schemas"]["PublicTemplate"][];
+      total: number;
+      page: number;
+      pageSize: number;
+    };
+    PutMessageWebhook: {
+      url: string;
+      rotateSecret?: boolean;
     };
     RegisterHostAppKey: {
       name: string;
@@ -6472,6 +7300,23 @@ export interface components {
     SubmitAudit: {
       note?: string;
     };
+    SubscribeSendRequest: {
+      touser: string;
+      template_id: string;
+      page?: string;
+      data: {
+        [key: string]: {
+          value: string;
+        };
+      };
+      miniprogram_state?: "developer" | "trial" | "formal";
+      lang?: string;
+    };
+    SubscribeSendResponse: {
+      errcode: 0;
+      errmsg: "ok";
+      msgid: string;
+    };
     Switch: {
       key: string;
       type: "string" | "number" | "boolean" | "json";
@@ -6493,6 +7338,24 @@ export interface components {
       name: string;
       role: "admin" | "developer" | "viewer";
       since?: number;
+    };
+    TemplateKeyword: {
+      key: string;
+      name: string;
+      type:
+        | "thing"
+        | "number"
+        | "letter"
+        | "symbol"
+        | "character_string"
+        | "time"
+        | "date"
+        | "amount"
+        | "phone_number"
+        | "car_number"
+        | "name"
+        | "phrase";
+      example: string;
     };
     Trial: {
       pagePath: string | null;
