@@ -24,6 +24,7 @@ import {
 } from "./support/admin";
 import { edgeFetch, verifyManifest } from "./support/edge";
 import { logMessage, sessions } from "./support/health-logs";
+import { deliverLogs } from "./support/logs";
 
 let world: World;
 beforeAll(async () => {
@@ -56,6 +57,20 @@ async function guardrailEntries(taskId: string) {
     .where(and(eq(changeLog.targetId, taskId), eq(changeLog.actorId, "system:guardrail")))
     .all();
 }
+
+describe("the log queue's consumer feeds the guardrails", () => {
+  it("batches delivered to the admin Worker's queue handler are stored and counted: the task suspends itself", async () => {
+    const { appId, task, gray, online } = await setup();
+    const result = await deliverLogs([...sessions(online, "on", 25, 0), ...sessions(gray, "gr", 25, 20)]);
+    expect(result.explicitAcks.length + (result.ackAll ? 1 : 0)).toBeGreaterThan(0);
+    const t = await getTask(appId, task.id);
+    expect(t.suspendCause).toBe("guardrail");
+    expect(t.guardrailTrip).toMatchObject({
+      gray: { sessions: 25, errorSessions: 20 },
+      online: { sessions: 25 },
+    });
+  });
+});
 
 describe("error-rate guardrail", () => {
   it("trips on a bad gray version: suspended (cause guardrail) with the figures, change log, snapshot sticky at a new revision", async () => {
