@@ -221,6 +221,10 @@ describe("edge OpenAPI document", () => {
       "/v1/config",
       "/v1/increments/{sha256}",
       "/v1/login",
+      "/v1/logs",
+      "/v1/messages/inbox",
+      "/v1/messages/inbox/read",
+      "/v1/messages/subscribe",
       "/v1/packages/{sha256}",
       "/v1/privacy/{sha256}",
     ]);
