@@ -12,6 +12,7 @@ import type { LogQueueMessage } from "../../core/contracts/logs";
 import { validationError } from "../../core/contracts/validation";
 import { ApiError, RateLimitedError, toApiError } from "../../core/errors";
 import { authenticate } from "./auth/middleware";
+import { retryBusyBucket } from "./db/busy-retry";
 import { createDb } from "./db/client";
 import type { AdminHono } from "./env";
 import { sweepIncrements } from "./increments/queue";
@@ -255,4 +256,16 @@ async function queue(batch: MessageBatch<unknown>, env: AdminEnv): Promise<void>
 
 // The `queue` handler consumes the log queue only: increments are built by the builder Worker
 // (control-plane/src/builder.ts).
-export default { fetch: app.fetch, scheduled, queue } satisfies ExportedHandler<AdminEnv>;
+// Every handler sees PACKAGES through the local-store retry (db/busy-retry.ts); D1 is wrapped
+// where it is opened (db/client.ts).
+const withRetries = <E extends { PACKAGES: R2Bucket }>(env: E): E => ({
+  ...env,
+  PACKAGES: retryBusyBucket(env.PACKAGES),
+});
+
+export default {
+  fetch: (request: Request, env: AdminEnv, ctx: ExecutionContext) =>
+    app.fetch(request, withRetries(env), ctx),
+  scheduled: (controller, env, ctx) => scheduled(controller, withRetries(env), ctx),
+  queue: (batch, env) => queue(batch, withRetries(env)),
+} satisfies ExportedHandler<AdminEnv>;

@@ -45,6 +45,25 @@ export default async function setup(project: TestProject) {
     buildCli: () => Promise<string>;
   };
   const bundle = await buildCli();
+  // One more attempt from fresh state when the first fails, as the console runner does
+  // (console/test/run.mjs): npm start seeds through the API while the builder works on the same
+  // local files, and a seeding call that loses that race ends npm start.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { stack, stop } = await startStack(bundle);
+      project.provide("stack", stack);
+      return stop;
+    } catch (error) {
+      if (attempt === 2) throw error;
+      console.warn(
+        `[cli-test] the stack did not come up (${String(error).split("\n")[0]}); starting it again`,
+      );
+    }
+  }
+}
+
+/** One `npm start` on free ports and fresh state; resolves once the demo data is seeded. */
+async function startStack(bundle: string) {
   const localDir = mkdtempSync(join(tmpdir(), "graycast-cli-stack-"));
   const [edge, admin, builder] = [await freePort(), await freePort(), await freePort()];
   // wrangler needs Node 22: the `node` package's binary comes first on PATH, as under `npm start`.
@@ -94,16 +113,16 @@ export default async function setup(project: TestProject) {
         reject(new Error(`scripts/start.mjs exited (${code}):\n${log.slice(-4000)}`)),
       );
     });
-    project.provide("stack", {
+    const stack = {
       adminUrl: `http://127.0.0.1:${admin}`,
       edgeUrl: `http://127.0.0.1:${edge}`,
       demoAppId,
       localDir,
       bundle,
-    });
+    };
+    return { stack, stop };
   } catch (error) {
     await stop();
     throw error;
   }
-  return stop;
 }

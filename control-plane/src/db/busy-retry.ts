@@ -70,3 +70,30 @@ export function retryBusy(d1: D1Database): D1Database {
     dump: () => d1.dump(),
   } as D1Database;
 }
+
+/**
+ * Local R2 under `npm start` has the same two-process shape: the builder writes increments while
+ * the admin Worker stores an upload, and the local object store then fails the call with
+ * "put: Unspecified error (0)" (seen in CI: a 500 on an upload right after a publish). Reads,
+ * deletes and puts of a buffered value are safe to run again (a put writes the same bytes under
+ * the same key); a put of a stream is not, so it passes through.
+ */
+const isLocalStoreBusy = (err: unknown) =>
+  isBusy(err) || /Unspecified error \(0\)|database is locked/.test(message(err));
+
+const RETRIED_BUCKET_CALLS = new Set(["head", "get", "put", "delete", "list"]);
+
+/** `bucket` with reads, deletes and buffered puts retried when the local store is busy. */
+export function retryBusyBucket(bucket: R2Bucket): R2Bucket {
+  return new Proxy(bucket, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== "function") return value;
+      if (typeof prop !== "string" || !RETRIED_BUCKET_CALLS.has(prop)) return value.bind(target);
+      return (...args: unknown[]) => {
+        if (prop === "put" && args[1] instanceof ReadableStream) return value.apply(target, args);
+        return retrying(() => value.apply(target, args), isLocalStoreBusy);
+      };
+    },
+  });
+}
