@@ -85,6 +85,8 @@ const RETRIED_BUCKET_CALLS = new Set(["head", "get", "put", "delete", "list"]);
 
 /** `bucket` with reads, deletes and buffered puts retried when the local store is busy. */
 export function retryBusyBucket(bucket: R2Bucket): R2Bucket {
+  // A caller without the binding (the OpenAPI generator runs the app with an empty env) gets it as is.
+  if (typeof bucket !== "object" || bucket === null) return bucket;
   return new Proxy(bucket, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target);
