@@ -99,3 +99,9 @@ export function retryBusyBucket(bucket: R2Bucket): R2Bucket {
     },
   });
 }
+
+/** `env` with PACKAGES through `retryBusyBucket`: what every admin and builder handler is given. */
+export const withBusyRetries = <E extends { PACKAGES: R2Bucket }>(env: E): E => ({
+  ...env,
+  PACKAGES: retryBusyBucket(env.PACKAGES),
+});
