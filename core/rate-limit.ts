@@ -12,6 +12,7 @@
  * | `ADMIN_WRITE_LIMITER`   | session id or API token id            | 600 / 60 s     | admin, every authenticated write |
  * | `EDGE_LOGIN_LIMITER`    | client address                        | 60 / 60 s      | edge, POST /v1/login        |
  * | `SERVER_API_LIMITER`    | App ID (`appid`)                      | 500 / 10 s     | admin, /sns/jscode2session and /cgi-bin/token; the message send (`send:` + App ID, after its token) |
+ * | `MESSAGE_LIMITER`       | client address                        | 300 / 60 s     | edge, POST /v1/messages/subscribe, GET /v1/messages/inbox, POST /v1/messages/inbox/read |
  * | `LOG_DEVICE_LIMITER`    | App ID + guid                         | 30 / 60 s      | edge, POST /v1/logs (batches per device) |
  * | `LOG_APP_LIMITER`       | App ID                                | 1000 / 10 s    | edge, POST /v1/logs (batches per mini program) |
  *
@@ -27,6 +28,7 @@ export const RATE_LIMIT_PERIOD_SECONDS = {
   ADMIN_WRITE_LIMITER: 60,
   EDGE_LOGIN_LIMITER: 60,
   SERVER_API_LIMITER: 10,
+  MESSAGE_LIMITER: 60,
   LOG_DEVICE_LIMITER: 60,
   LOG_APP_LIMITER: 10,
 } as const;

@@ -24,11 +24,12 @@ import {
 /** Each test sends hundreds of requests: on a busy machine that takes longer than vitest's default 5 s. */
 const LONG = 120_000;
 
-/** wrangler.toml's CHECK_LIMITER, EDGE_LOGIN_LIMITER; control-plane/wrangler.toml's ADMIN_WRITE_LIMITER, SERVER_API_LIMITER. */
+/** wrangler.toml's CHECK_LIMITER, EDGE_LOGIN_LIMITER, MESSAGE_LIMITER; control-plane/wrangler.toml's ADMIN_WRITE_LIMITER, SERVER_API_LIMITER. */
 const CHECK_LIMIT = 300;
 const WRITE_LIMIT = 600;
 const LOGIN_LIMIT = 60;
 const SERVER_API_LIMIT = 500;
+const MESSAGE_LIMIT = 300;
 
 /** The suite runs with the check limit off (vitest.config.ts); these requests turn it on, as deployed. */
 const limitedEnv = { ...edgeEnv, CHECK_RATE_LIMIT: "on" };
@@ -157,6 +158,67 @@ describe("POST /v1/login: per client address", () => {
       expect(malformed.status).toBe(400);
       await malformed.body?.cancel();
       const other = await loginFrom(`10.${randomOctet()}.${randomOctet()}.${randomOctet()}`);
+      expect(other.status).toBe(404);
+      await other.body?.cancel();
+    },
+    LONG,
+  );
+});
+
+describe("subscription messages on the edge: per client address", () => {
+  it(
+    "refuses an address over its limit on subscribe, inbox and mark-read alike with 429 and Retry-After; malformed calls are still 400; other addresses go on",
+    async () => {
+      // Well-formed calls for a mini program that does not exist: counted, then answered 404 by
+      // the assertion check (which the limit comes before).
+      const appId = newAppId();
+      const jws = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2ln";
+      const calls = [
+        {
+          method: "POST",
+          path: "/v1/messages/subscribe",
+          body: {
+            appId,
+            hostAppId: "ha_ratelimited",
+            choices: [{ templateId: `mt${"a".repeat(24)}`, decision: "accept" }],
+          },
+        },
+        { method: "GET", path: `/v1/messages/inbox?appId=${appId}&hostAppId=ha_ratelimited` },
+        {
+          method: "POST",
+          path: "/v1/messages/inbox/read",
+          body: { appId, hostAppId: "ha_ratelimited", ids: ["m1"] },
+        },
+      ] as const;
+      const callFrom = (address: string, i: number, malformed = false) => {
+        const call = calls[i % calls.length] as (typeof calls)[number];
+        const body = "body" in call ? JSON.stringify(malformed ? {} : call.body) : null;
+        return edgeApp.fetch(
+          new Request(`${ORIGIN}${malformed && !body ? "/v1/messages/inbox?appId=x" : call.path}`, {
+            method: call.method,
+            headers: {
+              "content-type": "application/json",
+              "cf-connecting-ip": address,
+              "x-graycast-user": `assertion=${jws}`,
+            },
+            body,
+          }),
+          edgeEnv,
+          createExecutionContext(),
+        );
+      };
+      const address = `10.${randomOctet()}.${randomOctet()}.${randomOctet()}`;
+      let i = 0;
+      await expectRateLimited(await exhaust(() => callFrom(address, i++), MESSAGE_LIMIT), "60");
+      for (const n of [0, 1, 2]) {
+        const malformed = await callFrom(address, n, true);
+        expect(malformed.status).toBe(400);
+        await malformed.body?.cancel();
+        const limited = await callFrom(address, n);
+        expect(limited.status).toBe(429);
+        await limited.body?.cancel();
+      }
+      const other = await callFrom(`10.${randomOctet()}.${randomOctet()}.${randomOctet()}`, 1);
       expect(other.status).toBe(404);
       await other.body?.cancel();
     },

@@ -33,3 +33,36 @@ export async function limitCheck(request: Request, env: EdgeBindings): Promise<R
     ? undefined
     : new Response(REFUSAL_BODY, { status: REFUSAL.status, headers: REFUSAL_HEADERS });
 }
+
+/** The edge's limiters other than the check's (whose refusal is built once above, for the hot path). */
+type EdgeLimiter = "EDGE_LOGIN_LIMITER" | "MESSAGE_LIMITER" | "LOG_DEVICE_LIMITER" | "LOG_APP_LIMITER";
+
+/**
+ * One `limit()` on `limiter` for `key`: `undefined` when the call may go on, otherwise the 429 to
+ * answer, saying `what` was too many and when to come back (`Retry-After`, the limiter's period).
+ */
+export async function limitBy(
+  env: EdgeBindings,
+  limiter: EdgeLimiter,
+  key: string,
+  what: string,
+): Promise<Response | undefined> {
+  const { success } = await env[limiter].limit({ key });
+  if (success) return undefined;
+  const period = RATE_LIMIT_PERIOD_SECONDS[limiter];
+  const refusal = new RateLimitedError(`${what}: retry after the Retry-After seconds`, period);
+  return new Response(JSON.stringify(refusal.toBody()), {
+    status: refusal.status,
+    headers: [...JSON_NO_STORE_HEADERS, ["retry-after", String(period)]],
+  });
+}
+
+/** {@link limitBy} keyed by the client address (`cf-connecting-ip`, core/rate-limit.ts). */
+export function limitByAddress(
+  request: Request,
+  env: EdgeBindings,
+  limiter: EdgeLimiter,
+  what: string,
+): Promise<Response | undefined> {
+  return limitBy(env, limiter, clientAddressKey(request.headers.get("cf-connecting-ip")), what);
+}

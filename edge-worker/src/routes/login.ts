@@ -14,9 +14,8 @@
  */
 import { keysOfHostApp } from "../../../core/assertion";
 import { validationError } from "../../../core/contracts/validation";
-import { ApiError, forbidden, notFound, RateLimitedError } from "../../../core/errors";
+import { ApiError, forbidden, notFound } from "../../../core/errors";
 import { LOGIN_CODE_TTL_MS, LoginCodeKeys, sealLoginCode } from "../../../core/login-code";
-import { clientAddressKey, RATE_LIMIT_PERIOD_SECONDS } from "../../../core/rate-limit";
 import { checkAssertion } from "../assertions";
 import {
   ASSERTION_STATUS_HEADER,
@@ -27,6 +26,7 @@ import {
 } from "../contracts";
 import { type EdgeBindings, readNumberVar } from "../env";
 import { JSON_NO_STORE_HEADERS } from "../headers";
+import { limitByAddress } from "../rate-limit";
 import { snapshotCache } from "../snapshot-cache";
 import { parseJsonRequest } from "../validate";
 
@@ -74,17 +74,13 @@ export async function answerLogin(request: Request, env: EdgeBindings, now = Dat
   const body = await parseJsonRequest(request, LoginRequestSchema);
   const token = assertionFrom(request.headers.get(USER_HEADER));
   if (env.LOGIN_RATE_LIMIT !== "off") {
-    const { success } = await env.EDGE_LOGIN_LIMITER.limit({
-      key: clientAddressKey(request.headers.get("cf-connecting-ip")),
-    });
-    if (!success) {
-      const period = RATE_LIMIT_PERIOD_SECONDS.EDGE_LOGIN_LIMITER;
-      const refusal = new RateLimitedError(
-        "too many logins from this address: retry after the Retry-After seconds",
-        period,
-      );
-      return json(refusal.toBody(), refusal.status, [["retry-after", String(period)]]);
-    }
+    const limited = await limitByAddress(
+      request,
+      env,
+      "EDGE_LOGIN_LIMITER",
+      "too many logins from this address",
+    );
+    if (limited) return limited;
   }
   const verified = await verifyUser(env, body, token, now);
   if (!verified.ok) return verified.response;

@@ -20,10 +20,10 @@ import {
   type LogQueueMessage,
 } from "../../../core/contracts/logs";
 import { validationError } from "../../../core/contracts/validation";
-import { ApiError, notFound, RateLimitedError } from "../../../core/errors";
-import { RATE_LIMIT_PERIOD_SECONDS } from "../../../core/rate-limit";
+import { ApiError, notFound } from "../../../core/errors";
 import { type EdgeBindings, readNumberVar } from "../env";
 import { JSON_NO_STORE_HEADERS } from "../headers";
+import { limitBy } from "../rate-limit";
 import { snapshotCache } from "../snapshot-cache";
 
 /**
@@ -49,10 +49,14 @@ export async function answerLogs(request: Request, env: EdgeBindings, now = Date
   const batch = await readBatch(request);
 
   // After validation (a malformed batch is 400 without touching a counter), before any work.
-  const device = await env.LOG_DEVICE_LIMITER.limit({ key: `${batch.appId}:${batch.guid}` });
-  if (!device.success) return refuse("LOG_DEVICE_LIMITER", "too many log batches from this device");
-  const app = await env.LOG_APP_LIMITER.limit({ key: batch.appId });
-  if (!app.success) return refuse("LOG_APP_LIMITER", "too many log batches for this mini program");
+  const limited =
+    (await limitBy(
+      env,
+      "LOG_DEVICE_LIMITER",
+      `${batch.appId}:${batch.guid}`,
+      "too many log batches from this device",
+    )) ?? (await limitBy(env, "LOG_APP_LIMITER", batch.appId, "too many log batches for this mini program"));
+  if (limited) return limited;
 
   // Logs only for a mini program that exists: its snapshot, cached per isolate as for the check
   // (one R2 revalidation per TTL), so made-up App IDs cannot fill the log store.
@@ -80,12 +84,6 @@ export async function answerLogs(request: Request, env: EdgeBindings, now = Date
   }
   const answer: LogAccepted = { accepted: entries.length, dropped };
   return json(answer, 202);
-}
-
-function refuse(limiter: "LOG_DEVICE_LIMITER" | "LOG_APP_LIMITER", what: string): Response {
-  const period = RATE_LIMIT_PERIOD_SECONDS[limiter];
-  const refusal = new RateLimitedError(`${what}: retry after the Retry-After seconds`, period);
-  return json(refusal.toBody(), refusal.status, [["retry-after", String(period)]]);
 }
 
 /**

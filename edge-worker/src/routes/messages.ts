@@ -22,6 +22,7 @@ import { makeUserProof, USER_PROOF_HEADER } from "../../../core/user-proof";
 import { ASSERTION_STATUS_HEADER, USER_HEADER } from "../contracts";
 import type { EdgeBindings } from "../env";
 import { JSON_NO_STORE_HEADERS } from "../headers";
+import { limitByAddress } from "../rate-limit";
 import { parseJsonRequest } from "../validate";
 import { assertionFrom, verifyUser } from "./login";
 
@@ -71,12 +72,24 @@ async function forward(
   });
 }
 
+/**
+ * The verified user of a call, after the per-address limit (MESSAGE_LIMITER): the limit comes
+ * after validation (a malformed call is 400 without counting) and before the assertion's
+ * signature check and the admin Worker's D1 work, which is what it protects.
+ */
 async function user(
   request: Request,
   env: EdgeBindings,
   body: { appId: string; hostAppId: string },
   now: number,
 ) {
+  const limited = await limitByAddress(
+    request,
+    env,
+    "MESSAGE_LIMITER",
+    "too many message calls from this address",
+  );
+  if (limited) return { ok: false as const, response: limited };
   const token = assertionFrom(request.headers.get(USER_HEADER));
   const v = await verifyUser(env, body, token, now);
   return v.ok ? { ok: true as const, user: { ...body, account: v.account } } : v;
