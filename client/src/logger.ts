@@ -112,7 +112,10 @@ export interface LoggerStats {
     overflow: number;
     /** entries of batches the edge refused with a 4xx other than 429 (never retried) */
     refused: number;
-    /** entries older than the retention (dropped here before sending, or by the edge's `dropped`) */
+    /**
+     * entries older than the retention, dropped here before sending, and those the edge's 202
+     * counted as `dropped` (older than the retention, or from a clock more than 5 min ahead)
+     */
     expired: number;
   };
   /** requests that failed and will be retried (network error, 5xx, 429) */
@@ -261,6 +264,16 @@ export class Logger {
   /** Buffers one entry; never throws and never waits (a logger must not break its caller). */
   log(level: LoggerLevel, message: string, fields: LogFields): void {
     if (this.#closed) return;
+    try {
+      this.#add(level, message, fields);
+    } catch {
+      // a message whose String() throws, say: that entry is lost, the caller goes on
+    }
+  }
+
+  #add(level: LoggerLevel, message: string, fields: LogFields): void {
+    // an unknown level from untyped callers would make the edge refuse the whole batch
+    if (!LOGGER_LEVELS.includes(level)) level = "info";
     const time = Math.max(0, Math.floor(this.#now()));
     // Per-entry limits: cut rather than be refused (a 400 would lose the whole batch).
     let text = cut(String(message ?? ""), LOGGER_EDGE_LIMITS.messageChars);
@@ -347,7 +360,7 @@ export class Logger {
       this.#schedule();
       return;
     }
-    void this.#enqueue(false);
+    this.#enqueue(false).catch(() => undefined);
   }
 
   #enqueue(explicit: boolean): Promise<FlushResult> {
@@ -379,7 +392,7 @@ export class Logger {
     this.#timer = this.#timers.set(
       () => {
         this.#timer = null;
-        if (this.#passes === 0 && !this.#closed) void this.#enqueue(false);
+        if (this.#passes === 0 && !this.#closed) this.#enqueue(false).catch(() => undefined);
       },
       Math.max(0, due - now),
     );
@@ -491,8 +504,12 @@ export class Logger {
       body.byteLength >= this.#o.compressFromBytes &&
       typeof CompressionStream === "function"
     ) {
-      body = await gzip(body);
-      headers["content-encoding"] = "gzip";
+      try {
+        body = await gzip(body);
+        headers["content-encoding"] = "gzip";
+      } catch {
+        // a runtime whose CompressionStream fails: the edge takes the plain JSON as well
+      }
     }
     let res: Response;
     let answer: string;

@@ -294,6 +294,7 @@ describe("the logger's entries", () => {
       filterMsg: ["a\tb", "t".repeat(100), "", "c", "d", "e", "f", "g"],
     });
     logger.info("", { page: "" });
+    logger.log("fatal" as never, "an unknown level", { page });
     await logger.flush();
     expect(edge.received.map((r) => r.status)).toEqual([202]);
     const [first, second] = edge.received[0]!.batch.entries;
@@ -302,6 +303,8 @@ describe("the logger's entries", () => {
     expect(first!.page).toBe(`pages/${"p".repeat(LOG_LIMITS.pageChars - 7)}…`);
     expect(first!.filterMsg).toEqual(["a b", `${"t".repeat(LOG_LIMITS.filterTagChars - 1)}…`, "c", "d", "e"]);
     expect(second).toMatchObject({ message: "(empty message)", page: "(unknown page)" });
+    // an untyped caller's unknown level would get the whole batch refused: it is sent as info
+    expect(edge.received[0]!.batch.entries[2]).toMatchObject({ level: "info", message: "an unknown level" });
     expect(logger.stats().dropped).toEqual({ overflow: 0, refused: 0, expired: 0 });
   });
 
@@ -317,6 +320,16 @@ describe("the logger's entries", () => {
       ["1.3.0", ["new-1"]],
     ]);
   });
+});
+
+it("refuses a config without a guid or base library version: the edge would refuse every batch", () => {
+  const base = { edge: edge.url, appId: APP_ID, hostAppId: HOST_APP, clientVersion: "1.0.0" };
+  const { guid: _g, ...noGuid } = DEVICE;
+  const { baseLibraryVersion: _b, ...noBase } = DEVICE;
+  expect(() => new Logger({ ...base, device: noGuid }, { fetch })).toThrow(/guid/);
+  expect(() => new Logger({ ...base, device: noBase }, { fetch })).toThrow(/baseLibraryVersion/);
+  // a device id stands in for a missing guid
+  expect(() => new Logger({ ...base, device: { ...noGuid, deviceId: "d-1" } }, { fetch })).not.toThrow();
 });
 
 describe("when the logger flushes", () => {
