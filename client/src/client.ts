@@ -20,6 +20,7 @@ import { readCapped, sha256Hex } from "./bytes";
 import { assertionFrom, CHECK_USER_HEADER, type CheckBody, checkRequestFor } from "./check-request";
 import { type DownloadTarget, download } from "./download";
 import { ClientError, type ClientErrorCode } from "./errors";
+import { Logger, type LoggerDeps, type LoggerOptions } from "./logger";
 import { checkManifestClaims, PinnedKeys } from "./manifest";
 import {
   checkDeveloperSignature,
@@ -68,6 +69,26 @@ export class GraycastClient {
     this.#config = config;
     this.#deps = deps;
     this.#keys = new PinnedKeys(config.platformKeys);
+  }
+
+  /**
+   * A logger for the installed version (client/src/logger.ts): the config's edge, ids and device
+   * facts, the installed version as the client version, the client's fetch and clock. `options`
+   * tunes it (caps, flush triggers, backoff). After an update activates, call its
+   * `setClientVersion`. Throws `not_installed` when nothing is installed (nothing runs to log).
+   */
+  async logger(
+    options: Partial<Omit<LoggerOptions, "edge" | "appId" | "hostAppId" | "device">> = {},
+    deps: Partial<LoggerDeps> = {},
+  ): Promise<Logger> {
+    const installed = (await this.trustedState()).installed;
+    if (installed === null)
+      throw new ClientError("not_installed", `no version of ${this.#config.appId} is installed`);
+    const { edge, appId, hostAppId, device } = this.#config;
+    return new Logger(
+      { edge, appId, hostAppId, device, clientVersion: installed.version, ...options },
+      { fetch: this.#deps.fetch, now: this.#deps.now, ...deps },
+    );
   }
 
   /** The trusted state as stored (an empty one before the first accepted answer). */

@@ -8,6 +8,19 @@ export { CHECK_QUERY_LIMIT, CHECK_USER_HEADER, type CheckMethod, checkQuery } fr
 export { GraycastClient } from "./client";
 export type { Fetch } from "./download";
 export { ClientError, type ClientErrorCode } from "./errors";
+export {
+  type FlushResult,
+  LOGGER_DEFAULTS,
+  LOGGER_EDGE_LIMITS,
+  LOGGER_LEVELS,
+  type LogFields,
+  Logger,
+  type LoggerDeps,
+  type LoggerLevel,
+  type LoggerOptions,
+  type LoggerStats,
+  type LoggerTimers,
+} from "./logger";
 export { type InboxMessage, type MessagesOptions, SubscriptionMessages } from "./messages";
 export type { DeveloperSignatureCheck } from "./package";
 export { type ConfigOrder, RuntimeConfigClient, type RuntimeConfigOptions } from "./runtime-config";
