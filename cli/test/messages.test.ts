@@ -58,6 +58,7 @@ describe("messages library", () => {
     const page = found.json();
     expect(page.templates.map((t: { id: string }) => t.id)).toContain("pt3001");
     expect(page.templates.every((t: { type: string }) => t.type === "long-term")).toBe(true);
+    expect(page.templates.every((t: { title: string }) => /flight/i.test(t.title))).toBe(true);
     expect(page.total).toBe(page.templates.length);
 
     const table = await graycast(["messages", "library", "--search", "flight", "--type", "long-term"]);
