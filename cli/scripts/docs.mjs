@@ -17,8 +17,9 @@ const help = (args) => {
   return r.stdout.trimEnd();
 };
 const top = help([]);
-// Every command's name, from the top-level list (two spaces, the name, two or more spaces, the summary).
-const names = [...top.matchAll(/^ {2}([a-z][a-z ]*?[a-z]) {2,}\S/gm)]
+// Every command's name (words may hold a hyphen: skip-domain, dead-letters), from the top-level list
+// (two spaces, the name, two or more spaces, the summary).
+const names = [...top.matchAll(/^ {2}([a-z][a-z -]*?[a-z]) {2,}\S/gm)]
   .map((m) => m[1])
   .filter((n) => !n.startsWith("0 "));
 const fence = "```";
