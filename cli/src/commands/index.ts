@@ -11,4 +11,5 @@ import "./domains";
 import "./applications";
 import "./switches";
 import "./privacy";
+import "./logs";
 import "./completion";
