@@ -6,7 +6,7 @@
  * admin Worker stalled every admin request sharing its isolate (measured in docs/increments.md).
  * Bindings: D1, R2, PACKAGE_KEY_SECRET and MESSAGE_WEBHOOK_KEY (to sign message pushes).
  */
-import { retryBusyBucket } from "./db/busy-retry";
+import { withBusyRetries } from "./db/busy-retry";
 import { consumeDeadIncrements, consumeIncrements, type IncrementMessage } from "./increments/queue";
 import { consumeDeadPushes, consumePushes } from "./services/message-webhooks";
 
@@ -37,5 +37,5 @@ async function queue(batch: MessageBatch<IncrementMessage>, env: BuilderBindings
 
 export default {
   fetch,
-  queue: (batch, env) => queue(batch, { ...env, PACKAGES: retryBusyBucket(env.PACKAGES) }),
+  queue: (batch, env) => queue(batch, withBusyRetries(env)),
 } satisfies ExportedHandler<BuilderBindings, IncrementMessage>;

@@ -12,7 +12,7 @@ import type { LogQueueMessage } from "../../core/contracts/logs";
 import { validationError } from "../../core/contracts/validation";
 import { ApiError, RateLimitedError, toApiError } from "../../core/errors";
 import { authenticate } from "./auth/middleware";
-import { retryBusyBucket } from "./db/busy-retry";
+import { withBusyRetries } from "./db/busy-retry";
 import { createDb } from "./db/client";
 import type { AdminHono } from "./env";
 import { sweepIncrements } from "./increments/queue";
@@ -258,14 +258,9 @@ async function queue(batch: MessageBatch<unknown>, env: AdminEnv): Promise<void>
 // (control-plane/src/builder.ts).
 // Every handler sees PACKAGES through the local-store retry (db/busy-retry.ts); D1 is wrapped
 // where it is opened (db/client.ts).
-const withRetries = <E extends { PACKAGES: R2Bucket }>(env: E): E => ({
-  ...env,
-  PACKAGES: retryBusyBucket(env.PACKAGES),
-});
-
 export default {
   fetch: (request: Request, env: AdminEnv, ctx: ExecutionContext) =>
-    app.fetch(request, withRetries(env), ctx),
-  scheduled: (controller, env, ctx) => scheduled(controller, withRetries(env), ctx),
-  queue: (batch, env) => queue(batch, withRetries(env)),
+    app.fetch(request, withBusyRetries(env), ctx),
+  scheduled: (controller, env, ctx) => scheduled(controller, withBusyRetries(env), ctx),
+  queue: (batch, env) => queue(batch, withBusyRetries(env)),
 } satisfies ExportedHandler<AdminEnv>;

@@ -85,6 +85,8 @@ const RETRIED_BUCKET_CALLS = new Set(["head", "get", "put", "delete", "list"]);
 
 /** `bucket` with reads, deletes and buffered puts retried when the local store is busy. */
 export function retryBusyBucket(bucket: R2Bucket): R2Bucket {
+  // A caller without the binding (the OpenAPI generator runs the app with an empty env) gets it as is.
+  if (typeof bucket !== "object" || bucket === null) return bucket;
   return new Proxy(bucket, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target);
@@ -97,3 +99,9 @@ export function retryBusyBucket(bucket: R2Bucket): R2Bucket {
     },
   });
 }
+
+/** `env` with PACKAGES through `retryBusyBucket`: what every admin and builder handler is given. */
+export const withBusyRetries = <E extends { PACKAGES: R2Bucket }>(env: E): E => ({
+  ...env,
+  PACKAGES: retryBusyBucket(env.PACKAGES),
+});
