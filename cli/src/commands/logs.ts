@@ -7,7 +7,7 @@
 import { ok } from "../api/client";
 import { CANCELLED } from "../cancel";
 import { UsageError } from "../errors";
-import { isoTime, type Output } from "../output";
+import type { Output } from "../output";
 import { group, register } from "../registry";
 import { APP_OPTION, appArg, intArg, type Schemas, sleep } from "./common";
 
@@ -29,20 +29,91 @@ export function sinceArg(text: string, now = Date.now()): number {
   return now - Number(m[1]) * unit * 1000;
 }
 
+/** `--from` / `--to`: ms since the epoch, or an ISO 8601 time (2026-12-05T21:00:00Z). */
+export function timeArg(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (/^\d+$/.test(text)) return Number(text);
+  // Only full ISO forms: Date.parse also reads "5" or "May 5", which a typo should not become.
+  const t = /^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text) ? Date.parse(text) : NaN;
+  if (Number.isNaN(t))
+    throw new UsageError(
+      `--${name} must be ms since the epoch or an ISO 8601 time such as 2026-12-05T21:00:00Z (got ${JSON.stringify(text)})`,
+    );
+  return t;
+}
+
 const levelStyle = { debug: "dim", info: "dim", warn: "yellow", error: "red" } as const;
 
 function entryLine(e: LogRecord, out: Output): string {
   const tags = e.filterMsg.length ? ` [${e.filterMsg.join(",")}]` : "";
   return [
-    out.paint("dim", isoTime(e.time)),
+    // Milliseconds kept: entries of one session are often within the same second.
+    out.paint("dim", new Date(e.time).toISOString()),
     out.paint(levelStyle[e.level], e.level.padEnd(5)),
     `${e.crash ? out.paint("red", "CRASH ") : ""}${e.message}${tags}`,
-    out.paint("dim", `(${e.page || "-"} · ${e.guid} · ${e.platform} ${e.osVersion} · v${e.clientVersion})`),
+    out.paint(
+      "dim",
+      `(${e.page || "-"} · ${e.guid} · ${e.platform} ${e.osVersion} · v${e.clientVersion} · base ${e.baseLibraryVersion})`,
+    ),
   ].join("  ");
 }
 
-/** The same entry twice (a follow query starts at the newest time already printed). */
-const entryKey = (e: LogRecord) => JSON.stringify([e.time, e.guid, e.receivedAt, e.page, e.message]);
+/**
+ * What tells two stored entries apart: the record has no id, so every field. Two entries equal in
+ * every field (one device logging the same message twice in one millisecond, in one batch) are
+ * counted, not merged: see `Seen`.
+ */
+const entryKey = (e: LogRecord) =>
+  JSON.stringify([
+    e.time,
+    e.guid,
+    e.receivedAt,
+    e.level,
+    e.page,
+    e.message,
+    e.filterMsg,
+    e.crash,
+    e.clientVersion,
+    e.baseLibraryVersion,
+    e.platform,
+    e.osVersion,
+    e.hostAppId,
+    e.hostAppVersion,
+  ]);
+
+/**
+ * How far back each `--follow` query reaches behind the newest entry printed. Entries are stored
+ * by the time the client logged them, and reach the query later: the client's logger batches
+ * them, the edge queues them, the consumer writes them every few seconds, and a device that was
+ * offline sends its backlog when it is back. So each query reads this window again and prints
+ * what it had not printed; an entry that arrives more than this long after its own time is left
+ * to a query without --follow.
+ */
+export const FOLLOW_LOOKBACK_MS = 120_000;
+
+/** Entries already printed by `--follow`, as counts per key, forgotten once behind the window. */
+class Seen {
+  private readonly counts = new Map<string, { time: number; n: number }>();
+  /** The entries of `found` not printed yet (an entry found n times was printed at most n times). */
+  fresh(found: LogRecord[]): LogRecord[] {
+    const here = new Map<string, number>();
+    const out: LogRecord[] = [];
+    for (const e of found) {
+      const key = entryKey(e);
+      const n = (here.get(key) ?? 0) + 1;
+      here.set(key, n);
+      const printed = this.counts.get(key)?.n ?? 0;
+      if (n > printed) {
+        out.push(e);
+        this.counts.set(key, { time: e.time, n });
+      }
+    }
+    return out;
+  }
+  forgetBefore(time: number): void {
+    for (const [key, v] of this.counts) if (v.time < time) this.counts.delete(key);
+  }
+}
 
 register({
   name: "logs",
@@ -54,19 +125,31 @@ register({
       placeholder: "duration",
       description: "only entries newer than this, e.g. 15m, 2h, 1d",
     },
-    from: { type: "string", placeholder: "ms", description: "oldest entry time, ms since the epoch" },
-    to: { type: "string", placeholder: "ms", description: "newest entry time, ms since the epoch" },
+    from: {
+      type: "string",
+      placeholder: "time",
+      description: "oldest entry time: ms since the epoch or ISO 8601",
+    },
+    to: {
+      type: "string",
+      placeholder: "time",
+      description: "newest entry time: ms since the epoch or ISO 8601",
+    },
     level: {
       type: "string",
       placeholder: "level",
-      description: "all (default), or info / warn / error and above",
+      description: "all (default, debug included), or info / warn / error meaning that level and above",
     },
-    platform: { type: "string", placeholder: "ios|android|harmony", description: "system type" },
+    platform: { type: "string", placeholder: "android|ios", description: "system type" },
     guid: { type: "string", placeholder: "guid", description: "one device" },
-    page: { type: "string", placeholder: "path", description: "page link, e.g. pages/order/detail" },
-    filter: { type: "string", placeholder: "text", description: "text in one of the entry's FilterMsg tags" },
-    "base-library": { type: "string", placeholder: "version", description: "base library version" },
-    "client-version": { type: "string", placeholder: "version", description: "mini program version" },
+    page: { type: "string", placeholder: "path", description: "page link, exact, e.g. pages/order/detail" },
+    filter: {
+      type: "string",
+      placeholder: "text",
+      description: "text within one of the entry's filterMsg tags (case-sensitive)",
+    },
+    "base-library": { type: "string", placeholder: "version", description: "base library version, exact" },
+    "client-version": { type: "string", placeholder: "x.y.z", description: "mini program version, exact" },
     limit: { type: "string", placeholder: "n", description: "entries per page (1-200, default 50)" },
     cursor: { type: "string", placeholder: "cursor", description: "the previous page's next cursor" },
     follow: { type: "boolean", short: "f", description: "keep printing new entries (Ctrl-C stops)" },
@@ -78,14 +161,17 @@ register({
     for: { type: "string", placeholder: "seconds", description: "with --follow: stop after this long" },
   },
   details: [
-    "Without --follow: one page, newest first, and the cursor of the next page.",
-    "With --follow: the newest page oldest first, then each new entry as it arrives; with --json one",
-    "JSON entry per line (NDJSON). Entries reach the query a few seconds after the client sends them",
-    "(the edge queues them in batches).",
+    "Without --follow: one page, newest first, and the cursor of the next page (pass it back with",
+    "--cursor and the same filters). With --json, the page as the API answers it ({entries, nextCursor}).",
+    "With --follow: the newest page oldest first, then each new entry as it arrives, until Ctrl-C or",
+    "--for; with --json one JSON entry per line (NDJSON). Entries reach the query a few seconds after",
+    "the client sends them (the edge queues them in batches); --follow also prints entries that arrive",
+    `up to ${FOLLOW_LOOKBACK_MS / 60_000} minutes after their own time (a device's late batch), below newer ones.`,
   ].join("\n"),
   examples: [
     "graycast logs --app gc... --since 1h --level error",
     "graycast logs --app gc... --guid device-42 --page pages/order/detail",
+    "graycast logs --app gc... --client-version 1.1.0 --base-library 2.30.0 --platform android",
     "graycast logs --app gc... --filter checkout --follow",
     "graycast logs --app gc... --json | jq '.entries[].message'",
   ],
@@ -93,11 +179,15 @@ register({
     const appId = appArg(ctx);
     const level = ctx.str("level") ?? "all";
     if (!LEVELS.includes(level as QueryLevel))
-      throw new UsageError(`--level must be one of ${LEVELS.join(", ")}`);
+      throw new UsageError(
+        `--level must be one of ${LEVELS.join(", ")} (info, warn, error: that level and above)`,
+      );
+    const platform = ctx.str("platform");
+    if (platform !== undefined && platform !== "android" && platform !== "ios")
+      throw new UsageError("--platform must be android or ios");
     const since = ctx.str("since");
     if (since !== undefined && ctx.str("from") !== undefined)
       throw new UsageError("--since and --from say the same thing: give one");
-    const platform = ctx.str("platform");
     const filters = {
       level: level as QueryLevel,
       ...(platform ? { platform: platform as LogRecord["platform"] } : {}),
@@ -108,8 +198,8 @@ register({
       ...(ctx.str("client-version") ? { clientVersion: ctx.str("client-version") } : {}),
     };
     const limit = intArg(ctx, "limit");
-    const from = since !== undefined ? sinceArg(since) : intArg(ctx, "from");
-    const to = intArg(ctx, "to");
+    const from = since !== undefined ? sinceArg(since) : timeArg("from", ctx.str("from"));
+    const to = timeArg("to", ctx.str("to"));
     const query = (q: { from?: number | undefined; to?: number | undefined; cursor?: string | undefined }) =>
       ok(
         ctx.api().GET("/v1/mini-programs/{appId}/logs", {
@@ -125,41 +215,45 @@ register({
           },
         }),
       ) as Promise<LogPage>;
-    if (!ctx.flag("follow")) return query({ from, to, cursor: ctx.str("cursor") });
+    if (!ctx.flag("follow")) {
+      for (const name of ["interval", "for"])
+        if (ctx.str(name) !== undefined) throw new UsageError(`--${name} goes with --follow`);
+      return query({ from, to, cursor: ctx.str("cursor") });
+    }
     if (to !== undefined || ctx.str("cursor"))
       throw new UsageError("--follow reads up to now: leave out --to and --cursor");
 
     const interval = Math.max(1, intArg(ctx, "interval") ?? 3) * 1000;
-    const stopAt = ctx.str("for") !== undefined ? Date.now() + (intArg(ctx, "for") ?? 0) * 1000 : Infinity;
+    const forSeconds = intArg(ctx, "for");
+    const stopAt = forSeconds !== undefined ? Date.now() + forSeconds * 1000 : Infinity;
     const print = (e: LogRecord) =>
       ctx.streams.stdout.write(`${ctx.out.json ? JSON.stringify(e) : entryLine(e, ctx.out)}\n`);
-    // Entries at the newest time printed so far: the next query starts at that time (inclusive).
-    let newest = from;
-    let atNewest = new Set<string>();
-    for (let first = true; ; first = false) {
-      // Every page since the newest time seen, newest first; printed oldest first.
-      const fresh: LogRecord[] = [];
+    const seen = new Seen();
+
+    // First the newest page, as `tail -f` starts with the last lines. Older entries than that page
+    // shows are history, not news: later queries never reach below its oldest entry.
+    const first = await query({ from });
+    for (const e of seen.fresh(first.entries).reverse()) print(e);
+    let floor = first.nextCursor && first.entries.length ? first.entries.at(-1)!.time : (from ?? 0);
+
+    while (Date.now() + interval <= stopAt) {
+      await sleep(interval);
+      // Every page of the window behind now (late arrivals land there), newest first; what was not
+      // printed yet is printed oldest first. The window follows this machine's clock, not the
+      // newest entry's time: one device whose clock runs ahead must not hide everyone else's.
+      const lower = Math.max(floor, Date.now() - FOLLOW_LOOKBACK_MS);
+      const found: LogRecord[] = [];
       let cursor: string | undefined;
       do {
-        const page = await query({ from: newest, cursor });
-        fresh.push(...page.entries);
+        const page = await query({ from: lower, cursor });
+        found.push(...page.entries);
         cursor = page.nextCursor ?? undefined;
-        // The first query shows one page only (the newest), as `tail -f` does.
-      } while (cursor && !first);
-      for (const e of fresh.reverse()) {
-        const key = entryKey(e);
-        if (newest !== undefined && e.time === newest && atNewest.has(key)) continue;
-        print(e);
-        if (newest === undefined || e.time > newest) {
-          newest = e.time;
-          atNewest = new Set();
-        }
-        if (e.time === newest) atNewest.add(key);
-      }
-      if (newest === undefined) newest = Date.now() - 60_000;
-      if (Date.now() + interval > stopAt) return CANCELLED;
-      await sleep(interval);
+      } while (cursor);
+      for (const e of seen.fresh(found).reverse()) print(e);
+      floor = lower;
+      seen.forgetBefore(lower);
     }
+    return CANCELLED;
   },
   show(p: LogPage, out: Output) {
     if (!p.entries.length) out.line(out.paint("dim", "(no entries)"));
