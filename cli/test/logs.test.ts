@@ -351,7 +351,7 @@ describe("graycast logs --follow", () => {
     const lines = r.stdout.trimEnd().split("\n");
     const expected = ["a boot", "a order shown", "a slow", "a boom"];
     expect(lines, r.output).toHaveLength(expected.length);
-    for (const [i, m] of expected.entries()) expect(lines[i]).toContain(`  ${m}`);
+    for (const [i, m] of expected.entries()) expect(lines[i]).toContain(m);
   });
 });
 
