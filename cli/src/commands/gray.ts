@@ -33,6 +33,108 @@ const s = (description: string, placeholder = "value", multiple = false): Option
   ...(multiple ? { multiple: true } : {}),
 });
 
+/** Health guardrails (docs/grayscale.md "Health guardrails"): the task suspends itself when one trips. */
+const GUARDRAIL_OPTIONS: Record<string, OptionSpec> = {
+  "error-rate-points": s(
+    "guardrail: suspend when the gray version's error rate exceeds the online version's by more than this many percentage points (0..100) in a 10-minute window",
+    "points",
+  ),
+  "error-rate-min-sessions": s(
+    "with --error-rate-points: sessions (GUIDs) each version needs in the window before rates are compared",
+    "n",
+  ),
+  "crash-max": s("guardrail: suspend on more than this many crash reports of the gray version", "n"),
+  "crash-window": s(
+    "with --crash-max: the window in minutes, whole 10-minute steps up to 1440 (default 60)",
+    "minutes",
+  ),
+  "clear-guardrails": {
+    type: "boolean",
+    description: "remove the task's guardrails (with a guardrail flag: replace them by the ones given)",
+  },
+};
+
+type Guardrails = NonNullable<Schemas["GrayscaleGuardrails"]>;
+type Trip = NonNullable<Schemas["GuardrailTrip"]>;
+
+const GUARDRAIL_FLAGS = ["error-rate-points", "error-rate-min-sessions", "crash-max", "crash-window"];
+
+/** Whether the command line says anything about guardrails (an edit then merges with the task's). */
+export function guardrailFlagsGiven(ctx: Parameters<Parameters<typeof register>[0]["run"]>[0]): boolean {
+  return GUARDRAIL_FLAGS.some((f) => ctx.str(f) !== undefined) || ctx.flag("clear-guardrails");
+}
+
+/**
+ * The guardrails the flags describe, laid over `current` (the file's, or on an edit the task's):
+ * a flag changes one figure and keeps the others, so `--crash-max 3` leaves the error-rate
+ * guardrail as it was. `--clear-guardrails` starts from none; alone it means null (remove them).
+ * A guardrail needs all of its required figures: the error rate its points and minimum sessions,
+ * the crash guardrail its maximum. Ranges are the server's rule (answered 400 naming the field).
+ */
+export function guardrailsFrom(
+  ctx: Parameters<Parameters<typeof register>[0]["run"]>[0],
+  current: Guardrails | null | undefined,
+): Guardrails | null {
+  const base: Guardrails = ctx.flag("clear-guardrails") ? {} : { ...(current ?? {}) };
+  const num = (name: string, whole: boolean): number | undefined => {
+    const v = ctx.str(name);
+    if (v === undefined) return undefined;
+    if (!(whole ? /^\d+$/ : /^\d+(\.\d+)?$/).test(v))
+      throw new UsageError(`--${name} must be a ${whole ? "whole number" : "number"}`);
+    return Number(v);
+  };
+  const points = num("error-rate-points", false);
+  const minSessions = num("error-rate-min-sessions", true);
+  if (points !== undefined || minSessions !== undefined) {
+    const merged = { ...base.errorRate, ...(points !== undefined ? { maxPointsAboveOnline: points } : {}) };
+    if (minSessions !== undefined) merged.minSessions = minSessions;
+    if (merged.maxPointsAboveOnline === undefined || merged.minSessions === undefined)
+      throw new UsageError(
+        "the error-rate guardrail needs both --error-rate-points and --error-rate-min-sessions",
+      );
+    base.errorRate = merged as Guardrails["errorRate"] & object;
+  }
+  const max = num("crash-max", true);
+  const window = num("crash-window", true);
+  if (max !== undefined || window !== undefined) {
+    const merged = { ...base.crashes, ...(max !== undefined ? { max } : {}) };
+    if (window !== undefined) merged.windowMinutes = window;
+    if (merged.max === undefined) throw new UsageError("--crash-window goes with --crash-max");
+    base.crashes = merged as Guardrails["crashes"] & object;
+  }
+  return base.errorRate || base.crashes ? base : null;
+}
+
+/** One line per guardrail, as people read them. */
+export function guardrailText(g: Schemas["GrayscaleGuardrails"] | undefined): string {
+  if (!g || (!g.errorRate && !g.crashes)) return "none";
+  return [
+    g.errorRate
+      ? `error rate at most +${g.errorRate.maxPointsAboveOnline} points over online (${g.errorRate.minSessions}+ sessions each, ${g.errorRate.windowMinutes ?? 10} min)`
+      : "",
+    g.crashes ? `at most ${g.crashes.max} crash reports in ${g.crashes.windowMinutes ?? 60} min` : "",
+  ]
+    .filter(Boolean)
+    .join("; ");
+}
+
+const figures = (f: { sessions: number; errorSessions: number; errorRate: number; crashes: number }) =>
+  `${f.sessions} sessions, ${f.errorSessions} with errors (${f.errorRate}%), ${f.crashes} crashes`;
+
+/** The last trip: which guardrail, when, its sentence, and both versions' figures in its window. */
+export function tripLines(t: Trip): string[] {
+  return [
+    `${t.guardrail} at ${when(t.at)}: ${t.summary}`,
+    `gray ${t.gray.version}: ${figures(t.gray)}`,
+    `online ${t.online.version ?? "(none)"}: ${figures(t.online)}`,
+    `window ${when(t.window.from)} .. ${when(t.window.to)} (${t.window.minutes} min)`,
+  ];
+}
+
+/** "suspended (guardrail)", "ended (manual)": the state and why. */
+const stateWhy = (t: { state: string; endReason: string | null; suspendCause?: string | null }) =>
+  `${t.state}${t.endReason ? ` (${t.endReason})` : t.state === "suspended" && t.suspendCause ? ` (${t.suspendCause})` : ""}`;
+
 const CONDITION_OPTIONS: Record<string, OptionSpec> = {
   file: s(
     "read the task (any of the fields below, as the API names them) from a JSON or YAML file; flags override it",
@@ -60,6 +162,7 @@ const CONDITION_OPTIONS: Record<string, OptionSpec> = {
     type: "boolean",
     description: "admit only accounts the host app vouches for (docs/trust.md)",
   },
+  ...GUARDRAIL_OPTIONS,
 };
 
 /** ISO 8601, epoch ms, `now`, or `+<n><m|h|d>` from now, as epoch ms. */
@@ -175,6 +278,9 @@ export function taskBody(
       };
   }
   if (ctx.flag("verified-only")) body.verifiedOnly = true;
+  // On an edit the command merges with the task's own guardrails (it fetches them first).
+  if (!edit && guardrailFlagsGiven(ctx))
+    body.guardrails = guardrailsFrom(ctx, body.guardrails as Guardrails | null | undefined);
   return body as CreateTask;
 }
 
@@ -195,7 +301,14 @@ function showTask(t: Task, out: Output) {
     ["task", t.id],
     ["name", t.name],
     ["version", t.version],
-    ["state", out.paint(stateColor, t.state) + (t.endReason ? ` (${t.endReason})` : "")],
+    [
+      "state",
+      out.paint(stateColor, t.state) +
+        stateWhy(t).slice(t.state.length) +
+        (t.state === "suspended" && t.suspendCause === "guardrail"
+          ? out.paint("red", " — a guardrail tripped")
+          : ""),
+    ],
     ["window", `${when(t.startAt)} .. ${when(t.endAt)}`],
     ["cap", t.userCap ?? "none"],
     ["percentage", t.percentage ?? "-"],
@@ -229,6 +342,10 @@ function showTask(t: Task, out: Output) {
     ["regions", ie(t.regions)],
     ["cities", ie(t.cities)],
     ["verified only", t.verifiedOnly ? "yes" : "no"],
+    ["guardrails", guardrailText(t.guardrails)],
+    ...(t.guardrailTrip
+      ? tripLines(t.guardrailTrip).map((l, i): [string, string] => [i === 0 ? "last trip" : "", l])
+      : []),
   ]);
 }
 
@@ -242,11 +359,12 @@ register(
     summary: "Create a grayscale task (conditions from flags or a JSON/YAML file)",
     options: { ...APP_OPTION, ...CONDITION_OPTIONS },
     details:
-      "A file holds the API's CreateGrayscaleTask fields (version, name, startAt, endAt, userCap, percentage,\nhostApps, platforms, targets, networks, brands, models, countries, regions, cities, verifiedOnly);\nstartAt / endAt may also be `now` or `+2h`-style. Flags given beside --file replace its fields.",
+      "A file holds the API's CreateGrayscaleTask fields (version, name, startAt, endAt, userCap, percentage,\nhostApps, platforms, targets, networks, brands, models, countries, regions, cities, verifiedOnly,\nguardrails); startAt / endAt may also be `now` or `+2h`-style. Flags given beside --file replace its fields.\nGuardrails (docs/grayscale.md \"Health guardrails\"): the task suspends itself (cause guardrail) when the gray\nversion's logs show an error rate more than --error-rate-points above the online version's, both over at\nleast --error-rate-min-sessions sessions in a 10-minute window, or more than --crash-max crash reports in\n--crash-window minutes.",
     examples: [
       'graycast gray create --app gc... --version 1.1.0 --name "Shenzhen beta" --end +7d --cap 1000 \\\n    --host-app ha_demo_superapp:8.0 --platform android:12 --network wifi --country CN --city Shenzhen',
       "graycast gray create --app gc... --file task.yaml",
       "graycast gray create --app gc... --file task.yaml --cap 500 --json | jq -r .id",
+      "graycast gray create --app gc... --version 1.1.0 --name Checkout --end +1d --host-app ha_demo_superapp \\\n    --platform android --error-rate-points 5 --error-rate-min-sessions 50 --crash-max 10",
     ],
     async run(ctx) {
       const appId = appArg(ctx);
@@ -272,15 +390,7 @@ register(
     show(r: { tasks: Task[] }, out: Output) {
       out.table(
         ["TASK", "NAME", "VERSION", "STATE", "CAP", "STARTS", "ENDS"],
-        r.tasks.map((t) => [
-          t.id,
-          t.name,
-          t.version,
-          t.state + (t.endReason ? ` (${t.endReason})` : ""),
-          t.userCap ?? "",
-          t.startAt,
-          t.endAt,
-        ]),
+        r.tasks.map((t) => [t.id, t.name, t.version, stateWhy(t), t.userCap ?? "", t.startAt, t.endAt]),
       );
     },
   },
@@ -313,11 +423,29 @@ register({
   examples: [
     "graycast gray edit gt_123 --app gc... --cap 5000 --end +14d",
     "graycast gray edit gt_123 --app gc... --file changes.yaml",
+    "graycast gray edit gt_123 --app gc... --crash-max 5 --crash-window 30",
+    "graycast gray edit gt_123 --app gc... --clear-guardrails",
   ],
   async run(ctx) {
     const appId = appArg(ctx);
     const taskId = ctx.positionals[0]!;
     const body = taskBody(ctx, true) as Schemas["EditGrayscaleTask"];
+    if (guardrailFlagsGiven(ctx)) {
+      // A flag changes one figure: the others are the file's, else the task's as it is now.
+      const current =
+        body.guardrails !== undefined
+          ? body.guardrails
+          : ctx.flag("clear-guardrails")
+            ? null
+            : (
+                await ok(
+                  ctx.api().GET("/v1/mini-programs/{appId}/grayscale-tasks/{taskId}", {
+                    params: { path: { appId, taskId } },
+                  }),
+                )
+              ).guardrails;
+      body.guardrails = guardrailsFrom(ctx, current);
+    }
     if (!Object.keys(body).length) throw new UsageError("nothing to change: give a condition flag or --file");
     return ok(
       ctx.api().PATCH("/v1/mini-programs/{appId}/grayscale-tasks/{taskId}", {
@@ -338,7 +466,7 @@ function progressLines(p: ProgressData, out: Output): string[] {
   const bar =
     pct !== null ? `${"█".repeat(Math.round(pct / 5))}${"░".repeat(20 - Math.round(pct / 5))} ${pct}% ` : "";
   return [
-    `${p.taskId}  ${out.paint(p.state === "delivering" ? "green" : "yellow", p.state)}${p.endReason ? ` (${p.endReason})` : ""}`,
+    `${p.taskId}  ${out.paint(p.state === "delivering" ? "green" : "yellow", p.state)}${p.endReason ? ` (${p.endReason})` : p.health.suspendedByGuardrail ? " (guardrail)" : ""}`,
     `admitted ${bar}${admitted}${cap ? ` of ${cap}` : ""}${p.remaining !== null ? `, ${p.remaining} left` : ""}${p.leased ? `, ${p.leased} leased` : ""}`,
     ...(p.byHostApp.length
       ? [`by host app: ${p.byHostApp.map((h) => `${h.hostAppId} ${h.admitted}`).join(", ")}`]
@@ -347,7 +475,24 @@ function progressLines(p: ProgressData, out: Output): string[] {
       ? [`by platform: ${p.byPlatform.map((h) => `${h.platform} ${h.admitted}`).join(", ")}`]
       : []),
     ...(p.note ? [`note: ${p.note}`] : []),
+    ...healthLines(p.health, out),
   ];
+}
+
+/** How many 10-minute buckets progress shows (the API answers the last 24 hours). */
+const HEALTH_BUCKETS_SHOWN = 6;
+
+/** Guardrails, the last trip's figures, and both versions' figures in the latest buckets with logs. */
+function healthLines(h: Schemas["GrayscaleHealth"], out: Output): string[] {
+  const lines = [`guardrails: ${guardrailText(h.guardrails)}`];
+  if (h.suspendedByGuardrail) lines.push(out.paint("red", "suspended by a guardrail"));
+  if (h.trip) lines.push(...tripLines(h.trip).map((l, i) => (i === 0 ? `last trip: ${l}` : `  ${l}`)));
+  const recent = h.buckets.filter((b) => b.gray.sessions || b.online.sessions).slice(-HEALTH_BUCKETS_SHOWN);
+  if (recent.length) {
+    lines.push(`health per ${h.bucketMinutes} min (gray | online):`);
+    for (const b of recent) lines.push(`  ${when(b.bucket)}  ${figures(b.gray)} | ${figures(b.online)}`);
+  }
+  return lines;
 }
 
 register({
@@ -443,7 +588,7 @@ for (const [word, action, summary, destructive, question] of ACTIONS)
       );
     },
     show(t: Task, out: Output) {
-      out.line(`${t.id}: ${t.state}${t.endReason ? ` (${t.endReason})` : ""}`);
+      out.line(`${t.id}: ${stateWhy(t)}`);
     },
   });
 

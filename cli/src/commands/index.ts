@@ -12,4 +12,5 @@ import "./applications";
 import "./switches";
 import "./privacy";
 import "./messages";
+import "./logs";
 import "./completion";
