@@ -259,7 +259,7 @@ function DeadLetters(props: { base: string }) {
       {!page.data ? (
         <Loading error={page.error} />
       ) : page.data.deadLetters.length === 0 ? (
-        <p>{cursors.length > 1 ? "No older dead letters." : "No dead letters: every push arrived."}</p>
+        <p>{cursors.length > 1 ? "No older dead letters." : "No dead letters."}</p>
       ) : (
         <div class="table-wrap">
           <table aria-label="Dead letters">

@@ -133,12 +133,13 @@ export function MessagesPage(props: AppContext) {
                       <button
                         type="button"
                         class="small danger"
+                        aria-label={`Delete ${t.title} (${t.templateId})`}
                         onClick={() => {
                           setDeleteError(undefined);
                           setAsk(t);
                         }}
                       >
-                        Delete {t.title} ({t.templateId})
+                        Delete
                       </button>
                     )}
                   </td>
