@@ -1103,7 +1103,10 @@ test("messages: search and page the public template library, add a template with
   await viewer.getByRole("table", { name: "My Template" }).getByText(templateId).waitFor();
   await see(viewer, "Only the team's admins and developers add and delete templates.");
   assert((await viewer.getByRole("button", { name: /^Delete / }).count()) === 0, "no delete button");
-  await viewer.getByRole("button", { name: "Preview Flight status changed" }).first().click();
+  const viewerSearch = viewer.getByRole("form", { name: "Search the template library" });
+  await viewerSearch.getByLabel("Template name").fill("flight status");
+  await viewerSearch.getByRole("button", { name: "Search" }).click();
+  await viewer.getByRole("button", { name: "Preview Flight status changed" }).click();
   await viewer
     .getByLabel(/Gate character_string4/)
     .first()
