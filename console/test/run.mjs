@@ -1166,6 +1166,14 @@ test("message webhook: the manager sets it (http refused next to the field), see
   await see(manager, "New signing secret: the old one stopped signing at once.");
   const second = (await manager.locator("#webhook-secret").textContent()).trim();
   assert(second !== first && second.startsWith("whsec_"), "a new secret");
+  // A 390 px phone: the page with its secret shown fits without sideways scrolling.
+  await manager.setViewportSize({ width: 390, height: 844 });
+  try {
+    const width = await manager.evaluate(() => document.documentElement.scrollWidth);
+    assert(width <= 390, `message webhook: page width ${width} fits 390 px; ${await overflowing(manager)}`);
+  } finally {
+    await manager.setViewportSize({ width: 1200, height: 800 });
+  }
 
   // The auditor reads the webhook and the dead letters, with no button to change them.
   const auditor = await as(...AUDITOR);
