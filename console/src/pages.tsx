@@ -14,6 +14,8 @@ import { ExplainPage } from "./pages/explain";
 import { GrayscaleList, NewTaskPage, TaskPage } from "./pages/grayscale";
 import { HostAppKeysPage } from "./pages/host-app-keys";
 import { HostAppsPage } from "./pages/host-apps";
+import { MessageWebhookPage } from "./pages/message-webhook";
+import { MessagesPage } from "./pages/messages";
 import { DetailsPage, MiniProgramList } from "./pages/mini-programs";
 import { PackagesPage } from "./pages/packages";
 import { PrivacyPage } from "./pages/privacy";
@@ -84,6 +86,13 @@ export const PAGES: PageDef[] = [
     title: "User-assertion keys",
     visible: (me) => me.isPlatformAdmin || me.hostApps.length > 0,
     render: (c) => <HostAppKeysPage me={c.me} hostAppId={c.params.hostAppId ?? ""} />,
+  },
+  {
+    id: "host-app-message-webhook",
+    path: "/host-apps/:hostAppId/messages",
+    title: "Message push webhook",
+    visible: (me) => me.isPlatformAdmin || me.hostApps.length > 0,
+    render: (c) => <MessageWebhookPage me={c.me} hostAppId={c.params.hostAppId ?? ""} />,
   },
   {
     id: "team",
@@ -165,6 +174,7 @@ export const APP_TABS: AppTab[] = [
   },
   { id: "switches", label: "Switches", paths: ["switches"], render: (c) => <SwitchesPage {...c} /> },
   { id: "privacy", label: "Privacy", paths: ["privacy"], render: (c) => <PrivacyPage {...c} /> },
+  { id: "messages", label: "Messages", paths: ["messages"], render: (c) => <MessagesPage {...c} /> },
   // Team admins only (seed, "Key Management"); everyone else sees why on the tab itself.
   { id: "secret", label: "AppSecret", paths: ["secret"], render: (c) => <AppSecretPage {...c} /> },
 ];

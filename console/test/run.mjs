@@ -959,6 +959,242 @@ test("/docs: the API reference renders from /openapi.json with nothing from anot
   await context.close();
 });
 
+// ---- subscription messages (issue 14): the Messages tab and the host app's push webhook ----------
+/** A signed-in API call outside the browser (to set up a team viewer). */
+async function apiAs(token, method, path, body) {
+  const res = await fetch(`${ADMIN}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = await res.json();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+const MSG_VIEWER = ["msg-viewer@acme.local", "a-viewer-of-acme"];
+
+test("messages: search and page the public template library, add a template with keywords in a chosen order (preview first), the same keyword set refused with 409, delete; a viewer only reads", async () => {
+  const dev = await as(...DEV);
+  await gotoHash(dev, `/apps/${demoAppId}/messages`);
+  await dev.getByRole("link", { name: "Messages" }).waitFor();
+  await see(dev, "No template yet: add one from the library below.");
+  // The whole library, paged: 10 a page.
+  const status = dev.getByRole("navigation", { name: "Library pages" }).getByRole("status");
+  await status.getByText(/^Page 1 of \d+ · \d+ templates$/).waitFor();
+  const [, pages, total] = /of (\d+) · (\d+)/.exec(await status.textContent());
+  assert(Number(total) >= 30 && Number(pages) === Math.ceil(Number(total) / 10), `pages: ${pages}/${total}`);
+  const firstTitle = await dev
+    .getByRole("table", { name: "Public templates" })
+    .getByRole("row")
+    .nth(1)
+    .textContent();
+  await dev.getByRole("button", { name: "Next page" }).click();
+  await status.getByText(`Page 2 of ${pages} · ${total} templates`).waitFor();
+  const secondTitle = await dev
+    .getByRole("table", { name: "Public templates" })
+    .getByRole("row")
+    .nth(1)
+    .textContent();
+  assert(firstTitle !== secondTitle, "page 2 shows other templates");
+  // Filters: long-term travel templates only.
+  const search = dev.getByRole("form", { name: "Search the template library" });
+  await search.getByLabel("Type").selectOption("long-term");
+  await search.getByLabel("Category").selectOption("travel");
+  await search.getByRole("button", { name: "Search" }).click();
+  await status.getByText(/^Page 1 of 1 · \d+ templates$/).waitFor();
+  const rows = dev.getByRole("table", { name: "Public templates" }).locator("tbody tr");
+  const n = await rows.count();
+  assert(n >= 1, "some long-term travel templates");
+  for (let i = 0; i < n; i++) {
+    const cells = rows.nth(i).locator("td");
+    assert((await cells.nth(1).textContent()).trim() === "travel", "category travel");
+    assert((await cells.nth(2).textContent()).trim() === "long-term", "type long-term");
+  }
+  // Search by name.
+  await search.getByLabel("Template name").fill("flight status");
+  await search.getByRole("button", { name: "Search" }).click();
+  await status.getByText("Page 1 of 1 · 1 templates").waitFor();
+  await dev.getByRole("button", { name: "Choose keywords of Flight status changed" }).click();
+  const composer = dev.getByRole("article", { name: /Flight status changed/ });
+  const preview = composer.locator("#message-preview");
+  await composer.getByLabel(/Flight character_string1/).check();
+  await composer.getByLabel(/Status phrase2/).check();
+  await composer.getByLabel(/New departure time3/).check();
+  assert(
+    (await preview.textContent()) ===
+      "Flight status changed\nFlight: CX889\nStatus: Late\nNew departure: 2026-12-05 21:40",
+    `preview in the order chosen: ${await preview.textContent()}`,
+  );
+  // Reorder: the departure time first, then the status before the flight.
+  await composer.getByRole("button", { name: "Move New departure up" }).click();
+  await composer.getByRole("button", { name: "Move New departure up" }).click();
+  await composer.getByRole("button", { name: "Move Status up" }).click();
+  const wanted = "Flight status changed\nNew departure: 2026-12-05 21:40\nStatus: Late\nFlight: CX889";
+  assert((await preview.textContent()) === wanted, `reordered preview: ${await preview.textContent()}`);
+  await shot(dev, "messages-compose");
+  await composer.getByRole("button", { name: "Add to My Template" }).click();
+  await see(dev, /Flight status changed added to My Template as mt[a-z2-7]{24}\./);
+  const mine = dev.getByRole("table", { name: "My Template" });
+  const row = mine.getByRole("row").filter({ hasText: "Flight status changed" });
+  await row.waitFor();
+  // The list shows what the API keeps: the same preview, the keywords in the chosen order.
+  assert((await row.locator("pre.preview").textContent()) === wanted, "the API's preview matches");
+  const keys = await row.locator("ol.keywords code").allTextContents();
+  assert(keys.join(",") === "time3,phrase2,character_string1", `keywords in order: ${keys}`);
+  const templateId = (await row.locator("td").nth(1).locator("code").textContent()).trim();
+  assert(/^mt[a-z2-7]{24}$/.test(templateId), `template id ${templateId}`);
+
+  // The same keyword set in another order: the seed's "the keywords cannot be repeated".
+  await dev.getByRole("button", { name: "Choose keywords of Flight status changed" }).click();
+  await composer.getByLabel(/Status phrase2/).check();
+  await composer.getByLabel(/New departure time3/).check();
+  await composer.getByLabel(/Flight character_string1/).check();
+  await composer.getByRole("button", { name: "Add to My Template" }).click();
+  const alert = composer.getByRole("alert");
+  await alert.getByText("Already in My Template with these keywords.").waitFor();
+  assert(/the keywords cannot be repeated/.test(await alert.textContent()), "the API's words");
+  assert((await mine.locator("tbody tr").count()) === 1, "nothing added");
+  await shot(dev, "messages-duplicate");
+  // Another set of the same template is another template; then it is deleted.
+  await composer.getByLabel(/New departure time3/).uncheck();
+  await composer.getByRole("button", { name: "Add to My Template" }).click();
+  await see(dev, /Flight status changed added to My Template as mt/);
+  await mine.locator("tbody tr").nth(1).waitFor();
+  const second = (
+    await mine.locator("tbody tr").first().locator("td").nth(1).locator("code").textContent()
+  ).trim();
+  assert(second !== templateId, "a second template, newest first");
+  await dev.getByRole("button", { name: `Delete Flight status changed (${second})` }).click();
+  await dev
+    .getByRole("alertdialog")
+    .getByText(/errcode\s+40037/)
+    .waitFor();
+  await dev.getByRole("alertdialog").getByRole("button", { name: "Delete template" }).click();
+  await see(dev, `Flight status changed (${second}) deleted.`);
+  await mine.getByText(second, { exact: true }).waitFor({ state: "detached" });
+  assert((await mine.locator("tbody tr").count()) === 1, "one template left");
+  await shot(dev, "messages");
+
+  // A viewer of the team reads the templates and may preview, but changes nothing.
+  const platformToken = (
+    await (
+      await fetch(`${ADMIN}/v1/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "admin@graycast.local", password: "platform-admin-pass" }),
+      })
+    ).json()
+  ).token;
+  // The mini program's team, read with the developer's own session.
+  const devToken = await dev.evaluate(() => sessionStorage.getItem("graycast.token"));
+  const mp = await apiAs(devToken, "GET", `/v1/mini-programs/${demoAppId}`);
+  await apiAs(platformToken, "POST", "/v1/users", {
+    email: MSG_VIEWER[0],
+    name: "Message Viewer",
+    password: MSG_VIEWER[1],
+    isPlatformAdmin: false,
+  });
+  await apiAs(platformToken, "POST", `/v1/teams/${mp.teamId}/members`, {
+    email: MSG_VIEWER[0],
+    role: "viewer",
+  });
+  const viewer = await as(...MSG_VIEWER);
+  await gotoHash(viewer, `/apps/${demoAppId}/messages`);
+  await viewer.getByRole("table", { name: "My Template" }).getByText(templateId).waitFor();
+  await see(viewer, "Only the team's admins and developers add and delete templates.");
+  assert((await viewer.getByRole("button", { name: /^Delete / }).count()) === 0, "no delete button");
+  const viewerSearch = viewer.getByRole("form", { name: "Search the template library" });
+  await viewerSearch.getByLabel("Template name").fill("flight status");
+  await viewerSearch.getByRole("button", { name: "Search" }).click();
+  await viewer.getByRole("button", { name: "Preview Flight status changed" }).click();
+  await viewer
+    .getByLabel(/Gate character_string4/)
+    .first()
+    .check();
+  await viewer.locator("#message-preview").getByText("Gate: G23").waitFor();
+  assert((await viewer.getByRole("button", { name: "Add to My Template" }).count()) === 0, "no add button");
+
+  // A 390 px phone: the tab fits without sideways scrolling (tables scroll in their own box).
+  await dev.setViewportSize({ width: 390, height: 844 });
+  try {
+    await gotoHash(dev, `/apps/${demoAppId}/messages`);
+    await dev.getByRole("button", { name: "Choose keywords of Order shipped" }).click();
+    await dev.getByRole("article", { name: /Order shipped/ }).waitFor();
+    const width = await dev.evaluate(() => document.documentElement.scrollWidth);
+    assert(width <= 390, `messages: page width ${width} fits 390 px; ${await overflowing(dev)}`);
+  } finally {
+    await dev.setViewportSize({ width: 1200, height: 800 });
+  }
+});
+
+test("message webhook: the manager sets it (http refused next to the field), sees the secret once, rotates it, removes it; the auditor reads it and the dead letters", async () => {
+  const manager = await as(...MANAGER);
+  await gotoHash(manager, "/host-apps");
+  await manager.getByRole("link", { name: "Message push webhook" }).first().click();
+  await manager.getByRole("heading", { name: /Message push webhook of/ }).waitFor();
+  await see(manager, "No webhook: delivered messages go to the users' inboxes only.");
+  await see(manager, "No dead letters.");
+  const form = manager.getByRole("form", { name: "Configure the webhook" });
+  await form.getByLabel("Webhook URL").fill("http://push.superapp.example/graycast/messages");
+  await form.getByRole("button", { name: "Set webhook" }).click();
+  await manager.locator("#webhook-url-input-err").waitFor();
+  assert(
+    /https/.test(await manager.locator("#webhook-url-input-err").textContent()),
+    "the refusal names https",
+  );
+  const url = "https://push.superapp.example/graycast/messages";
+  await form.getByLabel("Webhook URL").fill(url);
+  await form.getByRole("button", { name: "Set webhook" }).click();
+  await see(manager, "you will not see it again");
+  const first = (await manager.locator("#webhook-secret").textContent()).trim();
+  assert(/^whsec_[A-Za-z0-9]{40,}$/.test(first), `a secret is shown: ${first}`);
+  assert((await manager.locator("#webhook-url").textContent()) === url, "the URL is shown");
+  await shot(manager, "message-webhook");
+  await manager.getByRole("button", { name: "I have copied it: hide it" }).click();
+  assert((await manager.locator("#webhook-secret").count()) === 0, "the secret is gone from the page");
+  // Saving the same URL keeps the secret (none shown).
+  await form.getByRole("button", { name: "Save URL" }).click();
+  await see(manager, `Pushes go to ${url} (same signing secret).`);
+  assert((await manager.locator("#webhook-secret").count()) === 0, "no new secret");
+
+  await manager.getByRole("button", { name: "Rotate secret" }).click();
+  await manager
+    .getByRole("alertdialog")
+    .getByText(/stops signing/)
+    .waitFor();
+  await manager.getByRole("alertdialog").getByRole("button", { name: "Rotate now" }).click();
+  await see(manager, "New signing secret: the old one stopped signing at once.");
+  const second = (await manager.locator("#webhook-secret").textContent()).trim();
+  assert(second !== first && second.startsWith("whsec_"), "a new secret");
+  // A 390 px phone: the page with its secret shown fits without sideways scrolling.
+  await manager.setViewportSize({ width: 390, height: 844 });
+  try {
+    const width = await manager.evaluate(() => document.documentElement.scrollWidth);
+    assert(width <= 390, `message webhook: page width ${width} fits 390 px; ${await overflowing(manager)}`);
+  } finally {
+    await manager.setViewportSize({ width: 1200, height: 800 });
+  }
+
+  // The auditor reads the webhook and the dead letters, with no button to change them.
+  const auditor = await as(...AUDITOR);
+  await gotoHash(auditor, "/host-apps/ha_demo_superapp/messages");
+  await auditor.locator("#webhook-url").getByText(url).waitFor();
+  await see(auditor, "Only the host app's managers configure the webhook and rotate its secret.");
+  await see(auditor, "No dead letters.");
+  for (const name of ["Save URL", "Rotate secret", "Remove webhook"])
+    assert((await auditor.getByRole("button", { name }).count()) === 0, `no ${name} button`);
+
+  await manager.getByRole("button", { name: "Remove webhook" }).click();
+  await manager
+    .getByRole("alertdialog")
+    .getByText(/no longer pushed/)
+    .waitFor();
+  await manager.getByRole("alertdialog").getByRole("button", { name: "Remove webhook" }).click();
+  await see(manager, "Webhook removed: messages go to the users' inboxes only.");
+  await see(manager, "No webhook: delivered messages go to the users' inboxes only.");
+  assert((await manager.locator("#webhook-secret").count()) === 0, "no secret left on the page");
+});
+
 // ---- run ------------------------------------------------------------------------------------------
 let passed = 0;
 let failed = 0;

@@ -148,7 +148,8 @@ function HostAppBlock(props: { hostApp: { id: string; name: string; role: string
       <p>
         <a href={`#/host-apps/${h.id}/permissions`}>Sensitive APIs and applications</a> ·{" "}
         <a href={`#/host-apps/${h.id}/keys`}>User-assertion keys</a>{" "}
-        <small class="hint">the keys that verify the users your server signs in (docs/trust.md)</small>
+        <small class="hint">the keys that verify the users your server signs in (docs/trust.md)</small>·{" "}
+        <a href={`#/host-apps/${h.id}/messages`}>Message push webhook</a>
       </p>
       <h3>Binding requests</h3>
       <ErrorNote error={error} />
