@@ -205,7 +205,7 @@ export async function notifyTeam(
       .from(teamWebhooks)
       .where(eq(teamWebhooks.teamId, event.teamId))
       .get();
-    if (!hook || !hook.events.includes(event.type as TeamWebhookEvent)) return null;
+    if (!hook?.events.includes(event.type as TeamWebhookEvent)) return null;
     const id = randomId("tev", 12);
     const payload: TeamWebhookPayload = { ...event, eventId: id };
     await db
@@ -264,7 +264,7 @@ export async function deliverTeamEventOnce(
   ]);
   // A removed webhook (or one that no longer wants this type) stops the deliveries.
   if (!row || row.teamId !== msg.teamId || row.state !== "pending") return { ok: true, outcome: "dropped" };
-  if (!hook || !hook.events.includes(row.type)) return { ok: true, outcome: "dropped" };
+  if (!hook?.events.includes(row.type)) return { ok: true, outcome: "dropped" };
   const secret = await open(env.MESSAGE_WEBHOOK_KEY, SEAL_USE, hook.teamId, hook.secretSealed);
   const sent =
     secret === undefined
