@@ -12,3 +12,4 @@ import "./applications";
 import "./switches";
 import "./privacy";
 import "./completion";
+import "./webhook";
