@@ -4,7 +4,10 @@
 // online version (1.0.0) and failing logs of the gray one go to the edge's POST /v1/logs like a
 // client's logger sends them; the log consumer counts them in the task's counter object and the
 // error-rate guardrail trips: the task is suspended (cause guardrail) with the figures, new users
-// get 1.0.0 at once. Then a resume by hand, whose window starts afresh.
+// get 1.0.0 at once, and the team's notification webhook (a receiver this script runs) gets a
+// signed `grayscale.guardrail_tripped` event. Then a resume by hand, whose window starts afresh.
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { createServer } from "node:http";
 import { admin, login, uploadVersion } from "./lib/api.mjs";
 import { DEMO_HOST_APP, DEMO_TEAM, demoUser, EDGE_URL } from "./lib/local.mjs";
 
@@ -23,6 +26,7 @@ const show = (label, value) =>
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const dev = demoUser((u) => u.team === "developer");
+const lead = demoUser((u) => u.team === "admin");
 const auditor = demoUser((u) => u.hostApp === "auditor");
 const manager = demoUser((u) => u.hostApp === "manager");
 
@@ -79,6 +83,50 @@ async function sendLogs(batch) {
   }
   throw new Error("POST /v1/logs: still rate limited after 10 tries");
 }
+
+/**
+ * The team's server: verifies each event with the docs/messages.md recipe.
+ * @param {() => string} secret
+ * @returns {Promise<{ url: string; got: { verified: boolean; body: any }[]; close(): void }>}
+ */
+function startReceiver(secret) {
+  /** @type {{ verified: boolean; body: any }[]} */
+  const got = [];
+  const server = createServer((req, res) => {
+    /** @type {Buffer[]} */
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      const ts = String(req.headers["x-graycast-timestamp"] ?? "");
+      const given = Buffer.from(
+        String(req.headers["x-graycast-signature"] ?? "").replace(/^sha256=/, ""),
+        "hex",
+      );
+      const want = createHmac("sha256", secret()).update(`${ts}.${body}`).digest();
+      const verified = given.length === want.length && timingSafeEqual(given, want);
+      got.push({ verified, body: JSON.parse(body) });
+      res.writeHead(verified ? 204 : 401).end();
+    });
+  });
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => {
+      const address = /** @type {import("node:net").AddressInfo} */ (server.address());
+      resolve({ url: `http://127.0.0.1:${address.port}/graycast/events`, got, close: () => server.close() });
+    }),
+  );
+}
+
+step(0, "the team admin points the team's notification webhook at a receiver (secret shown once)");
+const leadToken = await login(lead.email, lead.password);
+let teamSecret = "";
+const receiver = await startReceiver(() => teamSecret);
+const hook = await admin("PUT", `/v1/teams/${DEMO_TEAM.id}/webhook`, {
+  token: leadToken,
+  json: { url: receiver.url, events: ["grayscale.guardrail_tripped"], rotateSecret: true },
+});
+teamSecret = hook.secret;
+show("webhook", { url: hook.url, events: hook.events, secret: `${teamSecret.slice(0, 10)}… (shown once)` });
 
 step(1, "a mini program with 1.0.0 online and 1.1.0 approved");
 const devToken = await login(dev.email, dev.password);
@@ -162,6 +210,17 @@ show("why", current.guardrailTrip.summary);
 show("gray", current.guardrailTrip.gray);
 show("online", current.guardrailTrip.online);
 
+step(
+  "4b",
+  "the team's webhook receives grayscale.guardrail_tripped, signed (the builder Worker delivers it)",
+);
+const hookDeadline = Date.now() + 60_000;
+while (receiver.got.length === 0 && Date.now() < hookDeadline) await sleep(250);
+const event = receiver.got.find((g) => g.body.taskId === task.id);
+if (!event) throw new Error("the team's webhook got no event in a minute");
+show("event", { type: event.body.type, taskId: event.body.taskId, verified: event.verified });
+show("trip", event.body.trip.summary);
+
 step(5, "progress: health per 10-minute bucket for both versions, next to admitted users");
 const progress = await admin("GET", `${taskPath}/progress`, { token: devToken });
 show("admitted", progress.admitted ?? "(uncapped task: not counted)");
@@ -197,4 +256,7 @@ show("state", `${resumed.state} (last trip kept on record: ${resumed.guardrailTr
 await sendLogs(logBatch("1.1.0", "gray-device-0", 1));
 await sleep(5_000);
 show("one more failing session after the resume", (await admin("GET", taskPath, { token: devToken })).state);
+// The demo's receiver goes away with this script: so does the webhook.
+await admin("DELETE", `/v1/teams/${DEMO_TEAM.id}/webhook`, { token: leadToken });
+receiver.close();
 console.log("\nDone.");

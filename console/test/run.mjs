@@ -679,6 +679,38 @@ test("platform and team: the platform admin creates a user, the team admin makes
   await shot(lead, "team");
 });
 
+test("team webhook: the team admin creates it (secret shown once), an http URL is refused, rotates and removes it", async () => {
+  const lead = await as(...LEAD);
+  await gotoHash(lead, "/team");
+  const form = lead.getByRole("form", { name: "Team notification webhook" });
+  await form.getByLabel("URL (https)").fill("http://ops.acme.example/graycast/events");
+  await form.getByRole("button", { name: "Create webhook" }).click();
+  await lead.locator("#team-webhook-url-err").waitFor();
+  await form.getByLabel("URL (https)").fill("https://ops.acme.example/graycast/events");
+  await form.getByRole("button", { name: "Create webhook" }).click();
+  await see(lead, "Signing secret, shown this once");
+  const first = await lead.locator("p.notice code").first().textContent();
+  assert(/^whsec_/.test(first ?? ""), "the new secret is shown");
+  await form.getByRole("button", { name: "Save webhook" }).waitFor();
+  await shot(lead, "team-webhook");
+  await form.getByRole("button", { name: "Rotate secret" }).click();
+  await lead.getByRole("alertdialog").getByRole("button", { name: "Rotate" }).click();
+  await lead.waitForFunction((old) => {
+    const c = document.querySelector("p.notice code");
+    return c && c.textContent !== old;
+  }, first);
+  await gotoHash(lead, "/team");
+  await form.getByRole("button", { name: "Save webhook" }).waitFor();
+  assert((await lead.getByText("whsec_").count()) === 0, "the secret is not shown again");
+  assert(
+    (await form.getByLabel("URL (https)").inputValue()) === "https://ops.acme.example/graycast/events",
+    "the URL is kept",
+  );
+  await form.getByRole("button", { name: "Remove webhook" }).click();
+  await lead.getByRole("alertdialog").getByRole("button", { name: "Remove" }).click();
+  await form.getByRole("button", { name: "Create webhook" }).waitFor();
+});
+
 test("account: change password (the wrong current one is refused), sign out, sign in with the new one", async () => {
   const lead = await as(...LEAD);
   await gotoHash(lead, "/account");

@@ -8,7 +8,7 @@
  */
 import { withBusyRetries } from "./db/busy-retry";
 import { consumeDeadIncrements, consumeIncrements, type IncrementMessage } from "./increments/queue";
-import { consumeDeadPushes, consumePushes } from "./services/message-webhooks";
+import { consumeDeadWebhooks, consumeWebhooks } from "./services/team-webhooks";
 
 export type BuilderBindings = BuilderEnv & { PACKAGE_KEY_SECRET?: string };
 
@@ -26,11 +26,13 @@ const MESSAGE_WEBHOOKS_QUEUE = /^graycast-message-webhooks(-dev|-staging)?$/;
 /**
  * Every queue arrives here; the batch names its queue: INCREMENTS_DLQ and MESSAGE_WEBHOOKS_DLQ name
  * the dead-letter ones. Subscription message pushes (issue 14) are consumed here too: an outbound
- * POST per message, kept off the admin Worker as builds are (services/message-webhooks.ts).
+ * POST per message, kept off the admin Worker as builds are (services/message-webhooks.ts), and
+ * so are teams' notifications (issue 15: a guardrail tripped), which share that queue as messages
+ * of `kind: "team_event"` (services/team-webhooks.ts).
  */
 async function queue(batch: MessageBatch<IncrementMessage>, env: BuilderBindings): Promise<void> {
-  if (batch.queue === env.MESSAGE_WEBHOOKS_DLQ) await consumeDeadPushes(batch, env);
-  else if (MESSAGE_WEBHOOKS_QUEUE.test(batch.queue)) await consumePushes(batch, env);
+  if (batch.queue === env.MESSAGE_WEBHOOKS_DLQ) await consumeDeadWebhooks(batch, env);
+  else if (MESSAGE_WEBHOOKS_QUEUE.test(batch.queue)) await consumeWebhooks(batch, env);
   else if (batch.queue === env.INCREMENTS_DLQ) await consumeDeadIncrements(batch, env);
   else await consumeIncrements(batch, env);
 }

@@ -117,7 +117,7 @@ export const MyTemplateListSchema = z
   .object({ templates: z.array(MyTemplateSchema) })
   .meta({ id: "MyTemplateList" });
 
-const WebhookUrlSchema = z
+export const WebhookUrlSchema = z
   .string()
   .max(2048)
   .url()

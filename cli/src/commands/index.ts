@@ -14,3 +14,4 @@ import "./privacy";
 import "./messages";
 import "./logs";
 import "./completion";
+import "./webhook";

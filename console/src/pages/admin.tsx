@@ -18,6 +18,7 @@ import {
   StatusBadge,
   useLoad,
 } from "../ui";
+import { TeamWebhookSection } from "./team-webhook";
 
 interface TeamMember {
   userId: string;
@@ -161,6 +162,7 @@ export function TeamPage(props: { me: Me; teamId: string }) {
           <button type="submit">Add member</button>
         </form>
       )}
+      {admin && teamId && <TeamWebhookSection teamId={teamId} />}
     </section>
   );
 }

@@ -48,6 +48,9 @@ export const WRITE_ROUTE_SCOPES: Readonly<Record<string, TokenScope>> = {
   // a host app's message push webhook: its signing secret is trust material (issue 14)
   "PUT /v1/host-apps/:hostAppId/message-webhook": "admin",
   "DELETE /v1/host-apps/:hostAppId/message-webhook": "admin",
+  // a team's notification webhook (issue 15): the same trust material
+  "PUT /v1/teams/:teamId/webhook": "admin",
+  "DELETE /v1/teams/:teamId/webhook": "admin",
   // key management (PRODUCT.md X5: team admin only)
   "POST /v1/mini-programs/:appId/secret/generate": "admin",
   "POST /v1/mini-programs/:appId/secret/reset": "admin",

@@ -884,3 +884,47 @@ export const messageDeadLetters = sqliteTable(
     uniqueIndex("message_dead_letters_message").on(t.messageId),
   ],
 );
+
+/** Events a team's notification webhook can subscribe to (issue 15). */
+export type TeamWebhookEvent = "grayscale.guardrail_tripped";
+
+/**
+ * A team's notification webhook (issue 15: "the team is notified in the change log and, if
+ * configured, a webhook"). The signing secret is sealed as the host apps' message webhook's is
+ * (services/message-seal.ts, its own key derivation), never stored in clear.
+ */
+export const teamWebhooks = sqliteTable("team_webhooks", {
+  teamId: text("team_id")
+    .primaryKey()
+    .references(() => teams.id),
+  url: text("url").notNull(),
+  events: text("events", { mode: "json" }).$type<TeamWebhookEvent[]>().notNull(),
+  secretSealed: text("secret_sealed").notNull(),
+  secretSetAt: integer("secret_set_at").notNull(),
+  updatedBy: text("updated_by").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/**
+ * One notification to a team's webhook: written when the event is queued, its delivery state kept
+ * up to date by the builder's consumer; `failed` rows are the dead letters (after the last try, or
+ * at once when the queue refused the event).
+ */
+export const teamWebhookEvents = sqliteTable(
+  "team_webhook_events",
+  {
+    id: text("id").primaryKey(),
+    teamId: text("team_id").notNull(),
+    type: text("type").$type<TeamWebhookEvent>().notNull(),
+    /** the body POSTed (JSON), so a retry sends what the event was, whatever changed since */
+    payload: text("payload").notNull(),
+    /** the URL at the last attempt (or at queueing) */
+    url: text("url").notNull(),
+    state: text("state").$type<"pending" | "delivered" | "failed">().notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    lastError: text("last_error"),
+    createdAt: createdAt(),
+    failedAt: integer("failed_at"),
+  },
+  (t) => [index("team_webhook_events_team").on(t.teamId, t.state, t.createdAt)],
+);

@@ -1,7 +1,7 @@
 /**
  * Health-gated grayscale (PRODUCT.md G7; issue 15: "a grayscale task can carry guardrails ... when
  * a guardrail trips, the task is suspended with end reason `guardrail` ..., new users stop getting
- * the version at once, and the team is notified in the change log"). Fed by the log queue's
+ * the version at once, and the team is notified in the change log and, if configured, a webhook"). Fed by the log queue's
  * consumer: `recordHealth` is called with every batch of log messages it takes off the queue.
  *
  * Per mini program of the batch: one D1 read (its tasks that still run and its online version;
@@ -10,7 +10,9 @@
  * version and 10-minute bucket and says whether a guardrail trips (durable-objects/health-ledger.ts).
  * A trip suspends the task through the same guarded write as a manual suspend (state, change-log
  * entry and snapshot revision in one batch, then the snapshot is published): suspended tasks admit
- * nobody new, admitted users keep the version (core/grayscale/lifecycle.ts).
+ * nobody new, admitted users keep the version (core/grayscale/lifecycle.ts). Then, best-effort,
+ * the team's notification webhook gets a `grayscale.guardrail_tripped` event
+ * (services/team-webhooks.ts): the suspension never waits on it nor fails with it.
  */
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { LogQueueMessage } from "../../../core/contracts/logs";
@@ -32,6 +34,7 @@ import { recordChangeIfChanged } from "./change-log";
 import type { CounterNamespace } from "./grayscale-counter";
 import { statusOf, type TaskRow } from "./grayscale-store";
 import { publishCurrentSnapshot } from "./snapshot";
+import { notifyTeam } from "./team-webhooks";
 
 /** Who the audit trail names for a guardrail's suspension. */
 export const GUARDRAIL_ACTOR: Actor = {
@@ -44,7 +47,8 @@ export const GUARDRAIL_ACTOR: Actor = {
 /** How far back progress shows the health figures. */
 export const HEALTH_PROGRESS_MS = 24 * 3_600_000;
 
-type HealthBindings = Pick<AdminEnv, "DB" | "PACKAGES" | "GRAYSCALE_COUNTER">;
+type HealthBindings = Pick<AdminEnv, "DB" | "PACKAGES" | "GRAYSCALE_COUNTER"> &
+  Partial<Pick<AdminEnv, "MESSAGE_WEBHOOKS">>;
 
 /**
  * What one task's counter learns from the messages: one observation per version role, GUID and
@@ -199,8 +203,23 @@ async function suspendByGuardrail(
     ),
   ]);
   if (updated.length === 0) return;
-  await publishCurrentSnapshot(db, env.PACKAGES, row.miniProgramId);
-  console.warn("grayscale task suspended by a guardrail", { taskId: row.id, trip: trip.summary });
+  // The suspension is written; neither the snapshot nor the notification can undo it, and the
+  // notification must not wait for a failing publish (the next write republishes anyway).
+  try {
+    await publishCurrentSnapshot(db, env.PACKAGES, row.miniProgramId);
+  } finally {
+    console.warn("grayscale task suspended by a guardrail", { taskId: row.id, trip: trip.summary });
+    // notifyTeam never throws: a notification that is not queued is recorded as a dead letter.
+    await notifyTeam(env, db, {
+      type: "grayscale.guardrail_tripped",
+      teamId,
+      appId: row.miniProgramId,
+      taskId: row.id,
+      version: row.version,
+      trip,
+      at: now,
+    });
+  }
 }
 
 /** Why a task is suspended, as the API shows it (null unless suspended). */

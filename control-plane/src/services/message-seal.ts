@@ -11,7 +11,8 @@ import { ApiError } from "../../../core/errors";
 
 /** MESSAGE_WEBHOOK_KEY's minimum length. */
 export const MIN_MESSAGE_WEBHOOK_KEY_LENGTH = 32;
-export type SealUse = "webhook secret" | "subscriber account";
+/** One key per use; "team webhook secret" is a team's notification webhook's (services/team-webhooks.ts). */
+export type SealUse = "webhook secret" | "subscriber account" | "team webhook secret";
 
 const keys = new Map<string, Promise<CryptoKey>>();
 

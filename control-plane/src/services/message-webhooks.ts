@@ -132,21 +132,53 @@ export async function pushOnce(
     lines: JSON.parse(row.lines),
     createdAt: row.createdAt,
   };
-  const body = JSON.stringify(payload);
+  const sent = await signedPost(send, hook.url, secret, JSON.stringify(payload), now, {
+    "user-agent": "graycast-message-push/1",
+    "x-graycast-message-id": row.id,
+    "x-graycast-attempt": String(attempt),
+  });
+  if (sent.ok) {
+    await db
+      .update(messageInbox)
+      .set({ pushState: "delivered", pushAttempts: attempt, pushError: null })
+      .where(eq(messageInbox.id, row.id))
+      .run();
+    return { ok: true, outcome: "delivered" };
+  }
+  const { error } = sent;
+  await db
+    .update(messageInbox)
+    .set({ pushAttempts: attempt, pushError: error })
+    .where(eq(messageInbox.id, row.id))
+    .run();
+  return { ok: false, error };
+}
+
+/**
+ * POSTs `body` to `url` signed with `secret` (the docs/messages.md scheme: `x-graycast-timestamp`,
+ * `x-graycast-signature: sha256=<hex HMAC(secret, "<timestamp>.<body>")>`), with a timeout and no
+ * redirects followed. A 2xx is delivered; anything else is the failure in a few words. Shared by
+ * the message push and the team notification webhook (services/team-webhooks.ts).
+ */
+export async function signedPost(
+  send: PushFetch,
+  url: string,
+  secret: string,
+  body: string,
+  now: number,
+  headers: Record<string, string>,
+): Promise<{ ok: true } | { ok: false; error: string }> {
   const timestamp = Math.floor(now / 1000);
   const signature = await webhookSignature(secret, timestamp, body);
-  let error: string;
   try {
     const res = await send(
-      new Request(hook.url, {
+      new Request(url, {
         method: "POST",
         headers: {
+          ...headers,
           "content-type": "application/json",
-          "user-agent": "graycast-message-push/1",
           "x-graycast-timestamp": String(timestamp),
           "x-graycast-signature": `sha256=${signature}`,
-          "x-graycast-message-id": row.id,
-          "x-graycast-attempt": String(attempt),
         },
         body,
         signal: AbortSignal.timeout(PUSH_TIMEOUT_MS),
@@ -154,24 +186,14 @@ export async function pushOnce(
       }),
     );
     await res.body?.cancel();
-    if (res.status >= 200 && res.status < 300) {
-      await db
-        .update(messageInbox)
-        .set({ pushState: "delivered", pushAttempts: attempt, pushError: null })
-        .where(eq(messageInbox.id, row.id))
-        .run();
-      return { ok: true, outcome: "delivered" };
-    }
-    error = `HTTP ${res.status}`;
+    if (res.status >= 200 && res.status < 300) return { ok: true };
+    return { ok: false, error: `HTTP ${res.status}` };
   } catch (err) {
-    error = String(err instanceof Error ? `${err.name}: ${err.message}` : err).slice(0, 200);
+    return {
+      ok: false,
+      error: String(err instanceof Error ? `${err.name}: ${err.message}` : err).slice(0, 200),
+    };
   }
-  await db
-    .update(messageInbox)
-    .set({ pushAttempts: attempt, pushError: error })
-    .where(eq(messageInbox.id, row.id))
-    .run();
-  return { ok: false, error };
 }
 
 /** The push queue's consumer (builder Worker): ack what was delivered or is moot, retry the rest. */
