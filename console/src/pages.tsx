@@ -14,6 +14,7 @@ import { ExplainPage } from "./pages/explain";
 import { GrayscaleList, NewTaskPage, TaskPage } from "./pages/grayscale";
 import { HostAppKeysPage } from "./pages/host-app-keys";
 import { HostAppsPage } from "./pages/host-apps";
+import { LogsPage } from "./pages/logs";
 import { DetailsPage, MiniProgramList } from "./pages/mini-programs";
 import { PackagesPage } from "./pages/packages";
 import { PrivacyPage } from "./pages/privacy";
@@ -155,6 +156,7 @@ export const APP_TABS: AppTab[] = [
     paths: ["explain"],
     render: (c) => <ExplainPage appId={c.appId} mp={c.mp} />,
   },
+  { id: "logs", label: "Logs", paths: ["logs"], render: (c) => <LogsPage {...c} /> },
   { id: "packages", label: "Packages", paths: ["packages"], render: (c) => <PackagesPage {...c} /> },
   { id: "domains", label: "Domains", paths: ["domains"], render: (c) => <DomainsPage {...c} /> },
   {
