@@ -99,3 +99,69 @@ export function BarChart(props: { title: string; bars: { label: string; value: n
     </figure>
   );
 }
+
+/**
+ * Two series over the same times (the gray version against the online one, per 10-minute bucket
+ * of health figures): a line each, a dot per bucket, a legend; the text alternative gives the
+ * latest value of each.
+ */
+export function SeriesChart(props: {
+  title: string;
+  unit: string;
+  gray: { label: string; points: { x: number; y: number }[] };
+  online: { label: string; points: { x: number; y: number }[] };
+}) {
+  const all = [...props.gray.points, ...props.online.points];
+  const xMin = Math.min(...all.map((p) => p.x));
+  const xMax = Math.max(xMin + 600_000, ...all.map((p) => p.x));
+  const yMax = Math.max(1, ...all.map((p) => p.y));
+  const sx = (x: number) => PAD.l + ((x - xMin) / (xMax - xMin)) * (W - PAD.l - PAD.r);
+  const sy = (y: number) => H - PAD.b - (y / yMax) * (H - PAD.t - PAD.b - 14);
+  const path = (points: { x: number; y: number }[]) =>
+    [...points]
+      .sort((a, b) => a.x - b.x)
+      .map((p, i) => `${i === 0 ? "M" : "L"}${sx(p.x)},${sy(p.y)}`)
+      .join("");
+  const latest = (s: { label: string; points: { x: number; y: number }[] }) => {
+    const last = [...s.points].sort((a, b) => a.x - b.x).pop();
+    return `${s.label} ${last ? `${last.y}${props.unit}` : "no data"}`;
+  };
+  const summary = `${props.title}, latest bucket: ${latest(props.gray)}; ${latest(props.online)}`;
+  const fmtY = (y: number) => `${Math.round(y * 100) / 100}${props.unit}`;
+  return (
+    <figure class="chart">
+      <figcaption>{props.title}</figcaption>
+      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={summary}>
+        <title>{summary}</title>
+        <line class="axis" x1={PAD.l} y1={H - PAD.b} x2={W - PAD.r} y2={H - PAD.b} />
+        <line class="axis" x1={PAD.l} y1={PAD.t + 14} x2={PAD.l} y2={H - PAD.b} />
+        <text class="tick" x={PAD.l - 6} y={sy(0) + 4} text-anchor="end">
+          0
+        </text>
+        <text class="tick" x={PAD.l - 6} y={sy(yMax) + 4} text-anchor="end">
+          {fmtY(yMax)}
+        </text>
+        <text class="legend legend-gray" x={PAD.l + 4} y={PAD.t + 2}>
+          ━ {props.gray.label}
+        </text>
+        <text class="legend legend-online" x={W - PAD.r} y={PAD.t + 2} text-anchor="end">
+          ┅ {props.online.label}
+        </text>
+        {props.online.points.length > 0 && <path class="series-online" d={path(props.online.points)} />}
+        {props.gray.points.length > 0 && <path class="series-gray" d={path(props.gray.points)} />}
+        {props.online.points.map((p) => (
+          <circle class="dot-online" cx={sx(p.x)} cy={sy(p.y)} r={3} />
+        ))}
+        {props.gray.points.map((p) => (
+          <circle class="dot-gray" cx={sx(p.x)} cy={sy(p.y)} r={3} />
+        ))}
+        <text class="tick" x={PAD.l} y={H - 8}>
+          {hourLabel(xMin)}
+        </text>
+        <text class="tick" x={W - PAD.r} y={H - 8} text-anchor="end">
+          {hourLabel(xMax)}
+        </text>
+      </svg>
+    </figure>
+  );
+}

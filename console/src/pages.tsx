@@ -14,6 +14,7 @@ import { ExplainPage } from "./pages/explain";
 import { GrayscaleList, NewTaskPage, TaskPage } from "./pages/grayscale";
 import { HostAppKeysPage } from "./pages/host-app-keys";
 import { HostAppsPage } from "./pages/host-apps";
+import { LogsPage } from "./pages/logs";
 import { MessageWebhookPage } from "./pages/message-webhook";
 import { MessagesPage } from "./pages/messages";
 import { DetailsPage, MiniProgramList } from "./pages/mini-programs";
@@ -164,6 +165,7 @@ export const APP_TABS: AppTab[] = [
     paths: ["explain"],
     render: (c) => <ExplainPage appId={c.appId} mp={c.mp} />,
   },
+  { id: "logs", label: "Logs", paths: ["logs"], render: (c) => <LogsPage {...c} /> },
   { id: "packages", label: "Packages", paths: ["packages"], render: (c) => <PackagesPage {...c} /> },
   { id: "domains", label: "Domains", paths: ["domains"], render: (c) => <DomainsPage {...c} /> },
   {

@@ -97,6 +97,11 @@ export interface Task {
   state: "pending" | "delivering" | "suspended" | "ended";
   endReason: string | null;
   suspendedByDelisting: boolean;
+  /** why a suspended task is suspended (null unless suspended) */
+  suspendCause: "manual" | "delisted" | "guardrail" | null;
+  guardrails: Guardrails | null;
+  /** the figures of the last guardrail trip, kept after a resume */
+  guardrailTrip: GuardrailTrip | null;
   startAt: number;
   endAt: number;
   userCap: number | null;
@@ -127,6 +132,53 @@ export interface Progress {
   byHostApp: { hostAppId: string; admitted: number }[];
   byPlatform: { platform: string; admitted: number }[];
   byHour: { hour: number; admitted: number }[];
+  health: {
+    guardrails: Guardrails | null;
+    suspendedByGuardrail: boolean;
+    trip: GuardrailTrip | null;
+    /** logs received before this count in the figures but not towards a guardrail */
+    windowSince: number;
+    bucketMinutes: number;
+    buckets: { bucket: number; gray: HealthFigures; online: HealthFigures }[];
+  };
+}
+/** Health guardrails of a grayscale task (docs/grayscale.md "Health guardrails"). */
+export interface Guardrails {
+  errorRate?: { maxPointsAboveOnline: number; minSessions: number; windowMinutes: number };
+  crashes?: { max: number; windowMinutes: number };
+}
+export interface HealthFigures {
+  sessions: number;
+  errorSessions: number;
+  /** percent */
+  errorRate: number;
+  crashes: number;
+}
+export interface GuardrailTrip {
+  guardrail: "error_rate" | "crashes";
+  at: number;
+  window: { from: number; to: number; minutes: number };
+  gray: HealthFigures & { version: string };
+  online: HealthFigures & { version: string | null };
+  limit: Record<string, number>;
+  summary: string;
+}
+/** One real-time log entry as GET /v1/mini-programs/{appId}/logs answers it. */
+export interface LogRecord {
+  time: number;
+  level: "debug" | "info" | "warn" | "error";
+  message: string;
+  page: string;
+  filterMsg: string[];
+  crash: boolean;
+  guid: string;
+  platform: string;
+  osVersion: string;
+  baseLibraryVersion: string;
+  clientVersion: string;
+  hostAppId: string;
+  hostAppVersion: string;
+  receivedAt: number;
 }
 export interface Increment {
   id: string;

@@ -1227,6 +1227,325 @@ test("message webhook: the manager sets it (http refused next to the field), see
   assert((await manager.locator("#webhook-secret").count()) === 0, "no secret left on the page");
 });
 
+// ---- real-time logs and health guardrails (issue 15) -------------------------------------------
+/** The admin API as the signed-in person on `page` (their session token), for set-up the test is not about. */
+async function apiAsPage(page, method, path, json) {
+  return apiAs(await page.evaluate(() => sessionStorage.getItem("graycast.token")), method, path, json);
+}
+/**
+ * A log batch as a client's logger sends it to the edge (core/contracts/logs.ts LogBatch); waits
+ * out a 429 (Retry-After), as the logger does.
+ */
+async function sendLogs(batch) {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const res = await fetch(`${EDGE}/v1/logs`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(batch),
+    });
+    if (res.status === 429) {
+      await new Promise((r) => setTimeout(r, Number(res.headers.get("retry-after") ?? "1") * 1000));
+      continue;
+    }
+    const text = await res.text();
+    assert(res.status === 202, `POST /v1/logs: ${res.status} ${text}`);
+    return JSON.parse(text);
+  }
+  throw new Error("POST /v1/logs: still rate limited after 10 tries");
+}
+const logBatch = (appId, device, entries) => ({
+  appId,
+  hostAppId: "ha_demo_superapp",
+  hostAppVersion: "8.2.0",
+  platform: "android",
+  osVersion: "14",
+  baseLibraryVersion: "2.30.0",
+  clientVersion: "1.1.0",
+  ...device,
+  entries,
+});
+/** The texts of the log table's message column, top to bottom. */
+const logMessages = (page) =>
+  page.getByRole("table", { name: "Log entries, newest first" }).locator("td.log-message").allTextContents();
+
+test("logs: follow shows entries as clients send them; the seed's filters kept in a shareable link; load more by cursor", async () => {
+  const dev = await as(...DEV);
+  await gotoHash(dev, `/apps/${demoAppId}/logs`);
+  await dev.getByRole("heading", { name: "Real-time logs" }).waitFor();
+  await dev.getByLabel("Follow: show new entries as they arrive").check();
+  await see(dev, /Checking every 3 s/);
+
+  // Two devices log while the page follows: the entries appear without a reload, newest first.
+  // A whole second: the time filter's inputs have a resolution of one second.
+  const t0 = Math.floor((Date.now() - 60_000) / 1000) * 1000;
+  await sendLogs(
+    logBatch(demoAppId, { guid: "console-device-a" }, [
+      { time: t0, level: "debug", message: "cart state restored", page: "pages/cart/index" },
+      { time: t0 + 1000, level: "info", message: "order page shown", page: "pages/order/detail" },
+      {
+        time: t0 + 2000,
+        level: "warn",
+        message: "price list is 3 minutes old",
+        page: "pages/order/detail",
+        filterMsg: ["pricing"],
+      },
+      {
+        time: t0 + 3000,
+        level: "error",
+        message: "TypeError: Cannot read properties of undefined (reading 'price')",
+        page: "pages/order/detail",
+        filterMsg: ["checkout", "pay-v2"],
+      },
+    ]),
+  );
+  await sendLogs(
+    logBatch(
+      demoAppId,
+      { guid: "console-device-b", platform: "ios", osVersion: "17.2", baseLibraryVersion: "2.31.0" },
+      [
+        {
+          time: t0 + 4000,
+          level: "error",
+          message: "payment sheet closed by the system",
+          page: "pages/pay/index",
+          filterMsg: ["checkout"],
+        },
+      ],
+    ),
+  );
+  await see(dev, "payment sheet closed by the system");
+  await see(dev, "cart state restored");
+  await see(dev, /5 new entries since you started following/);
+  const all = await logMessages(dev);
+  assert(all[0] === "payment sheet closed by the system", `newest first, got ${all[0]}`);
+  assert(all.indexOf("cart state restored") > all.indexOf("order page shown"), "older below newer");
+  await shot(dev, "logs-follow");
+  await dev.getByLabel("Follow: show new entries as they arrive").uncheck();
+
+  // Error and above with the filterMsg "checkout": both errors; the filters go into the link.
+  await dev.getByLabel("Level").selectOption({ label: "Error and above" });
+  await dev.getByLabel("filterMsg content").fill("checkout");
+  await dev.getByRole("button", { name: "Search logs" }).click();
+  await dev.waitForURL(/level=error/);
+  assert(dev.url().includes("filterMsg=checkout"), `the filters are in the URL: ${dev.url()}`);
+  await see(dev, "2 entries: that is all.");
+  assert(
+    JSON.stringify(await logMessages(dev)) ===
+      JSON.stringify([
+        "payment sheet closed by the system",
+        "TypeError: Cannot read properties of undefined (reading 'price')",
+      ]),
+    "only the two checkout errors",
+  );
+  // Warn and above on one device (GUID), platform and base library version: the warning and the error.
+  await dev.getByLabel("Level").selectOption({ label: "Warn and above" });
+  await dev.getByLabel("filterMsg content").fill("");
+  await dev.getByLabel("GUID").fill("console-device-a");
+  await dev.getByLabel("System type").selectOption({ label: "Android" });
+  await dev.getByLabel("Base library version").fill("2.30.0");
+  await dev.getByLabel("Client version").fill("1.1.0");
+  await dev.getByRole("button", { name: "Search logs" }).click();
+  await dev.waitForURL(/guid=console-device-a/);
+  await see(dev, "2 entries: that is all.");
+  assert(
+    JSON.stringify(await logMessages(dev)) ===
+      JSON.stringify([
+        "TypeError: Cannot read properties of undefined (reading 'price')",
+        "price list is 3 minutes old",
+      ]),
+    "device a's warning and error",
+  );
+  // A shared link opens the same view: the same filters in the form, the same entries.
+  const shared = dev.url();
+  const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  const other = await context.newPage();
+  await other.goto(`${ADMIN}/`);
+  await other.evaluate(
+    (token) => sessionStorage.setItem("graycast.token", token),
+    await dev.evaluate(() => sessionStorage.getItem("graycast.token")),
+  );
+  await other.goto(shared);
+  await see(other, "2 entries: that is all.");
+  assert((await other.getByLabel("GUID").inputValue()) === "console-device-a", "GUID filled from the link");
+  assert((await other.getByLabel("Level").inputValue()) === "warn", "level from the link");
+  assert((await other.getByLabel("System type").inputValue()) === "android", "platform from the link");
+  await context.close();
+  // The page link (exact) and a time range that ends before the error: the warning alone.
+  await dev.getByLabel("Level").selectOption({ label: "All levels" });
+  await dev.getByLabel("Page link").fill("pages/order/detail");
+  await dev.getByLabel("From", { exact: true }).fill(localInput(t0));
+  await dev.getByLabel("To", { exact: true }).fill(localInput(t0 + 2500));
+  await dev.getByRole("button", { name: "Search logs" }).click();
+  await dev.waitForURL(/page=pages%2Forder%2Fdetail/);
+  await see(dev, "2 entries: that is all.");
+  assert(
+    JSON.stringify(await logMessages(dev)) ===
+      JSON.stringify(["price list is 3 minutes old", "order page shown"]),
+    "the order page's entries in the time range",
+  );
+  assert(
+    await dev.getByLabel("Follow: show new entries as they arrive").isDisabled(),
+    "no follow with an end",
+  );
+  await shot(dev, "logs-filters");
+
+  // 60 entries of one device: 50 a page, then "Load more" by the cursor.
+  await sendLogs(
+    logBatch(
+      demoAppId,
+      { guid: "console-device-c" },
+      Array.from({ length: 60 }, (_, i) => ({
+        time: t0 + 10_000 + i,
+        level: "info",
+        message: `step ${String(i + 1).padStart(2, "0")} of the wizard`,
+        page: "pages/wizard/index",
+      })),
+    ),
+  );
+  await gotoHash(dev, `/apps/${demoAppId}/logs?guid=console-device-c`);
+  const deadline = Date.now() + WAIT;
+  while (!(await dev.getByText("step 60 of the wizard").count())) {
+    assert(Date.now() < deadline, "the 60 entries arrive");
+    await new Promise((r) => setTimeout(r, 1000));
+    await dev.reload();
+  }
+  await dev.getByRole("button", { name: "Load more" }).waitFor();
+  assert((await logMessages(dev)).length === 50, "a page of 50");
+  await dev.getByRole("button", { name: "Load more" }).click();
+  await see(dev, "60 entries: that is all.");
+  const wizard = await logMessages(dev);
+  assert(
+    wizard[0] === "step 60 of the wizard" && wizard[59] === "step 01 of the wizard",
+    "all 60, newest first",
+  );
+  assert((await dev.getByRole("button", { name: "Load more" }).count()) === 0, "no more to load");
+});
+
+test("guardrails: a task with health guardrails (a bad window refused next to the field) suspends itself on failing logs; the figures, health over time, then a resume", async () => {
+  const dev = await as(...DEV);
+  const manager = await as(...MANAGER);
+  const auditor = await as(...AUDITOR);
+  // Set-up through the API (the other tests do it in the console): 1.0.0 online, 1.1.0 approved.
+  const mp = await apiAsPage(dev, "POST", "/v1/mini-programs", {
+    teamId: "team_demo_acme",
+    name: "Guarded Shop",
+  });
+  const appId = mp.appId;
+  await apiAsPage(dev, "POST", `/v1/mini-programs/${appId}/bindings`, { hostAppId: "ha_demo_superapp" });
+  await apiAsPage(manager, "POST", `/v1/host-apps/ha_demo_superapp/bindings/${appId}/approve`);
+  const { demoPackage } = await import("../../scripts/lib/api.mjs");
+  const token = await dev.evaluate(() => sessionStorage.getItem("graycast.token"));
+  for (const version of ["1.0.0", "1.1.0"]) {
+    const up = await fetch(`${ADMIN}/v1/mini-programs/${appId}/versions?version=${version}&description=`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/zip" },
+      body: demoPackage(version),
+    });
+    const answer = await up.text();
+    assert(up.status < 300, `upload ${version}: ${up.status} ${answer}`);
+    const audit = await apiAsPage(dev, "POST", `/v1/mini-programs/${appId}/versions/${version}/submit`, {});
+    await apiAsPage(auditor, "POST", `/v1/audits/${audit.auditId}/decision`, {
+      hostAppId: "ha_demo_superapp",
+      decision: "approve",
+    });
+    if (version === "1.0.0")
+      await apiAsPage(dev, "POST", `/v1/mini-programs/${appId}/versions/1.0.0/publish`);
+  }
+
+  // The form: both rules; a crash window that is not whole 10-minute steps is refused next to it.
+  await gotoHash(dev, `/apps/${appId}/grayscale/new`);
+  await dev.getByLabel("Task name").fill("Guarded rollout");
+  const startAt = Date.now() + 5_000;
+  await dev.getByLabel("Start time").fill(localInput(startAt));
+  await dev.getByLabel("Suspend when the error rate is too high").check();
+  await dev.getByLabel("Points above the online version's error rate").fill("10");
+  await dev.getByLabel("Minimum sessions per version").fill("20");
+  await dev.getByLabel("Suspend on crash reports").check();
+  await dev.getByLabel("Crash reports tolerated").fill("5");
+  await dev.getByLabel("Crash window (minutes)").fill("15");
+  await dev.getByRole("button", { name: "Create grayscale task" }).click();
+  await dev.locator("#gr-crashes-windowMinutes-err").waitFor();
+  await shot(dev, "grayscale-guardrails-form");
+  await dev.getByLabel("Crash window (minutes)").fill("60");
+  await dev.getByRole("button", { name: "Create grayscale task" }).click();
+  await see(dev, "Grayscale task created.");
+  const guardrails = await dev.locator("#task-guardrails").textContent();
+  assert(
+    guardrails.includes(
+      "error rate more than 10 points above the online version's, both over at least 20 sessions in 10 minutes",
+    ) && guardrails.includes("more than 5 crash reports in 60 minutes"),
+    `the task shows its guardrails: ${guardrails}`,
+  );
+  const taskId = dev.url().split("/grayscale/")[1].split("?")[0];
+
+  // Clients log once the task delivers: 40 sessions of 1.0.0 (one with an error), 40 of 1.1.0
+  // (24 with errors, 2 crash reports).
+  await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now() + 1500)));
+  const session = (version, guid, errors, crashes) => {
+    const time = Date.now();
+    return logBatch(appId, { guid, clientVersion: version }, [
+      { time, level: "info", message: "order page shown", page: "pages/order/detail" },
+      ...Array.from({ length: errors }, (_, i) => ({
+        time: time + 1 + i,
+        level: "error",
+        message: "TypeError: Cannot read properties of undefined (reading 'price')",
+        page: "pages/order/detail",
+        ...(i < crashes ? { crash: true } : {}),
+      })),
+    ]);
+  };
+  for (let i = 0; i < 40; i++) {
+    await sendLogs(session("1.0.0", `online-device-${i}`, i === 0 ? 1 : 0, 0));
+    await sendLogs(session("1.1.0", `gray-device-${i}`, i < 24 ? 2 : 0, i < 2 ? 1 : 0));
+  }
+
+  // The task page says it suspended itself, with the figures that tripped it.
+  const deadline = Date.now() + 60_000;
+  while (!(await dev.getByRole("heading", { name: "Suspended by the error rate guardrail" }).count())) {
+    assert(Date.now() < deadline, "the guardrail suspends the task");
+    await new Promise((r) => setTimeout(r, 2000));
+    await dev.getByRole("button", { name: "Refresh" }).click();
+  }
+  await see(dev, /suspended by a health guardrail/);
+  const task = await apiAsPage(dev, "GET", `/v1/mini-programs/${appId}/grayscale-tasks/${taskId}`);
+  assert(task.suspendCause === "guardrail", `suspendCause guardrail: ${task.suspendCause}`);
+  const trip = task.guardrailTrip;
+  await see(dev, trip.summary);
+  const figures = dev.getByRole("table", { name: "Figures that tripped the guardrail" });
+  const row = async (name) =>
+    (await figures.getByRole("row", { name }).locator("td").allTextContents()).join(" | ");
+  const want = (v) => [v.sessions, v.errorSessions, `${v.errorRate}%`, v.crashes].join(" | ");
+  assert((await row(/Gray version 1\.1\.0/)) === want(trip.gray), `gray figures: ${await row(/Gray/)}`);
+  assert(
+    (await row(/Online version 1\.0\.0/)) === want(trip.online),
+    `online figures: ${await row(/Online/)}`,
+  );
+  assert(trip.gray.errorRate - trip.online.errorRate > 10 && trip.gray.sessions >= 20, "the figures trip it");
+  // Health over time for both versions, next to the admitted users.
+  await dev
+    .getByRole("img", { name: /Error rate \(% of sessions with an error\), latest bucket: gray 1\.1\.0 \d/ })
+    .waitFor();
+  await dev
+    .getByRole("img", {
+      name: /Sessions \(distinct devices\), latest bucket: gray 1\.1\.0 \d+; online 1\.0\.0 \d+/,
+    })
+    .waitFor();
+  const health = dev.getByRole("table", { name: "Health figures per window" });
+  assert((await health.getByRole("row").count()) >= 2, "a row per 10-minute window");
+  await shot(dev, "grayscale-guardrail-tripped");
+
+  // Resume by hand: delivering again, the trip kept on record.
+  await dev.getByRole("button", { name: "Resume" }).click();
+  await see(dev, "Task resumed.");
+  await dev.getByRole("heading", { name: "Last guardrail trip (error rate), since resumed" }).waitFor();
+  assert(
+    (await dev.getByRole("heading", { name: "Suspended by the error rate guardrail" }).count()) === 0,
+    "no longer suspended",
+  );
+  await see(dev, /State: being delivered/);
+  await shot(dev, "grayscale-guardrail-resumed");
+});
+
 // ---- run ------------------------------------------------------------------------------------------
 let passed = 0;
 let failed = 0;

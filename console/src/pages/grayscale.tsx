@@ -2,14 +2,25 @@
  * Grayscale release (seed: "Grayscale Release"): the task list newest first with states, the new
  * task form with every condition of the seed, txt whitelists with upload progress, suspend /
  * resume / end / end-and-revert, progress (admitted users against the cap over time, by host app
- * and platform) and the explain tool. PRODUCT.md G1-G7.
+ * and platform) and the explain tool. PRODUCT.md G1-G7. Health guardrails (G7, issue 15; docs/grayscale.md
+ * "Health guardrails"): set on create and edit, the trip shown with its figures, and the health
+ * figures of both versions per 10-minute bucket next to the admitted users.
  */
 import { useState } from "hono/jsx/dom";
 import { type ApiError, api, upload } from "../api";
-import { BarChart, LineChart } from "../charts";
+import { BarChart, LineChart, SeriesChart } from "../charts";
 import { navigate } from "../router";
 import { canWrite } from "../session";
-import type { IncludeExclude, Me, MiniProgram, Overview, Progress, Task } from "../types";
+import type {
+  Guardrails,
+  GuardrailTrip,
+  IncludeExclude,
+  Me,
+  MiniProgram,
+  Overview,
+  Progress,
+  Task,
+} from "../types";
 import {
   asApiError,
   Confirm,
@@ -174,6 +185,120 @@ function ruleOf(form: FormData, field: string): IncludeExclude | undefined {
   return { ...(include.length ? { include } : {}), ...(exclude.length ? { exclude } : {}) };
 }
 
+/** The guardrails' fields of a form; `id` tells the create form's from the edit form's. */
+function GuardrailFields(props: { error?: ApiError; current: Guardrails | null; id: string }) {
+  const { current, error } = props;
+  const er = current?.errorRate;
+  const cr = current?.crashes;
+  const f = (name: string) => `${props.id}-${name.replace(/[^a-zA-Z0-9]/g, "-")}`;
+  return (
+    <fieldset aria-describedby={`${props.id}-hint ${props.id}-err`}>
+      <legend>Health guardrails (optional)</legend>
+      <p id={`${props.id}-hint`} class="hint">
+        The task suspends itself when a rule trips: no new user gets the version, admitted users keep it, and
+        the change log says why. Counted from the real-time logs of both versions.
+      </p>
+      <label class="check">
+        <input type="checkbox" name="guardrails.errorRate.on" checked={Boolean(er)} /> Suspend when the error
+        rate is too high
+      </label>
+      <div class="row">
+        <Field
+          id={f("errorRate.maxPointsAboveOnline")}
+          name="guardrails.errorRate.maxPointsAboveOnline"
+          label="Points above the online version's error rate"
+          type="number"
+          min="0"
+          max="100"
+          step="0.01"
+          value={String(er?.maxPointsAboveOnline ?? 5)}
+          error={error}
+          hint="Error rate: share of sessions with an error entry, in %. Suspends when the gray version's exceeds the online version's by more than this."
+        />
+        <Field
+          id={f("errorRate.minSessions")}
+          name="guardrails.errorRate.minSessions"
+          label="Minimum sessions per version"
+          type="number"
+          min="1"
+          step="1"
+          value={String(er?.minSessions ?? 50)}
+          error={error}
+          hint="Fewer sessions in the window are noise: no comparison. Window: 10 minutes (fixed)."
+        />
+      </div>
+      <label class="check">
+        <input type="checkbox" name="guardrails.crashes.on" checked={Boolean(cr)} /> Suspend on crash reports
+      </label>
+      <div class="row">
+        <Field
+          id={f("crashes.max")}
+          name="guardrails.crashes.max"
+          label="Crash reports tolerated"
+          type="number"
+          min="0"
+          step="1"
+          value={String(cr?.max ?? 10)}
+          error={error}
+          hint="One more in the window suspends the task."
+        />
+        <Field
+          id={f("crashes.windowMinutes")}
+          name="guardrails.crashes.windowMinutes"
+          label="Crash window (minutes)"
+          type="number"
+          min="10"
+          max="1440"
+          step="10"
+          value={String(cr?.windowMinutes ?? 60)}
+          error={error}
+          hint="Whole 10-minute steps, up to 1440 (a day)."
+        />
+      </div>
+      <FieldErrors
+        id={`${props.id}-err`}
+        messages={issuesFor(error, "guardrails")
+          .filter((i) => i.path === "guardrails")
+          .map((i) => i.message)}
+      />
+    </fieldset>
+  );
+}
+
+/** The guardrails a form asks for: null when no rule is ticked. A blank number is left out (the API names it). */
+function guardrailsOf(form: FormData): Guardrails | null {
+  const num = (name: string): number | undefined => {
+    const v = formValue(form, name);
+    return v === "" ? undefined : Number(v);
+  };
+  const g: Record<string, unknown> = {};
+  if (form.get("guardrails.errorRate.on") === "on")
+    g.errorRate = {
+      maxPointsAboveOnline: num("guardrails.errorRate.maxPointsAboveOnline"),
+      minSessions: num("guardrails.errorRate.minSessions"),
+      windowMinutes: 10,
+    };
+  if (form.get("guardrails.crashes.on") === "on")
+    g.crashes = {
+      max: num("guardrails.crashes.max"),
+      windowMinutes: num("guardrails.crashes.windowMinutes"),
+    };
+  return Object.keys(g).length ? (g as Guardrails) : null;
+}
+
+/** The guardrails in words, for the task's conditions. */
+function describeGuardrails(g: Guardrails | null): string[] {
+  if (!g) return [];
+  return [
+    ...(g.errorRate
+      ? [
+          `error rate more than ${g.errorRate.maxPointsAboveOnline} points above the online version's, both over at least ${g.errorRate.minSessions} sessions in ${g.errorRate.windowMinutes} minutes`,
+        ]
+      : []),
+    ...(g.crashes ? [`more than ${g.crashes.max} crash reports in ${g.crashes.windowMinutes} minutes`] : []),
+  ];
+}
+
 export function NewTaskPage(props: { me: Me; appId: string; mp: MiniProgram }) {
   const { appId, mp } = props;
   const overview = useLoad(() => api<Overview>("GET", `/v1/mini-programs/${appId}/overview`), [appId]);
@@ -222,6 +347,8 @@ export function NewTaskPage(props: { me: Me; appId: string; mp: MiniProgram }) {
       networks: NETWORKS.filter((n) => form.get(`network.${n}`) === "on"),
       verifiedOnly: form.get("verifiedOnly") === "on",
     };
+    const guardrails = guardrailsOf(form);
+    if (guardrails) body.guardrails = guardrails;
     for (const r of RULE_LISTS) {
       const rule = ruleOf(form, r.field);
       if (rule) body[r.field] = rule;
@@ -416,6 +543,7 @@ export function NewTaskPage(props: { me: Me; appId: string; mp: MiniProgram }) {
           <input type="checkbox" name="verifiedOnly" /> Only accounts the host app vouched for (user
           assertions)
         </label>
+        <GuardrailFields error={error} current={null} id="gr" />
         {!claimed(error) && (
           <ErrorNote
             error={error}
@@ -430,6 +558,7 @@ export function NewTaskPage(props: { me: Me; appId: string; mp: MiniProgram }) {
               "platforms",
               "targets",
               "networks",
+              "guardrails",
               ...RULE_LISTS.map((r) => r.field),
             ]}
           />
@@ -540,7 +669,11 @@ export function TaskPage(props: {
         State: {STATE_LABEL[t.state]}
         {t.endReason ? ` (${t.endReason.replace(/_/g, " ")})` : ""}
         {t.suspendedByDelisting ? " — suspended because the mini program was delisted" : ""}
+        {t.state === "suspended" && t.suspendCause === "guardrail"
+          ? " — suspended by a health guardrail"
+          : ""}
       </p>
+      {t.suspendCause === "guardrail" && t.guardrailTrip && <TripView trip={t.guardrailTrip} current />}
       {notice && <Notice>{notice}</Notice>}
       <ErrorNote error={error} />
       {writable && (
@@ -571,7 +704,13 @@ export function TaskPage(props: {
       {!progress.data ? (
         <Loading error={progress.error} />
       ) : (
-        <ProgressView p={progress.data} task={t} hostName={hostName} />
+        <>
+          <ProgressView p={progress.data} task={t} hostName={hostName} />
+          <HealthView p={progress.data} task={t} onlineVersion={mp.onlineVersion ?? null} />
+        </>
+      )}
+      {t.guardrailTrip && t.suspendCause !== "guardrail" && (
+        <TripView trip={t.guardrailTrip} current={false} />
       )}
       <h3>Conditions</h3>
       <dl class="facts">
@@ -613,6 +752,18 @@ export function TaskPage(props: {
         {rule("Countries", t.countries)}
         {rule("Regions", t.regions)}
         {rule("Cities", t.cities)}
+        <dt>Health guardrails</dt>
+        <dd id="task-guardrails">
+          {t.guardrails ? (
+            <ul class="plain">
+              {describeGuardrails(t.guardrails).map((g) => (
+                <li>Suspend on {g}</li>
+              ))}
+            </ul>
+          ) : (
+            "none"
+          )}
+        </dd>
         <dt>Verified accounts only</dt>
         <dd>{t.verifiedOnly ? "yes" : "no"}</dd>
         <dt>Created</dt>
@@ -673,6 +824,11 @@ function EditTask(props: { base: string; task: Task; onSaved: () => void }) {
           else if (f.type === "number") body[f.field] = raw === "" ? null : Number(raw);
           else body[f.field] = raw;
         }
+        if (task.editableFields.includes("guardrails")) {
+          const guardrails = guardrailsOf(form);
+          if (JSON.stringify(guardrails) !== JSON.stringify(task.guardrails ?? null))
+            body.guardrails = guardrails;
+        }
         if (Object.keys(body).length === 0) return setOpen(false);
         try {
           await api("PATCH", props.base, body);
@@ -686,7 +842,9 @@ function EditTask(props: { base: string; task: Task; onSaved: () => void }) {
     >
       <h3>Edit task</h3>
       {task.state !== "pending" && (
-        <p class="hint">Once a task has started, only its name, end time, cap and share can change.</p>
+        <p class="hint">
+          Once a task has started, only its name, end time, cap, share and guardrails can change.
+        </p>
       )}
       <div class="row">
         {fields.map((f) => (
@@ -701,7 +859,10 @@ function EditTask(props: { base: string; task: Task; onSaved: () => void }) {
           />
         ))}
       </div>
-      {!claimed(error) && <ErrorNote error={error} fields={fields.map((f) => f.field)} />}
+      {task.editableFields.includes("guardrails") && (
+        <GuardrailFields error={error} current={task.guardrails} id="edit-gr" />
+      )}
+      {!claimed(error) && <ErrorNote error={error} fields={[...fields.map((f) => f.field), "guardrails"]} />}
       <div class="actions">
         <button type="submit" class="primary">
           Save task
@@ -815,6 +976,146 @@ function ProgressView(props: { p: Progress; task: Task; hostName: (id: string) =
           bars={p.byPlatform.map((h) => ({ label: h.platform, value: h.admitted }))}
         />
       </div>
+    </div>
+  );
+}
+
+const pct = (n: number) => `${Math.round(n * 100) / 100}%`;
+
+/** A guardrail trip with the figures that tripped it: the one suspending the task, or the last one on record. */
+function TripView(props: { trip: GuardrailTrip; current: boolean }) {
+  const { trip } = props;
+  const what = trip.guardrail === "crashes" ? "crash reports" : "error rate";
+  const limit =
+    trip.guardrail === "crashes"
+      ? `more than ${trip.limit.max} crash reports in ${trip.limit.windowMinutes ?? trip.window.minutes} minutes`
+      : `more than ${trip.limit.maxPointsAboveOnline} points above the online version, at least ${trip.limit.minSessions} sessions each`;
+  return (
+    <div class={`trip${props.current ? "" : " past"}`} role={props.current ? "alert" : undefined}>
+      <h3 id="trip-title">
+        {props.current
+          ? `Suspended by the ${what} guardrail`
+          : `Last guardrail trip (${what}), since resumed`}
+      </h3>
+      <p id="trip-summary">
+        {fmtDate(trip.at)}: {trip.summary}.
+      </p>
+      <div class="table-wrap">
+        <table aria-label="Figures that tripped the guardrail">
+          <thead>
+            <tr>
+              <th scope="col">
+                Window {fmtDate(trip.window.from)} – {fmtDate(trip.window.to)} ({trip.window.minutes} min)
+              </th>
+              <th scope="col">Sessions</th>
+              <th scope="col">Error sessions</th>
+              <th scope="col">Error rate</th>
+              <th scope="col">Crash reports</th>
+            </tr>
+          </thead>
+          <tbody>
+            <tr>
+              <th scope="row">Gray version {trip.gray.version}</th>
+              <td>{trip.gray.sessions}</td>
+              <td>{trip.gray.errorSessions}</td>
+              <td>{pct(trip.gray.errorRate)}</td>
+              <td>{trip.gray.crashes}</td>
+            </tr>
+            <tr>
+              <th scope="row">Online version {trip.online.version ?? "(none)"}</th>
+              <td>{trip.online.sessions}</td>
+              <td>{trip.online.errorSessions}</td>
+              <td>{pct(trip.online.errorRate)}</td>
+              <td>{trip.online.crashes}</td>
+            </tr>
+          </tbody>
+        </table>
+      </div>
+      <p class="hint">
+        Limit: {limit}.{" "}
+        {props.current
+          ? "New users get the online version; admitted users keep this one. Resume once fixed: the guardrail's window starts afresh, or end and revert."
+          : ""}
+      </p>
+    </div>
+  );
+}
+
+/** Health figures per 10-minute bucket for both versions (from real-time logs), next to admitted users. */
+function HealthView(props: { p: Progress; task: Task; onlineVersion: string | null }) {
+  const h = props.p.health;
+  if (!h) return null;
+  const buckets = [...h.buckets].sort((a, b) => a.bucket - b.bucket);
+  const grayLabel = `gray ${props.task.version}`;
+  const onlineLabel = `online ${props.onlineVersion ?? ""}`.trim();
+  const series = (pick: (f: Progress["health"]["buckets"][number]["gray"]) => number) => ({
+    gray: {
+      label: grayLabel,
+      points: buckets
+        .filter((b) => b.gray.sessions > 0 || b.gray.crashes > 0)
+        .map((b) => ({ x: b.bucket, y: pick(b.gray) })),
+    },
+    online: {
+      label: onlineLabel,
+      points: buckets
+        .filter((b) => b.online.sessions > 0 || b.online.crashes > 0)
+        .map((b) => ({ x: b.bucket, y: pick(b.online) })),
+    },
+  });
+  return (
+    <div class="health-view">
+      <h4>Health, per {h.bucketMinutes}-minute window (last 24 hours)</h4>
+      {buckets.length === 0 ? (
+        <p class="hint" id="health-empty">
+          No log of {props.task.version} or the online version yet: figures appear as clients send real-time
+          logs.
+        </p>
+      ) : (
+        <>
+          <div class="charts">
+            <SeriesChart
+              title="Error rate (% of sessions with an error)"
+              unit="%"
+              {...series((f) => f.errorRate)}
+            />
+            <SeriesChart title="Sessions (distinct devices)" unit="" {...series((f) => f.sessions)} />
+            <SeriesChart title="Crash reports" unit="" {...series((f) => f.crashes)} />
+          </div>
+          <div class="table-wrap">
+            <table aria-label="Health figures per window">
+              <thead>
+                <tr>
+                  <th scope="col">Window from</th>
+                  <th scope="col">Gray sessions</th>
+                  <th scope="col">Gray error rate</th>
+                  <th scope="col">Gray crashes</th>
+                  <th scope="col">Online sessions</th>
+                  <th scope="col">Online error rate</th>
+                  <th scope="col">Online crashes</th>
+                </tr>
+              </thead>
+              <tbody>
+                {[...buckets].reverse().map((b) => (
+                  <tr>
+                    <td>{fmtDate(b.bucket)}</td>
+                    <td>{b.gray.sessions}</td>
+                    <td>{pct(b.gray.errorRate)}</td>
+                    <td>{b.gray.crashes}</td>
+                    <td>{b.online.sessions}</td>
+                    <td>{pct(b.online.errorRate)}</td>
+                    <td>{b.online.crashes}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
+      )}
+      {h.guardrails && h.windowSince > props.task.createdAt + 1000 && (
+        <p class="hint">
+          Since the resume at {fmtDate(h.windowSince)}, only newer logs count towards a guardrail.
+        </p>
+      )}
     </div>
   );
 }
