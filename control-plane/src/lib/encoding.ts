@@ -42,3 +42,11 @@ export function randomId(prefix: string, bytes = 15): string {
   if (bits > 0) out += BASE32[(value << (5 - bits)) & 31];
   return out;
 }
+
+/**
+ * A webhook signing secret: `whsec_` and 256 random bits in base32 (52 characters of [a-z2-7]),
+ * always the same length and safe in a header, a URL or a shell.
+ */
+export function webhookSecret(): string {
+  return randomId("whsec_", 32);
+}

@@ -28,7 +28,7 @@ import type { Actor } from "../auth/actor";
 import type { Db } from "../db/client";
 import { messageDeadLetters, messageTemplates, messageWebhooks } from "../db/schema";
 import type { AdminBindings } from "../env";
-import { randomId, toBase64 } from "../lib/encoding";
+import { randomId, webhookSecret } from "../lib/encoding";
 import { READ_ROLES, requireHostAppRole, requireMiniProgram, WRITE_ROLES } from "./access";
 import { recordChange, recordChangeIfChanged } from "./change-log";
 import { guardedWrite } from "./d1";
@@ -259,7 +259,7 @@ export async function putWebhook(
   let secretSealed = existing?.secretSealed;
   let secretSetAt = existing?.secretSetAt ?? now;
   if (!existing || body.rotateSecret) {
-    secret = `whsec_${toBase64(crypto.getRandomValues(new Uint8Array(32))).replace(/[+/=]/g, "")}`;
+    secret = webhookSecret();
     secretSealed = await seal(env.MESSAGE_WEBHOOK_KEY, "webhook secret", hostAppId, secret);
     secretSetAt = now;
   }

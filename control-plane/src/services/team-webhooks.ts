@@ -26,7 +26,7 @@ import type { Actor } from "../auth/actor";
 import { createDb, type Db } from "../db/client";
 import { type TeamWebhookEvent, teamWebhookEvents, teamWebhooks } from "../db/schema";
 import type { AdminBindings } from "../env";
-import { randomId, toBase64 } from "../lib/encoding";
+import { randomId, webhookSecret } from "../lib/encoding";
 import { ADMIN_ROLES, requireTeamRole } from "./access";
 import { recordChange, recordChangeIfChanged } from "./change-log";
 import { open, seal } from "./message-seal";
@@ -92,7 +92,7 @@ export async function putTeamWebhook(
   let secretSealed = existing?.secretSealed;
   let secretSetAt = existing?.secretSetAt ?? now;
   if (!existing || body.rotateSecret) {
-    secret = `whsec_${toBase64(crypto.getRandomValues(new Uint8Array(32))).replace(/[+/=]/g, "")}`;
+    secret = webhookSecret();
     secretSealed = await seal(env.MESSAGE_WEBHOOK_KEY, SEAL_USE, teamId, secret);
     secretSetAt = now;
   }
