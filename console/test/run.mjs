@@ -8,7 +8,7 @@
 //
 // Environment: CHROMIUM (default /usr/bin/chromium), CONSOLE_TEST_PORT (edge port, default 28787;
 // the admin Worker gets +1, the builder +2), CONSOLE_TEST_ONLY (run the tests whose name contains it, or one of its comma-separated parts).
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createPrivateKey, generateKeyPairSync, sign } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -1450,11 +1450,35 @@ test("guardrails: a task with health guardrails (a bad window refused next to th
   await apiAsPage(manager, "POST", `/v1/host-apps/ha_demo_superapp/bindings/${appId}/approve`);
   const { demoPackage } = await import("../../scripts/lib/api.mjs");
   const token = await dev.evaluate(() => sessionStorage.getItem("graycast.token"));
+  // The team may require signed uploads (the team admin test registers a key): sign with a key of
+  // this test's own, registered by the team admin, with scripts/sign-package.mjs as a developer would.
+  const keys = generateKeyPairSync("ed25519");
+  const signer = await apiAsPage(await as(...LEAD), "POST", "/v1/teams/team_demo_acme/signing-keys", {
+    name: "guardrails test",
+    jwk: keys.publicKey.export({ format: "jwk" }),
+  });
+  const keyFile = join(LOCAL_DIR, "guardrails-key.json");
+  writeFileSync(keyFile, JSON.stringify(keys.privateKey.export({ format: "jwk" })));
   for (const version of ["1.0.0", "1.1.0"]) {
+    const zip = demoPackage(version);
+    const zipFile = join(LOCAL_DIR, `guarded-${version}.zip`);
+    writeFileSync(zipFile, zip);
+    const signature = execFileSync(
+      process.execPath,
+      [
+        join(ROOT, "scripts", "sign-package.mjs"),
+        ...["--zip", zipFile, "--app-id", appId, "--version", version, "--key", keyFile, "--kid", signer.id],
+      ],
+      { encoding: "utf8", cwd: ROOT },
+    );
     const up = await fetch(`${ADMIN}/v1/mini-programs/${appId}/versions?version=${version}&description=`, {
       method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/zip" },
-      body: demoPackage(version),
+      headers: {
+        authorization: `Bearer ${token}`,
+        "content-type": "application/zip",
+        "x-graycast-signature": signature.trim(),
+      },
+      body: zip,
     });
     const answer = await up.text();
     assert(up.status < 300, `upload ${version}: ${up.status} ${answer}`);

@@ -85,13 +85,23 @@ async function startStack(bundle: string) {
   const logFile = createWriteStream(join(tmpdir(), `graycast-cli-stack-${process.pid}.log`));
   child.stdout?.pipe(logFile);
   child.stderr?.pipe(logFile);
+  // The whole process group, even when start.mjs itself has already exited (a failed start
+  // ends start.mjs but may leave the wrangler and workerd processes it started).
+  const groupAlive = () => {
+    try {
+      if (child.pid) process.kill(-child.pid, 0);
+      return Boolean(child.pid);
+    } catch {
+      return false;
+    }
+  };
   const stop = async () => {
-    if (child.exitCode === null && child.pid) {
-      const exited = new Promise((r) => child.once("exit", r));
+    if (child.pid && groupAlive()) {
       try {
         process.kill(-child.pid, "SIGTERM");
       } catch {}
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      for (let waited = 0; groupAlive() && waited < 10_000; waited += 100)
+        await new Promise((r) => setTimeout(r, 100));
       try {
         process.kill(-child.pid, "SIGKILL");
       } catch {}
