@@ -15,7 +15,11 @@ import builder from "../control-plane/src/builder";
 import { createDb } from "../control-plane/src/db/client";
 import { teamWebhookEvents, teamWebhooks } from "../control-plane/src/db/schema";
 import { recordHealth } from "../control-plane/src/services/health";
-import { consumeWebhooks, type WebhookQueueMessage } from "../control-plane/src/services/team-webhooks";
+import {
+  consumeWebhooks,
+  sweepTeamEvents,
+  type WebhookQueueMessage,
+} from "../control-plane/src/services/team-webhooks";
 import { testEnv } from "./env";
 import {
   appWithVersions,
@@ -323,5 +327,33 @@ describe("a tripped guardrail notifies the team's webhook", () => {
     const { task: other } = await tripATask();
     expect(other.suspendCause).toBe("guardrail");
     expect(await eventsOf(world.teamA)).toHaveLength(before);
+  });
+});
+
+describe("retention", () => {
+  it("the cron's sweep removes notifications older than 30 days, in any state, and keeps newer ones", async () => {
+    const now = Date.now();
+    const row = (id: string, state: "pending" | "delivered" | "failed", age: number) => ({
+      id,
+      teamId: world.teamB,
+      type: "grayscale.guardrail_tripped" as const,
+      payload: "{}",
+      url: "https://hooks.example.com/b",
+      state,
+      createdAt: now - age,
+    });
+    const day = 86_400_000;
+    await db()
+      .insert(teamWebhookEvents)
+      .values([
+        row("tev_old_delivered", "delivered", 31 * day),
+        row("tev_old_failed", "failed", 30 * day + 1),
+        row("tev_old_pending", "pending", 40 * day),
+        row("tev_new_failed", "failed", 29 * day),
+        row("tev_new_delivered", "delivered", day),
+      ]);
+    await sweepTeamEvents(db(), now);
+    const left = (await eventsOf(world.teamB)).map((e) => e.id).sort();
+    expect(left).toEqual(["tev_new_delivered", "tev_new_failed"]);
   });
 });

@@ -49,6 +49,7 @@ import { consumeLogBatches, parseMessage, sweepLogs } from "./services/logs";
 import { sweepMessages } from "./services/message-delivery";
 import { sweepServerApi } from "./services/server-api";
 import { sweepSnapshots } from "./services/snapshot";
+import { sweepTeamEvents } from "./services/team-webhooks";
 
 /** The methods the admin API serves; any other gets 405 with this list in `Allow`. */
 const ALLOWED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"];
@@ -223,6 +224,14 @@ async function scheduled(
     await sweepMessages(createDb(env.DB), now);
   } catch (err) {
     console.error("message sweep failed", { error: String(err instanceof Error ? err.message : err) });
+  }
+  // Team notifications past their 30 days (services/team-webhooks.ts).
+  try {
+    await sweepTeamEvents(createDb(env.DB), now);
+  } catch (err) {
+    console.error("team notification sweep failed", {
+      error: String(err instanceof Error ? err.message : err),
+    });
   }
   try {
     await sweepIncrements(env, now);

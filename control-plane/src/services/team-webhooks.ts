@@ -342,3 +342,11 @@ export async function consumeDeadWebhooks(
     m.ack();
   }
 }
+
+/** How long a team's notifications (delivered, failed or stuck pending) are kept: 30 days. */
+export const TEAM_EVENT_RETENTION_MS = 30 * 86_400_000;
+
+/** The cron's retention sweep of team notifications (docs/storage.md). */
+export async function sweepTeamEvents(db: Db, now = Date.now()): Promise<void> {
+  await db.delete(teamWebhookEvents).where(lt(teamWebhookEvents.createdAt, now - TEAM_EVENT_RETENTION_MS));
+}
