@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeRunner, newConfigHome, removeConfigHomes } from "./support/run";
+import { boundApp, makeRunner, newConfigHome, removeConfigHomes, signIn } from "./support/run";
 
 const home = newConfigHome();
 const graycast = makeRunner(home);
@@ -20,20 +20,11 @@ const API = `cliApi${Date.now().toString(36)}`;
 let appId: string;
 
 beforeAll(async () => {
-  for (const [profile, email, password] of [
+  await signIn(graycast, [
     ["default", "dev@acme.local", "developer-pass"],
     ["mgr", "manager@superapp.local", "manager-pass"],
-  ] as const) {
-    const r = await graycast(["login", "--profile", profile, "--email", email, "--password-stdin"], {
-      input: `${password}\n`,
-    });
-    expect(r.code, r.output).toBe(0);
-  }
-  const made = await graycast(["apps", "create", "--name", "CLI devmgmt", "--json"]);
-  expect(made.code, made.output).toBe(0);
-  appId = made.json().appId;
-  expect((await graycast(["bind", "--app", appId, "--host-app", HOST_APP])).code).toBe(0);
-  expect((await graycast(["bindings", "approve", appId, "--profile", "mgr"])).code).toBe(0);
+  ]);
+  appId = await boundApp(graycast, "CLI devmgmt", HOST_APP);
 });
 
 describe("domains", () => {

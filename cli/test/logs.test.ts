@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { makeRunner, newConfigHome, removeConfigHomes } from "./support/run";
+import { boundApp, makeRunner, newConfigHome, removeConfigHomes, signIn } from "./support/run";
 
 const stack = inject("stack");
 const home = newConfigHome();
@@ -97,21 +97,12 @@ const B: Device = {
 const C: Device = { ...A, guid: "dev-c", baseLibraryVersion: "2.29.0" };
 
 beforeAll(async () => {
-  for (const [profile, email, password] of [
+  await signIn(graycast, [
     ["default", "dev@acme.local", "developer-pass"],
     ["mgr", "manager@superapp.local", "manager-pass"],
     ["aud", "auditor@superapp.local", "auditor-pass"],
-  ] as const) {
-    const r = await graycast(["login", "--profile", profile, "--email", email, "--password-stdin"], {
-      input: `${password}\n`,
-    });
-    expect(r.code, r.output).toBe(0);
-  }
-  const made = await graycast(["apps", "create", "--name", "CLI logs", "--json"]);
-  expect(made.code, made.output).toBe(0);
-  appId = made.json().appId;
-  expect((await graycast(["bind", "--app", appId, "--host-app", HOST_APP])).code).toBe(0);
-  expect((await graycast(["bindings", "approve", appId, "--profile", "mgr"])).code).toBe(0);
+  ]);
+  appId = await boundApp(graycast, "CLI logs", HOST_APP);
 
   await sendLogs(A, [
     { time: T0, level: "debug", message: "a boot", page: "pages/index/index" },

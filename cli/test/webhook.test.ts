@@ -5,22 +5,17 @@
  * developer is refused, rm asks, dead-letters lists, and usage errors exit 2.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeRunner, newConfigHome, removeConfigHomes } from "./support/run";
+import { makeRunner, newConfigHome, removeConfigHomes, signIn } from "./support/run";
 
 const home = newConfigHome();
 const graycast = makeRunner(home);
 const URL_ = "https://ops.acme.example/graycast/events";
 
 beforeAll(async () => {
-  for (const [profile, email, password] of [
+  await signIn(graycast, [
     ["default", "lead@acme.local", "team-admin-pass"],
     ["dev", "dev@acme.local", "developer-pass"],
-  ] as const) {
-    const r = await graycast(["login", "--profile", profile, "--email", email, "--password-stdin"], {
-      input: `${password}\n`,
-    });
-    expect(r.code, r.output).toBe(0);
-  }
+  ]);
 });
 
 afterAll(() => removeConfigHomes());

@@ -7,7 +7,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { inject } from "vitest";
+import { expect, inject } from "vitest";
 
 export interface Run {
   code: number;
@@ -108,4 +108,32 @@ export function makeRunner(defaultConfigHome: string) {
       else child.stdin.end();
     });
   };
+}
+
+type Runner = ReturnType<typeof makeRunner>;
+
+/** Signs each `[profile, email, password]` in, as a user does (`graycast login --password-stdin`). */
+export async function signIn(
+  graycast: Runner,
+  accounts: readonly (readonly [profile: string, email: string, password: string])[],
+): Promise<void> {
+  for (const [profile, email, password] of accounts) {
+    const r = await graycast(["login", "--profile", profile, "--email", email, "--password-stdin"], {
+      input: `${password}\n`,
+    });
+    expect(r.code, r.output).toBe(0);
+  }
+}
+
+/**
+ * A new mini program made by the default profile, bound to `hostApp` and approved there by the
+ * profile `mgr` (the host app's manager); returns its App ID.
+ */
+export async function boundApp(graycast: Runner, name: string, hostApp: string): Promise<string> {
+  const made = await graycast(["apps", "create", "--name", name, "--json"]);
+  expect(made.code, made.output).toBe(0);
+  const appId: string = made.json().appId;
+  expect((await graycast(["bind", "--app", appId, "--host-app", hostApp])).code).toBe(0);
+  expect((await graycast(["bindings", "approve", appId, "--profile", "mgr"])).code).toBe(0);
+  return appId;
 }
