@@ -13,7 +13,7 @@
  * validation happens before the batch, which commits or rolls back as a whole, so a refused or
  * failed send consumes nothing. A day is a calendar day in China Standard Time (core/messages.ts).
  */
-import { and, desc, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lt, sql } from "drizzle-orm";
 import type { SendRequest } from "../../../core/contracts/messages";
 import { SendRequestSchema } from "../../../core/contracts/messages";
 import { ApiError } from "../../../core/errors";
@@ -41,9 +41,9 @@ import {
 } from "../db/schema";
 import type { AdminBindings } from "../env";
 import { randomId } from "../lib/encoding";
+import { before, pageOf } from "../lib/keyset";
 import { seal } from "./message-seal";
 import { enqueuePush } from "./message-webhooks";
-import { parseCursor } from "./messages";
 import { authenticateAccessToken, MIN_USER_ID_KEY_LENGTH, openIdOf, ServerApiError } from "./server-api";
 
 /** WeChat's subscribeMessage.send error codes (Tencent's mini program platform uses the same). */
@@ -161,23 +161,15 @@ export async function readInbox(
   limit: number,
 ) {
   const openid = await openIdOf(userKey(env), user.appId, user.hostAppId, user.account);
-  const after = parseCursor(cursor);
   const t = messageInbox;
   const rows = await db
     .select()
     .from(t)
-    .where(
-      and(
-        eq(t.miniProgramId, user.appId),
-        eq(t.openid, openid),
-        after ? or(lt(t.createdAt, after.at), and(eq(t.createdAt, after.at), lt(t.id, after.id))) : undefined,
-      ),
-    )
+    .where(and(eq(t.miniProgramId, user.appId), eq(t.openid, openid), before(t.createdAt, t.id, cursor)))
     .orderBy(desc(t.createdAt), desc(t.id))
     .limit(limit + 1)
     .all();
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
+  const { page, nextCursor } = pageOf(rows, limit);
   return {
     messages: page.map((r) => ({
       id: r.id,
@@ -188,7 +180,7 @@ export async function readInbox(
       createdAt: r.createdAt,
       readAt: r.readAt,
     })),
-    nextCursor: rows.length > limit && last ? `${last.createdAt}.${last.id}` : null,
+    nextCursor,
   };
 }
 

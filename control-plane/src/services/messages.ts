@@ -8,7 +8,7 @@
  * (read: any member; add and delete: admin or developer); the webhook is the host app's (its
  * managers configure it; managers and auditors read it and its dead letters).
  */
-import { and, desc, eq, lt, or } from "drizzle-orm";
+import { and, desc, eq } from "drizzle-orm";
 import type { z } from "zod";
 import type {
   AddMyTemplateSchema,
@@ -29,6 +29,7 @@ import type { Db } from "../db/client";
 import { messageDeadLetters, messageTemplates, messageWebhooks } from "../db/schema";
 import type { AdminBindings } from "../env";
 import { randomId, webhookSecret } from "../lib/encoding";
+import { before, pageOf } from "../lib/keyset";
 import { READ_ROLES, requireHostAppRole, requireMiniProgram, WRITE_ROLES } from "./access";
 import { recordChange, recordChangeIfChanged } from "./change-log";
 import { guardedWrite } from "./d1";
@@ -319,16 +320,6 @@ export async function deleteWebhook(db: Db, actor: Actor, hostAppId: string, now
   return { ok: true as const };
 }
 
-/** Cursor of a page: `${createdAt}.${id}` of its last row. */
-function parseCursor(cursor: string | undefined): { at: number; id: string } | undefined {
-  if (cursor === undefined) return undefined;
-  const m = /^(\d{1,15})\.([A-Za-z0-9_]{1,40})$/.exec(cursor);
-  if (!m) throw new ApiError("bad_request", "cursor: pass nextCursor of the previous page as it is");
-  return { at: Number(m[1]), id: m[2]! };
-}
-
-export { parseCursor };
-
 export async function listDeadLetters(
   db: Db,
   actor: Actor,
@@ -337,22 +328,15 @@ export async function listDeadLetters(
   limit: number,
 ) {
   await requireHostAppRole(db, actor, hostAppId, ["manager", "auditor"]);
-  const after = parseCursor(cursor);
   const t = messageDeadLetters;
   const rows = await db
     .select()
     .from(t)
-    .where(
-      and(
-        eq(t.hostAppId, hostAppId),
-        after ? or(lt(t.createdAt, after.at), and(eq(t.createdAt, after.at), lt(t.id, after.id))) : undefined,
-      ),
-    )
+    .where(and(eq(t.hostAppId, hostAppId), before(t.createdAt, t.id, cursor)))
     .orderBy(desc(t.createdAt), desc(t.id))
     .limit(limit + 1)
     .all();
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
+  const { page, nextCursor } = pageOf(rows, limit);
   return {
     deadLetters: page.map((r) => ({
       id: r.id,
@@ -364,6 +348,6 @@ export async function listDeadLetters(
       lastError: r.lastError,
       createdAt: r.createdAt,
     })),
-    nextCursor: rows.length > limit && last ? `${last.createdAt}.${last.id}` : null,
+    nextCursor,
   };
 }

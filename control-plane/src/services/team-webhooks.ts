@@ -17,7 +17,7 @@
  * The producer never throws: a guardrail's suspension is written first (services/health.ts) and
  * a notification that cannot be queued is recorded as failed, never undoing it.
  */
-import { and, desc, eq, lt, or } from "drizzle-orm";
+import { and, desc, eq, lt } from "drizzle-orm";
 import type { z } from "zod";
 import type { PutTeamWebhookSchema, TeamWebhookPayload } from "../../../core/contracts/team-webhooks";
 import { notFound } from "../../../core/errors";
@@ -27,6 +27,7 @@ import { createDb, type Db } from "../db/client";
 import { type TeamWebhookEvent, teamWebhookEvents, teamWebhooks } from "../db/schema";
 import type { AdminBindings } from "../env";
 import { randomId, webhookSecret } from "../lib/encoding";
+import { before, pageOf } from "../lib/keyset";
 import { ADMIN_ROLES, requireTeamRole } from "./access";
 import { recordChange, recordChangeIfChanged } from "./change-log";
 import { open, seal } from "./message-seal";
@@ -37,7 +38,6 @@ import {
   type PushMessage,
   signedPost,
 } from "./message-webhooks";
-import { parseCursor } from "./messages";
 
 /** A team event on the MESSAGE_WEBHOOKS queue (push messages have no `kind`). */
 export interface TeamEventMessage {
@@ -149,23 +149,15 @@ export async function listTeamDeadLetters(
   limit: number,
 ) {
   await requireTeamRole(db, actor, teamId, ADMIN_ROLES);
-  const after = parseCursor(cursor);
   const t = teamWebhookEvents;
   const rows = await db
     .select()
     .from(t)
-    .where(
-      and(
-        eq(t.teamId, teamId),
-        eq(t.state, "failed"),
-        after ? or(lt(t.createdAt, after.at), and(eq(t.createdAt, after.at), lt(t.id, after.id))) : undefined,
-      ),
-    )
+    .where(and(eq(t.teamId, teamId), eq(t.state, "failed"), before(t.createdAt, t.id, cursor)))
     .orderBy(desc(t.createdAt), desc(t.id))
     .limit(limit + 1)
     .all();
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
+  const { page, nextCursor } = pageOf(rows, limit);
   return {
     deadLetters: page.map((r) => ({
       id: r.id,
@@ -178,7 +170,7 @@ export async function listTeamDeadLetters(
       failedAt: r.failedAt ?? r.createdAt,
       payload: JSON.parse(r.payload) as Record<string, unknown>,
     })),
-    nextCursor: rows.length > limit && last ? `${last.createdAt}.${last.id}` : null,
+    nextCursor,
   };
 }
 
