@@ -1,7 +1,7 @@
 // Shared by `npm start` and `npm run demo`: where local state lives and the demo accounts.
 import { createPrivateKey, generateKeyPairSync, pbkdf2Sync, randomBytes, sign } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 
 export const ROOT = new URL("../..", import.meta.url).pathname;
 /**
@@ -49,6 +49,9 @@ export const REGISTRY_DIR = join(LOCAL_DIR, "registry");
 export function localWranglerEnv() {
   return {
     ...process.env,
+    // wrangler needs Node 22: the `node` package's binary first on PATH, as under `npm start`,
+    // also when a script is run as `node scripts/....mjs` from an older system Node.
+    PATH: `${join(ROOT, "node_modules", ".bin")}${delimiter}${process.env.PATH ?? ""}`,
     WRANGLER_REGISTRY_PATH: REGISTRY_DIR,
     WRANGLER_SEND_METRICS: "false",
     WRANGLER_HIDE_BANNER: "true",
