@@ -21,10 +21,11 @@
  *   by_hour(hour INTEGER PK, admitted INTEGER)                kept in step with `admitted` so
  *                                                             progress never scans the users
  *   shard_config(id = 1, task_id, shards)                     coordinator of a sharded task:
- *   shard_grants(shard INTEGER PK, granted, returned)          its shard count and the slots
+ *   shard_grants(shard INTEGER PK, granted, returned, asks)    its shard count and the slots
  *                                                             granted to / given back by each
  *                                                             shard (totals; counter.leased is
- *                                                             the sum of granted - returned)
+ *                                                             the sum of granted - returned),
+ *                                                             and the asks answered
  *   shard_self(id = 1, task_id, shard, shards,                a shard: who it is, the slots its
  *              granted, returned, cap)                        coordinator granted it and it gave
  *                                                             back (totals), the task cap it
@@ -159,6 +160,8 @@ export interface CounterProgress {
   leased?: number;
   /** a shard's slots held free (granted, not admitted, leased to edge isolates or stranded) */
   free?: number;
+  /** a coordinator's grant asks answered so far (its calls from shards) */
+  asks?: number;
 }
 
 /** Schema steps in order; each runs once, inside one transaction with its version bump. */
@@ -183,7 +186,7 @@ const MIGRATIONS: readonly string[] = [
   // Cap shards (docs/scale.md 5b): the coordinator's grants, a shard's own slots.
   `ALTER TABLE counter ADD COLUMN leased INTEGER NOT NULL DEFAULT 0;
    CREATE TABLE shard_config (id INTEGER PRIMARY KEY CHECK (id = 1), task_id TEXT NOT NULL, shards INTEGER NOT NULL);
-   CREATE TABLE shard_grants (shard INTEGER PRIMARY KEY, granted INTEGER NOT NULL, returned INTEGER NOT NULL);
+   CREATE TABLE shard_grants (shard INTEGER PRIMARY KEY, granted INTEGER NOT NULL, returned INTEGER NOT NULL, asks INTEGER NOT NULL);
    CREATE TABLE shard_self (id INTEGER PRIMARY KEY CHECK (id = 1), task_id TEXT NOT NULL, shard INTEGER NOT NULL, shards INTEGER NOT NULL, granted INTEGER NOT NULL, returned INTEGER NOT NULL, cap INTEGER NOT NULL);`,
 ];
 
@@ -448,6 +451,7 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
     return this.ctx.storage.transactionSync(() => {
       this.#shardConfig(shard.taskId, shard.shards);
       const row = this.#applyReturned(shard.shard, returned);
+      sql.exec("UPDATE shard_grants SET asks = asks + 1 WHERE shard = ?", shard.shard);
       if (received > row.granted) throw new RangeError("the shard holds more than was granted to it");
       const { admitted, reserved, stranded, leased } = this.#counter();
       const remaining = Math.max(0, cap - admitted - reserved - stranded - leased);
@@ -481,7 +485,10 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
   /** Applies a shard's total of returned slots (never above its grants, never backwards). Call inside a transaction. */
   #applyReturned(shard: number, returned: number): ShardSlots {
     const sql = this.ctx.storage.sql;
-    sql.exec("INSERT INTO shard_grants (shard, granted, returned) VALUES (?, 0, 0) ON CONFLICT DO NOTHING", shard);
+    sql.exec(
+      "INSERT INTO shard_grants (shard, granted, returned, asks) VALUES (?, 0, 0, 0) ON CONFLICT DO NOTHING",
+      shard,
+    );
     const row = sql
       .exec<ShardSlots>("SELECT granted, returned FROM shard_grants WHERE shard = ?", shard)
       .one();
@@ -844,7 +851,12 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
       reserved,
       stranded,
       // Only a sharded task's objects say how many slots they hold for shards or hold free.
-      ...(leased > 0 || this.#coordinates() ? { leased } : {}),
+      ...(leased > 0 || this.#coordinates()
+        ? {
+            leased,
+            asks: sql.exec<{ n: number | null }>("SELECT sum(asks) AS n FROM shard_grants").one().n ?? 0,
+          }
+        : {}),
       ...(shard === undefined ? {} : { free: Math.max(0, shard.free) }),
       byHostApp,
       byPlatform,

@@ -324,6 +324,7 @@ export async function actOnTask(
   appId: string,
   taskId: string,
   action: TaskAction,
+  shards?: { counters: CounterNamespace; waitUntil(work: Promise<unknown>): void },
 ) {
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
   const row = await requireTask(db, appId, taskId);
@@ -358,5 +359,15 @@ export async function actOnTask(
     now,
   );
   await publishCurrentSnapshot(db, bucket, appId);
+  // A task that stops admitting takes back the slots its shards hold unused (docs/scale.md 5b),
+  // so progress does not count slots nobody can use; off the answer, and a failure changes nothing
+  // (the slots stay counted as leased, the cap is never exceeded).
+  const k = capShardsOf(definitionOf(row));
+  if (shards !== undefined && k > 1 && next.state !== "delivering")
+    shards.waitUntil(
+      reclaimShardSlots(shards.counters, row.id, k).catch((err) =>
+        console.error("cap shard slots not taken back", { taskId: row.id, error: String(err) }),
+      ),
+    );
   return taskView(db, appId, taskId, now);
 }
