@@ -93,7 +93,8 @@ const bundled = await build({
   write: false,
   logLevel: "error",
 });
-const script = bundled.outputFiles[0].text;
+const script = bundled.outputFiles?.[0]?.text;
+if (!script) throw new Error("esbuild wrote no driver bundle");
 
 // Objects in memory (Miniflare's default without persistence): the bench host's tmpfs, without the files.
 const mf = new Miniflare({
