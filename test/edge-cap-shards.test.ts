@@ -6,8 +6,16 @@
  * slots, and the coordinator's rules (totals, lost answers, a fixed shard count).
  */
 import { describe, expect, it } from "vitest";
+import {
+  capShardsOf,
+  checkTaskDefinition,
+  checkTaskEdit,
+  compileTask,
+  MAX_CAP_SHARDS,
+  type TaskFacts,
+} from "../core/grayscale/lifecycle";
 import { capShardName, capShardOf, rolloutBucket } from "../core/grayscale/rules";
-import type { CompiledTask } from "../core/grayscale/types";
+import type { CompiledTask, TaskDefinition } from "../core/grayscale/types";
 import {
   type AdmitMeta,
   type GrayscaleCounter,
@@ -35,6 +43,8 @@ import {
 const ONLINE = "2.0.0";
 const GRAY = "2.1.0";
 const META: AdmitMeta = { hostAppId: "ha_shards", platform: "android" };
+const NOW = 1_800_000_000_000;
+const PKG = { sha256: "b".repeat(64), size: 2048 };
 
 const namespace = () => edgeEnv.GRAYSCALE_COUNTER as unknown as CounterNamespace;
 const counter = (name: string) =>
@@ -58,6 +68,50 @@ async function shardFigures(taskId: string, shards: number) {
     }),
   );
 }
+
+describe("capShards in the task definition", () => {
+  const def = (extra: Partial<TaskDefinition>): TaskDefinition => ({
+    name: "Launch",
+    version: "1.3.0",
+    startAt: NOW,
+    endAt: NOW + 86_400_000,
+    userCap: 1000,
+    percentageBp: null,
+    hostApps: { host1: {} },
+    platforms: { android: {} },
+    targets: {},
+    ...extra,
+  });
+  const facts: TaskFacts = {
+    versionStatus: "approved",
+    versionEverReleased: false,
+    onlineVersion: "1.2.0",
+    boundHostApps: ["host1"],
+    listed: true,
+  };
+  const compiled = (d: TaskDefinition) =>
+    compileTask(
+      { id: "gt_x", definition: d, status: { state: "pending", endReason: null }, package: PKG, whitelists: [] },
+      NOW,
+    );
+
+  it("is 1..64, compiled only above 1 on a capped task, and fixed once the task starts", () => {
+    for (const capShards of [1, 16, MAX_CAP_SHARDS, undefined])
+      expect(checkTaskDefinition(def({ capShards }), facts, NOW)).toBeNull();
+    for (const capShards of [0, 65, 1.5, -1])
+      expect(checkTaskDefinition(def({ capShards }), facts, NOW)?.rule).toBe("task_cap_shards_invalid");
+    expect(compiled(def({ capShards: 16 }))?.capShards).toBe(16);
+    expect(compiled(def({ capShards: 1 }))).not.toHaveProperty("capShards");
+    expect(compiled(def({}))).not.toHaveProperty("capShards");
+    expect(compiled(def({ capShards: 16, userCap: null }))).not.toHaveProperty("capShards");
+    expect(capShardsOf(def({ capShards: 16, userCap: null }))).toBe(1);
+    const before = def({ capShards: 4 });
+    expect(checkTaskEdit(before, { ...before, capShards: 8 }, "pending", NOW, 0)).toBeNull();
+    expect(checkTaskEdit(before, { ...before, capShards: 8 }, "delivering", NOW, 0)?.rule).toBe(
+      "task_field_locked",
+    );
+  });
+});
 
 describe("the cap shard of a user", () => {
   it("is stable, covers every shard, and says nothing of the user's rollout bucket", () => {
