@@ -27,7 +27,9 @@ import { fileURLToPath } from "node:url";
 const major = Number(process.versions.node.split(".")[0]);
 const node22 = fileURLToPath(new URL("../node_modules/.bin/node", import.meta.url));
 if (major < 22 && existsSync(node22)) {
-  const r = spawnSync(node22, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: "inherit" });
+  const r = spawnSync(node22, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
+    stdio: "inherit",
+  });
   process.exit(r.status ?? 1);
 }
 
@@ -140,14 +142,19 @@ try {
       const failed = parts.reduce((n, p) => n + p.failed, 0);
       const latencies = parts.flatMap((p) => p.latencies).sort((a, b) => a - b);
       const objects = (list) => (shards > 1 ? list.slice(1) : list);
-      const counted = objects(after).reduce((n, p) => n + p.admitted, 0) - objects(before).reduce((n, p) => n + p.admitted, 0);
+      const counted =
+        objects(after).reduce((n, p) => n + p.admitted, 0) -
+        objects(before).reduce((n, p) => n + p.admitted, 0);
       const asks = (after[0]?.asks ?? 0) - (before[0]?.asks ?? 0);
       const totalAdmitted = objects(after).reduce((n, p) => n + p.admitted, 0);
       // Exactness: the answers and the objects agree, and the cap holds (with the coordinator's view).
-      if (counted !== admitted) throw new Error(`K=${shards}: answers admitted ${admitted}, objects counted ${counted}`);
+      if (counted !== admitted)
+        throw new Error(`K=${shards}: answers admitted ${admitted}, objects counted ${counted}`);
       if (totalAdmitted > cap) throw new Error(`K=${shards}: ${totalAdmitted} admitted over the cap ${cap}`);
       if (shards > 1 && (after[0]?.leased ?? 0) < totalAdmitted)
-        throw new Error(`K=${shards}: shards admitted ${totalAdmitted} with only ${after[0]?.leased} slots leased`);
+        throw new Error(
+          `K=${shards}: shards admitted ${totalAdmitted} with only ${after[0]?.leased} slots leased`,
+        );
       const perObject = objects(after).map((p, i) => p.admitted - (objects(before)[i]?.admitted ?? 0));
       rows.push({
         shards,
@@ -175,7 +182,10 @@ try {
 
 if (JSON_OUT) console.log(JSON.stringify(rows, null, 2));
 else {
-  const n = (v, d = 0) => (Number.isFinite(v) ? v.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d }) : "n/a");
+  const n = (v, d = 0) =>
+    Number.isFinite(v)
+      ? v.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d })
+      : "n/a";
   console.log(
     "| K | isolates | users | cap | admitted | over cap | admissions/s | object calls per admission | coordinator asks | asks/s | busiest object admissions/s | p50 ms | p99 ms |",
   );

@@ -129,10 +129,10 @@ export interface ShardRef {
 }
 
 /** A shard's slots as its coordinator counts them: totals granted to it and given back by it. */
-export interface ShardSlots {
+export type ShardSlots = {
   granted: number;
   returned: number;
-}
+};
 
 /** Largest grant of slots from a coordinator to a shard (the design's L, docs/scale.md 5b). */
 export const MAX_SHARD_GRANT = 1_024;
@@ -270,7 +270,8 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
     checkUserKey(userKey);
     checkCap(cap);
     checkMeta(meta);
-    if (shard === undefined) return this.ctx.storage.transactionSync(() => this.#admitUnder(userKey, cap, meta));
+    if (shard === undefined)
+      return this.ctx.storage.transactionSync(() => this.#admitUnder(userKey, cap, meta));
     checkShardRef(shard);
     let result = this.#admitShard(userKey, meta, cap, shard);
     // Dry: wait for grants while the coordinator still has slots (another admission waiting here
@@ -296,7 +297,12 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
   }
 
   /** A shard's admission from its own slots; `free` -1 = none was free (the user was not admitted). */
-  #admitShard(userKey: string, meta: AdmitMeta, cap: number, shard: ShardRef): AdmitResult & { free: number } {
+  #admitShard(
+    userKey: string,
+    meta: AdmitMeta,
+    cap: number,
+    shard: ShardRef,
+  ): AdmitResult & { free: number } {
     return this.ctx.storage.transactionSync(() =>
       this.#admitUnder(userKey, this.#shardCap(shard, cap), meta),
     );
@@ -313,9 +319,14 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
   #shardCap(shard: ShardRef, taskCap: number): number {
     const sql = this.ctx.storage.sql;
     const self = sql
-      .exec<{ task_id: string; shard: number; shards: number; granted: number; returned: number; cap: number }>(
-        "SELECT task_id, shard, shards, granted, returned, cap FROM shard_self WHERE id = 1",
-      )
+      .exec<{
+        task_id: string;
+        shard: number;
+        shards: number;
+        granted: number;
+        returned: number;
+        cap: number;
+      }>("SELECT task_id, shard, shards, granted, returned, cap FROM shard_self WHERE id = 1")
       .toArray()[0];
     if (self === undefined) {
       sql.exec(
@@ -333,9 +344,7 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
       if (taskCap < self.cap) this.#giveBackFree();
       sql.exec("UPDATE shard_self SET cap = ? WHERE id = 1", taskCap);
     }
-    const after = sql
-      .exec<ShardSlots>("SELECT granted, returned FROM shard_self WHERE id = 1")
-      .one();
+    const after = sql.exec<ShardSlots>("SELECT granted, returned FROM shard_self WHERE id = 1").one();
     return after.granted - after.returned;
   }
 
@@ -343,7 +352,8 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
   #giveBackFree(): number {
     const slots = this.#shardSlots();
     const freed = Math.max(0, slots?.free ?? 0);
-    if (freed > 0) this.ctx.storage.sql.exec("UPDATE shard_self SET returned = returned + ? WHERE id = 1", freed);
+    if (freed > 0)
+      this.ctx.storage.sql.exec("UPDATE shard_self SET returned = returned + ? WHERE id = 1", freed);
     return freed;
   }
 
@@ -406,14 +416,19 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
         new Promise<typeof FAILED>((resolve) => {
           timer = setTimeout(() => resolve(FAILED), COORDINATOR_TIMEOUT_MS);
         }),
-      ]).finally(() => clearTimeout(timer));
+      ]).finally(() => {
+        if (timer !== undefined) clearTimeout(timer);
+      });
       if (answer === FAILED) {
         console.error("grayscale coordinator timed out", { taskId: shard.taskId, shard: shard.shard });
         return false;
       }
       this.ctx.storage.transactionSync(() => {
         this.#shardCap(shard, this.#shardSlots()?.cap ?? cap);
-        this.ctx.storage.sql.exec("UPDATE shard_self SET granted = max(granted, ?) WHERE id = 1", answer.granted);
+        this.ctx.storage.sql.exec(
+          "UPDATE shard_self SET granted = max(granted, ?) WHERE id = 1",
+          answer.granted,
+        );
         if (cap > (this.#shardSlots()?.cap ?? cap)) this.#giveBackFree();
       });
       this.#dry = answer.remaining > 0 ? undefined : { cap, until: Date.now() + DRY_BACKOFF_MS };
@@ -533,11 +548,17 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
           const stub = this.env.GRAYSCALE_COUNTER.getByName(`${config.task_id}#${i}`);
           const answer = await Promise.race([
             stub.returnSlots(),
-            new Promise<typeof FAILED>((resolve) => setTimeout(() => resolve(FAILED), 2 * COORDINATOR_TIMEOUT_MS)),
+            new Promise<typeof FAILED>((resolve) =>
+              setTimeout(() => resolve(FAILED), 2 * COORDINATOR_TIMEOUT_MS),
+            ),
           ]);
           return answer === FAILED ? undefined : { shard: i, returned: answer.returned };
         } catch (err) {
-          console.error("grayscale shard return failed", { taskId: config.task_id, shard: i, error: String(err) });
+          console.error("grayscale shard return failed", {
+            taskId: config.task_id,
+            shard: i,
+            error: String(err),
+          });
           return undefined;
         }
       }),
@@ -610,7 +631,8 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
       sql.exec("UPDATE counter SET reserved = reserved + ? WHERE id = 1", granted);
       return lease;
     });
-    if (shard !== undefined && (this.#shardSlots()?.free ?? 0) <= SHARD_LOW_WATERMARK) this.#refillSoon(cap, shard);
+    if (shard !== undefined && (this.#shardSlots()?.free ?? 0) <= SHARD_LOW_WATERMARK)
+      this.#refillSoon(cap, shard);
     await this.#rearm();
     return granted;
   }

@@ -6,18 +6,18 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { capShardName, capShardOf } from "../core/grayscale/rules";
 import type { AdmitMeta, GrayscaleCounter } from "../durable-objects/grayscale-counter";
+import { testEnv } from "./env";
 import {
   appWithVersions,
   callAdmin,
   createTask,
   expectJson,
+  makeWorld,
   storedSnapshot,
   taskBody,
   tasksPath,
   type World,
-  makeWorld,
 } from "./support/admin";
-import { testEnv } from "./env";
 
 let world: World;
 beforeAll(async () => {
@@ -27,7 +27,10 @@ beforeAll(async () => {
 const patch = (appId: string, taskId: string, json: unknown) =>
   callAdmin("PATCH", tasksPath(appId, `/${taskId}`), { token: world.devA.token, json });
 const progress = (appId: string, taskId: string) =>
-  expectJson<any>(callAdmin("GET", tasksPath(appId, `/${taskId}/progress`), { token: world.viewerA.token }), 200);
+  expectJson<any>(
+    callAdmin("GET", tasksPath(appId, `/${taskId}/progress`), { token: world.viewerA.token }),
+    200,
+  );
 
 /** Admits users as the edge does for a task split into `shards`: each through its own shard. */
 async function admitThroughShards(taskId: string, shards: number, cap: number, keys: string[]) {
@@ -35,7 +38,9 @@ async function admitThroughShards(taskId: string, shards: number, cap: number, k
   const meta: AdmitMeta = { hostAppId: world.host1, platform: "ios" };
   for (const key of keys) {
     const shard = capShardOf(taskId, key, shards);
-    const r = await ns.getByName(capShardName(taskId, shards, shard)).admit(key, cap, meta, { taskId, shard, shards });
+    const r = await ns
+      .getByName(capShardName(taskId, shards, shard))
+      .admit(key, cap, meta, { taskId, shard, shards });
     expect(r.admitted).toBe(true);
   }
 }
@@ -69,7 +74,11 @@ describe("capShards on a grayscale task", () => {
     const appId = await appWithVersions(world, "1.0.0", ["1.1.0"]);
     const task = await createTask(world, appId, "1.1.0", { userCap: 1000, capShards: 4 });
     expect(task).toMatchObject({ capShards: 4, state: "delivering" });
-    expect((await storedSnapshot(appId)).tasks[0]).toMatchObject({ id: task.id, userCap: 1000, capShards: 4 });
+    expect((await storedSnapshot(appId)).tasks[0]).toMatchObject({
+      id: task.id,
+      userCap: 1000,
+      capShards: 4,
+    });
 
     const keys = Array.from({ length: 20 }, (_, i) => `g:shard-user-${i}`);
     await admitThroughShards(task.id, 4, 1000, keys);

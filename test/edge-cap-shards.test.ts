@@ -7,6 +7,12 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+  type CounterNamespace,
+  counterHasAdmitted,
+  counterProgress,
+  reclaimShardSlots,
+} from "../control-plane/src/services/grayscale-counter";
+import {
   capShardsOf,
   checkTaskDefinition,
   checkTaskEdit,
@@ -22,12 +28,6 @@ import {
   MAX_SHARD_GRANT,
   type ShardRef,
 } from "../durable-objects/grayscale-counter";
-import {
-  type CounterNamespace,
-  counterHasAdmitted,
-  counterProgress,
-  reclaimShardSlots,
-} from "../control-plane/src/services/grayscale-counter";
 import {
   check,
   client,
@@ -91,7 +91,13 @@ describe("capShards in the task definition", () => {
   };
   const compiled = (d: TaskDefinition) =>
     compileTask(
-      { id: "gt_x", definition: d, status: { state: "pending", endReason: null }, package: PKG, whitelists: [] },
+      {
+        id: "gt_x",
+        definition: d,
+        status: { state: "pending", endReason: null },
+        package: PKG,
+        whitelists: [],
+      },
       NOW,
     );
 
@@ -180,7 +186,8 @@ describe("capped tasks split into shards, through /v1/check", () => {
         expect(await counterHasAdmitted(namespace(), app.task.id, `g:${guid}`, shards)).toBe(true);
 
       // Sticky: each winner re-checking with its ticket or without keeps the version; nobody else gets it.
-      for (const [guid, ticket] of winners) expect((await app.check(guid, [ticket])).claims.version).toBe(GRAY);
+      for (const [guid, ticket] of winners)
+        expect((await app.check(guid, [ticket])).claims.version).toBe(GRAY);
       const recheck = await Promise.all(Array.from({ length: users }, (_, i) => app.check(`user-${i}`)));
       const again = recheck.flatMap((r, i) => (r.claims.version === GRAY ? [`user-${i}`] : []));
       expect(new Set(again)).toEqual(new Set(winners.keys()));

@@ -197,7 +197,12 @@ export class EdgePorts implements DecidePorts {
       }
       return result;
     } catch (err) {
-      console.error("grayscale counter failed", { taskId: task.id, counter: name, method, error: String(err) });
+      console.error("grayscale counter failed", {
+        taskId: task.id,
+        counter: name,
+        method,
+        error: String(err),
+      });
       return undefined;
     }
   }

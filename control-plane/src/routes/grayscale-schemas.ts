@@ -318,7 +318,10 @@ export const TaskSchema = z
     regions: IncludeExcludeSchema.nullable(),
     cities: IncludeExcludeSchema.nullable(),
     verifiedOnly: z.boolean(),
-    capShards: z.number().int().openapi({ description: "counter shards the cap is split over (1 = one counter)" }),
+    capShards: z
+      .number()
+      .int()
+      .openapi({ description: "counter shards the cap is split over (1 = one counter)" }),
     whitelists: z.array(WhitelistSummarySchema),
     editableFields: z
       .array(z.string())
