@@ -5,6 +5,7 @@
  * cap over many shards filling exactly with nothing stranded, a cap lowered while shards hold
  * slots, and the coordinator's rules (totals, lost answers, a fixed shard count).
  */
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import {
   type CounterNamespace,
@@ -276,17 +277,22 @@ describe("shards and their coordinator", () => {
     expect(big.granted).toBe(MAX_SHARD_GRANT);
     // Nothing is left under a cap already given out.
     expect(await coordinator.grantShard(10, ref(3), 0, 0)).toMatchObject({ granted: 0, remaining: 0 });
-    // The shard count is fixed by the first ask; a shard knows who it is.
-    await expect(coordinator.grantShard(100, { taskId, shard: 0, shards: 8 }, 0, 0)).rejects.toThrow(
-      /coordinates 4 shards/,
-    );
-    await expect(coordinator.grantShard(100, ref(0), 1000, 0)).rejects.toThrow(/more than was granted/);
+    // The shard count is fixed by the first ask; a shard knows who it is (refusals inside the
+    // objects, where a rejected call is the test's to handle).
+    await runInDurableObject(coordinator, async (instance: GrayscaleCounter) => {
+      await expect(instance.grantShard(100, { taskId, shard: 0, shards: 8 }, 0, 0)).rejects.toThrow(
+        /coordinates 4 shards/,
+      );
+      await expect(instance.grantShard(100, ref(0), 1000, 0)).rejects.toThrow(/more than was granted/);
+    });
     const shard = counter(capShardName(taskId, 4, 1));
-    await shard.admit("g:someone", 100, META, ref(1));
-    await expect(shard.admit("g:other", 100, META, ref(2))).rejects.toThrow(/shard 1 of 4/);
-    await expect(shard.admit("g:other", 100, META, { taskId, shard: 4, shards: 4 })).rejects.toThrow(
-      /0..shards-1/,
-    );
+    expect(await shard.admit("g:someone", 100, META, ref(1))).toMatchObject({ admitted: true });
+    await runInDurableObject(shard, async (instance: GrayscaleCounter) => {
+      await expect(instance.admit("g:other", 100, META, ref(2))).rejects.toThrow(/shard 1 of 4/);
+      await expect(instance.admit("g:other", 100, META, { taskId, shard: 4, shards: 4 })).rejects.toThrow(
+        /0..shards-1/,
+      );
+    });
   });
 
   it("an unsharded task keeps today's counter: no coordinator state, nothing to reclaim", async () => {
