@@ -270,8 +270,12 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
     checkUserKey(userKey);
     checkCap(cap);
     checkMeta(meta);
-    if (shard === undefined)
-      return this.ctx.storage.transactionSync(() => this.#admitUnder(userKey, cap, meta));
+    if (shard === undefined) {
+      const { admitted, count } = this.ctx.storage.transactionSync(() =>
+        this.#admitUnder(userKey, cap, meta),
+      );
+      return { admitted, count };
+    }
     checkShardRef(shard);
     let result = this.#admitShard(userKey, meta, cap, shard);
     // Dry: wait for grants while the coordinator still has slots (another admission waiting here
