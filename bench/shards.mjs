@@ -34,7 +34,7 @@ if (major < 22 && existsSync(node22)) {
 }
 
 const { build } = await import("esbuild");
-const { Log, LogLevel, Miniflare } = await import("miniflare");
+const { convertV4MiniflareOptions, Log, LogLevel, Miniflare } = await import("miniflare");
 const { join } = await import("node:path");
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -99,18 +99,27 @@ const script = bundled.outputFiles?.[0]?.text;
 if (!script) throw new Error("esbuild wrote no driver bundle");
 
 // Objects in memory (Miniflare's default without persistence): the bench host's tmpfs, without the files.
-const mf = new Miniflare({
-  modules: true,
-  script,
-  compatibilityDate: "2026-10-01",
-  compatibilityFlags: ["nodejs_compat"],
-  durableObjects: { GRAYSCALE_COUNTER: { className: "GrayscaleCounter", useSQLite: true } },
-  log: new Log(LogLevel.WARN),
-  host: "127.0.0.1",
-  port: 0,
-});
+// This Miniflare takes its options in a newer shape; the bench host writes Miniflare 4's and converts them.
+const mf = new Miniflare(
+  convertV4MiniflareOptions({
+    workers: [
+      {
+        name: "shards-driver",
+        modules: true,
+        script,
+        compatibilityDate: "2026-10-01",
+        compatibilityFlags: ["nodejs_compat"],
+        durableObjects: { GRAYSCALE_COUNTER: { className: "GrayscaleCounter", useSQLite: true } },
+      },
+    ],
+    log: new Log(LogLevel.WARN),
+    host: "127.0.0.1",
+    port: 0,
+  }),
+);
 const base = (await mf.ready).origin;
 
+/** @returns {Promise<any>} the driver's JSON answer */
 const post = async (path, body) => {
   const res = await fetch(`${base}${path}`, { method: "POST", body: JSON.stringify(body) });
   if (!res.ok) throw new Error(`${path} answered ${res.status}: ${await res.text()}`);
