@@ -198,6 +198,25 @@ describe("capped tasks split into shards, through /v1/check", () => {
   );
 });
 
+describe("faults, per shard", () => {
+  it("a coordinator that refuses its shards' asks grants nothing: every new user gets the online version, never an error", async () => {
+    const appId = newAppId();
+    const task = compiledTask(GRAY, packageRef("7"), { userCap: 100, capShards: 4 });
+    await putSnapshot({ appId, revision: 1, online: online(ONLINE, packageRef("0")), tasks: [task] });
+    // The coordinator already coordinates another shard count: each shard's ask is refused.
+    await counter(task.id).grantShard(100, { taskId: task.id, shard: 0, shards: 8 }, 0, 0);
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        check(client(appId, { guid: `fault-${i}` }), undefined, { verify: false }),
+      ),
+    );
+    expect(answers.map((a) => a.claims.version)).toEqual(new Array(20).fill(ONLINE));
+    expect(answers.every((a) => a.tickets.length === 0)).toBe(true);
+    const perShard = await shardFigures(task.id, 4);
+    expect(perShard.reduce((n, s) => n + s.admitted, 0)).toBe(0);
+  });
+});
+
 describe("shards and their coordinator", () => {
   it("a cap of 10 over 16 shards fills exactly, with nothing stranded in the shards", async () => {
     const taskId = newTaskId();
