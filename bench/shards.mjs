@@ -3,6 +3,9 @@
 //
 //   node bench/shards.mjs [--shards 1,4,16] [--isolates 16,256] [--per-isolate 200] [--cap 0] [--json]
 //
+// Then four exactness runs (cold objects, 64 isolates x 50 new users): caps of 1,000 at K = 1, 4
+// and 16, and 10 at K = 16, each filled exactly with nothing left in the shards.
+//
 // One workerd under Miniflare runs a bench Worker that exports the real GrayscaleCounter class
 // (durable-objects/grayscale-counter.ts, bundled with esbuild, SQLite-backed, bound to itself as
 // GRAYSCALE_COUNTER as the edge binds it) and a driver: each POST /isolate is one simulated edge
@@ -44,6 +47,7 @@ const list = (name, fallback) => String(opt(name, fallback)).split(",").map(Numb
 const SHARDS = list("--shards", "1,4,16");
 const ISOLATES = list("--isolates", "16,256");
 const PER_ISOLATE = Number(opt("--per-isolate", "200"));
+/** throughput runs' cap; 0 = ten times the users (never reached) */
 const CAP = Number(opt("--cap", "0"));
 const JSON_OUT = args.includes("--json");
 
@@ -127,63 +131,82 @@ const post = async (path, body) => {
 };
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
+/**
+ * The runs: throughput (a cap never reached, objects warmed first) for each isolate count and K,
+ * then exactness (a cap well under the users, cold objects): the cap must fill exactly, with
+ * nothing left in the shards.
+ */
+const RUNS = [
+  ...ISOLATES.flatMap((isolates) =>
+    SHARDS.map((shards) => ({ kind: "throughput", isolates, perIsolate: PER_ISOLATE, shards, cap: CAP })),
+  ),
+  ...[
+    { cap: 1_000, shards: 1 },
+    { cap: 1_000, shards: 4 },
+    { cap: 1_000, shards: 16 },
+    { cap: 10, shards: 16 },
+  ].map(({ cap, shards }) => ({ kind: "exactness", isolates: 64, perIsolate: 50, shards, cap })),
+];
+
 const rows = [];
 let run = 0;
 try {
-  for (const isolates of ISOLATES) {
-    for (const shards of SHARDS) {
-      const taskId = `gt_bench${Date.now().toString(36)}${run++}`;
-      const users = isolates * PER_ISOLATE;
-      const cap = CAP > 0 ? CAP : users * 10;
-      // Warm the objects (first SQLite open, migrations) outside the measured burst.
+  for (const spec of RUNS) {
+    const { kind, isolates, perIsolate, shards } = spec;
+    const taskId = `gt_bench${Date.now().toString(36)}${run++}`;
+    const users = isolates * perIsolate;
+    const cap = spec.cap > 0 ? spec.cap : users * 10;
+    // Warm the objects (first SQLite open, migrations) outside the measured burst.
+    if (kind === "throughput")
       await post("/isolate", { taskId, shards, cap, from: -shards * 50, count: shards * 20 });
-      const before = await post("/progress", { taskId, shards });
-      const t0 = performance.now();
-      const parts = await Promise.all(
-        Array.from({ length: isolates }, (_, i) =>
-          post("/isolate", { taskId, shards, cap, from: i * PER_ISOLATE, count: PER_ISOLATE }),
-        ),
+    const before = await post("/progress", { taskId, shards });
+    const t0 = performance.now();
+    const parts = await Promise.all(
+      Array.from({ length: isolates }, (_, i) =>
+        post("/isolate", { taskId, shards, cap, from: i * perIsolate, count: perIsolate }),
+      ),
+    );
+    const wallS = (performance.now() - t0) / 1000;
+    const after = await post("/progress", { taskId, shards });
+    const admitted = parts.reduce((n, p) => n + p.admitted, 0);
+    const refused = parts.reduce((n, p) => n + p.refused, 0);
+    const failed = parts.reduce((n, p) => n + p.failed, 0);
+    const latencies = parts.flatMap((p) => p.latencies).sort((a, b) => a - b);
+    const objects = (list) => (shards > 1 ? list.slice(1) : list);
+    const sumAdmitted = (list) => objects(list).reduce((n, p) => n + p.admitted, 0);
+    const counted = sumAdmitted(after) - sumAdmitted(before);
+    const asks = (after[0]?.asks ?? 0) - (before[0]?.asks ?? 0);
+    const totalAdmitted = sumAdmitted(after);
+    // Exactness: the answers and the objects agree, and the cap holds (with the coordinator's view).
+    if (counted !== admitted)
+      throw new Error(`K=${shards}: answers admitted ${admitted}, objects counted ${counted}`);
+    if (totalAdmitted > cap) throw new Error(`K=${shards}: ${totalAdmitted} admitted over the cap ${cap}`);
+    if (shards > 1 && (after[0]?.leased ?? 0) < totalAdmitted)
+      throw new Error(
+        `K=${shards}: shards admitted ${totalAdmitted} with only ${after[0]?.leased} slots leased`,
       );
-      const wallS = (performance.now() - t0) / 1000;
-      const after = await post("/progress", { taskId, shards });
-      const admitted = parts.reduce((n, p) => n + p.admitted, 0);
-      const refused = parts.reduce((n, p) => n + p.refused, 0);
-      const failed = parts.reduce((n, p) => n + p.failed, 0);
-      const latencies = parts.flatMap((p) => p.latencies).sort((a, b) => a - b);
-      const objects = (list) => (shards > 1 ? list.slice(1) : list);
-      const counted =
-        objects(after).reduce((n, p) => n + p.admitted, 0) -
-        objects(before).reduce((n, p) => n + p.admitted, 0);
-      const asks = (after[0]?.asks ?? 0) - (before[0]?.asks ?? 0);
-      const totalAdmitted = objects(after).reduce((n, p) => n + p.admitted, 0);
-      // Exactness: the answers and the objects agree, and the cap holds (with the coordinator's view).
-      if (counted !== admitted)
-        throw new Error(`K=${shards}: answers admitted ${admitted}, objects counted ${counted}`);
-      if (totalAdmitted > cap) throw new Error(`K=${shards}: ${totalAdmitted} admitted over the cap ${cap}`);
-      if (shards > 1 && (after[0]?.leased ?? 0) < totalAdmitted)
-        throw new Error(
-          `K=${shards}: shards admitted ${totalAdmitted} with only ${after[0]?.leased} slots leased`,
-        );
-      const perObject = objects(after).map((p, i) => p.admitted - (objects(before)[i]?.admitted ?? 0));
-      rows.push({
-        shards,
-        isolates,
-        users,
-        cap,
-        admitted,
-        refused,
-        failed,
-        overCap: Math.max(0, totalAdmitted - cap),
-        wallS,
-        admissionsPerS: admitted / wallS,
-        callsPerAdmission: (users + asks) / Math.max(1, admitted),
-        coordinatorAsks: asks,
-        coordinatorAsksPerS: asks / wallS,
-        busiestObjectAdmissionsPerS: Math.max(...perObject) / wallS,
-        p50Ms: pct(latencies, 50),
-        p99Ms: pct(latencies, 99),
-      });
-    }
+    const perObject = objects(after).map((p, i) => p.admitted - (objects(before)[i]?.admitted ?? 0));
+    rows.push({
+      kind,
+      shards,
+      isolates,
+      users,
+      cap,
+      admitted,
+      refused,
+      failed,
+      overCap: Math.max(0, totalAdmitted - cap),
+      // slots the coordinator granted that no shard admitted from (free in a shard at the end)
+      leftInShards: shards > 1 ? (after[0]?.leased ?? 0) - totalAdmitted : 0,
+      wallS,
+      admissionsPerS: admitted / wallS,
+      callsPerAdmission: (users + asks) / Math.max(1, admitted),
+      coordinatorAsks: asks,
+      coordinatorAsksPerS: asks / wallS,
+      busiestObjectAdmissionsPerS: Math.max(...perObject) / wallS,
+      p50Ms: pct(latencies, 50),
+      p99Ms: pct(latencies, 99),
+    });
   }
 } finally {
   await mf.dispose();
@@ -196,11 +219,11 @@ else {
       ? v.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d })
       : "n/a";
   console.log(
-    "| K | isolates | users | cap | admitted | over cap | admissions/s | object calls per admission | coordinator asks | asks/s | busiest object admissions/s | p50 ms | p99 ms |",
+    "| run | K | isolates | users | cap | admitted | over cap | left in shards | admissions/s | object calls per admission | coordinator asks | asks/s | busiest object admissions/s | p50 ms | p99 ms |",
   );
-  console.log("| -: | -: | -: | -: | -: | -: | -: | -: | -: | -: | -: | -: | -: |");
+  console.log("| --- | -: | -: | -: | -: | -: | -: | -: | -: | -: | -: | -: | -: | -: | -: |");
   for (const r of rows)
     console.log(
-      `| ${r.shards} | ${n(r.isolates)} | ${n(r.users)} | ${n(r.cap)} | ${n(r.admitted)} | ${r.overCap} | ${n(r.admissionsPerS)} | ${n(r.callsPerAdmission, 3)} | ${n(r.coordinatorAsks)} | ${n(r.coordinatorAsksPerS, 1)} | ${n(r.busiestObjectAdmissionsPerS)} | ${n(r.p50Ms, 1)} | ${n(r.p99Ms, 1)} |`,
+      `| ${r.kind} | ${r.shards} | ${n(r.isolates)} | ${n(r.users)} | ${n(r.cap)} | ${n(r.admitted)} | ${r.overCap} | ${r.leftInShards} | ${n(r.admissionsPerS)} | ${n(r.callsPerAdmission, 3)} | ${n(r.coordinatorAsks)} | ${n(r.coordinatorAsksPerS, 1)} | ${n(r.busiestObjectAdmissionsPerS)} | ${n(r.p50Ms, 1)} | ${n(r.p99Ms, 1)} |`,
     );
 }
