@@ -14,6 +14,7 @@ import {
   expectJson,
   makeWorld,
   storedSnapshot,
+  taskAction,
   taskBody,
   tasksPath,
   type World,
@@ -100,6 +101,25 @@ describe("capShards on a grayscale task", () => {
     expect(lowered.userCap).toBe(21);
     const after = await progress(appId, task.id);
     expect(after).toMatchObject({ admitted: 20, leased: 0, remaining: 1 });
+  });
+
+  it("suspending a sharded task takes back the slots its shards hold unused", async () => {
+    const appId = await appWithVersions(world, "1.0.0", ["1.1.0"]);
+    const task = await createTask(world, appId, "1.1.0", { userCap: 500, capShards: 2 });
+    await admitThroughShards(
+      task.id,
+      2,
+      500,
+      Array.from({ length: 6 }, (_, i) => `g:suspend-${i}`),
+    );
+    expect((await progress(appId, task.id)).leased).toBeGreaterThan(0);
+    await expectJson(taskAction(world, appId, task.id, "suspend"), 200);
+    expect(await progress(appId, task.id)).toMatchObject({
+      state: "suspended",
+      admitted: 6,
+      leased: 0,
+      remaining: 494,
+    });
   });
 
   it("a pending task may change its shard count", async () => {
