@@ -140,7 +140,10 @@ export const MAX_SHARD_GRANT = 1_024;
 export const SHARD_LOW_WATERMARK = MAX_SHARD_GRANT / 4;
 /** Bound on a shard's call to its coordinator: within the edge's 1 s bound on the call to the shard. */
 export const COORDINATOR_TIMEOUT_MS = 600;
-/** A coordinator that granted nothing is not asked again in the background for this long (a dry shard still asks). */
+/**
+ * A coordinator that answered "nothing left" is not asked again under the same cap for this long:
+ * its slots only come back when a cap is lowered (another cap) or a task stops admitting.
+ */
 const DRY_BACKOFF_MS = 1_000;
 const MAX_SHARDS = 64;
 /** Grants a dry shard's admission waits for at most before it is refused (each ask may serve others waiting). */
@@ -281,6 +284,9 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
     // Dry: wait for grants while the coordinator still has slots (another admission waiting here
     // may take the one that came); a user gives up only when it has none left.
     for (let round = 0; result.free < 0 && round < MAX_DRY_ROUNDS; round++) {
+      // The coordinator just had nothing left under this cap: refused without asking again, so a
+      // full task's new users cost their shard one call, not the coordinator one more each.
+      if (this.#coordinatorDry(cap)) break;
       const more = await this.#refill(cap, shard);
       result = this.#admitShard(userKey, meta, cap, shard);
       if (!more) break;
@@ -374,10 +380,14 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
 
   /** Asks for the next grant in the background, unless one is on its way or the coordinator just had none. */
   #refillSoon(cap: number, shard: ShardRef): void {
-    if (this.#refilling !== undefined) return;
-    const dry = this.#dry;
-    if (dry !== undefined && dry.cap === cap && Date.now() < dry.until) return;
+    if (this.#refilling !== undefined || this.#coordinatorDry(cap)) return;
     this.ctx.waitUntil(this.#refill(cap, shard));
+  }
+
+  /** Whether the coordinator answered "nothing left" under `cap` less than DRY_BACKOFF_MS ago. */
+  #coordinatorDry(cap: number): boolean {
+    const dry = this.#dry;
+    return dry !== undefined && dry.cap === cap && Date.now() < dry.until;
   }
 
   /**
