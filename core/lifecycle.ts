@@ -47,6 +47,7 @@ export type RefusalRule =
   | "task_time_invalid"
   | "task_end_in_past"
   | "task_cap_invalid"
+  | "task_cap_shards_invalid"
   | "task_percentage_invalid"
   | "task_no_host_app"
   | "task_host_app_not_bound"
@@ -101,6 +102,7 @@ const MESSAGES: Record<RefusalRule, string> = {
   task_time_invalid: "the start time must be before the end time",
   task_end_in_past: "the end time cannot be earlier than the time the task is confirmed",
   task_cap_invalid: "the user cap must be a whole number from 1 to 100,000,000",
+  task_cap_shards_invalid: "the cap shard count must be a whole number from 1 to 64",
   task_percentage_invalid: "the percentage must be a whole number of basis points from 1 to 10000",
   task_no_host_app: "choose at least one host app",
   task_host_app_not_bound: "host apps must be chosen from the apps this mini program is associated with",

@@ -20,6 +20,16 @@
  *   by_platform(platform TEXT PK, admitted INTEGER)           platform and hour of admission,
  *   by_hour(hour INTEGER PK, admitted INTEGER)                kept in step with `admitted` so
  *                                                             progress never scans the users
+ *   shard_config(id = 1, task_id, shards)                     coordinator of a sharded task:
+ *   shard_grants(shard INTEGER PK, granted, returned, asks)    its shard count and the slots
+ *                                                             granted to / given back by each
+ *                                                             shard (totals; counter.leased is
+ *                                                             the sum of granted - returned),
+ *                                                             and the asks answered
+ *   shard_self(id = 1, task_id, shard, shards,                a shard: who it is, the slots its
+ *              granted, returned, cap)                        coordinator granted it and it gave
+ *                                                             back (totals), the task cap it
+ *                                                             last admitted under
  *   schema_version(version INTEGER)                           migrations applied so far
  *   health_seen, health_bucket, health_crash                  health guardrail figures
  *                                                             (./health-ledger.ts)
@@ -33,6 +43,18 @@
  * user is counted once. A lease whose holder never settles it (the isolate died) keeps its
  * slots reserved: the cap may then be under-filled by them, never exceeded, because the users
  * such an isolate admitted before it died hold the version without the object knowing them.
+ *
+ * Cap shards (docs/scale.md 5b): a task compiled with `capShards` K > 1 admits through K objects
+ * of this class named `${taskId}#${i}` (core `capShardName`; a user's shard is core `capShardOf`),
+ * and the object named by the task id becomes their coordinator. A shard's own cap is the slots
+ * the coordinator granted it minus those it gave back; it admits (and leases to edge isolates)
+ * only from them, exactly as an unsharded counter does under the task's cap. The coordinator
+ * keeps `admitted + reserved + stranded + leased <= cap` (leased = slots held by shards) and
+ * grants a shard min(MAX_SHARD_GRANT, ceil(remaining / 2K)) in one transaction; each shard keeps
+ * `admitted + reserved + stranded <= granted - returned` in its own. So the sum over the shards
+ * never passes the cap, whatever the concurrency. Grants and returns travel as totals, so a lost
+ * answer is repaired by the next exchange (a shard that never heard of a grant asks with its
+ * lower total and is answered the same total again) and is never counted twice.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Platform } from "../core/decide";
@@ -41,7 +63,7 @@ import { HEALTH_MIGRATION, type HealthBucket, HealthLedger, type HealthReport } 
 
 export interface AdmitResult {
   admitted: boolean;
-  /** users admitted so far, this one included when admitted */
+  /** users admitted so far (by this shard, for a sharded task), this one included when admitted */
   count: number;
 }
 
@@ -97,6 +119,36 @@ const CLOSED_LEASE_KEEP_MS = 3_600_000;
 /** Users per `settle` call. */
 export const MAX_SETTLE_BATCH = 256;
 
+/** Which shard of which task an admission goes to (core `capShardOf`); absent for an unsharded task. */
+export interface ShardRef {
+  taskId: string;
+  /** 0..shards-1 */
+  shard: number;
+  /** 2..MAX_CAP_SHARDS */
+  shards: number;
+}
+
+/** A shard's slots as its coordinator counts them: totals granted to it and given back by it. */
+export type ShardSlots = {
+  granted: number;
+  returned: number;
+};
+
+/** Largest grant of slots from a coordinator to a shard (the design's L, docs/scale.md 5b). */
+export const MAX_SHARD_GRANT = 1_024;
+/** A shard asks for its next grant, off the request path, once it has this many free slots or fewer (L/4). */
+export const SHARD_LOW_WATERMARK = MAX_SHARD_GRANT / 4;
+/** Bound on a shard's call to its coordinator: within the edge's 1 s bound on the call to the shard. */
+export const COORDINATOR_TIMEOUT_MS = 600;
+/**
+ * A coordinator that answered "nothing left" is not asked again under the same cap for this long:
+ * its slots only come back when a cap is lowered (another cap) or a task stops admitting.
+ */
+const DRY_BACKOFF_MS = 1_000;
+const MAX_SHARDS = 64;
+/** Grants a dry shard's admission waits for at most before it is refused (each ask may serve others waiting). */
+const MAX_DRY_ROUNDS = 8;
+
 export interface CounterProgress {
   admitted: number;
   /** slots held by edge isolates' open leases, not yet settled */
@@ -107,6 +159,12 @@ export interface CounterProgress {
   byPlatform: Record<string, number>;
   /** hour = ms epoch of the start of the hour (UTC), ascending; hours without admissions are left out */
   byHour: Array<{ hour: number; admitted: number }>;
+  /** a coordinator's slots held by its shards (granted, not given back); 0 for an unsharded task */
+  leased?: number;
+  /** a shard's slots held free (granted, not admitted, leased to edge isolates or stranded) */
+  free?: number;
+  /** a coordinator's grant asks answered so far (its calls from shards) */
+  asks?: number;
 }
 
 /** Schema steps in order; each runs once, inside one transaction with its version bump. */
@@ -128,6 +186,11 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX leases_by_state ON leases (open, expires_at);`,
   // Health figures of the task's guardrails (./health-ledger.ts).
   HEALTH_MIGRATION,
+  // Cap shards (docs/scale.md 5b): the coordinator's grants, a shard's own slots.
+  `ALTER TABLE counter ADD COLUMN leased INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE shard_config (id INTEGER PRIMARY KEY CHECK (id = 1), task_id TEXT NOT NULL, shards INTEGER NOT NULL);
+   CREATE TABLE shard_grants (shard INTEGER PRIMARY KEY, granted INTEGER NOT NULL, returned INTEGER NOT NULL, asks INTEGER NOT NULL);
+   CREATE TABLE shard_self (id INTEGER PRIMARY KEY CHECK (id = 1), task_id TEXT NOT NULL, shard INTEGER NOT NULL, shards INTEGER NOT NULL, granted INTEGER NOT NULL, returned INTEGER NOT NULL, cap INTEGER NOT NULL);`,
 ];
 
 const MAX_USER_KEY_LENGTH = 256;
@@ -154,7 +217,23 @@ function checkMeta(meta: AdmitMeta | undefined, where = "meta"): asserts meta is
     throw new RangeError(`${where}.platform must be android or ios`);
 }
 
+function checkShardRef(ref: ShardRef): void {
+  if (typeof ref?.taskId !== "string" || ref.taskId.length === 0 || ref.taskId.length > 64)
+    throw new RangeError("shard.taskId must be a task id");
+  if (!Number.isSafeInteger(ref.shards) || ref.shards < 2 || ref.shards > MAX_SHARDS)
+    throw new RangeError(`shard.shards must be 2..${MAX_SHARDS}`);
+  if (!Number.isSafeInteger(ref.shard) || ref.shard < 0 || ref.shard >= ref.shards)
+    throw new RangeError("shard.shard must be 0..shards-1");
+}
+
+const FAILED = Symbol("failed");
+
 export class GrayscaleCounter extends DurableObject<EdgeEnv> {
+  /** the grant this shard is waiting for (one at a time: a burst of dry admissions shares it) */
+  #refilling: { cap: number; done: Promise<boolean> } | undefined;
+  /** no background refill before then under this cap: the coordinator had nothing left */
+  #dry: { cap: number; until: number } | undefined;
+
   constructor(ctx: DurableObjectState, env: EdgeEnv) {
     super(ctx, env);
     // No request may reach the object before its tables exist.
@@ -181,32 +260,353 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
    * 2. a user already admitted stays admitted, whatever the cap is now (seed: users already
    *    in the grayscale keep the version); their first host app and platform are kept;
    * 3. a new user is admitted only while fewer than `cap` users are, counting the slots open
-   *    leases reserve.
+   *    leases reserve (and, on a coordinator, the slots its shards hold).
    * Runs synchronously in one transaction, so concurrent calls cannot both take the last slot.
+   *
+   * With `shard` (a task split into cap shards) this object is that shard: the cap it admits under
+   * is the slots its coordinator granted it. Short of a free slot it waits for a grant (`#refill`,
+   * one call to the coordinator shared by every admission waiting here), and it asks for the next
+   * grant in the background once it is down to SHARD_LOW_WATERMARK free slots. A coordinator that
+   * fails or times out grants nothing: the user is refused, as a failed counter call is.
    */
-  async admit(userKey: string, cap: number, meta: AdmitMeta): Promise<AdmitResult> {
+  async admit(userKey: string, cap: number, meta: AdmitMeta, shard?: ShardRef): Promise<AdmitResult> {
     checkUserKey(userKey);
     checkCap(cap);
     checkMeta(meta);
+    if (shard === undefined) {
+      const { admitted, count } = this.ctx.storage.transactionSync(() =>
+        this.#admitUnder(userKey, cap, meta),
+      );
+      return { admitted, count };
+    }
+    checkShardRef(shard);
+    let result = this.#admitShard(userKey, meta, cap, shard);
+    // Dry: wait for grants while the coordinator still has slots (another admission waiting here
+    // may take the one that came); a user gives up only when it has none left.
+    for (let round = 0; result.free < 0 && round < MAX_DRY_ROUNDS; round++) {
+      // The coordinator just had nothing left under this cap: refused without asking again, so a
+      // full task's new users cost their shard one call, not the coordinator one more each.
+      if (this.#coordinatorDry(cap)) break;
+      const more = await this.#refill(cap, shard);
+      result = this.#admitShard(userKey, meta, cap, shard);
+      if (!more) break;
+    }
+    if (result.free >= 0 && result.free <= SHARD_LOW_WATERMARK) this.#refillSoon(cap, shard);
+    return { admitted: result.admitted, count: result.count };
+  }
+
+  /** `admit`'s transaction under `cap`: slots held by leases (edge isolates', or shards') are not free. */
+  #admitUnder(userKey: string, cap: number, meta: AdmitMeta): AdmitResult & { free: number } {
+    const { admitted: count, reserved, stranded, leased } = this.#counter();
+    const free = cap - count - reserved - stranded - leased;
+    if (this.#isAdmitted(userKey)) return { admitted: true, count, free: Math.max(0, free) };
+    if (free <= 0) return { admitted: false, count, free: -1 };
+    this.#record(userKey, meta, Date.now());
+    this.ctx.storage.sql.exec("UPDATE counter SET admitted = admitted + 1 WHERE id = 1");
+    return { admitted: true, count: count + 1, free: free - 1 };
+  }
+
+  /** A shard's admission from its own slots; `free` -1 = none was free (the user was not admitted). */
+  #admitShard(
+    userKey: string,
+    meta: AdmitMeta,
+    cap: number,
+    shard: ShardRef,
+  ): AdmitResult & { free: number } {
+    return this.ctx.storage.transactionSync(() =>
+      this.#admitUnder(userKey, this.#shardCap(shard, cap), meta),
+    );
+  }
+
+  /**
+   * This shard's cap: slots granted minus slots given back. The first call records who the shard
+   * is; a later one naming another task, index or shard count is refused (K is fixed once a task
+   * admits, and a user's shard depends on it). `taskCap` is the task's cap the caller admits
+   * under: when it is lower than the cap of this shard's grants (the cap was lowered), the shard
+   * gives back its free slots first, so slots granted under the old cap are not admitted from
+   * under the new one (the next grant is asked under the new cap). Call inside a transaction.
+   */
+  #shardCap(shard: ShardRef, taskCap: number): number {
+    const sql = this.ctx.storage.sql;
+    const self = sql
+      .exec<{
+        task_id: string;
+        shard: number;
+        shards: number;
+        granted: number;
+        returned: number;
+        cap: number;
+      }>("SELECT task_id, shard, shards, granted, returned, cap FROM shard_self WHERE id = 1")
+      .toArray()[0];
+    if (self === undefined) {
+      sql.exec(
+        "INSERT INTO shard_self (id, task_id, shard, shards, granted, returned, cap) VALUES (1, ?, ?, ?, 0, 0, ?)",
+        shard.taskId,
+        shard.shard,
+        shard.shards,
+        taskCap,
+      );
+      return 0;
+    }
+    if (self.task_id !== shard.taskId || self.shard !== shard.shard || self.shards !== shard.shards)
+      throw new RangeError(`this counter is shard ${self.shard} of ${self.shards} of ${self.task_id}`);
+    if (taskCap !== self.cap) {
+      if (taskCap < self.cap) this.#giveBackFree();
+      sql.exec("UPDATE shard_self SET cap = ? WHERE id = 1", taskCap);
+    }
+    const after = sql.exec<ShardSlots>("SELECT granted, returned FROM shard_self WHERE id = 1").one();
+    return after.granted - after.returned;
+  }
+
+  /** Marks every free slot of this shard given back (its coordinator learns it with the next ask). Call inside a transaction. */
+  #giveBackFree(): number {
+    const slots = this.#shardSlots();
+    const freed = Math.max(0, slots?.free ?? 0);
+    if (freed > 0)
+      this.ctx.storage.sql.exec("UPDATE shard_self SET returned = returned + ? WHERE id = 1", freed);
+    return freed;
+  }
+
+  #shardSlots(): (ShardSlots & { free: number; cap: number }) | undefined {
+    const row = this.ctx.storage.sql
+      .exec<{ granted: number; returned: number; cap: number }>(
+        "SELECT granted, returned, cap FROM shard_self WHERE id = 1",
+      )
+      .toArray()[0];
+    if (row === undefined) return undefined;
+    const { admitted, reserved, stranded } = this.#counter();
+    return { ...row, free: row.granted - row.returned - admitted - reserved - stranded };
+  }
+
+  /** Asks for the next grant in the background, unless one is on its way or the coordinator just had none. */
+  #refillSoon(cap: number, shard: ShardRef): void {
+    if (this.#refilling !== undefined || this.#coordinatorDry(cap)) return;
+    this.ctx.waitUntil(this.#refill(cap, shard));
+  }
+
+  /** Whether the coordinator answered "nothing left" under `cap` less than DRY_BACKOFF_MS ago. */
+  #coordinatorDry(cap: number): boolean {
+    const dry = this.#dry;
+    return dry !== undefined && dry.cap === cap && Date.now() < dry.until;
+  }
+
+  /**
+   * A grant from the coordinator under `cap`, asked once at a time: a caller finding one on its
+   * way waits for it, and asks again when it was asked under another cap (at most twice).
+   * Resolves whether the coordinator granted something or has slots left.
+   */
+  async #refill(cap: number, shard: ShardRef): Promise<boolean> {
+    for (let round = 0; round < 3; round++) {
+      const running = this.#refilling;
+      if (running === undefined) {
+        const started = this.#askCoordinator(cap, shard);
+        this.#refilling = { cap, done: started };
+        try {
+          return await started;
+        } finally {
+          if (this.#refilling?.done === started) this.#refilling = undefined;
+        }
+      }
+      const more = await running.done;
+      if (running.cap === cap) return more;
+    }
+    return false;
+  }
+
+  /**
+   * One ask (`grantShard`), its answer applied as a total: a grant whose answer was lost is
+   * answered again to the next ask, never applied twice. A grant made under a cap higher than the
+   * one this shard now admits under is given back at once. Never throws: a coordinator that
+   * failed or timed out simply granted nothing (logged), and the admissions waiting on it are
+   * refused, as they are when the edge's call to a counter fails.
+   */
+  async #askCoordinator(cap: number, shard: ShardRef): Promise<boolean> {
+    try {
+      const slots = this.#shardSlots() ?? { granted: 0, returned: 0 };
+      const stub = this.env.GRAYSCALE_COUNTER.getByName(shard.taskId);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const answer = await Promise.race([
+        stub.grantShard(cap, shard, slots.granted, slots.returned),
+        new Promise<typeof FAILED>((resolve) => {
+          timer = setTimeout(() => resolve(FAILED), COORDINATOR_TIMEOUT_MS);
+        }),
+      ]).finally(() => {
+        if (timer !== undefined) clearTimeout(timer);
+      });
+      if (answer === FAILED) {
+        console.error("grayscale coordinator timed out", { taskId: shard.taskId, shard: shard.shard });
+        return false;
+      }
+      this.ctx.storage.transactionSync(() => {
+        this.#shardCap(shard, this.#shardSlots()?.cap ?? cap);
+        this.ctx.storage.sql.exec(
+          "UPDATE shard_self SET granted = max(granted, ?) WHERE id = 1",
+          answer.granted,
+        );
+        if (cap > (this.#shardSlots()?.cap ?? cap)) this.#giveBackFree();
+      });
+      this.#dry = answer.remaining > 0 ? undefined : { cap, until: Date.now() + DRY_BACKOFF_MS };
+      return answer.granted > slots.granted || answer.remaining > 0;
+    } catch (err) {
+      console.error("grayscale coordinator failed", {
+        taskId: shard.taskId,
+        shard: shard.shard,
+        error: String(err),
+      });
+      return false;
+    }
+  }
+
+  /**
+   * The coordinator's side of a shard's ask (docs/scale.md 5b). `received` and `returned` are the
+   * totals the shard knows of. Ignores a `returned` above what was granted (a shard cannot give
+   * back more); a `received` below the granted total means the last answer was lost: the same
+   * total is answered, nothing more is granted. Otherwise grants min(MAX_SHARD_GRANT,
+   * ceil(remaining / 2K)) of remaining = cap - admitted - reserved - stranded - leased, in one
+   * transaction: shrinking grants keep the last slots from being stranded in idle shards.
+   * The first ask fixes the task's shard count; an ask under another count is refused.
+   */
+  async grantShard(
+    cap: number,
+    shard: ShardRef,
+    received: number,
+    returned: number,
+  ): Promise<{ granted: number; remaining: number }> {
+    checkCap(cap);
+    checkShardRef(shard);
+    if (!Number.isSafeInteger(received) || received < 0 || !Number.isSafeInteger(returned) || returned < 0)
+      throw new RangeError("received and returned must be non-negative integers");
+    const sql = this.ctx.storage.sql;
     return this.ctx.storage.transactionSync(() => {
-      const { admitted: count, reserved, stranded } = this.#counter();
-      if (this.#isAdmitted(userKey)) return { admitted: true, count };
-      // Slots in leases are not free: their holders may be admitting from them now.
-      if (count + reserved + stranded >= cap) return { admitted: false, count };
-      this.#record(userKey, meta, Date.now());
-      this.ctx.storage.sql.exec("UPDATE counter SET admitted = admitted + 1 WHERE id = 1");
-      return { admitted: true, count: count + 1 };
+      this.#shardConfig(shard.taskId, shard.shards);
+      const row = this.#applyReturned(shard.shard, returned);
+      sql.exec("UPDATE shard_grants SET asks = asks + 1 WHERE shard = ?", shard.shard);
+      if (received > row.granted) throw new RangeError("the shard holds more than was granted to it");
+      const { admitted, reserved, stranded, leased } = this.#counter();
+      const remaining = Math.max(0, cap - admitted - reserved - stranded - leased);
+      if (received < row.granted) return { granted: row.granted, remaining };
+      const grant =
+        remaining === 0 ? 0 : Math.min(MAX_SHARD_GRANT, Math.ceil(remaining / (2 * shard.shards)));
+      if (grant > 0) {
+        sql.exec("UPDATE shard_grants SET granted = granted + ? WHERE shard = ?", grant, shard.shard);
+        sql.exec("UPDATE counter SET leased = leased + ? WHERE id = 1", grant);
+      }
+      return { granted: row.granted + grant, remaining: remaining - grant };
     });
+  }
+
+  #coordinates(): boolean {
+    return this.ctx.storage.sql.exec("SELECT 1 FROM shard_config WHERE id = 1").toArray().length > 0;
+  }
+
+  /** The coordinator's shard count, recorded by the first ask; another count is refused. Call inside a transaction. */
+  #shardConfig(taskId: string, shards: number): void {
+    const sql = this.ctx.storage.sql;
+    const config = sql
+      .exec<{ task_id: string; shards: number }>("SELECT task_id, shards FROM shard_config WHERE id = 1")
+      .toArray()[0];
+    if (config === undefined)
+      sql.exec("INSERT INTO shard_config (id, task_id, shards) VALUES (1, ?, ?)", taskId, shards);
+    else if (config.task_id !== taskId || config.shards !== shards)
+      throw new RangeError(`this counter coordinates ${config.shards} shards of ${config.task_id}`);
+  }
+
+  /** Applies a shard's total of returned slots (never above its grants, never backwards). Call inside a transaction. */
+  #applyReturned(shard: number, returned: number): ShardSlots {
+    const sql = this.ctx.storage.sql;
+    sql.exec(
+      "INSERT INTO shard_grants (shard, granted, returned, asks) VALUES (?, 0, 0, 0) ON CONFLICT DO NOTHING",
+      shard,
+    );
+    const row = sql
+      .exec<ShardSlots>("SELECT granted, returned FROM shard_grants WHERE shard = ?", shard)
+      .one();
+    const next = Math.max(row.returned, Math.min(returned, row.granted));
+    if (next > row.returned) {
+      sql.exec("UPDATE shard_grants SET returned = ? WHERE shard = ?", next, shard);
+      sql.exec("UPDATE counter SET leased = leased - ? WHERE id = 1", next - row.returned);
+    }
+    return { granted: row.granted, returned: next };
+  }
+
+  /**
+   * A shard gives back every slot it holds free (not admitted, not in an edge lease, not
+   * stranded), in one transaction, and answers its totals. Called by its coordinator's `reclaim`
+   * (a lowered cap, a suspended task).
+   */
+  async returnSlots(): Promise<ShardSlots & { freed: number }> {
+    // A grant on its way lands first, so its slots come back too.
+    await this.#refilling?.done;
+    return this.ctx.storage.transactionSync(() => {
+      const freed = this.#giveBackFree();
+      const slots = this.#shardSlots();
+      return { granted: slots?.granted ?? 0, returned: slots?.returned ?? 0, freed };
+    });
+  }
+
+  /**
+   * Takes back the free slots of every shard of this coordinator's task (each shard's
+   * `returnSlots`, all at once), so a lowered cap is checked against the slots really used.
+   * Slots of a grant still on its way to a shard stay counted as leased (taking them back could
+   * let that shard admit from slots the coordinator reuses). `failed`: shards that did not answer,
+   * whose slots stay leased. An unsharded task has nothing to take back.
+   */
+  async reclaim(): Promise<{ returned: number; failed: number }> {
+    const config = this.ctx.storage.sql
+      .exec<{ task_id: string; shards: number }>("SELECT task_id, shards FROM shard_config WHERE id = 1")
+      .toArray()[0];
+    if (config === undefined) return { returned: 0, failed: 0 };
+    const answers = await Promise.all(
+      Array.from({ length: config.shards }, async (_, i) => {
+        try {
+          const stub = this.env.GRAYSCALE_COUNTER.getByName(`${config.task_id}#${i}`);
+          const answer = await Promise.race([
+            stub.returnSlots(),
+            new Promise<typeof FAILED>((resolve) =>
+              setTimeout(() => resolve(FAILED), 2 * COORDINATOR_TIMEOUT_MS),
+            ),
+          ]);
+          return answer === FAILED ? undefined : { shard: i, returned: answer.returned };
+        } catch (err) {
+          console.error("grayscale shard return failed", {
+            taskId: config.task_id,
+            shard: i,
+            error: String(err),
+          });
+          return undefined;
+        }
+      }),
+    );
+    let returned = 0;
+    this.ctx.storage.transactionSync(() => {
+      for (const answer of answers) {
+        if (answer === undefined) continue;
+        const before = this.ctx.storage.sql
+          .exec<{ returned: number }>("SELECT returned FROM shard_grants WHERE shard = ?", answer.shard)
+          .toArray()[0];
+        const after = this.#applyReturned(answer.shard, answer.returned);
+        returned += after.returned - (before?.returned ?? 0);
+      }
+    });
+    return { returned, failed: answers.filter((a) => a === undefined).length };
   }
 
   /**
    * Reserves up to `want` slots under `cap` for one edge isolate, for LEASE_TTL_MS. Grants at
    * most a quarter of the free slots (so one isolate cannot strand the end of a cap) and nothing
    * when that is under one slot: near the cap every admission is judged here, one by one.
-   * Returns null when nothing is granted.
+   * Returns null when nothing is granted. With `shard`, the free slots are this shard's (see
+   * `admit`), and the shard asks its coordinator for more once they run low.
    */
-  async lease(cap: number, want: number, ttlMs: number = LEASE_TTL_MS, id?: string): Promise<Lease | null> {
+  async lease(
+    cap: number,
+    want: number,
+    ttlMs: number = LEASE_TTL_MS,
+    id?: string,
+    shard?: ShardRef,
+  ): Promise<Lease | null> {
     checkCap(cap);
+    if (shard !== undefined) checkShardRef(shard);
     if (!Number.isSafeInteger(want) || want < 1 || want > MAX_LEASE)
       throw new RangeError(`want must be 1..${MAX_LEASE}`);
     if (!Number.isSafeInteger(ttlMs) || ttlMs < MIN_LEASE_TTL_MS || ttlMs > MAX_LEASE_TTL_MS)
@@ -230,8 +630,10 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
       if (known !== undefined)
         return known.open === 0 ? null : { id: id!, granted: known.granted, expiresAt: known.expires_at };
       sql.exec("DELETE FROM leases WHERE open = 0 AND expires_at < ?", now - CLOSED_LEASE_KEEP_MS);
-      const { admitted, reserved, stranded } = this.#counter();
-      const granted = Math.min(want, Math.floor((cap - admitted - reserved - stranded) / LEASE_SHARE));
+      const { admitted, reserved, stranded, leased } = this.#counter();
+      const free =
+        (shard === undefined ? cap : this.#shardCap(shard, cap)) - admitted - reserved - stranded - leased;
+      const granted = Math.min(want, Math.floor(free / LEASE_SHARE));
       if (granted < 1) return null;
       const lease: Lease = { id: id ?? crypto.randomUUID(), granted, expiresAt: now + ttlMs };
       sql.exec(
@@ -243,6 +645,8 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
       sql.exec("UPDATE counter SET reserved = reserved + ? WHERE id = 1", granted);
       return lease;
     });
+    if (shard !== undefined && (this.#shardSlots()?.free ?? 0) <= SHARD_LOW_WATERMARK)
+      this.#refillSoon(cap, shard);
     await this.#rearm();
     return granted;
   }
@@ -411,10 +815,10 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
     return result;
   }
 
-  #counter(): { admitted: number; reserved: number; stranded: number } {
+  #counter(): { admitted: number; reserved: number; stranded: number; leased: number } {
     return this.ctx.storage.sql
-      .exec<{ admitted: number; reserved: number; stranded: number }>(
-        "SELECT admitted, reserved, stranded FROM counter WHERE id = 1",
+      .exec<{ admitted: number; reserved: number; stranded: number; leased: number }>(
+        "SELECT admitted, reserved, stranded, leased FROM counter WHERE id = 1",
       )
       .one();
   }
@@ -462,7 +866,7 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
    */
   async progress(): Promise<CounterProgress> {
     const sql = this.ctx.storage.sql;
-    const { admitted, reserved, stranded } = this.#counter();
+    const { admitted, reserved, stranded, leased } = this.#counter();
     const byHostApp: Record<string, number> = {};
     for (const row of sql.exec<{ key: string; admitted: number }>(
       "SELECT host_app_id AS key, admitted FROM by_host_app",
@@ -477,7 +881,23 @@ export class GrayscaleCounter extends DurableObject<EdgeEnv> {
       .exec<{ hour: number; admitted: number }>("SELECT hour, admitted FROM by_hour ORDER BY hour")
       .toArray()
       .map((row) => ({ hour: row.hour, admitted: row.admitted }));
-    return { admitted, reserved, stranded, byHostApp, byPlatform, byHour };
+    const shard = this.#shardSlots();
+    return {
+      admitted,
+      reserved,
+      stranded,
+      // Only a sharded task's objects say how many slots they hold for shards or hold free.
+      ...(leased > 0 || this.#coordinates()
+        ? {
+            leased,
+            asks: sql.exec<{ n: number | null }>("SELECT sum(asks) AS n FROM shard_grants").one().n ?? 0,
+          }
+        : {}),
+      ...(shard === undefined ? {} : { free: Math.max(0, shard.free) }),
+      byHostApp,
+      byPlatform,
+      byHour,
+    };
   }
 
   /**

@@ -341,7 +341,7 @@ describe("editableFields", () => {
   it("pending: every field; delivering and suspended: name, end time, cap, percentage; ended: none", () => {
     expect([...editableFields("pending")].sort()).toEqual(
       Object.keys(
-        definition({ networks: [], models: {}, regions: {}, cities: {}, verifiedOnly: true }),
+        definition({ networks: [], models: {}, regions: {}, cities: {}, verifiedOnly: true, capShards: 4 }),
       ).sort(),
     );
     expect(editableFields("delivering")).toEqual(["name", "endAt", "userCap", "percentageBp"]);

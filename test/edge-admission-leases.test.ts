@@ -13,6 +13,12 @@
 import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { decodeJwt } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
+import {
+  type CounterNamespace,
+  counterHasAdmitted,
+  counterProgress,
+} from "../control-plane/src/services/grayscale-counter";
+import { capShardName } from "../core/grayscale/rules";
 import type { CompiledTask } from "../core/grayscale/types";
 import type { ManifestClaims } from "../core/manifest";
 import {
@@ -198,6 +204,43 @@ describe("admission leases", () => {
     );
     expect(rows).toBe(cap);
     for (const a of admitted) expect(await counterOf(task.id).isAdmitted(`g:${a.guid}`)).toBe(true);
+  });
+
+  it("a task split into 4 cap shards: edge leases come from each user's shard, and waves fill the cap exactly", async () => {
+    const cap = 200;
+    const shards = 4;
+    const clock = new ManualClock();
+    const appId = newAppId();
+    const task = compiledTask(GRAY, packageRef("7"), { userCap: cap, capShards: shards });
+    await putSnapshot({ appId, revision: 1, online: online(ONLINE, packageRef("0")), tasks: [task] });
+    const ns = edgeEnv.GRAYSCALE_COUNTER as unknown as CounterNamespace;
+    const answers: Answer[] = [];
+    for (let wave = 0; wave < 20; wave++) {
+      const batch = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => checkAs(clock, appId, `s${wave}-${i}`, [], shortLeaseEnv)),
+      );
+      answers.push(...batch);
+      await finish(clock, batch);
+      const progress = await counterProgress(ns, task.id, shards);
+      expect(progress.admitted + progress.reserved).toBeLessThanOrEqual(cap);
+      if (!batch.some((a) => a.version === GRAY) && progress.reserved === 0) break;
+    }
+    const admitted = answers.filter((a) => a.version === GRAY);
+    expect(admitted).toHaveLength(cap);
+    expect(await counterProgress(ns, task.id, shards)).toMatchObject({
+      admitted: cap,
+      reserved: 0,
+      stranded: 0,
+    });
+    // Edge leases were taken from the shards (not from the coordinator, which admits nobody).
+    const shardLeases = (
+      await Promise.all(Array.from({ length: shards }, (_, i) => leasesOf(capShardName(task.id, shards, i))))
+    ).flat();
+    expect(shardLeases.length).toBeGreaterThan(0);
+    expect(shardLeases.every((l) => l.open === 0)).toBe(true);
+    expect(await leasesOf(task.id)).toEqual([]);
+    expect((await counterOf(task.id).progress()).admitted).toBe(0);
+    for (const a of admitted) expect(await counterHasAdmitted(ns, task.id, `g:${a.guid}`, shards)).toBe(true);
   });
 
   it("stops admitting from a lease once the task's cap changes, and gives its slots back", async () => {

@@ -108,7 +108,7 @@ describe("GrayscaleCounter.admit", () => {
         { user_key: "q", host_app_id: "ha_two", platform: "ios" },
       ],
       counter: 2,
-      version: 5,
+      version: 6,
     });
   });
 });
@@ -201,6 +201,9 @@ describe("GrayscaleCounter schema", () => {
         "health_seen",
         "health_bucket",
         "health_crash",
+        "shard_config",
+        "shard_grants",
+        "shard_self",
       ])
         sql.exec(`DROP TABLE ${table}`);
       sql.exec(
@@ -222,7 +225,7 @@ describe("GrayscaleCounter schema", () => {
         .exec<{ name: string }>("SELECT name FROM pragma_table_info('admitted') ORDER BY cid")
         .toArray();
       expect(columns.map((c) => c.name)).toEqual(["user_key", "admitted_at", "host_app_id", "platform"]);
-      expect(sql.exec<{ version: number }>("SELECT version FROM schema_version").one().version).toBe(5);
+      expect(sql.exec<{ version: number }>("SELECT version FROM schema_version").one().version).toBe(6);
       expect(sql.exec<{ reserved: number }>("SELECT reserved FROM counter").one().reserved).toBe(0);
     });
     expect(await task.isAdmitted("old-1")).toBe(true);
@@ -963,7 +966,15 @@ describe("GrayscaleCounter leases", () => {
     await runInDurableObject(task, async (_instance: GrayscaleCounter, state) => {
       const sql = state.storage.sql;
       sql.exec("DROP INDEX leases_by_state");
-      for (const table of ["health_seen", "health_bucket", "health_crash"]) sql.exec(`DROP TABLE ${table}`);
+      for (const table of [
+        "health_seen",
+        "health_bucket",
+        "health_crash",
+        "shard_config",
+        "shard_grants",
+        "shard_self",
+      ])
+        sql.exec(`DROP TABLE ${table}`);
       sql.exec("CREATE TABLE counter_old AS SELECT id, admitted, reserved FROM counter");
       sql.exec("DROP TABLE counter");
       sql.exec(
@@ -974,7 +985,7 @@ describe("GrayscaleCounter leases", () => {
       sql.exec("UPDATE schema_version SET version = 3");
       new GrayscaleCounter(state, edgeEnv);
       await state.blockConcurrencyWhile(async () => {});
-      expect(sql.exec<{ version: number }>("SELECT version FROM schema_version").one().version).toBe(5);
+      expect(sql.exec<{ version: number }>("SELECT version FROM schema_version").one().version).toBe(6);
     });
     expect(await task.progress()).toMatchObject({ admitted: 0, reserved: 8, stranded: 0 });
     expect(await task.settle(lease!.id, 0, [admission("after-upgrade")], true)).toMatchObject({

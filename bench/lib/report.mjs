@@ -249,6 +249,7 @@ export function writeReport(results, { path, write }) {
     "npm run bench -- --profile admit    # profile another scenario (default: online; none: skip)",
     "node bench/decide.mjs               # the decide micro-benchmark alone",
     "node bench/shard-sim.mjs            # the admission-sharding simulation behind docs/scale.md",
+    "node bench/shards.mjs               # cap shards with the real objects: calls per admission, admissions/s (docs/scale.md 5b)",
     "node bench/admin.mjs                # the control plane under load, publish alone, a 1M-line whitelist upload (its own section)",
     "```",
     "",

@@ -647,6 +647,8 @@ describe("grayscale", () => {
       "--exclude-city",
       "Lhasa",
       "--verified-only",
+      "--cap-shards",
+      "4",
       "--json",
     ]);
     expect(r.code, r.output).toBe(0);
@@ -666,6 +668,7 @@ describe("grayscale", () => {
       regions: { include: ["GD"], exclude: ["XZ"] },
       cities: { include: ["Shenzhen"], exclude: ["Lhasa"] },
       verifiedOnly: true,
+      capShards: 4,
     });
     const edited = await graycast([
       "gray",

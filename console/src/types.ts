@@ -116,6 +116,8 @@ export interface Task {
   regions: IncludeExclude | null;
   cities: IncludeExclude | null;
   verifiedOnly: boolean;
+  /** counter shards the cap is split over (1 = one counter) */
+  capShards: number;
   whitelists: { id: string; kind: string; count: number; uploadedBy: string; createdAt: number }[];
   /** fields PATCH may change in the current state */
   editableFields: string[];

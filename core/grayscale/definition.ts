@@ -15,6 +15,8 @@ import { parseWhitelistLine } from "./whitelist";
 export const MAX_TASK_NAME = 20;
 export const MAX_USER_CAP = 100_000_000;
 export const MAX_PERCENTAGE_BP = 10_000;
+/** Counter shards a capped task's cap may be split over (docs/scale.md 5b): 64 x ~700 admissions/s each. */
+export const MAX_CAP_SHARDS = 64;
 /** Typed-in target objects per kind; beyond that, upload a txt whitelist. */
 export const MAX_INLINE_TARGETS = 1000;
 export const MAX_RULE_LIST = 200;
@@ -81,6 +83,12 @@ const isIntIn = (n: unknown, min: number, max: number): boolean =>
   Number.isInteger(n) && (n as number) >= min && (n as number) <= max;
 const isValidCap = (cap: unknown) => cap === null || isIntIn(cap, 1, MAX_USER_CAP);
 const isValidPercentage = (bp: unknown) => bp === null || isIntIn(bp, 1, MAX_PERCENTAGE_BP);
+const isValidShards = (k: unknown) => k === undefined || isIntIn(k, 1, MAX_CAP_SHARDS);
+
+/** The cap shards a task admits through: its `capShards` when capped, else 1 (an uncapped task counts nobody). */
+export function capShardsOf(def: Pick<TaskDefinition, "userCap" | "capShards">): number {
+  return def.userCap !== null && def.capShards !== undefined && def.capShards > 1 ? def.capShards : 1;
+}
 
 function isValidRuleList(rule: IncludeExclude | undefined): boolean {
   if (rule === undefined) return true;
@@ -108,7 +116,7 @@ function isValidRuleList(rule: IncludeExclude | undefined): boolean {
  * 4. startAt < endAt, and endAt >= now (seed: "The end time of grayscale cannot be earlier than
  *    the time point when the creation is confirmed.");
  * 5. userCap is null or 1..100,000,000 (seed: "Set the limit on the total number of grayscale users");
- * 6. percentageBp is null or 1..10000;
+ * 6. percentageBp is null or 1..10000; capShards absent or 1..64;
  * 7. at least one host app, each bound (seed: "Select from all the associated applications"),
  *    each range well-formed;
  * 8. at least one platform of android / ios (seed: "Select from Android and iOS platforms"),
@@ -136,6 +144,7 @@ export function checkTaskDefinition(def: TaskDefinition, facts: TaskFacts, now: 
 
   if (!isValidCap(def.userCap)) return refusalOf("task_cap_invalid");
   if (!isValidPercentage(def.percentageBp)) return refusalOf("task_percentage_invalid");
+  if (!isValidShards(def.capShards)) return refusalOf("task_cap_shards_invalid");
 
   if (typeof def.hostApps !== "object" || def.hostApps === null) return refusalOf("task_no_host_app");
   const hostApps = Object.keys(def.hostApps);
@@ -212,6 +221,7 @@ const FIELDS: Readonly<Record<keyof TaskDefinition, true>> = {
   regions: true,
   cities: true,
   verifiedOnly: true,
+  capShards: true,
 };
 export const ALL_FIELDS = Object.keys(FIELDS) as readonly (keyof TaskDefinition)[];
 
@@ -248,6 +258,7 @@ export function checkTaskEdit(
   if (!isValidCap(after.userCap)) return refusalOf("task_cap_invalid");
   if (after.userCap !== null && after.userCap < admittedSoFar) return refusalOf("task_cap_below_admitted");
   if (!isValidPercentage(after.percentageBp)) return refusalOf("task_percentage_invalid");
+  if (!isValidShards(after.capShards)) return refusalOf("task_cap_shards_invalid");
   if (state !== "pending" && lowersPercentage(before.percentageBp, after.percentageBp))
     return refusalOf("task_percentage_lowered");
   return null;

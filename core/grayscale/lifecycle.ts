@@ -12,7 +12,7 @@
 import type { Refusal } from "../lifecycle";
 import { refusalOf } from "../lifecycle";
 import type { PackageRef } from "../snapshot";
-import { ALL_FIELDS, PLATFORMS, parseRangeEnd, RUNNING_EDITABLE } from "./definition";
+import { ALL_FIELDS, capShardsOf, PLATFORMS, parseRangeEnd, RUNNING_EDITABLE } from "./definition";
 import type {
   CompiledTargets,
   CompiledTask,
@@ -27,7 +27,7 @@ import { TARGET_KINDS } from "./types";
 import { parseWhitelistLine } from "./whitelist";
 
 export type { TaskFacts } from "./definition";
-export { checkTaskDefinition, checkTaskEdit, MAX_TASK_NAME } from "./definition";
+export { capShardsOf, checkTaskDefinition, checkTaskEdit, MAX_CAP_SHARDS, MAX_TASK_NAME } from "./definition";
 
 export type TaskAction = "suspend" | "resume" | "end" | "end_and_revert";
 
@@ -212,5 +212,6 @@ export function compileTask(
     cities: compileRule(def.cities),
     ...(unreviewed.length > 0 ? { unreviewedHostApps: unreviewed } : {}),
     ...(def.verifiedOnly === true ? { verifiedOnly: true as const } : {}),
+    ...(capShardsOf(def) > 1 ? { capShards: capShardsOf(def) } : {}),
   };
 }

@@ -10,7 +10,7 @@
  */
 import { type ClientContext, verifiedAccountOf } from "../decide";
 import { parseSemver, type Semver } from "../semver";
-import { type Murmur3Prefix, murmur3Utf16Prefix, murmur3Utf16Rest } from "./hash";
+import { type Murmur3Prefix, murmur3Utf16, murmur3Utf16Prefix, murmur3Utf16Rest } from "./hash";
 import type { ParsedRange } from "./match";
 import {
   formatRange,
@@ -64,6 +64,25 @@ export function taskUserKey(task: CompiledTask, client: ClientContext): string |
 export function rolloutBucket(taskId: string, userKey: string, memo?: RuleMemo): number {
   const prefix = memo !== undefined ? memo.prefix(taskId) : murmur3Utf16Prefix(taskId, 0);
   return murmur3Utf16Rest(prefix, userKey) % ROLLOUT_BUCKETS;
+}
+
+/** Seed of the cap-shard hash: not the rollout's 0, so a user's shard says nothing of their bucket. */
+export const CAP_SHARD_SEED = 0x5bd1e995;
+
+/**
+ * The counter shard 0..shards-1 of a user in a capped task split into `shards` (docs/scale.md
+ * 5b): murmur3 x86_32 of the same `${taskId}\u0000${userKey}` as `rolloutBucket`, under
+ * CAP_SHARD_SEED, modulo `shards`. Stable, so a user always reaches the same shard and is counted
+ * there once. Another seed than the bucket's because 16 divides 10000: under the same hash a 0.01%
+ * rollout (bucket 0) would send every admitted user to shard 0.
+ */
+export function capShardOf(taskId: string, userKey: string, shards: number): number {
+  return shards <= 1 ? 0 : murmur3Utf16(taskId, CAP_SHARD_SEED, userKey) % shards;
+}
+
+/** The GrayscaleCounter object of shard `shard`: the task's own id for an unsharded task, else `${taskId}#${shard}`. */
+export function capShardName(taskId: string, shards: number, shard: number): string {
+  return shards <= 1 ? taskId : `${taskId}#${shard}`;
 }
 
 const MAX_PREFIXES = 1_024;

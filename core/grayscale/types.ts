@@ -52,6 +52,12 @@ export interface TaskDefinition {
    * Absent = false.
    */
   verifiedOnly?: boolean;
+  /**
+   * Issue 17: how many counter shards a capped task's cap is split over (docs/scale.md 5b),
+   * 1..MAX_CAP_SHARDS. Absent = 1: the task's one GrayscaleCounter judges every admission. Fixed
+   * once the task starts (a user's shard depends on it), so only a pending task may change it.
+   */
+  capShards?: number;
 }
 
 /**
@@ -114,6 +120,8 @@ export interface CompiledTask {
   unreviewedHostApps?: string[];
   /** present (true) only for verified-only tasks; absent in snapshots compiled before it existed */
   verifiedOnly?: true;
+  /** present (2..64) only for a capped task split into counter shards (docs/scale.md 5b); absent = 1 */
+  capShards?: number;
 }
 
 /** Where the client is, from the edge's own `request.cf` (never from the client's body). */

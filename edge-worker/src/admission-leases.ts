@@ -20,6 +20,10 @@
  *   lease nobody ends is closed by the object's alarm with its slots counted as used, so the
  *   cap is never exceeded (at worst it is under-filled by them).
  *
+ * A task split into cap shards (docs/scale.md 5b) is leased from shard by shard: a user's shard
+ * (core `capShardOf`) is the object its lease comes from and its admission is reported to, and
+ * `taskId` below is then the shard's object name (`${taskId}#${i}`), `shard` naming it to the object.
+ *
  * All I/O runs in the context of a request that needed it: the stub is taken from that
  * request's binding, and the work is handed to that request's `waitUntil`. All time (the
  * request's `now`, the report delay, lease ends, back-off) comes from the request's clock:
@@ -30,13 +34,14 @@ import type {
   Lease,
   LeasedAdmission,
   SettleResult,
+  ShardRef,
 } from "../../durable-objects/grayscale-counter";
 import { LEASE_MARGIN_MS, MAX_LEASE, MAX_SETTLE_BATCH } from "../../durable-objects/grayscale-counter";
 import { TIMED_OUT, withTimeout } from "./timeout";
 
 /** The part of a GrayscaleCounter stub leases use. */
 export interface LeaseStub {
-  lease(cap: number, want: number, ttlMs?: number, id?: string): Promise<Lease | null>;
+  lease(cap: number, want: number, ttlMs?: number, id?: string, shard?: ShardRef): Promise<Lease | null>;
   settle(leaseId: string, batch: number, admissions: LeasedAdmission[], done: boolean): Promise<SettleResult>;
 }
 
@@ -115,6 +120,8 @@ interface Held {
 }
 
 interface TaskLeases {
+  /** the shard these leases come from (absent: the task's one counter) */
+  shard: ShardRef | undefined;
   /** the lease admissions are taken from */
   current: Held | undefined;
   /** taken ahead, when the current one is half used, so a busy isolate never waits for one */
@@ -132,12 +139,16 @@ interface TaskLeases {
   demand: number;
 }
 
+/** By counter object name: the task id, or `${taskId}#${i}` for a shard. */
 const byTask = new Map<string, TaskLeases>();
+/** A sharded task's leases of every shard, by task id (`retryLeaseReports`). */
+const byShardedTask = new Map<string, TaskLeases[]>();
 
-function stateOf(taskId: string, io: LeaseIo): TaskLeases {
+function stateOf(taskId: string, io: LeaseIo, shard?: ShardRef): TaskLeases {
   let state = byTask.get(taskId);
   if (state === undefined) {
     state = {
+      shard,
       current: undefined,
       next: undefined,
       open: new Set(),
@@ -149,6 +160,11 @@ function stateOf(taskId: string, io: LeaseIo): TaskLeases {
       demand: 0,
     };
     byTask.set(taskId, state);
+    if (shard !== undefined) {
+      const shards = byShardedTask.get(shard.taskId);
+      if (shards === undefined) byShardedTask.set(shard.taskId, [state]);
+      else shards.push(state);
+    }
   }
   return state;
 }
@@ -205,8 +221,14 @@ export function admitFromLease(
  * Records one direct admission to `taskId`; past DEMAND in the current second, asks the task's
  * counter for a lease (in the background: this request already has its answer).
  */
-export function noteDirectAdmission(taskId: string, cap: number, now: number, io: LeaseIo): void {
-  const state = stateOf(taskId, io);
+export function noteDirectAdmission(
+  taskId: string,
+  cap: number,
+  now: number,
+  io: LeaseIo,
+  shard?: ShardRef,
+): void {
+  const state = stateOf(taskId, io, shard);
   retryReports(state, now, io);
   const second = Math.floor(now / 1000);
   if (state.demandSecond !== second) {
@@ -240,7 +262,15 @@ async function acquire(state: TaskLeases, taskId: string, cap: number, io: Lease
   const want = Math.min(Math.max(state.want, io.size), MAX_LEASE);
   let lease: Lease | null | typeof FAILED;
   try {
-    lease = await call(taskId, "lease", (stub) => stub.lease(cap, want, io.ttlMs, id), io);
+    lease = await call(
+      taskId,
+      "lease",
+      (stub) =>
+        state.shard === undefined
+          ? stub.lease(cap, want, io.ttlMs, id)
+          : stub.lease(cap, want, io.ttlMs, id, state.shard),
+      io,
+    );
   } catch (err) {
     // Refused (the arguments are wrong for the object): no lease was made.
     console.error("admission lease refused", { taskId, error: String(err) });
@@ -319,6 +349,8 @@ function retire(state: TaskLeases, held: Held, now: number, io: LeaseIo): void {
 export function retryLeaseReports(taskId: string, now: number, io: LeaseIo): void {
   const state = byTask.get(taskId);
   if (state !== undefined && state.open.size > 0) retryReports(state, now, io);
+  const shards = byShardedTask.get(taskId);
+  if (shards !== undefined) for (const shard of shards) if (shard.open.size > 0) retryReports(shard, now, io);
 }
 
 /** Restarts the reporting of leases whose last attempt failed (or whose loop was cut off). */
@@ -429,4 +461,5 @@ export function holdsLeaseForTests(taskId: string): boolean {
 /** Forgets every lease of this isolate (tests). Pending reports are not sent. */
 export function resetLeasesForTests(): void {
   byTask.clear();
+  byShardedTask.clear();
 }

@@ -12,7 +12,9 @@
  * - admission: a capped task admits the user from this isolate's lease of slots when it holds
  *   one (edge-worker/src/admission-leases.ts), else asks its GrayscaleCounter, which is the one
  *   judge of the cap either way. An error or a timeout counts as a refusal: the walk moves on
- *   to the next task, a client never gets an error and the cap is never exceeded.
+ *   to the next task, a client never gets an error and the cap is never exceeded. A task split
+ *   into cap shards (`capShards`, docs/scale.md 5b) is admitted by the user's shard (core
+ *   `capShardOf`), which admits from slots its coordinator granted it; the same rules hold per shard.
  */
 import {
   type ClientContext,
@@ -22,10 +24,10 @@ import {
   decide,
   ticketExpiry,
 } from "../../core/decide";
-import { RuleMemo } from "../../core/grayscale/rules";
+import { capShardName, capShardOf, RuleMemo } from "../../core/grayscale/rules";
 import type { CompiledTask, Geo, WhitelistRef } from "../../core/grayscale/types";
 import type { PackageRef, Snapshot } from "../../core/snapshot";
-import type { AdmitMeta, AdmitResult } from "../../durable-objects/grayscale-counter";
+import type { AdmitMeta, AdmitResult, ShardRef } from "../../durable-objects/grayscale-counter";
 import { admitFromLease, type LeaseIo, noteDirectAdmission, retryLeaseReports } from "./admission-leases";
 import { issueTicket, loadTicketKey, peekTicket, type TicketPayload, verifyTicket } from "./tickets";
 import { TIMED_OUT, withTimeout } from "./timeout";
@@ -33,7 +35,7 @@ import { whitelistCache as defaultWhitelistCache, type WhitelistCache } from "./
 
 /** The part of a GrayscaleCounter stub this module calls (the leases call theirs through `LeaseIo`). */
 export interface CounterStub {
-  admit(userKey: string, cap: number, meta: AdmitMeta): Promise<AdmitResult>;
+  admit(userKey: string, cap: number, meta: AdmitMeta, shard?: ShardRef): Promise<AdmitResult>;
   isAdmitted(userKey: string): Promise<boolean>;
 }
 
@@ -154,43 +156,53 @@ export class EdgePorts implements DecidePorts {
 
   lease(task: CompiledTask, userKey: string, client: ClientContext): boolean {
     const leases = this.deps.leases;
-    return (
-      leases !== undefined &&
-      admitFromLease(task.id, task.userCap as number, userKey, metaOf(client), this.now, leases)
-    );
+    if (leases === undefined) return false;
+    // A shard's leases were made by its direct admissions (`noteDirectAdmission`), which name the shard.
+    const { name } = counterOf(task, userKey);
+    return admitFromLease(name, task.userCap as number, userKey, metaOf(client), this.now, leases);
   }
 
   async admit(task: CompiledTask, userKey: string, client: ClientContext): Promise<boolean> {
     const cap = task.userCap as number;
     const meta = metaOf(client);
-    const result = await this.#callCounter(task, "admit", (stub) => stub.admit(userKey, cap, meta));
+    const { name, shard } = counterOf(task, userKey);
+    const result = await this.#callCounter(task, name, "admit", (stub) =>
+      shard === undefined ? stub.admit(userKey, cap, meta) : stub.admit(userKey, cap, meta, shard),
+    );
     if (result?.admitted !== true) return false;
-    if (this.deps.leases !== undefined) noteDirectAdmission(task.id, cap, this.now, this.deps.leases);
+    if (this.deps.leases !== undefined) noteDirectAdmission(name, cap, this.now, this.deps.leases, shard);
     return true;
   }
 
   async isAdmitted(task: CompiledTask, userKey: string): Promise<boolean> {
-    return (await this.#callCounter(task, "isAdmitted", (stub) => stub.isAdmitted(userKey))) === true;
+    const { name } = counterOf(task, userKey);
+    return (await this.#callCounter(task, name, "isAdmitted", (stub) => stub.isAdmitted(userKey))) === true;
   }
 
-  /** A counter call bounded in time; undefined on error or timeout (the walk moves on). */
+  /** A call to counter object `name` of `task`, bounded in time; undefined on error or timeout (the walk moves on). */
   async #callCounter<T>(
     task: CompiledTask,
+    name: string,
     method: string,
     call: (stub: CounterStub) => Promise<T>,
   ): Promise<T | undefined> {
     try {
       const result = await withTimeout(
-        call(this.deps.counters.getByName(task.id)),
+        call(this.deps.counters.getByName(name)),
         this.deps.counterTimeoutMs ?? COUNTER_TIMEOUT_MS,
       );
       if (result === TIMED_OUT) {
-        console.error("grayscale counter timed out", { taskId: task.id, method });
+        console.error("grayscale counter timed out", { taskId: task.id, counter: name, method });
         return undefined;
       }
       return result;
     } catch (err) {
-      console.error("grayscale counter failed", { taskId: task.id, method, error: String(err) });
+      console.error("grayscale counter failed", {
+        taskId: task.id,
+        counter: name,
+        method,
+        error: String(err),
+      });
       return undefined;
     }
   }
@@ -199,6 +211,14 @@ export class EdgePorts implements DecidePorts {
     this.#key ??= await loadTicketKey(this.deps.ticketSecret);
     return this.#key;
   }
+}
+
+/** The counter object that judges `userKey` in `task`: the task's own, or the user's cap shard. */
+function counterOf(task: CompiledTask, userKey: string): { name: string; shard: ShardRef | undefined } {
+  const shards = task.capShards ?? 1;
+  if (shards <= 1) return { name: task.id, shard: undefined };
+  const shard = capShardOf(task.id, userKey, shards);
+  return { name: capShardName(task.id, shards, shard), shard: { taskId: task.id, shard, shards } };
 }
 
 const metaOf = (client: ClientContext): AdmitMeta => ({

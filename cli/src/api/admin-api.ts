@@ -6832,6 +6832,7 @@ export interface components {
       regions?: components["schemas"]["IncludeExclude"];
       cities?: components["schemas"]["IncludeExclude"];
       verifiedOnly?: boolean;
+      capShards?: number;
       guardrails?: components["schemas"]["GrayscaleGuardrails"];
     };
     CreateHostApp: {
@@ -6892,6 +6893,7 @@ export interface components {
       regions?: components["schemas"]["IncludeExclude"];
       cities?: components["schemas"]["IncludeExclude"];
       verifiedOnly?: boolean;
+      capShards?: number;
       guardrails?: components["schemas"]["GrayscaleGuardrails"];
     };
     EditMiniProgram: {
@@ -6944,6 +6946,7 @@ export interface components {
           | "task_time_invalid"
           | "task_end_in_past"
           | "task_cap_invalid"
+          | "task_cap_shards_invalid"
           | "task_percentage_invalid"
           | "task_no_host_app"
           | "task_host_app_not_bound"
@@ -7143,6 +7146,7 @@ export interface components {
       regions: components["schemas"]["IncludeExclude"];
       cities: components["schemas"]["IncludeExclude"];
       verifiedOnly: boolean;
+      capShards: number;
       whitelists: components["schemas"]["WhitelistSummary"][];
       editableFields: string[];
       createdBy: string;

@@ -145,6 +145,10 @@ const CONDITION_OPTIONS: Record<string, OptionSpec> = {
   start: s("when it starts: ISO 8601, epoch ms, now, or +30m / +2h / +7d (default: now)", "time"),
   end: s("when it ends (same forms)", "time"),
   cap: s("at most this many users (default: no cap)", "n"),
+  "cap-shards": s(
+    "split the cap over this many counter shards, 1..64 (default 1; ~1 per 700 first admissions/s; fixed once the task starts; docs/scale.md 5b)",
+    "k",
+  ),
   percentage: s("share of eligible users, 0.01..100", "pct"),
   "host-app": s("a host app, optionally with a version range: ha_x[:min[:max]]", "id[:min[:max]]", true),
   platform: s("android or ios, optionally with an OS range: android[:min[:max]]", "p[:min[:max]]", true),
@@ -231,6 +235,8 @@ export function taskBody(
   if (body.startAt === undefined && !edit) body.startAt = Date.now();
   const cap = intArg(ctx, "cap");
   if (cap !== undefined) body.userCap = cap;
+  const shards = intArg(ctx, "cap-shards");
+  if (shards !== undefined) body.capShards = shards;
   const pct = ctx.str("percentage");
   if (pct !== undefined) {
     if (!/^\d+(\.\d+)?$/.test(pct)) throw new UsageError("--percentage must be a number (0.01..100)");
@@ -311,6 +317,7 @@ function showTask(t: Task, out: Output) {
     ],
     ["window", `${when(t.startAt)} .. ${when(t.endAt)}`],
     ["cap", t.userCap ?? "none"],
+    ...(t.capShards > 1 ? [["cap shards", t.capShards] as [string, number]] : []),
     ["percentage", t.percentage ?? "-"],
     [
       "host apps",
@@ -359,7 +366,7 @@ register(
     summary: "Create a grayscale task (conditions from flags or a JSON/YAML file)",
     options: { ...APP_OPTION, ...CONDITION_OPTIONS },
     details:
-      "A file holds the API's CreateGrayscaleTask fields (version, name, startAt, endAt, userCap, percentage,\nhostApps, platforms, targets, networks, brands, models, countries, regions, cities, verifiedOnly,\nguardrails); startAt / endAt may also be `now` or `+2h`-style. Flags given beside --file replace its fields.\nGuardrails (docs/grayscale.md \"Health guardrails\"): the task suspends itself (cause guardrail) when the gray\nversion's logs show an error rate more than --error-rate-points above the online version's, both over at\nleast --error-rate-min-sessions sessions in a 10-minute window, or more than --crash-max crash reports in\n--crash-window minutes.",
+      "A file holds the API's CreateGrayscaleTask fields (version, name, startAt, endAt, userCap, percentage,\nhostApps, platforms, targets, networks, brands, models, countries, regions, cities, verifiedOnly,\ncapShards, guardrails); startAt / endAt may also be `now` or `+2h`-style. Flags given beside --file replace its fields.\nGuardrails (docs/grayscale.md \"Health guardrails\"): the task suspends itself (cause guardrail) when the gray\nversion's logs show an error rate more than --error-rate-points above the online version's, both over at\nleast --error-rate-min-sessions sessions in a 10-minute window, or more than --crash-max crash reports in\n--crash-window minutes.",
     examples: [
       'graycast gray create --app gc... --version 1.1.0 --name "Shenzhen beta" --end +7d --cap 1000 \\\n    --host-app ha_demo_superapp:8.0 --platform android:12 --network wifi --country CN --city Shenzhen',
       "graycast gray create --app gc... --file task.yaml",

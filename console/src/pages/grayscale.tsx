@@ -64,6 +64,7 @@ const RULE_FIELD: Record<string, string> = {
   task_time_invalid: "endAt",
   task_end_in_past: "endAt",
   task_cap_invalid: "userCap",
+  task_cap_shards_invalid: "capShards",
   task_percentage_invalid: "percentage",
   task_no_host_app: "hostApps",
   task_host_app_not_bound: "hostApps",
@@ -346,6 +347,8 @@ export function NewTaskPage(props: { me: Me; appId: string; mp: MiniProgram }) {
       ...(Object.keys(targets).length ? { targets } : {}),
       networks: NETWORKS.filter((n) => form.get(`network.${n}`) === "on"),
       verifiedOnly: form.get("verifiedOnly") === "on",
+      // Absent = 1 (the API's default): one counter.
+      ...(formValue(form, "capShards") ? { capShards: Number(formValue(form, "capShards")) } : {}),
     };
     const guardrails = guardrailsOf(form);
     if (guardrails) body.guardrails = guardrails;
@@ -428,6 +431,15 @@ export function NewTaskPage(props: { me: Me; appId: string; mp: MiniProgram }) {
             min="1"
             hint="Empty: no cap."
             messages={messagesFor(error, "userCap")}
+          />
+          <Field
+            name="capShards"
+            label="Cap shards"
+            type="number"
+            min="1"
+            max="64"
+            hint="Empty: 1. About one per 700 new users a second at the peak; fixed once the task starts."
+            messages={messagesFor(error, "capShards")}
           />
           <Field
             name="percentage"
@@ -721,7 +733,10 @@ export function TaskPage(props: {
           {fmtDate(t.startAt)} – {fmtDate(t.endAt)}
         </dd>
         <dt>User cap</dt>
-        <dd>{t.userCap ?? "no cap"}</dd>
+        <dd>
+          {t.userCap ?? "no cap"}
+          {t.userCap != null && t.capShards > 1 ? `, split over ${t.capShards} counter shards` : ""}
+        </dd>
         <dt>Share</dt>
         <dd>{t.percentage == null ? "all eligible users" : `${t.percentage}%`}</dd>
         <dt>Host apps</dt>

@@ -92,6 +92,9 @@ export function toTaskDefinition(input: TaskInputWire): TaskDefinition {
     if (list) def[key] = list;
   }
   if (input.verifiedOnly === true) def.verifiedOnly = true;
+  // 1 is the default: kept absent, so an old task and a new one with 1 compare equal.
+  if (input.capShards !== undefined && input.capShards !== null && input.capShards !== 1)
+    def.capShards = input.capShards;
   return def;
 }
 
@@ -113,6 +116,7 @@ const PATCH_FIELD: Record<keyof TaskInputWire, keyof TaskDefinition> = {
   regions: "regions",
   cities: "cities",
   verifiedOnly: "verifiedOnly",
+  capShards: "capShards",
 };
 
 /** TaskDefinition field -> its wire name (for `editableFields` in responses and refusals). */
@@ -175,6 +179,7 @@ export function definitionToWire(def: TaskDefinition) {
     regions: def.regions ?? null,
     cities: def.cities ?? null,
     verifiedOnly: def.verifiedOnly === true,
+    capShards: def.capShards ?? 1,
   };
 }
 

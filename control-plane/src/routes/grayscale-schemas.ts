@@ -10,6 +10,7 @@ import { NetworkSchema, PlatformSchema } from "../../../core/contracts/check";
 import { AppIdSchema, IdSchema, SemverSchema, seedLimit } from "../../../core/contracts/common";
 import {
   isValidName,
+  MAX_CAP_SHARDS,
   MAX_INLINE_TARGETS,
   MAX_TASK_NAME,
   MAX_USER_CAP,
@@ -161,6 +162,16 @@ const taskFields = {
     description:
       "admit only clients whose account the host app vouched for with a user assertion, counted by that account (docs/trust.md); a capped task's slots then cannot be taken by invented GUIDs",
   }),
+  capShards: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_CAP_SHARDS)
+    .optional()
+    .openapi({
+      description: `counter shards a capped task's cap is split over, 1..${MAX_CAP_SHARDS} (default 1): about one per 700 first admissions a second at the task's peak (docs/scale.md 5b). Only a pending task may change it; ignored while the task has no cap`,
+      example: 1,
+    }),
 };
 
 /** Health guardrails (PRODUCT.md G7; core/grayscale/health.ts, docs/grayscale.md "Health guardrails"). */
@@ -307,6 +318,10 @@ export const TaskSchema = z
     regions: IncludeExcludeSchema.nullable(),
     cities: IncludeExcludeSchema.nullable(),
     verifiedOnly: z.boolean(),
+    capShards: z
+      .number()
+      .int()
+      .openapi({ description: "counter shards the cap is split over (1 = one counter)" }),
     whitelists: z.array(WhitelistSummarySchema),
     editableFields: z
       .array(z.string())

@@ -131,7 +131,10 @@ grayscaleTaskRoutes.openapi(
   async (c) => {
     const { appId, taskId, action } = c.req.valid("param");
     return c.json(
-      await actOnTask(c.var.db, c.env.PACKAGES, c.var.actor, appId, taskId, ACTIONS[action] as TaskAction),
+      await actOnTask(c.var.db, c.env.PACKAGES, c.var.actor, appId, taskId, ACTIONS[action] as TaskAction, {
+        counters: c.env.GRAYSCALE_COUNTER,
+        waitUntil: (work) => c.executionCtx.waitUntil(work),
+      }),
       200,
     );
   },

@@ -9,14 +9,14 @@
  * a full counter. It also deletes whitelists replaced long enough ago.
  */
 import { and, eq, inArray } from "drizzle-orm";
-import type { TaskStatus } from "../../../core/grayscale/lifecycle";
+import { capShardsOf, type TaskStatus } from "../../../core/grayscale/lifecycle";
 import type { Actor } from "../auth/actor";
 import { createDb } from "../db/client";
 import { grayscaleTasks, miniPrograms } from "../db/schema";
 import { recordChange } from "./change-log";
 import { runBatch } from "./d1";
 import { type CounterNamespace, counterProgress } from "./grayscale-counter";
-import { statusOf, type TaskRow } from "./grayscale-store";
+import { definitionOf, statusOf, type TaskRow } from "./grayscale-store";
 import { purgeReplacedWhitelists } from "./grayscale-whitelists";
 import { bumpSnapshotRevision, publishCurrentSnapshot } from "./snapshot";
 
@@ -45,7 +45,11 @@ async function nextStatus(env: CronBindings, row: TaskRow, now: number): Promise
   const status = statusOf(row, now);
   if (status.state !== "delivering" || row.userCap === null) return status;
   // Stranded lease slots are presumed used (their holders may have admitted users with them).
-  const { admitted, stranded } = await counterProgress(env.GRAYSCALE_COUNTER, row.id);
+  const { admitted, stranded } = await counterProgress(
+    env.GRAYSCALE_COUNTER,
+    row.id,
+    capShardsOf(definitionOf(row)),
+  );
   return admitted + stranded >= row.userCap ? { state: "ended", endReason: "cap_reached" } : status;
 }
 

@@ -14,6 +14,7 @@ import {
 import type { ClientContext, DecidePorts, Decision, TaskOutcome } from "../../../core/decide";
 import { candidateTasks, decide, verifiedAccountOf } from "../../../core/decide";
 import { notFound } from "../../../core/errors";
+import { capShardsOf } from "../../../core/grayscale/lifecycle";
 import { targetValue } from "../../../core/grayscale/match";
 import { evaluateTask, taskUserKey, userKeyOf } from "../../../core/grayscale/rules";
 import type { CompiledTask, Geo, WhitelistRef } from "../../../core/grayscale/types";
@@ -27,7 +28,7 @@ import {
   counterHasAdmitted,
   counterProgress,
 } from "./grayscale-counter";
-import { requireTask, statusOf, tasksOf } from "./grayscale-store";
+import { definitionOf, requireTask, statusOf, tasksOf } from "./grayscale-store";
 import { whitelistHas } from "./grayscale-whitelists";
 import { healthProgress } from "./health";
 import { compileCurrentSnapshot } from "./snapshot";
@@ -70,7 +71,7 @@ export async function taskProgress(
       byHour: [],
     };
   }
-  const p = await counterProgress(counters, row.id);
+  const p = await counterProgress(counters, row.id, capShardsOf(definitionOf(row)));
   return {
     ...base,
     tracked: true,
@@ -161,8 +162,10 @@ class ExplainPorts implements DecidePorts {
     let view = this.counterViews.get(task.id);
     if (view === undefined) {
       view = Promise.all([
-        counterProgress(this.counters, task.id),
-        userKey !== undefined ? counterHasAdmitted(this.counters, task.id, userKey) : false,
+        counterProgress(this.counters, task.id, task.capShards ?? 1),
+        userKey !== undefined
+          ? counterHasAdmitted(this.counters, task.id, userKey, task.capShards ?? 1)
+          : false,
       ]).then(([progress, admittedBefore]) => ({ progress, admittedBefore }));
       this.counterViews.set(task.id, view);
     }

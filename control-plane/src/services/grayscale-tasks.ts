@@ -10,6 +10,7 @@ import type { Guardrails } from "../../../core/grayscale/health";
 import type { TaskAction, TaskFacts, TaskStatus } from "../../../core/grayscale/lifecycle";
 import {
   applyAction,
+  capShardsOf,
   checkTaskDefinition,
   checkTaskEdit,
   editableFields,
@@ -24,7 +25,7 @@ import { randomId } from "../lib/encoding";
 import { applyTaskPatch, definitionToWire, type TaskPatchWire, wireFieldOf } from "../lib/grayscale-wire";
 import { type MiniProgramRow, READ_ROLES, requireMiniProgram, WRITE_ROLES } from "./access";
 import { recordChange } from "./change-log";
-import { type CounterNamespace, counterProgress } from "./grayscale-counter";
+import { type CounterNamespace, counterProgress, reclaimShardSlots } from "./grayscale-counter";
 import {
   currentWhitelists,
   definitionOf,
@@ -263,13 +264,17 @@ export async function editTask(
   if (guardrailsChanged && status.state === "ended") throw refusalError(refusalOf("task_ended"));
   // Admitted users are sticky, so a cap cannot drop below them (the edge counts only capped tasks),
   // nor below the slots edge isolates hold in leases: they may be admitting from them right now.
-  const counted =
+  // A sharded task's shards first give back the slots they hold unused (docs/scale.md 5b), so
+  // only slots really used (admitted, in edge leases, stranded) hold the cap up.
+  const checksCap =
     status.state !== "pending" &&
     status.state !== "ended" &&
     changed.includes("userCap") &&
-    after.userCap !== null
-      ? await counterProgress(counters, row.id)
-      : undefined;
+    after.userCap !== null;
+  const shards = capShardsOf(after);
+  if (checksCap && before.userCap !== null && after.userCap !== null && after.userCap < before.userCap)
+    await reclaimShardSlots(counters, row.id, shards);
+  const counted = checksCap ? await counterProgress(counters, row.id, shards) : undefined;
   const taken = counted ? counted.admitted + counted.reserved + counted.stranded : 0;
   let refusal = checkTaskEdit(before, after, status.state, now, taken);
   let versionId = row.versionId;
@@ -319,6 +324,7 @@ export async function actOnTask(
   appId: string,
   taskId: string,
   action: TaskAction,
+  shards?: { counters: CounterNamespace; waitUntil(work: Promise<unknown>): void },
 ) {
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
   const row = await requireTask(db, appId, taskId);
@@ -353,5 +359,15 @@ export async function actOnTask(
     now,
   );
   await publishCurrentSnapshot(db, bucket, appId);
+  // A task that stops admitting takes back the slots its shards hold unused (docs/scale.md 5b),
+  // so progress does not count slots nobody can use; off the answer, and a failure changes nothing
+  // (the slots stay counted as leased, the cap is never exceeded).
+  const k = capShardsOf(definitionOf(row));
+  if (shards !== undefined && k > 1 && next.state !== "delivering")
+    shards.waitUntil(
+      reclaimShardSlots(shards.counters, row.id, k).catch((err) =>
+        console.error("cap shard slots not taken back", { taskId: row.id, error: String(err) }),
+      ),
+    );
   return taskView(db, appId, taskId, now);
 }
