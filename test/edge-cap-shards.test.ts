@@ -237,6 +237,16 @@ describe("shards and their coordinator", () => {
     // Full: another user is refused, an admitted one is still admitted.
     expect((await admit(taskId, shards, "g:late", cap)).admitted).toBe(false);
     expect((await admit(taskId, shards, admitted[0] as string, cap)).admitted).toBe(true);
+    // Once full, new users of one shard, one after another, are refused by the shard without a
+    // call to the coordinator each: after "nothing left" it does not ask again under the same cap
+    // for a second (20 asks without that; a second holds them all unless the machine stalls).
+    const asksBefore = (await counter(taskId).progress()).asks ?? 0;
+    const late = Array.from({ length: 2000 }, (_, i) => `g:late-${i}`)
+      .filter((u) => capShardOf(taskId, u, shards) === 3)
+      .slice(0, 20);
+    expect(late).toHaveLength(20);
+    for (const u of late) expect((await admit(taskId, shards, u, cap)).admitted).toBe(false);
+    expect((await counter(taskId).progress()).asks ?? 0).toBeLessThanOrEqual(asksBefore + 5);
   });
 
   it("a cap lowered while shards hold slots: they give them back, and the new cap is exact", async () => {

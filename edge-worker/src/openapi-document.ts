@@ -216,6 +216,7 @@ export const EDGE_OPENAPI_DOCUMENT = {
                   "task_time_invalid",
                   "task_end_in_past",
                   "task_cap_invalid",
+                  "task_cap_shards_invalid",
                   "task_percentage_invalid",
                   "task_no_host_app",
                   "task_host_app_not_bound",
