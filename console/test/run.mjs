@@ -1504,6 +1504,11 @@ test("guardrails: a task with health guardrails (a bad window refused next to th
   await dev.getByLabel("Crash window (minutes)").fill("15");
   await dev.getByRole("button", { name: "Create grayscale task" }).click();
   await dev.locator("#gr-crashes-windowMinutes-err").waitFor();
+  // A refused submit keeps what was entered, the times included.
+  assert(
+    (await dev.getByLabel("Start time").inputValue()) === localInput(startAt),
+    `the start time entered is kept: ${await dev.getByLabel("Start time").inputValue()}`,
+  );
   await shot(dev, "grayscale-guardrails-form");
   await dev.getByLabel("Crash window (minutes)").fill("60");
   await dev.getByRole("button", { name: "Create grayscale task" }).click();

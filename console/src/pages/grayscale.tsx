@@ -306,7 +306,9 @@ export function NewTaskPage(props: { me: Me; appId: string; mp: MiniProgram }) {
   const [error, setError] = useState<ApiError | undefined>(undefined);
   const [progress, setProgress] = useState<{ label: string; value: number } | null>(null);
   const bound = mp.bindings.filter((b) => b.status === "approved");
-  const now = Date.now();
+  // The form's default times, fixed when the page opens: a re-render (a refused submit) must not
+  // reset the times the user entered.
+  const [now] = useState(Date.now());
   if (!overview.data) return <Loading error={overview.error} />;
   const candidates = overview.data.approved;
   const submit = async (e: Event) => {
