@@ -22,6 +22,7 @@ import { makeUserProof, USER_PROOF_HEADER } from "../core/user-proof";
 import { testEnv } from "./env";
 import { callAdmin, expectJson, makeMiniProgram, makeWorld, type World } from "./support/admin";
 import { edgeFetch } from "./support/edge";
+import { receiver, verifyWebhook } from "./support/webhook-receiver";
 
 let world: World;
 let appId: string;
@@ -93,30 +94,6 @@ async function sendTo(openid: string): Promise<string> {
   return (await expectJson(res, 200)).msgid;
 }
 
-/** The docs/messages.md recipe, as a host app's server runs it. */
-async function verify(secret: string, timestamp: string, body: string, header: string): Promise<boolean> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["verify"],
-  );
-  const hex = header.replace(/^sha256=/, "");
-  const sig = new Uint8Array(hex.match(/../g)!.map((h) => Number.parseInt(h, 16)));
-  return crypto.subtle.verify("HMAC", key, sig, new TextEncoder().encode(`${timestamp}.${body}`));
-}
-
-/** A host app server: records what it receives and answers `status`. */
-function receiver(status: number) {
-  const got: { url: string; headers: Headers; body: string }[] = [];
-  const send = async (req: Request) => {
-    got.push({ url: req.url, headers: req.headers, body: await req.text() });
-    return new Response("ok", { status });
-  };
-  return { got, send };
-}
-
 async function deliver(
   queue: string,
   msgs: { id: string; attempts: number; body: PushMessage }[],
@@ -152,8 +129,10 @@ describe("push webhook (T5)", () => {
     expect(url).toBe("https://push.host-one.test/graycast");
     const ts = headers.get("x-graycast-timestamp")!;
     expect(Math.abs(Number(ts) - Date.now() / 1000)).toBeLessThan(600);
-    expect(await verify(webhookSecret, ts, body, headers.get("x-graycast-signature")!)).toBe(true);
-    expect(await verify(webhookSecret, ts, `${body} `, headers.get("x-graycast-signature")!)).toBe(false);
+    expect(await verifyWebhook(webhookSecret, ts, body, headers.get("x-graycast-signature")!)).toBe(true);
+    expect(await verifyWebhook(webhookSecret, ts, `${body} `, headers.get("x-graycast-signature")!)).toBe(
+      false,
+    );
     expect(JSON.parse(body)).toMatchObject({
       type: "subscribe_message",
       messageId: msgid,
@@ -279,8 +258,8 @@ describe("push webhook (T5)", () => {
     );
     const { headers, body } = host.got[0]!;
     const ts = headers.get("x-graycast-timestamp")!;
-    expect(await verify(rotated, ts, body, headers.get("x-graycast-signature")!)).toBe(true);
-    expect(await verify(webhookSecret, ts, body, headers.get("x-graycast-signature")!)).toBe(false);
+    expect(await verifyWebhook(rotated, ts, body, headers.get("x-graycast-signature")!)).toBe(true);
+    expect(await verifyWebhook(webhookSecret, ts, body, headers.get("x-graycast-signature")!)).toBe(false);
     webhookSecret = rotated;
 
     const msg2 = await sendTo(openid);

@@ -31,6 +31,7 @@ import {
   type World,
 } from "./support/admin";
 import { sessions } from "./support/health-logs";
+import { receiver, verifyWebhook } from "./support/webhook-receiver";
 
 let world: World;
 const ERROR_RATE = { errorRate: { maxPointsAboveOnline: 10, minSessions: 20 } };
@@ -42,34 +43,6 @@ beforeAll(async () => {
 });
 
 const put = (json: unknown, token = world.adminA.token) => callAdmin("PUT", hookPath(), { token, json });
-
-/** The docs/messages.md recipe, as the team's server runs it. */
-async function verify(secret: string, timestamp: string, body: string, header: string): Promise<boolean> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["verify"],
-  );
-  const sig = new Uint8Array(
-    header
-      .replace(/^sha256=/, "")
-      .match(/../g)!
-      .map((h) => Number.parseInt(h, 16)),
-  );
-  return crypto.subtle.verify("HMAC", key, sig, new TextEncoder().encode(`${timestamp}.${body}`));
-}
-
-/** The team's server: records what it receives and answers `status`. */
-function receiver(status: number) {
-  const got: { url: string; headers: Headers; body: string }[] = [];
-  const send = async (req: Request) => {
-    got.push({ url: req.url, headers: req.headers, body: await req.text() });
-    return new Response("ok", { status });
-  };
-  return { got, send };
-}
 
 /** A batch of the queue through the team consumer with `send` as the network, or the builder's own handler. */
 async function deliver(
@@ -216,8 +189,8 @@ describe("a tripped guardrail notifies the team's webhook", () => {
     expect(headers.get("x-graycast-event")).toBe("grayscale.guardrail_tripped");
     expect(headers.get("x-graycast-event-id")).toBe(event!.id);
     const ts = headers.get("x-graycast-timestamp")!;
-    expect(await verify(secret, ts, body, headers.get("x-graycast-signature")!)).toBe(true);
-    expect(await verify(secret, ts, `${body} `, headers.get("x-graycast-signature")!)).toBe(false);
+    expect(await verifyWebhook(secret, ts, body, headers.get("x-graycast-signature")!)).toBe(true);
+    expect(await verifyWebhook(secret, ts, `${body} `, headers.get("x-graycast-signature")!)).toBe(false);
     expect(JSON.parse(body)).toEqual({
       type: "grayscale.guardrail_tripped",
       eventId: event!.id,
