@@ -777,12 +777,16 @@ export async function applyIncrement(
 
 /**
  * zstd level by how much must be held in memory (dictionary + content): the Worker that builds
- * increments has 128 MB in all, and zstd's tables grow with the level and the window. Measured
- * with the WASM build (BENCHMARKS.md): level 18 is within 1-3% of 19 in size at about two
- * thirds of its memory.
+ * increments has 128 MB in all, and zstd's tables grow with the level and the window. zstd sizes
+ * its window to the dictionary plus the content, so the tables of a level shrink when that total
+ * does. Measured with the WASM build (the module's memory after one compression, 2026-12-06):
+ * level 18 at 8-12 MiB in all, 60-63 MiB; level 19 at 8.3 MiB, 92 MiB (too much next to both
+ * versions unpacked), but at 4 MiB, 54 MiB, the same as level 18 there. Level 19 is 1-2%
+ * smaller than 18 on the bench's corpus, so it is used where it costs no memory.
  */
 export function incrementLevel(dictionaryBytes: number, contentBytes: number): number {
   const total = dictionaryBytes + contentBytes;
+  if (total <= 4 * 1024 * 1024) return 19;
   if (total <= 12 * 1024 * 1024) return 18;
   return 9;
 }

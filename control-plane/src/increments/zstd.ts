@@ -89,6 +89,14 @@ function withBuffers<T>(sizes: number[], inputs: Uint8Array[], run: (ptrs: numbe
   }
 }
 
+/**
+ * Bytes of the WASM module's memory: it grows to the high-water mark of every call and never
+ * shrinks (what a build's zstd level costs the isolate; core `incrementLevel`).
+ */
+export function zstdMemoryBytes(): number {
+  return ready === undefined ? 0 : zstd.HEAPU8.buffer.byteLength;
+}
+
 /** One zstd frame of `content`, with `dictionary` as raw content (zstd's `--patch-from` model). */
 export async function zstdCompress(
   content: Uint8Array,
