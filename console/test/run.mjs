@@ -318,16 +318,45 @@ test("grayscale: seed rules shown next to the field, a task with a whitelist upl
   await see(dev, /whitelist guid: 3 entries/);
   taskUrl = dev.url();
 
-  // Edit it: the seed's name rule is checked again, next to the field; the cap goes from 2 to 3.
+  const taskPath = `/v1/mini-programs/${shopAppId}/grayscale-tasks/${taskUrl.split("/grayscale/")[1].split("?")[0]}`;
+  await dev.locator("#task-cap-shards").getByText("1 (one counter)").waitFor();
+
+  // Edit it: the seed's name rule is checked again, next to the field; the cap goes from 2 to 3
+  // and, while the task is pending, its cap shards from 1 to 4 (65 is past the most, 64: refused
+  // next to the field).
   await dev.getByRole("button", { name: "Edit task" }).click();
   const edit = dev.getByRole("form", { name: "Edit task" });
+  const shards = edit.getByLabel("Cap shards");
+  assert(
+    (await shards.inputValue()) === "1",
+    `the dialog shows the current cap shards: ${await shards.inputValue()}`,
+  );
   await edit.getByLabel("Task name").fill("Console canary, second edition");
   await edit.getByRole("button", { name: "Save task" }).click();
   await dev.locator("#edit-name-err").getByText("the task name must have 1 to 20 characters").waitFor();
   await edit.getByLabel("Task name").fill("Console canary");
   await edit.getByLabel("Number of grayscale users (cap)").fill("3");
+  await shards.fill("65");
+  await edit.getByRole("button", { name: "Save task" }).click();
+  await dev.locator("#edit-capShards-err").getByText(/64/).waitFor();
+  await edit.getByText("The task was not saved: see the message next to the field.").waitFor();
+  await edit.screenshot({ path: join(SHOTS, "grayscale-edit.png") });
+  await shards.fill("4");
   await edit.getByRole("button", { name: "Save task" }).click();
   await see(dev, "Task saved.");
+  await dev.locator("#task-cap-shards").getByText("4 (the cap split over 4 counters)").waitFor();
+  const edited = await apiAsPage(dev, "GET", taskPath);
+  assert(
+    edited.capShards === 4 && edited.userCap === 3,
+    `the task has 4 cap shards and a cap of 3: ${edited.capShards}, ${edited.userCap}`,
+  );
+  // Opened again, the dialog starts from the saved value.
+  await dev.getByRole("button", { name: "Edit task" }).click();
+  assert(
+    (await shards.inputValue()) === "4",
+    `the dialog shows the saved cap shards: ${await shards.inputValue()}`,
+  );
+  await edit.getByRole("button", { name: "Cancel" }).click();
 
   // The list: newest first, with its state.
   await gotoHash(dev, `/apps/${shopAppId}/grayscale`);

@@ -92,6 +92,13 @@ const claimed = (error: ApiError | undefined): boolean => {
   const rule = error?.rule;
   return rule !== undefined && RULE_FIELD[rule] !== undefined;
 };
+/** Whether everything the API refused is shown next to one of `fields` (a seed rule, or issues on them). */
+function onFields(error: ApiError | undefined, fields: string[]): boolean {
+  if (!error) return false;
+  if (claimed(error)) return true;
+  const onAField = (path: string) => fields.some((f) => path === f || path.startsWith(`${f}.`));
+  return error.issues.length > 0 && error.issues.every((i) => onAField(i.path));
+}
 
 function FieldErrors(props: { id: string; messages: string[] }) {
   return props.messages.length ? (
@@ -106,6 +113,18 @@ function localInput(ms: number): string {
   const d = new Date(ms);
   const p = (n: number) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/** The cap shards field's help, the same on the new-task form and in the edit dialog (docs/grayscale.md "Cap shards"). */
+const CAP_SHARDS_HINT =
+  "1 to 64; empty: 1. Only used with a user cap: about one per 700 new users a second at the peak; fixed once the task starts.";
+
+/** What the task page says of a task's cap shards: how many, and whether they count at all. */
+function capShardsText(t: Pick<Task, "userCap" | "capShards">): string {
+  if (t.userCap == null) return `${t.capShards}, unused while the task has no cap`;
+  return t.capShards === 1
+    ? "1 (one counter)"
+    : `${t.capShards} (the cap split over ${t.capShards} counters)`;
 }
 
 const STATE_LABEL: Record<string, string> = {
@@ -440,7 +459,7 @@ export function NewTaskPage(props: { me: Me; appId: string; mp: MiniProgram }) {
             type="number"
             min="1"
             max="64"
-            hint="Empty: 1. About one per 700 new users a second at the peak; fixed once the task starts."
+            hint={CAP_SHARDS_HINT}
             messages={messagesFor(error, "capShards")}
           />
           <Field
@@ -735,10 +754,9 @@ export function TaskPage(props: {
           {fmtDate(t.startAt)} – {fmtDate(t.endAt)}
         </dd>
         <dt>User cap</dt>
-        <dd>
-          {t.userCap ?? "no cap"}
-          {t.userCap != null && t.capShards > 1 ? `, split over ${t.capShards} counter shards` : ""}
-        </dd>
+        <dd>{t.userCap ?? "no cap"}</dd>
+        <dt>Cap shards</dt>
+        <dd id="task-cap-shards">{capShardsText(t)}</dd>
         <dt>Share</dt>
         <dd>{t.percentage == null ? "all eligible users" : `${t.percentage}%`}</dd>
         <dt>Host apps</dt>
@@ -800,14 +818,55 @@ export function TaskPage(props: {
   );
 }
 
-/** The fields a task may still change (all while pending; name, end, cap and share once started). */
-const EDITABLE = [
-  { field: "name", label: "Task name", type: "text" },
-  { field: "startAt", label: "Start time", type: "datetime-local" },
-  { field: "endAt", label: "End time", type: "datetime-local" },
-  { field: "userCap", label: "Number of grayscale users (cap)", type: "number" },
-  { field: "percentage", label: "Share of eligible users (%)", type: "number" },
-] as const;
+/**
+ * The fields a task may still change (all while pending; name, end, cap and share once started),
+ * in two rows as on the new-task form: what and when, then how many. `empty` is what an emptied
+ * number field sends (absent: null, which clears a cap or a share).
+ */
+const EDITABLE: readonly {
+  field: "name" | "startAt" | "endAt" | "userCap" | "capShards" | "percentage";
+  row: "when" | "size";
+  label: string;
+  type: "text" | "datetime-local" | "number";
+  step?: string;
+  min?: string;
+  max?: string;
+  hint?: string;
+  empty?: number;
+}[] = [
+  { field: "name", row: "when", label: "Task name", type: "text" },
+  { field: "startAt", row: "when", label: "Start time", type: "datetime-local", step: "1" },
+  { field: "endAt", row: "when", label: "End time", type: "datetime-local", step: "1" },
+  {
+    field: "userCap",
+    row: "size",
+    label: "Number of grayscale users (cap)",
+    type: "number",
+    min: "1",
+    hint: "Empty: no cap.",
+  },
+  // Only a pending task lists it in editableFields: a started task's users are fixed to their shard.
+  {
+    field: "capShards",
+    row: "size",
+    label: "Cap shards",
+    type: "number",
+    min: "1",
+    max: "64",
+    hint: CAP_SHARDS_HINT,
+    empty: 1,
+  },
+  {
+    field: "percentage",
+    row: "size",
+    label: "Share of eligible users (%)",
+    type: "number",
+    min: "0.01",
+    max: "100",
+    step: "0.01",
+    hint: "Empty: everyone the other conditions admit.",
+  },
+];
 
 function EditTask(props: { base: string; task: Task; onSaved: () => void }) {
   const { task } = props;
@@ -838,7 +897,7 @@ function EditTask(props: { base: string; task: Task; onSaved: () => void }) {
           const raw = formValue(form, f.field);
           if (raw === currentOf(f.field)) continue;
           if (f.type === "datetime-local") body[f.field] = raw ? new Date(raw).toISOString() : raw;
-          else if (f.type === "number") body[f.field] = raw === "" ? null : Number(raw);
+          else if (f.type === "number") body[f.field] = raw === "" ? (f.empty ?? null) : Number(raw);
           else body[f.field] = raw;
         }
         if (task.editableFields.includes("guardrails")) {
@@ -863,23 +922,36 @@ function EditTask(props: { base: string; task: Task; onSaved: () => void }) {
           Once a task has started, only its name, end time, cap, share and guardrails can change.
         </p>
       )}
-      <div class="row">
-        {fields.map((f) => (
-          <Field
-            id={`edit-${f.field}`}
-            name={f.field}
-            label={f.label}
-            type={f.type}
-            step={f.type === "datetime-local" ? "1" : f.field === "percentage" ? "0.01" : undefined}
-            value={currentOf(f.field)}
-            messages={messagesFor(error, f.field)}
-          />
-        ))}
-      </div>
+      {(["when", "size"] as const).map((row) => (
+        <div class="row">
+          {fields
+            .filter((f) => f.row === row)
+            .map((f) => (
+              <Field
+                id={`edit-${f.field}`}
+                name={f.field}
+                label={f.label}
+                type={f.type}
+                step={f.step}
+                min={f.min}
+                max={f.max}
+                hint={f.hint}
+                value={currentOf(f.field)}
+                messages={messagesFor(error, f.field)}
+              />
+            ))}
+        </div>
+      ))}
       {task.editableFields.includes("guardrails") && (
         <GuardrailFields error={error} current={task.guardrails} id="edit-gr" />
       )}
-      {!claimed(error) && <ErrorNote error={error} fields={[...fields.map((f) => f.field), "guardrails"]} />}
+      {onFields(error, [...fields.map((f) => f.field), "guardrails"]) ? (
+        <p class="error" role="alert">
+          The task was not saved: see the message next to the field.
+        </p>
+      ) : (
+        <ErrorNote error={error} fields={[...fields.map((f) => f.field), "guardrails"]} />
+      )}
       <div class="actions">
         <button type="submit" class="primary">
           Save task
