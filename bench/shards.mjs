@@ -39,6 +39,7 @@ if (major < 22 && existsSync(node22)) {
 const { build } = await import("esbuild");
 const { convertV4MiniflareOptions, Log, LogLevel, Miniflare } = await import("miniflare");
 const { join } = await import("node:path");
+const { shardsSection } = await import("./lib/shards-report.mjs");
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const args = process.argv.slice(2);
@@ -213,17 +214,4 @@ try {
 }
 
 if (JSON_OUT) console.log(JSON.stringify(rows, null, 2));
-else {
-  const n = (v, d = 0) =>
-    Number.isFinite(v)
-      ? v.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d })
-      : "n/a";
-  console.log(
-    "| run | K | isolates | users | cap | admitted | over cap | left in shards | admissions/s | object calls per admission | coordinator asks | asks/s | busiest object admissions/s | p50 ms | p99 ms |",
-  );
-  console.log("| --- | -: | -: | -: | -: | -: | -: | -: | -: | -: | -: | -: | -: | -: | -: |");
-  for (const r of rows)
-    console.log(
-      `| ${r.kind} | ${r.shards} | ${n(r.isolates)} | ${n(r.users)} | ${n(r.cap)} | ${n(r.admitted)} | ${r.overCap} | ${r.leftInShards} | ${n(r.admissionsPerS)} | ${n(r.callsPerAdmission, 3)} | ${n(r.coordinatorAsks)} | ${n(r.coordinatorAsksPerS, 1)} | ${n(r.busiestObjectAdmissionsPerS)} | ${n(r.p50Ms, 1)} | ${n(r.p99Ms, 1)} |`,
-    );
-}
+else console.log(shardsSection(rows).join("\n"));

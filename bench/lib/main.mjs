@@ -2,7 +2,7 @@
 // figure means; this script rewrites BENCHMARKS.md on every full run.
 //
 //   node bench/run.mjs [--rounds 3] [--duration 5] [--connections 50] [--quick]
-//                      [--only online,tasks,...] [--skip load,decide,publish,startup,logs] [--no-write]
+//                      [--only online,tasks,...] [--skip load,decide,publish,startup,logs,shards] [--no-write]
 //                      [--member-share 0.5] (whitelisted share of the tasks scenario's users)
 //                      [--json <path>] [--profile <scenario>|none] (CPU profile of the edge during a
 //                      scenario, in a separate host so the measured runs have no profiler attached; default online)
@@ -441,6 +441,26 @@ if (!options.skip.has("logs") && (!options.only || options.only.includes("logs")
     results.logsSection = logsSection(measured);
   } catch (err) {
     results.notes.push(`log queries: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+// ---------------------------------------------------------------- 5c. cap shards, real objects
+// bench/shards.mjs in its own process (its own workerd): calls per admission, admissions/s and
+// exactness at K = 1, 4, 16 (docs/scale.md 5b). Fewer users with --quick.
+if (!options.skip.has("shards") && (!options.only || options.only.includes("shards")) && !overBudget()) {
+  log("cap shards with the real objects (bench/shards.mjs)");
+  const args = [
+    "bench/shards.mjs",
+    "--json",
+    ...(quick ? ["--isolates", "16,64", "--per-isolate", "50"] : []),
+  ];
+  const r = await run(NODE, args, { timeoutMs: 10 * 60 * 1000 });
+  try {
+    if (r.code !== 0) throw new Error(r.stderr.trim().split("\n").slice(-3).join(" "));
+    // Miniflare may log to stdout before the rows (JSON.stringify with 2 spaces: "[\n  {").
+    results.shards = JSON.parse(r.stdout.slice(r.stdout.indexOf("[\n  {")));
+  } catch (err) {
+    results.notes.push(`cap shards: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 

@@ -2,6 +2,7 @@
 // `npm run bench:increments` writes) and a console summary.
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { shardsSection } from "./shards-report.mjs";
 import { fmt, fmtInt, median } from "./util.mjs";
 
 const KiB = 1024;
@@ -249,7 +250,7 @@ export function writeReport(results, { path, write }) {
     "npm run bench -- --profile admit    # profile another scenario (default: online; none: skip)",
     "node bench/decide.mjs               # the decide micro-benchmark alone",
     "node bench/shard-sim.mjs            # the admission-sharding simulation behind docs/scale.md",
-    "node bench/shards.mjs               # cap shards with the real objects: calls per admission, admissions/s (docs/scale.md 5b)",
+    "node bench/shards.mjs               # cap shards with the real objects (npm run bench runs it too): calls per admission, admissions/s, exactness (docs/scale.md 5b)",
     "node bench/admin.mjs                # the control plane under load, publish alone, a 1M-line whitelist upload (its own section)",
     "```",
     "",
@@ -393,6 +394,7 @@ export function writeReport(results, { path, write }) {
 
   // The log query section (bench/lib/logs.mjs): this run's, else the one `node bench/logs.mjs` wrote.
   const before = existsSync(path) ? readFileSync(path, "utf8") : "";
+  if (results.shards?.length) push(...shardsSection(results.shards));
   if (results.logsSection) push(results.logsSection, "");
   else {
     const from = before.indexOf(LOGS_START);
