@@ -3,10 +3,10 @@
 // and explain share) with in-memory ports, walking 20 compiled grayscale tasks (highest version
 // first, `isTaskEligible`, Bloom filter + shard lookup for a 1,000,000-entry whitelist held in
 // memory, in storage format 2 as uploads write it and the edge reads it), for a rotating pool of
-// 10,000 clients. The ports answer synchronously, as the edge's
-// do when nothing needs I/O, so `decide` returns its Decision with no promise. Also measures the
-// explaining form (`rankTasks`, which evaluates and reports every condition of every task, then
-// the same `decide`) for comparison.
+// 10,000 clients. The ports answer synchronously, as the edge's do when nothing needs I/O, so
+// `decide` returns its Decision with no promise. Also measures the explaining form (`rankTasks`,
+// which evaluates and reports every condition of every task, then the same `decide`) for
+// comparison.
 //
 //   node bench/decide.mjs [--json] [--core <bundled core.mjs>] [--seconds N]
 //
@@ -81,16 +81,12 @@ const buildMs = performance.now() - t0;
 const ref = built.ref;
 // The objects as the edge holds them after reading R2 (edge-worker/src/whitelist-cache.ts, format
 // 2): each object's bytes in an ArrayBuffer of its own, used in place as 32-bit words.
-const asRead = (bytes) => {
-  const words =
-    bytes === built.bloom
-      ? readFingerprintBloom(bytes.slice().buffer, ref)
-      : readShardTable(bytes.slice().buffer);
+const readBack = (words) => {
   if (typeof words === "string") fail(`the built whitelist does not read back: ${words}`);
   return words;
 };
-const bloom = asRead(built.bloom);
-const tables = built.shards.map(asRead);
+const bloom = readBack(readFingerprintBloom(built.bloom.slice().buffer, ref));
+const tables = built.shards.map((bytes) => readBack(readShardTable(bytes.slice().buffer)));
 const shardBytesTotal = built.shards.reduce((n, s) => n + s.byteLength, 0);
 
 const pkg = (v) => ({ sha256: v.replace(/\./g, "").padStart(64, "0"), size: 100_000 });
