@@ -5,6 +5,8 @@
  * replacement and deletion; `whitelistHas` (explain) reading both formats.
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import { createDb } from "../control-plane/src/db/client";
+import { whitelists } from "../control-plane/src/db/schema";
 import { REPLACED_RETENTION_MS, whitelistHas } from "../control-plane/src/services/grayscale-whitelists";
 import type { WhitelistRef } from "../core/grayscale/types";
 import { shardOf } from "../core/grayscale/whitelist";
@@ -27,6 +29,7 @@ import {
   expectError,
   expectJson,
   makeWorld,
+  moveTaskTimes,
   runCron,
   storedSnapshot,
   taskAction,
@@ -422,5 +425,66 @@ describe("whitelistHas (explain's membership)", () => {
     expect(await whitelistHas(testEnv.PACKAGES, built.ref, "member-7")).toBe(false);
     await testEnv.PACKAGES.delete(whitelistBloomKey(built.ref.id));
     expect(await whitelistHas(testEnv.PACKAGES, built.ref, "member-0")).toBe(false);
+  });
+});
+
+describe("lists uploaded before format 2", () => {
+  it("a D1 row of format 1 compiles to a ref without format, beside a new upload's format 2, and explain reads both", async () => {
+    const { appId, task } = await pendingTask();
+    await expectJson(putList(appId, task.id, "guid", "new-guid-1\nnew-guid-2\n"), 200);
+    // A deviceId list as uploads wrote it before: format-1 objects and a row that does not name
+    // its format (the column's default, as the migration gives existing rows).
+    const old = buildWhitelist({
+      id: `wl_old${task.id.slice(-7)}`,
+      kind: "deviceId",
+      seed: 77,
+      values: ["old-device-1", "old-device-2"],
+    });
+    await testEnv.PACKAGES.put(whitelistBloomKey(old.ref.id), old.bloom);
+    for (const [i, shard] of old.shards.entries())
+      await testEnv.PACKAGES.put(whitelistShardKey(old.ref.id, i), shardText(shard));
+    await createDb(testEnv.DB)
+      .insert(whitelists)
+      .values({
+        id: old.ref.id,
+        taskId: task.id,
+        kind: "deviceId",
+        count: old.ref.count,
+        seed: old.ref.seed,
+        bloomBits: old.ref.bloomBits,
+        bloomHashes: old.ref.bloomHashes,
+        shards: old.ref.shards,
+        uploadedBy: world.devA.id,
+        createdAt: Date.now(),
+      })
+      .run();
+    // The start time comes: the cron makes the task deliver and republishes the snapshot.
+    await moveTaskTimes(task.id, { startAt: Date.now() - 1000 });
+    await runCron();
+    const refs = await refInSnapshot(appId, task.id);
+    expect(refs.find((r) => r.kind === "deviceId")).toEqual(old.ref);
+    expect(refs.find((r) => r.kind === "guid")).toMatchObject({ format: 2 });
+
+    const explainTarget = async (ids: Record<string, string>) => {
+      const e = await expectJson<any>(
+        callAdmin("POST", `/v1/mini-programs/${appId}/explain`, {
+          token: world.viewerA.token,
+          json: {
+            client: {
+              hostAppId: world.host1,
+              hostAppVersion: "8.0.1",
+              platform: "ios",
+              osVersion: "17.4",
+              ...ids,
+            },
+          },
+        }),
+        200,
+      );
+      return e.tasks[0].conditions.find((c: any) => c.condition === "target").pass;
+    };
+    expect(await explainTarget({ deviceId: "old-device-2" })).toBe(true);
+    expect(await explainTarget({ guid: "new-guid-1" })).toBe(true);
+    expect(await explainTarget({ deviceId: "old-device-3", guid: "new-guid-3" })).toBe(false);
   });
 });
