@@ -2,10 +2,11 @@
 // Pure `decide` throughput on one core: core `decide` (core/decide.ts, the one decision the edge
 // and explain share) with in-memory ports, walking 20 compiled grayscale tasks (highest version
 // first, `isTaskEligible`, Bloom filter + shard lookup for a 1,000,000-entry whitelist held in
-// memory), for a rotating pool of 10,000 clients. The ports answer synchronously, as the edge's
-// do when nothing needs I/O, so `decide` returns its Decision with no promise. Also measures the
-// explaining form (`rankTasks`, which evaluates and reports every condition of every task, then
-// the same `decide`) for comparison.
+// memory, in storage format 2 as uploads write it and the edge reads it), for a rotating pool of
+// 10,000 clients. The ports answer synchronously, as the edge's do when nothing needs I/O, so
+// `decide` returns its Decision with no promise. Also measures the explaining form (`rankTasks`,
+// which evaluates and reports every condition of every task, then the same `decide`) for
+// comparison.
 //
 //   node bench/decide.mjs [--json] [--core <bundled core.mjs>] [--seconds N]
 //
@@ -46,22 +47,20 @@ const need = [
   ["select", "rankTasks"],
   ["decide", "decide"],
   ["lifecycle", "compileTask"],
-  ["whitelistBuild", "buildWhitelist"],
-  ["whitelist", "bloomHas"],
-  ["whitelist", "shardHas"],
-  ["whitelist", "indexShardBytes"],
-  ["whitelist", "shardBytesHas"],
-  ["whitelistBuild", "shardText"],
-  ["whitelist", "shardOf"],
-  ["whitelist", "valueHashes"],
-  ["whitelist", "bloomHasHashes"],
+  ["whitelistBuild", "buildWhitelistV2"],
+  ["whitelistV2", "valueFingerprint"],
+  ["whitelistV2", "readFingerprintBloom"],
+  ["whitelistV2", "fingerprintBloomHas"],
+  ["whitelistV2", "readShardTable"],
+  ["whitelistV2", "shardTableHas"],
   ["match", "targetValue"],
 ];
 for (const [mod, fn] of need) if (typeof core[mod]?.[fn] !== "function") fail(`core has no ${mod}.${fn} yet`);
 
 const { rankTasks } = core.select;
 const { decide } = core.decide;
-const { bloomHasHashes, valueHashes, indexShardBytes, shardBytesHas } = core.whitelist;
+const { valueFingerprint, readFingerprintBloom, fingerprintBloomHas, readShardTable, shardTableHas } =
+  core.whitelistV2;
 const { targetValue } = core.match;
 
 // ---------------------------------------------------------------- the world
@@ -74,21 +73,21 @@ const t0 = performance.now();
 const values = guids(WHITELIST_SIZE, 0x5eed);
 let built;
 try {
-  built = core.whitelistBuild.buildWhitelist({ id: "wl_decide_1m", kind: "guid", seed: 42, values });
+  built = core.whitelistBuild.buildWhitelistV2({ id: "wl_decide_1m", kind: "guid", seed: 42, values });
 } catch (err) {
-  fail(`buildWhitelist failed: ${err instanceof Error ? err.message : err}`);
+  fail(`buildWhitelistV2 failed: ${err instanceof Error ? err.message : err}`);
 }
 const buildMs = performance.now() - t0;
 const ref = built.ref;
-const bloom = built.bloom;
-const shards = built.shards;
-// The shards as the edge holds them after reading R2: each file's UTF-8 bytes, indexed
-// (core `indexShardBytes`: value offsets and a hash table).
-const encoder = new TextEncoder();
-const scratch = new Uint8Array(2048);
-const shardBytes = shards.map((values) =>
-  indexShardBytes(encoder.encode(core.whitelistBuild.shardText(values))),
-);
+// The objects as the edge holds them after reading R2 (edge-worker/src/whitelist-cache.ts, format
+// 2): each object's bytes in an ArrayBuffer of its own, used in place as 32-bit words.
+const readBack = (words) => {
+  if (typeof words === "string") fail(`the built whitelist does not read back: ${words}`);
+  return words;
+};
+const bloom = readBack(readFingerprintBloom(built.bloom.slice().buffer, ref));
+const tables = built.shards.map((bytes) => readBack(readShardTable(bytes.slice().buffer)));
+const shardBytesTotal = built.shards.reduce((n, s) => n + s.byteLength, 0);
 
 const pkg = (v) => ({ sha256: v.replace(/\./g, "").padStart(64, "0"), size: 100_000 });
 function task(i, over) {
@@ -182,8 +181,8 @@ const clients = Array.from({ length: CLIENTS }, (_, i) => ({
   installedVersion: "1.9.0",
 }));
 
-// Whitelist membership for the client being decided (the edge resolves it the same way: Bloom in
-// memory, then the exact shard on a positive).
+// Whitelist membership for the client being decided (the edge resolves a format-2 list the same
+// way: the fingerprint in the split-block Bloom filter in memory, then in its shard's table).
 // Looked up at most once per decision and whitelist, as the edge's walk memoises it.
 let current = clients[0];
 let memoId = "";
@@ -195,12 +194,9 @@ const member = (r, v = targetValue(current, r.kind)) => {
   lookups++;
   if (v === undefined) memo = false;
   else {
-    // As the edge: one hashing pass gives the Bloom positions and the shard.
-    const h = valueHashes(r, v);
-    // As the edge (edge-worker/src/whitelist-cache.ts): encoded into one reused buffer.
-    memo =
-      bloomHasHashes(bloom, r, h.h1, h.h2) &&
-      shardBytesHas(shardBytes[h.shard], scratch, encoder.encodeInto(v, scratch).written);
+    // As the edge: one hashing pass gives the fingerprint and the shard; no encoding of the value.
+    const fp = valueFingerprint(r, v);
+    memo = fingerprintBloomHas(bloom, fp.h0, fp.h1) && shardTableHas(tables[fp.shard], fp.h0, fp.h1);
   }
   memoId = r.id;
   return memo;
@@ -371,7 +367,9 @@ const result = {
   tasks: walk.length,
   whitelistSize: WHITELIST_SIZE,
   whitelistShards: ref.shards,
-  bloomBytes: bloom.length,
+  whitelistFormat: ref.format ?? 1,
+  bloomBytes: bloom.byteLength,
+  shardBytes: shardBytesTotal,
   whitelistBuildMs: buildMs,
   clients: CLIENTS,
   meanTasksVisited: visited / CLIENTS,
@@ -402,7 +400,7 @@ else {
     console.log(`rule masks alone (RuleMasks.word):                 ${rate(masks)}`);
   }
   console.log(
-    `${walk.length} tasks, ${WHITELIST_SIZE.toLocaleString("en-US")}-entry whitelist (${ref.shards} shards, Bloom ${(bloom.length / 1024).toFixed(0)} KiB), ${CLIENTS} clients; mean tasks visited ${(visited / CLIENTS).toFixed(1)}, whitelist lookups per decision ${(hotLookups / CLIENTS).toFixed(2)}`,
+    `${walk.length} tasks, ${WHITELIST_SIZE.toLocaleString("en-US")}-entry whitelist (format ${ref.format ?? 1}, ${ref.shards} shards of ${(shardBytesTotal / 1048576).toFixed(1)} MiB, Bloom ${(bloom.byteLength / 1024).toFixed(0)} KiB), ${CLIENTS} clients; mean tasks visited ${(visited / CLIENTS).toFixed(1)}, whitelist lookups per decision ${(hotLookups / CLIENTS).toFixed(2)}`,
   );
   console.log("outcomes:", outcomes);
 }

@@ -1,12 +1,25 @@
 /**
  * Uploaded txt whitelists of grayscale tasks (seed: "upload objects in batches through txt
  * Whitelist"; PRODUCT.md G1: "lists of 1,000,000 entries must work"): streaming, validation,
- * deduplication, the Bloom filter and shards in R2, replacement and deletion.
+ * deduplication, the Bloom filter and shards in R2 (storage format 2: fingerprint tables),
+ * replacement and deletion; `whitelistHas` (explain) reading both formats.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { REPLACED_RETENTION_MS } from "../control-plane/src/services/grayscale-whitelists";
+import { createDb } from "../control-plane/src/db/client";
+import { whitelists } from "../control-plane/src/db/schema";
+import { REPLACED_RETENTION_MS, whitelistHas } from "../control-plane/src/services/grayscale-whitelists";
 import type { WhitelistRef } from "../core/grayscale/types";
-import { bloomHas, shardHas, shardOf } from "../core/grayscale/whitelist";
+import { shardOf } from "../core/grayscale/whitelist";
+import { buildWhitelist, buildWhitelistV2, shardText } from "../core/grayscale/whitelist-build";
+import {
+  fingerprintBloomHas,
+  readFingerprintBloom,
+  readShardTable,
+  shardTableCount,
+  shardTableHas,
+  shardTableSlots,
+  valueFingerprint,
+} from "../core/grayscale/whitelist-v2";
 import { whitelistBloomKey, whitelistShardKey } from "../core/snapshot";
 import { testEnv } from "./env";
 import {
@@ -16,6 +29,7 @@ import {
   expectError,
   expectJson,
   makeWorld,
+  moveTaskTimes,
   runCron,
   storedSnapshot,
   taskAction,
@@ -72,25 +86,40 @@ async function refInSnapshot(appId: string, taskId: string): Promise<WhitelistRe
   return task?.targets?.whitelists ?? [];
 }
 
-/** Membership as the edge checks it: Bloom filter, then the value's shard. */
-async function isMember(ref: WhitelistRef, value: string): Promise<boolean> {
-  const bloom = await testEnv.PACKAGES.get(whitelistBloomKey(ref.id));
-  if (!bloom || !bloomHas(new Uint8Array(await bloom.arrayBuffer()), ref, value)) return false;
-  const shard = await testEnv.PACKAGES.get(whitelistShardKey(ref.id, shardOf(ref, value)));
-  return shardHas((await shard!.text()).split("\n"), value);
+/** The objects of a format-2 list as stored in R2: its filter's words and every shard's table. */
+async function storedList(ref: WhitelistRef): Promise<{ bloom: Uint32Array; tables: Uint32Array[] }> {
+  expect(ref.format).toBe(2);
+  const read = async (key: string) => (await testEnv.PACKAGES.get(key))!.arrayBuffer();
+  const bloom = readFingerprintBloom(await read(whitelistBloomKey(ref.id)), ref);
+  if (typeof bloom === "string") throw new Error(`Bloom filter unreadable: ${bloom}`);
+  const tables: Uint32Array[] = [];
+  for (let i = 0; i < ref.shards; i++) {
+    const table = readShardTable(await read(whitelistShardKey(ref.id, i)));
+    if (typeof table === "string") throw new Error(`shard ${i} unreadable: ${table}`);
+    tables.push(table);
+  }
+  return { bloom, tables };
 }
 
-async function shardValues(ref: WhitelistRef): Promise<string[][]> {
-  const out: string[][] = [];
-  for (let i = 0; i < ref.shards; i++) {
-    const text = await (await testEnv.PACKAGES.get(whitelistShardKey(ref.id, i)))!.text();
-    out.push(text === "" ? [] : text.split("\n"));
-  }
-  return out;
+/** Membership as the edge checks a format-2 list: the value's fingerprint in the filter, then in its shard's table. */
+async function isMember(ref: WhitelistRef, value: string): Promise<boolean> {
+  const { bloom, tables } = await storedList(ref);
+  const fp = valueFingerprint(ref, value);
+  return fingerprintBloomHas(bloom, fp.h0, fp.h1) && shardTableHas(tables[fp.shard]!, fp.h0, fp.h1);
+}
+
+/** The stored objects are the bytes core `buildWhitelistV2` gives for the same values (upload order) and seed. */
+async function expectBytesOfCore(ref: WhitelistRef, values: readonly string[]): Promise<void> {
+  const built = buildWhitelistV2({ id: ref.id, kind: ref.kind, seed: ref.seed, values });
+  expect(ref).toEqual(built.ref);
+  const bytes = async (key: string) => new Uint8Array(await (await testEnv.PACKAGES.get(key))!.arrayBuffer());
+  expect(await bytes(whitelistBloomKey(ref.id))).toEqual(built.bloom);
+  for (const [i, shard] of built.shards.entries())
+    expect(await bytes(whitelistShardKey(ref.id, i)), `shard ${i}`).toEqual(shard);
 }
 
 describe("upload", () => {
-  it("streams the list, skips blank lines, trims CRLF and a BOM, removes duplicates, and stores sorted shards and a Bloom filter under a new id", async () => {
+  it("streams the list, skips blank lines, trims CRLF and a BOM, removes duplicates, and stores format 2 (fingerprint tables and a Bloom filter) under a new id", async () => {
     const { appId, task } = await pendingTask();
     const body = "\uFEFFguid-b\r\nguid-a\n\n  guid-c  \nguid-a\r\nguid-b\n";
     const res = await expectJson<any>(putList(appId, task.id, "guid", body), 200);
@@ -98,10 +127,23 @@ describe("upload", () => {
     expect(res.id).toMatch(/^wl_/);
 
     const [ref] = await refInSnapshot(appId, task.id);
-    expect(ref).toMatchObject({ id: res.id, kind: "guid", count: 3, shards: res.shards });
-    expect((await shardValues(ref!)).flat().sort()).toEqual(["guid-a", "guid-b", "guid-c"]);
+    expect(ref).toMatchObject({
+      id: res.id,
+      kind: "guid",
+      count: 3,
+      shards: res.shards,
+      format: 2,
+      bloomHashes: 8,
+    });
+    const { tables } = await storedList(ref!);
+    expect(tables.map(shardTableCount)).toEqual([3]);
     for (const v of ["guid-a", "guid-b", "guid-c"]) expect(await isMember(ref!, v)).toBe(true);
-    expect(await isMember(ref!, "guid-d")).toBe(false);
+    for (const v of ["guid-d", "GUID-A", "guid-a ", "\uFEFFguid-b"])
+      expect(await isMember(ref!, v)).toBe(false);
+    await expectBytesOfCore(ref!, ["guid-b", "guid-a", "guid-c", "guid-a", "guid-b"]);
+    // the shard object holds no value's text
+    const shard = await (await testEnv.PACKAGES.get(whitelistShardKey(ref!.id, 0)))!.text();
+    expect(shard).not.toContain("guid-");
 
     const details = await expectJson<any>(
       callAdmin("GET", tasksPath(appId, `/${task.id}`), { token: world.viewerA.token }),
@@ -112,7 +154,7 @@ describe("upload", () => {
     ]);
   });
 
-  it("keeps non-ASCII values exactly (accents, CJK, surrogate pairs), each in its own shard, every shard sorted in JS string order, across several shards", async () => {
+  it("keeps non-ASCII values exactly (accents, CJK, surrogate pairs), each in the shard shardOf names, across several shards", async () => {
     const { appId, task } = await pendingTask();
     const special = ["café-1", "账户-二", "😀-guid", "\uFFFD-x", "\uE000-y", "𝔸𝔹-z", "ñ"];
     // Enough values for several shards (4,096 a shard), the special ones spread among them.
@@ -123,14 +165,22 @@ describe("upload", () => {
     expect(res).toMatchObject({ count: unique.size, lines: count, duplicates: count - unique.size });
     expect(res.shards).toBeGreaterThan(1);
     const [ref] = await refInSnapshot(appId, task.id);
-    const shards = await shardValues(ref!);
-    expect(shards.flat().sort()).toEqual([...unique].sort());
-    shards.forEach((values, s) => {
-      expect(values).toEqual([...values].sort());
-      for (const v of values) expect(shardOf(ref!, v)).toBe(s);
-    });
+    const { bloom, tables } = await storedList(ref!);
+    expect(tables.reduce((n, t) => n + shardTableCount(t), 0)).toBe(unique.size);
+    for (const v of unique) {
+      const fp = valueFingerprint(ref!, v);
+      expect(fp.shard).toBe(shardOf(ref!, v));
+      expect(
+        fingerprintBloomHas(bloom, fp.h0, fp.h1) && shardTableHas(tables[fp.shard]!, fp.h0, fp.h1),
+        v,
+      ).toBe(true);
+    }
     for (const v of special) expect(await isMember(ref!, v)).toBe(true);
-    expect(await isMember(ref!, "cafe-1")).toBe(false);
+    for (const v of ["cafe-1", "账户-三", "g-10000"]) expect(await isMember(ref!, v)).toBe(false);
+    await expectBytesOfCore(
+      ref!,
+      Array.from({ length: count }, (_, i) => line(i)),
+    );
   });
 
   it("a new upload gets a new id and replaces the old list; the old objects are purged by the cron after the retention", async () => {
@@ -255,7 +305,7 @@ describe("upload", () => {
     ).toMatch(/1000000 lines/);
   }, 60_000);
 
-  it("a 1,000,000-line list works: streamed in, every value findable, shards sorted and unique", async () => {
+  it("a 1,000,000-line list works: streamed in, every value findable, each fingerprint stored once", async () => {
     const { appId, task } = await pendingTask();
     // GUID-like values in scrambled order, with 1,000 duplicated lines among the million
     const guid = (i: number) => {
@@ -265,13 +315,22 @@ describe("upload", () => {
     const res = await expectJson<any>(putList(appId, task.id, "guid", linesStream(1_000_000, guid)), 200);
     expect(res).toMatchObject({ count: 999_000, lines: 1_000_000, duplicates: 1_000, shards: 256 });
     const [ref] = await refInSnapshot(appId, task.id);
-    expect(ref).toMatchObject({ id: res.id, count: 999_000, shards: 256 });
-    const shards = await shardValues(ref!);
-    expect(shards.reduce((n, s) => n + s.length, 0)).toBe(999_000);
-    for (const [i, shard] of shards.entries()) {
-      for (let j = 1; j < shard.length; j++) expect(shard[j - 1]! < shard[j]!).toBe(true);
-      for (const v of shard.slice(0, 3)) expect(shardOf(ref!, v)).toBe(i);
+    expect(ref).toMatchObject({ id: res.id, count: 999_000, shards: 256, format: 2 });
+    const { bloom, tables } = await storedList(ref!);
+    expect(tables.reduce((n, t) => n + shardTableCount(t), 0)).toBe(999_000);
+    // ~3,900 values a shard: mostly 8,192 slots (64 KB); a shard over 4,096 values gets 16,384.
+    // (The upload sizes a table by its values before deduplication, so a table near the
+    // boundary may have the next power of two.)
+    for (const t of tables)
+      expect([shardTableSlots(shardTableCount(t)), 2 * shardTableSlots(shardTableCount(t))]).toContain(t[2]);
+    expect(tables.filter((t) => t[2] === 8192).length).toBeGreaterThan(200);
+    let missed = 0;
+    for (let i = 0; i < 999_000; i += 7) {
+      const fp = valueFingerprint(ref!, guid(i));
+      if (!fingerprintBloomHas(bloom, fp.h0, fp.h1) || !shardTableHas(tables[fp.shard]!, fp.h0, fp.h1))
+        missed++;
     }
+    expect(missed).toBe(0);
     for (const i of [0, 1, 4242, 500_000, 998_999]) expect(await isMember(ref!, guid(i))).toBe(true);
     expect(await isMember(ref!, guid(999_000 + 999_000))).toBe(false);
   }, 180_000);
@@ -328,5 +387,104 @@ describe("delete", () => {
       404,
       "not_found",
     );
+  });
+});
+
+describe("whitelistHas (explain's membership)", () => {
+  const members = Array.from({ length: 9000 }, (_, i) => `member-${i}`);
+
+  it("reads a format-1 list (a ref without format, text shards) as before", async () => {
+    const built = buildWhitelist({ id: "wl_format1explain", kind: "guid", seed: 321, values: members });
+    expect(built.ref.format).toBeUndefined();
+    expect(built.ref.shards).toBeGreaterThan(1);
+    await testEnv.PACKAGES.put(whitelistBloomKey(built.ref.id), built.bloom);
+    for (const [i, shard] of built.shards.entries())
+      await testEnv.PACKAGES.put(whitelistShardKey(built.ref.id, i), shardText(shard));
+    for (const v of ["member-0", "member-4500", "member-8999"])
+      expect(await whitelistHas(testEnv.PACKAGES, built.ref, v)).toBe(true);
+    for (const v of ["member-9000", "Member-0", "x"])
+      expect(await whitelistHas(testEnv.PACKAGES, built.ref, v)).toBe(false);
+  });
+
+  it("reads a format-2 list, and answers no for one whose objects are missing or corrupt", async () => {
+    const built = buildWhitelistV2({ id: "wl_format2explain", kind: "guid", seed: 321, values: members });
+    await testEnv.PACKAGES.put(whitelistBloomKey(built.ref.id), built.bloom);
+    for (const [i, shard] of built.shards.entries())
+      await testEnv.PACKAGES.put(whitelistShardKey(built.ref.id, i), shard);
+    for (const v of ["member-0", "member-4500", "member-8999"])
+      expect(await whitelistHas(testEnv.PACKAGES, built.ref, v)).toBe(true);
+    for (const v of ["member-9000", "Member-0", "x"])
+      expect(await whitelistHas(testEnv.PACKAGES, built.ref, v)).toBe(false);
+
+    // Read as format 1, the same objects would be garbage: the format in the ref decides.
+    const asFormat1 = { ...built.ref, format: undefined };
+    expect(await whitelistHas(testEnv.PACKAGES, asFormat1, "member-0")).toBe(false);
+    // A shard cut short: not readable, so no member of it is found (fail closed).
+    const shard = shardOf(built.ref, "member-7");
+    await testEnv.PACKAGES.put(whitelistShardKey(built.ref.id, shard), built.shards[shard]!.slice(0, 100));
+    expect(await whitelistHas(testEnv.PACKAGES, built.ref, "member-7")).toBe(false);
+    await testEnv.PACKAGES.delete(whitelistBloomKey(built.ref.id));
+    expect(await whitelistHas(testEnv.PACKAGES, built.ref, "member-0")).toBe(false);
+  });
+});
+
+describe("lists uploaded before format 2", () => {
+  it("a D1 row of format 1 compiles to a ref without format, beside a new upload's format 2, and explain reads both", async () => {
+    const { appId, task } = await pendingTask();
+    await expectJson(putList(appId, task.id, "guid", "new-guid-1\nnew-guid-2\n"), 200);
+    // A deviceId list as uploads wrote it before: format-1 objects and a row that does not name
+    // its format (the column's default, as the migration gives existing rows).
+    const old = buildWhitelist({
+      id: `wl_old${task.id.slice(-7)}`,
+      kind: "deviceId",
+      seed: 77,
+      values: ["old-device-1", "old-device-2"],
+    });
+    await testEnv.PACKAGES.put(whitelistBloomKey(old.ref.id), old.bloom);
+    for (const [i, shard] of old.shards.entries())
+      await testEnv.PACKAGES.put(whitelistShardKey(old.ref.id, i), shardText(shard));
+    await createDb(testEnv.DB)
+      .insert(whitelists)
+      .values({
+        id: old.ref.id,
+        taskId: task.id,
+        kind: "deviceId",
+        count: old.ref.count,
+        seed: old.ref.seed,
+        bloomBits: old.ref.bloomBits,
+        bloomHashes: old.ref.bloomHashes,
+        shards: old.ref.shards,
+        uploadedBy: world.devA.id,
+        createdAt: Date.now(),
+      })
+      .run();
+    // The start time comes: the cron makes the task deliver and republishes the snapshot.
+    await moveTaskTimes(task.id, { startAt: Date.now() - 1000 });
+    await runCron();
+    const refs = await refInSnapshot(appId, task.id);
+    expect(refs.find((r) => r.kind === "deviceId")).toEqual(old.ref);
+    expect(refs.find((r) => r.kind === "guid")).toMatchObject({ format: 2 });
+
+    const explainTarget = async (ids: Record<string, string>) => {
+      const e = await expectJson<any>(
+        callAdmin("POST", `/v1/mini-programs/${appId}/explain`, {
+          token: world.viewerA.token,
+          json: {
+            client: {
+              hostAppId: world.host1,
+              hostAppVersion: "8.0.1",
+              platform: "ios",
+              osVersion: "17.4",
+              ...ids,
+            },
+          },
+        }),
+        200,
+      );
+      return e.tasks[0].conditions.find((c: any) => c.condition === "target").pass;
+    };
+    expect(await explainTarget({ deviceId: "old-device-2" })).toBe(true);
+    expect(await explainTarget({ guid: "new-guid-1" })).toBe(true);
+    expect(await explainTarget({ deviceId: "old-device-3", guid: "new-guid-3" })).toBe(false);
   });
 });

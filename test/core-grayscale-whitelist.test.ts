@@ -16,15 +16,36 @@ import {
   shardBytesHas,
   shardCount,
   shardHas,
+  shardHash,
   shardOf,
   valueHashes,
+  whitelistHashes,
 } from "../core/grayscale/whitelist";
 import {
   buildWhitelist,
+  buildWhitelistV2,
   parseShardText,
   parseWhitelistText,
   shardText,
 } from "../core/grayscale/whitelist-build";
+import {
+  addToFingerprintBloom,
+  addToShardTable,
+  FINGERPRINT_BLOOM_BITS_PER_VALUE,
+  FingerprintList,
+  fingerprintBloomBlocks,
+  fingerprintBloomHas,
+  newShardTable,
+  planShards,
+  readFingerprintBloom,
+  readShardTable,
+  SHARD_TABLE_MAGIC,
+  shardTableCount,
+  shardTableHas,
+  shardTableSlots,
+  valueFingerprint,
+  wordBytes,
+} from "../core/grayscale/whitelist-v2";
 
 /** MurmurHash3 x86_32 over bytes, written from the reference algorithm independently of core. */
 function murmur3Bytes(bytes: Uint8Array, seed: number): number {
@@ -418,5 +439,284 @@ describe("parseWhitelistText", () => {
   it("shard files round-trip, including an empty shard", () => {
     expect(parseShardText(shardText([]))).toEqual([]);
     expect(parseShardText(shardText(["a", "b"]))).toEqual(["a", "b"]);
+  });
+});
+
+describe("storage format 2: fingerprint shard tables", () => {
+  const words = (bytes: Uint8Array) => readShardTable(bytes.slice().buffer) as Uint32Array;
+
+  it("a table holds at least twice as many slots as values (a power of two, at least 2)", () => {
+    expect([0, 1, 2, 3, 4096, 4097].map(shardTableSlots)).toEqual([2, 2, 4, 8, 8192, 16384]);
+    const table = newShardTable(3);
+    expect(table.length).toBe(3 + 2 * 8);
+    expect([table[0], table[1], table[2]]).toEqual([SHARD_TABLE_MAGIC, 0, 8]);
+    // the magic is the bytes "GCW2"
+    expect(new TextDecoder().decode(wordBytes(table).subarray(0, 4))).toBe("GCW2");
+  });
+
+  it("stores equal fingerprints once, finds what it holds and nothing else, and refuses to fill past half", () => {
+    const table = newShardTable(4);
+    expect(addToShardTable(table, 5, 6)).toBe(true);
+    expect(addToShardTable(table, 5, 6)).toBe(false);
+    // same home slot (h0 & 7): placed in the next free slot by linear probing
+    expect(addToShardTable(table, 13, 6)).toBe(true);
+    expect(addToShardTable(table, 0xffffffff, 0xfffffffe)).toBe(true);
+    expect(shardTableCount(table)).toBe(3);
+    expect([table[3 + 2 * 5], table[4 + 2 * 5], table[3 + 2 * 6], table[4 + 2 * 6]]).toEqual([5, 6, 13, 6]);
+    for (const [a, b] of [
+      [5, 6],
+      [13, 6],
+      [0xffffffff, 0xfffffffe],
+    ])
+      expect(shardTableHas(table, a!, b!)).toBe(true);
+    for (const [a, b] of [
+      [5, 7],
+      [6, 5],
+      [13, 5],
+      [21, 6],
+      [0xffffffff, 0xffffffff],
+      [0, 0],
+    ])
+      expect(shardTableHas(table, a!, b!)).toBe(false);
+    expect(addToShardTable(table, 1, 1)).toBe(true);
+    expect(() => addToShardTable(table, 2, 2)).toThrow(RangeError);
+  });
+
+  it("the fingerprint (0, 0), which would read as an empty slot, is stored and found as (0, 1)", () => {
+    const table = newShardTable(2);
+    expect(shardTableHas(table, 0, 0)).toBe(false);
+    expect(addToShardTable(table, 0, 0)).toBe(true);
+    expect([table[3], table[4]]).toEqual([0, 1]);
+    expect(shardTableHas(table, 0, 0)).toBe(true);
+    // the two share one entry: storing (0, 1) again adds nothing
+    expect(addToShardTable(table, 0, 1)).toBe(false);
+    expect(shardTableCount(table)).toBe(1);
+    expect(shardTableHas(words(wordBytes(table)), 0, 0)).toBe(true);
+  });
+
+  it("a lookup in a table with no free slot ends (a corrupt table that slipped through)", () => {
+    const table = newShardTable(1);
+    table.fill(7, 3);
+    expect(shardTableHas(table, 1, 2)).toBe(false);
+  });
+
+  it("readShardTable takes the object's bytes in place, and refuses anything that is not a whole, consistent table", () => {
+    const table = newShardTable(4);
+    addToShardTable(table, 1, 2);
+    addToShardTable(table, 3, 4);
+    const bytes = wordBytes(table).slice();
+    const read = readShardTable(bytes.buffer);
+    expect(read).toBeInstanceOf(Uint32Array);
+    expect((read as Uint32Array).buffer).toBe(bytes.buffer);
+    expect(shardTableHas(read as Uint32Array, 3, 4)).toBe(true);
+
+    // each edit of a copy of the bytes, read from an ArrayBuffer of its own
+    const broken = (edit: (b: Uint8Array) => Uint8Array) =>
+      readShardTable(edit(bytes.slice()).slice().buffer);
+    const setWord = (i: number, v: number) => (b: Uint8Array) => {
+      new DataView(b.buffer).setUint32(i * 4, v, true);
+      return b;
+    };
+    expect(broken((b) => b.subarray(0, 0))).toMatch(/not a shard table/);
+    expect(broken((b) => b.slice(0, 8))).toMatch(/not a shard table/);
+    expect(broken((b) => b.slice(0, b.length - 2))).toMatch(/not a shard table/);
+    expect(broken((b) => b.slice(0, b.length - 8))).toMatch(/length/);
+    expect(broken((b) => new Uint8Array([...b, 0, 0, 0, 0, 0, 0, 0, 0]))).toMatch(/length/);
+    expect(broken(setWord(0, 0x31574347))).toMatch(/magic/); // "GCW1"
+    expect(broken(setWord(2, 6))).toMatch(/power of two/);
+    expect(broken(setWord(2, 0))).toMatch(/power of two/);
+    expect(broken(setWord(2, 16))).toMatch(/length/);
+    expect(broken(setWord(1, 5))).toMatch(/half/);
+    expect(broken(setWord(1, 1))).toMatch(/entry count/);
+    expect(broken(setWord(3 + 2 * 7, 9))).toMatch(/entry count/);
+    // a format-1 shard file (UTF-8 text) is not a table
+    expect(readShardTable(new TextEncoder().encode("guid-a\nguid-b\nguid-c").slice().buffer)).toMatch(
+      /magic|shard table/,
+    );
+  });
+});
+
+describe("storage format 2: split-block Bloom filter", () => {
+  it("sizes the filter in whole 256-bit blocks, about FINGERPRINT_BLOOM_BITS_PER_VALUE bits a value", () => {
+    expect(fingerprintBloomBlocks(0)).toBe(1);
+    expect(fingerprintBloomBlocks(1)).toBe(1);
+    expect(fingerprintBloomBlocks(1_000_000)).toBe(
+      Math.ceil((1_000_000 * FINGERPRINT_BLOOM_BITS_PER_VALUE) / 256),
+    );
+  });
+
+  it("sets one bit in each of the 8 words of one block, the block from h1 and the bits from h0", () => {
+    const words = new Uint32Array(8 * 4);
+    addToFingerprintBloom(words, 0x12345678, 0xc0000000); // floor(0.75 * 4) = block 3
+    expect(words.subarray(0, 24).every((w) => w === 0)).toBe(true);
+    const block = [...words.subarray(24)];
+    // each word holds exactly one bit: Math.imul(h0, salt) >>> 27, the salts of the Parquet spec
+    const salts = [
+      0x47b6137b, 0x44974d91, 0x8824ad5b, 0xa2b7289d, 0x705495c7, 0x2df1424b, 0x9efc4947, 0x5c6bfb31,
+    ];
+    expect(block).toEqual(salts.map((s) => (1 << (Math.imul(0x12345678, s) >>> 27)) >>> 0));
+    expect(fingerprintBloomHas(words, 0x12345678, 0xc0000000)).toBe(true);
+    expect(fingerprintBloomHas(words, 0x12345678, 0x00000000)).toBe(false);
+    expect(fingerprintBloomHas(words, 0x12345679, 0xc0000000)).toBe(false);
+    expect(fingerprintBloomHas(new Uint32Array(8), 1, 2)).toBe(false);
+    expect(fingerprintBloomHas(new Uint32Array(0), 1, 2)).toBe(false);
+    expect(() => addToFingerprintBloom(new Uint32Array(12), 1, 2)).toThrow(RangeError);
+  });
+
+  it("readFingerprintBloom checks the object against the ref: whole blocks, 8 hashes, exactly bloomBits / 8 bytes", () => {
+    const bytes = new Uint8Array(64);
+    const ref = { bloomBits: 512, bloomHashes: 8 };
+    expect(readFingerprintBloom(bytes.buffer, ref)).toBeInstanceOf(Uint32Array);
+    expect(readFingerprintBloom(bytes.slice(0, 32).buffer, ref)).toMatch(/length/);
+    expect(readFingerprintBloom(new Uint8Array(96).buffer, ref)).toMatch(/length/);
+    expect(readFingerprintBloom(bytes.buffer, { bloomBits: 500, bloomHashes: 8 })).toMatch(/blocks/);
+    expect(readFingerprintBloom(bytes.buffer, { bloomBits: 0, bloomHashes: 8 })).toMatch(/blocks/);
+    expect(readFingerprintBloom(bytes.buffer, { bloomBits: 512, bloomHashes: 7 })).toMatch(/8/);
+  });
+});
+
+describe("storage format 2: a whole list", () => {
+  const r = rng(4242);
+  const members = new Set<string>();
+  while (members.size < 120_000) members.add(randomId(r));
+  const values = [...members];
+  const seed = 0x2468ace;
+  // with 1,000 lines repeated, in another order
+  const built = buildWhitelistV2({
+    id: "wl2",
+    kind: "deviceId",
+    seed,
+    values: values.concat(values.slice(0, 1000)),
+  });
+  const ref = built.ref;
+  const bloom = readFingerprintBloom(built.bloom.slice().buffer, ref) as Uint32Array;
+  const tables = built.shards.map((s) => readShardTable(s.slice().buffer) as Uint32Array);
+  const isMember = (v: string) => {
+    const fp = valueFingerprint(ref, v);
+    return fingerprintBloomHas(bloom, fp.h0, fp.h1) && shardTableHas(tables[fp.shard]!, fp.h0, fp.h1);
+  };
+
+  it("has the ref of format 2: distinct values counted, the shard count of format 1, 8 hashes, whole blocks", () => {
+    expect(ref).toEqual({
+      id: "wl2",
+      kind: "deviceId",
+      count: 120_000,
+      seed,
+      bloomBits: fingerprintBloomBlocks(121_000) * 256,
+      bloomHashes: 8,
+      shards: shardCount(121_000),
+      format: 2,
+    });
+    expect(built.bloom.byteLength).toBe(ref.bloomBits / 8);
+    expect(built.shards).toHaveLength(ref.shards);
+    expect(tables.reduce((n, t) => n + shardTableCount(t), 0)).toBe(120_000);
+    for (const t of tables) expect(t.length).toBe(3 + 2 * t[2]!);
+  });
+
+  it("never misses a member (no false negatives) over 120,000 values, each in the shard shardOf names", () => {
+    let missed = 0;
+    for (const v of values) {
+      const fp = valueFingerprint(ref, v);
+      if (fp.shard !== shardOf(ref, v)) missed++;
+      else if (!isMember(v)) missed++;
+    }
+    expect(missed).toBe(0);
+  });
+
+  it("has a measured Bloom false-positive rate of 1-2%, and the shard tables reject every false positive", () => {
+    let positives = 0;
+    let confirmed = 0;
+    const trials = 100_000;
+    for (let i = 0; i < trials; i++) {
+      const v = `${randomId(r)}~`; // '~' never occurs in members
+      const fp = valueFingerprint(ref, v);
+      if (fingerprintBloomHas(bloom, fp.h0, fp.h1)) {
+        positives++;
+        if (shardTableHas(tables[fp.shard]!, fp.h0, fp.h1)) confirmed++;
+      }
+    }
+    const rate = positives / trials;
+    expect(rate).toBeGreaterThan(0.008);
+    expect(rate).toBeLessThan(0.02);
+    expect(confirmed).toBe(0);
+  });
+
+  it("the tables alone answer absent values false (every shard probed, no Bloom filter in front)", () => {
+    let found = 0;
+    for (let i = 0; i < 50_000; i++) {
+      const fp = valueFingerprint(ref, `absent-${i}`);
+      for (const t of tables) if (shardTableHas(t, fp.h0, fp.h1)) found++;
+    }
+    expect(found).toBe(0);
+  });
+
+  it("is deterministic for a seed and changes with it", () => {
+    const small = values.slice(0, 5000);
+    const a = buildWhitelistV2({ id: "a", kind: "guid", seed: 7, values: small });
+    const b = buildWhitelistV2({ id: "a", kind: "guid", seed: 7, values: [...small].reverse() });
+    expect(b.ref).toEqual(a.ref);
+    expect(b.bloom).toEqual(a.bloom);
+    // upload order changes where colliding fingerprints sit in a table, not what it holds
+    for (const [i, s] of a.shards.entries()) {
+      const [ta, tb] = [readShardTable(s.slice().buffer), readShardTable(b.shards[i]!.slice().buffer)];
+      const entries = (t: unknown) => {
+        const w = t as Uint32Array;
+        const out: string[] = [];
+        for (let at = 3; at < w.length; at += 2) if (w[at]! | w[at + 1]!) out.push(`${w[at]}:${w[at + 1]}`);
+        return out.sort();
+      };
+      expect(entries(tb)).toEqual(entries(ta));
+    }
+    expect(buildWhitelistV2({ id: "a", kind: "guid", seed: 7, values: small })).toEqual(a);
+    const other = buildWhitelistV2({ id: "a", kind: "guid", seed: 8, values: small });
+    expect(other.bloom).not.toEqual(a.bloom);
+  });
+
+  it("a list of one value, and values of every shape (CJK, surrogate pairs, 128 characters)", () => {
+    const odd = ["张三", "id-😀", "x".repeat(128), "a", "AbC", "abc"];
+    const one = buildWhitelistV2({ id: "one", kind: "account", seed: -5, values: ["only"] });
+    expect(one.ref).toMatchObject({ count: 1, shards: 1, bloomBits: 256, seed: -5 });
+    const list = buildWhitelistV2({ id: "odd", kind: "account", seed: -5, values: odd });
+    const b = readFingerprintBloom(list.bloom.slice().buffer, list.ref) as Uint32Array;
+    const t = readShardTable(list.shards[0]!.slice().buffer) as Uint32Array;
+    for (const v of odd) {
+      const fp = valueFingerprint(list.ref, v);
+      expect(fingerprintBloomHas(b, fp.h0, fp.h1) && shardTableHas(t, fp.h0, fp.h1), v).toBe(true);
+    }
+    for (const v of ["ABC", "张", "id-😁", "x".repeat(127)]) {
+      const fp = valueFingerprint(list.ref, v);
+      expect(shardTableHas(t, fp.h0, fp.h1), v).toBe(false);
+    }
+  });
+
+  it("the fingerprint is the first two of the three hashes of format 1, so both formats shard a value alike", () => {
+    for (const v of values.slice(0, 200)) {
+      const fp = valueFingerprint(ref, v);
+      expect([fp.h0, fp.h1]).toEqual(hashValue(v, seed));
+      const h = whitelistHashes(seed, v);
+      expect([h.h0, h.h1, h.h2]).toEqual([...hashValue(v, seed), shardHash(seed, v)]);
+    }
+  });
+
+  it("FingerprintList keeps 3 hashes per value in typed arrays that grow, the shard hash reduced to maxShards", () => {
+    const list = new FingerprintList(seed, 256);
+    for (let i = 0; i < 10_000; i++) list.add(values[i]!);
+    expect(list.count).toBe(10_000);
+    expect(list.h0.length).toBeGreaterThanOrEqual(10_000);
+    expect(list.shardHash).toBeInstanceOf(Uint8Array);
+    for (const i of [0, 4095, 4096, 9999]) {
+      const h = whitelistHashes(seed, values[i]!);
+      expect([list.h0[i], list.h1[i], list.shardHash[i]]).toEqual([h.h0, h.h1, h.h2 % 256]);
+    }
+    expect(new FingerprintList(1, 65536).shardHash).toBeInstanceOf(Uint16Array);
+    expect(() => new FingerprintList(1, 100)).toThrow(RangeError);
+    // grouping by shard: every value once, each in its shard
+    const plan = planShards(list, 4);
+    expect([...plan.order].sort((a, b) => a - b)).toEqual(Array.from({ length: 10_000 }, (_, i) => i));
+    for (let s = 0; s < 4; s++)
+      for (let j = plan.starts[s]!; j < plan.starts[s + 1]!; j++)
+        expect(shardOf({ seed, shards: 4 }, values[plan.order[j]!]!)).toBe(s);
+    expect(() => planShards(list, 512)).toThrow(RangeError);
+    expect(() => planShards(list, 3)).toThrow(RangeError);
   });
 });

@@ -15,6 +15,7 @@ import {
   moveTaskTimes,
   publish,
   runCron,
+  storedSnapshot,
   taskAction,
   tasksPath,
   type World,
@@ -122,6 +123,44 @@ describe("grayscale seen by clients", () => {
     expect((await check(clientOf(appId, { assertion: await as("acct-20000") }))).claims).toMatchObject({
       reason: "online",
     });
+  });
+
+  it("an uploaded GUID list is stored in format 2 and read as such by the edge and by explain", async () => {
+    const appId = await appWithVersions(world);
+    const task = await createTask(world, appId, "1.1.0", { startAt: Date.now() + 3_600_000 });
+    // Enough values for several shards (4,096 a shard), with duplicates and CRLF lines.
+    const list = Array.from({ length: 12_000 }, (_, i) => `guid-${i % 11_000}`).join("\r\n");
+    const uploaded = await expectJson<any>(
+      callAdmin("PUT", tasksPath(appId, `/${task.id}/whitelists/guid`), {
+        token: world.devA.token,
+        body: list,
+        headers: { "content-type": "text/plain" },
+      }),
+      200,
+    );
+    expect(uploaded).toMatchObject({ count: 11_000, duplicates: 1_000, shards: 4 });
+    await moveTaskTimes(task.id, { startAt: Date.now() - 1000 });
+    await runCron();
+    const [ref] = (await storedSnapshot(appId)).tasks.find((t: any) => t.id === task.id).targets.whitelists;
+    expect(ref).toMatchObject({ id: uploaded.id, format: 2, bloomHashes: 8, shards: 4, count: 11_000 });
+    for (const [guid, version] of [
+      ["guid-0", "1.1.0"],
+      ["guid-5000", "1.1.0"],
+      ["guid-10999", "1.1.0"],
+      ["guid-11000", "1.0.0"],
+      ["GUID-0", "1.0.0"],
+      ["guid-0 ", "1.0.0"],
+    ] as const) {
+      expect((await check(clientOf(appId, { guid }))).claims.version, guid).toBe(version);
+      const e = await expectJson<any>(
+        callAdmin("POST", `/v1/mini-programs/${appId}/explain`, {
+          token: world.viewerA.token,
+          json: { client: clientOf(appId, { guid }) },
+        }),
+        200,
+      );
+      expect(e.decision.version, guid).toBe(version);
+    }
   });
 
   it("a capped task admits up to the cap, progress counts what the edge admitted, the cron ends it, admitted users keep it", async () => {

@@ -8,8 +8,8 @@
 import { describe, expect, it } from "vitest";
 import type { ClientContext } from "../core/decide";
 import type { CompiledTask, Geo } from "../core/grayscale/types";
-import { bloomHas, shardOf } from "../core/grayscale/whitelist";
-import { compileSnapshot, type Snapshot } from "../core/snapshot";
+import { shardOf } from "../core/grayscale/whitelist";
+import { compileSnapshot, type Snapshot, whitelistShardKey } from "../core/snapshot";
 import {
   COUNTER_TIMEOUT_MS,
   type CounterNamespace,
@@ -210,97 +210,145 @@ describe("counter calls on the hot path", () => {
     expect(kept.choice).toMatchObject({ taskId: task.id });
   });
 
-  it("none for whitelist non-members, and the Bloom filter spares them any shard read", async () => {
-    const members = Array.from({ length: 20_000 }, (_, i) => `dev-${i}`);
-    const { ref, bloom } = await putWhitelist("deviceId", members, 99);
-    const task = compiledTask("3.1.0", packageRef("1"), {
-      userCap: 100,
-      targets: { inline: {}, whitelists: [ref] },
-    });
-    const whitelists = new WhitelistCache();
-    const { calls, counters } = countingCounters();
-    const strangers = Array.from({ length: 500 }, (_, i) => `nobody-${i}`).filter(
-      (v) => !bloomHas(bloom, ref, v),
-    );
-    expect(strangers.length).toBeGreaterThan(450);
+  it.each([2, 1] as const)(
+    "none for whitelist non-members, and the Bloom filter spares them any shard read (storage format %d)",
+    async (format) => {
+      const members = Array.from({ length: 20_000 }, (_, i) => `dev-${i}`);
+      const { ref, bloomSays } = await putWhitelist("deviceId", members, 99, format);
+      const task = compiledTask("3.1.0", packageRef("1"), {
+        userCap: 100,
+        targets: { inline: {}, whitelists: [ref] },
+      });
+      const whitelists = new WhitelistCache();
+      const { calls, counters } = countingCounters();
+      const strangers = Array.from({ length: 500 }, (_, i) => `nobody-${i}`).filter((v) => !bloomSays(v));
+      expect(strangers.length).toBeGreaterThan(450);
 
-    for (const deviceId of strangers) {
-      const outcome = await chooseGrayscale(
-        snapshotWith([task]),
-        clientOf({ deviceId }),
+      for (const deviceId of strangers) {
+        const outcome = await chooseGrayscale(
+          snapshotWith([task]),
+          clientOf({ deviceId }),
+          NO_GEO,
+          [],
+          Date.now(),
+          deps(counters, { whitelists }),
+        );
+        expect(outcome.choice).toBeNull();
+      }
+      expect(calls).toEqual([]);
+      expect(whitelists.stats).toEqual({ bloomReads: 1, shardReads: 0 });
+
+      // A client failing another rule is not even looked up.
+      const wifiOnly = { ...task, networks: ["wifi" as const] };
+      const offRule = await chooseGrayscale(
+        snapshotWith([wifiOnly]),
+        clientOf({ deviceId: "dev-1", network: "4g" }),
         NO_GEO,
         [],
         Date.now(),
         deps(counters, { whitelists }),
       );
-      expect(outcome.choice).toBeNull();
-    }
-    expect(calls).toEqual([]);
-    expect(whitelists.stats).toEqual({ bloomReads: 1, shardReads: 0 });
+      expect(offRule.choice).toBeNull();
+      expect(whitelists.stats.shardReads).toBe(0);
 
-    // A client failing another rule is not even looked up.
-    const wifiOnly = { ...task, networks: ["wifi" as const] };
-    const offRule = await chooseGrayscale(
-      snapshotWith([wifiOnly]),
-      clientOf({ deviceId: "dev-1", network: "4g" }),
-      NO_GEO,
-      [],
-      Date.now(),
-      deps(counters, { whitelists }),
-    );
-    expect(offRule.choice).toBeNull();
-    expect(whitelists.stats.shardReads).toBe(0);
-
-    const member = await chooseGrayscale(
-      snapshotWith([task]),
-      clientOf({ deviceId: "dev-7" }),
-      NO_GEO,
-      [],
-      Date.now(),
-      deps(counters, { whitelists }),
-    );
-    expect(member.choice).toMatchObject({ taskId: task.id });
-    expect(calls).toEqual([`admit ${task.id}`]);
-    expect(whitelists.stats).toEqual({ bloomReads: 1, shardReads: 1 });
-    // Another member of the same shard is answered from the cache.
-    const sameShard = members.find(
-      (m) => m !== "dev-7" && shardOf(ref, m) === shardOf(ref, "dev-7"),
-    ) as string;
-    await chooseGrayscale(
-      snapshotWith([task]),
-      clientOf({ deviceId: sameShard }),
-      NO_GEO,
-      [],
-      Date.now(),
-      deps(counters, { whitelists }),
-    );
-    expect(whitelists.stats).toEqual({ bloomReads: 1, shardReads: 1 });
-    expect(await counterOf(task.id).progress()).toMatchObject({ admitted: 2 });
-  });
-
-  it("a whitelist missing from R2 admits nobody instead of failing the check", async () => {
-    const task = compiledTask("3.1.0", packageRef("1"), {
-      targets: {
-        inline: {},
-        whitelists: [
-          { id: "wl_missing", kind: "guid", count: 10, seed: 1, bloomBits: 96, bloomHashes: 7, shards: 1 },
-        ],
-      },
-    });
-    const whitelists = new WhitelistCache();
-    for (const guid of ["g1", "g2", "g3"]) {
-      const outcome = await chooseGrayscale(
+      const member = await chooseGrayscale(
         snapshotWith([task]),
-        clientOf({ guid }),
+        clientOf({ deviceId: "dev-7" }),
+        NO_GEO,
+        [],
+        Date.now(),
+        deps(counters, { whitelists }),
+      );
+      expect(member.choice).toMatchObject({ taskId: task.id });
+      expect(calls).toEqual([`admit ${task.id}`]);
+      expect(whitelists.stats).toEqual({ bloomReads: 1, shardReads: 1 });
+      // Another member of the same shard is answered from the cache.
+      const sameShard = members.find(
+        (m) => m !== "dev-7" && shardOf(ref, m) === shardOf(ref, "dev-7"),
+      ) as string;
+      await chooseGrayscale(
+        snapshotWith([task]),
+        clientOf({ deviceId: sameShard }),
+        NO_GEO,
+        [],
+        Date.now(),
+        deps(counters, { whitelists }),
+      );
+      expect(whitelists.stats).toEqual({ bloomReads: 1, shardReads: 1 });
+      expect(await counterOf(task.id).progress()).toMatchObject({ admitted: 2 });
+    },
+  );
+
+  it.each([
+    [1, { bloomBits: 96, bloomHashes: 7 }],
+    [2, { bloomBits: 256, bloomHashes: 8, format: 2 as const }],
+  ])(
+    "a whitelist missing from R2 admits nobody instead of failing the check (storage format %d)",
+    async (_, sizing) => {
+      const task = compiledTask("3.1.0", packageRef("1"), {
+        targets: {
+          inline: {},
+          whitelists: [{ id: `wl_missing${_}`, kind: "guid", count: 10, seed: 1, shards: 1, ...sizing }],
+        },
+      });
+      const whitelists = new WhitelistCache();
+      for (const guid of ["g1", "g2", "g3"]) {
+        const outcome = await chooseGrayscale(
+          snapshotWith([task]),
+          clientOf({ guid }),
+          NO_GEO,
+          [],
+          Date.now(),
+          deps(countingCounters().counters, { whitelists }),
+        );
+        expect(outcome.choice).toBeNull();
+      }
+      // Known missing: not asked for again on every check.
+      expect(whitelists.stats.bloomReads).toBe(1);
+    },
+  );
+
+  it("a format-2 list whose shard is corrupt or whose filter does not match its ref admits nobody from it, and is not read again at once", async () => {
+    const members = Array.from({ length: 10_000 }, (_, i) => `dev-${i}`);
+    const { ref } = await putWhitelist("deviceId", members, 5);
+    expect(ref.format).toBe(2);
+    const task = compiledTask("3.1.0", packageRef("1"), { targets: { inline: {}, whitelists: [ref] } });
+    const whitelists = new WhitelistCache();
+    const choose = (deviceId: string, snapshot = snapshotWith([task])) =>
+      chooseGrayscale(
+        snapshot,
+        clientOf({ deviceId }),
         NO_GEO,
         [],
         Date.now(),
         deps(countingCounters().counters, { whitelists }),
       );
-      expect(outcome.choice).toBeNull();
-    }
-    // Known missing: not asked for again on every check.
-    expect(whitelists.stats.bloomReads).toBe(1);
+    // dev-1's shard is cut short (a table's header without its slots); others still work.
+    const broken = shardOf(ref, "dev-1");
+    const key = whitelistShardKey(ref.id, broken);
+    const bytes = new Uint8Array(await (await edgeEnv.PACKAGES.get(key))!.arrayBuffer());
+    await edgeEnv.PACKAGES.put(key, bytes.slice(0, 12));
+    expect((await choose("dev-1")).choice).toBeNull();
+    expect((await choose("dev-1")).choice).toBeNull();
+    expect(whitelists.stats.shardReads).toBe(1);
+    const fine = members.find((m) => shardOf(ref, m) !== broken)!;
+    expect((await choose(fine)).choice).toMatchObject({ taskId: task.id });
+
+    // A ref whose bloomBits do not match the stored filter: the filter is unreadable (a shorter
+    // filter than the ref says would read missing bits as 0, a false negative).
+    const wrongRef = { ...ref, bloomBits: ref.bloomBits + 256 };
+    const other = compiledTask("3.2.0", packageRef("2"), { targets: { inline: {}, whitelists: [wrongRef] } });
+    const fresh = new WhitelistCache();
+    const outcome = await chooseGrayscale(
+      snapshotWith([other]),
+      clientOf({ deviceId: fine }),
+      NO_GEO,
+      [],
+      Date.now(),
+      deps(countingCounters().counters, { whitelists: fresh }),
+    );
+    expect(outcome.choice).toBeNull();
+    expect(fresh.stats).toEqual({ bloomReads: 1, shardReads: 0 });
   });
 });
 

@@ -82,6 +82,7 @@ const CORE_MODULES = {
   lifecycle: "core/grayscale/lifecycle.ts",
   whitelist: "core/grayscale/whitelist.ts",
   whitelistBuild: "core/grayscale/whitelist-build.ts",
+  whitelistV2: "core/grayscale/whitelist-v2.ts",
   hash: "core/grayscale/hash.ts",
   choose: "core/grayscale/choose.ts",
   select: "core/grayscale/select.ts",

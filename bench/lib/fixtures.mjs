@@ -1,5 +1,5 @@
 // The benchmark's world: delivery snapshots, grayscale tasks, a 1,000,000-entry whitelist and a
-// package, built with the core's own functions (compileSnapshot, compileTask, buildWhitelist)
+// package, built with the core's own functions (compileSnapshot, compileTask, buildWhitelistV2)
 // from the bundled core, so the bytes are what the control plane would write to R2.
 import { createHash, randomBytes } from "node:crypto";
 
@@ -121,13 +121,11 @@ export function buildWorld(
   // and the fifth names it (or not) in a 1,000,000-entry GUID whitelist.
   log(`building a ${whitelistSize.toLocaleString("en-US")}-entry whitelist`);
   const values = guids(whitelistSize, 0x5eed);
-  const built = core.whitelistBuild.buildWhitelist({ id: "wl_bench_1m", kind: "guid", seed: 42, values });
+  // in storage format 2, as uploads write it (core buildWhitelistV2 gives the upload's bytes)
+  const built = core.whitelistBuild.buildWhitelistV2({ id: "wl_bench_1m", kind: "guid", seed: 42, values });
   objects.push({ key: core.snapshot.whitelistBloomKey(built.ref.id), body: Buffer.from(built.bloom) });
   for (const [i, shard] of built.shards.entries())
-    objects.push({
-      key: core.snapshot.whitelistShardKey(built.ref.id, i),
-      body: core.whitelistBuild.shardText(shard),
-    });
+    objects.push({ key: core.snapshot.whitelistShardKey(built.ref.id, i), body: Buffer.from(shard) });
   const taskSet = [
     compile(
       "t_bench_appver",

@@ -62,19 +62,26 @@ export interface TaskDefinition {
 
 /**
  * A large uploaded whitelist in R2: a Bloom filter (no false negatives) decides non-members at
- * the edge; a positive is confirmed against the exact, sorted values of one shard.
- *   whitelists/{id}/bloom.bin          filter bits
- *   whitelists/{id}/shard-{i}.txt      sorted unique values of shard i, "\n"-separated
- * The shard of a value and the Bloom positions come from `hashValue(value, seed)`.
+ * the edge; a positive is confirmed exactly in one shard. Two storage formats:
+ * - format 1 (`format` absent; lists uploaded before issue 17, ./whitelist.ts):
+ *     whitelists/{id}/bloom.bin        classic Bloom filter bits (bloomHashes positions per value)
+ *     whitelists/{id}/shard-{i}.txt    sorted unique values of shard i, "\n"-separated
+ *   The Bloom positions and the shard come from `whitelistHashes(seed, value)`.
+ * - format 2 (every new upload, ./whitelist-v2.ts): the same keys, holding a split-block Bloom
+ *   filter (bloomBits = 256 x blocks, bloomHashes = 8) and per shard a binary hash table of the
+ *   values' 64-bit fingerprints, both read in place as 32-bit words.
  */
 export interface WhitelistRef {
   id: string;
   kind: TargetKind;
+  /** distinct values (format 2: distinct fingerprints) */
   count: number;
   seed: number;
   bloomBits: number;
   bloomHashes: number;
   shards: number;
+  /** storage format; absent = 1 */
+  format?: 2;
 }
 
 /** How a task's population is named: typed values inline, and/or uploaded whitelists. */

@@ -1,17 +1,29 @@
 /**
  * Building an uploaded txt whitelist into its stored form (pure: the caller writes the bytes to
  * R2 under `whitelistBloomKey(id)` and `whitelistShardKey(id, i)`). The seed is a parameter so
- * the same upload and seed always give the same bytes.
+ * the same upload and seed always give the same bytes. `buildWhitelistV2` builds format 2 (what
+ * uploads write); `buildWhitelist` builds format 1, which the edge still reads for lists
+ * uploaded before it.
  */
 import type { TargetKind, WhitelistRef } from "./types";
 import {
   addToBloom,
   bloomSize,
   MAX_WHITELIST_LINES,
+  MAX_WHITELIST_SHARDS,
   parseWhitelistLine,
   shardCount,
   shardOf,
 } from "./whitelist";
+import {
+  buildFingerprintBloom,
+  buildShardTable,
+  FingerprintList,
+  fingerprintRef,
+  planShards,
+  shardTableCount,
+  wordBytes,
+} from "./whitelist-v2";
 
 export interface WhitelistLineError {
   /** 1-based line number in the uploaded text */
@@ -102,4 +114,46 @@ export function shardText(values: readonly string[]): string {
 /** Reads one shard file back into its sorted values. */
 export function parseShardText(text: string): string[] {
   return text.length === 0 ? [] : text.split("\n");
+}
+
+export interface BuiltWhitelistV2 {
+  /** `format: 2` */
+  ref: WhitelistRef;
+  /** `whitelists/{id}/bloom.bin`: the split-block Bloom filter */
+  bloom: Uint8Array;
+  /** shard i -> the bytes of `whitelists/{id}/shard-{i}.txt` (its fingerprint table) */
+  shards: Uint8Array[];
+}
+
+/**
+ * Builds a format-2 whitelist of already parsed values (any order; equal values are stored
+ * once) the way the control plane's upload does (FingerprintList, then per shard its table):
+ * the same values and seed give the same bytes as an upload of them.
+ */
+export function buildWhitelistV2(input: {
+  id: string;
+  kind: TargetKind;
+  seed: number;
+  values: readonly string[];
+}): BuiltWhitelistV2 {
+  const list = new FingerprintList(input.seed | 0, MAX_WHITELIST_SHARDS);
+  for (const value of input.values) list.add(value);
+  const plan = planShards(list, shardCount(list.count));
+  const bloom = buildFingerprintBloom(list);
+  const shards: Uint8Array[] = [];
+  let count = 0;
+  for (let s = 0; s < plan.shards; s++) {
+    const table = buildShardTable(list, plan, s);
+    count += shardTableCount(table);
+    shards.push(wordBytes(table));
+  }
+  const ref = fingerprintRef({
+    id: input.id,
+    kind: input.kind,
+    seed: input.seed,
+    count,
+    bloom,
+    shards: plan.shards,
+  });
+  return { ref, bloom: wordBytes(bloom), shards };
 }

@@ -11,7 +11,7 @@
  * false negative) answers "surely not a member" at the edge; a positive is confirmed in the
  * exact, sorted values of one shard. Hashes: `hashValue` (murmur3, ./hash.ts).
  */
-import { murmur3Utf16, murmur3Utf16Three } from "./hash";
+import { type Murmur3Three, murmur3Utf16, murmur3Utf16Three } from "./hash";
 import type { WhitelistRef } from "./types";
 
 export const MAX_WHITELIST_LINES = 1_000_000;
@@ -110,8 +110,17 @@ export interface ValueHashes {
  * path computes them once per check and reuses them for the Bloom filter and the shard).
  */
 export function valueHashes(ref: Pick<WhitelistRef, "seed" | "shards">, value: string): ValueHashes {
-  const h = murmur3Utf16Three(value, ref.seed, ref.seed ^ SECOND_HASH, ref.seed ^ SHARD_HASH);
+  const h = whitelistHashes(ref.seed, value);
   return { h1: h.h0, h2: h.h1, shard: ref.shards <= 1 ? 0 : h.h2 % ref.shards };
+}
+
+/**
+ * The three hashes of a value in a whitelist of seed `seed`, in one pass over the value:
+ * `h0`, `h1` = `hashValue(value, seed)` (format 1: the Bloom positions; format 2: the value's
+ * 64-bit fingerprint) and `h2` = `shardHash(seed, value)` (the shard, modulo the shard count).
+ */
+export function whitelistHashes(seed: number, value: string): Murmur3Three {
+  return murmur3Utf16Three(value, seed, seed ^ SECOND_HASH, seed ^ SHARD_HASH);
 }
 
 /** `bloomHas` from precomputed hashes (`valueHashes`). */
@@ -278,3 +287,10 @@ export function shardCount(count: number): number {
   while (shards < needed) shards *= 2;
   return shards;
 }
+
+/**
+ * Shards of the largest list. Every shard count is a power of two up to this, so a value's shard
+ * hash modulo this number determines its shard for any count (`h % s === (h % MAX) % s`): an
+ * uploader keeps only that while it does not yet know how many values there are.
+ */
+export const MAX_WHITELIST_SHARDS = shardCount(MAX_WHITELIST_LINES);

@@ -5,9 +5,14 @@
  *
  * - the Bloom filter of a whitelist is read from R2 once and answers "surely not a member"
  *   with no further I/O, so a non-member costs nothing after the first check;
- * - only a Bloom positive reads the one shard the value hashes to, to confirm exactly; parsed
- *   shards are kept as raw bytes with an offsets index in a byte-bounded LRU (a 1M-value list
- *   has ~256 shards of ~4k values, and all of them fit);
+ * - only a Bloom positive reads the one shard the value hashes to, to confirm exactly; shards
+ *   are kept in a byte-bounded LRU (a 1M-value list has 256 shards of ~4k values, and all of
+ *   them fit);
+ * - two storage formats (core WhitelistRef.format): format 2, what uploads write, is used as it
+ *   comes from R2 (Uint32Array views of the split-block Bloom filter and of each shard's table of
+ *   64-bit fingerprints: no index to build, no UTF-8 encoding of the value; a lookup is one hash
+ *   pass, one 32-byte Bloom block, one or two table slots); format 1, lists uploaded before,
+ *   keeps its classic Bloom filter and text shards indexed in place;
  * - a missing or corrupt object, or an R2 error, answers "not a member": the client then gets
  *   the online version rather than an error; a missing or corrupt object is not asked for
  *   again for UNREADABLE_RETRY_MS, so a broken snapshot does not turn every check into a read.
@@ -22,15 +27,25 @@ import {
   shardBytesSize,
   valueHashes,
 } from "../../core/grayscale/whitelist";
+import {
+  fingerprintBloomHas,
+  readFingerprintBloom,
+  readShardTable,
+  shardTableHas,
+  valueFingerprint,
+} from "../../core/grayscale/whitelist-v2";
 import { whitelistBloomKey, whitelistShardKey } from "../../core/snapshot";
 import { TIMED_OUT, withTimeout } from "./timeout";
 
-/** Bloom filters: ~1.2 MB per million values; a dozen large lists fit. */
+/** Bloom filters: ~1.2 MB per million values in either format; a dozen large lists fit. */
 const BLOOM_CACHE_BYTES = 16 * 1024 * 1024;
 /**
- * Shards, kept as raw UTF-8 bytes plus a 4-byte offset per value (no JS string per value): all
- * shards of a 1,000,000-value list of 36-character GUIDs (~37 MB raw + 4 MB index) fit, with
- * the Bloom budget and the isolate's own heap still inside workerd's 128 MB.
+ * Shards. Format 2: 8 bytes a slot, at least two slots a value, so ~16 MB for all 256 shards of
+ * a 1,000,000-value list (64 KB each), whatever the values' length: three such lists fit.
+ * Format 1 (lists uploaded before it): raw UTF-8 bytes plus a 4-byte offset and a hash-table
+ * slot per value (no JS string per value), so one 1,000,000-value list of 36-character GUIDs
+ * (~37 MB raw + ~8 MB index) fits. Either way the Bloom budget and the isolate's own heap stay
+ * inside workerd's 128 MB.
  */
 const SHARD_CACHE_BYTES = 48 * 1024 * 1024;
 /** Fixed cost of one cached shard (objects, typed-array headers, map entry). */
@@ -91,9 +106,16 @@ export interface WhitelistCacheStats {
   shardReads: number;
 }
 
+/** A cached Bloom filter: format-1 bits, or format-2 words. */
+type CachedBloom = Uint8Array | Uint32Array;
+/** A cached shard: format-1 indexed text, or a format-2 fingerprint table. */
+type CachedShard = ShardBytes | Uint32Array;
+
 export class WhitelistCache {
-  readonly #blooms = new ByteLru<Uint8Array>(BLOOM_CACHE_BYTES);
-  readonly #shards = new ByteLru<ShardBytes>(SHARD_CACHE_BYTES);
+  // One budget per kind of object, shared by both formats: a list has one format, and its R2 keys
+  // (under its id) always hold that format's objects, so a key's cached value has one type.
+  readonly #blooms = new ByteLru<CachedBloom>(BLOOM_CACHE_BYTES);
+  readonly #shards = new ByteLru<CachedShard>(SHARD_CACHE_BYTES);
   readonly #loads = new Map<string, { promise: Promise<unknown>; startedAt: number }>();
   /** R2 key -> until when it is known to be missing or corrupt */
   readonly #unreadable = new Map<string, number>();
@@ -101,6 +123,7 @@ export class WhitelistCache {
 
   /** Whether `value` is in the whitelist `ref`: Bloom first, the exact shard only on a positive. */
   async has(bucket: R2Bucket, ref: WhitelistRef, value: string): Promise<boolean> {
+    if (ref.format === 2) return this.#hasFingerprint(bucket, ref, value);
     const bits = await this.#bloom(bucket, ref);
     if (!bits) return false;
     // The value is hashed once: Bloom positions and shard come from the same pass.
@@ -116,34 +139,63 @@ export class WhitelistCache {
       : shardBytesHas(shard, encoder.encode(value));
   }
 
-  async #bloom(bucket: R2Bucket, ref: WhitelistRef): Promise<Uint8Array | undefined> {
-    const key = whitelistBloomKey(ref.id);
-    const cached = this.#blooms.get(key);
-    if (cached) return cached;
-    return this.#coalesce(key, async () => {
-      this.stats.bloomReads++;
-      const object = await bucket.get(key);
-      if (!object) return this.#unreadableObject(ref, key, "missing");
-      const bits = new Uint8Array(await object.arrayBuffer());
-      // Too few bytes would read absent bits as 0: a false negative, which a Bloom filter must never give.
-      if (bits.byteLength * 8 < ref.bloomBits)
-        return this.#unreadableObject(ref, key, "shorter than bloomBits");
-      this.#blooms.set(key, bits, bits.byteLength);
-      return bits;
-    });
+  /** `has` for a format-2 list: the value's fingerprint, in the filter, then in its shard's table. */
+  async #hasFingerprint(bucket: R2Bucket, ref: WhitelistRef, value: string): Promise<boolean> {
+    const blooms = this.#blooms as ByteLru<Uint32Array>;
+    const words = await this.#load(
+      blooms,
+      bucket,
+      ref,
+      whitelistBloomKey(ref.id),
+      "bloomReads",
+      readFingerprintBloom,
+      wordsSize,
+    );
+    if (!words) return false;
+    const fp = valueFingerprint(ref, value);
+    if (!fingerprintBloomHas(words, fp.h0, fp.h1)) return false;
+    const tables = this.#shards as ByteLru<Uint32Array>;
+    const key = whitelistShardKey(ref.id, fp.shard);
+    const table = await this.#load(tables, bucket, ref, key, "shardReads", readShardTable, tableSize);
+    return table !== undefined && shardTableHas(table, fp.h0, fp.h1);
   }
 
-  async #shard(bucket: R2Bucket, ref: WhitelistRef, shard: number): Promise<ShardBytes | undefined> {
+  #bloom(bucket: R2Bucket, ref: WhitelistRef): Promise<Uint8Array | undefined> {
+    const blooms = this.#blooms as ByteLru<Uint8Array>;
+    return this.#load(blooms, bucket, ref, whitelistBloomKey(ref.id), "bloomReads", readBloomBits, bitsSize);
+  }
+
+  #shard(bucket: R2Bucket, ref: WhitelistRef, shard: number): Promise<ShardBytes | undefined> {
+    const shards = this.#shards as ByteLru<ShardBytes>;
     const key = whitelistShardKey(ref.id, shard);
-    const cached = this.#shards.get(key);
+    return this.#load(shards, bucket, ref, key, "shardReads", readShardBytes, shardSize);
+  }
+
+  /**
+   * One object of a whitelist, from the cache or read from R2 once (`#coalesce`) and kept:
+   * `read` makes it usable from its bytes, or says why it is not (then it is unreadable: not a
+   * member, and not asked for again for a while); `size` is its cost in the cache's budget.
+   * (Module-level functions, passed positionally: a cached object costs no allocation.)
+   */
+  async #load<T extends CachedBloom | CachedShard>(
+    lru: ByteLru<T>,
+    bucket: R2Bucket,
+    ref: WhitelistRef,
+    key: string,
+    stat: keyof WhitelistCacheStats,
+    read: (buffer: ArrayBuffer, ref: WhitelistRef) => T | string,
+    size: (value: T) => number,
+  ): Promise<T | undefined> {
+    const cached = lru.get(key);
     if (cached) return cached;
     return this.#coalesce(key, async () => {
-      this.stats.shardReads++;
-      const object = await bucket.get(key);
-      if (!object) return this.#unreadableObject(ref, key, "missing");
-      const indexed = indexShardBytes(new Uint8Array(await object.arrayBuffer()));
-      this.#shards.set(key, indexed, shardBytesSize(indexed) + SHARD_OVERHEAD_BYTES);
-      return indexed;
+      this.stats[stat]++;
+      const stored = await bucket.get(key);
+      if (!stored) return this.#unreadableObject(ref, key, "missing");
+      const value = read(await stored.arrayBuffer(), ref);
+      if (typeof value === "string") return this.#unreadableObject(ref, key, value);
+      lru.set(key, value, size(value));
+      return value;
     });
   }
 
@@ -181,6 +233,23 @@ export class WhitelistCache {
     }
   }
 }
+
+/** A format-1 Bloom filter's bits, or why they cannot be the filter `ref` names. */
+function readBloomBits(buffer: ArrayBuffer, ref: WhitelistRef): Uint8Array | string {
+  const bits = new Uint8Array(buffer);
+  // Too few bytes would read absent bits as 0: a false negative, which a Bloom filter must never give.
+  return bits.byteLength * 8 < ref.bloomBits ? "shorter than bloomBits" : bits;
+}
+
+/** A format-1 shard file, indexed in place. */
+function readShardBytes(buffer: ArrayBuffer): ShardBytes {
+  return indexShardBytes(new Uint8Array(buffer));
+}
+
+const bitsSize = (bits: Uint8Array) => bits.byteLength;
+const wordsSize = (words: Uint32Array) => words.byteLength;
+const tableSize = (table: Uint32Array) => table.byteLength + SHARD_OVERHEAD_BYTES;
+const shardSize = (shard: ShardBytes) => shardBytesSize(shard) + SHARD_OVERHEAD_BYTES;
 
 /** The isolate's cache, shared by every request the isolate serves. */
 export const whitelistCache = new WhitelistCache();

@@ -6,7 +6,9 @@ import { env, exports } from "cloudflare:workers";
 import { createLocalJWKSet, decodeJwt, type JWTVerifyResult, jwtVerify } from "jose";
 import { compileTask, type TaskStatus } from "../../core/grayscale/lifecycle";
 import type { CompiledTask, TargetKind, TaskDefinition, WhitelistRef } from "../../core/grayscale/types";
-import { type BuiltWhitelist, buildWhitelist, shardText } from "../../core/grayscale/whitelist-build";
+import { bloomHas } from "../../core/grayscale/whitelist";
+import { buildWhitelist, buildWhitelistV2, shardText } from "../../core/grayscale/whitelist-build";
+import { fingerprintBloomHas, valueFingerprint } from "../../core/grayscale/whitelist-v2";
 import type { ManifestClaims } from "../../core/manifest";
 import { MANIFEST_ISSUER, MANIFEST_TYPE } from "../../core/manifest";
 import {
@@ -188,20 +190,44 @@ export function definedTask(
   return task;
 }
 
-/** Builds an uploaded whitelist with the core functions and stores its Bloom filter and shards in R2. */
+/** A whitelist stored in R2 by `putWhitelist`: its ref, and what its Bloom filter says of a value. */
+export interface StoredWhitelist {
+  ref: WhitelistRef;
+  /** the Bloom filter's answer (false = surely not a member; true for members and ~1% of others) */
+  bloomSays(value: string): boolean;
+}
+
+/**
+ * Builds an uploaded whitelist with the core functions and stores its Bloom filter and shards in
+ * R2: in storage format 2, as uploads write it (core `buildWhitelistV2`), or in format 1, as
+ * lists uploaded before format 2 were (core `buildWhitelist`; a ref without `format`).
+ */
 export async function putWhitelist(
   kind: TargetKind,
   values: readonly string[],
   seed = 12345,
-): Promise<BuiltWhitelist> {
-  const built = buildWhitelist({ id: `wl_${newTaskId().slice(3)}`, kind, seed, values });
-  await edgeEnv.PACKAGES.put(whitelistBloomKey(built.ref.id), built.bloom);
-  await Promise.all(
-    built.shards.map((shard, i) =>
-      edgeEnv.PACKAGES.put(whitelistShardKey(built.ref.id, i), shardText(shard)),
-    ),
-  );
-  return built;
+  format: 1 | 2 = 2,
+): Promise<StoredWhitelist> {
+  const id = `wl_${newTaskId().slice(3)}`;
+  if (format === 1) {
+    const built = buildWhitelist({ id, kind, seed, values });
+    await edgeEnv.PACKAGES.put(whitelistBloomKey(id), built.bloom);
+    await Promise.all(
+      built.shards.map((shard, i) => edgeEnv.PACKAGES.put(whitelistShardKey(id, i), shardText(shard))),
+    );
+    return { ref: built.ref, bloomSays: (value) => bloomHas(built.bloom, built.ref, value) };
+  }
+  const built = buildWhitelistV2({ id, kind, seed, values });
+  await edgeEnv.PACKAGES.put(whitelistBloomKey(id), built.bloom);
+  await Promise.all(built.shards.map((shard, i) => edgeEnv.PACKAGES.put(whitelistShardKey(id, i), shard)));
+  const words = new Uint32Array(built.bloom.slice().buffer);
+  return {
+    ref: built.ref,
+    bloomSays: (value) => {
+      const fp = valueFingerprint(built.ref, value);
+      return fingerprintBloomHas(words, fp.h0, fp.h1);
+    },
+  };
 }
 
 export interface CheckAnswer {

@@ -404,6 +404,8 @@ export const whitelists = sqliteTable(
     bloomBits: integer("bloom_bits").notNull(),
     bloomHashes: integer("bloom_hashes").notNull(),
     shards: integer("shards").notNull(),
+    /** storage format of its R2 objects (core WhitelistRef.format): 1 = lists uploaded before issue 17, 2 = fingerprint tables */
+    format: integer("format").notNull().default(1),
     uploadedBy: text("uploaded_by").notNull(),
     createdAt: createdAt(),
     /** set when a newer upload or a delete replaced it; null = the current one */

@@ -46,6 +46,8 @@ export function whitelistRefOf(row: WhitelistRow): WhitelistRef {
     bloomBits: row.bloomBits,
     bloomHashes: row.bloomHashes,
     shards: row.shards,
+    // Format 1 lists keep the ref they always had (no `format`), so their snapshots do not change.
+    ...(row.format === 2 ? { format: 2 as const } : {}),
   };
 }
 

@@ -2,10 +2,12 @@
  * Uploaded txt whitelists of target objects (seed: "upload objects in batches through txt
  * Whitelist"; PRODUCT.md G1: lists of 1,000,000 entries must work).
  *
- * An upload is read as a stream, line by line, and never held twice: the values (slices of the
- * decoded text) are collected, grouped by shard, sorted and deduplicated shard by shard, and
- * written to R2 as sorted shards plus a Bloom filter under a new id (immutable objects: the
- * edge caches them by id).
+ * An upload is read as a stream, line by line, and its values are never held: each is hashed as
+ * it arrives and only its 64-bit fingerprint and shard hash are kept (`WhitelistValues`, 9 bytes
+ * a value). They are then grouped by shard and written to R2 in storage format 2
+ * (core/grayscale/whitelist-v2.ts: per shard a table of fingerprints, plus a split-block Bloom
+ * filter) under a new id (immutable objects: the edge caches them by id). Lists uploaded before
+ * (format 1: text shards) stay readable: `whitelistHas` and the edge read both.
  * Only then is the D1 row switched, in one batch with the audit trail, and the snapshot
  * published. Replaced whitelists are deleted from R2 later by the cron (an edge may still be
  * serving the previous snapshot for a few seconds).
@@ -14,18 +16,30 @@ import { and, eq, isNull, lt } from "drizzle-orm";
 import { ApiError } from "../../../core/errors";
 import type { TargetKind, WhitelistRef } from "../../../core/grayscale/types";
 import {
-  addToBloom,
   bloomHas,
-  bloomSize,
   MAX_TARGET_LENGTH,
   MAX_WHITELIST_LINES,
+  MAX_WHITELIST_SHARDS,
   parseWhitelistLine,
   shardCount,
   shardHas,
-  shardHash,
   shardOf,
 } from "../../../core/grayscale/whitelist";
 import { parseShardText } from "../../../core/grayscale/whitelist-build";
+import {
+  buildFingerprintBloom,
+  buildShardTable,
+  FingerprintList,
+  fingerprintBloomHas,
+  fingerprintRef,
+  planShards,
+  readFingerprintBloom,
+  readShardTable,
+  shardTableCount,
+  shardTableHas,
+  valueFingerprint,
+  wordBytes,
+} from "../../../core/grayscale/whitelist-v2";
 import { refusalOf } from "../../../core/lifecycle";
 import { whitelistBloomKey, whitelistShardKey } from "../../../core/snapshot";
 import type { Actor } from "../auth/actor";
@@ -52,75 +66,18 @@ const R2_PARALLELISM = 6;
 export const REPLACED_RETENTION_MS = 60 * 60 * 1000;
 
 /**
- * Shards of the largest list: every shard count is a power of two up to this, so a value's shard
- * hash modulo this number determines its shard for any count (`h % s === (h % MAX_SHARDS) % s`).
+ * The values of an upload as they stream in (issue 17: a 1,000,000-line upload once held every
+ * value, as strings and then as UTF-8 bytes, ~175 MB at its peak): per value only its fingerprint
+ * halves h0, h1 and its shard hash modulo MAX_WHITELIST_SHARDS, in growable typed arrays (core
+ * `FingerprintList`, 9 bytes a value: 9.4 MB of arrays for a million, 14 MB while they last
+ * double; `writeWhitelist` adds 4 MB of shard order, the 1.2 MB filter and the tables in flight).
+ * The shard count depends on how many values there are, so the hash is reduced to the shard only
+ * at the end.
  */
-const MAX_SHARDS = shardCount(MAX_WHITELIST_LINES);
-
-/**
- * The values of an upload as they stream in, held compactly (issue 17: a 1,000,000-line upload
- * held one JS string per value): each value's UTF-8 bytes in 1 MiB blocks, and per value its
- * offset, byte length and shard hash modulo MAX_SHARDS in typed arrays; ~43 bytes per
- * 36-character GUID. The shard count depends on how many values there are, so the hash is reduced
- * to the shard only at the end.
- */
-export class WhitelistValues {
-  static readonly BLOCK = 1 << 20;
-  private readonly blocks: Uint8Array[] = [];
-  private used = WhitelistValues.BLOCK;
-  private readonly encoder = new TextEncoder();
-  /** block index * BLOCK + offset of each value's bytes */
-  pos = new Uint32Array(4096);
-  len = new Uint16Array(4096);
-  hash: Uint8Array | Uint16Array | Uint32Array = newHashes(4096);
-  count = 0;
-
-  constructor(readonly seed: number) {}
-
-  add(value: string): void {
-    if (this.count === this.pos.length) this.grow();
-    // At most 3 UTF-8 bytes per UTF-16 code unit (a surrogate pair is 4 bytes for 2 units).
-    if (this.used + value.length * 3 > WhitelistValues.BLOCK) {
-      this.blocks.push(new Uint8Array(WhitelistValues.BLOCK));
-      this.used = 0;
-    }
-    const block = this.blocks.length - 1;
-    const { written } = this.encoder.encodeInto(value, this.blocks[block]!.subarray(this.used));
-    this.pos[this.count] = block * WhitelistValues.BLOCK + this.used;
-    this.len[this.count] = written;
-    this.hash[this.count] = shardHash(this.seed, value) % MAX_SHARDS;
-    this.count++;
-    this.used += written;
+export class WhitelistValues extends FingerprintList {
+  constructor(seed: number) {
+    super(seed, MAX_WHITELIST_SHARDS);
   }
-
-  /** The UTF-8 bytes of value `i`. */
-  bytesOf(i: number): Uint8Array {
-    const p = this.pos[i]!;
-    const block = Math.floor(p / WhitelistValues.BLOCK);
-    const offset = p - block * WhitelistValues.BLOCK;
-    return this.blocks[block]!.subarray(offset, offset + this.len[i]!);
-  }
-
-  private grow(): void {
-    const size = this.pos.length * 2;
-    const pos = new Uint32Array(size);
-    pos.set(this.pos);
-    const len = new Uint16Array(size);
-    len.set(this.len);
-    const hash = newHashes(size);
-    hash.set(this.hash);
-    this.pos = pos;
-    this.len = len;
-    this.hash = hash;
-  }
-}
-
-function newHashes(size: number) {
-  return MAX_SHARDS <= 0x100
-    ? new Uint8Array(size)
-    : MAX_SHARDS <= 0x10000
-      ? new Uint16Array(size)
-      : new Uint32Array(size);
 }
 
 export interface ParsedWhitelist {
@@ -187,14 +144,13 @@ async function inPool(count: number, work: (i: number) => Promise<unknown>): Pro
 }
 
 /**
- * Writes the shards and the Bloom filter of `values` (any order, duplicates allowed) to R2
- * under `id`. Values are grouped by shard with a counting sort over shard numbers (one index
- * array, no copy of the values), then each shard is decoded (its values' bytes joined by "\n",
- * one decode), sorted by plain string order (`<`) and deduplicated on its own: equal values share
- * a shard, and sorting 256 lists of ~4096 values costs less than sorting a million. Only the
- * shards being written (R2_PARALLELISM at once) exist as strings. The shard count and the Bloom
- * size are taken from the number of values before deduplication (an upper bound; the ref carries
- * both to the edge).
+ * Writes `values` (any order, duplicates allowed) to R2 under `id` in storage format 2: the values
+ * are grouped by shard with a counting sort over their shard numbers (core `planShards`, one index
+ * array), then each shard's fingerprint table is built (equal fingerprints once) just before it is
+ * written, R2_PARALLELISM at a time, so at most that many tables (64 KB each at 4,096 values)
+ * exist at once; the Bloom filter (~1.2 MB for a million) goes last. The shard count and the
+ * Bloom size are taken from the number of values before deduplication (an upper bound; the ref
+ * carries both to the edge); the ref's `count` is the number of distinct fingerprints.
  */
 export async function writeWhitelist(
   bucket: R2Bucket,
@@ -202,60 +158,20 @@ export async function writeWhitelist(
   kind: TargetKind,
   values: WhitelistValues,
 ): Promise<WhitelistRef> {
-  const n = values.count;
-  const ref: WhitelistRef = {
-    id,
-    kind,
-    count: 0,
-    seed: values.seed,
-    ...bloomSize(n),
-    shards: shardCount(n),
-  };
-  const shardOfValue = (i: number) => (ref.shards <= 1 ? 0 : values.hash[i]! % ref.shards);
-  const starts = new Uint32Array(ref.shards + 1);
-  for (let i = 0; i < n; i++) starts[shardOfValue(i) + 1]! += 1;
-  for (let s = 0; s < ref.shards; s++) starts[s + 1]! += starts[s]!;
-  const order = new Uint32Array(n);
-  const fill = starts.slice(0, ref.shards);
-  for (let i = 0; i < n; i++) order[fill[shardOfValue(i)]!++] = i;
-
-  const bloom = new Uint8Array(Math.ceil(ref.bloomBits / 8));
-  const decoder = new TextDecoder();
-  await inPool(ref.shards, async (s) => {
-    const from = starts[s]!;
-    const to = starts[s + 1]!;
-    let shard: string[] = [];
-    if (to > from) {
-      let size = to - from - 1;
-      for (let j = from; j < to; j++) size += values.len[order[j]!]!;
-      const joined = new Uint8Array(size);
-      let o = 0;
-      for (let j = from; j < to; j++) {
-        if (j > from) joined[o++] = 0x0a;
-        const bytes = values.bytesOf(order[j]!);
-        joined.set(bytes, o);
-        o += bytes.length;
-      }
-      // Values hold no "\n" (parseWhitelistLine refuses control characters).
-      shard = decoder.decode(joined).split("\n");
-    }
-    shard.sort();
-    let unique = 0;
-    for (const v of shard) {
-      if (unique > 0 && v === shard[unique - 1]) continue;
-      shard[unique++] = v;
-      addToBloom(bloom, ref, v);
-    }
-    shard.length = unique;
-    ref.count += unique;
-    await bucket.put(whitelistShardKey(id, s), shard.join("\n"), {
-      httpMetadata: { contentType: "text/plain; charset=utf-8" },
+  const plan = planShards(values, shardCount(values.count));
+  const bloom = buildFingerprintBloom(values);
+  let count = 0;
+  await inPool(plan.shards, async (s) => {
+    const table = buildShardTable(values, plan, s);
+    count += shardTableCount(table);
+    await bucket.put(whitelistShardKey(id, s), wordBytes(table), {
+      httpMetadata: { contentType: "application/octet-stream" },
     });
   });
-  await bucket.put(whitelistBloomKey(id), bloom, {
+  await bucket.put(whitelistBloomKey(id), wordBytes(bloom), {
     httpMetadata: { contentType: "application/octet-stream" },
   });
-  return ref;
+  return fingerprintRef({ id, kind, seed: values.seed, count, bloom, shards: plan.shards });
 }
 
 /** Deletes a whitelist's objects from R2 (bloom and every shard). */
@@ -270,12 +186,29 @@ export async function deleteWhitelistObjects(
   for (let i = 0; i < keys.length; i += 1000) await bucket.delete(keys.slice(i, i + 1000));
 }
 
-/** Exact membership of `value` in an uploaded whitelist: the Bloom filter, then its shard. */
+/**
+ * Exact membership of `value` in an uploaded whitelist of either storage format: the Bloom
+ * filter, then its shard. A missing or unreadable object answers "not a member", as at the edge.
+ */
 export async function whitelistHas(bucket: R2Bucket, ref: WhitelistRef, value: string): Promise<boolean> {
+  if (ref.format === 2) return fingerprintWhitelistHas(bucket, ref, value);
   const bloom = await bucket.get(whitelistBloomKey(ref.id));
   if (!bloom || !bloomHas(new Uint8Array(await bloom.arrayBuffer()), ref, value)) return false;
   const shard = await bucket.get(whitelistShardKey(ref.id, shardOf(ref, value)));
   return shard !== null && shardHas(parseShardText(await shard.text()), value);
+}
+
+/** `whitelistHas` of a format-2 list: the value's fingerprint in the filter, then in its shard's table. */
+async function fingerprintWhitelistHas(bucket: R2Bucket, ref: WhitelistRef, value: string): Promise<boolean> {
+  const h = valueFingerprint(ref, value);
+  const bloomObject = await bucket.get(whitelistBloomKey(ref.id));
+  if (!bloomObject) return false;
+  const bloom = readFingerprintBloom(await bloomObject.arrayBuffer(), ref);
+  if (typeof bloom === "string" || !fingerprintBloomHas(bloom, h.h0, h.h1)) return false;
+  const shardObject = await bucket.get(whitelistShardKey(ref.id, h.shard));
+  if (!shardObject) return false;
+  const table = readShardTable(await shardObject.arrayBuffer());
+  return typeof table !== "string" && shardTableHas(table, h.h0, h.h1);
 }
 
 /** Whitelists change only while no new user is being admitted: pending or suspended. */
@@ -326,6 +259,7 @@ export async function uploadWhitelist(
           bloomBits: ref.bloomBits,
           bloomHashes: ref.bloomHashes,
           shards: ref.shards,
+          format: ref.format ?? 1,
           uploadedBy: actor.userId,
           createdAt: now,
         }),
