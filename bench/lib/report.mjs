@@ -99,6 +99,7 @@ export function writeReport(results, { path, write }) {
   }
   if (results.scenarios.length === 0) push("| (the load phase did not run) | | | | | | | |");
   push("");
+  push(...floorGoals(stats));
 
   // -------------------------------------------------------------- other figures
   push("## Other figures", "", "| figure | value | goal |", "| --- | --- | --- |");
@@ -432,3 +433,34 @@ const INCREMENTS_START = "<!-- increments:start -->";
 const LOGS_START = "<!-- logs:start -->";
 const LOGS_END = "<!-- logs:end -->";
 const INCREMENTS_END = "<!-- increments:end -->";
+
+/**
+ * Issue 17's yardstick: each check scenario's ratio to hello-world divided by the GET floor
+ * Worker's (the same exchange with none of Graycast's work), against that issue's goals.
+ */
+/** @type {[string, string, number][]} */
+const FLOOR_GOALS = [
+  ["online", "check, online path", 0.95],
+  ["tasks", "check, 5 tasks + 1,000,000-entry whitelist", 0.9],
+  ["repeat", "repeat check of admitted users (tickets)", 0.9],
+  ["admit", "first admissions to a capped task", 0.75],
+];
+/** @param {Record<string, { ratio: number } | undefined>} stats */
+export function floorGoals(stats) {
+  const floor = stats.getfloor;
+  const rows = FLOOR_GOALS.filter(([id]) => stats[id] && floor);
+  if (rows.length === 0) return [];
+  return [
+    "### Against the GET floor (issue 17's yardstick)",
+    "",
+    "Each check's ratio to hello-world divided by that of the bare Worker answering the check's GET (the row \"(reference) a bare Worker answering the check's GET\"): what is left is Graycast's own work.",
+    "",
+    "| scenario | ratio to the GET floor | goal |",
+    "| --- | ---: | --- |",
+    ...rows.map(([id, label, goal]) => {
+      const r = (stats[id]?.ratio ?? 0) / (floor?.ratio ?? 1);
+      return `| ${label} | ${fmt(r, 2)} | >= ${goal}: ${r >= goal ? "met" : "**not met**"} |`;
+    }),
+    "",
+  ];
+}
