@@ -488,3 +488,74 @@ describe("lists uploaded before format 2", () => {
     expect(await explainTarget({ deviceId: "old-device-3", guid: "new-guid-3" })).toBe(false);
   });
 });
+
+/** `body` as a stream of `size`-byte chunks: lines, a BOM and UTF-8 sequences split across chunks. */
+function chunked(body: string | Uint8Array, size: number): ReadableStream<Uint8Array> {
+  const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
+  let at = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (at >= bytes.length) return controller.close();
+      controller.enqueue(bytes.slice(at, at + size));
+      at += size;
+    },
+  });
+}
+
+describe("reading the body as bytes (ASCII lines checked and hashed without a string)", () => {
+  it("stores exactly what core builds from the values as text, whatever the chunking, for ASCII and other lines", async () => {
+    const values = [
+      "guid-1",
+      "é-accent",
+      "0f8fad5b-d9cb-469f-a165-70867728950e",
+      "漢字-cjk",
+      "x".repeat(128),
+      "emoji-😀",
+      "odd",
+      "DEL-not-here~",
+    ];
+    // BOM, CRLF, tabs and spaces around values, a NBSP around one, blank and whitespace-only lines.
+    const body = `\uFEFF${values[0]}\r\n\t${values[1]}  \n\n${values[2]}\r\n \u00a0${values[3]}\u00a0\n${values[4]}\n\u00a0\n${values[5]}\n  ${values[6]}\t\n${values[7]}`;
+    for (const size of [1, 5, 64]) {
+      const { appId, task } = await pendingTask();
+      const res = await expectJson<any>(putList(appId, task.id, "guid", chunked(body, size)), 200);
+      expect(res, `chunks of ${size}`).toMatchObject({ count: values.length, lines: values.length });
+      const [ref] = await refInSnapshot(appId, task.id);
+      await expectBytesOfCore(ref!, values);
+      for (const v of values) expect(await isMember(ref!, v), v).toBe(true);
+      expect(await isMember(ref!, "guid-2")).toBe(false);
+    }
+  });
+
+  it("reports bad ASCII lines as the text rules do, with their line numbers, across chunk boundaries", async () => {
+    const lines = [
+      "ok-1",
+      "has space",
+      `${"y".repeat(5000)}`,
+      "tab\tinside",
+      "del\u007finside",
+      "x".repeat(129),
+      "bell\u0007",
+      "ok-2",
+    ];
+    const { appId, task } = await pendingTask();
+    const body = await expectJson<any>(putList(appId, task.id, "guid", chunked(lines.join("\n"), 7)), 400);
+    expect(body.error.issues).toEqual([
+      { path: "line 2", message: "whitespace inside the value" },
+      { path: "line 3", message: "longer than 128 characters" },
+      { path: "line 4", message: "control character" },
+      { path: "line 5", message: "control character" },
+      { path: "line 6", message: "longer than 128 characters" },
+      { path: "line 7", message: "control character" },
+    ]);
+    expect(await refInSnapshot(appId, task.id)).toEqual([]);
+  });
+
+  it("refuses a line that is not UTF-8, and stores nothing", async () => {
+    const { appId, task } = await pendingTask();
+    const bytes = new Uint8Array([...new TextEncoder().encode("ok-1\nbad-"), 0xc3, 0x28, 0x0a, 0x6f, 0x6b]);
+    const body = await expectJson<any>(putList(appId, task.id, "guid", chunked(bytes, 3)), 400);
+    expect(body.error).toMatchObject({ code: "bad_request", message: "the body is not valid UTF-8 text" });
+    expect(await refInSnapshot(appId, task.id)).toEqual([]);
+  });
+});

@@ -1,9 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { murmur3Utf16, murmur3Utf16Prefix, murmur3Utf16Rest, murmur3Utf16x3 } from "../core/grayscale/hash";
+import {
+  murmur3AsciiThree,
+  murmur3Utf16,
+  murmur3Utf16Prefix,
+  murmur3Utf16Rest,
+  murmur3Utf16Three,
+  murmur3Utf16x3,
+} from "../core/grayscale/hash";
 import { rolloutBucket } from "../core/grayscale/rules";
 import type { WhitelistRef } from "../core/grayscale/types";
 import {
   addToBloom,
+  asciiWhitelistLineError,
   bloomHas,
   bloomHasHashes,
   bloomSize,
@@ -718,5 +726,48 @@ describe("storage format 2: a whole list", () => {
         expect(shardOf({ seed, shards: 4 }, values[plan.order[j]!]!)).toBe(s);
     expect(() => planShards(list, 512)).toThrow(RangeError);
     expect(() => planShards(list, 3)).toThrow(RangeError);
+  });
+});
+
+describe("ASCII lines from bytes (the upload's fast path)", () => {
+  /** Random ASCII text over all 128 code points, with a bias to printable ones. */
+  function randomAscii(n: number, rand: () => number): string {
+    let out = "";
+    for (let i = 0; i < n; i++) {
+      const r = rand();
+      out += String.fromCharCode(r < 0.8 ? 0x21 + Math.floor(rand() * 94) : Math.floor(rand() * 128));
+    }
+    return out;
+  }
+  let state = 12345;
+  const rand = () => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state / 2 ** 32;
+  };
+
+  it("murmur3AsciiThree equals murmur3Utf16Three of the same text, at any offset and length", () => {
+    for (let n = 0; n < 300; n++) {
+      const text = randomAscii(n % 70, rand);
+      const pad = n % 5;
+      const bytes = new Uint8Array(pad + text.length + 3);
+      for (let i = 0; i < text.length; i++) bytes[pad + i] = text.charCodeAt(i);
+      const seeds = [n * 7919, n ^ 0x9e3779b9, ~n] as const;
+      expect(murmur3AsciiThree(bytes, pad, pad + text.length, ...seeds), JSON.stringify(text)).toEqual(
+        murmur3Utf16Three(text, ...seeds),
+      );
+    }
+  });
+
+  it("asciiWhitelistLineError says what parseWhitelistLine says of the same trimmed ASCII value", () => {
+    const samples = ["a", "a b", "a\tb", "a\u007fb", "\u0001", "x".repeat(128), "x".repeat(129), "é"];
+    for (let n = 0; n < 2000; n++) samples.push(randomAscii(1 + (n % 140), rand).trim() || "z");
+    for (const value of samples) {
+      if (value.trim() !== value || value.length === 0 || /[^\x00-\x7f]/.test(value)) continue;
+      const bytes = new TextEncoder().encode(value);
+      const parsed = parseWhitelistLine(value);
+      expect(asciiWhitelistLineError(bytes, 0, bytes.length), JSON.stringify(value)).toBe(
+        parsed.ok ? undefined : parsed.error,
+      );
+    }
   });
 });

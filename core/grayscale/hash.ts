@@ -109,6 +109,39 @@ export function murmur3Utf16Three(value: string, seed0: number, seed1: number, s
   return { h0: fmix(h0 ^ (total * 2)), h1: fmix(h1 ^ (total * 2)), h2: fmix(h2 ^ (total * 2)) };
 }
 
+/**
+ * `murmur3Utf16Three` of the ASCII text in `bytes[from, to)` (every byte < 0x80, so each byte is
+ * one UTF-16 code unit): identical results, without decoding the bytes into a string (an upload
+ * of a million lines hashes them straight from the body's chunks).
+ */
+export function murmur3AsciiThree(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+  seed0: number,
+  seed1: number,
+  seed2: number,
+): Murmur3Three {
+  const total = to - from;
+  let h0 = seed0 | 0;
+  let h1 = seed1 | 0;
+  let h2 = seed2 | 0;
+  let i = from;
+  for (; i + 1 < to; i += 2) {
+    const k = scramble(bytes[i]! | (bytes[i + 1]! << 16));
+    h0 = mixState(h0, k);
+    h1 = mixState(h1, k);
+    h2 = mixState(h2, k);
+  }
+  if (i < to) {
+    const k = scramble(bytes[i]!);
+    h0 ^= k;
+    h1 ^= k;
+    h2 ^= k;
+  }
+  return { h0: fmix(h0 ^ (total * 2)), h1: fmix(h1 ^ (total * 2)), h2: fmix(h2 ^ (total * 2)) };
+}
+
 /** `murmur3Utf16Three`, its three results written to `out[0..2]`. */
 export function murmur3Utf16x3(
   value: string,

@@ -37,8 +37,10 @@
  * At FINGERPRINT_BLOOM_BITS_PER_VALUE (10) bits per value the measured false-positive rate is
  * ~1.3% (test/core-grayscale-whitelist.test.ts measures it over 100,000 non-members).
  */
+
+import type { Murmur3Three } from "./hash";
 import type { TargetKind, WhitelistRef } from "./types";
-import { whitelistHashes } from "./whitelist";
+import { whitelistHashes, whitelistHashesAscii } from "./whitelist";
 
 /** `WhitelistRef.format` of lists written this way. */
 export const WHITELIST_FORMAT_2 = 2;
@@ -105,8 +107,16 @@ export class FingerprintList {
 
   /** Hashes `value` (one pass) and keeps its three hashes. */
   add(value: string): void {
+    this.#keep(whitelistHashes(this.seed, value));
+  }
+
+  /** `add` of the ASCII value in `bytes[from, to)`, hashed from the bytes (the same hashes). */
+  addAscii(bytes: Uint8Array, from: number, to: number): void {
+    this.#keep(whitelistHashesAscii(this.seed, bytes, from, to));
+  }
+
+  #keep(h: Murmur3Three): void {
     if (this.count === this.h0.length) this.#grow();
-    const h = whitelistHashes(this.seed, value);
     this.h0[this.count] = h.h0;
     this.h1[this.count] = h.h1;
     // maxShards is a power of two: the mask is the remainder (the unsigned h2 may exceed 2^31).

@@ -16,7 +16,9 @@ import { and, eq, isNull, lt } from "drizzle-orm";
 import { ApiError } from "../../../core/errors";
 import type { TargetKind, WhitelistRef } from "../../../core/grayscale/types";
 import {
+  asciiWhitelistLineError,
   bloomHas,
+  isAsciiSpace,
   MAX_TARGET_LENGTH,
   MAX_WHITELIST_LINES,
   MAX_WHITELIST_SHARDS,
@@ -56,8 +58,11 @@ import { refusalError } from "./versions";
 
 /** Largest accepted upload: 1,000,000 values of up to 64 bytes each. */
 export const MAX_WHITELIST_BYTES = 64 * 1024 * 1024;
-/** A line this long is bad whatever it holds; its text is not kept (bounds a newline-free body). */
-const MAX_LINE_CHARS = 4096;
+/** A line this long is bad whatever it holds; its bytes are not kept (bounds a newline-free body). */
+const MAX_LINE_BYTES = 4096;
+
+const tooManyLines = () =>
+  new ApiError("payload_too_large", `a whitelist holds at most ${MAX_WHITELIST_LINES} lines`);
 /** Bad lines listed in a refusal (all are counted). */
 export const MAX_REPORTED_BAD_LINES = 100;
 /** R2 writes in flight at once (a Worker keeps at most 6 connections open). */
@@ -89,11 +94,15 @@ export interface ParsedWhitelist {
 
 /**
  * Reads a txt whitelist from a stream. Checks, in order: a body is present; at most
- * MAX_WHITELIST_BYTES bytes (413); valid UTF-8 (400); at most MAX_WHITELIST_LINES non-blank
- * lines (413); every non-blank line passes core `parseWhitelistLine` (400 listing the first 100
- * bad lines with their numbers, and how many there are; nothing is stored; a line over 4096
- * characters is bad without being kept); at least one value. Blank lines are skipped; "\r\n"
- * and a leading BOM are accepted. Values are hashed for `seed` as they arrive (`WhitelistValues`).
+ * MAX_WHITELIST_BYTES bytes (413); each line valid UTF-8 (400); at most MAX_WHITELIST_LINES
+ * non-blank lines (413); every non-blank line passes core `parseWhitelistLine` (400 listing the
+ * first 100 bad lines with their numbers, and how many there are; nothing is stored; a line
+ * over 4096 bytes is bad without being kept); at least one value. Blank lines are skipped;
+ * "\r\n" and a leading BOM are accepted. An ASCII line (GUIDs, device ids: nearly all of them)
+ * is checked and hashed straight from the body's bytes (core `asciiWhitelistLineError`,
+ * `FingerprintList.addAscii`: the same rules and hashes as for its text, with no string made);
+ * any other line is decoded and checked as text. Values are hashed for `seed` as they arrive
+ * (`WhitelistValues`).
  */
 export async function readWhitelist(
   body: ReadableStream<Uint8Array> | null,
@@ -104,21 +113,48 @@ export async function readWhitelist(
   const bad: { line: number; error: string }[] = [];
   let badCount = 0;
   let lines = 0;
+  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  const record = (lineNumber: number, error: string | undefined) => {
+    if (error !== undefined && ++badCount <= MAX_REPORTED_BAD_LINES) bad.push({ line: lineNumber, error });
+  };
   await forEachLine(
     body,
-    { maxBytes: MAX_WHITELIST_BYTES, maxLineChars: MAX_LINE_CHARS },
-    (text, lineNumber) => {
-      if (text !== null && text.trim().length === 0) return;
-      if (++lines > MAX_WHITELIST_LINES)
-        throw new ApiError("payload_too_large", `a whitelist holds at most ${MAX_WHITELIST_LINES} lines`);
-      const parsed =
-        text === null
-          ? ({ ok: false, error: `longer than ${MAX_TARGET_LENGTH} characters` } as const)
-          : parseWhitelistLine(text);
-      // Once a line is bad nothing is stored: the values after it are only checked.
+    { maxBytes: MAX_WHITELIST_BYTES, maxLineBytes: MAX_LINE_BYTES },
+    (bytes, from, to, lineNumber) => {
+      if (bytes === null) {
+        if (++lines > MAX_WHITELIST_LINES) throw tooManyLines();
+        return record(lineNumber, `longer than ${MAX_TARGET_LENGTH} characters`);
+      }
+      // Most lines are ASCII (GUIDs, device ids): checked and hashed from the bytes, no string.
+      let a = from;
+      let b = to;
+      while (a < b && isAsciiSpace(bytes[a]!)) a++;
+      while (b > a && isAsciiSpace(bytes[b - 1]!)) b--;
+      let ascii = true;
+      for (let i = a; i < b && ascii; i++) ascii = bytes[i]! < 0x80;
+      if (ascii) {
+        if (a === b) return;
+        if (++lines > MAX_WHITELIST_LINES) throw tooManyLines();
+        const error = asciiWhitelistLineError(bytes, a, b);
+        // Once a line is bad nothing is stored: the values after it are only checked.
+        if (error === undefined) {
+          if (badCount === 0) values.addAscii(bytes, a, b);
+        } else record(lineNumber, error);
+        return;
+      }
+      // Anything else: decoded (strict UTF-8) and checked as text.
+      let text: string;
+      try {
+        text = decoder.decode(bytes.subarray(from, to));
+      } catch {
+        throw new ApiError("bad_request", "the body is not valid UTF-8 text");
+      }
+      if (text.trim().length === 0) return;
+      if (++lines > MAX_WHITELIST_LINES) throw tooManyLines();
+      const parsed = parseWhitelistLine(text);
       if (parsed.ok) {
         if (badCount === 0) values.add(parsed.value);
-      } else if (++badCount <= MAX_REPORTED_BAD_LINES) bad.push({ line: lineNumber, error: parsed.error });
+      } else record(lineNumber, parsed.error);
     },
   );
   if (badCount > 0) {
