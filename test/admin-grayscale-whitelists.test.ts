@@ -559,3 +559,28 @@ describe("reading the body as bytes (ASCII lines checked and hashed without a st
     expect(await refInSnapshot(appId, task.id)).toEqual([]);
   });
 });
+
+describe("a list that repeats its values", () => {
+  it("gets shard tables sized for its distinct values, not for the repeats", async () => {
+    const { appId, task } = await pendingTask();
+    const res = await expectJson<any>(
+      putList(
+        appId,
+        task.id,
+        "guid",
+        linesStream(20_000, (i) => (i % 2 === 0 ? "same-guid" : "other-guid")),
+      ),
+      200,
+    );
+    expect(res).toMatchObject({ count: 2, lines: 20_000, duplicates: 19_998 });
+    expect(res.shards).toBeGreaterThan(1);
+    const [ref] = await refInSnapshot(appId, task.id);
+    const { tables } = await storedList(ref!);
+    // Each table has the slots its distinct values need: 2 for one value, 2 or 4 for none or two.
+    for (const table of tables) expect(table[2]).toBe(shardTableSlots(shardTableCount(table)));
+    expect(tables.reduce((n, t) => n + shardTableCount(t), 0)).toBe(2);
+    expect(await isMember(ref!, "same-guid")).toBe(true);
+    expect(await isMember(ref!, "other-guid")).toBe(true);
+    expect(await isMember(ref!, "third-guid")).toBe(false);
+  });
+});

@@ -222,7 +222,21 @@ export function buildShardTable(list: FingerprintList, plan: ShardPlan, shard: n
     const i = plan.order[j]!;
     addToShardTable(table, list.h0[i]!, list.h1[i]!);
   }
-  return table;
+  // The table was sized for the values before duplicates were dropped: a list that repeats its
+  // values (a million copies of one GUID) gets the table its distinct values need, not one sized
+  // for the repeats (which the edge and explain would download).
+  return shardTableSlots(shardTableCount(table)) < table[2]! ? resizedShardTable(table) : table;
+}
+
+/** The fingerprints of `table` in a table of the slots their count needs. */
+function resizedShardTable(table: Uint32Array): Uint32Array {
+  const out = newShardTable(shardTableCount(table));
+  for (let at = HEADER_WORDS; at < table.length; at += 2) {
+    const h0 = table[at]!;
+    const h1 = table[at + 1]!;
+    if ((h0 | h1) !== 0) addToShardTable(out, h0, h1);
+  }
+  return out;
 }
 
 /** Distinct fingerprints in a table. */
@@ -236,7 +250,8 @@ export function shardTableCount(table: Uint32Array): number {
  * table with no free slot ends.
  */
 export function shardTableHas(table: Uint32Array, h0: number, h1: number): boolean {
-  if ((h0 | h1) === 0) h1 = 1;
+  h0 >>>= 0;
+  h1 = (h0 | h1) === 0 ? 1 : h1 >>> 0;
   const slots = table[2]!;
   const mask = slots - 1;
   let slot = h0 & mask;

@@ -271,7 +271,10 @@ export async function uploadWhitelist(
   const mp = await requireMiniProgram(db, actor, appId, WRITE_ROLES);
   requireListEditable(await requireTask(db, appId, taskId), Date.now());
   const seed = crypto.getRandomValues(new Uint32Array(1))[0]! | 0;
+  // Nothing after the write refers to the list's hashes (only to its line count), so they need
+  // not stay reachable through the D1 batch and the snapshot publish.
   const parsed = await readWhitelist(body, seed);
+  const lines = parsed.lines;
   const id = randomId("wl_", 10);
   const ref = await writeWhitelist(bucket, id, kind, parsed.values);
   const now = Date.now();
@@ -324,8 +327,8 @@ export async function uploadWhitelist(
     id,
     kind,
     count: ref.count,
-    lines: parsed.lines,
-    duplicates: parsed.lines - ref.count,
+    lines,
+    duplicates: lines - ref.count,
     shards: ref.shards,
     uploadedBy: actor.userId,
     createdAt: now,
