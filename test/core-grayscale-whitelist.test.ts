@@ -26,7 +26,6 @@ import {
   shardHas,
   shardHash,
   shardOf,
-  valueHashes,
   whitelistHashes,
 } from "../core/grayscale/whitelist";
 import {
@@ -288,11 +287,11 @@ describe("one-pass hashes (hot path)", () => {
   });
 
   it.each(values)(
-    "valueHashes(%j) equals hashValue and shardOf, and drives the same Bloom answer",
+    "valueFingerprint(%j) gives hashValue and shardOf, and drives the same format-1 Bloom answer",
     (value) => {
       for (const shards of [1, 2, 256]) {
         const ref = { seed: 12345, shards, bloomBits: 960, bloomHashes: 7 };
-        const { h1, h2, shard } = valueHashes(ref, value);
+        const { h0: h1, h1: h2, shard } = valueFingerprint(ref, value);
         expect([h1, h2]).toEqual(hashValue(value, ref.seed));
         expect(shard).toBe(shardOf(ref, value));
         const bits = new Uint8Array(120);

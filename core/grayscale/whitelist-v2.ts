@@ -76,7 +76,8 @@ export interface Fingerprint {
 
 /**
  * The fingerprint (unsigned halves h0, h1) of `value` in the list `ref` and its shard (h2 modulo
- * the shard count, as `shardOf`), from one hashing pass: what a lookup needs.
+ * the shard count, as `shardOf`), from one hashing pass: what a lookup needs. A format-1 list
+ * uses the same pass: h0 and h1 are `hashValue`'s two Bloom hashes there (`bloomHasHashes`).
  */
 export function valueFingerprint(ref: Pick<WhitelistRef, "seed" | "shards">, value: string): Fingerprint {
   const h = whitelistHashes(ref.seed, value);

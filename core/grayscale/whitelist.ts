@@ -120,22 +120,6 @@ export function shardHash(seed: number, value: string): number {
   return murmur3Utf16(value, seed ^ SHARD_HASH);
 }
 
-/** A value's hashes in one whitelist: the two Bloom hashes and its shard (see `valueHashes`). */
-export interface ValueHashes {
-  h1: number;
-  h2: number;
-  shard: number;
-}
-
-/**
- * `hashValue(value, ref.seed)` and `shardOf(ref, value)` in one pass over the value (the hot
- * path computes them once per check and reuses them for the Bloom filter and the shard).
- */
-export function valueHashes(ref: Pick<WhitelistRef, "seed" | "shards">, value: string): ValueHashes {
-  const h = whitelistHashes(ref.seed, value);
-  return { h1: h.h0, h2: h.h1, shard: ref.shards <= 1 ? 0 : h.h2 % ref.shards };
-}
-
 /**
  * The three hashes of a value in a whitelist of seed `seed`, in one pass over the value:
  * `h0`, `h1` = `hashValue(value, seed)` (format 1: the Bloom positions; format 2: the value's
@@ -155,7 +139,10 @@ export function whitelistHashesAscii(
   return murmur3AsciiThree(bytes, from, to, seed, seed ^ SECOND_HASH, seed ^ SHARD_HASH);
 }
 
-/** `bloomHas` from precomputed hashes (`valueHashes`). */
+/**
+ * `bloomHas` from precomputed hashes: h0 and h1 of core/grayscale/whitelist-v2.ts
+ * `valueFingerprint` (the same one hashing pass serves both formats).
+ */
 export function bloomHasHashes(
   bits: Uint8Array,
   ref: Pick<WhitelistRef, "bloomBits" | "bloomHashes">,

@@ -25,7 +25,6 @@ import {
   type ShardBytes,
   shardBytesHas,
   shardBytesSize,
-  valueHashes,
 } from "../../core/grayscale/whitelist";
 import {
   fingerprintBloomHas,
@@ -127,8 +126,8 @@ export class WhitelistCache {
     const bits = await this.#bloom(bucket, ref);
     if (!bits) return false;
     // The value is hashed once: Bloom positions and shard come from the same pass.
-    const hashes = valueHashes(ref, value);
-    if (!bloomHasHashes(bits, ref, hashes.h1, hashes.h2)) return false;
+    const hashes = valueFingerprint(ref, value);
+    if (!bloomHasHashes(bits, ref, hashes.h0, hashes.h1)) return false;
     const shard = await this.#shard(bucket, ref, hashes.shard);
     if (shard === undefined) return false;
     // Encoded into one reused buffer (no allocation per lookup); a value too long for it, never

@@ -184,7 +184,7 @@ async function inPool(count: number, work: (i: number) => Promise<unknown>): Pro
  * are grouped by shard with a counting sort over their shard numbers (core `planShards`, one index
  * array), then each shard's fingerprint table is built (equal fingerprints once) just before it is
  * written, R2_PARALLELISM at a time, so at most that many tables (64 KB each at 4,096 values)
- * exist at once; the Bloom filter (~1.2 MB for a million) goes last. The shard count and the
+ * exist at once; the Bloom filter (~1.2 MB for a million) is built and written last. The shard count and the
  * Bloom size are taken from the number of values before deduplication (an upper bound; the ref
  * carries both to the edge); the ref's `count` is the number of distinct fingerprints.
  */
@@ -195,7 +195,6 @@ export async function writeWhitelist(
   values: WhitelistValues,
 ): Promise<WhitelistRef> {
   const plan = planShards(values, shardCount(values.count));
-  const bloom = buildFingerprintBloom(values);
   let count = 0;
   await inPool(plan.shards, async (s) => {
     const table = buildShardTable(values, plan, s);
@@ -204,6 +203,7 @@ export async function writeWhitelist(
       httpMetadata: { contentType: "application/octet-stream" },
     });
   });
+  const bloom = buildFingerprintBloom(values);
   await bucket.put(whitelistBloomKey(id), wordBytes(bloom), {
     httpMetadata: { contentType: "application/octet-stream" },
   });
